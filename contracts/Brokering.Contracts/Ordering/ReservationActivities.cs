@@ -1,0 +1,66 @@
+namespace Brokering.Contracts.Ordering;
+
+// The saga decides and records; these commands ask ordering's activities to do the
+// network calls (gRPC to compliance and inventory) outside the saga's transaction,
+// and the activities report back with events.
+
+/// <summary>Ask compliance to screen a reservation.</summary>
+/// <param name="Reservation">The reservation as submitted.</param>
+public sealed record ScreenReservation(ReservationSubmitted Reservation);
+
+/// <summary>The outcome of screening a line.</summary>
+/// <param name="Sku">Catalogue SKU.</param>
+/// <param name="Outcome">Approved, Denied or LicenceRequired.</param>
+/// <param name="Cutoff">After this instant the line needs a licence; null when none applies.</param>
+/// <param name="Reasons">Why.</param>
+public sealed record ScreenedLine(string Sku, ScreeningOutcome Outcome, DateTimeOffset? Cutoff, IReadOnlyList<string> Reasons);
+
+/// <summary>The outcome of screening.</summary>
+public enum ScreeningOutcome
+{
+    /// <summary>May proceed until the cutoff.</summary>
+    Approved,
+
+    /// <summary>May not proceed.</summary>
+    Denied,
+
+    /// <summary>Needs a licence that is not on file.</summary>
+    LicenceRequired,
+}
+
+/// <summary>Compliance screened a reservation.</summary>
+/// <param name="ReservationId">Reservation id.</param>
+/// <param name="DecisionId">Compliance's stored decision.</param>
+/// <param name="Outcome">Approved only when every line is.</param>
+/// <param name="Cutoff">The earliest cutoff of all lines; null when none applies.</param>
+/// <param name="Lines">Per line.</param>
+/// <param name="Reasons">Why, for a person.</param>
+public sealed record ReservationScreened(
+    Guid ReservationId,
+    string DecisionId,
+    ScreeningOutcome Outcome,
+    DateTimeOffset? Cutoff,
+    IReadOnlyList<ScreenedLine> Lines,
+    IReadOnlyList<string> Reasons);
+
+/// <summary>Ask the allocation activity to split the lines across distributors' offers and hold them.</summary>
+/// <param name="ReservationId">Reservation id.</param>
+/// <param name="PlanVersion">Version of the allocation plan; inventory's idempotency key with the id.</param>
+/// <param name="Lines">What still needs holding, per SKU.</param>
+/// <param name="HoldsExpireAt">When the holds lapse (no later than the cutoff).</param>
+public sealed record AllocateReservation(Guid ReservationId, int PlanVersion, IReadOnlyList<ReservationLine> Lines, DateTimeOffset HoldsExpireAt);
+
+/// <summary>Ask the commit activity to commit the reservation's holds before the cutoff.</summary>
+/// <param name="ReservationId">Reservation id.</param>
+/// <param name="CommitBefore">The cutoff in force; nothing is committed at or after it.</param>
+public sealed record CommitReservationHolds(Guid ReservationId, DateTimeOffset CommitBefore);
+
+/// <summary>Inventory refused to commit (a hold expired or was released, or the cutoff passed).</summary>
+/// <param name="ReservationId">Reservation id.</param>
+/// <param name="Reason">Inventory's reason.</param>
+public sealed record ReservationCommitRefused(Guid ReservationId, string Reason);
+
+/// <summary>Ask the release activity to release every active hold of a reservation.</summary>
+/// <param name="ReservationId">Reservation id.</param>
+/// <param name="Reason">Why; kept with the holds.</param>
+public sealed record ReleaseReservationHolds(Guid ReservationId, string Reason);

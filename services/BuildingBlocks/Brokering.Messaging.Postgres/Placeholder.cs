@@ -1,0 +1,1 @@
+namespace Brokering.Messaging.Postgres;

@@ -1,0 +1,81 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Brokering.ServiceDefaults;
+
+/// <summary>Each service owns one PostgreSQL database, reached through EF Core.</summary>
+public static class DatabaseExtensions
+{
+    /// <summary>Registers <typeparamref name="TDbContext"/> on <c>ConnectionStrings:Database</c>, with a readiness check.</summary>
+    public static WebApplicationBuilder AddServiceDatabase<TDbContext>(this WebApplicationBuilder builder)
+        where TDbContext : DbContext
+    {
+        var connectionString = builder.Configuration.GetConnectionString("Database")
+            ?? throw new InvalidOperationException("ConnectionStrings:Database is not configured.");
+        builder.Services.AddDbContext<TDbContext>(options => options.UseServiceDatabase(connectionString));
+        builder.Services.AddHealthChecks().AddNpgSql(connectionString, name: "database", tags: [ServiceDefaultsExtensions.ReadyTag]);
+        return builder;
+    }
+
+    /// <summary>The provider options every Brokering DbContext uses (also at design time).</summary>
+    public static DbContextOptionsBuilder UseServiceDatabase(this DbContextOptionsBuilder options, string connectionString) =>
+        options.UseNpgsql(connectionString, npgsql => npgsql.EnableRetryOnFailure(0))
+            .UseSnakeCaseNamingConvention();
+
+    /// <summary>
+    /// Applies pending migrations under a PostgreSQL advisory lock, so replicas starting together
+    /// migrate once and the others wait, then find nothing to do. The lock lives in the maintenance
+    /// database because the service database may not exist yet.
+    /// </summary>
+    public static async Task MigrateDatabaseAsync<TDbContext>(this WebApplication app, CancellationToken cancellationToken = default)
+        where TDbContext : DbContext
+    {
+        var connectionString = app.Configuration.GetConnectionString("Database")
+            ?? throw new InvalidOperationException("ConnectionStrings:Database is not configured.");
+        var target = new NpgsqlConnectionStringBuilder(connectionString);
+        var maintenance = new NpgsqlConnectionStringBuilder(connectionString) { Database = "postgres", Pooling = false };
+        var lockKey = StableLockKey(target.Database ?? typeof(TDbContext).Name);
+
+        await using var lockConnection = new NpgsqlConnection(maintenance.ConnectionString);
+        await lockConnection.OpenAsync(cancellationToken);
+        await using (var acquire = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", lockConnection))
+        {
+            acquire.Parameters.AddWithValue("key", lockKey);
+            await acquire.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        try
+        {
+            await using var scope = app.Services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<TDbContext>();
+            var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+            if (pending.Count > 0)
+            {
+                app.Logger.LogInformation("Applying {Count} migration(s) to {Database}: {Migrations}", pending.Count, target.Database, pending);
+                await db.Database.MigrateAsync(cancellationToken);
+            }
+        }
+        finally
+        {
+            await using var release = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", lockConnection);
+            release.Parameters.AddWithValue("key", lockKey);
+            await release.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+    }
+
+    // string.GetHashCode is randomised per process; replicas must agree on the key.
+    private static long StableLockKey(string name)
+    {
+        var hash = 1469598103934665603UL;
+        foreach (var c in name)
+        {
+            hash = (hash ^ c) * 1099511628211UL;
+        }
+
+        return unchecked((long)hash);
+    }
+}
