@@ -19,9 +19,9 @@ source "$LOCAL_DIR/infra.env"
 
 # PostgreSQL
 if [ -x "$PG_BIN/pg_ctl" ] && [ -s "$PGDATA/PG_VERSION" ] \
-  && runuser -u postgres -- "$PG_BIN/pg_ctl" status -D "$PGDATA" >/dev/null 2>&1; then
+  && (cd / && runuser -u postgres -- "$PG_BIN/pg_ctl" status -D "$PGDATA") >/dev/null 2>&1; then
   log "stopping PostgreSQL ($PGDATA)"
-  runuser -u postgres -- "$PG_BIN/pg_ctl" stop -D "$PGDATA" -m fast -w -t 60 >/dev/null
+  (cd / && runuser -u postgres -- "$PG_BIN/pg_ctl" stop -D "$PGDATA" -m fast -w -t 60) >/dev/null
 else
   log "PostgreSQL is not running"
 fi

@@ -65,15 +65,17 @@ chmod 755 "$LOCAL_DIR"
 # PostgreSQL
 # ---------------------------------------------------------------------------------------------
 PGDATA="$LOCAL_DIR/postgres"
-if ! runuser -u postgres -- test -x "$LOCAL_DIR"; then
+PG_LOG="$LOCAL_DIR/postgres.log"
+if ! (cd / && runuser -u postgres -- test -x "$LOCAL_DIR"); then
   # Some parent directory of the repo is not traversable by user postgres.
   hash="$(printf '%s' "$REPO_ROOT" | sha256sum | cut -c1-12)"
   PGDATA="/var/tmp/brokering-pg-$hash"
-  log "user postgres cannot reach $LOCAL_DIR; PostgreSQL data goes to $PGDATA"
+  PG_LOG="$PGDATA.log"
+  log "user postgres cannot reach $LOCAL_DIR; PostgreSQL data goes to $PGDATA (log $PG_LOG)"
 fi
-PG_LOG="$LOCAL_DIR/postgres.log"
 
-pg() { runuser -u postgres -- "$@"; }
+# As user postgres, from a directory it can enter.
+pg() { (cd / && runuser -u postgres -- "$@"); }
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   log "initialising PostgreSQL cluster in $PGDATA"

@@ -4,9 +4,9 @@ namespace Brokering.Contracts.Ordering;
 // network calls (gRPC to compliance and inventory) outside the saga's transaction,
 // and the activities report back with events.
 
-/// <summary>Ask compliance to screen a reservation.</summary>
-/// <param name="Reservation">The reservation as submitted.</param>
-public sealed record ScreenReservation(ReservationSubmitted Reservation);
+/// <summary>Ask compliance to screen a reservation (again, after a rule change).</summary>
+/// <param name="ReservationId">Reservation id; the activity reads the reservation as it was accepted.</param>
+public sealed record ScreenReservation(Guid ReservationId);
 
 /// <summary>The outcome of screening a line.</summary>
 /// <param name="Sku">Catalogue SKU.</param>
@@ -64,3 +64,27 @@ public sealed record ReservationCommitRefused(Guid ReservationId, string Reason)
 /// <param name="ReservationId">Reservation id.</param>
 /// <param name="Reason">Why; kept with the holds.</param>
 public sealed record ReleaseReservationHolds(Guid ReservationId, string Reason);
+
+/// <summary>The allocation activity found no offer for any line of a plan, so nothing was asked of inventory.</summary>
+/// <param name="ReservationId">Reservation id.</param>
+/// <param name="PlanVersion">Version of the allocation plan that came up empty.</param>
+/// <param name="Reasons">Why, per line (no stock, all above the price ceiling, below the minimum order).</param>
+public sealed record NoStockOffered(Guid ReservationId, int PlanVersion, IReadOnlyList<string> Reasons);
+
+/// <summary>Timer message: the reservation's cutoff has arrived (scheduled durably by the saga).</summary>
+/// <param name="ReservationId">Reservation id.</param>
+/// <param name="Cutoff">The cutoff the timer was set for; a timer for an older cutoff is ignored.</param>
+public sealed record CutoffReached(Guid ReservationId, DateTimeOffset Cutoff);
+
+/// <summary>Stock appeared for a SKU that a reservation waiting in AwaitingStock still needs: plan again for what is missing.</summary>
+/// <param name="ReservationId">Reservation id.</param>
+/// <param name="Sku">The SKU that became available.</param>
+public sealed record TopUpReservation(Guid ReservationId, string Sku);
+
+/// <summary>
+/// Compliance's rules changed (a cutoff moved, a party was listed) in a way that may concern this
+/// in-flight reservation: screen it again. The saga applies the new answer wherever it stands.
+/// </summary>
+/// <param name="ReservationId">Reservation id.</param>
+/// <param name="Cause">What changed, for the history.</param>
+public sealed record RescreenReservation(Guid ReservationId, string Cause);

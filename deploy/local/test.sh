@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Runs every test of the solution against the local PostgreSQL and RabbitMQ (started if needed).
+# The full output goes to .local/test-output.log; the last line printed is the summary
+# "N passed, N failed[, N skipped]". Exits non-zero if a test failed, `dotnet test` failed,
+# or no test ran.
+#
+# BROKERING_TEST_TARGET overrides what is tested (default Brokering.sln), e.g. a single test project.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$REPO_ROOT"
+TARGET="${BROKERING_TEST_TARGET:-Brokering.sln}"
+
+servers_running() {
+  [ -f .local/env.sh ] || return 1
+  # shellcheck disable=SC1091
+  source .local/env.sh
+  local port
+  port="$(sed -n 's/.*Port=\([0-9]*\).*/\1/p' <<<"$BROKERING_POSTGRES")"
+  (exec 3<>"/dev/tcp/127.0.0.1/${port:-5432}") 2>/dev/null || return 1
+  curl -fsS -o /dev/null --max-time 5 "${BROKERING_RABBITMQ_MANAGEMENT%/}/api/overview" 2>/dev/null
+}
+
+if ! servers_running; then
+  bash deploy/local/infra-up.sh
+fi
+# shellcheck disable=SC1091
+source .local/env.sh
+
+mkdir -p .local
+LOG=.local/test-output.log
+set +e
+dotnet test "$TARGET" -c Release --logger "console;verbosity=normal" 2>&1 | tee "$LOG"
+dotnet_rc=${PIPESTATUS[0]}
+set -e
+
+# VSTest prints, per test assembly, either the one-line summary (minimal verbosity)
+#   Passed!  - Failed:     0, Passed:    12, Skipped:     0, Total:    12, Duration: 1 s - X.dll (net10.0)
+# or, at normal verbosity, a block (labels right-aligned, one count per line)
+#   Total tests: 12
+#        Passed: 11
+#        Failed: 1
+#       Skipped: 0
+# Sum the one-line summaries when present, otherwise the block lines (never both). The block
+# lines are matched one by one, so output of projects tested in parallel may interleave.
+read -r passed failed skipped assemblies < <(
+  sed 's/\x1b\[[0-9;]*[A-Za-z]//g; s/\r$//' "$LOG" | awk '
+    function num(label,   rest) {
+      rest = substr($0, index($0, label) + length(label))
+      sub(/^[ \t]*/, "", rest)
+      return rest + 0
+    }
+    /^[ \t]*(Passed|Failed)! *- *Failed: *[0-9]+, *Passed: *[0-9]+/ {
+      lp += num("Passed:"); lf += num("Failed:"); ls += num("Skipped:"); ln++; next
+    }
+    /^Total tests: /               { bn++; next }
+    /^     Passed: [0-9]+[ \t]*$/  { bp += num("Passed:"); next }
+    /^     Failed: [0-9]+[ \t]*$/  { bf += num("Failed:"); next }
+    /^    Skipped: [0-9]+[ \t]*$/  { bs += num("Skipped:"); next }
+    END {
+      if (ln > 0) printf "%d %d %d %d\n", lp, lf, ls, ln
+      else        printf "%d %d %d %d\n", bp, bf, bs, bn
+    }')
+
+status=0
+if [ "$dotnet_rc" -ne 0 ]; then
+  echo "dotnet test exited with code $dotnet_rc (full output: $LOG)" >&2
+  status=1
+fi
+if [ "$failed" -gt 0 ]; then
+  status=1
+fi
+if [ $((passed + failed + skipped)) -eq 0 ]; then
+  echo "no tests ran ($assemblies test assemblies reported; full output: $LOG)" >&2
+  status=1
+fi
+
+summary="$passed passed, $failed failed"
+[ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
+echo "$summary"
+exit "$status"

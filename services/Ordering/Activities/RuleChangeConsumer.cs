@@ -1,0 +1,52 @@
+using Brokering.Contracts.Compliance;
+using Brokering.Contracts.Ordering;
+using Brokering.Ordering.Data;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+
+namespace Brokering.Ordering.Activities;
+
+/// <summary>
+/// Turns a rule change into a re-screen of every in-flight reservation it may concern. A moved
+/// cutoff concerns reservations of its SKUs to its destinations; a newly listed party may match any
+/// end user under fuzzy matching, which only compliance can judge, so it concerns every one in flight.
+/// </summary>
+public sealed class RuleChangeConsumer(OrderingDbContext db) : IConsumer<CutoffChanged>, IConsumer<PartyListed>
+{
+    /// <summary>States in which compliance's answer can still change the outcome.</summary>
+    private static readonly string[] Rescreenable = ["Allocating", "Held", "AwaitingStock"];
+
+    public async Task Consume(ConsumeContext<CutoffChanged> context)
+    {
+        var message = context.Message;
+        var skus = message.Skus.ToArray();
+        var destinations = message.DestinationCountries.ToArray();
+        var affected = await db.Database.SqlQuery<Guid>($"""
+            SELECT s.reservation_id AS "Value"
+            FROM reservation_sagas s
+            WHERE s.current_state = ANY({Rescreenable})
+              AND (cardinality({destinations}::text[]) = 0 OR s.destination_country = ANY({destinations}))
+              AND EXISTS (SELECT 1 FROM jsonb_array_elements(s.lines) line WHERE line->>'sku' = ANY({skus}))
+            """).ToListAsync(context.CancellationToken);
+
+        await RescreenAsync(context, affected, $"rule set {message.RuleSetVersion} moved the cutoff to {message.NewCutoff:O}");
+    }
+
+    public async Task Consume(ConsumeContext<PartyListed> context)
+    {
+        var affected = await db.Sagas.AsNoTracking()
+            .Where(saga => Rescreenable.Contains(saga.CurrentState))
+            .Select(saga => saga.CorrelationId)
+            .ToListAsync(context.CancellationToken);
+
+        await RescreenAsync(context, affected, $"{context.Message.Name} was listed ({context.Message.ListVersion})");
+    }
+
+    private static async Task RescreenAsync(ConsumeContext context, IReadOnlyList<Guid> reservations, string cause)
+    {
+        foreach (var reservation in reservations)
+        {
+            await context.Publish(new RescreenReservation(reservation, cause));
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using Brokering.Messaging.Postgres;
+using Brokering.Ordering.Idempotency;
+using Brokering.Ordering.Reservations;
+using Brokering.Ordering.Saga;
+using Microsoft.EntityFrameworkCore;
+
+namespace Brokering.Ordering.Data;
+
+/// <summary>Ordering's database: accepted reservations, their sagas, idempotency records, outbox, inbox and timers.</summary>
+public sealed class OrderingDbContext(DbContextOptions<OrderingDbContext> options) : DbContext(options)
+{
+    public DbSet<Reservation> Reservations => Set<Reservation>();
+    public DbSet<ReservationState> Sagas => Set<ReservationState>();
+    public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<Reservation>(reservation =>
+        {
+            reservation.ToTable("reservations");
+            reservation.HasKey(r => r.Id);
+            reservation.Property(r => r.BuyerId).HasMaxLength(100);
+            reservation.Property(r => r.BuyerReference).HasMaxLength(200);
+            reservation.Property(r => r.EndUserName).HasMaxLength(300);
+            reservation.Property(r => r.EndUserCountry).HasMaxLength(2);
+            reservation.Property(r => r.DestinationCountry).HasMaxLength(2);
+            reservation.Property(r => r.FillPolicy).HasConversion<string>().HasMaxLength(20);
+            reservation.Property(r => r.Confirmation).HasConversion<string>().HasMaxLength(20);
+            reservation.Property(r => r.Lines).HasJsonConversion();
+            reservation.HasIndex(r => new { r.BuyerId, r.SubmittedAt });
+        });
+
+        modelBuilder.Entity<ReservationState>(saga =>
+        {
+            saga.ToTable("reservation_sagas");
+            saga.HasKey(s => s.CorrelationId);
+            saga.Property(s => s.CorrelationId).HasColumnName("reservation_id");
+            saga.Property(s => s.CurrentState).HasMaxLength(40);
+            saga.Property(s => s.BuyerId).HasMaxLength(100);
+            saga.Property(s => s.DestinationCountry).HasMaxLength(2);
+            saga.Property(s => s.FillPolicy).HasConversion<string>().HasMaxLength(20);
+            saga.Property(s => s.Confirmation).HasConversion<string>().HasMaxLength(20);
+            saga.Property(s => s.DecisionId).HasMaxLength(100);
+            saga.Property(s => s.Lines).HasJsonConversion();
+            saga.Property(s => s.Allocations).HasJsonConversion();
+            saga.Property(s => s.History).HasJsonConversion();
+            saga.Ignore(s => s.UnitsRequested);
+            saga.Ignore(s => s.UnitsAllocated);
+            saga.HasIndex(s => s.CurrentState);
+            saga.HasIndex(s => s.Cutoff);
+            saga.HasIndex(s => s.BuyerId);
+        });
+
+        modelBuilder.Entity<IdempotencyRecord>(record =>
+        {
+            record.ToTable("idempotency_records");
+            record.HasKey(r => new { r.BuyerId, r.Key, r.Endpoint });
+            record.Property(r => r.Key).HasMaxLength(200);
+            record.Property(r => r.BuyerId).HasMaxLength(100);
+            record.Property(r => r.Endpoint).HasMaxLength(200);
+            record.Property(r => r.RequestHash).HasMaxLength(64);
+            record.HasIndex(r => r.ExpiresAt);
+        });
+
+        modelBuilder.AddTransactionalMessaging();
+    }
+}

@@ -1,0 +1,58 @@
+using Brokering.Contracts.Grpc.Compliance;
+using Brokering.Contracts.Grpc.Inventory;
+using Brokering.Messaging.Postgres;
+using Brokering.Ordering.Activities;
+using Brokering.Ordering.Data;
+using Brokering.Ordering.Idempotency;
+using Brokering.Ordering.Ops;
+using Brokering.Ordering.Reservations;
+using Brokering.Ordering.Saga;
+using Brokering.ServiceDefaults;
+using MassTransit;
+
+namespace Brokering.Ordering;
+
+/// <summary>Ordering's wiring, so Program.cs reads in one screen.</summary>
+public static class Extensions
+{
+    public static WebApplicationBuilder AddOrderingServices(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<OrderingOptions>().BindConfiguration("Ordering");
+        builder.AddServiceDatabase<OrderingDbContext>();
+        builder.AddServiceClient<Compliance.ComplianceClient>(ServiceNames.Compliance);
+        builder.AddServiceClient<HoldsLedger.HoldsLedgerClient>(ServiceNames.Inventory);
+
+        builder.AddServiceBus(
+            x =>
+            {
+                x.AddPostgresOutbox<OrderingDbContext>(outbox => outbox.UseBusOutbox());
+                x.AddPostgresMessageScheduler<OrderingDbContext>();
+                PostgresMessagingRegistrationExtensions.PostgresRepository<ReservationState, OrderingDbContext>(x.AddSagaStateMachine<ReservationStateMachine, ReservationState>());
+                x.AddConsumer<ScreenReservationConsumer>(ActivityRetry);
+                x.AddConsumer<AllocateReservationConsumer>(ActivityRetry);
+                x.AddConsumer<CommitReservationHoldsConsumer>(ActivityRetry);
+                x.AddConsumer<ReleaseReservationHoldsConsumer>(ActivityRetry);
+                x.AddConsumer<RuleChangeConsumer>(ActivityRetry);
+                x.AddConsumer<StockAvailableConsumer>(ActivityRetry);
+            },
+            (context, bus) => bus.UsePostgresMessageScheduler(context));
+
+        builder.Services.AddScoped<IdempotencyStore>();
+        builder.Services.AddScoped<ReservationDesk>();
+        return builder;
+    }
+
+    public static WebApplication MapOrderingApi(this WebApplication app)
+    {
+        app.MapReservationsApi();
+        app.MapOpsApi();
+        app.MapGrpcService<ReservationsGrpcService>();
+        return app;
+    }
+
+    // A dependency that is down is waited for: retries back off up to a minute between tries,
+    // and the saga simply stays where it is meanwhile (the cutoff timer still fires).
+    private static void ActivityRetry<TConsumer>(IConsumerConfigurator<TConsumer> consumer)
+        where TConsumer : class =>
+        consumer.UseMessageRetry(retry => retry.Exponential(20, TimeSpan.FromMilliseconds(200), TimeSpan.FromMinutes(1), TimeSpan.FromMilliseconds(500)));
+}

@@ -1,0 +1,33 @@
+using Brokering.Contracts.Ordering;
+
+namespace Brokering.Ordering.Reservations;
+
+/// <summary>A reservation as the buyer submitted it and it was accepted. Never changes afterwards; the saga tracks its progress.</summary>
+public sealed class Reservation
+{
+    public required Guid Id { get; init; }
+    public required string BuyerId { get; init; }
+    public required string BuyerReference { get; init; }
+    public required string EndUserName { get; init; }
+    public required string EndUserCountry { get; init; }
+    public required string DestinationCountry { get; init; }
+    public required FillPolicy FillPolicy { get; init; }
+    public required decimal MinFillRatio { get; init; }
+    public required Confirmation Confirmation { get; init; }
+    public required List<ReservationLine> Lines { get; init; }
+    public required DateTimeOffset SubmittedAt { get; init; }
+
+    public ReservationSubmitted ToSubmittedEvent() => new()
+    {
+        ReservationId = Id,
+        BuyerId = BuyerId,
+        BuyerReference = BuyerReference,
+        EndUser = new EndUser(EndUserName, EndUserCountry),
+        DestinationCountry = DestinationCountry,
+        FillPolicy = FillPolicy,
+        MinFillRatio = MinFillRatio,
+        Confirmation = Confirmation,
+        Lines = Lines,
+        SubmittedAt = SubmittedAt,
+    };
+}

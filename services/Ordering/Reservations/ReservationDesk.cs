@@ -1,0 +1,163 @@
+using System.Text.Json;
+using Brokering.Contracts.Ordering;
+using Brokering.Ordering.Data;
+using Brokering.Ordering.Idempotency;
+using Brokering.Ordering.Reservations.Submit;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Brokering.Ordering.Reservations;
+
+/// <summary>The outcome of a buyer's request, whichever API it came through.</summary>
+public abstract record DeskResult
+{
+    public sealed record Accepted(ReservationView Reservation) : DeskResult;
+
+    /// <summary>A replay of an earlier answer to the same Idempotency-Key and body.</summary>
+    public sealed record Replayed(int Status, string Body, string? Location) : DeskResult;
+
+    public sealed record Invalid(IDictionary<string, string[]> Errors) : DeskResult;
+
+    public sealed record NotFound : DeskResult;
+
+    public sealed record Conflict(string Detail) : DeskResult;
+
+    public sealed record KeyReused : DeskResult;
+
+    public sealed record KeyInFlight : DeskResult;
+}
+
+/// <summary>
+/// What a buyer can do with reservations, shared by the REST and gRPC APIs. Every action is
+/// scoped to the calling buyer: another buyer's reservation does not exist for it.
+/// </summary>
+public sealed class ReservationDesk(
+    OrderingDbContext db,
+    IPublishEndpoint publish,
+    IdempotencyStore idempotency,
+    TimeProvider clock,
+    IOptions<OrderingOptions> options)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public const string SubmitEndpoint = "POST /v1/reservations";
+
+    public async Task<DeskResult> SubmitAsync(string buyerId, SubmitReservationRequest request, string? idempotencyKey, CancellationToken cancellationToken)
+    {
+        var errors = SubmitReservationValidator.Validate(request, options.Value);
+        if (errors.Count > 0)
+        {
+            return new DeskResult.Invalid(errors);
+        }
+
+        IdempotencyRecord? record = null;
+        if (idempotencyKey is not null)
+        {
+            var decision = await idempotency.BeginAsync(
+                buyerId, idempotencyKey, SubmitEndpoint, IdempotencyStore.Hash(JsonSerializer.Serialize(request, Json)), cancellationToken);
+            switch (decision)
+            {
+                case IdempotencyDecision.Replay replay:
+                    return new DeskResult.Replayed(replay.Record.ResponseStatus!.Value, replay.Record.ResponseBody ?? "{}", replay.Record.ResponseLocation);
+                case IdempotencyDecision.Mismatch:
+                    return new DeskResult.KeyReused();
+                case IdempotencyDecision.InFlight:
+                    return new DeskResult.KeyInFlight();
+                case IdempotencyDecision.Proceed proceed:
+                    record = proceed.Record;
+                    break;
+            }
+        }
+
+        var reservation = new Reservation
+        {
+            Id = idempotencyKey is null ? Guid.CreateVersion7() : IdempotencyStore.ReservationIdFor(buyerId, idempotencyKey),
+            BuyerId = buyerId,
+            BuyerReference = request.BuyerReference!,
+            EndUserName = request.EndUser!.Name!.Trim(),
+            EndUserCountry = request.EndUser.Country!,
+            DestinationCountry = request.DestinationCountry!,
+            FillPolicy = SubmitReservationValidator.ParseFillPolicy(request.FillPolicy)!.Value,
+            MinFillRatio = request.FillPolicy!.MinFillRatio ?? 1m,
+            Confirmation = SubmitReservationValidator.ParseConfirmation(request.Confirmation)!.Value,
+            Lines = [.. request.Lines!.Select(line => new ReservationLine(line.Sku!, line.Quantity, line.MaxUnitPrice, line.Currency!))],
+            SubmittedAt = clock.GetUtcNow(),
+        };
+        var view = ReservationView.Of(reservation, null);
+
+        try
+        {
+            db.Reservations.Add(reservation);
+            await publish.Publish(reservation.ToSubmittedEvent(), cancellationToken);
+            if (record is not null)
+            {
+                record.ResponseStatus = StatusCodes.Status202Accepted;
+                record.ResponseBody = JsonSerializer.Serialize(view, Json);
+                record.ResponseLocation = LocationOf(reservation.Id);
+            }
+
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch when (record is not null)
+        {
+            await idempotency.AbandonAsync(record);
+            throw;
+        }
+
+        return new DeskResult.Accepted(view);
+    }
+
+    public async Task<ReservationView?> GetAsync(string buyerId, Guid id, CancellationToken cancellationToken)
+    {
+        var reservation = await db.Reservations.AsNoTracking()
+            .SingleOrDefaultAsync(r => r.Id == id && r.BuyerId == buyerId, cancellationToken);
+        if (reservation is null)
+        {
+            return null;
+        }
+
+        var saga = await db.Sagas.AsNoTracking().SingleOrDefaultAsync(s => s.CorrelationId == id, cancellationToken);
+        return ReservationView.Of(reservation, saga);
+    }
+
+    public async Task<DeskResult> ConfirmAsync(string buyerId, Guid id, CancellationToken cancellationToken)
+    {
+        var view = await GetAsync(buyerId, id, cancellationToken);
+        if (view is null)
+        {
+            return new DeskResult.NotFound();
+        }
+
+        if (view.Status is not ("Held" or "AwaitingStock"))
+        {
+            return new DeskResult.Conflict($"A reservation can be confirmed when Held or AwaitingStock; this one is {view.Status}.");
+        }
+
+        await publish.Publish(new ReservationConfirmationRequested(id, clock.GetUtcNow()), cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        return new DeskResult.Accepted(view);
+    }
+
+    public async Task<DeskResult> CancelAsync(string buyerId, Guid id, string? reason, CancellationToken cancellationToken)
+    {
+        var view = await GetAsync(buyerId, id, cancellationToken);
+        if (view is null)
+        {
+            return new DeskResult.NotFound();
+        }
+
+        if (view.IsTerminal || view.Status == "Confirming")
+        {
+            return new DeskResult.Conflict($"A reservation that is {view.Status} can no longer be cancelled.");
+        }
+
+        await publish.Publish(
+            new ReservationCancellationRequested(id, string.IsNullOrWhiteSpace(reason) ? "cancelled by buyer" : reason, buyerId, clock.GetUtcNow()),
+            cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        return new DeskResult.Accepted(view);
+    }
+
+    public static string LocationOf(Guid id) => $"/v1/reservations/{id}";
+}

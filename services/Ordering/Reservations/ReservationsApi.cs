@@ -1,0 +1,121 @@
+using Brokering.Ordering.Buyers;
+using Brokering.Ordering.Reservations.Submit;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Brokering.Ordering.Reservations;
+
+/// <summary>The buyers' REST API: <c>/v1/reservations</c>.</summary>
+public static class ReservationsApi
+{
+    public static IEndpointRouteBuilder MapReservationsApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/reservations").WithTags("Reservations");
+        group.MapPost("/", SubmitAsync);
+        group.MapGet("/{id:guid}", GetAsync);
+        group.MapPost("/{id:guid}/confirm", ConfirmAsync);
+        group.MapPost("/{id:guid}/cancel", CancelAsync);
+        return app;
+    }
+
+    public sealed record CancelRequest(string? Reason);
+
+    private static async Task<IResult> SubmitAsync(
+        HttpContext http, SubmitReservationRequest request, ReservationDesk desk,
+        [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, CancellationToken cancellationToken)
+    {
+        if (BuyerIdentity.Of(http) is not { } buyer)
+        {
+            return Unidentified();
+        }
+
+        if (idempotencyKey is { Length: 0 or > 200 })
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["Idempotency-Key"] = ["Must be 1 to 200 characters."],
+            });
+        }
+
+        var result = await desk.SubmitAsync(buyer, request, idempotencyKey, cancellationToken);
+        if (result is DeskResult.Accepted accepted)
+        {
+            http.Response.Headers.RetryAfter = "1";
+            return TypedResults.Accepted(ReservationDesk.LocationOf(accepted.Reservation.Id), new { accepted.Reservation.Id, accepted.Reservation.Status });
+        }
+
+        if (result is DeskResult.Replayed replayed)
+        {
+            http.Response.Headers.RetryAfter = "1";
+            if (replayed.Location is not null)
+            {
+                http.Response.Headers.Location = replayed.Location;
+            }
+
+            return Results.Text(replayed.Body, "application/json", statusCode: replayed.Status);
+        }
+
+        return ToProblem(result);
+    }
+
+    private static async Task<IResult> GetAsync(HttpContext http, Guid id, ReservationDesk desk, CancellationToken cancellationToken)
+    {
+        if (BuyerIdentity.Of(http) is not { } buyer)
+        {
+            return Unidentified();
+        }
+
+        return await desk.GetAsync(buyer, id, cancellationToken) is { } view ? TypedResults.Ok(view) : NotFound(id);
+    }
+
+    private static async Task<IResult> ConfirmAsync(HttpContext http, Guid id, ReservationDesk desk, CancellationToken cancellationToken)
+    {
+        if (BuyerIdentity.Of(http) is not { } buyer)
+        {
+            return Unidentified();
+        }
+
+        var result = await desk.ConfirmAsync(buyer, id, cancellationToken);
+        return result is DeskResult.Accepted accepted
+            ? TypedResults.Accepted(ReservationDesk.LocationOf(id), new { accepted.Reservation.Id, Status = "Confirming" })
+            : ToProblem(result, id);
+    }
+
+    private static async Task<IResult> CancelAsync(HttpContext http, Guid id, CancelRequest? request, ReservationDesk desk, CancellationToken cancellationToken)
+    {
+        if (BuyerIdentity.Of(http) is not { } buyer)
+        {
+            return Unidentified();
+        }
+
+        if (request?.Reason is { Length: > 500 })
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["reason"] = ["At most 500 characters."] });
+        }
+
+        var result = await desk.CancelAsync(buyer, id, request?.Reason, cancellationToken);
+        return result is DeskResult.Accepted accepted
+            ? TypedResults.Accepted(ReservationDesk.LocationOf(id), new { accepted.Reservation.Id, Status = "Cancelling" })
+            : ToProblem(result, id);
+    }
+
+    private static IResult ToProblem(DeskResult result, Guid? id = null) => result switch
+    {
+        DeskResult.Invalid invalid => TypedResults.ValidationProblem(invalid.Errors),
+        DeskResult.NotFound => NotFound(id),
+        DeskResult.Conflict conflict => TypedResults.Problem(conflict.Detail, statusCode: StatusCodes.Status409Conflict, title: "The reservation is not in a state that allows this."),
+        DeskResult.KeyReused => TypedResults.Problem(
+            "This Idempotency-Key was already used with a different request body.",
+            statusCode: StatusCodes.Status422UnprocessableEntity, title: "Idempotency-Key reused."),
+        DeskResult.KeyInFlight => TypedResults.Problem(
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+            statusCode: StatusCodes.Status409Conflict, title: "Request in flight."),
+        _ => TypedResults.Problem(statusCode: StatusCodes.Status500InternalServerError),
+    };
+
+    private static ProblemHttpResult NotFound(Guid? id) =>
+        TypedResults.Problem($"No reservation {id} exists for this buyer.", statusCode: StatusCodes.Status404NotFound, title: "Reservation not found.");
+
+    private static ProblemHttpResult Unidentified() =>
+        TypedResults.Problem($"The {BuyerIdentity.Header} header is required.", statusCode: StatusCodes.Status401Unauthorized, title: "Buyer not identified.");
+}

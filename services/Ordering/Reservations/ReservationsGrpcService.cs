@@ -1,0 +1,150 @@
+using Brokering.Contracts.Grpc.Ordering;
+using Brokering.Ordering.Buyers;
+using Brokering.Ordering.Reservations.Submit;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using GrpcFillPolicy = Brokering.Contracts.Grpc.Ordering.FillPolicy;
+using GrpcConfirmation = Brokering.Contracts.Grpc.Ordering.Confirmation;
+
+namespace Brokering.Ordering.Reservations;
+
+/// <summary>The buyers' gRPC API, <c>brokering.ordering.v1.Reservations</c>: the same desk as REST.</summary>
+public sealed class ReservationsGrpcService(ReservationDesk desk, TimeProvider clock) : Contracts.Grpc.Ordering.Reservations.ReservationsBase
+{
+    private static readonly TimeSpan WatchPollInterval = TimeSpan.FromMilliseconds(250);
+
+    public override async Task<Contracts.Grpc.Ordering.ReservationView> Submit(Contracts.Grpc.Ordering.SubmitReservationRequest request, ServerCallContext context)
+    {
+        var buyer = BuyerIdentity.Of(context);
+        var submission = new Submit.SubmitReservationRequest(
+            request.BuyerReference,
+            request.EndUser is null ? null : new EndUserRequest(request.EndUser.Name, request.EndUser.Country),
+            request.DestinationCountry,
+            request.FillPolicy switch
+            {
+                GrpcFillPolicy.AllOrNone => new FillPolicyRequest("AllOrNone", null),
+                GrpcFillPolicy.AllowPartial => new FillPolicyRequest("AllowPartial", request.MinFillRatio),
+                _ => null,
+            },
+            request.Confirmation switch
+            {
+                GrpcConfirmation.Manual => "Manual",
+                GrpcConfirmation.Auto => "Auto",
+                _ => null,
+            },
+            [.. request.Lines.Select(line => new LineRequest(line.Sku, line.Quantity, line.MaxUnitPrice, line.Currency))]);
+        var key = string.IsNullOrEmpty(request.IdempotencyKey) ? null : request.IdempotencyKey;
+
+        var result = await desk.SubmitAsync(buyer, submission, key, context.CancellationToken);
+        return result switch
+        {
+            DeskResult.Accepted accepted => ToMessage(accepted.Reservation),
+            DeskResult.Replayed => await GetOrThrowAsync(buyer, IdempotencyIdFor(buyer, key!), context.CancellationToken),
+            _ => throw ToRpcException(result),
+        };
+    }
+
+    public override async Task<Contracts.Grpc.Ordering.ReservationView> Get(GetReservationRequest request, ServerCallContext context) =>
+        await GetOrThrowAsync(BuyerIdentity.Of(context), ParseId(request.Id), context.CancellationToken);
+
+    public override async Task<Contracts.Grpc.Ordering.ReservationView> Confirm(ConfirmReservationRequest request, ServerCallContext context)
+    {
+        var buyer = BuyerIdentity.Of(context);
+        var id = ParseId(request.Id);
+        var result = await desk.ConfirmAsync(buyer, id, context.CancellationToken);
+        return result is DeskResult.Accepted ? await GetOrThrowAsync(buyer, id, context.CancellationToken) : throw ToRpcException(result);
+    }
+
+    public override async Task<Contracts.Grpc.Ordering.ReservationView> Cancel(CancelReservationRequest request, ServerCallContext context)
+    {
+        var buyer = BuyerIdentity.Of(context);
+        var id = ParseId(request.Id);
+        if (request.Reason.Length > 500)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "reason: at most 500 characters."));
+        }
+
+        var result = await desk.CancelAsync(buyer, id, request.Reason, context.CancellationToken);
+        return result is DeskResult.Accepted ? await GetOrThrowAsync(buyer, id, context.CancellationToken) : throw ToRpcException(result);
+    }
+
+    /// <summary>
+    /// Streams the reservation whenever its status changes, until it ends. Reads the saga's row
+    /// rather than listening to events, so any replica can serve any watcher.
+    /// </summary>
+    public override async Task Watch(GetReservationRequest request, IServerStreamWriter<Contracts.Grpc.Ordering.ReservationView> responseStream, ServerCallContext context)
+    {
+        var buyer = BuyerIdentity.Of(context);
+        var id = ParseId(request.Id);
+        string? lastStatus = null;
+        while (!context.CancellationToken.IsCancellationRequested)
+        {
+            var view = await desk.GetAsync(buyer, id, context.CancellationToken)
+                ?? throw new RpcException(new Status(StatusCode.NotFound, $"No reservation {id} exists for this buyer."));
+            if (view.Status != lastStatus)
+            {
+                await responseStream.WriteAsync(ToMessage(view), context.CancellationToken);
+                lastStatus = view.Status;
+            }
+
+            if (view.IsTerminal)
+            {
+                return;
+            }
+
+            await Task.Delay(WatchPollInterval, clock, context.CancellationToken);
+        }
+    }
+
+    private static Guid IdempotencyIdFor(string buyer, string key) => Idempotency.IdempotencyStore.ReservationIdFor(buyer, key);
+
+    private async Task<Contracts.Grpc.Ordering.ReservationView> GetOrThrowAsync(string buyer, Guid id, CancellationToken cancellationToken) =>
+        await desk.GetAsync(buyer, id, cancellationToken) is { } view
+            ? ToMessage(view)
+            : throw new RpcException(new Status(StatusCode.NotFound, $"No reservation {id} exists for this buyer."));
+
+    private static Guid ParseId(string id) =>
+        Guid.TryParse(id, out var parsed) ? parsed : throw new RpcException(new Status(StatusCode.InvalidArgument, "id: not a reservation id."));
+
+    private static RpcException ToRpcException(DeskResult result) => result switch
+    {
+        DeskResult.Invalid invalid => new RpcException(new Status(StatusCode.InvalidArgument,
+            string.Join(" ", invalid.Errors.Select(error => $"{error.Key}: {string.Join(" ", error.Value)}")))),
+        DeskResult.NotFound => new RpcException(new Status(StatusCode.NotFound, "No such reservation exists for this buyer.")),
+        DeskResult.Conflict conflict => new RpcException(new Status(StatusCode.FailedPrecondition, conflict.Detail)),
+        DeskResult.KeyReused => new RpcException(new Status(StatusCode.FailedPrecondition, "idempotency_key was already used with a different request.")),
+        DeskResult.KeyInFlight => new RpcException(new Status(StatusCode.Aborted, "A request with this idempotency_key is still being processed; retry shortly.")),
+        _ => new RpcException(new Status(StatusCode.Internal, "An unexpected error occurred.")),
+    };
+
+    private static Contracts.Grpc.Ordering.ReservationView ToMessage(ReservationView view)
+    {
+        var message = new Contracts.Grpc.Ordering.ReservationView
+        {
+            Id = view.Id.ToString(),
+            Status = view.Status,
+            BuyerReference = view.BuyerReference,
+            StatusReason = view.StatusReason ?? string.Empty,
+            UpdatedAt = Timestamp.FromDateTimeOffset(view.UpdatedAt),
+        };
+        if (view.Cutoff is { } cutoff)
+        {
+            message.Cutoff = Timestamp.FromDateTimeOffset(cutoff);
+        }
+
+        message.Lines.AddRange(view.Lines.Select(line =>
+        {
+            var lineMessage = new ReservationLineView { Sku = line.Sku, Quantity = line.Quantity, Allocated = line.Allocated };
+            lineMessage.Allocations.AddRange(line.Allocations.Select(allocation => new Contracts.Grpc.Ordering.AllocationView
+            {
+                DistributorId = allocation.DistributorId,
+                Warehouse = allocation.Warehouse,
+                Quantity = allocation.Quantity,
+                UnitPrice = allocation.UnitPrice,
+                Currency = allocation.Currency,
+            }));
+            return lineMessage;
+        }));
+        return message;
+    }
+}

@@ -1,0 +1,47 @@
+using Brokering.Contracts.Ordering;
+using MassTransit;
+
+namespace Brokering.Ordering.Saga;
+
+/// <summary>The reservation saga's state: one row per reservation, queryable by ops.</summary>
+public sealed class ReservationState : SagaStateMachineInstance
+{
+    /// <summary>The reservation id.</summary>
+    public Guid CorrelationId { get; set; }
+
+    public string CurrentState { get; set; } = null!;
+    public string BuyerId { get; set; } = null!;
+    public string DestinationCountry { get; set; } = null!;
+    public FillPolicy FillPolicy { get; set; }
+    public decimal MinFillRatio { get; set; } = 1m;
+    public Confirmation Confirmation { get; set; }
+    public DateTimeOffset SubmittedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    /// <summary>After this instant nothing may be committed; null until screened, or when no cutoff applies.</summary>
+    public DateTimeOffset? Cutoff { get; set; }
+
+    public string? DecisionId { get; set; }
+    public string? StatusReason { get; set; }
+
+    /// <summary>Version of the current allocation plan; inventory's idempotency key together with the id.</summary>
+    public int PlanVersion { get; set; }
+
+    public DateTimeOffset? HoldsExpireAt { get; set; }
+
+    /// <summary>Token of the scheduled <see cref="CutoffReached"/> message.</summary>
+    public Guid? CutoffTimerTokenId { get; set; }
+
+    public List<ReservationLine> Lines { get; set; } = [];
+    public List<Allocation> Allocations { get; set; } = [];
+    public List<Transition> History { get; set; } = [];
+
+    public long UnitsRequested => Lines.Sum(line => line.Quantity);
+    public long UnitsAllocated => Allocations.Sum(allocation => allocation.Quantity);
+}
+
+/// <summary>Units of one line held (or committed) at one distributor's warehouse.</summary>
+public sealed record Allocation(string Sku, string DistributorId, string Warehouse, Guid HoldId, long Quantity, decimal UnitPrice, string Currency);
+
+/// <summary>One step of a reservation's life, for the timeline.</summary>
+public sealed record Transition(DateTimeOffset At, string Event, string From, string To, string? Detail);

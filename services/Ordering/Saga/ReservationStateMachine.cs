@@ -1,0 +1,252 @@
+using Brokering.Contracts.Inventory;
+using Brokering.Contracts.Ordering;
+using MassTransit;
+using Microsoft.Extensions.Options;
+
+namespace Brokering.Ordering.Saga;
+
+/// <summary>
+/// The life of a reservation: screened by compliance, allocated and held across distributors,
+/// then committed before the cutoff, or everything released. The saga only decides and records;
+/// ordering's activities make the calls to other services and report back with events.
+/// </summary>
+public sealed class ReservationStateMachine : MassTransitStateMachine<ReservationState>
+{
+    public ReservationStateMachine(TimeProvider clock, IOptions<OrderingOptions> options)
+    {
+        var holdTimeToLive = options.Value.HoldTimeToLive;
+
+        InstanceState(saga => saga.CurrentState);
+
+        Event(() => Submitted, e => e.CorrelateById(m => m.Message.ReservationId));
+        Event(() => Screened, e => e.CorrelateById(m => m.Message.ReservationId));
+        Event(() => HoldsPlaced, e => e.CorrelateById(m => m.Message.ReservationId));
+        Event(() => NoStockOffered, e => e.CorrelateById(m => m.Message.ReservationId));
+        Event(() => ConfirmationRequested, e => e.CorrelateById(m => m.Message.ReservationId));
+        Event(() => CancellationRequested, e => e.CorrelateById(m => m.Message.ReservationId));
+        Event(() => HoldsCommitted, e => e.CorrelateById(m => m.Message.ReservationId));
+        Event(() => CommitRefused, e => e.CorrelateById(m => m.Message.ReservationId));
+        Event(() => HoldsExpired, e => e.CorrelateById(m => m.Message.ReservationId));
+        Event(() => TopUp, e => e.CorrelateById(m => m.Message.ReservationId));
+        Event(() => Rescreen, e => e.CorrelateById(m => m.Message.ReservationId));
+
+        Schedule(() => CutoffTimer, saga => saga.CutoffTimerTokenId, timer =>
+            timer.Received = e => e.CorrelateById(m => m.Message.ReservationId));
+
+        // A message for a reservation that has moved on is a late arrival, not an error.
+        OnUnhandledEvent(context => context.Ignore());
+
+        Initially(
+            When(Submitted)
+                .Then(context => Accept(context.Saga, context.Message))
+                .Publish(context => new ScreenReservation(context.Message.ReservationId))
+                .TransitionTo(Screening));
+
+        During(Screening,
+            When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved)
+                .Then(context => RecordApproval(context.Saga, context.Message, clock.GetUtcNow(), holdTimeToLive))
+                .IfElse(context => context.Saga.Cutoff is not null && context.Saga.Cutoff <= clock.GetUtcNow(),
+                    tooLate => tooLate
+                        .Then(context => context.Saga.StatusReason = "The cutoff had already passed when screening finished.")
+                        .TransitionTo(CutoffMissed),
+                    inTime => inTime
+                        .If(context => context.Saga.Cutoff is not null,
+                            timer => timer.Schedule(CutoffTimer,
+                                context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
+                                context => context.Saga.Cutoff!.Value.UtcDateTime))
+                        .Publish(context => NextPlan(context.Saga))
+                        .TransitionTo(Allocating)),
+            When(Screened, context => context.Message.Outcome != ScreeningOutcome.Approved)
+                .Then(context =>
+                {
+                    context.Saga.DecisionId = context.Message.DecisionId;
+                    context.Saga.StatusReason = RejectionReason(context.Message);
+                })
+                .TransitionTo(Rejected));
+
+        During(Allocating,
+            When(HoldsPlaced, context => context.Message.PlanVersion == context.Saga.PlanVersion)
+                .Then(context => RecordHolds(context.Saga, context.Message))
+                .IfElse(context => Fill.Of(context.Saga).IsComplete,
+                    complete => complete.IfElse(context => context.Saga.Confirmation == Confirmation.Auto,
+                        auto => auto.Publish(context => Commit(context.Saga)).TransitionTo(Confirming),
+                        manual => manual.TransitionTo(Held)),
+                    shortfall => shortfall.IfElse(context => context.Saga.FillPolicy == FillPolicy.AllOrNone,
+                        allOrNone => allOrNone
+                            .Then(context => context.Saga.StatusReason = "Not enough stock to fill every line in full (all-or-none).")
+                            .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "all-or-none not satisfied"))
+                            .Unschedule(CutoffTimer)
+                            .TransitionTo(Rejected),
+                        partial => partial.IfElse(
+                            context => context.Saga.Confirmation == Confirmation.Auto && Fill.Of(context.Saga).Satisfies(context.Saga.MinFillRatio),
+                            auto => auto.Publish(context => Commit(context.Saga)).TransitionTo(Confirming),
+                            wait => wait.TransitionTo(AwaitingStock)))),
+            When(NoStockOffered, context => context.Message.PlanVersion == context.Saga.PlanVersion)
+                .Then(context => context.Saga.StatusReason = string.Join("; ", context.Message.Reasons))
+                .IfElse(context => context.Saga.FillPolicy == FillPolicy.AllOrNone,
+                    allOrNone => allOrNone.Unschedule(CutoffTimer).TransitionTo(Rejected),
+                    partial => partial.TransitionTo(AwaitingStock)));
+
+        During(Held, AwaitingStock,
+            When(ConfirmationRequested, context => Fill.Of(context.Saga).Satisfies(context.Saga.MinFillRatio))
+                .Publish(context => Commit(context.Saga))
+                .TransitionTo(Confirming),
+            When(HoldsExpired)
+                .Then(context => context.Saga.StatusReason = "The holds lapsed before the reservation was confirmed.")
+                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "holds expired"))
+                .Unschedule(CutoffTimer)
+                .TransitionTo(Expired));
+
+        During(Confirming,
+            When(HoldsCommitted)
+                .Then(context => context.Saga.StatusReason = null)
+                .Unschedule(CutoffTimer)
+                .TransitionTo(Confirmed),
+            When(CommitRefused)
+                .Then(context => context.Saga.StatusReason = context.Message.Reason)
+                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "commit refused"))
+                .Unschedule(CutoffTimer)
+                .IfElse(context => context.Saga.Cutoff is not null && clock.GetUtcNow() >= context.Saga.Cutoff,
+                    late => late.TransitionTo(CutoffMissed),
+                    lapsed => lapsed.TransitionTo(Expired)));
+
+        // Stock arrived for a SKU this reservation still lacks: plan again for what is missing.
+        During(AwaitingStock,
+            When(TopUp)
+                .Publish(context => NextPlan(context.Saga))
+                .TransitionTo(Allocating));
+
+        // Rules changed (a cutoff moved, a party was listed): ask compliance again, and apply its
+        // answer wherever the reservation stands. Confirming is left alone: inventory checks the
+        // cutoff itself in the committing transaction.
+        During(Allocating, Held, AwaitingStock,
+            When(Rescreen)
+                .Then(context => context.Saga.StatusReason = $"Re-screening: {context.Message.Cause}")
+                .Publish(context => new ScreenReservation(context.Saga.CorrelationId)),
+            When(Screened, context => context.Message.Outcome != ScreeningOutcome.Approved)
+                .Then(context =>
+                {
+                    context.Saga.DecisionId = context.Message.DecisionId;
+                    context.Saga.StatusReason = RejectionReason(context.Message);
+                })
+                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "compliance re-screen refused"))
+                .Unschedule(CutoffTimer)
+                .TransitionTo(Rejected),
+            When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved && context.Message.Cutoff is { } cutoff && cutoff <= clock.GetUtcNow())
+                .Then(context =>
+                {
+                    context.Saga.Cutoff = context.Message.Cutoff;
+                    context.Saga.StatusReason = "A new rule set moved the cutoff into the past.";
+                })
+                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff moved into the past"))
+                .Unschedule(CutoffTimer)
+                .TransitionTo(CutoffMissed),
+            When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved && (context.Message.Cutoff is null || context.Message.Cutoff > clock.GetUtcNow()))
+                .Then(context =>
+                {
+                    context.Saga.DecisionId = context.Message.DecisionId;
+                    context.Saga.Cutoff = context.Message.Cutoff;
+                    context.Saga.StatusReason = null;
+                })
+                .IfElse(context => context.Saga.Cutoff is not null,
+                    timer => timer.Schedule(CutoffTimer,
+                        context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
+                        context => context.Saga.Cutoff!.Value.UtcDateTime),
+                    none => none.Unschedule(CutoffTimer)));
+
+        During(Screening, Allocating, Held, AwaitingStock,
+            When(CancellationRequested)
+                .Then(context => context.Saga.StatusReason = $"Cancelled by {context.Message.RequestedBy}: {context.Message.Reason}")
+                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cancelled"))
+                .Unschedule(CutoffTimer)
+                .TransitionTo(Cancelled),
+            When(CutoffTimer.Received, context => context.Message.Cutoff == context.Saga.Cutoff)
+                .Then(context => context.Saga.StatusReason = "The cutoff passed before the reservation was confirmed.")
+                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff missed"))
+                .TransitionTo(CutoffMissed));
+
+        // Holds placed for a reservation that ended meanwhile must not outlive it.
+        During(Rejected, Cancelled, Expired, CutoffMissed,
+            When(HoldsPlaced)
+                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, $"reservation already {context.Saga.CurrentState}")));
+
+        this.ConnectStateObserver(new TransitionHistory(clock));
+    }
+
+    public State Screening { get; private set; } = null!;
+    public State Allocating { get; private set; } = null!;
+    public State Held { get; private set; } = null!;
+    public State AwaitingStock { get; private set; } = null!;
+    public State Confirming { get; private set; } = null!;
+    public State Confirmed { get; private set; } = null!;
+    public State Rejected { get; private set; } = null!;
+    public State Cancelled { get; private set; } = null!;
+    public State Expired { get; private set; } = null!;
+    public State CutoffMissed { get; private set; } = null!;
+
+    public Event<ReservationSubmitted> Submitted { get; private set; } = null!;
+    public Event<ReservationScreened> Screened { get; private set; } = null!;
+    public Event<HoldsPlaced> HoldsPlaced { get; private set; } = null!;
+    public Event<NoStockOffered> NoStockOffered { get; private set; } = null!;
+    public Event<ReservationConfirmationRequested> ConfirmationRequested { get; private set; } = null!;
+    public Event<ReservationCancellationRequested> CancellationRequested { get; private set; } = null!;
+    public Event<HoldsCommitted> HoldsCommitted { get; private set; } = null!;
+    public Event<ReservationCommitRefused> CommitRefused { get; private set; } = null!;
+    public Event<HoldsExpired> HoldsExpired { get; private set; } = null!;
+    public Event<TopUpReservation> TopUp { get; private set; } = null!;
+    public Event<RescreenReservation> Rescreen { get; private set; } = null!;
+
+    public Schedule<ReservationState, CutoffReached> CutoffTimer { get; private set; } = null!;
+
+    /// <summary>States a reservation never leaves (an array, so database queries can use it).</summary>
+    public static readonly string[] TerminalStateNames = ["Confirmed", "Rejected", "Cancelled", "Expired", "CutoffMissed"];
+
+    /// <summary>States a reservation never leaves.</summary>
+    public static readonly IReadOnlySet<string> TerminalStates = new HashSet<string>(TerminalStateNames, StringComparer.Ordinal);
+
+    private static void Accept(ReservationState saga, ReservationSubmitted message)
+    {
+        saga.BuyerId = message.BuyerId;
+        saga.DestinationCountry = message.DestinationCountry;
+        saga.FillPolicy = message.FillPolicy;
+        saga.MinFillRatio = message.FillPolicy == FillPolicy.AllOrNone ? 1m : message.MinFillRatio;
+        saga.Confirmation = message.Confirmation;
+        saga.SubmittedAt = message.SubmittedAt;
+        saga.Lines = [.. message.Lines];
+    }
+
+    private static void RecordApproval(ReservationState saga, ReservationScreened message, DateTimeOffset now, TimeSpan holdTimeToLive)
+    {
+        saga.DecisionId = message.DecisionId;
+        saga.Cutoff = message.Cutoff;
+        var expiry = now + holdTimeToLive;
+        saga.HoldsExpireAt = message.Cutoff is { } cutoff && cutoff < expiry ? cutoff : expiry;
+    }
+
+    private static AllocateReservation NextPlan(ReservationState saga)
+    {
+        saga.PlanVersion++;
+        var outstanding = saga.Lines
+            .Select(line => line with { Quantity = line.Quantity - saga.Allocations.Where(a => a.Sku == line.Sku).Sum(a => a.Quantity) })
+            .Where(line => line.Quantity > 0)
+            .ToList();
+        return new AllocateReservation(saga.CorrelationId, saga.PlanVersion, outstanding, saga.HoldsExpireAt!.Value);
+    }
+
+    private static void RecordHolds(ReservationState saga, HoldsPlaced message)
+    {
+        saga.HoldsExpireAt = message.ExpiresAt;
+        saga.Allocations.AddRange(message.Holds
+            .Where(hold => hold.Held > 0)
+            .Select(hold => new Allocation(hold.Sku, hold.DistributorId, hold.Warehouse, hold.HoldId, hold.Held, hold.UnitPrice, hold.Currency)));
+        saga.StatusReason = Fill.Of(saga).IsComplete ? null : $"{saga.UnitsAllocated} of {saga.UnitsRequested} units held.";
+    }
+
+    private static CommitReservationHolds Commit(ReservationState saga) =>
+        new(saga.CorrelationId, saga.Cutoff ?? DateTimeOffset.MaxValue);
+
+    private static string RejectionReason(ReservationScreened message) =>
+        message.Outcome == ScreeningOutcome.LicenceRequired
+            ? "An export licence is required and none is on file. " + string.Join("; ", message.Reasons)
+            : "Denied by compliance. " + string.Join("; ", message.Reasons);
+}

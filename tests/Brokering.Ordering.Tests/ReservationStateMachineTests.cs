@@ -1,0 +1,222 @@
+using Brokering.Contracts.Inventory;
+using Brokering.Contracts.Ordering;
+using Brokering.Ordering.Saga;
+using MassTransit;
+using MassTransit.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using Shouldly;
+
+namespace Brokering.Ordering.Tests;
+
+/// <summary>Every branch of the reservation saga, on MassTransit's in-memory harness with a fake clock.</summary>
+public sealed class ReservationStateMachineTests : IAsyncLifetime
+{
+    private const string Sku = "NVIDIA-H800-SXM5-80GB";
+    private readonly FakeTimeProvider clock = new(new DateTimeOffset(2026, 11, 29, 12, 0, 0, TimeSpan.Zero));
+    private readonly Guid id = Guid.NewGuid();
+    private ServiceProvider provider = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private ITestHarness harness = null!;
+    private ISagaStateMachineTestHarness<ReservationStateMachine, ReservationState> saga = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        provider = new ServiceCollection()
+            .AddSingleton<TimeProvider>(clock)
+            .AddSingleton(Options.Create(new OrderingOptions { HoldTimeToLive = TimeSpan.FromMinutes(10) }))
+            .AddMassTransitTestHarness(x =>
+            {
+                x.AddDelayedMessageScheduler();
+                x.AddSagaStateMachine<ReservationStateMachine, ReservationState>();
+                x.UsingInMemory((context, cfg) =>
+                {
+                    cfg.UseDelayedMessageScheduler();
+                    cfg.ConfigureEndpoints(context);
+                });
+            })
+            .BuildServiceProvider(true);
+        harness = provider.GetRequiredService<ITestHarness>();
+        await harness.Start();
+        saga = harness.GetSagaStateMachineHarness<ReservationStateMachine, ReservationState>();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await harness.Stop();
+        await provider.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_submitted_reservation_is_sent_to_screening()
+    {
+        await SubmitAsync(FillPolicy.AllOrNone, Confirmation.Manual);
+
+        (await saga.Exists(id, machine => machine.Screening)).ShouldNotBeNull();
+        (await harness.Published.Any<ScreenReservation>(m => m.Context.Message.ReservationId == id, Ct)).ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task An_approval_allocates_with_holds_that_expire_no_later_than_the_cutoff()
+    {
+        var cutoff = clock.GetUtcNow().AddMinutes(3);
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Manual, cutoff);
+
+        (await saga.Exists(id, machine => machine.Allocating)).ShouldNotBeNull();
+        var plan = harness.Published.Select<AllocateReservation>(Ct).Single(m => m.Context.Message.ReservationId == id).Context.Message;
+        plan.PlanVersion.ShouldBe(1);
+        plan.HoldsExpireAt.ShouldBe(cutoff);
+        plan.Lines.Single().Quantity.ShouldBe(100);
+    }
+
+    [Fact]
+    public async Task A_denial_rejects_the_reservation_with_the_reason()
+    {
+        await SubmitAsync(FillPolicy.AllOrNone, Confirmation.Manual);
+        await harness.Bus.Publish(new ReservationScreened(id, "d-1", ScreeningOutcome.Denied, null, [], ["end user is listed"]), Ct);
+
+        (await saga.Exists(id, machine => machine.Rejected)).ShouldNotBeNull();
+        saga.Sagas.Contains(id)!.StatusReason!.ShouldContain("end user is listed");
+    }
+
+    [Fact]
+    public async Task Full_holds_with_manual_confirmation_wait_in_Held_then_confirm_and_commit()
+    {
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Manual, cutoff: null);
+        await HoldsPlacedAsync(100);
+        (await saga.Exists(id, machine => machine.Held)).ShouldNotBeNull();
+
+        await harness.Bus.Publish(new ReservationConfirmationRequested(id, clock.GetUtcNow()), Ct);
+        (await saga.Exists(id, machine => machine.Confirming)).ShouldNotBeNull();
+        (await harness.Published.Any<CommitReservationHolds>(m => m.Context.Message.ReservationId == id, Ct)).ShouldBeTrue();
+
+        await harness.Bus.Publish(new HoldsCommitted(id, [Guid.NewGuid()], 100, clock.GetUtcNow()), Ct);
+        (await saga.Exists(id, machine => machine.Confirmed)).ShouldNotBeNull();
+        saga.Sagas.Contains(id)!.History.Select(step => step.To)
+            .ShouldBe(["Screening", "Allocating", "Held", "Confirming", "Confirmed"]);
+    }
+
+    [Fact]
+    public async Task Full_holds_with_auto_confirmation_commit_at_once()
+    {
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Auto, cutoff: null);
+        await HoldsPlacedAsync(100);
+
+        (await saga.Exists(id, machine => machine.Confirming)).ShouldNotBeNull();
+    }
+
+    [Fact]
+    public async Task All_or_none_short_of_stock_releases_what_it_held_and_is_rejected()
+    {
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Manual, cutoff: null);
+        await HoldsPlacedAsync(60);
+
+        (await saga.Exists(id, machine => machine.Rejected)).ShouldNotBeNull();
+        (await harness.Published.Any<ReleaseReservationHolds>(m => m.Context.Message.ReservationId == id, Ct)).ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task Partial_fill_below_the_full_quantity_waits_for_stock()
+    {
+        await ScreenedAsync(FillPolicy.AllowPartial, Confirmation.Manual, cutoff: null);
+        await HoldsPlacedAsync(60);
+
+        (await saga.Exists(id, machine => machine.AwaitingStock)).ShouldNotBeNull();
+    }
+
+    [Fact]
+    public async Task Cancelling_a_held_reservation_releases_its_holds()
+    {
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Manual, cutoff: null);
+        await HoldsPlacedAsync(100);
+        await harness.Bus.Publish(new ReservationCancellationRequested(id, "changed plans", "buyer-1", clock.GetUtcNow()), Ct);
+
+        (await saga.Exists(id, machine => machine.Cancelled)).ShouldNotBeNull();
+        (await harness.Published.Any<ReleaseReservationHolds>(m => m.Context.Message.ReservationId == id, Ct)).ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task The_cutoff_arriving_before_confirmation_releases_everything()
+    {
+        var cutoff = clock.GetUtcNow().AddMinutes(5);
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Manual, cutoff);
+        await HoldsPlacedAsync(100);
+        await harness.Bus.Publish(new CutoffReached(id, cutoff), Ct);
+
+        (await saga.Exists(id, machine => machine.CutoffMissed)).ShouldNotBeNull();
+        (await harness.Published.Any<ReleaseReservationHolds>(m => m.Context.Message.ReservationId == id, Ct)).ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task Holds_that_lapse_unconfirmed_end_the_reservation_as_Expired()
+    {
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Manual, cutoff: null);
+        await HoldsPlacedAsync(100);
+        await harness.Bus.Publish(new HoldsExpired(id, [Guid.NewGuid()], clock.GetUtcNow()), Ct);
+
+        (await saga.Exists(id, machine => machine.Expired)).ShouldNotBeNull();
+    }
+
+    [Fact]
+    public async Task A_commit_refused_after_the_cutoff_ends_as_CutoffMissed()
+    {
+        var cutoff = clock.GetUtcNow().AddMinutes(5);
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Auto, cutoff);
+        await HoldsPlacedAsync(100);
+        (await saga.Exists(id, machine => machine.Confirming)).ShouldNotBeNull();
+
+        clock.Advance(TimeSpan.FromMinutes(6));
+        await harness.Bus.Publish(new ReservationCommitRefused(id, "cutoff passed"), Ct);
+
+        (await saga.Exists(id, machine => machine.CutoffMissed)).ShouldNotBeNull();
+    }
+
+    [Fact]
+    public async Task Holds_placed_after_the_reservation_ended_are_released_again()
+    {
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Manual, cutoff: null);
+        await harness.Bus.Publish(new ReservationCancellationRequested(id, "changed plans", "buyer-1", clock.GetUtcNow()), Ct);
+        (await saga.Exists(id, machine => machine.Cancelled)).ShouldNotBeNull();
+
+        await HoldsPlacedAsync(100);
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (harness.Published.Select<ReleaseReservationHolds>(m => m.Context.Message.ReservationId == id, Ct).Count() < 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20, Ct);
+        }
+
+        harness.Published.Select<ReleaseReservationHolds>(m => m.Context.Message.ReservationId == id, Ct).Count().ShouldBe(2);
+    }
+
+    private async Task SubmitAsync(FillPolicy fillPolicy, Confirmation confirmation) =>
+        await harness.Bus.Publish(new ReservationSubmitted
+        {
+            ReservationId = id,
+            BuyerId = "buyer-1",
+            BuyerReference = "PO-1",
+            EndUser = new EndUser("Acme", "US"),
+            DestinationCountry = "US",
+            FillPolicy = fillPolicy,
+            MinFillRatio = 0.5m,
+            Confirmation = confirmation,
+            Lines = [new ReservationLine(Sku, 100, 30_000m, "USD")],
+            SubmittedAt = clock.GetUtcNow(),
+        }, Ct);
+
+    private async Task ScreenedAsync(FillPolicy fillPolicy, Confirmation confirmation, DateTimeOffset? cutoff)
+    {
+        await SubmitAsync(fillPolicy, confirmation);
+        (await saga.Exists(id, machine => machine.Screening)).ShouldNotBeNull();
+        await harness.Bus.Publish(new ReservationScreened(id, "d-1", ScreeningOutcome.Approved, cutoff,
+            [new ScreenedLine(Sku, ScreeningOutcome.Approved, cutoff, [])], []), Ct);
+        (await saga.Exists(id, machine => machine.Allocating)).ShouldNotBeNull();
+    }
+
+    private async Task HoldsPlacedAsync(long held) =>
+        await harness.Bus.Publish(new HoldsPlaced(id, 1,
+            [new PlacedHold(Guid.NewGuid(), Sku, "arrow", "HKG", 100, held, 29_000m, "USD")],
+            clock.GetUtcNow().AddMinutes(10)), Ct);
+}

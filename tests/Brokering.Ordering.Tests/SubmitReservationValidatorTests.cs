@@ -1,0 +1,53 @@
+using Brokering.Ordering.Reservations.Submit;
+using Shouldly;
+
+namespace Brokering.Ordering.Tests;
+
+public sealed class SubmitReservationValidatorTests
+{
+    private static readonly OrderingOptions Options = new() { SupportedCurrencies = ["USD"], MaxQuantityPerLine = 1000, MaxLinesPerReservation = 5 };
+
+    private static SubmitReservationRequest Valid() => new(
+        "PO-1",
+        new EndUserRequest("Acme", "US"),
+        "US",
+        new FillPolicyRequest("AllowPartial", 0.5m),
+        "Manual",
+        [new LineRequest("NVIDIA-H800-SXM5-80GB", 10, 100m, "USD")]);
+
+    [Fact]
+    public void A_complete_request_has_no_errors() =>
+        SubmitReservationValidator.Validate(Valid(), Options).ShouldBeEmpty();
+
+    [Fact]
+    public void Every_bad_field_is_named_by_its_path()
+    {
+        var request = Valid() with
+        {
+            EndUser = new EndUserRequest("", "XX"),
+            DestinationCountry = "China",
+            FillPolicy = new FillPolicyRequest("AllowPartial", 1.5m),
+            Lines =
+            [
+                new LineRequest("NVIDIA-H800-SXM5-80GB", 0, 0m, "GBP"),
+                new LineRequest("NVIDIA-H800-SXM5-80GB", 5000, 1m, "USD"),
+            ],
+        };
+
+        var errors = SubmitReservationValidator.Validate(request, Options);
+
+        errors.Keys.ShouldBe(
+            ["endUser.name", "endUser.country", "destinationCountry", "fillPolicy.minFillRatio",
+             "lines[0].quantity", "lines[0].maxUnitPrice", "lines[0].currency", "lines[1].sku", "lines[1].quantity"],
+            ignoreOrder: true);
+    }
+
+    [Fact]
+    public void A_request_without_lines_is_refused() =>
+        SubmitReservationValidator.Validate(Valid() with { Lines = [] }, Options).Keys.ShouldBe(["lines"]);
+
+    [Fact]
+    public void Unknown_fill_policy_and_confirmation_are_refused() =>
+        SubmitReservationValidator.Validate(Valid() with { FillPolicy = new FillPolicyRequest("Greedy", null), Confirmation = "Maybe" }, Options)
+            .Keys.ShouldBe(["fillPolicy.kind", "confirmation"], ignoreOrder: true);
+}

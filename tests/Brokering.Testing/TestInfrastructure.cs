@@ -1,0 +1,278 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using DotNet.Testcontainers.Builders;
+using Npgsql;
+using Testcontainers.PostgreSql;
+using Testcontainers.RabbitMq;
+
+namespace Brokering.Testing;
+
+/// <summary>
+/// The one place that decides, once per process, which PostgreSQL and RabbitMQ the tests use, and
+/// hands out isolated databases and virtual hosts on them.
+/// <list type="number">
+/// <item>Environment variables <c>BROKERING_POSTGRES</c> and <c>BROKERING_RABBITMQ</c> (optionally
+/// <c>BROKERING_RABBITMQ_MANAGEMENT</c>), as written by <c>deploy/local/infra-up.sh</c> to <c>.local/env.sh</c>.</item>
+/// <item>Otherwise Testcontainers (a machine with Docker).</item>
+/// <item>Without Docker, the local defaults on 127.0.0.1 (ports 5432, 5672 and 15672).</item>
+/// </list>
+/// </summary>
+public static class TestInfrastructure
+{
+    public const string DefaultPostgres = "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres";
+    public const string DefaultRabbitMq = "amqp://guest:guest@127.0.0.1:5672/";
+    public const string DefaultRabbitMqManagement = "http://guest:guest@127.0.0.1:15672/";
+
+    private const string StartHint = "Start the local servers with `bash deploy/local/infra-up.sh` "
+        + "(then `source .local/env.sh`), or run the tests on a machine with Docker.";
+
+    private static readonly Lazy<Task<Chosen>> Infrastructure =
+        new(DecideAsync, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>The settings chosen for this process (decided on first use).</summary>
+    public static async Task<InfrastructureSettings> GetSettingsAsync() => (await Infrastructure.Value).Settings;
+
+    /// <summary>Creates a brand-new, uniquely named database and returns a connection string to it.</summary>
+    public static async Task<string> CreateDatabaseAsync(string prefix, CancellationToken cancellationToken = default)
+    {
+        var settings = await GetSettingsAsync();
+        var name = UniqueName(prefix, '_', maxLength: 63);
+        await using (var admin = new NpgsqlConnection(settings.PostgresConnectionString))
+        {
+            await admin.OpenAsync(cancellationToken);
+            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", admin);
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return new NpgsqlConnectionStringBuilder(settings.PostgresConnectionString) { Database = name }.ConnectionString;
+    }
+
+    /// <summary>Drops a database created by <see cref="CreateDatabaseAsync"/>, closing its sessions.</summary>
+    public static async Task DropDatabaseAsync(string connectionString, CancellationToken cancellationToken = default)
+    {
+        var settings = await GetSettingsAsync();
+        var name = new NpgsqlConnectionStringBuilder(connectionString).Database
+            ?? throw new ArgumentException("The connection string names no database.", nameof(connectionString));
+        using (var pooled = new NpgsqlConnection(connectionString))
+        {
+            NpgsqlConnection.ClearPool(pooled);
+        }
+
+        await using var admin = new NpgsqlConnection(settings.PostgresConnectionString);
+        await admin.OpenAsync(cancellationToken);
+        await using var drop = new NpgsqlCommand(
+            $"DROP DATABASE IF EXISTS \"{name.Replace("\"", "\"\"", StringComparison.Ordinal)}\" WITH (FORCE)", admin);
+        await drop.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Creates a brand-new RabbitMQ virtual host (default queue type quorum where the broker supports it),
+    /// grants the management user full permissions on it and returns the AMQP URI for it.
+    /// </summary>
+    public static async Task<Uri> CreateVirtualHostAsync(string prefix, CancellationToken cancellationToken = default)
+    {
+        var (settings, management) = await Infrastructure.Value;
+        var name = UniqueName(prefix, '-', maxLength: 100);
+        var vhostPath = $"api/vhosts/{Uri.EscapeDataString(name)}";
+
+        using (var response = await management.PutAsJsonAsync(
+            vhostPath, new Dictionary<string, string> { ["default_queue_type"] = "quorum" }, cancellationToken))
+        {
+            if (response.StatusCode == HttpStatusCode.BadRequest)
+            {
+                // A broker that does not know default_queue_type: create a plain virtual host.
+                using var plain = await management.PutAsJsonAsync(
+                    vhostPath, new Dictionary<string, string>(), cancellationToken);
+                await EnsureSuccessAsync(plain, cancellationToken);
+            }
+            else
+            {
+                await EnsureSuccessAsync(response, cancellationToken);
+            }
+        }
+
+        var user = Credentials(settings.RabbitMqManagementUri).User;
+        using (var permissions = await management.PutAsJsonAsync(
+            $"api/permissions/{Uri.EscapeDataString(name)}/{Uri.EscapeDataString(user)}",
+            new Dictionary<string, string> { ["configure"] = ".*", ["write"] = ".*", ["read"] = ".*" },
+            cancellationToken))
+        {
+            await EnsureSuccessAsync(permissions, cancellationToken);
+        }
+
+        return new UriBuilder(settings.RabbitMqUri) { Path = "/" + Uri.EscapeDataString(name) }.Uri;
+    }
+
+    /// <summary>Deletes a virtual host created by <see cref="CreateVirtualHostAsync"/>.</summary>
+    public static async Task DeleteVirtualHostAsync(Uri virtualHostUri, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(virtualHostUri);
+        var management = (await Infrastructure.Value).Management;
+        var name = Uri.UnescapeDataString(virtualHostUri.AbsolutePath.TrimStart('/'));
+        if (name.Length == 0 || name == "/")
+        {
+            throw new ArgumentException("Refusing to delete the default virtual host.", nameof(virtualHostUri));
+        }
+
+        using var response = await management.DeleteAsync(
+            new Uri($"api/vhosts/{Uri.EscapeDataString(name)}", UriKind.Relative), cancellationToken);
+        if (response.StatusCode != HttpStatusCode.NotFound)
+        {
+            await EnsureSuccessAsync(response, cancellationToken);
+        }
+    }
+
+    private static async Task<Chosen> DecideAsync()
+    {
+        var settings = FromEnvironment() ?? await FromContainersAsync() ?? Defaults();
+        Console.Error.WriteLine(
+            $"[Brokering.Testing] infrastructure: {settings.Source}; PostgreSQL {Redact(settings.PostgresConnectionString)}; "
+            + $"RabbitMQ {settings.RabbitMqUri.Host}:{settings.RabbitMqUri.Port}; management {settings.RabbitMqManagementUri.Authority}");
+        var management = CreateManagementClient(settings.RabbitMqManagementUri);
+        await EnsureReachableAsync(settings, management);
+        return new Chosen(settings, management);
+    }
+
+    private static InfrastructureSettings? FromEnvironment()
+    {
+        var postgres = Environment.GetEnvironmentVariable("BROKERING_POSTGRES");
+        var rabbit = Environment.GetEnvironmentVariable("BROKERING_RABBITMQ");
+        if (string.IsNullOrWhiteSpace(postgres) || string.IsNullOrWhiteSpace(rabbit))
+        {
+            return null;
+        }
+
+        var rabbitUri = new Uri(rabbit);
+        var management = Environment.GetEnvironmentVariable("BROKERING_RABBITMQ_MANAGEMENT");
+        var managementUri = string.IsNullOrWhiteSpace(management)
+            ? ManagementUri(rabbitUri, rabbitUri.Host, 15672)
+            : new Uri(management);
+        return new InfrastructureSettings("environment (BROKERING_POSTGRES, BROKERING_RABBITMQ)", postgres, rabbitUri, managementUri);
+    }
+
+    private static async Task<InfrastructureSettings?> FromContainersAsync()
+    {
+        try
+        {
+            var postgres = new PostgreSqlBuilder("postgres:15")
+                .WithCommand("-c", "max_connections=300")
+                .Build();
+            var rabbit = new RabbitMqBuilder("rabbitmq:3.13-management")
+                .WithPortBinding(15672, assignRandomHostPort: true)
+                .Build();
+            // Containers live as long as the test process; Testcontainers' resource reaper removes them.
+            await Task.WhenAll(postgres.StartAsync(), rabbit.StartAsync());
+
+            var amqp = new Uri(rabbit.GetConnectionString());
+            var management = ManagementUri(amqp, rabbit.Hostname, rabbit.GetMappedPublicPort(15672));
+            var admin = new NpgsqlConnectionStringBuilder(postgres.GetConnectionString()) { Database = null };
+            return new InfrastructureSettings("Testcontainers (postgres:15, rabbitmq:3.13-management)", admin.ConnectionString, amqp, management);
+        }
+        catch (DockerUnavailableException e)
+        {
+            Console.Error.WriteLine($"[Brokering.Testing] Docker is not available ({e.Message.Split('\n')[0]}); using local servers.");
+            return null;
+        }
+    }
+
+    private static InfrastructureSettings Defaults() => new(
+        "local defaults on 127.0.0.1 (no environment variables, no Docker)",
+        DefaultPostgres, new Uri(DefaultRabbitMq), new Uri(DefaultRabbitMqManagement));
+
+    private static async Task EnsureReachableAsync(InfrastructureSettings settings, HttpClient management)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await using var connection = new NpgsqlConnection(settings.PostgresConnectionString);
+            await connection.OpenAsync(timeout.Token);
+        }
+        catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
+        {
+            throw new InvalidOperationException(
+                $"PostgreSQL is not reachable at {Redact(settings.PostgresConnectionString)} ({settings.Source}): {e.Message}. {StartHint}", e);
+        }
+
+        // The management plugin may come up a moment after the broker: poll briefly.
+        Exception? last = null;
+        while (!timeout.IsCancellationRequested)
+        {
+            try
+            {
+                using var response = await management.GetAsync(new Uri("api/overview", UriKind.Relative), timeout.Token);
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+
+                last = new HttpRequestException($"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+            }
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
+            {
+                last = e;
+            }
+
+            await Task.Delay(500, CancellationToken.None);
+        }
+
+        throw new InvalidOperationException(
+            $"The RabbitMQ management API is not reachable at {settings.RabbitMqManagementUri.Authority} ({settings.Source}): "
+            + $"{last?.Message}. {StartHint}", last);
+    }
+
+    private static HttpClient CreateManagementClient(Uri managementUri)
+    {
+        var (user, password) = Credentials(managementUri);
+        var client = new HttpClient
+        {
+            BaseAddress = new UriBuilder(managementUri) { UserName = string.Empty, Password = string.Empty, Path = "/" }.Uri,
+            Timeout = TimeSpan.FromSeconds(30),
+        };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue(
+            "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
+        return client;
+    }
+
+    private static Uri ManagementUri(Uri amqp, string host, int port)
+    {
+        var (user, password) = Credentials(amqp);
+        return new UriBuilder("http", host, port)
+        {
+            UserName = Uri.EscapeDataString(user),
+            Password = Uri.EscapeDataString(password),
+        }.Uri;
+    }
+
+    private static (string User, string Password) Credentials(Uri uri)
+    {
+        var parts = uri.UserInfo.Split(':', 2);
+        return (Uri.UnescapeDataString(parts[0]), parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : string.Empty);
+    }
+
+    private static async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (!response.IsSuccessStatusCode)
+        {
+            var body = await response.Content.ReadAsStringAsync(cancellationToken);
+            throw new HttpRequestException(
+                $"RabbitMQ management API {response.RequestMessage?.Method} {response.RequestMessage?.RequestUri} "
+                + $"answered {(int)response.StatusCode}: {body}", null, response.StatusCode);
+        }
+    }
+
+    private static string UniqueName(string prefix, char separator, int maxLength)
+    {
+        var cleaned = new string(prefix.ToLowerInvariant().Select(c => char.IsAsciiLetterOrDigit(c) ? c : separator).ToArray());
+        var suffix = Guid.NewGuid().ToString("N");
+        var head = cleaned.Length == 0 ? "test" : cleaned;
+        head = head[..Math.Min(head.Length, maxLength - suffix.Length - 1)];
+        return $"{head}{separator}{suffix}";
+    }
+
+    private static string Redact(string connectionString) =>
+        new NpgsqlConnectionStringBuilder(connectionString) { Password = null }.ConnectionString;
+
+    private sealed record Chosen(InfrastructureSettings Settings, HttpClient Management);
+}
