@@ -67,6 +67,31 @@ public static class DatabaseExtensions
         }
     }
 
+    /// <summary>
+    /// Applies migrations, then runs the service; with <c>--migrate-only</c> it stops after migrating,
+    /// which is how the Kubernetes migration Job runs the same image before a rollout.
+    /// </summary>
+    /// <param name="app">The service.</param>
+    /// <param name="args">Command-line arguments.</param>
+    /// <param name="prepare">Reference data to load after migrating (also run by the migration Job).</param>
+    public static async Task RunServiceAsync<TDbContext>(this WebApplication app, string[] args, Func<WebApplication, Task>? prepare = null)
+        where TDbContext : DbContext
+    {
+        await app.MigrateDatabaseAsync<TDbContext>();
+        if (prepare is not null)
+        {
+            await prepare(app);
+        }
+
+        if (args.Contains("--migrate-only", StringComparer.Ordinal))
+        {
+            app.Logger.LogInformation("Migrations applied; --migrate-only given, so the service does not start.");
+            return;
+        }
+
+        await app.RunAsync();
+    }
+
     // string.GetHashCode is randomised per process; replicas must agree on the key.
     private static long StableLockKey(string name)
     {

@@ -48,15 +48,16 @@ public static class ServiceDefaultsExtensions
         app.UseStatusCodePages();
 
         // Liveness says the process answers; readiness says it can do work (database and broker reachable).
-        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+        // Health and metrics stay anonymous (probes and scrapers carry no tokens); everything else needs one.
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
         app.MapHealthChecks("/health/ready", new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains(ReadyTag),
             ResponseWriter = HealthReportWriter.WriteAsync,
-        });
-        app.MapPrometheusScrapingEndpoint("/metrics");
+        }).AllowAnonymous();
+        app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
         app.MapOpenApi();
-        app.MapGrpcHealthChecksService();
+        app.MapGrpcHealthChecksService().AllowAnonymous();
         app.MapGrpcReflectionService();
         return app;
     }

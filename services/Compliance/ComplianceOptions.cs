@@ -1,0 +1,16 @@
+namespace Brokering.Compliance;
+
+/// <summary>Settings of the compliance service (section "Compliance").</summary>
+internal sealed class ComplianceOptions
+{
+    public const string Section = "Compliance";
+
+    /// <summary>A restricted-party list not confirmed current for longer than this makes screening deny. Default 30 days.</summary>
+    public TimeSpan RestrictedPartyListMaxAge { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>Name similarity in [0, 1] at or above which a party matches a list entry. Default 0.85.</summary>
+    public double MatchThreshold { get; set; } = 0.85;
+
+    /// <summary>Whether start-up adds the demo restricted-party entries shipped with the service. Default true.</summary>
+    public bool SeedDemoRestrictedParties { get; set; } = true;
+}

@@ -1,0 +1,43 @@
+using Brokering.Compliance.Catalogue;
+using Brokering.Compliance.Classification;
+using Brokering.Compliance.Data;
+using Brokering.Compliance.Decisions;
+using Brokering.Compliance.Licences;
+using Brokering.Compliance.RestrictedParties;
+using Brokering.Compliance.RuleSets;
+using Brokering.Compliance.Screening;
+using Brokering.Messaging.Postgres;
+using Brokering.ServiceDefaults;
+
+namespace Brokering.Compliance;
+
+/// <summary>The compliance service's wiring: database, bus with outbox, domain services, and its APIs.</summary>
+internal static class Extensions
+{
+    public static WebApplicationBuilder AddComplianceServices(this WebApplicationBuilder builder)
+    {
+        builder.AddServiceDatabase<ComplianceDbContext>();
+        // Compliance only publishes (CutoffChanged, PartyListed), through the bus outbox: an event commits with its cause.
+        builder.AddServiceBus(bus => bus.AddPostgresOutbox<ComplianceDbContext>(outbox => outbox.UseBusOutbox()));
+
+        builder.Services.Configure<ComplianceOptions>(builder.Configuration.GetSection(ComplianceOptions.Section));
+        builder.Services.AddSingleton<ReferenceDataCache>();
+        builder.Services.AddScoped<ClassificationService>();
+        builder.Services.AddScoped<ScreeningService>();
+        builder.Services.AddScoped<RuleSetPublisher>();
+        return builder;
+    }
+
+    public static WebApplication MapComplianceApi(this WebApplication app)
+    {
+        app.MapGroup("/v1")
+            .MapClassificationsApi()
+            .MapCatalogueApi()
+            .MapRuleSetsApi()
+            .MapRestrictedPartiesApi()
+            .MapLicencesApi()
+            .MapDecisionsApi();
+        app.MapGrpcService<ComplianceGrpcService>();
+        return app;
+    }
+}

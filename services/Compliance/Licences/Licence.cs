@@ -1,0 +1,36 @@
+namespace Brokering.Compliance.Licences;
+
+/// <summary>An export licence on file: which buyer may sell which products to which destination, how many, and when.</summary>
+internal sealed class Licence
+{
+    public required Guid Id { get; init; }
+
+    /// <summary>The licence number as issued.</summary>
+    public required string Number { get; init; }
+
+    /// <summary>The buyer (tenant id) it was issued for.</summary>
+    public required string BuyerId { get; init; }
+
+    /// <summary>Catalogue SKUs it covers.</summary>
+    public required List<string> Skus { get; init; }
+
+    /// <summary>ISO 3166-1 alpha-2 destination it covers.</summary>
+    public required string DestinationCountry { get; init; }
+
+    /// <summary>Units it covers in all, over every reservation.</summary>
+    public required long Quantity { get; init; }
+
+    public required DateTimeOffset ValidFrom { get; init; }
+
+    /// <summary>The licence no longer covers anything from this instant.</summary>
+    public required DateTimeOffset ValidUntil { get; init; }
+
+    public required DateTimeOffset RecordedAt { get; init; }
+
+    /// <summary>Whether the licence covers this buyer, SKU and destination at <paramref name="now"/> (quantity aside).</summary>
+    public bool Covers(string buyerId, string sku, string destinationCountry, DateTimeOffset now) =>
+        string.Equals(BuyerId, buyerId, StringComparison.Ordinal)
+        && Skus.Contains(sku, StringComparer.OrdinalIgnoreCase)
+        && string.Equals(DestinationCountry, destinationCountry, StringComparison.OrdinalIgnoreCase)
+        && ValidFrom <= now && now < ValidUntil;
+}

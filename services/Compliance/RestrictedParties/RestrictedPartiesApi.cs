@@ -1,0 +1,261 @@
+using Brokering.Compliance.Data;
+using Brokering.Compliance.Infrastructure;
+using Brokering.Contracts.Compliance;
+using MassTransit;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Brokering.Compliance.RestrictedParties;
+
+/// <summary>Body of <c>POST /v1/restricted-parties</c>.</summary>
+internal sealed record AddRestrictedPartyRequest(
+    Guid? Id,
+    string? Name,
+    IReadOnlyList<string>? Aliases,
+    IReadOnlyList<string>? Addresses,
+    string? Country,
+    string? List,
+    DateOnly? ListedOn,
+    string? Citation);
+
+/// <summary>Body of <c>POST /v1/restricted-parties/refreshes</c>: the list was checked against its source and is current.</summary>
+internal sealed record RefreshListRequest(string? Source);
+
+/// <summary>Body of <c>POST /v1/restricted-parties/clearances</c>.</summary>
+/// <param name="PartyName">The party name screening matched (any spelling that normalizes the same).</param>
+/// <param name="EntryId">Clear only matches against this entry; null clears any.</param>
+/// <param name="Reason">Why the match is a false positive.</param>
+/// <param name="ClearedBy">The compliance officer.</param>
+internal sealed record ClearPartyRequest(string? PartyName, Guid? EntryId, string? Reason, string? ClearedBy);
+
+internal sealed record RestrictedPartyResponse(
+    Guid Id, string Name, IReadOnlyList<string> Aliases, IReadOnlyList<string> Addresses, string Country, string List,
+    DateOnly ListedOn, string? Citation, DateTimeOffset AddedAt, string AddedInListVersion)
+{
+    public static RestrictedPartyResponse From(RestrictedPartyEntry entry) => new(
+        entry.Id, entry.Name, entry.Aliases, entry.Addresses, entry.Country, entry.List, entry.ListedOn, entry.Citation,
+        entry.AddedAt, RestrictedPartyList.FormatVersion(entry.AddedInListVersion));
+}
+
+internal sealed record ListStateResponse(string Version, DateTimeOffset RefreshedAt, TimeSpan MaxAge, bool Stale, string? Source, int Entries);
+
+internal sealed record RestrictedPartiesResponse(ListStateResponse List, IReadOnlyList<RestrictedPartyResponse> Entries);
+
+internal sealed record NameMatchResponse(Guid EntryId, string EntryName, string MatchedName, double Score, bool Matches, bool Cleared, string? ClearanceReason);
+
+internal sealed record NameCheckResponse(string Name, string CanonicalName, double Threshold, string ListVersion, IReadOnlyList<NameMatchResponse> Candidates);
+
+internal sealed record ClearanceResponse(Guid Id, string PartyName, string CanonicalName, Guid? EntryId, string Reason, string ClearedBy, DateTimeOffset ClearedAt)
+{
+    public static ClearanceResponse From(PartyClearance clearance) => new(
+        clearance.Id, clearance.PartyName, clearance.CanonicalName, clearance.EntryId, clearance.Reason, clearance.ClearedBy, clearance.ClearedAt);
+}
+
+/// <summary>The restricted-party list: entries, freshness, name checks and clearances of false positives.</summary>
+internal static class RestrictedPartiesApi
+{
+    // "compl-rp" in ASCII: serializes list changes, so versions are gapless and PartyListed carries the right one.
+    private const long LockKey = 0x636F6D706C2D7270;
+
+    public static RouteGroupBuilder MapRestrictedPartiesApi(this RouteGroupBuilder v1)
+    {
+        var parties = v1.MapGroup("/restricted-parties").WithTags("Restricted parties");
+        parties.MapPost("/", AddAsync).WithName("AddRestrictedParty").WithSummary("Adds a list entry; publishes PartyListed.");
+        parties.MapGet("/", ListAsync).WithName("ListRestrictedParties").WithSummary("The list's version, freshness and entries.");
+        parties.MapGet("/{id:guid}", GetAsync).WithName("GetRestrictedParty").WithSummary("One list entry.");
+        parties.MapGet("/matches", CheckNameAsync).WithName("CheckPartyName").WithSummary("Scores a name against the list, as screening would.");
+        parties.MapPost("/refreshes", RefreshAsync).WithName("RefreshRestrictedPartyList")
+            .WithSummary("Records that the list was checked against its source and is current.");
+        parties.MapPost("/clearances", ClearAsync).WithName("ClearPartyMatch").WithSummary("Clears a false positive for a party name, with a reason.");
+        parties.MapGet("/clearances", ListClearancesAsync).WithName("ListPartyClearances").WithSummary("Every clearance on record.");
+        return v1;
+    }
+
+    private static async Task<Results<Created<RestrictedPartyResponse>, Ok<RestrictedPartyResponse>, ValidationProblem, ProblemHttpResult>> AddAsync(
+        AddRestrictedPartyRequest request, ComplianceDbContext db, IPublishEndpoint publishEndpoint, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var errors = new ValidationErrors();
+        var name = errors.Text("name", request.Name, 512);
+        var country = errors.Country("country", request.Country);
+        var list = errors.Text("list", request.List, 128, required: false) ?? "Entity List";
+        var aliases = Texts("aliases", request.Aliases, errors);
+        var addresses = Texts("addresses", request.Addresses, errors);
+        if (errors.Any)
+        {
+            return errors.Problem();
+        }
+
+        var now = time.GetUtcNow();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({LockKey})", cancellationToken);
+
+        if (request.Id is { } id && await db.RestrictedPartyEntries.AsNoTracking().SingleOrDefaultAsync(entry => entry.Id == id, cancellationToken) is { } same)
+        {
+            return same.Name == name
+                ? TypedResults.Ok(RestrictedPartyResponse.From(same))
+                : TypedResults.Problem($"Entry {id} exists with another name.", statusCode: StatusCodes.Status409Conflict, title: "Entry id taken");
+        }
+
+        var canonical = PartyNameNormalizer.Canonical(name!);
+        var onList = await db.RestrictedPartyEntries.AsNoTracking().Where(entry => entry.List == list).ToListAsync(cancellationToken);
+        if (onList.FirstOrDefault(entry => PartyNameNormalizer.Canonical(entry.Name) == canonical) is { } duplicate)
+        {
+            return TypedResults.Problem(
+                $"'{duplicate.Name}' (entry {duplicate.Id}) is already on the {list}.", statusCode: StatusCodes.Status409Conflict, title: "Already listed");
+        }
+
+        var state = await db.RestrictedPartyLists.SingleOrDefaultAsync(candidate => candidate.Id == RestrictedPartyList.CurrentId, cancellationToken);
+        if (state is null)
+        {
+            state = new RestrictedPartyList { Id = RestrictedPartyList.CurrentId, Version = 0, RefreshedAt = now };
+            db.RestrictedPartyLists.Add(state);
+        }
+
+        state.Version++;
+        var entry = new RestrictedPartyEntry
+        {
+            Id = request.Id ?? Guid.CreateVersion7(now),
+            Name = name!,
+            Aliases = aliases,
+            Addresses = addresses,
+            Country = country!,
+            List = list,
+            ListedOn = request.ListedOn ?? DateOnly.FromDateTime(now.UtcDateTime),
+            Citation = request.Citation?.Trim(),
+            AddedAt = now,
+            AddedInListVersion = state.Version,
+        };
+        db.RestrictedPartyEntries.Add(entry);
+        await publishEndpoint.Publish(new PartyListed(entry.Id, entry.Name, entry.Aliases, entry.Country, state.VersionLabel, now), cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return TypedResults.Created($"/v1/restricted-parties/{entry.Id}", RestrictedPartyResponse.From(entry));
+    }
+
+    private static List<string> Texts(string field, IReadOnlyList<string>? values, ValidationErrors errors)
+    {
+        var result = new List<string>();
+        for (var i = 0; i < (values?.Count ?? 0); i++)
+        {
+            if (errors.Text($"{field}[{i}]", values![i], 512) is { } text)
+            {
+                result.Add(text);
+            }
+        }
+
+        return result;
+    }
+
+    private static async Task<Ok<RestrictedPartiesResponse>> ListAsync(
+        ComplianceDbContext db, TimeProvider time, IOptionsMonitor<ComplianceOptions> options, CancellationToken cancellationToken)
+    {
+        var state = await db.RestrictedPartyLists.AsNoTracking().SingleOrDefaultAsync(candidate => candidate.Id == RestrictedPartyList.CurrentId, cancellationToken);
+        var entries = await db.RestrictedPartyEntries.AsNoTracking().OrderBy(entry => entry.Name).ToListAsync(cancellationToken);
+        return TypedResults.Ok(new RestrictedPartiesResponse(
+            State(state, entries.Count, time.GetUtcNow(), options.CurrentValue.RestrictedPartyListMaxAge),
+            [.. entries.Select(RestrictedPartyResponse.From)]));
+    }
+
+    private static ListStateResponse State(RestrictedPartyList? state, int entries, DateTimeOffset now, TimeSpan maxAge) =>
+        state is null
+            ? new ListStateResponse(RestrictedPartyList.FormatVersion(0), DateTimeOffset.UnixEpoch, maxAge, Stale: true, null, entries)
+            : new ListStateResponse(state.VersionLabel, state.RefreshedAt, maxAge, now - state.RefreshedAt > maxAge, state.Source, entries);
+
+    private static async Task<Results<Ok<RestrictedPartyResponse>, ProblemHttpResult>> GetAsync(
+        Guid id, ComplianceDbContext db, CancellationToken cancellationToken)
+    {
+        var entry = await db.RestrictedPartyEntries.AsNoTracking().SingleOrDefaultAsync(candidate => candidate.Id == id, cancellationToken);
+        return entry is null
+            ? TypedResults.Problem($"No list entry has id {id}.", statusCode: StatusCodes.Status404NotFound, title: "Unknown list entry")
+            : TypedResults.Ok(RestrictedPartyResponse.From(entry));
+    }
+
+    private static async Task<Results<Ok<NameCheckResponse>, ValidationProblem>> CheckNameAsync(
+        string? name, ComplianceDbContext db, ReferenceDataCache cache, CancellationToken cancellationToken)
+    {
+        var errors = new ValidationErrors();
+        var text = errors.Text("name", name, 512);
+        if (errors.Any)
+        {
+            return errors.Problem();
+        }
+
+        var snapshot = await cache.GetAsync(db, cancellationToken);
+        var canonical = PartyNameNormalizer.Canonical(text!);
+        var clearances = await db.PartyClearances.AsNoTracking().Where(clearance => clearance.CanonicalName == canonical).ToListAsync(cancellationToken);
+        var candidates = snapshot.Matcher.Score(text!).Take(5).Select(match =>
+        {
+            var clearance = clearances.FirstOrDefault(candidate => candidate.Covers(canonical, match.Entry.Id));
+            return new NameMatchResponse(
+                match.Entry.Id, match.Entry.Name, match.MatchedName, match.Score, match.Score >= snapshot.Matcher.Threshold,
+                clearance is not null, clearance?.Reason);
+        });
+        return TypedResults.Ok(new NameCheckResponse(
+            text!, canonical, snapshot.Matcher.Threshold, snapshot.List?.VersionLabel ?? RestrictedPartyList.FormatVersion(0), [.. candidates]));
+    }
+
+    private static async Task<Ok<ListStateResponse>> RefreshAsync(
+        RefreshListRequest? request, ComplianceDbContext db, TimeProvider time, IOptionsMonitor<ComplianceOptions> options, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({LockKey})", cancellationToken);
+        var state = await db.RestrictedPartyLists.SingleOrDefaultAsync(candidate => candidate.Id == RestrictedPartyList.CurrentId, cancellationToken);
+        if (state is null)
+        {
+            state = new RestrictedPartyList { Id = RestrictedPartyList.CurrentId, Version = 0 };
+            db.RestrictedPartyLists.Add(state);
+        }
+
+        state.RefreshedAt = now;
+        if (!string.IsNullOrWhiteSpace(request?.Source))
+        {
+            state.Source = request.Source.Trim();
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        var entries = await db.RestrictedPartyEntries.CountAsync(cancellationToken);
+        return TypedResults.Ok(State(state, entries, now, options.CurrentValue.RestrictedPartyListMaxAge));
+    }
+
+    private static async Task<Results<Created<ClearanceResponse>, ValidationProblem>> ClearAsync(
+        ClearPartyRequest request, ComplianceDbContext db, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var errors = new ValidationErrors();
+        var partyName = errors.Text("partyName", request.PartyName, 512);
+        var reason = errors.Text("reason", request.Reason, 2000);
+        var clearedBy = errors.Text("clearedBy", request.ClearedBy, 256);
+        if (request.EntryId is { } entryId && !await db.RestrictedPartyEntries.AnyAsync(entry => entry.Id == entryId, cancellationToken))
+        {
+            errors.Add("entryId", $"No list entry has id {entryId}.");
+        }
+
+        if (errors.Any)
+        {
+            return errors.Problem();
+        }
+
+        var now = time.GetUtcNow();
+        var clearance = new PartyClearance
+        {
+            Id = Guid.CreateVersion7(now),
+            PartyName = partyName!,
+            CanonicalName = PartyNameNormalizer.Canonical(partyName!),
+            EntryId = request.EntryId,
+            Reason = reason!,
+            ClearedBy = clearedBy!,
+            ClearedAt = now,
+        };
+        db.PartyClearances.Add(clearance);
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Created($"/v1/restricted-parties/clearances/{clearance.Id}", ClearanceResponse.From(clearance));
+    }
+
+    private static async Task<Ok<IReadOnlyList<ClearanceResponse>>> ListClearancesAsync(ComplianceDbContext db, CancellationToken cancellationToken)
+    {
+        var clearances = await db.PartyClearances.AsNoTracking().OrderBy(clearance => clearance.ClearedAt).ToListAsync(cancellationToken);
+        return TypedResults.Ok<IReadOnlyList<ClearanceResponse>>([.. clearances.Select(ClearanceResponse.From)]);
+    }
+}

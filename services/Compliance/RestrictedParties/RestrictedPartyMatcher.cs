@@ -1,0 +1,150 @@
+namespace Brokering.Compliance.RestrictedParties;
+
+/// <summary>The best match of a name against one list entry.</summary>
+/// <param name="Entry">The entry.</param>
+/// <param name="MatchedName">The entry name or alias that matched best.</param>
+/// <param name="Score">Similarity in [0, 1].</param>
+internal sealed record NameMatch(RestrictedPartyEntry Entry, string MatchedName, double Score);
+
+/// <summary>
+/// Fuzzy matching of party names against a restricted-party list. Each name is compared with every
+/// entry name and alias as weighted word sets (word order free; a word matches the most similar word
+/// of the other name, by edit distance, directly or after folding transliteration variants) and as one
+/// run of letters of its distinctive words (so "Lang Chao" meets "Langchao"). The entry's words weigh more than the query's, so
+/// a listed name inside a longer name still matches. Scores are in [0, 1]; a match is a score at or
+/// above the threshold.
+/// </summary>
+internal sealed class RestrictedPartyMatcher
+{
+    private const double WordFloor = 0.8;
+    private const double FoldDiscount = 0.95;
+    private const double EntryWeight = 0.7;
+
+    private readonly IReadOnlyList<(RestrictedPartyEntry Entry, IReadOnlyList<PreparedName> Names)> entries;
+
+    public RestrictedPartyMatcher(IEnumerable<RestrictedPartyEntry> entries, double threshold)
+    {
+        Threshold = threshold;
+        this.entries = [.. entries.Select(entry => (entry, (IReadOnlyList<PreparedName>)[.. entry.AllNames.Select(PreparedName.Of)]))];
+    }
+
+    /// <summary>The score at or above which a name counts as a match.</summary>
+    public double Threshold { get; }
+
+    /// <summary>Number of entries searched.</summary>
+    public int Count => entries.Count;
+
+    /// <summary>Entries whose best score for <paramref name="name"/> reaches the threshold, best first.</summary>
+    public IReadOnlyList<NameMatch> Match(string name) => [.. Score(name).Where(match => match.Score >= Threshold)];
+
+    /// <summary>The best score of <paramref name="name"/> against every entry, best first.</summary>
+    public IReadOnlyList<NameMatch> Score(string name)
+    {
+        var query = PreparedName.Of(name);
+        return
+        [
+            .. entries
+                .Select(entry => entry.Names
+                    .Select(candidate => new NameMatch(entry.Entry, candidate.Original, Similarity(query, candidate)))
+                    .MaxBy(match => match.Score)!)
+                .OrderByDescending(match => match.Score)
+                .ThenBy(match => match.Entry.Name, StringComparer.Ordinal),
+        ];
+    }
+
+    /// <summary>The similarity of two names in [0, 1].</summary>
+    public static double Similarity(string left, string right) => Similarity(PreparedName.Of(left), PreparedName.Of(right));
+
+    private static double Similarity(PreparedName query, PreparedName candidate)
+    {
+        if (query.Tokens.Count == 0 || candidate.Tokens.Count == 0)
+        {
+            return 0;
+        }
+
+        var queryCoverage = Coverage(query, candidate);
+        var candidateCoverage = Coverage(candidate, query);
+        var words = EntryWeight * candidateCoverage + (1 - EntryWeight) * queryCoverage;
+        var run = Math.Max(Ratio(query.Run, candidate.Run), FoldDiscount * Ratio(query.FoldedRun, candidate.FoldedRun));
+        return Math.Round(Math.Max(words, run), 4);
+    }
+
+    // How much of `of`'s weight finds a similar word in `within`.
+    private static double Coverage(PreparedName of, PreparedName within)
+    {
+        double found = 0, total = 0;
+        for (var i = 0; i < of.Tokens.Count; i++)
+        {
+            var best = 0.0;
+            for (var j = 0; j < within.Tokens.Count; j++)
+            {
+                var similarity = Math.Max(
+                    Ratio(of.Tokens[i].Text, within.Tokens[j].Text),
+                    FoldDiscount * Ratio(of.Folded[i], within.Folded[j]));
+                best = Math.Max(best, similarity);
+            }
+
+            total += of.Tokens[i].Weight;
+            found += of.Tokens[i].Weight * (best >= WordFloor ? best : 0);
+        }
+
+        return total == 0 ? 0 : found / total;
+    }
+
+    // 1 − edit distance (with adjacent transpositions) ÷ the longer length.
+    private static double Ratio(string left, string right)
+    {
+        if (left.Length == 0 || right.Length == 0)
+        {
+            return 0;
+        }
+
+        if (string.Equals(left, right, StringComparison.Ordinal))
+        {
+            return 1;
+        }
+
+        var d = new int[left.Length + 1, right.Length + 1];
+        for (var i = 0; i <= left.Length; i++)
+        {
+            d[i, 0] = i;
+        }
+
+        for (var j = 0; j <= right.Length; j++)
+        {
+            d[0, j] = j;
+        }
+
+        for (var i = 1; i <= left.Length; i++)
+        {
+            for (var j = 1; j <= right.Length; j++)
+            {
+                var cost = left[i - 1] == right[j - 1] ? 0 : 1;
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                if (i > 1 && j > 1 && left[i - 1] == right[j - 2] && left[i - 2] == right[j - 1])
+                {
+                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+                }
+            }
+        }
+
+        return 1.0 - (double)d[left.Length, right.Length] / Math.Max(left.Length, right.Length);
+    }
+
+    private sealed record PreparedName(string Original, IReadOnlyList<NameToken> Tokens, IReadOnlyList<string> Folded, string Run, string FoldedRun)
+    {
+        public static PreparedName Of(string name)
+        {
+            var tokens = PartyNameNormalizer.Tokens(name);
+            // The run is made of the distinctive words only: a shared "Technology" must not make "Birch" look like "Biren".
+            var distinctive = tokens.Where(token => token.Weight >= 1).ToList();
+            var run = string.Concat((distinctive.Count > 0 ? distinctive : tokens).Select(token => token.Text));
+            return new PreparedName(
+                name,
+                tokens,
+                [.. tokens.Select(token => PartyNameNormalizer.FoldTransliteration(token.Text))],
+                run,
+                PartyNameNormalizer.FoldTransliteration(run));
+        }
+    }
+}

@@ -1,0 +1,227 @@
+using Brokering.Compliance.Catalogue;
+using Brokering.Compliance.Licences;
+using Brokering.Compliance.RestrictedParties;
+using Brokering.Compliance.RuleSets;
+using static System.FormattableString;
+
+namespace Brokering.Compliance.Screening;
+
+/// <summary>What screening reads besides the reservation: all loaded before, so screening itself is pure.</summary>
+internal sealed record ScreeningContext(
+    DateTimeOffset Now,
+    RuleSet? RuleSet,
+    CountryGroupDirectory Groups,
+    IReadOnlyDictionary<string, Product> Products,
+    RestrictedPartyList? List,
+    RestrictedPartyMatcher Matcher,
+    TimeSpan ListMaxAge,
+    IReadOnlyList<PartyClearance> Clearances,
+    LicenceLedger Licences);
+
+/// <summary>
+/// Screens a reservation: parties against the restricted-party list, each line's product and destination
+/// against the most recently published rule set, licences on file. Fails closed: whatever it cannot
+/// establish (missing data, unknown product, no rule set, a stale list) denies, with the reason.
+/// </summary>
+internal static class Screener
+{
+    public const string EndUserRole = "end_user";
+    public const string BuyerParentRole = "buyer_parent";
+
+    public static DecisionEvidence Screen(ScreeningInput input, ScreeningContext context)
+    {
+        var now = context.Now;
+        var denials = new List<string>();
+        var destination = NormalizeCountry(input.DestinationCountry);
+        var parentCountry = NormalizeCountry(input.BuyerParent?.Country);
+
+        if (context.RuleSet is null)
+        {
+            denials.Add("no rule set has been published, so no sale can be assessed");
+        }
+
+        if (context.List is null)
+        {
+            denials.Add("no restricted-party list is loaded");
+        }
+        else if (now - context.List.RefreshedAt > context.ListMaxAge)
+        {
+            denials.Add(Invariant(
+                $"the restricted-party list ({context.List.VersionLabel}) was last confirmed current at {context.List.RefreshedAt:yyyy-MM-ddTHH:mm:ss.FFFZ}, longer ago than the {context.ListMaxAge} allowed"));
+        }
+
+        if (string.IsNullOrWhiteSpace(input.BuyerId))
+        {
+            denials.Add("the buyer id is missing");
+        }
+
+        CheckCountry(input.DestinationCountry, "destination country", denials);
+        if (input.EndUser is null || string.IsNullOrWhiteSpace(input.EndUser.Name))
+        {
+            denials.Add("the end user's name is missing");
+        }
+
+        CheckCountry(input.EndUser?.Country, "end user's country", denials);
+        if (input.BuyerParent is { } parent && (!string.IsNullOrWhiteSpace(parent.Name) || !string.IsNullOrWhiteSpace(parent.Country)))
+        {
+            if (string.IsNullOrWhiteSpace(parent.Name))
+            {
+                denials.Add("the buyer's ultimate parent is given without a name");
+            }
+
+            CheckCountry(parent.Country, "buyer's ultimate parent's headquarters country", denials);
+        }
+
+        if (input.Lines.Count == 0)
+        {
+            denials.Add("the reservation has no lines");
+        }
+
+        var matches = new List<PartyMatchEvidence>();
+        if (context.List is not null)
+        {
+            ScreenParty(EndUserRole, "the end user", input.EndUser?.Name, context, matches, denials);
+            ScreenParty(BuyerParentRole, "the buyer's ultimate parent", input.BuyerParent?.Name, context, matches, denials);
+        }
+
+        var lines = input.Lines.Select(line => ScreenLine(input, line, destination, parentCountry, denials.Count > 0, context)).ToList();
+
+        var outcome = denials.Count > 0 || lines.Count == 0 || lines.Any(line => line.Outcome == Verdict.Denied) ? Verdict.Denied
+            : lines.Any(line => line.Outcome == Verdict.LicenceRequired) ? Verdict.LicenceRequired
+            : Verdict.Approved;
+        var reasons = new List<string>(denials)
+        {
+            Summary(outcome, lines),
+        };
+
+        return new DecisionEvidence(
+            input,
+            outcome,
+            lines,
+            matches,
+            reasons,
+            context.RuleSet is { } ruleSet
+                ? new RuleSetEvidence(ruleSet.Version, ruleSet.EffectiveAt, ruleSet.Definition.Accelerated?.EffectiveAt, ruleSet.PublishedAt, ruleSet.Sequence)
+                : null,
+            context.List is { } list
+                ? new ListEvidence(list.VersionLabel, list.RefreshedAt, context.ListMaxAge, context.Matcher.Count, context.Matcher.Threshold)
+                : null,
+            now);
+    }
+
+    /// <summary>An upper-cased two-letter code, or null when the value is not one.</summary>
+    public static string? NormalizeCountry(string? country)
+    {
+        var trimmed = country?.Trim();
+        return trimmed is { Length: 2 } && trimmed.All(char.IsAsciiLetter) ? trimmed.ToUpperInvariant() : null;
+    }
+
+    private static void CheckCountry(string? country, string what, List<string> denials)
+    {
+        if (string.IsNullOrWhiteSpace(country))
+        {
+            denials.Add($"the {what} is missing");
+        }
+        else if (NormalizeCountry(country) is null)
+        {
+            denials.Add($"the {what} '{country}' is not an ISO 3166-1 alpha-2 code");
+        }
+    }
+
+    private static void ScreenParty(
+        string role, string who, string? name, ScreeningContext context, List<PartyMatchEvidence> matches, List<string> denials)
+    {
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            return;
+        }
+
+        var canonical = PartyNameNormalizer.Canonical(name);
+        foreach (var match in context.Matcher.Match(name))
+        {
+            var clearance = context.Clearances.FirstOrDefault(candidate => candidate.Covers(canonical, match.Entry.Id));
+            matches.Add(new PartyMatchEvidence(
+                role, name, match.Entry.Id, match.Entry.Name, match.MatchedName, match.Score, context.Matcher.Threshold,
+                match.Entry.List, clearance is not null, clearance?.Reason, clearance?.Id));
+            if (clearance is null)
+            {
+                denials.Add(Invariant(
+                    $"{who} '{name}' matches '{match.Entry.Name}' on the {match.Entry.List} (as '{match.MatchedName}', score {match.Score:0.###} ≥ {context.Matcher.Threshold:0.###})"));
+            }
+        }
+    }
+
+    private static LineDecision ScreenLine(
+        ScreeningInput input, ScreeningLineInput line, string? destination, string? parentCountry, bool reservationDenied, ScreeningContext context)
+    {
+        var sku = line.Sku?.Trim() ?? string.Empty;
+        if (sku.Length == 0)
+        {
+            return Denied(sku, line.Quantity, "no SKU is given");
+        }
+
+        if (!context.Products.TryGetValue(sku, out var product))
+        {
+            return Denied(sku, line.Quantity, $"unknown product '{sku}': not in the catalogue, so it cannot be classified");
+        }
+
+        var specs = product.Specs;
+        if (line.Quantity <= 0)
+        {
+            return Denied(product.Sku, line.Quantity, "the quantity must be positive", specs);
+        }
+
+        if (context.RuleSet is null || destination is null)
+        {
+            return Denied(product.Sku, line.Quantity, "denied with the reservation (see its reasons)", specs);
+        }
+
+        var assessment = CutoffRules.Assess(context.RuleSet, specs, destination, parentCountry, context.Groups);
+        var classification = assessment.Classification;
+        var reasons = new List<string>(assessment.Reasons);
+        LineDecision Decide(Verdict verdict, DateTimeOffset? cutoff, string? licence = null) => new(
+            product.Sku, line.Quantity, verdict, cutoff, classification.Classification, classification.Tpp,
+            classification.PerformanceDensity, specs, licence, reasons);
+
+        if (reservationDenied)
+        {
+            reasons.Add("denied with the reservation (see its reasons)");
+            return Decide(Verdict.Denied, assessment.Cutoff);
+        }
+
+        if (assessment.Cutoff is not { } cutoff)
+        {
+            return Decide(Verdict.Approved, null);
+        }
+
+        if (cutoff > context.Now)
+        {
+            reasons.Add(Invariant($"approved until the cutoff {cutoff:yyyy-MM-ddTHH:mm:ss.FFFZ}"));
+            return Decide(Verdict.Approved, cutoff);
+        }
+
+        var licence = context.Licences.TryCover(input.BuyerId!, product.Sku, destination, line.Quantity, context.Now, out var shortfall);
+        if (licence is not null)
+        {
+            reasons.Add(Invariant($"covered by licence {licence.Number} (valid until {licence.ValidUntil:yyyy-MM-ddTHH:mm:ss.FFFZ}), which is the line's cutoff now"));
+            return Decide(Verdict.Approved, licence.ValidUntil, licence.Number);
+        }
+
+        reasons.Add(shortfall ?? "no licence on file covers this buyer, product and destination");
+        return Decide(Verdict.LicenceRequired, cutoff);
+    }
+
+    private static LineDecision Denied(string sku, long quantity, string reason, Classification.ProductSpecs? specs = null) =>
+        new(sku, quantity, Verdict.Denied, null, Classification.ExportClassification.None, specs?.TotalProcessingPerformance,
+            specs?.PerformanceDensity, specs, null, [reason]);
+
+    private static string Summary(Verdict outcome, IReadOnlyList<LineDecision> lines)
+    {
+        var approved = lines.Count(line => line.Outcome == Verdict.Approved);
+        var licence = lines.Count(line => line.Outcome == Verdict.LicenceRequired);
+        var denied = lines.Count(line => line.Outcome == Verdict.Denied);
+        var cutoff = lines.Where(line => line.Cutoff is not null).Select(line => line.Cutoff!.Value).DefaultIfEmpty().Min();
+        var summary = $"{outcome}: {approved} line(s) approved, {licence} need a licence, {denied} denied";
+        return lines.Any(line => line.Cutoff is not null) ? Invariant($"{summary}; earliest cutoff {cutoff:yyyy-MM-ddTHH:mm:ss.FFFZ}") : summary;
+    }
+}

@@ -1,0 +1,77 @@
+using Brokering.Compliance.Classification;
+
+namespace Brokering.Compliance.Screening;
+
+/// <summary>The outcome of screening a line or a whole reservation.</summary>
+internal enum Verdict
+{
+    /// <summary>May proceed (until the cutoff, if one is given).</summary>
+    Approved,
+
+    /// <summary>May not proceed.</summary>
+    Denied,
+
+    /// <summary>Needs an export licence that is not on file.</summary>
+    LicenceRequired,
+}
+
+/// <summary>A party named in a reservation.</summary>
+/// <param name="Name">Legal name as given.</param>
+/// <param name="Country">ISO 3166-1 alpha-2 country (for a buyer's parent: of its headquarters).</param>
+internal sealed record ScreeningParty(string? Name, string? Country);
+
+/// <summary>A line to screen.</summary>
+internal sealed record ScreeningLineInput(string? Sku, long Quantity);
+
+/// <summary>What screening is asked to decide: a reservation as the buyer submitted it.</summary>
+internal sealed record ScreeningInput(
+    string ReservationId,
+    string? BuyerId,
+    ScreeningParty? BuyerParent,
+    ScreeningParty? EndUser,
+    string? DestinationCountry,
+    IReadOnlyList<ScreeningLineInput> Lines);
+
+/// <summary>The decision on one line, with what it rests on.</summary>
+internal sealed record LineDecision(
+    string Sku,
+    long Quantity,
+    Verdict Outcome,
+    DateTimeOffset? Cutoff,
+    string Classification,
+    double? Tpp,
+    double? PerformanceDensity,
+    ProductSpecs? Specs,
+    string? LicenceNumber,
+    IReadOnlyList<string> Reasons);
+
+/// <summary>A party that resembles a list entry.</summary>
+internal sealed record PartyMatchEvidence(
+    string Role,
+    string QueriedName,
+    Guid EntryId,
+    string EntryName,
+    string MatchedName,
+    double Score,
+    double Threshold,
+    string List,
+    bool Cleared,
+    string? ClearanceReason,
+    Guid? ClearanceId);
+
+/// <summary>The rule set a decision applied.</summary>
+internal sealed record RuleSetEvidence(string Version, DateTimeOffset EffectiveAt, DateTimeOffset? AcceleratedEffectiveAt, DateTimeOffset PublishedAt, long Sequence);
+
+/// <summary>The restricted-party list a decision applied.</summary>
+internal sealed record ListEvidence(string Version, DateTimeOffset RefreshedAt, TimeSpan MaxAge, int Entries, double Threshold);
+
+/// <summary>Everything a screening decision rests on, stored with it forever.</summary>
+internal sealed record DecisionEvidence(
+    ScreeningInput Inputs,
+    Verdict Outcome,
+    IReadOnlyList<LineDecision> Lines,
+    IReadOnlyList<PartyMatchEvidence> Matches,
+    IReadOnlyList<string> Reasons,
+    RuleSetEvidence? RuleSet,
+    ListEvidence? List,
+    DateTimeOffset DecidedAt);

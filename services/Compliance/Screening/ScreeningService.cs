@@ -1,0 +1,141 @@
+using Brokering.Compliance.Data;
+using Brokering.Compliance.Decisions;
+using Brokering.Compliance.Licences;
+using Brokering.Compliance.RestrictedParties;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Brokering.Compliance.Screening;
+
+/// <summary>
+/// Screens a reservation and files the decision: loads what <see cref="Screener"/> reads, locks the
+/// buyer's licences for the destination (so two screenings cannot both spend the last units), and
+/// stores the decision with its evidence and the licence drawdowns in one transaction.
+/// </summary>
+internal sealed class ScreeningService(
+    ComplianceDbContext db,
+    ReferenceDataCache cache,
+    TimeProvider time,
+    IOptionsMonitor<ComplianceOptions> options)
+{
+    public async Task<ScreeningDecision> ScreenAsync(ScreeningInput input, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(input.ReservationId))
+        {
+            throw new ArgumentException("reservation_id is required: decisions are filed under it.", nameof(input));
+        }
+
+        var snapshot = await cache.GetAsync(db, cancellationToken);
+        var partyNames = new[] { input.EndUser?.Name, input.BuyerParent?.Name }
+            .Where(name => !string.IsNullOrWhiteSpace(name))
+            .Select(name => PartyNameNormalizer.Canonical(name!))
+            .ToList();
+        var clearances = partyNames.Count == 0
+            ? []
+            : await db.PartyClearances.AsNoTracking().Where(clearance => partyNames.Contains(clearance.CanonicalName)).ToListAsync(cancellationToken);
+
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var now = time.GetUtcNow();
+        var ledger = await LoadLedgerAsync(input, now, cancellationToken);
+        var evidence = Screener.Screen(input, new ScreeningContext(
+            now,
+            snapshot.Current,
+            snapshot.Groups,
+            snapshot.Products,
+            snapshot.List,
+            snapshot.Matcher,
+            options.CurrentValue.RestrictedPartyListMaxAge,
+            clearances,
+            ledger));
+
+        var decision = new ScreeningDecision
+        {
+            Id = Guid.CreateVersion7(now),
+            ReservationId = input.ReservationId,
+            BuyerId = input.BuyerId ?? string.Empty,
+            DecidedAt = now,
+            Outcome = evidence.Outcome.ToString(),
+            RuleSetVersion = evidence.RuleSet?.Version,
+            ListVersion = evidence.List?.Version,
+            EarliestCutoff = evidence.Lines.Where(line => line.Cutoff is not null).Min(line => line.Cutoff),
+            Evidence = evidence,
+        };
+        db.ScreeningDecisions.Add(decision);
+        if (!ledger.IsEmpty)
+        {
+            await RecordDrawdownsAsync(input.ReservationId, decision, ledger, evidence.Outcome, cancellationToken);
+        }
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return decision;
+    }
+
+    private async Task<LicenceLedger> LoadLedgerAsync(ScreeningInput input, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var destination = Screener.NormalizeCountry(input.DestinationCountry);
+        if (string.IsNullOrWhiteSpace(input.BuyerId) || destination is null)
+        {
+            return LicenceLedger.Empty;
+        }
+
+        // Row locks until commit: a concurrent screening on the same licences waits, then sees these drawdowns.
+        var licences = await db.Licences
+            .FromSql($"SELECT * FROM licences WHERE buyer_id = {input.BuyerId} AND destination_country = {destination} AND valid_from <= {now} AND valid_until > {now} ORDER BY id FOR UPDATE")
+            .AsNoTracking()
+            .ToListAsync(cancellationToken);
+        if (licences.Count == 0)
+        {
+            return LicenceLedger.Empty;
+        }
+
+        var ids = licences.Select(licence => licence.Id).ToList();
+        var drawnByOthers = await db.LicenceDrawdowns
+            .Where(drawdown => ids.Contains(drawdown.LicenceId) && drawdown.ReservationId != input.ReservationId)
+            .GroupBy(drawdown => drawdown.LicenceId)
+            .Select(group => new { LicenceId = group.Key, Quantity = group.Sum(drawdown => drawdown.Quantity) })
+            .ToDictionaryAsync(group => group.LicenceId, group => group.Quantity, cancellationToken);
+        return new LicenceLedger(licences, drawnByOthers);
+    }
+
+    // A reservation's drawdowns are what its latest screening drew: screening it again replaces them.
+    private async Task RecordDrawdownsAsync(
+        string reservationId, ScreeningDecision decision, LicenceLedger ledger, Verdict outcome, CancellationToken cancellationToken)
+    {
+        var existing = await db.LicenceDrawdowns.Where(drawdown => drawdown.ReservationId == reservationId).ToListAsync(cancellationToken);
+        // Only an approved reservation keeps licence units: one that is refused spends none.
+        var granted = outcome != Verdict.Approved
+            ? []
+            : ledger.Granted
+                .GroupBy(grant => (grant.Licence.Id, grant.Sku))
+                .Select(group => (group.Key.Id, group.Key.Sku, Quantity: group.Sum(grant => grant.Quantity)))
+                .ToList();
+
+        foreach (var drawdown in existing)
+        {
+            var grant = granted.FirstOrDefault(candidate => candidate.Id == drawdown.LicenceId && candidate.Sku == drawdown.Sku);
+            if (grant == default)
+            {
+                db.LicenceDrawdowns.Remove(drawdown);
+            }
+            else
+            {
+                drawdown.Quantity = grant.Quantity;
+                drawdown.DecisionId = decision.Id;
+                drawdown.DrawnAt = decision.DecidedAt;
+            }
+        }
+
+        foreach (var grant in granted.Where(grant => !existing.Any(drawdown => drawdown.LicenceId == grant.Id && drawdown.Sku == grant.Sku)))
+        {
+            db.LicenceDrawdowns.Add(new LicenceDrawdown
+            {
+                LicenceId = grant.Id,
+                ReservationId = reservationId,
+                Sku = grant.Sku,
+                Quantity = grant.Quantity,
+                DecisionId = decision.Id,
+                DrawnAt = decision.DecidedAt,
+            });
+        }
+    }
+}

@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Brokering.ServiceDefaults.Security;
+
+/// <summary>
+/// Every API is born authenticated: JWT bearer tokens on every endpoint (the fallback policy),
+/// except those that opt out (health, metrics), one policy per role, and a rate limit per tenant.
+/// </summary>
+public static class SecurityExtensions
+{
+    public static WebApplicationBuilder AddServiceSecurity(this WebApplicationBuilder builder)
+    {
+        var settings = new TokenSettings(
+            builder.Configuration["Authentication:Issuer"] ?? "brokering",
+            builder.Configuration["Authentication:Audience"] ?? "brokering",
+            SigningKeys.Load(builder.Configuration, builder.Environment));
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton<TokenIssuer>();
+
+        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
+            .AddJwtBearer(options =>
+            {
+                options.MapInboundClaims = false;
+                options.TokenValidationParameters = new TokenValidationParameters
+                {
+                    ValidIssuer = settings.Issuer,
+                    ValidAudience = settings.Audience,
+                    IssuerSigningKey = settings.Key,
+                    RoleClaimType = BrokeringRoles.RoleClaim,
+                    NameClaimType = "sub",
+                    ClockSkew = TimeSpan.FromSeconds(30),
+                };
+            });
+
+        builder.Services.AddAuthorizationBuilder()
+            .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
+            .AddPolicy(BrokeringRoles.Buyer, policy => policy.RequireRole(BrokeringRoles.Buyer).RequireClaim(BrokeringRoles.TenantClaim))
+            .AddPolicy(BrokeringRoles.Distributor, policy => policy.RequireRole(BrokeringRoles.Distributor).RequireClaim(BrokeringRoles.TenantClaim))
+            .AddPolicy(BrokeringRoles.Ops, policy => policy.RequireRole(BrokeringRoles.Ops))
+            .AddPolicy(BrokeringRoles.ComplianceOfficer, policy => policy.RequireRole(BrokeringRoles.ComplianceOfficer))
+            .AddPolicy(BrokeringRoles.Service, policy => policy.RequireRole(BrokeringRoles.Service));
+
+        var permitsPerSecond = builder.Configuration.GetValue("RateLimiting:PermitsPerSecondPerTenant", 200);
+        builder.Services.AddRateLimiter(options =>
+        {
+            options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            options.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
+                RateLimitPartition.GetTokenBucketLimiter(TenantOf(http.User), _ => new TokenBucketRateLimiterOptions
+                {
+                    TokenLimit = permitsPerSecond * 2,
+                    TokensPerPeriod = permitsPerSecond,
+                    ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                    QueueLimit = 0,
+                    AutoReplenishment = true,
+                }));
+            options.OnRejected = async (context, cancellationToken) =>
+            {
+                var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
+                context.HttpContext.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+                var problems = context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>();
+                await problems.WriteAsync(new ProblemDetailsContext
+                {
+                    HttpContext = context.HttpContext,
+                    ProblemDetails = { Status = StatusCodes.Status429TooManyRequests, Title = "Too many requests.", Detail = "The rate limit for this tenant was reached; retry after the time in Retry-After." },
+                });
+            };
+        });
+        return builder;
+    }
+
+    /// <summary>The tenant a principal acts for (service principals and anonymous callers share one bucket each).</summary>
+    public static string TenantOf(ClaimsPrincipal user) =>
+        user.FindFirst(BrokeringRoles.TenantClaim)?.Value
+        ?? user.FindFirst("sub")?.Value
+        ?? "anonymous";
+
+    public static WebApplication UseServiceSecurity(this WebApplication app)
+    {
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseRateLimiter();
+        if (app.Environment.IsDevelopment())
+        {
+            app.MapDevelopmentTokens();
+        }
+
+        return app;
+    }
+
+    /// <summary>Development only: <c>POST /dev/tokens</c> issues a token for any role and tenant, so people and tests can call the APIs.</summary>
+    private static void MapDevelopmentTokens(this WebApplication app) =>
+        app.MapPost("/dev/tokens", (DevelopmentTokenRequest request, TokenIssuer issuer) =>
+            {
+                var unknown = request.Roles?.Where(role => !BrokeringRoles.All.Contains(role)).ToList() ?? [];
+                if (request.Roles is not { Count: > 0 } || unknown.Count > 0 || string.IsNullOrWhiteSpace(request.Subject))
+                {
+                    return Results.ValidationProblem(new Dictionary<string, string[]>
+                    {
+                        ["roles"] = [$"One or more of: {string.Join(", ", BrokeringRoles.All)}."],
+                        ["subject"] = ["Required."],
+                    });
+                }
+
+                var token = issuer.Issue(request.Subject, request.Roles, request.Tenant, TimeSpan.FromHours(8));
+                return Results.Ok(new { accessToken = token, tokenType = "Bearer", expiresIn = 8 * 3600 });
+            })
+            .AllowAnonymous()
+            .ExcludeFromDescription();
+
+    /// <summary>Body of <c>POST /dev/tokens</c>.</summary>
+    public sealed record DevelopmentTokenRequest(string? Subject, IReadOnlyList<string>? Roles, string? Tenant);
+}

@@ -1,0 +1,82 @@
+using Brokering.Testing;
+using Grpc.Net.Client;
+using MassTransit;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Api = Brokering.Contracts.Grpc.Compliance;
+
+namespace Brokering.Compliance.Tests.Integration;
+
+/// <summary>
+/// The compliance service hosted in-process on real PostgreSQL and RabbitMQ, each fixture with a
+/// database and a virtual host of its own (so published rule sets do not leak between fixtures).
+/// </summary>
+public sealed class ComplianceServiceFixture : IAsyncLifetime
+{
+    private WebApplicationFactory<Program>? factory;
+    private GrpcChannel? channel;
+
+    public string DatabaseConnectionString { get; private set; } = string.Empty;
+
+    public Uri VirtualHost { get; private set; } = null!;
+
+    public HttpClient Http { get; private set; } = null!;
+
+    public Api.Compliance.ComplianceClient Grpc { get; private set; } = null!;
+
+    public IServiceProvider Services => factory!.Services;
+
+    public async ValueTask InitializeAsync()
+    {
+        DatabaseConnectionString = await TestInfrastructure.CreateDatabaseAsync("compliance_tests");
+        VirtualHost = await TestInfrastructure.CreateVirtualHostAsync("compliance-tests");
+        factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting("ConnectionStrings:Database", DatabaseConnectionString);
+            web.UseSetting("ConnectionStrings:RabbitMq", VirtualHost.ToString());
+            web.UseSetting("Logging:LogLevel:Default", "Warning");
+            web.ConfigureTestServices(services => services.Configure<MassTransitHostOptions>(options => options.WaitUntilStarted = true));
+        });
+        Http = factory.CreateClient();
+        channel = GrpcChannel.ForAddress(factory.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = factory.Server.CreateHandler() });
+        Grpc = new Api.Compliance.ComplianceClient(channel);
+    }
+
+    /// <summary>A bus of the test's own on the fixture's virtual host, to observe what the service publishes.</summary>
+    public async Task<IBusControl> StartObserverAsync(string queue, Action<IRabbitMqReceiveEndpointConfigurator> configure)
+    {
+        var bus = Bus.Factory.CreateUsingRabbitMq(cfg =>
+        {
+            var credentials = VirtualHost.UserInfo.Split(':', 2);
+            cfg.Host(VirtualHost.Host, (ushort)VirtualHost.Port, Uri.UnescapeDataString(VirtualHost.AbsolutePath.TrimStart('/')), host =>
+            {
+                host.Username(Uri.UnescapeDataString(credentials[0]));
+                host.Password(Uri.UnescapeDataString(credentials[1]));
+            });
+            cfg.ReceiveEndpoint(queue, configure);
+        });
+        await bus.StartAsync(TestContext.Current.CancellationToken);
+        return bus;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        channel?.Dispose();
+        Http?.Dispose();
+        if (factory is not null)
+        {
+            await factory.DisposeAsync();
+        }
+
+        if (DatabaseConnectionString.Length > 0)
+        {
+            await TestInfrastructure.DropDatabaseAsync(DatabaseConnectionString);
+        }
+
+        if (VirtualHost is not null)
+        {
+            await TestInfrastructure.DeleteVirtualHostAsync(VirtualHost);
+        }
+    }
+}
