@@ -1,0 +1,112 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Brokering.Contracts.Grpc.Ordering;
+using Shouldly;
+
+namespace Brokering.EndToEnd.Tests;
+
+/// <summary>
+/// The thinnest path through all three services, driven only through their public APIs: a
+/// distributor publishes stock, a buyer reserves it, compliance screens it over gRPC, inventory
+/// holds it over gRPC and says so over RabbitMQ, the buyer confirms, inventory commits.
+/// </summary>
+public sealed class WalkingSkeletonTests(BrokeringSystem system) : IClassFixture<BrokeringSystem>
+{
+    private const string Sku = "NVIDIA-H800-SXM5-80GB";
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task A_reservation_is_screened_held_confirmed_and_committed_across_the_three_services()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        using var distributor = system.Distributor("arrow");
+        using var feed = await distributor.PostAsJsonAsync("/v1/distributors/arrow/stock-feed", new
+        {
+            distributorId = "arrow",
+            sequence = 1,
+            kind = "Snapshot",
+            items = new[]
+            {
+                new { sku = Sku, warehouse = "HKG-1", quantityOnHand = 100, unitPrice = 31000m, currency = "USD", leadTimeDays = 3, minimumOrderQuantity = 1 },
+            },
+        }, cancellationToken);
+        feed.IsSuccessStatusCode.ShouldBeTrue(await feed.Content.ReadAsStringAsync(cancellationToken));
+
+        using var buyer = system.Buyer("acme-servers");
+        using var submitted = await buyer.PostAsJsonAsync("/v1/reservations", new
+        {
+            buyerReference = "PO-4711",
+            endUser = new { name = "Acme Cloud Inc.", country = "US" },
+            destinationCountry = "US",
+            fillPolicy = new { kind = "AllOrNone" },
+            confirmation = "Manual",
+            lines = new[] { new { sku = Sku, quantity = 40, maxUnitPrice = 32000m, currency = "USD" } },
+        }, cancellationToken);
+        submitted.StatusCode.ShouldBe(HttpStatusCode.Accepted, await submitted.Content.ReadAsStringAsync(cancellationToken));
+        var location = submitted.Headers.Location!;
+
+        var held = await WaitForStatusAsync(buyer, location, "Held", cancellationToken);
+        var line = held.GetProperty("lines")[0];
+        line.GetProperty("allocated").GetInt64().ShouldBe(40);
+        line.GetProperty("allocations")[0].GetProperty("distributorId").GetString().ShouldBe("arrow");
+
+        using var confirm = await buyer.PostAsync(new Uri($"{location}/confirm", UriKind.Relative), null, cancellationToken);
+        confirm.StatusCode.ShouldBe(HttpStatusCode.Accepted, await confirm.Content.ReadAsStringAsync(cancellationToken));
+        var confirmed = await WaitForStatusAsync(buyer, location, "Confirmed", cancellationToken);
+
+        var timeline = confirmed.GetProperty("history").EnumerateArray().Select(step => step.GetProperty("to").GetString()).ToList();
+        timeline.ShouldBe(["Screening", "Allocating", "Held", "Confirming", "Confirmed"]);
+
+        // The same reservation through gRPC, as a buyer's system would read it.
+        using var channel = BrokeringSystem.GrpcChannelTo(system.Ordering);
+        var reservations = new Reservations.ReservationsClient(channel);
+        var id = location.ToString().Split('/')[^1];
+        var view = await reservations.GetAsync(new GetReservationRequest { Id = id },
+            BrokeringSystem.BuyerMetadata("acme-servers"), cancellationToken: cancellationToken);
+        view.Status.ShouldBe("Confirmed");
+        view.Lines[0].Allocated.ShouldBe(40);
+    }
+
+    [Fact]
+    public async Task Another_buyer_cannot_see_a_reservation_that_is_not_its_own()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        using var owner = system.Buyer("owner-buyer");
+        using var submitted = await owner.PostAsJsonAsync("/v1/reservations", new
+        {
+            buyerReference = "PO-1",
+            endUser = new { name = "Owner Labs", country = "US" },
+            destinationCountry = "US",
+            fillPolicy = new { kind = "AllOrNone" },
+            confirmation = "Manual",
+            lines = new[] { new { sku = Sku, quantity = 1, maxUnitPrice = 1m, currency = "USD" } },
+        }, cancellationToken);
+        submitted.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+
+        using var stranger = system.Buyer("stranger-buyer");
+        using var peek = await stranger.GetAsync(submitted.Headers.Location, cancellationToken);
+        peek.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        peek.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json");
+    }
+
+    private async Task<JsonElement> WaitForStatusAsync(HttpClient buyer, Uri location, string status, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        JsonElement last = default;
+        while (DateTime.UtcNow < deadline)
+        {
+            last = await buyer.GetFromJsonAsync<JsonElement>(location, cancellationToken);
+            var current = last.GetProperty("status").GetString();
+            if (current == status)
+            {
+                return last;
+            }
+
+            current.ShouldNotBeOneOf(["Rejected", "Cancelled", "Expired", "CutoffMissed"], $"{last}\n{system.Logs}");
+            await Task.Delay(200, cancellationToken);
+        }
+
+        throw new TimeoutException($"Still {last} after {Patience}; expected {status}.\n{system.Logs}");
+    }
+}
