@@ -8,6 +8,7 @@ using Brokering.Compliance.RuleSets;
 using Brokering.Compliance.Screening;
 using Brokering.Messaging.Postgres;
 using Brokering.ServiceDefaults;
+using Brokering.ServiceDefaults.Security;
 
 namespace Brokering.Compliance;
 
@@ -37,7 +38,7 @@ internal static class Extensions
             .MapRestrictedPartiesApi()
             .MapLicencesApi()
             .MapDecisionsApi();
-        app.MapGrpcService<ComplianceGrpcService>();
+        app.MapGrpcService<ComplianceGrpcService>().RequireAuthorization(BrokeringRoles.Service);
         return app;
     }
 }

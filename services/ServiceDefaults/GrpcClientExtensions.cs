@@ -1,3 +1,4 @@
+using Brokering.ServiceDefaults.Security;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -22,7 +23,8 @@ public static class GrpcClientExtensions
     {
         var address = builder.Configuration[$"Services:{service}"]
             ?? throw new InvalidOperationException($"Services:{service} is not configured.");
-        builder.Services.AddGrpcClient<TClient>(options => options.Address = new Uri(address));
+        builder.Services.AddGrpcClient<TClient>(options => options.Address = new Uri(address))
+            .AddHttpMessageHandler<ServiceTokenHandler>();
         builder.Services.AddResiliencePipeline(service, pipeline => pipeline
             .AddTimeout(TimeSpan.FromSeconds(15))
             .AddRetry(new RetryStrategyOptions

@@ -2,6 +2,7 @@ using Brokering.Compliance.Data;
 using Brokering.Compliance.Screening;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Brokering.ServiceDefaults.Security;
 
 namespace Brokering.Compliance.Decisions;
 
@@ -30,7 +31,7 @@ internal static class DecisionsApi
 {
     public static RouteGroupBuilder MapDecisionsApi(this RouteGroupBuilder v1)
     {
-        v1.MapGroup("/decisions").WithTags("Decisions")
+        v1.MapGroup("/decisions").WithTags("Decisions").RequireAuthorization(BrokeringRoles.Oversight)
             .MapGet("/{reservationId}", GetAsync)
             .WithName("GetDecisions")
             .WithSummary("Every screening decision of a reservation with its evidence, oldest first.");

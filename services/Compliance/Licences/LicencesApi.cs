@@ -2,6 +2,7 @@ using Brokering.Compliance.Data;
 using Brokering.Compliance.Infrastructure;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Brokering.ServiceDefaults.Security;
 
 namespace Brokering.Compliance.Licences;
 
@@ -29,8 +30,8 @@ internal static class LicencesApi
 {
     public static RouteGroupBuilder MapLicencesApi(this RouteGroupBuilder v1)
     {
-        var licences = v1.MapGroup("/licences").WithTags("Licences");
-        licences.MapPost("/", RecordAsync).WithName("RecordLicence").WithSummary("Records a licence on file.");
+        var licences = v1.MapGroup("/licences").WithTags("Licences").RequireAuthorization(BrokeringRoles.Oversight);
+        licences.MapPost("/", RecordAsync).RequireAuthorization(BrokeringRoles.ComplianceOfficer).WithName("RecordLicence").WithSummary("Records a licence on file.");
         licences.MapGet("/", ListAsync).WithName("ListLicences").WithSummary("Licences on file, optionally for one buyer.");
         licences.MapGet("/{id:guid}", GetAsync).WithName("GetLicence").WithSummary("One licence, with the units drawn.");
         return v1;

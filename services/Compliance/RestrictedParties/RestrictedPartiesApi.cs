@@ -5,6 +5,7 @@ using MassTransit;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Brokering.ServiceDefaults.Security;
 
 namespace Brokering.Compliance.RestrictedParties;
 
@@ -60,14 +61,14 @@ internal static class RestrictedPartiesApi
 
     public static RouteGroupBuilder MapRestrictedPartiesApi(this RouteGroupBuilder v1)
     {
-        var parties = v1.MapGroup("/restricted-parties").WithTags("Restricted parties");
-        parties.MapPost("/", AddAsync).WithName("AddRestrictedParty").WithSummary("Adds a list entry; publishes PartyListed.");
+        var parties = v1.MapGroup("/restricted-parties").WithTags("Restricted parties").RequireAuthorization(BrokeringRoles.Oversight);
+        parties.MapPost("/", AddAsync).RequireAuthorization(BrokeringRoles.ComplianceOfficer).WithName("AddRestrictedParty").WithSummary("Adds a list entry; publishes PartyListed.");
         parties.MapGet("/", ListAsync).WithName("ListRestrictedParties").WithSummary("The list's version, freshness and entries.");
         parties.MapGet("/{id:guid}", GetAsync).WithName("GetRestrictedParty").WithSummary("One list entry.");
         parties.MapGet("/matches", CheckNameAsync).WithName("CheckPartyName").WithSummary("Scores a name against the list, as screening would.");
-        parties.MapPost("/refreshes", RefreshAsync).WithName("RefreshRestrictedPartyList")
+        parties.MapPost("/refreshes", RefreshAsync).RequireAuthorization(BrokeringRoles.ComplianceOfficer).WithName("RefreshRestrictedPartyList")
             .WithSummary("Records that the list was checked against its source and is current.");
-        parties.MapPost("/clearances", ClearAsync).WithName("ClearPartyMatch").WithSummary("Clears a false positive for a party name, with a reason.");
+        parties.MapPost("/clearances", ClearAsync).RequireAuthorization(BrokeringRoles.ComplianceOfficer).WithName("ClearPartyMatch").WithSummary("Clears a false positive for a party name, with a reason.");
         parties.MapGet("/clearances", ListClearancesAsync).WithName("ListPartyClearances").WithSummary("Every clearance on record.");
         return v1;
     }

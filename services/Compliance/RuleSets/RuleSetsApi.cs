@@ -4,6 +4,7 @@ using Brokering.Compliance.Infrastructure;
 using Brokering.Contracts.Compliance;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Brokering.ServiceDefaults.Security;
 
 namespace Brokering.Compliance.RuleSets;
 
@@ -84,7 +85,7 @@ internal static class RuleSetsApi
     public static RouteGroupBuilder MapRuleSetsApi(this RouteGroupBuilder v1)
     {
         var ruleSets = v1.MapGroup("/rule-sets").WithTags("Rule sets");
-        ruleSets.MapPost("/", PublishAsync).WithName("PublishRuleSet")
+        ruleSets.MapPost("/", PublishAsync).RequireAuthorization(BrokeringRoles.ComplianceOfficer).WithName("PublishRuleSet")
             .WithSummary("Publishes a rule set; screening applies the most recently published one. Publishes CutoffChanged where cutoffs move.");
         ruleSets.MapGet("/", ListAsync).WithName("ListRuleSets").WithSummary("Every published rule set, in publication order.");
         ruleSets.MapGet("/{version}", GetAsync).WithName("GetRuleSet").WithSummary("One published rule set.");

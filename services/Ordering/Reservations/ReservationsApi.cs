@@ -1,5 +1,6 @@
 using Brokering.Ordering.Buyers;
 using Brokering.Ordering.Reservations.Submit;
+using Brokering.ServiceDefaults.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
@@ -10,7 +11,7 @@ public static class ReservationsApi
 {
     public static IEndpointRouteBuilder MapReservationsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/reservations").WithTags("Reservations");
+        var group = app.MapGroup("/v1/reservations").WithTags("Reservations").RequireAuthorization(BrokeringRoles.Buyer);
         group.MapPost("/", SubmitAsync);
         group.MapGet("/{id:guid}", GetAsync);
         group.MapPost("/{id:guid}/confirm", ConfirmAsync);
@@ -24,10 +25,7 @@ public static class ReservationsApi
         HttpContext http, SubmitReservationRequest request, ReservationDesk desk,
         [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, CancellationToken cancellationToken)
     {
-        if (BuyerIdentity.Of(http) is not { } buyer)
-        {
-            return Unidentified();
-        }
+        var buyer = BuyerIdentity.Of(http);
 
         if (idempotencyKey is { Length: 0 or > 200 })
         {
@@ -60,20 +58,14 @@ public static class ReservationsApi
 
     private static async Task<IResult> GetAsync(HttpContext http, Guid id, ReservationDesk desk, CancellationToken cancellationToken)
     {
-        if (BuyerIdentity.Of(http) is not { } buyer)
-        {
-            return Unidentified();
-        }
+        var buyer = BuyerIdentity.Of(http);
 
         return await desk.GetAsync(buyer, id, cancellationToken) is { } view ? TypedResults.Ok(view) : NotFound(id);
     }
 
     private static async Task<IResult> ConfirmAsync(HttpContext http, Guid id, ReservationDesk desk, CancellationToken cancellationToken)
     {
-        if (BuyerIdentity.Of(http) is not { } buyer)
-        {
-            return Unidentified();
-        }
+        var buyer = BuyerIdentity.Of(http);
 
         var result = await desk.ConfirmAsync(buyer, id, cancellationToken);
         return result is DeskResult.Accepted accepted
@@ -83,10 +75,7 @@ public static class ReservationsApi
 
     private static async Task<IResult> CancelAsync(HttpContext http, Guid id, CancelRequest? request, ReservationDesk desk, CancellationToken cancellationToken)
     {
-        if (BuyerIdentity.Of(http) is not { } buyer)
-        {
-            return Unidentified();
-        }
+        var buyer = BuyerIdentity.Of(http);
 
         if (request?.Reason is { Length: > 500 })
         {
@@ -115,7 +104,4 @@ public static class ReservationsApi
 
     private static ProblemHttpResult NotFound(Guid? id) =>
         TypedResults.Problem($"No reservation {id} exists for this buyer.", statusCode: StatusCodes.Status404NotFound, title: "Reservation not found.");
-
-    private static ProblemHttpResult Unidentified() =>
-        TypedResults.Problem($"The {BuyerIdentity.Header} header is required.", statusCode: StatusCodes.Status401Unauthorized, title: "Buyer not identified.");
 }

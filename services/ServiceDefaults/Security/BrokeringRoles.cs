@@ -18,6 +18,9 @@ public static class BrokeringRoles
     /// <summary>Another Brokering service calling over gRPC with its own identity.</summary>
     public const string Service = "service";
 
+    /// <summary>Policy: ops or compliance officers, who oversee decisions, lists and licences.</summary>
+    public const string Oversight = "oversight";
+
     /// <summary>Every role, for tests and the development token endpoint.</summary>
     public static readonly IReadOnlyList<string> All = [Buyer, Distributor, Ops, ComplianceOfficer, Service];
 

@@ -26,6 +26,7 @@ public static class SecurityExtensions
             SigningKeys.Load(builder.Configuration, builder.Environment));
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton<TokenIssuer>();
+        builder.Services.AddTransient<ServiceTokenHandler>();
 
         builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
             .AddJwtBearer(options =>
@@ -48,7 +49,8 @@ public static class SecurityExtensions
             .AddPolicy(BrokeringRoles.Distributor, policy => policy.RequireRole(BrokeringRoles.Distributor).RequireClaim(BrokeringRoles.TenantClaim))
             .AddPolicy(BrokeringRoles.Ops, policy => policy.RequireRole(BrokeringRoles.Ops))
             .AddPolicy(BrokeringRoles.ComplianceOfficer, policy => policy.RequireRole(BrokeringRoles.ComplianceOfficer))
-            .AddPolicy(BrokeringRoles.Service, policy => policy.RequireRole(BrokeringRoles.Service));
+            .AddPolicy(BrokeringRoles.Service, policy => policy.RequireRole(BrokeringRoles.Service))
+            .AddPolicy(BrokeringRoles.Oversight, policy => policy.RequireRole(BrokeringRoles.Ops, BrokeringRoles.ComplianceOfficer));
 
         var permitsPerSecond = builder.Configuration.GetValue("RateLimiting:PermitsPerSecondPerTenant", 200);
         builder.Services.AddRateLimiter(options =>

@@ -1,4 +1,7 @@
+using System.Net.Http.Headers;
+using Brokering.ServiceDefaults.Security;
 using Brokering.Testing;
+using Grpc.Core;
 using Grpc.Net.Client;
 using MassTransit;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -36,12 +39,29 @@ public sealed class ComplianceServiceFixture : IAsyncLifetime
             web.UseSetting("ConnectionStrings:Database", DatabaseConnectionString);
             web.UseSetting("ConnectionStrings:RabbitMq", VirtualHost.ToString());
             web.UseSetting("Logging:LogLevel:Default", "Warning");
+            web.UseSetting("Authentication:SigningKey", TestTokens.SigningKey);
             web.ConfigureTestServices(services => services.Configure<MassTransitHostOptions>(options => options.WaitUntilStarted = true));
         });
+        // The officer publishes rules, lists and licences; ordering calls gRPC with its service identity.
         Http = factory.CreateClient();
-        channel = GrpcChannel.ForAddress(factory.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = factory.Server.CreateHandler() });
+        Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer",
+            TestTokens.For("officer", null, BrokeringRoles.ComplianceOfficer, BrokeringRoles.Ops));
+        var serviceToken = CallCredentials.FromInterceptor((_, metadata) =>
+        {
+            metadata.Add("Authorization", $"Bearer {TestTokens.Service()}");
+            return Task.CompletedTask;
+        });
+        channel = GrpcChannel.ForAddress(factory.Server.BaseAddress, new GrpcChannelOptions
+        {
+            HttpHandler = factory.Server.CreateHandler(),
+            Credentials = ChannelCredentials.Create(ChannelCredentials.Insecure, serviceToken),
+            UnsafeUseInsecureChannelCallCredentials = true,
+        });
         Grpc = new Api.Compliance.ComplianceClient(channel);
     }
+
+    /// <summary>A client of the service carrying no token.</summary>
+    public HttpClient CreateAnonymousClient() => factory!.CreateClient();
 
     /// <summary>A bus of the test's own on the fixture's virtual host, to observe what the service publishes.</summary>
     public async Task<IBusControl> StartObserverAsync(string queue, Action<IRabbitMqReceiveEndpointConfigurator> configure)

@@ -1,0 +1,57 @@
+using Brokering.ServiceDefaults.Security;
+using Brokering.Testing;
+
+namespace Brokering.Compliance.Tests.Integration;
+
+/// <summary>Who may call what on compliance: every endpoint, every role, no endpoint forgotten.</summary>
+public sealed class AuthorizationMatrixTests(ComplianceServiceFixture fixture) : IClassFixture<ComplianceServiceFixture>
+{
+    private static readonly string[] Anyone = [.. BrokeringRoles.All];
+    private static readonly string[] Officer = [BrokeringRoles.ComplianceOfficer];
+    private static readonly string[] Oversight = [BrokeringRoles.Ops, BrokeringRoles.ComplianceOfficer];
+    private static readonly string[] Service = [BrokeringRoles.Service];
+
+    // null: anonymous callers too (probes, scrapers, and the development-only token endpoint).
+    private static readonly Dictionary<string, string[]?> Expected = new(StringComparer.Ordinal)
+    {
+        ["GET /health/live"] = null,
+        ["GET /health/ready"] = null,
+        ["GET /metrics"] = null,
+        ["POST /grpc.health.v1.Health/Check"] = null,
+        ["POST /grpc.health.v1.Health/Watch"] = null,
+        ["POST /dev/tokens"] = null,
+        ["GET /openapi/{documentName}.json"] = Anyone,
+        ["POST /grpc.reflection.v1.ServerReflection/ServerReflectionInfo"] = Anyone,
+        ["POST /grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"] = Anyone,
+        ["GET /v1/country-groups/"] = Anyone,
+        ["GET /v1/cutoffs/"] = Anyone,
+        ["GET /v1/products/"] = Anyone,
+        ["GET /v1/products/{sku}"] = Anyone,
+        ["GET /v1/rule-sets/"] = Anyone,
+        ["GET /v1/rule-sets/{version}"] = Anyone,
+        ["POST /v1/classifications/"] = Anyone,
+        ["POST /v1/rule-sets/"] = Officer,
+        ["POST /v1/restricted-parties/"] = Officer,
+        ["POST /v1/restricted-parties/clearances"] = Officer,
+        ["POST /v1/restricted-parties/refreshes"] = Officer,
+        ["POST /v1/licences/"] = Officer,
+        ["GET /v1/decisions/{reservationId}"] = Oversight,
+        ["GET /v1/licences/"] = Oversight,
+        ["GET /v1/licences/{id:guid}"] = Oversight,
+        ["GET /v1/restricted-parties/"] = Oversight,
+        ["GET /v1/restricted-parties/clearances"] = Oversight,
+        ["GET /v1/restricted-parties/matches"] = Oversight,
+        ["GET /v1/restricted-parties/{id:guid}"] = Oversight,
+        ["POST /brokering.compliance.v1.Compliance/Screen"] = Service,
+        ["POST /brokering.compliance.v1.Compliance/Classify"] = Service,
+        ["POST /brokering.compliance.v1.Compliance/GetCutoff"] = Service,
+    };
+
+    [Fact]
+    public async Task Every_endpoint_admits_exactly_the_roles_it_is_meant_for()
+    {
+        using var anonymous = fixture.CreateAnonymousClient();
+        var failures = await AuthorizationMatrix.VerifyAsync(anonymous, fixture.Services, Expected, TestContext.Current.CancellationToken);
+        failures.ShouldBeEmpty(string.Join("\n", failures));
+    }
+}
