@@ -24,6 +24,14 @@ servers_running() {
 if ! servers_running; then
   bash deploy/local/infra-up.sh
 fi
+
+# The ops console's browser tests drive Debian's Chromium through Playwright; Playwright must never
+# try to download a browser of its own (there is no internet here).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing Debian's chromium for the browser tests" >&2
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } >&2
+fi
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 # shellcheck disable=SC1091
 source .local/env.sh
 

@@ -5,9 +5,11 @@ using Brokering.Ordering.Activities;
 using Brokering.Ordering.Data;
 using Brokering.Ordering.Idempotency;
 using Brokering.Ordering.Ops;
+using Brokering.Ordering.OpsConsole;
 using Brokering.Ordering.Reservations;
 using Brokering.Ordering.Saga;
 using Brokering.ServiceDefaults;
+using Brokering.ServiceDefaults.Security;
 using MassTransit;
 
 namespace Brokering.Ordering;
@@ -39,6 +41,7 @@ public static class Extensions
 
         builder.Services.AddScoped<IdempotencyStore>();
         builder.Services.AddScoped<ReservationDesk>();
+        builder.AddOps();
         return builder;
     }
 
@@ -46,7 +49,8 @@ public static class Extensions
     {
         app.MapReservationsApi();
         app.MapOpsApi();
-        app.MapGrpcService<ReservationsGrpcService>();
+        app.MapOpsConsole();
+        app.MapGrpcService<ReservationsGrpcService>().RequireAuthorization(BrokeringRoles.Buyer);
         return app;
     }
 

@@ -79,7 +79,8 @@ public static class AuthorizationMatrix
             request.Content = new StringContent("{}", Encoding.UTF8, "application/json");
         }
 
-        using var response = await client.SendAsync(request, cancellationToken);
+        // Headers are enough, and streaming endpoints never end their body.
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         return response.StatusCode;
     }
 

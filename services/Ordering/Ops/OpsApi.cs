@@ -1,43 +1,107 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Data;
 using Brokering.Ordering.Saga;
+using Brokering.ServiceDefaults.Security;
 using MassTransit;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
 namespace Brokering.Ordering.Ops;
 
-/// <summary>The ops API: watch every reservation saga, find the stuck and the at-risk ones, and act on them.</summary>
+/// <summary>
+/// The ops API: watch every reservation saga, find the stuck and the at-risk ones, and act on them.
+/// Everything is under <c>/v1/ops</c>, so one authorization policy (the ops role) covers it.
+/// </summary>
 public static class OpsApi
 {
+    public const int MaxReasonLength = 500;
+    public const int DefaultAtRiskMinutes = 15;
     private const int MaxPageSize = 200;
+    private const int MaxAtRiskMinutes = 7 * 24 * 60;
+    private const int NearestCutoffs = 10;
+
+    /// <summary>Who the saga is told asked (the buyer sees it); the operator's own name goes into the ops audit.</summary>
+    private const string OpsRequester = "ops";
+    private static readonly TimeSpan StreamInterval = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan StreamHeartbeat = TimeSpan.FromSeconds(15);
+
+    /// <summary>States in which the saga handles a cancellation (and so an ops cancel).</summary>
+    private static readonly string[] Cancellable = ["Screening", "Allocating", "Held", "AwaitingStock"];
+
+    /// <summary>States in which the saga handles <see cref="RescreenReservation"/>.</summary>
+    private static readonly string[] Rescreenable = ["Allocating", "Held", "AwaitingStock"];
+
+    /// <summary>Live states that may hold stock: releasing their holds means ending them (see <see cref="ReleaseHoldsAsync"/>).</summary>
+    private static readonly string[] LiveWithHolds = ["Allocating", "Held", "AwaitingStock"];
+
+    /// <summary>Ended states whose holds may be released again, should a release have been lost (it is idempotent).</summary>
+    private static readonly string[] EndedUncommitted = ["Rejected", "Cancelled", "Expired", "CutoffMissed"];
 
     public static IEndpointRouteBuilder MapOpsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/ops").WithTags("Ops");
+        var group = app.MapGroup("/v1/ops").WithTags("Ops").RequireAuthorization(BrokeringRoles.Ops);
         group.MapGet("/sagas", ListAsync);
         group.MapGet("/sagas/{id:guid}", GetAsync);
         group.MapPost("/sagas/{id:guid}/cancel", CancelAsync);
+        group.MapPost("/sagas/{id:guid}/release-holds", ReleaseHoldsAsync);
+        group.MapPost("/sagas/{id:guid}/rescreen", RescreenAsync);
         group.MapGet("/summary", SummaryAsync);
+        group.MapGet("/stream", Stream);
+        group.MapGet("/state-machine", (StateMachineDiagram diagram) => TypedResults.Ok(new StateMachineView(diagram.States, diagram.Transitions, diagram.ToMermaid())));
+        group.MapGet("/state-machine.mmd", (StateMachineDiagram diagram) => TypedResults.Text(diagram.ToMermaid(), "text/plain; charset=utf-8"));
         return app;
     }
 
     public sealed record SagaRow(
         Guid Id, string State, string BuyerId, string DestinationCountry, DateTimeOffset SubmittedAt, DateTimeOffset UpdatedAt,
-        DateTimeOffset? Cutoff, double? MinutesToCutoff, long UnitsRequested, long UnitsAllocated, string? StatusReason, IReadOnlyList<string> Skus);
+        DateTimeOffset? Cutoff, double? MinutesToCutoff, long UnitsRequested, long UnitsAllocated, string? StatusReason,
+        IReadOnlyList<string> Skus, IReadOnlyList<string> Distributors);
 
     public sealed record SagaPage(IReadOnlyList<SagaRow> Items, int Page, int PageSize, int Total);
 
+    /// <summary>A saga with everything an operator needs to judge it.</summary>
+    /// <param name="Saga">The row as in lists.</param>
+    /// <param name="DecisionId">Compliance's decision (evidence kept by compliance: <c>GET /v1/decisions/{reservationId}</c>).</param>
+    /// <param name="PlanVersion">Allocation plan version.</param>
+    /// <param name="HoldsExpireAt">When the holds lapse unless committed.</param>
+    /// <param name="Lines">What the buyer asked for.</param>
+    /// <param name="Holds">Every allocation (hold, or committed units once Confirmed).</param>
+    /// <param name="HoldsByDistributor">The same, per distributor.</param>
+    /// <param name="Timeline">State changes and operator actions, oldest first.</param>
+    /// <param name="Actions">What an operator may do now, and what each would do.</param>
     public sealed record SagaDetail(SagaRow Saga, string? DecisionId, int PlanVersion, DateTimeOffset? HoldsExpireAt,
-        IReadOnlyList<ReservationLine> Lines, IReadOnlyList<Allocation> Holds, IReadOnlyList<Transition> Timeline);
+        IReadOnlyList<ReservationLine> Lines, IReadOnlyList<Allocation> Holds, IReadOnlyList<DistributorHolds> HoldsByDistributor,
+        IReadOnlyList<TimelineEntry> Timeline, IReadOnlyList<AvailableAction> Actions);
 
-    public sealed record Summary(IReadOnlyDictionary<string, int> CountsByState, IReadOnlyList<SagaRow> NearestCutoffs, DateTimeOffset At);
+    public sealed record DistributorHolds(string DistributorId, long Units, IReadOnlyList<Allocation> Holds);
 
-    public sealed record OpsCancelRequest(string? Reason);
+    /// <summary>One step of the ops timeline.</summary>
+    /// <param name="At">When.</param>
+    /// <param name="Kind"><c>Transition</c> (the saga moved) or <c>OpsAction</c> (an operator acted).</param>
+    /// <param name="Event">The saga event, or the operator's action.</param>
+    /// <param name="From">State before (transitions), or the state the operator saw (actions).</param>
+    /// <param name="To">State after (transitions only).</param>
+    /// <param name="Detail">The saga's reason, or the operator's.</param>
+    /// <param name="Actor">Who acted (actions only).</param>
+    /// <param name="Effect">What the action did (actions only).</param>
+    public sealed record TimelineEntry(DateTimeOffset At, string Kind, string Event, string? From, string? To, string? Detail, string? Actor, string? Effect);
+
+    public sealed record AvailableAction(string Action, string Path, string Effect);
+
+    public sealed record Summary(
+        IReadOnlyDictionary<string, int> CountsByState, int InFlight, int AtRisk, int AtRiskWithin,
+        DateTimeOffset? NextCutoff, IReadOnlyList<SagaRow> NearestCutoffs, DateTimeOffset At);
+
+    public sealed record OpsActionRequest(string? Reason);
+
+    public sealed record OpsActionAccepted(Guid ActionId, Guid ReservationId, string Action, string Effect, string StateAtRequest);
+
+    public sealed record StateMachineView(IReadOnlyList<DiagramState> States, IReadOnlyList<DiagramTransition> Transitions, string Mermaid);
 
     private static async Task<Results<Ok<SagaPage>, ValidationProblem>> ListAsync(
-        OrderingDbContext db, TimeProvider clock, CancellationToken cancellationToken,
+        OrderingDbContext db, StateMachineDiagram diagram, TimeProvider clock, CancellationToken cancellationToken,
         string? state = null, string? sku = null, string? buyer = null, string? distributor = null,
         int? atRiskWithin = null, int page = 1, int pageSize = 50)
     {
@@ -52,9 +116,22 @@ public static class OpsApi
             errors["pageSize"] = [$"Must be between 1 and {MaxPageSize}."];
         }
 
-        if (atRiskWithin is < 0 or > 7 * 24 * 60)
+        if (atRiskWithin is < 0 or > MaxAtRiskMinutes)
         {
-            errors["atRiskWithin"] = ["Minutes, between 0 and 10080."];
+            errors["atRiskWithin"] = [$"Minutes, between 0 and {MaxAtRiskMinutes}."];
+        }
+
+        if (!string.IsNullOrEmpty(state) && !diagram.States.Any(s => s.Name == state))
+        {
+            errors["state"] = [$"One of {string.Join(", ", diagram.States.Select(s => s.Name))}."];
+        }
+
+        foreach (var (name, value) in new[] { ("sku", sku), ("buyer", buyer), ("distributor", distributor) })
+        {
+            if (value is { Length: > 100 })
+            {
+                errors[name] = ["At most 100 characters."];
+            }
         }
 
         if (errors.Count > 0)
@@ -63,7 +140,19 @@ public static class OpsApi
         }
 
         var now = clock.GetUtcNow();
-        var query = db.Sagas.AsNoTracking();
+        var terminal = ReservationStateMachine.TerminalStateNames;
+        sku = NullIfEmpty(sku);
+        distributor = NullIfEmpty(distributor);
+
+        // SKU and distributor live inside the jsonb lines and allocations: filter them in SQL by containment,
+        // so paging and totals stay exact however many sagas there are.
+        var query = (sku is null && distributor is null
+            ? db.Sagas
+            : db.Sagas.FromSql($"""
+                SELECT * FROM reservation_sagas
+                WHERE ({sku}::text IS NULL OR lines @> jsonb_build_array(jsonb_build_object('sku', {sku}::text)))
+                  AND ({distributor}::text IS NULL OR allocations @> jsonb_build_array(jsonb_build_object('distributorId', {distributor}::text)))
+                """)).AsNoTracking();
         if (!string.IsNullOrEmpty(state))
         {
             query = query.Where(s => s.CurrentState == state);
@@ -76,36 +165,62 @@ public static class OpsApi
 
         if (atRiskWithin is { } minutes)
         {
+            // At risk: not ended, and the cutoff is within the horizon (or already behind: those are the most at risk).
             var horizon = now.AddMinutes(minutes);
-            query = query.Where(s => s.Cutoff != null && s.Cutoff <= horizon && !ReservationStateMachine.TerminalStateNames.Contains(s.CurrentState));
+            query = query.Where(s => s.Cutoff != null && s.Cutoff <= horizon && !terminal.Contains(s.CurrentState));
         }
 
-        // SKU and distributor live inside the jsonb lines and holds: filter those in memory after the
-        // indexed filters have narrowed the set.
-        var candidates = await query.OrderBy(s => s.Cutoff == null).ThenBy(s => s.Cutoff).ThenByDescending(s => s.UpdatedAt)
-            .Take(5000).ToListAsync(cancellationToken);
-        var filtered = candidates
-            .Where(s => string.IsNullOrEmpty(sku) || s.Lines.Any(line => line.Sku == sku))
-            .Where(s => string.IsNullOrEmpty(distributor) || s.Allocations.Any(hold => hold.DistributorId == distributor))
-            .ToList();
-        var items = filtered.Skip((page - 1) * pageSize).Take(pageSize).Select(s => Row(s, now)).ToList();
-        return TypedResults.Ok(new SagaPage(items, page, pageSize, filtered.Count));
+        var total = await query.CountAsync(cancellationToken);
+
+        // Most urgent first: live sagas by cutoff, then ended ones, most recent first; the id keeps pages stable.
+        var sagas = await query
+            .OrderBy(s => terminal.Contains(s.CurrentState))
+            .ThenBy(s => terminal.Contains(s.CurrentState) || s.Cutoff == null)
+            .ThenBy(s => terminal.Contains(s.CurrentState) ? null : s.Cutoff)
+            .ThenByDescending(s => s.UpdatedAt)
+            .ThenBy(s => s.CorrelationId)
+            .Skip((page - 1) * pageSize).Take(pageSize)
+            .ToListAsync(cancellationToken);
+        return TypedResults.Ok(new SagaPage([.. sagas.Select(s => Row(s, now))], page, pageSize, total));
     }
 
-    private static async Task<Results<Ok<SagaDetail>, ProblemHttpResult>> GetAsync(Guid id, OrderingDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<SagaDetail>, ProblemHttpResult>> GetAsync(
+        Guid id, OrderingDbContext db, OpsActionLog log, TimeProvider clock, CancellationToken cancellationToken)
     {
         var saga = await db.Sagas.AsNoTracking().SingleOrDefaultAsync(s => s.CorrelationId == id, cancellationToken);
-        return saga is null
-            ? NotFound(id)
-            : TypedResults.Ok(new SagaDetail(Row(saga, clock.GetUtcNow()), saga.DecisionId, saga.PlanVersion, saga.HoldsExpireAt, saga.Lines, saga.Allocations, saga.History));
+        if (saga is null)
+        {
+            return NotFound(id);
+        }
+
+        var actions = await log.OfAsync(id, cancellationToken);
+        var timeline = saga.History
+            .Select(step => (Order: 1, Entry: new TimelineEntry(step.At, "Transition", step.Event, step.From, step.To, step.Detail, null, null)))
+            .Concat(actions.Select(action => (Order: 0, Entry: new TimelineEntry(
+                action.RequestedAt, "OpsAction", action.Action, action.StateAtRequest, null, action.Reason, action.RequestedBy, action.Effect))))
+            .OrderBy(x => x.Entry.At).ThenBy(x => x.Order)
+            .Select(x => x.Entry)
+            .ToList();
+        var byDistributor = saga.Allocations
+            .GroupBy(a => a.DistributorId, StringComparer.Ordinal)
+            .Select(g => new DistributorHolds(g.Key, g.Sum(a => a.Quantity), [.. g]))
+            .OrderByDescending(g => g.Units).ThenBy(g => g.DistributorId, StringComparer.Ordinal)
+            .ToList();
+        return TypedResults.Ok(new SagaDetail(Row(saga, clock.GetUtcNow()), saga.DecisionId, saga.PlanVersion, saga.HoldsExpireAt,
+            saga.Lines, saga.Allocations, byDistributor, timeline, AvailableActions(saga.CurrentState, id)));
     }
 
-    private static async Task<Results<Accepted, ValidationProblem, ProblemHttpResult>> CancelAsync(
-        Guid id, OpsCancelRequest request, OrderingDbContext db, IPublishEndpoint publish, TimeProvider clock, CancellationToken cancellationToken)
+    /// <summary>
+    /// Cancel: the saga ends Cancelled and releases its holds itself. The buyer sees "cancelled by ops"
+    /// with the action's id; the operator's reason stays in the ops audit.
+    /// </summary>
+    private static async Task<Results<Accepted<OpsActionAccepted>, ValidationProblem, ProblemHttpResult>> CancelAsync(
+        Guid id, OpsActionRequest? request, HttpContext http, OrderingDbContext db, OpsActionLog log, IPublishEndpoint publish,
+        TimeProvider clock, ReservationMetrics metrics, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrWhiteSpace(request.Reason) || request.Reason.Length > 500)
+        if (InvalidReason(request) is { } invalid)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["reason"] = ["A reason (at most 500 characters) is required; it goes into the timeline."] });
+            return invalid;
         }
 
         var saga = await db.Sagas.AsNoTracking().SingleOrDefaultAsync(s => s.CorrelationId == id, cancellationToken);
@@ -114,32 +229,257 @@ public static class OpsApi
             return NotFound(id);
         }
 
-        if (ReservationStateMachine.TerminalStates.Contains(saga.CurrentState) || saga.CurrentState == "Confirming")
+        if (!Cancellable.Contains(saga.CurrentState))
         {
-            return TypedResults.Problem($"A saga that is {saga.CurrentState} can no longer be cancelled.", statusCode: StatusCodes.Status409Conflict);
+            return Conflict($"A saga that is {saga.CurrentState} can no longer be cancelled.");
         }
 
-        await publish.Publish(new ReservationCancellationRequested(id, request.Reason, "ops", clock.GetUtcNow()), cancellationToken);
-        await db.SaveChangesAsync(cancellationToken);
-        return TypedResults.Accepted($"/v1/ops/sagas/{id}");
+        var action = NewAction(OpsActionKind.Cancel, saga, request!, http, clock, "Cancellation requested: the saga releases its holds and ends Cancelled.");
+        await log.RecordAsync(action, () => publish.Publish(
+            new ReservationCancellationRequested(id, $"ops action {action.Id}", OpsRequester, action.RequestedAt), cancellationToken), cancellationToken);
+        return Accepted(action, metrics);
     }
 
-    private static async Task<Ok<Summary>> SummaryAsync(OrderingDbContext db, TimeProvider clock, CancellationToken cancellationToken)
+    /// <summary>
+    /// Release holds. Releasing the holds of a live reservation behind the saga's back would leave it
+    /// Held on nothing (a later confirm would fail at commit, and the buyer would be told it is held), so
+    /// for Allocating, Held and AwaitingStock it is carried out as a cancel, whose release the saga
+    /// issues itself. For a reservation that already ended uncommitted, it asks again for the release
+    /// (idempotent in inventory): the repair for holds whose release was lost. Screening has nothing
+    /// held; Confirming and Confirmed have committed (or are committing) their holds: refused.
+    /// </summary>
+    private static async Task<Results<Accepted<OpsActionAccepted>, ValidationProblem, ProblemHttpResult>> ReleaseHoldsAsync(
+        Guid id, OpsActionRequest? request, HttpContext http, OrderingDbContext db, OpsActionLog log, IPublishEndpoint publish,
+        TimeProvider clock, ReservationMetrics metrics, CancellationToken cancellationToken)
+    {
+        if (InvalidReason(request) is { } invalid)
+        {
+            return invalid;
+        }
+
+        var saga = await db.Sagas.AsNoTracking().SingleOrDefaultAsync(s => s.CorrelationId == id, cancellationToken);
+        if (saga is null)
+        {
+            return NotFound(id);
+        }
+
+        if (LiveWithHolds.Contains(saga.CurrentState))
+        {
+            var cancel = NewAction(OpsActionKind.ReleaseHolds, saga, request!, http, clock,
+                "Carried out as a cancel: the saga releases its holds and ends Cancelled.");
+            await log.RecordAsync(cancel, () => publish.Publish(
+                new ReservationCancellationRequested(id, $"holds released (ops action {cancel.Id})", OpsRequester, cancel.RequestedAt), cancellationToken),
+                cancellationToken);
+            return Accepted(cancel, metrics);
+        }
+
+        if (EndedUncommitted.Contains(saga.CurrentState))
+        {
+            var release = NewAction(OpsActionKind.ReleaseHolds, saga, request!, http, clock,
+                $"Release of any remaining holds requested again; the saga stays {saga.CurrentState}.");
+            await log.RecordAsync(release, () => publish.Publish(
+                new ReleaseReservationHolds(id, $"released by ops (ops action {release.Id})"), cancellationToken), cancellationToken);
+            return Accepted(release, metrics);
+        }
+
+        return Conflict(saga.CurrentState == "Screening"
+            ? "Nothing is held while screening; cancel the reservation instead."
+            : $"A saga that is {saga.CurrentState} has committed or is committing its holds; they cannot be released.");
+    }
+
+    /// <summary>Re-screen: compliance is asked again and the saga applies its answer wherever it stands.</summary>
+    private static async Task<Results<Accepted<OpsActionAccepted>, ValidationProblem, ProblemHttpResult>> RescreenAsync(
+        Guid id, OpsActionRequest? request, HttpContext http, OrderingDbContext db, OpsActionLog log, IPublishEndpoint publish,
+        TimeProvider clock, ReservationMetrics metrics, CancellationToken cancellationToken)
+    {
+        if (InvalidReason(request) is { } invalid)
+        {
+            return invalid;
+        }
+
+        var saga = await db.Sagas.AsNoTracking().SingleOrDefaultAsync(s => s.CorrelationId == id, cancellationToken);
+        if (saga is null)
+        {
+            return NotFound(id);
+        }
+
+        if (!Rescreenable.Contains(saga.CurrentState))
+        {
+            return Conflict($"Only a reservation that is {string.Join(", ", Rescreenable)} can be re-screened; this one is {saga.CurrentState}.");
+        }
+
+        var action = NewAction(OpsActionKind.Rescreen, saga, request!, http, clock,
+            "Compliance screens the reservation again; the saga applies the answer (it may reject it or move its cutoff).");
+        await log.RecordAsync(action, () => publish.Publish(
+            new RescreenReservation(id, $"requested by ops (ops action {action.Id})"), cancellationToken), cancellationToken);
+        return Accepted(action, metrics);
+    }
+
+    private static async Task<Results<Ok<Summary>, ValidationProblem>> SummaryAsync(
+        OrderingDbContext db, StateMachineDiagram diagram, TimeProvider clock, CancellationToken cancellationToken, int atRiskWithin = DefaultAtRiskMinutes)
+    {
+        if (atRiskWithin is < 0 or > MaxAtRiskMinutes)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["atRiskWithin"] = [$"Minutes, between 0 and {MaxAtRiskMinutes}."] });
+        }
+
+        return TypedResults.Ok(await SummarizeAsync(db, diagram, clock, atRiskWithin, cancellationToken));
+    }
+
+    /// <summary>
+    /// Server-sent events: the summary now, then again whenever it changes (checked every second), and at
+    /// least every 15 s so proxies keep the connection. Each viewer costs two small queries a second.
+    /// </summary>
+    private static ServerSentEventsResult<Summary> Stream(
+        OrderingDbContext db, StateMachineDiagram diagram, TimeProvider clock, IHostApplicationLifetime lifetime,
+        CancellationToken cancellationToken, int atRiskWithin = DefaultAtRiskMinutes) =>
+        TypedResults.ServerSentEvents(
+            SummariesAsync(db, diagram, clock, Math.Clamp(atRiskWithin, 0, MaxAtRiskMinutes), cancellationToken, lifetime.ApplicationStopping),
+            eventType: "summary");
+
+    private static async IAsyncEnumerable<Summary> SummariesAsync(
+        OrderingDbContext db, StateMachineDiagram diagram, TimeProvider clock, int atRiskWithin,
+        [EnumeratorCancellation] CancellationToken requestAborted, CancellationToken stopping)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, stopping);
+        using var timer = new PeriodicTimer(StreamInterval, clock);
+        string? sent = null;
+        var sentAt = DateTimeOffset.MinValue;
+        while (!stop.IsCancellationRequested)
+        {
+            var summary = await TrySummarizeAsync(db, diagram, clock, atRiskWithin, stop.Token);
+            if (summary is null)
+            {
+                yield break;
+            }
+
+            var fingerprint = Fingerprint(summary);
+            if (fingerprint != sent || summary.At - sentAt >= StreamHeartbeat)
+            {
+                (sent, sentAt) = (fingerprint, summary.At);
+                yield return summary;
+            }
+
+            if (!await TryWaitAsync(timer, stop.Token))
+            {
+                yield break;
+            }
+        }
+    }
+
+    private static async Task<Summary?> TrySummarizeAsync(OrderingDbContext db, StateMachineDiagram diagram, TimeProvider clock, int atRiskWithin, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await SummarizeAsync(db, diagram, clock, atRiskWithin, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
+    private static async Task<bool> TryWaitAsync(PeriodicTimer timer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<Summary> SummarizeAsync(OrderingDbContext db, StateMachineDiagram diagram, TimeProvider clock, int atRiskWithin, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
-        var counts = await db.Sagas.AsNoTracking().GroupBy(s => s.CurrentState)
+        var horizon = now.AddMinutes(atRiskWithin);
+        var terminal = ReservationStateMachine.TerminalStateNames;
+        var counted = await db.Sagas.AsNoTracking().GroupBy(s => s.CurrentState)
             .Select(group => new { State = group.Key, Count = group.Count() })
             .ToDictionaryAsync(group => group.State, group => group.Count, cancellationToken);
+        var counts = diagram.States.Where(s => s.Name != StateMachineDiagram.InitialState)
+            .ToDictionary(s => s.Name, s => counted.GetValueOrDefault(s.Name), StringComparer.Ordinal);
         var nearest = await db.Sagas.AsNoTracking()
-            .Where(s => s.Cutoff != null && !ReservationStateMachine.TerminalStateNames.Contains(s.CurrentState))
-            .OrderBy(s => s.Cutoff).Take(10).ToListAsync(cancellationToken);
-        return TypedResults.Ok(new Summary(counts, [.. nearest.Select(s => Row(s, now))], now));
+            .Where(s => s.Cutoff != null && !terminal.Contains(s.CurrentState))
+            .OrderBy(s => s.Cutoff).ThenBy(s => s.CorrelationId)
+            .Take(NearestCutoffs).ToListAsync(cancellationToken);
+        var atRisk = nearest.Count(s => s.Cutoff <= horizon) < NearestCutoffs
+            ? nearest.Count(s => s.Cutoff <= horizon)
+            : await db.Sagas.AsNoTracking().CountAsync(s => s.Cutoff != null && s.Cutoff <= horizon && !terminal.Contains(s.CurrentState), cancellationToken);
+        var inFlight = counts.Where(c => !ReservationStateMachine.TerminalStates.Contains(c.Key)).Sum(c => c.Value);
+        return new Summary(counts, inFlight, atRisk, atRiskWithin, nearest.FirstOrDefault()?.Cutoff, [.. nearest.Select(s => Row(s, now))], now);
     }
+
+    // What the stream compares: everything but the clock-driven fields (the console counts down by itself).
+    private static string Fingerprint(Summary summary) => string.Join('|',
+        string.Join(',', summary.CountsByState.Select(c => $"{c.Key}={c.Value}")),
+        summary.AtRisk.ToString(CultureInfo.InvariantCulture),
+        string.Join(',', summary.NearestCutoffs.Select(r => $"{r.Id}:{r.State}:{r.Cutoff:O}:{r.UnitsAllocated}:{r.UpdatedAt:O}")));
+
+    private static List<AvailableAction> AvailableActions(string state, Guid id)
+    {
+        var actions = new List<AvailableAction>();
+        if (Cancellable.Contains(state))
+        {
+            actions.Add(new("Cancel", $"/v1/ops/sagas/{id}/cancel", "Ends the reservation Cancelled; the saga releases its holds."));
+        }
+
+        if (LiveWithHolds.Contains(state))
+        {
+            actions.Add(new("ReleaseHolds", $"/v1/ops/sagas/{id}/release-holds", "Releases the holds by cancelling the reservation (it cannot stay live on nothing)."));
+        }
+        else if (EndedUncommitted.Contains(state))
+        {
+            actions.Add(new("ReleaseHolds", $"/v1/ops/sagas/{id}/release-holds", $"Asks inventory again to release any hold left; the saga stays {state}."));
+        }
+
+        if (Rescreenable.Contains(state))
+        {
+            actions.Add(new("Rescreen", $"/v1/ops/sagas/{id}/rescreen", "Asks compliance to screen it again; the saga applies the answer."));
+        }
+
+        return actions;
+    }
+
+    private static OpsAction NewAction(OpsActionKind kind, ReservationState saga, OpsActionRequest request, HttpContext http, TimeProvider clock, string effect) => new()
+    {
+        Id = Guid.CreateVersion7(),
+        ReservationId = saga.CorrelationId,
+        Action = kind.ToString(),
+        Effect = effect,
+        Reason = request.Reason!.Trim(),
+        RequestedBy = http.User.Identity?.Name is { Length: > 0 } name ? name : OpsRequester,
+        RequestedAt = clock.GetUtcNow(),
+        StateAtRequest = saga.CurrentState,
+    };
+
+    private static Accepted<OpsActionAccepted> Accepted(OpsAction action, ReservationMetrics metrics)
+    {
+        metrics.OpsActionTaken(Enum.Parse<OpsActionKind>(action.Action));
+        return TypedResults.Accepted($"/v1/ops/sagas/{action.ReservationId}",
+            new OpsActionAccepted(action.Id, action.ReservationId, action.Action, action.Effect, action.StateAtRequest));
+    }
+
+    private static ValidationProblem? InvalidReason(OpsActionRequest? request) =>
+        string.IsNullOrWhiteSpace(request?.Reason) || request.Reason.Trim().Length > MaxReasonLength
+            ? TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["reason"] = [$"A reason (at most {MaxReasonLength} characters) is required; it goes into the saga's ops timeline."],
+            })
+            : null;
 
     private static SagaRow Row(ReservationState saga, DateTimeOffset now) => new(
         saga.CorrelationId, saga.CurrentState, saga.BuyerId, saga.DestinationCountry, saga.SubmittedAt, saga.UpdatedAt, saga.Cutoff,
         saga.Cutoff is { } cutoff ? Math.Round((cutoff - now).TotalMinutes, 2) : null,
-        saga.UnitsRequested, saga.UnitsAllocated, saga.StatusReason, [.. saga.Lines.Select(line => line.Sku)]);
+        saga.UnitsRequested, saga.UnitsAllocated, saga.StatusReason, [.. saga.Lines.Select(line => line.Sku)],
+        [.. saga.Allocations.Select(a => a.DistributorId).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)]);
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+
+    private static ProblemHttpResult Conflict(string detail) =>
+        TypedResults.Problem(detail, statusCode: StatusCodes.Status409Conflict, title: "The saga is not in a state that allows this.");
 
     private static ProblemHttpResult NotFound(Guid id) =>
         TypedResults.Problem(string.Create(CultureInfo.InvariantCulture, $"No saga {id}."), statusCode: StatusCodes.Status404NotFound, title: "Saga not found.");

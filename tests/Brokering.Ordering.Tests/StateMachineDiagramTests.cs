@@ -1,0 +1,100 @@
+using System.Text;
+using Brokering.Ordering.Ops;
+using Brokering.Ordering.Saga;
+using Microsoft.Extensions.Options;
+using Shouldly;
+
+namespace Brokering.Ordering.Tests;
+
+/// <summary>
+/// The state diagram is read from the state machine, and docs/reservation-state-machine.md is generated
+/// from it: this test fails when the checked-in doc is stale. To regenerate it, run the test with
+/// <c>BROKERING_UPDATE_DOCS=1</c>.
+/// </summary>
+public sealed class StateMachineDiagramTests
+{
+    private const string DocPath = "docs/reservation-state-machine.md";
+
+    private static readonly StateMachineDiagram Diagram =
+        StateMachineDiagram.Of(new ReservationStateMachine(TimeProvider.System, Options.Create(new OrderingOptions())));
+
+    [Fact]
+    public void The_checked_in_state_machine_doc_is_generated_from_the_current_state_machine()
+    {
+        var path = Path.Combine(RepositoryRoot(), DocPath);
+        var expected = Markdown(Diagram);
+        if (Environment.GetEnvironmentVariable("BROKERING_UPDATE_DOCS") == "1")
+        {
+            File.WriteAllText(path, expected);
+        }
+
+        File.Exists(path).ShouldBeTrue($"{DocPath} is missing: run this test with BROKERING_UPDATE_DOCS=1 to generate it.");
+        File.ReadAllText(path).ReplaceLineEndings("\n").ShouldBe(expected,
+            $"{DocPath} is stale: the state machine changed. Regenerate it with BROKERING_UPDATE_DOCS=1 (and commit it).");
+    }
+
+    [Fact]
+    public void Each_transition_starts_from_the_state_that_declares_it()
+    {
+        // Screened moves Screening to Allocating; in Held it can only reject, miss the cutoff or stay.
+        Diagram.Transitions.ShouldContain(t => t.From == "Screening" && t.To == "Allocating" && t.Events.Contains("Screened"));
+        Diagram.Transitions.ShouldContain(t => t.From == "Held" && t.To == "Rejected" && t.Events.Contains("Screened"));
+        Diagram.Transitions.ShouldNotContain(t => t.From == "Held" && t.To == "Allocating");
+        Diagram.Transitions.ShouldNotContain(t => t.From == "Confirming" && t.To == "Cancelled");
+        Diagram.Transitions.ShouldContain(t => t.From == "AwaitingStock" && t.To == "Allocating" && t.Events.Count == 1 && t.Events[0] == "TopUp");
+        Diagram.Transitions.ShouldContain(t => t.From == "Held" && t.To == "Confirming" && t.Events.Count == 1 && t.Events[0] == "ConfirmationRequested");
+    }
+
+    [Fact]
+    public void The_states_without_a_way_out_are_exactly_the_terminal_states()
+    {
+        Diagram.States.Where(s => s.Terminal).Select(s => s.Name).Order().ShouldBe(ReservationStateMachine.TerminalStateNames.Order());
+        Diagram.States[0].Name.ShouldBe("Submitted");
+        Diagram.States.Single(s => s.Name == "Held").Handles.ShouldContain("Rescreen");
+    }
+
+    [Fact]
+    public void The_mermaid_text_is_a_state_diagram_with_one_line_per_transition_and_terminal_state()
+    {
+        var lines = Diagram.ToMermaid().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        lines[0].ShouldBe("stateDiagram-v2");
+        lines[1].Trim().ShouldBe("[*] --> Submitted");
+        lines.ShouldContain("    Submitted --> Screening : Submitted");
+        lines.ShouldContain("    Held --> Cancelled : CancellationRequested");
+        lines.Count(line => line.EndsWith("--> [*]", StringComparison.Ordinal)).ShouldBe(ReservationStateMachine.TerminalStateNames.Length);
+        lines.Length.ShouldBe(2 + Diagram.Transitions.Count + ReservationStateMachine.TerminalStateNames.Length);
+    }
+
+    private static string Markdown(StateMachineDiagram diagram)
+    {
+        var text = new StringBuilder();
+        text.Append("# The reservation saga's state machine\n\n");
+        text.Append("<!-- Generated from ReservationStateMachine by tests/Brokering.Ordering.Tests/StateMachineDiagramTests.cs; do not edit by hand.\n");
+        text.Append("     Regenerate: BROKERING_UPDATE_DOCS=1 dotnet test tests/Brokering.Ordering.Tests -->\n\n");
+        text.Append("Read from the state machine itself (every `TransitionTo` it declares, per state), so it cannot drift from the code. ");
+        text.Append("The ops console draws the same graph at `/ops/state-machine`; the ops API serves this Mermaid text at `GET /v1/ops/state-machine.mmd`.\n\n");
+        text.Append("```mermaid\n").Append(diagram.ToMermaid()).Append("```\n\n");
+        text.Append("## What each state reacts to\n\n");
+        text.Append("Events a state handles without moving (a re-screen that approves, a late hold released) appear here but not as arrows.\n\n");
+        text.Append("| State | Ends the reservation | Events handled |\n|---|---|---|\n");
+        foreach (var state in diagram.States)
+        {
+            text.Append("| ").Append(state.Name).Append(" | ").Append(state.Terminal ? "yes" : "no").Append(" | ")
+                .Append(state.Handles.Count == 0 ? "—" : string.Join(", ", state.Handles)).Append(" |\n");
+        }
+
+        return text.ToString();
+    }
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Brokering.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? throw new InvalidOperationException("Brokering.sln not found above the test output.");
+    }
+}
