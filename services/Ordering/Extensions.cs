@@ -27,15 +27,19 @@ public static class Extensions
         builder.AddServiceBus(
             x =>
             {
-                x.AddPostgresOutbox<OrderingDbContext>(outbox => outbox.UseBusOutbox());
+                x.AddPostgresOutbox<OrderingDbContext>(outbox =>
+                {
+                    outbox.UseBusOutbox();
+                    outbox.UseMessageRetry(ActivityRetry);
+                });
                 x.AddPostgresMessageScheduler<OrderingDbContext>();
-                PostgresMessagingRegistrationExtensions.PostgresRepository<ReservationState, OrderingDbContext>(x.AddSagaStateMachine<ReservationStateMachine, ReservationState>());
-                x.AddConsumer<ScreenReservationConsumer>(ActivityRetry);
-                x.AddConsumer<AllocateReservationConsumer>(ActivityRetry);
-                x.AddConsumer<CommitReservationHoldsConsumer>(ActivityRetry);
-                x.AddConsumer<ReleaseReservationHoldsConsumer>(ActivityRetry);
-                x.AddConsumer<RuleChangeConsumer>(ActivityRetry);
-                x.AddConsumer<StockAvailableConsumer>(ActivityRetry);
+                x.AddSagaStateMachine<ReservationStateMachine, ReservationState>().PostgresRepository<OrderingDbContext>();
+                x.AddConsumer<ScreenReservationConsumer>();
+                x.AddConsumer<AllocateReservationConsumer>();
+                x.AddConsumer<CommitReservationHoldsConsumer>();
+                x.AddConsumer<ReleaseReservationHoldsConsumer>();
+                x.AddConsumer<RuleChangeConsumer>();
+                x.AddConsumer<StockAvailableConsumer>();
             },
             (context, bus) => bus.UsePostgresMessageScheduler(context));
 
@@ -54,9 +58,9 @@ public static class Extensions
         return app;
     }
 
-    // A dependency that is down is waited for: retries back off up to a minute between tries,
-    // and the saga simply stays where it is meanwhile (the cutoff timer still fires).
-    private static void ActivityRetry<TConsumer>(IConsumerConfigurator<TConsumer> consumer)
-        where TConsumer : class =>
-        consumer.UseMessageRetry(retry => retry.Exponential(20, TimeSpan.FromMilliseconds(200), TimeSpan.FromMinutes(1), TimeSpan.FromMilliseconds(500)));
+    // A dependency that is down is waited for: retries back off up to a minute between tries, and
+    // the saga simply stays where it is meanwhile (the cutoff timer still fires). The retry wraps the
+    // outbox transaction, so each try starts from a clean unit of work.
+    private static void ActivityRetry(IRetryConfigurator retry) =>
+        retry.Exponential(20, TimeSpan.FromMilliseconds(200), TimeSpan.FromMinutes(1), TimeSpan.FromMilliseconds(500));
 }

@@ -1,0 +1,127 @@
+using MassTransit;
+using MassTransit.Middleware;
+using MassTransit.Middleware.Outbox;
+using Microsoft.EntityFrameworkCore;
+
+namespace Brokering.Messaging.Postgres;
+
+/// <summary>
+/// The consume context inside the outbox transaction: messages sent or published while consuming become
+/// <see cref="OutboxMessage"/> rows of the same DbContext; the inbox row records consumption and delivery.
+/// </summary>
+sealed class PostgresOutboxConsumeContext<TDbContext, TMessage> :
+    OutboxConsumeContextProxy<TMessage>,
+    IPostgresTransactionContext
+    where TDbContext : DbContext
+    where TMessage : class
+{
+    readonly TDbContext _dbContext;
+    readonly InboxState _inboxState;
+    readonly TimeProvider _timeProvider;
+    readonly bool _completionOnly;
+    readonly Lock _addLock = new();
+    int _addedMessages;
+
+    // completionOnly: the last round after this call itself delivered the outbox; nothing is left to read or delete,
+    // so the round runs without a transaction.
+    public PostgresOutboxConsumeContext(ConsumeContext<TMessage> context, OutboxConsumeOptions options, IServiceProvider provider,
+        TDbContext dbContext, InboxState inboxState, TimeProvider timeProvider, bool completionOnly)
+        : base(context, options, provider)
+    {
+        _dbContext = dbContext;
+        _inboxState = inboxState;
+        _timeProvider = timeProvider;
+        _completionOnly = completionOnly;
+    }
+
+    public DbContext DbContext => _dbContext;
+
+    public override Guid? MessageId => _inboxState.MessageId;
+
+    public override bool ContinueProcessing { get; set; } = true;
+
+    public override bool IsMessageConsumed => _inboxState.Consumed.HasValue;
+
+    public override bool IsOutboxDelivered => _inboxState.Delivered.HasValue;
+
+    public override int ReceiveCount => _inboxState.ReceiveCount;
+
+    public override long? LastSequenceNumber => _inboxState.LastSequenceNumber;
+
+    DateTime Now => _timeProvider.GetUtcNow().UtcDateTime;
+
+    // The factory saves once, right before it commits: the consumer's entities, the saga, the captured messages and the
+    // inbox row go to the database in one batch.
+    public override Task SetConsumed()
+    {
+        var now = Now;
+        _inboxState.Consumed = now;
+
+        // Nothing was sent while consuming: there is nothing to deliver, so the next round can finish without a transaction.
+        if (Volatile.Read(ref _addedMessages) == 0)
+            _inboxState.Delivered = now;
+
+        return Task.CompletedTask;
+    }
+
+    public override async Task SetDelivered()
+    {
+        _inboxState.Delivered = Now;
+
+        // Delivered rows are of no further use; removing them now saves the extra round MassTransit's pipe would need.
+        await DeleteOutboxMessages().ConfigureAwait(false);
+    }
+
+    public override async Task<List<OutboxMessageContext>> LoadOutboxMessages()
+    {
+        var lastSequenceNumber = LastSequenceNumber ?? 0;
+        var inboxMessageId = _inboxState.MessageId;
+        var inboxConsumerId = _inboxState.ConsumerId;
+
+        var messages = await _dbContext.Set<OutboxMessage>()
+            .Where(x => x.InboxMessageId == inboxMessageId && x.InboxConsumerId == inboxConsumerId && x.SequenceNumber > lastSequenceNumber)
+            .OrderBy(x => x.SequenceNumber)
+            .Take(Options.MessageDeliveryLimit + 1)
+            .AsNoTracking()
+            .ToListAsync(CancellationToken).ConfigureAwait(false);
+
+        return messages.Select(OutboxMessageContext (x) => StoredMessageContext.From(x, SerializerContext)).ToList();
+    }
+
+    public override Task NotifyOutboxMessageDelivered(OutboxMessageContext message)
+    {
+        _inboxState.LastSequenceNumber = message.SequenceNumber;
+        return Task.CompletedTask;
+    }
+
+    public override async Task RemoveOutboxMessages()
+    {
+        if (_completionOnly)
+            return;
+
+        await DeleteOutboxMessages().ConfigureAwait(false);
+    }
+
+    public override Task AddSend<T>(SendContext<T> context)
+    {
+        var message = OutboxMessageFactory.Create(context, SerializerContext, Now, _inboxState.MessageId, _inboxState.ConsumerId);
+
+        lock (_addLock)
+        {
+            _dbContext.Set<OutboxMessage>().Add(message);
+            _addedMessages++;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    Task<int> DeleteOutboxMessages()
+    {
+        var inboxMessageId = _inboxState.MessageId;
+        var inboxConsumerId = _inboxState.ConsumerId;
+
+        return _dbContext.Set<OutboxMessage>()
+            .Where(x => x.InboxMessageId == inboxMessageId && x.InboxConsumerId == inboxConsumerId)
+            .ExecuteDeleteAsync(CancellationToken);
+    }
+}

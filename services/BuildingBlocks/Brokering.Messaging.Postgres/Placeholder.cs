@@ -1,1 +1,0 @@
-namespace Brokering.Messaging.Postgres;

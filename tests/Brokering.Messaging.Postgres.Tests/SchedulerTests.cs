@@ -1,0 +1,145 @@
+using System.Diagnostics.Metrics;
+using Brokering.Messaging.Postgres.Tests.Contracts;
+using Brokering.Messaging.Postgres.Tests.Support;
+using MassTransit;
+using MassTransit.Scheduling;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Brokering.Messaging.Postgres.Tests;
+
+public sealed class SchedulerTests
+{
+    static readonly Uri Scheduler = new("queue:scheduler");
+    static readonly Uri Observations = new($"queue:{ObservationConsumerDefinition.Queue}");
+
+    [Fact]
+    public async Task A_scheduled_message_is_delivered_by_a_new_host_after_the_scheduling_host_stopped()
+    {
+        await using var environment = await TestEnvironment.CreateAsync("restart");
+        var counterId = NewId.NextGuid();
+        await using var db = environment.CreateDbContext();
+
+        await using (var first = await MessagingTestHost.StartAsync(environment))
+        {
+            var bus = first.Services.GetRequiredService<IBus>();
+            await bus.Publish(new Increment(counterId));
+            await Eventually.Until(() => db.Counters.CountAsync(), c => c == 1, what: "the counter");
+            await bus.Publish(new ArmReminder(counterId, 3000));
+            await Eventually.Until(() => db.ScheduledMessages.CountAsync(), c => c == 1, what: "the stored schedule");
+        }
+
+        (await db.Counters.AsNoTracking().SingleAsync()).RemindersReceived.ShouldBe(0);
+        var stored = await db.ScheduledMessages.AsNoTracking().SingleAsync();
+        stored.TokenId.ShouldBe((await db.Counters.AsNoTracking().SingleAsync()).ReminderTokenId!.Value);
+
+        await using var second = await MessagingTestHost.StartAsync(environment);
+        var reminders = await Eventually.Until(() => db.Counters.AsNoTracking().Select(x => x.RemindersReceived).SingleAsync(), r => r >= 1,
+            TimeSpan.FromSeconds(15), "the reminder");
+        reminders.ShouldBe(1);
+        await Eventually.Until(() => db.ScheduledMessages.CountAsync(), c => c == 0, what: "the sent row to be deleted");
+        DateTime.UtcNow.ShouldBeGreaterThanOrEqualTo(stored.DueAt);
+    }
+
+    [Fact]
+    public async Task A_cancelled_scheduled_message_is_never_delivered()
+    {
+        await using var environment = await TestEnvironment.CreateAsync("cancel");
+        await using var host = await MessagingTestHost.StartAsync(environment);
+        var bus = host.Services.GetRequiredService<IBus>();
+        var cancelled = NewId.NextGuid();
+        var control = NewId.NextGuid();
+        await using var db = environment.CreateDbContext();
+
+        await bus.Publish(new Increment(cancelled));
+        await bus.Publish(new Increment(control));
+        await Eventually.Until(() => db.Counters.CountAsync(), c => c == 2, what: "both counters");
+        await bus.Publish(new ArmReminder(cancelled, 1500));
+        await bus.Publish(new ArmReminder(control, 1500));
+        await Eventually.Until(() => db.ScheduledMessages.CountAsync(), c => c == 2, what: "both schedules");
+
+        await bus.Publish(new DisarmReminder(cancelled));
+
+        await Eventually.Until(() => db.Counters.AsNoTracking().Where(x => x.CorrelationId == control).Select(x => x.RemindersReceived).SingleAsync(),
+            r => r == 1, TimeSpan.FromSeconds(15), "the control reminder");
+        await Task.Delay(1000);
+        (await db.Counters.AsNoTracking().SingleAsync(x => x.CorrelationId == cancelled)).RemindersReceived.ShouldBe(0);
+        var remaining = await db.ScheduledMessages.AsNoTracking().SingleAsync();
+        remaining.CancelledAt.ShouldNotBeNull();
+    }
+
+    [Fact]
+    public async Task A_cancel_that_overtakes_its_schedule_still_prevents_delivery()
+    {
+        await using var environment = await TestEnvironment.CreateAsync("overtake");
+        await using var host = await MessagingTestHost.StartAsync(environment);
+        var bus = host.Services.GetRequiredService<IBus>();
+        var scheduler = await bus.GetSendEndpoint(Scheduler);
+        var cancelledId = NewId.NextGuid();
+        var controlId = NewId.NextGuid();
+        var cancelledToken = NewId.NextGuid();
+        await using var db = environment.CreateDbContext();
+
+        await scheduler.Send<CancelScheduledMessage>(new { CorrelationId = NewId.NextGuid(), Timestamp = DateTime.UtcNow, TokenId = cancelledToken });
+        await Eventually.Until(() => db.ScheduledMessages.CountAsync(), c => c == 1, what: "the tombstone");
+
+        var due = DateTime.UtcNow.AddMilliseconds(500);
+        await scheduler.Send<ScheduleMessage>(new ScheduleMessageCommand<SomethingHappened>(due, Observations, new SomethingHappened(cancelledId, 1), cancelledToken));
+        await scheduler.Send<ScheduleMessage>(new ScheduleMessageCommand<SomethingHappened>(due, Observations, new SomethingHappened(controlId, 2), NewId.NextGuid()));
+
+        await Eventually.Until(() => db.Observations.CountAsync(x => x.Key == controlId), c => c == 1, what: "the control message");
+        await Task.Delay(1000);
+        (await db.Observations.CountAsync(x => x.Key == cancelledId)).ShouldBe(0);
+        (await db.ScheduledMessages.AsNoTracking().SingleAsync()).TokenId.ShouldBe(cancelledToken);
+    }
+
+    [Fact]
+    public async Task Two_scheduler_replicas_deliver_each_due_message_exactly_once_and_record_the_lag()
+    {
+        using var lag = new LagListener();
+        await using var environment = await TestEnvironment.CreateAsync("replicas");
+        await using var first = await MessagingTestHost.StartAsync(environment);
+        await using var second = await MessagingTestHost.StartAsync(environment);
+        var scheduler = await first.Services.GetRequiredService<IBus>().GetSendEndpoint(Scheduler);
+        var batch = NewId.NextGuid();
+        const int messages = 40;
+
+        var due = DateTime.UtcNow.AddSeconds(1);
+        await Task.WhenAll(Enumerable.Range(0, messages).Select(i =>
+            scheduler.Send<ScheduleMessage>(new ScheduleMessageCommand<SomethingHappened>(due, Observations, new SomethingHappened(batch, i), NewId.NextGuid()))));
+
+        await using var db = environment.CreateDbContext();
+        var values = await Eventually.Until(() => db.Observations.Where(x => x.Key == batch).Select(x => x.Value).ToListAsync(), v => v.Count >= messages,
+            what: "every scheduled message");
+        await Task.Delay(500);
+
+        values.Order().ShouldBe(Enumerable.Range(0, messages));
+        var received = first.ReceiveLog.Received.Concat(second.ReceiveLog.Received)
+            .Where(x => x.Endpoint.EndsWith(ObservationConsumerDefinition.Queue, StringComparison.Ordinal)).ToList();
+        received.Count.ShouldBe(messages, "each due row is sent by one replica, once");
+        received.Select(x => x.MessageId).Distinct().Count().ShouldBe(messages);
+        await Eventually.Until(() => db.ScheduledMessages.CountAsync(), c => c == 0, what: "the sent rows to be deleted");
+        lag.Measurements.ShouldBeGreaterThanOrEqualTo(messages);
+    }
+
+    sealed class LagListener : IDisposable
+    {
+        readonly MeterListener _listener = new();
+        int _measurements;
+
+        public LagListener()
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == MessagingMetrics.MeterName && instrument.Name == "brokering.messaging.scheduler.lag")
+                    listener.EnableMeasurementEvents(instrument);
+            };
+            _listener.SetMeasurementEventCallback<double>((_, _, _, _) => Interlocked.Increment(ref _measurements));
+            _listener.Start();
+        }
+
+        public int Measurements => Volatile.Read(ref _measurements);
+
+        public void Dispose() => _listener.Dispose();
+    }
+}

@@ -1,0 +1,59 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Brokering.Testing;
+
+namespace Brokering.Messaging.Postgres.Tests.Support;
+
+/// <summary>Makes RabbitMQ unreachable for one virtual host (and reachable again) through the management API.</summary>
+public static class Broker
+{
+    static async Task<(HttpClient Client, string User)> Management()
+    {
+        var settings = await TestInfrastructure.GetSettingsAsync();
+        var uri = settings.RabbitMqManagementUri;
+        var credentials = Uri.UnescapeDataString(uri.UserInfo);
+        var client = new HttpClient { BaseAddress = new UriBuilder(uri) { UserName = "", Password = "", Path = "/" }.Uri };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials)));
+        return (client, credentials.Split(':')[0]);
+    }
+
+    static string VirtualHostName(Uri virtualHost) => Uri.UnescapeDataString(virtualHost.AbsolutePath.TrimStart('/'));
+
+    /// <summary>Revokes the user's permissions on the virtual host (no new connection is accepted) and closes its connections.</summary>
+    public static async Task CutOff(Uri virtualHost)
+    {
+        var (client, user) = await Management();
+        using (client)
+        {
+            var vhost = Uri.EscapeDataString(VirtualHostName(virtualHost));
+            (await client.DeleteAsync($"api/permissions/{vhost}/{Uri.EscapeDataString(user)}")).EnsureSuccessStatusCode();
+
+            // Connections show up in the management API after a short statistics delay: close until none is left.
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            var quietRounds = 0;
+            while (DateTime.UtcNow < deadline && quietRounds < 10)
+            {
+                using var connections = await JsonDocument.ParseAsync(await client.GetStreamAsync($"api/vhosts/{vhost}/connections"));
+                var names = connections.RootElement.EnumerateArray().Select(c => c.GetProperty("name").GetString()!).ToList();
+                quietRounds = names.Count == 0 ? quietRounds + 1 : 0;
+                foreach (var name in names)
+                    await client.DeleteAsync($"api/connections/{Uri.EscapeDataString(name)}");
+                await Task.Delay(200);
+            }
+        }
+    }
+
+    /// <summary>Gives the permissions back: clients reconnect.</summary>
+    public static async Task Restore(Uri virtualHost)
+    {
+        var (client, user) = await Management();
+        using (client)
+        {
+            var vhost = Uri.EscapeDataString(VirtualHostName(virtualHost));
+            (await client.PutAsJsonAsync($"api/permissions/{vhost}/{Uri.EscapeDataString(user)}",
+                new Dictionary<string, string> { ["configure"] = ".*", ["write"] = ".*", ["read"] = ".*" })).EnsureSuccessStatusCode();
+        }
+    }
+}
