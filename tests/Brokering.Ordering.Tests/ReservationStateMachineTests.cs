@@ -191,6 +191,38 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
         harness.Published.Select<ReleaseReservationHolds>(m => m.Context.Message.ReservationId == id, Ct).Count().ShouldBe(2);
     }
 
+    [Fact]
+    public async Task A_stock_shortfall_on_a_held_reservation_drops_those_holds_and_plans_again()
+    {
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Manual, cutoff: null);
+        var hold = Guid.NewGuid();
+        await harness.Bus.Publish(new HoldsPlaced(id, 1, [new PlacedHold(hold, Sku, "arrow", "HKG", 100, 100, 29_000m, "USD")],
+            clock.GetUtcNow().AddMinutes(10)), Ct);
+        (await saga.Exists(id, machine => machine.Held)).ShouldNotBeNull();
+
+        await harness.Bus.Publish(new StockShortfallDetected(id, Sku, "arrow", [hold], 100), Ct);
+
+        (await harness.Published.Any<AllocateReservation>(m => m.Context.Message.ReservationId == id && m.Context.Message.PlanVersion == 2, Ct)).ShouldBeTrue();
+        var replan = harness.Published.Select<AllocateReservation>(Ct).Single(m => m.Context.Message.PlanVersion == 2).Context.Message;
+        replan.Lines.Single().Quantity.ShouldBe(100);
+        saga.Sagas.Contains(id)!.Allocations.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task A_rescreen_that_finds_the_cutoff_already_past_ends_as_CutoffMissed_not_Rejected()
+    {
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Manual, cutoff: clock.GetUtcNow().AddMinutes(30));
+        await HoldsPlacedAsync(100);
+        (await saga.Exists(id, machine => machine.Held)).ShouldNotBeNull();
+
+        var movedCutoff = clock.GetUtcNow().AddSeconds(-1);
+        await harness.Bus.Publish(new ReservationScreened(id, "d-2", ScreeningOutcome.LicenceRequired, movedCutoff,
+            [new ScreenedLine(Sku, ScreeningOutcome.LicenceRequired, movedCutoff, ["licence required"])], []), Ct);
+
+        (await saga.Exists(id, machine => machine.CutoffMissed)).ShouldNotBeNull();
+        (await harness.Published.Any<ReleaseReservationHolds>(m => m.Context.Message.ReservationId == id, Ct)).ShouldBeTrue();
+    }
+
     private async Task SubmitAsync(FillPolicy fillPolicy, Confirmation confirmation) =>
         await harness.Bus.Publish(new ReservationSubmitted
         {

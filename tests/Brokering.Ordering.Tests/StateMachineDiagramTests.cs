@@ -37,11 +37,12 @@ public sealed class StateMachineDiagramTests
     public void Each_transition_starts_from_the_state_that_declares_it()
     {
         // Screened moves Screening to Allocating; in Held it can only reject, miss the cutoff or stay.
+        // Only a stock shortfall sends a held reservation back to allocating.
         Diagram.Transitions.ShouldContain(t => t.From == "Screening" && t.To == "Allocating" && t.Events.Contains("Screened"));
         Diagram.Transitions.ShouldContain(t => t.From == "Held" && t.To == "Rejected" && t.Events.Contains("Screened"));
-        Diagram.Transitions.ShouldNotContain(t => t.From == "Held" && t.To == "Allocating");
+        Diagram.Transitions.ShouldContain(t => t.From == "Held" && t.To == "Allocating" && t.Events.Count == 1 && t.Events[0] == "Shortfall");
         Diagram.Transitions.ShouldNotContain(t => t.From == "Confirming" && t.To == "Cancelled");
-        Diagram.Transitions.ShouldContain(t => t.From == "AwaitingStock" && t.To == "Allocating" && t.Events.Count == 1 && t.Events[0] == "TopUp");
+        Diagram.Transitions.ShouldContain(t => t.From == "AwaitingStock" && t.To == "Allocating" && string.Join(",", t.Events.Order()) == "Shortfall,TopUp");
         Diagram.Transitions.ShouldContain(t => t.From == "Held" && t.To == "Confirming" && t.Events.Count == 1 && t.Events[0] == "ConfirmationRequested");
     }
 

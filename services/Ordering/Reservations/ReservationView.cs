@@ -25,6 +25,10 @@ public sealed record ReservationView(
 
     public bool IsTerminal => ReservationStateMachine.TerminalStates.Contains(Status);
 
+    /// <summary>Ended without a sale: whatever was held has been released, so nothing is shown as allocated.</summary>
+    private static bool Released(ReservationState? saga) =>
+        saga is not null && saga.CurrentState != "Confirmed" && ReservationStateMachine.TerminalStates.Contains(saga.CurrentState);
+
     public static ReservationView Of(Reservation reservation, ReservationState? saga) => new(
         reservation.Id,
         saga?.CurrentState ?? SubmittedStatus,
@@ -41,7 +45,7 @@ public sealed record ReservationView(
         saga?.HoldsExpireAt,
         [.. reservation.Lines.Select(line =>
         {
-            var allocations = saga?.Allocations.Where(a => a.Sku == line.Sku)
+            var allocations = Released(saga) ? [] : saga?.Allocations.Where(a => a.Sku == line.Sku)
                 .Select(a => new AllocationView(a.DistributorId, a.Warehouse, a.Quantity, a.UnitPrice, a.Currency))
                 .ToList() ?? [];
             return new LineView(line.Sku, line.Quantity, line.MaxUnitPrice, line.Currency, allocations.Sum(a => a.Quantity), allocations);

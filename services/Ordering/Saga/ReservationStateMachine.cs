@@ -28,6 +28,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
         Event(() => CommitRefused, e => e.CorrelateById(m => m.Message.ReservationId));
         Event(() => HoldsExpired, e => e.CorrelateById(m => m.Message.ReservationId));
         Event(() => TopUp, e => e.CorrelateById(m => m.Message.ReservationId));
+        Event(() => Shortfall, e => e.CorrelateById(m => m.Message.ReservationId));
         Event(() => Rescreen, e => e.CorrelateById(m => m.Message.ReservationId));
 
         Schedule(() => CutoffTimer, saga => saga.CutoffTimerTokenId, timer =>
@@ -99,7 +100,12 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
 
         During(Confirming,
             When(HoldsCommitted)
-                .Then(context => context.Saga.StatusReason = null)
+                .Then(context =>
+                {
+                    // What the buyer is shown is what inventory committed, nothing more.
+                    context.Saga.Allocations.RemoveAll(allocation => !context.Message.HoldIds.Contains(allocation.HoldId));
+                    context.Saga.StatusReason = null;
+                })
                 .Unschedule(CutoffTimer)
                 .TransitionTo(Confirmed),
             When(CommitRefused)
@@ -123,7 +129,20 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
             When(Rescreen)
                 .Then(context => context.Saga.StatusReason = $"Re-screening: {context.Message.Cause}")
                 .Publish(context => new ScreenReservation(context.Saga.CorrelationId)),
-            When(Screened, context => context.Message.Outcome != ScreeningOutcome.Approved)
+            // A licence now needed because the cutoff moved into the past is a missed cutoff, not a refusal.
+            When(Screened, context => context.Message.Outcome == ScreeningOutcome.LicenceRequired
+                    && context.Message.Cutoff is { } cutoff && cutoff <= clock.GetUtcNow())
+                .Then(context =>
+                {
+                    context.Saga.DecisionId = context.Message.DecisionId;
+                    context.Saga.Cutoff = context.Message.Cutoff;
+                    context.Saga.StatusReason = "A new rule set moved the cutoff into the past.";
+                })
+                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff moved into the past"))
+                .Unschedule(CutoffTimer)
+                .TransitionTo(CutoffMissed),
+            When(Screened, context => context.Message.Outcome == ScreeningOutcome.Denied
+                    || (context.Message.Outcome == ScreeningOutcome.LicenceRequired && !(context.Message.Cutoff <= clock.GetUtcNow())))
                 .Then(context =>
                 {
                     context.Saga.DecisionId = context.Message.DecisionId;
@@ -153,6 +172,17 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                         context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
                         context => context.Saga.Cutoff!.Value.UtcDateTime),
                     none => none.Unschedule(CutoffTimer)));
+
+        // A distributor's feed fell below what it held for us: drop those holds and plan again for
+        // what is now missing. While allocating, the plan in flight is evaluated without them.
+        During(Held, AwaitingStock,
+            When(Shortfall)
+                .Then(context => DropHolds(context.Saga, context.Message))
+                .Publish(context => NextPlan(context.Saga))
+                .TransitionTo(Allocating));
+        During(Allocating,
+            When(Shortfall)
+                .Then(context => DropHolds(context.Saga, context.Message)));
 
         During(Screening, Allocating, Held, AwaitingStock,
             When(CancellationRequested)
@@ -194,6 +224,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
     public Event<ReservationCommitRefused> CommitRefused { get; private set; } = null!;
     public Event<HoldsExpired> HoldsExpired { get; private set; } = null!;
     public Event<TopUpReservation> TopUp { get; private set; } = null!;
+    public Event<StockShortfallDetected> Shortfall { get; private set; } = null!;
     public Event<RescreenReservation> Rescreen { get; private set; } = null!;
 
     public Schedule<ReservationState, CutoffReached> CutoffTimer { get; private set; } = null!;
@@ -240,6 +271,12 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
             .Where(hold => hold.Held > 0)
             .Select(hold => new Allocation(hold.Sku, hold.DistributorId, hold.Warehouse, hold.HoldId, hold.Held, hold.UnitPrice, hold.Currency)));
         saga.StatusReason = Fill.Of(saga).IsComplete ? null : $"{saga.UnitsAllocated} of {saga.UnitsRequested} units held.";
+    }
+
+    private static void DropHolds(ReservationState saga, StockShortfallDetected message)
+    {
+        saga.Allocations.RemoveAll(allocation => message.HoldIds.Contains(allocation.HoldId));
+        saga.StatusReason = $"{message.DistributorId} no longer has {message.UnitsShort} units of {message.Sku}; re-allocating.";
     }
 
     private static CommitReservationHolds Commit(ReservationState saga) =>

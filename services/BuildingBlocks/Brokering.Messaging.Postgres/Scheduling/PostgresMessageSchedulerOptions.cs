@@ -30,6 +30,10 @@ public sealed class PostgresMessageSchedulerOptions
     /// <summary>Concurrent messages on the scheduler endpoint. Default 16.</summary>
     public int ConcurrentMessageLimit { get; set; } = 16;
 
-    /// <summary>The scheduler's address for <c>UseMessageScheduler</c>/<c>AddMessageScheduler</c>.</summary>
-    public Uri SchedulerAddress => new($"queue:{QueueName}");
+    /// <summary>
+    /// The scheduler's address for <c>UseMessageScheduler</c>/<c>AddMessageScheduler</c>: its exchange, not its queue.
+    /// Sending to <c>queue:</c> would make the sender declare the queue without arguments, which RabbitMQ refuses
+    /// (406 inequivalent x-queue-type) once the endpoint has declared it as a quorum queue.
+    /// </summary>
+    public Uri SchedulerAddress => new($"exchange:{QueueName}");
 }
