@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using Brokering.Invariants;
 using Brokering.Testing;
 using Grpc.Net.Client;
 
@@ -17,14 +18,26 @@ public sealed class BrokeringSystem : IAsyncLifetime
     public ServiceProcess Inventory { get; private set; } = null!;
     public ServiceProcess Ordering { get; private set; } = null!;
 
+    /// <summary>Connection string to compliance's database (read-only use: invariant checks).</summary>
+    public string ComplianceDatabase { get; private set; } = null!;
+
+    /// <summary>Connection string to inventory's database (read-only use: invariant checks).</summary>
+    public string InventoryDatabase { get; private set; } = null!;
+
+    /// <summary>Connection string to ordering's database (read-only use: invariant checks).</summary>
+    public string OrderingDatabase { get; private set; } = null!;
+
+    /// <summary>The three databases, for <see cref="InvariantChecker"/>.</summary>
+    public InvariantDatabases Databases => new(OrderingDatabase, InventoryDatabase, ComplianceDatabase);
+
     public async ValueTask InitializeAsync()
     {
         virtualHost = await TestInfrastructure.CreateVirtualHostAsync("e2e");
         var broker = virtualHost.ToString();
 
-        Compliance = await StartAsync("Compliance", broker, []);
-        Inventory = await StartAsync("Inventory", broker, []);
-        Ordering = await StartAsync("Ordering", broker, new()
+        (Compliance, ComplianceDatabase) = await StartAsync("Compliance", broker, []);
+        (Inventory, InventoryDatabase) = await StartAsync("Inventory", broker, []);
+        (Ordering, OrderingDatabase) = await StartAsync("Ordering", broker, new()
         {
             ["Services__Compliance"] = Compliance.Grpc.ToString(),
             ["Services__Inventory"] = Inventory.Grpc.ToString(),
@@ -32,30 +45,26 @@ public sealed class BrokeringSystem : IAsyncLifetime
     }
 
     /// <summary>A buyer's client of ordering's REST API.</summary>
-    public HttpClient Buyer(string buyerId) => RestClient(Ordering, buyerId);
+    public HttpClient Buyer(string buyerId) => RestClient(Ordering, TestTokens.Buyer(buyerId));
 
     /// <summary>A distributor's client of inventory's REST API.</summary>
-    public HttpClient Distributor(string distributorId) => RestClient(Inventory);
+    public HttpClient Distributor(string distributorId) => RestClient(Inventory, TestTokens.Distributor(distributorId));
 
     /// <summary>A compliance officer's client of compliance's REST API.</summary>
-    public HttpClient ComplianceOfficer() => RestClient(Compliance);
+    public HttpClient ComplianceOfficer() => RestClient(Compliance, TestTokens.ComplianceOfficer());
 
     /// <summary>An operator's client of ordering's ops API.</summary>
-    public HttpClient Operator() => RestClient(Ordering);
+    public HttpClient Operator() => RestClient(Ordering, TestTokens.Operator());
 
     /// <summary>gRPC call metadata identifying a buyer.</summary>
-    public static Grpc.Core.Metadata BuyerMetadata(string buyerId) => new() { { "x-buyer-id", buyerId } };
+    public static Grpc.Core.Metadata BuyerMetadata(string buyerId) => new() { { "Authorization", $"Bearer {TestTokens.Buyer(buyerId)}" } };
 
-    /// <summary>An HTTP client for a service's REST port, identifying as the given buyer.</summary>
-    private static HttpClient RestClient(ServiceProcess service, string? buyerId = null)
+    /// <summary>An HTTP client for a service's REST port, carrying a bearer token.</summary>
+    private static HttpClient RestClient(ServiceProcess service, string token)
     {
         var client = new HttpClient { BaseAddress = service.Rest, Timeout = TimeSpan.FromSeconds(30) };
         client.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-        if (buyerId is not null)
-        {
-            client.DefaultRequestHeaders.Add("X-Buyer-Id", buyerId);
-        }
-
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return client;
     }
 
@@ -84,14 +93,19 @@ public sealed class BrokeringSystem : IAsyncLifetime
         }
     }
 
-    private async Task<ServiceProcess> StartAsync(string name, string broker, Dictionary<string, string> environment)
+    /// <summary>Checks DESIGN §4's invariants on the three databases as they are now.</summary>
+    public Task<InvariantReport> CheckInvariantsAsync(InvariantCheckOptions? options = null, CancellationToken cancellationToken = default) =>
+        InvariantChecker.CheckAsync(Databases, options, cancellationToken);
+
+    private async Task<(ServiceProcess Service, string Database)> StartAsync(string name, string broker, Dictionary<string, string> environment)
     {
         var database = await TestInfrastructure.CreateDatabaseAsync($"e2e_{name.ToLowerInvariant()}");
         databases.Add(database);
         environment["ConnectionStrings__Database"] = database;
         environment["ConnectionStrings__RabbitMq"] = broker;
+        environment["Authentication__SigningKey"] = TestTokens.SigningKey;
         var service = ServiceProcess.Start(name, environment);
         await service.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
-        return service;
+        return (service, database);
     }
 }
