@@ -55,6 +55,8 @@ missing=()
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client-15)
 [ -x "$RMQ_BIN/rabbitmq-server" ] || missing+=(rabbitmq-server)
 command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
+# amqp-publish: the stock-feed tests publish as a distributor that speaks only AMQP, without .NET.
+command -v amqp-publish >/dev/null 2>&1 || missing+=(amqp-tools)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 id postgres >/dev/null 2>&1 || die "user postgres does not exist (postgresql-common should have created it)"
 

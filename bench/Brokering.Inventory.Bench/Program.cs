@@ -1,0 +1,265 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.RegularExpressions;
+using Brokering.Contracts.Grpc.Inventory;
+using Brokering.Testing;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Npgsql;
+
+namespace Brokering.Inventory.Bench;
+
+/// <summary>
+/// Benchmarks of the inventory service on this machine (not a test): PlaceHolds per second on one hot SKU
+/// and spread over many levels, next to pgbench's rate for the bare conditional UPDATE on the same row, and
+/// stock-feed ingest in items per second. Appends a table to docs/benchmarks.md.
+/// <c>dotnet run -c Release --project bench/Brokering.Inventory.Bench -- [seconds per run, default 10]</c>
+/// </summary>
+internal static class BenchProgram
+{
+    private const string HotSku = "NVIDIA-H100-SXM5-80GB";
+
+    public static async Task Main(string[] args)
+    {
+        var seconds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
+        var duration = TimeSpan.FromSeconds(seconds);
+        var database = await TestInfrastructure.CreateDatabaseAsync("inventory_bench");
+        var virtualHost = await TestInfrastructure.CreateVirtualHostAsync("inventory-bench");
+        var report = new List<(string Name, string Figure, string Notes)>();
+        var loadBefore = LoadAverage();
+        string[] skus = ["NVIDIA-A100-SXM4-80GB", "NVIDIA-A800-SXM4-80GB", "NVIDIA-H100-SXM5-80GB", "NVIDIA-H100-PCIE-80GB", "NVIDIA-H800-SXM5-80GB",
+            "NVIDIA-H20", "NVIDIA-L40S", "NVIDIA-L4", "NVIDIA-RTX-4090", "NVIDIA-RTX-4090D"];
+
+        try
+        {
+            await using var service = new BenchHost(database, virtualHost);
+            service.UseKestrel();
+            service.StartServer();
+            using var http = new HttpClient { BaseAddress = new Uri("http://127.0.0.1:5301") };
+            using var channel = GrpcChannel.ForAddress("http://127.0.0.1:5302");
+            var ledger = new HoldsLedger.HoldsLedgerClient(channel);
+            var feeds = new Brokering.Contracts.Grpc.Inventory.StockFeeds.StockFeedsClient(channel);
+            (await http.PostAsJsonAsync("/v1/distributors", new { id = "bench", name = "Bench" })).EnsureSuccessStatusCode();
+            (await http.PostAsJsonAsync("/v1/distributors", new { id = "bench-feed", name = "Bench feed" })).EnsureSuccessStatusCode();
+
+            // Stock: one hot level with plenty, and 1000 levels (10 SKUs x 100 warehouses) for the spread run.
+            var setup = new StockUpdate { DistributorId = "bench", Sequence = 1, Kind = UpdateKind.Snapshot };
+            setup.Items.Add(new StockItem { Sku = HotSku, Warehouse = "HOT", QuantityOnHand = 1_000_000_000, UnitPrice = 30000m, Currency = "USD" });
+            foreach (var sku in skus)
+            {
+                for (var w = 0; w < 100; w++)
+                {
+                    setup.Items.Add(new StockItem { Sku = sku, Warehouse = $"W{w:D3}", QuantityOnHand = 1_000_000_000, UnitPrice = 20000m, Currency = "USD" });
+                }
+            }
+
+            using (var call = feeds.Publish())
+            {
+                await call.RequestStream.WriteAsync(setup);
+                await call.RequestStream.CompleteAsync();
+                await call;
+            }
+
+            await HoldsAsync(ledger, 16, TimeSpan.FromSeconds(10), _ => (HotSku, "HOT")); // warm-up: tiered JIT and connection pools
+            var idleCpu = Cpu();
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            var idle = (Cpu() - idleCpu).TotalMilliseconds / 3000;
+            Console.WriteLine($"Idle CPU after warm-up: {idle:P0} of a core");
+            report.Add(("Service idle (after warm-up)", $"{idle:P0} of a core", "no calls for 3 s; mostly the outbox relay still publishing the warm-up's HoldsPlaced events"));
+            foreach (var clients in new[] { 1, 16, 64 })
+            {
+                var batches = await BatchSizeAsync(http);
+                var cpu = Cpu();
+                var (rate, p50, p99, count) = await HoldsAsync(ledger, clients, duration, _ => (HotSku, "HOT"));
+                report.Add(($"PlaceHolds, one hot SKU, {clients} client(s)", $"{rate:N0} holds/s", $"p50 {p50:N1} ms, p99 {p99:N1} ms, {PerUnit(cpu, count)} µs CPU/hold in-process, {MeanBatch(batches, await BatchSizeAsync(http))} calls per transaction"));
+            }
+
+            var spreadCpu = Cpu();
+            var (spread, s50, s99, spreadCount) = await HoldsAsync(ledger, 64, duration, random => (skus[random.Next(skus.Length)], $"W{random.Next(100):D3}"));
+            report.Add(("PlaceHolds, 1000 levels, 64 clients", $"{spread:N0} holds/s", $"p50 {s50:N1} ms, p99 {s99:N1} ms, {PerUnit(spreadCpu, spreadCount)} µs CPU/hold in-process"));
+
+            foreach (var clients in new[] { 1, 8, 32 })
+            {
+                var tps = await PgbenchAsync(database, clients, TimeSpan.FromSeconds(Math.Max(5, seconds / 2)));
+                report.Add(($"pgbench: bare conditional UPDATE of the hot row, {clients} client(s)", $"{tps:N0} tps", "one hold per transaction, durable commit"));
+            }
+
+            var ingestCpu = Cpu();
+            var (items, updates, total) = await IngestAsync(feeds, skus, duration);
+            report.Add(("Feed ingest, gRPC stream of 5,000-item snapshots", $"{items:N0} items/s", $"{updates:N1} updates/s, each one transaction, {PerUnit(ingestCpu, total)} µs CPU/item in-process"));
+        }
+        finally
+        {
+            await TestInfrastructure.DropDatabaseAsync(database);
+            await TestInfrastructure.DeleteVirtualHostAsync(virtualHost);
+        }
+
+        var markdown = new StringBuilder()
+            .AppendLine(CultureInfo.InvariantCulture, $"## Inventory, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC ({Environment.ProcessorCount} cores, {seconds} s per run)")
+            .AppendLine()
+            .AppendLine(CultureInfo.InvariantCulture, $"Load average (1 min) before: {loadBefore}, after: {LoadAverage()} — other work on the machine competes for the same cores; compare figures taken at similar load.")
+            .AppendLine()
+            .AppendLine("Service on Kestrel in the bench process (gRPC over HTTP/2, loopback), PostgreSQL 15 with durable commits, RabbitMQ for the outbox relay; every hold is 1 unit for a new reservation.")
+            .AppendLine()
+            .AppendLine("| run | figure | notes |")
+            .AppendLine("|---|---|---|");
+        foreach (var (name, figure, notes) in report)
+        {
+            markdown.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {figure} | {notes} |");
+        }
+
+        Console.WriteLine(markdown);
+        var docs = Path.Combine(FindRepoRoot(), "docs", "benchmarks.md");
+        if (!File.Exists(docs))
+        {
+            await File.WriteAllTextAsync(docs, "# Benchmarks\n\nFigures measured on the project's machine; see each section for how.\n\n");
+        }
+
+        await File.AppendAllTextAsync(docs, markdown.AppendLine().ToString());
+        Console.WriteLine($"Appended to {docs}");
+    }
+
+    /// <summary>Sum and count of the <c>inventory.holds.batch_size</c> histogram, scraped from /metrics.</summary>
+    private static async Task<(double Sum, double Count)> BatchSizeAsync(HttpClient http)
+    {
+        var metrics = await http.GetStringAsync("/metrics");
+        double Read(string name) => Regex.Match(metrics, $@"^{name}(?:{{[^}}]*}})? ([0-9.eE+]+)", RegexOptions.Multiline) is { Success: true } m
+            ? double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)
+            : 0;
+        return (Read("inventory_holds_batch_size_sum"), Read("inventory_holds_batch_size_count"));
+    }
+
+    private static string MeanBatch((double Sum, double Count) before, (double Sum, double Count) after) =>
+        after.Count > before.Count ? ((after.Sum - before.Sum) / (after.Count - before.Count)).ToString("N1", CultureInfo.InvariantCulture) : "n/a";
+
+    private static TimeSpan Cpu() => Process.GetCurrentProcess().TotalProcessorTime;
+
+    private static string PerUnit(TimeSpan cpuBefore, long units) =>
+        units == 0 ? "n/a" : ((Cpu() - cpuBefore).TotalMicroseconds / units).ToString("N0", CultureInfo.InvariantCulture);
+
+    private static async Task<(double Rate, double P50, double P99, long Count)> HoldsAsync(
+        HoldsLedger.HoldsLedgerClient ledger, int clients, TimeSpan duration, Func<Random, (string Sku, string Warehouse)> pick)
+    {
+        var latencies = new List<double>[clients];
+        var stop = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(async c =>
+        {
+            var random = new Random(c);
+            var mine = latencies[c] = [];
+            while (stop.Elapsed < duration)
+            {
+                var (sku, warehouse) = pick(random);
+                var request = new PlaceHoldsRequest
+                {
+                    ReservationId = Guid.NewGuid().ToString(),
+                    PlanVersion = 1,
+                    ExpiresAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddHours(1)),
+                    Holds = { new HoldRequest { DistributorId = "bench", Sku = sku, Warehouse = warehouse, Quantity = 1 } },
+                };
+                var started = Stopwatch.GetTimestamp();
+                var response = await ledger.PlaceHoldsAsync(request);
+                mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                if (response.Holds[0].Held != 1)
+                {
+                    throw new InvalidOperationException("A bench hold was not placed.");
+                }
+            }
+        }));
+        var elapsed = stop.Elapsed.TotalSeconds;
+        var all = latencies.SelectMany(l => l).Order().ToArray();
+        return (all.Length / elapsed, all[all.Length / 2], all[(int)(all.Length * 0.99)], all.Length);
+    }
+
+    private static async Task<double> PgbenchAsync(string database, int clients, TimeSpan duration)
+    {
+        var script = Path.GetTempFileName();
+        await File.WriteAllTextAsync(script, """
+            UPDATE stock_levels SET held = held + LEAST(1, on_hand - held - committed), last_granted = LEAST(1, on_hand - held - committed)
+            WHERE distributor_id = 'bench' AND sku = 'NVIDIA-H100-SXM5-80GB' AND warehouse = 'HOT' AND on_hand - held - committed > 0;
+
+            """);
+        var target = new NpgsqlConnectionStringBuilder(database);
+        var start = new ProcessStartInfo("/usr/lib/postgresql/15/bin/pgbench") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { "-n", "-f", script, "-c", clients.ToString(CultureInfo.InvariantCulture), "-j", Math.Min(clients, 2).ToString(CultureInfo.InvariantCulture),
+            "-T", ((int)duration.TotalSeconds).ToString(CultureInfo.InvariantCulture), "-h", target.Host!, "-p", target.Port.ToString(CultureInfo.InvariantCulture),
+            "-U", target.Username!, target.Database! })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["PGPASSWORD"] = target.Password;
+        using var process = Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        File.Delete(script);
+        var match = Regex.Match(output, @"tps = ([0-9.]+)");
+        return match.Success ? double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : double.NaN;
+    }
+
+    private static async Task<(double ItemsPerSecond, double UpdatesPerSecond, long Items)> IngestAsync(Brokering.Contracts.Grpc.Inventory.StockFeeds.StockFeedsClient feeds, string[] skus, TimeSpan duration)
+    {
+        var sequence = 0L;
+        long items = 0;
+        var updates = 0;
+        var stop = Stopwatch.StartNew();
+        using var call = feeds.Publish();
+        while (stop.Elapsed < duration)
+        {
+            var update = new StockUpdate { DistributorId = "bench-feed", Sequence = ++sequence, Kind = UpdateKind.Snapshot };
+            foreach (var sku in skus)
+            {
+                for (var w = 0; w < 500; w++)
+                {
+                    update.Items.Add(new StockItem { Sku = sku, Warehouse = $"W{w:D3}", QuantityOnHand = (sequence + w) % 97, UnitPrice = 1000m, Currency = "USD" });
+                }
+            }
+
+            await call.RequestStream.WriteAsync(update);
+            items += update.Items.Count;
+            updates++;
+        }
+
+        await call.RequestStream.CompleteAsync();
+        var summary = await call;
+        var elapsed = stop.Elapsed.TotalSeconds;
+        if (summary.Results.Any(r => r.Outcome != UpdateOutcome.Applied))
+        {
+            throw new InvalidOperationException("A bench stock update was not applied.");
+        }
+
+        return (items / elapsed, updates / elapsed, items);
+    }
+
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
+
+    internal static string FindRepoRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Brokering.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? Directory.GetCurrentDirectory();
+    }
+}
+
+/// <summary>The inventory service on real Kestrel sockets (HTTP/1.1 on 5301, HTTP/2 on 5302).</summary>
+internal sealed class BenchHost(string database, Uri virtualHost) : WebApplicationFactory<Program>
+{
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseContentRoot(Path.Combine(BenchProgram.FindRepoRoot(), "services", "Inventory"));
+        builder.UseSetting("ConnectionStrings:Database", database);
+        builder.UseSetting("ConnectionStrings:RabbitMq", virtualHost.ToString());
+        builder.UseSetting("Kestrel:Endpoints:Http:Url", "http://127.0.0.1:5301");
+        builder.UseSetting("Kestrel:Endpoints:Grpc:Url", "http://127.0.0.1:5302");
+        builder.UseSetting("Logging:LogLevel:Default", "Warning");
+        builder.UseEnvironment("Production");
+    }
+}

@@ -1,0 +1,122 @@
+namespace Brokering.Inventory.Data;
+
+/// <summary>A catalogue SKU that distributors may report stock for.</summary>
+public sealed class Sku
+{
+    public required string Id { get; init; }
+}
+
+/// <summary>A distributor, and where its feed stands.</summary>
+public sealed class Distributor
+{
+    public required string Id { get; init; }
+
+    public required string Name { get; set; }
+
+    /// <summary>Sequence of the last applied update (0 before the first).</summary>
+    public long LastSequence { get; set; }
+
+    /// <summary>When the last update was applied; null before the first. Drives freshness.</summary>
+    public DateTimeOffset? LastFeedAt { get; set; }
+
+    /// <summary>A delta skipped sequences since the last snapshot; the next snapshot heals it.</summary>
+    public bool GapOpen { get; set; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+}
+
+/// <summary>Stock of one SKU in one warehouse of one distributor, and how much of it is spoken for.</summary>
+public sealed class StockLevel
+{
+    public required string DistributorId { get; init; }
+
+    public required string Sku { get; init; }
+
+    public required string Warehouse { get; init; }
+
+    /// <summary>Units on hand as last reported by the distributor.</summary>
+    public long OnHand { get; set; }
+
+    /// <summary>Units held by active holds.</summary>
+    public long Held { get; set; }
+
+    /// <summary>Units of committed holds.</summary>
+    public long Committed { get; set; }
+
+    /// <summary>Scratch column: the units granted by the last conditional hold update (lets one UPDATE report what it did).</summary>
+    public long LastGranted { get; set; }
+
+    public decimal UnitPrice { get; set; }
+
+    public required string Currency { get; set; }
+
+    public int LeadTimeDays { get; set; }
+
+    public long MinimumOrderQuantity { get; set; } = 1;
+
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+/// <summary>Where a hold is in its life.</summary>
+public enum HoldStatus
+{
+    /// <summary>Units held, counted in the level's <c>held</c>.</summary>
+    Active,
+
+    /// <summary>Units committed, counted in the level's <c>committed</c>.</summary>
+    Committed,
+
+    /// <summary>Released by the reservation (or as part of a shortfall's re-allocation).</summary>
+    Released,
+
+    /// <summary>Lapsed uncommitted; released by the expiry sweeper.</summary>
+    Expired,
+
+    /// <summary>The feed dropped below what was held; the units were given back to the level and the reservation must re-allocate.</summary>
+    Shortfall,
+}
+
+/// <summary>Units of one level held for one reservation.</summary>
+public sealed class Hold
+{
+    public Guid Id { get; init; }
+
+    public Guid ReservationId { get; init; }
+
+    public int PlanVersion { get; init; }
+
+    public required string DistributorId { get; init; }
+
+    public required string Sku { get; init; }
+
+    public required string Warehouse { get; init; }
+
+    public long Quantity { get; init; }
+
+    public decimal UnitPrice { get; init; }
+
+    public required string Currency { get; init; }
+
+    public HoldStatus Status { get; set; }
+
+    public DateTimeOffset ExpiresAt { get; init; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public DateTimeOffset? ClosedAt { get; set; }
+
+    public string? Reason { get; set; }
+}
+
+/// <summary>The result of a PlaceHolds call, kept so a retry of the same (reservation, plan version) replays it.</summary>
+public sealed class HoldRequest
+{
+    public Guid ReservationId { get; init; }
+
+    public int PlanVersion { get; init; }
+
+    /// <summary>The response as JSON.</summary>
+    public required string Result { get; set; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+}

@@ -1,0 +1,66 @@
+using System.Text.Json.Serialization;
+using Brokering.Inventory.Data;
+using Brokering.Inventory.Distributors;
+using Brokering.Inventory.Holds;
+using Brokering.Inventory.Offers;
+using Brokering.Inventory.StockFeeds;
+using Brokering.Messaging.Postgres;
+using Brokering.ServiceDefaults;
+using MassTransit;
+using Npgsql;
+
+namespace Brokering.Inventory;
+
+/// <summary>The inventory service's wiring.</summary>
+public static class Extensions
+{
+    public static WebApplicationBuilder AddInventoryServices(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<InventoryOptions>().BindConfiguration(InventoryOptions.Section);
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+        builder.AddServiceDatabase<InventoryDbContext>();
+
+        builder.AddServiceBus(
+            x =>
+            {
+                x.AddPostgresOutbox<InventoryDbContext>(o => o.UseBusOutbox());
+                x.AddConsumer<StockFeedConsumer>().ExcludeFromConfigureEndpoints();
+            },
+            (context, bus) => bus.ReceiveEndpoint(StockFeedConsumer.QueueName, endpoint =>
+            {
+                endpoint.SetQuorumQueue();
+                endpoint.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
+                // Only the database being briefly unreachable is worth another try; a message that cannot be
+                // read or applied goes to stock-feed_error at once.
+                endpoint.UseMessageRetry(retry =>
+                {
+                    retry.Handle<NpgsqlException>();
+                    retry.Handle<TimeoutException>();
+                    retry.Intervals(100, 500, 2000);
+                });
+                endpoint.ConfigureConsumer<StockFeedConsumer>(context);
+            }));
+
+        builder.Services.AddSingleton<InventoryMetrics>();
+        builder.Services.AddSingleton<InventoryTransactions>();
+        builder.Services.AddSingleton<StockFeedIngestor>();
+        builder.Services.AddSingleton<HoldsLedger>();
+        builder.Services.AddSingleton<HoldPlacer>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<HoldPlacer>());
+        builder.Services.AddSingleton<HoldExpirySweeper>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<HoldExpirySweeper>());
+        builder.Services.AddScoped<OfferQuery>();
+        return builder;
+    }
+
+    public static WebApplication MapInventoryApi(this WebApplication app)
+    {
+        app.MapDistributorsApi();
+        app.MapStockFeedApi();
+        app.MapOffersApi();
+        app.MapHoldsApi();
+        app.MapGrpcService<StockFeedsGrpcService>();
+        app.MapGrpcService<HoldsLedgerGrpcService>();
+        return app;
+    }
+}

@@ -1,0 +1,108 @@
+using Brokering.Contracts.Inventory;
+using Brokering.Inventory.Data;
+
+namespace Brokering.Inventory.Holds;
+
+/// <summary>Commit refused: the cutoff passed, or the reservation has nothing left to commit.</summary>
+public sealed class CommitRefusedException(string message) : Exception(message);
+
+/// <summary>The result of a commit: every committed hold of the reservation.</summary>
+public sealed record CommitHoldsResult(IReadOnlyList<Guid> HoldIds, long Units);
+
+/// <summary>Releases and commits a reservation's holds. Both are idempotent.</summary>
+internal sealed class HoldsLedger(InventoryTransactions transactions)
+{
+    private sealed record HoldRow(Guid Id, string Status, string DistributorId, string Sku, string Warehouse, long Quantity, DateTimeOffset ExpiresAt);
+
+    /// <summary>Releases every active hold of the reservation (and closes its shortfall holds); returns how many were released.</summary>
+    public Task<int> ReleaseAsync(Guid reservationId, string reason, CancellationToken cancellationToken) =>
+        transactions.RunAsync(
+            async (unit, token) =>
+            {
+                var holds = await LockHoldsAsync(unit, reservationId, token);
+                var released = holds.Where(h => h.Status is nameof(HoldStatus.Active) or nameof(HoldStatus.Shortfall)).ToList();
+                if (released.Count == 0)
+                {
+                    return 0;
+                }
+
+                await SetStatusAsync(unit, released, HoldStatus.Released, reason, token);
+                await LevelAdjustments.ApplyAsync(
+                    unit,
+                    released.Where(h => h.Status == nameof(HoldStatus.Active)).Select(h => new LevelAdjustment(h.DistributorId, h.Sku, h.Warehouse, -h.Quantity, 0)),
+                    token);
+                await unit.Publish.Publish(new HoldsReleased(reservationId, released.Select(h => h.Id).ToList(), reason), token);
+                return released.Count;
+            },
+            cancellationToken);
+
+    /// <summary>
+    /// Commits every active, unexpired hold of the reservation, strictly before <paramref name="commitBefore"/>.
+    /// A second call commits nothing more and returns the committed holds again (even after the cutoff, so a
+    /// caller whose first answer was lost learns the truth).
+    /// </summary>
+    public Task<CommitHoldsResult> CommitAsync(Guid reservationId, DateTimeOffset commitBefore, CancellationToken cancellationToken) =>
+        transactions.RunAsync(
+            async (unit, token) =>
+            {
+                var holds = await LockHoldsAsync(unit, reservationId, token);
+                var committable = holds.Where(h => h.Status == nameof(HoldStatus.Active) && h.ExpiresAt > unit.Now).ToList();
+                var alreadyCommitted = holds.Where(h => h.Status == nameof(HoldStatus.Committed)).ToList();
+
+                // A repeat of a commit that succeeded is answered even after the cutoff: it commits nothing.
+                if (unit.Now >= commitBefore && (committable.Count > 0 || alreadyCommitted.Count == 0))
+                {
+                    throw new CommitRefusedException($"The cutoff {commitBefore:O} has passed (now {unit.Now:O}); nothing was committed.");
+                }
+
+                if (committable.Count == 0 && alreadyCommitted.Count == 0)
+                {
+                    var why = holds.Count == 0
+                        ? "the reservation has no holds"
+                        : $"its holds are {string.Join(", ", holds.Select(h => h.Status == nameof(HoldStatus.Active) ? "expired" : h.Status.ToLowerInvariant()).Distinct())}";
+                    throw new CommitRefusedException($"Nothing to commit for reservation {reservationId}: {why}.");
+                }
+
+                if (committable.Count > 0)
+                {
+                    await SetStatusAsync(unit, committable, HoldStatus.Committed, null, token);
+                    await LevelAdjustments.ApplyAsync(
+                        unit, committable.Select(h => new LevelAdjustment(h.DistributorId, h.Sku, h.Warehouse, -h.Quantity, h.Quantity)), token);
+                    await unit.Publish.Publish(
+                        new HoldsCommitted(reservationId, committable.Select(h => h.Id).ToList(), committable.Sum(h => h.Quantity), unit.Now), token);
+                }
+
+                var all = alreadyCommitted.Concat(committable).OrderBy(h => h.Id).ToList();
+                return new CommitHoldsResult(all.Select(h => h.Id).ToList(), all.Sum(h => h.Quantity));
+            },
+            cancellationToken);
+
+    private static async Task<List<HoldRow>> LockHoldsAsync(UnitOfWork unit, Guid reservationId, CancellationToken cancellationToken)
+    {
+        await using var command = unit.Command("""
+            SELECT id, status, distributor_id, sku, warehouse, quantity, expires_at FROM holds
+            WHERE reservation_id = @reservation ORDER BY id FOR UPDATE
+            """);
+        command.Parameters.AddWithValue("reservation", reservationId);
+        var holds = new List<HoldRow>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            holds.Add(new HoldRow(
+                reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
+                reader.GetInt64(5), reader.GetFieldValue<DateTimeOffset>(6)));
+        }
+
+        return holds;
+    }
+
+    private static async Task SetStatusAsync(UnitOfWork unit, IEnumerable<HoldRow> holds, HoldStatus status, string? reason, CancellationToken cancellationToken)
+    {
+        await using var command = unit.Command("UPDATE holds SET status = @status, closed_at = @now, reason = COALESCE(@reason, reason) WHERE id = ANY(@ids)");
+        command.Parameters.AddWithValue("status", status.ToString());
+        command.Parameters.AddWithValue("now", unit.Now);
+        command.Parameters.Add(new Npgsql.NpgsqlParameter("reason", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)reason ?? DBNull.Value });
+        command.Parameters.AddWithValue("ids", holds.Select(h => h.Id).ToArray());
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

@@ -1,0 +1,102 @@
+using Brokering.Contracts.Grpc.Inventory;
+using Brokering.Contracts.Grpc.Common;
+using Brokering.Inventory.Offers;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+
+namespace Brokering.Inventory.Holds;
+
+/// <summary>gRPC <c>HoldsLedger</c>: ordering's view of stock and its holds.</summary>
+internal sealed class HoldsLedgerGrpcService(HoldPlacer placer, HoldsLedger ledger, OfferQuery offers, TimeProvider time)
+    : Brokering.Contracts.Grpc.Inventory.HoldsLedger.HoldsLedgerBase
+{
+    public override async Task<GetOffersResponse> GetOffers(GetOffersRequest request, ServerCallContext context)
+    {
+        if (string.IsNullOrWhiteSpace(request.Sku))
+        {
+            throw Invalid("sku is required.");
+        }
+
+        if (request.Quantity < 0)
+        {
+            throw Invalid("quantity must not be negative.");
+        }
+
+        var response = new GetOffersResponse();
+        foreach (var offer in await offers.GetAsync(request.Sku, context.CancellationToken))
+        {
+            response.Offers.Add(new Offer
+            {
+                DistributorId = offer.DistributorId,
+                Warehouse = offer.Warehouse,
+                Available = offer.Available,
+                UnitPrice = DecimalValue.FromDecimal(offer.UnitPrice),
+                Currency = offer.Currency,
+                LeadTimeDays = offer.LeadTimeDays,
+                MinimumOrderQuantity = offer.MinimumOrderQuantity,
+                AsOf = Timestamp.FromDateTimeOffset(offer.AsOf),
+            });
+        }
+
+        return response;
+    }
+
+    public override async Task<PlaceHoldsResponse> PlaceHolds(PlaceHoldsRequest request, ServerCallContext context)
+    {
+        var command = new PlaceHoldsCommand(
+            ParseReservation(request.ReservationId),
+            request.PlanVersion,
+            request.ExpiresAt?.ToDateTimeOffset() ?? throw Invalid("expires_at is required."),
+            request.Holds.Select(h => new HoldLine(h.Sku, h.DistributorId, h.Warehouse, h.Quantity, h.MaxUnitPrice?.ToDecimal())).ToList());
+        var errors = command.Validate(time.GetUtcNow());
+        if (errors.Count > 0)
+        {
+            throw Invalid(string.Join(" ", errors.Select(e => $"{e.Key}: {string.Join(" ", e.Value)}")));
+        }
+
+        var result = await placer.PlaceAsync(command, context.CancellationToken);
+        var response = new PlaceHoldsResponse { Replayed = result.Replayed };
+        response.Holds.AddRange(result.Holds.Select(h => new Brokering.Contracts.Grpc.Inventory.PlacedHold
+        {
+            HoldId = h.HoldId?.ToString() ?? string.Empty,
+            Sku = h.Sku,
+            DistributorId = h.DistributorId,
+            Warehouse = h.Warehouse,
+            Requested = h.Requested,
+            Held = h.Held,
+            UnitPrice = DecimalValue.FromDecimal(h.UnitPrice),
+            Currency = h.Currency,
+            ExpiresAt = Timestamp.FromDateTimeOffset(h.ExpiresAt),
+        }));
+        return response;
+    }
+
+    public override async Task<ReleaseHoldsResponse> ReleaseHolds(ReleaseHoldsRequest request, ServerCallContext context)
+    {
+        var reason = string.IsNullOrWhiteSpace(request.Reason) ? "Released by the reservation." : request.Reason.Trim();
+        var released = await ledger.ReleaseAsync(ParseReservation(request.ReservationId), reason, context.CancellationToken);
+        return new ReleaseHoldsResponse { Released = released };
+    }
+
+    public override async Task<CommitHoldsResponse> CommitHolds(CommitHoldsRequest request, ServerCallContext context)
+    {
+        var reservationId = ParseReservation(request.ReservationId);
+        var commitBefore = request.CommitBefore?.ToDateTimeOffset() ?? throw Invalid("commit_before is required.");
+        try
+        {
+            var result = await ledger.CommitAsync(reservationId, commitBefore, context.CancellationToken);
+            var response = new CommitHoldsResponse { Units = result.Units };
+            response.HoldIds.AddRange(result.HoldIds.Select(id => id.ToString()));
+            return response;
+        }
+        catch (CommitRefusedException refused)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, refused.Message));
+        }
+    }
+
+    private static Guid ParseReservation(string value) =>
+        Guid.TryParse(value, out var id) && id != Guid.Empty ? id : throw Invalid($"reservation_id must be a UUID (was '{value}').");
+
+    private static RpcException Invalid(string detail) => new(new Status(StatusCode.InvalidArgument, detail));
+}

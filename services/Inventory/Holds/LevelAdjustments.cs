@@ -1,0 +1,58 @@
+using Brokering.Inventory.Data;
+using Npgsql;
+
+namespace Brokering.Inventory.Holds;
+
+/// <summary>A change to a level's held and committed units.</summary>
+internal readonly record struct LevelAdjustment(string DistributorId, string Sku, string Warehouse, long HeldDelta, long CommittedDelta);
+
+internal static class LevelAdjustments
+{
+    /// <summary>
+    /// Applies the adjustments (summed per level) in one round trip: the levels are first locked in
+    /// key order, the same order every writer uses, so two transactions never wait on each other in a circle.
+    /// </summary>
+    public static async Task ApplyAsync(UnitOfWork unit, IEnumerable<LevelAdjustment> adjustments, CancellationToken cancellationToken)
+    {
+        var summed = adjustments
+            .GroupBy(a => (a.DistributorId, a.Sku, a.Warehouse))
+            .Select(g => new LevelAdjustment(g.Key.DistributorId, g.Key.Sku, g.Key.Warehouse, g.Sum(a => a.HeldDelta), g.Sum(a => a.CommittedDelta)))
+            .Where(a => a.HeldDelta != 0 || a.CommittedDelta != 0)
+            .ToList();
+        if (summed.Count == 0)
+        {
+            return;
+        }
+
+        var distributors = summed.Select(a => a.DistributorId).ToArray();
+        var skus = summed.Select(a => a.Sku).ToArray();
+        var warehouses = summed.Select(a => a.Warehouse).ToArray();
+        await using var batch = unit.Connection.CreateBatch();
+        var lockLevels = batch.CreateBatchCommand();
+        lockLevels.CommandText = """
+            SELECT 1 FROM stock_levels s
+            JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(d, sku, warehouse)
+              ON k.d = s.distributor_id AND k.sku = s.sku AND k.warehouse = s.warehouse
+            ORDER BY s.distributor_id COLLATE "C", s.sku COLLATE "C", s.warehouse COLLATE "C"
+            FOR UPDATE OF s
+            """;
+        lockLevels.Parameters.Add(new NpgsqlParameter { Value = distributors });
+        lockLevels.Parameters.Add(new NpgsqlParameter { Value = skus });
+        lockLevels.Parameters.Add(new NpgsqlParameter { Value = warehouses });
+        batch.BatchCommands.Add(lockLevels);
+
+        var update = batch.CreateBatchCommand();
+        update.CommandText = """
+            UPDATE stock_levels s SET held = s.held + k.held, committed = s.committed + k.committed
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[]) AS k(d, sku, warehouse, held, committed)
+            WHERE k.d = s.distributor_id AND k.sku = s.sku AND k.warehouse = s.warehouse
+            """;
+        update.Parameters.Add(new NpgsqlParameter { Value = distributors });
+        update.Parameters.Add(new NpgsqlParameter { Value = skus });
+        update.Parameters.Add(new NpgsqlParameter { Value = warehouses });
+        update.Parameters.Add(new NpgsqlParameter { Value = summed.Select(a => a.HeldDelta).ToArray() });
+        update.Parameters.Add(new NpgsqlParameter { Value = summed.Select(a => a.CommittedDelta).ToArray() });
+        batch.BatchCommands.Add(update);
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

@@ -1,0 +1,47 @@
+using System.Data;
+using Brokering.Inventory.Data;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Brokering.Inventory.Offers;
+
+/// <summary>Units one distributor can hold in one warehouse now.</summary>
+public sealed record OfferView(
+    string DistributorId, string Warehouse, long Available, decimal UnitPrice, string Currency, int LeadTimeDays, long MinimumOrderQuantity, DateTimeOffset AsOf);
+
+/// <summary>Offers for a SKU: fresh distributors only, cheapest first.</summary>
+internal sealed class OfferQuery(InventoryDbContext db, TimeProvider time, IOptions<InventoryOptions> options)
+{
+    public async Task<IReadOnlyList<OfferView>> GetAsync(string sku, CancellationToken cancellationToken)
+    {
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        if (connection.State != ConnectionState.Open)
+        {
+            await db.Database.OpenConnectionAsync(cancellationToken);
+        }
+
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT s.distributor_id, s.warehouse, s.on_hand - s.held - s.committed AS available, s.unit_price, s.currency,
+                   s.lead_time_days, s.minimum_order_quantity, d.last_feed_at
+            FROM stock_levels s JOIN distributors d ON d.id = s.distributor_id
+            WHERE s.sku = @sku AND d.last_feed_at > @freshAfter
+              AND s.on_hand - s.held - s.committed > 0
+              AND s.on_hand - s.held - s.committed >= s.minimum_order_quantity
+            ORDER BY s.unit_price, s.lead_time_days, available DESC, s.distributor_id, s.warehouse
+            """;
+        command.Parameters.AddWithValue("sku", sku.Trim());
+        command.Parameters.AddWithValue("freshAfter", time.GetUtcNow() - options.Value.StaleAfter);
+        var offers = new List<OfferView>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            offers.Add(new OfferView(
+                reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetDecimal(3), reader.GetString(4),
+                reader.GetInt32(5), reader.GetInt64(6), reader.GetFieldValue<DateTimeOffset>(7)));
+        }
+
+        return offers;
+    }
+}

@@ -1,0 +1,62 @@
+using Brokering.Contracts.Grpc.Inventory;
+using Brokering.Contracts.Inventory;
+using Grpc.Core;
+
+namespace Brokering.Inventory.StockFeeds;
+
+/// <summary>gRPC <c>StockFeeds/Publish</c>: a client stream of updates, each applied as it arrives.</summary>
+internal sealed class StockFeedsGrpcService(StockFeedIngestor ingestor) : Brokering.Contracts.Grpc.Inventory.StockFeeds.StockFeedsBase
+{
+    public override async Task<PublishSummary> Publish(IAsyncStreamReader<StockUpdate> requestStream, ServerCallContext context)
+    {
+        var summary = new PublishSummary();
+        await foreach (var update in requestStream.ReadAllAsync(context.CancellationToken))
+        {
+            var result = await ingestor.ApplyAsync(ToFeedUpdate(update), "grpc", context.CancellationToken);
+            summary.Results.Add(ToProto(result));
+        }
+
+        return summary;
+    }
+
+    internal static StockFeedUpdate ToFeedUpdate(StockUpdate update) => new(
+        update.DistributorId,
+        update.Sequence,
+        update.Kind switch
+        {
+            UpdateKind.Snapshot => StockUpdateKind.Snapshot,
+            UpdateKind.Delta => StockUpdateKind.Delta,
+            _ => null,
+        },
+        update.Items.Select(item => new StockFeedItem(
+            item.Sku,
+            item.Warehouse,
+            item.QuantityCase == StockItem.QuantityOneofCase.QuantityOnHand ? item.QuantityOnHand : null,
+            item.QuantityCase == StockItem.QuantityOneofCase.QuantityChange ? item.QuantityChange : null,
+            item.UnitPrice?.ToDecimal(),
+            string.IsNullOrEmpty(item.Currency) ? null : item.Currency,
+            item.LeadTimeDays,
+            item.MinimumOrderQuantity == 0 ? null : item.MinimumOrderQuantity)).ToList());
+
+    internal static UpdateResult ToProto(StockUpdateResult result)
+    {
+        var proto = new UpdateResult
+        {
+            DistributorId = result.DistributorId ?? string.Empty,
+            Sequence = result.Sequence,
+            Outcome = result.Outcome switch
+            {
+                StockUpdateOutcome.Applied => UpdateOutcome.Applied,
+                StockUpdateOutcome.Duplicate => UpdateOutcome.Duplicate,
+                _ => UpdateOutcome.Rejected,
+            },
+            ItemsApplied = result.ItemsApplied,
+            GapDetected = result.GapDetected,
+            GapHealed = result.GapHealed,
+            PreviousSequence = result.PreviousSequence,
+            Error = result.Error ?? string.Empty,
+        };
+        proto.ItemErrors.AddRange(result.ItemErrors.Select(e => new ItemError { Index = e.Index, Sku = e.Sku ?? string.Empty, Error = e.Error, Field = e.Field }));
+        return proto;
+    }
+}

@@ -1,0 +1,176 @@
+using Brokering.Contracts.Inventory;
+
+namespace Brokering.Inventory.StockFeeds;
+
+/// <summary>An item that passed the checks that need no database, normalised.</summary>
+internal sealed record ValidItem(
+    int Index,
+    string Sku,
+    string Warehouse,
+    long Quantity,
+    decimal? UnitPrice,
+    string? Currency,
+    int? LeadTimeDays,
+    long? MinimumOrderQuantity);
+
+/// <summary>The checks of a stock update that need no database: shape of the update and of each item.</summary>
+internal static class StockUpdateValidator
+{
+    public const int MaxItems = 100_000;
+
+    /// <summary>Whole-update errors (field path → messages); empty when the update may be applied.</summary>
+    public static Dictionary<string, string[]> ValidateUpdate(StockFeedUpdate update)
+    {
+        var errors = new Dictionary<string, string[]>();
+        if (string.IsNullOrWhiteSpace(update.DistributorId))
+        {
+            errors["distributorId"] = ["distributorId is required."];
+        }
+
+        if (update.Sequence <= 0)
+        {
+            errors["sequence"] = ["sequence must be a positive number, increasing with every update."];
+        }
+
+        if (update.Kind is null || !Enum.IsDefined(update.Kind.Value))
+        {
+            errors["kind"] = ["kind is required: Snapshot or Delta."];
+        }
+
+        if (update.Items is { Count: > MaxItems })
+        {
+            errors["items"] = [$"At most {MaxItems} items per update."];
+        }
+
+        return errors;
+    }
+
+    /// <summary>Splits the items into those worth applying and those with errors.</summary>
+    public static (List<ValidItem> Valid, List<StockItemError> Errors) ValidateItems(StockUpdateKind kind, IReadOnlyList<StockFeedItem?> items)
+    {
+        var valid = new List<ValidItem>(items.Count);
+        var errors = new List<StockItemError>();
+        var seen = new HashSet<(string, string)>();
+        for (var index = 0; index < items.Count; index++)
+        {
+            var item = items[index];
+            var path = $"items[{index}]";
+            if (item is null)
+            {
+                errors.Add(new StockItemError(index, null, path, "The item is empty."));
+                continue;
+            }
+
+            var error = CheckItem(kind, item, path);
+            if (error is not null)
+            {
+                errors.Add(new StockItemError(index, item.Sku, error.Value.Field, error.Value.Message));
+                continue;
+            }
+
+            var sku = item.Sku!.Trim();
+            var warehouse = item.Warehouse!.Trim();
+            if (!seen.Add((sku, warehouse)))
+            {
+                errors.Add(new StockItemError(index, item.Sku, $"{path}.warehouse", $"{sku} in warehouse {warehouse} appears more than once in this update."));
+                continue;
+            }
+
+            var quantity = kind == StockUpdateKind.Snapshot ? item.QuantityOnHand!.Value : item.QuantityChange!.Value;
+            valid.Add(new ValidItem(
+                index, sku, warehouse, quantity, item.UnitPrice, item.Currency?.Trim().ToUpperInvariant(), item.LeadTimeDays, item.MinimumOrderQuantity));
+        }
+
+        return (valid, errors);
+    }
+
+    private static (string Field, string Message)? CheckItem(StockUpdateKind kind, StockFeedItem item, string path)
+    {
+        if (string.IsNullOrWhiteSpace(item.Sku))
+        {
+            return ($"{path}.sku", "sku is required.");
+        }
+
+        if (string.IsNullOrWhiteSpace(item.Warehouse))
+        {
+            return ($"{path}.warehouse", "warehouse is required.");
+        }
+
+        if (item.Warehouse.Trim().Length > 64)
+        {
+            return ($"{path}.warehouse", "warehouse is at most 64 characters.");
+        }
+
+        if (kind == StockUpdateKind.Snapshot)
+        {
+            if (item.QuantityChange is not null)
+            {
+                return ($"{path}.quantityChange", "A snapshot reports quantityOnHand, not quantityChange.");
+            }
+
+            if (item.QuantityOnHand is null)
+            {
+                return ($"{path}.quantityOnHand", "quantityOnHand is required in a snapshot.");
+            }
+
+            if (item.QuantityOnHand < 0)
+            {
+                return ($"{path}.quantityOnHand", $"quantityOnHand must not be negative (was {item.QuantityOnHand}).");
+            }
+
+            if (item.UnitPrice is null)
+            {
+                return ($"{path}.unitPrice", "unitPrice is required in a snapshot.");
+            }
+
+            if (item.Currency is null)
+            {
+                return ($"{path}.currency", "currency is required in a snapshot.");
+            }
+        }
+        else
+        {
+            if (item.QuantityOnHand is not null)
+            {
+                return ($"{path}.quantityOnHand", "A delta reports quantityChange, not quantityOnHand.");
+            }
+
+            if (item.QuantityChange is null)
+            {
+                return ($"{path}.quantityChange", "quantityChange is required in a delta.");
+            }
+        }
+
+        if (item.UnitPrice is < 0)
+        {
+            return ($"{path}.unitPrice", $"unitPrice must not be negative (was {item.UnitPrice}).");
+        }
+
+        if (item.UnitPrice is { } price && decimal.Round(price, 9) != price)
+        {
+            return ($"{path}.unitPrice", "unitPrice has at most 9 decimal places.");
+        }
+
+        if ((item.UnitPrice is null) != (item.Currency is null))
+        {
+            return (item.Currency is null ? $"{path}.currency" : $"{path}.unitPrice", "unitPrice and currency go together.");
+        }
+
+        if (item.Currency is { } currency && (currency.Trim().Length != 3 || !currency.Trim().All(char.IsAsciiLetter)))
+        {
+            return ($"{path}.currency", $"currency must be an ISO 4217 code such as USD (was '{currency}').");
+        }
+
+        if (item.LeadTimeDays is < 0)
+        {
+            return ($"{path}.leadTimeDays", $"leadTimeDays must not be negative (was {item.LeadTimeDays}).");
+        }
+
+        if (item.MinimumOrderQuantity is < 1)
+        {
+            return ($"{path}.minimumOrderQuantity", $"minimumOrderQuantity must be at least 1 (was {item.MinimumOrderQuantity}).");
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,236 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Brokering.Contracts.Grpc.Inventory;
+using Brokering.Contracts.Inventory;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using static Brokering.Inventory.Tests.InventoryFixture;
+
+namespace Brokering.Inventory.Tests;
+
+public sealed class HoldsTests(InventoryFixture fixture)
+{
+    private const string A800 = "NVIDIA-A800-SXM4-80GB";
+    private const string H800 = "NVIDIA-H800-SXM5-80GB";
+
+    [Fact]
+    public async Task Placing_holds_takes_at_most_what_is_available_and_honours_price_ceiling_and_minimum_order()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 10, Price: 9000m), new Stock(A800, "HK", 10, Price: 9500m), new Stock(H800, "SG1", 3, Price: 25000m, Moq: 5));
+
+        var placed = await fixture.A.Ledger.PlaceHoldsAsync(PlaceRequest(Guid.NewGuid(), 1, TimeSpan.FromMinutes(10),
+            Hold(distributor, A800, "SG1", 25),
+            Hold(distributor, A800, "HK", 4, maxUnitPrice: 9000m),
+            Hold(distributor, H800, "SG1", 10)));
+
+        placed.Replayed.ShouldBeFalse();
+        placed.Holds.Select(h => h.Held).ShouldBe([10L, 0L, 0L]);
+        placed.Holds[0].Requested.ShouldBe(25);
+        placed.Holds[0].UnitPrice.ToDecimal().ShouldBe(9000m);
+        placed.Holds[0].HoldId.ShouldNotBeEmpty();
+        placed.Holds[1].HoldId.ShouldBeEmpty();
+        var level = await fixture.LevelAsync(distributor, A800, "SG1");
+        level.Held.ShouldBe(10);
+        level.ActiveHolds.ShouldBe(10);
+        (await fixture.LevelAsync(distributor, A800, "HK")).Held.ShouldBe(0);
+        (await fixture.LevelAsync(distributor, H800, "SG1")).Held.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task A_partial_hold_below_the_minimum_order_quantity_holds_nothing()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 12, Moq: 5));
+        await fixture.A.Ledger.PlaceHoldsAsync(PlaceRequest(Guid.NewGuid(), 1, TimeSpan.FromMinutes(10), Hold(distributor, A800, "SG1", 9)));
+
+        var second = await fixture.A.Ledger.PlaceHoldsAsync(PlaceRequest(Guid.NewGuid(), 1, TimeSpan.FromMinutes(10), Hold(distributor, A800, "SG1", 9)));
+
+        second.Holds.Single().Held.ShouldBe(0);
+        (await fixture.LevelAsync(distributor, A800, "SG1")).Held.ShouldBe(9);
+    }
+
+    [Fact]
+    public async Task Placing_holds_again_for_the_same_reservation_and_plan_version_replays_the_result_on_either_replica()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 100));
+        var reservation = Guid.NewGuid();
+        var request = PlaceRequest(reservation, 3, TimeSpan.FromMinutes(10), Hold(distributor, A800, "SG1", 30));
+
+        var first = await fixture.A.Ledger.PlaceHoldsAsync(request);
+        var concurrent = await Task.WhenAll(Enumerable.Range(0, 6).Select(i => (i % 2 == 0 ? fixture.A : fixture.B).Ledger.PlaceHoldsAsync(request).ResponseAsync));
+
+        first.Replayed.ShouldBeFalse();
+        concurrent.ShouldAllBe(r => r.Replayed);
+        concurrent.ShouldAllBe(r => r.Holds.Single().HoldId == first.Holds.Single().HoldId && r.Holds.Single().Held == 30);
+        var level = await fixture.LevelAsync(distributor, A800, "SG1");
+        level.Held.ShouldBe(30);
+        level.ActiveHolds.ShouldBe(30);
+        var placedEvent = await fixture.Events.WaitForAsync<HoldsPlaced>(e => e.ReservationId == reservation);
+        placedEvent.PlanVersion.ShouldBe(3);
+        placedEvent.Holds.Single().Held.ShouldBe(30);
+        await Task.Delay(300);
+        fixture.Events.All<HoldsPlaced>(e => e.ReservationId == reservation).Count.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task Concurrent_identical_calls_hold_once()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 100));
+        var request = PlaceRequest(Guid.NewGuid(), 1, TimeSpan.FromMinutes(10), Hold(distributor, A800, "SG1", 7));
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => (i % 2 == 0 ? fixture.A : fixture.B).Ledger.PlaceHoldsAsync(request).ResponseAsync));
+
+        results.Count(r => !r.Replayed).ShouldBe(1);
+        results.Select(r => r.Holds.Single().HoldId).Distinct().Count().ShouldBe(1);
+        (await fixture.LevelAsync(distributor, A800, "SG1")).Held.ShouldBe(7);
+    }
+
+    [Fact]
+    public async Task Expired_holds_are_released_by_the_service_and_announced()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 20));
+        var reservation = Guid.NewGuid();
+        var placed = await fixture.B.Ledger.PlaceHoldsAsync(PlaceRequest(reservation, 1, TimeSpan.FromSeconds(1), Hold(distributor, A800, "SG1", 8)));
+        (await fixture.LevelAsync(distributor, A800, "SG1")).Held.ShouldBe(8);
+
+        var expired = await fixture.Events.WaitForAsync<HoldsExpired>(e => e.ReservationId == reservation);
+
+        expired.HoldIds.Single().ToString().ShouldBe(placed.Holds.Single().HoldId);
+        (await fixture.LevelAsync(distributor, A800, "SG1")).Held.ShouldBe(0);
+        var holds = await fixture.A.Http.GetFromJsonAsync<JsonElement[]>($"/v1/reservations/{reservation}/holds", Json);
+        holds!.Single().GetProperty("status").GetString().ShouldBe("Expired");
+        await Task.Delay(500);
+        fixture.Events.All<HoldsExpired>(e => e.ReservationId == reservation).Count.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task Committing_after_the_holds_expired_is_refused()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 20));
+        var reservation = Guid.NewGuid();
+        await fixture.A.Ledger.PlaceHoldsAsync(PlaceRequest(reservation, 1, TimeSpan.FromSeconds(1), Hold(distributor, A800, "SG1", 5)));
+        await fixture.Events.WaitForAsync<HoldsExpired>(e => e.ReservationId == reservation);
+
+        var refusal = await Should.ThrowAsync<RpcException>(() => fixture.A.Ledger.CommitHoldsAsync(new CommitHoldsRequest
+        {
+            ReservationId = reservation.ToString(),
+            CommitBefore = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddHours(1)),
+        }).ResponseAsync);
+
+        refusal.StatusCode.ShouldBe(StatusCode.FailedPrecondition);
+        refusal.Status.Detail.ShouldContain("expired");
+        (await fixture.LevelAsync(distributor, A800, "SG1")).Committed.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task Committing_at_or_after_the_cutoff_is_refused()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 20));
+        var reservation = Guid.NewGuid();
+        await fixture.A.Ledger.PlaceHoldsAsync(PlaceRequest(reservation, 1, TimeSpan.FromMinutes(5), Hold(distributor, A800, "SG1", 5)));
+
+        var refusal = await Should.ThrowAsync<RpcException>(() => fixture.A.Ledger.CommitHoldsAsync(new CommitHoldsRequest
+        {
+            ReservationId = reservation.ToString(),
+            CommitBefore = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddSeconds(-1)),
+        }).ResponseAsync);
+
+        refusal.StatusCode.ShouldBe(StatusCode.FailedPrecondition);
+        (await fixture.LevelAsync(distributor, A800, "SG1")).Held.ShouldBe(5);
+    }
+
+    [Fact]
+    public async Task Committing_moves_held_units_to_committed_once_and_a_repeat_returns_the_same_holds_even_after_the_cutoff()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 20), new Stock(A800, "HK", 20));
+        var reservation = Guid.NewGuid();
+        await fixture.A.Ledger.PlaceHoldsAsync(PlaceRequest(reservation, 1, TimeSpan.FromMinutes(5), Hold(distributor, A800, "SG1", 5), Hold(distributor, A800, "HK", 6)));
+        var commit = new CommitHoldsRequest { ReservationId = reservation.ToString(), CommitBefore = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMinutes(1)) };
+
+        var first = await fixture.A.Ledger.CommitHoldsAsync(commit);
+        var again = await fixture.B.Ledger.CommitHoldsAsync(commit);
+        var afterCutoff = await fixture.A.Ledger.CommitHoldsAsync(new CommitHoldsRequest
+        {
+            ReservationId = reservation.ToString(),
+            CommitBefore = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMinutes(-1)),
+        });
+
+        first.Units.ShouldBe(11);
+        afterCutoff.HoldIds.ShouldBe(first.HoldIds);
+        first.HoldIds.Count.ShouldBe(2);
+        again.HoldIds.ShouldBe(first.HoldIds);
+        again.Units.ShouldBe(11);
+        var level = await fixture.LevelAsync(distributor, A800, "SG1");
+        (level.Held, level.Committed, level.CommittedHolds).ShouldBe((0L, 5L, 5L));
+        var committed = await fixture.Events.WaitForAsync<HoldsCommitted>(e => e.ReservationId == reservation);
+        committed.Units.ShouldBe(11);
+        (await fixture.A.Ledger.ReleaseHoldsAsync(new ReleaseHoldsRequest { ReservationId = reservation.ToString() })).Released.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task Releasing_gives_the_units_back_once_and_announces_it()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 20));
+        var reservation = Guid.NewGuid();
+        await fixture.A.Ledger.PlaceHoldsAsync(PlaceRequest(reservation, 1, TimeSpan.FromMinutes(5), Hold(distributor, A800, "SG1", 12)));
+
+        var first = await fixture.A.Ledger.ReleaseHoldsAsync(new ReleaseHoldsRequest { ReservationId = reservation.ToString(), Reason = "Buyer cancelled" });
+        var again = await fixture.B.Ledger.ReleaseHoldsAsync(new ReleaseHoldsRequest { ReservationId = reservation.ToString(), Reason = "Buyer cancelled" });
+
+        (first.Released, again.Released).ShouldBe((1, 0));
+        (await fixture.LevelAsync(distributor, A800, "SG1")).Held.ShouldBe(0);
+        var released = await fixture.Events.WaitForAsync<HoldsReleased>(e => e.ReservationId == reservation);
+        released.Reason.ShouldBe("Buyer cancelled");
+        var refusal = await Should.ThrowAsync<RpcException>(() => fixture.A.Ledger.CommitHoldsAsync(new CommitHoldsRequest
+        {
+            ReservationId = reservation.ToString(),
+            CommitBefore = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMinutes(1)),
+        }).ResponseAsync);
+        refusal.StatusCode.ShouldBe(StatusCode.FailedPrecondition);
+    }
+
+    [Fact]
+    public async Task A_feed_below_what_is_held_flags_the_youngest_holds_as_shortfall()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 30));
+        var older = Guid.NewGuid();
+        var younger = Guid.NewGuid();
+        await fixture.A.Ledger.PlaceHoldsAsync(PlaceRequest(older, 1, TimeSpan.FromMinutes(5), Hold(distributor, A800, "SG1", 10)));
+        await Task.Delay(20);
+        await fixture.A.Ledger.PlaceHoldsAsync(PlaceRequest(younger, 1, TimeSpan.FromMinutes(5), Hold(distributor, A800, "SG1", 10)));
+
+        await fixture.DeltaAsync(distributor, 2, new Stock(A800, "SG1", -15));
+
+        var shortfall = await fixture.Events.WaitForAsync<StockShortfallDetected>(e => e.ReservationId == younger);
+        shortfall.UnitsShort.ShouldBe(10);
+        shortfall.DistributorId.ShouldBe(distributor);
+        var level = await fixture.LevelAsync(distributor, A800, "SG1");
+        (level.OnHand, level.Held, level.ActiveHolds).ShouldBe((15L, 10L, 10L));
+        fixture.Events.All<StockShortfallDetected>(e => e.ReservationId == older).ShouldBeEmpty();
+        var holds = await fixture.A.Http.GetFromJsonAsync<JsonElement[]>($"/v1/reservations/{younger}/holds", Json);
+        holds!.Single().GetProperty("status").GetString().ShouldBe("Shortfall");
+    }
+
+    [Fact]
+    public async Task Invalid_place_holds_requests_are_refused_with_invalid_argument()
+    {
+        var missingId = Should.ThrowAsync<RpcException>(() => fixture.A.Ledger.PlaceHoldsAsync(new PlaceHoldsRequest { PlanVersion = 1 }).ResponseAsync);
+        var past = Should.ThrowAsync<RpcException>(() => fixture.A.Ledger.PlaceHoldsAsync(
+            PlaceRequest(Guid.NewGuid(), 1, TimeSpan.FromMinutes(-1), Hold("arrow", A800, "SG1", 1))).ResponseAsync);
+        var zero = Should.ThrowAsync<RpcException>(() => fixture.A.Ledger.PlaceHoldsAsync(
+            PlaceRequest(Guid.NewGuid(), 1, TimeSpan.FromMinutes(1), Hold("arrow", A800, "SG1", 0))).ResponseAsync);
+
+        (await missingId).StatusCode.ShouldBe(StatusCode.InvalidArgument);
+        (await past).Status.Detail.ShouldContain("expiresAt");
+        (await zero).Status.Detail.ShouldContain("holds[0].quantity");
+    }
+}

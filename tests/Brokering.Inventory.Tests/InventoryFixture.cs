@@ -1,0 +1,218 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Brokering.Contracts.Grpc.Inventory;
+using Brokering.Inventory.StockFeeds;
+using Brokering.Testing;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Net.Client;
+using MassTransit;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+[assembly: AssemblyFixture(typeof(Brokering.Inventory.Tests.InventoryFixture))]
+
+namespace Brokering.Inventory.Tests;
+
+/// <summary>
+/// One fresh database and virtual host for the test run, two instances of the service on them (two
+/// replicas), and a probe that records every inventory event the outbox delivers to the broker.
+/// Tests isolate themselves by registering their own distributors.
+/// </summary>
+public sealed class InventoryFixture : IAsyncLifetime
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
+
+    public string Database { get; private set; } = string.Empty;
+
+    public Uri VirtualHost { get; private set; } = null!;
+
+    /// <summary>The first replica.</summary>
+    public InventoryHost A { get; private set; } = null!;
+
+    /// <summary>The second replica, on the same database and broker.</summary>
+    public InventoryHost B { get; private set; } = null!;
+
+    public EventProbe Events { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        Database = await TestInfrastructure.CreateDatabaseAsync("inventory_tests");
+        VirtualHost = await TestInfrastructure.CreateVirtualHostAsync("inventory-tests");
+        Events = await EventProbe.StartAsync(VirtualHost);
+        A = await InventoryHost.StartAsync(Database, VirtualHost);
+        B = await InventoryHost.StartAsync(Database, VirtualHost);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await A.DisposeAsync();
+        await B.DisposeAsync();
+        await Events.DisposeAsync();
+        await TestInfrastructure.DropDatabaseAsync(Database);
+        await TestInfrastructure.DeleteVirtualHostAsync(VirtualHost);
+    }
+
+    /// <summary>Registers a distributor of the test's own and returns its id.</summary>
+    public async Task<string> NewDistributorAsync()
+    {
+        var id = $"t-{Guid.NewGuid():N}"[..20];
+        using var response = await A.Http.PostAsJsonAsync("/v1/distributors", new { id, name = $"Test distributor {id}" });
+        response.EnsureSuccessStatusCode();
+        return id;
+    }
+
+    /// <summary>Posts a stock update through REST; the body is serialised as is.</summary>
+    public Task<HttpResponseMessage> PostFeedAsync(string distributorId, object body, InventoryHost? host = null) =>
+        (host ?? A).Http.PostAsJsonAsync($"/v1/distributors/{distributorId}/stock-feed", body, Json);
+
+    /// <summary>Posts a snapshot through REST and returns the result (which must be a success).</summary>
+    public async Task<StockUpdateResponse> SnapshotAsync(string distributorId, long sequence, params Stock[] items)
+    {
+        using var response = await PostFeedAsync(distributorId, new
+        {
+            distributorId,
+            sequence,
+            kind = "Snapshot",
+            items = items.Select(i => new
+            {
+                sku = i.Sku,
+                warehouse = i.Warehouse,
+                quantityOnHand = i.Quantity,
+                unitPrice = i.Price,
+                currency = "USD",
+                leadTimeDays = 2,
+                minimumOrderQuantity = i.Moq,
+            }),
+        });
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<StockUpdateResponse>(Json))!;
+    }
+
+    /// <summary>Posts a delta through REST and returns the result (which must be a success).</summary>
+    public async Task<StockUpdateResponse> DeltaAsync(string distributorId, long sequence, params Stock[] items)
+    {
+        using var response = await PostFeedAsync(distributorId, new
+        {
+            distributorId,
+            sequence,
+            kind = "Delta",
+            items = items.Select(i => new { sku = i.Sku, warehouse = i.Warehouse, quantityChange = i.Quantity, unitPrice = i.Price, currency = "USD" }),
+        });
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<StockUpdateResponse>(Json))!;
+    }
+
+    /// <summary>A level as stored, with the sums of its holds by status.</summary>
+    public async Task<LevelState> LevelAsync(string distributorId, string sku, string warehouse)
+    {
+        await using var connection = new NpgsqlConnection(Database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("""
+            SELECT COALESCE(s.on_hand, 0), COALESCE(s.held, 0), COALESCE(s.committed, 0),
+                   COALESCE((SELECT SUM(quantity) FROM holds h WHERE h.distributor_id = @d AND h.sku = @s AND h.warehouse = @w AND h.status = 'Active'), 0)::bigint,
+                   COALESCE((SELECT SUM(quantity) FROM holds h WHERE h.distributor_id = @d AND h.sku = @s AND h.warehouse = @w AND h.status = 'Committed'), 0)::bigint
+            FROM (SELECT 1) one LEFT JOIN stock_levels s ON s.distributor_id = @d AND s.sku = @s AND s.warehouse = @w
+            """, connection);
+        command.Parameters.AddWithValue("d", distributorId);
+        command.Parameters.AddWithValue("s", sku);
+        command.Parameters.AddWithValue("w", warehouse);
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return new LevelState(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4));
+    }
+
+    /// <summary>Runs SQL against the service's database (to age a feed, for instance).</summary>
+    public async Task ExecuteSqlAsync(string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var connection = new NpgsqlConnection(Database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        await command.ExecuteNonQueryAsync();
+    }
+
+    public static PlaceHoldsRequest PlaceRequest(Guid reservationId, int planVersion, TimeSpan expiresIn, params HoldRequest[] holds)
+    {
+        var request = new PlaceHoldsRequest
+        {
+            ReservationId = reservationId.ToString(),
+            PlanVersion = planVersion,
+            ExpiresAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow + expiresIn),
+        };
+        request.Holds.AddRange(holds);
+        return request;
+    }
+
+    public static HoldRequest Hold(string distributorId, string sku, string warehouse, long quantity, decimal? maxUnitPrice = null) => new()
+    {
+        DistributorId = distributorId,
+        Sku = sku,
+        Warehouse = warehouse,
+        Quantity = quantity,
+        MaxUnitPrice = maxUnitPrice is { } max ? Brokering.Contracts.Grpc.Common.DecimalValue.FromDecimal(max) : null,
+    };
+}
+
+/// <summary>An item of a test feed.</summary>
+public sealed record Stock(string Sku, string Warehouse, long Quantity, decimal Price = 1000m, long Moq = 1);
+
+/// <summary>A level and what its holds add up to.</summary>
+public sealed record LevelState(long OnHand, long Held, long Committed, long ActiveHolds, long CommittedHolds);
+
+/// <summary>One instance of the service, hosted in memory.</summary>
+public sealed class InventoryHost : WebApplicationFactory<Program>
+{
+    private readonly string database;
+    private readonly Uri virtualHost;
+
+    private InventoryHost(string database, Uri virtualHost)
+    {
+        this.database = database;
+        this.virtualHost = virtualHost;
+    }
+
+    public HttpClient Http { get; private set; } = null!;
+
+    public GrpcChannel Channel { get; private set; } = null!;
+
+    public HoldsLedger.HoldsLedgerClient Ledger { get; private set; } = null!;
+
+    public Brokering.Contracts.Grpc.Inventory.StockFeeds.StockFeedsClient Feeds { get; private set; } = null!;
+
+    public static async Task<InventoryHost> StartAsync(string database, Uri virtualHost)
+    {
+        var host = new InventoryHost(database, virtualHost);
+        host.Http = host.CreateClient();
+        host.Channel = GrpcChannel.ForAddress(host.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = host.Server.CreateHandler() });
+        host.Ledger = new HoldsLedger.HoldsLedgerClient(host.Channel);
+        host.Feeds = new Brokering.Contracts.Grpc.Inventory.StockFeeds.StockFeedsClient(host.Channel);
+        using var ready = await host.Http.GetAsync("/health/ready");
+        ready.EnsureSuccessStatusCode();
+        return host;
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseSetting("ConnectionStrings:Database", database);
+        builder.UseSetting("ConnectionStrings:RabbitMq", virtualHost.ToString());
+        builder.UseSetting("Inventory:ExpirySweepInterval", "00:00:00.200");
+        builder.UseSetting("Logging:LogLevel:Default", "Warning");
+        builder.UseSetting("Logging:LogLevel:Brokering.Inventory.StockFeeds.StockFeedIngestor", "Error");
+        builder.ConfigureTestServices(services => services.Configure<MassTransitHostOptions>(options => options.WaitUntilStarted = true));
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        Channel?.Dispose();
+        Http?.Dispose();
+        await base.DisposeAsync();
+    }
+}

@@ -1,0 +1,390 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Brokering.Contracts.Grpc.Inventory;
+using Brokering.Contracts.Inventory;
+using Brokering.Inventory.StockFeeds;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Brokering.Inventory.Tests;
+
+public sealed class StockFeedTests(InventoryFixture fixture)
+{
+    private const string H100 = "NVIDIA-H100-SXM5-80GB";
+    private const string H20 = "NVIDIA-H20";
+    private const string L40S = "NVIDIA-L40S";
+
+    [Fact]
+    public async Task A_snapshot_is_the_whole_truth_and_zeroes_what_it_does_not_list()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(H100, "SG1", 40), new Stock(H20, "SG1", 15));
+
+        var result = await fixture.SnapshotAsync(distributor, 2, new Stock(H100, "SG1", 35));
+
+        result.Outcome.ShouldBe(StockUpdateOutcome.Applied);
+        result.ItemsApplied.ShouldBe(1);
+        (await fixture.LevelAsync(distributor, H100, "SG1")).OnHand.ShouldBe(35);
+        (await fixture.LevelAsync(distributor, H20, "SG1")).OnHand.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task A_delta_changes_only_the_items_it_lists()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(H100, "SG1", 40), new Stock(H20, "SG1", 15));
+
+        var result = await fixture.DeltaAsync(distributor, 2, new Stock(H100, "SG1", -5), new Stock(L40S, "HK", 7));
+
+        result.ItemsApplied.ShouldBe(2);
+        (await fixture.LevelAsync(distributor, H100, "SG1")).OnHand.ShouldBe(35);
+        (await fixture.LevelAsync(distributor, H20, "SG1")).OnHand.ShouldBe(15);
+        (await fixture.LevelAsync(distributor, L40S, "HK")).OnHand.ShouldBe(7);
+    }
+
+    [Fact]
+    public async Task An_update_not_newer_than_the_last_applied_is_a_duplicate_and_changes_nothing()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 5, new Stock(H100, "SG1", 40));
+
+        var repeated = await fixture.SnapshotAsync(distributor, 5, new Stock(H100, "SG1", 1));
+        var older = await fixture.DeltaAsync(distributor, 4, new Stock(H100, "SG1", -30));
+
+        repeated.Outcome.ShouldBe(StockUpdateOutcome.Duplicate);
+        repeated.PreviousSequence.ShouldBe(5);
+        older.Outcome.ShouldBe(StockUpdateOutcome.Duplicate);
+        (await fixture.LevelAsync(distributor, H100, "SG1")).OnHand.ShouldBe(40);
+    }
+
+    [Fact]
+    public async Task A_skipped_sequence_is_reported_as_a_gap_and_the_next_snapshot_heals_it()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(H100, "SG1", 40));
+
+        var delta = await fixture.DeltaAsync(distributor, 4, new Stock(H100, "SG1", -1));
+        var afterGap = await fixture.A.Http.GetFromJsonAsync<JsonElement>($"/v1/distributors/{distributor}");
+        var snapshot = await fixture.SnapshotAsync(distributor, 5, new Stock(H100, "SG1", 30));
+        var healed = await fixture.A.Http.GetFromJsonAsync<JsonElement>($"/v1/distributors/{distributor}");
+
+        delta.Outcome.ShouldBe(StockUpdateOutcome.Applied);
+        delta.GapDetected.ShouldBeTrue();
+        delta.PreviousSequence.ShouldBe(1);
+        afterGap.GetProperty("gapOpen").GetBoolean().ShouldBeTrue();
+        snapshot.GapDetected.ShouldBeFalse();
+        snapshot.GapHealed.ShouldBeTrue();
+        healed.GetProperty("gapOpen").GetBoolean().ShouldBeFalse();
+        healed.GetProperty("lastSequence").GetInt64().ShouldBe(5);
+    }
+
+    [Fact]
+    public async Task Invalid_items_are_reported_one_by_one_and_the_valid_items_of_the_update_are_applied()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(H100, "SG1", 10));
+
+        using var response = await fixture.PostFeedAsync(distributor, new
+        {
+            distributorId = distributor,
+            sequence = 2,
+            kind = "Delta",
+            items = new object[]
+            {
+                new { sku = "NVIDIA-GTX-1080", warehouse = "SG1", quantityChange = 5, unitPrice = 1, currency = "USD" },
+                new { sku = H100, warehouse = "SG1", quantityChange = -11 },
+                new { sku = H20, warehouse = "SG1", quantityChange = 9, unitPrice = 15000, currency = "USD" },
+                new { sku = L40S, warehouse = "SG1", quantityOnHand = 3, unitPrice = 1, currency = "USD" },
+                new { sku = L40S, warehouse = "HK", quantityChange = 2 },
+            },
+        });
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var result = (await response.Content.ReadFromJsonAsync<StockUpdateResponse>(InventoryFixture.Json))!;
+        result.Outcome.ShouldBe(StockUpdateOutcome.Applied);
+        result.ItemsApplied.ShouldBe(1);
+        result.ItemErrors.Select(e => (e.Index, e.Field)).ShouldBe(
+        [
+            (0, "items[0].sku"),
+            (1, "items[1].quantityChange"),
+            (3, "items[3].quantityOnHand"),
+            (4, "items[4].unitPrice"),
+        ]);
+        result.ItemErrors[0].Error.ShouldContain("Unknown SKU");
+        result.ItemErrors[1].Error.ShouldContain("below zero");
+        (await fixture.LevelAsync(distributor, H20, "SG1")).OnHand.ShouldBe(9);
+        (await fixture.LevelAsync(distributor, H100, "SG1")).OnHand.ShouldBe(10);
+    }
+
+    [Fact]
+    public async Task A_snapshot_with_negative_on_hand_keeps_the_level_it_names_and_applies_the_rest()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(H100, "SG1", 10), new Stock(H20, "SG1", 4));
+
+        using var response = await fixture.PostFeedAsync(distributor, new
+        {
+            distributorId = distributor,
+            sequence = 2,
+            kind = "Snapshot",
+            items = new object[]
+            {
+                new { sku = H100, warehouse = "SG1", quantityOnHand = -1, unitPrice = 1, currency = "USD" },
+                new { sku = L40S, warehouse = "SG1", quantityOnHand = 6, unitPrice = 1, currency = "USD" },
+            },
+        });
+
+        var result = (await response.Content.ReadFromJsonAsync<StockUpdateResponse>(InventoryFixture.Json))!;
+        result.ItemErrors.Single().Field.ShouldBe("items[0].quantityOnHand");
+        (await fixture.LevelAsync(distributor, H100, "SG1")).OnHand.ShouldBe(10);
+        (await fixture.LevelAsync(distributor, H20, "SG1")).OnHand.ShouldBe(0);
+        (await fixture.LevelAsync(distributor, L40S, "SG1")).OnHand.ShouldBe(6);
+    }
+
+    [Fact]
+    public async Task An_update_whose_every_item_is_invalid_is_rejected_with_field_paths_and_does_not_advance_the_sequence()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+
+        using var response = await fixture.PostFeedAsync(distributor, new
+        {
+            distributorId = distributor,
+            sequence = 1,
+            kind = "Snapshot",
+            items = new object[] { new { sku = "UNKNOWN", warehouse = "SG1", quantityOnHand = 1, unitPrice = 1, currency = "USD" } },
+        });
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        response.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json");
+        var problem = (await response.Content.ReadFromJsonAsync<ValidationProblemDetails>())!;
+        problem.Errors.ShouldContainKey("items[0].sku");
+        var retry = await fixture.SnapshotAsync(distributor, 1, new Stock(H100, "SG1", 1));
+        retry.Outcome.ShouldBe(StockUpdateOutcome.Applied);
+    }
+
+    [Fact]
+    public async Task A_malformed_update_is_refused_with_problem_details()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+
+        using var mismatch = await fixture.PostFeedAsync(distributor, new { distributorId = "someone-else", sequence = 1, kind = "Snapshot", items = Array.Empty<object>() });
+        using var noKind = await fixture.PostFeedAsync(distributor, new { distributorId = distributor, sequence = 1, items = Array.Empty<object>() });
+        using var notJson = await fixture.A.Http.PostAsync(
+            $"/v1/distributors/{distributor}/stock-feed", new StringContent("{\"sequence\": 1, \"kind\": ", System.Text.Encoding.UTF8, "application/json"));
+        using var unknown = await fixture.PostFeedAsync("nobody-at-all", new { distributorId = "nobody-at-all", sequence = 1, kind = "Delta", items = Array.Empty<object>() });
+
+        mismatch.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        (await mismatch.Content.ReadFromJsonAsync<ValidationProblemDetails>())!.Errors.ShouldContainKey("distributorId");
+        noKind.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        (await noKind.Content.ReadFromJsonAsync<ValidationProblemDetails>())!.Errors.ShouldContainKey("kind");
+        notJson.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        notJson.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json");
+        unknown.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task The_grpc_stream_applies_thousands_of_items_and_reports_each_update()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        var skus = new[] { H100, H20, L40S, "NVIDIA-A800-SXM4-80GB", "NVIDIA-L4" };
+        var snapshot = Update(distributor, 1, UpdateKind.Snapshot);
+        for (var w = 0; w < 1000; w++)
+        {
+            foreach (var sku in skus)
+            {
+                snapshot.Items.Add(new StockItem { Sku = sku, Warehouse = $"W{w:D4}", QuantityOnHand = w + 1, UnitPrice = 1000.25m, Currency = "USD", LeadTimeDays = 3 });
+            }
+        }
+
+        var delta = Update(distributor, 2, UpdateKind.Delta);
+        for (var w = 0; w < 1000; w++)
+        {
+            delta.Items.Add(new StockItem { Sku = H100, Warehouse = $"W{w:D4}", QuantityChange = -1 });
+        }
+
+        delta.Items.Add(new StockItem { Sku = "NOT-A-SKU", Warehouse = "W0000", QuantityChange = 1 });
+
+        using var call = fixture.A.Feeds.Publish();
+        var stopwatch = Stopwatch.StartNew();
+        await call.RequestStream.WriteAsync(snapshot);
+        await call.RequestStream.WriteAsync(delta);
+        await call.RequestStream.WriteAsync(delta);
+        await call.RequestStream.CompleteAsync();
+        var summary = await call;
+        stopwatch.Stop();
+
+        summary.Results.Select(r => r.Outcome).ShouldBe([UpdateOutcome.Applied, UpdateOutcome.Applied, UpdateOutcome.Duplicate]);
+        summary.Results[0].ItemsApplied.ShouldBe(5000);
+        summary.Results[1].ItemsApplied.ShouldBe(1000);
+        summary.Results[1].ItemErrors.Single().Index.ShouldBe(1000);
+        (await fixture.LevelAsync(distributor, H100, "W0999")).OnHand.ShouldBe(999);
+        (await fixture.LevelAsync(distributor, H20, "W0999")).OnHand.ShouldBe(1000);
+        TestContext.Current.TestOutputHelper?.WriteLine($"6000 items in {stopwatch.ElapsedMilliseconds} ms");
+    }
+
+    [Fact]
+    public async Task A_grpc_update_without_a_kind_is_rejected_in_the_summary()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        using var call = fixture.A.Feeds.Publish();
+        await call.RequestStream.WriteAsync(Update(distributor, 1, UpdateKind.Unspecified));
+        await call.RequestStream.CompleteAsync();
+
+        var summary = await call;
+
+        summary.Results.Single().Outcome.ShouldBe(UpdateOutcome.Rejected);
+        summary.Results.Single().Error.ShouldContain("kind");
+    }
+
+    [Fact]
+    public async Task A_raw_json_update_published_with_amqp_publish_is_applied()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        var body = JsonSerializer.Serialize(new
+        {
+            distributorId = distributor,
+            sequence = 1,
+            kind = "Snapshot",
+            items = new[] { new { sku = H20, warehouse = "SH", quantityOnHand = 12, unitPrice = 12000.5m, currency = "USD", leadTimeDays = 5, minimumOrderQuantity = 2 } },
+        });
+
+        await AmqpPublishAsync(body);
+
+        var level = await EventuallyAsync(() => fixture.LevelAsync(distributor, H20, "SH"), l => l.OnHand == 12);
+        level.OnHand.ShouldBe(12);
+    }
+
+    [Fact]
+    public async Task A_malformed_amqp_message_goes_to_the_error_queue_with_its_reason()
+    {
+        var marker = Guid.NewGuid().ToString("N");
+        await AmqpPublishAsync($"{{\"distributorId\": \"{marker}\", not json at all");
+        await AmqpPublishAsync($"{{\"distributorId\": \"unknown-{marker[..8]}\", \"sequence\": 1, \"kind\": \"Delta\", \"items\": []}}");
+
+        var faults = await EventuallyAsync(() => ErrorQueueAsync(marker), f => f.Count == 2);
+
+        faults.ShouldContain(f => f.Payload.Contains("not json") && f.Reason.Contains("invalid", StringComparison.OrdinalIgnoreCase));
+        faults.ShouldContain(f => f.Reason.Contains("is not registered"));
+    }
+
+    [Fact]
+    public async Task A_stale_distributor_is_not_offered_and_offers_come_cheapest_first()
+    {
+        var cheap = await fixture.NewDistributorAsync();
+        var dear = await fixture.NewDistributorAsync();
+        var stale = await fixture.NewDistributorAsync();
+        const string sku = "NVIDIA-RTX-4090D";
+        await fixture.SnapshotAsync(dear, 1, new Stock(sku, "SG1", 5, Price: 2100m));
+        await fixture.SnapshotAsync(cheap, 1, new Stock(sku, "SG1", 5, Price: 1900m));
+        await fixture.SnapshotAsync(stale, 1, new Stock(sku, "SG1", 5, Price: 100m));
+        await fixture.ExecuteSqlAsync("UPDATE distributors SET last_feed_at = now() - interval '16 minutes' WHERE id = @id", ("id", stale));
+
+        var offers = await fixture.A.Ledger.GetOffersAsync(new GetOffersRequest { Sku = sku, Quantity = 3 });
+        var mine = offers.Offers.Where(o => o.DistributorId == cheap || o.DistributorId == dear || o.DistributorId == stale).ToList();
+
+        mine.Select(o => o.DistributorId).ShouldBe([cheap, dear]);
+        mine[0].UnitPrice.ToDecimal().ShouldBe(1900m);
+        mine[0].Available.ShouldBe(5);
+        var hold = await fixture.A.Ledger.PlaceHoldsAsync(InventoryFixture.PlaceRequest(Guid.NewGuid(), 1, TimeSpan.FromMinutes(5), InventoryFixture.Hold(stale, sku, "SG1", 1)));
+        hold.Holds.Single().Held.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task Stock_that_appears_publishes_one_stock_available_per_sku_and_update()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        const string sku = "NVIDIA-RTX-4090";
+        await fixture.SnapshotAsync(distributor, 1, new Stock(sku, "A", 3), new Stock(sku, "B", 4));
+        var at = DateTimeOffset.UtcNow;
+        await fixture.DeltaAsync(distributor, 2, new Stock(sku, "A", 1), new Stock(sku, "B", 1));
+
+        await fixture.Events.WaitForAsync<StockAvailable>(e => e.Sku == sku && e.At >= at);
+        await Task.Delay(500);
+        fixture.Events.All<StockAvailable>(e => e.Sku == sku && e.At >= at).Count.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task Registering_a_distributor_twice_is_harmless_and_a_different_name_conflicts()
+    {
+        var id = $"reg-{Guid.NewGuid():N}"[..16];
+        using var first = await fixture.A.Http.PostAsJsonAsync("/v1/distributors", new { id, name = "Arrow Asia" });
+        using var again = await fixture.A.Http.PostAsJsonAsync("/v1/distributors", new { id, name = "Arrow Asia" });
+        using var other = await fixture.A.Http.PostAsJsonAsync("/v1/distributors", new { id, name = "Someone else" });
+        using var invalid = await fixture.A.Http.PostAsJsonAsync("/v1/distributors", new { id = "Not Valid!", name = "" });
+
+        first.StatusCode.ShouldBe(HttpStatusCode.Created);
+        again.StatusCode.ShouldBe(HttpStatusCode.OK);
+        other.StatusCode.ShouldBe(HttpStatusCode.Conflict);
+        invalid.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        (await invalid.Content.ReadFromJsonAsync<ValidationProblemDetails>())!.Errors.Keys.ShouldBe(["id", "name"], ignoreOrder: true);
+        var seeded = await fixture.A.Http.GetFromJsonAsync<JsonElement[]>("/v1/distributors");
+        seeded!.Select(d => d.GetProperty("id").GetString()).ShouldContain("arrow");
+    }
+
+    private static StockUpdate Update(string distributor, long sequence, UpdateKind kind) =>
+        new() { DistributorId = distributor, Sequence = sequence, Kind = kind };
+
+    private async Task AmqpPublishAsync(string body)
+    {
+        var url = new UriBuilder(fixture.VirtualHost) { Scheme = "amqp" }.Uri.AbsoluteUri;
+        var start = new ProcessStartInfo("amqp-publish") { RedirectStandardError = true };
+        foreach (var argument in new[] { "-u", url, "-r", "stock-feed", "-p", "-C", "application/json", "-b", body })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = StartAmqpPublish(start);
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        process.ExitCode.ShouldBe(0, error);
+    }
+
+    private static Process StartAmqpPublish(ProcessStartInfo start)
+    {
+        try
+        {
+            return Process.Start(start)!;
+        }
+        catch (System.ComponentModel.Win32Exception missing)
+        {
+            throw new InvalidOperationException("amqp-publish is not installed: apt-get install amqp-tools (Debian's non-.NET AMQP client).", missing);
+        }
+    }
+
+    private async Task<List<(string Payload, string Reason)>> ErrorQueueAsync(string marker)
+    {
+        var vhost = Uri.EscapeDataString(Uri.UnescapeDataString(fixture.VirtualHost.AbsolutePath.TrimStart('/')));
+        var management = (await Brokering.Testing.TestInfrastructure.GetSettingsAsync()).RabbitMqManagementUri;
+        using var http = new HttpClient { BaseAddress = new UriBuilder(management) { UserName = string.Empty, Password = string.Empty, Path = "/" }.Uri };
+        var credentials = System.Text.Encoding.UTF8.GetBytes(Uri.UnescapeDataString(management.UserInfo));
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String(credentials));
+        using var response = await http.PostAsJsonAsync($"api/queues/{vhost}/stock-feed_error/get", new { count = 100, ackmode = "ack_requeue_true", encoding = "auto" });
+        if (!response.IsSuccessStatusCode)
+        {
+            return [];
+        }
+
+        var messages = await response.Content.ReadFromJsonAsync<JsonElement[]>() ?? [];
+        return messages
+            .Select(m => (Payload: m.GetProperty("payload").GetString() ?? string.Empty,
+                          Reason: m.GetProperty("properties").TryGetProperty("headers", out var h) && h.TryGetProperty("MT-Fault-Message", out var r) ? r.GetString() ?? string.Empty : string.Empty))
+            .Where(m => m.Payload.Contains(marker) || m.Payload.Contains(marker[..8]))
+            .ToList();
+    }
+
+    private static async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> done)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (true)
+        {
+            var value = await probe();
+            if (done(value) || DateTime.UtcNow > deadline)
+            {
+                return value;
+            }
+
+            await Task.Delay(100);
+        }
+    }
+}

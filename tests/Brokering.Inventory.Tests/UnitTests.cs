@@ -1,0 +1,49 @@
+using Brokering.Contracts.Grpc.Common;
+using Brokering.Contracts.Inventory;
+using Brokering.Inventory.Holds;
+using Brokering.Inventory.StockFeeds;
+using CsCheck;
+
+namespace Brokering.Inventory.Tests;
+
+public sealed class StockUpdateValidatorTests
+{
+    [Fact]
+    public void A_snapshot_item_needs_a_non_negative_quantity_on_hand_a_price_and_a_currency()
+    {
+        var (valid, errors) = StockUpdateValidator.ValidateItems(StockUpdateKind.Snapshot,
+        [
+            new StockFeedItem("NVIDIA-H20", "SG1", QuantityOnHand: 3, UnitPrice: 1m, Currency: "usd"),
+            new StockFeedItem("NVIDIA-H20", "SG2", QuantityChange: 3, UnitPrice: 1m, Currency: "USD"),
+            new StockFeedItem("NVIDIA-H20", "SG3", QuantityOnHand: 3),
+            new StockFeedItem("NVIDIA-H20", "SG4", QuantityOnHand: 3, UnitPrice: 1m, Currency: "US$"),
+            new StockFeedItem("NVIDIA-H20", "SG1", QuantityOnHand: 4, UnitPrice: 1m, Currency: "USD"),
+            null,
+        ]);
+
+        valid.Single().Currency.ShouldBe("USD");
+        errors.Select(e => e.Field).ShouldBe(["items[1].quantityChange", "items[2].unitPrice", "items[3].currency", "items[4].warehouse", "items[5]"]);
+    }
+
+    [Fact]
+    public void An_update_needs_a_distributor_a_positive_sequence_and_a_kind()
+    {
+        var errors = StockUpdateValidator.ValidateUpdate(new StockFeedUpdate(" ", 0, null, []));
+
+        errors.Keys.ShouldBe(["distributorId", "sequence", "kind"], ignoreOrder: true);
+    }
+
+    [Fact]
+    public void Place_holds_validation_names_the_offending_fields()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var command = new PlaceHoldsCommand(Guid.Empty, -1, now, [new HoldLine("", "arrow", "SG1", 0, -1m)]);
+
+        command.Validate(now).Keys.ShouldBe(
+            ["reservationId", "planVersion", "expiresAt", "holds[0].sku", "holds[0].quantity", "holds[0].maxUnitPrice"], ignoreOrder: true);
+    }
+
+    [Fact]
+    public void Decimal_values_round_trip_exactly_to_nine_places() =>
+        Gen.Decimal[-1_000_000_000m, 1_000_000_000m].Select(d => decimal.Round(d, 9)).Sample(d => DecimalValue.FromDecimal(d).ToDecimal() == d);
+}
