@@ -1,16 +1,13 @@
 using Brokering.Compliance;
 using Brokering.Compliance.Data;
 using Brokering.ServiceDefaults;
-using Brokering.ServiceDefaults.Security;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddServiceSecurity();
 builder.AddComplianceServices();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
-app.UseServiceSecurity();
 app.MapComplianceApi();
 
 await app.RunServiceAsync<ComplianceDbContext>(args, prepare: service => service.SeedComplianceDataAsync());

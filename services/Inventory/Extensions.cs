@@ -8,6 +8,7 @@ using Brokering.Messaging.Postgres;
 using Brokering.ServiceDefaults;
 using MassTransit;
 using Npgsql;
+using Brokering.ServiceDefaults.Security;
 
 namespace Brokering.Inventory;
 
@@ -59,8 +60,8 @@ public static class Extensions
         app.MapStockFeedApi();
         app.MapOffersApi();
         app.MapHoldsApi();
-        app.MapGrpcService<StockFeedsGrpcService>();
-        app.MapGrpcService<HoldsLedgerGrpcService>();
+        app.MapGrpcService<StockFeedsGrpcService>().RequireAuthorization(BrokeringRoles.Distributor);
+        app.MapGrpcService<HoldsLedgerGrpcService>().RequireAuthorization(BrokeringRoles.Service);
         return app;
     }
 }

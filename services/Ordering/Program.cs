@@ -2,16 +2,13 @@ using Brokering.Ordering;
 using Brokering.Ordering.Data;
 using Brokering.Ordering.Ops;
 using Brokering.ServiceDefaults;
-using Brokering.ServiceDefaults.Security;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddServiceSecurity();
 builder.AddOrderingServices();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
-app.UseServiceSecurity();
 app.MapOrderingApi();
 
 // Ops' audit table has its own migrations; applied first, so --migrate-only covers it too.

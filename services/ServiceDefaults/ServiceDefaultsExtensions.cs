@@ -8,6 +8,7 @@ using Npgsql;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using Brokering.ServiceDefaults.Security;
 
 namespace Brokering.ServiceDefaults;
 
@@ -21,6 +22,7 @@ public static class ServiceDefaultsExtensions
     {
         builder.AddStructuredLogging();
         builder.AddTelemetry();
+        builder.AddServiceSecurity();
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddProblemDetails(ProblemDetailsDefaults.Configure);
@@ -46,6 +48,7 @@ public static class ServiceDefaultsExtensions
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseServiceSecurity();
 
         // Liveness says the process answers; readiness says it can do work (database and broker reachable).
         // Health and metrics stay anonymous (probes and scrapers carry no tokens); everything else needs one.

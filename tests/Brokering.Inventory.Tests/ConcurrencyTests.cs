@@ -137,7 +137,7 @@ public sealed class ConcurrencyTests(InventoryFixture fixture)
             item.QuantityChange = quantity;
         }
 
-        using var call = host.Feeds.Publish();
+        using var call = host.Feeds.Publish(InventoryHost.AsDistributor(distributor));
         await call.RequestStream.WriteAsync(new StockUpdate { DistributorId = distributor, Sequence = sequence, Kind = kind, Items = { item } });
         await call.RequestStream.CompleteAsync();
         await call;

@@ -12,6 +12,8 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using Brokering.ServiceDefaults.Security;
+using Grpc.Core;
 
 [assembly: AssemblyFixture(typeof(Brokering.Inventory.Tests.InventoryFixture))]
 
@@ -168,7 +170,7 @@ public sealed record Stock(string Sku, string Warehouse, long Quantity, decimal 
 public sealed record LevelState(long OnHand, long Held, long Committed, long ActiveHolds, long CommittedHolds);
 
 /// <summary>One instance of the service, hosted in memory.</summary>
-public sealed class InventoryHost : WebApplicationFactory<Program>
+public sealed partial class InventoryHost : WebApplicationFactory<Program>
 {
     private readonly string database;
     private readonly Uri virtualHost;
@@ -183,6 +185,8 @@ public sealed class InventoryHost : WebApplicationFactory<Program>
 
     public GrpcChannel Channel { get; private set; } = null!;
 
+    public GrpcChannel FeedChannel { get; private set; } = null!;
+
     public HoldsLedger.HoldsLedgerClient Ledger { get; private set; } = null!;
 
     public Brokering.Contracts.Grpc.Inventory.StockFeeds.StockFeedsClient Feeds { get; private set; } = null!;
@@ -190,17 +194,50 @@ public sealed class InventoryHost : WebApplicationFactory<Program>
     public static async Task<InventoryHost> StartAsync(string database, Uri virtualHost)
     {
         var host = new InventoryHost(database, virtualHost);
-        host.Http = host.CreateClient();
-        host.Channel = GrpcChannel.ForAddress(host.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = host.Server.CreateHandler() });
+        // REST: a distributor's token for its own feed, the platform's (ops and service) for the rest.
+        host.Http = host.CreateDefaultClient(new TokenPerRequest());
+        // gRPC: ledger calls are ordering's (service identity on the channel); stock feed calls carry the
+        // distributor's own token per call (AsDistributor), on a channel without credentials of its own.
+        host.Channel = GrpcChannel.ForAddress(host.Server.BaseAddress, new GrpcChannelOptions
+        {
+            HttpHandler = host.Server.CreateHandler(),
+            Credentials = ChannelCredentials.Create(ChannelCredentials.Insecure, CallCredentials.FromInterceptor((_, metadata) =>
+            {
+                metadata.Add("authorization", $"Bearer {TestTokens.Service()}");
+                return Task.CompletedTask;
+            })),
+            UnsafeUseInsecureChannelCallCredentials = true,
+        });
+        host.FeedChannel = GrpcChannel.ForAddress(host.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = host.Server.CreateHandler() });
         host.Ledger = new HoldsLedger.HoldsLedgerClient(host.Channel);
-        host.Feeds = new Brokering.Contracts.Grpc.Inventory.StockFeeds.StockFeedsClient(host.Channel);
+        host.Feeds = new Brokering.Contracts.Grpc.Inventory.StockFeeds.StockFeedsClient(host.FeedChannel);
         using var ready = await host.Http.GetAsync("/health/ready");
         ready.EnsureSuccessStatusCode();
         return host;
     }
 
+    /// <summary>Call metadata for a distributor publishing its own feed.</summary>
+    public static Metadata AsDistributor(string distributorId) => new() { { "authorization", $"Bearer {TestTokens.Distributor(distributorId)}" } };
+
+    private sealed partial class TokenPerRequest : DelegatingHandler
+    {
+        private static readonly string Platform = TestTokens.For("platform", null, BrokeringRoles.Ops, BrokeringRoles.Service);
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var feed = FeedPath().Match(request.RequestUri?.AbsolutePath ?? string.Empty);
+            request.Headers.Authorization ??= new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer",
+                feed.Success ? TestTokens.Distributor(Uri.UnescapeDataString(feed.Groups[1].Value)) : Platform);
+            return base.SendAsync(request, cancellationToken);
+        }
+
+        [System.Text.RegularExpressions.GeneratedRegex("^/v1/distributors/([^/]+)/stock-feed$")]
+        private static partial System.Text.RegularExpressions.Regex FeedPath();
+    }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
+        builder.UseSetting("Authentication:SigningKey", TestTokens.SigningKey);
         builder.UseSetting("ConnectionStrings:Database", database);
         builder.UseSetting("ConnectionStrings:RabbitMq", virtualHost.ToString());
         builder.UseSetting("Inventory:ExpirySweepInterval", "00:00:00.200");
@@ -212,6 +249,7 @@ public sealed class InventoryHost : WebApplicationFactory<Program>
     public override async ValueTask DisposeAsync()
     {
         Channel?.Dispose();
+        FeedChannel?.Dispose();
         Http?.Dispose();
         await base.DisposeAsync();
     }

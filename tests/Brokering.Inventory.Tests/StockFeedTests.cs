@@ -205,7 +205,7 @@ public sealed class StockFeedTests(InventoryFixture fixture)
 
         delta.Items.Add(new StockItem { Sku = "NOT-A-SKU", Warehouse = "W0000", QuantityChange = 1 });
 
-        using var call = fixture.A.Feeds.Publish();
+        using var call = fixture.A.Feeds.Publish(InventoryHost.AsDistributor(distributor));
         var stopwatch = Stopwatch.StartNew();
         await call.RequestStream.WriteAsync(snapshot);
         await call.RequestStream.WriteAsync(delta);
@@ -227,7 +227,7 @@ public sealed class StockFeedTests(InventoryFixture fixture)
     public async Task A_grpc_update_without_a_kind_is_rejected_in_the_summary()
     {
         var distributor = await fixture.NewDistributorAsync();
-        using var call = fixture.A.Feeds.Publish();
+        using var call = fixture.A.Feeds.Publish(InventoryHost.AsDistributor(distributor));
         await call.RequestStream.WriteAsync(Update(distributor, 1, UpdateKind.Unspecified));
         await call.RequestStream.CompleteAsync();
 

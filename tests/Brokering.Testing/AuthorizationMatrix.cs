@@ -70,7 +70,8 @@ public static class AuthorizationMatrix
         using var request = new HttpRequestMessage(new HttpMethod(method), Concrete(route));
         if (role is not null)
         {
-            var tenant = role is BrokeringRoles.Buyer or BrokeringRoles.Distributor ? "tenant-1" : null;
+            // The tenant matches the value route parameters get, so "your own" routes (a distributor's feed) are in reach.
+            var tenant = role is BrokeringRoles.Buyer or BrokeringRoles.Distributor ? "matrix" : null;
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", TestTokens.For($"matrix-{role}", tenant, role));
         }
 

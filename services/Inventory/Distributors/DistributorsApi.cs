@@ -3,6 +3,7 @@ using Brokering.Inventory.Data;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Brokering.ServiceDefaults.Security;
 
 namespace Brokering.Inventory.Distributors;
 
@@ -19,7 +20,7 @@ internal static partial class DistributorsApi
     public static IEndpointRouteBuilder MapDistributorsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/distributors").WithTags("Distributors");
-        group.MapPost("/", RegisterAsync).WithName("RegisterDistributor");
+        group.MapPost("/", RegisterAsync).WithName("RegisterDistributor").RequireAuthorization(BrokeringRoles.Ops);
         group.MapGet("/", ListAsync).WithName("ListDistributors");
         group.MapGet("/{id}", GetAsync).WithName("GetDistributor");
         return app;

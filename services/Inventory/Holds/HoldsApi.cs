@@ -1,6 +1,7 @@
 using Brokering.Inventory.Data;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Brokering.ServiceDefaults.Security;
 
 namespace Brokering.Inventory.Holds;
 
@@ -23,6 +24,7 @@ internal static class HoldsApi
                         h.UnitPrice, h.Currency, h.Status, h.ExpiresAt, h.CreatedAt, h.ClosedAt, h.Reason))
                     .ToListAsync(cancellationToken)))
             .WithTags("Holds")
+            .RequireAuthorization(BrokeringRoles.Platform)
             .WithName("GetReservationHolds");
         return app;
     }

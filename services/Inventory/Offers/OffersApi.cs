@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using Brokering.ServiceDefaults.Security;
 
 namespace Brokering.Inventory.Offers;
 
@@ -10,7 +11,8 @@ internal static class OffersApi
         app.MapGet("/v1/skus/{sku}/offers", async Task<Ok<IReadOnlyList<OfferView>>> (string sku, OfferQuery offers, CancellationToken cancellationToken) =>
                 TypedResults.Ok(await offers.GetAsync(sku, cancellationToken)))
             .WithTags("Offers")
-            .WithName("GetOffers");
+            .WithName("GetOffers")
+            .RequireAuthorization(BrokeringRoles.Platform);
         return app;
     }
 }

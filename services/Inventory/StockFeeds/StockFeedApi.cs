@@ -1,5 +1,6 @@
 using Brokering.Contracts.Inventory;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Brokering.ServiceDefaults.Security;
 
 namespace Brokering.Inventory.StockFeeds;
 
@@ -18,7 +19,8 @@ internal static class StockFeedApi
 {
     public static IEndpointRouteBuilder MapStockFeedApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/v1/distributors/{id}/stock-feed", PublishAsync).WithTags("Stock feeds").WithName("PublishStockUpdate");
+        app.MapPost("/v1/distributors/{id}/stock-feed", PublishAsync).WithTags("Stock feeds").WithName("PublishStockUpdate")
+            .RequireAuthorization(BrokeringRoles.Distributor);
         return app;
     }
 
@@ -28,8 +30,15 @@ internal static class StockFeedApi
     /// unknown distributor.
     /// </summary>
     private static async Task<Results<Ok<StockUpdateResponse>, ValidationProblem, ProblemHttpResult>> PublishAsync(
-        string id, StockFeedUpdate update, StockFeedIngestor ingestor, CancellationToken cancellationToken)
+        string id, StockFeedUpdate update, StockFeedIngestor ingestor, HttpContext http, CancellationToken cancellationToken)
     {
+        // A distributor publishes its own feed only.
+        if (!DistributorIdentity.MayPublish(http.User, id))
+        {
+            return TypedResults.Problem($"This token may not publish the feed of distributor '{id}'.",
+                statusCode: StatusCodes.Status403Forbidden, title: "Not your feed.");
+        }
+
         if (update.DistributorId is not null && update.DistributorId.Trim() != id)
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]>

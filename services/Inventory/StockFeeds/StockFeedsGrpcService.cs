@@ -10,8 +10,15 @@ internal sealed class StockFeedsGrpcService(StockFeedIngestor ingestor) : Broker
     public override async Task<PublishSummary> Publish(IAsyncStreamReader<StockUpdate> requestStream, ServerCallContext context)
     {
         var summary = new PublishSummary();
+        var caller = context.GetHttpContext().User;
         await foreach (var update in requestStream.ReadAllAsync(context.CancellationToken))
         {
+            if (!DistributorIdentity.MayPublish(caller, update.DistributorId))
+            {
+                throw new RpcException(new Status(StatusCode.PermissionDenied,
+                    $"This token may not publish the feed of distributor '{update.DistributorId}'; updates before this one were applied."));
+            }
+
             var result = await ingestor.ApplyAsync(ToFeedUpdate(update), "grpc", context.CancellationToken);
             summary.Results.Add(ToProto(result));
         }

@@ -21,6 +21,9 @@ public static class BrokeringRoles
     /// <summary>Policy: ops or compliance officers, who oversee decisions, lists and licences.</summary>
     public const string Oversight = "oversight";
 
+    /// <summary>Policy: ops or another Brokering service: the platform's own view of distributors' stock and holds.</summary>
+    public const string Platform = "platform";
+
     /// <summary>Every role, for tests and the development token endpoint.</summary>
     public static readonly IReadOnlyList<string> All = [Buyer, Distributor, Ops, ComplianceOfficer, Service];
 

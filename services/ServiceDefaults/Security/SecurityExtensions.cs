@@ -50,7 +50,8 @@ public static class SecurityExtensions
             .AddPolicy(BrokeringRoles.Ops, policy => policy.RequireRole(BrokeringRoles.Ops))
             .AddPolicy(BrokeringRoles.ComplianceOfficer, policy => policy.RequireRole(BrokeringRoles.ComplianceOfficer))
             .AddPolicy(BrokeringRoles.Service, policy => policy.RequireRole(BrokeringRoles.Service))
-            .AddPolicy(BrokeringRoles.Oversight, policy => policy.RequireRole(BrokeringRoles.Ops, BrokeringRoles.ComplianceOfficer));
+            .AddPolicy(BrokeringRoles.Oversight, policy => policy.RequireRole(BrokeringRoles.Ops, BrokeringRoles.ComplianceOfficer))
+            .AddPolicy(BrokeringRoles.Platform, policy => policy.RequireRole(BrokeringRoles.Ops, BrokeringRoles.Service));
 
         var permitsPerSecond = builder.Configuration.GetValue("RateLimiting:PermitsPerSecondPerTenant", 200);
         builder.Services.AddRateLimiter(options =>
