@@ -14,18 +14,8 @@ public sealed class AuthorizationTests(InventoryFixture fixture) : IClassFixture
     private static readonly string[] Anyone = [.. BrokeringRoles.All];
     private static readonly string[] Platform = [BrokeringRoles.Ops, BrokeringRoles.Service];
 
-    // null: anonymous callers too (probes, scrapers, and the development-only token endpoint).
-    private static readonly Dictionary<string, string[]?> Expected = new(StringComparer.Ordinal)
+    private static readonly Dictionary<string, string[]?> Expected = AuthorizationMatrix.WithServiceDefaults(new Dictionary<string, string[]?>
     {
-        ["GET /health/live"] = null,
-        ["GET /health/ready"] = null,
-        ["GET /metrics"] = null,
-        ["POST /grpc.health.v1.Health/Check"] = null,
-        ["POST /grpc.health.v1.Health/Watch"] = null,
-        ["POST /dev/tokens"] = null,
-        ["GET /openapi/{documentName}.json"] = Anyone,
-        ["POST /grpc.reflection.v1.ServerReflection/ServerReflectionInfo"] = Anyone,
-        ["POST /grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"] = Anyone,
         ["GET /v1/distributors/"] = Anyone,
         ["GET /v1/distributors/{id}"] = Anyone,
         ["POST /v1/distributors/"] = [BrokeringRoles.Ops],
@@ -37,7 +27,7 @@ public sealed class AuthorizationTests(InventoryFixture fixture) : IClassFixture
         ["POST /brokering.inventory.v1.HoldsLedger/PlaceHolds"] = [BrokeringRoles.Service],
         ["POST /brokering.inventory.v1.HoldsLedger/ReleaseHolds"] = [BrokeringRoles.Service],
         ["POST /brokering.inventory.v1.HoldsLedger/CommitHolds"] = [BrokeringRoles.Service],
-    };
+    });
 
     [Fact]
     public async Task Every_endpoint_admits_exactly_the_roles_it_is_meant_for()

@@ -7,25 +7,15 @@ namespace Brokering.Ordering.IntegrationTests;
 /// <summary>Who may call what on ordering: every endpoint, every role, no endpoint forgotten.</summary>
 public sealed class AuthorizationMatrixTests(OrderingHost host) : IClassFixture<OrderingHost>
 {
-    private static readonly string[] Anyone = [.. BrokeringRoles.All];
     private static readonly string[] Buyer = [BrokeringRoles.Buyer];
     private static readonly string[] Ops = [BrokeringRoles.Ops];
 
-    // null: anonymous callers too (probes, scrapers, the console's static shell, and the development-only token endpoint).
-    private static readonly Dictionary<string, string[]?> Expected = new(StringComparer.Ordinal)
+    // null: anonymous callers too (the console's static shell carries no data).
+    private static readonly Dictionary<string, string[]?> Expected = AuthorizationMatrix.WithServiceDefaults(new Dictionary<string, string[]?>
     {
-        ["GET /health/live"] = null,
-        ["GET /health/ready"] = null,
-        ["GET /metrics"] = null,
-        ["POST /grpc.health.v1.Health/Check"] = null,
-        ["POST /grpc.health.v1.Health/Watch"] = null,
-        ["POST /dev/tokens"] = null,
         ["GET /ops/"] = null,
         ["GET /ops/assets/{**path}"] = null,
         ["GET /ops/{**route}"] = null,
-        ["GET /openapi/{documentName}.json"] = Anyone,
-        ["POST /grpc.reflection.v1.ServerReflection/ServerReflectionInfo"] = Anyone,
-        ["POST /grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"] = Anyone,
         ["POST /v1/reservations/"] = Buyer,
         ["GET /v1/reservations/{id:guid}"] = Buyer,
         ["POST /v1/reservations/{id:guid}/cancel"] = Buyer,
@@ -44,7 +34,7 @@ public sealed class AuthorizationMatrixTests(OrderingHost host) : IClassFixture<
         ["POST /v1/ops/sagas/{id:guid}/cancel"] = Ops,
         ["POST /v1/ops/sagas/{id:guid}/release-holds"] = Ops,
         ["POST /v1/ops/sagas/{id:guid}/rescreen"] = Ops,
-    };
+    });
 
     [Fact]
     public async Task Every_endpoint_admits_exactly_the_roles_it_is_meant_for()

@@ -15,6 +15,27 @@ namespace Brokering.Testing;
 /// </summary>
 public static class AuthorizationMatrix
 {
+    /// <summary>
+    /// What every service maps through its service defaults, and who may call it: probes, scrapers and the
+    /// development-only token endpoint anonymously; documentation and reflection with any token.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string[]?> ServiceDefaults { get; } = new Dictionary<string, string[]?>(StringComparer.Ordinal)
+    {
+        ["GET /health/live"] = null,
+        ["GET /health/ready"] = null,
+        ["GET /metrics"] = null,
+        ["POST /grpc.health.v1.Health/Check"] = null,
+        ["POST /grpc.health.v1.Health/Watch"] = null,
+        ["POST /dev/tokens"] = null,
+        ["GET /openapi/{documentName}.json"] = [.. BrokeringRoles.All],
+        ["POST /grpc.reflection.v1.ServerReflection/ServerReflectionInfo"] = [.. BrokeringRoles.All],
+        ["POST /grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"] = [.. BrokeringRoles.All],
+    };
+
+    /// <summary>A service's own expectations together with <see cref="ServiceDefaults"/>.</summary>
+    public static Dictionary<string, string[]?> WithServiceDefaults(IReadOnlyDictionary<string, string[]?> own) =>
+        own.Concat(ServiceDefaults).ToDictionary(pair => pair.Key, pair => pair.Value, StringComparer.Ordinal);
+
     /// <summary>The callers tried against every endpoint.</summary>
     public static readonly IReadOnlyList<string?> Callers = [null, .. BrokeringRoles.All];
 

@@ -11,18 +11,8 @@ public sealed class AuthorizationMatrixTests(ComplianceServiceFixture fixture) :
     private static readonly string[] Oversight = [BrokeringRoles.Ops, BrokeringRoles.ComplianceOfficer];
     private static readonly string[] Service = [BrokeringRoles.Service];
 
-    // null: anonymous callers too (probes, scrapers, and the development-only token endpoint).
-    private static readonly Dictionary<string, string[]?> Expected = new(StringComparer.Ordinal)
+    private static readonly Dictionary<string, string[]?> Expected = AuthorizationMatrix.WithServiceDefaults(new Dictionary<string, string[]?>
     {
-        ["GET /health/live"] = null,
-        ["GET /health/ready"] = null,
-        ["GET /metrics"] = null,
-        ["POST /grpc.health.v1.Health/Check"] = null,
-        ["POST /grpc.health.v1.Health/Watch"] = null,
-        ["POST /dev/tokens"] = null,
-        ["GET /openapi/{documentName}.json"] = Anyone,
-        ["POST /grpc.reflection.v1.ServerReflection/ServerReflectionInfo"] = Anyone,
-        ["POST /grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"] = Anyone,
         ["GET /v1/country-groups/"] = Anyone,
         ["GET /v1/cutoffs/"] = Anyone,
         ["GET /v1/products/"] = Anyone,
@@ -45,7 +35,7 @@ public sealed class AuthorizationMatrixTests(ComplianceServiceFixture fixture) :
         ["POST /brokering.compliance.v1.Compliance/Screen"] = Service,
         ["POST /brokering.compliance.v1.Compliance/Classify"] = Service,
         ["POST /brokering.compliance.v1.Compliance/GetCutoff"] = Service,
-    };
+    });
 
     [Fact]
     public async Task Every_endpoint_admits_exactly_the_roles_it_is_meant_for()
