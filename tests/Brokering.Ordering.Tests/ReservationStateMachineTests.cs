@@ -223,6 +223,24 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
         (await harness.Published.Any<ReleaseReservationHolds>(m => m.Context.Message.ReservationId == id, Ct)).ShouldBeTrue();
     }
 
+    [Fact]
+    public async Task A_confirmation_that_arrives_during_a_top_up_is_honoured_when_the_plan_lands()
+    {
+        await ScreenedAsync(FillPolicy.AllowPartial, Confirmation.Manual, cutoff: null);
+        await HoldsPlacedAsync(60);
+        (await saga.Exists(id, machine => machine.AwaitingStock)).ShouldNotBeNull();
+
+        await harness.Bus.Publish(new TopUpReservation(id, Sku), Ct);
+        (await saga.Exists(id, machine => machine.Allocating)).ShouldNotBeNull();
+        await harness.Bus.Publish(new ReservationConfirmationRequested(id, clock.GetUtcNow()), Ct);
+        await harness.Consumed.Any<ReservationConfirmationRequested>(m => m.Context.Message.ReservationId == id, Ct);
+        await harness.Bus.Publish(new HoldsPlaced(id, 2, [new PlacedHold(Guid.NewGuid(), Sku, "avnet", "SIN", 40, 40, 29_500m, "USD")],
+            clock.GetUtcNow().AddMinutes(10)), Ct);
+
+        (await saga.Exists(id, machine => machine.Confirming)).ShouldNotBeNull();
+        (await harness.Published.Any<CommitReservationHolds>(m => m.Context.Message.ReservationId == id, Ct)).ShouldBeTrue();
+    }
+
     private async Task SubmitAsync(FillPolicy fillPolicy, Confirmation confirmation) =>
         await harness.Bus.Publish(new ReservationSubmitted
         {

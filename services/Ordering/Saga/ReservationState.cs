@@ -29,6 +29,9 @@ public sealed class ReservationState : SagaStateMachineInstance
 
     public DateTimeOffset? HoldsExpireAt { get; set; }
 
+    /// <summary>The buyer confirmed while a top-up or re-allocation was in flight: commit as soon as the plan lands.</summary>
+    public bool ConfirmationPending { get; set; }
+
     /// <summary>Token of the scheduled <see cref="CutoffReached"/> message.</summary>
     public Guid? CutoffTimerTokenId { get; set; }
 

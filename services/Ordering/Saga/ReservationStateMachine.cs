@@ -69,7 +69,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
             When(HoldsPlaced, context => context.Message.PlanVersion == context.Saga.PlanVersion)
                 .Then(context => RecordHolds(context.Saga, context.Message))
                 .IfElse(context => Fill.Of(context.Saga).IsComplete,
-                    complete => complete.IfElse(context => context.Saga.Confirmation == Confirmation.Auto,
+                    complete => complete.IfElse(context => context.Saga.Confirmation == Confirmation.Auto || context.Saga.ConfirmationPending,
                         auto => auto.Publish(context => Commit(context.Saga)).TransitionTo(Confirming),
                         manual => manual.TransitionTo(Held)),
                     shortfall => shortfall.IfElse(context => context.Saga.FillPolicy == FillPolicy.AllOrNone,
@@ -79,7 +79,8 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                             .Unschedule(CutoffTimer)
                             .TransitionTo(Rejected),
                         partial => partial.IfElse(
-                            context => context.Saga.Confirmation == Confirmation.Auto && Fill.Of(context.Saga).Satisfies(context.Saga.MinFillRatio),
+                            context => (context.Saga.Confirmation == Confirmation.Auto || context.Saga.ConfirmationPending)
+                                && Fill.Of(context.Saga).Satisfies(context.Saga.MinFillRatio),
                             auto => auto.Publish(context => Commit(context.Saga)).TransitionTo(Confirming),
                             wait => wait.TransitionTo(AwaitingStock)))),
             When(NoStockOffered, context => context.Message.PlanVersion == context.Saga.PlanVersion)
@@ -115,6 +116,12 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                 .IfElse(context => context.Saga.Cutoff is not null && clock.GetUtcNow() >= context.Saga.Cutoff,
                     late => late.TransitionTo(CutoffMissed),
                     lapsed => lapsed.TransitionTo(Expired)));
+
+        // The buyer confirmed (from Held or AwaitingStock) just as a top-up or re-allocation began:
+        // remember it, so the confirmation is honoured when the plan lands instead of being lost.
+        During(Allocating,
+            When(ConfirmationRequested)
+                .Then(context => context.Saga.ConfirmationPending = true));
 
         // Stock arrived for a SKU this reservation still lacks: plan again for what is missing.
         During(AwaitingStock,
@@ -279,8 +286,11 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
         saga.StatusReason = $"{message.DistributorId} no longer has {message.UnitsShort} units of {message.Sku}; re-allocating.";
     }
 
-    private static CommitReservationHolds Commit(ReservationState saga) =>
-        new(saga.CorrelationId, saga.Cutoff ?? DateTimeOffset.MaxValue);
+    private static CommitReservationHolds Commit(ReservationState saga)
+    {
+        saga.ConfirmationPending = false;
+        return new(saga.CorrelationId, saga.Cutoff ?? DateTimeOffset.MaxValue);
+    }
 
     private static string RejectionReason(ReservationScreened message) =>
         message.Outcome == ScreeningOutcome.LicenceRequired

@@ -474,6 +474,10 @@ namespace Brokering.Ordering.Data.Migrations
                         .HasColumnType("character varying(20)")
                         .HasColumnName("confirmation");
 
+                    b.Property<bool>("ConfirmationPending")
+                        .HasColumnType("boolean")
+                        .HasColumnName("confirmation_pending");
+
                     b.Property<string>("CurrentState")
                         .IsRequired()
                         .HasMaxLength(40)
