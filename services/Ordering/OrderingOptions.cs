@@ -18,6 +18,12 @@ public sealed class OrderingOptions
     /// <summary>Most distributors one line is split across.</summary>
     public int MaxDistributorsPerLine { get; set; } = 3;
 
+    /// <summary>
+    /// Most units of one SKU one buyer may hold or have committed across its reservations, so no single
+    /// buyer hoards a scarce SKU. Zero means no cap.
+    /// </summary>
+    public long MaxUnitsPerBuyerPerSku { get; set; }
+
     /// <summary>Currencies a price ceiling may be given in.</summary>
     public IReadOnlyList<string> SupportedCurrencies { get; set; } = ["USD"];
 }

@@ -58,4 +58,17 @@ public sealed class AllocationPlannerTests
         plan.Select(hold => hold.DistributorId).ShouldBe(["a", "b"]);
         plan.Sum(hold => hold.Quantity).ShouldBe(20);
     }
+
+    [Fact]
+    public void A_buyer_near_its_cap_on_a_sku_is_planned_only_up_to_the_cap()
+    {
+        AllocationPlanner.WithinBuyerCap(Line, alreadyAllocated: 1950, cap: 2000).Quantity.ShouldBe(50);
+        AllocationPlanner.WithinBuyerCap(Line, alreadyAllocated: 2000, cap: 2000).Quantity.ShouldBe(0);
+        AllocationPlanner.WithinBuyerCap(Line, alreadyAllocated: 2500, cap: 2000).Quantity.ShouldBe(0);
+        AllocationPlanner.WithinBuyerCap(Line, alreadyAllocated: 0, cap: 2000).Quantity.ShouldBe(100);
+    }
+
+    [Fact]
+    public void A_cap_of_zero_means_no_cap() =>
+        AllocationPlanner.WithinBuyerCap(Line, alreadyAllocated: 1_000_000, cap: 0).Quantity.ShouldBe(100);
 }

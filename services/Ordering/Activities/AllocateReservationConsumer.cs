@@ -4,6 +4,8 @@ using Google.Protobuf.WellKnownTypes;
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Polly.Registry;
+using Brokering.Ordering.Data;
+using Microsoft.EntityFrameworkCore;
 
 namespace Brokering.Ordering.Activities;
 
@@ -13,6 +15,7 @@ namespace Brokering.Ordering.Activities;
 /// plan version, so a redelivered command holds nothing twice.
 /// </summary>
 public sealed class AllocateReservationConsumer(
+    OrderingDbContext db,
     HoldsLedger.HoldsLedgerClient inventory,
     ResiliencePipelineProvider<string> pipelines,
     IOptions<OrderingOptions> options) : IConsumer<AllocateReservation>
@@ -28,9 +31,20 @@ public sealed class AllocateReservationConsumer(
             ExpiresAt = Timestamp.FromDateTimeOffset(command.HoldsExpireAt),
         };
         var reasons = new List<string>();
+        var buyer = await db.Sagas.AsNoTracking().Where(s => s.CorrelationId == command.ReservationId)
+            .Select(s => s.BuyerId).SingleAsync(context.CancellationToken);
 
-        foreach (var line in command.Lines)
+        foreach (var requested in command.Lines)
         {
+            var line = AllocationPlanner.WithinBuyerCap(requested,
+                await UnitsAllocatedToBuyerAsync(buyer, requested.Sku, command.ReservationId, context.CancellationToken),
+                options.Value.MaxUnitsPerBuyerPerSku);
+            if (line.Quantity == 0)
+            {
+                reasons.Add($"{requested.Sku}: the buyer already holds the most units of this SKU one buyer may ({options.Value.MaxUnitsPerBuyerPerSku}).");
+                continue;
+            }
+
             var offers = await pipeline.ExecuteAsync(
                 async token => await inventory.GetOffersAsync(
                     new GetOffersRequest { Sku = line.Sku, Quantity = line.Quantity },
@@ -62,6 +76,16 @@ public sealed class AllocateReservationConsumer(
             async token => await inventory.PlaceHoldsAsync(request, deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: token),
             context.CancellationToken);
     }
+
+    // Units of the SKU the buyer holds or has committed in its other reservations that are live or confirmed.
+    private async Task<long> UnitsAllocatedToBuyerAsync(string buyer, string sku, Guid except, CancellationToken cancellationToken) =>
+        await db.Database.SqlQuery<long>($"""
+            SELECT COALESCE(SUM((hold->>'quantity')::bigint), 0) AS "Value"
+            FROM reservation_sagas s, jsonb_array_elements(s.allocations) hold
+            WHERE s.buyer_id = {buyer} AND s.reservation_id <> {except}
+              AND s.current_state IN ('Allocating', 'Held', 'AwaitingStock', 'Confirming', 'Confirmed')
+              AND hold->>'sku' = {sku}
+            """).SingleAsync(cancellationToken);
 
     private static StockOffer ToStockOffer(Offer offer) => new(
         offer.DistributorId, offer.Warehouse, offer.Available, offer.UnitPrice, offer.Currency, offer.LeadTimeDays, offer.MinimumOrderQuantity);

@@ -15,6 +15,13 @@ public sealed record PlannedHold(string Sku, string DistributorId, string Wareho
 /// </summary>
 public static class AllocationPlanner
 {
+    /// <summary>
+    /// The part of a line a buyer may still be allocated under a per-buyer cap on the SKU, given what the
+    /// buyer already holds or has committed in its other reservations (a cap of zero means none).
+    /// </summary>
+    public static ReservationLine WithinBuyerCap(ReservationLine line, long alreadyAllocated, long cap) =>
+        cap <= 0 ? line : line with { Quantity = Math.Clamp(cap - alreadyAllocated, 0, line.Quantity) };
+
     public static IReadOnlyList<PlannedHold> Plan(ReservationLine line, IEnumerable<StockOffer> offers, int maxDistributors)
     {
         var plan = new List<PlannedHold>();
