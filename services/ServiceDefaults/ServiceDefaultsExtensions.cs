@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Brokering.ServiceDefaults.Errors;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -28,6 +29,14 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddProblemDetails(ProblemDetailsDefaults.Configure);
         builder.Services.AddExceptionHandler<UnhandledExceptionHandler>();
         builder.Services.AddOpenApi();
+
+        // Strict JSON: a field the API does not know is an error (a typo must not silently drop a
+        // price ceiling), and numbers must be numbers.
+        builder.Services.ConfigureHttpJsonOptions(options =>
+        {
+            options.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+            options.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+        });
         builder.Services.AddHealthChecks();
 
         builder.Services.AddGrpc(options =>

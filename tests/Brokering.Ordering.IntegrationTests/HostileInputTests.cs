@@ -1,0 +1,46 @@
+using System.Net;
+using System.Text;
+using Brokering.Ordering.IntegrationTests.Support;
+using Brokering.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Brokering.Ordering.IntegrationTests;
+
+/// <summary>Bodies a careless or hostile client sends are refused with problem+json and store nothing.</summary>
+public sealed class HostileInputTests(OrderingHost host) : IClassFixture<OrderingHost>
+{
+    private const string Valid = """
+        {"buyerReference":"PO-1","endUser":{"name":"Acme","country":"US"},"destinationCountry":"US",
+         "fillPolicy":{"kind":"AllOrNone"},"confirmation":"Manual",
+         "lines":[{"sku":"NVIDIA-H20","quantity":1,"maxUnitPrice":1,"currency":"USD"}]}
+        """;
+
+    public static TheoryData<string, string> Bodies => new()
+    {
+        { "an unknown field", Valid.Replace("\"buyerReference\"", "\"maxUnitPrise\":1,\"buyerReference\"", StringComparison.Ordinal) },
+        { "a number sent as a string", Valid.Replace("\"quantity\":1", "\"quantity\":\"1\"", StringComparison.Ordinal) },
+        { "NaN for a price", Valid.Replace("\"maxUnitPrice\":1", "\"maxUnitPrice\":NaN", StringComparison.Ordinal) },
+        { "a truncated body", Valid[..40] },
+        { "an array instead of an object", "[1,2,3]" },
+        { "a quantity beyond 64 bits", Valid.Replace("\"quantity\":1", "\"quantity\":99999999999999999999999", StringComparison.Ordinal) },
+    };
+
+    [Theory]
+    [MemberData(nameof(Bodies))]
+    public async Task A_malformed_submission_is_a_400_problem_and_stores_nothing(string what, string body)
+    {
+        var buyer = $"hostile-{Guid.NewGuid():N}";
+        using var client = host.ClientWith(TestTokens.Buyer(buyer));
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+
+        using var response = await client.PostAsync("/v1/reservations", content, TestContext.Current.CancellationToken);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest, what);
+        response.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json", what);
+        (await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).ShouldNotContain("   at ", Case.Sensitive, what);
+        await using var scope = host.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<Data.OrderingDbContext>();
+        (await db.Reservations.CountAsync(r => r.BuyerId == buyer, TestContext.Current.CancellationToken)).ShouldBe(0, what);
+    }
+}
