@@ -1,3 +1,4 @@
+using Brokering.Testing.Installation;
 using System.Net;
 using System.Text.Json;
 using Brokering.Contracts.Grpc.Ordering;
@@ -8,14 +9,14 @@ namespace Brokering.EndToEnd.Tests;
 
 /// <summary>The buyer-API tests share one installation: they use their own buyers and never publish stock.</summary>
 [CollectionDefinition(nameof(BuyerApiCollection))]
-public sealed class BuyerApiCollection : ICollectionFixture<BrokeringSystem>;
+public sealed class BuyerApiCollection : ICollectionFixture<SystemUnderTest>;
 
 /// <summary>
 /// DESIGN §4.5 at the front door: a submission retried with the same Idempotency-Key has the effect of
 /// one, whatever the retries look like, and a key cannot be reused for a different request.
 /// </summary>
 [Collection(nameof(BuyerApiCollection))]
-public sealed class IdempotencyTests(BrokeringSystem system)
+public sealed class IdempotencyTests(SystemUnderTest system)
 {
     private const string Sku = "NVIDIA-H800-SXM5-80GB";
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);

@@ -1,3 +1,4 @@
+using Brokering.Testing.Installation;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;

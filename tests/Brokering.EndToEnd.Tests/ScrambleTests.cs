@@ -21,7 +21,7 @@ public sealed class ScrambleCollection;
 /// and DESIGN §4's invariants are checked on the three databases afterwards.
 /// </summary>
 [Collection(nameof(ScrambleCollection))]
-public sealed class ScrambleTests(BrokeringSystem system) : IClassFixture<BrokeringSystem>
+public sealed class ScrambleTests(SystemUnderTest system) : IClassFixture<SystemUnderTest>
 {
     private const string A800 = "NVIDIA-A800-SXM4-80GB";
     private const string H800 = "NVIDIA-H800-SXM5-80GB";

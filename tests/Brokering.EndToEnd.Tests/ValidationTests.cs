@@ -10,7 +10,7 @@ namespace Brokering.EndToEnd.Tests;
 /// every bad field by its JSON path, no reservation, no saga, and no Idempotency-Key used up.
 /// </summary>
 [Collection(nameof(BuyerApiCollection))]
-public sealed class ValidationTests(BrokeringSystem system)
+public sealed class ValidationTests(SystemUnderTest system)
 {
     private const string Sku = "NVIDIA-H800-SXM5-80GB";
     private readonly ReservationDriver driver = new(system);

@@ -1,3 +1,4 @@
+using Brokering.Testing.Installation;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -11,7 +12,7 @@ namespace Brokering.EndToEnd.Tests;
 /// distributor publishes stock, a buyer reserves it, compliance screens it over gRPC, inventory
 /// holds it over gRPC and says so over RabbitMQ, the buyer confirms, inventory commits.
 /// </summary>
-public sealed class WalkingSkeletonTests(BrokeringSystem system) : IClassFixture<BrokeringSystem>
+public sealed class WalkingSkeletonTests(SystemUnderTest system) : IClassFixture<SystemUnderTest>
 {
     private const string Sku = "NVIDIA-H800-SXM5-80GB";
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Reflection;
 using System.Text;
 
-namespace Brokering.EndToEnd.Tests;
+namespace Brokering.Testing.Installation;
 
 /// <summary>
 /// One Brokering service running as its own process from its build output, on real ports:

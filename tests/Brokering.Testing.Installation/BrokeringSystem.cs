@@ -1,15 +1,18 @@
 using System.Net.Http.Headers;
 using Brokering.Invariants;
-using Brokering.Testing;
 using Grpc.Net.Client;
 
-namespace Brokering.EndToEnd.Tests;
+namespace Brokering.Testing.Installation;
 
 /// <summary>
 /// The three services as separate processes on real ports, each with a fresh database, sharing a
 /// fresh RabbitMQ virtual host: a whole Brokering installation per test class.
 /// </summary>
-public sealed class BrokeringSystem : IAsyncLifetime
+/// <remarks>
+/// Not sealed so a test project can add its framework's lifetime interface (xUnit's <c>IAsyncLifetime</c>)
+/// without this library depending on a test framework.
+/// </remarks>
+public class BrokeringSystem : IAsyncDisposable
 {
     private readonly List<string> databases = [];
     private Uri? virtualHost;
@@ -30,6 +33,7 @@ public sealed class BrokeringSystem : IAsyncLifetime
     /// <summary>The three databases, for <see cref="InvariantChecker"/>.</summary>
     public InvariantDatabases Databases => new(OrderingDatabase, InventoryDatabase, ComplianceDatabase);
 
+    /// <summary>Starts compliance, inventory and ordering, in that order, each once ready.</summary>
     public async ValueTask InitializeAsync()
     {
         virtualHost = await TestInfrastructure.CreateVirtualHostAsync("e2e");
@@ -72,6 +76,7 @@ public sealed class BrokeringSystem : IAsyncLifetime
 
     public string Logs => $"--- ordering ---\n{Ordering?.RecentOutput}\n--- inventory ---\n{Inventory?.RecentOutput}\n--- compliance ---\n{Compliance?.RecentOutput}";
 
+    /// <summary>Stops the services and drops their databases and virtual host.</summary>
     public async ValueTask DisposeAsync()
     {
         foreach (var service in new[] { Ordering, Inventory, Compliance })
@@ -91,6 +96,8 @@ public sealed class BrokeringSystem : IAsyncLifetime
         {
             await TestInfrastructure.DeleteVirtualHostAsync(virtualHost);
         }
+
+        GC.SuppressFinalize(this);
     }
 
     /// <summary>Checks DESIGN §4's invariants on the three databases as they are now.</summary>
