@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Brokering.Contracts.Grpc.Inventory;
+using Brokering.Contracts.Inventory;
 using Brokering.Inventory.StockFeeds;
 using Brokering.Testing;
 using Google.Protobuf.WellKnownTypes;
@@ -38,13 +39,15 @@ public sealed class InventoryFixture : IAsyncLifetime
     /// <summary>The second replica, on the same database and broker.</summary>
     public InventoryHost B { get; private set; } = null!;
 
-    public EventProbe Events { get; private set; } = null!;
+    public BrokerProbe Events { get; private set; } = null!;
 
     public async ValueTask InitializeAsync()
     {
         Database = await TestInfrastructure.CreateDatabaseAsync("inventory_tests");
         VirtualHost = await TestInfrastructure.CreateVirtualHostAsync("inventory-tests");
-        Events = await EventProbe.StartAsync(VirtualHost);
+        Events = await BrokerProbe.StartAsync(VirtualHost, "inventory-tests-probe", events => events
+            .Keep<HoldsPlaced>().Keep<HoldsReleased>().Keep<HoldsCommitted>().Keep<HoldsExpired>()
+            .Keep<StockShortfallDetected>().Keep<StockAvailable>());
         A = await InventoryHost.StartAsync(Database, VirtualHost);
         B = await InventoryHost.StartAsync(Database, VirtualHost);
     }

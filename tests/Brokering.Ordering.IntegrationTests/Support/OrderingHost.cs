@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Data;
 using Brokering.Ordering.Reservations;
 using Brokering.Ordering.Saga;
@@ -37,7 +38,7 @@ public class OrderingHost : WebApplicationFactory<Program>, IAsyncLifetime
 
     protected OrderingHost(bool kestrel) => this.kestrel = kestrel;
 
-    public BusProbe Probe { get; private set; } = null!;
+    public BrokerProbe Probe { get; private set; } = null!;
 
     /// <summary>Where a browser reaches the service (Kestrel hosts only).</summary>
     public Uri Address => new($"http://127.0.0.1:{httpPort}");
@@ -52,7 +53,8 @@ public class OrderingHost : WebApplicationFactory<Program>, IAsyncLifetime
     {
         database = await TestInfrastructure.CreateDatabaseAsync("ordering_ops_tests");
         virtualHost = await TestInfrastructure.CreateVirtualHostAsync("ordering-ops-tests");
-        Probe = await BusProbe.StartAsync(virtualHost);
+        Probe = await BrokerProbe.StartAsync(virtualHost, "ordering-tests-probe", messages => messages
+            .Keep<ReleaseReservationHolds>().Keep<RescreenReservation>().Keep<ScreenReservation>().Keep<ReservationStatusChanged>());
         if (kestrel)
         {
             (httpPort, grpcPort) = (FreePort(), FreePort());
