@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
@@ -77,23 +76,6 @@ internal static class AmqpFeed
             .ToList();
     }
 
-    /// <summary>The sum over both replicas of <c>inventory.feed.refused</c> for one reason on the AMQP channel.</summary>
-    public static async Task<double> RefusedAsync(InventoryFixture fixture, string reason)
-    {
-        var total = 0d;
-        foreach (var host in new[] { fixture.A, fixture.B })
-        {
-            var text = await host.Http.GetStringAsync("/metrics");
-            total += text.Split('\n')
-                .Where(line => line.StartsWith("inventory_feed_refused_total{", StringComparison.Ordinal)
-                    && line.Contains($"reason=\"{reason}\"", StringComparison.Ordinal)
-                    && line.Contains("channel=\"amqp\"", StringComparison.Ordinal))
-                .Sum(line => double.Parse(line.Split(' ')[1], CultureInfo.InvariantCulture));
-        }
-
-        return total;
-    }
-
     public static async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> done)
     {
         // Generous: the machine is shared; the probe returns as soon as the condition holds.
@@ -109,4 +91,50 @@ internal static class AmqpFeed
             await Task.Delay(100);
         }
     }
+}
+
+/// <summary>
+/// Counts <c>inventory.feed.refused</c> measurements on the AMQP channel by reason, from every replica in the
+/// process, through the service's own meter (independent of how many hosts' exporters come and go in the test run).
+/// </summary>
+internal sealed class FeedRefusals : IDisposable
+{
+    private readonly System.Diagnostics.Metrics.MeterListener listener = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> counts = new();
+
+    public FeedRefusals()
+    {
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == InventoryMetrics.MeterName && instrument.Name == "inventory.feed.refused")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            string? channel = null, reason = null;
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "channel")
+                {
+                    channel = tag.Value as string;
+                }
+                else if (tag.Key == "reason")
+                {
+                    reason = tag.Value as string;
+                }
+            }
+
+            if (channel == "amqp" && reason is not null)
+            {
+                counts.AddOrUpdate(reason, value, (_, current) => current + value);
+            }
+        });
+        listener.Start();
+    }
+
+    public long this[string reason] => counts.TryGetValue(reason, out var count) ? count : 0;
+
+    public void Dispose() => listener.Dispose();
 }
