@@ -20,6 +20,7 @@ public sealed class AuthorizationTests(InventoryFixture fixture) : IClassFixture
         ["GET /v1/distributors/{id}"] = Anyone,
         ["POST /v1/distributors/"] = [BrokeringRoles.Ops],
         ["POST /v1/distributors/{id}/stock-feed"] = [BrokeringRoles.Distributor],
+        ["PUT /v1/distributors/{id}/feed-key"] = [BrokeringRoles.Ops, BrokeringRoles.Distributor],
         ["POST /brokering.inventory.v1.StockFeeds/Publish"] = [BrokeringRoles.Distributor],
         ["GET /v1/skus/{sku}/offers"] = Platform,
         ["GET /v1/reservations/{reservationId:guid}/holds"] = Platform,

@@ -70,6 +70,19 @@ public sealed class InventoryFixture : IAsyncLifetime
         return id;
     }
 
+    /// <summary>Registers a fresh ECDSA P-256 feed key for a distributor (as ops) and returns the private key.</summary>
+    public async Task<System.Security.Cryptography.ECDsa> RegisterFeedKeyAsync(string distributorId)
+    {
+        var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        using var request = new HttpRequestMessage(HttpMethod.Put, $"/v1/distributors/{distributorId}/feed-key")
+        {
+            Content = JsonContent.Create(new { publicKey = key.ExportSubjectPublicKeyInfoPem() }),
+        };
+        using var response = await A.Http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        return key;
+    }
+
     /// <summary>Posts a stock update through REST; the body is serialised as is.</summary>
     public Task<HttpResponseMessage> PostFeedAsync(string distributorId, object body, InventoryHost? host = null) =>
         (host ?? A).Http.PostAsJsonAsync($"/v1/distributors/{distributorId}/stock-feed", body, Json);

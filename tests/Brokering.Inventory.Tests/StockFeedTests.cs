@@ -249,7 +249,9 @@ public sealed class StockFeedTests(InventoryFixture fixture)
             items = new[] { new { sku = H20, warehouse = "SH", quantityOnHand = 12, unitPrice = 12000.5m, currency = "USD", leadTimeDays = 5, minimumOrderQuantity = 2 } },
         });
 
-        await AmqpPublishAsync(body);
+        using var key = await fixture.RegisterFeedKeyAsync(distributor);
+
+        await AmqpPublishAsync(body, AmqpFeed.Sign(key, body));
 
         var level = await EventuallyAsync(() => fixture.LevelAsync(distributor, H20, "SH"), l => l.OnHand == 12);
         level.OnHand.ShouldBe(12);
@@ -325,66 +327,9 @@ public sealed class StockFeedTests(InventoryFixture fixture)
     private static StockUpdate Update(string distributor, long sequence, UpdateKind kind) =>
         new() { DistributorId = distributor, Sequence = sequence, Kind = kind };
 
-    private async Task AmqpPublishAsync(string body)
-    {
-        var url = new UriBuilder(fixture.VirtualHost) { Scheme = "amqp" }.Uri.AbsoluteUri;
-        var start = new ProcessStartInfo("amqp-publish") { RedirectStandardError = true };
-        foreach (var argument in new[] { "-u", url, "-r", "stock-feed", "-p", "-C", "application/json", "-b", body })
-        {
-            start.ArgumentList.Add(argument);
-        }
+    private Task AmqpPublishAsync(string body, string? signature = null) => AmqpFeed.PublishAsync(fixture.VirtualHost, body, signature);
 
-        using var process = StartAmqpPublish(start);
-        var error = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        process.ExitCode.ShouldBe(0, error);
-    }
+    private Task<List<(string Payload, string Reason)>> ErrorQueueAsync(string marker) => AmqpFeed.ErrorQueueAsync(fixture.VirtualHost, marker);
 
-    private static Process StartAmqpPublish(ProcessStartInfo start)
-    {
-        try
-        {
-            return Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception missing)
-        {
-            throw new InvalidOperationException("amqp-publish is not installed: apt-get install amqp-tools (Debian's non-.NET AMQP client).", missing);
-        }
-    }
-
-    private async Task<List<(string Payload, string Reason)>> ErrorQueueAsync(string marker)
-    {
-        var vhost = Uri.EscapeDataString(Uri.UnescapeDataString(fixture.VirtualHost.AbsolutePath.TrimStart('/')));
-        var management = (await Brokering.Testing.TestInfrastructure.GetSettingsAsync()).RabbitMqManagementUri;
-        using var http = new HttpClient { BaseAddress = new UriBuilder(management) { UserName = string.Empty, Password = string.Empty, Path = "/" }.Uri };
-        var credentials = System.Text.Encoding.UTF8.GetBytes(Uri.UnescapeDataString(management.UserInfo));
-        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String(credentials));
-        using var response = await http.PostAsJsonAsync($"api/queues/{vhost}/stock-feed_error/get", new { count = 100, ackmode = "ack_requeue_true", encoding = "auto" });
-        if (!response.IsSuccessStatusCode)
-        {
-            return [];
-        }
-
-        var messages = await response.Content.ReadFromJsonAsync<JsonElement[]>() ?? [];
-        return messages
-            .Select(m => (Payload: m.GetProperty("payload").GetString() ?? string.Empty,
-                          Reason: m.GetProperty("properties").TryGetProperty("headers", out var h) && h.TryGetProperty("MT-Fault-Message", out var r) ? r.GetString() ?? string.Empty : string.Empty))
-            .Where(m => m.Payload.Contains(marker) || m.Payload.Contains(marker[..8]))
-            .ToList();
-    }
-
-    private static async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> done)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (true)
-        {
-            var value = await probe();
-            if (done(value) || DateTime.UtcNow > deadline)
-            {
-                return value;
-            }
-
-            await Task.Delay(100);
-        }
-    }
+    private static Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> done) => AmqpFeed.EventuallyAsync(probe, done);
 }

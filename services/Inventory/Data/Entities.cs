@@ -23,6 +23,12 @@ public sealed class Distributor
     public bool GapOpen { get; set; }
 
     public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>
+    /// The distributor's ECDSA P-256 public key (SubjectPublicKeyInfo, DER) that signs its raw AMQP feed;
+    /// null until one is registered, and until then nothing on the AMQP queue is accepted for it.
+    /// </summary>
+    public byte[]? FeedPublicKey { get; set; }
 }
 
 /// <summary>Stock of one SKU in one warehouse of one distributor, and how much of it is spoken for.</summary>

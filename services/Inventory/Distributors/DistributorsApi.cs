@@ -12,8 +12,17 @@ namespace Brokering.Inventory.Distributors;
 /// <param name="Name">Display name.</param>
 public sealed record RegisterDistributorRequest(string? Id, string? Name);
 
-/// <summary>A distributor and where its feed stands.</summary>
-public sealed record DistributorView(string Id, string Name, long LastSequence, DateTimeOffset? LastFeedAt, bool Stale, bool GapOpen);
+/// <summary>Registers (or replaces) the key that signs a distributor's raw AMQP feed.</summary>
+/// <param name="PublicKey">ECDSA P-256 public key, PEM (<c>-----BEGIN PUBLIC KEY-----</c>, as <c>openssl ec -pubout</c> writes it).</param>
+public sealed record RegisterFeedKeyRequest(string? PublicKey);
+
+/// <summary>The feed key now in force for a distributor.</summary>
+/// <param name="DistributorId">The distributor.</param>
+/// <param name="FeedKeyFingerprint">SHA-256 of the key's SubjectPublicKeyInfo (hex).</param>
+public sealed record FeedKeyView(string DistributorId, string FeedKeyFingerprint);
+
+/// <summary>A distributor and where its feed stands; <paramref name="FeedKeyFingerprint"/> names its AMQP feed key (null: none registered).</summary>
+public sealed record DistributorView(string Id, string Name, long LastSequence, DateTimeOffset? LastFeedAt, bool Stale, bool GapOpen, string? FeedKeyFingerprint);
 
 internal static partial class DistributorsApi
 {
@@ -23,7 +32,41 @@ internal static partial class DistributorsApi
         group.MapPost("/", RegisterAsync).WithName("RegisterDistributor").RequireAuthorization(BrokeringRoles.Ops);
         group.MapGet("/", ListAsync).WithName("ListDistributors");
         group.MapGet("/{id}", GetAsync).WithName("GetDistributor");
+        // Ops onboard a distributor's key; a distributor may rotate its own with its own token.
+        group.MapPut("/{id}/feed-key", RegisterFeedKeyAsync).WithName("RegisterFeedKey")
+            .RequireAuthorization(policy => policy.RequireRole(BrokeringRoles.Ops, BrokeringRoles.Distributor));
         return app;
+    }
+
+    private static async Task<Results<Ok<FeedKeyView>, ValidationProblem, ProblemHttpResult>> RegisterFeedKeyAsync(
+        string id, RegisterFeedKeyRequest request, InventoryDbContext db, HttpContext http, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        if (!http.User.IsInRole(BrokeringRoles.Ops) && !Brokering.Inventory.StockFeeds.DistributorIdentity.MayPublish(http.User, id))
+        {
+            return TypedResults.Problem($"This token may not register the feed key of distributor '{id}'.",
+                statusCode: StatusCodes.Status403Forbidden, title: "Not your feed.");
+        }
+
+        var key = Brokering.Inventory.StockFeeds.FeedSignature.ImportPublicKey(request.PublicKey);
+        if (key is null)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["publicKey"] = ["publicKey is required: an ECDSA P-256 public key in PEM (-----BEGIN PUBLIC KEY-----)."],
+            });
+        }
+
+        var updated = await db.Distributors.Where(d => d.Id == id)
+            .ExecuteUpdateAsync(set => set.SetProperty(d => d.FeedPublicKey, key), cancellationToken);
+        if (updated == 0)
+        {
+            return TypedResults.Problem($"Distributor '{id}' is not registered.", statusCode: StatusCodes.Status404NotFound, title: "Unknown distributor");
+        }
+
+        var fingerprint = Brokering.Inventory.StockFeeds.FeedSignature.Fingerprint(key);
+        loggers.CreateLogger("Brokering.Inventory.Distributors").LogInformation(
+            "Feed key {Fingerprint} registered for distributor {DistributorId} by {Subject}", fingerprint, id, http.User.Identity?.Name);
+        return TypedResults.Ok(new FeedKeyView(id, fingerprint));
     }
 
     private static async Task<Results<Created<DistributorView>, Ok<DistributorView>, ValidationProblem, ProblemHttpResult>> RegisterAsync(
@@ -80,7 +123,8 @@ internal static partial class DistributorsApi
     }
 
     private static DistributorView ToView(Distributor d, DateTimeOffset now, InventoryOptions options) =>
-        new(d.Id, d.Name, d.LastSequence, d.LastFeedAt, d.LastFeedAt is not { } at || at <= now - options.StaleAfter, d.GapOpen);
+        new(d.Id, d.Name, d.LastSequence, d.LastFeedAt, d.LastFeedAt is not { } at || at <= now - options.StaleAfter, d.GapOpen,
+            d.FeedPublicKey is null ? null : Brokering.Inventory.StockFeeds.FeedSignature.Fingerprint(d.FeedPublicKey));
 
     [GeneratedRegex("^[a-z0-9_-]{1,64}$")]
     private static partial Regex IdPattern();

@@ -1,23 +1,63 @@
 using Brokering.Contracts.Inventory;
+using Brokering.Inventory.Data;
 using MassTransit;
+using Microsoft.EntityFrameworkCore;
 
 namespace Brokering.Inventory.StockFeeds;
 
 /// <summary>A stock update the service refuses as a whole; the message goes to <c>stock-feed_error</c> with this reason.</summary>
 public sealed class StockFeedRejectedException(string message) : Exception(message);
 
+/// <summary>Why an AMQP stock update was refused before it was looked at (the <c>reason</c> tag of <c>inventory.feed.refused</c>).</summary>
+public enum FeedRefusal
+{
+    /// <summary>The message names no distributor, or one that is not registered.</summary>
+    UnknownDistributor,
+
+    /// <summary>The distributor has registered no feed key, so nothing on the queue can be its.</summary>
+    NoFeedKey,
+
+    /// <summary>The message carries no <c>Feed-Signature</c> header.</summary>
+    Unsigned,
+
+    /// <summary>The signature is not the distributor's key's over this body: another party, or a changed body.</summary>
+    BadSignature,
+}
+
 /// <summary>
 /// The raw-JSON AMQP queue <c>stock-feed</c>, for distributors who only speak AMQP: the same JSON as the
-/// REST endpoint, any publisher (no MassTransit envelope). A message that cannot be applied at all
-/// (malformed JSON, unknown distributor, every item invalid) is moved to <c>stock-feed_error</c> with
-/// the reason in its fault headers: never lost, never retried forever. Duplicates are acknowledged.
+/// REST endpoint, any publisher (no MassTransit envelope), signed by the distributor (<see cref="FeedSignature"/>).
+/// Anyone with write access to the queue can put a message on it, so the queue proves nothing: an update is
+/// applied only when its body is signed with the key registered for the distributor it names. A message that
+/// is refused or cannot be applied at all (bad or missing signature, malformed JSON, unknown distributor, every
+/// item invalid) is moved to <c>stock-feed_error</c> with the reason in its fault headers: never applied, never
+/// lost, never retried forever. Duplicates are acknowledged.
 /// </summary>
-internal sealed class StockFeedConsumer(StockFeedIngestor ingestor, ILogger<StockFeedConsumer> logger) : IConsumer<StockFeedUpdate>
+internal sealed class StockFeedConsumer(
+    StockFeedIngestor ingestor, InventoryDbContext db, InventoryMetrics metrics, ILogger<StockFeedConsumer> logger) : IConsumer<StockFeedUpdate>
 {
     public const string QueueName = "stock-feed";
 
     public async Task Consume(ConsumeContext<StockFeedUpdate> context)
     {
+        var distributorId = context.Message.DistributorId?.Trim();
+        var refusal = await VerifyPublisherAsync(distributorId, context);
+        if (refusal is { } reason)
+        {
+            metrics.FeedRefused("amqp", reason);
+            var explanation = reason switch
+            {
+                FeedRefusal.UnknownDistributor => $"Distributor '{distributorId}' is not registered.",
+                FeedRefusal.NoFeedKey => $"Distributor '{distributorId}' has registered no feed key; register one with PUT /v1/distributors/{distributorId}/feed-key.",
+                FeedRefusal.Unsigned => $"The message has no {FeedSignature.Header} header.",
+                _ => $"The {FeedSignature.Header} is not distributor '{distributorId}''s signature over this body.",
+            };
+            logger.LogWarning(
+                "Stock update {DistributorId}#{Sequence} via amqp refused ({Reason}): {Explanation}",
+                distributorId, context.Message.Sequence, reason, explanation);
+            throw new StockFeedRejectedException($"Stock update {distributorId}#{context.Message.Sequence} refused ({reason}): {explanation}");
+        }
+
         var result = await ingestor.ApplyAsync(context.Message, "amqp", context.CancellationToken);
         switch (result.Outcome)
         {
@@ -42,5 +82,36 @@ internal sealed class StockFeedConsumer(StockFeedIngestor ingestor, ILogger<Stoc
 
                 break;
         }
+    }
+
+    private async Task<FeedRefusal?> VerifyPublisherAsync(string? distributorId, ConsumeContext context)
+    {
+        if (string.IsNullOrEmpty(distributorId) || distributorId.Length > 64)
+        {
+            return FeedRefusal.UnknownDistributor;
+        }
+
+        var registered = await db.Distributors.AsNoTracking()
+            .Where(d => d.Id == distributorId)
+            .Select(d => new { d.FeedPublicKey })
+            .SingleOrDefaultAsync(context.CancellationToken);
+        if (registered is null)
+        {
+            return FeedRefusal.UnknownDistributor;
+        }
+
+        if (registered.FeedPublicKey is null)
+        {
+            return FeedRefusal.NoFeedKey;
+        }
+
+        var signature = context.Headers.Get<string>(FeedSignature.Header);
+        if (string.IsNullOrWhiteSpace(signature))
+        {
+            return FeedRefusal.Unsigned;
+        }
+
+        // The signature covers the bytes as published, not a re-serialisation of what they parsed to.
+        return FeedSignature.Verify(registered.FeedPublicKey, context.ReceiveContext.GetBody(), signature) ? null : FeedRefusal.BadSignature;
     }
 }

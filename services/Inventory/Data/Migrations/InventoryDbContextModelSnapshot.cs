@@ -33,6 +33,10 @@ namespace Brokering.Inventory.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
+                    b.Property<byte[]>("FeedPublicKey")
+                        .HasColumnType("bytea")
+                        .HasColumnName("feed_public_key");
+
                     b.Property<bool>("GapOpen")
                         .HasColumnType("boolean")
                         .HasColumnName("gap_open");
