@@ -1,13 +1,27 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Brokering.Inventory.Data;
+using Brokering.Inventory.Distributors;
 using Brokering.Inventory.StockFeeds;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace Brokering.Inventory;
 
-/// <summary>The service's own counters (meter <c>Brokering.Inventory</c>, exported on /metrics).</summary>
+/// <summary>The service's own instruments (meter <c>Brokering.Inventory</c>, exported on /metrics).</summary>
 public sealed class InventoryMetrics
 {
     public const string MeterName = "Brokering.Inventory";
+
+    /// <summary>How long feed freshness and active holds, read from the database, are reused before it is asked again.</summary>
+    public static readonly TimeSpan SnapshotLifetime = TimeSpan.FromSeconds(5);
+
+    private readonly IServiceScopeFactory scopes;
+    private readonly TimeProvider clock;
+    private readonly IOptions<InventoryOptions> options;
+    private readonly Lock snapshotLock = new();
+    private Snapshot snapshot = new([], 0, 0);
+    private DateTimeOffset snapshotAt = DateTimeOffset.MinValue;
 
     private readonly Counter<long> updates;
     private readonly Counter<long> itemsApplied;
@@ -19,9 +33,20 @@ public sealed class InventoryMetrics
     private readonly Counter<long> holdsShortfall;
     private readonly Histogram<int> holdBatchSize;
 
-    public InventoryMetrics(IMeterFactory meterFactory)
+    public InventoryMetrics(IMeterFactory meterFactory, IServiceScopeFactory scopes, TimeProvider clock, IOptions<InventoryOptions> options)
     {
+        this.scopes = scopes;
+        this.clock = clock;
+        this.options = options;
         var meter = meterFactory.Create(MeterName);
+        meter.CreateObservableGauge("inventory.feed.age", ObserveFeedAge, "s",
+            "Seconds since each distributor's feed last applied an update (tag: distributor; absent before the first).");
+        meter.CreateObservableGauge("inventory.feed.stale", ObserveFeedStale, "{distributor}",
+            "1 when a distributor's feed never applied or is older than Inventory:StaleAfter (its stock is neither offered nor held), else 0.");
+        meter.CreateObservableGauge("inventory.holds.active", () => (long)Current().ActiveHolds, "{hold}",
+            "Holds currently active (placed, neither committed, released nor expired).");
+        meter.CreateObservableGauge("inventory.holds.active_units", () => Current().ActiveUnits, "{unit}",
+            "Units held by active holds.");
         updates = meter.CreateCounter<long>("inventory.feed.updates", description: "Stock updates received, by outcome.");
         itemsApplied = meter.CreateCounter<long>("inventory.feed.items_applied", description: "Stock items applied.");
         itemsRejected = meter.CreateCounter<long>("inventory.feed.items_rejected", description: "Stock items rejected.");
@@ -55,4 +80,46 @@ public sealed class InventoryMetrics
     public void HoldsExpired(int count) => holdsExpired.Add(count);
 
     public void HoldsShortfall(int count) => holdsShortfall.Add(count);
+
+    private IEnumerable<Measurement<double>> ObserveFeedAge() =>
+        Current().Feeds.Where(feed => feed.Age is not null).Select(feed => new Measurement<double>(
+            Math.Max(0, feed.Age!.Value.TotalSeconds), new KeyValuePair<string, object?>("distributor", feed.DistributorId)));
+
+    private IEnumerable<Measurement<int>> ObserveFeedStale() =>
+        Current().Feeds.Select(feed => new Measurement<int>(feed.Stale ? 1 : 0, new KeyValuePair<string, object?>("distributor", feed.DistributorId)));
+
+    private Snapshot Current()
+    {
+        lock (snapshotLock)
+        {
+            var now = clock.GetUtcNow();
+            if (now - snapshotAt < SnapshotLifetime)
+            {
+                // Ages keep growing between reads: report them to now, the stale flags as last judged.
+                return snapshot with { Feeds = [.. snapshot.Feeds.Select(feed => feed with { AsOf = now })] };
+            }
+
+            try
+            {
+                // Observable instruments are read synchronously by the exporter; the cache bounds the cost to two
+                // small reads (distributors, and the partial index of active holds) per lifetime, however often
+                // /metrics is scraped.
+                using var scope = scopes.CreateScope();
+                var db = scope.ServiceProvider.GetRequiredService<InventoryDbContext>();
+                var feeds = DistributorFeed.AllAsync(db, now, options.Value.StaleAfter, CancellationToken.None).GetAwaiter().GetResult();
+                var active = db.Holds.AsNoTracking().Where(h => h.Status == HoldStatus.Active)
+                    .GroupBy(h => 1).Select(g => new { Holds = g.Count(), Units = g.Sum(h => h.Quantity) }).SingleOrDefault();
+                snapshot = new Snapshot(feeds, active?.Holds ?? 0, active?.Units ?? 0);
+            }
+            catch (Exception e) when (e is Npgsql.NpgsqlException or InvalidOperationException or TimeoutException)
+            {
+                // The database is down: report the last snapshot (readiness says the rest) and try again later.
+            }
+
+            snapshotAt = now;
+            return snapshot;
+        }
+    }
+
+    private sealed record Snapshot(IReadOnlyList<DistributorFeed> Feeds, int ActiveHolds, long ActiveUnits);
 }

@@ -17,6 +17,7 @@ public sealed class MessagingMetrics : IDisposable
     readonly Counter<long> _scheduledDelivered;
     readonly Counter<long> _outboxDelivered;
     long _outboxBacklog;
+    double _outboxOldestAge;
     long _scheduledPending;
 
     /// <summary>Creates the instruments on a meter from <paramref name="meterFactory"/>, or on a private meter when null.</summary>
@@ -38,6 +39,8 @@ public sealed class MessagingMetrics : IDisposable
             "Bus-outbox messages relayed to the broker.");
         _meter.CreateObservableGauge("brokering.messaging.outbox.backlog", () => Volatile.Read(ref _outboxBacklog), "{message}",
             "Outbox messages waiting to be relayed (as last counted by the delivery service).");
+        _meter.CreateObservableGauge("brokering.messaging.outbox.oldest_age", () => Volatile.Read(ref _outboxOldestAge), "s",
+            "Age of the oldest outbox message waiting to be relayed, 0 when none waits (as last counted by the delivery service).");
         _meter.CreateObservableGauge("brokering.messaging.scheduler.pending", () => Volatile.Read(ref _scheduledPending), "{message}",
             "Scheduled messages waiting (as last counted by the scheduler).");
     }
@@ -49,6 +52,8 @@ public sealed class MessagingMetrics : IDisposable
     internal void OutboxDelivered(int count) => _outboxDelivered.Add(count);
 
     internal void SetOutboxBacklog(long count) => Volatile.Write(ref _outboxBacklog, count);
+
+    internal void SetOutboxOldestAge(TimeSpan age) => Volatile.Write(ref _outboxOldestAge, Math.Max(0, age.TotalSeconds));
 
     internal void SetScheduledPending(long count) => Volatile.Write(ref _scheduledPending, count);
 

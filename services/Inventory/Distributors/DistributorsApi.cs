@@ -122,9 +122,12 @@ internal static partial class DistributorsApi
         return distributor is null ? TypedResults.NotFound() : TypedResults.Ok(ToView(distributor, time.GetUtcNow(), options.Value));
     }
 
-    private static DistributorView ToView(Distributor d, DateTimeOffset now, InventoryOptions options) =>
-        new(d.Id, d.Name, d.LastSequence, d.LastFeedAt, d.LastFeedAt is not { } at || at <= now - options.StaleAfter, d.GapOpen,
+    private static DistributorView ToView(Distributor d, DateTimeOffset now, InventoryOptions options)
+    {
+        var freshness = DistributorFeed.Of(d, now, options.StaleAfter);
+        return new(d.Id, d.Name, d.LastSequence, d.LastFeedAt, freshness.Stale, d.GapOpen,
             d.FeedPublicKey is null ? null : Brokering.Inventory.StockFeeds.FeedSignature.Fingerprint(d.FeedPublicKey));
+    }
 
     [GeneratedRegex("^[a-z0-9_-]{1,64}$")]
     private static partial Regex IdPattern();

@@ -1,13 +1,17 @@
 using Brokering.Contracts.Grpc.Inventory;
 using Brokering.Contracts.Grpc.Common;
+using Brokering.Inventory.Data;
+using Brokering.Inventory.Distributors;
 using Brokering.Inventory.Offers;
+using Microsoft.Extensions.Options;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 
 namespace Brokering.Inventory.Holds;
 
 /// <summary>gRPC <c>HoldsLedger</c>: ordering's view of stock and its holds.</summary>
-internal sealed class HoldsLedgerGrpcService(HoldPlacer placer, HoldsLedger ledger, OfferQuery offers, TimeProvider time)
+internal sealed class HoldsLedgerGrpcService(
+    HoldPlacer placer, HoldsLedger ledger, OfferQuery offers, InventoryDbContext db, IOptions<InventoryOptions> options, TimeProvider time)
     : Brokering.Contracts.Grpc.Inventory.HoldsLedger.HoldsLedgerBase
 {
     public override async Task<GetOffersResponse> GetOffers(GetOffersRequest request, ServerCallContext context)
@@ -93,6 +97,31 @@ internal sealed class HoldsLedgerGrpcService(HoldPlacer placer, HoldsLedger ledg
         {
             throw new RpcException(new Status(StatusCode.FailedPrecondition, refused.Message));
         }
+    }
+
+    public override async Task<GetFeedFreshnessResponse> GetFeedFreshness(GetFeedFreshnessRequest request, ServerCallContext context)
+    {
+        var now = time.GetUtcNow();
+        var staleAfter = options.Value.StaleAfter;
+        var response = new GetFeedFreshnessResponse
+        {
+            AsOf = Timestamp.FromDateTimeOffset(now),
+            StaleAfter = Duration.FromTimeSpan(staleAfter),
+        };
+        foreach (var feed in await DistributorFeed.AllAsync(db, now, staleAfter, context.CancellationToken))
+        {
+            response.Distributors.Add(new Brokering.Contracts.Grpc.Inventory.FeedFreshness
+            {
+                DistributorId = feed.DistributorId,
+                Name = feed.Name,
+                LastSequence = feed.LastSequence,
+                LastFeedAt = feed.LastFeedAt is { } at ? Timestamp.FromDateTimeOffset(at) : null,
+                Stale = feed.Stale,
+                GapOpen = feed.GapOpen,
+            });
+        }
+
+        return response;
     }
 
     private static Guid ParseReservation(string value) =>

@@ -90,9 +90,18 @@ public static class OpsApi
 
     public sealed record AvailableAction(string Action, string Path, string Effect);
 
+    /// <summary>The live overview.</summary>
+    /// <param name="CountsByState">Sagas per state (every state, zero included).</param>
+    /// <param name="InFlight">Sagas not yet ended.</param>
+    /// <param name="AtRisk">Sagas in flight whose cutoff is within <paramref name="AtRiskWithin"/> minutes (or past).</param>
+    /// <param name="AtRiskWithin">The horizon, minutes.</param>
+    /// <param name="NextCutoff">The nearest cutoff of a saga in flight.</param>
+    /// <param name="NearestCutoffs">The sagas in flight with the nearest cutoffs.</param>
+    /// <param name="StockFreshness">How fresh each distributor's stock feed is, as inventory reports it.</param>
+    /// <param name="At">Ordering's clock when this was computed.</param>
     public sealed record Summary(
         IReadOnlyDictionary<string, int> CountsByState, int InFlight, int AtRisk, int AtRiskWithin,
-        DateTimeOffset? NextCutoff, IReadOnlyList<SagaRow> NearestCutoffs, DateTimeOffset At);
+        DateTimeOffset? NextCutoff, IReadOnlyList<SagaRow> NearestCutoffs, StockFreshness StockFreshness, DateTimeOffset At);
 
     public sealed record OpsActionRequest(string? Reason);
 
@@ -316,14 +325,14 @@ public static class OpsApi
     }
 
     private static async Task<Results<Ok<Summary>, ValidationProblem>> SummaryAsync(
-        OrderingDbContext db, StateMachineDiagram diagram, TimeProvider clock, CancellationToken cancellationToken, int atRiskWithin = DefaultAtRiskMinutes)
+        OrderingDbContext db, StateMachineDiagram diagram, StockFreshnessBoard board, TimeProvider clock, CancellationToken cancellationToken, int atRiskWithin = DefaultAtRiskMinutes)
     {
         if (atRiskWithin is < 0 or > MaxAtRiskMinutes)
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["atRiskWithin"] = [$"Minutes, between 0 and {MaxAtRiskMinutes}."] });
         }
 
-        return TypedResults.Ok(await SummarizeAsync(db, diagram, clock, atRiskWithin, cancellationToken));
+        return TypedResults.Ok(await SummarizeAsync(db, diagram, board, clock, atRiskWithin, cancellationToken));
     }
 
     /// <summary>
@@ -331,14 +340,14 @@ public static class OpsApi
     /// least every 15 s so proxies keep the connection. Each viewer costs two small queries a second.
     /// </summary>
     private static ServerSentEventsResult<Summary> Stream(
-        OrderingDbContext db, StateMachineDiagram diagram, TimeProvider clock, IHostApplicationLifetime lifetime,
+        OrderingDbContext db, StateMachineDiagram diagram, StockFreshnessBoard board, TimeProvider clock, IHostApplicationLifetime lifetime,
         CancellationToken cancellationToken, int atRiskWithin = DefaultAtRiskMinutes) =>
         TypedResults.ServerSentEvents(
-            SummariesAsync(db, diagram, clock, Math.Clamp(atRiskWithin, 0, MaxAtRiskMinutes), cancellationToken, lifetime.ApplicationStopping),
+            SummariesAsync(db, diagram, board, clock, Math.Clamp(atRiskWithin, 0, MaxAtRiskMinutes), cancellationToken, lifetime.ApplicationStopping),
             eventType: "summary");
 
     private static async IAsyncEnumerable<Summary> SummariesAsync(
-        OrderingDbContext db, StateMachineDiagram diagram, TimeProvider clock, int atRiskWithin,
+        OrderingDbContext db, StateMachineDiagram diagram, StockFreshnessBoard board, TimeProvider clock, int atRiskWithin,
         [EnumeratorCancellation] CancellationToken requestAborted, CancellationToken stopping)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, stopping);
@@ -347,7 +356,7 @@ public static class OpsApi
         var sentAt = DateTimeOffset.MinValue;
         while (!stop.IsCancellationRequested)
         {
-            var summary = await TrySummarizeAsync(db, diagram, clock, atRiskWithin, stop.Token);
+            var summary = await TrySummarizeAsync(db, diagram, board, clock, atRiskWithin, stop.Token);
             if (summary is null)
             {
                 yield break;
@@ -367,11 +376,11 @@ public static class OpsApi
         }
     }
 
-    private static async Task<Summary?> TrySummarizeAsync(OrderingDbContext db, StateMachineDiagram diagram, TimeProvider clock, int atRiskWithin, CancellationToken cancellationToken)
+    private static async Task<Summary?> TrySummarizeAsync(OrderingDbContext db, StateMachineDiagram diagram, StockFreshnessBoard board, TimeProvider clock, int atRiskWithin, CancellationToken cancellationToken)
     {
         try
         {
-            return await SummarizeAsync(db, diagram, clock, atRiskWithin, cancellationToken);
+            return await SummarizeAsync(db, diagram, board, clock, atRiskWithin, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -391,7 +400,7 @@ public static class OpsApi
         }
     }
 
-    private static async Task<Summary> SummarizeAsync(OrderingDbContext db, StateMachineDiagram diagram, TimeProvider clock, int atRiskWithin, CancellationToken cancellationToken)
+    private static async Task<Summary> SummarizeAsync(OrderingDbContext db, StateMachineDiagram diagram, StockFreshnessBoard board, TimeProvider clock, int atRiskWithin, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
         var horizon = now.AddMinutes(atRiskWithin);
@@ -409,14 +418,17 @@ public static class OpsApi
             ? nearest.Count(s => s.Cutoff <= horizon)
             : await db.Sagas.AsNoTracking().CountAsync(s => s.Cutoff != null && s.Cutoff <= horizon && !terminal.Contains(s.CurrentState), cancellationToken);
         var inFlight = counts.Where(c => !ReservationStateMachine.TerminalStates.Contains(c.Key)).Sum(c => c.Value);
-        return new Summary(counts, inFlight, atRisk, atRiskWithin, nearest.FirstOrDefault()?.Cutoff, [.. nearest.Select(s => Row(s, now))], now);
+        var freshness = await board.CurrentAsync(cancellationToken);
+        return new Summary(counts, inFlight, atRisk, atRiskWithin, nearest.FirstOrDefault()?.Cutoff, [.. nearest.Select(s => Row(s, now))], freshness, now);
     }
 
     // What the stream compares: everything but the clock-driven fields (the console counts down by itself).
     private static string Fingerprint(Summary summary) => string.Join('|',
         string.Join(',', summary.CountsByState.Select(c => $"{c.Key}={c.Value}")),
         summary.AtRisk.ToString(CultureInfo.InvariantCulture),
-        string.Join(',', summary.NearestCutoffs.Select(r => $"{r.Id}:{r.State}:{r.Cutoff:O}:{r.UnitsAllocated}:{r.UpdatedAt:O}")));
+        string.Join(',', summary.NearestCutoffs.Select(r => $"{r.Id}:{r.State}:{r.Cutoff:O}:{r.UnitsAllocated}:{r.UpdatedAt:O}")),
+        summary.StockFreshness.Unavailable,
+        string.Join(',', summary.StockFreshness.Distributors.Select(d => $"{d.DistributorId}:{d.LastFeedAt:O}:{d.Stale}:{d.GapOpen}")));
 
     private static List<AvailableAction> AvailableActions(string state, Guid id)
     {

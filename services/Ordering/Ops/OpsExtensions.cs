@@ -3,7 +3,7 @@ using MassTransit;
 
 namespace Brokering.Ordering.Ops;
 
-/// <summary>Wiring of the ops feature: its audit table, the state diagram, and the metrics.</summary>
+/// <summary>Wiring of the ops feature: its audit table, the state diagram, the metrics, and inventory's feed freshness.</summary>
 public static class OpsExtensions
 {
     public static WebApplicationBuilder AddOps(this WebApplicationBuilder builder)
@@ -14,6 +14,7 @@ public static class OpsExtensions
         builder.Services.AddScoped<OpsActionLog>();
         builder.Services.AddSingleton(provider => StateMachineDiagram.Of(provider.GetRequiredService<ReservationStateMachine>()));
         builder.Services.AddSingleton<ReservationMetrics>();
+        builder.Services.AddSingleton<StockFreshnessBoard>();
         builder.Services.AddStateObserver<ReservationState, ReservationMetricsObserver>();
         return builder;
     }

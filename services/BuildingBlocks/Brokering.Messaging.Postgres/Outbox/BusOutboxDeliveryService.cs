@@ -292,7 +292,11 @@ public sealed class BusOutboxDeliveryService<TDbContext> : BackgroundService
         _backlogRefreshedAt = now;
         await using var scope = _scopeFactory.CreateAsyncScope();
         var dbContext = scope.ServiceProvider.GetRequiredService<TDbContext>();
-        _metrics.SetOutboxBacklog(await dbContext.Set<OutboxMessage>().LongCountAsync(cancellationToken).ConfigureAwait(false));
+        var backlog = await dbContext.Set<OutboxMessage>().GroupBy(x => 1)
+            .Select(g => new { Count = g.LongCount(), Oldest = g.Min(x => x.SentTime) })
+            .SingleOrDefaultAsync(cancellationToken).ConfigureAwait(false);
+        _metrics.SetOutboxBacklog(backlog?.Count ?? 0);
+        _metrics.SetOutboxOldestAge(backlog is null ? TimeSpan.Zero : now - backlog.Oldest);
     }
 
     readonly record struct RelayResult(List<long> Sent, bool Complete, Exception? Failure);

@@ -426,8 +426,60 @@ function renderOverview(summary) {
         h("p", { class: "muted small" }, "Updated ", utc(summary.at))),
       h("div", { class: "panel-body" }, counts("In flight", IN_FLIGHT), counts("Ended", ENDED))),
     atRisk,
+    freshnessPanel(summary.stockFreshness),
   );
 }
+
+// Stock freshness per distributor, as inventory reports it. Ages tick in the browser between summaries;
+// a feed is marked stale once inventory says so, or once its age passes inventory's threshold meanwhile.
+function freshnessPanel(freshness) {
+  const distributors = freshness?.distributors ?? [];
+  const threshold = freshness?.staleAfterSeconds;
+  const staleCount = distributors.filter((d) => d.stale).length;
+  const note = freshness?.unavailable
+    ? h("p", { class: "notice small", "data-testid": "freshness-unavailable" },
+      freshness.asOf ? `Not current: ${freshness.unavailable} Last answer ${new Date(freshness.asOf).toISOString()}.` : freshness.unavailable)
+    : h("p", { class: "muted small" }, threshold != null ? `Stale after ${ageText(threshold)} without a feed` : "");
+  const table = h("table", {},
+    h("caption", { class: "sr-only" }, "Stock feed freshness per distributor"),
+    h("thead", {}, h("tr", {},
+      h("th", { scope: "col" }, "Distributor"), h("th", { scope: "col" }, "Last feed"), h("th", { scope: "col" }, "Age"),
+      h("th", { scope: "col", class: "num" }, "Sequence"), h("th", { scope: "col" }, "Feed"))),
+    h("tbody", {}, distributors.map((d) => h("tr", { "data-distributor": d.distributorId },
+      h("td", {}, h("span", { class: "mono" }, d.distributorId), " ", h("span", { class: "muted small" }, d.name)),
+      h("td", {}, d.lastFeedAt ? utc(d.lastFeedAt) : h("span", { class: "muted" }, "never")),
+      h("td", {}, d.lastFeedAt
+        ? h("span", { class: "feed-age", "data-fed-at": d.lastFeedAt, "data-stale-after": threshold ?? "", "data-stale": String(d.stale) })
+        : h("span", { class: "muted" }, "—")),
+      h("td", { class: "num" }, d.lastSequence),
+      h("td", {}, h("span", { class: d.stale ? "freshness freshness-stale" : "freshness freshness-fresh", "data-testid": `freshness-${d.distributorId}` },
+        d.stale ? "Stale" : "Fresh"), d.gapOpen ? h("span", { class: "freshness freshness-gap" }, "Gap") : "")))));
+  const panel = h("section", { class: "panel", "aria-labelledby": "freshness-title" },
+    h("header", {}, h("h2", { id: "freshness-title" }, "Stock freshness"),
+      h("p", { class: staleCount > 0 ? "stale-alert small" : "muted small", "data-testid": "stale-count" },
+        `${staleCount} of ${distributors.length} stale`)),
+    h("div", { class: "panel-body" }, note,
+      distributors.length === 0 ? h("p", { class: "empty" }, "No distributor is registered.") : h("div", { class: "table-wrap" }, table)));
+  panel.querySelectorAll("[data-fed-at]").forEach(updateFeedAge);
+  return panel;
+}
+
+function ageText(totalSeconds) {
+  let seconds = Math.max(0, Math.floor(totalSeconds));
+  const days = Math.floor(seconds / 86400); seconds -= days * 86400;
+  const hours = Math.floor(seconds / 3600); seconds -= hours * 3600;
+  const minutes = Math.floor(seconds / 60); seconds -= minutes * 60;
+  return days > 0 ? `${days}d ${hours}h` : hours > 0 ? `${hours}h ${minutes}m` : minutes > 0 ? `${minutes}m ${seconds}s` : `${seconds}s`;
+}
+
+function updateFeedAge(element) {
+  const age = (now() - new Date(element.dataset.fedAt).getTime()) / 1000;
+  const threshold = element.dataset.staleAfter === "" ? Infinity : Number(element.dataset.staleAfter);
+  element.textContent = ageText(age);
+  element.dataset.level = element.dataset.stale === "true" || age >= threshold ? "stale" : age >= threshold / 2 ? "ageing" : "fresh";
+}
+
+setInterval(() => document.querySelectorAll("[data-fed-at]").forEach(updateFeedAge), 1000);
 
 function sagaTable(rows, caption) {
   return h("table", {},
