@@ -40,6 +40,7 @@ internal static class BenchProgram
             service.UseKestrel();
             service.StartServer();
             using var http = new HttpClient { BaseAddress = new Uri("http://127.0.0.1:5301") };
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", TestTokens.Operator());
             using var channel = GrpcChannel.ForAddress("http://127.0.0.1:5302");
             var ledger = new HoldsLedger.HoldsLedgerClient(channel);
             var feeds = new Brokering.Contracts.Grpc.Inventory.StockFeeds.StockFeedsClient(channel);
@@ -57,7 +58,7 @@ internal static class BenchProgram
                 }
             }
 
-            using (var call = feeds.Publish())
+            using (var call = feeds.Publish(Bearer(TestTokens.Distributor("bench"))))
             {
                 await call.RequestStream.WriteAsync(setup);
                 await call.RequestStream.CompleteAsync();
@@ -161,7 +162,7 @@ internal static class BenchProgram
                     Holds = { new HoldRequest { DistributorId = "bench", Sku = sku, Warehouse = warehouse, Quantity = 1 } },
                 };
                 var started = Stopwatch.GetTimestamp();
-                var response = await ledger.PlaceHoldsAsync(request);
+                var response = await ledger.PlaceHoldsAsync(request, ServiceHeaders);
                 mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 if (response.Holds[0].Held != 1)
                 {
@@ -206,7 +207,7 @@ internal static class BenchProgram
         long items = 0;
         var updates = 0;
         var stop = Stopwatch.StartNew();
-        using var call = feeds.Publish();
+        using var call = feeds.Publish(Bearer(TestTokens.Distributor("bench-feed")));
         while (stop.Elapsed < duration)
         {
             var update = new StockUpdate { DistributorId = "bench-feed", Sequence = ++sequence, Kind = UpdateKind.Snapshot };
@@ -234,6 +235,11 @@ internal static class BenchProgram
         return (items / elapsed, updates / elapsed, items);
     }
 
+    /// <summary>What ordering's activities present to the holds ledger.</summary>
+    private static readonly Grpc.Core.Metadata ServiceHeaders = Bearer(TestTokens.Service());
+
+    private static Grpc.Core.Metadata Bearer(string token) => new() { { "Authorization", $"Bearer {token}" } };
+
     private static string LoadAverage() =>
         File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "n/a";
 
@@ -260,6 +266,7 @@ internal sealed class BenchHost(string database, Uri virtualHost) : WebApplicati
         builder.UseSetting("Kestrel:Endpoints:Http:Url", "http://127.0.0.1:5301");
         builder.UseSetting("Kestrel:Endpoints:Grpc:Url", "http://127.0.0.1:5302");
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
+        builder.UseSetting("Authentication:SigningKey", TestTokens.SigningKey);
         builder.UseEnvironment("Production");
     }
 }

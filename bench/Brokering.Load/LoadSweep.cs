@@ -1,0 +1,286 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using Brokering.Testing;
+using Npgsql;
+
+namespace Brokering.Load;
+
+/// <summary>
+/// The end-to-end benchmark: one fresh system, the scramble at each offered rate in turn, then on the same
+/// PostgreSQL in the same run the machine's yardsticks (pgbench TPC-B at scale 10, and the bare conditional
+/// UPDATE a hold is), written as a markdown section with a PNG of throughput and p99 latency against offered load.
+/// </summary>
+public static partial class LoadSweep
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    internal static async Task<int> RunAsync(Options options)
+    {
+        var rates = (options.Text("rates") ?? "2,5,10,20")
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(rate => double.Parse(rate, Invariant)).ToList();
+        var basePlan = options.Plan();
+        var markdownPath = options.Text("markdown");
+        var plotPath = options.Text("plot");
+        var pgbenchSeconds = (int)(options.Number("pgbench-seconds") ?? 10);
+
+        var steps = new List<(LoadReport Report, long Commits)>();
+        var loadBefore = ProcessAccounting.LoadAverage();
+        Console.WriteLine("Starting a fresh system (compliance, inventory, ordering)…");
+        var started = DateTimeOffset.UtcNow;
+        await using (var system = await SelfHostedSystem.StartAsync())
+        {
+            var databases = system.Target.Databases!;
+
+            // Warm-up, not reported: the services' first requests pay for JIT, EF Core model building and connection pools.
+            Console.WriteLine("Warm-up: 1 reservation/s for 10 s (not reported)");
+            await new LoadRun(basePlan with { Rate = 1, Duration = TimeSpan.FromSeconds(10), MoveCutoffAt = null, RunTag = $"w{Guid.NewGuid().ToString("N")[..5]}" }, system.Target).RunAsync();
+            foreach (var rate in rates)
+            {
+                var plan = basePlan with { Rate = rate, RunTag = string.Create(Invariant, $"s{steps.Count}{Guid.NewGuid().ToString("N")[..5]}") };
+                Console.WriteLine(string.Create(Invariant, $"--- {rate:0.##} reservations/s for {plan.Duration.TotalSeconds:0} s (load average {ProcessAccounting.LoadAverage():0.00})"));
+                var commitsBefore = await CommitsAsync(databases);
+                var last = TimeSpan.Zero;
+                var report = await new LoadRun(plan, system.Target, new Progress<LoadProgress>(p =>
+                {
+                    if (p.Elapsed - last >= TimeSpan.FromSeconds(10))
+                    {
+                        last = p.Elapsed;
+                        Console.WriteLine(ReportConsole.Line(p));
+                    }
+                })).RunAsync();
+                var commits = await CommitsAsync(databases) - commitsBefore;
+                ReportConsole.Write(report);
+                steps.Add((report, commits));
+                if (!report.Clean)
+                {
+                    Console.WriteLine(system.Logs);
+                }
+            }
+        }
+
+        Console.WriteLine("Machine limits: pgbench on the same PostgreSQL…");
+        var tpcb = await PgbenchTpcbAsync(pgbenchSeconds);
+        var update = await PgbenchConditionalUpdateAsync(pgbenchSeconds);
+        var markdown = Markdown(steps, tpcb, update, pgbenchSeconds, loadBefore, started, plotPath, markdownPath);
+        Console.WriteLine(markdown);
+        if (markdownPath is not null)
+        {
+            await File.AppendAllTextAsync(markdownPath, markdown);
+        }
+
+        if (plotPath is not null)
+        {
+            Plot(steps.Select(s => s.Report).ToList(), plotPath);
+        }
+
+        return steps.All(s => s.Report.Clean) ? 0 : 1;
+    }
+
+    private static string Markdown(
+        List<(LoadReport Report, long Commits)> steps, double tpcb, double update, int pgbenchSeconds, double loadBefore, DateTimeOffset started,
+        string? plotPath, string? markdownPath)
+    {
+        var first = steps[0].Report.Plan;
+        var text = new StringBuilder();
+        text.AppendLine(Invariant, $"## End to end: the scramble against offered load, {started:yyyy-MM-dd HH:mm} UTC ({Environment.ProcessorCount} cores)");
+        text.AppendLine();
+        text.AppendLine(F($"`bench/Brokering.Load` (`brokering-load sweep`): one fresh system (the three services as processes, fresh databases and virtual host), ",
+            $"then at each offered rate a {first.Duration.TotalSeconds:0} s scramble: {first.Buyers} buyers (one buying for a listed party), {first.Distributors} distributors ",
+            $"whose feeds change every {first.FeedInterval.TotalSeconds:0.#} s, {first.Skus} SKU(s), stock {first.Supply:P0} of the expected demand; reservations to CN ",
+            $"racing a scenario cutoff, mixed fill policies and confirmations; then every reservation followed to its end and the invariants checked. ",
+            $"Load generator, services, PostgreSQL and RabbitMQ share the machine. Load average (1 min) before the sweep: {loadBefore:0.00} — ",
+            $"other sessions' builds and tests were running on the same 2 cores, so compare figures taken at similar load."));
+        text.AppendLine();
+        text.AppendLine("Latencies: *accepted* is the client's POST → 202; *held* and *terminal* run from the client's POST to the saga's own transition "
+            + "instants (its history), so they do not depend on how often the generator polls. Throughput *ended/s* counts reservations carried to a terminal "
+            + "state, first submission to last end, so it includes the last reservations' latency: on a short step it reads below the offered rate "
+            + "even while the system keeps up, by as much as the latency is long.");
+        text.AppendLine();
+        if (plotPath is not null)
+        {
+            var link = markdownPath is null ? plotPath : Path.GetRelativePath(Path.GetDirectoryName(Path.GetFullPath(markdownPath))!, Path.GetFullPath(plotPath));
+            text.AppendLine(Invariant, $"![ended reservations/s and p99 submit → terminal against offered load]({link.Replace('\\', '/')})");
+            text.AppendLine();
+        }
+
+        text.AppendLine("| offered /s | accepted /s | ended /s | accepted p50 / p99 | held p50 / p99 | terminal p50 / p90 / p99 | outcomes | invariants | DB transactions / reservation | load avg (before → peak) |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+        foreach (var (report, commits) in steps)
+        {
+            text.AppendLine(F(
+                $"| {report.Plan.Rate:0.##} | {report.AcceptedPerSecond:0.0} | {report.EndedPerSecond:0.0} | {Ms(report.SubmitToAccepted.P50)} / {Ms(report.SubmitToAccepted.P99)} ",
+                $"| {Ms(report.SubmitToHeld.P50)} / {Ms(report.SubmitToHeld.P99)} | {Ms(report.SubmitToTerminal.P50)} / {Ms(report.SubmitToTerminal.P90)} / {Ms(report.SubmitToTerminal.P99)} ",
+                $"| {string.Join(", ", report.Outcomes.Select(o => $"{o.Key} {o.Value}"))}{(report.Throttled + report.Failed > 0 ? $"; 429 {report.Throttled}, failed {report.Failed}" : string.Empty)} ",
+                $"| {(report.Invariants is null ? "not checked" : report.Invariants.Passed ? "all hold" : $"{report.Invariants.Violations.Count()} violation(s)")}{(report.StillOpen > 0 ? $", {report.StillOpen} still open" : string.Empty)} ",
+                $"| {(report.Accepted > 0 ? (commits / (double)report.Accepted).ToString("0", Invariant) : "n/a")} | {report.LoadAverageBefore:0.0} → {report.LoadAveragePeak:0.0} |"));
+        }
+
+        text.AppendLine();
+        text.AppendLine("Where the time went (CPU seconds over each step, first submission to last end; share = CPU s ÷ step seconds, where 2.00 is both cores; RSS sampled every second):");
+        text.AppendLine();
+        var names = steps.SelectMany(s => s.Report.Resources.Select(r => r.Name)).Distinct().ToList();
+        text.AppendLine("| offered /s | " + string.Join(" | ", names) + " |");
+        text.AppendLine("|---|" + string.Concat(names.Select(_ => "---|")));
+        foreach (var (report, _) in steps)
+        {
+            var seconds = Math.Max(1, report.EndToEndWindow.TotalSeconds);
+            text.AppendLine(F($"| {report.Plan.Rate:0.##} | ") + string.Join(" | ", names.Select(name =>
+                report.Resources.FirstOrDefault(r => r.Name == name) is { } use
+                    ? string.Create(Invariant, $"{use.CpuSeconds:0.0} s ({use.CpuSeconds / seconds:0.00}){(use.PeakRssBytes > 0 ? $", RSS peak {use.PeakRssBytes / 1048576.0:0} MiB" : string.Empty)}")
+                    : "-")) + " |");
+        }
+
+        var best = steps.Select(s => s.Report).MaxBy(r => r.EndedPerSecond)!;
+        var perReservationCommits = steps.Where(s => s.Report.Accepted > 0).Select(s => s.Commits / (double)s.Report.Accepted).DefaultIfEmpty(double.NaN).Average();
+        text.AppendLine();
+        text.AppendLine(Invariant, $"Machine limits, same PostgreSQL, same run ({pgbenchSeconds} s each, 8 clients):");
+        text.AppendLine();
+        text.AppendLine("| yardstick | figure | the best end-to-end rate as a share |");
+        text.AppendLine("|---|---|---|");
+        text.AppendLine(Invariant, $"| pgbench TPC-B, scale 10 | {tpcb:N0} tps | {best.EndedPerSecond / tpcb:P1} ({best.EndedPerSecond:0.0} reservations/s at {best.Plan.Rate:0.##} offered) |");
+        text.AppendLine(Invariant, $"| bare conditional UPDATE of one hot stock row (a hold) | {update:N0} tps | {best.EndedPerSecond / update:P1} |");
+        text.AppendLine(Invariant, $"| the same, ÷ database transactions per reservation ({perReservationCommits:0}) | {update / perReservationCommits:N0} reservations/s | {best.EndedPerSecond / (update / perReservationCommits):P0} |");
+        text.AppendLine();
+        text.AppendLine("Reading:");
+        text.AppendLine(F($"- A reservation is not one statement: the three databases committed about {perReservationCommits:0} transactions per accepted reservation ",
+            $"(pg_stat_database's xact_commit over the step: submission with idempotency record and outbox, each saga transition with inbox and outbox, ",
+            $"screening decision, holds, commit or release, the stock feed's updates, and read-only ones too: the generator's reads, outbox relay and ",
+            $"scheduler polls, health checks), plus RabbitMQ publishes and gRPC calls between three processes. The pgbench yardsticks are one transaction each."));
+        var saturated = steps.Select(s => s.Report).FirstOrDefault(r => r.EndedPerSecond < 0.5 * r.Plan.Rate || r.SubmitToTerminal.P99 > 3 * steps[0].Report.SubmitToTerminal.P99);
+        text.AppendLine(saturated is null
+            ? "- Every offered rate was carried: ended/s tracks offered load and p99 stays within a few times the lowest rate's."
+            : F($"- From {saturated.Plan.Rate:0.##} offered/s the system no longer keeps up (ended {saturated.EndedPerSecond:0.0}/s, p99 to terminal {Ms(saturated.SubmitToTerminal.P99)}): ",
+                $"sagas queue behind one another and latency grows with the backlog."));
+        var lowest = steps[0].Report;
+        text.AppendLine(F($"- Even at {lowest.Plan.Rate:0.##} offered/s a reservation took {Ms(lowest.SubmitToTerminal.P50)} (p50) to end, with the 1-minute load average at ",
+            $"{lowest.LoadAveragePeak:0} on {Environment.ProcessorCount} cores: a runnable thread waits for a core most of the time, and every step of a saga ",
+            $"(about a dozen hops between processes, each through RabbitMQ or gRPC and a database transaction) pays that wait."));
+        var top = best.Resources.Where(r => !r.Name.StartsWith("machine", StringComparison.Ordinal)).OrderByDescending(r => r.CpuSeconds).ToList();
+        var machine = best.Resources.FirstOrDefault(r => r.Name.StartsWith("machine", StringComparison.Ordinal));
+        var window = Math.Max(1, best.EndToEndWindow.TotalSeconds);
+        if (machine is not null)
+        {
+            var ours = top.Sum(r => r.CpuSeconds);
+            text.AppendLine(F($"- At the best rate the machine was {machine.CpuSeconds / window / Environment.ProcessorCount:P0} busy; this run's processes ",
+            $"({string.Join(", ", top.Take(4).Select(r => $"{r.Name} {r.CpuSeconds / window:0.00} cores"))}) account for {ours / Math.Max(0.001, machine.CpuSeconds):P0} of it, ",
+            $"the rest is other sessions' work. With the cores shared, the services are CPU-bound long before PostgreSQL's commit rate is the limit: ",
+            $"the gap to the yardsticks is CPU spent in the services (JSON, EF Core, MassTransit, gRPC, JWT validation) and in the broker, not lock waits."));
+        }
+
+        text.AppendLine();
+        return text.ToString();
+    }
+
+    /// <summary>Formats with the invariant culture (and, unlike the interpolation handlers, lets parts be concatenated).</summary>
+    private static string F(params FormattableString[] parts) => string.Concat(parts.Select(part => part.ToString(Invariant)));
+
+    private static string Ms(double value) => double.IsNaN(value) ? "n/a" : value.ToString("N0", Invariant) + " ms";
+
+    /// <summary>Committed transactions so far in the three databases (pg_stat_database).</summary>
+    private static async Task<long> CommitsAsync(Brokering.Invariants.InvariantDatabases databases)
+    {
+        var names = new[] { databases.Ordering, databases.Inventory, databases.Compliance }.Select(cs => new NpgsqlConnectionStringBuilder(cs).Database!).ToArray();
+        await using var connection = new NpgsqlConnection(databases.Ordering);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT COALESCE(SUM(xact_commit), 0)::bigint FROM pg_stat_database WHERE datname = ANY(@names)", connection);
+        command.Parameters.AddWithValue("names", names);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private static void Plot(List<LoadReport> reports, string path)
+    {
+        var offered = reports.Select(r => r.Plan.Rate).ToArray();
+        var plot = new ScottPlot.Plot();
+        var ideal = plot.Add.Scatter(offered, offered);
+        ideal.LegendText = "offered (ideal)";
+        ideal.LinePattern = ScottPlot.LinePattern.Dashed;
+        ideal.Color = ScottPlot.Colors.Gray;
+        var ended = plot.Add.Scatter(offered, reports.Select(r => r.EndedPerSecond).ToArray());
+        ended.LegendText = "ended reservations/s";
+        ended.LineWidth = 2;
+        var p99 = plot.Add.Scatter(offered, reports.Select(r => double.IsNaN(r.SubmitToTerminal.P99) ? 0 : r.SubmitToTerminal.P99 / 1000).ToArray());
+        p99.LegendText = "p99 submit → terminal (s, right axis)";
+        p99.Axes.YAxis = plot.Axes.Right;
+        p99.LineWidth = 2;
+        plot.Axes.Right.Label.Text = "p99 submit → terminal (s)";
+        plot.XLabel("offered reservations/s");
+        plot.YLabel("reservations/s");
+        plot.Title($"Brokering end to end, {DateTimeOffset.UtcNow:yyyy-MM-dd} ({Environment.ProcessorCount} shared cores)");
+        plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        plot.SavePng(path, 900, 520);
+    }
+
+    private static async Task<double> PgbenchTpcbAsync(int seconds)
+    {
+        var database = await TestInfrastructure.CreateDatabaseAsync("load_pgbench");
+        try
+        {
+            await PgbenchAsync(database, "-i", "-q", "-s", "10");
+            return Tps(await PgbenchAsync(database, "-c", "8", "-j", "2", "-T", seconds.ToString(Invariant)));
+        }
+        finally
+        {
+            await TestInfrastructure.DropDatabaseAsync(database);
+        }
+    }
+
+    /// <summary>What a hold is at its core: one conditional UPDATE of a hot stock row, one durable commit.</summary>
+    private static async Task<double> PgbenchConditionalUpdateAsync(int seconds)
+    {
+        var database = await TestInfrastructure.CreateDatabaseAsync("load_holds");
+        var script = Path.GetTempFileName();
+        try
+        {
+            await using (var connection = new NpgsqlConnection(database))
+            {
+                await connection.OpenAsync();
+                await using var command = new NpgsqlCommand("""
+                    CREATE TABLE stock_levels (distributor_id text, sku text, warehouse text, on_hand bigint, held bigint, committed bigint, last_granted bigint,
+                        PRIMARY KEY (distributor_id, sku, warehouse));
+                    INSERT INTO stock_levels VALUES ('arrow', 'NVIDIA-H800-SXM5-80GB', 'HKG-1', 1000000000000, 0, 0, 0);
+                    """, connection);
+                await command.ExecuteNonQueryAsync();
+            }
+
+            await File.WriteAllTextAsync(script, """
+                UPDATE stock_levels SET held = held + LEAST(1, on_hand - held - committed), last_granted = LEAST(1, on_hand - held - committed)
+                WHERE distributor_id = 'arrow' AND sku = 'NVIDIA-H800-SXM5-80GB' AND warehouse = 'HKG-1' AND on_hand - held - committed > 0;
+
+                """);
+            return Tps(await PgbenchAsync(database, "-n", "-f", script, "-c", "8", "-j", "2", "-T", seconds.ToString(Invariant)));
+        }
+        finally
+        {
+            File.Delete(script);
+            await TestInfrastructure.DropDatabaseAsync(database);
+        }
+    }
+
+    private static double Tps(string output) =>
+        TpsPattern().Match(output) is { Success: true } match ? double.Parse(match.Groups[1].Value, Invariant) : double.NaN;
+
+    private static async Task<string> PgbenchAsync(string database, params string[] arguments)
+    {
+        var target = new NpgsqlConnectionStringBuilder(database);
+        var executable = File.Exists("/usr/lib/postgresql/15/bin/pgbench") ? "/usr/lib/postgresql/15/bin/pgbench" : "pgbench";
+        var start = new ProcessStartInfo(executable) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { "-h", target.Host!, "-p", target.Port.ToString(Invariant), "-U", target.Username! }.Concat(arguments).Append(target.Database!))
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["PGPASSWORD"] = target.Password;
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("pgbench could not be started.");
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return process.ExitCode == 0 ? await output : throw new InvalidOperationException($"pgbench failed: {await errors}");
+    }
+
+    [GeneratedRegex(@"tps = ([0-9.]+)")]
+    private static partial Regex TpsPattern();
+}

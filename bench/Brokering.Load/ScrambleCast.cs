@@ -1,0 +1,86 @@
+using System.Globalization;
+
+namespace Brokering.Load;
+
+/// <summary>How a buyer fills and confirms: the scramble's mix of policies.</summary>
+/// <param name="FillPolicy"><c>AllOrNone</c> or <c>AllowPartial</c>.</param>
+/// <param name="MinFillRatio">For partial fills, the least share worth confirming.</param>
+/// <param name="Confirmation"><c>Auto</c>, or <c>Manual</c> (the load's buyer confirms once Held).</param>
+public sealed record BuyerProfile(string FillPolicy, decimal? MinFillRatio, string Confirmation)
+{
+    public bool Manual => Confirmation == "Manual";
+}
+
+/// <summary>A buyer organisation (a tenant) and the end user it reserves for.</summary>
+public sealed record Buyer(string Id, string EndUser, BuyerProfile Profile, bool Listed);
+
+/// <summary>A SKU racing the cutoff: its catalogue id, a distributor's list price and the buyers' ceiling.</summary>
+public sealed record ScrambleSku(string Sku, decimal ListPrice, decimal Ceiling);
+
+/// <summary>
+/// Who plays the scramble (tests/Brokering.EndToEnd.Tests/ScrambleTests.cs tells the story): server makers
+/// buying for Chinese end users, the first of them for an alias of a listed party; distributors in Hong Kong,
+/// Singapore and Taipei; accelerators that the 2023 rule cuts off, scarcest first.
+/// </summary>
+public static class ScrambleCast
+{
+    /// <summary>An alias of a restricted party on the seeded list: screening turns it away.</summary>
+    public const string ListedEndUser = "Langchao Group Co., Ltd.";
+
+    /// <summary>SKUs approved to CN until the scenario cutoff (the 2023 rule catches them; the 2022 one did not).</summary>
+    public static readonly IReadOnlyList<ScrambleSku> Skus =
+    [
+        new("NVIDIA-A800-SXM4-80GB", 21_000m, 22_000m),
+        new("NVIDIA-H800-SXM5-80GB", 31_000m, 32_000m),
+        new("NVIDIA-L40S", 9_800m, 10_500m),
+        new("NVIDIA-RTX-4090", 2_000m, 2_400m),
+    ];
+
+    private static readonly string[] BuyerNames = ["langchao-channel", "h3c-servers", "xfusion-dc", "powerleader", "nettrix", "inspur-oem", "sugon-hpc", "lenovo-cn"];
+    private static readonly string[] EndUsers =
+    [
+        ListedEndUser, "Hangzhou Cloud Compute Ltd.", "Zhengzhou Training Cluster Co., Ltd.", "Shenzhen Render Farm Co., Ltd.",
+        "Tianjin Inference Services Ltd.", "Jinan Model Works Co., Ltd.", "Chengdu Vision Lab Ltd.", "Hefei Speech Cloud Co., Ltd.",
+    ];
+
+    private static readonly string[] DistributorNames = ["arrow", "avnet", "wpg", "ingram", "synnex", "wt", "atlantic", "supreme"];
+    private static readonly string[] Warehouses = ["HKG-1", "SGP-1", "TPE-1", "SZX-2", "KUL-1"];
+
+    /// <summary>The profiles buyers take in turn: all-or-none auto, greedy partial by hand, all-or-none by hand, partial auto.</summary>
+    private static readonly BuyerProfile[] Profiles =
+    [
+        new("AllOrNone", null, "Auto"),
+        new("AllowPartial", 0.5m, "Manual"),
+        new("AllOrNone", null, "Manual"),
+        new("AllowPartial", 0.5m, "Auto"),
+    ];
+
+    public static IReadOnlyList<Buyer> BuyersFor(LoadPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return [.. Enumerable.Range(0, plan.Buyers).Select(i =>
+        {
+            var round = i / BuyerNames.Length;
+            var suffix = round == 0 ? string.Empty : string.Create(CultureInfo.InvariantCulture, $"-{round + 1}");
+            var endUser = i == 0 ? ListedEndUser : EndUsers[i % EndUsers.Length].Replace(" Ltd.", suffix.Length == 0 ? " Ltd." : $" {round + 1} Ltd.", StringComparison.Ordinal);
+            return new Buyer(BuyerNames[i % BuyerNames.Length] + suffix, endUser, Profiles[i % Profiles.Length], Listed: i == 0);
+        })];
+    }
+
+    /// <summary>Distributor ids for the run: story names, tagged so runs on one system never share stock.</summary>
+    public static IReadOnlyList<string> DistributorsFor(LoadPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return [.. Enumerable.Range(0, plan.Distributors).Select(i =>
+            string.Create(CultureInfo.InvariantCulture, $"{DistributorNames[i % DistributorNames.Length]}{(i >= DistributorNames.Length ? (i / DistributorNames.Length + 1).ToString(CultureInfo.InvariantCulture) : string.Empty)}-{plan.RunTag}"))];
+    }
+
+    /// <summary>The warehouse a distributor stocks from.</summary>
+    public static string WarehouseOf(int distributorIndex) => Warehouses[distributorIndex % Warehouses.Length];
+
+    public static IReadOnlyList<ScrambleSku> SkusFor(LoadPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return [.. Skus.Take(plan.Skus)];
+    }
+}

@@ -1,0 +1,50 @@
+using Shouldly;
+
+namespace Brokering.Load.Tests;
+
+/// <summary>
+/// The load generator's engine, driven in-process as the fault suite would drive it: a short, gentle scramble
+/// against a fresh whole system must leave every reservation ended and every invariant holding.
+/// </summary>
+public sealed class LoadRunTests
+{
+    [Fact]
+    public async Task A_short_scramble_with_the_cutoff_moved_midway_ends_every_reservation_and_breaks_no_invariant()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var output = TestContext.Current.TestOutputHelper!;
+        await using var system = await SelfHostedSystem.StartAsync();
+        var plan = new LoadPlan
+        {
+            Buyers = 4,
+            Distributors = 2,
+            Skus = 2,
+            Rate = 1,
+            Duration = TimeSpan.FromSeconds(8),
+            FeedInterval = TimeSpan.FromSeconds(1),
+            MoveCutoffAt = TimeSpan.FromSeconds(6),
+            CutoffLead = TimeSpan.FromSeconds(15),
+            // Patience, not a threshold: the machine is shared and may be slow.
+            DrainTimeout = TimeSpan.FromMinutes(5),
+        };
+
+        var report = await new LoadRun(plan, system.Target, new Progress<LoadProgress>(p => output.WriteLine(ReportLine(p)))).RunAsync(cancellationToken);
+
+        output.WriteLine($"submitted {report.Submitted}, accepted {report.Accepted}, ended {report.Ended}, outcomes: "
+            + string.Join(", ", report.Outcomes.Select(o => $"{o.Key} {o.Value}")));
+        output.WriteLine($"submit → terminal: {report.SubmitToTerminal}");
+        report.Accepted.ShouldBeGreaterThan(0, report.FirstFailure);
+        report.StillOpen.ShouldBe(0, $"every accepted reservation should have ended:\n{system.Logs}");
+        report.Ended.ShouldBe(report.Accepted);
+        report.Outcomes.Keys.ShouldAllBe(state => Brokering.Invariants.InvariantChecker.TerminalStates.Contains(state));
+        report.Outcomes.ShouldContainKey("Rejected", "the listed party's reservations are turned away at screening");
+        report.FeedUpdates.ShouldBeGreaterThan(2);
+        report.MovedCutoff.ShouldNotBeNull();
+        report.Invariants.ShouldNotBeNull();
+        report.Invariants.Passed.ShouldBeTrue(report.Invariants.ToString());
+        report.Clean.ShouldBeTrue();
+    }
+
+    private static string ReportLine(LoadProgress p) =>
+        $"[{p.Elapsed.TotalSeconds:0}s] {p.Phase}: submitted {p.Submitted}, accepted {p.Accepted}, open {p.Open}, ended {p.Ended}";
+}
