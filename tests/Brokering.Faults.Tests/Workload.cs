@@ -47,6 +47,7 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
     private const int Lanes = 6;
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(700);
     private static readonly TimeSpan SubmissionPatience = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan WarmUpPatience = TimeSpan.FromMinutes(3);
     private static readonly string[] Buyers = ["h3c-servers", "xfusion-dc", "powerleader", "nettrix"];
     private static readonly string[] EndUsers =
         ["Hangzhou Cloud Compute Ltd.", "Zhengzhou Training Cluster Co., Ltd.", "Shenzhen Render Farm Co., Ltd.", "Tianjin Inference Services Ltd."];
@@ -68,11 +69,36 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
     /// </summary>
     public async Task PrepareAsync(TimeSpan load, CancellationToken cancellationToken)
     {
-        await PublishRuleSetAsync(DateTimeOffset.UtcNow + load + FirstCutoffAfterLoad, cancellationToken);
         foreach (var distributor in Distributors)
         {
             await FeedAsync(distributor.Distributor, Snapshot(distributor, Random.Shared.Next(30, 60), Random.Shared.Next(20, 50)), cancellationToken);
         }
+
+        // The first reservation through a fresh installation pays for cold starts (JIT, connections, broker
+        // topology), which on two busy cores takes tens of seconds: one goes through before the load, so the
+        // fault meets reservations in flight rather than a system still warming up.
+        await PublishRuleSetAsync(DateTimeOffset.UtcNow + WarmUpPatience + load + FirstCutoffAfterLoad, cancellationToken);
+        var warmUp = await SubmitAsync(Buyers[0], new
+        {
+            buyerReference = "PO-WARM-UP",
+            endUser = new { name = EndUsers[0], country = "CN" },
+            destinationCountry = "CN",
+            fillPolicy = new { kind = "AllowPartial", minFillRatio = 0.1m },
+            confirmation = "Auto",
+            lines = new[] { new { sku = A800, quantity = 1, maxUnitPrice = 22_000m, currency = "USD" } },
+        }, cancellationToken) ?? throw new InvalidOperationException("The warm-up reservation was not accepted: " + string.Join("; ", refused));
+        var giveUpAt = DateTime.UtcNow + WarmUpPatience;
+        while (await StatusAsync(Buyers[0], warmUp) is not { } status || !InvariantsTerminal(status))
+        {
+            if (DateTime.UtcNow > giveUpAt)
+            {
+                throw new TimeoutException($"The warm-up reservation {warmUp} did not end within {WarmUpPatience}.\n{system.Logs}");
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+        }
+
+        log($"warmed up: the first reservation ended {await StatusAsync(Buyers[0], warmUp)}");
     }
 
     /// <summary>Runs the buyers and the feeds for <paramref name="duration"/>.</summary>
