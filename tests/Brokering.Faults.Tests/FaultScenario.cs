@@ -28,7 +28,7 @@ public static class FaultScenario
 
     /// <summary>The services' configuration in a fault scenario (short holds), with <paramref name="options"/>' other choices.</summary>
     public static BrokeringSystemOptions Options(BrokeringSystemOptions? options = null) =>
-        (options ?? new BrokeringSystemOptions()) with { Environment = Workload.Environment };
+        (options ?? new BrokeringSystemOptions()) with { Environment = Workload.Environment, ReadyPatience = TimeSpan.FromMinutes(3) };
 
     /// <summary>
     /// Runs the load on <paramref name="system"/> with <paramref name="fault"/> injected alongside (it is handed the load's

@@ -169,7 +169,7 @@ public class BrokeringSystem : IAsyncDisposable
             replicas.Add(service);
             try
             {
-                await service.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
+                await service.WaitUntilReadyAsync(options.ReadyPatience);
             }
             catch
             {
