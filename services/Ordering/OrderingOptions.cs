@@ -9,6 +9,12 @@ public sealed class OrderingOptions
     /// <summary>How long an Idempotency-Key is remembered.</summary>
     public TimeSpan IdempotencyKeyLifetime { get; set; } = TimeSpan.FromDays(1);
 
+    /// <summary>
+    /// How long a claimed Idempotency-Key may stay in flight before a retry may take it over: the request that
+    /// claimed it died (a crashed process) and will never answer. Longer than any request runs.
+    /// </summary>
+    public TimeSpan IdempotencyClaimLease { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Most lines one reservation may have.</summary>
     public int MaxLinesPerReservation { get; set; } = 50;
 

@@ -14,12 +14,42 @@ namespace Brokering.Testing.Installation;
 /// </remarks>
 public class BrokeringSystem : IAsyncDisposable
 {
+    private readonly BrokeringSystemOptions options;
     private readonly List<string> databases = [];
     private Uri? virtualHost;
 
-    public ServiceProcess Compliance { get; private set; } = null!;
-    public ServiceProcess Inventory { get; private set; } = null!;
-    public ServiceProcess Ordering { get; private set; } = null!;
+    /// <summary>The end-to-end tests' installation (see <see cref="BrokeringSystemOptions"/>'s defaults).</summary>
+    public BrokeringSystem()
+        : this(new BrokeringSystemOptions())
+    {
+    }
+
+    /// <summary>An installation laid out as <paramref name="options"/> says.</summary>
+    public BrokeringSystem(BrokeringSystemOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Replicas, 1);
+        this.options = options;
+    }
+
+    /// <summary>Compliance (its first replica).</summary>
+    public ServiceProcess Compliance => ComplianceReplicas[0];
+
+    /// <summary>Inventory (its first replica).</summary>
+    public ServiceProcess Inventory => InventoryReplicas[0];
+
+    /// <summary>Ordering (its first replica).</summary>
+    public ServiceProcess Ordering => OrderingReplicas[0];
+
+    public IReadOnlyList<ServiceProcess> ComplianceReplicas { get; private set; } = [];
+    public IReadOnlyList<ServiceProcess> InventoryReplicas { get; private set; } = [];
+    public IReadOnlyList<ServiceProcess> OrderingReplicas { get; private set; } = [];
+
+    /// <summary>Every service process, ordering's first.</summary>
+    public IEnumerable<ServiceProcess> Processes => [.. OrderingReplicas, .. InventoryReplicas, .. ComplianceReplicas];
+
+    /// <summary>The AMQP URI the services use.</summary>
+    public Uri Broker { get; private set; } = null!;
 
     /// <summary>Connection string to compliance's database (read-only use: invariant checks).</summary>
     public string ComplianceDatabase { get; private set; } = null!;
@@ -33,18 +63,21 @@ public class BrokeringSystem : IAsyncDisposable
     /// <summary>The three databases, for <see cref="InvariantChecker"/>.</summary>
     public InvariantDatabases Databases => new(OrderingDatabase, InventoryDatabase, ComplianceDatabase);
 
-    /// <summary>Starts compliance, inventory and ordering, in that order, each once ready.</summary>
+    /// <summary>Starts compliance, inventory and ordering, in that order, each replica once ready.</summary>
     public async ValueTask InitializeAsync()
     {
-        virtualHost = await TestInfrastructure.CreateVirtualHostAsync("e2e");
-        var broker = virtualHost.ToString();
-
-        (Compliance, ComplianceDatabase) = await StartAsync("Compliance", broker, []);
-        (Inventory, InventoryDatabase) = await StartAsync("Inventory", broker, []);
-        (Ordering, OrderingDatabase) = await StartAsync("Ordering", broker, new()
+        if (options.Broker is null)
         {
-            ["Services__Compliance"] = Compliance.Grpc.ToString(),
-            ["Services__Inventory"] = Inventory.Grpc.ToString(),
+            virtualHost = await TestInfrastructure.CreateVirtualHostAsync("e2e");
+        }
+
+        Broker = options.Broker ?? virtualHost!;
+        (ComplianceReplicas, ComplianceDatabase) = await StartAsync("Compliance", []);
+        (InventoryReplicas, InventoryDatabase) = await StartAsync("Inventory", []);
+        (OrderingReplicas, OrderingDatabase) = await StartAsync("Ordering", new()
+        {
+            ["Services__Compliance"] = Route("Compliance", ComplianceReplicas).ToString(),
+            ["Services__Inventory"] = Route("Inventory", InventoryReplicas).ToString(),
         });
     }
 
@@ -63,8 +96,8 @@ public class BrokeringSystem : IAsyncDisposable
     /// <summary>gRPC call metadata identifying a buyer.</summary>
     public static Grpc.Core.Metadata BuyerMetadata(string buyerId) => new() { { "Authorization", $"Bearer {TestTokens.Buyer(buyerId)}" } };
 
-    /// <summary>An HTTP client for a service's REST port, carrying a bearer token.</summary>
-    private static HttpClient RestClient(ServiceProcess service, string token)
+    /// <summary>An HTTP client for a service's (or one replica's) REST port, carrying a bearer token.</summary>
+    public static HttpClient RestClient(ServiceProcess service, string token)
     {
         var client = new HttpClient { BaseAddress = service.Rest, Timeout = TimeSpan.FromSeconds(30) };
         client.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
@@ -74,17 +107,15 @@ public class BrokeringSystem : IAsyncDisposable
 
     public static GrpcChannel GrpcChannelTo(ServiceProcess service) => GrpcChannel.ForAddress(service.Grpc);
 
-    public string Logs => $"--- ordering ---\n{Ordering?.RecentOutput}\n--- inventory ---\n{Inventory?.RecentOutput}\n--- compliance ---\n{Compliance?.RecentOutput}";
+    /// <summary>The recent output of every service process.</summary>
+    public string Logs => string.Join("\n", Processes.Select(service => $"--- {service.Name} {service.Rest.Port} ---\n{service.RecentOutput}"));
 
     /// <summary>Stops the services and drops their databases and virtual host.</summary>
     public async ValueTask DisposeAsync()
     {
-        foreach (var service in new[] { Ordering, Inventory, Compliance })
+        foreach (var service in Processes)
         {
-            if (service is not null)
-            {
-                await service.DisposeAsync();
-            }
+            await service.DisposeAsync();
         }
 
         foreach (var database in databases)
@@ -104,15 +135,53 @@ public class BrokeringSystem : IAsyncDisposable
     public Task<InvariantReport> CheckInvariantsAsync(InvariantCheckOptions? options = null, CancellationToken cancellationToken = default) =>
         InvariantChecker.CheckAsync(Databases, options, cancellationToken);
 
-    private async Task<(ServiceProcess Service, string Database)> StartAsync(string name, string broker, Dictionary<string, string> environment)
+    private Uri Route(string service, IReadOnlyList<ServiceProcess> replicas) =>
+        options.RouteGrpc?.Invoke(service, replicas) ?? replicas[0].Grpc;
+
+    private async Task<(IReadOnlyList<ServiceProcess> Replicas, string Database)> StartAsync(string name, Dictionary<string, string> environment)
     {
-        var database = await TestInfrastructure.CreateDatabaseAsync($"e2e_{name.ToLowerInvariant()}");
-        databases.Add(database);
+        var prefix = $"e2e_{name.ToLowerInvariant()}";
+        string database;
+        if (options.PostgresServer is null)
+        {
+            database = await TestInfrastructure.CreateDatabaseAsync(prefix);
+            databases.Add(database);
+        }
+        else
+        {
+            database = await TestInfrastructure.CreateDatabaseOnAsync(options.PostgresServer, prefix);
+        }
+
+        foreach (var (key, value) in options.Environment)
+        {
+            environment.TryAdd(key, value);
+        }
+
         environment["ConnectionStrings__Database"] = database;
-        environment["ConnectionStrings__RabbitMq"] = broker;
+        environment["ConnectionStrings__RabbitMq"] = Broker.ToString();
         environment["Authentication__SigningKey"] = TestTokens.SigningKey;
-        var service = ServiceProcess.Start(name, environment);
-        await service.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
-        return (service, database);
+
+        // One after the other: the first applies the migrations, the others find them applied.
+        var replicas = new List<ServiceProcess>();
+        for (var replica = 0; replica < options.Replicas; replica++)
+        {
+            var service = ServiceProcess.Start(name, environment);
+            replicas.Add(service);
+            try
+            {
+                await service.WaitUntilReadyAsync(options.ReadyPatience);
+            }
+            catch
+            {
+                foreach (var started in replicas)
+                {
+                    await started.DisposeAsync();
+                }
+
+                throw;
+            }
+        }
+
+        return (replicas, database);
     }
 }

@@ -7,17 +7,21 @@ namespace Brokering.Testing.Installation;
 
 /// <summary>
 /// One Brokering service running as its own process from its build output, on real ports:
-/// what production runs, minus the container.
+/// what production runs, minus the container. It can be killed (SIGKILL, no shutdown hooks) and
+/// started again on the same ports with the same environment, as a crashed pod is.
 /// </summary>
 public sealed class ServiceProcess : IAsyncDisposable
 {
-    private readonly Process process;
     private readonly StringBuilder output = new();
+    private readonly string dll;
+    private readonly IReadOnlyDictionary<string, string> environment;
+    private Process process = null!;
 
-    private ServiceProcess(string name, Process process, Uri rest, Uri grpc)
+    private ServiceProcess(string name, string dll, Uri rest, Uri grpc, IReadOnlyDictionary<string, string> environment)
     {
         Name = name;
-        this.process = process;
+        this.dll = dll;
+        this.environment = environment;
         Rest = rest;
         Grpc = grpc;
     }
@@ -25,6 +29,12 @@ public sealed class ServiceProcess : IAsyncDisposable
     public string Name { get; }
     public Uri Rest { get; }
     public Uri Grpc { get; }
+
+    /// <summary>How many times the process was started (1 until <see cref="StartAgain"/>).</summary>
+    public int Starts { get; private set; }
+
+    /// <summary>Whether the current process is still running.</summary>
+    public bool IsRunning => !process.HasExited;
 
     public string RecentOutput
     {
@@ -48,6 +58,41 @@ public sealed class ServiceProcess : IAsyncDisposable
 
         var rest = new Uri($"http://127.0.0.1:{FreePort()}");
         var grpc = new Uri($"http://127.0.0.1:{FreePort()}");
+        var service = new ServiceProcess(name, dll, rest, grpc, new Dictionary<string, string>(environment));
+        service.Launch();
+        return service;
+    }
+
+    /// <summary>
+    /// Kills the process outright (SIGKILL on Linux: no graceful shutdown, in-flight work and unacknowledged
+    /// messages are simply dropped) and waits until it is gone.
+    /// </summary>
+    public async Task KillAsync()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+        }
+
+        await process.WaitForExitAsync();
+        Append($"[fault] {Name} killed");
+    }
+
+    /// <summary>Starts the service again on the same ports with the same environment, after <see cref="KillAsync"/>.</summary>
+    public void StartAgain()
+    {
+        if (!process.HasExited)
+        {
+            throw new InvalidOperationException($"{Name} is still running; kill it first.");
+        }
+
+        process.Dispose();
+        Append($"[fault] {Name} started again");
+        Launch();
+    }
+
+    private void Launch()
+    {
         var start = new ProcessStartInfo("dotnet", $"\"{dll}\"")
         {
             RedirectStandardOutput = true,
@@ -56,20 +101,19 @@ public sealed class ServiceProcess : IAsyncDisposable
             WorkingDirectory = Path.GetDirectoryName(dll)!,
         };
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
-        start.Environment["Kestrel__Endpoints__Http__Url"] = rest.ToString();
-        start.Environment["Kestrel__Endpoints__Grpc__Url"] = grpc.ToString();
+        start.Environment["Kestrel__Endpoints__Http__Url"] = Rest.ToString();
+        start.Environment["Kestrel__Endpoints__Grpc__Url"] = Grpc.ToString();
         foreach (var (key, value) in environment)
         {
             start.Environment[key] = value;
         }
 
-        var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {name}.");
-        var service = new ServiceProcess(name, process, rest, grpc);
-        process.OutputDataReceived += (_, e) => service.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => service.Append(e.Data);
+        process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {Name}.");
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return service;
+        Starts++;
     }
 
     public async Task WaitUntilReadyAsync(TimeSpan timeout)

@@ -35,18 +35,27 @@ public static class TestInfrastructure
     public static async Task<InfrastructureSettings> GetSettingsAsync() => (await Infrastructure.Value).Settings;
 
     /// <summary>Creates a brand-new, uniquely named database and returns a connection string to it.</summary>
-    public static async Task<string> CreateDatabaseAsync(string prefix, CancellationToken cancellationToken = default)
+    public static async Task<string> CreateDatabaseAsync(string prefix, CancellationToken cancellationToken = default) =>
+        await CreateDatabaseOnAsync((await GetSettingsAsync()).PostgresConnectionString, prefix, cancellationToken);
+
+    /// <summary>
+    /// Creates a brand-new, uniquely named database on another server than the shared one (a private server a
+    /// fault test may stop) and returns a connection string to it.
+    /// </summary>
+    /// <param name="serverConnectionString">Superuser connection string to the server, without a database name.</param>
+    /// <param name="prefix">Start of the database's name.</param>
+    /// <param name="cancellationToken">Cancels the creation.</param>
+    public static async Task<string> CreateDatabaseOnAsync(string serverConnectionString, string prefix, CancellationToken cancellationToken = default)
     {
-        var settings = await GetSettingsAsync();
         var name = UniqueName(prefix, '_', maxLength: 63);
-        await using (var admin = new NpgsqlConnection(settings.PostgresConnectionString))
+        await using (var admin = new NpgsqlConnection(serverConnectionString))
         {
             await admin.OpenAsync(cancellationToken);
             await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", admin);
             await create.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        return new NpgsqlConnectionStringBuilder(settings.PostgresConnectionString) { Database = name }.ConnectionString;
+        return new NpgsqlConnectionStringBuilder(serverConnectionString) { Database = name }.ConnectionString;
     }
 
     /// <summary>Drops a database created by <see cref="CreateDatabaseAsync"/>, closing its sessions.</summary>
@@ -122,6 +131,22 @@ public static class TestInfrastructure
         {
             await EnsureSuccessAsync(response, cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// The durable exchanges of a virtual host created by <see cref="CreateVirtualHostAsync"/>, the broker's own
+    /// (<c>amq.*</c> and the default exchange) left out: where a fault test taps the services' messages.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> ListExchangesAsync(Uri virtualHostUri, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(virtualHostUri);
+        var management = (await Infrastructure.Value).Management;
+        var name = Uri.UnescapeDataString(virtualHostUri.AbsolutePath.TrimStart('/'));
+        var exchanges = await management.GetFromJsonAsync<List<ExchangeInfo>>(
+            new Uri($"api/exchanges/{Uri.EscapeDataString(name)}", UriKind.Relative), cancellationToken) ?? [];
+        return [.. exchanges
+            .Where(exchange => exchange.Name.Length > 0 && !exchange.Name.StartsWith("amq.", StringComparison.Ordinal) && exchange.Durable && !exchange.AutoDelete)
+            .Select(exchange => exchange.Name)];
     }
 
     private static async Task<Chosen> DecideAsync()
@@ -275,4 +300,9 @@ public static class TestInfrastructure
         new NpgsqlConnectionStringBuilder(connectionString) { Password = null }.ConnectionString;
 
     private sealed record Chosen(InfrastructureSettings Settings, HttpClient Management);
+
+    private sealed record ExchangeInfo(
+        [property: System.Text.Json.Serialization.JsonPropertyName("name")] string Name,
+        [property: System.Text.Json.Serialization.JsonPropertyName("durable")] bool Durable,
+        [property: System.Text.Json.Serialization.JsonPropertyName("auto_delete")] bool AutoDelete);
 }

@@ -78,7 +78,30 @@ public sealed class IdempotencyStore(OrderingDbContext db, TimeProvider clock, I
                 return new IdempotencyDecision.Mismatch();
             }
 
-            return existing.ResponseStatus is null ? new IdempotencyDecision.InFlight() : new IdempotencyDecision.Replay(existing);
+            if (existing.ResponseStatus is not null)
+            {
+                return new IdempotencyDecision.Replay(existing);
+            }
+
+            if (existing.CreatedAt + options.Value.IdempotencyClaimLease > now)
+            {
+                return new IdempotencyDecision.InFlight();
+            }
+
+            // The claim outlived any request: its process died between claim and answer (the work and the answer
+            // commit together, so nothing was done). One retry takes the claim over, compare-and-set on its time;
+            // should the first request still finish, the reservation id derived from the key stops a second one.
+            var takenOver = await db.Database.ExecuteSqlInterpolatedAsync($"""
+                UPDATE idempotency_records SET created_at = {now}
+                WHERE buyer_id = {buyerId} AND key = {key} AND endpoint = {endpoint}
+                  AND response_status IS NULL AND created_at = {existing.CreatedAt}
+                """, cancellationToken);
+            if (takenOver == 1)
+            {
+                var record = await db.IdempotencyRecords.SingleAsync(
+                    r => r.BuyerId == buyerId && r.Key == key && r.Endpoint == endpoint, cancellationToken);
+                return new IdempotencyDecision.Proceed(record);
+            }
         }
 
         return new IdempotencyDecision.InFlight();

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs the fault suite (tests/Brokering.Faults.Tests, issue #9): for each scenario a whole installation runs a
+# reservation load while a fault is injected (kill -9 of each service, two replicas of each, gRPC calls delayed,
+# cut and refused, every message delivered twice and late, RabbitMQ and PostgreSQL restarted), then every
+# accepted reservation must end and the invariant checker must pass. Scenarios run one at a time.
+#
+#   bash deploy/local/faults.sh          # short load per scenario (20 s), as CI runs it with every test
+#   bash deploy/local/faults.sh --long   # long load per scenario (BROKERING_FAULTS_LOAD_SECONDS, default 300 s)
+#
+# Prints a table (scenario, reservations submitted and accepted, terminal states, invariants) at the end; the
+# full output goes to .local/faults-output.log. Exits non-zero if a scenario failed.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$REPO_ROOT"
+
+case "${1:-}" in
+  "") ;;
+  --long) export BROKERING_FAULTS_LOAD_SECONDS="${BROKERING_FAULTS_LOAD_SECONDS:-300}" ;;
+  -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+  *) echo "usage: $0 [--long]" >&2; exit 2 ;;
+esac
+
+servers_running() {
+  [ -f .local/env.sh ] || return 1
+  # shellcheck disable=SC1091
+  source .local/env.sh
+  local port
+  port="$(sed -n 's/.*Port=\([0-9]*\).*/\1/p' <<<"$BROKERING_POSTGRES")"
+  (exec 3<>"/dev/tcp/127.0.0.1/${port:-5432}") 2>/dev/null || return 1
+  curl -fsS -o /dev/null --max-time 5 "${BROKERING_RABBITMQ_MANAGEMENT%/}/api/overview" 2>/dev/null
+}
+
+if ! servers_running; then
+  bash deploy/local/infra-up.sh
+fi
+# shellcheck disable=SC1091
+source .local/env.sh
+
+mkdir -p .local
+export BROKERING_FAULTS_RESULTS="$REPO_ROOT/.local/faults-results.md"
+: > "$BROKERING_FAULTS_RESULTS"
+
+# The test project references the three services, so this builds what the scenarios start as processes.
+dotnet build tests/Brokering.Faults.Tests -c Release -v quiet -nologo
+
+set +e
+dotnet test tests/Brokering.Faults.Tests -c Release --no-build --logger "console;verbosity=normal" 2>&1 | tee .local/faults-output.log
+rc=${PIPESTATUS[0]}
+set -e
+
+echo
+echo "Fault scenarios (load ${BROKERING_FAULTS_LOAD_SECONDS:-20} s each):"
+echo "| scenario | submitted | accepted | terminal states | invariants |"
+echo "|---|---|---|---|---|"
+cat "$BROKERING_FAULTS_RESULTS"
+exit "$rc"

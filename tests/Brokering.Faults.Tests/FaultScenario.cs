@@ -1,0 +1,179 @@
+using System.Globalization;
+using Brokering.Invariants;
+using Brokering.Testing.Installation;
+using Shouldly;
+
+namespace Brokering.Faults.Tests;
+
+/// <summary>Every scenario runs alone: each starts a whole installation, and two shared cores are little enough.</summary>
+[CollectionDefinition(nameof(FaultSuite), DisableParallelization = true)]
+public sealed class FaultSuite;
+
+/// <summary>
+/// One fault scenario: the <see cref="Workload"/> runs for <see cref="LoadDuration"/> while the fault is injected,
+/// then the system is given time to settle (held reservations lapse, the scenario cutoff passes), and the
+/// invariant checker must find every accepted reservation ended and nothing else wrong.
+/// </summary>
+public static class FaultScenario
+{
+    /// <summary>
+    /// How long the load runs in each scenario: 20 s by default (CI), <c>BROKERING_FAULTS_LOAD_SECONDS</c> for the
+    /// long version.
+    /// </summary>
+    public static TimeSpan LoadDuration { get; } = TimeSpan.FromSeconds(
+        int.TryParse(Environment.GetEnvironmentVariable("BROKERING_FAULTS_LOAD_SECONDS"), CultureInfo.InvariantCulture, out var seconds) && seconds > 0 ? seconds : 20);
+
+    /// <summary>How long the system gets, after the load, to bring every reservation to an end.</summary>
+    private static readonly TimeSpan SettlePatience = Workload.CutoffAfterLoad + TimeSpan.FromMinutes(3);
+
+    /// <summary>The services' configuration in a fault scenario (short holds), with <paramref name="options"/>' other choices.</summary>
+    public static BrokeringSystemOptions Options(BrokeringSystemOptions? options = null) =>
+        (options ?? new BrokeringSystemOptions()) with { Environment = Workload.Environment, ReadyPatience = TimeSpan.FromMinutes(3) };
+
+    /// <summary>
+    /// Runs the load on <paramref name="system"/> with <paramref name="fault"/> injected alongside (it is handed the load's
+    /// duration and should be done by its end), then checks the outcome.
+    /// </summary>
+    public static async Task RunAsync(string scenario, BrokeringSystem system, Func<TimeSpan, CancellationToken, Task> fault, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(system);
+        ArgumentNullException.ThrowIfNull(fault);
+        var output = TestContext.Current.TestOutputHelper!;
+        var started = DateTime.UtcNow;
+        void Log(string message) => output.WriteLine($"[{(DateTime.UtcNow - started).TotalSeconds,6:0.0}s] {message}");
+
+        var workload = new Workload(system, Log);
+        await workload.PrepareAsync(LoadDuration, cancellationToken);
+        Log($"{scenario}: load for {LoadDuration.TotalSeconds:0} s");
+        var load = workload.RunAsync(LoadDuration, cancellationToken);
+        var injection = fault(LoadDuration, cancellationToken);
+        await Task.WhenAll(load, injection);
+        var result = await load;
+        Log($"load over: {result.Submitted} submitted, {result.Accepted.Count} accepted, {result.Unanswered} unanswered, {result.FeedUpdates} feed updates");
+
+        Log("at the end of the load: " + await StatesAsync(system, cancellationToken));
+        await WaitUntilRestingAsync(system, Log, cancellationToken);
+        await workload.PullCutoffInAsync(cancellationToken);
+        var report = await SettleAsync(system, Log, cancellationToken);
+        Log("reasons: " + string.Join("; ", report.Reservations
+            .GroupBy(reservation => $"{reservation.State}: {reservation.StatusReason ?? "-"}")
+            .Select(group => $"{group.Key} ×{group.Count()}")));
+        var row = Row(scenario, result, report);
+        Log(row);
+        FaultResults.Record(row);
+        if (!report.Passed)
+        {
+            output.WriteLine(report.ToString());
+            output.WriteLine(system.Logs);
+        }
+
+        result.Accepted.ShouldNotBeEmpty("the load should get reservations accepted despite the fault");
+        result.Refused.ShouldBeEmpty("no well-formed submission should be refused");
+        result.Accepted.Except(report.Reservations.Select(reservation => reservation.Id))
+            .ShouldBeEmpty("every reservation answered 202 Accepted should be stored");
+        report.Passed.ShouldBeTrue($"every invariant should hold after {scenario}:\n{report}");
+    }
+
+    /// <summary>
+    /// Waits (within patience) until every reservation rests (Held, AwaitingStock or ended), so each gets its own
+    /// way to an end (lapsed holds, auto-confirmation) before the cutoff is pulled in on whatever still waits.
+    /// </summary>
+    private static async Task WaitUntilRestingAsync(BrokeringSystem system, Action<string> log, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + SettlePatience;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                var report = await system.CheckInvariantsAsync(new InvariantCheckOptions { RequireTerminal = false }, cancellationToken);
+                if (report.Reservations.All(reservation => reservation.State is { } state
+                    && (state is "Held" or "AwaitingStock" || InvariantChecker.TerminalStates.Contains(state))))
+                {
+                    log("every reservation rests: " + States(report));
+                    return;
+                }
+            }
+            catch (Exception e) when (e is System.Data.Common.DbException or System.Net.Sockets.SocketException or IOException or TimeoutException)
+            {
+                log($"invariant check could not read the databases: {e.Message}");
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+        }
+
+        log("not every reservation came to rest: " + await StatesAsync(system, cancellationToken));
+    }
+
+    private static async Task<string> StatesAsync(BrokeringSystem system, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return States(await system.CheckInvariantsAsync(new InvariantCheckOptions { RequireTerminal = false }, cancellationToken));
+        }
+        catch (Exception e) when (e is System.Data.Common.DbException or System.Net.Sockets.SocketException or IOException or TimeoutException)
+        {
+            return $"(databases unreadable: {e.Message})";
+        }
+    }
+
+    /// <summary>Waits until the invariant checker passes (everything ended and settled) or patience runs out; returns the last report.</summary>
+    private static async Task<InvariantReport> SettleAsync(BrokeringSystem system, Action<string> log, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + SettlePatience;
+        InvariantReport? report = null;
+        while (true)
+        {
+            try
+            {
+                report = await system.CheckInvariantsAsync(cancellationToken: cancellationToken);
+                if (report.Passed)
+                {
+                    log("settled: every invariant holds");
+                    return report;
+                }
+            }
+            catch (Exception e) when (e is System.Data.Common.DbException or System.Net.Sockets.SocketException or IOException or TimeoutException)
+            {
+                // A database still coming back: look again.
+                log($"invariant check could not read the databases: {e.Message}");
+            }
+
+            if (DateTime.UtcNow > deadline && report is not null)
+            {
+                return report;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+        }
+    }
+
+    private static string States(InvariantReport report) => string.Join(", ", report.Reservations
+        .GroupBy(reservation => reservation.State ?? "no saga yet")
+        .OrderByDescending(group => group.Count())
+        .Select(group => $"{group.Key} {group.Count()}"));
+
+    private static string Row(string scenario, WorkloadResult result, InvariantReport report)
+    {
+        var states = States(report);
+        var invariants = report.Passed ? "pass" : $"FAIL ({report.Violations.Count()} violations)";
+        return $"| {scenario} | {result.Submitted} | {result.Accepted.Count} | {states} | {invariants} |";
+    }
+}
+
+/// <summary>Collects each scenario's line for the summary table <c>deploy/local/faults.sh</c> prints.</summary>
+public static class FaultResults
+{
+    private static readonly Lock Gate = new();
+
+    public static void Record(string row)
+    {
+        var path = Environment.GetEnvironmentVariable("BROKERING_FAULTS_RESULTS");
+        if (!string.IsNullOrWhiteSpace(path))
+        {
+            lock (Gate)
+            {
+                File.AppendAllLines(path, [row]);
+            }
+        }
+    }
+}

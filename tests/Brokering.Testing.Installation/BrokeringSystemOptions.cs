@@ -1,0 +1,35 @@
+namespace Brokering.Testing.Installation;
+
+/// <summary>
+/// How a <see cref="BrokeringSystem"/> is laid out. The defaults are the end-to-end tests' installation: one
+/// process per service, fresh databases on the shared test PostgreSQL, a fresh virtual host on the shared broker.
+/// </summary>
+public sealed record BrokeringSystemOptions
+{
+    /// <summary>
+    /// Superuser connection string (no database) of the PostgreSQL server to create the services' databases on,
+    /// for a test that stops its own server. Null: the shared test server, and the databases are dropped afterwards.
+    /// </summary>
+    public string? PostgresServer { get; init; }
+
+    /// <summary>
+    /// AMQP URI the services use as it is (a private broker a test may stop). Null: a fresh virtual host on the
+    /// shared broker, deleted afterwards.
+    /// </summary>
+    public Uri? Broker { get; init; }
+
+    /// <summary>How long each service process gets to report ready at start (busy machines start slowly).</summary>
+    public TimeSpan ReadyPatience { get; init; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>How many processes each service runs as: same database and broker, each on its own ports.</summary>
+    public int Replicas { get; init; } = 1;
+
+    /// <summary>Extra environment for every service process (configuration overrides such as a short hold time).</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// Where ordering reaches a service over gRPC, given that service's name ("Compliance", "Inventory") and its
+    /// running replicas: a test may put a proxy in between. Null: the first replica's gRPC address.
+    /// </summary>
+    public Func<string, IReadOnlyList<ServiceProcess>, Uri>? RouteGrpc { get; init; }
+}

@@ -1,0 +1,115 @@
+using System.Text;
+using Brokering.Testing.Faults;
+using Npgsql;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+
+namespace Brokering.Testing.Tests;
+
+/// <summary>The private servers the fault tests stop, kill and restart behave like real servers across those faults.</summary>
+public sealed class PrivateServerTests
+{
+    [Fact]
+    public async Task A_private_postgres_keeps_committed_rows_across_an_immediate_stop_and_restart()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var postgres = await PrivatePostgres.StartAsync(ct);
+        var shared = new NpgsqlConnectionStringBuilder((await TestInfrastructure.GetSettingsAsync()).PostgresConnectionString);
+        postgres.Port.ShouldNotBe(shared.Port);
+
+        await ExecuteAsync(postgres.ConnectionString(), "CREATE DATABASE crash_probe", ct);
+        await ExecuteAsync(
+            postgres.ConnectionString("crash_probe"),
+            "CREATE TABLE probe (id int PRIMARY KEY); INSERT INTO probe SELECT generate_series(1, 100);",
+            ct);
+
+        await postgres.StopImmediateAsync();
+        await Should.ThrowAsync<NpgsqlException>(() => ExecuteAsync(postgres.ConnectionString(), "SELECT 1", ct));
+
+        await postgres.StartAgainAsync(ct);
+        await using var connection = new NpgsqlConnection(postgres.ConnectionString("crash_probe"));
+        await connection.OpenAsync(ct);
+        await using var count = new NpgsqlCommand("SELECT count(*) FROM probe", connection);
+        ((long)(await count.ExecuteScalarAsync(ct))!).ShouldBe(100);
+    }
+
+    [Fact]
+    public async Task A_killed_private_rabbitmq_comes_back_with_its_durable_queues_messages()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var broker = await PrivateRabbitMq.StartAsync(ct);
+        (await TestInfrastructure.GetSettingsAsync()).RabbitMqUri.Port.ShouldNotBe(broker.AmqpUri.Port);
+        var factory = new ConnectionFactory
+        {
+            Uri = broker.AmqpUri,
+            AutomaticRecoveryEnabled = false,
+        };
+
+        await using (var connection = await factory.CreateConnectionAsync(ct))
+        {
+            // With confirms on, each publish returns only once the broker has the message on disk.
+            await using var channel = await connection.CreateChannelAsync(
+                new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), ct);
+            await channel.QueueDeclareAsync("classic", durable: true, exclusive: false, autoDelete: false, cancellationToken: ct);
+            for (var i = 1; i <= 20; i++)
+            {
+                await channel.BasicPublishAsync(
+                    string.Empty, "classic", mandatory: true, new BasicProperties { Persistent = true },
+                    Encoding.UTF8.GetBytes($"message {i}"), ct);
+            }
+        }
+
+        await broker.KillAsync();
+        broker.IsRunning.ShouldBeFalse();
+        await Should.ThrowAsync<BrokerUnreachableException>(() => factory.CreateConnectionAsync(ct));
+
+        await broker.StartAgainAsync(ct);
+        (await DrainAsync(factory, "classic", ct)).ShouldBe(Enumerable.Range(1, 20).Select(i => $"message {i}"));
+    }
+
+    [Fact]
+    public async Task A_gracefully_stopped_private_rabbitmq_restarts_on_the_same_port_with_its_queues()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var broker = await PrivateRabbitMq.StartAsync(ct);
+        var factory = new ConnectionFactory { Uri = broker.AmqpUri, AutomaticRecoveryEnabled = false };
+        await using (var connection = await factory.CreateConnectionAsync(ct))
+        {
+            await using var channel = await connection.CreateChannelAsync(
+                new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), ct);
+            await channel.QueueDeclareAsync("survivor", durable: true, exclusive: false, autoDelete: false, cancellationToken: ct);
+            await channel.BasicPublishAsync(
+                string.Empty, "survivor", mandatory: true, new BasicProperties { Persistent = true }, "kept"u8.ToArray(), ct);
+        }
+
+        await broker.StopAsync();
+        broker.IsRunning.ShouldBeFalse();
+        await broker.StartAgainAsync(ct);
+
+        await using var again = await factory.CreateConnectionAsync(ct);
+        await using var reader = await again.CreateChannelAsync(cancellationToken: ct);
+        var declared = await reader.QueueDeclarePassiveAsync("survivor", ct);
+        declared.MessageCount.ShouldBe(1u);
+    }
+
+    private static async Task<List<string>> DrainAsync(ConnectionFactory factory, string queue, CancellationToken cancellationToken)
+    {
+        await using var connection = await factory.CreateConnectionAsync(cancellationToken);
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        var bodies = new List<string>();
+        while (await channel.BasicGetAsync(queue, autoAck: true, cancellationToken) is { } message)
+        {
+            bodies.Add(Encoding.UTF8.GetString(message.Body.Span));
+        }
+
+        return bodies;
+    }
+
+    private static async Task ExecuteAsync(string connectionString, string sql, CancellationToken cancellationToken)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

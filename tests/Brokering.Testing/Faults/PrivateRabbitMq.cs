@@ -1,0 +1,279 @@
+using System.Diagnostics;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+
+namespace Brokering.Testing.Faults;
+
+/// <summary>
+/// A RabbitMQ node of the test's own, which it may stop, kill and start again without disturbing the shared
+/// broker: its own node name, AMQP port, distribution port, Erlang cookie, data and logs under a temporary
+/// directory (no management plugin). Restarts keep the port and the data, so durable queues and their
+/// persistent messages survive a graceful stop and a <c>kill -9</c> alike.
+/// Started like <c>deploy/local/infra-up.sh</c> starts the shared one (as the current user, no systemd), but in
+/// the foreground as a child of the test process so that a kill hits exactly this node's processes.
+/// "Ready" means the node accepts AMQP connections. Use classic durable queues on it (its default virtual host
+/// creates them): on this RabbitMQ (3.10) a quorum queue of a single node killed with SIGKILL answered reads only
+/// with timeouts for minutes after the restart.
+/// </summary>
+public sealed class PrivateRabbitMq : IAsyncDisposable
+{
+    private const string ServerScript = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+    private const string ControlScript = "/usr/lib/rabbitmq/bin/rabbitmqctl";
+
+    /// <summary>Boot, including recovery of queues after a kill, on a machine shared with parallel builds.</summary>
+    private static readonly TimeSpan BootTimeout = TimeSpan.FromMinutes(4);
+
+    private readonly string _directory;
+    private readonly int _port;
+    private readonly Dictionary<string, string> _environment;
+    private readonly ConsoleTail _console = new();
+    private Process? _node;
+
+    private PrivateRabbitMq(string directory, string nodeName, int port, int distributionPort)
+    {
+        _directory = directory;
+        _port = port;
+        NodeName = nodeName;
+        AmqpUri = new Uri($"amqp://guest:guest@127.0.0.1:{port}/");
+        _environment = new Dictionary<string, string>
+        {
+            // The Erlang cookie lives in $HOME: a private home gives the node and its rabbitmqctl their own cookie.
+            ["HOME"] = directory,
+            ["RABBITMQ_NODENAME"] = nodeName,
+            ["RABBITMQ_CONF_ENV_FILE"] = Path.Combine(directory, "rabbitmq-env.conf"),
+            ["RABBITMQ_CONFIG_FILE"] = Path.Combine(directory, "rabbitmq.conf"),
+            ["RABBITMQ_ADVANCED_CONFIG_FILE"] = Path.Combine(directory, "advanced.config"),
+            ["RABBITMQ_ENABLED_PLUGINS_FILE"] = Path.Combine(directory, "enabled_plugins"),
+            ["RABBITMQ_MNESIA_BASE"] = Path.Combine(directory, "mnesia"),
+            ["RABBITMQ_LOG_BASE"] = Path.Combine(directory, "log"),
+            ["RABBITMQ_PID_FILE"] = Path.Combine(directory, "rabbit.pid"),
+            ["RABBITMQ_DIST_PORT"] = distributionPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["ERL_EPMD_ADDRESS"] = "127.0.0.1",
+            ["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "-kernel inet_dist_use_interface {127,0,0,1}",
+            // Idle schedulers must not spin: the machine's cores are shared with everything else.
+            ["RABBITMQ_SCHEDULER_BUSY_WAIT_THRESHOLD"] = "none",
+        };
+    }
+
+    /// <summary>The Erlang node name, unique per instance (<c>rabbit-private-…@localhost</c>).</summary>
+    public string NodeName { get; }
+
+    /// <summary>AMQP URI of the node's default virtual host, user guest.</summary>
+    public Uri AmqpUri { get; }
+
+    /// <summary>The node's log file (boot failures and crash recovery are written there).</summary>
+    public string LogFile => Path.Combine(_environment["RABBITMQ_LOG_BASE"], NodeName + ".log");
+
+    /// <summary>Whether the node's OS process is alive (it may still be booting).</summary>
+    public bool IsRunning => _node is { HasExited: false };
+
+    /// <summary>Creates a fresh node and returns once it accepts AMQP connections.</summary>
+    public static async Task<PrivateRabbitMq> StartAsync(CancellationToken cancellationToken = default)
+    {
+        var directory = Directory.CreateTempSubdirectory("brokering-rabbitmq-").FullName;
+        var name = $"rabbit-private-{Guid.NewGuid().ToString("N")[..12]}@localhost";
+        var broker = new PrivateRabbitMq(directory, name, FreePort.Next(), FreePort.Next());
+        try
+        {
+            broker.WriteConfiguration();
+            await broker.BootAsync(cancellationToken);
+            return broker;
+        }
+        catch
+        {
+            await broker.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Stops the node gracefully (<c>rabbitmqctl stop</c>) and waits for its process to end.</summary>
+    public async Task StopAsync()
+    {
+        var node = _node;
+        if (node is null || node.HasExited)
+        {
+            return;
+        }
+
+        await OsCommand.RunAsync(
+            ControlScript, ["-n", NodeName, "stop"], TimeSpan.FromMinutes(2), _environment, _directory);
+        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await node.WaitForExitAsync(deadline.Token);
+    }
+
+    /// <summary>
+    /// Kills the node without warning: SIGKILL to its Erlang VM and every process it started (the shared epmd
+    /// is not one of them), as a power cut or the OOM killer would.
+    /// </summary>
+    public async Task KillAsync()
+    {
+        var node = _node;
+        if (node is null || node.HasExited)
+        {
+            return;
+        }
+
+        node.Kill(entireProcessTree: true);
+        using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await node.WaitForExitAsync(deadline.Token);
+    }
+
+    /// <summary>Starts the stopped or killed node again on the same port and data; returns once it accepts AMQP.</summary>
+    public Task StartAgainAsync(CancellationToken cancellationToken = default)
+    {
+        if (IsRunning)
+        {
+            throw new InvalidOperationException($"RabbitMQ node {NodeName} is already running.");
+        }
+
+        return BootAsync(cancellationToken);
+    }
+
+    /// <summary>Stops the node (killing it if it will not stop) and deletes its data and logs.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await StopAsync();
+        }
+        catch (Exception e) when (e is InvalidOperationException or OperationCanceledException)
+        {
+            await KillAsync();
+        }
+        finally
+        {
+            _node?.Dispose();
+            _node = null;
+        }
+
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A log file still being closed: the temporary directory is left for the OS to clean.
+        }
+    }
+
+    private void WriteConfiguration()
+    {
+        Directory.CreateDirectory(_environment["RABBITMQ_MNESIA_BASE"]);
+        Directory.CreateDirectory(_environment["RABBITMQ_LOG_BASE"]);
+        File.WriteAllText(_environment["RABBITMQ_CONF_ENV_FILE"], string.Empty);
+        File.WriteAllText(_environment["RABBITMQ_ENABLED_PLUGINS_FILE"], "[].\n");
+        File.WriteAllText(_environment["RABBITMQ_CONFIG_FILE"], $"""
+            listeners.tcp.1 = 127.0.0.1:{_port}
+            loopback_users.guest = true
+            log.console = false
+            log.file.level = info
+
+            """);
+    }
+
+    private async Task BootAsync(CancellationToken cancellationToken)
+    {
+        File.Delete(_environment["RABBITMQ_PID_FILE"]);
+        var start = new ProcessStartInfo(ServerScript)
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = _directory,
+        };
+        foreach (var (name, value) in _environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        _node?.Dispose();
+        // The script runs the Erlang VM as its child: killing this process tree kills exactly this node.
+        var node = new Process { StartInfo = start };
+        node.OutputDataReceived += (_, e) => _console.Add(e.Data);
+        node.ErrorDataReceived += (_, e) => _console.Add(e.Data);
+        node.Start();
+        node.BeginOutputReadLine();
+        node.BeginErrorReadLine();
+        _node = node;
+        await WaitUntilAcceptingAsync(node, cancellationToken);
+    }
+
+    /// <summary>
+    /// The AMQP listener is one of the last boot steps (after queue recovery), so a completed AMQP handshake
+    /// and an open channel mean the node is ready; a listening socket alone would not.
+    /// </summary>
+    private async Task WaitUntilAcceptingAsync(Process node, CancellationToken cancellationToken)
+    {
+        var factory = new ConnectionFactory
+        {
+            Uri = AmqpUri,
+            RequestedConnectionTimeout = TimeSpan.FromSeconds(10),
+            AutomaticRecoveryEnabled = false,
+        };
+        var stopwatch = Stopwatch.StartNew();
+        Exception? last = null;
+        while (stopwatch.Elapsed < BootTimeout)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (node.HasExited)
+            {
+                throw new InvalidOperationException(
+                    $"RabbitMQ node {NodeName} exited with code {node.ExitCode} while booting.\n{Diagnostics()}");
+            }
+
+            try
+            {
+                await using var connection = await factory.CreateConnectionAsync(cancellationToken);
+                await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+                return;
+            }
+            catch (Exception e) when (e is BrokerUnreachableException or OperationInterruptedException or IOException or TimeoutException)
+            {
+                last = e;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
+        }
+
+        throw new TimeoutException(
+            $"RabbitMQ node {NodeName} did not accept AMQP connections on {AmqpUri.Authority} within {BootTimeout} "
+            + $"(last error: {last?.Message}).\n{Diagnostics()}");
+    }
+
+    private string Diagnostics()
+    {
+        var log = File.Exists(LogFile) ? string.Join('\n', File.ReadLines(LogFile).TakeLast(40)) : "(no log file)";
+        return $"Console:\n{_console}\nLog {LogFile}:\n{log}";
+    }
+
+    /// <summary>The last lines the node printed, kept for failure messages without filling the pipe.</summary>
+    private sealed class ConsoleTail
+    {
+        private readonly Queue<string> _lines = new();
+
+        public void Add(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            lock (_lines)
+            {
+                _lines.Enqueue(line);
+                while (_lines.Count > 60)
+                {
+                    _lines.Dequeue();
+                }
+            }
+        }
+
+        public override string ToString()
+        {
+            lock (_lines)
+            {
+                return string.Join('\n', _lines);
+            }
+        }
+    }
+}
