@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Brokering.Testing;
 using Brokering.Testing.Installation;
+using Npgsql;
 
 namespace Brokering.Faults.Tests;
 
@@ -329,7 +330,7 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
 
             var distributor = Distributors[Random.Shared.Next(Distributors.Length)];
             var update = Random.Shared.Next(4) == 0
-                ? Snapshot(distributor, Random.Shared.Next(10, 60), Random.Shared.Next(10, 50))
+                ? await HonestSnapshotAsync(distributor, Random.Shared.Next(10, 60), Random.Shared.Next(10, 50))
                 : new
                 {
                     kind = "Delta",
@@ -337,6 +338,35 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
                 };
             await FeedAsync(distributor.Distributor, update, CancellationToken.None);
         }
+    }
+
+    /// <summary>
+    /// A snapshot that never reports fewer units than the distributor already committed to Brokering: a distributor
+    /// may sell what is only held (inventory then marks the holds short), but units it committed are sold. The
+    /// floor is read from inventory's levels; a commit landing between that read and the snapshot could still undercut
+    /// it, which takes a whole saga round trip within milliseconds.
+    /// </summary>
+    private async Task<object> HonestSnapshotAsync(
+        (string Distributor, string Warehouse, decimal A800Price, decimal H800Price) distributor, long a800, long h800)
+    {
+        await using var connection = new NpgsqlConnection(system.InventoryDatabase);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT sku, committed FROM stock_levels WHERE distributor_id = @distributor AND warehouse = @warehouse", connection);
+        command.Parameters.AddWithValue("distributor", distributor.Distributor);
+        command.Parameters.AddWithValue("warehouse", distributor.Warehouse);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            var committed = reader.GetInt64(1);
+            switch (reader.GetString(0))
+            {
+                case A800: a800 = Math.Max(a800, committed); break;
+                case H800: h800 = Math.Max(h800, committed); break;
+            }
+        }
+
+        return Snapshot(distributor, a800, h800);
     }
 
     private static object Snapshot((string Distributor, string Warehouse, decimal A800Price, decimal H800Price) distributor, long a800, long h800) => new
