@@ -93,7 +93,7 @@ public sealed class OutboxTests
 
         await using var db = environment.CreateDbContext();
         var sequences = await Eventually.Until(() => db.Observations.Where(x => x.Key == batch).Select(x => x.Value).ToListAsync(),
-            v => v.Count >= messages, TimeSpan.FromSeconds(45), "every outboxed message after the outage");
+            v => v.Count >= messages, what: "every outboxed message after the outage");
         sequences.Order().ShouldBe(Enumerable.Range(0, messages));
         await Eventually.Until(() => db.OutboxMessages.CountAsync(), c => c == 0, what: "the relayed rows to be deleted");
         host.ReceiveLog.Received.Count(x => x.Endpoint.EndsWith(ObservationConsumerDefinition.Queue, StringComparison.Ordinal)).ShouldBe(messages);

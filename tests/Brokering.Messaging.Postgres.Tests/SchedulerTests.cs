@@ -35,7 +35,7 @@ public sealed class SchedulerTests
 
         await using var second = await MessagingTestHost.StartAsync(environment);
         var reminders = await Eventually.Until(() => db.Counters.AsNoTracking().Select(x => x.RemindersReceived).SingleAsync(), r => r >= 1,
-            TimeSpan.FromSeconds(15), "the reminder");
+            what: "the reminder");
         reminders.ShouldBe(1);
         await Eventually.Until(() => db.ScheduledMessages.CountAsync(), c => c == 0, what: "the sent row to be deleted");
         DateTime.UtcNow.ShouldBeGreaterThanOrEqualTo(stored.DueAt);
@@ -61,7 +61,7 @@ public sealed class SchedulerTests
         await bus.Publish(new DisarmReminder(cancelled));
 
         await Eventually.Until(() => db.Counters.AsNoTracking().Where(x => x.CorrelationId == control).Select(x => x.RemindersReceived).SingleAsync(),
-            r => r == 1, TimeSpan.FromSeconds(15), "the control reminder");
+            r => r == 1, what: "the control reminder");
         await Task.Delay(1000);
         (await db.Counters.AsNoTracking().SingleAsync(x => x.CorrelationId == cancelled)).RemindersReceived.ShouldBe(0);
         var remaining = await db.ScheduledMessages.AsNoTracking().SingleAsync();

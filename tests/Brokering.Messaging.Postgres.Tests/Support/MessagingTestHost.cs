@@ -11,20 +11,25 @@ namespace Brokering.Messaging.Postgres.Tests.Support;
 /// <summary>A fresh database (schema created) and a fresh RabbitMQ virtual host for one test.</summary>
 public sealed class TestEnvironment : IAsyncDisposable
 {
-    TestEnvironment(string connectionString, Uri virtualHost)
+    readonly bool _ownsVirtualHost;
+
+    TestEnvironment(string connectionString, Uri virtualHost, bool ownsVirtualHost)
     {
         ConnectionString = connectionString;
         VirtualHost = virtualHost;
+        _ownsVirtualHost = ownsVirtualHost;
     }
 
     public string ConnectionString { get; }
     public Uri VirtualHost { get; }
 
-    public static async Task<TestEnvironment> CreateAsync(string prefix)
+    /// <param name="prefix">Names the database and virtual host after the test.</param>
+    /// <param name="broker">A broker of the test's own (e.g. a <c>PrivateRabbitMq</c>) instead of a new virtual host on the shared one.</param>
+    public static async Task<TestEnvironment> CreateAsync(string prefix, Uri? broker = null)
     {
         var database = TestInfrastructure.CreateDatabaseAsync("msg_" + prefix);
-        var vhost = TestInfrastructure.CreateVirtualHostAsync("msg-" + prefix);
-        var environment = new TestEnvironment(await database, await vhost);
+        var vhost = broker is null ? TestInfrastructure.CreateVirtualHostAsync("msg-" + prefix) : Task.FromResult(broker);
+        var environment = new TestEnvironment(await database, await vhost, ownsVirtualHost: broker is null);
 
         await using var db = environment.CreateDbContext();
         await db.Database.EnsureCreatedAsync();
@@ -38,7 +43,8 @@ public sealed class TestEnvironment : IAsyncDisposable
     {
         try
         {
-            await TestInfrastructure.DeleteVirtualHostAsync(VirtualHost);
+            if (_ownsVirtualHost)
+                await TestInfrastructure.DeleteVirtualHostAsync(VirtualHost);
             await TestInfrastructure.DropDatabaseAsync(ConnectionString);
         }
         catch (Exception exception) when (exception is HttpRequestException or Npgsql.NpgsqlException)
@@ -127,7 +133,8 @@ public sealed class MessagingTestHost : IAsyncDisposable
             {
                 var vhost = environment.VirtualHost;
                 var credentials = vhost.UserInfo.Split(':');
-                cfg.Host(vhost.Host, (ushort)vhost.Port, Uri.UnescapeDataString(vhost.AbsolutePath.TrimStart('/')), h =>
+                var vhostName = Uri.UnescapeDataString(vhost.AbsolutePath.TrimStart('/'));
+                cfg.Host(vhost.Host, (ushort)vhost.Port, vhostName.Length == 0 ? "/" : vhostName, h =>
                 {
                     h.Username(Uri.UnescapeDataString(credentials[0]));
                     h.Password(Uri.UnescapeDataString(credentials[1]));
@@ -176,7 +183,8 @@ public static class Eventually
     /// <summary>Polls until the condition holds or the timeout passes (then fails with the last value seen).</summary>
     public static async Task<T> Until<T>(Func<Task<T>> probe, Func<T, bool> condition, TimeSpan? timeout = null, string? what = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        // Minutes, not seconds: the machine running the suite may be shared with parallel builds (a slow pass is not a failure).
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromMinutes(3));
         T value;
         while (true)
         {
