@@ -18,8 +18,13 @@ internal static class Extensions
     public static WebApplicationBuilder AddComplianceServices(this WebApplicationBuilder builder)
     {
         builder.AddServiceDatabase<ComplianceDbContext>();
-        // Compliance only publishes (CutoffChanged, PartyListed), through the bus outbox: an event commits with its cause.
-        builder.AddServiceBus(bus => bus.AddPostgresOutbox<ComplianceDbContext>(outbox => outbox.UseBusOutbox()));
+        // Compliance publishes CutoffChanged and PartyListed through the bus outbox (an event commits with its cause),
+        // and hears when a reservation ends unconfirmed, to give back the licence units it drew.
+        builder.AddServiceBus(bus =>
+        {
+            bus.AddPostgresOutbox<ComplianceDbContext>(outbox => outbox.UseBusOutbox());
+            bus.AddConsumer<ReservationEndedConsumer>();
+        });
 
         builder.Services.Configure<ComplianceOptions>(builder.Configuration.GetSection(ComplianceOptions.Section));
         builder.Services.AddSingleton<ReferenceDataCache>();

@@ -2,6 +2,7 @@ using Brokering.Contracts.Grpc.Compliance;
 using Brokering.Contracts.Grpc.Inventory;
 using Brokering.Messaging.Postgres;
 using Brokering.Ordering.Activities;
+using Brokering.Ordering.Catalogue;
 using Brokering.Ordering.Data;
 using Brokering.Ordering.Idempotency;
 using Brokering.Ordering.Ops;
@@ -11,6 +12,7 @@ using Brokering.Ordering.Saga;
 using Brokering.ServiceDefaults;
 using Brokering.ServiceDefaults.Security;
 using MassTransit;
+using Microsoft.Extensions.Options;
 
 namespace Brokering.Ordering;
 
@@ -27,11 +29,9 @@ public static class Extensions
         builder.AddServiceBus(
             x =>
             {
-                x.AddPostgresOutbox<OrderingDbContext>(outbox =>
-                {
-                    outbox.UseBusOutbox();
-                    outbox.UseMessageRetry(ActivityRetry);
-                });
+                // Registered before the outbox so these filters wrap it: each try is a fresh unit of work.
+                x.AddConfigureEndpointsCallback(ConfigureActivityRetry);
+                x.AddPostgresOutbox<OrderingDbContext>(outbox => outbox.UseBusOutbox());
                 x.AddPostgresMessageScheduler<OrderingDbContext>();
                 x.AddSagaStateMachine<ReservationStateMachine, ReservationState>().PostgresRepository<OrderingDbContext>();
                 x.AddConsumer<ScreenReservationConsumer>();
@@ -43,6 +43,8 @@ public static class Extensions
             },
             (context, bus) => bus.UsePostgresMessageScheduler(context));
 
+        builder.Services.AddSingleton<CatalogueCopy>();
+        builder.Services.AddHostedService<CatalogueRefresher>();
         builder.Services.AddScoped<IdempotencyStore>();
         builder.Services.AddScoped<ReservationDesk>();
         builder.AddOps();
@@ -58,9 +60,20 @@ public static class Extensions
         return app;
     }
 
-    // A dependency that is down is waited for: retries back off up to a minute between tries, and
-    // the saga simply stays where it is meanwhile (the cutoff timer still fires). The retry wraps the
-    // outbox transaction, so each try starts from a clean unit of work.
-    private static void ActivityRetry(IRetryConfigurator retry) =>
-        retry.Exponential(20, TimeSpan.FromMilliseconds(200), TimeSpan.FromMinutes(1), TimeSpan.FromMilliseconds(500));
+    // A dependency that is down is waited for: retries back off up to a minute between tries, and the saga
+    // simply stays where it is meanwhile (its screening deadline, cutoff and hold expiry timers still fire, and
+    // the activities do nothing for a reservation that has ended). The retry wraps the outbox transaction, so
+    // each try starts from a clean unit of work. The scheduler's own endpoint keeps its own policy.
+    private static void ConfigureActivityRetry(IRegistrationContext context, string endpointName, IReceiveEndpointConfigurator endpoint)
+    {
+        var scheduler = context.GetRequiredService<PostgresMessageSchedulerOptions>();
+        if (string.Equals(endpointName, scheduler.QueueName, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        var retry = context.GetRequiredService<IOptions<OrderingOptions>>().Value.ActivityRetry;
+        endpoint.UseMessageRetry(immediate => immediate.Exponential(
+            retry.InMemoryRetries, retry.InMemoryMinInterval, retry.InMemoryMaxInterval, retry.InMemoryIntervalDelta));
+    }
 }

@@ -14,7 +14,9 @@ namespace Brokering.Ordering.Tests;
 public sealed class ReservationStateMachineTests : IAsyncLifetime
 {
     private const string Sku = "NVIDIA-H800-SXM5-80GB";
-    private readonly FakeTimeProvider clock = new(new DateTimeOffset(2026, 11, 29, 12, 0, 0, TimeSpan.Zero));
+    // Starts at the real now: the harness's delayed scheduler fires timers by the real clock, so a fixed start
+    // would put every scheduled cutoff in the past once the wall clock passes it, and fire it at once.
+    private readonly FakeTimeProvider clock = new(DateTimeOffset.UtcNow);
     private readonly Guid id = Guid.NewGuid();
     private ServiceProvider provider = null!;
 
@@ -239,6 +241,89 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
 
         (await saga.Exists(id, machine => machine.Confirming)).ShouldNotBeNull();
         (await harness.Published.Any<CommitReservationHolds>(m => m.Context.Message.ReservationId == id, Ct)).ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task A_cutoff_moved_into_the_past_while_committing_releases_the_holds_and_a_refused_commit_ends_CutoffMissed()
+    {
+        await ConfirmingAsync(cutoff: clock.GetUtcNow().AddHours(2));
+
+        await harness.Bus.Publish(new RescreenReservation(id, "rule set 2026-12 moved the cutoff"), Ct);
+        await EventuallyPublishedAsync<ScreenReservation>(m => m.ReservationId == id, count: 2);
+        var moved = clock.GetUtcNow().AddMinutes(-1);
+        await harness.Bus.Publish(new ReservationScreened(id, "d-2", ScreeningOutcome.LicenceRequired, moved,
+            [new ScreenedLine(Sku, ScreeningOutcome.LicenceRequired, moved, [])], ["licence required after the cutoff"]), Ct);
+
+        await EventuallyPublishedAsync<ReleaseReservationHolds>(m => m.ReservationId == id && m.RevokeCommitsFrom == null);
+        (await saga.Exists(id, machine => machine.Confirming)).ShouldNotBeNull();
+        // Inventory ran the release before the commit: the commit finds nothing to commit.
+        await harness.Bus.Publish(new ReservationCommitRefused(id, "Nothing to commit: its holds are released."), Ct);
+
+        (await saga.Exists(id, machine => machine.CutoffMissed)).ShouldNotBeNull();
+        saga.Sagas.Contains(id)!.Cutoff.ShouldBe(moved);
+    }
+
+    [Fact]
+    public async Task A_commit_landing_at_or_after_a_cutoff_moved_earlier_during_it_is_revoked_and_ends_CutoffMissed()
+    {
+        await ConfirmingAsync(cutoff: clock.GetUtcNow().AddHours(2));
+        var moved = clock.GetUtcNow().AddMinutes(1);
+        await harness.Bus.Publish(new ReservationScreened(id, "d-2", ScreeningOutcome.Approved, moved,
+            [new ScreenedLine(Sku, ScreeningOutcome.Approved, moved, [])], []), Ct);
+        await WaitForCutoffAsync(moved);
+        (await saga.Exists(id, machine => machine.Confirming)).ShouldNotBeNull();
+
+        clock.Advance(TimeSpan.FromMinutes(2));
+        await harness.Bus.Publish(new HoldsCommitted(id, [Guid.NewGuid()], 100, moved), Ct);
+
+        (await saga.Exists(id, machine => machine.CutoffMissed)).ShouldNotBeNull();
+        await EventuallyPublishedAsync<ReleaseReservationHolds>(m => m.ReservationId == id && m.RevokeCommitsFrom == moved);
+    }
+
+    [Fact]
+    public async Task A_commit_landing_strictly_before_a_cutoff_moved_earlier_stands()
+    {
+        await ConfirmingAsync(cutoff: clock.GetUtcNow().AddHours(2));
+        var moved = clock.GetUtcNow().AddMinutes(1);
+        await harness.Bus.Publish(new ReservationScreened(id, "d-2", ScreeningOutcome.Approved, moved,
+            [new ScreenedLine(Sku, ScreeningOutcome.Approved, moved, [])], []), Ct);
+        await WaitForCutoffAsync(moved);
+
+        await harness.Bus.Publish(new HoldsCommitted(id, [Guid.NewGuid()], 100, moved.AddTicks(-1)), Ct);
+
+        (await saga.Exists(id, machine => machine.Confirmed)).ShouldNotBeNull();
+        (await harness.Published.Any<ReleaseReservationHolds>(
+            m => m.Context.Message.ReservationId == id && m.Context.Message.RevokeCommitsFrom != null, Ct)).ShouldBeFalse();
+    }
+
+    private async Task ConfirmingAsync(DateTimeOffset cutoff)
+    {
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Auto, cutoff);
+        await HoldsPlacedAsync(100);
+        (await saga.Exists(id, machine => machine.Confirming)).ShouldNotBeNull();
+    }
+
+    // The harness's own Any() gives up after a short spell of inactivity, which a loaded machine exceeds.
+    private async Task EventuallyPublishedAsync<T>(Func<T, bool> match, int count = 1)
+        where T : class
+    {
+        int Seen() => harness.Published.Select<T>(Ct).Count(m => match(m.Context.Message));
+        for (var i = 0; i < 1200 && Seen() < count; i++)
+        {
+            await Task.Delay(100, Ct);
+        }
+
+        Seen().ShouldBeGreaterThanOrEqualTo(count);
+    }
+
+    private async Task WaitForCutoffAsync(DateTimeOffset cutoff)
+    {
+        for (var i = 0; i < 600 && saga.Sagas.Contains(id)!.Cutoff != cutoff; i++)
+        {
+            await Task.Delay(100, Ct);
+        }
+
+        saga.Sagas.Contains(id)!.Cutoff.ShouldBe(cutoff);
     }
 
     private async Task SubmitAsync(FillPolicy fillPolicy, Confirmation confirmation) =>

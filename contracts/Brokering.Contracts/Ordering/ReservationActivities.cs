@@ -63,7 +63,11 @@ public sealed record ReservationCommitRefused(Guid ReservationId, string Reason)
 /// <summary>Ask the release activity to release every active hold of a reservation.</summary>
 /// <param name="ReservationId">Reservation id.</param>
 /// <param name="Reason">Why; kept with the holds.</param>
-public sealed record ReleaseReservationHolds(Guid ReservationId, string Reason);
+/// <param name="RevokeCommitsFrom">
+/// When set, holds committed at or after this instant are released too: a commit that landed at or after
+/// a cutoff moved earlier while it was in flight does not stand. Null releases active holds only.
+/// </param>
+public sealed record ReleaseReservationHolds(Guid ReservationId, string Reason, DateTimeOffset? RevokeCommitsFrom = null);
 
 /// <summary>The allocation activity found no offer for any line of a plan, so nothing was asked of inventory.</summary>
 /// <param name="ReservationId">Reservation id.</param>
@@ -75,6 +79,13 @@ public sealed record NoStockOffered(Guid ReservationId, int PlanVersion, IReadOn
 /// <param name="ReservationId">Reservation id.</param>
 /// <param name="Cutoff">The cutoff the timer was set for; a timer for an older cutoff is ignored.</param>
 public sealed record CutoffReached(Guid ReservationId, DateTimeOffset Cutoff);
+
+/// <summary>
+/// Timer message: compliance has not screened the reservation in time (it was unreachable throughout).
+/// Scheduled durably by the saga when the reservation is accepted, so every reservation ends.
+/// </summary>
+/// <param name="ReservationId">Reservation id.</param>
+public sealed record ScreeningDeadlineReached(Guid ReservationId);
 
 /// <summary>Stock appeared for a SKU that a reservation waiting in AwaitingStock still needs: plan again for what is missing.</summary>
 /// <param name="ReservationId">Reservation id.</param>

@@ -9,7 +9,7 @@ using Api = Brokering.Contracts.Grpc.Compliance;
 
 namespace Brokering.Compliance.Screening;
 
-/// <summary>gRPC <c>brokering.compliance.v1.Compliance</c>: Screen, Classify, GetCutoff.</summary>
+/// <summary>gRPC <c>brokering.compliance.v1.Compliance</c>: Screen, Classify, GetCutoff, ListCatalogue.</summary>
 internal sealed class ComplianceGrpcService(
     ScreeningService screening,
     ClassificationService classification,
@@ -70,6 +70,14 @@ internal sealed class ComplianceGrpcService(
         {
             throw GrpcErrors.InvalidArgument(request.Specs is null ? exception.Field : $"specs.{exception.Field}", exception.Message);
         }
+    }
+
+    public override async Task<Api.ListCatalogueResponse> ListCatalogue(Api.ListCatalogueRequest request, ServerCallContext context)
+    {
+        var snapshot = await cache.GetAsync(db, context.CancellationToken);
+        var response = new Api.ListCatalogueResponse();
+        response.Skus.AddRange(snapshot.Products.Keys.Order(StringComparer.Ordinal));
+        return response;
     }
 
     public override async Task<Api.GetCutoffResponse> GetCutoff(Api.GetCutoffRequest request, ServerCallContext context)

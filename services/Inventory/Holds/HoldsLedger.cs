@@ -12,15 +12,23 @@ public sealed record CommitHoldsResult(IReadOnlyList<Guid> HoldIds, long Units);
 /// <summary>Releases and commits a reservation's holds. Both are idempotent.</summary>
 internal sealed class HoldsLedger(InventoryTransactions transactions)
 {
-    private sealed record HoldRow(Guid Id, string Status, string DistributorId, string Sku, string Warehouse, long Quantity, DateTimeOffset ExpiresAt);
+    private sealed record HoldRow(Guid Id, string Status, string DistributorId, string Sku, string Warehouse, long Quantity, DateTimeOffset ExpiresAt, DateTimeOffset? ClosedAt);
 
-    /// <summary>Releases every active hold of the reservation (and closes its shortfall holds); returns how many were released.</summary>
-    public Task<int> ReleaseAsync(Guid reservationId, string reason, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Releases every active hold of the reservation (and closes its shortfall holds); returns how many were released.
+    /// With <paramref name="revokeCommitsFrom"/>, holds committed at or after that instant are released too: ordering
+    /// asks for it when the cutoff was moved earlier while the commit was in flight and the commit did not land strictly
+    /// before the new cutoff, so that commit does not stand and its units return to the distributor's available stock.
+    /// </summary>
+    public Task<int> ReleaseAsync(Guid reservationId, string reason, DateTimeOffset? revokeCommitsFrom, CancellationToken cancellationToken) =>
         transactions.RunAsync(
             async (unit, token) =>
             {
                 var holds = await LockHoldsAsync(unit, reservationId, token);
-                var released = holds.Where(h => h.Status is nameof(HoldStatus.Active) or nameof(HoldStatus.Shortfall)).ToList();
+                var released = holds
+                    .Where(h => h.Status is nameof(HoldStatus.Active) or nameof(HoldStatus.Shortfall)
+                        || (h.Status == nameof(HoldStatus.Committed) && revokeCommitsFrom is { } from && h.ClosedAt >= from))
+                    .ToList();
                 if (released.Count == 0)
                 {
                     return 0;
@@ -29,7 +37,11 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
                 await SetStatusAsync(unit, released, HoldStatus.Released, reason, token);
                 await LevelAdjustments.ApplyAsync(
                     unit,
-                    released.Where(h => h.Status == nameof(HoldStatus.Active)).Select(h => new LevelAdjustment(h.DistributorId, h.Sku, h.Warehouse, -h.Quantity, 0)),
+                    released
+                        .Where(h => h.Status is nameof(HoldStatus.Active) or nameof(HoldStatus.Committed))
+                        .Select(h => h.Status == nameof(HoldStatus.Active)
+                            ? new LevelAdjustment(h.DistributorId, h.Sku, h.Warehouse, -h.Quantity, 0)
+                            : new LevelAdjustment(h.DistributorId, h.Sku, h.Warehouse, 0, -h.Quantity)),
                     token);
                 await unit.Publish.Publish(new HoldsReleased(reservationId, released.Select(h => h.Id).ToList(), reason), token);
                 return released.Count;
@@ -80,7 +92,7 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
     private static async Task<List<HoldRow>> LockHoldsAsync(UnitOfWork unit, Guid reservationId, CancellationToken cancellationToken)
     {
         await using var command = unit.Command("""
-            SELECT id, status, distributor_id, sku, warehouse, quantity, expires_at FROM holds
+            SELECT id, status, distributor_id, sku, warehouse, quantity, expires_at, closed_at FROM holds
             WHERE reservation_id = @reservation ORDER BY id FOR UPDATE
             """);
         command.Parameters.AddWithValue("reservation", reservationId);
@@ -90,7 +102,8 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
         {
             holds.Add(new HoldRow(
                 reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
-                reader.GetInt64(5), reader.GetFieldValue<DateTimeOffset>(6)));
+                reader.GetInt64(5), reader.GetFieldValue<DateTimeOffset>(6),
+                reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7)));
         }
 
         return holds;

@@ -78,7 +78,8 @@ internal sealed class HoldsLedgerGrpcService(
     public override async Task<ReleaseHoldsResponse> ReleaseHolds(ReleaseHoldsRequest request, ServerCallContext context)
     {
         var reason = string.IsNullOrWhiteSpace(request.Reason) ? "Released by the reservation." : request.Reason.Trim();
-        var released = await ledger.ReleaseAsync(ParseReservation(request.ReservationId), reason, context.CancellationToken);
+        var released = await ledger.ReleaseAsync(
+            ParseReservation(request.ReservationId), reason, request.RevokeCommitsFrom?.ToDateTimeOffset(), context.CancellationToken);
         return new ReleaseHoldsResponse { Released = released };
     }
 

@@ -5,6 +5,7 @@ using MassTransit;
 using Microsoft.Extensions.Options;
 using Polly.Registry;
 using Brokering.Ordering.Data;
+using Brokering.Ordering.Saga;
 using Microsoft.EntityFrameworkCore;
 
 namespace Brokering.Ordering.Activities;
@@ -31,8 +32,15 @@ public sealed class AllocateReservationConsumer(
             ExpiresAt = Timestamp.FromDateTimeOffset(command.HoldsExpireAt),
         };
         var reasons = new List<string>();
-        var buyer = await db.Sagas.AsNoTracking().Where(s => s.CorrelationId == command.ReservationId)
-            .Select(s => s.BuyerId).SingleAsync(context.CancellationToken);
+        var saga = await db.Sagas.AsNoTracking().Where(s => s.CorrelationId == command.ReservationId)
+            .Select(s => new { s.BuyerId, s.CurrentState, s.PlanVersion }).SingleAsync(context.CancellationToken);
+        // A redelivered plan that was overtaken (the reservation ended, or planned again) holds nothing.
+        if (ReservationStateMachine.TerminalStates.Contains(saga.CurrentState) || saga.PlanVersion != command.PlanVersion)
+        {
+            return;
+        }
+
+        var buyer = saga.BuyerId;
 
         foreach (var requested in command.Lines)
         {

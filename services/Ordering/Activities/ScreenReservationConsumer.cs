@@ -2,6 +2,7 @@ using Brokering.Contracts.Grpc.Compliance;
 using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Data;
 using Grpc.Core;
+using Brokering.Ordering.Saga;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Polly.Registry;
@@ -12,8 +13,8 @@ namespace Brokering.Ordering.Activities;
 
 /// <summary>
 /// Asks compliance to screen a reservation. Transient failures are retried by the endpoint's
-/// retry policy (the saga waits in Screening); an answer compliance cannot give is a denial,
-/// never an approval.
+/// retry policy, then redelivered durably (the saga waits in Screening until its screening
+/// deadline); an answer compliance cannot give is a denial, never an approval.
 /// </summary>
 public sealed class ScreenReservationConsumer(
     OrderingDbContext db,
@@ -22,6 +23,17 @@ public sealed class ScreenReservationConsumer(
 {
     public async Task Consume(ConsumeContext<ScreenReservation> context)
     {
+        var state = await db.Sagas.AsNoTracking()
+            .Where(s => s.CorrelationId == context.Message.ReservationId)
+            .Select(s => s.CurrentState)
+            .SingleOrDefaultAsync(context.CancellationToken);
+        // A redelivery that outlived its reservation (the screening deadline ended it) asks compliance nothing,
+        // so compliance draws no licence units for a reservation that is over.
+        if (state is not null && ReservationStateMachine.TerminalStates.Contains(state))
+        {
+            return;
+        }
+
         var reservation = await db.Reservations.AsNoTracking()
             .SingleAsync(r => r.Id == context.Message.ReservationId, context.CancellationToken);
         var request = new ScreenRequest

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Brokering.Contracts.Ordering;
+using Brokering.Ordering.Catalogue;
 using Brokering.Ordering.Data;
 using Brokering.Ordering.Idempotency;
 using Brokering.Ordering.Reservations.Submit;
@@ -37,6 +38,7 @@ public sealed class ReservationDesk(
     IPublishEndpoint publish,
     IdempotencyStore idempotency,
     TimeProvider clock,
+    CatalogueCopy catalogue,
     IOptions<OrderingOptions> options)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -46,6 +48,11 @@ public sealed class ReservationDesk(
     public async Task<DeskResult> SubmitAsync(string buyerId, SubmitReservationRequest request, string? idempotencyKey, CancellationToken cancellationToken)
     {
         var errors = SubmitReservationValidator.Validate(request, options.Value);
+        if (errors.Count == 0)
+        {
+            UnknownSkus(request, errors);
+        }
+
         if (errors.Count > 0)
         {
             return new DeskResult.Invalid(errors);
@@ -157,6 +164,20 @@ public sealed class ReservationDesk(
             cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         return new DeskResult.Accepted(view);
+    }
+
+    // Only a SKU the catalogue copy is sure about is refused here; anything undecided goes to screening.
+    private void UnknownSkus(SubmitReservationRequest request, Dictionary<string, string[]> errors)
+    {
+        for (var i = 0; i < request.Lines!.Count; i++)
+        {
+            var sku = request.Lines[i].Sku!;
+            if (catalogue.Standing(sku) == SkuStanding.Unknown)
+            {
+                errors[string.Create(System.Globalization.CultureInfo.InvariantCulture, $"lines[{i}].sku")] =
+                    [$"Unknown SKU '{sku}': it is not in the catalogue."];
+            }
+        }
     }
 
     public static string LocationOf(Guid id) => $"/v1/reservations/{id}";

@@ -35,6 +35,9 @@ public sealed class ReservationState : SagaStateMachineInstance
     /// <summary>Token of the scheduled <see cref="CutoffReached"/> message.</summary>
     public Guid? CutoffTimerTokenId { get; set; }
 
+    /// <summary>Token of the scheduled <see cref="ScreeningDeadlineReached"/> message.</summary>
+    public Guid? ScreeningTimerTokenId { get; set; }
+
     public List<ReservationLine> Lines { get; set; } = [];
     public List<Allocation> Allocations { get; set; } = [];
     public List<Transition> History { get; set; } = [];

@@ -15,6 +15,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
     public ReservationStateMachine(TimeProvider clock, IOptions<OrderingOptions> options)
     {
         var holdTimeToLive = options.Value.HoldTimeToLive;
+        var screeningDeadline = options.Value.ScreeningDeadline;
 
         InstanceState(saga => saga.CurrentState);
 
@@ -33,6 +34,8 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
 
         Schedule(() => CutoffTimer, saga => saga.CutoffTimerTokenId, timer =>
             timer.Received = e => e.CorrelateById(m => m.Message.ReservationId));
+        Schedule(() => ScreeningTimer, saga => saga.ScreeningTimerTokenId, timer =>
+            timer.Received = e => e.CorrelateById(m => m.Message.ReservationId));
 
         // A message for a reservation that has moved on is a late arrival, not an error.
         OnUnhandledEvent(context => context.Ignore());
@@ -41,10 +44,13 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
             When(Submitted)
                 .Then(context => Accept(context.Saga, context.Message))
                 .Publish(context => new ScreenReservation(context.Message.ReservationId))
+                // Until screened there is no cutoff to end a reservation whose screening never succeeds.
+                .Schedule(ScreeningTimer, context => new ScreeningDeadlineReached(context.Saga.CorrelationId), _ => screeningDeadline)
                 .TransitionTo(Screening));
 
         During(Screening,
             When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved)
+                .Unschedule(ScreeningTimer)
                 .Then(context => RecordApproval(context.Saga, context.Message, clock.GetUtcNow(), holdTimeToLive))
                 .IfElse(context => context.Saga.Cutoff is not null && context.Saga.Cutoff <= clock.GetUtcNow(),
                     tooLate => tooLate
@@ -58,11 +64,17 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                         .Publish(context => NextPlan(context.Saga))
                         .TransitionTo(Allocating)),
             When(Screened, context => context.Message.Outcome != ScreeningOutcome.Approved)
+                .Unschedule(ScreeningTimer)
                 .Then(context =>
                 {
                     context.Saga.DecisionId = context.Message.DecisionId;
                     context.Saga.StatusReason = RejectionReason(context.Message);
                 })
+                .TransitionTo(Rejected),
+            // Nothing is held before screening, so there is nothing to release.
+            When(ScreeningTimer.Received)
+                .Then(context => context.Saga.StatusReason =
+                    $"Compliance could not screen the reservation within {screeningDeadline}; it was not approved.")
                 .TransitionTo(Rejected));
 
         During(Allocating,
@@ -100,7 +112,15 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                 .TransitionTo(Expired));
 
         During(Confirming,
-            When(HoldsCommitted)
+            // The cutoff was moved earlier while the commit was in flight and the commit did not land strictly
+            // before it: that commit does not stand, so inventory releases it with the rest.
+            When(HoldsCommitted, context => context.Saga.Cutoff is { } cutoff && context.Message.CommittedAt >= cutoff)
+                .Then(context => context.Saga.StatusReason =
+                    $"The commit landed at {context.Message.CommittedAt:O}, not before the cutoff {context.Saga.Cutoff:O} in force; it was revoked.")
+                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "committed at or after the cutoff", context.Saga.Cutoff))
+                .Unschedule(CutoffTimer)
+                .TransitionTo(CutoffMissed),
+            When(HoldsCommitted, context => !(context.Saga.Cutoff is { } cutoff && context.Message.CommittedAt >= cutoff))
                 .Then(context =>
                 {
                     // What the buyer is shown is what inventory committed, nothing more.
@@ -129,9 +149,32 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                 .Publish(context => NextPlan(context.Saga))
                 .TransitionTo(Allocating));
 
+        // A rule change while the commit is in flight: ask compliance again. An earlier cutoff is recorded (the
+        // commit activity commits before the saga's cutoff as it stands when it calls inventory) and, once it has
+        // passed, the holds are released: inventory serialises that release with the commit, and whichever
+        // lands first decides between Confirmed (committed strictly before the cutoff) and CutoffMissed.
+        During(Confirming,
+            When(Rescreen)
+                .Then(context => context.Saga.StatusReason = $"Re-screening while committing: {context.Message.Cause}")
+                .Publish(context => new ScreenReservation(context.Saga.CorrelationId)),
+            When(Screened, context => context.Message.Outcome != ScreeningOutcome.Denied
+                    && context.Message.Cutoff is { } cutoff && !(context.Saga.Cutoff <= cutoff))
+                .Then(context =>
+                {
+                    context.Saga.Cutoff = context.Message.Cutoff;
+                    context.Saga.StatusReason = $"A new rule set moved the cutoff to {context.Message.Cutoff:O} while committing.";
+                })
+                .IfElse(context => context.Saga.Cutoff <= clock.GetUtcNow(),
+                    past => past.Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff moved into the past while committing")),
+                    future => future.Schedule(CutoffTimer,
+                        context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
+                        context => context.Saga.Cutoff!.Value.UtcDateTime)),
+            When(CutoffTimer.Received, context => context.Message.Cutoff == context.Saga.Cutoff)
+                .Then(context => context.Saga.StatusReason = "The cutoff arrived while committing.")
+                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff reached while committing")));
+
         // Rules changed (a cutoff moved, a party was listed): ask compliance again, and apply its
-        // answer wherever the reservation stands. Confirming is left alone: inventory checks the
-        // cutoff itself in the committing transaction.
+        // answer wherever the reservation stands.
         During(Allocating, Held, AwaitingStock,
             When(Rescreen)
                 .Then(context => context.Saga.StatusReason = $"Re-screening: {context.Message.Cause}")
@@ -196,6 +239,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                 .Then(context => context.Saga.StatusReason = $"Cancelled by {context.Message.RequestedBy}: {context.Message.Reason}")
                 .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cancelled"))
                 .Unschedule(CutoffTimer)
+                .Unschedule(ScreeningTimer)
                 .TransitionTo(Cancelled),
             When(CutoffTimer.Received, context => context.Message.Cutoff == context.Saga.Cutoff)
                 .Then(context => context.Saga.StatusReason = "The cutoff passed before the reservation was confirmed.")
@@ -235,6 +279,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
     public Event<RescreenReservation> Rescreen { get; private set; } = null!;
 
     public Schedule<ReservationState, CutoffReached> CutoffTimer { get; private set; } = null!;
+    public Schedule<ReservationState, ScreeningDeadlineReached> ScreeningTimer { get; private set; } = null!;
 
     /// <summary>States a reservation never leaves (an array, so database queries can use it).</summary>
     public static readonly string[] TerminalStateNames = ["Confirmed", "Rejected", "Cancelled", "Expired", "CutoffMissed"];

@@ -219,6 +219,16 @@ public sealed class ComplianceApiTests(ComplianceServiceFixture service) : IClas
     }
 
     [Fact]
+    public async Task List_catalogue_over_grpc_lists_every_catalogue_SKU_in_ordinal_order()
+    {
+        var listed = await service.Grpc.ListCatalogueAsync(new Api.ListCatalogueRequest(), cancellationToken: Cancel);
+        var products = await service.Http.GetFromJsonAsync<JsonElement>("/v1/products", Cancel);
+
+        listed.Skus.ShouldBe([.. products.EnumerateArray().Select(product => product.GetProperty("sku").GetString()!).Order(StringComparer.Ordinal)]);
+        listed.Skus.ShouldContain("NVIDIA-H100-SXM5-80GB");
+    }
+
+    [Fact]
     public async Task Get_cutoff_over_grpc_answers_from_the_current_rule_set_and_names_unknown_products()
     {
         var cutoff = await service.Grpc.GetCutoffAsync(new Api.GetCutoffRequest { Sku = "NVIDIA-RTX-4090", DestinationCountry = "CN" }, cancellationToken: Cancel);

@@ -531,6 +531,10 @@ namespace Brokering.Ordering.Data.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("plan_version");
 
+                    b.Property<Guid?>("ScreeningTimerTokenId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("screening_timer_token_id");
+
                     b.Property<string>("StatusReason")
                         .HasColumnType("text")
                         .HasColumnName("status_reason");

@@ -1,0 +1,112 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Brokering.Contracts.Ordering;
+using Api = Brokering.Contracts.Grpc.Compliance;
+
+namespace Brokering.Compliance.Tests.Integration;
+
+/// <summary>Licence units drawn at screening go back when the reservation ends without being confirmed.</summary>
+public sealed class LicenceReleaseTests(ComplianceServiceFixture service) : IClassFixture<ComplianceServiceFixture>
+{
+    private const string H100 = "NVIDIA-H100-SXM5-80GB";
+
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    [Theory]
+    [InlineData("Cancelled")]
+    [InlineData("Rejected")]
+    [InlineData("Expired")]
+    [InlineData("CutoffMissed")]
+    public async Task A_reservation_ending_unconfirmed_gives_back_its_licence_units_once_however_often_it_is_told(string ended)
+    {
+        var (buyer, licenceUrl) = await RecordLicenceAsync();
+        var reservation = Guid.NewGuid();
+        await ScreenAsync(buyer, reservation, 60);
+        (await DrawnAsync(licenceUrl)).ShouldBe(60);
+
+        var publisher = await service.StartObserverAsync($"licence-release-tests-{Guid.NewGuid():N}", _ => { });
+        try
+        {
+            var changed = new ReservationStatusChanged(reservation, buyer, "Held", ended, "test", DateTimeOffset.UtcNow);
+            await publisher.Publish(changed, Cancel);
+            await publisher.Publish(changed, Cancel);
+
+            await EventuallyDrawnAsync(licenceUrl, 0);
+            // The units are free again for the buyer's next reservation.
+            await ScreenAsync(buyer, Guid.NewGuid(), 100);
+            (await DrawnAsync(licenceUrl)).ShouldBe(100);
+        }
+        finally
+        {
+            await publisher.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task A_confirmed_reservation_keeps_its_licence_units()
+    {
+        var (buyer, licenceUrl) = await RecordLicenceAsync();
+        var confirmed = Guid.NewGuid();
+        var cancelled = Guid.NewGuid();
+        await ScreenAsync(buyer, confirmed, 30);
+        await ScreenAsync(buyer, cancelled, 20);
+
+        var publisher = await service.StartObserverAsync($"licence-release-tests-{Guid.NewGuid():N}", _ => { });
+        try
+        {
+            await publisher.Publish(new ReservationStatusChanged(confirmed, buyer, "Confirming", "Confirmed", null, DateTimeOffset.UtcNow), Cancel);
+            await publisher.Publish(new ReservationStatusChanged(cancelled, buyer, "Held", "Cancelled", "test", DateTimeOffset.UtcNow), Cancel);
+
+            // The cancellation, published after the confirmation, is seen once the confirmed units alone remain.
+            await EventuallyDrawnAsync(licenceUrl, 30);
+        }
+        finally
+        {
+            await publisher.StopAsync(CancellationToken.None);
+        }
+    }
+
+    private async Task<(string Buyer, Uri LicenceUrl)> RecordLicenceAsync()
+    {
+        var buyer = $"buyer-{Guid.NewGuid():N}";
+        using var recorded = await service.Http.PostAsJsonAsync("/v1/licences", new
+        {
+            number = $"R{Guid.NewGuid():N}"[..12],
+            buyerId = buyer,
+            skus = new[] { H100 },
+            destinationCountry = "CN",
+            quantity = 100,
+            validUntil = DateTimeOffset.UtcNow.AddDays(365),
+        }, Cancel);
+        recorded.StatusCode.ShouldBe(HttpStatusCode.Created);
+        return (buyer, recorded.Headers.Location!);
+    }
+
+    private async Task ScreenAsync(string buyer, Guid reservation, long quantity)
+    {
+        var request = new Api.ScreenRequest
+        {
+            ReservationId = reservation.ToString(),
+            BuyerId = buyer,
+            EndUser = new Api.Party { Name = "Acme Cloud Pte. Ltd.", Country = "SG" },
+            DestinationCountry = "CN",
+        };
+        request.Lines.Add(new Api.ScreenLine { Sku = H100, Quantity = quantity });
+        (await service.Grpc.ScreenAsync(request, cancellationToken: Cancel)).Outcome.ShouldBe(Api.ScreeningOutcome.Approved);
+    }
+
+    private async Task<long> DrawnAsync(Uri licenceUrl) =>
+        (await service.Http.GetFromJsonAsync<JsonElement>(licenceUrl, Cancel)).GetProperty("drawn").GetInt64();
+
+    private async Task EventuallyDrawnAsync(Uri licenceUrl, long expected)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (await DrawnAsync(licenceUrl) != expected && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200, Cancel);
+        }
+
+        (await DrawnAsync(licenceUrl)).ShouldBe(expected);
+    }
+}

@@ -1,0 +1,87 @@
+using Brokering.Contracts.Ordering;
+using Brokering.Ordering.Saga;
+using MassTransit;
+using MassTransit.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Shouldly;
+
+namespace Brokering.Ordering.Tests;
+
+/// <summary>A reservation compliance never screens still ends: the screening deadline rejects it.</summary>
+public sealed class ScreeningDeadlineTests : IAsyncLifetime
+{
+    private readonly Guid id = Guid.NewGuid();
+    private ServiceProvider provider = null!;
+    private ITestHarness harness = null!;
+    private ISagaStateMachineTestHarness<ReservationStateMachine, ReservationState> saga = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        provider = new ServiceCollection()
+            .AddSingleton(TimeProvider.System)
+            .AddSingleton(Options.Create(new OrderingOptions { ScreeningDeadline = TimeSpan.FromSeconds(1) }))
+            .AddMassTransitTestHarness(x =>
+            {
+                x.AddDelayedMessageScheduler();
+                x.AddSagaStateMachine<ReservationStateMachine, ReservationState>();
+                x.UsingInMemory((context, cfg) =>
+                {
+                    cfg.UseDelayedMessageScheduler();
+                    cfg.ConfigureEndpoints(context);
+                });
+            })
+            .BuildServiceProvider(true);
+        harness = provider.GetRequiredService<ITestHarness>();
+        harness.TestTimeout = TimeSpan.FromMinutes(2);
+        await harness.Start();
+        saga = harness.GetSagaStateMachineHarness<ReservationStateMachine, ReservationState>();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await harness.Stop();
+        await provider.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_reservation_never_screened_ends_Rejected_at_the_screening_deadline_with_the_reason()
+    {
+        await SubmitAsync();
+
+        (await saga.Exists(id, machine => machine.Rejected, TimeSpan.FromMinutes(2))).ShouldNotBeNull();
+        saga.Sagas.Contains(id)!.StatusReason!.ShouldContain("could not screen the reservation within");
+        (await harness.Published.Any<ReleaseReservationHolds>(m => m.Context.Message.ReservationId == id, Ct)).ShouldBeFalse();
+    }
+
+    [Fact]
+    public async Task A_screening_that_answers_in_time_cancels_the_deadline()
+    {
+        await SubmitAsync();
+        (await saga.Exists(id, machine => machine.Screening)).ShouldNotBeNull();
+        await harness.Bus.Publish(new ReservationScreened(id, "d-1", ScreeningOutcome.Approved, null,
+            [new ScreenedLine("NVIDIA-H20-96GB", ScreeningOutcome.Approved, null, [])], []), Ct);
+        (await saga.Exists(id, machine => machine.Allocating)).ShouldNotBeNull();
+
+        await Task.Delay(TimeSpan.FromSeconds(3), Ct);
+
+        saga.Sagas.Contains(id)!.CurrentState.ShouldBe("Allocating");
+    }
+
+    private async Task SubmitAsync() =>
+        await harness.Bus.Publish(new ReservationSubmitted
+        {
+            ReservationId = id,
+            BuyerId = "buyer-1",
+            BuyerReference = "PO-1",
+            EndUser = new EndUser("Acme", "US"),
+            DestinationCountry = "US",
+            FillPolicy = FillPolicy.AllOrNone,
+            MinFillRatio = 1m,
+            Confirmation = Confirmation.Manual,
+            Lines = [new ReservationLine("NVIDIA-H20-96GB", 10, 30_000m, "USD")],
+            SubmittedAt = DateTimeOffset.UtcNow,
+        }, Ct);
+}
