@@ -1,8 +1,11 @@
 using System.Text.Json.Serialization;
 using Brokering.ServiceDefaults.Errors;
+using Grpc.AspNetCore.Server.Model;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -19,6 +22,9 @@ public static class ServiceDefaultsExtensions
     /// <summary>Tag of the health checks that gate readiness (database, broker).</summary>
     public const string ReadyTag = "ready";
 
+    /// <summary>The one OpenAPI document each service serves, at <c>/openapi/v1.json</c>.</summary>
+    public const string OpenApiDocument = "v1";
+
     public static WebApplicationBuilder AddServiceDefaults(this WebApplicationBuilder builder)
     {
         builder.AddStructuredLogging();
@@ -28,7 +34,7 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddProblemDetails(ProblemDetailsDefaults.Configure);
         builder.Services.AddExceptionHandler<UnhandledExceptionHandler>();
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(OpenApiDocument);
 
         // Strict JSON: a field the API does not know is an error (a typo must not silently drop a
         // price ceiling), and numbers must be numbers.
@@ -48,6 +54,7 @@ public static class ServiceDefaultsExtensions
         });
         builder.Services.AddGrpcHealthChecks();
         builder.Services.AddGrpcReflection();
+        builder.Services.ReplaceGrpcBinderWithParseChecked();
 
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = 4 * 1024 * 1024);
         return builder;
@@ -68,10 +75,30 @@ public static class ServiceDefaultsExtensions
             ResponseWriter = HealthReportWriter.WriteAsync,
         }).AllowAnonymous();
         app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
-        app.MapOpenApi();
+        // The OpenAPI endpoint answers an unknown document name with a plain-text 404; every error here is problem+json.
+        app.MapOpenApi().AddEndpointFilter(async (context, next) =>
+        {
+            if (string.Equals(context.HttpContext.GetRouteValue("documentName") as string, OpenApiDocument, StringComparison.OrdinalIgnoreCase))
+            {
+                return await next(context);
+            }
+
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status404NotFound, title: "No such OpenAPI document.", detail: $"This service describes its API at /openapi/{OpenApiDocument}.json.");
+        });
         app.MapGrpcHealthChecksService().AllowAnonymous();
         app.MapGrpcReflectionService();
         return app;
+    }
+
+    // After every AddGrpc* call: each one would add Grpc.AspNetCore's binder back, and two binders map every method twice.
+    private static void ReplaceGrpcBinderWithParseChecked(this IServiceCollection services)
+    {
+        var binder = services.SingleOrDefault(descriptor => descriptor.ServiceType == typeof(IServiceMethodProvider<>)
+                && descriptor.ImplementationType?.Name == "BinderServiceMethodProvider`1")
+            ?? throw new InvalidOperationException("Grpc.AspNetCore's service binder is not registered as expected; the parse-checked binder cannot replace it.");
+        services.Remove(binder);
+        services.AddSingleton(typeof(IServiceMethodProvider<>), typeof(ParseCheckedServiceMethodProvider<>));
     }
 
     private static void AddStructuredLogging(this WebApplicationBuilder builder)

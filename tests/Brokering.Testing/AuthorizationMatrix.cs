@@ -41,14 +41,18 @@ public static class AuthorizationMatrix
 
     /// <summary>An endpoint as "METHOD /route/pattern".</summary>
     public static IReadOnlyList<string> Discover(IServiceProvider services) =>
+        [.. DiscoverEndpoints(services).Select(endpoint => endpoint.Name).Distinct().Order(StringComparer.Ordinal)];
+
+    /// <summary>Every endpoint with its name ("METHOD /route/pattern"), one entry per HTTP method it answers.</summary>
+    public static IReadOnlyList<(string Name, RouteEndpoint Endpoint)> DiscoverEndpoints(IServiceProvider services) =>
         [.. services.GetServices<EndpointDataSource>()
             .SelectMany(source => source.Endpoints)
             .OfType<RouteEndpoint>()
             .Where(endpoint => endpoint.RoutePattern.RawText is { } raw && !raw.Contains("{unimplemented", StringComparison.Ordinal))
             .SelectMany(endpoint => (endpoint.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["GET"])
-                .Select(method => $"{method} /{endpoint.RoutePattern.RawText!.TrimStart('/')}"))
-            .Distinct()
-            .Order(StringComparer.Ordinal)];
+                .Select(method => ($"{method} /{endpoint.RoutePattern.RawText!.TrimStart('/')}", endpoint)))
+            .DistinctBy(endpoint => endpoint.Item1)
+            .OrderBy(endpoint => endpoint.Item1, StringComparer.Ordinal)];
 
     /// <summary>
     /// Calls every endpoint as every caller. <paramref name="allowed"/> maps each endpoint to the roles that

@@ -21,6 +21,12 @@ internal sealed class HoldsLedgerGrpcService(
             throw Invalid("sku is required.");
         }
 
+        // PostgreSQL text cannot hold NUL: such a SKU would fail the query instead of finding nothing.
+        if (request.Sku.Any(char.IsControl))
+        {
+            throw Invalid("sku must not contain control characters.");
+        }
+
         if (request.Quantity < 0)
         {
             throw Invalid("quantity must not be negative.");

@@ -43,6 +43,12 @@ public class OrderingHost : WebApplicationFactory<Program>, IAsyncLifetime
     /// <summary>Where a browser reaches the service (Kestrel hosts only).</summary>
     public Uri Address => new($"http://127.0.0.1:{httpPort}");
 
+    /// <summary>Where a gRPC client reaches the service over HTTP/2 (Kestrel hosts only).</summary>
+    public Uri GrpcAddress => new($"http://127.0.0.1:{grpcPort}");
+
+    /// <summary>The connection string of the service's own database.</summary>
+    public string Database => database;
+
     /// <summary>A client with an operator's token (subject <c>operator</c>, role ops).</summary>
     public HttpClient Http { get; private set; } = null!;
 

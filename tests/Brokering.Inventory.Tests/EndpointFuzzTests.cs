@@ -1,0 +1,40 @@
+using Brokering.Testing;
+
+namespace Brokering.Inventory.Tests;
+
+/// <summary>
+/// Malformed, oversized, truncated, wrongly typed and unicode-heavy payloads on every inventory endpoint,
+/// REST and gRPC: refused cleanly, never a 5xx, nothing stored, the service still live. The service runs on
+/// a database and virtual host of its own, so other tests' writes cannot pass for the fuzzer's.
+/// </summary>
+public sealed class EndpointFuzzTests
+{
+    [Fact]
+    public async Task Hostile_payloads_on_every_endpoint_are_refused_as_problems_or_statuses_and_change_nothing()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var database = await TestInfrastructure.CreateDatabaseAsync("inventory_fuzz", cancellationToken);
+        var virtualHost = await TestInfrastructure.CreateVirtualHostAsync("inventory-fuzz", cancellationToken);
+        try
+        {
+            await using var host = await InventoryHost.StartAsync(database, virtualHost);
+            using var client = host.CreateClient();
+            var fuzzer = new EndpointFuzzer(client, client, host.Services)
+            {
+                Fingerprint = token => DatabaseFingerprint.TakeAsync(database, [], token),
+            };
+
+            var report = await fuzzer.RunAsync(cancellationToken);
+
+            TestContext.Current.TestOutputHelper?.WriteLine($"{report.Cases} requests to {report.Endpoints.Count} endpoints, {report.Accepted} accepted.");
+            report.Endpoints.ShouldContain("POST /brokering.inventory.v1.StockFeeds/Publish");
+            report.Endpoints.ShouldContain("POST /v1/distributors/{id}/stock-feed");
+            report.Failures.ShouldBeEmpty(string.Join("\n", report.Failures));
+        }
+        finally
+        {
+            await TestInfrastructure.DropDatabaseAsync(database, CancellationToken.None);
+            await TestInfrastructure.DeleteVirtualHostAsync(virtualHost, CancellationToken.None);
+        }
+    }
+}
