@@ -3,6 +3,7 @@ using Brokering.ServiceDefaults.Errors;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -10,6 +11,7 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using Brokering.ServiceDefaults.Security;
+using Brokering.ServiceDefaults.Telemetry;
 
 namespace Brokering.ServiceDefaults;
 
@@ -26,6 +28,7 @@ public static class ServiceDefaultsExtensions
         builder.AddServiceSecurity();
 
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<GrpcCallMetrics>();
         builder.Services.AddProblemDetails(ProblemDetailsDefaults.Configure);
         builder.Services.AddExceptionHandler<UnhandledExceptionHandler>();
         builder.Services.AddOpenApi();
@@ -44,6 +47,8 @@ public static class ServiceDefaultsExtensions
             // Stock feeds stream thousands of items, but no single message needs more than this.
             options.MaxReceiveMessageSize = 4 * 1024 * 1024;
             options.EnableDetailedErrors = false;
+            // Metrics first: the outer interceptor sees the status the caller gets, after the error translation.
+            options.Interceptors.Add<GrpcServerMetricsInterceptor>();
             options.Interceptors.Add<GrpcErrorInterceptor>();
         });
         builder.Services.AddGrpcHealthChecks();
@@ -87,6 +92,14 @@ public static class ServiceDefaultsExtensions
         });
     }
 
+    /// <summary>
+    /// Spans go to an OpenTelemetry collector when the standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> names one
+    /// (protocol, headers and batching from the other <c>OTEL_*</c> variables); without it nothing is exported.
+    /// Metrics stay on the Prometheus scrape, logs on standard output.
+    /// </summary>
+    private static TracerProviderBuilder AddOtlpExporterWhenConfigured(this TracerProviderBuilder tracing, ConfigurationManager configuration) =>
+        string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]) ? tracing : tracing.AddOtlpExporter();
+
     private static void AddTelemetry(this WebApplicationBuilder builder)
     {
         var serviceName = builder.Environment.ApplicationName;
@@ -97,7 +110,8 @@ public static class ServiceDefaultsExtensions
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddGrpcClientInstrumentation()
-                .AddNpgsql())
+                .AddNpgsql()
+                .AddOtlpExporterWhenConfigured(builder.Configuration))
             .WithMetrics(metrics => metrics
                 .AddMeter("MassTransit", "Brokering.*")
                 .AddAspNetCoreInstrumentation()
