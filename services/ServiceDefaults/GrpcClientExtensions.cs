@@ -1,4 +1,5 @@
 using Brokering.ServiceDefaults.Security;
+using Brokering.ServiceDefaults.Telemetry;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -24,7 +25,8 @@ public static class GrpcClientExtensions
         var address = builder.Configuration[$"Services:{service}"]
             ?? throw new InvalidOperationException($"Services:{service} is not configured.");
         builder.Services.AddGrpcClient<TClient>(options => options.Address = new Uri(address))
-            .AddHttpMessageHandler<ServiceTokenHandler>();
+            .AddHttpMessageHandler<ServiceTokenHandler>()
+            .AddInterceptor(services => new GrpcClientMetricsInterceptor(services.GetRequiredService<GrpcCallMetrics>()));
         builder.Services.AddResiliencePipeline(service, pipeline => pipeline
             .AddTimeout(TimeSpan.FromSeconds(15))
             .AddRetry(new RetryStrategyOptions

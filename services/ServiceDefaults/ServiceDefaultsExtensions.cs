@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -13,6 +14,7 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using Brokering.ServiceDefaults.Security;
+using Brokering.ServiceDefaults.Telemetry;
 
 namespace Brokering.ServiceDefaults;
 
@@ -32,6 +34,7 @@ public static class ServiceDefaultsExtensions
         builder.AddServiceSecurity();
 
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<GrpcCallMetrics>();
         builder.Services.AddProblemDetails(ProblemDetailsDefaults.Configure);
         builder.Services.AddExceptionHandler<UnhandledExceptionHandler>();
         builder.Services.AddOpenApi(OpenApiDocument);
@@ -50,6 +53,8 @@ public static class ServiceDefaultsExtensions
             // Stock feeds stream thousands of items, but no single message needs more than this.
             options.MaxReceiveMessageSize = 4 * 1024 * 1024;
             options.EnableDetailedErrors = false;
+            // Metrics first: the outer interceptor sees the status the caller gets, after the error translation.
+            options.Interceptors.Add<GrpcServerMetricsInterceptor>();
             options.Interceptors.Add<GrpcErrorInterceptor>();
         });
         builder.Services.AddGrpcHealthChecks();
@@ -114,6 +119,14 @@ public static class ServiceDefaultsExtensions
         });
     }
 
+    /// <summary>
+    /// Spans go to an OpenTelemetry collector when the standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> names one
+    /// (protocol, headers and batching from the other <c>OTEL_*</c> variables); without it nothing is exported.
+    /// Metrics stay on the Prometheus scrape, logs on standard output.
+    /// </summary>
+    private static TracerProviderBuilder AddOtlpExporterWhenConfigured(this TracerProviderBuilder tracing, ConfigurationManager configuration) =>
+        string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]) ? tracing : tracing.AddOtlpExporter();
+
     private static void AddTelemetry(this WebApplicationBuilder builder)
     {
         var serviceName = builder.Environment.ApplicationName;
@@ -124,7 +137,8 @@ public static class ServiceDefaultsExtensions
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddGrpcClientInstrumentation()
-                .AddNpgsql())
+                .AddNpgsql()
+                .AddOtlpExporterWhenConfigured(builder.Configuration))
             .WithMetrics(metrics => metrics
                 .AddMeter("MassTransit", "Brokering.*")
                 .AddAspNetCoreInstrumentation()

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using System.Threading.Channels;
 using Brokering.Contracts.Inventory;
@@ -23,12 +24,17 @@ internal sealed class HoldPlacer(
 {
     private const int Workers = 2;
 
+    // Spans on the holds' own source (exported with the services' "Brokering.*" sources).
+    private static readonly ActivitySource Tracing = new("Brokering.Inventory.Holds");
+
     private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>();
 
     /// <summary>Places the holds of one call, in a transaction shared with whatever calls are waiting alongside it.</summary>
     public Task<PlaceHoldsResult> PlaceAsync(PlaceHoldsCommand command, CancellationToken cancellationToken)
     {
-        var pending = new Pending(command, new TaskCompletionSource<PlaceHoldsResult>(TaskCreationOptions.RunContinuationsAsynchronously));
+        // The batch runs on a worker, outside the caller's trace: remember the caller's span for what the batch publishes.
+        var pending = new Pending(command, Activity.Current?.Context ?? default,
+            new TaskCompletionSource<PlaceHoldsResult>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!queue.Writer.TryWrite(pending))
         {
             throw new InvalidOperationException("The service is shutting down.");
@@ -88,7 +94,8 @@ internal sealed class HoldPlacer(
         try
         {
             var commands = batch.Select(p => p.Command).ToList();
-            var results = await transactions.RunAsync((unit, token) => PlaceBatchAsync(unit, commands, token), cancellationToken);
+            var callers = batch.Select(p => p.Caller).ToList();
+            var results = await transactions.RunAsync((unit, token) => PlaceBatchAsync(unit, commands, callers, token), cancellationToken);
             metrics.HoldBatch(batch.Count);
             for (var i = 0; i < batch.Count; i++)
             {
@@ -118,8 +125,12 @@ internal sealed class HoldPlacer(
         }
     }
 
-    /// <summary>Places the holds of every command of a batch inside one transaction; one result per command, in order.</summary>
-    internal async Task<PlaceHoldsResult[]> PlaceBatchAsync(UnitOfWork unit, IReadOnlyList<PlaceHoldsCommand> commands, CancellationToken cancellationToken)
+    /// <summary>
+    /// Places the holds of every command of a batch inside one transaction; one result per command, in order.
+    /// <paramref name="callers"/> holds each command's caller span, so its HoldsPlaced continues the caller's trace.
+    /// </summary>
+    internal async Task<PlaceHoldsResult[]> PlaceBatchAsync(
+        UnitOfWork unit, IReadOnlyList<PlaceHoldsCommand> commands, IReadOnlyList<ActivityContext> callers, CancellationToken cancellationToken)
     {
         var results = new PlaceHoldsResult?[commands.Count];
         var firstIndex = new Dictionary<(Guid, int), int>();
@@ -146,6 +157,7 @@ internal sealed class HoldPlacer(
         foreach (var (index, holds) in placed)
         {
             var command = commands[index];
+            using var span = Tracing.StartActivity("publish HoldsPlaced", ActivityKind.Internal, callers[index]);
             await unit.Publish.Publish(
                 new HoldsPlaced(
                     command.ReservationId,
@@ -310,5 +322,5 @@ internal sealed class HoldPlacer(
         }
     }
 
-    private sealed record Pending(PlaceHoldsCommand Command, TaskCompletionSource<PlaceHoldsResult> Completion);
+    private sealed record Pending(PlaceHoldsCommand Command, ActivityContext Caller, TaskCompletionSource<PlaceHoldsResult> Completion);
 }

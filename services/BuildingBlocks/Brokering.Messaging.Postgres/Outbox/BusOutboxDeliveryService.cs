@@ -278,6 +278,7 @@ public sealed class BusOutboxDeliveryService<TDbContext> : BackgroundService
     {
         using var sendTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         sendTimeout.CancelAfter(timeout);
+        using var relay = MessagingTracing.StartRelay(message, destination);
 
         var endpoint = await bus.GetSendEndpoint(destination).ConfigureAwait(false);
         await endpoint.Send(new SerializedMessageBody(), new OutboxMessageSendPipe(message, destination), sendTimeout.Token).ConfigureAwait(false);
