@@ -60,10 +60,13 @@ public static class Extensions
         return app;
     }
 
-    // A dependency that is down is waited for: retries back off up to a minute between tries, and the saga
-    // simply stays where it is meanwhile (its screening deadline, cutoff and hold expiry timers still fire, and
-    // the activities do nothing for a reservation that has ended). The retry wraps the outbox transaction, so
-    // each try starts from a clean unit of work. The scheduler's own endpoint keeps its own policy.
+    // A dependency that is down is waited for without holding a consumer slot: a few quick tries in memory, then
+    // the message goes back to the durable scheduler for a later delivery (10 s, 30 s, 1 min, 2 min, then every 5 min
+    // by default), and the saga simply stays where it is meanwhile (its screening deadline, cutoff and hold expiry
+    // timers still fire, and the activities do nothing for a reservation that has ended). Both wrap the outbox
+    // transaction, so each try starts from a clean unit of work and a failed one leaves nothing behind; the
+    // redelivery is scheduled straight to the broker, outside that transaction. The scheduler's own endpoint keeps
+    // its own policy: a ScheduleMessage redelivered through itself would loop.
     private static void ConfigureActivityRetry(IRegistrationContext context, string endpointName, IReceiveEndpointConfigurator endpoint)
     {
         var scheduler = context.GetRequiredService<PostgresMessageSchedulerOptions>();
@@ -73,6 +76,7 @@ public static class Extensions
         }
 
         var retry = context.GetRequiredService<IOptions<OrderingOptions>>().Value.ActivityRetry;
+        endpoint.UseScheduledRedelivery(redelivery => redelivery.Intervals([.. retry.RedeliveryIntervals()]));
         endpoint.UseMessageRetry(immediate => immediate.Exponential(
             retry.InMemoryRetries, retry.InMemoryMinInterval, retry.InMemoryMaxInterval, retry.InMemoryIntervalDelta));
     }

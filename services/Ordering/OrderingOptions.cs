@@ -53,17 +53,42 @@ public sealed class OrderingOptions
 }
 
 /// <summary>
-/// How an activity whose call fails is tried again, in memory (the consumer slot is held meanwhile). The
-/// defaults match the policy ordering always had: 20 tries, backing off to a minute between tries.
+/// How a message whose handling fails is tried again: a few times in memory (the consumer slot is held meanwhile,
+/// so briefly), then redelivered durably through the PostgreSQL scheduler, which frees the slot and survives a
+/// restart. A dependency that is down is so waited for as long as the reservation can still use the answer: the
+/// activities do nothing for a reservation that has ended, and the saga's screening deadline, cutoff and hold expiry
+/// end it. Past the last redelivery the message faults to the endpoint's error queue.
 /// </summary>
 public sealed class ActivityRetryOptions
 {
-    /// <summary>Tries after the first before the message faults to the endpoint's error queue.</summary>
-    public int InMemoryRetries { get; set; } = 20;
+    /// <summary>Tries after the first, in memory, before the message is handed to the scheduler.</summary>
+    public int InMemoryRetries { get; set; } = 3;
 
     public TimeSpan InMemoryMinInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 
-    public TimeSpan InMemoryMaxInterval { get; set; } = TimeSpan.FromMinutes(1);
+    public TimeSpan InMemoryMaxInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     public TimeSpan InMemoryIntervalDelta { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// The first redeliveries' delays, in order (unset: 10 s, 30 s, 1 min, 2 min). Configuration replaces the whole
+    /// list rather than adding to it, hence no default items on the property itself.
+    /// </summary>
+    public IReadOnlyList<TimeSpan>? Redeliveries { get; set; }
+
+    /// <summary>Delay of every redelivery after <see cref="Redeliveries"/>.</summary>
+    public TimeSpan RedeliveryRepeatInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// How many redeliveries follow <see cref="Redeliveries"/> at <see cref="RedeliveryRepeatInterval"/>. The default
+    /// (60, five hours) outlasts the screening deadline, so a reservation always ends before its messages give up.
+    /// </summary>
+    public int RedeliveryRepeats { get; set; } = 60;
+
+    /// <summary>Every redelivery delay, in order.</summary>
+    public IReadOnlyList<TimeSpan> RedeliveryIntervals() =>
+    [
+        .. Redeliveries ?? [TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2)],
+        .. Enumerable.Repeat(RedeliveryRepeatInterval, Math.Max(0, RedeliveryRepeats)),
+    ];
 }

@@ -175,6 +175,58 @@ public sealed class HoldsTests(InventoryFixture fixture)
     }
 
     [Fact]
+    public async Task Committing_named_holds_when_one_of_three_has_expired_commits_none_and_the_refusal_names_it()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 20), new Stock(A800, "HK", 20), new Stock(H800, "SG1", 20));
+        var reservation = Guid.NewGuid();
+        var placed = await fixture.A.Ledger.PlaceHoldsAsync(PlaceRequest(reservation, 1, TimeSpan.FromMinutes(5),
+            Hold(distributor, A800, "SG1", 5), Hold(distributor, A800, "HK", 6), Hold(distributor, H800, "SG1", 7)));
+        var holdIds = placed.Holds.Select(h => h.HoldId).ToList();
+        await fixture.ExecuteSqlAsync("UPDATE holds SET expires_at = now() - interval '1 second' WHERE id = @id", ("id", Guid.Parse(holdIds[1])));
+
+        var refusal = await Should.ThrowAsync<RpcException>(() => fixture.A.Ledger.CommitHoldsAsync(new CommitHoldsRequest
+        {
+            ReservationId = reservation.ToString(),
+            CommitBefore = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMinutes(1)),
+            HoldIds = { holdIds },
+        }).ResponseAsync);
+
+        refusal.StatusCode.ShouldBe(StatusCode.FailedPrecondition);
+        refusal.Status.Detail.ShouldContain(holdIds[1]);
+        refusal.Status.Detail.ShouldNotContain(holdIds[0]);
+        (await fixture.LevelAsync(distributor, A800, "SG1")).Committed.ShouldBe(0);
+        (await fixture.LevelAsync(distributor, A800, "SG1")).Held.ShouldBe(5);
+        (await fixture.LevelAsync(distributor, H800, "SG1")).Committed.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task Committing_named_holds_that_are_all_active_commits_all_of_them_and_a_repeat_answers_the_same()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 20), new Stock(A800, "HK", 20), new Stock(H800, "SG1", 20));
+        var reservation = Guid.NewGuid();
+        var placed = await fixture.A.Ledger.PlaceHoldsAsync(PlaceRequest(reservation, 1, TimeSpan.FromMinutes(5),
+            Hold(distributor, A800, "SG1", 5), Hold(distributor, A800, "HK", 6), Hold(distributor, H800, "SG1", 7)));
+        var commit = new CommitHoldsRequest
+        {
+            ReservationId = reservation.ToString(),
+            CommitBefore = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMinutes(1)),
+            HoldIds = { placed.Holds.Select(h => h.HoldId) },
+        };
+
+        var first = await fixture.A.Ledger.CommitHoldsAsync(commit);
+        var again = await fixture.B.Ledger.CommitHoldsAsync(commit);
+
+        first.HoldIds.Order().ShouldBe(placed.Holds.Select(h => h.HoldId).Order());
+        first.Units.ShouldBe(18);
+        again.HoldIds.ShouldBe(first.HoldIds);
+        again.Units.ShouldBe(18);
+        (await fixture.LevelAsync(distributor, H800, "SG1")).Committed.ShouldBe(7);
+        (await fixture.Events.WaitForAsync<HoldsCommitted>(e => e.ReservationId == reservation)).Units.ShouldBe(18);
+    }
+
+    [Fact]
     public async Task Releasing_gives_the_units_back_once_and_announces_it()
     {
         var distributor = await fixture.NewDistributorAsync();

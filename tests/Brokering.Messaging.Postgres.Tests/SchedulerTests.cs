@@ -122,6 +122,26 @@ public sealed class SchedulerTests
         lag.Measurements.ShouldBeGreaterThanOrEqualTo(messages);
     }
 
+    [Fact]
+    public async Task A_message_redelivered_through_the_scheduler_again_and_again_is_consumed_once_it_succeeds()
+    {
+        await using var environment = await TestEnvironment.CreateAsync("redelivery");
+        await using var host = await MessagingTestHost.StartAsync(environment);
+        var entryId = NewId.NextGuid();
+
+        // Three failed deliveries: three ScheduleMessage commands carrying the same original MessageId in their headers.
+        var endpoint = await host.Services.GetRequiredService<IBus>().GetSendEndpoint(new Uri("queue:RecordEntryEventually"));
+        await endpoint.Send(new RecordEntryEventually(entryId, FailedDeliveries: 3));
+
+        await using var db = environment.CreateDbContext();
+        await Eventually.Until(() => db.Ledger.CountAsync(x => x.EntryId == entryId), c => c >= 1, what: "the entry of the fourth delivery");
+        await Task.Delay(1000);
+
+        (await db.Ledger.CountAsync(x => x.EntryId == entryId)).ShouldBe(1, "the failed deliveries rolled back");
+        host.ReceiveLog.Received.Count(x => x.Endpoint.EndsWith("RecordEntryEventually", StringComparison.Ordinal)).ShouldBe(4);
+        (await db.ScheduledMessages.CountAsync()).ShouldBe(0);
+    }
+
     sealed class LagListener : IDisposable
     {
         readonly MeterListener _listener = new();

@@ -296,6 +296,24 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
             m => m.Context.Message.ReservationId == id && m.Context.Message.RevokeCommitsFrom != null, Ct)).ShouldBeFalse();
     }
 
+    [Fact]
+    public async Task The_commit_names_every_hold_of_the_plan_so_inventory_commits_all_of_them_or_none()
+    {
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Auto, cutoff: clock.GetUtcNow().AddHours(2));
+        var holds = new[] { Guid.NewGuid(), Guid.NewGuid() };
+        await harness.Bus.Publish(new HoldsPlaced(id, 1,
+            [
+                new PlacedHold(holds[0], Sku, "arrow", "HKG", 60, 60, 29_000m, "USD"),
+                new PlacedHold(holds[1], Sku, "avnet", "SIN", 40, 40, 29_000m, "USD"),
+            ],
+            clock.GetUtcNow().AddMinutes(10)), Ct);
+
+        await EventuallyPublishedAsync<CommitReservationHolds>(m => m.ReservationId == id);
+        var commit = harness.Published.Select<CommitReservationHolds>(Ct).Single(m => m.Context.Message.ReservationId == id).Context.Message;
+        commit.HoldIds.ShouldNotBeNull();
+        commit.HoldIds.Order().ShouldBe(holds.Order());
+    }
+
     private async Task ConfirmingAsync(DateTimeOffset cutoff)
     {
         await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Auto, cutoff);

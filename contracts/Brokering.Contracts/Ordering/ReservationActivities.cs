@@ -53,7 +53,11 @@ public sealed record AllocateReservation(Guid ReservationId, int PlanVersion, IR
 /// <summary>Ask the commit activity to commit the reservation's holds before the cutoff.</summary>
 /// <param name="ReservationId">Reservation id.</param>
 /// <param name="CommitBefore">The cutoff in force; nothing is committed at or after it.</param>
-public sealed record CommitReservationHolds(Guid ReservationId, DateTimeOffset CommitBefore);
+/// <param name="HoldIds">
+/// The holds of the saga's allocations: inventory commits all of them or none (absent in a command sent before this
+/// field existed: every active hold of the reservation).
+/// </param>
+public sealed record CommitReservationHolds(Guid ReservationId, DateTimeOffset CommitBefore, IReadOnlyList<Guid>? HoldIds);
 
 /// <summary>Inventory refused to commit (a hold expired or was released, or the cutoff passed).</summary>
 /// <param name="ReservationId">Reservation id.</param>

@@ -49,15 +49,37 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
             cancellationToken);
 
     /// <summary>
-    /// Commits every active, unexpired hold of the reservation, strictly before <paramref name="commitBefore"/>.
-    /// A second call commits nothing more and returns the committed holds again (even after the cutoff, so a
-    /// caller whose first answer was lost learns the truth).
+    /// Commits the holds <paramref name="holdIds"/> of the reservation, all or none, strictly before
+    /// <paramref name="commitBefore"/>: if any of them has expired, been released or is not the reservation's,
+    /// nothing is committed and the refusal names those holds. A second call commits nothing more and returns the
+    /// committed holds again (even after the cutoff, so a caller whose first answer was lost learns the truth).
+    /// With no <paramref name="holdIds"/> (a caller predating them) every active, unexpired hold of the reservation
+    /// is committed.
     /// </summary>
-    public Task<CommitHoldsResult> CommitAsync(Guid reservationId, DateTimeOffset commitBefore, CancellationToken cancellationToken) =>
+    public Task<CommitHoldsResult> CommitAsync(Guid reservationId, DateTimeOffset commitBefore, IReadOnlyCollection<Guid> holdIds,
+        CancellationToken cancellationToken) =>
         transactions.RunAsync(
             async (unit, token) =>
             {
                 var holds = await LockHoldsAsync(unit, reservationId, token);
+                if (holdIds.Count > 0)
+                {
+                    var named = holds.Where(h => holdIds.Contains(h.Id)).ToList();
+                    var lapsed = holdIds.Distinct()
+                        .Select(id => (Id: id, Hold: named.SingleOrDefault(h => h.Id == id)))
+                        .Where(x => x.Hold is null
+                            || !(x.Hold.Status == nameof(HoldStatus.Committed) || (x.Hold.Status == nameof(HoldStatus.Active) && x.Hold.ExpiresAt > unit.Now)))
+                        .Select(x => $"{x.Id} ({(x.Hold is null ? "not a hold of this reservation" : x.Hold.Status == nameof(HoldStatus.Active) ? "expired" : x.Hold.Status.ToLowerInvariant())})")
+                        .ToList();
+                    if (lapsed.Count > 0)
+                    {
+                        throw new CommitRefusedException(
+                            $"Nothing was committed for reservation {reservationId}: holds {string.Join(", ", lapsed)} can no longer be committed.");
+                    }
+
+                    holds = named;
+                }
+
                 var committable = holds.Where(h => h.Status == nameof(HoldStatus.Active) && h.ExpiresAt > unit.Now).ToList();
                 var alreadyCommitted = holds.Where(h => h.Status == nameof(HoldStatus.Committed)).ToList();
 

@@ -93,9 +93,10 @@ internal sealed class HoldsLedgerGrpcService(
     {
         var reservationId = ParseReservation(request.ReservationId);
         var commitBefore = request.CommitBefore?.ToDateTimeOffset() ?? throw Invalid("commit_before is required.");
+        var holdIds = request.HoldIds.Select(id => Guid.TryParse(id, out var holdId) ? holdId : throw Invalid($"hold_ids: '{id}' is not a hold id.")).ToList();
         try
         {
-            var result = await ledger.CommitAsync(reservationId, commitBefore, context.CancellationToken);
+            var result = await ledger.CommitAsync(reservationId, commitBefore, holdIds, context.CancellationToken);
             var response = new CommitHoldsResponse { Units = result.Units };
             response.HoldIds.AddRange(result.HoldIds.Select(id => id.ToString()));
             return response;

@@ -12,7 +12,8 @@ namespace Brokering.Ordering.Activities;
 
 /// <summary>
 /// Commits a reservation's holds. Inventory refuses at or after the cutoff (it checks the instant
-/// itself, in the committing transaction), or when a hold has lapsed; the refusal goes back to the saga.
+/// itself, in the committing transaction), or when any hold of the saga's plan has lapsed (it commits all of them
+/// or none); the refusal goes back to the saga.
 /// </summary>
 public sealed class CommitReservationHoldsConsumer(
     OrderingDbContext db,
@@ -41,6 +42,7 @@ public sealed class CommitReservationHoldsConsumer(
                 ? DateTimeOffset.UnixEpoch.AddYears(1000)
                 : commitBefore),
         };
+        request.HoldIds.AddRange((context.Message.HoldIds ?? []).Select(id => id.ToString()));
         try
         {
             await pipelines.GetPipeline(ServiceNames.Inventory).ExecuteAsync(

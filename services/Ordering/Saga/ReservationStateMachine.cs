@@ -334,7 +334,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
     private static CommitReservationHolds Commit(ReservationState saga)
     {
         saga.ConfirmationPending = false;
-        return new(saga.CorrelationId, saga.Cutoff ?? DateTimeOffset.MaxValue);
+        return new(saga.CorrelationId, saga.Cutoff ?? DateTimeOffset.MaxValue, [.. saga.Allocations.Select(allocation => allocation.HoldId)]);
     }
 
     private static string RejectionReason(ReservationScreened message) =>

@@ -50,3 +50,29 @@ public sealed class RecordEntryConsumerDefinition : ConsumerDefinition<RecordEnt
         endpointConfigurator.UseMessageRetry(r => r.Immediate(3));
     }
 }
+
+/// <summary>
+/// Writes a ledger row, but fails (after writing) while the message has been redelivered fewer than
+/// <see cref="RecordEntryEventually.FailedDeliveries"/> times: each failure goes back to the scheduler.
+/// </summary>
+public sealed class RecordEntryEventuallyConsumer(TestDbContext db) : IConsumer<RecordEntryEventually>
+{
+    public Task Consume(ConsumeContext<RecordEntryEventually> context)
+    {
+        db.Ledger.Add(new LedgerEntry { EntryId = context.Message.EntryId, RecordedAt = DateTimeOffset.UtcNow });
+        if (context.GetRedeliveryCount() < context.Message.FailedDeliveries)
+            throw new InvalidOperationException($"delivery {context.GetRedeliveryCount()} fails after writing");
+
+        return Task.CompletedTask;
+    }
+}
+
+public sealed class RecordEntryEventuallyConsumerDefinition : ConsumerDefinition<RecordEntryEventuallyConsumer>
+{
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<RecordEntryEventuallyConsumer> consumerConfigurator, IRegistrationContext context)
+    {
+        endpointConfigurator.UseScheduledRedelivery(r => r.Intervals(TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(300),
+            TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(300)));
+    }
+}

@@ -29,3 +29,6 @@ public record SomethingHappened(Guid Id, int Sequence);
 
 /// <summary>A command to a plain consumer that writes a ledger row.</summary>
 public record RecordEntry(Guid EntryId, bool FailFirstAttempt = false);
+
+/// <summary>A command to a consumer whose first <paramref name="FailedDeliveries"/> deliveries fail and are redelivered through the scheduler.</summary>
+public record RecordEntryEventually(Guid EntryId, int FailedDeliveries);

@@ -128,6 +128,7 @@ public sealed class MessagingTestHost : IAsyncDisposable
             x.AddPostgresMessageScheduler<TestDbContext>(s => s.PollInterval = TimeSpan.FromMilliseconds(100));
             x.AddConsumer<RecordEntryConsumer, RecordEntryConsumerDefinition>();
             x.AddConsumer<ObservationConsumer, ObservationConsumerDefinition>();
+            x.AddConsumer<RecordEntryEventuallyConsumer, RecordEntryEventuallyConsumerDefinition>();
 
             x.UsingRabbitMq((context, cfg) =>
             {

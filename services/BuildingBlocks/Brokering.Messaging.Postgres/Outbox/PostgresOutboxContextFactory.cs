@@ -2,6 +2,7 @@ using System.Data;
 using System.Diagnostics;
 using MassTransit;
 using MassTransit.Middleware;
+using MassTransit.Scheduling;
 using Microsoft.EntityFrameworkCore;
 using NpgsqlTypes;
 
@@ -37,7 +38,7 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
     {
         // A message without a MessageId (raw JSON from a foreign producer) cannot be recognised when redelivered: it still
         // gets the transaction and the outbox, under a fresh id, but no duplicate detection.
-        var messageId = context.GetOriginalMessageId() ?? NewId.NextGuid();
+        var messageId = InboxMessageId(context) ?? NewId.NextGuid();
 
         var firstRound = true;
         InboxState? deliveredHere = null;
@@ -144,6 +145,15 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
             throw;
         }
     }
+
+    // A message redelivered through the scheduler carries a new MessageId and its first one in MT-OriginalMessageId, so
+    // the inbox knows it by the original. Not so the scheduler's own commands: MassTransit's scheduled redelivery copies
+    // the redelivered message's headers (MT-OriginalMessageId among them) onto the ScheduleMessage envelope, where they
+    // describe the payload, not the command. Keyed by that header, the second redelivery of one message would look like
+    // a duplicate of the first and be dropped; each ScheduleMessage is its own command, known by its own MessageId.
+    static Guid? InboxMessageId<T>(ConsumeContext<T> context)
+        where T : class =>
+        context.Message is ScheduleMessage or CancelScheduledMessage ? context.MessageId : context.GetOriginalMessageId();
 
     static DateTime? ToUtc(DateTime? value) => value is { } v ? OutboxMessageFactory.Utc(v) : null;
 
