@@ -40,16 +40,16 @@ public sealed class AllocateReservationConsumer(
             return;
         }
 
-        var buyer = saga.BuyerId;
+        var claims = new BuyerSkuClaims(db);
 
-        foreach (var requested in command.Lines)
+        // In SKU order, so two plans of one buyer take their (buyer, SKU) claim locks in the same order.
+        foreach (var requested in command.Lines.OrderBy(line => line.Sku, StringComparer.Ordinal))
         {
-            var line = AllocationPlanner.WithinBuyerCap(requested,
-                await UnitsAllocatedToBuyerAsync(buyer, requested.Sku, command.ReservationId, context.CancellationToken),
-                options.Value.MaxUnitsPerBuyerPerSku);
+            var cap = options.Value.MaxUnitsPerBuyerPerSku;
+            var line = await claims.ClaimAsync(saga.BuyerId, command.ReservationId, command.PlanVersion, requested, cap, context.CancellationToken);
             if (line.Quantity == 0)
             {
-                reasons.Add($"{requested.Sku}: the buyer already holds the most units of this SKU one buyer may ({options.Value.MaxUnitsPerBuyerPerSku}).");
+                reasons.Add($"{requested.Sku}: the buyer already holds, or is being allocated, the most units of this SKU one buyer may ({cap}).");
                 continue;
             }
 
@@ -84,16 +84,6 @@ public sealed class AllocateReservationConsumer(
             async token => await inventory.PlaceHoldsAsync(request, deadline: DateTime.UtcNow.AddSeconds(10), cancellationToken: token),
             context.CancellationToken);
     }
-
-    // Units of the SKU the buyer holds or has committed in its other reservations that are live or confirmed.
-    private async Task<long> UnitsAllocatedToBuyerAsync(string buyer, string sku, Guid except, CancellationToken cancellationToken) =>
-        await db.Database.SqlQuery<long>($"""
-            SELECT COALESCE(SUM((hold->>'quantity')::bigint), 0) AS "Value"
-            FROM reservation_sagas s, jsonb_array_elements(s.allocations) hold
-            WHERE s.buyer_id = {buyer} AND s.reservation_id <> {except}
-              AND s.current_state IN ('Allocating', 'Held', 'AwaitingStock', 'Confirming', 'Confirmed')
-              AND hold->>'sku' = {sku}
-            """).SingleAsync(cancellationToken);
 
     private static StockOffer ToStockOffer(Offer offer) => new(
         offer.DistributorId, offer.Warehouse, offer.Available, offer.UnitPrice, offer.Currency, offer.LeadTimeDays, offer.MinimumOrderQuantity);

@@ -16,8 +16,8 @@ public sealed record PlannedHold(string Sku, string DistributorId, string Wareho
 public static class AllocationPlanner
 {
     /// <summary>
-    /// The part of a line a buyer may still be allocated under a per-buyer cap on the SKU, given what the
-    /// buyer already holds or has committed in its other reservations (a cap of zero means none).
+    /// The part of a line a buyer may still be allocated under a per-buyer cap on the SKU, given what already
+    /// counts against the cap: the buyer's holds and commitments, and its plans in flight (a cap of zero means none).
     /// </summary>
     public static ReservationLine WithinBuyerCap(ReservationLine line, long alreadyAllocated, long cap) =>
         cap <= 0 ? line : line with { Quantity = Math.Clamp(cap - alreadyAllocated, 0, line.Quantity) };

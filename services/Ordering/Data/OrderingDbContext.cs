@@ -1,4 +1,5 @@
 using Brokering.Messaging.Postgres;
+using Brokering.Ordering.Activities;
 using Brokering.Ordering.Idempotency;
 using Brokering.Ordering.Reservations;
 using Brokering.Ordering.Saga;
@@ -12,6 +13,7 @@ public sealed class OrderingDbContext(DbContextOptions<OrderingDbContext> option
     public DbSet<Reservation> Reservations => Set<Reservation>();
     public DbSet<ReservationState> Sagas => Set<ReservationState>();
     public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
+    public DbSet<BuyerSkuClaim> BuyerSkuClaims => Set<BuyerSkuClaim>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -60,6 +62,15 @@ public sealed class OrderingDbContext(DbContextOptions<OrderingDbContext> option
             record.Property(r => r.Endpoint).HasMaxLength(200);
             record.Property(r => r.RequestHash).HasMaxLength(64);
             record.HasIndex(r => r.ExpiresAt);
+        });
+
+        modelBuilder.Entity<BuyerSkuClaim>(claim =>
+        {
+            claim.ToTable("buyer_sku_claims");
+            claim.HasKey(c => new { c.ReservationId, c.Sku });
+            claim.Property(c => c.Sku).HasMaxLength(100);
+            claim.Property(c => c.BuyerId).HasMaxLength(100);
+            claim.HasIndex(c => new { c.BuyerId, c.Sku });
         });
 
         modelBuilder.AddTransactionalMessaging();

@@ -327,6 +327,44 @@ namespace Brokering.Ordering.Data.Migrations
                     b.ToTable("scheduled_message", (string)null);
                 });
 
+            modelBuilder.Entity("Brokering.Ordering.Activities.BuyerSkuClaim", b =>
+                {
+                    b.Property<Guid>("ReservationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("reservation_id");
+
+                    b.Property<string>("Sku")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("sku");
+
+                    b.Property<string>("BuyerId")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("buyer_id");
+
+                    b.Property<DateTimeOffset>("ClaimedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("claimed_at");
+
+                    b.Property<int>("PlanVersion")
+                        .HasColumnType("integer")
+                        .HasColumnName("plan_version");
+
+                    b.Property<long>("Units")
+                        .HasColumnType("bigint")
+                        .HasColumnName("units");
+
+                    b.HasKey("ReservationId", "Sku")
+                        .HasName("pk_buyer_sku_claims");
+
+                    b.HasIndex("BuyerId", "Sku")
+                        .HasDatabaseName("ix_buyer_sku_claims_buyer_id_sku");
+
+                    b.ToTable("buyer_sku_claims", (string)null);
+                });
+
             modelBuilder.Entity("Brokering.Ordering.Idempotency.IdempotencyRecord", b =>
                 {
                     b.Property<string>("BuyerId")

@@ -1,0 +1,129 @@
+using Brokering.Ordering.Activities;
+using Brokering.Ordering.Data;
+using Brokering.Ordering.IntegrationTests.Support;
+using Brokering.Ordering.Saga;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Brokering.Ordering.IntegrationTests;
+
+/// <summary>
+/// The per-buyer cap on a SKU against real PostgreSQL: plans of one buyer that run at the same time cannot together
+/// claim more than the cap, and units stop counting when the reservation that claimed them ends or its plan lands.
+/// </summary>
+public sealed class BuyerSkuClaimTests(OrderingHost host) : IClassFixture<OrderingHost>
+{
+    private long Cap => host.Services.GetRequiredService<IOptions<OrderingOptions>>().Value.MaxUnitsPerBuyerPerSku;
+
+    [Fact]
+    public async Task Many_plans_of_one_buyer_for_one_SKU_claiming_at_once_never_get_more_than_the_cap_in_total()
+    {
+        Cap.ShouldBeGreaterThan(0, "the service is configured with a cap");
+        var buyer = Sagas.NewBuyer("cap-race");
+        var wanted = Cap / 4;
+        var reservations = Enumerable.Range(0, 12).Select(_ => Sagas.In("Allocating", buyer, cutoff: null, quantity: wanted)).ToArray();
+        await host.SeedAsync(reservations);
+
+        // Each plan keeps its transaction open a moment after claiming, as the real one does while it calls inventory.
+        var granted = await Task.WhenAll(reservations.Select(saga => ClaimAsync(saga, planVersion: 1, wanted, TimeSpan.FromMilliseconds(50))));
+
+        granted.Sum().ShouldBe(Cap, string.Join(", ", granted));
+        granted.ShouldAllBe(units => units >= 0 && units <= wanted);
+        (await ClaimedAsync(buyer)).ShouldBe(Cap);
+    }
+
+    [Fact]
+    public async Task Units_claimed_by_a_reservation_that_ends_are_given_back_to_the_buyers_next_plan()
+    {
+        var buyer = Sagas.NewBuyer("cap-release");
+        var first = Sagas.In("Allocating", buyer, cutoff: null, quantity: Cap);
+        var second = Sagas.In("Allocating", buyer, cutoff: null, quantity: Cap);
+        await host.SeedAsync(first, second);
+        (await ClaimAsync(first, planVersion: 1, Cap)).ShouldBe(Cap);
+        (await ClaimAsync(second, planVersion: 1, Cap)).ShouldBe(0, "the first reservation's plan is in flight with the whole cap");
+
+        await ChangeSagaAsync(first.CorrelationId, saga => saga.CurrentState = "Cancelled");
+        await ChangeSagaAsync(second.CorrelationId, saga => saga.PlanVersion = 2);
+
+        (await ClaimAsync(second, planVersion: 2, Cap)).ShouldBe(Cap);
+        using var scope = host.Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<OrderingDbContext>();
+        (await db.BuyerSkuClaims.AnyAsync(c => c.ReservationId == first.CorrelationId, TestContext.Current.CancellationToken))
+            .ShouldBeFalse("the ended reservation's claim is deleted");
+    }
+
+    [Fact]
+    public async Task Once_a_plan_has_landed_only_the_units_it_holds_count_against_the_cap_and_the_reservations_own_holds_count_too()
+    {
+        var buyer = Sagas.NewBuyer("cap-landed");
+        var first = Sagas.In("Allocating", buyer, cutoff: null, quantity: Cap);
+        var second = Sagas.In("Allocating", buyer, cutoff: null, quantity: Cap);
+        await host.SeedAsync(first, second);
+        (await ClaimAsync(first, planVersion: 1, Cap)).ShouldBe(Cap);
+
+        // Inventory held only 300 of the first plan; the reservation waits for stock.
+        await ChangeSagaAsync(first.CorrelationId, saga =>
+        {
+            saga.CurrentState = "AwaitingStock";
+            saga.Allocations = [new Allocation(Sagas.Sku, "arrow", "HKG-1", Guid.NewGuid(), 300, 31000m, "USD")];
+        });
+        (await ClaimAsync(second, planVersion: 1, Cap)).ShouldBe(Cap - 300);
+
+        // The first reservation's top-up finds the cap taken, its own 300 included.
+        await ChangeSagaAsync(first.CorrelationId, saga =>
+        {
+            saga.CurrentState = "Allocating";
+            saga.PlanVersion = 2;
+        });
+        (await ClaimAsync(first, planVersion: 2, Cap - 300)).ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task A_plan_that_claims_again_is_given_what_it_was_given_the_first_time()
+    {
+        var buyer = Sagas.NewBuyer("cap-again");
+        var first = Sagas.In("Allocating", buyer, cutoff: null, quantity: Cap);
+        var second = Sagas.In("Allocating", buyer, cutoff: null, quantity: Cap);
+        await host.SeedAsync(first, second);
+        (await ClaimAsync(first, planVersion: 1, Cap - 10)).ShouldBe(Cap - 10);
+        (await ClaimAsync(second, planVersion: 1, 10)).ShouldBe(10);
+
+        (await ClaimAsync(first, planVersion: 1, Cap - 10)).ShouldBe(Cap - 10);
+        (await ClaimedAsync(buyer)).ShouldBe(Cap);
+    }
+
+    /// <summary>One plan's claim in a transaction of its own, as the allocation activity makes it.</summary>
+    private async Task<long> ClaimAsync(ReservationState saga, int planVersion, long wanted, TimeSpan? heldOpen = null)
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        using var scope = host.Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<OrderingDbContext>();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var line = await new BuyerSkuClaims(db).ClaimAsync(
+            saga.BuyerId, saga.CorrelationId, planVersion, saga.Lines[0] with { Quantity = wanted }, Cap, cancellationToken);
+        if (heldOpen is { } pause)
+        {
+            await Task.Delay(pause, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return line.Quantity;
+    }
+
+    private async Task<long> ClaimedAsync(string buyer)
+    {
+        using var scope = host.Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<OrderingDbContext>();
+        return await db.BuyerSkuClaims.Where(c => c.BuyerId == buyer).SumAsync(c => c.Units, TestContext.Current.CancellationToken);
+    }
+
+    private async Task ChangeSagaAsync(Guid id, Action<ReservationState> change)
+    {
+        using var scope = host.Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<OrderingDbContext>();
+        var saga = await db.Sagas.SingleAsync(s => s.CorrelationId == id, TestContext.Current.CancellationToken);
+        change(saga);
+        await db.SaveChangesAsync(TestContext.Current.CancellationToken);
+    }
+}
