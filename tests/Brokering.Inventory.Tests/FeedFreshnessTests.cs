@@ -1,5 +1,7 @@
-using System.Globalization;
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using Brokering.Contracts.Grpc.Inventory;
+using Microsoft.Extensions.DependencyInjection;
 using static Brokering.Inventory.Tests.InventoryFixture;
 
 namespace Brokering.Inventory.Tests;
@@ -40,7 +42,7 @@ public sealed class FeedFreshnessTests(InventoryFixture fixture)
     }
 
     [Fact]
-    public async Task Metrics_export_feed_age_and_staleness_per_distributor_and_the_holds_active()
+    public async Task Gauges_report_feed_age_and_staleness_per_distributor_and_the_holds_active()
     {
         var ct = TestContext.Current.CancellationToken;
         var fresh = await fixture.NewDistributorAsync();
@@ -52,41 +54,68 @@ public sealed class FeedFreshnessTests(InventoryFixture fixture)
             PlaceRequest(Guid.NewGuid(), 1, TimeSpan.FromMinutes(30), Hold(fresh, H800, "SG1", 42)), cancellationToken: ct);
         placed.Holds[0].Held.ShouldBe(42);
 
-        // The gauges read the database at most every few seconds: scrape until this test's distributors appear.
-        var metrics = await ScrapeUntilAsync(text => text.Contains($"distributor=\"{quiet}\"", StringComparison.Ordinal), ct);
+        // Read through replica A's own meter, not a /metrics scrape: every host of this test process exports every
+        // meter named Brokering.Inventory, so a scrape may show another host's gauges (and its database).
+        using var gauges = new GaugeReadings(fixture.A.Services.GetRequiredService<IMeterFactory>());
 
-        Sample(metrics, "inventory_feed_age_seconds", $"distributor=\"{quiet}\"").ShouldBeGreaterThanOrEqualTo(7200 - 60);
-        Sample(metrics, "inventory_feed_age_seconds", $"distributor=\"{fresh}\"").ShouldBeLessThan(15 * 60);
-        Sample(metrics, "inventory_feed_stale", $"distributor=\"{quiet}\"").ShouldBe(1);
-        Sample(metrics, "inventory_feed_stale", $"distributor=\"{fresh}\"").ShouldBe(0);
+        // The gauges read the database at most every few seconds: read until this test's distributors appear.
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        while (gauges.Value("inventory.feed.age", quiet) is null && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(500, ct);
+            gauges.Read();
+        }
+
+        gauges.Value("inventory.feed.age", quiet).ShouldNotBeNull().ShouldBeGreaterThanOrEqualTo(7200 - 60);
+        gauges.Value("inventory.feed.age", fresh).ShouldNotBeNull().ShouldBeLessThan(15 * 60);
+        gauges.Value("inventory.feed.stale", quiet).ShouldBe(1);
+        gauges.Value("inventory.feed.stale", fresh).ShouldBe(0);
         // Other tests hold units on the same database at the same time: at least this test's hold is counted.
-        Sample(metrics, "inventory_holds_active").ShouldBeGreaterThanOrEqualTo(1);
-        Sample(metrics, "inventory_holds_active_units").ShouldBeGreaterThanOrEqualTo(42);
+        gauges.Value("inventory.holds.active").ShouldNotBeNull().ShouldBeGreaterThanOrEqualTo(1);
+        gauges.Value("inventory.holds.active_units").ShouldNotBeNull().ShouldBeGreaterThanOrEqualTo(42);
     }
 
-    private async Task<string> ScrapeUntilAsync(Func<string, bool> done, CancellationToken ct)
+    /// <summary>The latest observation of each inventory gauge of one host, per distributor tag.</summary>
+    private sealed class GaugeReadings : IDisposable
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
-        while (true)
+        private readonly MeterListener listener = new();
+        private readonly ConcurrentDictionary<(string Instrument, string? Distributor), double> values = new();
+
+        public GaugeReadings(IMeterFactory hostMeters)
         {
-            var text = await fixture.A.Http.GetStringAsync(new Uri("/metrics", UriKind.Relative), ct);
-            if (done(text) || DateTime.UtcNow > deadline)
+            listener.InstrumentPublished = (instrument, l) =>
             {
-                return text;
+                if (instrument.Meter.Scope == hostMeters && instrument.Meter.Name == InventoryMetrics.MeterName)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) => Keep(instrument, value, tags));
+            listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => Keep(instrument, value, tags));
+            listener.SetMeasurementEventCallback<int>((instrument, value, tags, _) => Keep(instrument, value, tags));
+            listener.Start();
+            Read();
+        }
+
+        public void Read() => listener.RecordObservableInstruments();
+
+        public double? Value(string instrument, string? distributor = null) =>
+            values.TryGetValue((instrument, distributor), out var value) ? value : null;
+
+        public void Dispose() => listener.Dispose();
+
+        private void Keep(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            string? distributor = null;
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "distributor")
+                {
+                    distributor = tag.Value as string;
+                }
             }
 
-            await Task.Delay(500, ct);
+            values[(instrument.Name, distributor)] = value;
         }
-    }
-
-    /// <summary>The value of the first sample of <paramref name="name"/> whose labels contain <paramref name="label"/>.</summary>
-    private static double Sample(string exposition, string name, string? label = null)
-    {
-        var line = exposition.Split('\n').FirstOrDefault(line =>
-            (line.StartsWith(name + "{", StringComparison.Ordinal) || line.StartsWith(name + " ", StringComparison.Ordinal))
-            && (label is null || line.Contains(label, StringComparison.Ordinal)));
-        line.ShouldNotBeNull($"No sample {name} {label} in:\n{exposition}");
-        var value = line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0];
-        return double.Parse(value, CultureInfo.InvariantCulture);
     }
 }

@@ -35,6 +35,7 @@ public sealed class AuthorizationMatrixTests(ComplianceServiceFixture fixture) :
         ["POST /brokering.compliance.v1.Compliance/Screen"] = Service,
         ["POST /brokering.compliance.v1.Compliance/Classify"] = Service,
         ["POST /brokering.compliance.v1.Compliance/GetCutoff"] = Service,
+        ["POST /brokering.compliance.v1.Compliance/ListCatalogue"] = Service,
     });
 
     [Fact]
