@@ -11,15 +11,8 @@ REPO_ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$REPO_ROOT"
 TARGET="${BROKERING_TEST_TARGET:-Brokering.sln}"
 
-servers_running() {
-  [ -f .local/env.sh ] || return 1
-  # shellcheck disable=SC1091
-  source .local/env.sh
-  local port
-  port="$(sed -n 's/.*Port=\([0-9]*\).*/\1/p' <<<"$BROKERING_POSTGRES")"
-  (exec 3<>"/dev/tcp/127.0.0.1/${port:-5432}") 2>/dev/null || return 1
-  curl -fsS -o /dev/null --max-time 5 "${BROKERING_RABBITMQ_MANAGEMENT%/}/api/overview" 2>/dev/null
-}
+# shellcheck source=deploy/local/servers-running.sh
+source deploy/local/servers-running.sh
 
 if ! servers_running; then
   bash deploy/local/infra-up.sh

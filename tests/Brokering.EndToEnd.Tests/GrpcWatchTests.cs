@@ -1,5 +1,4 @@
 using Brokering.Testing.Installation;
-using System.Net.Http.Json;
 using Brokering.Contracts.Grpc.Ordering;
 using Grpc.Core;
 using Shouldly;
@@ -22,18 +21,7 @@ public sealed class GrpcWatchTests(SystemUnderTest system) : IClassFixture<Syste
     public async Task Watching_an_auto_confirmed_reservation_streams_its_statuses_in_saga_order_and_completes_when_it_is_confirmed()
     {
         var cancellationToken = TestContext.Current.CancellationToken;
-        using var distributor = system.Distributor("arrow");
-        using var feed = await distributor.PostAsJsonAsync("/v1/distributors/arrow/stock-feed", new
-        {
-            distributorId = "arrow",
-            sequence = 1,
-            kind = "Snapshot",
-            items = new[]
-            {
-                new { sku = Sku, warehouse = "HKG-1", quantityOnHand = 100, unitPrice = 31000m, currency = "USD", leadTimeDays = 3, minimumOrderQuantity = 1 },
-            },
-        }, cancellationToken);
-        feed.IsSuccessStatusCode.ShouldBeTrue(await feed.Content.ReadAsStringAsync(cancellationToken));
+        await system.PublishSnapshotAsync("arrow", 1, Sku, "HKG-1", 100, 31000m, cancellationToken);
 
         using var channel = BrokeringSystem.GrpcChannelTo(system.Ordering);
         var reservations = new Reservations.ReservationsClient(channel);

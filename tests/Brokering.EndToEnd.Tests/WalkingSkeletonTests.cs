@@ -21,18 +21,7 @@ public sealed class WalkingSkeletonTests(SystemUnderTest system) : IClassFixture
     public async Task A_reservation_is_screened_held_confirmed_and_committed_across_the_three_services()
     {
         var cancellationToken = TestContext.Current.CancellationToken;
-        using var distributor = system.Distributor("arrow");
-        using var feed = await distributor.PostAsJsonAsync("/v1/distributors/arrow/stock-feed", new
-        {
-            distributorId = "arrow",
-            sequence = 1,
-            kind = "Snapshot",
-            items = new[]
-            {
-                new { sku = Sku, warehouse = "HKG-1", quantityOnHand = 100, unitPrice = 31000m, currency = "USD", leadTimeDays = 3, minimumOrderQuantity = 1 },
-            },
-        }, cancellationToken);
-        feed.IsSuccessStatusCode.ShouldBeTrue(await feed.Content.ReadAsStringAsync(cancellationToken));
+        await system.PublishSnapshotAsync("arrow", 1, Sku, "HKG-1", 100, 31000m, cancellationToken);
 
         using var buyer = system.Buyer("acme-servers");
         using var submitted = await buyer.PostAsJsonAsync("/v1/reservations", new

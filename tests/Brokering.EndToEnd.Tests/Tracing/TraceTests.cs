@@ -22,18 +22,7 @@ public sealed class TraceTests(TracedSystem traced) : IClassFixture<TracedSystem
     {
         var cancellationToken = TestContext.Current.CancellationToken;
         var system = traced.System;
-        using var distributor = system.Distributor("arrow");
-        using var feed = await distributor.PostAsJsonAsync("/v1/distributors/arrow/stock-feed", new
-        {
-            distributorId = "arrow",
-            sequence = 1,
-            kind = "Snapshot",
-            items = new[]
-            {
-                new { sku = Sku, warehouse = "HKG-1", quantityOnHand = 50, unitPrice = 25000m, currency = "USD", leadTimeDays = 3, minimumOrderQuantity = 1 },
-            },
-        }, cancellationToken);
-        feed.IsSuccessStatusCode.ShouldBeTrue(await feed.Content.ReadAsStringAsync(cancellationToken));
+        await system.PublishSnapshotAsync("arrow", 1, Sku, "HKG-1", 50, 25000m, cancellationToken);
 
         // The buyer's own tracing: a W3C traceparent, sampled.
         var traceId = ActivityTraceId.CreateRandom().ToHexString();
