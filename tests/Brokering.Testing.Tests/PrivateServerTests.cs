@@ -95,6 +95,24 @@ public sealed class PrivateServerTests
     private static async Task<List<string>> DrainAsync(ConnectionFactory factory, string queue, CancellationToken cancellationToken)
     {
         await using var connection = await factory.CreateConnectionAsync(cancellationToken);
+
+        // After a kill the node accepts connections before every durable queue of the default virtual host is back
+        // (a queue being recovered answers NOT_FOUND "home node … is down"): wait for the queue as a client would.
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (true)
+        {
+            await using var probe = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+            try
+            {
+                await probe.QueueDeclarePassiveAsync(queue, cancellationToken);
+                break;
+            }
+            catch (OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
+            }
+        }
+
         await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
         var bodies = new List<string>();
         while (await channel.BasicGetAsync(queue, autoAck: true, cancellationToken) is { } message)
