@@ -10,65 +10,40 @@ namespace Brokering.ServiceDefaults.Telemetry;
 /// </summary>
 internal sealed class GrpcServerMetricsInterceptor(GrpcCallMetrics metrics) : Interceptor
 {
-    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
-        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
-    {
-        var started = Stopwatch.GetTimestamp();
-        try
-        {
-            var response = await continuation(request, context);
-            metrics.Served(context.Method, context.Status.StatusCode, Stopwatch.GetElapsedTime(started));
-            return response;
-        }
-        catch (Exception exception)
-        {
-            metrics.Served(context.Method, StatusOf(exception), Stopwatch.GetElapsedTime(started));
-            throw;
-        }
-    }
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(
+        TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation) =>
+        MeasureAsync(context, () => continuation(request, context));
 
-    public override async Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
-        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        var started = Stopwatch.GetTimestamp();
-        try
-        {
-            var response = await continuation(requestStream, context);
-            metrics.Served(context.Method, context.Status.StatusCode, Stopwatch.GetElapsedTime(started));
-            return response;
-        }
-        catch (Exception exception)
-        {
-            metrics.Served(context.Method, StatusOf(exception), Stopwatch.GetElapsedTime(started));
-            throw;
-        }
-    }
+    public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(
+        IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation) =>
+        MeasureAsync(context, () => continuation(requestStream, context));
 
-    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(
-        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        var started = Stopwatch.GetTimestamp();
-        try
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(
+        TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation) =>
+        MeasureAsync(context, async () =>
         {
             await continuation(request, responseStream, context);
-            metrics.Served(context.Method, context.Status.StatusCode, Stopwatch.GetElapsedTime(started));
-        }
-        catch (Exception exception)
-        {
-            metrics.Served(context.Method, StatusOf(exception), Stopwatch.GetElapsedTime(started));
-            throw;
-        }
-    }
+            return true;
+        });
 
-    public override async Task DuplexStreamingServerHandler<TRequest, TResponse>(
+    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(
         IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
-        DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+        DuplexStreamingServerMethod<TRequest, TResponse> continuation) =>
+        MeasureAsync(context, async () =>
+        {
+            await continuation(requestStream, responseStream, context);
+            return true;
+        });
+
+    // One measurement per call, whatever its kind: the status it ended with, or the one its exception becomes.
+    private async Task<T> MeasureAsync<T>(ServerCallContext context, Func<Task<T>> call)
     {
         var started = Stopwatch.GetTimestamp();
         try
         {
-            await continuation(requestStream, responseStream, context);
+            var result = await call();
             metrics.Served(context.Method, context.Status.StatusCode, Stopwatch.GetElapsedTime(started));
+            return result;
         }
         catch (Exception exception)
         {
