@@ -45,6 +45,14 @@ public sealed class OrderingOptions
     /// </summary>
     public TimeSpan ScreeningDeadline { get; set; } = TimeSpan.FromHours(4);
 
+    /// <summary>
+    /// How long after its approval a reservation that no cutoff bounds (compliance gave none: nothing restricts the
+    /// sale) may wait to be filled and confirmed before it ends Expired with everything released. A cutoff bounds
+    /// every other reservation's wait; without one, a reservation waiting for stock or for an allocation whose
+    /// dependency never recovers would otherwise never end.
+    /// </summary>
+    public TimeSpan FillDeadlineWithoutCutoff { get; set; } = TimeSpan.FromHours(24);
+
     /// <summary>How an activity whose dependency is down is tried again.</summary>
     public ActivityRetryOptions ActivityRetry { get; set; } = new();
 

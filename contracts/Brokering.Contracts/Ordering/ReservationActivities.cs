@@ -91,6 +91,14 @@ public sealed record CutoffReached(Guid ReservationId, DateTimeOffset Cutoff);
 /// <param name="ReservationId">Reservation id.</param>
 public sealed record ScreeningDeadlineReached(Guid ReservationId);
 
+/// <summary>
+/// Timer message: a reservation no cutoff bounds (nothing restricts the sale) was not filled and confirmed within
+/// <c>Ordering:FillDeadlineWithoutCutoff</c> of its approval. Scheduled durably by the saga so that such a
+/// reservation, which has no cutoff to end it, still ends.
+/// </summary>
+/// <param name="ReservationId">Reservation id.</param>
+public sealed record FillDeadlineReached(Guid ReservationId);
+
 /// <summary>Stock appeared for a SKU that a reservation waiting in AwaitingStock still needs: plan again for what is missing.</summary>
 /// <param name="ReservationId">Reservation id.</param>
 /// <param name="Sku">The SKU that became available.</param>

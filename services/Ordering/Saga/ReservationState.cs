@@ -38,6 +38,9 @@ public sealed class ReservationState : SagaStateMachineInstance
     /// <summary>Token of the scheduled <see cref="ScreeningDeadlineReached"/> message.</summary>
     public Guid? ScreeningTimerTokenId { get; set; }
 
+    /// <summary>Token of the scheduled <see cref="FillDeadlineReached"/> message (only while no cutoff applies).</summary>
+    public Guid? FillDeadlineTokenId { get; set; }
+
     public List<ReservationLine> Lines { get; set; } = [];
     public List<Allocation> Allocations { get; set; } = [];
     public List<Transition> History { get; set; } = [];

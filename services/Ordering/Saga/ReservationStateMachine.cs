@@ -16,6 +16,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
     {
         var holdTimeToLive = options.Value.HoldTimeToLive;
         var screeningDeadline = options.Value.ScreeningDeadline;
+        var fillDeadline = options.Value.FillDeadlineWithoutCutoff;
 
         InstanceState(saga => saga.CurrentState);
 
@@ -35,6 +36,8 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
         Schedule(() => CutoffTimer, saga => saga.CutoffTimerTokenId, timer =>
             timer.Received = e => e.CorrelateById(m => m.Message.ReservationId));
         Schedule(() => ScreeningTimer, saga => saga.ScreeningTimerTokenId, timer =>
+            timer.Received = e => e.CorrelateById(m => m.Message.ReservationId));
+        Schedule(() => FillDeadline, saga => saga.FillDeadlineTokenId, timer =>
             timer.Received = e => e.CorrelateById(m => m.Message.ReservationId));
 
         // A message for a reservation that has moved on is a late arrival, not an error.
@@ -57,10 +60,11 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                         .Then(context => context.Saga.StatusReason = "The cutoff had already passed when screening finished.")
                         .TransitionTo(CutoffMissed),
                     inTime => inTime
-                        .If(context => context.Saga.Cutoff is not null,
+                        .IfElse(context => context.Saga.Cutoff is not null,
                             timer => timer.Schedule(CutoffTimer,
                                 context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
-                                context => context.Saga.Cutoff!.Value.UtcDateTime))
+                                context => context.Saga.Cutoff!.Value.UtcDateTime),
+                            unbounded => unbounded.Schedule(FillDeadline, context => new FillDeadlineReached(context.Saga.CorrelationId), _ => fillDeadline))
                         .Publish(context => NextPlan(context.Saga))
                         .TransitionTo(Allocating)),
             When(Screened, context => context.Message.Outcome != ScreeningOutcome.Approved)
@@ -218,10 +222,31 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                     context.Saga.StatusReason = null;
                 })
                 .IfElse(context => context.Saga.Cutoff is not null,
-                    timer => timer.Schedule(CutoffTimer,
-                        context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
-                        context => context.Saga.Cutoff!.Value.UtcDateTime),
-                    none => none.Unschedule(CutoffTimer)));
+                    timer => timer
+                        .Schedule(CutoffTimer,
+                            context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
+                            context => context.Saga.Cutoff!.Value.UtcDateTime)
+                        .Unschedule(FillDeadline),
+                    // The deadline counts from the first approval without a cutoff: a re-screen does not extend it.
+                    none => none
+                        .Unschedule(CutoffTimer)
+                        .If(context => context.Saga.FillDeadlineTokenId is null,
+                            deadline => deadline.Schedule(FillDeadline, context => new FillDeadlineReached(context.Saga.CorrelationId), _ => fillDeadline))));
+
+        // No cutoff ends this reservation's wait, so the fill deadline does. A commit already in flight (Confirming)
+        // is left to finish: it commits before the holds lapse or is refused.
+        During(Allocating, Held, AwaitingStock,
+            When(FillDeadline.Received)
+                .Then(context => context.Saga.StatusReason =
+                    $"No cutoff applies and the reservation was not filled and confirmed within {fillDeadline} of its approval.")
+                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "fill deadline reached"))
+                .TransitionTo(Expired));
+
+        // However a reservation ends, its fill deadline has nothing left to end.
+        foreach (var terminal in new[] { Confirmed, Rejected, Cancelled, Expired, CutoffMissed })
+        {
+            WhenEnter(terminal, ended => ended.Unschedule(FillDeadline));
+        }
 
         // A distributor's feed fell below what it held for us: drop those holds and plan again for
         // what is now missing. While allocating, the plan in flight is evaluated without them.
@@ -280,6 +305,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
 
     public Schedule<ReservationState, CutoffReached> CutoffTimer { get; private set; } = null!;
     public Schedule<ReservationState, ScreeningDeadlineReached> ScreeningTimer { get; private set; } = null!;
+    public Schedule<ReservationState, FillDeadlineReached> FillDeadline { get; private set; } = null!;
 
     /// <summary>States a reservation never leaves (an array, so database queries can use it).</summary>
     public static readonly string[] TerminalStateNames = ["Confirmed", "Rejected", "Cancelled", "Expired", "CutoffMissed"];

@@ -541,6 +541,10 @@ namespace Brokering.Ordering.Data.Migrations
                         .HasColumnType("character varying(2)")
                         .HasColumnName("destination_country");
 
+                    b.Property<Guid?>("FillDeadlineTokenId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("fill_deadline_token_id");
+
                     b.Property<string>("FillPolicy")
                         .IsRequired()
                         .HasMaxLength(20)

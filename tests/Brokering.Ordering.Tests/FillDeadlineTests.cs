@@ -1,0 +1,135 @@
+using Brokering.Contracts.Inventory;
+using Brokering.Contracts.Ordering;
+using Brokering.Ordering.Saga;
+using MassTransit;
+using MassTransit.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Shouldly;
+
+namespace Brokering.Ordering.Tests;
+
+/// <summary>
+/// A reservation that no cutoff bounds (compliance approved it without one) still ends: the fill deadline ends its
+/// wait, and only its wait.
+/// </summary>
+public sealed class FillDeadlineTests : IAsyncLifetime
+{
+    private const string Sku = "NVIDIA-H20-96GB";
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(2);
+
+    private readonly Guid id = Guid.NewGuid();
+    private ServiceProvider provider = null!;
+    private ITestHarness harness = null!;
+    private ISagaStateMachineTestHarness<ReservationStateMachine, ReservationState> saga = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        provider = new ServiceCollection()
+            .AddSingleton(TimeProvider.System)
+            .AddSingleton(Options.Create(new OrderingOptions { FillDeadlineWithoutCutoff = Deadline }))
+            .AddMassTransitTestHarness(x =>
+            {
+                x.AddDelayedMessageScheduler();
+                x.AddSagaStateMachine<ReservationStateMachine, ReservationState>();
+                x.UsingInMemory((context, cfg) =>
+                {
+                    cfg.UseDelayedMessageScheduler();
+                    cfg.ConfigureEndpoints(context);
+                });
+            })
+            .BuildServiceProvider(true);
+        harness = provider.GetRequiredService<ITestHarness>();
+        harness.TestTimeout = TimeSpan.FromMinutes(2);
+        await harness.Start();
+        saga = harness.GetSagaStateMachineHarness<ReservationStateMachine, ReservationState>();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await harness.Stop();
+        await provider.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_reservation_no_cutoff_bounds_that_finds_no_stock_ends_Expired_at_the_fill_deadline_with_its_holds_released()
+    {
+        await SubmitAndApproveAsync(cutoff: null);
+        await harness.Bus.Publish(new NoStockOffered(id, 1, ["no distributor offers it"]), Ct);
+
+        (await saga.Exists(id, machine => machine.Expired, TimeSpan.FromMinutes(2))).ShouldNotBeNull();
+        saga.Sagas.Contains(id)!.StatusReason!.ShouldContain("No cutoff applies");
+        (await harness.Published.Any<ReleaseReservationHolds>(m => m.Context.Message.ReservationId == id, Ct)).ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task A_reservation_with_a_cutoff_waits_for_stock_past_the_fill_deadline()
+    {
+        await SubmitAndApproveAsync(cutoff: DateTimeOffset.UtcNow.AddHours(1));
+        await harness.Bus.Publish(new NoStockOffered(id, 1, ["no distributor offers it"]), Ct);
+        (await saga.Exists(id, machine => machine.AwaitingStock)).ShouldNotBeNull();
+        saga.Sagas.Contains(id)!.FillDeadlineTokenId.ShouldBeNull();
+
+        await Task.Delay(Deadline * 2, Ct);
+
+        saga.Sagas.Contains(id)!.CurrentState.ShouldBe("AwaitingStock");
+    }
+
+    [Fact]
+    public async Task A_re_screen_that_brings_a_cutoff_cancels_the_fill_deadline()
+    {
+        await SubmitAndApproveAsync(cutoff: null);
+        await harness.Bus.Publish(new NoStockOffered(id, 1, ["no distributor offers it"]), Ct);
+        (await saga.Exists(id, machine => machine.AwaitingStock)).ShouldNotBeNull();
+        saga.Sagas.Contains(id)!.FillDeadlineTokenId.ShouldNotBeNull();
+
+        await harness.Bus.Publish(Approval(DateTimeOffset.UtcNow.AddHours(1)), Ct);
+        (await saga.Match(s => s.CorrelationId == id && s.FillDeadlineTokenId == null, TimeSpan.FromMinutes(2))).ShouldContain(id);
+        await Task.Delay(Deadline * 2, Ct);
+
+        saga.Sagas.Contains(id)!.CurrentState.ShouldBe("AwaitingStock");
+    }
+
+    [Fact]
+    public async Task A_reservation_confirmed_before_its_fill_deadline_stays_Confirmed_and_releases_nothing()
+    {
+        await SubmitAndApproveAsync(cutoff: null);
+        var hold = Guid.NewGuid();
+        await harness.Bus.Publish(new HoldsPlaced(id, 1, [new PlacedHold(hold, Sku, "arrow", "HKG", 10, 10, 29_000m, "USD")],
+            DateTimeOffset.UtcNow.AddMinutes(10)), Ct);
+        (await saga.Exists(id, machine => machine.Confirming)).ShouldNotBeNull();
+        await harness.Bus.Publish(new HoldsCommitted(id, [hold], 10, DateTimeOffset.UtcNow), Ct);
+        (await saga.Exists(id, machine => machine.Confirmed)).ShouldNotBeNull();
+
+        await Task.Delay(Deadline * 2, Ct);
+
+        saga.Sagas.Contains(id)!.CurrentState.ShouldBe("Confirmed");
+        saga.Sagas.Contains(id)!.FillDeadlineTokenId.ShouldBeNull();
+        (await harness.Published.Any<ReleaseReservationHolds>(m => m.Context.Message.ReservationId == id, Ct)).ShouldBeFalse();
+    }
+
+    private ReservationScreened Approval(DateTimeOffset? cutoff) =>
+        new(id, "d-1", ScreeningOutcome.Approved, cutoff, [new ScreenedLine(Sku, ScreeningOutcome.Approved, cutoff, [])], []);
+
+    private async Task SubmitAndApproveAsync(DateTimeOffset? cutoff)
+    {
+        await harness.Bus.Publish(new ReservationSubmitted
+        {
+            ReservationId = id,
+            BuyerId = "buyer-1",
+            BuyerReference = "PO-1",
+            EndUser = new EndUser("Acme", "DE"),
+            DestinationCountry = "DE",
+            FillPolicy = FillPolicy.AllowPartial,
+            MinFillRatio = 0.5m,
+            Confirmation = Confirmation.Auto,
+            Lines = [new ReservationLine(Sku, 10, 30_000m, "USD")],
+            SubmittedAt = DateTimeOffset.UtcNow,
+        }, Ct);
+        (await saga.Exists(id, machine => machine.Screening)).ShouldNotBeNull();
+        await harness.Bus.Publish(Approval(cutoff), Ct);
+        (await saga.Exists(id, machine => machine.Allocating)).ShouldNotBeNull();
+    }
+}
