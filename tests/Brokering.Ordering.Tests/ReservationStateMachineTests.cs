@@ -297,6 +297,38 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task At_the_cutoff_a_reservation_still_committing_asks_inventory_again_and_a_refusal_ends_it_CutoffMissed()
+    {
+        var cutoff = clock.GetUtcNow().AddSeconds(2);
+        await ConfirmingAsync(cutoff);
+        await EventuallyPublishedAsync<CommitReservationHolds>(m => m.ReservationId == id);
+
+        // The first commit never answers (say it went past its last redelivery during an inventory outage).
+        await WaitForCutoffAsync(cutoff);
+        await EventuallyPublishedAsync<CommitReservationHolds>(m => m.ReservationId == id && m.CommitBefore == cutoff, count: 2);
+        await EventuallyPublishedAsync<ReleaseReservationHolds>(m => m.ReservationId == id);
+        (await saga.Exists(id, machine => machine.Confirming)).ShouldNotBeNull();
+
+        clock.Advance(TimeSpan.FromSeconds(5));
+        await harness.Bus.Publish(new ReservationCommitRefused(id, "The cutoff has passed; nothing was committed."), Ct);
+
+        (await saga.Exists(id, machine => machine.CutoffMissed)).ShouldNotBeNull();
+    }
+
+    [Fact]
+    public async Task Holds_lapsing_while_committing_make_the_saga_ask_inventory_again_and_a_refusal_ends_it_Expired()
+    {
+        await ConfirmingAsync(cutoff: clock.GetUtcNow().AddHours(2));
+        await EventuallyPublishedAsync<CommitReservationHolds>(m => m.ReservationId == id);
+
+        await harness.Bus.Publish(new HoldsExpired(id, [Guid.NewGuid()], clock.GetUtcNow()), Ct);
+
+        await EventuallyPublishedAsync<CommitReservationHolds>(m => m.ReservationId == id, count: 2);
+        await harness.Bus.Publish(new ReservationCommitRefused(id, "Nothing was committed: holds expired."), Ct);
+        (await saga.Exists(id, machine => machine.Expired)).ShouldNotBeNull();
+    }
+
+    [Fact]
     public async Task The_commit_names_every_hold_of_the_plan_so_inventory_commits_all_of_them_or_none()
     {
         await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Auto, cutoff: clock.GetUtcNow().AddHours(2));

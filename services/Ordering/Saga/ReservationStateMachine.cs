@@ -157,6 +157,11 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
         // commit activity commits before the saga's cutoff as it stands when it calls inventory) and, once it has
         // passed, the holds are released: inventory serialises that release with the commit, and whichever
         // lands first decides between Confirmed (committed strictly before the cutoff) and CutoffMissed.
+        // Once the cutoff has passed or a hold has lapsed, the commit in flight has either landed already or can no
+        // longer land; only its answer ends the reservation, and that answer may never come (a command past its last
+        // redelivery, an inventory outage longer than the redelivery schedule). So the
+        // saga asks inventory again with a command of its own: a commit that already landed is answered by the
+        // HoldsCommitted it published, one that has not is refused, and either ends the reservation.
         During(Confirming,
             When(Rescreen)
                 .Then(context => context.Saga.StatusReason = $"Re-screening while committing: {context.Message.Cause}")
@@ -169,13 +174,19 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                     context.Saga.StatusReason = $"A new rule set moved the cutoff to {context.Message.Cutoff:O} while committing.";
                 })
                 .IfElse(context => context.Saga.Cutoff <= clock.GetUtcNow(),
-                    past => past.Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff moved into the past while committing")),
+                    past => past
+                        .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff moved into the past while committing"))
+                        .Publish(context => Commit(context.Saga)),
                     future => future.Schedule(CutoffTimer,
                         context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
                         context => context.Saga.Cutoff!.Value.UtcDateTime)),
             When(CutoffTimer.Received, context => context.Message.Cutoff == context.Saga.Cutoff)
                 .Then(context => context.Saga.StatusReason = "The cutoff arrived while committing.")
-                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff reached while committing")));
+                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff reached while committing"))
+                .Publish(context => Commit(context.Saga)),
+            When(HoldsExpired)
+                .Then(context => context.Saga.StatusReason = "Holds lapsed while committing.")
+                .Publish(context => Commit(context.Saga)));
 
         // Rules changed (a cutoff moved, a party was listed): ask compliance again, and apply its
         // answer wherever the reservation stands.
