@@ -19,7 +19,7 @@ public sealed record BrokeringSystemOptions
     public Uri? Broker { get; init; }
 
     /// <summary>How long each service process gets to report ready at start (busy machines start slowly).</summary>
-    public TimeSpan ReadyPatience { get; init; } = TimeSpan.FromSeconds(90);
+    public TimeSpan ReadyPatience { get; init; } = TimeSpan.FromMinutes(3);
 
     /// <summary>How many processes each service runs as: same database and broker, each on its own ports.</summary>
     public int Replicas { get; init; } = 1;
