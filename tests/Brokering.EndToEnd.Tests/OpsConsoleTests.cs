@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Brokering.Testing;
+using Brokering.Testing.Browser;
 using Microsoft.Playwright;
 using Shouldly;
 
@@ -13,7 +14,7 @@ namespace Brokering.EndToEnd.Tests;
 /// saga's page shows its timeline, and a cancel from the console ends the saga Cancelled with inventory's
 /// holds released.
 /// </summary>
-public sealed class OpsConsoleTests(SystemUnderTest system, HeadlessChromium chromium) : IClassFixture<SystemUnderTest>, IClassFixture<HeadlessChromium>
+public sealed class OpsConsoleTests(SystemUnderTest system) : IClassFixture<SystemUnderTest>
 {
     private const string Sku = "NVIDIA-H800-SXM5-80GB";
     private const string Buyer = "console-buyer";
@@ -68,6 +69,7 @@ public sealed class OpsConsoleTests(SystemUnderTest system, HeadlessChromium chr
         feeds[Quiet].GetProperty("stale").GetBoolean().ShouldBeTrue();
         feeds[Quiet].GetProperty("lastFeedAt").ValueKind.ShouldBe(JsonValueKind.Null);
 
+        await using var chromium = await HeadlessChromium.LaunchAsync("full-system");
         var page = await chromium.NewConsolePageAsync(system.Ordering.Rest, TestTokens.Operator());
 
         // Overview: counts per state and stock freshness per distributor.
@@ -82,7 +84,7 @@ public sealed class OpsConsoleTests(SystemUnderTest system, HeadlessChromium chr
         await Expect(freshnessPanel.GetByTestId("stale-count")).ToHaveTextAsync(
             $"{feeds.Values.Count(d => d.GetProperty("stale").GetBoolean())} of {feeds.Count} stale");
         await Expect(freshnessPanel.Locator($"tr[data-distributor={Fed}] .feed-age")).ToHaveAttributeAsync("data-level", "fresh");
-        await HeadlessChromium.ScreenshotAsync(page, "01-overview-with-stock-freshness");
+        await chromium.ScreenshotAsync(page, "01-overview-with-stock-freshness");
 
         // The list, filtered by state.
         await page.GotoAsync($"/ops/sagas?buyer={Buyer}");
@@ -91,7 +93,7 @@ public sealed class OpsConsoleTests(SystemUnderTest system, HeadlessChromium chr
         await page.GetByRole(AriaRole.Button, new() { Name = "Apply" }).ClickAsync();
         await Expect(page.Locator("#results-count")).ToHaveTextAsync("2 reservations");
         await Expect(page.Locator("#results tbody .badge")).ToHaveTextAsync(["Held", "Held"]);
-        await HeadlessChromium.ScreenshotAsync(page, "02-list-filtered-held");
+        await chromium.ScreenshotAsync(page, "02-list-filtered-held");
 
         // A saga's page: the timeline the saga recorded on its way to Held.
         await page.GetByRole(AriaRole.Link, new() { Name = $"Reservation {toCancel}" }).ClickAsync();
@@ -101,7 +103,7 @@ public sealed class OpsConsoleTests(SystemUnderTest system, HeadlessChromium chr
         await Expect(timeline.Locator("li").Last).ToContainTextAsync("Allocating→Held on HoldsPlaced");
         var holds = page.GetByRole(AriaRole.Region, new() { Name = "Holds per distributor" });
         await Expect(holds.GetByRole(AriaRole.Rowheader)).ToHaveTextAsync([$"{Fed}40 units"]);
-        await HeadlessChromium.ScreenshotAsync(page, "03-saga-held");
+        await chromium.ScreenshotAsync(page, "03-saga-held");
 
         // Cancel it from the console, with a reason.
         await page.GetByRole(AriaRole.Button, new() { Name = "Cancel reservation" }).ClickAsync();
@@ -112,7 +114,7 @@ public sealed class OpsConsoleTests(SystemUnderTest system, HeadlessChromium chr
         await Expect(page.Locator(".page-head .badge-lg")).ToHaveTextAsync("Cancelled", new() { Timeout = 120_000 });
         await Expect(timeline.Locator("li[data-kind=OpsAction]")).ToContainTextAsync("Reason: Duplicate of PO-C2 (ticket OPS-7)");
         await Expect(timeline.Locator("li").Last).ToContainTextAsync("Held→Cancelled on CancellationRequested");
-        await HeadlessChromium.ScreenshotAsync(page, "04-saga-cancelled");
+        await chromium.ScreenshotAsync(page, "04-saga-cancelled");
 
         // Inventory released the cancelled reservation's holds; the other one still holds its units.
         await WaitUntilAsync(async () => await ActiveHoldsAsync(inventoryOps, toCancel, ct) == 0, "the cancelled reservation's holds are released", ct);

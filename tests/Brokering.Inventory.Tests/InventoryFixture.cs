@@ -190,11 +190,15 @@ public sealed partial class InventoryHost : WebApplicationFactory<Program>
 {
     private readonly string database;
     private readonly Uri virtualHost;
+    private readonly IReadOnlyDictionary<string, string>? settings;
+    private readonly Action<IServiceCollection>? services;
 
-    private InventoryHost(string database, Uri virtualHost)
+    private InventoryHost(string database, Uri virtualHost, IReadOnlyDictionary<string, string>? settings, Action<IServiceCollection>? services)
     {
         this.database = database;
         this.virtualHost = virtualHost;
+        this.settings = settings;
+        this.services = services;
     }
 
     public HttpClient Http { get; private set; } = null!;
@@ -207,9 +211,11 @@ public sealed partial class InventoryHost : WebApplicationFactory<Program>
 
     public Brokering.Contracts.Grpc.Inventory.StockFeeds.StockFeedsClient Feeds { get; private set; } = null!;
 
-    public static async Task<InventoryHost> StartAsync(string database, Uri virtualHost)
+    /// <summary>Starts a replica; <paramref name="settings"/> override configuration, <paramref name="services"/> adds test services.</summary>
+    public static async Task<InventoryHost> StartAsync(
+        string database, Uri virtualHost, IReadOnlyDictionary<string, string>? settings = null, Action<IServiceCollection>? services = null)
     {
-        var host = new InventoryHost(database, virtualHost);
+        var host = new InventoryHost(database, virtualHost, settings, services);
         // REST: a distributor's token for its own feed, the platform's (ops and service) for the rest.
         host.Http = host.CreateDefaultClient(new TokenPerRequest());
         // gRPC: ledger calls are ordering's (service identity on the channel); stock feed calls carry the
@@ -259,7 +265,16 @@ public sealed partial class InventoryHost : WebApplicationFactory<Program>
         builder.UseSetting("Inventory:ExpirySweepInterval", "00:00:00.200");
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
         builder.UseSetting("Logging:LogLevel:Brokering.Inventory.StockFeeds.StockFeedIngestor", "Error");
-        builder.ConfigureTestServices(services => services.Configure<MassTransitHostOptions>(options => options.WaitUntilStarted = true));
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            builder.UseSetting(key, value);
+        }
+
+        builder.ConfigureTestServices(services =>
+        {
+            services.Configure<MassTransitHostOptions>(options => options.WaitUntilStarted = true);
+            this.services?.Invoke(services);
+        });
     }
 
     public override async ValueTask DisposeAsync()

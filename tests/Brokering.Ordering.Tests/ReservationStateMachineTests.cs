@@ -1,10 +1,7 @@
 using Brokering.Contracts.Inventory;
 using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Saga;
-using MassTransit;
 using MassTransit.Testing;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Shouldly;
 
@@ -18,7 +15,7 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
     // would put every scheduled cutoff in the past once the wall clock passes it, and fire it at once.
     private readonly FakeTimeProvider clock = new(DateTimeOffset.UtcNow);
     private readonly Guid id = Guid.NewGuid();
-    private ServiceProvider provider = null!;
+    private ReservationSagaHarness reservations = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
     private ITestHarness harness = null!;
@@ -26,30 +23,12 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        provider = new ServiceCollection()
-            .AddSingleton<TimeProvider>(clock)
-            .AddSingleton(Options.Create(new OrderingOptions { HoldTimeToLive = TimeSpan.FromMinutes(10) }))
-            .AddMassTransitTestHarness(x =>
-            {
-                x.AddDelayedMessageScheduler();
-                x.AddSagaStateMachine<ReservationStateMachine, ReservationState>();
-                x.UsingInMemory((context, cfg) =>
-                {
-                    cfg.UseDelayedMessageScheduler();
-                    cfg.ConfigureEndpoints(context);
-                });
-            })
-            .BuildServiceProvider(true);
-        harness = provider.GetRequiredService<ITestHarness>();
-        await harness.Start();
-        saga = harness.GetSagaStateMachineHarness<ReservationStateMachine, ReservationState>();
+        reservations = await ReservationSagaHarness.StartAsync(clock, new OrderingOptions { HoldTimeToLive = TimeSpan.FromMinutes(10) });
+        harness = reservations.Bus;
+        saga = reservations.Saga;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await harness.Stop();
-        await provider.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => reservations.DisposeAsync();
 
     [Fact]
     public async Task A_submitted_reservation_is_sent_to_screening()

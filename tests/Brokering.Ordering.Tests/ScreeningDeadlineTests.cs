@@ -1,9 +1,6 @@
 using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Saga;
-using MassTransit;
 using MassTransit.Testing;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
 using Shouldly;
 
 namespace Brokering.Ordering.Tests;
@@ -12,7 +9,7 @@ namespace Brokering.Ordering.Tests;
 public sealed class ScreeningDeadlineTests : IAsyncLifetime
 {
     private readonly Guid id = Guid.NewGuid();
-    private ServiceProvider provider = null!;
+    private ReservationSagaHarness reservations = null!;
     private ITestHarness harness = null!;
     private ISagaStateMachineTestHarness<ReservationStateMachine, ReservationState> saga = null!;
 
@@ -20,31 +17,12 @@ public sealed class ScreeningDeadlineTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        provider = new ServiceCollection()
-            .AddSingleton(TimeProvider.System)
-            .AddSingleton(Options.Create(new OrderingOptions { ScreeningDeadline = TimeSpan.FromSeconds(1) }))
-            .AddMassTransitTestHarness(x =>
-            {
-                x.AddDelayedMessageScheduler();
-                x.AddSagaStateMachine<ReservationStateMachine, ReservationState>();
-                x.UsingInMemory((context, cfg) =>
-                {
-                    cfg.UseDelayedMessageScheduler();
-                    cfg.ConfigureEndpoints(context);
-                });
-            })
-            .BuildServiceProvider(true);
-        harness = provider.GetRequiredService<ITestHarness>();
-        harness.TestTimeout = TimeSpan.FromMinutes(2);
-        await harness.Start();
-        saga = harness.GetSagaStateMachineHarness<ReservationStateMachine, ReservationState>();
+        reservations = await ReservationSagaHarness.StartAsync(TimeProvider.System, new OrderingOptions { ScreeningDeadline = TimeSpan.FromSeconds(1) }, testTimeout: TimeSpan.FromMinutes(2));
+        harness = reservations.Bus;
+        saga = reservations.Saga;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await harness.Stop();
-        await provider.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => reservations.DisposeAsync();
 
     [Fact]
     public async Task A_reservation_never_screened_ends_Rejected_at_the_screening_deadline_with_the_reason()

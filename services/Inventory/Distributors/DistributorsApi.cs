@@ -39,7 +39,7 @@ internal static partial class DistributorsApi
     }
 
     private static async Task<Results<Ok<FeedKeyView>, ValidationProblem, ProblemHttpResult>> RegisterFeedKeyAsync(
-        string id, RegisterFeedKeyRequest request, InventoryDbContext db, HttpContext http, ILoggerFactory loggers, CancellationToken cancellationToken)
+        string id, RegisterFeedKeyRequest request, InventoryDbContext db, Brokering.Inventory.StockFeeds.FeedKeys feedKeys, HttpContext http, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         if (!http.User.IsInRole(BrokeringRoles.Ops) && !Brokering.Inventory.StockFeeds.DistributorIdentity.MayPublish(http.User, id))
         {
@@ -58,6 +58,8 @@ internal static partial class DistributorsApi
 
         var updated = await db.Distributors.Where(d => d.Id == id)
             .ExecuteUpdateAsync(set => set.SetProperty(d => d.FeedPublicKey, key), cancellationToken);
+        // Before answering: once the caller hears the key is replaced, this replica accepts nothing signed with the old one.
+        feedKeys.Replaced(id);
         if (updated == 0)
         {
             return TypedResults.Problem($"Distributor '{id}' is not registered.", statusCode: StatusCodes.Status404NotFound, title: "Unknown distributor");

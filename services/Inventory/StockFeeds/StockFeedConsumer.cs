@@ -1,7 +1,6 @@
 using Brokering.Contracts.Inventory;
 using Brokering.Inventory.Data;
 using MassTransit;
-using Microsoft.EntityFrameworkCore;
 
 namespace Brokering.Inventory.StockFeeds;
 
@@ -34,7 +33,7 @@ public enum FeedRefusal
 /// lost, never retried forever. Duplicates are acknowledged.
 /// </summary>
 internal sealed class StockFeedConsumer(
-    StockFeedIngestor ingestor, InventoryDbContext db, InventoryMetrics metrics, ILogger<StockFeedConsumer> logger) : IConsumer<StockFeedUpdate>
+    StockFeedIngestor ingestor, FeedKeys feedKeys, InventoryDbContext db, InventoryMetrics metrics, ILogger<StockFeedConsumer> logger) : IConsumer<StockFeedUpdate>
 {
     public const string QueueName = "stock-feed";
 
@@ -91,16 +90,13 @@ internal sealed class StockFeedConsumer(
             return FeedRefusal.UnknownDistributor;
         }
 
-        var registered = await db.Distributors.AsNoTracking()
-            .Where(d => d.Id == distributorId)
-            .Select(d => new { d.FeedPublicKey })
-            .SingleOrDefaultAsync(context.CancellationToken);
-        if (registered is null)
+        var registered = await feedKeys.FindAsync(distributorId, db, context.CancellationToken);
+        if (!registered.DistributorRegistered)
         {
             return FeedRefusal.UnknownDistributor;
         }
 
-        if (registered.FeedPublicKey is null)
+        if (registered.PublicKey is null)
         {
             return FeedRefusal.NoFeedKey;
         }
@@ -112,6 +108,6 @@ internal sealed class StockFeedConsumer(
         }
 
         // The signature covers the bytes as published, not a re-serialisation of what they parsed to.
-        return FeedSignature.Verify(registered.FeedPublicKey, context.ReceiveContext.GetBody(), signature) ? null : FeedRefusal.BadSignature;
+        return FeedSignature.Verify(registered.PublicKey, context.ReceiveContext.GetBody(), signature) ? null : FeedRefusal.BadSignature;
     }
 }

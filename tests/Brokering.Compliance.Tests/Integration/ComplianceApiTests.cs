@@ -182,18 +182,7 @@ public sealed class ComplianceApiTests(ComplianceServiceFixture service) : IClas
     [Fact]
     public async Task A_licence_on_file_approves_reservations_until_its_units_are_spent()
     {
-        var buyer = $"buyer-{Guid.NewGuid():N}";
-        using var recorded = await service.Http.PostAsJsonAsync("/v1/licences", new
-        {
-            number = $"D{Guid.NewGuid():N}"[..12],
-            buyerId = buyer,
-            skus = new[] { H100 },
-            destinationCountry = "CN",
-            quantity = 100,
-            validUntil = DateTimeOffset.UtcNow.AddDays(365),
-        }, Cancel);
-        recorded.StatusCode.ShouldBe(HttpStatusCode.Created);
-        var licenceUrl = recorded.Headers.Location!;
+        var (buyer, licenceUrl) = await service.RecordLicenceAsync(H100, "CN", units: 100);
 
         var first = await service.Grpc.ScreenAsync(Request(Guid.NewGuid().ToString(), "CN", (H100, 60)), cancellationToken: Cancel);
         first.Outcome.ShouldBe(Api.ScreeningOutcome.LicenceRequired); // another buyer: the licence is not theirs

@@ -1,4 +1,6 @@
+using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using Brokering.ServiceDefaults.Security;
 using Brokering.Testing;
 using Grpc.Core;
@@ -63,6 +65,26 @@ public sealed class ComplianceServiceFixture : IAsyncLifetime
     /// <summary>A client of the service carrying no token.</summary>
     public HttpClient CreateAnonymousClient() => factory!.CreateClient();
 
+    /// <summary>
+    /// Records an export licence for a buyer of the test's own: <paramref name="units"/> units of <paramref name="sku"/>
+    /// to <paramref name="destinationCountry"/>, valid for a year. Returns the buyer and the licence's address.
+    /// </summary>
+    public async Task<RecordedLicence> RecordLicenceAsync(string sku, string destinationCountry, long units)
+    {
+        var buyer = $"buyer-{Guid.NewGuid():N}";
+        using var recorded = await Http.PostAsJsonAsync("/v1/licences", new
+        {
+            number = $"L{Guid.NewGuid():N}"[..12],
+            buyerId = buyer,
+            skus = new[] { sku },
+            destinationCountry,
+            quantity = units,
+            validUntil = DateTimeOffset.UtcNow.AddDays(365),
+        }, TestContext.Current.CancellationToken);
+        recorded.StatusCode.ShouldBe(HttpStatusCode.Created);
+        return new RecordedLicence(buyer, recorded.Headers.Location!);
+    }
+
     /// <summary>A bus of the test's own on the fixture's virtual host, to observe what the service publishes.</summary>
     public async Task<IBusControl> StartObserverAsync(string queue, Action<IRabbitMqReceiveEndpointConfigurator> configure)
     {
@@ -100,3 +122,6 @@ public sealed class ComplianceServiceFixture : IAsyncLifetime
         }
     }
 }
+
+/// <summary>A licence on file: the buyer it was recorded for, and where to read it (units drawn and remaining).</summary>
+public sealed record RecordedLicence(string BuyerId, Uri Url);

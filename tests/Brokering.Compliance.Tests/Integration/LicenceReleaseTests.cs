@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Brokering.Contracts.Ordering;
@@ -20,7 +19,7 @@ public sealed class LicenceReleaseTests(ComplianceServiceFixture service) : ICla
     [InlineData("CutoffMissed")]
     public async Task A_reservation_ending_unconfirmed_gives_back_its_licence_units_once_however_often_it_is_told(string ended)
     {
-        var (buyer, licenceUrl) = await RecordLicenceAsync();
+        var (buyer, licenceUrl) = await service.RecordLicenceAsync(H100, "CN", units: 100);
         var reservation = Guid.NewGuid();
         await ScreenAsync(buyer, reservation, 60);
         (await DrawnAsync(licenceUrl)).ShouldBe(60);
@@ -46,7 +45,7 @@ public sealed class LicenceReleaseTests(ComplianceServiceFixture service) : ICla
     [Fact]
     public async Task A_confirmed_reservation_keeps_its_licence_units()
     {
-        var (buyer, licenceUrl) = await RecordLicenceAsync();
+        var (buyer, licenceUrl) = await service.RecordLicenceAsync(H100, "CN", units: 100);
         var confirmed = Guid.NewGuid();
         var cancelled = Guid.NewGuid();
         await ScreenAsync(buyer, confirmed, 30);
@@ -65,22 +64,6 @@ public sealed class LicenceReleaseTests(ComplianceServiceFixture service) : ICla
         {
             await publisher.StopAsync(CancellationToken.None);
         }
-    }
-
-    private async Task<(string Buyer, Uri LicenceUrl)> RecordLicenceAsync()
-    {
-        var buyer = $"buyer-{Guid.NewGuid():N}";
-        using var recorded = await service.Http.PostAsJsonAsync("/v1/licences", new
-        {
-            number = $"R{Guid.NewGuid():N}"[..12],
-            buyerId = buyer,
-            skus = new[] { H100 },
-            destinationCountry = "CN",
-            quantity = 100,
-            validUntil = DateTimeOffset.UtcNow.AddDays(365),
-        }, Cancel);
-        recorded.StatusCode.ShouldBe(HttpStatusCode.Created);
-        return (buyer, recorded.Headers.Location!);
     }
 
     private async Task ScreenAsync(string buyer, Guid reservation, long quantity)

@@ -25,7 +25,7 @@ public sealed partial class ConsoleBrowserTests(ConsoleFixture console) : IClass
         await page.GetByLabel("Access token").FillAsync(TestTokens.Buyer("acme"));
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
         await Expect(page.Locator("#sign-in-error")).ToHaveTextAsync("This token does not carry the ops role.");
-        await ConsoleFixture.ScreenshotAsync(page, "00-sign-in");
+        await console.ScreenshotAsync(page, "00-sign-in");
 
         await page.GetByLabel("Access token").FillAsync(OrderingHost.OperatorToken);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
@@ -60,7 +60,7 @@ public sealed partial class ConsoleBrowserTests(ConsoleFixture console) : IClass
         var before = await rows.First.Locator(".countdown").TextContentAsync();
         await Expect(rows.First.Locator(".countdown")).Not.ToHaveTextAsync(before!, new() { Timeout = 3000 });
 
-        await ConsoleFixture.ScreenshotAsync(page, "01-overview");
+        await console.ScreenshotAsync(page, "01-overview");
     }
 
     [Fact]
@@ -78,7 +78,7 @@ public sealed partial class ConsoleBrowserTests(ConsoleFixture console) : IClass
         var badges = page.Locator("#results tbody .badge");
         await Expect(badges).ToHaveCountAsync(2);
         await Expect(badges).ToHaveTextAsync(["AwaitingStock", "AwaitingStock"]);
-        await ConsoleFixture.ScreenshotAsync(page, "02-list-filtered-by-state");
+        await console.ScreenshotAsync(page, "02-list-filtered-by-state");
 
         // The filters live in the address, so the same view can be bookmarked or shared.
         await page.ReloadAsync();
@@ -105,7 +105,7 @@ public sealed partial class ConsoleBrowserTests(ConsoleFixture console) : IClass
         await Expect(holds.GetByRole(AriaRole.Rowheader)).ToHaveTextAsync(["arrow80 units", "avnet40 units"]);
         await Expect(page.Locator("#saga-diagram .node.current")).ToHaveAttributeAsync("data-state", "Held");
 
-        await ConsoleFixture.ScreenshotAsync(page, "03-saga-detail");
+        await console.ScreenshotAsync(page, "03-saga-detail");
     }
 
     [Fact]
@@ -126,7 +126,7 @@ public sealed partial class ConsoleBrowserTests(ConsoleFixture console) : IClass
 
         await dialog.GetByRole(AriaRole.Button, new() { Name = "Cancel reservation" }).ClickAsync();
         await Expect(dialog.Locator("#action-error")).ToHaveTextAsync("Give a reason: it is kept with the action.");
-        await ConsoleFixture.ScreenshotAsync(page, "04-cancel-dialog-needs-a-reason");
+        await console.ScreenshotAsync(page, "04-cancel-dialog-needs-a-reason");
 
         await page.Keyboard.TypeAsync("Buyer withdrew the order by phone (ticket OPS-4411)");
         await dialog.GetByRole(AriaRole.Button, new() { Name = "Cancel reservation" }).ClickAsync();
@@ -139,7 +139,7 @@ public sealed partial class ConsoleBrowserTests(ConsoleFixture console) : IClass
         await Expect(timeline.Locator("li").Last).ToContainTextAsync("Held→Cancelled on CancellationRequested");
         await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Cancel reservation" })).ToHaveCountAsync(0);
 
-        await ConsoleFixture.ScreenshotAsync(page, "05-saga-cancelled");
+        await console.ScreenshotAsync(page, "05-saga-cancelled");
     }
 
     [Fact]
@@ -152,7 +152,7 @@ public sealed partial class ConsoleBrowserTests(ConsoleFixture console) : IClass
         await Expect(page.Locator("#diagram svg .node.terminal")).ToHaveCountAsync(5);
         await Expect(page.GetByLabel("Mermaid source")).ToContainTextAsync("stateDiagram-v2");
 
-        await ConsoleFixture.ScreenshotAsync(page, "06-state-machine");
+        await console.ScreenshotAsync(page, "06-state-machine");
     }
 
     private static ILocatorAssertions Expect(ILocator locator) => Assertions.Expect(locator);

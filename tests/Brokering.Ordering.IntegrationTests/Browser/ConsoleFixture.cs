@@ -1,5 +1,6 @@
 using Brokering.Ordering.IntegrationTests.Support;
 using Brokering.Ordering.Saga;
+using Brokering.Testing.Browser;
 using Microsoft.Playwright;
 
 namespace Brokering.Ordering.IntegrationTests.Browser;
@@ -11,13 +12,7 @@ namespace Brokering.Ordering.IntegrationTests.Browser;
 /// </summary>
 public sealed class ConsoleFixture() : OrderingHost(kestrel: true)
 {
-    private const string DefaultChromium = "/usr/bin/chromium";
-
-    private IPlaywright? playwright;
-
-    public IBrowser Browser { get; private set; } = null!;
-
-    public static string Screenshots { get; } = Path.Combine(AppContext.BaseDirectory, "TestResults", "screenshots");
+    private HeadlessChromium? chromium;
 
     /// <summary>Held with holds at two distributors: the one the detail test opens.</summary>
     public ReservationState ToInspect { get; private set; } = null!;
@@ -45,57 +40,23 @@ public sealed class ConsoleFixture() : OrderingHost(kestrel: true)
         ];
         await SeedAsync([.. Seeded]);
 
-        Environment.SetEnvironmentVariable("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
-        var chromium = Environment.GetEnvironmentVariable("BROKERING_CHROMIUM") ?? DefaultChromium;
-        if (!File.Exists(chromium))
-        {
-            throw new InvalidOperationException($"Chromium is not at {chromium}: `apt-get install -y chromium` (or set BROKERING_CHROMIUM).");
-        }
-
-        Directory.CreateDirectory(Screenshots);
-        playwright = await Playwright.CreateAsync();
-        Browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = chromium,
-            Headless = true,
-            Args =
-            [
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run",
-            ],
-        });
+        chromium = await HeadlessChromium.LaunchAsync();
     }
 
     /// <summary>A fresh page (its own context) at a laptop-sized viewport, signed in as an operator unless told not to.</summary>
-    public async Task<IPage> NewPageAsync(bool signedIn = true)
-    {
-        var context = await Browser.NewContextAsync(new BrowserNewContextOptions
-        {
-            BaseURL = Address.ToString(),
-            ViewportSize = new ViewportSize { Width = 1366, Height = 900 },
-            Locale = "en-GB",
-            TimezoneId = "UTC",
-        });
-        context.SetDefaultTimeout(15_000);
-        if (signedIn)
-        {
-            await context.AddInitScriptAsync($"sessionStorage.setItem('brokering.ops.token', '{OperatorToken}');");
-        }
+    public Task<IPage> NewPageAsync(bool signedIn = true) =>
+        chromium!.NewConsolePageAsync(Address, signedIn ? OperatorToken : null);
 
-        return await context.NewPageAsync();
-    }
-
-    public static Task ScreenshotAsync(IPage page, string name) =>
-        page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Screenshots, $"{name}.png"), FullPage = true });
+    /// <summary>A full-page screenshot under <c>TestResults/screenshots</c>.</summary>
+    public Task ScreenshotAsync(IPage page, string name) => chromium!.ScreenshotAsync(page, name);
 
     public override async ValueTask DisposeAsync()
     {
-        if (Browser is not null)
+        if (chromium is not null)
         {
-            await Browser.DisposeAsync();
+            await chromium.DisposeAsync();
         }
 
-        playwright?.Dispose();
         await base.DisposeAsync();
     }
 }

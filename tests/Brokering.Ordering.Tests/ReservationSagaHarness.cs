@@ -1,0 +1,57 @@
+using Brokering.Ordering.Saga;
+using MassTransit;
+using MassTransit.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Brokering.Ordering.Tests;
+
+/// <summary>The reservation saga alone on MassTransit's in-memory test harness, its timers on the delayed scheduler.</summary>
+internal sealed class ReservationSagaHarness : IAsyncDisposable
+{
+    private readonly ServiceProvider provider;
+
+    private ReservationSagaHarness(ServiceProvider provider, ITestHarness bus)
+    {
+        this.provider = provider;
+        Bus = bus;
+        Saga = bus.GetSagaStateMachineHarness<ReservationStateMachine, ReservationState>();
+    }
+
+    public ITestHarness Bus { get; }
+
+    public ISagaStateMachineTestHarness<ReservationStateMachine, ReservationState> Saga { get; }
+
+    /// <summary>Starts the saga with <paramref name="clock"/> and <paramref name="options"/>; <paramref name="testTimeout"/> overrides the harness's.</summary>
+    public static async Task<ReservationSagaHarness> StartAsync(TimeProvider clock, OrderingOptions options, TimeSpan? testTimeout = null)
+    {
+        var provider = new ServiceCollection()
+            .AddSingleton(clock)
+            .AddSingleton(Options.Create(options))
+            .AddMassTransitTestHarness(x =>
+            {
+                x.AddDelayedMessageScheduler();
+                x.AddSagaStateMachine<ReservationStateMachine, ReservationState>();
+                x.UsingInMemory((context, cfg) =>
+                {
+                    cfg.UseDelayedMessageScheduler();
+                    cfg.ConfigureEndpoints(context);
+                });
+            })
+            .BuildServiceProvider(true);
+        var bus = provider.GetRequiredService<ITestHarness>();
+        if (testTimeout is { } timeout)
+        {
+            bus.TestTimeout = timeout;
+        }
+
+        await bus.Start();
+        return new ReservationSagaHarness(provider, bus);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Bus.Stop();
+        await provider.DisposeAsync();
+    }
+}
