@@ -1,10 +1,7 @@
 using Brokering.Contracts.Inventory;
 using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Saga;
-using MassTransit;
 using MassTransit.Testing;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
 using Shouldly;
 
 namespace Brokering.Ordering.Tests;
@@ -19,7 +16,7 @@ public sealed class FillDeadlineTests : IAsyncLifetime
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(2);
 
     private readonly Guid id = Guid.NewGuid();
-    private ServiceProvider provider = null!;
+    private ReservationSagaHarness reservations = null!;
     private ITestHarness harness = null!;
     private ISagaStateMachineTestHarness<ReservationStateMachine, ReservationState> saga = null!;
 
@@ -27,31 +24,13 @@ public sealed class FillDeadlineTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        provider = new ServiceCollection()
-            .AddSingleton(TimeProvider.System)
-            .AddSingleton(Options.Create(new OrderingOptions { FillDeadlineWithoutCutoff = Deadline }))
-            .AddMassTransitTestHarness(x =>
-            {
-                x.AddDelayedMessageScheduler();
-                x.AddSagaStateMachine<ReservationStateMachine, ReservationState>();
-                x.UsingInMemory((context, cfg) =>
-                {
-                    cfg.UseDelayedMessageScheduler();
-                    cfg.ConfigureEndpoints(context);
-                });
-            })
-            .BuildServiceProvider(true);
-        harness = provider.GetRequiredService<ITestHarness>();
-        harness.TestTimeout = TimeSpan.FromMinutes(2);
-        await harness.Start();
-        saga = harness.GetSagaStateMachineHarness<ReservationStateMachine, ReservationState>();
+        reservations = await ReservationSagaHarness.StartAsync(TimeProvider.System, new OrderingOptions { FillDeadlineWithoutCutoff = Deadline },
+            testTimeout: TimeSpan.FromMinutes(2));
+        harness = reservations.Bus;
+        saga = reservations.Saga;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await harness.Stop();
-        await provider.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => reservations.DisposeAsync();
 
     [Fact]
     public async Task A_reservation_no_cutoff_bounds_that_finds_no_stock_ends_Expired_at_the_fill_deadline_with_its_holds_released()
