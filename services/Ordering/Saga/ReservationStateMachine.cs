@@ -169,6 +169,20 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                     future => future.Schedule(CutoffTimer,
                         context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
                         context => context.Saga.Cutoff!.Value.UtcDateTime)),
+            // A denial (a party newly listed) decides the outcome whatever the commit does: no reservation for a listed
+            // party is ever confirmed. The release revokes every commit of the reservation, so a commit that lands
+            // before it is undone and one that lands after it finds its holds released; the HoldsCommitted or
+            // CommitRefused that follows finds the reservation Rejected and is ignored.
+            When(Screened, context => context.Message.Outcome == ScreeningOutcome.Denied)
+                .Then(context =>
+                {
+                    context.Saga.DecisionId = context.Message.DecisionId;
+                    context.Saga.StatusReason = RejectionReason(context.Message);
+                })
+                .Publish(context => new ReleaseReservationHolds(
+                    context.Saga.CorrelationId, "compliance re-screen denied while committing", context.Saga.SubmittedAt))
+                .Unschedule(CutoffTimer)
+                .TransitionTo(Rejected),
             When(CutoffTimer.Received, context => context.Message.Cutoff == context.Saga.Cutoff)
                 .Then(context => context.Saga.StatusReason = "The cutoff arrived while committing.")
                 .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff reached while committing")));
