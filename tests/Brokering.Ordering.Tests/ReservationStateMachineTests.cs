@@ -299,6 +299,21 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_cutoff_timer_matches_a_cutoff_finer_than_the_microseconds_the_saga_row_keeps()
+    {
+        var cutoff = new DateTimeOffset(clock.GetUtcNow().AddHours(2).UtcTicks / TimeSpan.TicksPerMicrosecond * TimeSpan.TicksPerMicrosecond, TimeSpan.Zero);
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Manual, cutoff.AddTicks(7));
+        await HoldsPlacedAsync(100);
+        (await saga.Exists(id, machine => machine.Held)).ShouldNotBeNull();
+
+        // As the row gives it back: whole microseconds.
+        saga.Sagas.Contains(id)!.Cutoff = cutoff;
+        await harness.Bus.Publish(new CutoffReached(id, cutoff.AddTicks(7)), Ct);
+
+        (await saga.Exists(id, machine => machine.CutoffMissed)).ShouldNotBeNull();
+    }
+
+    [Fact]
     public async Task A_commit_landing_strictly_before_a_cutoff_moved_earlier_stands()
     {
         await ConfirmingAsync(cutoff: clock.GetUtcNow().AddHours(2));

@@ -183,7 +183,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                     context.Saga.CorrelationId, "compliance re-screen denied while committing", context.Saga.SubmittedAt))
                 .Unschedule(CutoffTimer)
                 .TransitionTo(Rejected),
-            When(CutoffTimer.Received, context => context.Message.Cutoff == context.Saga.Cutoff)
+            When(CutoffTimer.Received, context => IsInForce(context.Message.Cutoff, context.Saga.Cutoff))
                 .Then(context => context.Saga.StatusReason = "The cutoff arrived while committing.")
                 .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff reached while committing")));
 
@@ -255,7 +255,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                 .Unschedule(CutoffTimer)
                 .Unschedule(ScreeningTimer)
                 .TransitionTo(Cancelled),
-            When(CutoffTimer.Received, context => context.Message.Cutoff == context.Saga.Cutoff)
+            When(CutoffTimer.Received, context => IsInForce(context.Message.Cutoff, context.Saga.Cutoff))
                 .Then(context => context.Saga.StatusReason = "The cutoff passed before the reservation was confirmed.")
                 .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff missed"))
                 .TransitionTo(CutoffMissed));
@@ -319,6 +319,14 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
         var expiry = now + holdTimeToLive;
         saga.HoldsExpireAt = message.Cutoff is { } cutoff && cutoff < expiry ? cutoff : expiry;
     }
+
+    /// <summary>
+    /// Whether a cutoff timer is for the cutoff in force, not one since moved. Compared to the microsecond: the saga's
+    /// row keeps whole microseconds (PostgreSQL), while the timer carries the cutoff as it was scheduled (a compliance
+    /// answer carries nanoseconds), so an exact comparison would never match such a cutoff and its timer would never fire.
+    /// </summary>
+    private static bool IsInForce(DateTimeOffset timer, DateTimeOffset? cutoff) =>
+        cutoff is { } inForce && timer.UtcTicks / TimeSpan.TicksPerMicrosecond == inForce.UtcTicks / TimeSpan.TicksPerMicrosecond;
 
     private static AllocateReservation NextPlan(ReservationState saga)
     {
