@@ -36,6 +36,7 @@ public sealed class DependencyOutageTests
         // The in-memory retries are spent and the plan waits in the scheduler's table, not in a consumer slot.
         await EventuallyAsync(() => RedeliveryScheduledAsync(host, ":AllocateReservation"), "a scheduled redelivery of the allocation");
         (await StateAsync(host, id)).ShouldBe("Allocating");
+        dependencies.Inventory.Refused.ShouldBePositive();
         dependencies.Inventory.HoldsOf(id).ShouldBeEmpty();
         dependencies.Inventory.Down = false;
 
@@ -64,11 +65,13 @@ public sealed class DependencyOutageTests
         await EventuallyAsync(async () => await StateAsync(host, id) == "CutoffMissed", "the reservation CutoffMissed");
         await EventuallyAsync(() => RedeliveryScheduledAsync(host, ":ReleaseReservationHolds"), "a scheduled redelivery of the release");
         dependencies.Inventory.HoldsOf(id).ShouldAllBe(hold => hold.Status == StandInHoldStatus.Active);
+        dependencies.Inventory.ReleasesReceived.ShouldNotContain(id.ToString());
         dependencies.Inventory.Down = false;
 
         await EventuallyAsync(
             () => Task.FromResult(dependencies.Inventory.HoldsOf(id).All(hold => hold.Status == StandInHoldStatus.Released)),
             "every hold released");
+        dependencies.Inventory.ReleasesReceived.ShouldContain(id.ToString());
         dependencies.Inventory.HoldsOf(id).Select(hold => hold.HoldId).Order().ShouldBe(placed.Select(hold => hold.HoldId).Order());
     }
 
@@ -108,7 +111,8 @@ public sealed class DependencyOutageTests
         await EventuallyAsync(async () => await StateAsync(host, ready) == "Held", "the first reservation Held");
 
         dependencies.Compliance.Down = true;
-        // More than an endpoint's concurrent consumers (16): were each waiting in a consumer slot, every slot would be taken.
+        // More than an endpoint consumes at once (RabbitMQ prefetch: twice the cores, at most 16): were each waiting in a
+        // consumer slot, every slot would be taken.
         var waiting = new List<Guid>();
         for (var i = 0; i < 20; i++)
         {
@@ -116,6 +120,7 @@ public sealed class DependencyOutageTests
         }
 
         await EventuallyAsync(() => RedeliveryScheduledAsync(host, ":ScreenReservation"), "a scheduled redelivery of a screening");
+        dependencies.Compliance.Refused.ShouldBePositive();
         using (var buyer = host.ClientWith(TestTokens.Buyer(await BuyerOfAsync(host, ready))))
         {
             using var confirm = await buyer.PostAsync(new Uri($"/v1/reservations/{ready}/confirm", UriKind.Relative), null, Ct);
