@@ -260,6 +260,39 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_party_listed_while_committing_rejects_the_reservation_and_releases_its_holds_revoking_any_commit()
+    {
+        await ConfirmingAsync(cutoff: clock.GetUtcNow().AddHours(2));
+        await harness.Bus.Publish(new RescreenReservation(id, "restricted-party list 2026-11-29 listed Acme"), Ct);
+        await EventuallyPublishedAsync<ScreenReservation>(m => m.ReservationId == id, count: 2);
+
+        await harness.Bus.Publish(new ReservationScreened(id, "d-2", ScreeningOutcome.Denied, null, [], ["end user Acme is listed"]), Ct);
+
+        (await saga.Exists(id, machine => machine.Rejected)).ShouldNotBeNull();
+        // Every commit of the reservation is revoked, whenever inventory made it.
+        await EventuallyPublishedAsync<ReleaseReservationHolds>(m => m.ReservationId == id && m.RevokeCommitsFrom == saga.Sagas.Contains(id)!.SubmittedAt);
+        var rejected = saga.Sagas.Contains(id)!;
+        rejected.CurrentState.ShouldBe("Rejected");
+        rejected.DecisionId.ShouldBe("d-2");
+        rejected.StatusReason!.ShouldContain("listed");
+    }
+
+    [Fact]
+    public async Task A_cutoff_timer_matches_a_cutoff_finer_than_the_microseconds_the_saga_row_keeps()
+    {
+        var cutoff = new DateTimeOffset(clock.GetUtcNow().AddHours(2).UtcTicks / TimeSpan.TicksPerMicrosecond * TimeSpan.TicksPerMicrosecond, TimeSpan.Zero);
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Manual, cutoff.AddTicks(7));
+        await HoldsPlacedAsync(100);
+        (await saga.Exists(id, machine => machine.Held)).ShouldNotBeNull();
+
+        // As the row gives it back: whole microseconds.
+        saga.Sagas.Contains(id)!.Cutoff = cutoff;
+        await harness.Bus.Publish(new CutoffReached(id, cutoff.AddTicks(7)), Ct);
+
+        (await saga.Exists(id, machine => machine.CutoffMissed)).ShouldNotBeNull();
+    }
+
+    [Fact]
     public async Task A_commit_landing_strictly_before_a_cutoff_moved_earlier_stands()
     {
         await ConfirmingAsync(cutoff: clock.GetUtcNow().AddHours(2));

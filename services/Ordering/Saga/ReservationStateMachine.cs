@@ -180,7 +180,21 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                     future => future.Schedule(CutoffTimer,
                         context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
                         context => context.Saga.Cutoff!.Value.UtcDateTime)),
-            When(CutoffTimer.Received, context => context.Message.Cutoff == context.Saga.Cutoff)
+            // A denial (a party newly listed) decides the outcome whatever the commit does: no reservation for a listed
+            // party is ever confirmed. The release revokes every commit of the reservation, so a commit that lands
+            // before it is undone and one that lands after it finds its holds released; the HoldsCommitted or
+            // CommitRefused that follows finds the reservation Rejected and is ignored.
+            When(Screened, context => context.Message.Outcome == ScreeningOutcome.Denied)
+                .Then(context =>
+                {
+                    context.Saga.DecisionId = context.Message.DecisionId;
+                    context.Saga.StatusReason = RejectionReason(context.Message);
+                })
+                .Publish(context => new ReleaseReservationHolds(
+                    context.Saga.CorrelationId, "compliance re-screen denied while committing", context.Saga.SubmittedAt))
+                .Unschedule(CutoffTimer)
+                .TransitionTo(Rejected),
+            When(CutoffTimer.Received, context => IsInForce(context.Message.Cutoff, context.Saga.Cutoff))
                 .Then(context => context.Saga.StatusReason = "The cutoff arrived while committing.")
                 .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff reached while committing"))
                 .Publish(context => Commit(context.Saga)),
@@ -277,7 +291,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                 .Unschedule(CutoffTimer)
                 .Unschedule(ScreeningTimer)
                 .TransitionTo(Cancelled),
-            When(CutoffTimer.Received, context => context.Message.Cutoff == context.Saga.Cutoff)
+            When(CutoffTimer.Received, context => IsInForce(context.Message.Cutoff, context.Saga.Cutoff))
                 .Then(context => context.Saga.StatusReason = "The cutoff passed before the reservation was confirmed.")
                 .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff missed"))
                 .TransitionTo(CutoffMissed));
@@ -342,6 +356,14 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
         var expiry = now + holdTimeToLive;
         saga.HoldsExpireAt = message.Cutoff is { } cutoff && cutoff < expiry ? cutoff : expiry;
     }
+
+    /// <summary>
+    /// Whether a cutoff timer is for the cutoff in force, not one since moved. Compared to the microsecond: the saga's
+    /// row keeps whole microseconds (PostgreSQL), while the timer carries the cutoff as it was scheduled (a compliance
+    /// answer carries nanoseconds), so an exact comparison would never match such a cutoff and its timer would never fire.
+    /// </summary>
+    private static bool IsInForce(DateTimeOffset timer, DateTimeOffset? cutoff) =>
+        cutoff is { } inForce && timer.UtcTicks / TimeSpan.TicksPerMicrosecond == inForce.UtcTicks / TimeSpan.TicksPerMicrosecond;
 
     private static AllocateReservation NextPlan(ReservationState saga)
     {

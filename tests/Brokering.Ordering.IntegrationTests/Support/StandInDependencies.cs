@@ -1,0 +1,331 @@
+using System.Net;
+using System.Net.Sockets;
+using Brokering.Contracts.Grpc.Compliance;
+using Brokering.Contracts.Grpc.Inventory;
+using Brokering.Contracts.Inventory;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using MassTransit;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using GrpcOutcome = Brokering.Contracts.Grpc.Compliance.ScreeningOutcome;
+
+namespace Brokering.Ordering.IntegrationTests.Support;
+
+/// <summary>
+/// Compliance and inventory stood in for by one in-process gRPC server (HTTP/2, a port of its own), each of which
+/// a test can take down: while down, every call fails with UNAVAILABLE, as it does against a service that is not
+/// running, so ordering's retries and durable redeliveries are what carry the reservation through.
+/// </summary>
+public sealed class StandInDependencies : IAsyncDisposable
+{
+    private WebApplication? app;
+
+    public StandInCompliance Compliance { get; } = new();
+
+    public StandInInventory Inventory { get; } = new();
+
+    public Uri Address { get; private set; } = null!;
+
+    public static async Task<StandInDependencies> StartAsync()
+    {
+        var dependencies = new StandInDependencies();
+        var port = FreePort();
+        var builder = WebApplication.CreateSlimBuilder();
+        // The test's output folder holds ordering's appsettings.json, whose Kestrel endpoints are not ours to take.
+        builder.Configuration.Sources.Clear();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port, listen => listen.Protocols = HttpProtocols.Http2));
+        builder.Services.AddGrpc();
+        builder.Services.AddSingleton(dependencies.Compliance);
+        builder.Services.AddSingleton(dependencies.Inventory);
+        dependencies.app = builder.Build();
+        dependencies.app.MapGrpcService<StandInCompliance>();
+        dependencies.app.MapGrpcService<StandInInventory>();
+        await dependencies.app.StartAsync();
+        dependencies.Address = new Uri($"http://127.0.0.1:{port}");
+        return dependencies;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (app is not null)
+        {
+            await app.DisposeAsync();
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>The failure a caller sees from a service that is down.</summary>
+    internal static RpcException Unavailable(string service) => new(new Status(StatusCode.Unavailable, $"{service} is down (test outage)"));
+}
+
+/// <summary>
+/// Compliance approving every screening with the cutoff the test sets, except end users the test has listed,
+/// whom it denies.
+/// </summary>
+public sealed class StandInCompliance : Contracts.Grpc.Compliance.Compliance.ComplianceBase
+{
+    public const string Sku = "NVIDIA-H20-96GB";
+
+    private readonly HashSet<string> listed = new(StringComparer.OrdinalIgnoreCase);
+    private int refused;
+
+    /// <summary>While true every call fails with UNAVAILABLE.</summary>
+    public bool Down { get; set; }
+
+    /// <summary>The cutoff every approval carries (none: the sale needs no licence at any time).</summary>
+    public DateTimeOffset? Cutoff { get; set; }
+
+    /// <summary>Calls refused because compliance was down.</summary>
+    public int Refused => Volatile.Read(ref refused);
+
+    public void List(string endUser)
+    {
+        lock (listed)
+        {
+            listed.Add(endUser);
+        }
+    }
+
+    public override Task<ScreenResponse> Screen(ScreenRequest request, ServerCallContext context)
+    {
+        ThrowIfDown();
+        bool denied;
+        lock (listed)
+        {
+            denied = listed.Contains(request.EndUser.Name);
+        }
+
+        var outcome = denied ? GrpcOutcome.Denied : GrpcOutcome.Approved;
+        var response = new ScreenResponse { DecisionId = $"decision-{Guid.NewGuid():N}", Outcome = outcome };
+        if (denied)
+        {
+            response.Reasons.Add($"end user {request.EndUser.Name} is on the restricted-party list");
+        }
+
+        var cutoff = Cutoff is { } at ? Timestamp.FromDateTimeOffset(at) : null;
+        foreach (var line in request.Lines)
+        {
+            response.Lines.Add(new LineDecision { Sku = line.Sku, Outcome = outcome, Cutoff = cutoff });
+        }
+
+        response.EarliestCutoff = cutoff;
+        return Task.FromResult(response);
+    }
+
+    public override Task<ListCatalogueResponse> ListCatalogue(ListCatalogueRequest request, ServerCallContext context)
+    {
+        ThrowIfDown();
+        return Task.FromResult(new ListCatalogueResponse { Skus = { Sku } });
+    }
+
+    private void ThrowIfDown()
+    {
+        if (Down)
+        {
+            Interlocked.Increment(ref refused);
+            throw StandInDependencies.Unavailable("compliance");
+        }
+    }
+}
+
+/// <summary>
+/// Inventory with one distributor that always has stock: it holds, commits (all named holds or none, strictly before
+/// the cutoff it is given) and releases like the real ledger, and reports holds placed and committed on the broker
+/// as the real one does from its outbox.
+/// </summary>
+public sealed class StandInInventory : HoldsLedger.HoldsLedgerBase
+{
+    private readonly object gate = new();
+    private readonly Dictionary<Guid, StandInHold> holds = [];
+    private readonly Dictionary<(string Reservation, int Plan), PlaceHoldsResponse> plans = [];
+    private readonly List<string> releasesReceived = [];
+    private int refused;
+
+    /// <summary>Where holds placed and committed are reported (the ordering host's broker).</summary>
+    public IPublishEndpoint Events { get; set; } = null!;
+
+    /// <summary>While true every call fails with UNAVAILABLE.</summary>
+    public bool Down { get; set; }
+
+    /// <summary>While true commits fail with UNAVAILABLE (inventory is overloaded on its commit path).</summary>
+    public bool CommitsDown { get; set; }
+
+    /// <summary>Calls refused because inventory was down.</summary>
+    public int Refused => Volatile.Read(ref refused);
+
+    /// <summary>The holds of a reservation, as inventory knows them now (copies).</summary>
+    public IReadOnlyList<StandInHold> HoldsOf(Guid reservationId)
+    {
+        lock (gate)
+        {
+            return [.. holds.Values.Where(hold => hold.ReservationId == reservationId)
+                .Select(hold => new StandInHold(hold.HoldId, hold.ReservationId, hold.Quantity) { Status = hold.Status, CommittedAt = hold.CommittedAt })];
+        }
+    }
+
+    /// <summary>Reservations a ReleaseHolds call reached inventory for, in order.</summary>
+    public IReadOnlyList<string> ReleasesReceived
+    {
+        get
+        {
+            lock (gate)
+            {
+                return [.. releasesReceived];
+            }
+        }
+    }
+
+    public override Task<GetOffersResponse> GetOffers(GetOffersRequest request, ServerCallContext context)
+    {
+        ThrowIfDown();
+        return Task.FromResult(new GetOffersResponse
+        {
+            Offers =
+            {
+                new Offer
+                {
+                    DistributorId = "arrow", Warehouse = "HKG-1", Available = 100_000, UnitPrice = 15_000m, Currency = "USD",
+                    LeadTimeDays = 3, MinimumOrderQuantity = 1, AsOf = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow),
+                },
+            },
+        });
+    }
+
+    public override async Task<PlaceHoldsResponse> PlaceHolds(PlaceHoldsRequest request, ServerCallContext context)
+    {
+        ThrowIfDown();
+        var reservationId = Guid.Parse(request.ReservationId);
+        PlaceHoldsResponse response;
+        lock (gate)
+        {
+            if (plans.TryGetValue((request.ReservationId, request.PlanVersion), out var replay))
+            {
+                return new PlaceHoldsResponse { Holds = { replay.Holds }, Replayed = true };
+            }
+
+            response = new PlaceHoldsResponse();
+            foreach (var wanted in request.Holds)
+            {
+                var hold = new StandInHold(Guid.NewGuid(), reservationId, wanted.Quantity);
+                holds.Add(hold.HoldId, hold);
+                response.Holds.Add(new Contracts.Grpc.Inventory.PlacedHold
+                {
+                    HoldId = hold.HoldId.ToString(), Sku = wanted.Sku, DistributorId = wanted.DistributorId, Warehouse = wanted.Warehouse,
+                    Requested = wanted.Quantity, Held = wanted.Quantity, UnitPrice = 15_000m, Currency = "USD", ExpiresAt = request.ExpiresAt,
+                });
+            }
+
+            plans.Add((request.ReservationId, request.PlanVersion), response);
+        }
+
+        await Events.Publish(new HoldsPlaced(reservationId, request.PlanVersion,
+            [.. response.Holds.Select(h => new Contracts.Inventory.PlacedHold(
+                Guid.Parse(h.HoldId), h.Sku, h.DistributorId, h.Warehouse, h.Requested, h.Held, h.UnitPrice, h.Currency))],
+            request.ExpiresAt.ToDateTimeOffset()), context.CancellationToken);
+        return response;
+    }
+
+    public override async Task<CommitHoldsResponse> CommitHolds(CommitHoldsRequest request, ServerCallContext context)
+    {
+        ThrowIfDown();
+        if (CommitsDown)
+        {
+            Interlocked.Increment(ref refused);
+            throw StandInDependencies.Unavailable("inventory's commit path");
+        }
+
+        var reservationId = Guid.Parse(request.ReservationId);
+        var now = DateTimeOffset.UtcNow;
+        List<StandInHold> committed;
+        lock (gate)
+        {
+            if (now >= request.CommitBefore.ToDateTimeOffset())
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, "The cutoff has passed; nothing was committed."));
+            }
+
+            var named = request.HoldIds.Select(Guid.Parse).Select(id => holds.GetValueOrDefault(id)).ToList();
+            if (named.Count == 0 || named.Any(hold => hold is null || hold.ReservationId != reservationId || hold.Status == StandInHoldStatus.Released))
+            {
+                throw new RpcException(new Status(StatusCode.FailedPrecondition, "Nothing to commit: its holds are released."));
+            }
+
+            committed = [.. named.Select(hold => hold!)];
+            foreach (var hold in committed.Where(hold => hold.Status == StandInHoldStatus.Active))
+            {
+                hold.Status = StandInHoldStatus.Committed;
+                hold.CommittedAt = now;
+            }
+        }
+
+        await Events.Publish(new HoldsCommitted(reservationId, [.. committed.Select(hold => hold.HoldId)], committed.Sum(hold => hold.Quantity), now),
+            context.CancellationToken);
+        var response = new CommitHoldsResponse { Units = committed.Sum(hold => hold.Quantity) };
+        response.HoldIds.AddRange(committed.Select(hold => hold.HoldId.ToString()));
+        return response;
+    }
+
+    public override Task<ReleaseHoldsResponse> ReleaseHolds(ReleaseHoldsRequest request, ServerCallContext context)
+    {
+        ThrowIfDown();
+        var reservationId = Guid.Parse(request.ReservationId);
+        var revokeFrom = request.RevokeCommitsFrom?.ToDateTimeOffset();
+        var released = 0;
+        lock (gate)
+        {
+            releasesReceived.Add(request.ReservationId);
+            foreach (var hold in holds.Values.Where(hold => hold.ReservationId == reservationId))
+            {
+                if (hold.Status == StandInHoldStatus.Active
+                    || (hold.Status == StandInHoldStatus.Committed && revokeFrom is { } from && hold.CommittedAt >= from))
+                {
+                    hold.Status = StandInHoldStatus.Released;
+                    released++;
+                }
+            }
+        }
+
+        return Task.FromResult(new ReleaseHoldsResponse { Released = released });
+    }
+
+    private void ThrowIfDown()
+    {
+        if (Down)
+        {
+            Interlocked.Increment(ref refused);
+            throw StandInDependencies.Unavailable("inventory");
+        }
+    }
+}
+
+public enum StandInHoldStatus
+{
+    Active,
+    Committed,
+    Released,
+}
+
+/// <summary>A hold in the stand-in inventory.</summary>
+public sealed class StandInHold(Guid holdId, Guid reservationId, long quantity)
+{
+    public Guid HoldId { get; } = holdId;
+
+    public Guid ReservationId { get; } = reservationId;
+
+    public long Quantity { get; } = quantity;
+
+    public StandInHoldStatus Status { get; set; }
+
+    public DateTimeOffset? CommittedAt { get; set; }
+}
