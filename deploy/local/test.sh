@@ -5,6 +5,8 @@
 # or no test ran.
 #
 # BROKERING_TEST_TARGET overrides what is tested (default Brokering.sln), e.g. a single test project.
+# The fault suite's scenarios marked FaultRun=FullOnly (minutes each, or known to fail) are left to
+# deploy/local/faults.sh; the short ones run here with everything else.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -31,7 +33,7 @@ source .local/env.sh
 mkdir -p .local
 LOG=.local/test-output.log
 set +e
-dotnet test "$TARGET" -c Release --logger "console;verbosity=normal" 2>&1 | tee "$LOG"
+dotnet test "$TARGET" -c Release --filter "FaultRun!=FullOnly" --logger "console;verbosity=normal" 2>&1 | tee "$LOG"
 dotnet_rc=${PIPESTATUS[0]}
 set -e
 

@@ -52,7 +52,9 @@ public static class FaultScenario
         Log($"load over: {result.Submitted} submitted, {result.Accepted.Count} accepted, {result.Unanswered} unanswered, {result.FeedUpdates} feed updates");
 
         Log("at the end of the load: " + await StatesAsync(system, cancellationToken));
-        await WaitUntilRestingAsync(system, Log, cancellationToken);
+        // A reservation that cannot get on by itself (Held or AwaitingStock or ended) after the fault is stuck: the
+        // pulled-in cutoff below would end it and hide that, so it is recorded here and fails the scenario.
+        var stuck = await WaitUntilRestingAsync(system, Log, cancellationToken);
         await workload.PullCutoffInAsync(cancellationToken);
         var report = await SettleAsync(system, Log, cancellationToken);
         Log("reasons: " + string.Join("; ", report.Reservations
@@ -61,7 +63,7 @@ public static class FaultScenario
         var row = Row(scenario, result, report);
         Log(row);
         FaultResults.Record(row);
-        if (!report.Passed)
+        if (!report.Passed || stuck.Count > 0)
         {
             output.WriteLine(report.ToString());
             output.WriteLine(system.Logs);
@@ -71,6 +73,7 @@ public static class FaultScenario
         result.Refused.ShouldBeEmpty("no well-formed submission should be refused");
         result.Accepted.Except(report.Reservations.Select(reservation => reservation.Id))
             .ShouldBeEmpty("every reservation answered 202 Accepted should be stored");
+        stuck.ShouldBeEmpty($"every reservation should come to rest by itself after {scenario} (Held, AwaitingStock or ended) before the cutoff is pulled in");
         report.Passed.ShouldBeTrue($"every invariant should hold after {scenario}:\n{report}");
     }
 
@@ -78,19 +81,24 @@ public static class FaultScenario
     /// Waits (within patience) until every reservation rests (Held, AwaitingStock or ended), so each gets its own
     /// way to an end (lapsed holds, auto-confirmation) before the cutoff is pulled in on whatever still waits.
     /// </summary>
-    private static async Task WaitUntilRestingAsync(BrokeringSystem system, Action<string> log, CancellationToken cancellationToken)
+    /// <returns>The reservations that did not come to rest (id: state), empty when all did.</returns>
+    private static async Task<IReadOnlyList<string>> WaitUntilRestingAsync(BrokeringSystem system, Action<string> log, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + SettlePatience;
+        IReadOnlyList<string> restless = ["(the databases could not be read)"];
         while (DateTime.UtcNow < deadline)
         {
             try
             {
                 var report = await system.CheckInvariantsAsync(new InvariantCheckOptions { RequireTerminal = false }, cancellationToken);
-                if (report.Reservations.All(reservation => reservation.State is { } state
-                    && (state is "Held" or "AwaitingStock" || InvariantChecker.TerminalStates.Contains(state))))
+                restless = [.. report.Reservations
+                    .Where(reservation => !(reservation.State is { } state
+                        && (state is "Held" or "AwaitingStock" || InvariantChecker.TerminalStates.Contains(state))))
+                    .Select(reservation => $"{reservation.Id}: {reservation.State ?? "no saga yet"} ({reservation.StatusReason ?? "-"})")];
+                if (restless.Count == 0)
                 {
                     log("every reservation rests: " + States(report));
-                    return;
+                    return [];
                 }
             }
             catch (Exception e) when (e is System.Data.Common.DbException or System.Net.Sockets.SocketException or IOException or TimeoutException)
@@ -101,7 +109,8 @@ public static class FaultScenario
             await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
         }
 
-        log("not every reservation came to rest: " + await StatesAsync(system, cancellationToken));
+        log("not every reservation came to rest: " + await StatesAsync(system, cancellationToken) + "\n  " + string.Join("\n  ", restless));
+        return restless;
     }
 
     private static async Task<string> StatesAsync(BrokeringSystem system, CancellationToken cancellationToken)
@@ -158,6 +167,21 @@ public static class FaultScenario
         var invariants = report.Passed ? "pass" : $"FAIL ({report.Violations.Count()} violations)";
         return $"| {scenario} | {result.Submitted} | {result.Accepted.Count} | {states} | {invariants} |";
     }
+}
+
+/// <summary>
+/// Which scenarios CI's test run (deploy/local/test.sh) leaves to deploy/local/faults.sh: a whole installation per
+/// scenario costs minutes on two shared cores, so CI runs a few that cover each kind of fault (kill -9 of inventory,
+/// replicas with ordering and inventory killed, every message twice and late) and excludes the rest with
+/// <c>--filter "FaultRun!=FullOnly"</c>. Scenarios known to fail are here too; the README's fault-suite paragraph says which and why.
+/// </summary>
+public static class FaultRun
+{
+    /// <summary>The trait's name.</summary>
+    public const string Trait = "FaultRun";
+
+    /// <summary>Run by deploy/local/faults.sh only, not by CI.</summary>
+    public const string FullOnly = "FullOnly";
 }
 
 /// <summary>Collects each scenario's line for the summary table <c>deploy/local/faults.sh</c> prints.</summary>

@@ -12,6 +12,7 @@ namespace Brokering.Faults.Tests;
 public sealed class NetworkFaultTests
 {
     [Fact]
+    [Trait(FaultRun.Trait, FaultRun.FullOnly)]
     public async Task Delayed_cut_and_refused_gRPC_calls_to_inventory_and_compliance_lose_nothing_and_oversell_nothing()
     {
         var cancellationToken = TestContext.Current.CancellationToken;

@@ -14,9 +14,11 @@ public sealed class ServiceCrashTests
     public Task Killing_inventory_mid_run_loses_no_reservation_and_oversells_nothing() => KillAndRestartAsync("Inventory");
 
     [Fact]
+    [Trait(FaultRun.Trait, FaultRun.FullOnly)]
     public Task Killing_compliance_mid_run_loses_no_reservation_and_confirms_nothing_unscreened() => KillAndRestartAsync("Compliance");
 
     [Fact]
+    [Trait(FaultRun.Trait, FaultRun.FullOnly)]
     public Task Killing_ordering_mid_run_loses_no_accepted_reservation_and_duplicates_no_effect() => KillAndRestartAsync("Ordering");
 
     private static async Task KillAndRestartAsync(string service)

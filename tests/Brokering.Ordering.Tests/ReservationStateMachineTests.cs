@@ -141,6 +141,31 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_plan_that_came_after_its_hold_window_closed_ends_the_reservation_Expired_and_releases_any_holds()
+    {
+        await ScreenedAsync(FillPolicy.AllowPartial, Confirmation.Manual, cutoff: null);
+        var plan = harness.Published.Select<AllocateReservation>(Ct).Single(m => m.Context.Message.ReservationId == id).Context.Message;
+
+        await harness.Bus.Publish(new AllocationWindowClosed(id, plan.PlanVersion, plan.HoldsExpireAt), Ct);
+
+        (await saga.Exists(id, machine => machine.Expired)).ShouldNotBeNull();
+        saga.Sagas.Contains(id)!.StatusReason!.ShouldContain("window closed");
+        (await harness.Published.Any<ReleaseReservationHolds>(m => m.Context.Message.ReservationId == id, Ct)).ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task A_closed_window_reported_for_an_overtaken_plan_changes_nothing()
+    {
+        await ScreenedAsync(FillPolicy.AllowPartial, Confirmation.Manual, cutoff: null);
+
+        await harness.Bus.Publish(new AllocationWindowClosed(id, PlanVersion: 0, clock.GetUtcNow()), Ct);
+        (await saga.Consumed.Any<AllocationWindowClosed>(m => m.Context.Message.ReservationId == id, Ct)).ShouldBeTrue();
+        await HoldsPlacedAsync(100);
+
+        (await saga.Exists(id, machine => machine.Held)).ShouldNotBeNull();
+    }
+
+    [Fact]
     public async Task A_commit_refused_after_the_cutoff_ends_as_CutoffMissed()
     {
         var cutoff = clock.GetUtcNow().AddMinutes(5);

@@ -79,6 +79,16 @@ public sealed record ReleaseReservationHolds(Guid ReservationId, string Reason, 
 /// <param name="Reasons">Why, per line (no stock, all above the price ceiling, below the minimum order).</param>
 public sealed record NoStockOffered(Guid ReservationId, int PlanVersion, IReadOnlyList<string> Reasons);
 
+/// <summary>
+/// The allocation activity got to a plan only after the holds it was to place would already have lapsed (inventory
+/// refuses holds that expire in the past): a dependency was down for longer than the hold window. Nothing was asked of
+/// inventory, and no later try of the same plan could succeed.
+/// </summary>
+/// <param name="ReservationId">Reservation id.</param>
+/// <param name="PlanVersion">Version of the allocation plan that came too late.</param>
+/// <param name="HoldsExpireAt">When the plan's holds were to lapse.</param>
+public sealed record AllocationWindowClosed(Guid ReservationId, int PlanVersion, DateTimeOffset HoldsExpireAt);
+
 /// <summary>Timer message: the reservation's cutoff has arrived (scheduled durably by the saga).</summary>
 /// <param name="ReservationId">Reservation id.</param>
 /// <param name="Cutoff">The cutoff the timer was set for; a timer for an older cutoff is ignored.</param>

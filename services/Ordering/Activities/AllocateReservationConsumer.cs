@@ -19,7 +19,8 @@ public sealed class AllocateReservationConsumer(
     OrderingDbContext db,
     HoldsLedger.HoldsLedgerClient inventory,
     ResiliencePipelineProvider<string> pipelines,
-    IOptions<OrderingOptions> options) : IConsumer<AllocateReservation>
+    IOptions<OrderingOptions> options,
+    TimeProvider clock) : IConsumer<AllocateReservation>
 {
     public async Task Consume(ConsumeContext<AllocateReservation> context)
     {
@@ -37,6 +38,15 @@ public sealed class AllocateReservationConsumer(
         // A redelivered plan that was overtaken (the reservation ended, or planned again) holds nothing.
         if (ReservationStateMachine.TerminalStates.Contains(saga.CurrentState) || saga.PlanVersion != command.PlanVersion)
         {
+            return;
+        }
+
+        // Inventory refuses holds that would expire in the past, so a plan reached only after its window closed (its
+        // tries waited out an outage longer than the window) could never be placed: redelivering it would keep the
+        // reservation Allocating until its cutoff. The saga ends it as lapsed instead.
+        if (command.HoldsExpireAt <= clock.GetUtcNow())
+        {
+            await context.Publish(new AllocationWindowClosed(command.ReservationId, command.PlanVersion, command.HoldsExpireAt));
             return;
         }
 

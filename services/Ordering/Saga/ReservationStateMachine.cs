@@ -24,6 +24,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
         Event(() => Screened, e => e.CorrelateById(m => m.Message.ReservationId));
         Event(() => HoldsPlaced, e => e.CorrelateById(m => m.Message.ReservationId));
         Event(() => NoStockOffered, e => e.CorrelateById(m => m.Message.ReservationId));
+        Event(() => WindowClosed, e => e.CorrelateById(m => m.Message.ReservationId));
         Event(() => ConfirmationRequested, e => e.CorrelateById(m => m.Message.ReservationId));
         Event(() => CancellationRequested, e => e.CorrelateById(m => m.Message.ReservationId));
         Event(() => HoldsCommitted, e => e.CorrelateById(m => m.Message.ReservationId));
@@ -103,7 +104,14 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                 .Then(context => context.Saga.StatusReason = string.Join("; ", context.Message.Reasons))
                 .IfElse(context => context.Saga.FillPolicy == FillPolicy.AllOrNone,
                     allOrNone => allOrNone.Unschedule(CutoffTimer).TransitionTo(Rejected),
-                    partial => partial.TransitionTo(AwaitingStock)));
+                    partial => partial.TransitionTo(AwaitingStock)),
+            // The plan came after its holds' window had closed: whatever earlier plans held lapses at that same
+            // instant, so the reservation has lapsed unconfirmed, as if its holds had expired.
+            When(WindowClosed, context => context.Message.PlanVersion == context.Saga.PlanVersion)
+                .Then(context => context.Saga.StatusReason = "The holds' window closed before they could be placed.")
+                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "hold window closed before allocation"))
+                .Unschedule(CutoffTimer)
+                .TransitionTo(Expired));
 
         During(Held, AwaitingStock,
             When(ConfirmationRequested, context => Fill.Of(context.Saga).Satisfies(context.Saga.MinFillRatio))
@@ -319,6 +327,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
     public Event<ReservationScreened> Screened { get; private set; } = null!;
     public Event<HoldsPlaced> HoldsPlaced { get; private set; } = null!;
     public Event<NoStockOffered> NoStockOffered { get; private set; } = null!;
+    public Event<AllocationWindowClosed> WindowClosed { get; private set; } = null!;
     public Event<ReservationConfirmationRequested> ConfirmationRequested { get; private set; } = null!;
     public Event<ReservationCancellationRequested> CancellationRequested { get; private set; } = null!;
     public Event<HoldsCommitted> HoldsCommitted { get; private set; } = null!;
