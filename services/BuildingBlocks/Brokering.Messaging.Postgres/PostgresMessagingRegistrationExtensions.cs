@@ -33,6 +33,16 @@ public static class PostgresMessagingRegistrationExtensions
         {
             configurator.AddConfigureEndpointsCallback((context, _, endpoint) =>
             {
+                // Outermost, so an attempt repeated once the database is back runs every inner filter afresh.
+                if (settings.DatabaseOutageRetryIntervals.Count > 0)
+                {
+                    endpoint.UseMessageRetry(outage =>
+                    {
+                        outage.Handle<Exception>(PostgresErrors.IsUnreachable);
+                        outage.Intervals([.. settings.DatabaseOutageRetryIntervals]);
+                    });
+                }
+
                 if (settings.Retry is { } retry)
                     endpoint.UseMessageRetry(retry);
 

@@ -25,9 +25,12 @@ public sealed class TestEnvironment : IAsyncDisposable
 
     /// <param name="prefix">Names the database and virtual host after the test.</param>
     /// <param name="broker">A broker of the test's own (e.g. a <c>PrivateRabbitMq</c>) instead of a new virtual host on the shared one.</param>
-    public static async Task<TestEnvironment> CreateAsync(string prefix, Uri? broker = null)
+    /// <param name="postgresServer">A PostgreSQL server of the test's own (e.g. a <c>PrivatePostgres</c>) instead of the shared one.</param>
+    public static async Task<TestEnvironment> CreateAsync(string prefix, Uri? broker = null, string? postgresServer = null)
     {
-        var database = TestInfrastructure.CreateDatabaseAsync("msg_" + prefix);
+        var database = postgresServer is null
+            ? TestInfrastructure.CreateDatabaseAsync("msg_" + prefix)
+            : TestInfrastructure.CreateDatabaseOnAsync(postgresServer, "msg_" + prefix);
         var vhost = broker is null ? TestInfrastructure.CreateVirtualHostAsync("msg-" + prefix) : Task.FromResult(broker);
         var environment = new TestEnvironment(await database, await vhost, ownsVirtualHost: broker is null);
 

@@ -66,6 +66,19 @@ public sealed class PostgresOutboxConfigurator
     public int InsertConflictRetryLimit { get; set; } = 5;
 
     /// <summary>
+    /// Delays between the tries of a message whose handling failed because PostgreSQL could not be reached (connection
+    /// refused or cut, the server shutting down or starting up, a timeout), on every endpoint. The message stays
+    /// unacknowledged meanwhile, so a crash only redelivers it. Without this a message arriving during a database
+    /// restart would go to the error queue at once, and with it the effect it carried (a saga's first event, a timer
+    /// handed to the scheduler). Default: about five minutes in all. Empty: no such retry.
+    /// </summary>
+    public IReadOnlyList<TimeSpan> DatabaseOutageRetryIntervals { get; set; } =
+    [
+        .. new[] { 0.25, 0.5, 1, 2, 4, 8, 15 }.Select(TimeSpan.FromSeconds),
+        .. Enumerable.Repeat(TimeSpan.FromSeconds(30), 9),
+    ];
+
+    /// <summary>
     /// Scoped <c>IPublishEndpoint</c>/<c>ISendEndpointProvider</c> resolved outside a consumer (API handlers) write to the
     /// DbContext's outbox; the messages are stored by the handler's own <c>SaveChanges</c>, in the same transaction as its
     /// entities, and relayed to the broker by the delivery service.
