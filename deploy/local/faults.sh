@@ -6,7 +6,8 @@
 # Scenarios run one at a time.
 #
 # CI (deploy/local/test.sh) runs only the scenarios without the trait FaultRun=FullOnly (kill -9 of inventory, two
-# replicas with one of ordering and inventory killed, every message twice and late); this script runs them all.
+# replicas with one of ordering and inventory killed, every message twice and late, RabbitMQ and PostgreSQL
+# restarted); this script runs them all.
 #
 #   bash deploy/local/faults.sh          # short load per scenario (20 s), every scenario
 #   bash deploy/local/faults.sh --long   # long load per scenario (BROKERING_FAULTS_LOAD_SECONDS, default 300 s)

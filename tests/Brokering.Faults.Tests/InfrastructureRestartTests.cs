@@ -14,7 +14,6 @@ public sealed class InfrastructureRestartTests
     private static readonly TimeSpan Outage = TimeSpan.FromSeconds(5);
 
     [Fact]
-    [Trait(FaultRun.Trait, FaultRun.FullOnly)]
     public async Task Stopping_and_restarting_RabbitMQ_mid_run_loses_no_reservation_and_applies_every_effect_once()
     {
         var cancellationToken = TestContext.Current.CancellationToken;
@@ -32,7 +31,6 @@ public sealed class InfrastructureRestartTests
     }
 
     [Fact]
-    [Trait(FaultRun.Trait, FaultRun.FullOnly)]
     public async Task Stopping_PostgreSQL_in_immediate_mode_mid_run_loses_no_reservation_and_oversells_nothing()
     {
         var cancellationToken = TestContext.Current.CancellationToken;

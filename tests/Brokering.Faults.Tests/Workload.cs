@@ -329,9 +329,11 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
             }
 
             var distributor = Distributors[Random.Shared.Next(Distributors.Length)];
-            var update = Random.Shared.Next(4) == 0
+            // The snapshot's floor is read from inventory's database; while that is down (a database fault), this
+            // round's update is a delta instead.
+            var update = (Random.Shared.Next(4) == 0
                 ? await HonestSnapshotAsync(distributor, Random.Shared.Next(10, 60), Random.Shared.Next(10, 50))
-                : new
+                : null) ?? new
                 {
                     kind = "Delta",
                     items = (object[])[new { sku = Random.Shared.Next(2) == 0 ? A800 : H800, warehouse = distributor.Warehouse, quantityChange = (long)Random.Shared.Next(3, 15) }],
@@ -346,7 +348,20 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
     /// floor is read from inventory's levels; a commit landing between that read and the snapshot could still undercut
     /// it, which takes a whole saga round trip within milliseconds.
     /// </summary>
-    private async Task<object> HonestSnapshotAsync(
+    private async Task<object?> HonestSnapshotAsync(
+        (string Distributor, string Warehouse, decimal A800Price, decimal H800Price) distributor, long a800, long h800)
+    {
+        try
+        {
+            return await HonestSnapshotOrThrowAsync(distributor, a800, h800);
+        }
+        catch (NpgsqlException e) when (e.IsTransient)
+        {
+            return null;
+        }
+    }
+
+    private async Task<object> HonestSnapshotOrThrowAsync(
         (string Distributor, string Warehouse, decimal A800Price, decimal H800Price) distributor, long a800, long h800)
     {
         await using var connection = new NpgsqlConnection(system.InventoryDatabase);
