@@ -94,19 +94,8 @@ public sealed class FillDeadlineTests : IAsyncLifetime
 
     private async Task SubmitAndApproveAsync(DateTimeOffset? cutoff)
     {
-        await harness.Bus.Publish(new ReservationSubmitted
-        {
-            ReservationId = id,
-            BuyerId = "buyer-1",
-            BuyerReference = "PO-1",
-            EndUser = new EndUser("Acme", "DE"),
-            DestinationCountry = "DE",
-            FillPolicy = FillPolicy.AllowPartial,
-            MinFillRatio = 0.5m,
-            Confirmation = Confirmation.Auto,
-            Lines = [new ReservationLine(Sku, 10, 30_000m, "USD")],
-            SubmittedAt = DateTimeOffset.UtcNow,
-        }, Ct);
+        await harness.Bus.Publish(
+            ReservationSagaHarness.Submission(id, Sku, 10, FillPolicy.AllowPartial, 0.5m, Confirmation.Auto, DateTimeOffset.UtcNow, destination: "DE"), Ct);
         (await saga.Exists(id, machine => machine.Screening)).ShouldNotBeNull();
         await harness.Bus.Publish(Approval(cutoff), Ct);
         (await saga.Exists(id, machine => machine.Allocating)).ShouldNotBeNull();

@@ -1,3 +1,4 @@
+using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Saga;
 using MassTransit;
 using MassTransit.Testing;
@@ -48,6 +49,22 @@ internal sealed class ReservationSagaHarness : IAsyncDisposable
         await bus.Start();
         return new ReservationSagaHarness(provider, bus);
     }
+
+    /// <summary>A buyer's one-line submission as the reservation API stores it; each test varies only what it is about.</summary>
+    public static ReservationSubmitted Submission(Guid id, string sku, long quantity, FillPolicy fillPolicy, decimal minFillRatio,
+        Confirmation confirmation, DateTimeOffset submittedAt, string destination = "US") => new()
+    {
+        ReservationId = id,
+        BuyerId = "buyer-1",
+        BuyerReference = "PO-1",
+        EndUser = new EndUser("Acme", destination),
+        DestinationCountry = destination,
+        FillPolicy = fillPolicy,
+        MinFillRatio = minFillRatio,
+        Confirmation = confirmation,
+        Lines = [new ReservationLine(sku, quantity, 30_000m, "USD")],
+        SubmittedAt = submittedAt,
+    };
 
     public async ValueTask DisposeAsync()
     {

@@ -414,19 +414,7 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
     }
 
     private async Task SubmitAsync(FillPolicy fillPolicy, Confirmation confirmation) =>
-        await harness.Bus.Publish(new ReservationSubmitted
-        {
-            ReservationId = id,
-            BuyerId = "buyer-1",
-            BuyerReference = "PO-1",
-            EndUser = new EndUser("Acme", "US"),
-            DestinationCountry = "US",
-            FillPolicy = fillPolicy,
-            MinFillRatio = 0.5m,
-            Confirmation = confirmation,
-            Lines = [new ReservationLine(Sku, 100, 30_000m, "USD")],
-            SubmittedAt = clock.GetUtcNow(),
-        }, Ct);
+        await harness.Bus.Publish(ReservationSagaHarness.Submission(id, Sku, 100, fillPolicy, 0.5m, confirmation, clock.GetUtcNow()), Ct);
 
     private async Task ScreenedAsync(FillPolicy fillPolicy, Confirmation confirmation, DateTimeOffset? cutoff)
     {

@@ -49,17 +49,6 @@ public sealed class ScreeningDeadlineTests : IAsyncLifetime
     }
 
     private async Task SubmitAsync() =>
-        await harness.Bus.Publish(new ReservationSubmitted
-        {
-            ReservationId = id,
-            BuyerId = "buyer-1",
-            BuyerReference = "PO-1",
-            EndUser = new EndUser("Acme", "US"),
-            DestinationCountry = "US",
-            FillPolicy = FillPolicy.AllOrNone,
-            MinFillRatio = 1m,
-            Confirmation = Confirmation.Manual,
-            Lines = [new ReservationLine("NVIDIA-H20-96GB", 10, 30_000m, "USD")],
-            SubmittedAt = DateTimeOffset.UtcNow,
-        }, Ct);
+        await harness.Bus.Publish(
+            ReservationSagaHarness.Submission(id, "NVIDIA-H20-96GB", 10, FillPolicy.AllOrNone, 1m, Confirmation.Manual, DateTimeOffset.UtcNow), Ct);
 }
