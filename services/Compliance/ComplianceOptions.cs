@@ -13,4 +13,12 @@ internal sealed class ComplianceOptions
 
     /// <summary>Whether start-up adds the demo restricted-party entries shipped with the service. Default true.</summary>
     public bool SeedDemoRestrictedParties { get; set; } = true;
+
+    /// <summary>
+    /// How long after compliance vouches for a decision a commit made on it may still land (see
+    /// <c>VouchForDecision</c>). It bounds how late a commit can land on rules that changed after the answer: only a
+    /// rule set taking effect less than this after its publication can meet a commit vouched for just before it.
+    /// Default 3 s.
+    /// </summary>
+    public TimeSpan DecisionVouchWindow { get; set; } = TimeSpan.FromSeconds(3);
 }

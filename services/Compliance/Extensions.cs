@@ -30,6 +30,7 @@ internal static class Extensions
         builder.Services.AddSingleton<ReferenceDataCache>();
         builder.Services.AddScoped<ClassificationService>();
         builder.Services.AddScoped<ScreeningService>();
+        builder.Services.AddScoped<DecisionVoucher>();
         builder.Services.AddScoped<RuleSetPublisher>();
         return builder;
     }

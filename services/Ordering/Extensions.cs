@@ -45,6 +45,8 @@ public static class Extensions
 
         builder.Services.AddSingleton<CatalogueCopy>();
         builder.Services.AddHostedService<CatalogueRefresher>();
+        builder.Services.AddScoped<ComplianceScreening>();
+        builder.Services.AddScoped<CommitGate>();
         builder.Services.AddScoped<IdempotencyStore>();
         builder.Services.AddScoped<ReservationDesk>();
         builder.AddOps();

@@ -59,10 +59,18 @@ public sealed record AllocateReservation(Guid ReservationId, int PlanVersion, IR
 /// </param>
 public sealed record CommitReservationHolds(Guid ReservationId, DateTimeOffset CommitBefore, IReadOnlyList<Guid>? HoldIds);
 
-/// <summary>Inventory refused to commit (a hold expired or was released, or the cutoff passed).</summary>
+/// <summary>
+/// The commit did not happen: inventory refused it (a hold expired or was released, or the cutoff passed), or the commit
+/// gate did, because the rules in force when the commit was due no longer allowed the sale.
+/// </summary>
 /// <param name="ReservationId">Reservation id.</param>
-/// <param name="Reason">Inventory's reason.</param>
-public sealed record ReservationCommitRefused(Guid ReservationId, string Reason);
+/// <param name="Reason">Why, for the reservation's status.</param>
+/// <param name="CutoffInForce">The cutoff in force when the gate screened again, when it gave one: the saga may not have
+/// heard of it yet (its own re-screen may arrive after this message).</param>
+/// <param name="RefusedByCompliance">True when the gate's fresh screening did not approve the sale (a denial, or a licence
+/// now required), rather than the cutoff having passed.</param>
+public sealed record ReservationCommitRefused(
+    Guid ReservationId, string Reason, DateTimeOffset? CutoffInForce = null, bool RefusedByCompliance = false);
 
 /// <summary>Ask the release activity to release every active hold of a reservation.</summary>
 /// <param name="ReservationId">Reservation id.</param>

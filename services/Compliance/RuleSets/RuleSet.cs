@@ -33,6 +33,10 @@ internal sealed class RuleSet
     /// <summary>Thresholds, exemptions, scopes and acceleration.</summary>
     public required RuleDefinition Definition { get; init; }
 
+    /// <summary>The first instant the rule takes effect for any product: the accelerated instant when earlier.</summary>
+    public DateTimeOffset EarliestEffect =>
+        Definition.Accelerated is { } accelerated && accelerated.EffectiveAt < EffectiveAt ? accelerated.EffectiveAt : EffectiveAt;
+
     /// <summary>The instant the rule takes effect for a product: the accelerated instant when it applies, else <see cref="EffectiveAt"/>.</summary>
     public DateTimeOffset EffectiveAtFor(ProductSpecs specs) =>
         IsAcceleratedFor(specs) && Definition.Accelerated!.EffectiveAt < EffectiveAt ? Definition.Accelerated.EffectiveAt : EffectiveAt;

@@ -9,9 +9,10 @@ using Api = Brokering.Contracts.Grpc.Compliance;
 
 namespace Brokering.Compliance.Screening;
 
-/// <summary>gRPC <c>brokering.compliance.v1.Compliance</c>: Screen, Classify, GetCutoff, ListCatalogue.</summary>
+/// <summary>gRPC <c>brokering.compliance.v1.Compliance</c>: Screen, Classify, GetCutoff, ListCatalogue, VouchForDecision.</summary>
 internal sealed class ComplianceGrpcService(
     ScreeningService screening,
+    DecisionVoucher voucher,
     ClassificationService classification,
     ComplianceDbContext db,
     ReferenceDataCache cache) : Api.Compliance.ComplianceBase
@@ -104,6 +105,25 @@ internal sealed class ComplianceGrpcService(
         };
         response.Reasons.AddRange(assessment.Reasons);
         return response;
+    }
+
+    public override async Task<Api.VouchForDecisionResponse> VouchForDecision(Api.VouchForDecisionRequest request, ServerCallContext context)
+    {
+        if (!Guid.TryParse(request.DecisionId, out var decisionId))
+        {
+            throw GrpcErrors.InvalidArgument("decision_id", $"decision_id: '{request.DecisionId}' is not a decision id.");
+        }
+
+        var vouch = await voucher.VouchAsync(decisionId, context.CancellationToken)
+            ?? throw GrpcErrors.NotFound("decision", request.DecisionId, $"No decision {request.DecisionId} was ever taken.");
+        return new Api.VouchForDecisionResponse
+        {
+            Current = vouch.Current,
+            ValidUntil = vouch.ValidUntil is { } until ? Timestamp.FromDateTimeOffset(until) : null,
+            Reason = vouch.Reason ?? string.Empty,
+            RuleSetVersion = vouch.RuleSetVersion ?? string.Empty,
+            AsOf = Timestamp.FromDateTimeOffset(vouch.AsOf),
+        };
     }
 
     private static Api.ScreenResponse ToResponse(ScreeningDecision decision)

@@ -3,8 +3,21 @@ using Brokering.Inventory.Data;
 
 namespace Brokering.Inventory.Holds;
 
+/// <summary>Why a commit was refused.</summary>
+public enum CommitRefusal
+{
+    /// <summary>The instant the commit had to land before (<c>commit_before</c>) has passed.</summary>
+    DeadlinePassed,
+
+    /// <summary>A hold named has lapsed, was released or is not the reservation's, or there is nothing to commit.</summary>
+    HoldsUnavailable,
+}
+
 /// <summary>Commit refused: the cutoff passed, or the reservation has nothing left to commit.</summary>
-public sealed class CommitRefusedException(string message) : Exception(message);
+public sealed class CommitRefusedException(string message, CommitRefusal refusal) : Exception(message)
+{
+    public CommitRefusal Refusal { get; } = refusal;
+}
 
 /// <summary>The result of a commit: every committed hold of the reservation.</summary>
 public sealed record CommitHoldsResult(IReadOnlyList<Guid> HoldIds, long Units);
@@ -74,7 +87,8 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
                     if (lapsed.Count > 0)
                     {
                         throw new CommitRefusedException(
-                            $"Nothing was committed for reservation {reservationId}: holds {string.Join(", ", lapsed)} can no longer be committed.");
+                            $"Nothing was committed for reservation {reservationId}: holds {string.Join(", ", lapsed)} can no longer be committed.",
+                            CommitRefusal.HoldsUnavailable);
                     }
 
                     holds = named;
@@ -86,7 +100,8 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
                 // A repeat of a commit that succeeded is answered even after the cutoff: it commits nothing.
                 if (unit.Now >= commitBefore && (committable.Count > 0 || alreadyCommitted.Count == 0))
                 {
-                    throw new CommitRefusedException($"The cutoff {commitBefore:O} has passed (now {unit.Now:O}); nothing was committed.");
+                    throw new CommitRefusedException(
+                        $"The cutoff {commitBefore:O} has passed (now {unit.Now:O}); nothing was committed.", CommitRefusal.DeadlinePassed);
                 }
 
                 if (committable.Count == 0 && alreadyCommitted.Count == 0)
@@ -94,7 +109,7 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
                     var why = holds.Count == 0
                         ? "the reservation has no holds"
                         : $"its holds are {string.Join(", ", holds.Select(h => h.Status == nameof(HoldStatus.Active) ? "expired" : h.Status.ToLowerInvariant()).Distinct())}";
-                    throw new CommitRefusedException($"Nothing to commit for reservation {reservationId}: {why}.");
+                    throw new CommitRefusedException($"Nothing to commit for reservation {reservationId}: {why}.", CommitRefusal.HoldsUnavailable);
                 }
 
                 if (committable.Count > 0)

@@ -1,3 +1,4 @@
+using Brokering.Contracts.Grpc;
 using Brokering.Contracts.Grpc.Inventory;
 using Brokering.Contracts.Grpc.Common;
 using Brokering.Inventory.Data;
@@ -103,7 +104,16 @@ internal sealed class HoldsLedgerGrpcService(
         }
         catch (CommitRefusedException refused)
         {
-            throw new RpcException(new Status(StatusCode.FailedPrecondition, refused.Message));
+            // The reason travels as a trailer too, so a caller tells a passed deadline from lapsed holds without parsing words.
+            throw new RpcException(
+                new Status(StatusCode.FailedPrecondition, refused.Message),
+                new Metadata
+                {
+                    {
+                        CommitRefusalTrailer.Key,
+                        refused.Refusal == CommitRefusal.DeadlinePassed ? CommitRefusalTrailer.DeadlinePassed : CommitRefusalTrailer.HoldsUnavailable
+                    },
+                });
         }
     }
 

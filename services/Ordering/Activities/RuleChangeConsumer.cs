@@ -10,11 +10,15 @@ namespace Brokering.Ordering.Activities;
 /// Turns a rule change into a re-screen of every in-flight reservation it may concern. A moved
 /// cutoff concerns reservations of its SKUs to its destinations; a newly listed party may match any
 /// end user under fuzzy matching, which only compliance can judge, so it concerns every one in flight.
+/// This consumer has a queue of its own, so a rule change is never behind reservation traffic here; the re-screens
+/// it fans out reach each saga through the saga's queue, which in a scramble may be long. They end a reservation the
+/// rules no longer allow early and free its holds; what guarantees that nothing is committed after the cutoff in force
+/// is the <see cref="CommitGate"/>, which asks compliance at the moment of every commit.
 /// </summary>
 public sealed class RuleChangeConsumer(OrderingDbContext db) : IConsumer<CutoffChanged>, IConsumer<PartyListed>
 {
-    /// <summary>States in which compliance's answer can still change the outcome.</summary>
-    private static readonly string[] Rescreenable = ["Allocating", "Held", "AwaitingStock"];
+    /// <summary>Every state in which compliance's answer can still change the outcome: all but the terminal ones.</summary>
+    private static readonly string[] Rescreenable = ["Screening", "Allocating", "Held", "AwaitingStock", "Confirming"];
 
     public async Task Consume(ConsumeContext<CutoffChanged> context)
     {

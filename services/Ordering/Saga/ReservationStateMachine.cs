@@ -76,6 +76,10 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                     context.Saga.StatusReason = RejectionReason(context.Message);
                 })
                 .TransitionTo(Rejected),
+            // The rules changed while the first screening was in flight, which may have been answered under the old
+            // ones: screen again, and the later answer governs (handled as a re-screen once allocating).
+            When(Rescreen)
+                .Publish(context => new ScreenReservation(context.Saga.CorrelationId)),
             // Nothing is held before screening, so there is nothing to release.
             When(ScreeningTimer.Received)
                 .Then(context => context.Saga.StatusReason =
@@ -142,12 +146,21 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                 .Unschedule(CutoffTimer)
                 .TransitionTo(Confirmed),
             When(CommitRefused)
-                .Then(context => context.Saga.StatusReason = context.Message.Reason)
+                .Then(context =>
+                {
+                    context.Saga.StatusReason = context.Message.Reason;
+                    if (context.Message.CutoffInForce is { } inForce && !(context.Saga.Cutoff <= inForce))
+                    {
+                        context.Saga.Cutoff = inForce;
+                    }
+                })
                 .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "commit refused"))
                 .Unschedule(CutoffTimer)
                 .IfElse(context => context.Saga.Cutoff is not null && clock.GetUtcNow() >= context.Saga.Cutoff,
                     late => late.TransitionTo(CutoffMissed),
-                    lapsed => lapsed.TransitionTo(Expired)));
+                    notLate => notLate.IfElse(context => context.Message.RefusedByCompliance,
+                        refused => refused.TransitionTo(Rejected),
+                        lapsed => lapsed.TransitionTo(Expired))));
 
         // The buyer confirmed (from Held or AwaitingStock) just as a top-up or re-allocation began:
         // remember it, so the confirmation is honoured when the plan lands instead of being lost.
@@ -178,6 +191,11 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                     && context.Message.Cutoff is { } cutoff && !(context.Saga.Cutoff <= cutoff))
                 .Then(context =>
                 {
+                    if (context.Message.Outcome == ScreeningOutcome.Approved)
+                    {
+                        context.Saga.DecisionId = context.Message.DecisionId;
+                    }
+
                     context.Saga.Cutoff = context.Message.Cutoff;
                     context.Saga.StatusReason = $"A new rule set moved the cutoff to {context.Message.Cutoff:O} while committing.";
                 })
@@ -188,6 +206,11 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                     future => future.Schedule(CutoffTimer,
                         context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
                         context => context.Saga.Cutoff!.Value.UtcDateTime)),
+            // An approval that leaves the cutoff where it was (the commit gate screened again after an unrelated rule
+            // change, say): the commit in flight now rests on this decision.
+            When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved
+                    && !(context.Message.Cutoff is { } cutoff && !(context.Saga.Cutoff <= cutoff)))
+                .Then(context => context.Saga.DecisionId = context.Message.DecisionId),
             // A denial (a party newly listed) decides the outcome whatever the commit does: no reservation for a listed
             // party is ever confirmed. The release revokes every commit of the reservation, so a commit that lands
             // before it is undone and one that lands after it finds its holds released; the HoldsCommitted or

@@ -36,6 +36,7 @@ public sealed class AuthorizationMatrixTests(ComplianceServiceFixture fixture) :
         ["POST /brokering.compliance.v1.Compliance/Classify"] = Service,
         ["POST /brokering.compliance.v1.Compliance/GetCutoff"] = Service,
         ["POST /brokering.compliance.v1.Compliance/ListCatalogue"] = Service,
+        ["POST /brokering.compliance.v1.Compliance/VouchForDecision"] = Service,
     });
 
     [Fact]

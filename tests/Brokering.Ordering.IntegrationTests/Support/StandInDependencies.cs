@@ -1,3 +1,4 @@
+using Brokering.Contracts.Grpc;
 using System.Net;
 using System.Net.Sockets;
 using Brokering.Contracts.Grpc.Compliance;
@@ -78,13 +79,28 @@ public sealed class StandInCompliance : Contracts.Grpc.Compliance.Compliance.Com
     public const string Sku = "NVIDIA-H20-96GB";
 
     private readonly HashSet<string> listed = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, (long Generation, DateTimeOffset? Cutoff)> decisions = new(StringComparer.Ordinal);
+    private long generation;
+    private DateTimeOffset? cutoff;
     private int refused;
+    private int vouchesRefused;
 
     /// <summary>While true every call fails with UNAVAILABLE.</summary>
     public bool Down { get; set; }
 
-    /// <summary>The cutoff every approval carries (none: the sale needs no licence at any time).</summary>
-    public DateTimeOffset? Cutoff { get; set; }
+    /// <summary>
+    /// The cutoff every approval carries (none: the sale needs no licence at any time). Setting it is a rule change:
+    /// decisions taken before it no longer vouch for a commit (as the real compliance's, once a later rule set is in
+    /// effect), whether or not the saga was told.
+    /// </summary>
+    public DateTimeOffset? Cutoff
+    {
+        get { lock (decisions) { return cutoff; } }
+        set { lock (decisions) { cutoff = value; generation++; } }
+    }
+
+    /// <summary>Commits the gate refused to vouch for because the rules changed after their decision.</summary>
+    public int VouchesRefused => Volatile.Read(ref vouchesRefused);
 
     /// <summary>Calls refused because compliance was down.</summary>
     public int Refused => Volatile.Read(ref refused);
@@ -107,20 +123,56 @@ public sealed class StandInCompliance : Contracts.Grpc.Compliance.Compliance.Com
         }
 
         var outcome = denied ? GrpcOutcome.Denied : GrpcOutcome.Approved;
-        var response = new ScreenResponse { DecisionId = $"decision-{Guid.NewGuid():N}", Outcome = outcome };
+        var decisionId = Guid.NewGuid().ToString();
+        DateTimeOffset? decidedCutoff;
+        lock (decisions)
+        {
+            decidedCutoff = cutoff;
+            decisions[decisionId] = (denied ? -1 : generation, cutoff);
+        }
+
+        var response = new ScreenResponse { DecisionId = decisionId, Outcome = outcome };
         if (denied)
         {
             response.Reasons.Add($"end user {request.EndUser.Name} is on the restricted-party list");
         }
 
-        var cutoff = Cutoff is { } at ? Timestamp.FromDateTimeOffset(at) : null;
+        var lineCutoff = decidedCutoff is { } at ? Timestamp.FromDateTimeOffset(at) : null;
         foreach (var line in request.Lines)
         {
-            response.Lines.Add(new LineDecision { Sku = line.Sku, Outcome = outcome, Cutoff = cutoff });
+            response.Lines.Add(new LineDecision { Sku = line.Sku, Outcome = outcome, Cutoff = lineCutoff });
         }
 
-        response.EarliestCutoff = cutoff;
+        response.EarliestCutoff = lineCutoff;
         return Task.FromResult(response);
+    }
+
+    /// <summary>Vouches for an approval taken under the rules still in force, for three seconds at most.</summary>
+    public override Task<VouchForDecisionResponse> VouchForDecision(VouchForDecisionRequest request, ServerCallContext context)
+    {
+        ThrowIfDown();
+        var now = DateTimeOffset.UtcNow;
+        lock (decisions)
+        {
+            if (!decisions.TryGetValue(request.DecisionId, out var decision))
+            {
+                throw new RpcException(new Status(StatusCode.NotFound, $"No decision {request.DecisionId}."));
+            }
+
+            if (decision.Generation != generation)
+            {
+                Interlocked.Increment(ref vouchesRefused);
+                return Task.FromResult(new VouchForDecisionResponse { Current = false, Reason = "The rules changed after the decision." });
+            }
+
+            var until = now.AddSeconds(3);
+            if (decision.Cutoff is { } decidedCutoff && decidedCutoff < until)
+            {
+                until = decidedCutoff;
+            }
+
+            return Task.FromResult(new VouchForDecisionResponse { Current = true, ValidUntil = Timestamp.FromDateTimeOffset(until) });
+        }
     }
 
     public override Task<ListCatalogueResponse> ListCatalogue(ListCatalogueRequest request, ServerCallContext context)
@@ -248,25 +300,36 @@ public sealed class StandInInventory : HoldsLedger.HoldsLedgerBase
         var reservationId = Guid.Parse(request.ReservationId);
         var now = DateTimeOffset.UtcNow;
         List<StandInHold> committed;
+        int newlyCommitted;
         lock (gate)
         {
-            if (now >= request.CommitBefore.ToDateTimeOffset())
-            {
-                throw new RpcException(new Status(StatusCode.FailedPrecondition, "The cutoff has passed; nothing was committed."));
-            }
-
             var named = request.HoldIds.Select(Guid.Parse).Select(id => holds.GetValueOrDefault(id)).ToList();
             if (named.Count == 0 || named.Any(hold => hold is null || hold.ReservationId != reservationId || hold.Status == StandInHoldStatus.Released))
             {
-                throw new RpcException(new Status(StatusCode.FailedPrecondition, "Nothing to commit: its holds are released."));
+                throw CommitRefused("Nothing to commit: its holds are released.", CommitRefusalTrailer.HoldsUnavailable);
+            }
+
+            // As the real ledger: a repeat of a commit that landed is answered even after the deadline; nothing new commits.
+            if (now >= request.CommitBefore.ToDateTimeOffset() && named.Any(hold => hold!.Status == StandInHoldStatus.Active))
+            {
+                throw CommitRefused("The cutoff has passed; nothing was committed.", CommitRefusalTrailer.DeadlinePassed);
             }
 
             committed = [.. named.Select(hold => hold!)];
+            newlyCommitted = committed.Count(hold => hold.Status == StandInHoldStatus.Active);
             foreach (var hold in committed.Where(hold => hold.Status == StandInHoldStatus.Active))
             {
                 hold.Status = StandInHoldStatus.Committed;
                 hold.CommittedAt = now;
             }
+        }
+
+        if (newlyCommitted == 0)
+        {
+            // A repeat: the HoldsCommitted of the commit that landed was published then.
+            var repeat = new CommitHoldsResponse { Units = committed.Sum(hold => hold.Quantity) };
+            repeat.HoldIds.AddRange(committed.Select(hold => hold.HoldId.ToString()));
+            return repeat;
         }
 
         await Events.Publish(new HoldsCommitted(reservationId, [.. committed.Select(hold => hold.HoldId)], committed.Sum(hold => hold.Quantity), now),
@@ -275,6 +338,9 @@ public sealed class StandInInventory : HoldsLedger.HoldsLedgerBase
         response.HoldIds.AddRange(committed.Select(hold => hold.HoldId.ToString()));
         return response;
     }
+
+    private static RpcException CommitRefused(string detail, string refusal) =>
+        new(new Status(StatusCode.FailedPrecondition, detail), new Metadata { { CommitRefusalTrailer.Key, refusal } });
 
     public override Task<ReleaseHoldsResponse> ReleaseHolds(ReleaseHoldsRequest request, ServerCallContext context)
     {

@@ -1,0 +1,83 @@
+using Brokering.Compliance.Data;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Brokering.Compliance.Decisions;
+
+/// <summary>Whether a decision governs a commit made now: yes until <paramref name="ValidUntil"/>, or no and why.</summary>
+internal sealed record Vouch(bool Current, DateTimeOffset? ValidUntil, string? Reason, string? RuleSetVersion, DateTimeOffset AsOf)
+{
+    public static Vouch Refused(string reason, string? ruleSetVersion, DateTimeOffset asOf) => new(false, null, reason, ruleSetVersion, asOf);
+}
+
+/// <summary>
+/// The commit gate's judge. A screening decision is taken under one rule set and one restricted-party list; a
+/// commit made on it long afterwards (a backlog, a manual confirmation) must not outlive either. So before every
+/// commit ordering asks here, and the answer comes from compliance's own tables, which a rule change reaches the
+/// moment it is published: there is no queue in between for reservation traffic to clog.
+/// </summary>
+/// <remarks>
+/// A rule set published after the decision no longer vouches for it once it has taken effect, whatever it changed
+/// (the conservative reading: it may have moved any cutoff); before then, it caps the answer's validity at its
+/// effect. A list change ends the vouching at once (a listing is effective immediately). The answer is valid for
+/// <see cref="ComplianceOptions.DecisionVouchWindow"/> at most, which bounds how stale it can be when the commit lands.
+/// </remarks>
+internal sealed class DecisionVoucher(ComplianceDbContext db, ReferenceDataCache cache, TimeProvider time, IOptionsMonitor<ComplianceOptions> options)
+{
+    public async Task<Vouch?> VouchAsync(Guid decisionId, CancellationToken cancellationToken)
+    {
+        var decision = await db.ScreeningDecisions.AsNoTracking()
+            .Where(candidate => candidate.Id == decisionId)
+            .Select(candidate => new { candidate.DecidedAt, candidate.Outcome, candidate.ListVersion, candidate.EarliestCutoff })
+            .SingleOrDefaultAsync(cancellationToken);
+        if (decision is null)
+        {
+            return null;
+        }
+
+        // Read after the decision, so a rule set or list change committed before this call is always seen.
+        var snapshot = await cache.GetAsync(db, cancellationToken);
+        var now = time.GetUtcNow();
+        var inForce = snapshot.Current?.Version;
+        if (decision.Outcome != nameof(Screening.Verdict.Approved))
+        {
+            return Vouch.Refused($"Decision {decisionId} is not an approval ({decision.Outcome}).", inForce, now);
+        }
+
+        var listNow = snapshot.List?.VersionLabel;
+        if (!string.Equals(listNow, decision.ListVersion, StringComparison.Ordinal))
+        {
+            return Vouch.Refused(
+                $"The restricted-party list changed since decision {decisionId} ({decision.ListVersion ?? "none"} then, {listNow ?? "none"} now).",
+                inForce, now);
+        }
+
+        if (snapshot.List is { } list && now - list.RefreshedAt > options.CurrentValue.RestrictedPartyListMaxAge)
+        {
+            return Vouch.Refused($"The restricted-party list ({list.VersionLabel}) is no longer confirmed current.", inForce, now);
+        }
+
+        var validUntil = now + options.CurrentValue.DecisionVouchWindow;
+        if (decision.EarliestCutoff is { } cutoff && cutoff < validUntil)
+        {
+            validUntil = cutoff;
+        }
+
+        foreach (var later in snapshot.RuleSets.Where(ruleSet => ruleSet.PublishedAt > decision.DecidedAt))
+        {
+            if (later.EarliestEffect <= now)
+            {
+                return Vouch.Refused(
+                    $"Rule set {later.Version}, published {later.PublishedAt:O} after decision {decisionId}, took effect at {later.EarliestEffect:O}.",
+                    inForce, now);
+            }
+
+            if (later.EarliestEffect < validUntil)
+            {
+                validUntil = later.EarliestEffect;
+            }
+        }
+
+        return new Vouch(true, validUntil, null, inForce, now);
+    }
+}

@@ -1,0 +1,62 @@
+using Brokering.Contracts.Grpc.Compliance;
+using Brokering.Contracts.Ordering;
+using Brokering.Ordering.Data;
+using Grpc.Core;
+using Microsoft.EntityFrameworkCore;
+using Polly.Registry;
+using ContractOutcome = Brokering.Contracts.Ordering.ScreeningOutcome;
+using GrpcOutcome = Brokering.Contracts.Grpc.Compliance.ScreeningOutcome;
+
+namespace Brokering.Ordering.Activities;
+
+/// <summary>
+/// Asks compliance to screen a reservation as it was submitted, and turns the answer into the saga's event. An answer
+/// compliance cannot give is a denial, never an approval; transient failures throw, for the caller's retry policy.
+/// </summary>
+public sealed class ComplianceScreening(
+    OrderingDbContext db,
+    Compliance.ComplianceClient compliance,
+    ResiliencePipelineProvider<string> pipelines)
+{
+    public async Task<ReservationScreened> ScreenAsync(Guid reservationId, CancellationToken cancellationToken)
+    {
+        var reservation = await db.Reservations.AsNoTracking().SingleAsync(r => r.Id == reservationId, cancellationToken);
+        var request = new ScreenRequest
+        {
+            ReservationId = reservation.Id.ToString(),
+            BuyerId = reservation.BuyerId,
+            EndUser = new Party { Name = reservation.EndUserName, Country = reservation.EndUserCountry },
+            DestinationCountry = reservation.DestinationCountry,
+        };
+        request.Lines.AddRange(reservation.Lines.Select(line => new ScreenLine { Sku = line.Sku, Quantity = line.Quantity }));
+
+        try
+        {
+            var response = await pipelines.GetPipeline(ServiceNames.Compliance).ExecuteAsync(
+                async token => await compliance.ScreenAsync(request, deadline: DateTime.UtcNow.AddSeconds(5), cancellationToken: token),
+                cancellationToken);
+            return ToEvent(reservation.Id, response);
+        }
+        catch (RpcException exception) when (exception.StatusCode is StatusCode.InvalidArgument or StatusCode.NotFound or StatusCode.FailedPrecondition)
+        {
+            return new ReservationScreened(reservation.Id, string.Empty, ContractOutcome.Denied, null, [],
+                [$"Compliance could not screen the reservation: {exception.Status.Detail}"]);
+        }
+    }
+
+    private static ReservationScreened ToEvent(Guid reservationId, ScreenResponse response) => new(
+        reservationId,
+        response.DecisionId,
+        ToOutcome(response.Outcome),
+        response.EarliestCutoff?.ToDateTimeOffset(),
+        [.. response.Lines.Select(line => new ScreenedLine(line.Sku, ToOutcome(line.Outcome), line.Cutoff?.ToDateTimeOffset(), [.. line.Reasons]))],
+        [.. response.Reasons.Concat(response.Lines.SelectMany(line => line.Reasons.Select(reason => $"{line.Sku}: {reason}")))]);
+
+    // Anything but an explicit approval is a denial: compliance fails closed.
+    private static ContractOutcome ToOutcome(GrpcOutcome outcome) => outcome switch
+    {
+        GrpcOutcome.Approved => ContractOutcome.Approved,
+        GrpcOutcome.LicenceRequired => ContractOutcome.LicenceRequired,
+        _ => ContractOutcome.Denied,
+    };
+}
