@@ -34,7 +34,14 @@ public static class FaultScenario
     /// Runs the load on <paramref name="system"/> with <paramref name="fault"/> injected alongside (it is handed the load's
     /// duration and should be done by its end), then checks the outcome.
     /// </summary>
-    public static async Task RunAsync(string scenario, BrokeringSystem system, Func<TimeSpan, CancellationToken, Task> fault, CancellationToken cancellationToken)
+    public static Task RunAsync(string scenario, BrokeringSystem system, Func<TimeSpan, CancellationToken, Task> fault, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(fault);
+        return RunAsync(scenario, system, (_, load, token) => fault(load, token), cancellationToken);
+    }
+
+    /// <summary>As above, for a fault that acts through the workload itself (a burst of buyers, a rule change).</summary>
+    public static async Task RunAsync(string scenario, BrokeringSystem system, Func<Workload, TimeSpan, CancellationToken, Task> fault, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(system);
         ArgumentNullException.ThrowIfNull(fault);
@@ -46,7 +53,7 @@ public static class FaultScenario
         await workload.PrepareAsync(LoadDuration, cancellationToken);
         Log($"{scenario}: load for {LoadDuration.TotalSeconds:0} s");
         var load = workload.RunAsync(LoadDuration, cancellationToken);
-        var injection = fault(LoadDuration, cancellationToken);
+        var injection = fault(workload, LoadDuration, cancellationToken);
         await Task.WhenAll(load, injection);
         var result = await load;
         Log($"load over: {result.Submitted} submitted, {result.Accepted.Count} accepted, {result.Unanswered} unanswered, {result.FeedUpdates} feed updates");

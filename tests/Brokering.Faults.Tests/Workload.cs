@@ -116,6 +116,41 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
         }
     }
 
+    /// <summary>
+    /// A scramble above capacity: reservations offered open loop at <paramref name="perSecond"/> for
+    /// <paramref name="duration"/>, each sent on time whether or not the earlier ones were answered, auto-confirmed so
+    /// that every one that finds stock goes on to commit. Returns once every one of them has had its answer.
+    /// </summary>
+    public async Task BurstAsync(double perSecond, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        var submissions = new List<Task>();
+        var started = DateTime.UtcNow;
+        for (var i = 0; DateTime.UtcNow - started < duration && !cancellationToken.IsCancellationRequested; i++)
+        {
+            var body = new
+            {
+                buyerReference = $"PO-BURST-{i}",
+                endUser = new { name = EndUsers[i % EndUsers.Length], country = "CN" },
+                destinationCountry = "CN",
+                fillPolicy = new { kind = "AllOrNone" },
+                confirmation = "Auto",
+                lines = new[] { new { sku = i % 2 == 0 ? A800 : H800, quantity = 1, maxUnitPrice = 32_000m, currency = "USD" } },
+            };
+            submissions.Add(SubmitAsync(Buyers[i % Buyers.Length], body, cancellationToken));
+            var due = started + TimeSpan.FromSeconds((i + 1) / perSecond);
+            if (due > DateTime.UtcNow)
+            {
+                await Task.Delay(due - DateTime.UtcNow, cancellationToken);
+            }
+        }
+
+        await Task.WhenAll(submissions);
+    }
+
+    /// <summary>Publishes a rule set whose cutoff falls <paramref name="lead"/> from now, as a regulator pulling it in would.</summary>
+    public Task MoveCutoffAsync(TimeSpan lead, CancellationToken cancellationToken) =>
+        PublishRuleSetAsync(DateTimeOffset.UtcNow + lead, cancellationToken);
+
     /// <summary>Pulls the cutoff in to <see cref="CutoffAfterLoad"/> from now, so whatever still waits for stock ends soon.</summary>
     public Task PullCutoffInAsync(CancellationToken cancellationToken) =>
         PublishRuleSetAsync(DateTimeOffset.UtcNow + CutoffAfterLoad, cancellationToken);
