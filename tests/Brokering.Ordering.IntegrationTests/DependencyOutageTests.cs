@@ -158,7 +158,7 @@ public sealed class DependencyOutageTests
         await StandInOrderingHost.EventuallyAsync(async () => !await host.RedeliveryScheduledAsync(":CommitReservationHolds"), "the commit's redeliveries over");
         var saga = await host.SagaAsync(id);
         saga.CurrentState.ShouldBe("Rejected");
-        saga.StatusReason!.ShouldContain("restricted-party list");
+        saga.StatusReason!.ShouldContain("Refused by export screening");
         saga.History.Select(transition => transition.To).ShouldNotContain("Confirmed");
         dependencies.Inventory.HoldsOf(id).ShouldAllBe(hold => hold.Status == StandInHoldStatus.Released);
     }

@@ -53,13 +53,13 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_denial_rejects_the_reservation_with_the_reason()
+    public async Task A_denial_rejects_the_reservation_naming_the_decision_but_not_its_evidence()
     {
         await SubmitAsync(FillPolicy.AllOrNone, Confirmation.Manual);
         await harness.Bus.Publish(new ReservationScreened(id, "d-1", ScreeningOutcome.Denied, null, [], ["end user is listed"]), Ct);
 
         (await saga.Exists(id, machine => machine.Rejected)).ShouldNotBeNull();
-        saga.Sagas.Contains(id)!.StatusReason!.ShouldContain("end user is listed");
+        saga.Sagas.Contains(id)!.StatusReason!.ShouldBe("Refused by export screening (decision d-1).");
     }
 
     [Fact]
@@ -299,7 +299,8 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
         var rejected = saga.Sagas.Contains(id)!;
         rejected.CurrentState.ShouldBe("Rejected");
         rejected.DecisionId.ShouldBe("d-2");
-        rejected.StatusReason!.ShouldContain("listed");
+        rejected.StatusReason!.ShouldContain("export screening (decision d-2)");
+        rejected.StatusReason!.ShouldNotContain("Acme");
     }
 
     [Fact]

@@ -89,10 +89,58 @@ internal static class PartyNameNormalizer
     private static bool IsDescriptive(string word) =>
         DescriptiveWords.Contains(word) || CjkDescriptors.Contains(word, StringComparer.Ordinal);
 
+    /// <summary>
+    /// Letters of other scripts that look like Latin ones, after the manner of Unicode TR39's confusable skeletons: a
+    /// Cyrillic "ѕ" in "Inspur" or a Greek "Ι" for "I" reads the same to a person and must read the same here, or one
+    /// letter is enough to slip a listed name past the threshold. Both cases are listed, since the uppercase forms
+    /// (Cyrillic Н, Greek Ρ) look Latin where the lowercase ones do not. Applied to list entries too, so a name listed in
+    /// Cyrillic compares with itself exactly as before.
+    /// </summary>
+    private static readonly Dictionary<char, char> Confusables = new()
+    {
+        // Cyrillic
+        ['А'] = 'a', ['В'] = 'b', ['Е'] = 'e', ['Ѕ'] = 's', ['І'] = 'i', ['Ј'] = 'j', ['К'] = 'k', ['М'] = 'm', ['Н'] = 'h',
+        ['О'] = 'o', ['Р'] = 'p', ['С'] = 'c', ['Т'] = 't', ['У'] = 'y', ['Х'] = 'x', ['Ү'] = 'y', ['Һ'] = 'h', ['Ԁ'] = 'd',
+        ['Ԛ'] = 'q', ['Ԝ'] = 'w', ['Ӏ'] = 'l',
+        ['а'] = 'a', ['е'] = 'e', ['ё'] = 'e', ['ѕ'] = 's', ['і'] = 'i', ['ї'] = 'i', ['ј'] = 'j', ['о'] = 'o', ['р'] = 'p',
+        ['с'] = 'c', ['у'] = 'y', ['х'] = 'x', ['ү'] = 'y', ['һ'] = 'h', ['ԁ'] = 'd', ['ԛ'] = 'q', ['ԝ'] = 'w', ['ӏ'] = 'l',
+        ['к'] = 'k', ['м'] = 'm', ['т'] = 't',
+        // Greek
+        ['Α'] = 'a', ['Β'] = 'b', ['Ε'] = 'e', ['Ζ'] = 'z', ['Η'] = 'h', ['Ι'] = 'i', ['Κ'] = 'k', ['Μ'] = 'm', ['Ν'] = 'n',
+        ['Ο'] = 'o', ['Ρ'] = 'p', ['Τ'] = 't', ['Υ'] = 'y', ['Χ'] = 'x',
+        ['α'] = 'a', ['ο'] = 'o', ['ι'] = 'i', ['κ'] = 'k', ['ν'] = 'v', ['ρ'] = 'p', ['τ'] = 't', ['υ'] = 'u', ['χ'] = 'x',
+        ['ϲ'] = 'c', ['ϳ'] = 'j', ['ε'] = 'e',
+        // Latin look-alikes NFKC leaves alone
+        ['ı'] = 'i', ['ȷ'] = 'j', ['ɑ'] = 'a', ['ɡ'] = 'g', ['ʟ'] = 'l', ['ɪ'] = 'i', ['ɴ'] = 'n', ['ʀ'] = 'r', ['ᴏ'] = 'o',
+    };
+
+    /// <summary>
+    /// The name as a person would read it: compatibility forms (fullwidth, ligatures, circled and styled letters)
+    /// unified, invisible format characters (zero-width spaces and joiners, soft hyphens, direction marks) dropped rather
+    /// than turned into word breaks, and look-alike letters of other scripts folded onto Latin.
+    /// </summary>
+    public static string Skeleton(string name)
+    {
+        var compatible = name.Normalize(NormalizationForm.FormKC);
+        var builder = new StringBuilder(compatible.Length);
+        foreach (var c in compatible)
+        {
+            if (CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.Format)
+            {
+                continue;
+            }
+
+            builder.Append(Confusables.TryGetValue(c, out var latin) ? latin : c);
+        }
+
+        return builder.ToString();
+    }
+
     private static string Fold(string name)
     {
-        // Compatibility forms first: fullwidth （）and letters become their plain forms.
-        var text = name.Normalize(NormalizationForm.FormKC).ToLowerInvariant();
+        // Compatibility forms, invisible characters and look-alike letters first, so "ＩＮＳＰＵＲ", "In\u200Bspur" and
+        // "Inѕpur" are all "inspur".
+        var text = Skeleton(name).ToLowerInvariant();
         foreach (var form in CjkLegalForms)
         {
             text = text.Replace(form, " ", StringComparison.Ordinal);

@@ -428,8 +428,16 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
         return new(saga.CorrelationId, saga.Cutoff ?? DateTimeOffset.MaxValue, [.. saga.Allocations.Select(allocation => allocation.HoldId)]);
     }
 
+    /// <summary>
+    /// What the buyer is told. A licence requirement is the rule's to state; a denial is not explained: its evidence (which
+    /// list entry matched, how closely) would show an evader how to tune the next try, so it stays with compliance's
+    /// officers under the decision id.
+    /// </summary>
     private static string RejectionReason(ReservationScreened message) =>
         message.Outcome == ScreeningOutcome.LicenceRequired
             ? "An export licence is required and none is on file. " + string.Join("; ", message.Reasons)
-            : "Denied by compliance. " + string.Join("; ", message.Reasons);
+            : string.IsNullOrEmpty(message.DecisionId)
+                // Not screened at all (compliance could not take the request): the reason is the request's, not evidence.
+                ? "Refused by export screening: " + string.Join("; ", message.Reasons)
+                : $"Refused by export screening (decision {message.DecisionId}).";
 }

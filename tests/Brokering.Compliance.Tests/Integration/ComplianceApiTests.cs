@@ -143,6 +143,26 @@ public sealed class ComplianceApiTests(ComplianceServiceFixture service) : IClas
         match.Cleared.ShouldBeFalse();
     }
 
+    [Theory]
+    [InlineData("In\u0455pur Group Co., Ltd.")]           // one Cyrillic letter
+    [InlineData("\u0399NSPUR GROUP")]                     // a Greek capital iota
+    [InlineData("\uFF29\uFF4E\uFF53\uFF50\uFF55\uFF52")] // fullwidth
+    [InlineData("Ins\u200Bpur\u200D Group")]              // zero-width characters
+    public async Task A_listed_end_user_spelled_with_look_alike_or_invisible_characters_is_denied_all_the_same(string endUser)
+    {
+        var request = Request(Guid.NewGuid().ToString(), "US", (H20, 1));
+        request.EndUser = new Api.Party { Name = endUser, Country = "CN" };
+
+        var response = await service.Grpc.ScreenAsync(request, cancellationToken: Cancel);
+
+        response.Outcome.ShouldBe(Api.ScreeningOutcome.Denied);
+        response.Matches.ShouldHaveSingleItem().EntryName.ShouldBe("Inspur Group Co., Ltd.");
+        using var check = await service.Http.GetAsync(
+            new Uri($"/v1/restricted-parties/matches?name={Uri.EscapeDataString(endUser)}", UriKind.Relative), Cancel);
+        check.StatusCode.ShouldBe(System.Net.HttpStatusCode.OK, await check.Content.ReadAsStringAsync(Cancel));
+        (await check.Content.ReadAsStringAsync(Cancel)).ShouldContain("Inspur Group Co., Ltd.");
+    }
+
     [Fact]
     public async Task A_clearance_recorded_over_rest_is_honoured_by_the_next_screening()
     {

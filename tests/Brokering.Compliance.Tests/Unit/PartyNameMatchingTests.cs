@@ -34,6 +34,43 @@ public sealed class PartyNameMatchingTests
         match.Score.ShouldBeGreaterThanOrEqualTo(Reference.Matcher.Threshold);
     }
 
+    // Evasion by letters that read the same: each variant must score as the plain name does.
+    [Theory]
+    [InlineData("In\u0455pur Group", "Inspur Group")]                   // Cyrillic dze for s
+    [InlineData("\u0399nspur Group", "Inspur Group")]                   // Greek capital iota for I
+    [InlineData("\u0406N\u0405\u0420UR", "Inspur Group")]         // INSPUR with Cyrillic I, S and P
+    [InlineData("\uFF29\uFF4E\uFF53\uFF50\uFF55\uFF52 Group", "Inspur Group")] // fullwidth
+    [InlineData("Ins\u200Bpur Gr\u200Doup", "Inspur Group")]          // zero-width space and joiner
+    [InlineData("In\u00ADspur\u200E Group", "Inspur Group")]          // soft hyphen, left-to-right mark
+    [InlineData("M\u043E\u043Ere Thr\u0435ads", "Moore Threads")]     // Cyrillic o, o, e
+    [InlineData("\u039C\u039F\u039F\u0052\u0395 THREADS", "Moore Threads")] // Greek M, O, O, E
+    [InlineData("B\u0456ren Technology", "Shanghai Biren")]            // Cyrillic i
+    [InlineData("Lo\u03BFngs\u03BFn", "Loongson")]                    // Greek omicron
+    [InlineData("\uD835\uDC0B\uD835\uDC28\uD835\uDC28\uD835\uDC27\uD835\uDC20\uD835\uDC2C\uD835\uDC28\uD835\uDC27", "Loongson")] // mathematical bold
+    public void Look_alike_letters_invisible_characters_and_compatibility_forms_match_as_the_plain_name(string name, string entry)
+    {
+        var match = Reference.Matcher.Match(name).ShouldHaveSingleItem($"best: {Reference.Matcher.Score(name)[0]}");
+        match.Entry.ShouldBe(Reference.Entry(entry));
+        match.Score.ShouldBeGreaterThanOrEqualTo(Reference.Matcher.Threshold);
+    }
+
+    [Theory]
+    [InlineData("\u0421\u0431\u0435\u0440\u0431\u0430\u043D\u043A")] // a genuinely Cyrillic name (Sberbank) stays clear
+    [InlineData("\u039A\u03B1\u03BB\u03B7\u03BC\u03AD\u03C1\u03B1 Trading")] // Greek words are not a listed name
+    [InlineData("Insp\u200Bire Gr\u200Boup")]                           // a near miss stays a near miss, invisible characters or not
+    public void Other_scripts_and_near_misses_with_invisible_characters_stay_clear(string name)
+    {
+        Reference.Matcher.Match(name).ShouldBeEmpty($"best: {Reference.Matcher.Score(name)[0]}");
+    }
+
+    [Fact]
+    public void The_skeleton_reads_look_alikes_as_Latin_and_drops_invisible_characters()
+    {
+        PartyNameNormalizer.Skeleton("In\u0455p\u200Bur").ShouldBe("Inspur");
+        PartyNameNormalizer.Skeleton("\uFF29\uFF2E\uFF33").ShouldBe("INS");
+        PartyNameNormalizer.Canonical("\u0399NSPUR GROUP CO., LTD.").ShouldBe(PartyNameNormalizer.Canonical("Inspur Group"));
+    }
+
     [Theory]
     [InlineData("Inspire Group Co., Ltd.")]
     [InlineData("Spur Group")]
