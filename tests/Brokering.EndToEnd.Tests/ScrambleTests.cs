@@ -220,9 +220,18 @@ public sealed class ScrambleTests(SystemUnderTest system) : IClassFixture<System
         ReservationOutcome Outcome(Guid id) => report.Reservations.Single(outcome => outcome.Id == id);
         string Summary(Guid id) => $"{Describe(views[id])}; committed {Units(Outcome(id).CommittedByDistributor)}";
 
+        // The buyer is told only that export screening refused it; the officer's record names the list and the match.
+        string listedEvidence;
+        using (var officer = system.ComplianceOfficer())
+        {
+            listedEvidence = await officer.GetStringAsync(new Uri($"/v1/decisions/{listed}", UriKind.Relative), cancellationToken);
+        }
+
         Expect(ReservationDriver.Status(views[listed]) == "Rejected"
-            && (ReservationDriver.Reason(views[listed]) ?? string.Empty).Contains("Entity List", StringComparison.Ordinal),
-            $"the listed end user's reservation should be Rejected with a reason naming the Entity List: {Summary(listed)}");
+            && (ReservationDriver.Reason(views[listed]) ?? string.Empty).StartsWith("Refused by export screening", StringComparison.Ordinal)
+            && !(ReservationDriver.Reason(views[listed]) ?? string.Empty).Contains("Entity List", StringComparison.Ordinal)
+            && listedEvidence.Contains("Entity List", StringComparison.Ordinal),
+            $"the listed end user's reservation should be Rejected, telling the buyer no evidence and the officer the Entity List match: {Summary(listed)}");
         Expect(ReservationDriver.Status(views[auto]) == "Confirmed"
             && Outcome(auto).CommittedByDistributor.SequenceEqual(Units(("arrow", 10), ("wpg", 60))),
             $"h3c's all-or-none auto reservation should be Confirmed with 40 A800 (wpg 30, arrow 10) and 30 H800 (wpg): {Summary(auto)}");

@@ -285,6 +285,49 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_rule_change_while_the_first_screening_is_in_flight_asks_compliance_again_and_the_later_denial_rejects()
+    {
+        await SubmitAsync(FillPolicy.AllOrNone, Confirmation.Manual);
+        (await saga.Exists(id, machine => machine.Screening)).ShouldNotBeNull();
+
+        await harness.Bus.Publish(new RescreenReservation(id, "restricted-party list v2 listed Acme"), Ct);
+        await EventuallyPublishedAsync<ScreenReservation>(m => m.ReservationId == id, count: 2);
+        // The first answer was taken under the old list; the second, under the new one, governs.
+        await harness.Bus.Publish(new ReservationScreened(id, "d-1", ScreeningOutcome.Approved, null,
+            [new ScreenedLine(Sku, ScreeningOutcome.Approved, null, [])], []), Ct);
+        (await saga.Exists(id, machine => machine.Allocating)).ShouldNotBeNull();
+        await harness.Bus.Publish(new ReservationScreened(id, "d-2", ScreeningOutcome.Denied, null, [], ["end user Acme is listed"]), Ct);
+
+        (await saga.Exists(id, machine => machine.Rejected)).ShouldNotBeNull();
+        saga.Sagas.Contains(id)!.DecisionId.ShouldBe("d-2");
+    }
+
+    [Fact]
+    public async Task A_commit_refused_by_the_gate_ends_the_reservation_by_what_the_refusal_carries_whichever_message_comes_first()
+    {
+        await ConfirmingAsync(cutoff: clock.GetUtcNow().AddHours(2));
+        var moved = clock.GetUtcNow().AddMinutes(-1);
+
+        // The gate's fresh screening found the cutoff moved into the past; its ReservationScreened is still on its way.
+        await harness.Bus.Publish(new ReservationCommitRefused(id, "Screened again before committing: the cutoff has passed.", moved), Ct);
+
+        (await saga.Exists(id, machine => machine.CutoffMissed)).ShouldNotBeNull();
+        saga.Sagas.Contains(id)!.Cutoff.ShouldBe(moved);
+        await EventuallyPublishedAsync<ReleaseReservationHolds>(m => m.ReservationId == id);
+    }
+
+    [Fact]
+    public async Task A_commit_refused_because_compliance_no_longer_approves_ends_Rejected()
+    {
+        await ConfirmingAsync(cutoff: clock.GetUtcNow().AddHours(2));
+
+        await harness.Bus.Publish(new ReservationCommitRefused(id, "Screened again before committing: LicenceRequired.", null, RefusedByCompliance: true), Ct);
+
+        (await saga.Exists(id, machine => machine.Rejected)).ShouldNotBeNull();
+        await EventuallyPublishedAsync<ReleaseReservationHolds>(m => m.ReservationId == id);
+    }
+
+    [Fact]
     public async Task A_party_listed_while_committing_rejects_the_reservation_and_releases_its_holds_revoking_any_commit()
     {
         await ConfirmingAsync(cutoff: clock.GetUtcNow().AddHours(2));
