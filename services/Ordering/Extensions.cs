@@ -8,6 +8,7 @@ using Brokering.Ordering.Idempotency;
 using Brokering.Ordering.Ops;
 using Brokering.Ordering.OpsConsole;
 using Brokering.Ordering.Reservations;
+using Brokering.Ordering.Reservations.Changes;
 using Brokering.Ordering.Saga;
 using Brokering.ServiceDefaults;
 using Brokering.ServiceDefaults.Security;
@@ -47,6 +48,7 @@ public static class Extensions
         builder.Services.AddHostedService<CatalogueRefresher>();
         builder.Services.AddScoped<IdempotencyStore>();
         builder.Services.AddScoped<ReservationDesk>();
+        builder.Services.AddScoped<ReservationChangeFeed>();
         builder.AddOps();
         return builder;
     }
