@@ -146,6 +146,18 @@ public sealed class ReservationChangeFeedTests(ChangeFeedHost host) : IClassFixt
         changes.Select(c => c.To).ShouldBe(["Screening", "Cancelled"]);
     }
 
+    [Fact]
+    public async Task Only_an_unconfirmed_end_is_announced_on_the_bus_and_the_transitions_before_it_are_not()
+    {
+        var buyer = Sagas.NewBuyer("feed-bus");
+
+        var id = await SubmitAndCancelAsync(buyer);
+
+        var ended = await host.Probe.WaitForAsync<Contracts.Ordering.ReservationEndedUnconfirmed>(m => m.ReservationId == id);
+        (ended.BuyerId, ended.Outcome).ShouldBe((buyer, "Cancelled"));
+        host.Probe.All<Contracts.Ordering.ReservationStatusChanged>(m => m.ReservationId == id).ShouldBeEmpty("buyers read the feed; nobody needs every transition");
+    }
+
     [Theory]
     [InlineData("after=not-a-cursor", "after")]
     [InlineData("after=garbage", "after")]

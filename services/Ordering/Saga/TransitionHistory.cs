@@ -8,7 +8,9 @@ namespace Brokering.Ordering.Saga;
 
 /// <summary>
 /// Appends every state change to the saga's own history (the ops timeline) and to the buyer's change feed, and
-/// announces it, all inside the saga's transaction: the outbox carries the announcement.
+/// announces an unconfirmed end to whoever set something aside for the reservation (compliance's licence units),
+/// all inside the saga's transaction: the outbox carries the announcement. Nothing else is published per
+/// transition: buyers read the feed, and no service needs the other transitions.
 /// </summary>
 internal sealed class TransitionHistory(TimeProvider clock) : IStateObserver<ReservationState>
 {
@@ -42,6 +44,9 @@ internal sealed class TransitionHistory(TimeProvider clock) : IStateObserver<Res
             });
         }
 
-        await context.Publish(new ReservationStatusChanged(saga.CorrelationId, saga.BuyerId, from, currentState.Name, saga.StatusReason, now));
+        if (ReservationStateMachine.TerminalStates.Contains(currentState.Name) && currentState.Name != nameof(ReservationStateMachine.Confirmed))
+        {
+            await context.Publish(new ReservationEndedUnconfirmed(saga.CorrelationId, saga.BuyerId, currentState.Name, saga.StatusReason, now));
+        }
     }
 }
