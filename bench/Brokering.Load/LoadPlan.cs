@@ -30,7 +30,7 @@ public sealed record LoadPlan
     /// <summary>How far ahead of its publication the moved cutoff lies.</summary>
     public TimeSpan CutoffLead { get; init; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>How often each open reservation is read back (buyers react to Held; the saga's history gives exact instants).</summary>
+    /// <summary>How often each buyer reads its change feed (buyers react to Held; the changes carry the saga's exact instants).</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>After the arrivals stop, how long every reservation gets to end before the run is declared stuck.</summary>

@@ -17,7 +17,8 @@ public sealed record LoadProgress(
 /// Plays the scramble once against a <see cref="LoadTarget"/>: sets the scene (a scenario rule set whose cutoff
 /// lies beyond the run, the run's own distributors with scarce stock), then offers reservations at the planned
 /// rate (open loop) while the distributors' feeds change and, if planned, compliance pulls the cutoff in; buyers
-/// confirm their manual reservations once Held (a few change plans and cancel); when the arrivals stop, buyers
+/// follow their reservations through their change feeds (one read per buyer each poll interval, however many are
+/// open) and confirm their manual reservations once Held (a few change plans and cancel); when the arrivals stop, buyers
 /// still waiting for stock give up, every reservation is followed to its end, the distributors close their
 /// books (on hand = committed, so a later run on the same system finds no leftover stock) and the invariants are checked.
 /// </summary>
@@ -27,6 +28,12 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private readonly ConcurrentDictionary<Guid, Reservation> reservations = new();
+
+    /// <summary>Each buyer's place in its change feed; only the follow loop touches it.</summary>
+    private readonly Dictionary<string, string?> cursors = new(StringComparer.Ordinal);
+
+    /// <summary>Changes read before the submission's 202 was: applied once the reservation is known (follow loop only).</summary>
+    private readonly Dictionary<Guid, List<FeedChange>> unclaimed = [];
     private readonly ConcurrentQueue<double> accepted = new();
     private readonly Dictionary<(string Distributor, string Sku), long> onHand = [];
     private readonly Stopwatch clock = new();
@@ -96,6 +103,7 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
         if (stillOpen == 0)
         {
             phase = "closing the books";
+            await ReadConfirmedAllocationsAsync(cancellationToken);
             await CloseBooksAsync(cancellationToken);
             if (target.Databases is not null)
             {
@@ -148,6 +156,15 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
     {
         var horizon = DateTimeOffset.UtcNow + plan.Duration + plan.DrainTimeout + TimeSpan.FromMinutes(10);
         await PublishRuleSetAsync($"load-{plan.RunTag}-a", horizon, cancellationToken);
+
+        // Buyers keep their ids from run to run (a sweep plays many on one system): start after what earlier runs did.
+        foreach (var buyer in buyers)
+        {
+            cursors[buyer.Id] = null;
+            while ((await ReadChangesAsync(buyer, cancellationToken)).Count > 0)
+            {
+            }
+        }
 
         foreach (var distributor in distributors)
         {
@@ -247,51 +264,103 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
         }
     }
 
-    /// <summary>Reads every open reservation back each poll interval; buyers act on what they read.</summary>
+    /// <summary>
+    /// Each poll interval, every buyer reads its change feed on from where it stood (not each open reservation:
+    /// the generator must not load the system it measures), then acts on reservations that came to rest.
+    /// </summary>
     private async Task FollowAsync(CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(plan.PollInterval);
         using var gate = new SemaphoreSlim(16);
         while (await timer.WaitForNextTickAsync(cancellationToken))
         {
-            await Task.WhenAll(reservations.Values.Where(r => !r.Ended).ToList().Select(async reservation =>
+            var read = await Task.WhenAll(buyers.Select(async buyer =>
             {
-                await gate.WaitAsync(cancellationToken);
+                var changes = new List<FeedChange>();
                 try
                 {
-                    await FollowAsync(reservation, cancellationToken);
+                    for (var page = await ReadChangesAsync(buyer, cancellationToken); page.Count > 0; page = await ReadChangesAsync(buyer, cancellationToken))
+                    {
+                        changes.AddRange(page);
+                    }
                 }
-                catch (Exception e) when (e is HttpRequestException or JsonException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+                catch (Exception e) when (e is HttpRequestException or JsonException or InvalidOperationException or TaskCanceledException
+                    && !cancellationToken.IsCancellationRequested)
                 {
-                    // A read that failed is read again next interval.
+                    // The cursor only moves past pages read whole: the rest is read next interval.
                 }
-                finally
-                {
-                    gate.Release();
-                }
+
+                return changes;
             }));
+            Apply(read.SelectMany(changes => changes));
+
+            await Task.WhenAll(reservations.Values.Where(r => !r.Ended && r.Status is "Held" or "AwaitingStock" && (r.Undecided || draining)).ToList()
+                .Select(async reservation =>
+                {
+                    await gate.WaitAsync(cancellationToken);
+                    try
+                    {
+                        await DecideAsync(reservation, cancellationToken);
+                    }
+                    catch (Exception e) when (e is HttpRequestException or JsonException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+                    {
+                        // Decided again next interval.
+                    }
+                    finally
+                    {
+                        gate.Release();
+                    }
+                }));
         }
     }
 
-    private async Task FollowAsync(Reservation reservation, CancellationToken cancellationToken)
+    /// <summary>The buyer's next page of changes (up to 1000), moving its cursor past them.</summary>
+    private async Task<List<FeedChange>> ReadChangesAsync(Buyer buyer, CancellationToken cancellationToken)
     {
-        var buyer = reservation.Buyer;
-        using var response = await SendAsync(HttpMethod.Get, target.Ordering, $"/v1/reservations/{reservation.Id}", "buyer", buyer.Id, null, cancellationToken);
-        if (response.StatusCode != HttpStatusCode.OK)
+        var after = cursors[buyer.Id];
+        var path = after is null ? "/v1/reservations/changes?limit=1000" : $"/v1/reservations/changes?limit=1000&after={Uri.EscapeDataString(after)}";
+        using var response = await SendAsync(HttpMethod.Get, target.Ordering, path, "buyer", buyer.Id, null, cancellationToken);
+        await ExpectAsync(response, "reading the change feed", HttpStatusCode.OK);
+        var page = await response.Content.ReadFromJsonAsync<FeedPage>(Json, cancellationToken)
+            ?? throw new InvalidOperationException("reading the change feed: an empty answer.");
+        cursors[buyer.Id] = page.Next;
+        return page.Changes;
+    }
+
+    /// <summary>Applies changes in feed order; those of a reservation whose 202 has not been read yet wait for it.</summary>
+    private void Apply(IEnumerable<FeedChange> changes)
+    {
+        foreach (var (id, waiting) in unclaimed.ToList())
         {
-            return;
+            if (reservations.TryGetValue(id, out var reservation))
+            {
+                unclaimed.Remove(id);
+                waiting.ForEach(reservation.Apply);
+            }
         }
 
-        var view = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
-        reservation.Read(view);
-        if (reservation.Ended)
+        foreach (var change in changes)
         {
-            return;
+            if (unclaimed.TryGetValue(change.ReservationId, out var waiting))
+            {
+                waiting.Add(change);
+            }
+            else if (reservations.TryGetValue(change.ReservationId, out var reservation))
+            {
+                reservation.Apply(change);
+            }
+            else
+            {
+                unclaimed[change.ReservationId] = [change];
+            }
         }
+    }
 
+    /// <summary>What the buyer does with a reservation at rest: cancel (changed plans, or the run is over), confirm, or wait.</summary>
+    private async Task DecideAsync(Reservation reservation, CancellationToken cancellationToken)
+    {
         var now = clock.Elapsed;
-        var quiet = reservation.LastActionAt is null || now - reservation.LastActionAt > TimeSpan.FromSeconds(3);
-        if (reservation.Status is not ("Held" or "AwaitingStock") || !quiet)
+        if (reservation.LastActionAt is { } last && now - last <= TimeSpan.FromSeconds(3))
         {
             return;
         }
@@ -303,14 +372,60 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
             {
                 Interlocked.Increment(ref cancellations);
             }
+
+            return;
         }
-        else if (buyer.Profile.Manual && reservation.FillSatisfies(view, buyer.Profile))
+
+        if (!reservation.Buyer.Profile.Manual)
         {
-            if (await ActAsync(reservation, $"/v1/reservations/{reservation.Id}/confirm", null, cancellationToken))
-            {
-                Interlocked.Increment(ref confirmations);
-            }
+            reservation.Undecided = false;
+            return;
         }
+
+        // What is held is not in the feed: read this one reservation, once, now that it has come to rest.
+        var view = await ReadAsync(reservation, cancellationToken);
+        if (view is null)
+        {
+            return;
+        }
+
+        if (!reservation.FillSatisfies(view.Value, reservation.Buyer.Profile))
+        {
+            reservation.Undecided = false; // a top-up moves it again, and the feed says so
+            return;
+        }
+
+        if (await ActAsync(reservation, $"/v1/reservations/{reservation.Id}/confirm", null, cancellationToken))
+        {
+            reservation.Undecided = false;
+            Interlocked.Increment(ref confirmations);
+        }
+    }
+
+    private async Task<JsonElement?> ReadAsync(Reservation reservation, CancellationToken cancellationToken)
+    {
+        using var response = await SendAsync(HttpMethod.Get, target.Ordering, $"/v1/reservations/{reservation.Id}", "buyer", reservation.Buyer.Id, null, cancellationToken);
+        return response.StatusCode == HttpStatusCode.OK ? await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken) : null;
+    }
+
+    /// <summary>Where the confirmed units came from, for closing the books (after the measured window).</summary>
+    private async Task ReadConfirmedAllocationsAsync(CancellationToken cancellationToken)
+    {
+        using var gate = new SemaphoreSlim(16);
+        await Task.WhenAll(reservations.Values.Where(r => r.Status == "Confirmed").ToList().Select(async reservation =>
+        {
+            await gate.WaitAsync(cancellationToken);
+            try
+            {
+                var view = await ReadAsync(reservation, cancellationToken)
+                    ?? throw new InvalidOperationException($"reading confirmed reservation {reservation.Id} failed.");
+                reservation.ReadAllocations(view);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
     }
 
     private async Task<bool> ActAsync(Reservation reservation, string path, object? body, CancellationToken cancellationToken)
@@ -529,7 +644,12 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
         Interlocked.CompareExchange(ref firstFailure, message, null);
     }
 
-    /// <summary>One accepted reservation as its buyer last read it.</summary>
+    /// <summary>One change of the buyer's feed, as <c>GET /v1/reservations/changes</c> gives it.</summary>
+    private sealed record FeedChange(string Cursor, Guid ReservationId, string From, string To, string Event, string? Reason, DateTimeOffset At);
+
+    private sealed record FeedPage(List<FeedChange> Changes, string Next);
+
+    /// <summary>One accepted reservation as its buyer's change feed last told it.</summary>
     private sealed class Reservation(Guid id, Buyer buyer, DateTimeOffset sentAt, bool cancelWhenHeld, long requested)
     {
         public Guid Id { get; } = id;
@@ -542,30 +662,33 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
         public DateTimeOffset? HeldAt { get; private set; }
         public DateTimeOffset? TerminalAt { get; private set; }
         public TimeSpan? LastActionAt { get; set; }
+
+        /// <summary>It came to rest (Held, AwaitingStock) and its buyer has not decided what to do about it yet.</summary>
+        public bool Undecided { get; set; }
+
         public IReadOnlyList<(string Distributor, string Sku, long Quantity)> Allocations { get; private set; } = [];
 
-        public void Read(JsonElement view)
+        /// <summary>The saga's own instants (<c>at</c>), so the latencies do not depend on how often the feed is read.</summary>
+        public void Apply(FeedChange change)
         {
-            Status = view.GetProperty("status").GetString()!;
-            Allocations = [.. view.GetProperty("lines").EnumerateArray().SelectMany(line => line.GetProperty("allocations").EnumerateArray()
-                .Select(a => (a.GetProperty("distributorId").GetString()!, line.GetProperty("sku").GetString()!, a.GetProperty("quantity").GetInt64())))];
-            foreach (var transition in view.GetProperty("history").EnumerateArray())
+            Status = change.To;
+            if (HeldAt is null && change.To is "Held" or "Confirming")
             {
-                var to = transition.GetProperty("to").GetString();
-                var at = transition.GetProperty("at").GetDateTimeOffset();
-                if (HeldAt is null && to is "Held" or "Confirming")
-                {
-                    HeldAt = at;
-                }
-
-                if (to is not null && InvariantChecker.TerminalStates.Contains(to))
-                {
-                    TerminalAt = at;
-                }
+                HeldAt = change.At;
             }
 
-            Ended = InvariantChecker.TerminalStates.Contains(Status);
+            if (InvariantChecker.TerminalStates.Contains(change.To))
+            {
+                TerminalAt = change.At;
+                Ended = true;
+            }
+
+            Undecided = change.To is "Held" or "AwaitingStock";
         }
+
+        public void ReadAllocations(JsonElement view) =>
+            Allocations = [.. view.GetProperty("lines").EnumerateArray().SelectMany(line => line.GetProperty("allocations").EnumerateArray()
+                .Select(a => (a.GetProperty("distributorId").GetString()!, line.GetProperty("sku").GetString()!, a.GetProperty("quantity").GetInt64())))];
 
         public bool FillSatisfies(JsonElement view, BuyerProfile profile)
         {

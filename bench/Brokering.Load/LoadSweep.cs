@@ -95,7 +95,7 @@ public static partial class LoadSweep
             $"other sessions' builds and tests were running on the same 2 cores, so compare figures taken at similar load."));
         text.AppendLine();
         text.AppendLine("Latencies: *accepted* is the client's POST → 202; *held* and *terminal* run from the client's POST to the saga's own transition "
-            + "instants (its history), so they do not depend on how often the generator polls. Throughput *ended/s* counts reservations carried to a terminal "
+            + "instants (the `at` of each change in the buyers' change feeds), so they do not depend on how often the generator reads the feeds. Throughput *ended/s* counts reservations carried to a terminal "
             + "state, first submission to last end, so it includes the last reservations' latency: on a short step it reads below the offered rate "
             + "even while the system keeps up, by as much as the latency is long.");
         text.AppendLine();

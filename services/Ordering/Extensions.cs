@@ -8,6 +8,7 @@ using Brokering.Ordering.Idempotency;
 using Brokering.Ordering.Ops;
 using Brokering.Ordering.OpsConsole;
 using Brokering.Ordering.Reservations;
+using Brokering.Ordering.Reservations.Changes;
 using Brokering.Ordering.Saga;
 using Brokering.ServiceDefaults;
 using Brokering.ServiceDefaults.Security;
@@ -49,6 +50,7 @@ public static class Extensions
         builder.Services.AddScoped<CommitGate>();
         builder.Services.AddScoped<IdempotencyStore>();
         builder.Services.AddScoped<ReservationDesk>();
+        builder.Services.AddScoped<ReservationChangeFeed>();
         builder.AddOps();
         return builder;
     }

@@ -6,7 +6,6 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
@@ -121,24 +120,29 @@ public static class ServiceDefaultsExtensions
 
     /// <summary>
     /// Spans go to an OpenTelemetry collector when the standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> names one
-    /// (protocol, headers and batching from the other <c>OTEL_*</c> variables); without it nothing is exported.
-    /// Metrics stay on the Prometheus scrape, logs on standard output.
+    /// (protocol, headers and batching from the other <c>OTEL_*</c> variables). Without it tracing is not registered
+    /// at all: no listener, so MassTransit, Npgsql, HTTP and gRPC create no spans nobody would read (a few hundred
+    /// per reservation). ASP.NET Core still starts an activity per request (from the caller's <c>traceparent</c>,
+    /// if any), so logs and problem details keep their trace id, and calls made while serving a request carry it on.
+    /// Metrics stay on the Prometheus scrape either way, logs on standard output.
     /// </summary>
-    private static TracerProviderBuilder AddOtlpExporterWhenConfigured(this TracerProviderBuilder tracing, ConfigurationManager configuration) =>
-        string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]) ? tracing : tracing.AddOtlpExporter();
-
     private static void AddTelemetry(this WebApplicationBuilder builder)
     {
         var serviceName = builder.Environment.ApplicationName;
-        builder.Services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.AddService(serviceName))
-            .WithTracing(tracing => tracing
+        var telemetry = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(serviceName));
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            telemetry.WithTracing(tracing => tracing
                 .AddSource("MassTransit", "Brokering.*")
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddGrpcClientInstrumentation()
                 .AddNpgsql()
-                .AddOtlpExporterWhenConfigured(builder.Configuration))
+                .AddOtlpExporter());
+        }
+
+        telemetry
             .WithMetrics(metrics => metrics
                 .AddMeter("MassTransit", "Brokering.*")
                 .AddAspNetCoreInstrumentation()

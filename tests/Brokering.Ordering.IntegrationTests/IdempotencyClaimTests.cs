@@ -38,6 +38,27 @@ public sealed class IdempotencyClaimTests(OrderingHost host) : IClassFixture<Ord
     }
 
     [Fact]
+    public async Task Concurrent_requests_with_one_key_wait_for_the_first_and_all_answer_its_reservation_of_which_there_is_one()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var buyer = Sagas.NewBuyer("claim-race");
+        var key = Guid.NewGuid().ToString("N");
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+        {
+            using var response = await SubmitAsync(buyer, key);
+            return (response.StatusCode, Body: await response.Content.ReadAsStringAsync(cancellationToken));
+        }));
+
+        answers.ShouldAllBe(answer => answer.StatusCode == HttpStatusCode.Accepted, string.Join("\n", answers));
+        answers.Select(answer => JsonDocument.Parse(answer.Body).RootElement.GetProperty("id").GetGuid()).Distinct()
+            .ShouldBe([IdempotencyStore.ReservationIdFor(buyer, key)]);
+        await using var scope = host.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<Data.OrderingDbContext>();
+        (await db.Reservations.CountAsync(r => r.BuyerId == buyer, cancellationToken)).ShouldBe(1);
+    }
+
+    [Fact]
     public async Task A_key_claimed_moments_ago_is_still_in_flight_for_a_retry()
     {
         var (buyer, key) = await ClaimAbandonedAsync(TimeSpan.Zero);

@@ -7,23 +7,30 @@ namespace Brokering.Compliance.Licences;
 
 /// <summary>
 /// Gives back the licence units a reservation drew at screening when it ends without being confirmed
-/// (rejected, cancelled, expired, or past its cutoff): only a confirmed sale spends a licence. Deleting the
-/// drawdowns is idempotent, so a redelivered or repeated status change changes nothing more. Ordering's
-/// screening activity asks nothing for a reservation that has ended, so a late re-screen does not draw again.
+/// (rejected, cancelled, expired, or past its cutoff): only a confirmed sale spends a licence. Ordering announces
+/// exactly those ends (<see cref="ReservationEndedUnconfirmed"/>), so compliance no longer receives every status
+/// change. Deleting the drawdowns is idempotent, so a redelivered or repeated announcement changes nothing more.
+/// Ordering's screening activity asks nothing for a reservation that has ended, so a late re-screen does not draw again.
 /// </summary>
-internal sealed class ReservationEndedConsumer(ComplianceDbContext db) : IConsumer<ReservationStatusChanged>
+internal sealed class ReservationEndedConsumer(ComplianceDbContext db) : IConsumer<ReservationEndedUnconfirmed>, IConsumer<ReservationStatusChanged>
 {
     private static readonly HashSet<string> EndedUnconfirmed = new(["Rejected", "Cancelled", "Expired", "CutoffMissed"], StringComparer.Ordinal);
 
-    public async Task Consume(ConsumeContext<ReservationStatusChanged> context)
-    {
-        if (!EndedUnconfirmed.Contains(context.Message.To))
-        {
-            return;
-        }
+    public Task Consume(ConsumeContext<ReservationEndedUnconfirmed> context) =>
+        GiveBackAsync(context.Message.ReservationId, context.CancellationToken);
 
-        // Ordering files screenings under the reservation id in its canonical form (Guid.ToString()).
-        var reservationId = context.Message.ReservationId.ToString();
-        await db.LicenceDrawdowns.Where(drawdown => drawdown.ReservationId == reservationId).ExecuteDeleteAsync(context.CancellationToken);
+    /// <summary>
+    /// How ordering announced ends before <see cref="ReservationEndedUnconfirmed"/> (it published every transition).
+    /// Kept for the rollout, compliance first: an end announced by an ordering replica not yet upgraded is still
+    /// honoured. Current ordering publishes none, so this costs nothing; remove it once no such replica runs.
+    /// </summary>
+    public Task Consume(ConsumeContext<ReservationStatusChanged> context) =>
+        EndedUnconfirmed.Contains(context.Message.To) ? GiveBackAsync(context.Message.ReservationId, context.CancellationToken) : Task.CompletedTask;
+
+    // Ordering files screenings under the reservation id in its canonical form (Guid.ToString()).
+    private async Task GiveBackAsync(Guid reservation, CancellationToken cancellationToken)
+    {
+        var reservationId = reservation.ToString();
+        await db.LicenceDrawdowns.Where(drawdown => drawdown.ReservationId == reservationId).ExecuteDeleteAsync(cancellationToken);
     }
 }

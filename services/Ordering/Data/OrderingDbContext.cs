@@ -2,6 +2,7 @@ using Brokering.Messaging.Postgres;
 using Brokering.Ordering.Activities;
 using Brokering.Ordering.Idempotency;
 using Brokering.Ordering.Reservations;
+using Brokering.Ordering.Reservations.Changes;
 using Brokering.Ordering.Saga;
 using Microsoft.EntityFrameworkCore;
 
@@ -14,6 +15,7 @@ public sealed class OrderingDbContext(DbContextOptions<OrderingDbContext> option
     public DbSet<ReservationState> Sagas => Set<ReservationState>();
     public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
     public DbSet<BuyerSkuClaim> BuyerSkuClaims => Set<BuyerSkuClaim>();
+    public DbSet<ReservationChange> ReservationChanges => Set<ReservationChange>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -71,6 +73,20 @@ public sealed class OrderingDbContext(DbContextOptions<OrderingDbContext> option
             claim.Property(c => c.Sku).HasMaxLength(100);
             claim.Property(c => c.BuyerId).HasMaxLength(100);
             claim.HasIndex(c => new { c.BuyerId, c.Sku });
+        });
+
+        // transaction_order (xid8), its insert trigger and the feed's index are created by the ReservationChanges
+        // migration in SQL: EF maps none of them (see ReservationChangeFeed).
+        modelBuilder.Entity<ReservationChange>(change =>
+        {
+            change.ToTable("reservation_changes");
+            change.HasKey(c => c.Position);
+            change.Property(c => c.Position).UseIdentityAlwaysColumn();
+            change.Property(c => c.BuyerId).HasMaxLength(100);
+            change.Property(c => c.From).HasColumnName("from_status").HasMaxLength(40);
+            change.Property(c => c.To).HasColumnName("to_status").HasMaxLength(40);
+            change.Property(c => c.Event).HasMaxLength(100);
+            change.HasIndex(c => new { c.ReservationId, c.Position });
         });
 
         modelBuilder.AddTransactionalMessaging();

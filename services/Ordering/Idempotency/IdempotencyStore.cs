@@ -9,13 +9,13 @@ namespace Brokering.Ordering.Idempotency;
 /// <summary>What a request carrying an Idempotency-Key should do.</summary>
 public abstract record IdempotencyDecision
 {
-    /// <summary>First time: go ahead, and complete <see cref="Record"/> in the same transaction as the work.</summary>
+    /// <summary>First time: go ahead, and complete <see cref="Record"/> (tracked) before saving the work.</summary>
     public sealed record Proceed(IdempotencyRecord Record) : IdempotencyDecision;
 
     /// <summary>Done before with the same body: answer what was answered then.</summary>
     public sealed record Replay(IdempotencyRecord Record) : IdempotencyDecision;
 
-    /// <summary>The first request with this key is still being handled.</summary>
+    /// <summary>A claim committed without its answer (by an older version of ordering) is still within its lease.</summary>
     public sealed record InFlight : IdempotencyDecision;
 
     /// <summary>The key was used with a different body.</summary>
@@ -23,10 +23,16 @@ public abstract record IdempotencyDecision
 }
 
 /// <summary>
-/// Claims an Idempotency-Key per buyer and endpoint with an insert that only one request can win,
-/// committed on its own so a concurrent retry sees it in flight. The answer is stored in the same
-/// transaction as the work, so a stored answer always means the work is done.
+/// Claims an Idempotency-Key per buyer and endpoint inside the transaction that does the work, with one insert that
+/// only one request can win: the answer is stored by that same transaction, so a committed record always carries
+/// its answer and the work is done. A concurrent request with the same key waits on the unique key until the first
+/// transaction ends, then sees its committed answer (replay, or mismatch for another body), or, had it rolled back,
+/// claims the key itself. Nothing is committed for a request that fails, so there is no claim to give up.
 /// </summary>
+/// <remarks>
+/// A record without an answer can still be found: one left by a version of ordering that committed its claim on its
+/// own before the work. It is in flight while its lease runs and taken over after.
+/// </remarks>
 public sealed class IdempotencyStore(OrderingDbContext db, TimeProvider clock, IOptions<OrderingOptions> options)
 {
     public static string Hash(string canonicalBody) =>
@@ -41,23 +47,33 @@ public sealed class IdempotencyStore(OrderingDbContext db, TimeProvider clock, I
         return new Guid(hash.AsSpan(0, 16), bigEndian: true);
     }
 
-    public async Task<IdempotencyDecision> BeginAsync(string buyerId, string key, string endpoint, string requestHash, CancellationToken cancellationToken)
+    /// <summary>
+    /// Decides what the request does with its key. Must run in the (READ COMMITTED) transaction that does the work;
+    /// on <see cref="IdempotencyDecision.Proceed"/> the record is tracked, so completing it and saving the work stores
+    /// the answer with it.
+    /// </summary>
+    public async Task<IdempotencyDecision> ClaimAsync(string buyerId, string key, string endpoint, string requestHash, CancellationToken cancellationToken)
     {
+        if (db.Database.CurrentTransaction is null)
+        {
+            throw new InvalidOperationException("An Idempotency-Key must be claimed in the transaction that does the work; none is open.");
+        }
+
         var now = clock.GetUtcNow();
         for (var attempt = 0; attempt < 2; attempt++)
         {
+            var expiresAt = now + options.Value.IdempotencyKeyLifetime;
             var claimed = await db.Database.ExecuteSqlInterpolatedAsync($"""
                 INSERT INTO idempotency_records (buyer_id, key, endpoint, request_hash, created_at, expires_at)
-                VALUES ({buyerId}, {key}, {endpoint}, {requestHash}, {now}, {now + options.Value.IdempotencyKeyLifetime})
+                VALUES ({buyerId}, {key}, {endpoint}, {requestHash}, {now}, {expiresAt})
                 ON CONFLICT DO NOTHING
                 """, cancellationToken);
             if (claimed == 1)
             {
-                var record = await db.IdempotencyRecords.SingleAsync(
-                    r => r.BuyerId == buyerId && r.Key == key && r.Endpoint == endpoint, cancellationToken);
-                return new IdempotencyDecision.Proceed(record);
+                return new IdempotencyDecision.Proceed(Track(buyerId, key, endpoint, requestHash, now, expiresAt));
             }
 
+            // The insert waited for any transaction holding the key; what it left is committed and visible now.
             var existing = await db.IdempotencyRecords.AsNoTracking().SingleOrDefaultAsync(
                 r => r.BuyerId == buyerId && r.Key == key && r.Endpoint == endpoint, cancellationToken);
             if (existing is null)
@@ -88,9 +104,9 @@ public sealed class IdempotencyStore(OrderingDbContext db, TimeProvider clock, I
                 return new IdempotencyDecision.InFlight();
             }
 
-            // The claim outlived any request: its process died between claim and answer (the work and the answer
-            // commit together, so nothing was done). One retry takes the claim over, compare-and-set on its time;
-            // should the first request still finish, the reservation id derived from the key stops a second one.
+            // A claim committed without its answer outlived any request: its process died between claim and answer.
+            // Take it over, compare-and-set on its time; should that request still finish, the reservation id derived
+            // from the key stops a second reservation.
             var takenOver = await db.Database.ExecuteSqlInterpolatedAsync($"""
                 UPDATE idempotency_records SET created_at = {now}
                 WHERE buyer_id = {buyerId} AND key = {key} AND endpoint = {endpoint}
@@ -98,18 +114,26 @@ public sealed class IdempotencyStore(OrderingDbContext db, TimeProvider clock, I
                 """, cancellationToken);
             if (takenOver == 1)
             {
-                var record = await db.IdempotencyRecords.SingleAsync(
-                    r => r.BuyerId == buyerId && r.Key == key && r.Endpoint == endpoint, cancellationToken);
-                return new IdempotencyDecision.Proceed(record);
+                return new IdempotencyDecision.Proceed(Track(buyerId, key, endpoint, requestHash, now, existing.ExpiresAt));
             }
         }
 
         return new IdempotencyDecision.InFlight();
     }
 
-    /// <summary>Gives the key up after the work failed, so the buyer can retry.</summary>
-    public async Task AbandonAsync(IdempotencyRecord record) =>
-        await db.IdempotencyRecords
-            .Where(r => r.BuyerId == record.BuyerId && r.Key == record.Key && r.Endpoint == record.Endpoint && r.ResponseStatus == null)
-            .ExecuteDeleteAsync(CancellationToken.None);
+    // The row was just written with exactly these values: track it as it is, so completing it is one UPDATE, not a read first.
+    private IdempotencyRecord Track(string buyerId, string key, string endpoint, string requestHash, DateTimeOffset createdAt, DateTimeOffset expiresAt)
+    {
+        var record = new IdempotencyRecord
+        {
+            BuyerId = buyerId,
+            Key = key,
+            Endpoint = endpoint,
+            RequestHash = requestHash,
+            CreatedAt = createdAt,
+            ExpiresAt = expiresAt,
+        };
+        db.IdempotencyRecords.Attach(record);
+        return record;
+    }
 }

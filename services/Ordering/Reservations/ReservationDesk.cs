@@ -58,10 +58,12 @@ public sealed class ReservationDesk(
             return new DeskResult.Invalid(errors);
         }
 
+        // With a key, the claim and the work are one transaction: a concurrent retry waits for it, then replays its answer.
+        await using var transaction = idempotencyKey is null ? null : await db.Database.BeginTransactionAsync(cancellationToken);
         IdempotencyRecord? record = null;
         if (idempotencyKey is not null)
         {
-            var decision = await idempotency.BeginAsync(
+            var decision = await idempotency.ClaimAsync(
                 buyerId, idempotencyKey, SubmitEndpoint, IdempotencyStore.Hash(JsonSerializer.Serialize(request, Json)), cancellationToken);
             switch (decision)
             {
@@ -93,23 +95,19 @@ public sealed class ReservationDesk(
         };
         var view = ReservationView.Of(reservation, null);
 
-        try
+        db.Reservations.Add(reservation);
+        await publish.Publish(reservation.ToSubmittedEvent(), cancellationToken);
+        if (record is not null)
         {
-            db.Reservations.Add(reservation);
-            await publish.Publish(reservation.ToSubmittedEvent(), cancellationToken);
-            if (record is not null)
-            {
-                record.ResponseStatus = StatusCodes.Status202Accepted;
-                record.ResponseBody = JsonSerializer.Serialize(view, Json);
-                record.ResponseLocation = LocationOf(reservation.Id);
-            }
-
-            await db.SaveChangesAsync(cancellationToken);
+            record.ResponseStatus = StatusCodes.Status202Accepted;
+            record.ResponseBody = JsonSerializer.Serialize(view, Json);
+            record.ResponseLocation = LocationOf(reservation.Id);
         }
-        catch when (record is not null)
+
+        await db.SaveChangesAsync(cancellationToken);
+        if (transaction is not null)
         {
-            await idempotency.AbandonAsync(record);
-            throw;
+            await transaction.CommitAsync(cancellationToken);
         }
 
         return new DeskResult.Accepted(view);

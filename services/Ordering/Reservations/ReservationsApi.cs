@@ -1,4 +1,6 @@
+using System.Globalization;
 using Brokering.Ordering.Buyers;
+using Brokering.Ordering.Reservations.Changes;
 using Brokering.Ordering.Reservations.Submit;
 using Brokering.ServiceDefaults.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -13,6 +15,7 @@ public static class ReservationsApi
     {
         var group = app.MapGroup("/v1/reservations").WithTags("Reservations").RequireAuthorization(BrokeringRoles.Buyer);
         group.MapPost("/", SubmitAsync);
+        group.MapGet("/changes", ChangesAsync);
         group.MapGet("/{id:guid}", GetAsync);
         group.MapPost("/{id:guid}/confirm", ConfirmAsync);
         group.MapPost("/{id:guid}/cancel", CancelAsync);
@@ -61,6 +64,34 @@ public static class ReservationsApi
         var buyer = BuyerIdentity.Of(http);
 
         return await desk.GetAsync(buyer, id, cancellationToken) is { } view ? TypedResults.Ok(view) : NotFound(id);
+    }
+
+    /// <summary>The caller's status changes after <paramref name="after"/> (from the first when absent), oldest first.</summary>
+    private static async Task<IResult> ChangesAsync(
+        HttpContext http, ReservationChangeFeed feed, string? after, string? limit, CancellationToken cancellationToken)
+    {
+        var buyer = BuyerIdentity.Of(http);
+
+        var errors = new Dictionary<string, string[]>();
+        var cursor = ChangeCursor.Start;
+        if (!string.IsNullOrEmpty(after) && !ChangeCursor.TryParse(after, out cursor))
+        {
+            errors["after"] = ["Not a cursor this feed handed out: pass a change's cursor or a page's next, unchanged."];
+        }
+
+        var size = ReservationChangeFeed.DefaultLimit;
+        if (limit is not null
+            && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out size) || size is < 1 or > ReservationChangeFeed.MaxLimit))
+        {
+            errors["limit"] = [$"A whole number from 1 to {ReservationChangeFeed.MaxLimit}."];
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        return TypedResults.Ok(await feed.ReadAsync(buyer, cursor, size, cancellationToken));
     }
 
     private static async Task<IResult> ConfirmAsync(HttpContext http, Guid id, ReservationDesk desk, CancellationToken cancellationToken)

@@ -1,5 +1,6 @@
 using Brokering.Contracts.Grpc.Ordering;
 using Brokering.Ordering.Buyers;
+using Brokering.Ordering.Reservations.Changes;
 using Brokering.Ordering.Reservations.Submit;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
@@ -9,9 +10,13 @@ using GrpcConfirmation = Brokering.Contracts.Grpc.Ordering.Confirmation;
 namespace Brokering.Ordering.Reservations;
 
 /// <summary>The buyers' gRPC API, <c>brokering.ordering.v1.Reservations</c>: the same desk as REST.</summary>
-public sealed class ReservationsGrpcService(ReservationDesk desk, TimeProvider clock) : Contracts.Grpc.Ordering.Reservations.ReservationsBase
+public sealed class ReservationsGrpcService(ReservationDesk desk, ReservationChangeFeed feed, TimeProvider clock)
+    : Contracts.Grpc.Ordering.Reservations.ReservationsBase
 {
     private static readonly TimeSpan WatchPollInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How often an open change stream that has caught up looks for new changes.</summary>
+    private static readonly TimeSpan ChangesPollInterval = TimeSpan.FromMilliseconds(250);
 
     public override async Task<Contracts.Grpc.Ordering.ReservationView> Submit(Contracts.Grpc.Ordering.SubmitReservationRequest request, ServerCallContext context)
     {
@@ -93,6 +98,48 @@ public sealed class ReservationsGrpcService(ReservationDesk desk, TimeProvider c
             }
 
             await Task.Delay(WatchPollInterval, clock, context.CancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// The change feed as a stream of pages: the first at once, then one whenever new changes have passed the feed's
+    /// horizon. Reads the table rather than listening to events, so any replica serves any caller.
+    /// </summary>
+    public override async Task Changes(ChangesRequest request, IServerStreamWriter<ChangesPage> responseStream, ServerCallContext context)
+    {
+        var buyer = BuyerIdentity.Of(context);
+        var cursor = ChangeCursor.Start;
+        if (request.After.Length > 0 && !ChangeCursor.TryParse(request.After, out cursor))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "after: not a cursor this feed handed out."));
+        }
+
+        var first = true;
+        while (!context.CancellationToken.IsCancellationRequested)
+        {
+            var page = await feed.ReadAsync(buyer, cursor, ReservationChangeFeed.MaxLimit, context.CancellationToken);
+            if (first || page.Changes.Count > 0)
+            {
+                var message = new ChangesPage { Next = page.Next };
+                message.Changes.AddRange(page.Changes.Select(change => new Contracts.Grpc.Ordering.ReservationChange
+                {
+                    Cursor = change.Cursor,
+                    ReservationId = change.ReservationId.ToString(),
+                    From = change.From,
+                    To = change.To,
+                    Event = change.Event,
+                    Reason = change.Reason ?? string.Empty,
+                    At = Timestamp.FromDateTimeOffset(change.At),
+                }));
+                await responseStream.WriteAsync(message, context.CancellationToken);
+                first = false;
+            }
+
+            cursor = page.NextCursor;
+            if (page.Changes.Count < ReservationChangeFeed.MaxLimit)
+            {
+                await Task.Delay(ChangesPollInterval, clock, context.CancellationToken);
+            }
         }
     }
 

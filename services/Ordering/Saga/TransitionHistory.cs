@@ -1,11 +1,16 @@
 using Brokering.Contracts.Ordering;
+using Brokering.Messaging.Postgres;
+using Brokering.Ordering.Data;
+using Brokering.Ordering.Reservations.Changes;
 using MassTransit;
 
 namespace Brokering.Ordering.Saga;
 
 /// <summary>
-/// Appends every state change to the saga's own history (the ops timeline) and announces it,
-/// both inside the saga's transaction: the outbox carries the announcement.
+/// Appends every state change to the saga's own history (the ops timeline) and to the buyer's change feed, and
+/// announces an unconfirmed end to whoever set something aside for the reservation (compliance's licence units),
+/// all inside the saga's transaction: the outbox carries the announcement. Nothing else is published per
+/// transition: buyers read the feed, and no service needs the other transitions.
 /// </summary>
 internal sealed class TransitionHistory(TimeProvider clock) : IStateObserver<ReservationState>
 {
@@ -22,6 +27,26 @@ internal sealed class TransitionHistory(TimeProvider clock) : IStateObserver<Res
         var from = previousState?.Name is null or "Initial" ? "Submitted" : previousState.Name;
         saga.UpdatedAt = now;
         saga.History.Add(new Transition(now, context.Event.Name, from, currentState.Name, saga.StatusReason));
-        await context.Publish(new ReservationStatusChanged(saga.CorrelationId, saga.BuyerId, from, currentState.Name, saga.StatusReason, now));
+
+        // Saved with the saga row by the same SaveChanges. Only MassTransit's in-memory test harness runs the saga
+        // without a PostgreSQL transaction, and it has no feed.
+        if (context.TryGetPayload(out IPostgresTransactionContext? transaction) && transaction.DbContext is OrderingDbContext db)
+        {
+            db.ReservationChanges.Add(new ReservationChange
+            {
+                ReservationId = saga.CorrelationId,
+                BuyerId = saga.BuyerId,
+                From = from,
+                To = currentState.Name,
+                Event = context.Event.Name,
+                Reason = saga.StatusReason,
+                At = now,
+            });
+        }
+
+        if (ReservationStateMachine.TerminalStates.Contains(currentState.Name) && currentState.Name != nameof(ReservationStateMachine.Confirmed))
+        {
+            await context.Publish(new ReservationEndedUnconfirmed(saga.CorrelationId, saga.BuyerId, currentState.Name, saga.StatusReason, now));
+        }
     }
 }

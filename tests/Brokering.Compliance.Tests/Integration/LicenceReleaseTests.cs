@@ -27,14 +27,37 @@ public sealed class LicenceReleaseTests(ComplianceServiceFixture service) : ICla
         var publisher = await service.StartObserverAsync($"licence-release-tests-{Guid.NewGuid():N}", _ => { });
         try
         {
-            var changed = new ReservationStatusChanged(reservation, buyer, "Held", ended, "test", DateTimeOffset.UtcNow);
-            await publisher.Publish(changed, Cancel);
-            await publisher.Publish(changed, Cancel);
+            var end = new ReservationEndedUnconfirmed(reservation, buyer, ended, "test", DateTimeOffset.UtcNow);
+            await publisher.Publish(end, Cancel);
+            await publisher.Publish(end, Cancel);
 
             await EventuallyDrawnAsync(licenceUrl, 0);
             // The units are free again for the buyer's next reservation.
             await ScreenAsync(buyer, Guid.NewGuid(), 100);
             (await DrawnAsync(licenceUrl)).ShouldBe(100);
+        }
+        finally
+        {
+            await publisher.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task An_unconfirmed_end_announced_the_old_way_by_an_ordering_not_yet_upgraded_still_gives_back_the_units()
+    {
+        var (buyer, licenceUrl) = await service.RecordLicenceAsync(H100, "CN", units: 100);
+        var confirmed = Guid.NewGuid();
+        var cancelled = Guid.NewGuid();
+        await ScreenAsync(buyer, confirmed, 30);
+        await ScreenAsync(buyer, cancelled, 20);
+
+        var publisher = await service.StartObserverAsync($"licence-release-tests-{Guid.NewGuid():N}", _ => { });
+        try
+        {
+            await publisher.Publish(new ReservationStatusChanged(confirmed, buyer, "Confirming", "Confirmed", null, DateTimeOffset.UtcNow), Cancel);
+            await publisher.Publish(new ReservationStatusChanged(cancelled, buyer, "Held", "Cancelled", "test", DateTimeOffset.UtcNow), Cancel);
+
+            await EventuallyDrawnAsync(licenceUrl, 30);
         }
         finally
         {
@@ -54,10 +77,10 @@ public sealed class LicenceReleaseTests(ComplianceServiceFixture service) : ICla
         var publisher = await service.StartObserverAsync($"licence-release-tests-{Guid.NewGuid():N}", _ => { });
         try
         {
-            await publisher.Publish(new ReservationStatusChanged(confirmed, buyer, "Confirming", "Confirmed", null, DateTimeOffset.UtcNow), Cancel);
-            await publisher.Publish(new ReservationStatusChanged(cancelled, buyer, "Held", "Cancelled", "test", DateTimeOffset.UtcNow), Cancel);
+            // Ordering announces only the unconfirmed end; the confirmed reservation is never named.
+            await publisher.Publish(new ReservationEndedUnconfirmed(cancelled, buyer, "Cancelled", "test", DateTimeOffset.UtcNow), Cancel);
 
-            // The cancellation, published after the confirmation, is seen once the confirmed units alone remain.
+            // The cancelled reservation's units are given back; the confirmed one's stay drawn.
             await EventuallyDrawnAsync(licenceUrl, 30);
         }
         finally

@@ -60,7 +60,8 @@ public class OrderingHost : WebApplicationFactory<Program>, IAsyncLifetime
         database = await TestInfrastructure.CreateDatabaseAsync("ordering_ops_tests");
         virtualHost = await TestInfrastructure.CreateVirtualHostAsync("ordering-ops-tests");
         Probe = await BrokerProbe.StartAsync(virtualHost, "ordering-tests-probe", messages => messages
-            .Keep<ReleaseReservationHolds>().Keep<RescreenReservation>().Keep<ScreenReservation>().Keep<ReservationStatusChanged>());
+            .Keep<ReleaseReservationHolds>().Keep<RescreenReservation>().Keep<ScreenReservation>().Keep<ReservationStatusChanged>()
+            .Keep<ReservationEndedUnconfirmed>());
         if (kestrel)
         {
             (httpPort, grpcPort) = (FreePort(), FreePort());
