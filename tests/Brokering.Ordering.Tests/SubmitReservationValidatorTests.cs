@@ -42,6 +42,22 @@ public sealed class SubmitReservationValidatorTests
             ignoreOrder: true);
     }
 
+    [Theory]
+    [InlineData("9300000000000000000")]
+    [InlineData("1000000000000.000000001")]
+    [InlineData("1.0000000001")]
+    public void A_max_unit_price_beyond_the_bound_or_finer_than_nine_decimals_is_refused(string price)
+    {
+        var request = Valid() with { Lines = [new LineRequest("NVIDIA-H800-SXM5-80GB", 10, decimal.Parse(price, System.Globalization.CultureInfo.InvariantCulture), "USD")] };
+
+        SubmitReservationValidator.Validate(request, Options).Keys.ShouldBe(["lines[0].maxUnitPrice"]);
+    }
+
+    [Fact]
+    public void A_max_unit_price_at_the_bound_is_accepted() =>
+        SubmitReservationValidator.Validate(Valid() with { Lines = [new LineRequest("NVIDIA-H800-SXM5-80GB", 10, Brokering.Contracts.InputBounds.MaxUnitPrice, "USD")] }, Options)
+            .ShouldBeEmpty();
+
     [Fact]
     public void A_request_without_lines_is_refused() =>
         SubmitReservationValidator.Validate(Valid() with { Lines = [] }, Options).Keys.ShouldBe(["lines"]);

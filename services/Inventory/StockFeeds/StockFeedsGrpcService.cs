@@ -19,6 +19,14 @@ internal sealed class StockFeedsGrpcService(StockFeedIngestor ingestor) : Broker
                     $"This token may not publish the feed of distributor '{update.DistributorId}'; updates before this one were applied."));
             }
 
+            var malformed = update.Items.Select((item, index) => (item, index)).FirstOrDefault(pair => pair.item.UnitPrice is { IsWellFormed: false });
+            if (malformed.item is not null)
+            {
+                // Read as is, nanos outside (-1e9, 1e9) or of the other sign would silently be another price.
+                throw new RpcException(new Status(StatusCode.InvalidArgument,
+                    $"items[{malformed.index}].unit_price.nanos: must be between -999999999 and 999999999 with the sign of units; updates before this one were applied."));
+            }
+
             var result = await ingestor.ApplyAsync(ToFeedUpdate(update), "grpc", context.CancellationToken);
             summary.Results.Add(ToProto(result));
         }

@@ -1,3 +1,4 @@
+using Brokering.Contracts;
 using Brokering.Contracts.Grpc.Ordering;
 using Brokering.Ordering.Buyers;
 using Brokering.Ordering.Reservations.Submit;
@@ -16,6 +17,24 @@ public sealed class ReservationsGrpcService(ReservationDesk desk, TimeProvider c
     public override async Task<Contracts.Grpc.Ordering.ReservationView> Submit(Contracts.Grpc.Ordering.SubmitReservationRequest request, ServerCallContext context)
     {
         var buyer = BuyerIdentity.Of(context);
+        if (request.IdempotencyKey.Length > InputBounds.MaxIdempotencyKeyLength)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"idempotency_key: at most {InputBounds.MaxIdempotencyKeyLength} characters."));
+        }
+
+        if (request.MinFillRatio is { IsWellFormed: false })
+        {
+            throw MalformedDecimal("min_fill_ratio");
+        }
+
+        for (var i = 0; i < request.Lines.Count; i++)
+        {
+            if (request.Lines[i].MaxUnitPrice is { IsWellFormed: false })
+            {
+                throw MalformedDecimal($"lines[{i}].max_unit_price");
+            }
+        }
+
         var submission = new Submit.SubmitReservationRequest(
             request.BuyerReference,
             request.EndUser is null ? null : new EndUserRequest(request.EndUser.Name, request.EndUser.Country),
@@ -95,6 +114,9 @@ public sealed class ReservationsGrpcService(ReservationDesk desk, TimeProvider c
             await Task.Delay(WatchPollInterval, clock, context.CancellationToken);
         }
     }
+
+    private static RpcException MalformedDecimal(string field) =>
+        new(new Status(StatusCode.InvalidArgument, $"{field}.nanos: must be between -999999999 and 999999999 with the sign of units."));
 
     private static Guid IdempotencyIdFor(string buyer, string key) => Idempotency.IdempotencyStore.ReservationIdFor(buyer, key);
 

@@ -90,6 +90,7 @@ public static class SecurityExtensions
     public static WebApplication UseServiceSecurity(this WebApplication app)
     {
         app.UseAuthentication();
+        app.UseClaimBounds();
         app.UseAuthorization();
         app.UseRateLimiter();
         if (app.Environment.IsDevelopment())

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Brokering.Contracts;
 using Brokering.Contracts.Ordering;
 
 namespace Brokering.Ordering.Reservations.Submit;
@@ -106,9 +107,11 @@ public static class SubmitReservationValidator
                     Fail($"{path}.quantity", $"Must be between 1 and {options.MaxQuantityPerLine}.");
                 }
 
-                if (line.MaxUnitPrice <= 0)
+                // The ceiling keeps every accepted price convertible wherever it travels (gRPC int64 units,
+                // numeric(28,9)); past it the reservation would be accepted and then fail at every redelivery.
+                if (line.MaxUnitPrice <= 0 || !InputBounds.IsUnitPrice(line.MaxUnitPrice))
                 {
-                    Fail($"{path}.maxUnitPrice", "Must be greater than 0.");
+                    Fail($"{path}.maxUnitPrice", $"Must be greater than 0 and at most {InputBounds.MaxUnitPrice}, with at most {InputBounds.PriceDecimals} decimal places.");
                 }
 
                 if (line.Currency is null || !options.SupportedCurrencies.Contains(line.Currency, StringComparer.Ordinal))
