@@ -1,5 +1,6 @@
 using Brokering.Contracts.Grpc.Inventory;
 using Brokering.Contracts.Inventory;
+using Brokering.ServiceDefaults.Security;
 using Grpc.Core;
 
 namespace Brokering.Inventory.StockFeeds;
@@ -7,6 +8,7 @@ namespace Brokering.Inventory.StockFeeds;
 /// <summary>gRPC <c>StockFeeds/Publish</c>: a client stream of updates, each applied as it arrives.</summary>
 internal sealed class StockFeedsGrpcService(StockFeedIngestor ingestor) : Brokering.Contracts.Grpc.Inventory.StockFeeds.StockFeedsBase
 {
+    [Microsoft.AspNetCore.RateLimiting.EnableRateLimiting(RateLimits.StreamPolicy)]
     public override async Task<PublishSummary> Publish(IAsyncStreamReader<StockUpdate> requestStream, ServerCallContext context)
     {
         var summary = new PublishSummary();

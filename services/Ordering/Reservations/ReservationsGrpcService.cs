@@ -2,6 +2,7 @@ using Brokering.Contracts;
 using Brokering.Contracts.Grpc.Ordering;
 using Brokering.Ordering.Buyers;
 using Brokering.Ordering.Reservations.Submit;
+using Brokering.ServiceDefaults.Security;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using GrpcFillPolicy = Brokering.Contracts.Grpc.Ordering.FillPolicy;
@@ -91,6 +92,7 @@ public sealed class ReservationsGrpcService(ReservationDesk desk, TimeProvider c
     /// Streams the reservation whenever its status changes, until it ends. Reads the saga's row
     /// rather than listening to events, so any replica can serve any watcher.
     /// </summary>
+    [Microsoft.AspNetCore.RateLimiting.EnableRateLimiting(RateLimits.StreamPolicy)]
     public override async Task Watch(GetReservationRequest request, IServerStreamWriter<Contracts.Grpc.Ordering.ReservationView> responseStream, ServerCallContext context)
     {
         var buyer = BuyerIdentity.Of(context);
