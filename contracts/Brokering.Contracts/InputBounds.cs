@@ -23,7 +23,7 @@ public static class InputBounds
     /// <summary>Longest lead time a distributor can quote, in days (ten years).</summary>
     public const int MaxLeadTimeDays = 3_650;
 
-    /// <summary>Longest SKU.</summary>
+    /// <summary>Longest SKU, in its canonical spelling (<see cref="Sku.Normalize"/>).</summary>
     public const int MaxSkuLength = 100;
 
     /// <summary>Longest <c>tenant</c> claim (buyer organisation or distributor id) a token may carry.</summary>

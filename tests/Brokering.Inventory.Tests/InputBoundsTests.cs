@@ -161,3 +161,37 @@ public sealed class InputBoundsTests(InventoryFixture fixture)
         return problem.GetProperty("errors").Deserialize<Dictionary<string, string[]>>()!;
     }
 }
+
+/// <summary>A SKU enters inventory in its one canonical spelling: a feed and an offers query agree whatever their case or padding.</summary>
+public sealed class SkuSpellingTests(InventoryFixture fixture)
+{
+    [Fact]
+    public async Task A_feed_item_spelled_in_lower_case_with_padding_lands_on_the_catalogue_sku_and_is_offered_for_any_spelling()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+
+        await fixture.SnapshotAsync(distributor, 1, new Stock(" nvidia-l40s ", "SG1", 7));
+        var offers = await fixture.A.Ledger.GetOffersAsync(new GetOffersRequest { Sku = "Nvidia-L40S", Quantity = 1 }, cancellationToken: TestContext.Current.CancellationToken);
+
+        (await fixture.LevelAsync(distributor, "NVIDIA-L40S", "SG1")).OnHand.ShouldBe(7);
+        offers.Offers.ShouldContain(o => o.DistributorId == distributor && o.Available == 7);
+    }
+
+    [Fact]
+    public async Task A_feed_item_whose_sku_has_a_look_alike_letter_is_an_item_error_naming_the_sku()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+
+        using var response = await fixture.PostFeedAsync(distributor, new
+        {
+            distributorId = distributor,
+            sequence = 1,
+            kind = "Snapshot",
+            items = new[] { new { sku = "NVIDIA-L40Ѕ", warehouse = "SG1", quantityOnHand = 7, unitPrice = 1000m, currency = "USD" } },
+        });
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
+        problem.GetProperty("errors").TryGetProperty("items[0].sku", out _).ShouldBeTrue();
+    }
+}

@@ -59,6 +59,22 @@ public sealed class SubmitReservationValidatorTests
             .ShouldBeEmpty();
 
     [Fact]
+    public void Two_lines_spelling_one_sku_differently_are_refused_as_a_duplicate()
+    {
+        var request = Valid() with
+        {
+            Lines = [new LineRequest("NVIDIA-H800-SXM5-80GB", 10, 100m, "USD"), new LineRequest(" nvidia-h800-sxm5-80gb ", 10, 100m, "USD")],
+        };
+
+        SubmitReservationValidator.Validate(request, Options).Keys.ShouldBe(["lines[1].sku"]);
+    }
+
+    [Fact]
+    public void A_sku_with_a_look_alike_letter_is_refused() =>
+        SubmitReservationValidator.Validate(Valid() with { Lines = [new LineRequest("NVIDIA-Н800-SXM5-80GB", 10, 100m, "USD")] }, Options)
+            .Keys.ShouldBe(["lines[0].sku"]);
+
+    [Fact]
     public void A_request_without_lines_is_refused() =>
         SubmitReservationValidator.Validate(Valid() with { Lines = [] }, Options).Keys.ShouldBe(["lines"]);
 

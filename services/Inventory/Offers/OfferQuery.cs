@@ -36,7 +36,7 @@ internal sealed class OfferQuery(InventoryDbContext db, TimeProvider time, IOpti
               AND s.on_hand - s.held - s.committed >= s.minimum_order_quantity
             ORDER BY s.unit_price, s.lead_time_days, available DESC, s.distributor_id, s.warehouse
             """;
-        command.Parameters.AddWithValue("sku", sku.Trim());
+        command.Parameters.AddWithValue("sku", Contracts.Sku.Normalize(sku) ?? sku.Trim());
         command.Parameters.AddWithValue("freshAfter", time.GetUtcNow() - options.Value.StaleAfter);
         var offers = new List<OfferView>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);

@@ -74,7 +74,7 @@ internal static class StockUpdateValidator
                 continue;
             }
 
-            var sku = item.Sku!.Trim();
+            var sku = Sku.Normalize(item.Sku)!;
             var warehouse = item.Warehouse!.Trim();
             if (!seen.Add((sku, warehouse)))
             {
@@ -97,15 +97,10 @@ internal static class StockUpdateValidator
             return ($"{path}.sku", "sku is required.");
         }
 
-        if (item.Sku.Trim().Length > InputBounds.MaxSkuLength)
+        // Also keeps NUL out, which PostgreSQL text cannot hold: such an item would fail the whole update instead of itself.
+        if (!Sku.TryNormalize(item.Sku, out _))
         {
-            return ($"{path}.sku", $"sku is at most {InputBounds.MaxSkuLength} characters.");
-        }
-
-        // PostgreSQL text cannot hold NUL: such an item would fail the whole update's transaction instead of itself.
-        if (item.Sku.Any(char.IsControl))
-        {
-            return ($"{path}.sku", "sku must not contain control characters.");
+            return ($"{path}.sku", $"sku is at most {InputBounds.MaxSkuLength} letters, digits and - _ . / + (was '{item.Sku}').");
         }
 
         if (string.IsNullOrWhiteSpace(item.Warehouse))

@@ -110,3 +110,28 @@ public sealed class AuditActorTests(ComplianceServiceFixture service) : IClassFi
     private static async Task<JsonElement> BodyAsync(HttpResponseMessage response) =>
         await response.Content.ReadFromJsonAsync<JsonElement>(Cancel);
 }
+
+/// <summary>Compliance looks SKUs up by their one canonical spelling: a licence names the catalogue SKU whatever spelling it was given.</summary>
+public sealed class SkuSpellingTests(ComplianceServiceFixture service) : IClassFixture<ComplianceServiceFixture>
+{
+    // Full-width, as a CJK input method types it, padded: the shared spelling folds it to the catalogue's.
+    private static readonly string[] PaddedLowerCase = [" ｎｖｉｄｉａ－ｈ１００－ｓｘｍ５－８０ｇｂ "];
+
+    [Fact]
+    public async Task A_licence_for_a_full_width_padded_sku_is_recorded_for_the_catalogue_sku()
+    {
+        using var response = await service.Http.PostAsJsonAsync("/v1/licences", new
+        {
+            number = $"L{Guid.NewGuid():N}"[..12],
+            buyerId = "acme-servers",
+            skus = PaddedLowerCase,
+            destinationCountry = "CN",
+            quantity = 10,
+            validUntil = DateTimeOffset.UtcNow.AddDays(30),
+        }, TestContext.Current.CancellationToken);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.Created);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken);
+        body.GetProperty("skus").EnumerateArray().Select(s => s.GetString()).ShouldBe(["NVIDIA-H100-SXM5-80GB"]);
+    }
+}

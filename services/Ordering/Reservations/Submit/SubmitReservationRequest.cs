@@ -88,18 +88,18 @@ public static class SubmitReservationValidator
         }
         else
         {
-            var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            var seen = new HashSet<string>(StringComparer.Ordinal);
             for (var i = 0; i < request.Lines.Count; i++)
             {
                 var line = request.Lines[i];
                 var path = string.Create(CultureInfo.InvariantCulture, $"lines[{i}]");
-                if (string.IsNullOrWhiteSpace(line.Sku) || line.Sku.Length > 100)
+                if (!Sku.TryNormalize(line.Sku, out var sku))
                 {
-                    Fail($"{path}.sku", "Required, at most 100 characters.");
+                    Fail($"{path}.sku", $"Required: at most {InputBounds.MaxSkuLength} letters, digits and - _ . / +.");
                 }
-                else if (!seen.Add(line.Sku))
+                else if (!seen.Add(sku))
                 {
-                    Fail($"{path}.sku", $"SKU {line.Sku} appears on more than one line.");
+                    Fail($"{path}.sku", $"SKU {sku} appears on more than one line.");
                 }
 
                 if (line.Quantity <= 0 || line.Quantity > options.MaxQuantityPerLine)
