@@ -69,7 +69,7 @@ internal sealed class StockFeedConsumer(
                 FeedRefusal.UnknownDistributor => $"Distributor '{distributorId}' is not registered.",
                 FeedRefusal.NoFeedKey => $"Distributor '{distributorId}' has registered no feed key; register one with PUT /v1/distributors/{distributorId}/feed-key.",
                 FeedRefusal.Unsigned => $"The message has no {FeedSignature.Header} header.",
-                FeedRefusal.TooLarge => $"The body of {body.Length} bytes is larger than {options.Value.FeedMaxBytes} bytes.",
+                FeedRefusal.TooLarge => $"The body of {body.GetBytes().Length} bytes is larger than {options.Value.FeedMaxBytes} bytes.",
                 FeedRefusal.Undated => $"The message has no {FeedSignature.SignedAtHeader} header with an RFC 3339 time.",
                 FeedRefusal.Stale => $"{FeedSignature.SignedAtHeader} is more than {options.Value.FeedSignatureMaxAge} from now.",
                 FeedRefusal.DeliveryLimit => $"The message was delivered {options.Value.FeedDeliveryLimit} times without being settled.",
@@ -114,12 +114,13 @@ internal sealed class StockFeedConsumer(
             return (FeedRefusal.DeliveryLimit, null);
         }
 
-        if (body.Length is not { } length || length > settings.FeedMaxBytes)
+        // The transport has the bytes in memory already; what the cap spares is everything done with them from here on.
+        var bytes = body.GetBytes();
+        if (bytes.Length > settings.FeedMaxBytes)
         {
             return (FeedRefusal.TooLarge, null);
         }
 
-        var bytes = body.GetBytes();
         var distributorId = FeedBody.DistributorIdOf(bytes)?.Trim();
         if (string.IsNullOrEmpty(distributorId) || distributorId.Length > 64)
         {
