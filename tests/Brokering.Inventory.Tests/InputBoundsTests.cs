@@ -178,6 +178,18 @@ public sealed class SkuSpellingTests(InventoryFixture fixture)
     }
 
     [Fact]
+    public async Task A_snapshot_item_that_is_invalid_keeps_the_level_it_names_in_any_spelling()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock("NVIDIA-L4", "SG1", 5), new Stock("NVIDIA-L40S", "SG1", 3));
+
+        await fixture.SnapshotAsync(distributor, 2, new Stock(" nvidia-l4 ", "SG1", -1), new Stock("NVIDIA-L40S", "SG1", 4));
+
+        (await fixture.LevelAsync(distributor, "NVIDIA-L4", "SG1")).OnHand.ShouldBe(5);
+        (await fixture.LevelAsync(distributor, "NVIDIA-L40S", "SG1")).OnHand.ShouldBe(4);
+    }
+
+    [Fact]
     public async Task A_feed_item_whose_sku_has_a_look_alike_letter_is_an_item_error_naming_the_sku()
     {
         var distributor = await fixture.NewDistributorAsync();
