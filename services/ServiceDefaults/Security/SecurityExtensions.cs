@@ -33,6 +33,8 @@ public static class SecurityExtensions
                     ValidIssuer = settings.Issuer,
                     ValidAudience = settings.Audience,
                     IssuerSigningKey = settings.Key,
+                    // The one algorithm tokens are issued with; HS384/HS512 under the same key are not a second way in.
+                    ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
                     RoleClaimType = BrokeringRoles.RoleClaim,
                     NameClaimType = "sub",
                     ClockSkew = TimeSpan.FromSeconds(30),
