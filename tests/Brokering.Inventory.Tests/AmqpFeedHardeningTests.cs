@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
@@ -152,4 +153,45 @@ public sealed class AmqpFeedHardeningTests(InventoryFixture fixture) : IAsyncLif
         items = new[] { new { sku = Sku, warehouse = "SG1", quantityOnHand = quantity, unitPrice = 12000m, currency = "USD", leadTimeDays = 5, minimumOrderQuantity = 1 } },
         note = padding,
     });
+}
+
+/// <summary>A distributor replacing its own AMQP feed key must prove it holds the current one; a bearer token alone is not enough.</summary>
+public sealed class FeedKeyRotationTests(InventoryFixture fixture)
+{
+    [Fact]
+    public async Task A_distributor_replaces_its_key_only_with_a_proof_signed_by_the_current_key_and_ops_need_none()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        using var current = await fixture.RegisterFeedKeyAsync(distributor);
+        using var stolen = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var next = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var byOps = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
+        using var withoutProof = await PutAsync(distributor, TestTokens.Distributor(distributor), stolen.ExportSubjectPublicKeyInfoPem(), proof: null);
+        using var selfSigned = await PutAsync(distributor, TestTokens.Distributor(distributor), stolen.ExportSubjectPublicKeyInfoPem(), Prove(stolen, stolen));
+        using var proven = await PutAsync(distributor, TestTokens.Distributor(distributor), next.ExportSubjectPublicKeyInfoPem(), Prove(current, next));
+        using var ops = await PutAsync(distributor, TestTokens.Operator(), byOps.ExportSubjectPublicKeyInfoPem(), proof: null);
+
+        withoutProof.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        (await withoutProof.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken)).GetProperty("errors").TryGetProperty("proof", out _).ShouldBeTrue();
+        selfSigned.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        proven.StatusCode.ShouldBe(HttpStatusCode.OK);
+        ops.StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await ops.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken)).GetProperty("feedKeyFingerprint").GetString()
+            .ShouldBe(Convert.ToHexStringLower(SHA256.HashData(byOps.ExportSubjectPublicKeyInfo())));
+    }
+
+    private static string Prove(ECDsa signer, ECDsa next) =>
+        Convert.ToBase64String(signer.SignData(Encoding.UTF8.GetBytes(next.ExportSubjectPublicKeyInfoPem()), HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence));
+
+    private async Task<HttpResponseMessage> PutAsync(string distributor, string token, string publicKey, string? proof)
+    {
+        using var client = fixture.A.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Put, $"/v1/distributors/{distributor}/feed-key")
+        {
+            Content = JsonContent.Create(new { publicKey, proof }),
+        };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        return await client.SendAsync(request, TestContext.Current.CancellationToken);
+    }
 }
