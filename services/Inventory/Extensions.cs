@@ -6,8 +6,6 @@ using Brokering.Inventory.Offers;
 using Brokering.Inventory.StockFeeds;
 using Brokering.Messaging.Postgres;
 using Brokering.ServiceDefaults;
-using MassTransit;
-using Npgsql;
 using Brokering.ServiceDefaults.Security;
 
 namespace Brokering.Inventory;
@@ -27,20 +25,7 @@ public static class Extensions
                 x.AddPostgresOutbox<InventoryDbContext>(o => o.UseBusOutbox());
                 x.AddConsumer<StockFeedConsumer>().ExcludeFromConfigureEndpoints();
             },
-            (context, bus) => bus.ReceiveEndpoint(StockFeedConsumer.QueueName, endpoint =>
-            {
-                endpoint.SetQuorumQueue();
-                endpoint.UseRawJsonDeserializer(RawSerializerOptions.AnyMessageType, isDefault: true);
-                // Only the database being briefly unreachable is worth another try; a message that cannot be
-                // read or applied goes to stock-feed_error at once.
-                endpoint.UseMessageRetry(retry =>
-                {
-                    retry.Handle<NpgsqlException>();
-                    retry.Handle<TimeoutException>();
-                    retry.Intervals(100, 500, 2000);
-                });
-                endpoint.ConfigureConsumer<StockFeedConsumer>(context);
-            }));
+            (context, bus) => bus.ConfigureStockFeedEndpoint(context));
 
         builder.Services.AddSingleton<InventoryMetrics>();
         builder.Services.AddSingleton<InventoryTransactions>();

@@ -28,6 +28,7 @@ public sealed class InventoryMetrics
     private readonly Counter<long> itemsRejected;
     private readonly Counter<long> gaps;
     private readonly Counter<long> refused;
+    private readonly Counter<long> offersSkipped;
     private readonly Counter<long> unitsHeld;
     private readonly Counter<long> holdsExpired;
     private readonly Counter<long> holdsShortfall;
@@ -52,6 +53,7 @@ public sealed class InventoryMetrics
         itemsRejected = meter.CreateCounter<long>("inventory.feed.items_rejected", description: "Stock items rejected.");
         gaps = meter.CreateCounter<long>("inventory.feed.gaps", description: "Updates that skipped sequences since the last applied one.");
         refused = meter.CreateCounter<long>("inventory.feed.refused", description: "Stock updates refused before being applied because their publisher could not be proven, by channel and reason.");
+        offersSkipped = meter.CreateCounter<long>("inventory.offers.skipped", description: "Stock levels left out of offers because no caller could use them (a price out of bounds), by distributor.");
         unitsHeld = meter.CreateCounter<long>("inventory.holds.units_held", description: "Units held by PlaceHolds.");
         holdsExpired = meter.CreateCounter<long>("inventory.holds.expired", description: "Holds released by the expiry sweeper.");
         holdsShortfall = meter.CreateCounter<long>("inventory.holds.shortfall", description: "Holds flagged as shortfall by a stock update.");
@@ -72,6 +74,9 @@ public sealed class InventoryMetrics
 
     public void FeedRefused(string channel, FeedRefusal reason) =>
         refused.Add(1, new TagList { { "channel", channel }, { "reason", reason.ToString() } });
+
+    public void OfferSkipped(string distributorId) =>
+        offersSkipped.Add(1, new KeyValuePair<string, object?>("distributor", distributorId));
 
     public void UnitsHeld(long units) => unitsHeld.Add(units);
 

@@ -14,6 +14,24 @@ public sealed class InventoryOptions
     /// </summary>
     public TimeSpan FeedKeyLifetime { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The largest AMQP stock update read at all (4 MiB, the REST and gRPC body limit): a bigger one is refused before
+    /// its signature is checked or its JSON parsed, so an unsigned message cannot exhaust memory.
+    /// </summary>
+    public int FeedMaxBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// How far a signed AMQP update's <c>Feed-Signed-At</c> may lie from now, either way (clock skew, broker backlog).
+    /// An older one is refused as stale: a captured message cannot be replayed after a sequence reset.
+    /// </summary>
+    public TimeSpan FeedSignatureMaxAge { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>
+    /// After this many deliveries of one AMQP update (the quorum queue's <c>x-delivery-count</c>), it is moved to
+    /// <c>stock-feed_error</c> instead of being tried again: a message that keeps failing its consumer cannot crash-loop it.
+    /// </summary>
+    public int FeedDeliveryLimit { get; set; } = 5;
+
     /// <summary>How often the expiry sweeper looks for holds that are due.</summary>
     public TimeSpan ExpirySweepInterval { get; set; } = TimeSpan.FromSeconds(1);
 

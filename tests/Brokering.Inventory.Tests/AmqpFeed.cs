@@ -9,18 +9,30 @@ namespace Brokering.Inventory.Tests;
 /// <summary>A distributor that speaks only AMQP: publishes with Debian's <c>amqp-publish</c>, reads the error queue and the metrics.</summary>
 internal static class AmqpFeed
 {
-    /// <summary>The base64 DER ECDSA signature over the body, as <c>openssl dgst -sha256 -sign</c> writes it.</summary>
-    public static string Sign(ECDsa key, string body) =>
-        Convert.ToBase64String(key.SignData(Encoding.UTF8.GetBytes(body), HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence));
+    /// <summary>
+    /// The headers of a signed update: <c>Feed-Signed-At</c> (now, unless <paramref name="signedAt"/> says otherwise) and
+    /// the base64 DER ECDSA signature over it, a line feed and the body, as <c>openssl dgst -sha256 -sign</c> writes it.
+    /// </summary>
+    public static FeedSignatureHeaders Sign(ECDsa key, string body, DateTimeOffset? signedAt = null)
+    {
+        var at = (signedAt ?? DateTimeOffset.UtcNow).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        var signature = key.SignData(Encoding.UTF8.GetBytes($"{at}\n{body}"), HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
+        return new FeedSignatureHeaders(at, Convert.ToBase64String(signature));
+    }
 
-    /// <summary>Publishes a raw JSON body to the stock-feed queue (default exchange), with the signature header when given.</summary>
-    public static async Task PublishAsync(Uri virtualHost, string body, string? signature)
+    /// <summary>Publishes a raw JSON body to the stock-feed queue (default exchange), with the signature headers when given.</summary>
+    public static async Task PublishAsync(Uri virtualHost, string body, FeedSignatureHeaders? signature, params string[] headers)
     {
         var url = new UriBuilder(virtualHost) { Scheme = "amqp" }.Uri.AbsoluteUri;
         var arguments = new List<string> { "-u", url, "-r", "stock-feed", "-p", "-C", "application/json", "-b", body };
         if (signature is not null)
         {
-            arguments.AddRange(["-H", $"Feed-Signature: {signature}"]);
+            arguments.AddRange(["-H", $"Feed-Signed-At: {signature.SignedAt}", "-H", $"Feed-Signature: {signature.Signature}"]);
+        }
+
+        foreach (var header in headers)
+        {
+            arguments.AddRange(["-H", header]);
         }
 
         var (exit, error) = await RunAsync("amqp-publish", arguments, "apt-get install amqp-tools (Debian's non-.NET AMQP client)");
@@ -92,6 +104,9 @@ internal static class AmqpFeed
         }
     }
 }
+
+/// <summary>The two headers that make an AMQP stock update the distributor's own, and fresh.</summary>
+internal sealed record FeedSignatureHeaders(string SignedAt, string Signature);
 
 /// <summary>
 /// Counts <c>inventory.feed.refused</c> measurements on the AMQP channel by reason, from every replica in the

@@ -80,9 +80,11 @@ public sealed class AmqpFeedIdentityTests(InventoryFixture fixture)
             (await AmqpFeed.RunAsync("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key], Hint)).Exit.ShouldBe(0);
             (await AmqpFeed.RunAsync("openssl", ["ec", "-in", key, "-pubout", "-out", publicKey], Hint)).Exit.ShouldBe(0);
             var body = Snapshot(distributor, 1, 13);
-            await File.WriteAllTextAsync(bodyFile, body, TestContext.Current.CancellationToken);
+            // What the documentation's `{ printf '%s\n' "$SIGNED_AT"; cat update.json; }` writes.
+            var signedAt = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+            await File.WriteAllTextAsync(bodyFile, $"{signedAt}\n{body}", TestContext.Current.CancellationToken);
             (await AmqpFeed.RunAsync("openssl", ["dgst", "-sha256", "-sign", key, "-out", signatureFile, bodyFile], Hint)).Exit.ShouldBe(0);
-            var signature = Convert.ToBase64String(await File.ReadAllBytesAsync(signatureFile, TestContext.Current.CancellationToken));
+            var signature = new FeedSignatureHeaders(signedAt, Convert.ToBase64String(await File.ReadAllBytesAsync(signatureFile, TestContext.Current.CancellationToken)));
 
             // The distributor registers its own key with its own token.
             using var client = fixture.A.CreateClient();

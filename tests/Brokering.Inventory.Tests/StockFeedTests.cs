@@ -260,13 +260,16 @@ public sealed class StockFeedTests(InventoryFixture fixture)
     [Fact]
     public async Task A_malformed_amqp_message_goes_to_the_error_queue_with_its_reason()
     {
-        var marker = Guid.NewGuid().ToString("N");
-        await AmqpPublishAsync($"{{\"distributorId\": \"{marker}\", not json at all");
-        await AmqpPublishAsync($"{{\"distributorId\": \"unknown-{marker[..8]}\", \"sequence\": 1, \"kind\": \"Delta\", \"items\": []}}");
+        var distributor = await fixture.NewDistributorAsync();
+        using var key = await fixture.RegisterFeedKeyAsync(distributor);
+        var malformed = $"{{\"distributorId\": \"{distributor}\", not json at all";
+        await AmqpPublishAsync(malformed, AmqpFeed.Sign(key, malformed));
+        await AmqpPublishAsync($"{{\"distributorId\": \"unknown-{distributor}\", \"sequence\": 1, \"kind\": \"Delta\", \"items\": []}}");
 
-        var faults = await EventuallyAsync(() => ErrorQueueAsync(marker), f => f.Count == 2);
+        var faults = await EventuallyAsync(() => ErrorQueueAsync(distributor), f => f.Count == 2);
 
-        faults.ShouldContain(f => f.Payload.Contains("not json") && f.Reason.Contains("invalid", StringComparison.OrdinalIgnoreCase));
+        // Only a body its distributor signed is parsed at all; the unknown one is refused before that.
+        faults.ShouldContain(f => f.Payload.Contains("not json") && f.Reason.Contains("not valid JSON", StringComparison.Ordinal));
         faults.ShouldContain(f => f.Reason.Contains("is not registered"));
     }
 
@@ -327,7 +330,7 @@ public sealed class StockFeedTests(InventoryFixture fixture)
     private static StockUpdate Update(string distributor, long sequence, UpdateKind kind) =>
         new() { DistributorId = distributor, Sequence = sequence, Kind = kind };
 
-    private Task AmqpPublishAsync(string body, string? signature = null) => AmqpFeed.PublishAsync(fixture.VirtualHost, body, signature);
+    private Task AmqpPublishAsync(string body, FeedSignatureHeaders? signature = null) => AmqpFeed.PublishAsync(fixture.VirtualHost, body, signature);
 
     private Task<List<(string Payload, string Reason)>> ErrorQueueAsync(string marker) => AmqpFeed.ErrorQueueAsync(fixture.VirtualHost, marker);
 

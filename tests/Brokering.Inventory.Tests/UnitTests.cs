@@ -47,3 +47,35 @@ public sealed class StockUpdateValidatorTests
     public void Decimal_values_round_trip_exactly_to_nine_places() =>
         Gen.Decimal[-1_000_000_000m, 1_000_000_000m].Select(d => decimal.Round(d, 9)).Sample(d => DecimalValue.FromDecimal(d).ToDecimal() == d);
 }
+
+public sealed class DecimalValueBoundsTests
+{
+    [Fact]
+    public void Every_price_within_the_bound_survives_the_wire_exactly()
+    {
+        Gen.Long[0, (long)Brokering.Contracts.InputBounds.MaxUnitPrice].Select(Gen.Int[0, 999_999_999])
+            .Sample((units, nanos) =>
+            {
+                var price = units + (nanos / 1_000_000_000m);
+                Brokering.Contracts.InputBounds.IsUnitPrice(price).ShouldBeTrue();
+                DecimalValue.TryFromDecimal(price, out var wire).ShouldBeTrue();
+                wire.IsWellFormed.ShouldBeTrue();
+                wire.ToDecimal().ShouldBe(price);
+            });
+    }
+
+    [Fact]
+    public void A_decimal_whose_whole_part_exceeds_int64_is_refused_by_try_from_decimal_instead_of_throwing()
+    {
+        DecimalValue.TryFromDecimal(9_300_000_000_000_000_000m, out _).ShouldBeFalse();
+        Brokering.Contracts.InputBounds.IsUnitPrice(9_300_000_000_000_000_000m).ShouldBeFalse();
+    }
+
+    [Theory]
+    [InlineData(1L, 1_000_000_000)]
+    [InlineData(1L, -5)]
+    [InlineData(-1L, 5)]
+    [InlineData(0L, int.MinValue)]
+    public void Nanos_out_of_range_or_of_the_other_sign_are_malformed(long units, int nanos) =>
+        new DecimalValue { Units = units, Nanos = nanos }.IsWellFormed.ShouldBeFalse();
+}

@@ -42,6 +42,38 @@ public sealed class SubmitReservationValidatorTests
             ignoreOrder: true);
     }
 
+    [Theory]
+    [InlineData("9300000000000000000")]
+    [InlineData("1000000000000.000000001")]
+    [InlineData("1.0000000001")]
+    public void A_max_unit_price_beyond_the_bound_or_finer_than_nine_decimals_is_refused(string price)
+    {
+        var request = Valid() with { Lines = [new LineRequest("NVIDIA-H800-SXM5-80GB", 10, decimal.Parse(price, System.Globalization.CultureInfo.InvariantCulture), "USD")] };
+
+        SubmitReservationValidator.Validate(request, Options).Keys.ShouldBe(["lines[0].maxUnitPrice"]);
+    }
+
+    [Fact]
+    public void A_max_unit_price_at_the_bound_is_accepted() =>
+        SubmitReservationValidator.Validate(Valid() with { Lines = [new LineRequest("NVIDIA-H800-SXM5-80GB", 10, Brokering.Contracts.InputBounds.MaxUnitPrice, "USD")] }, Options)
+            .ShouldBeEmpty();
+
+    [Fact]
+    public void Two_lines_spelling_one_sku_differently_are_refused_as_a_duplicate()
+    {
+        var request = Valid() with
+        {
+            Lines = [new LineRequest("NVIDIA-H800-SXM5-80GB", 10, 100m, "USD"), new LineRequest(" nvidia-h800-sxm5-80gb ", 10, 100m, "USD")],
+        };
+
+        SubmitReservationValidator.Validate(request, Options).Keys.ShouldBe(["lines[1].sku"]);
+    }
+
+    [Fact]
+    public void A_sku_with_a_look_alike_letter_is_refused() =>
+        SubmitReservationValidator.Validate(Valid() with { Lines = [new LineRequest("NVIDIA-Н800-SXM5-80GB", 10, 100m, "USD")] }, Options)
+            .Keys.ShouldBe(["lines[0].sku"]);
+
     [Fact]
     public void A_request_without_lines_is_refused() =>
         SubmitReservationValidator.Validate(Valid() with { Lines = [] }, Options).Keys.ShouldBe(["lines"]);

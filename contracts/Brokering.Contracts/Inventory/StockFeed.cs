@@ -19,7 +19,7 @@ public enum StockUpdateKind
 /// Members are nullable because they arrive from outside and are validated, not trusted.
 /// </summary>
 /// <param name="DistributorId">The distributor publishing.</param>
-/// <param name="Sequence">Monotonic per distributor; an update not newer than the last applied is a duplicate.</param>
+/// <param name="Sequence">Monotonic per distributor, 1 to <see cref="InputBounds.MaxSequence"/>; an update not newer than the last applied is a duplicate.</param>
 /// <param name="Kind">Snapshot or delta.</param>
 /// <param name="Items">The items.</param>
 public sealed record StockFeedUpdate(string? DistributorId, long Sequence, StockUpdateKind? Kind, IReadOnlyList<StockFeedItem?>? Items);
@@ -27,9 +27,9 @@ public sealed record StockFeedUpdate(string? DistributorId, long Sequence, Stock
 /// <summary>Stock of one SKU in one warehouse, within a <see cref="StockFeedUpdate"/>.</summary>
 /// <param name="Sku">Catalogue SKU.</param>
 /// <param name="Warehouse">Warehouse code of the distributor.</param>
-/// <param name="QuantityOnHand">Snapshot: units on hand (&gt;= 0).</param>
+/// <param name="QuantityOnHand">Snapshot: units on hand, 0 to <see cref="InputBounds.MaxQuantity"/>.</param>
 /// <param name="QuantityChange">Delta: change in units (may be negative, never taking on hand below zero).</param>
-/// <param name="UnitPrice">Price of one unit (required in a snapshot and for a level the delta creates).</param>
+/// <param name="UnitPrice">Price of one unit, 0 to <see cref="InputBounds.MaxUnitPrice"/> (required in a snapshot and for a level the delta creates).</param>
 /// <param name="Currency">ISO 4217 currency of <paramref name="UnitPrice"/>.</param>
 /// <param name="LeadTimeDays">Days from commit to shipment (default 0).</param>
 /// <param name="MinimumOrderQuantity">Smallest quantity per hold (default 1).</param>

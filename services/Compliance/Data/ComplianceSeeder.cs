@@ -1,3 +1,4 @@
+using Brokering.Compliance.Infrastructure;
 using Brokering.Compliance.RestrictedParties;
 using Brokering.Compliance.RuleSets;
 using Microsoft.EntityFrameworkCore;
@@ -81,6 +82,7 @@ internal static class ComplianceSeeder
                 PublishedAt = ruleSet.PublishedAt,
                 Description = ruleSet.Description,
                 Source = ruleSet.Source,
+                PublishedBy = Actor.Seed,
                 Definition = ruleSet.Definition,
             });
             await db.SaveChangesAsync(cancellationToken);

@@ -84,7 +84,7 @@ internal sealed class ReferenceDataCache(IOptionsMonitor<ComplianceOptions> opti
         var products = await db.Products.AsNoTracking().ToListAsync(cancellationToken);
         var groups = await db.CountryGroups.AsNoTracking().ToListAsync(cancellationToken);
         return new Statics(
-            products.ToDictionary(product => product.Sku, StringComparer.OrdinalIgnoreCase),
+            products.ToDictionary(product => product.Sku, Brokering.Contracts.Sku.Comparer),
             new CountryGroupDirectory(groups));
     }
 

@@ -115,5 +115,6 @@ internal sealed record RestrictedPartyEntryFile(
         Citation = Citation,
         AddedAt = addedAt,
         AddedInListVersion = listVersion,
+        AddedBy = Infrastructure.Actor.Seed,
     };
 }

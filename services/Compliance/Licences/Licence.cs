@@ -27,6 +27,9 @@ internal sealed class Licence
 
     public required DateTimeOffset RecordedAt { get; init; }
 
+    /// <summary>Who recorded it: the officer's token subject, or null when recorded before actors were.</summary>
+    public string? RecordedBy { get; init; }
+
     /// <summary>Whether the licence covers this buyer, SKU and destination at <paramref name="now"/> (quantity aside).</summary>
     public bool Covers(string buyerId, string sku, string destinationCountry, DateTimeOffset now) =>
         string.Equals(BuyerId, buyerId, StringComparison.Ordinal)

@@ -1,3 +1,4 @@
+using Brokering.Contracts;
 using Brokering.Compliance.Data;
 using Brokering.Compliance.Infrastructure;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -18,11 +19,11 @@ internal sealed record RecordLicenceRequest(
 
 internal sealed record LicenceResponse(
     Guid Id, string Number, string BuyerId, IReadOnlyList<string> Skus, string DestinationCountry, long Quantity,
-    long Drawn, long Remaining, DateTimeOffset ValidFrom, DateTimeOffset ValidUntil, DateTimeOffset RecordedAt)
+    long Drawn, long Remaining, DateTimeOffset ValidFrom, DateTimeOffset ValidUntil, DateTimeOffset RecordedAt, string? RecordedBy)
 {
     public static LicenceResponse From(Licence licence, long drawn) => new(
         licence.Id, licence.Number, licence.BuyerId, licence.Skus, licence.DestinationCountry, licence.Quantity, drawn,
-        licence.Quantity - drawn, licence.ValidFrom, licence.ValidUntil, licence.RecordedAt);
+        licence.Quantity - drawn, licence.ValidFrom, licence.ValidUntil, licence.RecordedAt, licence.RecordedBy);
 }
 
 /// <summary>Licences on file: they turn LicenceRequired into Approved within their limits.</summary>
@@ -38,7 +39,7 @@ internal static class LicencesApi
     }
 
     private static async Task<Results<Created<LicenceResponse>, ValidationProblem, ProblemHttpResult>> RecordAsync(
-        RecordLicenceRequest request, ComplianceDbContext db, ReferenceDataCache cache, TimeProvider time, CancellationToken cancellationToken)
+        RecordLicenceRequest request, HttpContext http, ComplianceDbContext db, ReferenceDataCache cache, TimeProvider time, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
         var number = errors.Text("number", request.Number, 128);
@@ -65,9 +66,9 @@ internal static class LicencesApi
             }
         }
 
-        if (request.Quantity is not > 0)
+        if (request.Quantity is not > 0 or > InputBounds.MaxQuantity)
         {
-            errors.Add("quantity", "The number of units covered must be positive.");
+            errors.Add("quantity", $"The number of units covered must be between 1 and {InputBounds.MaxQuantity}.");
         }
 
         var now = time.GetUtcNow();
@@ -102,6 +103,7 @@ internal static class LicencesApi
             ValidFrom = validFrom,
             ValidUntil = request.ValidUntil!.Value.ToUniversalTime(),
             RecordedAt = now,
+            RecordedBy = Actor.Of(http),
         };
         db.Licences.Add(recorded);
         await db.SaveChangesAsync(cancellationToken);

@@ -20,7 +20,7 @@ internal sealed class PartyClearance
     /// <summary>Why the match is a false positive.</summary>
     public required string Reason { get; init; }
 
-    /// <summary>Who cleared it.</summary>
+    /// <summary>Who cleared it: the officer's token subject.</summary>
     public required string ClearedBy { get; init; }
 
     public required DateTimeOffset ClearedAt { get; init; }

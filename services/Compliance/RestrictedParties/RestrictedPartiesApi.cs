@@ -27,19 +27,19 @@ internal sealed record RefreshListRequest(string? Source);
 /// <param name="PartyName">The party name screening matched (any spelling that normalizes the same).</param>
 /// <param name="EntryId">Clear only matches against this entry; null clears any.</param>
 /// <param name="Reason">Why the match is a false positive.</param>
-/// <param name="ClearedBy">The compliance officer.</param>
+/// <param name="ClearedBy">Obsolete: the officer is the caller's token subject. Accepted only when it names the caller, refused otherwise.</param>
 internal sealed record ClearPartyRequest(string? PartyName, Guid? EntryId, string? Reason, string? ClearedBy);
 
 internal sealed record RestrictedPartyResponse(
     Guid Id, string Name, IReadOnlyList<string> Aliases, IReadOnlyList<string> Addresses, string Country, string List,
-    DateOnly ListedOn, string? Citation, DateTimeOffset AddedAt, string AddedInListVersion)
+    DateOnly ListedOn, string? Citation, DateTimeOffset AddedAt, string AddedInListVersion, string? AddedBy)
 {
     public static RestrictedPartyResponse From(RestrictedPartyEntry entry) => new(
         entry.Id, entry.Name, entry.Aliases, entry.Addresses, entry.Country, entry.List, entry.ListedOn, entry.Citation,
-        entry.AddedAt, RestrictedPartyList.FormatVersion(entry.AddedInListVersion));
+        entry.AddedAt, RestrictedPartyList.FormatVersion(entry.AddedInListVersion), entry.AddedBy);
 }
 
-internal sealed record ListStateResponse(string Version, DateTimeOffset RefreshedAt, TimeSpan MaxAge, bool Stale, string? Source, int Entries);
+internal sealed record ListStateResponse(string Version, DateTimeOffset RefreshedAt, TimeSpan MaxAge, bool Stale, string? Source, int Entries, string? RefreshedBy);
 
 internal sealed record RestrictedPartiesResponse(ListStateResponse List, IReadOnlyList<RestrictedPartyResponse> Entries);
 
@@ -74,7 +74,7 @@ internal static class RestrictedPartiesApi
     }
 
     private static async Task<Results<Created<RestrictedPartyResponse>, Ok<RestrictedPartyResponse>, ValidationProblem, ProblemHttpResult>> AddAsync(
-        AddRestrictedPartyRequest request, ComplianceDbContext db, IPublishEndpoint publishEndpoint, TimeProvider time, CancellationToken cancellationToken)
+        AddRestrictedPartyRequest request, HttpContext http, ComplianceDbContext db, IPublishEndpoint publishEndpoint, TimeProvider time, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
         var name = errors.Text("name", request.Name, 512);
@@ -126,6 +126,7 @@ internal static class RestrictedPartiesApi
             Citation = request.Citation?.Trim(),
             AddedAt = now,
             AddedInListVersion = state.Version,
+            AddedBy = Actor.Of(http),
         };
         db.RestrictedPartyEntries.Add(entry);
         await publishEndpoint.Publish(new PartyListed(entry.Id, entry.Name, entry.Aliases, entry.Country, state.VersionLabel, now), cancellationToken);
@@ -160,8 +161,8 @@ internal static class RestrictedPartiesApi
 
     private static ListStateResponse State(RestrictedPartyList? state, int entries, DateTimeOffset now, TimeSpan maxAge) =>
         state is null
-            ? new ListStateResponse(RestrictedPartyList.FormatVersion(0), DateTimeOffset.UnixEpoch, maxAge, Stale: true, null, entries)
-            : new ListStateResponse(state.VersionLabel, state.RefreshedAt, maxAge, now - state.RefreshedAt > maxAge, state.Source, entries);
+            ? new ListStateResponse(RestrictedPartyList.FormatVersion(0), DateTimeOffset.UnixEpoch, maxAge, Stale: true, null, entries, null)
+            : new ListStateResponse(state.VersionLabel, state.RefreshedAt, maxAge, now - state.RefreshedAt > maxAge, state.Source, entries, state.RefreshedBy);
 
     private static async Task<Results<Ok<RestrictedPartyResponse>, ProblemHttpResult>> GetAsync(
         Guid id, ComplianceDbContext db, CancellationToken cancellationToken)
@@ -197,7 +198,7 @@ internal static class RestrictedPartiesApi
     }
 
     private static async Task<Ok<ListStateResponse>> RefreshAsync(
-        RefreshListRequest? request, ComplianceDbContext db, TimeProvider time, IOptionsMonitor<ComplianceOptions> options, CancellationToken cancellationToken)
+        RefreshListRequest? request, HttpContext http, ComplianceDbContext db, TimeProvider time, IOptionsMonitor<ComplianceOptions> options, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
@@ -210,6 +211,7 @@ internal static class RestrictedPartiesApi
         }
 
         state.RefreshedAt = now;
+        state.RefreshedBy = Actor.Of(http);
         if (!string.IsNullOrWhiteSpace(request?.Source))
         {
             state.Source = request.Source.Trim();
@@ -222,12 +224,17 @@ internal static class RestrictedPartiesApi
     }
 
     private static async Task<Results<Created<ClearanceResponse>, ValidationProblem>> ClearAsync(
-        ClearPartyRequest request, ComplianceDbContext db, TimeProvider time, CancellationToken cancellationToken)
+        ClearPartyRequest request, HttpContext http, ComplianceDbContext db, TimeProvider time, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
         var partyName = errors.Text("partyName", request.PartyName, 512);
         var reason = errors.Text("reason", request.Reason, 2000);
-        var clearedBy = errors.Text("clearedBy", request.ClearedBy, 256);
+        var clearedBy = Actor.Of(http);
+        // Refused rather than ignored: a body naming someone else is an attempt to put words in a colleague's mouth.
+        if (request.ClearedBy is { } claimed && !string.Equals(claimed.Trim(), clearedBy, StringComparison.Ordinal))
+        {
+            errors.Add("clearedBy", "The officer is recorded from the caller's token; omit clearedBy or give the token's own subject.");
+        }
         if (request.EntryId is { } entryId && !await db.RestrictedPartyEntries.AnyAsync(entry => entry.Id == entryId, cancellationToken))
         {
             errors.Add("entryId", $"No list entry has id {entryId}.");
@@ -246,7 +253,7 @@ internal static class RestrictedPartiesApi
             CanonicalName = PartyNameNormalizer.Canonical(partyName!),
             EntryId = request.EntryId,
             Reason = reason!,
-            ClearedBy = clearedBy!,
+            ClearedBy = clearedBy,
             ClearedAt = now,
         };
         db.PartyClearances.Add(clearance);

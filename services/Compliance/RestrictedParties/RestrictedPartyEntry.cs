@@ -32,6 +32,9 @@ internal sealed class RestrictedPartyEntry
     /// <summary>The list version that first included it.</summary>
     public required long AddedInListVersion { get; init; }
 
+    /// <summary>Who added it: the officer's token subject, <see cref="Infrastructure.Actor.Seed"/>, or null when added before actors were recorded.</summary>
+    public string? AddedBy { get; init; }
+
     /// <summary>The name followed by the aliases.</summary>
     public IEnumerable<string> AllNames => Aliases.Prepend(Name);
 }

@@ -21,6 +21,9 @@ internal sealed class RestrictedPartyList
     /// <summary>Where the entries come from.</summary>
     public string? Source { get; set; }
 
+    /// <summary>Who last confirmed it current: the officer's token subject, or null for a seeded list or one refreshed before actors were recorded.</summary>
+    public string? RefreshedBy { get; set; }
+
     /// <summary>The version as decisions and events report it.</summary>
     public string VersionLabel => FormatVersion(Version);
 

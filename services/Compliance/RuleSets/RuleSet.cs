@@ -18,6 +18,9 @@ internal sealed class RuleSet
     /// <summary>When it was published (announced) in this system.</summary>
     public required DateTimeOffset PublishedAt { get; init; }
 
+    /// <summary>Who published it: the officer's token subject, <see cref="Infrastructure.Actor.Seed"/>, or null when published before actors were recorded.</summary>
+    public string? PublishedBy { get; init; }
+
     /// <summary>Publication order, assigned by the database.</summary>
     public long Sequence { get; init; }
 

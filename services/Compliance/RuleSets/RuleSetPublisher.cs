@@ -47,6 +47,7 @@ internal sealed class RuleSetPublisher(ComplianceDbContext db, ReferenceDataCach
             Description = draft.Description,
             Source = draft.Source,
             BasedOn = draft.BasedOn,
+            PublishedBy = draft.PublishedBy,
             Definition = draft.Definition,
         };
         db.RuleSets.Add(ruleSet);

@@ -57,11 +57,12 @@ internal sealed record RuleSetResponse(
     string? Source,
     string? BasedOn,
     RuleDefinition Definition,
-    IReadOnlyList<CutoffChanged>? CutoffChanges)
+    IReadOnlyList<CutoffChanged>? CutoffChanges,
+    string? PublishedBy)
 {
     public static RuleSetResponse From(RuleSet ruleSet, IReadOnlyList<CutoffChanged>? changes = null) => new(
         ruleSet.Version, ruleSet.EffectiveAt, ruleSet.PublishedAt, ruleSet.Sequence, ruleSet.Description, ruleSet.Source,
-        ruleSet.BasedOn, ruleSet.Definition, changes);
+        ruleSet.BasedOn, ruleSet.Definition, changes, ruleSet.PublishedBy);
 }
 
 /// <summary>The cutoff of a sale under the rule set screening applies now.</summary>
@@ -99,7 +100,7 @@ internal static class RuleSetsApi
     }
 
     private static async Task<Results<Created<RuleSetResponse>, Ok<RuleSetResponse>, ValidationProblem, ProblemHttpResult>> PublishAsync(
-        PublishRuleSetRequest request, ComplianceDbContext db, ReferenceDataCache cache, RuleSetPublisher publisher, CancellationToken cancellationToken)
+        PublishRuleSetRequest request, HttpContext http, ComplianceDbContext db, ReferenceDataCache cache, RuleSetPublisher publisher, CancellationToken cancellationToken)
     {
         var snapshot = await cache.GetAsync(db, cancellationToken);
         var errors = new ValidationErrors();
@@ -187,6 +188,7 @@ internal static class RuleSetsApi
             Description = request.Description?.Trim() ?? basis?.Description,
             Source = request.Source?.Trim() ?? basis?.Source,
             BasedOn = basis?.Version,
+            PublishedBy = Actor.Of(http),
             Definition = new RuleDefinition(criteria!, exemptBelow, destinations!, parentHeadquarters, accelerated),
         };
         var result = await publisher.PublishAsync(draft, cancellationToken);

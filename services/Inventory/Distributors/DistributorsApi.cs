@@ -14,7 +14,11 @@ public sealed record RegisterDistributorRequest(string? Id, string? Name);
 
 /// <summary>Registers (or replaces) the key that signs a distributor's raw AMQP feed.</summary>
 /// <param name="PublicKey">ECDSA P-256 public key, PEM (<c>-----BEGIN PUBLIC KEY-----</c>, as <c>openssl ec -pubout</c> writes it).</param>
-public sealed record RegisterFeedKeyRequest(string? PublicKey);
+/// <param name="Proof">
+/// When a distributor replaces its own key: the base64 signature, made with the key being replaced, over the exact
+/// <paramref name="PublicKey"/> text, so a stolen bearer token alone cannot take over the AMQP channel. Ops need none.
+/// </param>
+public sealed record RegisterFeedKeyRequest(string? PublicKey, string? Proof = null);
 
 /// <summary>The feed key now in force for a distributor.</summary>
 /// <param name="DistributorId">The distributor.</param>
@@ -56,13 +60,30 @@ internal static partial class DistributorsApi
             });
         }
 
-        var updated = await db.Distributors.Where(d => d.Id == id)
+        var registered = await db.Distributors.AsNoTracking().SingleOrDefaultAsync(d => d.Id == id, cancellationToken);
+        if (registered is null)
+        {
+            return TypedResults.Problem($"Distributor '{id}' is not registered.", statusCode: StatusCodes.Status404NotFound, title: "Unknown distributor");
+        }
+
+        var current = registered.FeedPublicKey;
+        if (current is not null && !http.User.IsInRole(BrokeringRoles.Ops)
+            && !Brokering.Inventory.StockFeeds.FeedSignature.Verify(current, System.Text.Encoding.UTF8.GetBytes(request.PublicKey!), request.Proof))
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["proof"] = ["Replacing a feed key needs proof: the signature, made with the current key, over the new publicKey text (or ask ops)."],
+            });
+        }
+
+        // Conditional on the key the proof was checked against, so two racing rotations cannot both pass with one proof.
+        var updated = await db.Distributors.Where(d => d.Id == id && (current == null ? d.FeedPublicKey == null : d.FeedPublicKey == current))
             .ExecuteUpdateAsync(set => set.SetProperty(d => d.FeedPublicKey, key), cancellationToken);
         // Before answering: once the caller hears the key is replaced, this replica accepts nothing signed with the old one.
         feedKeys.Replaced(id);
         if (updated == 0)
         {
-            return TypedResults.Problem($"Distributor '{id}' is not registered.", statusCode: StatusCodes.Status404NotFound, title: "Unknown distributor");
+            return TypedResults.Problem($"The feed key of distributor '{id}' changed meanwhile; try again.", statusCode: StatusCodes.Status409Conflict, title: "Feed key changed");
         }
 
         var fingerprint = Brokering.Inventory.StockFeeds.FeedSignature.Fingerprint(key);

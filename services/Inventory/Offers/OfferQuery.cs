@@ -1,4 +1,5 @@
 using System.Data;
+using Brokering.Contracts;
 using Brokering.Inventory.Data;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -10,8 +11,12 @@ namespace Brokering.Inventory.Offers;
 public sealed record OfferView(
     string DistributorId, string Warehouse, long Available, decimal UnitPrice, string Currency, int LeadTimeDays, long MinimumOrderQuantity, DateTimeOffset AsOf);
 
-/// <summary>Offers for a SKU: fresh distributors only, cheapest first.</summary>
-internal sealed class OfferQuery(InventoryDbContext db, TimeProvider time, IOptions<InventoryOptions> options)
+/// <summary>
+/// Offers for a SKU: fresh distributors only, cheapest first. A level no caller could use (a price beyond
+/// <see cref="InputBounds.MaxUnitPrice"/>, stored before the feed refused such prices) is skipped and reported,
+/// never thrown: one distributor's bad row must not hide every other distributor's stock from every buyer.
+/// </summary>
+internal sealed class OfferQuery(InventoryDbContext db, TimeProvider time, IOptions<InventoryOptions> options, InventoryMetrics metrics, ILogger<OfferQuery> logger)
 {
     public async Task<IReadOnlyList<OfferView>> GetAsync(string sku, CancellationToken cancellationToken)
     {
@@ -31,15 +36,25 @@ internal sealed class OfferQuery(InventoryDbContext db, TimeProvider time, IOpti
               AND s.on_hand - s.held - s.committed >= s.minimum_order_quantity
             ORDER BY s.unit_price, s.lead_time_days, available DESC, s.distributor_id, s.warehouse
             """;
-        command.Parameters.AddWithValue("sku", sku.Trim());
+        command.Parameters.AddWithValue("sku", Contracts.Sku.Normalize(sku) ?? sku.Trim());
         command.Parameters.AddWithValue("freshAfter", time.GetUtcNow() - options.Value.StaleAfter);
         var offers = new List<OfferView>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            offers.Add(new OfferView(
+            var offer = new OfferView(
                 reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetDecimal(3), reader.GetString(4),
-                reader.GetInt32(5), reader.GetInt64(6), reader.GetFieldValue<DateTimeOffset>(7)));
+                reader.GetInt32(5), reader.GetInt64(6), reader.GetFieldValue<DateTimeOffset>(7));
+            if (!InputBounds.IsUnitPrice(offer.UnitPrice))
+            {
+                metrics.OfferSkipped(offer.DistributorId);
+                logger.LogWarning(
+                    "Offer of {Sku} by {DistributorId} in {Warehouse} skipped: its unit price {UnitPrice} is outside 0..{MaxUnitPrice}",
+                    sku, offer.DistributorId, offer.Warehouse, offer.UnitPrice, InputBounds.MaxUnitPrice);
+                continue;
+            }
+
+            offers.Add(offer);
         }
 
         return offers;

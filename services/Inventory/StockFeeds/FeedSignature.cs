@@ -3,16 +3,30 @@ using System.Security.Cryptography;
 namespace Brokering.Inventory.StockFeeds;
 
 /// <summary>
-/// The signed field that binds a raw AMQP stock update to its distributor: the AMQP header
-/// <c>Feed-Signature</c> carries an ECDSA P-256 / SHA-256 signature over the exact message body, made with
-/// the distributor's private key; inventory verifies it with the public key registered for the body's
-/// <c>distributorId</c>. Nothing secret travels or rests in the broker, and a replayed message is only ever
-/// its own (already applied) sequence.
+/// The signed fields that bind a raw AMQP stock update to its distributor and to a moment: the AMQP header
+/// <c>Feed-Signed-At</c> carries when it was signed (RFC 3339, e.g. <c>2026-12-03T09:30:00Z</c>) and the header
+/// <c>Feed-Signature</c> an ECDSA P-256 / SHA-256 signature, made with the distributor's private key, over the
+/// <c>Feed-Signed-At</c> value, a line feed, and the exact message body (<see cref="SignedBytes"/>). Inventory
+/// verifies it with the public key registered for the body's <c>distributorId</c>. Nothing secret travels or rests in
+/// the broker; a replayed message is only ever its own (already applied) sequence, and only while it is fresh.
 /// </summary>
 public static class FeedSignature
 {
     /// <summary>The AMQP header that carries the signature (base64, DER as <c>openssl dgst</c> writes it, or raw r‖s).</summary>
     public const string Header = "Feed-Signature";
+
+    /// <summary>The AMQP header that says when the update was signed (RFC 3339); it is covered by the signature.</summary>
+    public const string SignedAtHeader = "Feed-Signed-At";
+
+    /// <summary>What a distributor signs: the <c>Feed-Signed-At</c> value, a line feed, then the body as published.</summary>
+    public static byte[] SignedBytes(string signedAt, ReadOnlySpan<byte> body)
+    {
+        var prefix = System.Text.Encoding.UTF8.GetBytes(signedAt + "\n");
+        var bytes = new byte[prefix.Length + body.Length];
+        prefix.CopyTo(bytes, 0);
+        body.CopyTo(bytes.AsSpan(prefix.Length));
+        return bytes;
+    }
 
     /// <summary>Reads a PEM public key; null unless it is an ECDSA key on P-256.</summary>
     public static byte[]? ImportPublicKey(string? pem)

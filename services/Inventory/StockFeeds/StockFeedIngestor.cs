@@ -50,7 +50,7 @@ internal sealed class StockFeedIngestor(
         var (valid, shapeErrors) = StockUpdateValidator.ValidateItems(kind, items);
         var mentioned = items
             .Where(i => !string.IsNullOrWhiteSpace(i?.Sku) && !string.IsNullOrWhiteSpace(i.Warehouse))
-            .Select(i => (i!.Sku!.Trim(), i.Warehouse!.Trim()))
+            .Select(i => (Brokering.Contracts.Sku.Normalize(i!.Sku) ?? i.Sku!.Trim(), i.Warehouse!.Trim()))
             .ToHashSet();
         var distributorId = update.DistributorId!.Trim();
 

@@ -1,5 +1,6 @@
 using Brokering.Contracts.Grpc.Inventory;
 using Brokering.Contracts.Inventory;
+using Brokering.ServiceDefaults.Security;
 using Grpc.Core;
 
 namespace Brokering.Inventory.StockFeeds;
@@ -7,6 +8,7 @@ namespace Brokering.Inventory.StockFeeds;
 /// <summary>gRPC <c>StockFeeds/Publish</c>: a client stream of updates, each applied as it arrives.</summary>
 internal sealed class StockFeedsGrpcService(StockFeedIngestor ingestor) : Brokering.Contracts.Grpc.Inventory.StockFeeds.StockFeedsBase
 {
+    [Microsoft.AspNetCore.RateLimiting.EnableRateLimiting(RateLimits.StreamPolicy)]
     public override async Task<PublishSummary> Publish(IAsyncStreamReader<StockUpdate> requestStream, ServerCallContext context)
     {
         var summary = new PublishSummary();
@@ -17,6 +19,14 @@ internal sealed class StockFeedsGrpcService(StockFeedIngestor ingestor) : Broker
             {
                 throw new RpcException(new Status(StatusCode.PermissionDenied,
                     $"This token may not publish the feed of distributor '{update.DistributorId}'; updates before this one were applied."));
+            }
+
+            var malformed = update.Items.Select((item, index) => (item, index)).FirstOrDefault(pair => pair.item.UnitPrice is { IsWellFormed: false });
+            if (malformed.item is not null)
+            {
+                // Read as is, nanos outside (-1e9, 1e9) or of the other sign would silently be another price.
+                throw new RpcException(new Status(StatusCode.InvalidArgument,
+                    $"items[{malformed.index}].unit_price.nanos: must be between -999999999 and 999999999 with the sign of units; updates before this one were applied."));
             }
 
             var result = await ingestor.ApplyAsync(ToFeedUpdate(update), "grpc", context.CancellationToken);

@@ -1,3 +1,4 @@
+using Brokering.Contracts;
 using Brokering.Contracts.Inventory;
 
 namespace Brokering.Inventory.StockFeeds;
@@ -30,6 +31,11 @@ internal static class StockUpdateValidator
         if (update.Sequence <= 0)
         {
             errors["sequence"] = ["sequence must be a positive number, increasing with every update."];
+        }
+        else if (update.Sequence > InputBounds.MaxSequence)
+        {
+            // Without a ceiling one update at long.MaxValue would freeze the feed for good: nothing could follow it.
+            errors["sequence"] = [$"sequence must be at most {InputBounds.MaxSequence}."];
         }
 
         if (update.Kind is null || !Enum.IsDefined(update.Kind.Value))
@@ -68,7 +74,7 @@ internal static class StockUpdateValidator
                 continue;
             }
 
-            var sku = item.Sku!.Trim();
+            var sku = Sku.Normalize(item.Sku)!;
             var warehouse = item.Warehouse!.Trim();
             if (!seen.Add((sku, warehouse)))
             {
@@ -91,6 +97,12 @@ internal static class StockUpdateValidator
             return ($"{path}.sku", "sku is required.");
         }
 
+        // Also keeps NUL out, which PostgreSQL text cannot hold: such an item would fail the whole update instead of itself.
+        if (!Sku.TryNormalize(item.Sku, out _))
+        {
+            return ($"{path}.sku", $"sku is at most {InputBounds.MaxSkuLength} letters, digits and - _ . / + (was '{item.Sku}').");
+        }
+
         if (string.IsNullOrWhiteSpace(item.Warehouse))
         {
             return ($"{path}.warehouse", "warehouse is required.");
@@ -99,6 +111,11 @@ internal static class StockUpdateValidator
         if (item.Warehouse.Trim().Length > 64)
         {
             return ($"{path}.warehouse", "warehouse is at most 64 characters.");
+        }
+
+        if (item.Warehouse.Any(char.IsControl))
+        {
+            return ($"{path}.warehouse", "warehouse must not contain control characters.");
         }
 
         if (kind == StockUpdateKind.Snapshot)
@@ -113,9 +130,9 @@ internal static class StockUpdateValidator
                 return ($"{path}.quantityOnHand", "quantityOnHand is required in a snapshot.");
             }
 
-            if (item.QuantityOnHand < 0)
+            if (item.QuantityOnHand is < 0 or > InputBounds.MaxQuantity)
             {
-                return ($"{path}.quantityOnHand", $"quantityOnHand must not be negative (was {item.QuantityOnHand}).");
+                return ($"{path}.quantityOnHand", $"quantityOnHand must be between 0 and {InputBounds.MaxQuantity} (was {item.QuantityOnHand}).");
             }
 
             if (item.UnitPrice is null)
@@ -139,16 +156,21 @@ internal static class StockUpdateValidator
             {
                 return ($"{path}.quantityChange", "quantityChange is required in a delta.");
             }
+
+            if (item.QuantityChange is < -InputBounds.MaxQuantity or > InputBounds.MaxQuantity)
+            {
+                return ($"{path}.quantityChange", $"quantityChange must be between -{InputBounds.MaxQuantity} and {InputBounds.MaxQuantity} (was {item.QuantityChange}).");
+            }
         }
 
-        if (item.UnitPrice is < 0)
+        if (item.UnitPrice is < 0 or > InputBounds.MaxUnitPrice)
         {
-            return ($"{path}.unitPrice", $"unitPrice must not be negative (was {item.UnitPrice}).");
+            return ($"{path}.unitPrice", $"unitPrice must be between 0 and {InputBounds.MaxUnitPrice} (was {item.UnitPrice}).");
         }
 
-        if (item.UnitPrice is { } price && decimal.Round(price, 9) != price)
+        if (item.UnitPrice is { } price && decimal.Round(price, InputBounds.PriceDecimals) != price)
         {
-            return ($"{path}.unitPrice", "unitPrice has at most 9 decimal places.");
+            return ($"{path}.unitPrice", $"unitPrice has at most {InputBounds.PriceDecimals} decimal places.");
         }
 
         if ((item.UnitPrice is null) != (item.Currency is null))
@@ -161,14 +183,14 @@ internal static class StockUpdateValidator
             return ($"{path}.currency", $"currency must be an ISO 4217 code such as USD (was '{currency}').");
         }
 
-        if (item.LeadTimeDays is < 0)
+        if (item.LeadTimeDays is < 0 or > InputBounds.MaxLeadTimeDays)
         {
-            return ($"{path}.leadTimeDays", $"leadTimeDays must not be negative (was {item.LeadTimeDays}).");
+            return ($"{path}.leadTimeDays", $"leadTimeDays must be between 0 and {InputBounds.MaxLeadTimeDays} (was {item.LeadTimeDays}).");
         }
 
-        if (item.MinimumOrderQuantity is < 1)
+        if (item.MinimumOrderQuantity is < 1 or > InputBounds.MaxQuantity)
         {
-            return ($"{path}.minimumOrderQuantity", $"minimumOrderQuantity must be at least 1 (was {item.MinimumOrderQuantity}).");
+            return ($"{path}.minimumOrderQuantity", $"minimumOrderQuantity must be between 1 and {InputBounds.MaxQuantity} (was {item.MinimumOrderQuantity}).");
         }
 
         return null;

@@ -48,7 +48,7 @@ public static class OpsApi
         group.MapPost("/sagas/{id:guid}/release-holds", ReleaseHoldsAsync);
         group.MapPost("/sagas/{id:guid}/rescreen", RescreenAsync);
         group.MapGet("/summary", SummaryAsync);
-        group.MapGet("/stream", Stream);
+        group.MapGet("/stream", Stream).RequireRateLimiting(RateLimits.StreamPolicy);
         group.MapGet("/state-machine", (StateMachineDiagram diagram) => TypedResults.Ok(new StateMachineView(diagram.States, diagram.Transitions, diagram.ToMermaid())));
         group.MapGet("/state-machine.mmd", (StateMachineDiagram diagram) => TypedResults.Text(diagram.ToMermaid(), "text/plain; charset=utf-8"));
         return app;

@@ -1,3 +1,4 @@
+using Brokering.Contracts;
 using System.Text.Json;
 using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Catalogue;
@@ -90,7 +91,8 @@ public sealed class ReservationDesk(
             FillPolicy = SubmitReservationValidator.ParseFillPolicy(request.FillPolicy)!.Value,
             MinFillRatio = request.FillPolicy!.MinFillRatio ?? 1m,
             Confirmation = SubmitReservationValidator.ParseConfirmation(request.Confirmation)!.Value,
-            Lines = [.. request.Lines!.Select(line => new ReservationLine(line.Sku!, line.Quantity, line.MaxUnitPrice, line.Currency!))],
+            // Stored in canonical spelling: the saga, the per-buyer caps and the cutoff re-screen key on it as every service does.
+            Lines = [.. request.Lines!.Select(line => new ReservationLine(Sku.Normalize(line.Sku)!, line.Quantity, line.MaxUnitPrice, line.Currency!))],
             SubmittedAt = clock.GetUtcNow(),
         };
         var view = ReservationView.Of(reservation, null);
@@ -169,7 +171,7 @@ public sealed class ReservationDesk(
     {
         for (var i = 0; i < request.Lines!.Count; i++)
         {
-            var sku = request.Lines[i].Sku!;
+            var sku = Sku.Normalize(request.Lines[i].Sku)!;
             if (catalogue.Standing(sku) == SkuStanding.Unknown)
             {
                 errors[string.Create(System.Globalization.CultureInfo.InvariantCulture, $"lines[{i}].sku")] =

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Brokering.Contracts;
 using Brokering.Ordering.Buyers;
 using Brokering.Ordering.Reservations.Changes;
 using Brokering.Ordering.Reservations.Submit;
@@ -30,11 +31,11 @@ public static class ReservationsApi
     {
         var buyer = BuyerIdentity.Of(http);
 
-        if (idempotencyKey is { Length: 0 or > 200 })
+        if (idempotencyKey is { Length: 0 or > InputBounds.MaxIdempotencyKeyLength })
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]>
             {
-                ["Idempotency-Key"] = ["Must be 1 to 200 characters."],
+                ["Idempotency-Key"] = [$"Must be 1 to {InputBounds.MaxIdempotencyKeyLength} characters."],
             });
         }
 

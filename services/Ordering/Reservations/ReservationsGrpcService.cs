@@ -1,7 +1,9 @@
+using Brokering.Contracts;
 using Brokering.Contracts.Grpc.Ordering;
 using Brokering.Ordering.Buyers;
 using Brokering.Ordering.Reservations.Changes;
 using Brokering.Ordering.Reservations.Submit;
+using Brokering.ServiceDefaults.Security;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using GrpcFillPolicy = Brokering.Contracts.Grpc.Ordering.FillPolicy;
@@ -21,6 +23,24 @@ public sealed class ReservationsGrpcService(ReservationDesk desk, ReservationCha
     public override async Task<Contracts.Grpc.Ordering.ReservationView> Submit(Contracts.Grpc.Ordering.SubmitReservationRequest request, ServerCallContext context)
     {
         var buyer = BuyerIdentity.Of(context);
+        if (request.IdempotencyKey.Length > InputBounds.MaxIdempotencyKeyLength)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"idempotency_key: at most {InputBounds.MaxIdempotencyKeyLength} characters."));
+        }
+
+        if (request.MinFillRatio is { IsWellFormed: false })
+        {
+            throw MalformedDecimal("min_fill_ratio");
+        }
+
+        for (var i = 0; i < request.Lines.Count; i++)
+        {
+            if (request.Lines[i].MaxUnitPrice is { IsWellFormed: false })
+            {
+                throw MalformedDecimal($"lines[{i}].max_unit_price");
+            }
+        }
+
         var submission = new Submit.SubmitReservationRequest(
             request.BuyerReference,
             request.EndUser is null ? null : new EndUserRequest(request.EndUser.Name, request.EndUser.Country),
@@ -77,6 +97,7 @@ public sealed class ReservationsGrpcService(ReservationDesk desk, ReservationCha
     /// Streams the reservation whenever its status changes, until it ends. Reads the saga's row
     /// rather than listening to events, so any replica can serve any watcher.
     /// </summary>
+    [Microsoft.AspNetCore.RateLimiting.EnableRateLimiting(RateLimits.StreamPolicy)]
     public override async Task Watch(GetReservationRequest request, IServerStreamWriter<Contracts.Grpc.Ordering.ReservationView> responseStream, ServerCallContext context)
     {
         var buyer = BuyerIdentity.Of(context);
@@ -105,6 +126,7 @@ public sealed class ReservationsGrpcService(ReservationDesk desk, ReservationCha
     /// The change feed as a stream of pages: the first at once, then one whenever new changes have passed the feed's
     /// horizon. Reads the table rather than listening to events, so any replica serves any caller.
     /// </summary>
+    [Microsoft.AspNetCore.RateLimiting.EnableRateLimiting(RateLimits.StreamPolicy)]
     public override async Task Changes(ChangesRequest request, IServerStreamWriter<ChangesPage> responseStream, ServerCallContext context)
     {
         var buyer = BuyerIdentity.Of(context);
@@ -142,6 +164,9 @@ public sealed class ReservationsGrpcService(ReservationDesk desk, ReservationCha
             }
         }
     }
+
+    private static RpcException MalformedDecimal(string field) =>
+        new(new Status(StatusCode.InvalidArgument, $"{field}.nanos: must be between -999999999 and 999999999 with the sign of units."));
 
     private static Guid IdempotencyIdFor(string buyer, string key) => Idempotency.IdempotencyStore.ReservationIdFor(buyer, key);
 

@@ -1,11 +1,7 @@
-using System.Globalization;
-using System.Security.Claims;
-using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.IdentityModel.Tokens;
@@ -14,7 +10,7 @@ namespace Brokering.ServiceDefaults.Security;
 
 /// <summary>
 /// Every API is born authenticated: JWT bearer tokens on every endpoint (the fallback policy),
-/// except those that opt out (health, metrics), one policy per role, and a rate limit per tenant.
+/// except those that opt out (health, metrics), one policy per role, and rate limits per caller (<see cref="RateLimits"/>).
 /// </summary>
 public static class SecurityExtensions
 {
@@ -37,6 +33,8 @@ public static class SecurityExtensions
                     ValidIssuer = settings.Issuer,
                     ValidAudience = settings.Audience,
                     IssuerSigningKey = settings.Key,
+                    // The one algorithm tokens are issued with; HS384/HS512 under the same key are not a second way in.
+                    ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
                     RoleClaimType = BrokeringRoles.RoleClaim,
                     NameClaimType = "sub",
                     ClockSkew = TimeSpan.FromSeconds(30),
@@ -53,43 +51,15 @@ public static class SecurityExtensions
             .AddPolicy(BrokeringRoles.Oversight, policy => policy.RequireRole(BrokeringRoles.Ops, BrokeringRoles.ComplianceOfficer))
             .AddPolicy(BrokeringRoles.Platform, policy => policy.RequireRole(BrokeringRoles.Ops, BrokeringRoles.Service));
 
-        var permitsPerSecond = builder.Configuration.GetValue("RateLimiting:PermitsPerSecondPerTenant", 200);
-        builder.Services.AddRateLimiter(options =>
-        {
-            options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            options.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
-                RateLimitPartition.GetTokenBucketLimiter(TenantOf(http.User), _ => new TokenBucketRateLimiterOptions
-                {
-                    TokenLimit = permitsPerSecond * 2,
-                    TokensPerPeriod = permitsPerSecond,
-                    ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-                    QueueLimit = 0,
-                    AutoReplenishment = true,
-                }));
-            options.OnRejected = async (context, cancellationToken) =>
-            {
-                var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
-                context.HttpContext.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-                var problems = context.HttpContext.RequestServices.GetRequiredService<IProblemDetailsService>();
-                await problems.WriteAsync(new ProblemDetailsContext
-                {
-                    HttpContext = context.HttpContext,
-                    ProblemDetails = { Status = StatusCodes.Status429TooManyRequests, Title = "Too many requests.", Detail = "The rate limit for this tenant was reached; retry after the time in Retry-After." },
-                });
-            };
-        });
+        builder.AddRateLimits();
         return builder;
     }
 
-    /// <summary>The tenant a principal acts for (service principals and anonymous callers share one bucket each).</summary>
-    public static string TenantOf(ClaimsPrincipal user) =>
-        user.FindFirst(BrokeringRoles.TenantClaim)?.Value
-        ?? user.FindFirst("sub")?.Value
-        ?? "anonymous";
-
     public static WebApplication UseServiceSecurity(this WebApplication app)
     {
+        app.UseForwardedHeadersFromKnownProxies();
         app.UseAuthentication();
+        app.UseClaimBounds();
         app.UseAuthorization();
         app.UseRateLimiter();
         if (app.Environment.IsDevelopment())

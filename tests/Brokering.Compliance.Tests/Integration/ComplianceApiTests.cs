@@ -175,7 +175,6 @@ public sealed class ComplianceApiTests(ComplianceServiceFixture service) : IClas
         {
             partyName = "MOORE THREADS APPAREL LIMITED",
             reason = "Clothing retailer in Ohio, unrelated to the listed GPU maker (checked 2026-11-29).",
-            clearedBy = "officer@example.com",
         }, Cancel);
         cleared.StatusCode.ShouldBe(HttpStatusCode.Created);
 

@@ -161,6 +161,10 @@ namespace Brokering.Compliance.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("recorded_at");
 
+                    b.Property<string>("RecordedBy")
+                        .HasColumnType("text")
+                        .HasColumnName("recorded_by");
+
                     b.PrimitiveCollection<List<string>>("Skus")
                         .IsRequired()
                         .HasColumnType("text[]")
@@ -277,6 +281,10 @@ namespace Brokering.Compliance.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("added_at");
 
+                    b.Property<string>("AddedBy")
+                        .HasColumnType("text")
+                        .HasColumnName("added_by");
+
                     b.Property<long>("AddedInListVersion")
                         .HasColumnType("bigint")
                         .HasColumnName("added_in_list_version");
@@ -330,6 +338,10 @@ namespace Brokering.Compliance.Data.Migrations
                     b.Property<DateTimeOffset>("RefreshedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("refreshed_at");
+
+                    b.Property<string>("RefreshedBy")
+                        .HasColumnType("text")
+                        .HasColumnName("refreshed_by");
 
                     b.Property<string>("Source")
                         .HasColumnType("text")
@@ -394,6 +406,10 @@ namespace Brokering.Compliance.Data.Migrations
                     b.Property<DateTimeOffset>("PublishedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("published_at");
+
+                    b.Property<string>("PublishedBy")
+                        .HasColumnType("text")
+                        .HasColumnName("published_by");
 
                     b.Property<long>("Sequence")
                         .ValueGeneratedOnAdd()

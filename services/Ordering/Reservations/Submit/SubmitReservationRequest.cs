@@ -1,4 +1,5 @@
 using System.Globalization;
+using Brokering.Contracts;
 using Brokering.Contracts.Ordering;
 
 namespace Brokering.Ordering.Reservations.Submit;
@@ -87,18 +88,18 @@ public static class SubmitReservationValidator
         }
         else
         {
-            var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            var seen = new HashSet<string>(StringComparer.Ordinal);
             for (var i = 0; i < request.Lines.Count; i++)
             {
                 var line = request.Lines[i];
                 var path = string.Create(CultureInfo.InvariantCulture, $"lines[{i}]");
-                if (string.IsNullOrWhiteSpace(line.Sku) || line.Sku.Length > 100)
+                if (!Sku.TryNormalize(line.Sku, out var sku))
                 {
-                    Fail($"{path}.sku", "Required, at most 100 characters.");
+                    Fail($"{path}.sku", $"Required: at most {InputBounds.MaxSkuLength} letters, digits and - _ . / +.");
                 }
-                else if (!seen.Add(line.Sku))
+                else if (!seen.Add(sku))
                 {
-                    Fail($"{path}.sku", $"SKU {line.Sku} appears on more than one line.");
+                    Fail($"{path}.sku", $"SKU {sku} appears on more than one line.");
                 }
 
                 if (line.Quantity <= 0 || line.Quantity > options.MaxQuantityPerLine)
@@ -106,9 +107,11 @@ public static class SubmitReservationValidator
                     Fail($"{path}.quantity", $"Must be between 1 and {options.MaxQuantityPerLine}.");
                 }
 
-                if (line.MaxUnitPrice <= 0)
+                // The ceiling keeps every accepted price convertible wherever it travels (gRPC int64 units,
+                // numeric(28,9)); past it the reservation would be accepted and then fail at every redelivery.
+                if (line.MaxUnitPrice <= 0 || !InputBounds.IsUnitPrice(line.MaxUnitPrice))
                 {
-                    Fail($"{path}.maxUnitPrice", "Must be greater than 0.");
+                    Fail($"{path}.maxUnitPrice", $"Must be greater than 0 and at most {InputBounds.MaxUnitPrice}, with at most {InputBounds.PriceDecimals} decimal places.");
                 }
 
                 if (line.Currency is null || !options.SupportedCurrencies.Contains(line.Currency, StringComparer.Ordinal))
