@@ -66,7 +66,7 @@ public sealed class HoldBatchTests(InventoryFixture fixture)
 
         first.Select(r => r.Holds.Single().Held).ShouldBe([4L, 2L]);
         again.ShouldAllBe(r => r.Replayed);
-        again.Select(r => (r.Holds.Single().HoldId, r.Holds.Single().Held)).ShouldBe(first.Select(r => (r.Holds.Single().HoldId, r.Holds.Single().Held)));
+        again.Select(r => r.Holds.Single()).ShouldBe(first.Select(r => r.Holds.Single()));
         var level = await fixture.LevelAsync(distributor, A800, "SG1");
         (level.Held, level.ActiveHolds).ShouldBe((6L, 6L));
     }

@@ -75,6 +75,12 @@ public sealed class PostgresOutboxRows : OutboxSendContext
     /// <summary>Messages captured so far.</summary>
     public int Count => _messages.Count;
 
+    /// <summary>
+    /// The captured sources and messages, in capture order, for a caller that writes them with its own statement (to
+    /// fill in a part of a body only the database knows, say) instead of <see cref="AddTo"/>.
+    /// </summary>
+    public (IReadOnlyList<OutboxState> States, IReadOnlyList<OutboxMessage> Messages) Rows => (_states, _messages);
+
     /// <summary>Messages published from now on form a new source, relayed independently of the previous ones.</summary>
     public void StartSource() => _outboxId = null;
 
