@@ -123,7 +123,8 @@ internal sealed class StockFeedIngestor(
             candidate_holds AS MATERIALIZED (
                 SELECT h.id, h.reservation_id, h.sku::text AS sku, h.warehouse::text AS warehouse, h.quantity, h.created_at
                 FROM holds h JOIN deficits d ON d.sku = h.sku AND d.warehouse = h.warehouse
-                WHERE h.distributor_id = $1 AND h.status = 'Active'
+                -- EXISTS: a one-time filter, so an update without a deficit does not scan the active holds at all.
+                WHERE h.distributor_id = $1 AND h.status = 'Active' AND EXISTS (SELECT 1 FROM deficits)
                 ORDER BY h.created_at DESC, h.id DESC
                 FOR UPDATE OF h),
             flagged AS MATERIALIZED (
@@ -139,7 +140,7 @@ internal sealed class StockFeedIngestor(
                 FROM changes c LEFT JOIN released r ON r.sku = c.sku AND r.warehouse = c.warehouse),
             marked AS (
                 UPDATE holds h SET status = 'Shortfall', closed_at = $3, reason = $4
-                FROM flagged f WHERE h.id = f.id AND h.status = 'Active'
+                FROM flagged f WHERE h.id = f.id AND h.status = 'Active' AND EXISTS (SELECT 1 FROM flagged)
                 RETURNING h.id),
             upserted AS (
                 INSERT INTO stock_levels (distributor_id, sku, warehouse, on_hand, held, committed, last_granted, unit_price, currency, lead_time_days, minimum_order_quantity, updated_at)
