@@ -93,9 +93,8 @@ internal sealed class StockFeedIngestor(
                 SELECT s.sku::text AS sku, s.warehouse::text AS warehouse, s.on_hand, s.held, s.committed, s.unit_price, s.currency,
                        s.lead_time_days, s.minimum_order_quantity AS moq
                 FROM stock_levels s
-                WHERE s.distributor_id = $1 AND ($2 OR (s.sku, s.warehouse) IN (SELECT f.sku, f.warehouse FROM feed_stage f))
-                ORDER BY s.sku COLLATE "C", s.warehouse COLLATE "C"
-                FOR UPDATE),
+                -- Locked by the statement before, so read as they are (the latest committed versions, which nobody else can change now).
+                WHERE s.distributor_id = $1 AND ($2 OR (s.sku, s.warehouse) IN (SELECT f.sku, f.warehouse FROM feed_stage f))),
             checked AS MATERIALIZED (
                 SELECT f.idx, f.sku, f.warehouse, f.qty, c.on_hand AS before_on_hand, c.held, c.committed,
                        CASE
