@@ -224,6 +224,49 @@ public sealed class StockFeedTests(InventoryFixture fixture)
     }
 
     [Fact]
+    public async Task A_large_delta_staged_by_copy_reports_each_invalid_item_flags_the_youngest_hold_short_and_applies_the_rest()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        var levels = Enumerable.Range(0, 200).Select(w => new Stock(H20, $"W{w:D3}", 5)).Append(new Stock(H100, "SG1", 30)).ToArray();
+        await fixture.SnapshotAsync(distributor, 1, levels);
+        var older = Guid.NewGuid();
+        var younger = Guid.NewGuid();
+        await fixture.A.Ledger.PlaceHoldsAsync(InventoryFixture.PlaceRequest(older, 1, TimeSpan.FromMinutes(5), InventoryFixture.Hold(distributor, H100, "SG1", 10)));
+        await Task.Delay(20);
+        await fixture.A.Ledger.PlaceHoldsAsync(InventoryFixture.PlaceRequest(younger, 1, TimeSpan.FromMinutes(5), InventoryFixture.Hold(distributor, H100, "SG1", 10)));
+
+        // Well above the size from which the items are staged with binary COPY.
+        var items = new List<object>
+        {
+            new { sku = H100, warehouse = "SG1", quantityChange = -15 },
+            new { sku = H20, warehouse = "W000", quantityChange = -6 },
+            new { sku = L40S, warehouse = "NEW", quantityChange = 4 },
+            new { sku = "NVIDIA-GTX-1080", warehouse = "SG1", quantityChange = 1, unitPrice = 1, currency = "USD" },
+        };
+        items.AddRange(Enumerable.Range(1, 199).Select(w => (object)new { sku = H20, warehouse = $"W{w:D3}", quantityChange = w }));
+        using var response = await fixture.PostFeedAsync(distributor, new { distributorId = distributor, sequence = 2, kind = "Delta", items });
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var result = (await response.Content.ReadFromJsonAsync<StockUpdateResponse>(InventoryFixture.Json))!;
+        result.Outcome.ShouldBe(StockUpdateOutcome.Applied);
+        result.ItemsApplied.ShouldBe(200);
+        result.ItemErrors.Select(e => (e.Index, e.Field)).ShouldBe(
+        [
+            (1, "items[1].quantityChange"),
+            (2, "items[2].unitPrice"),
+            (3, "items[3].sku"),
+        ]);
+        result.ItemErrors[0].Error.ShouldBe($"A change of -6 would take {H20} in W000 below zero (5 on hand).");
+        (await fixture.LevelAsync(distributor, H20, "W000")).OnHand.ShouldBe(5);
+        (await fixture.LevelAsync(distributor, H20, "W199")).OnHand.ShouldBe(204);
+        var hot = await fixture.LevelAsync(distributor, H100, "SG1");
+        (hot.OnHand, hot.Held, hot.ActiveHolds).ShouldBe((15L, 10L, 10L));
+        var shortfall = await fixture.Events.WaitForAsync<StockShortfallDetected>(e => e.ReservationId == younger);
+        shortfall.UnitsShort.ShouldBe(10);
+        fixture.Events.All<StockShortfallDetected>(e => e.ReservationId == older).ShouldBeEmpty();
+    }
+
+    [Fact]
     public async Task A_grpc_update_without_a_kind_is_rejected_in_the_summary()
     {
         var distributor = await fixture.NewDistributorAsync();

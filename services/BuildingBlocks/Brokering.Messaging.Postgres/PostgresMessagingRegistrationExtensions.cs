@@ -57,6 +57,7 @@ public static class PostgresMessagingRegistrationExtensions
         if (settings.BusOutboxEnabled)
         {
             configurator.ReplaceScoped<IScopedBusContextProvider<IBus>, PostgresScopedBusContextProvider<IBus, TDbContext>>();
+            configurator.TryAddSingleton<PostgresOutboxRowsFactory<TDbContext>>();
             if (settings.DeliveryServiceEnabled)
                 configurator.AddHostedService<BusOutboxDeliveryService<TDbContext>>();
         }

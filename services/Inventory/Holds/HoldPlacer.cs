@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 using System.Threading.Channels;
 using Brokering.Contracts.Inventory;
@@ -95,7 +96,7 @@ internal sealed class HoldPlacer(
         {
             var commands = batch.Select(p => p.Command).ToList();
             var callers = batch.Select(p => p.Caller).ToList();
-            var results = await transactions.RunAsync((unit, token) => PlaceBatchAsync(unit, commands, callers, token), cancellationToken);
+            var results = await transactions.RunRawAsync((unit, token) => PlaceBatchAsync(unit, commands, callers, token), cancellationToken);
             metrics.HoldBatch(batch.Count);
             for (var i = 0; i < batch.Count; i++)
             {
@@ -128,9 +129,12 @@ internal sealed class HoldPlacer(
     /// <summary>
     /// Places the holds of every command of a batch inside one transaction; one result per command, in order.
     /// <paramref name="callers"/> holds each command's caller span, so its HoldsPlaced continues the caller's trace.
+    /// Two round trips: BEGIN and the idempotency claims (no level locked yet); then one statement that locks the levels
+    /// in key order, grants, inserts the hold rows, records the results and writes the outbox rows, sent with its COMMIT.
+    /// A hot level is locked for that one round trip and the commit.
     /// </summary>
     internal async Task<PlaceHoldsResult[]> PlaceBatchAsync(
-        UnitOfWork unit, IReadOnlyList<PlaceHoldsCommand> commands, IReadOnlyList<ActivityContext> callers, CancellationToken cancellationToken)
+        RawUnitOfWork unit, IReadOnlyList<PlaceHoldsCommand> commands, IReadOnlyList<ActivityContext> callers, CancellationToken cancellationToken)
     {
         var results = new PlaceHoldsResult?[commands.Count];
         var firstIndex = new Dictionary<(Guid, int), int>();
@@ -147,24 +151,21 @@ internal sealed class HoldPlacer(
         }
 
         var toPlace = firstIndex.Where(e => claimed.Contains(e.Key)).Select(e => e.Value).ToList();
-        var placed = await HoldAsync(unit, commands, toPlace, cancellationToken);
+
+        // Each HoldsPlaced is serialised now, with no holds yet: the statement that grants them writes them into the body.
+        // One source per reservation, so the relay sends different reservations' events in parallel.
+        foreach (var index in toPlace)
+        {
+            var command = commands[index];
+            unit.Outbox.StartSource();
+            using var span = Tracing.StartActivity("publish HoldsPlaced", ActivityKind.Internal, callers[index]);
+            await unit.Outbox.PublishEndpoint.Publish(new HoldsPlaced(command.ReservationId, command.PlanVersion, [], command.ExpiresAt), cancellationToken);
+        }
+
+        var placed = await HoldAndCommitAsync(unit, commands, toPlace, cancellationToken);
         foreach (var (index, holds) in placed)
         {
             results[index] = new PlaceHoldsResult(holds, Replayed: false);
-        }
-
-        RecordResults(unit, commands, placed);
-        foreach (var (index, holds) in placed)
-        {
-            var command = commands[index];
-            using var span = Tracing.StartActivity("publish HoldsPlaced", ActivityKind.Internal, callers[index]);
-            await unit.Publish.Publish(
-                new HoldsPlaced(
-                    command.ReservationId,
-                    command.PlanVersion,
-                    holds.Select(h => new PlacedHold(h.HoldId ?? Guid.Empty, h.Sku, h.DistributorId, h.Warehouse, h.Requested, h.Held, h.UnitPrice, h.Currency)).ToList(),
-                    command.ExpiresAt),
-                cancellationToken);
         }
 
         // Calls repeated within the batch replay the first one's result.
@@ -177,21 +178,27 @@ internal sealed class HoldPlacer(
         return results.Select(r => r!).ToArray();
     }
 
-    /// <summary>Inserts the idempotency rows; returns the keys this transaction now owns (the others were placed before).</summary>
-    private static async Task<HashSet<(Guid, int)>> ClaimAsync(UnitOfWork unit, ICollection<(Guid Reservation, int Version)> keys, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens the transaction and inserts the idempotency rows; returns the keys this transaction now owns (the others
+    /// were placed before). A concurrent claim of the same key waits here, on the key, until the other commits.
+    /// </summary>
+    private static async Task<HashSet<(Guid, int)>> ClaimAsync(RawUnitOfWork unit, ICollection<(Guid Reservation, int Version)> keys, CancellationToken cancellationToken)
     {
+        await using var batch = unit.Connection.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
         // Sorted, so two transactions claiming overlapping keys wait in one direction only.
-        await using var command = unit.Command("""
+        var claim = new NpgsqlBatchCommand("""
             INSERT INTO hold_requests (reservation_id, plan_version, result, created_at)
-            SELECT k.r, k.v, '[]'::jsonb, @now FROM unnest(@reservations::uuid[], @versions::int[]) AS k(r, v) ORDER BY k.r, k.v
+            SELECT k.r, k.v, '[]'::jsonb, $1 FROM unnest($2::uuid[], $3::int[]) AS k(r, v) ORDER BY k.r, k.v
             ON CONFLICT DO NOTHING
             RETURNING reservation_id, plan_version
             """);
-        command.Parameters.AddWithValue("now", unit.Now);
-        command.Parameters.AddWithValue("reservations", keys.Select(k => k.Reservation).ToArray());
-        command.Parameters.AddWithValue("versions", keys.Select(k => k.Version).ToArray());
+        claim.Parameters.Add(new NpgsqlParameter { Value = unit.Now });
+        claim.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Reservation).ToArray() });
+        claim.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Version).ToArray() });
+        batch.BatchCommands.Add(claim);
         var claimed = new HashSet<(Guid, int)>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             claimed.Add((reader.GetGuid(0), reader.GetInt32(1)));
@@ -201,19 +208,20 @@ internal sealed class HoldPlacer(
     }
 
     private static async Task<List<((Guid, int) Key, PlaceHoldsResult Result)>> RecordedResultsAsync(
-        UnitOfWork unit, List<(Guid Reservation, int Version)> keys, CancellationToken cancellationToken)
+        RawUnitOfWork unit, List<(Guid Reservation, int Version)> keys, CancellationToken cancellationToken)
     {
         if (keys.Count == 0)
         {
             return [];
         }
 
-        await using var command = unit.Command("""
+        await using var command = unit.Connection.CreateCommand();
+        command.CommandText = """
             SELECT h.reservation_id, h.plan_version, h.result::text FROM hold_requests h
-            JOIN unnest(@reservations::uuid[], @versions::int[]) AS k(r, v) ON k.r = h.reservation_id AND k.v = h.plan_version
-            """);
-        command.Parameters.AddWithValue("reservations", keys.Select(k => k.Reservation).ToArray());
-        command.Parameters.AddWithValue("versions", keys.Select(k => k.Version).ToArray());
+            JOIN unnest($1::uuid[], $2::int[]) AS k(r, v) ON k.r = h.reservation_id AND k.v = h.plan_version
+            """;
+        command.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Reservation).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Version).ToArray() });
         var results = new List<((Guid, int), PlaceHoldsResult)>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -225,102 +233,209 @@ internal sealed class HoldPlacer(
         return results;
     }
 
-    /// <summary>Runs the conditional update (and hold insert) of every line to place, in key order, in one round trip.</summary>
-    private async Task<List<(int Index, List<PlacedHoldResult> Holds)>> HoldAsync(
-        UnitOfWork unit, IReadOnlyList<PlaceHoldsCommand> commands, List<int> toPlace, CancellationToken cancellationToken)
+    /// <summary>
+    /// The whole batch in one statement, sent with its COMMIT. The levels are locked in key order (<c>ORDER BY … FOR
+    /// UPDATE</c> sorts before it locks, and a locked row is read at its latest committed version); the lines of one level
+    /// are then granted in order by a recursive fold over what remains (what one conditional UPDATE per line did, one
+    /// after another); each level is updated once by the sum of its grants; the granted lines become hold rows; each
+    /// call's result is recorded for replays, and its HoldsPlaced outbox row is written with the holds set into the body
+    /// serialised beforehand. A hot level is locked for this one round trip and the commit.
+    /// </summary>
+    private const string HoldSql = """
+        WITH RECURSIVE
+        lines AS (
+            SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::numeric[], $7::uuid[], $8::uuid[], $9::int[],
+                                 $10::timestamptz[], $13::int[], $14::int[])
+                AS l(ord, distributor_id, sku, warehouse, quantity, max_price, hold_id, reservation_id, plan_version, expires_at, cmd, pos)),
+        commands AS (
+            SELECT * FROM unnest($15::int[], $16::uuid[], $17::int[], $18::text[]) AS c(cmd, reservation_id, plan_version, expires_at)),
+        locked AS MATERIALIZED (
+            SELECT s.distributor_id::text AS distributor_id, s.sku::text AS sku, s.warehouse::text AS warehouse,
+                   s.on_hand - s.held - s.committed AS available, s.unit_price, s.currency, s.minimum_order_quantity AS moq
+            FROM stock_levels s JOIN distributors d ON d.id = s.distributor_id
+            WHERE (s.distributor_id, s.sku, s.warehouse) IN (SELECT l.distributor_id, l.sku, l.warehouse FROM lines l)
+              AND d.last_feed_at > $11
+            ORDER BY s.distributor_id COLLATE "C", s.sku COLLATE "C", s.warehouse COLLATE "C"
+            FOR UPDATE OF s),
+        ranked AS MATERIALIZED (
+            SELECT l.*, k.available, k.unit_price, k.currency, k.moq,
+                   row_number() OVER (PARTITION BY l.distributor_id, l.sku, l.warehouse ORDER BY l.ord) AS n
+            FROM lines l JOIN locked k ON k.distributor_id = l.distributor_id AND k.sku = l.sku AND k.warehouse = l.warehouse),
+        fold AS (
+            SELECT r.ord, r.distributor_id, r.sku, r.warehouse, r.n, g.granted, r.available - g.granted AS remaining
+            FROM ranked r
+            CROSS JOIN LATERAL (SELECT CASE WHEN r.available > 0 AND LEAST(r.quantity, r.available) >= r.moq
+                                             AND (r.max_price IS NULL OR r.unit_price <= r.max_price)
+                                            THEN LEAST(r.quantity, r.available) ELSE 0 END AS granted) g
+            WHERE r.n = 1
+            UNION ALL
+            SELECT r.ord, r.distributor_id, r.sku, r.warehouse, r.n, g.granted, f.remaining - g.granted
+            FROM fold f
+            JOIN ranked r ON r.distributor_id = f.distributor_id AND r.sku = f.sku AND r.warehouse = f.warehouse AND r.n = f.n + 1
+            CROSS JOIN LATERAL (SELECT CASE WHEN f.remaining > 0 AND LEAST(r.quantity, f.remaining) >= r.moq
+                                             AND (r.max_price IS NULL OR r.unit_price <= r.max_price)
+                                            THEN LEAST(r.quantity, f.remaining) ELSE 0 END AS granted) g),
+        totals AS (
+            SELECT distributor_id, sku, warehouse, sum(granted)::bigint AS granted FROM fold
+            GROUP BY distributor_id, sku, warehouse HAVING sum(granted) > 0),
+        updated AS (
+            UPDATE stock_levels s SET held = s.held + t.granted, last_granted = t.granted
+            FROM totals t WHERE s.distributor_id = t.distributor_id AND s.sku = t.sku AND s.warehouse = t.warehouse
+            RETURNING 1),
+        inserted AS (
+            INSERT INTO holds (id, reservation_id, plan_version, distributor_id, sku, warehouse, quantity, unit_price, currency, status, expires_at, created_at)
+            SELECT r.hold_id, r.reservation_id, r.plan_version, r.distributor_id, r.sku, r.warehouse, f.granted, r.unit_price, r.currency, 'Active', r.expires_at, $12
+            FROM fold f JOIN ranked r ON r.ord = f.ord WHERE f.granted > 0
+            RETURNING 1),
+        per_line AS (
+            SELECT l.cmd, l.pos, l.hold_id, l.sku, l.distributor_id, l.warehouse, l.quantity, coalesce(f.granted, 0) > 0 AS granted,
+                   coalesce(f.granted, 0) AS held, r.unit_price, r.currency
+            FROM lines l LEFT JOIN fold f ON f.ord = l.ord LEFT JOIN ranked r ON r.ord = l.ord),
+        per_command AS (
+            SELECT p.cmd,
+                   -- PlacedHoldResult as System.Text.Json writes it (replays read it back)
+                   jsonb_agg(jsonb_build_object(
+                       'HoldId', CASE WHEN p.granted THEN p.hold_id END, 'Sku', p.sku, 'DistributorId', p.distributor_id,
+                       'Warehouse', p.warehouse, 'Requested', p.quantity, 'Held', p.held,
+                       'UnitPrice', CASE WHEN p.granted THEN p.unit_price ELSE 0 END, 'Currency', CASE WHEN p.granted THEN p.currency ELSE '' END,
+                       'ExpiresAt', c.expires_at) ORDER BY p.pos) AS result,
+                   -- HoldsPlaced.Holds as MassTransit's serializer writes PlacedHold (camelCase)
+                   jsonb_agg(jsonb_build_object(
+                       'holdId', CASE WHEN p.granted THEN p.hold_id ELSE '00000000-0000-0000-0000-000000000000'::uuid END, 'sku', p.sku,
+                       'distributorId', p.distributor_id, 'warehouse', p.warehouse, 'requested', p.quantity, 'held', p.held,
+                       'unitPrice', CASE WHEN p.granted THEN p.unit_price ELSE 0 END, 'currency', CASE WHEN p.granted THEN p.currency ELSE '' END)
+                       ORDER BY p.pos) AS event_holds
+            FROM per_line p JOIN commands c ON c.cmd = p.cmd
+            GROUP BY p.cmd),
+        recorded AS (
+            UPDATE hold_requests h SET result = pc.result
+            FROM per_command pc JOIN commands c ON c.cmd = pc.cmd
+            WHERE h.reservation_id = c.reservation_id AND h.plan_version = c.plan_version
+            RETURNING 1),
+        sources AS (
+            INSERT INTO outbox_state (outbox_id, lock_id, created)
+            SELECT * FROM unnest($19::uuid[], $20::uuid[], $21::timestamptz[])
+            RETURNING 1),
+        messages AS (
+            INSERT INTO outbox_message (outbox_id, message_id, sent_time, enqueue_time, expiration_time, headers, properties, content_type, message_type, body,
+                                        conversation_id, correlation_id, initiator_id, request_id, source_address, destination_address, response_address, fault_address)
+            SELECT u.outbox_id, u.message_id, u.sent_time, u.enqueue_time, u.expiration_time, u.headers, u.properties, u.content_type, u.message_type,
+                   jsonb_set(u.body::jsonb, '{message,holds}', pc.event_holds)::text,
+                   u.conversation_id, u.correlation_id, u.initiator_id, u.request_id, u.source_address, u.destination_address, u.response_address, u.fault_address
+            FROM unnest($22::uuid[], $23::uuid[], $24::timestamptz[], $25::timestamptz[], $26::timestamptz[], $27::text[], $28::text[], $29::text[], $30::text[],
+                        $31::text[], $32::uuid[], $33::uuid[], $34::uuid[], $35::uuid[], $36::text[], $37::text[], $38::text[], $39::text[])
+                 WITH ORDINALITY AS u(outbox_id, message_id, sent_time, enqueue_time, expiration_time, headers, properties, content_type, message_type, body,
+                                      conversation_id, correlation_id, initiator_id, request_id, source_address, destination_address, response_address, fault_address, n)
+            JOIN per_command pc ON pc.cmd = u.n - 1
+            ORDER BY u.n
+            RETURNING 1)
+        SELECT f.ord, f.granted, r.unit_price, r.currency FROM fold f JOIN ranked r ON r.ord = f.ord
+        """;
+
+    /// <summary>Grants every line of the calls to place and commits, in one round trip (see <see cref="HoldSql"/>).</summary>
+    private async Task<List<(int Index, List<PlacedHoldResult> Holds)>> HoldAndCommitAsync(
+        RawUnitOfWork unit, IReadOnlyList<PlaceHoldsCommand> commands, List<int> toPlace, CancellationToken cancellationToken)
     {
+        if (toPlace.Count == 0)
+        {
+            await using var commit = new NpgsqlCommand("COMMIT", unit.Connection);
+            await commit.ExecuteNonQueryAsync(cancellationToken);
+            return [];
+        }
+
+        var (states, messages) = unit.Outbox.Rows;
+        if (messages.Count != toPlace.Count)
+        {
+            throw new InvalidOperationException($"Expected one HoldsPlaced per call ({toPlace.Count}), captured {messages.Count}.");
+        }
+
         var lines = toPlace
-            .SelectMany(index => commands[index].Holds.Select((line, position) => (Index: index, Position: position, Line: Normalise(line), HoldId: Guid.CreateVersion7(unit.Now))))
+            .SelectMany((index, slot) => commands[index].Holds.Select((line, position) =>
+                (Index: index, Slot: slot, Position: position, Line: Normalise(line), HoldId: Guid.CreateVersion7(unit.Now))))
             .OrderBy(l => l.Line.DistributorId, StringComparer.Ordinal)
             .ThenBy(l => l.Line.Sku, StringComparer.Ordinal)
             .ThenBy(l => l.Line.Warehouse, StringComparer.Ordinal)
             .ThenBy(l => l.Index)
             .ThenBy(l => l.Position)
             .ToList();
-        var placed = toPlace.ToDictionary(i => i, i => new PlacedHoldResult?[commands[i].Holds.Count]);
-        if (lines.Count > 0)
+        var granted = new (long Held, decimal UnitPrice, string Currency)?[lines.Count];
+        await using (var batch = unit.Connection.CreateBatch())
         {
-            var freshAfter = unit.Now - options.Value.StaleAfter;
-            await using var batch = unit.Connection.CreateBatch();
-            foreach (var (index, _, line, holdId) in lines)
-            {
-                var command = commands[index];
-                var update = batch.CreateBatchCommand();
-                // The grant and the hold row in one statement: the hold is inserted only when units were granted.
-                update.CommandText = """
-                    WITH granted AS (
-                        UPDATE stock_levels s
-                        SET held = s.held + LEAST($4, s.on_hand - s.held - s.committed),
-                            last_granted = LEAST($4, s.on_hand - s.held - s.committed)
-                        FROM distributors d
-                        WHERE s.distributor_id = $1 AND s.sku = $2 AND s.warehouse = $3
-                          AND d.id = s.distributor_id AND d.last_feed_at > $6
-                          AND s.on_hand - s.held - s.committed > 0
-                          AND LEAST($4, s.on_hand - s.held - s.committed) >= s.minimum_order_quantity
-                          AND ($5::numeric IS NULL OR s.unit_price <= $5::numeric)
-                        RETURNING s.last_granted, s.unit_price, s.currency)
-                    INSERT INTO holds (id, reservation_id, plan_version, distributor_id, sku, warehouse, quantity, unit_price, currency, status, expires_at, created_at)
-                    SELECT $7, $8, $9, $1, $2, $3, g.last_granted, g.unit_price, g.currency, 'Active', $10, $11 FROM granted g
-                    RETURNING quantity, unit_price, currency
-                    """;
-                update.Parameters.Add(new NpgsqlParameter { Value = line.DistributorId });
-                update.Parameters.Add(new NpgsqlParameter { Value = line.Sku });
-                update.Parameters.Add(new NpgsqlParameter { Value = line.Warehouse });
-                update.Parameters.Add(new NpgsqlParameter { Value = line.Quantity });
-                update.Parameters.Add(new NpgsqlParameter { Value = (object?)line.MaxUnitPrice ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Numeric });
-                update.Parameters.Add(new NpgsqlParameter { Value = freshAfter });
-                update.Parameters.Add(new NpgsqlParameter { Value = holdId });
-                update.Parameters.Add(new NpgsqlParameter { Value = command.ReservationId });
-                update.Parameters.Add(new NpgsqlParameter { Value = command.PlanVersion });
-                update.Parameters.Add(new NpgsqlParameter { Value = command.ExpiresAt });
-                update.Parameters.Add(new NpgsqlParameter { Value = unit.Now });
-                batch.BatchCommands.Add(update);
-            }
+            var hold = new NpgsqlBatchCommand(HoldSql);
+            var p = hold.Parameters;
+            p.Add(Array(Enumerable.Range(0, lines.Count)));
+            p.Add(Array(lines.Select(l => l.Line.DistributorId)));
+            p.Add(Array(lines.Select(l => l.Line.Sku)));
+            p.Add(Array(lines.Select(l => l.Line.Warehouse)));
+            p.Add(Array(lines.Select(l => l.Line.Quantity)));
+            p.Add(Array(lines.Select(l => l.Line.MaxUnitPrice), NpgsqlDbType.Numeric));
+            p.Add(Array(lines.Select(l => l.HoldId)));
+            p.Add(Array(lines.Select(l => commands[l.Index].ReservationId)));
+            p.Add(Array(lines.Select(l => commands[l.Index].PlanVersion)));
+            p.Add(Array(lines.Select(l => commands[l.Index].ExpiresAt), NpgsqlDbType.TimestampTz));
+            p.Add(new NpgsqlParameter { Value = unit.Now - options.Value.StaleAfter });
+            p.Add(new NpgsqlParameter { Value = unit.Now });
+            p.Add(Array(lines.Select(l => l.Slot)));
+            p.Add(Array(lines.Select(l => l.Position)));
+            p.Add(Array(Enumerable.Range(0, toPlace.Count)));
+            p.Add(Array(toPlace.Select(i => commands[i].ReservationId)));
+            p.Add(Array(toPlace.Select(i => commands[i].PlanVersion)));
+            // Written by .NET, so a replay reads back exactly the instant the call asked for.
+            p.Add(Array(toPlace.Select(i => commands[i].ExpiresAt.ToString("O", CultureInfo.InvariantCulture))));
+            p.Add(Array(states.Select(x => x.OutboxId)));
+            p.Add(Array(states.Select(x => x.LockId)));
+            p.Add(Array(states.Select(x => x.Created), NpgsqlDbType.TimestampTz));
+            p.Add(Array(messages.Select(x => x.OutboxId), NpgsqlDbType.Uuid));
+            p.Add(Array(messages.Select(x => x.MessageId)));
+            p.Add(Array(messages.Select(x => x.SentTime), NpgsqlDbType.TimestampTz));
+            p.Add(Array(messages.Select(x => x.EnqueueTime), NpgsqlDbType.TimestampTz));
+            p.Add(Array(messages.Select(x => x.ExpirationTime), NpgsqlDbType.TimestampTz));
+            p.Add(Array(messages.Select(x => x.Headers), NpgsqlDbType.Text));
+            p.Add(Array(messages.Select(x => x.Properties), NpgsqlDbType.Text));
+            p.Add(Array(messages.Select(x => x.ContentType), NpgsqlDbType.Text));
+            p.Add(Array(messages.Select(x => x.MessageType), NpgsqlDbType.Text));
+            p.Add(Array(messages.Select(x => x.Body), NpgsqlDbType.Text));
+            p.Add(Array(messages.Select(x => x.ConversationId), NpgsqlDbType.Uuid));
+            p.Add(Array(messages.Select(x => x.CorrelationId), NpgsqlDbType.Uuid));
+            p.Add(Array(messages.Select(x => x.InitiatorId), NpgsqlDbType.Uuid));
+            p.Add(Array(messages.Select(x => x.RequestId), NpgsqlDbType.Uuid));
+            p.Add(Array(messages.Select(x => x.SourceAddress?.ToString()), NpgsqlDbType.Text));
+            p.Add(Array(messages.Select(x => x.DestinationAddress?.ToString()), NpgsqlDbType.Text));
+            p.Add(Array(messages.Select(x => x.ResponseAddress?.ToString()), NpgsqlDbType.Text));
+            p.Add(Array(messages.Select(x => x.FaultAddress?.ToString()), NpgsqlDbType.Text));
+            batch.BatchCommands.Add(hold);
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
 
             await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-            foreach (var (index, position, line, holdId) in lines)
+            while (await reader.ReadAsync(cancellationToken))
             {
-                var command = commands[index];
-                if (await reader.ReadAsync(cancellationToken))
-                {
-                    placed[index][position] = new PlacedHoldResult(
-                        holdId, line.Sku, line.DistributorId, line.Warehouse, line.Quantity,
-                        reader.GetInt64(0), reader.GetDecimal(1), reader.GetString(2), command.ExpiresAt);
-                }
-                else
-                {
-                    placed[index][position] = new PlacedHoldResult(
-                        null, line.Sku, line.DistributorId, line.Warehouse, line.Quantity, 0, 0m, string.Empty, command.ExpiresAt);
-                }
-
-                await reader.NextResultAsync(cancellationToken);
+                granted[reader.GetInt32(0)] = (reader.GetInt64(1), reader.GetDecimal(2), reader.GetString(3));
             }
+
+            // The COMMIT's answer: no result is given back before the transaction is durable.
+            while (await reader.NextResultAsync(cancellationToken))
+            {
+            }
+        }
+
+        var placed = toPlace.ToDictionary(i => i, i => new PlacedHoldResult?[commands[i].Holds.Count]);
+        for (var i = 0; i < lines.Count; i++)
+        {
+            var (index, _, position, line, holdId) = lines[i];
+            var expiresAt = commands[index].ExpiresAt;
+            placed[index][position] = granted[i] is { Held: > 0 } grant
+                ? new PlacedHoldResult(holdId, line.Sku, line.DistributorId, line.Warehouse, line.Quantity, grant.Held, grant.UnitPrice, grant.Currency, expiresAt)
+                : new PlacedHoldResult(null, line.Sku, line.DistributorId, line.Warehouse, line.Quantity, 0, 0m, string.Empty, expiresAt);
         }
 
         return placed.Select(p => (p.Key, p.Value.Select(h => h!).ToList())).ToList();
     }
 
+    private static NpgsqlParameter Array<T>(IEnumerable<T> values, NpgsqlDbType? elementType = null) =>
+        elementType is { } type ? new() { Value = values.ToArray(), NpgsqlDbType = NpgsqlDbType.Array | type } : new() { Value = values.ToArray() };
+
     private static HoldLine Normalise(HoldLine line) =>
         line with { Sku = line.Sku.Trim(), DistributorId = line.DistributorId.Trim(), Warehouse = line.Warehouse.Trim() };
-
-    /// <summary>
-    /// Records each call's result for replays. Through EF, so the updates travel in the same round trip as the
-    /// outbox rows at <c>SaveChanges</c>: the fewer round trips while a hot level is locked, the more holds per second.
-    /// </summary>
-    private static void RecordResults(
-        UnitOfWork unit, IReadOnlyList<PlaceHoldsCommand> commands, List<(int Index, List<PlacedHoldResult> Holds)> placed)
-    {
-        foreach (var (index, holds) in placed)
-        {
-            var entry = unit.Db.HoldRequests.Attach(new HoldRequest
-            {
-                ReservationId = commands[index].ReservationId,
-                PlanVersion = commands[index].PlanVersion,
-                Result = JsonSerializer.Serialize(holds),
-            });
-            entry.Property(r => r.Result).IsModified = true;
-        }
-    }
 
     private sealed record Pending(PlaceHoldsCommand Command, ActivityContext Caller, TaskCompletionSource<PlaceHoldsResult> Completion);
 }

@@ -1,15 +1,18 @@
 using Brokering.Contracts.Inventory;
 using Brokering.Inventory.Data;
 using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
 
 namespace Brokering.Inventory.StockFeeds;
 
 /// <summary>
 /// Applies distributors' stock updates: the one behaviour behind the gRPC stream, the REST endpoint and
 /// the AMQP queue. An update is applied in one transaction with its sequence bump: the distributor's
-/// row is locked, the levels it touches are locked in key order, every item is written in one batched
-/// upsert, holds the new stock no longer covers are flagged as shortfall, and the resulting events go
-/// to the outbox in the same transaction.
+/// row is locked, the items are staged in a temporary table (binary COPY for a large update), and one
+/// set-based statement locks the levels in key order, checks each item against its level, flags the holds
+/// the new stock no longer covers as shortfall and upserts every level; the resulting events go to the
+/// outbox in the same transaction. No EF, no per-item round trip.
 /// </summary>
 internal sealed class StockFeedIngestor(
     InventoryTransactions transactions,
@@ -54,22 +57,15 @@ internal sealed class StockFeedIngestor(
             .ToHashSet();
         var distributorId = update.DistributorId!.Trim();
 
-        return await transactions.RunAsync(
+        return await transactions.RunRawAsync(
             (unit, token) => new Application(unit, options.Value, metrics, distributorId, update.Sequence, kind, items.Count, valid, shapeErrors, mentioned)
                 .RunAsync(token),
             cancellationToken);
     }
 
-    private sealed record Level(string Sku, string Warehouse, long OnHand, long Held, long Committed, decimal UnitPrice, string Currency, int LeadTimeDays, long MinimumOrderQuantity)
-    {
-        public long Available => Math.Max(0, OnHand - Held - Committed);
-    }
-
-    private sealed record ActiveHold(Guid Id, Guid ReservationId, string Sku, string Warehouse, long Quantity);
-
     /// <summary>One attempt at applying one update inside one transaction.</summary>
     private sealed class Application(
-        UnitOfWork unit,
+        RawUnitOfWork unit,
         InventoryOptions options,
         InventoryMetrics metrics,
         string distributorId,
@@ -80,6 +76,93 @@ internal sealed class StockFeedIngestor(
         IReadOnlyList<StockItemError> shapeErrors,
         HashSet<(string, string)> mentioned)
     {
+        /// <summary>From this many staged rows on, the stage is filled by binary COPY instead of a parameter array.</summary>
+        private const int CopyThreshold = 128;
+
+        /// <summary>
+        /// The whole update against the staged items, in one statement, once the levels are locked (in key order, all of
+        /// the distributor's for a snapshot, by the statement before): each valid item is checked against its level (a delta below zero or overflowing,
+        /// new stock without a price), a snapshot zeroes the levels it does not mention, the youngest active holds the new
+        /// on-hand no longer covers are flagged as shortfall and their units given back, every changed level is upserted,
+        /// and the SKUs whose available units went up are noted in <c>feed_up</c> for the StockAvailable sums.
+        /// $1 distributor, $2 snapshot?, $3 now, $4 shortfall reason, $5 was the feed fresh before this update?
+        /// </summary>
+        private const string MergeSql = """
+            WITH
+            cur AS MATERIALIZED (
+                SELECT s.sku::text AS sku, s.warehouse::text AS warehouse, s.on_hand, s.held, s.committed, s.unit_price, s.currency,
+                       s.lead_time_days, s.minimum_order_quantity AS moq
+                FROM stock_levels s
+                -- Locked by the statement before, so read as they are (the latest committed versions, which nobody else can change now).
+                WHERE s.distributor_id = $1 AND ($2 OR (s.sku, s.warehouse) IN (SELECT f.sku, f.warehouse FROM feed_stage f))),
+            checked AS MATERIALIZED (
+                SELECT f.idx, f.sku, f.warehouse, f.qty, c.on_hand AS before_on_hand, c.held, c.committed,
+                       CASE
+                           WHEN $2 THEN NULL
+                           WHEN f.qty < 0 AND coalesce(c.on_hand, 0) + f.qty < 0 THEN 'below'
+                           WHEN f.qty > 0 AND coalesce(c.on_hand, 0) > 9223372036854775807 - f.qty THEN 'overflow'
+                       END AS quantity_error,
+                       coalesce(f.unit_price, c.unit_price) AS unit_price, coalesce(f.currency, c.currency) AS currency,
+                       coalesce(f.lead_time_days, c.lead_time_days, 0) AS lead_time_days, coalesce(f.moq, c.moq, 1) AS moq
+                FROM feed_stage f LEFT JOIN cur c ON c.sku = f.sku AND c.warehouse = f.warehouse
+                WHERE f.valid),
+            changes AS MATERIALIZED (
+                SELECT k.sku, k.warehouse, CASE WHEN $2 THEN k.qty ELSE coalesce(k.before_on_hand, 0) + k.qty END AS on_hand,
+                       coalesce(k.held, 0) AS held, coalesce(k.committed, 0) AS committed, k.unit_price, k.currency, k.lead_time_days, k.moq
+                FROM checked k
+                WHERE k.quantity_error IS NULL AND k.unit_price IS NOT NULL AND k.currency IS NOT NULL
+                UNION ALL
+                -- A snapshot is the whole truth, but a level it mentions with an error is left as it was.
+                SELECT c.sku, c.warehouse, 0, c.held, c.committed, c.unit_price, c.currency, c.lead_time_days, c.moq
+                FROM cur c
+                WHERE $2 AND c.on_hand <> 0 AND NOT EXISTS (SELECT 1 FROM feed_stage f WHERE f.sku = c.sku AND f.warehouse = c.warehouse)),
+            deficits AS (
+                SELECT sku, warehouse, LEAST(held, held + committed - on_hand) AS deficit
+                FROM changes WHERE held > 0 AND on_hand < held + committed),
+            candidate_holds AS MATERIALIZED (
+                SELECT h.id, h.reservation_id, h.sku::text AS sku, h.warehouse::text AS warehouse, h.quantity, h.created_at
+                FROM holds h JOIN deficits d ON d.sku = h.sku AND d.warehouse = h.warehouse
+                -- EXISTS: a one-time filter, so an update without a deficit does not scan the active holds at all.
+                WHERE h.distributor_id = $1 AND h.status = 'Active' AND EXISTS (SELECT 1 FROM deficits)
+                ORDER BY h.created_at DESC, h.id DESC
+                FOR UPDATE OF h),
+            flagged AS MATERIALIZED (
+                SELECT c.id, c.reservation_id, c.sku, c.warehouse, c.quantity
+                FROM (SELECT ch.*, coalesce(sum(ch.quantity) OVER (PARTITION BY ch.sku, ch.warehouse ORDER BY ch.created_at DESC, ch.id DESC
+                                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+                      FROM candidate_holds ch) c
+                JOIN deficits d ON d.sku = c.sku AND d.warehouse = c.warehouse
+                WHERE c.before < d.deficit),
+            released AS (SELECT sku, warehouse, sum(quantity)::bigint AS units FROM flagged GROUP BY sku, warehouse),
+            final AS MATERIALIZED (
+                SELECT c.sku, c.warehouse, c.on_hand, c.held - coalesce(r.units, 0) AS held, c.committed, c.unit_price, c.currency, c.lead_time_days, c.moq
+                FROM changes c LEFT JOIN released r ON r.sku = c.sku AND r.warehouse = c.warehouse),
+            marked AS (
+                UPDATE holds h SET status = 'Shortfall', closed_at = $3, reason = $4
+                FROM flagged f WHERE h.id = f.id AND h.status = 'Active' AND EXISTS (SELECT 1 FROM flagged)
+                RETURNING h.id),
+            upserted AS (
+                INSERT INTO stock_levels (distributor_id, sku, warehouse, on_hand, held, committed, last_granted, unit_price, currency, lead_time_days, minimum_order_quantity, updated_at)
+                SELECT $1, f.sku, f.warehouse, f.on_hand, f.held, 0, 0, f.unit_price, f.currency, f.lead_time_days, f.moq, $3 FROM final f
+                ON CONFLICT (distributor_id, sku, warehouse) DO UPDATE SET
+                    on_hand = excluded.on_hand, held = excluded.held, unit_price = excluded.unit_price, currency = excluded.currency,
+                    lead_time_days = excluded.lead_time_days, minimum_order_quantity = excluded.minimum_order_quantity, updated_at = excluded.updated_at
+                RETURNING 1),
+            went_up AS (
+                INSERT INTO feed_up (sku)
+                SELECT DISTINCT f.sku FROM final f LEFT JOIN cur c ON c.sku = f.sku AND c.warehouse = f.warehouse
+                WHERE GREATEST(f.on_hand - f.held - f.committed, 0)
+                      > CASE WHEN $5 AND c.sku IS NOT NULL THEN GREATEST(c.on_hand - c.held - c.committed, 0) ELSE 0 END
+                RETURNING sku)
+            SELECT 'error' AS kind, k.idx, coalesce(k.quantity_error, 'price') AS error, k.before_on_hand, NULL::uuid AS hold_id, NULL::uuid AS reservation_id,
+                   NULL::text AS sku, NULL::bigint AS quantity
+            FROM checked k WHERE k.quantity_error IS NOT NULL OR k.unit_price IS NULL OR k.currency IS NULL
+            UNION ALL
+            SELECT 'shortfall', NULL, NULL, NULL, f.id, f.reservation_id, f.sku, f.quantity FROM flagged f
+            UNION ALL
+            SELECT 'up', NULL, NULL, NULL, NULL, NULL, u.sku, NULL FROM went_up u
+            """;
+
         private readonly List<StockItemError> errors = [.. shapeErrors];
 
         public async Task<StockUpdateResult> RunAsync(CancellationToken cancellationToken)
@@ -87,10 +170,19 @@ internal sealed class StockFeedIngestor(
             long lastSequence;
             bool gapOpen;
             DateTimeOffset? lastFeedAt;
-            await using (var command = unit.Command("SELECT last_sequence, gap_open, last_feed_at FROM distributors WHERE id = @id FOR UPDATE"))
+            await using (var batch = unit.Connection.CreateBatch())
             {
-                command.Parameters.AddWithValue("id", distributorId);
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+                // Dropped at the end of the transaction: nothing outlives it on the pooled connection.
+                batch.BatchCommands.Add(new NpgsqlBatchCommand("""
+                    CREATE TEMP TABLE feed_stage (idx int, sku text, warehouse text, valid bool, qty bigint, unit_price numeric,
+                                                  currency text, lead_time_days int, moq bigint) ON COMMIT DROP
+                    """));
+                batch.BatchCommands.Add(new NpgsqlBatchCommand("CREATE TEMP TABLE feed_up (sku text) ON COMMIT DROP"));
+                var distributor = new NpgsqlBatchCommand("SELECT last_sequence, gap_open, last_feed_at FROM distributors WHERE id = $1 FOR UPDATE");
+                distributor.Parameters.Add(new NpgsqlParameter { Value = distributorId });
+                batch.BatchCommands.Add(distributor);
+                await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
                 if (!await reader.ReadAsync(cancellationToken))
                 {
                     return StockUpdateResult.Rejected(distributorId, sequence, StockUpdateRejection.UnknownDistributor, $"Distributor '{distributorId}' is not registered.");
@@ -101,64 +193,146 @@ internal sealed class StockFeedIngestor(
                 lastFeedAt = reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2);
             }
 
+            // Returning without COMMIT rolls the transaction back: nothing was written.
             if (sequence <= lastSequence)
             {
                 return new StockUpdateResult(distributorId, sequence, StockUpdateOutcome.Duplicate, 0, false, false, lastSequence, [], null, StockUpdateRejection.None);
             }
 
             var gapDetected = lastSequence > 0 && sequence > lastSequence + 1;
-            var items = await KnownSkusAsync(cancellationToken);
-            var current = await LockLevelsAsync(items, cancellationToken);
-
-            var changes = new Dictionary<(string, string), Level>();
-            var applied = 0;
-            foreach (var item in items)
+            var wasFresh = lastFeedAt is { } at && at > unit.Now - options.StaleAfter;
+            var staged = Stage();
+            var shortfalls = new List<(Guid HoldId, Guid ReservationId, string Sku, long Quantity)>();
+            var wentUp = 0;
+            var rejectedItems = 0;
+            await using (var batch = unit.Connection.CreateBatch())
             {
-                var key = (item.Sku, item.Warehouse);
-                current.TryGetValue(key, out var existing);
-                if (Next(item, existing) is { } next)
+                if (staged.Count >= CopyThreshold)
                 {
-                    changes[key] = next;
-                    applied++;
+                    await CopyAsync(staged, cancellationToken);
+                }
+                else
+                {
+                    batch.BatchCommands.Add(InsertStage(staged));
+                }
+
+                var unknown = new NpgsqlBatchCommand("""
+                    DELETE FROM feed_stage f WHERE f.valid AND NOT EXISTS (SELECT 1 FROM skus k WHERE k.sku = f.sku) RETURNING f.idx
+                    """);
+                batch.BatchCommands.Add(unknown);
+                // The levels are locked by a statement of their own: the merge's snapshot, taken after it, then sees every
+                // hold committed by whoever held a level before (a hold row is new, and a lock wait does not show new rows
+                // to the statement that waited).
+                var lockLevels = new NpgsqlBatchCommand("""
+                    WITH l AS (
+                        SELECT 1 FROM stock_levels s
+                        WHERE s.distributor_id = $1 AND ($2 OR (s.sku, s.warehouse) IN (SELECT f.sku, f.warehouse FROM feed_stage f))
+                        ORDER BY s.sku COLLATE "C", s.warehouse COLLATE "C"
+                        FOR UPDATE)
+                    SELECT count(*) FROM l
+                    """);
+                lockLevels.Parameters.Add(new NpgsqlParameter { Value = distributorId });
+                lockLevels.Parameters.Add(new NpgsqlParameter { Value = kind == StockUpdateKind.Snapshot });
+                batch.BatchCommands.Add(lockLevels);
+                var merge = new NpgsqlBatchCommand(MergeSql);
+                merge.Parameters.Add(new NpgsqlParameter { Value = distributorId });
+                merge.Parameters.Add(new NpgsqlParameter { Value = kind == StockUpdateKind.Snapshot });
+                merge.Parameters.Add(new NpgsqlParameter { Value = unit.Now });
+                merge.Parameters.Add(new NpgsqlParameter { Value = $"Stock update {distributorId}#{sequence} left fewer units on hand than held." });
+                merge.Parameters.Add(new NpgsqlParameter { Value = wasFresh });
+                batch.BatchCommands.Add(merge);
+
+                var byIndex = candidates.ToDictionary(c => c.Index);
+                // Statements that return no rows (the stage insert) have no result set in the reader.
+                await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    var item = byIndex[reader.GetInt32(0)];
+                    errors.Add(new StockItemError(item.Index, item.Sku, $"items[{item.Index}].sku", $"Unknown SKU '{item.Sku}'."));
+                    rejectedItems++;
+                }
+
+                await reader.NextResultAsync(cancellationToken);
+                await reader.NextResultAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    switch (reader.GetString(0))
+                    {
+                        case "error":
+                            errors.Add(ItemError(byIndex[reader.GetInt32(1)], reader.GetString(2), reader.IsDBNull(3) ? 0 : reader.GetInt64(3)));
+                            rejectedItems++;
+                            break;
+                        case "shortfall":
+                            shortfalls.Add((reader.GetGuid(4), reader.GetGuid(5), reader.GetString(6), reader.GetInt64(7)));
+                            break;
+                        default:
+                            wentUp++;
+                            break;
+                    }
                 }
             }
 
+            var applied = candidates.Count - rejectedItems;
             if (itemCount > 0 && applied == 0)
             {
                 return StockUpdateResult.Rejected(
                     distributorId, sequence, StockUpdateRejection.Invalid, "No item of the update is valid; nothing was applied.", Sorted(errors), lastSequence);
             }
 
-            if (kind == StockUpdateKind.Snapshot)
+            var moveSequence = new NpgsqlBatchCommand("UPDATE distributors SET last_sequence = $1, last_feed_at = $2, gap_open = $3 WHERE id = $4");
+            moveSequence.Parameters.Add(new NpgsqlParameter { Value = sequence });
+            moveSequence.Parameters.Add(new NpgsqlParameter { Value = unit.Now });
+            moveSequence.Parameters.Add(new NpgsqlParameter { Value = kind == StockUpdateKind.Delta && (gapOpen || gapDetected) });
+            moveSequence.Parameters.Add(new NpgsqlParameter { Value = distributorId });
+            if (wentUp > 0)
             {
-                // The snapshot is the whole truth: what it does not list is gone (but an item it listed
-                // with an error is left as it was: the distributor did speak of it).
-                foreach (var (key, level) in current)
+                // The sums see this update's levels and its distributor fresh again: they run after both, in this transaction.
+                await using var batch = unit.Connection.CreateBatch();
+                batch.BatchCommands.Add(moveSequence);
+                var sums = new NpgsqlBatchCommand("""
+                    SELECT s.sku, SUM(GREATEST(s.on_hand - s.held - s.committed, 0))::bigint
+                    FROM stock_levels s JOIN distributors d ON d.id = s.distributor_id
+                    WHERE s.sku IN (SELECT u.sku FROM feed_up u) AND d.last_feed_at > $1
+                    GROUP BY s.sku
+                    """);
+                sums.Parameters.Add(new NpgsqlParameter { Value = unit.Now - options.StaleAfter });
+                batch.BatchCommands.Add(sums);
+                var available = new List<StockAvailable>();
+                await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
                 {
-                    if (!changes.ContainsKey(key) && !mentioned.Contains(key) && level.OnHand != 0)
+                    while (await reader.ReadAsync(cancellationToken))
                     {
-                        changes[key] = level with { OnHand = 0 };
+                        available.Add(new StockAvailable(reader.GetString(0), reader.GetInt64(1), unit.Now));
                     }
+                }
+
+                foreach (var message in available)
+                {
+                    await unit.Outbox.PublishEndpoint.Publish(message, cancellationToken);
                 }
             }
 
-            var shortfalls = await FlagShortfallsAsync(changes, cancellationToken);
-            await UpsertAsync(changes.Values, cancellationToken);
-
-            var wasFresh = lastFeedAt is { } at && at > unit.Now - options.StaleAfter;
-            await using (var command = unit.Command("UPDATE distributors SET last_sequence = @sequence, last_feed_at = @now, gap_open = @gapOpen WHERE id = @id"))
+            if (shortfalls.Count > 0)
             {
-                command.Parameters.AddWithValue("sequence", sequence);
-                command.Parameters.AddWithValue("now", unit.Now);
-                command.Parameters.AddWithValue("gapOpen", kind == StockUpdateKind.Delta && (gapOpen || gapDetected));
-                command.Parameters.AddWithValue("id", distributorId);
-                await command.ExecuteNonQueryAsync(cancellationToken);
+                metrics.HoldsShortfall(shortfalls.Count);
+                foreach (var shortfall in shortfalls.GroupBy(h => (h.ReservationId, h.Sku)))
+                {
+                    await unit.Outbox.PublishEndpoint.Publish(
+                        new StockShortfallDetected(shortfall.Key.ReservationId, shortfall.Key.Sku, distributorId, shortfall.Select(h => h.HoldId).ToList(), shortfall.Sum(h => h.Quantity)),
+                        cancellationToken);
+                }
             }
 
-            await PublishStockAvailableAsync(current, changes, wasFresh, cancellationToken);
-            foreach (var shortfall in shortfalls)
+            await using (var batch = unit.Connection.CreateBatch())
             {
-                await unit.Publish.Publish(shortfall, cancellationToken);
+                if (wentUp == 0)
+                {
+                    batch.BatchCommands.Add(moveSequence);
+                }
+
+                unit.Outbox.AddTo(batch);
+                batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+                await batch.ExecuteNonQueryAsync(cancellationToken);
             }
 
             return new StockUpdateResult(
@@ -168,258 +342,84 @@ internal sealed class StockFeedIngestor(
 
         private static List<StockItemError> Sorted(List<StockItemError> list) => [.. list.OrderBy(e => e.Index)];
 
-        private async Task<List<ValidItem>> KnownSkusAsync(CancellationToken cancellationToken)
+        private static StockItemError ItemError(ValidItem item, string error, long before) => error switch
         {
-            var known = new HashSet<string>(StringComparer.Ordinal);
-            await using (var command = unit.Command("SELECT sku FROM skus WHERE sku = ANY(@skus)"))
-            {
-                command.Parameters.AddWithValue("skus", candidates.Select(i => i.Sku).Distinct().ToArray());
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    known.Add(reader.GetString(0));
-                }
-            }
-
-            var items = new List<ValidItem>(candidates.Count);
-            foreach (var item in candidates)
-            {
-                if (known.Contains(item.Sku))
-                {
-                    items.Add(item);
-                }
-                else
-                {
-                    errors.Add(new StockItemError(item.Index, item.Sku, $"items[{item.Index}].sku", $"Unknown SKU '{item.Sku}'."));
-                }
-            }
-
-            return items;
-        }
-
-        /// <summary>Locks the levels this update touches (all of the distributor's, for a snapshot) in key order.</summary>
-        private async Task<Dictionary<(string, string), Level>> LockLevelsAsync(List<ValidItem> items, CancellationToken cancellationToken)
-        {
-            const string Columns = "s.sku, s.warehouse, s.on_hand, s.held, s.committed, s.unit_price, s.currency, s.lead_time_days, s.minimum_order_quantity";
-            var sql = kind == StockUpdateKind.Snapshot
-                ? $"""
-                   SELECT {Columns} FROM stock_levels s WHERE s.distributor_id = @d
-                   ORDER BY s.sku COLLATE "C", s.warehouse COLLATE "C" FOR UPDATE
-                   """
-                : $"""
-                   SELECT {Columns} FROM stock_levels s
-                   JOIN unnest(@skus::text[], @warehouses::text[]) AS k(sku, warehouse) ON k.sku = s.sku AND k.warehouse = s.warehouse
-                   WHERE s.distributor_id = @d
-                   ORDER BY s.sku COLLATE "C", s.warehouse COLLATE "C" FOR UPDATE OF s
-                   """;
-            await using var command = unit.Command(sql);
-            command.Parameters.AddWithValue("d", distributorId);
-            if (kind == StockUpdateKind.Delta)
-            {
-                command.Parameters.AddWithValue("skus", items.Select(i => i.Sku).ToArray());
-                command.Parameters.AddWithValue("warehouses", items.Select(i => i.Warehouse).ToArray());
-            }
-
-            var levels = new Dictionary<(string, string), Level>();
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var level = new Level(
-                    reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4),
-                    reader.GetDecimal(5), reader.GetString(6), reader.GetInt32(7), reader.GetInt64(8));
-                levels[(level.Sku, level.Warehouse)] = level;
-            }
-
-            return levels;
-        }
-
-        /// <summary>The level after applying <paramref name="item"/>, or null (with an error recorded) when it cannot be applied.</summary>
-        private Level? Next(ValidItem item, Level? existing)
-        {
-            var path = $"items[{item.Index}]";
-            long onHand;
-            if (kind == StockUpdateKind.Snapshot)
-            {
-                onHand = item.Quantity;
-            }
-            else
-            {
-                var before = existing?.OnHand ?? 0;
-                onHand = before + item.Quantity;
-                if (item.Quantity < 0 && onHand < 0)
-                {
-                    errors.Add(new StockItemError(
-                        item.Index, item.Sku, $"{path}.quantityChange",
-                        $"A change of {item.Quantity} would take {item.Sku} in {item.Warehouse} below zero ({before} on hand)."));
-                    return null;
-                }
-
-                if (item.Quantity > 0 && onHand < before)
-                {
-                    errors.Add(new StockItemError(item.Index, item.Sku, $"{path}.quantityChange", "The change overflows the quantity on hand."));
-                    return null;
-                }
-            }
-
-            var price = item.UnitPrice ?? existing?.UnitPrice;
-            var currency = item.Currency ?? existing?.Currency;
-            if (price is null || currency is null)
-            {
-                errors.Add(new StockItemError(item.Index, item.Sku, $"{path}.unitPrice", "unitPrice and currency are required for stock not reported before."));
-                return null;
-            }
-
-            return new Level(
-                item.Sku, item.Warehouse, onHand, existing?.Held ?? 0, existing?.Committed ?? 0, price.Value, currency,
-                item.LeadTimeDays ?? existing?.LeadTimeDays ?? 0, item.MinimumOrderQuantity ?? existing?.MinimumOrderQuantity ?? 1);
-        }
+            "below" => new StockItemError(
+                item.Index, item.Sku, $"items[{item.Index}].quantityChange",
+                $"A change of {item.Quantity} would take {item.Sku} in {item.Warehouse} below zero ({before} on hand)."),
+            "overflow" => new StockItemError(item.Index, item.Sku, $"items[{item.Index}].quantityChange", "The change overflows the quantity on hand."),
+            _ => new StockItemError(item.Index, item.Sku, $"items[{item.Index}].unitPrice", "unitPrice and currency are required for stock not reported before."),
+        };
 
         /// <summary>
-        /// Where the new on-hand no longer covers held + committed, flags the youngest active holds as
-        /// shortfall until what remains is covered, and gives their units back to the level.
+        /// The rows to stage: every valid item, and every other level the update mentions (an item with an error),
+        /// which a snapshot must leave as it was.
         /// </summary>
-        private async Task<List<StockShortfallDetected>> FlagShortfallsAsync(
-            Dictionary<(string, string), Level> changes, CancellationToken cancellationToken)
+        private List<StageRow> Stage()
         {
-            var deficits = changes
-                .Where(c => c.Value.Held > 0 && c.Value.OnHand < c.Value.Held + c.Value.Committed)
-                .ToDictionary(c => c.Key, c => Math.Min(c.Value.Held, c.Value.Held + c.Value.Committed - c.Value.OnHand));
-            if (deficits.Count == 0)
+            var rows = new List<StageRow>(candidates.Count);
+            var validKeys = new HashSet<(string, string)>(candidates.Count);
+            foreach (var item in candidates)
             {
-                return [];
+                validKeys.Add((item.Sku, item.Warehouse));
+                rows.Add(new StageRow(item.Index, item.Sku, item.Warehouse, true, item.Quantity, item.UnitPrice, item.Currency, item.LeadTimeDays, item.MinimumOrderQuantity));
             }
 
-            var candidatesByLevel = new Dictionary<(string, string), List<ActiveHold>>();
-            await using (var command = unit.Command("""
-                SELECT h.id, h.reservation_id, h.sku, h.warehouse, h.quantity FROM holds h
-                JOIN unnest(@skus::text[], @warehouses::text[]) AS k(sku, warehouse) ON k.sku = h.sku AND k.warehouse = h.warehouse
-                WHERE h.distributor_id = @d AND h.status = 'Active'
-                ORDER BY h.created_at DESC, h.id DESC
-                FOR UPDATE OF h
-                """))
+            foreach (var key in mentioned)
             {
-                command.Parameters.AddWithValue("d", distributorId);
-                command.Parameters.AddWithValue("skus", deficits.Keys.Select(k => k.Item1).ToArray());
-                command.Parameters.AddWithValue("warehouses", deficits.Keys.Select(k => k.Item2).ToArray());
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
+                if (!validKeys.Contains(key))
                 {
-                    var hold = new ActiveHold(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4));
-                    var key = (hold.Sku, hold.Warehouse);
-                    if (!candidatesByLevel.TryGetValue(key, out var list))
-                    {
-                        candidatesByLevel[key] = list = [];
-                    }
-
-                    list.Add(hold);
+                    rows.Add(new StageRow(-1, key.Item1, key.Item2, false, null, null, null, null, null));
                 }
             }
 
-            var flagged = new List<ActiveHold>();
-            foreach (var (key, deficit) in deficits)
-            {
-                long released = 0;
-                foreach (var hold in candidatesByLevel.GetValueOrDefault(key) ?? [])
-                {
-                    if (released >= deficit)
-                    {
-                        break;
-                    }
-
-                    flagged.Add(hold);
-                    released += hold.Quantity;
-                }
-
-                changes[key] = changes[key] with { Held = changes[key].Held - released };
-            }
-
-            if (flagged.Count == 0)
-            {
-                return [];
-            }
-
-            await using (var command = unit.Command("""
-                UPDATE holds SET status = 'Shortfall', closed_at = @now, reason = @reason WHERE id = ANY(@ids) AND status = 'Active'
-                """))
-            {
-                command.Parameters.AddWithValue("now", unit.Now);
-                command.Parameters.AddWithValue("reason", $"Stock update {distributorId}#{sequence} left fewer units on hand than held.");
-                command.Parameters.AddWithValue("ids", flagged.Select(h => h.Id).ToArray());
-                await command.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            metrics.HoldsShortfall(flagged.Count);
-            return flagged
-                .GroupBy(h => (h.ReservationId, h.Sku))
-                .Select(g => new StockShortfallDetected(g.Key.ReservationId, g.Key.Sku, distributorId, g.Select(h => h.Id).ToList(), g.Sum(h => h.Quantity)))
-                .ToList();
+            return rows;
         }
 
-        /// <summary>Writes every changed level in one statement.</summary>
-        private async Task UpsertAsync(ICollection<Level> levels, CancellationToken cancellationToken)
+        private static NpgsqlBatchCommand InsertStage(List<StageRow> rows)
         {
-            if (levels.Count == 0)
-            {
-                return;
-            }
-
-            await using var command = unit.Command("""
-                INSERT INTO stock_levels (distributor_id, sku, warehouse, on_hand, held, committed, last_granted, unit_price, currency, lead_time_days, minimum_order_quantity, updated_at)
-                SELECT @d, u.sku, u.warehouse, u.on_hand, u.held, 0, 0, u.unit_price, u.currency, u.lead_time_days, u.moq, @now
-                FROM unnest(@skus::text[], @warehouses::text[], @onHand::bigint[], @held::bigint[], @prices::numeric[], @currencies::text[], @leadTimes::int[], @moqs::bigint[])
-                     AS u(sku, warehouse, on_hand, held, unit_price, currency, lead_time_days, moq)
-                ON CONFLICT (distributor_id, sku, warehouse) DO UPDATE SET
-                    on_hand = excluded.on_hand, held = excluded.held, unit_price = excluded.unit_price, currency = excluded.currency,
-                    lead_time_days = excluded.lead_time_days, minimum_order_quantity = excluded.minimum_order_quantity, updated_at = excluded.updated_at
+            var insert = new NpgsqlBatchCommand("""
+                INSERT INTO feed_stage (idx, sku, warehouse, valid, qty, unit_price, currency, lead_time_days, moq)
+                SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::bool[], $5::bigint[], $6::numeric[], $7::text[], $8::int[], $9::bigint[])
                 """);
-            command.Parameters.AddWithValue("d", distributorId);
-            command.Parameters.AddWithValue("now", unit.Now);
-            command.Parameters.AddWithValue("skus", levels.Select(l => l.Sku).ToArray());
-            command.Parameters.AddWithValue("warehouses", levels.Select(l => l.Warehouse).ToArray());
-            command.Parameters.AddWithValue("onHand", levels.Select(l => l.OnHand).ToArray());
-            command.Parameters.AddWithValue("held", levels.Select(l => l.Held).ToArray());
-            command.Parameters.AddWithValue("prices", levels.Select(l => l.UnitPrice).ToArray());
-            command.Parameters.AddWithValue("currencies", levels.Select(l => l.Currency).ToArray());
-            command.Parameters.AddWithValue("leadTimes", levels.Select(l => l.LeadTimeDays).ToArray());
-            command.Parameters.AddWithValue("moqs", levels.Select(l => l.MinimumOrderQuantity).ToArray());
-            await command.ExecuteNonQueryAsync(cancellationToken);
+            insert.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Index).ToArray() });
+            insert.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Sku).ToArray() });
+            insert.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Warehouse).ToArray() });
+            insert.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Valid).ToArray() });
+            insert.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Quantity).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+            insert.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.UnitPrice).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Numeric });
+            insert.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.Currency).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+            insert.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.LeadTimeDays).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+            insert.Parameters.Add(new NpgsqlParameter { Value = rows.Select(r => r.MinimumOrderQuantity).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+            return insert;
         }
 
-        /// <summary>One <see cref="StockAvailable"/> per SKU whose available units went up in this update.</summary>
-        private async Task PublishStockAvailableAsync(
-            Dictionary<(string, string), Level> current, Dictionary<(string, string), Level> changes, bool wasFresh, CancellationToken cancellationToken)
+        private async Task CopyAsync(List<StageRow> rows, CancellationToken cancellationToken)
         {
-            var skus = changes
-                .Where(c => c.Value.Available > (wasFresh && current.TryGetValue(c.Key, out var before) ? before.Available : 0))
-                .Select(c => c.Key.Item1)
-                .Distinct()
-                .ToArray();
-            if (skus.Length == 0)
+            await using var importer = await unit.Connection.BeginBinaryImportAsync(
+                "COPY feed_stage (idx, sku, warehouse, valid, qty, unit_price, currency, lead_time_days, moq) FROM STDIN (FORMAT BINARY)", cancellationToken);
+            foreach (var row in rows)
             {
-                return;
+                await importer.StartRowAsync(cancellationToken);
+                await importer.WriteAsync(row.Index, NpgsqlDbType.Integer, cancellationToken);
+                await importer.WriteAsync(row.Sku, NpgsqlDbType.Text, cancellationToken);
+                await importer.WriteAsync(row.Warehouse, NpgsqlDbType.Text, cancellationToken);
+                await importer.WriteAsync(row.Valid, NpgsqlDbType.Boolean, cancellationToken);
+                await WriteNullableAsync(importer, row.Quantity, NpgsqlDbType.Bigint, cancellationToken);
+                await WriteNullableAsync(importer, row.UnitPrice, NpgsqlDbType.Numeric, cancellationToken);
+                await WriteNullableAsync(importer, row.Currency, NpgsqlDbType.Text, cancellationToken);
+                await WriteNullableAsync(importer, row.LeadTimeDays, NpgsqlDbType.Integer, cancellationToken);
+                await WriteNullableAsync(importer, row.MinimumOrderQuantity, NpgsqlDbType.Bigint, cancellationToken);
             }
 
-            await using var command = unit.Command("""
-                SELECT s.sku, SUM(GREATEST(s.on_hand - s.held - s.committed, 0))::bigint
-                FROM stock_levels s JOIN distributors d ON d.id = s.distributor_id
-                WHERE s.sku = ANY(@skus) AND d.last_feed_at > @freshAfter
-                GROUP BY s.sku
-                """);
-            command.Parameters.AddWithValue("skus", skus);
-            command.Parameters.AddWithValue("freshAfter", unit.Now - options.StaleAfter);
-            var events = new List<StockAvailable>();
-            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-            {
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    events.Add(new StockAvailable(reader.GetString(0), reader.GetInt64(1), unit.Now));
-                }
-            }
-
-            foreach (var available in events)
-            {
-                await unit.Publish.Publish(available, cancellationToken);
-            }
+            await importer.CompleteAsync(cancellationToken);
         }
+
+        private static Task WriteNullableAsync<T>(NpgsqlBinaryImporter importer, T? value, NpgsqlDbType type, CancellationToken cancellationToken) =>
+            value is null ? importer.WriteNullAsync(cancellationToken) : importer.WriteAsync(value, type, cancellationToken);
     }
+
+    /// <summary>A row of <c>feed_stage</c>: a valid item, or (not valid) a level mentioned by an item with an error.</summary>
+    private sealed record StageRow(
+        int Index, string Sku, string Warehouse, bool Valid, long? Quantity, decimal? UnitPrice, string? Currency, int? LeadTimeDays, long? MinimumOrderQuantity);
 }

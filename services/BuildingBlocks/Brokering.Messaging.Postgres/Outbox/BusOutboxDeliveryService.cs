@@ -7,14 +7,16 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Npgsql;
 
 namespace Brokering.Messaging.Postgres;
 
 /// <summary>
-/// Relays <c>outbox_message</c> rows to the broker. Each round locks up to <c>QueryMessageLimit</c> outboxes
-/// (<c>outbox_state … FOR UPDATE SKIP LOCKED</c>, so replicas share the work and one source is relayed by one replica at
-/// a time), sends each outbox's messages in sequence order (different outboxes in parallel), deletes what the broker
-/// confirmed and commits. A refused send keeps the row and its successors; the service backs off (doubling up to
+/// Relays <c>outbox_message</c> rows to the broker. Each round is two round trips on a bare connection: one statement
+/// locks up to <c>QueryMessageLimit</c> outboxes (<c>outbox_state … FOR UPDATE SKIP LOCKED</c>, so replicas share the
+/// work and one source is relayed by one replica at a time) and reads their messages; then, once every outbox's
+/// messages were sent (in sequence order within an outbox, all outboxes at once, so their publisher confirms are
+/// awaited in parallel), what the broker confirmed is deleted and the transaction committed in one batch. A refused send keeps the row and its successors; the service backs off (doubling up to
 /// <c>MaxRetryDelay</c>) and tries again until the broker is back. It also relays consumer outboxes whose inline delivery
 /// never completed (see <see cref="PostgresOutboxConfigurator.StrandedConsumerOutboxAfter"/>).
 /// </summary>
@@ -53,13 +55,12 @@ public sealed class BusOutboxDeliveryService<TDbContext> : BackgroundService
             try
             {
                 var processed = await DeliverBusOutboxes(stoppingToken).ConfigureAwait(false);
-                if (processed > 0)
-                {
-                    failures = 0;
-                    continue;
-                }
-
                 failures = 0;
+                // A full round may have left more behind: go again at once. A partial one took everything there was,
+                // so no empty round follows it; new rows committed in this process wake the relay.
+                if (processed >= _options.QueryMessageLimit)
+                    continue;
+
                 if (Now - _strandedCheckedAt >= StrandedCheckInterval())
                 {
                     processed = await DeliverStrandedConsumerOutboxes(stoppingToken).ConfigureAwait(false);
@@ -115,67 +116,67 @@ public sealed class BusOutboxDeliveryService<TDbContext> : BackgroundService
     {
         await using var scope = _scopeFactory.CreateAsyncScope();
         var dbContext = scope.ServiceProvider.GetRequiredService<TDbContext>();
-        var stateTable = TableNames.For<OutboxState>(dbContext);
+        var tables = new OutboxTables(TableNames.For<OutboxState>(dbContext), TableNames.For<OutboxMessage>(dbContext));
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.QueryTimeout);
 
-        await using var transaction = await dbContext.Database.BeginTransactionAsync(IsolationLevel.ReadCommitted, timeout.Token).ConfigureAwait(false);
+        // A bare connection, BEGIN sent with the claim and COMMIT with the deletes: a connection given back to the pool
+        // inside the transaction (a failure in between) is rolled back by Npgsql.
+        await dbContext.Database.OpenConnectionAsync(timeout.Token).ConfigureAwait(false);
+        var connection = (NpgsqlConnection)dbContext.Database.GetDbConnection();
 
-        var states = await dbContext.Set<OutboxState>()
-            .FromSqlRaw(OutboxSql.LockOutboxStates(stateTable), _options.QueryMessageLimit)
-            .AsTracking()
-            .ToListAsync(timeout.Token).ConfigureAwait(false);
-
-        if (states.Count == 0)
+        var outboxes = new List<(Guid OutboxId, List<OutboxMessage> Messages)>();
+        await using (var claim = connection.CreateBatch())
         {
-            await transaction.CommitAsync(timeout.Token).ConfigureAwait(false);
+            claim.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN ISOLATION LEVEL READ COMMITTED"));
+            var select = new NpgsqlBatchCommand(OutboxSql.ClaimOutboxes(tables));
+            select.Parameters.Add(new NpgsqlParameter { Value = _options.QueryMessageLimit });
+            claim.BatchCommands.Add(select);
+            await using var reader = await claim.ExecuteReaderAsync(timeout.Token).ConfigureAwait(false);
+            while (await reader.ReadAsync(timeout.Token).ConfigureAwait(false))
+            {
+                var outboxId = reader.GetGuid(0);
+                if (outboxes.Count == 0 || outboxes[^1].OutboxId != outboxId)
+                    outboxes.Add((outboxId, []));
+                if (!reader.IsDBNull(1))
+                    outboxes[^1].Messages.Add(OutboxSql.ReadMessage(reader, outboxId));
+            }
+        }
+
+        if (outboxes.Count == 0)
+        {
+            await using var commit = new NpgsqlCommand("COMMIT", connection);
+            await commit.ExecuteNonQueryAsync(timeout.Token).ConfigureAwait(false);
             return 0;
         }
 
-        var outboxIds = states.Select(x => (Guid?)x.OutboxId).ToList();
-        var messages = await dbContext.Set<OutboxMessage>()
-            .Where(x => outboxIds.Contains(x.OutboxId))
-            .OrderBy(x => x.SequenceNumber)
-            .AsNoTracking()
-            .ToListAsync(timeout.Token).ConfigureAwait(false);
-
-        var byOutbox = messages.ToLookup(x => x.OutboxId!.Value);
-        var results = await Task.WhenAll(states.Select(state => RelayInOrder(byOutbox[state.OutboxId].Take(_options.MessageDeliveryLimit).ToList(),
-            byOutbox[state.OutboxId].Count() <= _options.MessageDeliveryLimit, cancellationToken))).ConfigureAwait(false);
+        var results = await Task.WhenAll(outboxes.Select(outbox => RelayInOrder(outbox.Messages.Take(_options.MessageDeliveryLimit).ToList(),
+            outbox.Messages.Count <= _options.MessageDeliveryLimit, cancellationToken))).ConfigureAwait(false);
 
         var sent = new List<long>();
         var completed = new List<Guid>();
+        var progressed = new List<(Guid OutboxId, long LastSequenceNumber)>();
         Exception? failure = null;
-        for (var i = 0; i < states.Count; i++)
+        for (var i = 0; i < outboxes.Count; i++)
         {
             var result = results[i];
             sent.AddRange(result.Sent);
             failure ??= result.Failure;
 
             if (result.Complete)
-                completed.Add(states[i].OutboxId);
+                completed.Add(outboxes[i].OutboxId);
             else if (result.Sent.Count > 0)
-                states[i].LastSequenceNumber = result.Sent[^1];
+                progressed.Add((outboxes[i].OutboxId, result.Sent[^1]));
         }
 
         // The broker confirmed these: remove them (and finished outboxes) in the same transaction that held the locks.
-        if (sent.Count > 0)
+        await using (var finish = connection.CreateBatch())
         {
-            await dbContext.Set<OutboxMessage>().Where(x => sent.Contains(x.SequenceNumber))
-                .ExecuteDeleteAsync(CancellationToken.None).ConfigureAwait(false);
+            OutboxSql.AddFinish(finish, tables, sent, completed, progressed);
+            finish.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+            await finish.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
         }
-
-        if (completed.Count > 0)
-        {
-            await dbContext.Set<OutboxState>().Where(x => completed.Contains(x.OutboxId))
-                .ExecuteDeleteAsync(CancellationToken.None).ConfigureAwait(false);
-            foreach (var state in states.Where(x => completed.Contains(x.OutboxId)))
-                dbContext.Entry(state).State = EntityState.Detached;
-        }
-
-        await dbContext.SaveChangesAsync(CancellationToken.None).ConfigureAwait(false);
-        await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
 
         if (sent.Count > 0)
             _metrics.OutboxDelivered(sent.Count);
@@ -183,7 +184,7 @@ public sealed class BusOutboxDeliveryService<TDbContext> : BackgroundService
         if (failure is not null)
             throw new OutboxRelayException($"{sent.Count} outbox message(s) relayed, then the broker refused one; will retry", failure);
 
-        return states.Count;
+        return outboxes.Count;
     }
 
     async Task<int> DeliverStrandedConsumerOutboxes(CancellationToken cancellationToken)
@@ -306,8 +307,86 @@ public sealed class BusOutboxDeliveryService<TDbContext> : BackgroundService
 /// <summary>SQL over the mapped (quoted) table and column names; values are always parameters.</summary>
 static class OutboxSql
 {
-    public static string LockOutboxStates(MappedTable t) =>
-        $"SELECT * FROM {t.Name} ORDER BY {t.Column(nameof(OutboxState.Created))} LIMIT {{0}} FOR UPDATE SKIP LOCKED";
+    static readonly string[] MessageColumns =
+    [
+        nameof(OutboxMessage.SequenceNumber), nameof(OutboxMessage.MessageId), nameof(OutboxMessage.SentTime), nameof(OutboxMessage.EnqueueTime),
+        nameof(OutboxMessage.ExpirationTime), nameof(OutboxMessage.Headers), nameof(OutboxMessage.Properties), nameof(OutboxMessage.ContentType),
+        nameof(OutboxMessage.MessageType), nameof(OutboxMessage.Body), nameof(OutboxMessage.ConversationId), nameof(OutboxMessage.CorrelationId),
+        nameof(OutboxMessage.InitiatorId), nameof(OutboxMessage.RequestId), nameof(OutboxMessage.SourceAddress),
+        nameof(OutboxMessage.DestinationAddress), nameof(OutboxMessage.ResponseAddress), nameof(OutboxMessage.FaultAddress),
+    ];
+
+    /// <summary>
+    /// Locks up to $1 outboxes, oldest first, skipping those another relay holds, and returns their messages in sequence
+    /// order: one row per message, or one row with null message columns for an outbox that has none left.
+    /// </summary>
+    public static string ClaimOutboxes(OutboxTables t)
+    {
+        var s = t.State;
+        var m = t.Message;
+        return $"WITH s AS MATERIALIZED (SELECT {s.Column(nameof(OutboxState.OutboxId))} AS outbox_id, {s.Column(nameof(OutboxState.Created))} AS created " +
+            $"FROM {s.Name} ORDER BY {s.Column(nameof(OutboxState.Created))} LIMIT $1 FOR UPDATE SKIP LOCKED) " +
+            $"SELECT s.outbox_id, {string.Join(", ", MessageColumns.Select(c => "m." + m.Column(c)))} " +
+            $"FROM s LEFT JOIN {m.Name} m ON m.{m.Column(nameof(OutboxMessage.OutboxId))} = s.outbox_id " +
+            $"ORDER BY s.created, s.outbox_id, m.{m.Column(nameof(OutboxMessage.SequenceNumber))}";
+    }
+
+    /// <summary>Reads the message columns of a <see cref="ClaimOutboxes"/> row (from ordinal 1).</summary>
+    public static OutboxMessage ReadMessage(NpgsqlDataReader reader, Guid outboxId) => new()
+    {
+        OutboxId = outboxId,
+        SequenceNumber = reader.GetInt64(1),
+        MessageId = reader.GetGuid(2),
+        SentTime = reader.GetDateTime(3),
+        EnqueueTime = reader.IsDBNull(4) ? null : reader.GetDateTime(4),
+        ExpirationTime = reader.IsDBNull(5) ? null : reader.GetDateTime(5),
+        Headers = reader.IsDBNull(6) ? null : reader.GetString(6),
+        Properties = reader.IsDBNull(7) ? null : reader.GetString(7),
+        ContentType = reader.GetString(8),
+        MessageType = reader.GetString(9),
+        Body = reader.GetString(10),
+        ConversationId = reader.IsDBNull(11) ? null : reader.GetGuid(11),
+        CorrelationId = reader.IsDBNull(12) ? null : reader.GetGuid(12),
+        InitiatorId = reader.IsDBNull(13) ? null : reader.GetGuid(13),
+        RequestId = reader.IsDBNull(14) ? null : reader.GetGuid(14),
+        SourceAddress = Address(reader, 15),
+        DestinationAddress = Address(reader, 16),
+        ResponseAddress = Address(reader, 17),
+        FaultAddress = Address(reader, 18),
+    };
+
+    static Uri? Address(NpgsqlDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : new Uri(reader.GetString(ordinal), UriKind.RelativeOrAbsolute);
+
+    /// <summary>Deletes the confirmed messages and the finished outboxes, and records how far the others got.</summary>
+    public static void AddFinish(NpgsqlBatch batch, OutboxTables t, List<long> sent, List<Guid> completed, List<(Guid OutboxId, long LastSequenceNumber)> progressed)
+    {
+        var s = t.State;
+        var m = t.Message;
+        if (sent.Count > 0)
+        {
+            var delete = new NpgsqlBatchCommand($"DELETE FROM {m.Name} WHERE {m.Column(nameof(OutboxMessage.SequenceNumber))} = ANY($1)");
+            delete.Parameters.Add(new NpgsqlParameter { Value = sent.ToArray() });
+            batch.BatchCommands.Add(delete);
+        }
+
+        if (completed.Count > 0)
+        {
+            var delete = new NpgsqlBatchCommand($"DELETE FROM {s.Name} WHERE {s.Column(nameof(OutboxState.OutboxId))} = ANY($1)");
+            delete.Parameters.Add(new NpgsqlParameter { Value = completed.ToArray() });
+            batch.BatchCommands.Add(delete);
+        }
+
+        if (progressed.Count > 0)
+        {
+            var update = new NpgsqlBatchCommand(
+                $"UPDATE {s.Name} SET {s.Column(nameof(OutboxState.LastSequenceNumber))} = u.last FROM unnest($1::uuid[], $2::bigint[]) AS u(id, last) " +
+                $"WHERE {s.Column(nameof(OutboxState.OutboxId))} = u.id");
+            update.Parameters.Add(new NpgsqlParameter { Value = progressed.Select(x => x.OutboxId).ToArray() });
+            update.Parameters.Add(new NpgsqlParameter { Value = progressed.Select(x => x.LastSequenceNumber).ToArray() });
+            batch.BatchCommands.Add(update);
+        }
+    }
 
     public static string LockStrandedInboxes(MappedTable t) =>
         $"SELECT * FROM {t.Name} WHERE {t.Column(nameof(InboxState.Delivered))} IS NULL AND {t.Column(nameof(InboxState.Consumed))} < {{0}} " +

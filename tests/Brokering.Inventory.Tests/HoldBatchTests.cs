@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using Brokering.Inventory.Data;
+using Brokering.Inventory.Holds;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Brokering.Inventory.Tests;
+
+/// <summary>
+/// A batch of PlaceHolds calls is applied by one statement; these tests drive one batch directly and check that it
+/// grants exactly what one conditional UPDATE per line, applied one after another in key order, would have granted.
+/// </summary>
+public sealed class HoldBatchTests(InventoryFixture fixture)
+{
+    private const string A800 = "NVIDIA-A800-SXM4-80GB";
+    private const string H800 = "NVIDIA-H800-SXM5-80GB";
+
+    [Fact]
+    public async Task One_batch_grants_the_lines_of_one_level_in_order_skipping_lines_below_the_minimum_or_above_the_price_ceiling()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 10, Price: 1000m, Moq: 3), new Stock(H800, "SG1", 5, Price: 2000m));
+        var expiresAt = DateTimeOffset.UtcNow.AddMinutes(10);
+        PlaceHoldsCommand Call(params HoldLine[] lines) => new(Guid.NewGuid(), 1, expiresAt, lines);
+        HoldLine Line(string sku, long quantity, decimal? max = null) => new(sku, distributor, "SG1", quantity, max);
+
+        var first = Call(Line(A800, 4));
+        PlaceHoldsCommand[] commands =
+        [
+            first,                                   // 4 of 10
+            Call(Line(A800, 5, max: 500m)),          // above the ceiling: nothing, and nothing consumed
+            Call(Line(A800, 2)),                     // below the minimum of 3: nothing
+            Call(Line(A800, 5)),                     // 5 of the 6 left
+            Call(Line(H800, 2), Line(A800, 3)),      // H800: 2; A800: only 1 left, below the minimum
+            first,                                   // the same call twice in one batch: a replay
+        ];
+
+        var results = await PlaceBatchAsync(fixture.A, commands);
+
+        results.Select(r => r.Holds.Sum(h => h.Held)).ShouldBe([4L, 0L, 0L, 5L, 2L, 4L]);
+        results[4].Holds.Select(h => (h.Sku, h.Held)).ShouldBe([(H800, 2L), (A800, 0L)]);
+        results[4].Holds[1].HoldId.ShouldBeNull();
+        results.Take(5).ShouldAllBe(r => !r.Replayed);
+        results[5].Replayed.ShouldBeTrue();
+        results[5].Holds.Single().HoldId.ShouldBe(results[0].Holds.Single().HoldId);
+        results[3].Holds.Single().UnitPrice.ShouldBe(1000m);
+        var a800 = await fixture.LevelAsync(distributor, A800, "SG1");
+        (a800.Held, a800.ActiveHolds).ShouldBe((9L, 9L));
+        var h800 = await fixture.LevelAsync(distributor, H800, "SG1");
+        (h800.Held, h800.ActiveHolds).ShouldBe((2L, 2L));
+    }
+
+    [Fact]
+    public async Task A_batch_repeated_after_it_committed_replays_every_recorded_result_and_holds_nothing_more()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 6));
+        var expiresAt = DateTimeOffset.UtcNow.AddMinutes(10);
+        PlaceHoldsCommand[] commands =
+        [
+            new(Guid.NewGuid(), 2, expiresAt, [new HoldLine(A800, distributor, "SG1", 4, null)]),
+            new(Guid.NewGuid(), 2, expiresAt, [new HoldLine(A800, distributor, "SG1", 4, null)]),
+        ];
+
+        var first = await PlaceBatchAsync(fixture.A, commands);
+        var again = await PlaceBatchAsync(fixture.B, commands);
+
+        first.Select(r => r.Holds.Single().Held).ShouldBe([4L, 2L]);
+        again.ShouldAllBe(r => r.Replayed);
+        again.Select(r => r.Holds.Single()).ShouldBe(first.Select(r => r.Holds.Single()));
+        var level = await fixture.LevelAsync(distributor, A800, "SG1");
+        (level.Held, level.ActiveHolds).ShouldBe((6L, 6L));
+    }
+
+    private static Task<PlaceHoldsResult[]> PlaceBatchAsync(InventoryHost host, IReadOnlyList<PlaceHoldsCommand> commands)
+    {
+        var placer = host.Services.GetRequiredService<HoldPlacer>();
+        var transactions = host.Services.GetRequiredService<InventoryTransactions>();
+        var callers = commands.Select(_ => default(ActivityContext)).ToList();
+        return transactions.RunRawAsync((unit, token) => placer.PlaceBatchAsync(unit, commands, callers, token), CancellationToken.None);
+    }
+}

@@ -1,0 +1,55 @@
+using Brokering.Messaging.Postgres.Tests.Contracts;
+using Brokering.Messaging.Postgres.Tests.Support;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace Brokering.Messaging.Postgres.Tests;
+
+/// <summary>The bus outbox for hot paths that write with their own SQL: rows captured without a DbContext.</summary>
+public sealed class OutboxRowsTests
+{
+    [Fact]
+    public async Task Rows_captured_without_a_DbContext_are_relayed_once_after_the_callers_own_commit_and_never_after_a_rollback()
+    {
+        await using var environment = await TestEnvironment.CreateAsync("outboxrows");
+        await using var host = await MessagingTestHost.StartAsync(environment);
+        var factory = host.Services.GetRequiredService<PostgresOutboxRowsFactory<TestDbContext>>();
+        var committed = NewId.NextGuid();
+        var rolledBack = NewId.NextGuid();
+
+        async Task WriteAsync(Guid key, bool commit)
+        {
+            var rows = factory.Create();
+            foreach (var sequence in new[] { 1, 2, 3 })
+            {
+                // One source per message: relayed independently, as the holds ledger does per reservation.
+                rows.StartSource();
+                await rows.PublishEndpoint.Publish(new SomethingHappened(key, sequence));
+            }
+
+            await using var connection = new NpgsqlConnection(environment.ConnectionString);
+            await connection.OpenAsync();
+            await using var batch = connection.CreateBatch();
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+            rows.AddTo(batch);
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(commit ? "COMMIT" : "ROLLBACK"));
+            await batch.ExecuteNonQueryAsync();
+            if (commit)
+            {
+                rows.Committed();
+            }
+        }
+
+        await WriteAsync(rolledBack, commit: false);
+        await WriteAsync(committed, commit: true);
+
+        await using var check = environment.CreateDbContext();
+        await Eventually.Until(() => check.Observations.CountAsync(x => x.Key == committed), c => c == 3, what: "the committed events");
+        await Eventually.Until(() => check.OutboxStates.CountAsync(), c => c == 0, what: "the relayed outboxes to be deleted");
+        (await check.Observations.Where(x => x.Key == committed).Select(x => x.Value).OrderBy(x => x).ToListAsync()).ShouldBe([1, 2, 3]);
+        (await check.Observations.CountAsync(x => x.Key == rolledBack)).ShouldBe(0);
+        (await check.OutboxMessages.CountAsync()).ShouldBe(0);
+    }
+}
