@@ -72,7 +72,8 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
     {
         foreach (var distributor in Distributors)
         {
-            await FeedAsync(distributor.Distributor, Snapshot(distributor, Random.Shared.Next(30, 60), Random.Shared.Next(20, 50)), cancellationToken);
+            var opening = Snapshot(distributor, Random.Shared.Next(30, 60), Random.Shared.Next(20, 50));
+            await FeedAsync(distributor.Distributor, () => Task.FromResult(opening), cancellationToken);
         }
 
         // The first reservation through a fresh installation pays for cold starts (JIT, connections, broker
@@ -364,15 +365,18 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
             }
 
             var distributor = Distributors[Random.Shared.Next(Distributors.Length)];
-            // The snapshot's floor is read from inventory's database; while that is down (a database fault), this
-            // round's update is a delta instead.
-            var update = (Random.Shared.Next(4) == 0
-                ? await HonestSnapshotAsync(distributor, Random.Shared.Next(10, 60), Random.Shared.Next(10, 50))
-                : null) ?? new
-                {
-                    kind = "Delta",
-                    items = (object[])[new { sku = Random.Shared.Next(2) == 0 ? A800 : H800, warehouse = distributor.Warehouse, quantityChange = (long)Random.Shared.Next(3, 15) }],
-                };
+            object delta = new
+            {
+                kind = "Delta",
+                items = (object[])[new { sku = Random.Shared.Next(2) == 0 ? A800 : H800, warehouse = distributor.Warehouse, quantityChange = (long)Random.Shared.Next(3, 15) }],
+            };
+            // The snapshot's floor is read from inventory's database at each try, so a try that waited out a fault does
+            // not report a floor that commits made since have passed; while that database is down (a database fault),
+            // the try sends a delta instead.
+            var (a800, h800) = (Random.Shared.Next(10, 60), Random.Shared.Next(10, 50));
+            Func<Task<object>> update = Random.Shared.Next(4) == 0
+                ? async () => await HonestSnapshotAsync(distributor, a800, h800) ?? delta
+                : () => Task.FromResult(delta);
             await FeedAsync(distributor.Distributor, update, CancellationToken.None);
         }
     }
@@ -429,8 +433,11 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
         ],
     };
 
-    /// <summary>Publishes one update with the distributor's next sequence, retrying it (same sequence) until applied or seen as a duplicate.</summary>
-    private async Task FeedAsync(string distributorId, object update, CancellationToken cancellationToken)
+    /// <summary>
+    /// Publishes one update with the distributor's next sequence, retrying it (same sequence) until applied or seen as a
+    /// duplicate. <paramref name="update"/> is made afresh for each try: only one try of a sequence is ever applied.
+    /// </summary>
+    private async Task FeedAsync(string distributorId, Func<Task<object>> update, CancellationToken cancellationToken)
     {
         long sequence;
         lock (sequences)
@@ -438,12 +445,12 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
             sequence = ++sequences[distributorId];
         }
 
-        var json = JsonSerializer.SerializeToElement(update);
         var giveUpAt = DateTime.UtcNow + SubmissionPatience;
         while (DateTime.UtcNow < giveUpAt)
         {
             try
             {
+                var json = JsonSerializer.SerializeToElement(await update());
                 var inventory = system.InventoryReplicas[(int)(Interlocked.Increment(ref requests) % system.InventoryReplicas.Count)];
                 using var client = BrokeringSystem.RestClient(inventory, TestTokens.Distributor(distributorId));
                 using var response = await client.PostAsJsonAsync($"/v1/distributors/{distributorId}/stock-feed", new
