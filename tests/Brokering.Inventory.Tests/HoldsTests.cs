@@ -146,7 +146,7 @@ public sealed class HoldsTests(InventoryFixture fixture)
     }
 
     [Fact]
-    public async Task Committing_moves_held_units_to_committed_once_and_a_repeat_returns_the_same_holds_even_after_the_cutoff()
+    public async Task Committing_moves_held_units_to_committed_once_and_a_repeat_returns_the_same_holds_and_commit_instant_even_after_the_cutoff()
     {
         var distributor = await fixture.NewDistributorAsync();
         await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 20), new Stock(A800, "HK", 20));
@@ -171,6 +171,10 @@ public sealed class HoldsTests(InventoryFixture fixture)
         (level.Held, level.Committed, level.CommittedHolds).ShouldBe((0L, 5L, 5L));
         var committed = await fixture.Events.WaitForAsync<HoldsCommitted>(e => e.ReservationId == reservation);
         committed.Units.ShouldBe(11);
+        // The answer says when, as the event does, and a repeat reports the first commit's instant, not its own.
+        first.CommittedAt.ToDateTimeOffset().ShouldBe(committed.CommittedAt, TimeSpan.FromMilliseconds(1));
+        again.CommittedAt.ShouldBe(first.CommittedAt);
+        afterCutoff.CommittedAt.ShouldBe(first.CommittedAt);
         (await fixture.A.Ledger.ReleaseHoldsAsync(new ReleaseHoldsRequest { ReservationId = reservation.ToString() })).Released.ShouldBe(0);
     }
 

@@ -20,7 +20,11 @@ public sealed class CommitRefusedException(string message, CommitRefusal refusal
 }
 
 /// <summary>The result of a commit: every committed hold of the reservation.</summary>
-public sealed record CommitHoldsResult(IReadOnlyList<Guid> HoldIds, long Units);
+/// <summary>What a commit of a reservation's holds committed.</summary>
+/// <param name="HoldIds">Every committed hold named (or, with none named, of the reservation), by id.</param>
+/// <param name="Units">Their units in all.</param>
+/// <param name="CommittedAt">When the last of them was committed: this call's instant when it committed any.</param>
+public sealed record CommitHoldsResult(IReadOnlyList<Guid> HoldIds, long Units, DateTimeOffset CommittedAt);
 
 /// <summary>Releases and commits a reservation's holds. Both are idempotent.</summary>
 internal sealed class HoldsLedger(InventoryTransactions transactions)
@@ -122,7 +126,11 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
                 }
 
                 var all = alreadyCommitted.Concat(committable).OrderBy(h => h.Id).ToList();
-                return new CommitHoldsResult(all.Select(h => h.Id).ToList(), all.Sum(h => h.Quantity));
+                // To the microsecond, as the holds keep it, so a repeat reports exactly the instant the first call did.
+                var committedAt = committable.Count > 0
+                    ? new DateTimeOffset(unit.Now.UtcTicks - unit.Now.UtcTicks % TimeSpan.TicksPerMicrosecond, TimeSpan.Zero)
+                    : alreadyCommitted.Max(h => h.ClosedAt ?? h.ExpiresAt);
+                return new CommitHoldsResult(all.Select(h => h.Id).ToList(), all.Sum(h => h.Quantity), committedAt);
             },
             cancellationToken);
 

@@ -98,7 +98,7 @@ internal sealed class HoldsLedgerGrpcService(
         try
         {
             var result = await ledger.CommitAsync(reservationId, commitBefore, holdIds, context.CancellationToken);
-            var response = new CommitHoldsResponse { Units = result.Units };
+            var response = new CommitHoldsResponse { Units = result.Units, CommittedAt = Timestamp.FromDateTimeOffset(result.CommittedAt) };
             response.HoldIds.AddRange(result.HoldIds.Select(id => id.ToString()));
             return response;
         }
