@@ -48,6 +48,9 @@ public static class Extensions
         builder.Services.AddHostedService<CatalogueRefresher>();
         builder.Services.AddScoped<ComplianceScreening>();
         builder.Services.AddScoped<CommitGate>();
+        builder.Services.AddScoped<ReservationAllocation>();
+        builder.Services.AddScoped<HoldsCommitter>();
+        builder.Services.AddScoped<IReservationSteps, ImmediateReservationSteps>();
         builder.Services.AddScoped<IdempotencyStore>();
         builder.Services.AddScoped<ReservationDesk>();
         builder.Services.AddScoped<ReservationChangeFeed>();

@@ -53,6 +53,13 @@ public sealed class OrderingOptions
     /// </summary>
     public TimeSpan FillDeadlineWithoutCutoff { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// How long the saga waits for compliance or inventory when it takes a step at once, inside the transaction of the
+    /// event that led to it (one attempt, no retry). A service that does not answer within it is asked again through
+    /// the step's command and its retrying consumer, so a slow dependency costs a reservation this much, not a stall.
+    /// </summary>
+    public TimeSpan ImmediateStepDeadline { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>How an activity whose dependency is down is tried again.</summary>
     public ActivityRetryOptions ActivityRetry { get; set; } = new();
 

@@ -12,9 +12,10 @@ internal sealed class ReservationSagaHarness : IAsyncDisposable
 {
     private readonly ServiceProvider provider;
 
-    private ReservationSagaHarness(ServiceProvider provider, ITestHarness bus)
+    private ReservationSagaHarness(ServiceProvider provider, ITestHarness bus, ScriptedReservationSteps steps)
     {
         this.provider = provider;
+        Steps = steps;
         Bus = bus;
         Saga = bus.GetSagaStateMachineHarness<ReservationStateMachine, ReservationState>();
     }
@@ -23,11 +24,16 @@ internal sealed class ReservationSagaHarness : IAsyncDisposable
 
     public ISagaStateMachineTestHarness<ReservationStateMachine, ReservationState> Saga { get; }
 
+    /// <summary>What the saga's steps taken at once answer; by default none can be taken, so every step is sent as its command.</summary>
+    public ScriptedReservationSteps Steps { get; } = new();
+
     /// <summary>Starts the saga with <paramref name="clock"/> and <paramref name="options"/>; <paramref name="testTimeout"/> overrides the harness's.</summary>
     public static async Task<ReservationSagaHarness> StartAsync(TimeProvider clock, OrderingOptions options, TimeSpan? testTimeout = null)
     {
+        var steps = new ScriptedReservationSteps();
         var provider = new ServiceCollection()
             .AddSingleton(clock)
+            .AddSingleton<IReservationSteps>(steps)
             .AddSingleton(Options.Create(options))
             .AddMassTransitTestHarness(x =>
             {
@@ -47,7 +53,7 @@ internal sealed class ReservationSagaHarness : IAsyncDisposable
         }
 
         await bus.Start();
-        return new ReservationSagaHarness(provider, bus);
+        return new ReservationSagaHarness(provider, bus, steps);
     }
 
     /// <summary>A buyer's one-line submission as the reservation API stores it; each test varies only what it is about.</summary>

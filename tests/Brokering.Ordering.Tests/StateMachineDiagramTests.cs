@@ -76,6 +76,19 @@ public sealed class StateMachineDiagramTests
         text.Append("Read from the state machine itself (every `TransitionTo` it declares, per state), so it cannot drift from the code. ");
         text.Append("The ops console draws the same graph at `/ops/state-machine`; the ops API serves this Mermaid text at `GET /v1/ops/state-machine.mmd`.\n\n");
         text.Append("```mermaid\n").Append(diagram.ToMermaid()).Append("```\n\n");
+        text.Append("## Steps taken at once\n\n");
+        text.Append("An arrow is an event the saga handles, but most of them need not arrive as messages. When the saga enters Screening, ")
+            .Append("Allocating or Confirming it takes the step at once, inside the transaction of the event that led there ")
+            .Append("(`IReservationSteps`): it asks compliance to screen, inventory to plan and hold, the commit gate and inventory to commit, ")
+            .Append("each once within `Ordering:ImmediateStepDeadline` (2 s), and handles the answer as the event it is, in the same transaction. ")
+            .Append("A reservation whose services answer is carried from Submitted to Confirmed (or to wherever the answers lead) by one consume, ")
+            .Append("with no command, no timer and no status message between. Its cutoff or fill-deadline timer is set only if it is still live afterwards.\n\n");
+        text.Append("A step that cannot be taken now (a service down or slow, a circuit open, the rules moving under the commit gate) is sent as its ")
+            .Append("command instead (ScreenReservation under the screening deadline, AllocateReservation, CommitReservationHolds), whose consumer retries ")
+            .Append("as long as it must, and the answer comes back as a message: the arrows are the same either way. Every call made at once is one ")
+            .Append("the command's consumer may repeat: screening decides afresh, holds are idempotent per plan version, and a repeated commit reports the first. ")
+            .Append("Inventory still publishes HoldsPlaced and HoldsCommitted, facts for anyone; a saga that has already handled the answer ignores them. ")
+            .Append("While a step is taken the saga's row is locked, so a cancellation or a rule change waits for it and then finds the reservation where the step left it.\n\n");
         text.Append("## What each state reacts to\n\n");
         text.Append("Events a state handles without moving (a re-screen that approves, a late hold released) appear here but not as arrows.\n\n");
         text.Append("| State | Ends the reservation | Events handled |\n|---|---|---|\n");

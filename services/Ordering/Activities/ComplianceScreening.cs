@@ -18,7 +18,35 @@ public sealed class ComplianceScreening(
     Compliance.ComplianceClient compliance,
     ResiliencePipelineProvider<string> pipelines)
 {
-    public async Task<ReservationScreened> ScreenAsync(Guid reservationId, CancellationToken cancellationToken)
+    /// <summary>Screens the reservation, retrying transient failures under the compliance pipeline; throws when they persist.</summary>
+    public Task<ReservationScreened> ScreenAsync(Guid reservationId, CancellationToken cancellationToken) =>
+        ScreenAsync(
+            reservationId,
+            (request, token) => pipelines.GetPipeline(ServiceNames.Compliance).ExecuteAsync(
+                async inner => await compliance.ScreenAsync(request, deadline: DateTime.UtcNow.AddSeconds(5), cancellationToken: inner), token).AsTask(),
+            cancellationToken);
+
+    /// <summary>
+    /// One attempt within <paramref name="deadline"/>, for a caller that has a slower way to wait: null when compliance
+    /// did not answer (down, busy, too slow), so the caller asks through the retrying path instead.
+    /// </summary>
+    public async Task<ReservationScreened?> TryScreenNowAsync(Guid reservationId, TimeSpan deadline, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ScreenAsync(
+                reservationId,
+                async (request, token) => await compliance.ScreenAsync(request, deadline: DateTime.UtcNow.Add(deadline), cancellationToken: token),
+                cancellationToken);
+        }
+        catch (RpcException exception) when (Brokering.ServiceDefaults.GrpcClientExtensions.IsTransient(exception))
+        {
+            return null;
+        }
+    }
+
+    private async Task<ReservationScreened> ScreenAsync(
+        Guid reservationId, Func<ScreenRequest, CancellationToken, Task<ScreenResponse>> call, CancellationToken cancellationToken)
     {
         var reservation = await db.Reservations.AsNoTracking().SingleAsync(r => r.Id == reservationId, cancellationToken);
         var request = new ScreenRequest
@@ -32,10 +60,7 @@ public sealed class ComplianceScreening(
 
         try
         {
-            var response = await pipelines.GetPipeline(ServiceNames.Compliance).ExecuteAsync(
-                async token => await compliance.ScreenAsync(request, deadline: DateTime.UtcNow.AddSeconds(5), cancellationToken: token),
-                cancellationToken);
-            return ToEvent(reservation.Id, response);
+            return ToEvent(reservation.Id, await call(request, cancellationToken));
         }
         catch (RpcException exception) when (exception.StatusCode is StatusCode.InvalidArgument or StatusCode.NotFound or StatusCode.FailedPrecondition)
         {

@@ -47,10 +47,14 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
         Initially(
             When(Submitted)
                 .Then(context => Accept(context.Saga, context.Message))
-                .Publish(context => new ScreenReservation(context.Message.ReservationId))
-                // Until screened there is no cutoff to end a reservation whose screening never succeeds.
-                .Schedule(ScreeningTimer, context => new ScreeningDeadlineReached(context.Saga.CorrelationId), _ => screeningDeadline)
-                .TransitionTo(Screening));
+                .TransitionTo(Screening)
+                .ThenAsync(ScreenAtOnceAsync)
+                // Compliance did not answer at once: ask through the command, and until screened there is no cutoff
+                // to end a reservation whose screening never succeeds, so a deadline does.
+                .If(context => context.Saga.CurrentState == Screening.Name,
+                    waiting => waiting
+                        .Publish(context => new ScreenReservation(context.Message.ReservationId))
+                        .Schedule(ScreeningTimer, context => new ScreeningDeadlineReached(context.Saga.CorrelationId), _ => screeningDeadline)));
 
         During(Screening,
             When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved)
@@ -61,13 +65,16 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                         .Then(context => context.Saga.StatusReason = "The cutoff had already passed when screening finished.")
                         .TransitionTo(CutoffMissed),
                     inTime => inTime
-                        .IfElse(context => context.Saga.Cutoff is not null,
-                            timer => timer.Schedule(CutoffTimer,
-                                context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
-                                context => context.Saga.Cutoff!.Value.UtcDateTime),
-                            unbounded => unbounded.Schedule(FillDeadline, context => new FillDeadlineReached(context.Saga.CorrelationId), _ => fillDeadline))
-                        .Publish(context => NextPlan(context.Saga))
-                        .TransitionTo(Allocating)),
+                        .TransitionTo(Allocating)
+                        .ThenAsync(PlanAtOnceAsync)
+                        // Set only if the reservation is still live once the steps taken at once are done: a timer set
+                        // and cancelled in one transaction would cost two messages for nothing.
+                        .If(context => !TerminalStates.Contains(context.Saga.CurrentState),
+                            live => live.IfElse(context => context.Saga.Cutoff is not null,
+                                timer => timer.Schedule(CutoffTimer,
+                                    context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
+                                    context => context.Saga.Cutoff!.Value.UtcDateTime),
+                                unbounded => unbounded.Schedule(FillDeadline, context => new FillDeadlineReached(context.Saga.CorrelationId), _ => fillDeadline)))),
             When(Screened, context => context.Message.Outcome != ScreeningOutcome.Approved)
                 .Unschedule(ScreeningTimer)
                 .Then(context =>
@@ -91,7 +98,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                 .Then(context => RecordHolds(context.Saga, context.Message))
                 .IfElse(context => Fill.Of(context.Saga).IsComplete,
                     complete => complete.IfElse(context => context.Saga.Confirmation == Confirmation.Auto || context.Saga.ConfirmationPending,
-                        auto => auto.Publish(context => Commit(context.Saga)).TransitionTo(Confirming),
+                        auto => auto.TransitionTo(Confirming).ThenAsync(CommitAtOnceAsync),
                         manual => manual.TransitionTo(Held)),
                     shortfall => shortfall.IfElse(context => context.Saga.FillPolicy == FillPolicy.AllOrNone,
                         allOrNone => allOrNone
@@ -102,7 +109,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                         partial => partial.IfElse(
                             context => (context.Saga.Confirmation == Confirmation.Auto || context.Saga.ConfirmationPending)
                                 && Fill.Of(context.Saga).Satisfies(context.Saga.MinFillRatio),
-                            auto => auto.Publish(context => Commit(context.Saga)).TransitionTo(Confirming),
+                            auto => auto.TransitionTo(Confirming).ThenAsync(CommitAtOnceAsync),
                             wait => wait.TransitionTo(AwaitingStock)))),
             When(NoStockOffered, context => context.Message.PlanVersion == context.Saga.PlanVersion)
                 .Then(context => context.Saga.StatusReason = string.Join("; ", context.Message.Reasons))
@@ -119,8 +126,8 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
 
         During(Held, AwaitingStock,
             When(ConfirmationRequested, context => Fill.Of(context.Saga).Satisfies(context.Saga.MinFillRatio))
-                .Publish(context => Commit(context.Saga))
-                .TransitionTo(Confirming),
+                .TransitionTo(Confirming)
+                .ThenAsync(CommitAtOnceAsync),
             When(HoldsExpired)
                 .Then(context => context.Saga.StatusReason = "The holds lapsed before the reservation was confirmed.")
                 .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "holds expired"))
@@ -171,8 +178,8 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
         // Stock arrived for a SKU this reservation still lacks: plan again for what is missing.
         During(AwaitingStock,
             When(TopUp)
-                .Publish(context => NextPlan(context.Saga))
-                .TransitionTo(Allocating));
+                .TransitionTo(Allocating)
+                .ThenAsync(PlanAtOnceAsync));
 
         // A rule change while the commit is in flight: ask compliance again. An earlier cutoff is recorded (the
         // commit activity commits before the saga's cutoff as it stands when it calls inventory) and, once it has
@@ -309,8 +316,8 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
         During(Held, AwaitingStock,
             When(Shortfall)
                 .Then(context => DropHolds(context.Saga, context.Message))
-                .Publish(context => NextPlan(context.Saga))
-                .TransitionTo(Allocating));
+                .TransitionTo(Allocating)
+                .ThenAsync(PlanAtOnceAsync));
         During(Allocating,
             When(Shortfall)
                 .Then(context => DropHolds(context.Saga, context.Message)));
@@ -369,6 +376,57 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
 
     /// <summary>States a reservation never leaves.</summary>
     public static readonly IReadOnlySet<string> TerminalStates = new HashSet<string>(TerminalStateNames, StringComparer.Ordinal);
+
+    /// <summary>Screens at once (<see cref="IReservationSteps"/>) and handles the answer as the event it is; else leaves the saga Screening.</summary>
+    private async Task ScreenAtOnceAsync(BehaviorContext<ReservationState> context)
+    {
+        var screened = await Steps(context).ScreenAsync(context, context.Saga.CorrelationId, context.CancellationToken);
+        if (screened is not null)
+        {
+            await context.Raise(Screened, screened);
+        }
+    }
+
+    /// <summary>Makes the next plan, at once if inventory answers (its answer handled as the event it is), else by command.</summary>
+    private async Task PlanAtOnceAsync(BehaviorContext<ReservationState> context)
+    {
+        var plan = NextPlan(context.Saga);
+        switch (await Steps(context).PlanAsync(context, context.Saga.BuyerId, plan, context.CancellationToken))
+        {
+            case HoldsPlaced placed:
+                await context.Raise(HoldsPlaced, placed);
+                break;
+            case NoStockOffered none:
+                await context.Raise(NoStockOffered, none);
+                break;
+            case AllocationWindowClosed closed:
+                await context.Raise(WindowClosed, closed);
+                break;
+            default:
+                await context.Publish(plan, context.CancellationToken);
+                break;
+        }
+    }
+
+    /// <summary>Commits the holds, at once if the commit gate and inventory answer (handled as the event it is), else by command.</summary>
+    private async Task CommitAtOnceAsync(BehaviorContext<ReservationState> context)
+    {
+        var command = Commit(context.Saga);
+        switch (await Steps(context).CommitAsync(context, command, context.Saga.Cutoff, context.Saga.DecisionId, context.CancellationToken))
+        {
+            case HoldsCommitted committed:
+                await context.Raise(HoldsCommitted, committed);
+                break;
+            case ReservationCommitRefused refused:
+                await context.Raise(CommitRefused, refused);
+                break;
+            default:
+                await context.Publish(command, context.CancellationToken);
+                break;
+        }
+    }
+
+    private static IReservationSteps Steps(BehaviorContext<ReservationState> context) => context.GetServiceOrCreateInstance<IReservationSteps>();
 
     private static void Accept(ReservationState saga, ReservationSubmitted message)
     {

@@ -327,14 +327,18 @@ public sealed class StandInInventory : HoldsLedger.HoldsLedgerBase
         if (newlyCommitted == 0)
         {
             // A repeat: the HoldsCommitted of the commit that landed was published then.
-            var repeat = new CommitHoldsResponse { Units = committed.Sum(hold => hold.Quantity) };
+            var repeat = new CommitHoldsResponse
+            {
+                Units = committed.Sum(hold => hold.Quantity),
+                CommittedAt = Timestamp.FromDateTimeOffset(committed.Max(hold => hold.CommittedAt!.Value)),
+            };
             repeat.HoldIds.AddRange(committed.Select(hold => hold.HoldId.ToString()));
             return repeat;
         }
 
         await Events.Publish(new HoldsCommitted(reservationId, [.. committed.Select(hold => hold.HoldId)], committed.Sum(hold => hold.Quantity), now),
             context.CancellationToken);
-        var response = new CommitHoldsResponse { Units = committed.Sum(hold => hold.Quantity) };
+        var response = new CommitHoldsResponse { Units = committed.Sum(hold => hold.Quantity), CommittedAt = Timestamp.FromDateTimeOffset(now) };
         response.HoldIds.AddRange(committed.Select(hold => hold.HoldId.ToString()));
         return response;
     }

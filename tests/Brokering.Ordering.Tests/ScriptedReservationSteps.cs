@@ -1,0 +1,28 @@
+using Brokering.Contracts.Ordering;
+using Brokering.Ordering.Saga;
+using MassTransit;
+
+namespace Brokering.Ordering.Tests;
+
+/// <summary>
+/// The saga's steps taken at once, answered by the test: each returns what its function gives, and by default nothing,
+/// as when a service does not answer in time, so the saga sends the step's command.
+/// </summary>
+internal sealed class ScriptedReservationSteps : IReservationSteps
+{
+    public Func<Guid, ReservationScreened?> Screen { get; set; } = _ => null;
+
+    public Func<AllocateReservation, object?> Plan { get; set; } = _ => null;
+
+    public Func<CommitReservationHolds, DateTimeOffset?, object?> Commit { get; set; } = (_, _) => null;
+
+    public Task<ReservationScreened?> ScreenAsync(ConsumeContext context, Guid reservationId, CancellationToken cancellationToken) =>
+        Task.FromResult(Screen(reservationId));
+
+    public Task<object?> PlanAsync(ConsumeContext context, string buyerId, AllocateReservation plan, CancellationToken cancellationToken) =>
+        Task.FromResult(Plan(plan));
+
+    public Task<object?> CommitAsync(
+        ConsumeContext context, CommitReservationHolds command, DateTimeOffset? cutoff, string? decisionId, CancellationToken cancellationToken) =>
+        Task.FromResult(Commit(command, cutoff));
+}
