@@ -34,7 +34,16 @@ public static class Extensions
                 x.AddConfigureEndpointsCallback(ConfigureActivityRetry);
                 x.AddPostgresOutbox<OrderingDbContext>(outbox => outbox.UseBusOutbox());
                 x.AddPostgresMessageScheduler<OrderingDbContext>();
-                x.AddSagaStateMachine<ReservationStateMachine, ReservationState>().PostgresRepository<OrderingDbContext>();
+                var sagaConcurrency = builder.Configuration.GetSection("Ordering").Get<OrderingOptions>()?.SagaConcurrency ?? new OrderingOptions().SagaConcurrency;
+                x.AddSagaStateMachine<ReservationStateMachine, ReservationState>()
+                    .PostgresRepository<OrderingDbContext>()
+                    // See OrderingOptions.SagaConcurrency: the broker's default of two messages in flight per core would
+                    // leave the services idle while a burst queues.
+                    .Endpoint(endpoint =>
+                    {
+                        endpoint.ConcurrentMessageLimit = sagaConcurrency;
+                        endpoint.PrefetchCount = sagaConcurrency * 2;
+                    });
                 x.AddConsumer<ScreenReservationConsumer>();
                 x.AddConsumer<AllocateReservationConsumer>();
                 x.AddConsumer<CommitReservationHoldsConsumer>();

@@ -60,6 +60,13 @@ public sealed class OrderingOptions
     /// </summary>
     public TimeSpan ImmediateStepDeadline { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// How many saga events one replica handles at a time (events of one reservation still apply one after another).
+    /// A saga event may wait on compliance and inventory for the steps it takes at once, so this is well above the
+    /// broker's default of two per core; each event in flight holds one database connection.
+    /// </summary>
+    public int SagaConcurrency { get; set; } = 32;
+
     /// <summary>How an activity whose dependency is down is tried again.</summary>
     public ActivityRetryOptions ActivityRetry { get; set; } = new();
 
