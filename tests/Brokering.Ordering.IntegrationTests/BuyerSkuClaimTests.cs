@@ -25,7 +25,7 @@ public sealed class BuyerSkuClaimTests(OrderingHost host) : IClassFixture<Orderi
         var reservations = Enumerable.Range(0, 12).Select(_ => Sagas.In("Allocating", buyer, cutoff: null, quantity: wanted)).ToArray();
         await host.SeedAsync(reservations);
 
-        // Each plan keeps its transaction open a moment after claiming, as the real one does while it calls inventory.
+        // Each plan's event keeps its transaction open a moment after claiming, as the real one does while it calls inventory.
         var granted = await Task.WhenAll(reservations.Select(saga => ClaimAsync(saga, planVersion: 1, wanted, TimeSpan.FromMilliseconds(50))));
 
         granted.Sum().ShouldBe(Cap, string.Join(", ", granted));
@@ -93,7 +93,52 @@ public sealed class BuyerSkuClaimTests(OrderingHost host) : IClassFixture<Orderi
         (await ClaimedAsync(buyer)).ShouldBe(Cap);
     }
 
-    /// <summary>One plan's claim in a transaction of its own, as the allocation activity makes it.</summary>
+    [Fact]
+    public async Task A_claim_made_before_its_reservation_has_a_saga_row_counts_against_the_buyers_other_plans()
+    {
+        // The event that creates a reservation plans it at once, before its saga row is committed.
+        var buyer = Sagas.NewBuyer("cap-unborn");
+        var unborn = Sagas.In("Allocating", buyer, cutoff: null, quantity: Cap);
+        var second = Sagas.In("Allocating", buyer, cutoff: null, quantity: Cap);
+        await host.SeedAsync(second);
+
+        (await ClaimAsync(unborn, planVersion: 1, Cap - 100)).ShouldBe(Cap - 100);
+
+        (await ClaimAsync(second, planVersion: 1, Cap)).ShouldBe(100);
+    }
+
+    [Fact]
+    public async Task A_claim_does_not_wait_for_another_plan_of_the_buyer_whose_event_is_still_open()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var buyer = Sagas.NewBuyer("cap-overlap");
+        var first = Sagas.In("Allocating", buyer, cutoff: null, quantity: Cap);
+        var second = Sagas.In("Allocating", buyer, cutoff: null, quantity: Cap);
+        await host.SeedAsync(first, second);
+        var firstClaimed = new TaskCompletionSource<long>();
+        var release = new TaskCompletionSource();
+
+        // The first plan claims, then its event's transaction stays open as while it waits on inventory.
+        var firstPlan = Task.Run(async () =>
+        {
+            using var scope = host.Services.CreateScope();
+            var db = scope.ServiceProvider.GetRequiredService<OrderingDbContext>();
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            firstClaimed.SetResult((await new BuyerSkuClaims(db).ClaimAsync(
+                buyer, first.CorrelationId, 1, first.Lines[0] with { Quantity = Cap - 40 }, Cap, cancellationToken)).Quantity);
+            await release.Task.WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }, cancellationToken);
+        (await firstClaimed.Task.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken)).ShouldBe(Cap - 40);
+
+        var overlapping = await ClaimAsync(second, planVersion: 1, Cap).WaitAsync(TimeSpan.FromSeconds(10), cancellationToken);
+
+        overlapping.ShouldBe(40, "the first plan's claim counts although its event has not committed");
+        release.SetResult();
+        await firstPlan;
+    }
+
+    /// <summary>One plan's claim within an open transaction of its event, as the saga or the allocation activity makes it.</summary>
     private async Task<long> ClaimAsync(ReservationState saga, int planVersion, long wanted, TimeSpan? heldOpen = null)
     {
         var cancellationToken = TestContext.Current.CancellationToken;

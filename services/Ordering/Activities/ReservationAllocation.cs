@@ -10,9 +10,8 @@ namespace Brokering.Ordering.Activities;
 
 /// <summary>
 /// One plan of a reservation: claims the buyer's share of each outstanding line, reads inventory's offers, plans the
-/// split and asks inventory to hold it. Must run in the transaction the plan commits in (the buyer claims need it).
-/// PlaceHolds is idempotent per plan version, so a plan made again holds nothing twice and is answered with the same
-/// holds.
+/// split and asks inventory to hold it. PlaceHolds is idempotent per plan version, so a plan made again holds nothing
+/// twice and is answered with the same holds.
 /// </summary>
 public sealed class ReservationAllocation(
     OrderingDbContext db,
