@@ -105,6 +105,9 @@ unix_socket_directories = ''
 max_connections = 300
 password_encryption = scram-sha-256
 logging_collector = off
+# Statement counts for bench/report.sh (where a reservation's database work goes); loading it costs little.
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = all
 EOF
   chown postgres:postgres "$PGDATA/brokering.conf"
   touch "$PG_LOG"; chown postgres:postgres "$PG_LOG"
