@@ -56,6 +56,7 @@ public static class Extensions
         builder.Services.AddSingleton<CatalogueCopy>();
         builder.Services.AddHostedService<CatalogueRefresher>();
         builder.Services.AddScoped<ComplianceScreening>();
+        builder.Services.AddScoped<VouchesInHand>();
         builder.Services.AddScoped<CommitGate>();
         builder.Services.AddScoped<ReservationAllocation>();
         builder.Services.AddScoped<HoldsCommitter>();

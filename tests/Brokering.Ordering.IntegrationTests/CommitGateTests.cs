@@ -116,6 +116,38 @@ public sealed class CommitGateTests
         dependencies.Compliance.VouchesRefused.ShouldBe(1);
     }
 
+    [Fact]
+    public async Task A_reservation_screened_and_committed_in_one_event_commits_on_the_answer_given_with_its_screening()
+    {
+        await using var dependencies = await StandInDependencies.StartAsync();
+        await using var host = await StandInOrderingHost.StartAsync(dependencies);
+        dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddHours(1);
+
+        var id = await host.SubmitAsync(Confirmation.Auto);
+
+        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Confirmed", "the reservation Confirmed");
+        dependencies.Inventory.HoldsOf(id).ShouldAllBe(hold => hold.Status == StandInHoldStatus.Committed);
+        // The approval came with the gate's answer, still good when the commit was made: compliance was not asked twice.
+        dependencies.Compliance.Vouches.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task A_confirmation_in_a_later_event_asks_compliance_again_whatever_the_screening_answered()
+    {
+        await using var dependencies = await StandInDependencies.StartAsync();
+        await using var host = await StandInOrderingHost.StartAsync(dependencies);
+        dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddHours(1);
+        // An answer given with the decision that would still be good when the buyer confirms.
+        dependencies.Compliance.VouchWithDecisionFor = TimeSpan.FromMinutes(10);
+        var id = await host.SubmitAsync(Confirmation.Manual);
+        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Held", "the reservation Held");
+
+        await ConfirmAsync(host, id);
+
+        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Confirmed", "the reservation Confirmed");
+        dependencies.Compliance.Vouches.ShouldBe(1);
+    }
+
     private static async Task ConfirmAsync(StandInOrderingHost host, Guid id)
     {
         using var buyer = host.ClientWith(TestTokens.Buyer(await host.BuyerOfAsync(id)));

@@ -28,47 +28,66 @@ internal sealed class DecisionVoucher(ComplianceDbContext db, ReferenceDataCache
     {
         var decision = await db.ScreeningDecisions.AsNoTracking()
             .Where(candidate => candidate.Id == decisionId)
-            .Select(candidate => new { candidate.DecidedAt, candidate.Outcome, candidate.ListVersion, candidate.EarliestCutoff })
+            .Select(candidate => new VouchedDecision(candidate.Id, candidate.Outcome, candidate.RuleSetVersion, candidate.ListVersion, candidate.EarliestCutoff))
             .SingleOrDefaultAsync(cancellationToken);
-        if (decision is null)
-        {
-            return null;
-        }
+        return decision is null ? null : await VouchAsync(decision, cancellationToken);
+    }
 
+    /// <summary>
+    /// The answer for a decision just taken, given with it, so a caller that commits at once need not ask again: the
+    /// reference data is read again after the decision was stored, exactly as <c>VouchForDecision</c> called now would.
+    /// </summary>
+    public Task<Vouch> VouchForFreshAsync(ScreeningDecision decision, CancellationToken cancellationToken) =>
+        VouchAsync(new VouchedDecision(decision.Id, decision.Outcome, decision.RuleSetVersion, decision.ListVersion, decision.EarliestCutoff), cancellationToken);
+
+    private async Task<Vouch> VouchAsync(VouchedDecision decision, CancellationToken cancellationToken)
+    {
         // Read after the decision, so a rule set or list change committed before this call is always seen.
         var snapshot = await cache.GetAsync(db, cancellationToken);
-        var now = time.GetUtcNow();
+        return Judge(decision, snapshot, time.GetUtcNow(), options.CurrentValue);
+    }
+
+    private static Vouch Judge(VouchedDecision decision, ReferenceSnapshot snapshot, DateTimeOffset now, ComplianceOptions options)
+    {
         var inForce = snapshot.Current?.Version;
         if (decision.Outcome != nameof(Screening.Verdict.Approved))
         {
-            return Vouch.Refused($"Decision {decisionId} is not an approval ({decision.Outcome}).", inForce, now);
+            return Vouch.Refused($"Decision {decision.Id} is not an approval ({decision.Outcome}).", inForce, now);
         }
 
         var listNow = snapshot.List?.VersionLabel;
         if (!string.Equals(listNow, decision.ListVersion, StringComparison.Ordinal))
         {
             return Vouch.Refused(
-                $"The restricted-party list changed since decision {decisionId} ({decision.ListVersion ?? "none"} then, {listNow ?? "none"} now).",
+                $"The restricted-party list changed since decision {decision.Id} ({decision.ListVersion ?? "none"} then, {listNow ?? "none"} now).",
                 inForce, now);
         }
 
-        if (snapshot.List is { } list && now - list.RefreshedAt > options.CurrentValue.RestrictedPartyListMaxAge)
+        if (snapshot.List is { } list && now - list.RefreshedAt > options.RestrictedPartyListMaxAge)
         {
             return Vouch.Refused($"The restricted-party list ({list.VersionLabel}) is no longer confirmed current.", inForce, now);
         }
 
-        var validUntil = now + options.CurrentValue.DecisionVouchWindow;
+        // Later means published after the rule set the decision applied, not after the decision's instant: a rule set
+        // published while the decision was being taken (after its reference data was read) was not applied either.
+        var applied = snapshot.RuleSets.FirstOrDefault(ruleSet => string.Equals(ruleSet.Version, decision.RuleSetVersion, StringComparison.Ordinal));
+        if (applied is null)
+        {
+            return Vouch.Refused($"Decision {decision.Id} names rule set '{decision.RuleSetVersion}', which is not published.", inForce, now);
+        }
+
+        var validUntil = now + options.DecisionVouchWindow;
         if (decision.EarliestCutoff is { } cutoff && cutoff < validUntil)
         {
             validUntil = cutoff;
         }
 
-        foreach (var later in snapshot.RuleSets.Where(ruleSet => ruleSet.PublishedAt > decision.DecidedAt))
+        foreach (var later in snapshot.RuleSets.Where(ruleSet => ruleSet.Sequence > applied.Sequence))
         {
             if (later.EarliestEffect <= now)
             {
                 return Vouch.Refused(
-                    $"Rule set {later.Version}, published {later.PublishedAt:O} after decision {decisionId}, took effect at {later.EarliestEffect:O}.",
+                    $"Rule set {later.Version}, published {later.PublishedAt:O} after decision {decision.Id}'s rule set {applied.Version}, took effect at {later.EarliestEffect:O}.",
                     inForce, now);
             }
 
@@ -80,4 +99,6 @@ internal sealed class DecisionVoucher(ComplianceDbContext db, ReferenceDataCache
 
         return new Vouch(true, validUntil, null, inForce, now);
     }
+
+    private sealed record VouchedDecision(Guid Id, string Outcome, string? RuleSetVersion, string? ListVersion, DateTimeOffset? EarliestCutoff);
 }

@@ -32,7 +32,15 @@ internal sealed class ComplianceGrpcService(
             request.DestinationCountry,
             [.. request.Lines.Select(line => new ScreeningLineInput(line.Sku, line.Quantity))]);
         var decision = await screening.ScreenAsync(input, context.CancellationToken);
-        return ToResponse(decision);
+        var response = ToResponse(decision);
+        if (response.Outcome == Api.ScreeningOutcome.Approved)
+        {
+            // The commit gate's answer with the decision: a caller that commits at once saves the round trip.
+            var vouch = await voucher.VouchForFreshAsync(decision, context.CancellationToken);
+            response.VouchedUntil = vouch is { Current: true, ValidUntil: { } until } ? Timestamp.FromDateTimeOffset(until) : null;
+        }
+
+        return response;
     }
 
     public override async Task<Api.ClassifyResponse> Classify(Api.ClassifyRequest request, ServerCallContext context)

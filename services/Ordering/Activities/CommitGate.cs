@@ -24,7 +24,8 @@ public sealed record CommitClearance(
 /// reservation can wait long between screening and commit (a backlog in a scramble, a buyer confirming by hand), and a
 /// rule change reaches the saga as a message that queues behind that traffic. So before every commit ordering asks
 /// compliance synchronously whether the decision the saga holds still governs a sale made now
-/// (<c>VouchForDecision</c>): compliance answers from its own tables, which a publication reaches at once. If a rule set
+/// (<c>VouchForDecision</c>), unless compliance gave that answer with the decision within this unit of work
+/// (<see cref="VouchesInHand"/>): compliance answers from its own tables, which a publication reaches at once. If a rule set
 /// published since has taken effect, or the restricted-party list changed, the reservation is screened again on the
 /// spot and the saga is told; the commit goes ahead only on an approval whose cutoff has not passed. Inventory then
 /// refuses, in the committing transaction, any commit at or after the bound given here. When compliance cannot be
@@ -34,10 +35,16 @@ public sealed class CommitGate(
     Compliance.ComplianceClient compliance,
     ComplianceScreening screening,
     ResiliencePipelineProvider<string> pipelines,
+    VouchesInHand vouches,
     TimeProvider clock)
 {
     public async Task<CommitClearance> ClearAsync(ConsumeContext context, Guid reservationId, string? decisionId, CancellationToken cancellationToken)
     {
+        if (vouches.For(decisionId, clock.GetUtcNow()) is { } inHand)
+        {
+            return new CommitClearance(true, inHand, VouchedOnly: true, null);
+        }
+
         if (!string.IsNullOrEmpty(decisionId))
         {
             var vouch = await VouchAsync(decisionId, cancellationToken);
@@ -62,6 +69,11 @@ public sealed class CommitGate(
         {
             return new CommitClearance(false, now, VouchedOnly: false,
                 $"Screened again before committing: the cutoff in force, {cutoff:O}, has passed.", cutoff);
+        }
+
+        if (vouches.For(screened.DecisionId, clock.GetUtcNow()) is { } given)
+        {
+            return new CommitClearance(true, given, VouchedOnly: true, null);
         }
 
         var fresh = await VouchAsync(screened.DecisionId, cancellationToken);

@@ -16,7 +16,8 @@ namespace Brokering.Ordering.Activities;
 public sealed class ComplianceScreening(
     OrderingDbContext db,
     Compliance.ComplianceClient compliance,
-    ResiliencePipelineProvider<string> pipelines)
+    ResiliencePipelineProvider<string> pipelines,
+    VouchesInHand vouches)
 {
     /// <summary>Screens the reservation, retrying transient failures under the compliance pipeline; throws when they persist.</summary>
     public Task<ReservationScreened> ScreenAsync(Guid reservationId, CancellationToken cancellationToken) =>
@@ -60,7 +61,13 @@ public sealed class ComplianceScreening(
 
         try
         {
-            return ToEvent(reservation.Id, await call(request, cancellationToken));
+            var response = await call(request, cancellationToken);
+            if (response.VouchedUntil is { } until)
+            {
+                vouches.Record(response.DecisionId, until.ToDateTimeOffset());
+            }
+
+            return ToEvent(reservation.Id, response);
         }
         catch (RpcException exception) when (exception.StatusCode is StatusCode.InvalidArgument or StatusCode.NotFound or StatusCode.FailedPrecondition)
         {

@@ -27,6 +27,10 @@ public sealed class DecisionVouchTests(ComplianceServiceFixture service) : IClas
         // Bounded by the vouching window (3 s by default), not by the cutoff half an hour away.
         fresh.ValidUntil.ToDateTimeOffset().ShouldBeGreaterThan(fresh.AsOf.ToDateTimeOffset());
         fresh.ValidUntil.ToDateTimeOffset().ShouldBeLessThanOrEqualTo(fresh.AsOf.ToDateTimeOffset().AddSeconds(3));
+        // The approval came with the same answer, given as the decision was stored.
+        decision.VouchedUntil.ShouldNotBeNull();
+        decision.VouchedUntil.ToDateTimeOffset().ShouldBeLessThanOrEqualTo(fresh.ValidUntil.ToDateTimeOffset());
+        decision.VouchedUntil.ToDateTimeOffset().ShouldBeGreaterThan(fresh.AsOf.ToDateTimeOffset().AddSeconds(-3));
 
         // A rule set published after the decision and taking effect within the window caps the answer at its effect.
         var effect = DateTimeOffset.UtcNow.AddSeconds(2);
@@ -34,6 +38,12 @@ public sealed class DecisionVouchTests(ComplianceServiceFixture service) : IClas
         var capped = await VouchAsync(decision.DecisionId);
         capped.Current.ShouldBeTrue(capped.Reason);
         capped.ValidUntil.ToDateTimeOffset().ShouldBe(Truncate(effect));
+        // Screened while that rule set is published but not yet in force, the answer given with it is capped the same.
+        var meanwhile = await ScreenAsync();
+        if (meanwhile.Outcome == Api.ScreeningOutcome.Approved)
+        {
+            meanwhile.VouchedUntil.ToDateTimeOffset().ShouldBeLessThanOrEqualTo(Truncate(effect));
+        }
 
         await Task.Delay(Truncate(effect) - DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(100), Cancel);
         var stale = await VouchAsync(decision.DecisionId);
@@ -48,6 +58,7 @@ public sealed class DecisionVouchTests(ComplianceServiceFixture service) : IClas
         var refused = await VouchAsync(again.DecisionId);
         refused.Current.ShouldBeFalse();
         refused.Reason.ShouldContain("not an approval");
+        again.VouchedUntil.ShouldBeNull();
     }
 
     [Fact]

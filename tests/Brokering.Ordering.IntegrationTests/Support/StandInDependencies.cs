@@ -84,6 +84,7 @@ public sealed class StandInCompliance : Contracts.Grpc.Compliance.Compliance.Com
     private DateTimeOffset? cutoff;
     private int refused;
     private int vouchesRefused;
+    private int vouches;
 
     /// <summary>While true every call fails with UNAVAILABLE.</summary>
     public bool Down { get; set; }
@@ -98,6 +99,15 @@ public sealed class StandInCompliance : Contracts.Grpc.Compliance.Compliance.Com
         get { lock (decisions) { return cutoff; } }
         set { lock (decisions) { cutoff = value; generation++; } }
     }
+
+    /// <summary>
+    /// How long an approval's own vouch (ScreenResponse.vouched_until, as the real compliance gives it) lasts from the
+    /// screening; null: approvals come without one, and every commit asks VouchForDecision.
+    /// </summary>
+    public TimeSpan? VouchWithDecisionFor { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>VouchForDecision calls answered.</summary>
+    public int Vouches => Volatile.Read(ref vouches);
 
     /// <summary>Commits the gate refused to vouch for because the rules changed after their decision.</summary>
     public int VouchesRefused => Volatile.Read(ref vouchesRefused);
@@ -144,6 +154,12 @@ public sealed class StandInCompliance : Contracts.Grpc.Compliance.Compliance.Com
         }
 
         response.EarliestCutoff = lineCutoff;
+        if (!denied && VouchWithDecisionFor is { } window)
+        {
+            var until = DateTimeOffset.UtcNow.Add(window);
+            response.VouchedUntil = Timestamp.FromDateTimeOffset(decidedCutoff is { } at2 && at2 < until ? at2 : until);
+        }
+
         return Task.FromResult(response);
     }
 
@@ -151,6 +167,7 @@ public sealed class StandInCompliance : Contracts.Grpc.Compliance.Compliance.Com
     public override Task<VouchForDecisionResponse> VouchForDecision(VouchForDecisionRequest request, ServerCallContext context)
     {
         ThrowIfDown();
+        Interlocked.Increment(ref vouches);
         var now = DateTimeOffset.UtcNow;
         lock (decisions)
         {
