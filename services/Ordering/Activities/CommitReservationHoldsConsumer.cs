@@ -1,3 +1,4 @@
+using Brokering.Contracts.Inventory;
 using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Data;
 using Brokering.Ordering.Saga;
@@ -8,8 +9,8 @@ namespace Brokering.Ordering.Activities;
 
 /// <summary>
 /// Commits a reservation's holds when the saga could not at once, or asks inventory again for the outcome of a commit
-/// (<see cref="HoldsCommitter"/>), retrying inventory under its pipeline. A commit is reported by inventory's
-/// <c>HoldsCommitted</c>; a refusal goes to the saga from here.
+/// (<see cref="HoldsCommitter"/>), retrying inventory under its pipeline, and gives the saga the answer: HoldsCommitted
+/// (as inventory reported it, the first commit's instant for a repeat) is sent to the saga's queue, a refusal published.
 /// </summary>
 public sealed class CommitReservationHoldsConsumer(OrderingDbContext db, HoldsCommitter committer) : IConsumer<CommitReservationHolds>
 {
@@ -26,9 +27,14 @@ public sealed class CommitReservationHoldsConsumer(OrderingDbContext db, HoldsCo
         }
 
         var outcome = await committer.CommitAsync(context, context.Message, saga.Cutoff, saga.DecisionId, CallMode.Retrying, context.CancellationToken);
-        if (outcome is ReservationCommitRefused)
+        switch (outcome)
         {
-            await context.Publish(outcome, context.CancellationToken);
+            case HoldsCommitted committed:
+                await (await context.GetSendEndpoint(ReservationSagaQueue.Address)).Send(committed, context.CancellationToken);
+                break;
+            case ReservationCommitRefused refused:
+                await context.Publish(refused, context.CancellationToken);
+                break;
         }
     }
 }
