@@ -17,7 +17,9 @@ internal static class Program
                              [--buyers N] [--distributors M] [--skus K] [--rate R] [--duration S] [--feed-interval S]
                              [--move-cutoff-at S] [--cutoff-lead S] [--poll-interval S] [--drain-timeout S] [--supply F] [--seed N]
         brokering-load check --ordering-db CS --inventory-db CS --compliance-db CS [--while-running]
-        brokering-load sweep --rates R1,R2,... [--duration S] [--markdown FILE] [--plot FILE] [--buyers N] ...
+        brokering-load sweep --rates R1,R2,... [--duration S] [--markdown FILE] [--plot FILE] [--no-cutoff-step] [--buyers N] ...
+                             (unless --move-cutoff-at or --no-cutoff-step is given, a last step at the highest rate
+                             pulls the cutoff in halfway through)
 
         --self-host   start a fresh whole system (three services, fresh databases and virtual host) on the PostgreSQL
                       and RabbitMQ named by BROKERING_POSTGRES / BROKERING_RABBITMQ; stopped and dropped afterwards.
