@@ -1,4 +1,5 @@
 using Brokering.Messaging.Postgres;
+using Brokering.ServiceDefaults;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Npgsql;
@@ -42,10 +43,12 @@ internal sealed class InventoryTransactions(
     private const int MaxAttempts = 6;
 
     // The hot paths run the same few statements all day: prepared once per physical connection, they are not
-    // parsed and planned again on every call. A pool of their own, so EF's connections keep their settings.
+    // parsed and planned again on every call. A pool of their own, so EF's connections keep their settings; without
+    // the reset statements on every checkout, as EF's (nothing here leaves session state behind: the feed's temporary
+    // tables are dropped at commit, advisory locks are transaction-scoped).
     private readonly Lazy<NpgsqlDataSource> rawSource = new(() => new NpgsqlDataSourceBuilder(
-        new NpgsqlConnectionStringBuilder(configuration.GetConnectionString("Database")
-            ?? throw new InvalidOperationException("ConnectionStrings:Database is not configured."))
+        new NpgsqlConnectionStringBuilder(DatabaseExtensions.WithConnectionDefaults(configuration.GetConnectionString("Database")
+            ?? throw new InvalidOperationException("ConnectionStrings:Database is not configured.")))
         {
             MaxAutoPrepare = 32,
             AutoPrepareMinUsages = 2,
