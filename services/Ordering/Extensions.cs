@@ -32,7 +32,6 @@ public static class Extensions
             {
                 // Registered before the outbox so these filters wrap it: each try is a fresh unit of work.
                 x.AddConfigureEndpointsCallback(ConfigureActivityRetry);
-                x.AddConfigureEndpointsCallback(UnbindInventoryAnswers);
                 x.AddPostgresOutbox<OrderingDbContext>(outbox => outbox.UseBusOutbox());
                 x.AddPostgresMessageScheduler<OrderingDbContext>();
                 var sagaConcurrency = builder.Configuration.GetSection("Ordering").Get<OrderingOptions>()?.SagaConcurrency ?? new OrderingOptions().SagaConcurrency;
@@ -42,7 +41,6 @@ public static class Extensions
                     // leave the services idle while a burst queues.
                     .Endpoint(endpoint =>
                     {
-                        endpoint.Name = ReservationStateMachine.QueueName;
                         endpoint.ConcurrentMessageLimit = sagaConcurrency;
                         endpoint.PrefetchCount = sagaConcurrency * 2;
                     });
@@ -77,19 +75,6 @@ public static class Extensions
         app.MapOpsConsole();
         app.MapGrpcService<ReservationsGrpcService>().RequireAuthorization(BrokeringRoles.Buyer);
         return app;
-    }
-
-    // Inventory publishes HoldsPlaced and HoldsCommitted for distributors and ops. The saga has those answers already,
-    // from the gRPC calls ordering makes (the activities send them to its queue when a step ran as a command), so it does
-    // not bind to them: each would otherwise be one more consume per reservation, arriving while the event that made the
-    // call still holds the saga's row, and waiting for it in a consumer slot.
-    private static void UnbindInventoryAnswers(IRegistrationContext context, string endpointName, IReceiveEndpointConfigurator endpoint)
-    {
-        if (string.Equals(endpointName, ReservationStateMachine.QueueName, StringComparison.Ordinal))
-        {
-            endpoint.ConfigureMessageTopology<Brokering.Contracts.Inventory.HoldsPlaced>(false);
-            endpoint.ConfigureMessageTopology<Brokering.Contracts.Inventory.HoldsCommitted>(false);
-        }
     }
 
     // A dependency that is down is waited for without holding a consumer slot: a few quick tries in memory, then

@@ -16,18 +16,17 @@ public sealed class OpsMetricsTests(OrderingHost host) : IClassFixture<OrderingH
     [Fact]
     public async Task Metrics_export_reservations_per_state_latencies_from_submit_and_time_in_each_state()
     {
-        // A saga waiting for its holds, then driven the rest of the way by the answers ordering's activities send it.
+        // A saga waiting for its holds, then driven the rest of the way by the events inventory would publish.
         var saga = Sagas.In("Allocating", Sagas.NewBuyer("metrics"), DateTimeOffset.UtcNow.AddHours(1));
         await host.SeedAsync(saga);
         var id = saga.CorrelationId;
-        var sagaQueue = await host.Probe.Send.GetSendEndpoint(Saga.ReservationSagaQueue.Address);
 
-        await sagaQueue.Send(new HoldsPlaced(id, saga.PlanVersion,
+        await host.Probe.Publish.Publish(new HoldsPlaced(id, saga.PlanVersion,
             [new PlacedHold(Guid.NewGuid(), Sagas.Sku, "arrow", "HKG-1", 40, 40, 31000m, "USD")], DateTimeOffset.UtcNow.AddMinutes(10)));
         await host.WaitForStateAsync(id, "Held");
         await host.Probe.Publish.Publish(new ReservationConfirmationRequested(id, DateTimeOffset.UtcNow));
         await host.WaitForStateAsync(id, "Confirming");
-        await sagaQueue.Send(new HoldsCommitted(id, [Guid.NewGuid()], 40, DateTimeOffset.UtcNow));
+        await host.Probe.Publish.Publish(new HoldsCommitted(id, [Guid.NewGuid()], 40, DateTimeOffset.UtcNow));
         await host.WaitForStateAsync(id, "Confirmed");
 
         // The gauge is cached for 5 s; wait it out so the Confirmed saga is counted.

@@ -87,7 +87,7 @@ public sealed class StateMachineDiagramTests
             .Append("command instead (ScreenReservation under the screening deadline, AllocateReservation, CommitReservationHolds), whose consumer retries ")
             .Append("as long as it must, and the answer comes back as a message: the arrows are the same either way. Every call made at once is one ")
             .Append("the command's consumer may repeat: screening decides afresh, holds are idempotent per plan version, and a repeated commit reports the first. ")
-            .Append("Inventory still publishes HoldsPlaced and HoldsCommitted, facts for distributors and ops, but the saga's queue is not bound to them: the saga has the answer from the call, and a step run as a command has its consumer send inventory's answer to the saga's queue (a HoldsPlaced for a reservation that has ended meanwhile releases its holds). ")
+            .Append("Inventory still publishes HoldsPlaced and HoldsCommitted, facts for anyone; a saga that has already handled the answer ignores them. ")
             .Append("While a step is taken the saga's row is locked, so a cancellation or a rule change waits for it and then finds the reservation where the step left it.\n\n");
         text.Append("## What each state reacts to\n\n");
         text.Append("Events a state handles without moving (a re-screen that approves, a late hold released) appear here but not as arrows.\n\n");

@@ -1,4 +1,3 @@
-using Brokering.Contracts.Inventory;
 using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Data;
 using Brokering.Ordering.Saga;
@@ -9,8 +8,8 @@ namespace Brokering.Ordering.Activities;
 
 /// <summary>
 /// Commits a reservation's holds when the saga could not at once, or asks inventory again for the outcome of a commit
-/// (<see cref="HoldsCommitter"/>), retrying inventory under its pipeline, and gives the saga the answer: HoldsCommitted
-/// (as inventory reported it, the first commit's instant for a repeat) is sent to the saga's queue, a refusal published.
+/// (<see cref="HoldsCommitter"/>), retrying inventory under its pipeline. A commit is reported by inventory's
+/// <c>HoldsCommitted</c>; a refusal goes to the saga from here.
 /// </summary>
 public sealed class CommitReservationHoldsConsumer(OrderingDbContext db, HoldsCommitter committer) : IConsumer<CommitReservationHolds>
 {
@@ -27,14 +26,9 @@ public sealed class CommitReservationHoldsConsumer(OrderingDbContext db, HoldsCo
         }
 
         var outcome = await committer.CommitAsync(context, context.Message, saga.Cutoff, saga.DecisionId, CallMode.Retrying, context.CancellationToken);
-        switch (outcome)
+        if (outcome is ReservationCommitRefused)
         {
-            case HoldsCommitted committed:
-                await (await context.GetSendEndpoint(ReservationSagaQueue.Address)).Send(committed, context.CancellationToken);
-                break;
-            case ReservationCommitRefused refused:
-                await context.Publish(refused, context.CancellationToken);
-                break;
+            await context.Publish(outcome, context.CancellationToken);
         }
     }
 }

@@ -23,7 +23,7 @@ public sealed class HoldsCommitter(
 {
     /// <summary>
     /// Commits, and answers with the saga's next event: <see cref="HoldsCommitted"/> (also published by inventory when it
-    /// commits, for distributors) or <see cref="ReservationCommitRefused"/>. <paramref name="sagaCutoff"/> and <paramref name="decisionId"/>
+    /// commits), <see cref="ReservationCommitRefused"/>, or null when inventory committed without saying when. <paramref name="sagaCutoff"/> and <paramref name="decisionId"/>
     /// are the saga's as it stands; inventory is called as <paramref name="mode"/> says.
     /// </summary>
     public async Task<object?> CommitAsync(
@@ -49,10 +49,10 @@ public sealed class HoldsCommitter(
             var committed = await mode.CallAsync(pipelines, ServiceNames.Inventory, TimeSpan.FromSeconds(10),
                 async (deadline, token) => await inventory.CommitHoldsAsync(request, deadline: deadline, cancellationToken: token),
                 cancellationToken);
-            // When the commit landed decides between Confirmed and CutoffMissed: an answer without it is no answer.
-            var committedAt = committed.CommittedAt
-                ?? throw new InvalidOperationException("Inventory committed without saying when (CommitHoldsResponse.committed_at).");
-            return new HoldsCommitted(command.ReservationId, [.. committed.HoldIds.Select(Guid.Parse)], committed.Units, committedAt.ToDateTimeOffset());
+            // An inventory that does not say when it committed leaves the answer to its HoldsCommitted event.
+            return committed.CommittedAt is null
+                ? null
+                : new HoldsCommitted(command.ReservationId, [.. committed.HoldIds.Select(Guid.Parse)], committed.Units, committed.CommittedAt.ToDateTimeOffset());
         }
         catch (RpcException exception) when (exception.StatusCode is StatusCode.FailedPrecondition or StatusCode.NotFound)
         {

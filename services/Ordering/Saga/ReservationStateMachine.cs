@@ -12,12 +12,6 @@ namespace Brokering.Ordering.Saga;
 /// </summary>
 public sealed class ReservationStateMachine : MassTransitStateMachine<ReservationState>
 {
-    /// <summary>
-    /// The saga's queue. Inventory's own HoldsPlaced and HoldsCommitted events are not bound to it: the saga learns those
-    /// answers from the gRPC calls ordering makes (at once, or by the step's command, whose consumer sends them here).
-    /// </summary>
-    public const string QueueName = "reservation-state";
-
     public ReservationStateMachine(TimeProvider clock, IOptions<OrderingOptions> options)
     {
         var holdTimeToLive = options.Value.HoldTimeToLive;
@@ -194,8 +188,8 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
         // Once the cutoff has passed or a hold has lapsed, the commit in flight has either landed already or can no
         // longer land; only its answer ends the reservation, and that answer may never come (a command past its last
         // redelivery, an inventory outage longer than the redelivery schedule). So the
-        // saga asks inventory again with a command of its own: a commit that already landed is reported again (with its
-        // first instant), one that has not is refused, and either ends the reservation.
+        // saga asks inventory again with a command of its own: a commit that already landed is answered by the
+        // HoldsCommitted it published, one that has not is refused, and either ends the reservation.
         During(Confirming,
             When(Rescreen)
                 .Then(context => context.Saga.StatusReason = $"Re-screening while committing: {context.Message.Cause}")
