@@ -51,7 +51,7 @@ public sealed class BuyerSkuClaims(OrderingDbContext db)
             SELECT units FROM buyer_sku_claims WHERE reservation_id = @reservation AND sku = @sku AND plan_version = @plan;
             """, connection, transaction))
         {
-            Parameters(locked, buyer, sku, reservationId, planVersion);
+            AddClaimKey(locked, buyer, sku, reservationId, planVersion);
             await using var reader = await locked.ExecuteReaderAsync(cancellationToken);
             await reader.NextResultAsync(cancellationToken);
             if (await reader.ReadAsync(cancellationToken))
@@ -85,7 +85,7 @@ public sealed class BuyerSkuClaims(OrderingDbContext db)
             ) counted;
             """, connection, transaction))
         {
-            Parameters(counted, buyer, sku, reservationId, planVersion);
+            AddClaimKey(counted, buyer, sku, reservationId, planVersion);
             counted.Parameters.AddWithValue("terminal", ReservationStateMachine.TerminalStateNames);
             taken = (long)(await counted.ExecuteScalarAsync(cancellationToken))!;
         }
@@ -99,7 +99,7 @@ public sealed class BuyerSkuClaims(OrderingDbContext db)
             SET plan_version = excluded.plan_version, units = excluded.units, claimed_at = excluded.claimed_at
             """, connection, transaction))
         {
-            Parameters(claim, buyer, sku, reservationId, planVersion);
+            AddClaimKey(claim, buyer, sku, reservationId, planVersion);
             claim.Parameters.AddWithValue("units", granted.Quantity);
             await claim.ExecuteNonQueryAsync(cancellationToken);
         }
@@ -108,7 +108,8 @@ public sealed class BuyerSkuClaims(OrderingDbContext db)
         return granted;
     }
 
-    private static void Parameters(NpgsqlCommand command, string buyer, string sku, Guid reservationId, int planVersion)
+    /// <summary>The claim's key (buyer, SKU, reservation, plan) and the advisory lock space, as every statement here names them.</summary>
+    private static void AddClaimKey(NpgsqlCommand command, string buyer, string sku, Guid reservationId, int planVersion)
     {
         command.Parameters.AddWithValue("space", LockSpace);
         command.Parameters.AddWithValue("buyer", buyer);

@@ -1,5 +1,6 @@
 using Brokering.Contracts.Grpc.Compliance;
 using ScreeningOutcome = Brokering.Contracts.Ordering.ScreeningOutcome;
+using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using MassTransit;
 using Polly.Registry;
@@ -40,11 +41,6 @@ public sealed class CommitGate(
 {
     public async Task<CommitClearance> ClearAsync(ConsumeContext context, Guid reservationId, string? decisionId, CancellationToken cancellationToken)
     {
-        if (vouches.For(decisionId, clock.GetUtcNow()) is { } inHand)
-        {
-            return new CommitClearance(true, inHand, VouchedOnly: true, null);
-        }
-
         if (!string.IsNullOrEmpty(decisionId))
         {
             var vouch = await VouchAsync(decisionId, cancellationToken);
@@ -71,11 +67,6 @@ public sealed class CommitGate(
                 $"Screened again before committing: the cutoff in force, {cutoff:O}, has passed.", cutoff);
         }
 
-        if (vouches.For(screened.DecisionId, clock.GetUtcNow()) is { } given)
-        {
-            return new CommitClearance(true, given, VouchedOnly: true, null);
-        }
-
         var fresh = await VouchAsync(screened.DecisionId, cancellationToken);
         return fresh.Current
             ? new CommitClearance(true, fresh.ValidUntil.ToDateTimeOffset(), VouchedOnly: true, null)
@@ -83,8 +74,14 @@ public sealed class CommitGate(
             : throw new CommitGateUnsettledException($"Compliance would not vouch for a decision it had just taken: {fresh.Reason}");
     }
 
+    /// <summary>Compliance's answer for the decision: the one it gave with the decision in this unit of work while still good, else asked now.</summary>
     private async Task<VouchForDecisionResponse> VouchAsync(string decisionId, CancellationToken cancellationToken)
     {
+        if (vouches.For(decisionId, clock.GetUtcNow()) is { } inHand)
+        {
+            return new VouchForDecisionResponse { Current = true, ValidUntil = Timestamp.FromDateTimeOffset(inHand) };
+        }
+
         try
         {
             return await pipelines.GetPipeline(ServiceNames.Compliance).ExecuteAsync(

@@ -156,12 +156,15 @@ public sealed class StandInCompliance : Contracts.Grpc.Compliance.Compliance.Com
         response.EarliestCutoff = lineCutoff;
         if (!denied && VouchWithDecisionFor is { } window)
         {
-            var until = DateTimeOffset.UtcNow.Add(window);
-            response.VouchedUntil = Timestamp.FromDateTimeOffset(decidedCutoff is { } at2 && at2 < until ? at2 : until);
+            response.VouchedUntil = Timestamp.FromDateTimeOffset(VouchBound(DateTimeOffset.UtcNow, window, decidedCutoff));
         }
 
         return Task.FromResult(response);
     }
+
+    /// <summary>How long an answer given at <paramref name="now"/> vouches: the window, and never past the decision's cutoff.</summary>
+    private static DateTimeOffset VouchBound(DateTimeOffset now, TimeSpan window, DateTimeOffset? cutoff) =>
+        cutoff is { } decided && decided < now + window ? decided : now + window;
 
     /// <summary>Vouches for an approval taken under the rules still in force, for three seconds at most.</summary>
     public override Task<VouchForDecisionResponse> VouchForDecision(VouchForDecisionRequest request, ServerCallContext context)
@@ -182,12 +185,7 @@ public sealed class StandInCompliance : Contracts.Grpc.Compliance.Compliance.Com
                 return Task.FromResult(new VouchForDecisionResponse { Current = false, Reason = "The rules changed after the decision." });
             }
 
-            var until = now.AddSeconds(3);
-            if (decision.Cutoff is { } decidedCutoff && decidedCutoff < until)
-            {
-                until = decidedCutoff;
-            }
-
+            var until = VouchBound(now, TimeSpan.FromSeconds(3), decision.Cutoff);
             return Task.FromResult(new VouchForDecisionResponse { Current = true, ValidUntil = Timestamp.FromDateTimeOffset(until) });
         }
     }
