@@ -30,6 +30,13 @@ public sealed class OrderingOptions
     /// </summary>
     public long MaxUnitsPerBuyerPerSku { get; set; }
 
+    /// <summary>
+    /// How many passed-over reservations (stock was on offer but they could not take it: price ceiling, minimum order,
+    /// the buyer's cap) one stock announcement wakes besides those it wakes for its units, least recently passed over
+    /// first. Bounds the work a rise of stock costs while no waiting buyer is skipped for good.
+    /// </summary>
+    public int PassedOverWokenPerStockAnnouncement { get; set; } = 8;
+
     /// <summary>How often ordering's copy of the catalogue SKUs is refreshed from compliance.</summary>
     public TimeSpan CatalogueRefreshInterval { get; set; } = TimeSpan.FromMinutes(5);
 

@@ -89,6 +89,14 @@ public sealed class StateMachineDiagramTests
             .Append("the command's consumer may repeat: screening decides afresh, holds are idempotent per plan version, and a repeated commit reports the first. ")
             .Append("Inventory still publishes HoldsPlaced and HoldsCommitted, facts for anyone; a saga that has already handled the answer ignores them. ")
             .Append("While a step is taken the saga's row is locked, so a cancellation or a rule change waits for it and then finds the reservation where the step left it.\n\n");
+        text.Append("## Waking reservations that wait for stock\n\n");
+        text.Append("A reservation in AwaitingStock is woken by TopUp. When inventory announces that a SKU's available units went up ")
+            .Append("(StockAvailable, with the units), ordering wakes the waiting reservations of that SKU oldest first, only until the units they ")
+            .Append("still lack cover the units announced (`StockWake`): a rise of a few units costs a few top-ups however long the queue is. ")
+            .Append("A reservation whose last plan passed the stock over (above its price ceiling, below a minimum order, its buyer's cap reached; ")
+            .Append("`passed_over_at` on its row) does not use up those units, so it never stands in a younger buyer's way; up to ")
+            .Append("`Ordering:PassedOverWokenPerStockAnnouncement` (8) of them are woken besides, least recently passed over first, so each is ")
+            .Append("tried again in turn as the stock on offer changes.\n\n");
         text.Append("## What each state reacts to\n\n");
         text.Append("Events a state handles without moving (a re-screen that approves, a late hold released) appear here but not as arrows.\n\n");
         text.Append("| State | Ends the reservation | Events handled |\n|---|---|---|\n");

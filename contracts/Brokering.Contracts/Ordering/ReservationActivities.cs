@@ -85,7 +85,12 @@ public sealed record ReleaseReservationHolds(Guid ReservationId, string Reason, 
 /// <param name="ReservationId">Reservation id.</param>
 /// <param name="PlanVersion">Version of the allocation plan that came up empty.</param>
 /// <param name="Reasons">Why, per line (no stock, all above the price ceiling, below the minimum order).</param>
-public sealed record NoStockOffered(Guid ReservationId, int PlanVersion, IReadOnlyList<string> Reasons);
+/// <param name="PassedOver">
+/// Stock was there but this reservation could not take it (above its price ceiling, below a minimum order, or the
+/// buyer's per-SKU cap reached), as opposed to no stock at all. Waking it again for the same stock would take nothing,
+/// so it does not count against the units a stock announcement wakes reservations for.
+/// </param>
+public sealed record NoStockOffered(Guid ReservationId, int PlanVersion, IReadOnlyList<string> Reasons, bool PassedOver = false);
 
 /// <summary>
 /// The allocation activity got to a plan only after the holds it was to place would already have lapsed (inventory

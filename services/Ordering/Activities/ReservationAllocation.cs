@@ -42,6 +42,7 @@ public sealed class ReservationAllocation(
             ExpiresAt = Timestamp.FromDateTimeOffset(command.HoldsExpireAt),
         };
         var reasons = new List<string>();
+        var passedOver = false;
         var claims = new BuyerSkuClaims(db);
         var cap = options.Value.MaxUnitsPerBuyerPerSku;
 
@@ -52,6 +53,7 @@ public sealed class ReservationAllocation(
             if (line.Quantity == 0)
             {
                 reasons.Add($"{requested.Sku}: the buyer already holds, or is being allocated, the most units of this SKU one buyer may ({cap}).");
+                passedOver = true;
                 continue;
             }
 
@@ -63,6 +65,7 @@ public sealed class ReservationAllocation(
             if (plan.Count == 0)
             {
                 reasons.Add($"{line.Sku}: no fresh offer within {line.MaxUnitPrice} {line.Currency} and the minimum order quantities.");
+                passedOver |= offers.Offers.Any(offer => offer.Available > 0);
             }
 
             request.Holds.AddRange(plan.Select(hold => new HoldRequest
@@ -77,7 +80,7 @@ public sealed class ReservationAllocation(
 
         if (request.Holds.Count == 0)
         {
-            return new NoStockOffered(command.ReservationId, command.PlanVersion, reasons);
+            return new NoStockOffered(command.ReservationId, command.PlanVersion, reasons, passedOver);
         }
 
         var placed = await mode.CallAsync(pipelines, ServiceNames.Inventory, TimeSpan.FromSeconds(10),

@@ -3,27 +3,34 @@ using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Data;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace Brokering.Ordering.Activities;
 
 /// <summary>
-/// When inventory says a SKU has stock again, every reservation waiting for that SKU is asked to
-/// top up, oldest first so the earliest buyers are served first.
+/// When inventory says a SKU has stock again, the reservations waiting for that SKU are asked to top up, oldest first
+/// so the earliest buyers are served first, and only as many as the units announced can serve (<see cref="StockWake"/>).
+/// Waking every waiting reservation on every rise made each rise cost a saga transaction and an inventory call per
+/// waiting buyer, almost all of them finding nothing: beyond capacity that work grew with the queue and the system
+/// collapsed under it.
 /// </summary>
-public sealed class StockAvailableConsumer(OrderingDbContext db) : IConsumer<StockAvailable>
+public sealed class StockAvailableConsumer(OrderingDbContext db, IOptions<OrderingOptions> options) : IConsumer<StockAvailable>
 {
     public async Task Consume(ConsumeContext<StockAvailable> context)
     {
         var sku = context.Message.Sku;
-        var waiting = await db.Database.SqlQuery<Guid>($"""
-            SELECT s.reservation_id AS "Value"
+        var waiting = await db.Database.SqlQuery<StockWake.Waiting>($"""
+            SELECT s.reservation_id, s.passed_over_at,
+                   ((SELECT COALESCE(SUM((line->>'quantity')::bigint), 0) FROM jsonb_array_elements(s.lines) line WHERE line->>'sku' = {sku})
+                  - (SELECT COALESCE(SUM((hold->>'quantity')::bigint), 0) FROM jsonb_array_elements(s.allocations) hold WHERE hold->>'sku' = {sku}))::bigint
+                   AS missing
             FROM reservation_sagas s
             WHERE s.current_state = 'AwaitingStock'
               AND EXISTS (SELECT 1 FROM jsonb_array_elements(s.lines) line WHERE line->>'sku' = {sku})
-            ORDER BY s.submitted_at
+            ORDER BY s.submitted_at, s.reservation_id
             """).ToListAsync(context.CancellationToken);
 
-        foreach (var reservation in waiting)
+        foreach (var reservation in StockWake.Choose(waiting, context.Message.Available, options.Value.PassedOverWokenPerStockAnnouncement))
         {
             await context.Publish(new TopUpReservation(reservation, sku));
         }

@@ -32,6 +32,13 @@ public sealed class ReservationState : SagaStateMachineInstance
     /// <summary>The buyer confirmed while a top-up or re-allocation was in flight: commit as soon as the plan lands.</summary>
     public bool ConfirmationPending { get; set; }
 
+    /// <summary>
+    /// When the reservation's last plan found stock on offer that it could not take (price ceiling, minimum order,
+    /// the buyer's cap); null once a plan holds anything. A stock announcement wakes such reservations in turn, least
+    /// recently passed over first, without letting them use up the units it wakes others for.
+    /// </summary>
+    public DateTimeOffset? PassedOverAt { get; set; }
+
     /// <summary>Token of the scheduled <see cref="CutoffReached"/> message.</summary>
     public Guid? CutoffTimerTokenId { get; set; }
 

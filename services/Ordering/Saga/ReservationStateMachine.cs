@@ -112,7 +112,11 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                             auto => auto.TransitionTo(Confirming).ThenAsync(CommitAtOnceAsync),
                             wait => wait.TransitionTo(AwaitingStock)))),
             When(NoStockOffered, context => context.Message.PlanVersion == context.Saga.PlanVersion)
-                .Then(context => context.Saga.StatusReason = string.Join("; ", context.Message.Reasons))
+                .Then(context =>
+                {
+                    context.Saga.StatusReason = string.Join("; ", context.Message.Reasons);
+                    context.Saga.PassedOverAt = context.Message.PassedOver ? clock.GetUtcNow() : null;
+                })
                 .IfElse(context => context.Saga.FillPolicy == FillPolicy.AllOrNone,
                     allOrNone => allOrNone.Unschedule(CutoffTimer).TransitionTo(Rejected),
                     partial => partial.TransitionTo(AwaitingStock)),
@@ -468,6 +472,8 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
     private static void RecordHolds(ReservationState saga, HoldsPlaced message)
     {
         saga.HoldsExpireAt = message.ExpiresAt;
+        // Inventory took the plan: whatever it held, the reservation waits for stock like any other now.
+        saga.PassedOverAt = null;
         saga.Allocations.AddRange(message.Holds
             .Where(hold => hold.Held > 0)
             .Select(hold => new Allocation(hold.Sku, hold.DistributorId, hold.Warehouse, hold.HoldId, hold.Held, hold.UnitPrice, hold.Currency)));

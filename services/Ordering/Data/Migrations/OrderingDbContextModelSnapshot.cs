@@ -623,6 +623,10 @@ namespace Brokering.Ordering.Data.Migrations
                         .HasColumnType("numeric")
                         .HasColumnName("min_fill_ratio");
 
+                    b.Property<DateTimeOffset?>("PassedOverAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("passed_over_at");
+
                     b.Property<int>("PlanVersion")
                         .HasColumnType("integer")
                         .HasColumnName("plan_version");
