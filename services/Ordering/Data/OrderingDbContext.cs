@@ -16,6 +16,7 @@ public sealed class OrderingDbContext(DbContextOptions<OrderingDbContext> option
     public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
     public DbSet<BuyerSkuClaim> BuyerSkuClaims => Set<BuyerSkuClaim>();
     public DbSet<ReservationChange> ReservationChanges => Set<ReservationChange>();
+    public DbSet<CancellationRequest> CancellationRequests => Set<CancellationRequest>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -87,6 +88,12 @@ public sealed class OrderingDbContext(DbContextOptions<OrderingDbContext> option
             change.Property(c => c.To).HasColumnName("to_status").HasMaxLength(40);
             change.Property(c => c.Event).HasMaxLength(100);
             change.HasIndex(c => new { c.ReservationId, c.Position });
+        });
+
+        modelBuilder.Entity<CancellationRequest>(request =>
+        {
+            request.ToTable("cancellation_requests");
+            request.HasKey(r => r.ReservationId);
         });
 
         modelBuilder.AddTransactionalMessaging();

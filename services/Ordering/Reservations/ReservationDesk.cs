@@ -159,10 +159,26 @@ public sealed class ReservationDesk(
             return new DeskResult.Conflict($"A reservation that is {view.Status} can no longer be cancelled.");
         }
 
+        // Once the saga runs, the first request reaches it for certain (its event is published in this transaction), so
+        // a repeat is answered as accepted without another saga event. Before that (Submitted) every request is passed
+        // on: the saga may not have its row yet when the first one arrives.
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (view.Status != "Submitted")
+        {
+            var first = await db.Database.ExecuteSqlAsync(
+                $"INSERT INTO cancellation_requests (reservation_id, requested_at) VALUES ({id}, {clock.GetUtcNow()}) ON CONFLICT DO NOTHING",
+                cancellationToken) == 1;
+            if (!first)
+            {
+                return new DeskResult.Accepted(view);
+            }
+        }
+
         await publish.Publish(
             new ReservationCancellationRequested(id, string.IsNullOrWhiteSpace(reason) ? "cancelled by buyer" : reason, buyerId, clock.GetUtcNow()),
             cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         return new DeskResult.Accepted(view);
     }
 

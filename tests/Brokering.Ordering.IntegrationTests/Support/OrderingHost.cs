@@ -61,7 +61,7 @@ public class OrderingHost : WebApplicationFactory<Program>, IAsyncLifetime
         virtualHost = await TestInfrastructure.CreateVirtualHostAsync("ordering-ops-tests");
         Probe = await BrokerProbe.StartAsync(virtualHost, "ordering-tests-probe", messages => messages
             .Keep<ReleaseReservationHolds>().Keep<RescreenReservation>().Keep<ScreenReservation>().Keep<ReservationStatusChanged>()
-            .Keep<ReservationEndedUnconfirmed>());
+            .Keep<ReservationEndedUnconfirmed>().Keep<ReservationCancellationRequested>());
         if (kestrel)
         {
             (httpPort, grpcPort) = (FreePort(), FreePort());

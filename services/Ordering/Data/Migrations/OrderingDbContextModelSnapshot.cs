@@ -417,6 +417,23 @@ namespace Brokering.Ordering.Data.Migrations
                     b.ToTable("idempotency_records", (string)null);
                 });
 
+            modelBuilder.Entity("Brokering.Ordering.Reservations.CancellationRequest", b =>
+                {
+                    b.Property<Guid>("ReservationId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("reservation_id");
+
+                    b.Property<DateTimeOffset>("RequestedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("requested_at");
+
+                    b.HasKey("ReservationId")
+                        .HasName("pk_cancellation_requests");
+
+                    b.ToTable("cancellation_requests", (string)null);
+                });
+
             modelBuilder.Entity("Brokering.Ordering.Reservations.Changes.ReservationChange", b =>
                 {
                     b.Property<long>("Position")
