@@ -11,6 +11,10 @@
 #
 #   bash deploy/local/faults.sh          # short load per scenario (20 s), every scenario
 #   bash deploy/local/faults.sh --long   # long load per scenario (BROKERING_FAULTS_LOAD_SECONDS, default 300 s)
+#   bash deploy/local/faults.sh --above-capacity [RATE]
+#                                        # every scenario with a burst of RATE reservations/s (default 40, several
+#                                        # times what two cores carry) for the first half of its load, so each fault
+#                                        # strikes while a backlog waits (BROKERING_FAULTS_ABOVE_CAPACITY)
 #
 # Prints a table (scenario, reservations submitted and accepted, terminal states, invariants) at the end; the
 # full output goes to .local/faults-output.log. Exits non-zero if a scenario failed.
@@ -22,8 +26,9 @@ cd "$REPO_ROOT"
 case "${1:-}" in
   "") ;;
   --long) export BROKERING_FAULTS_LOAD_SECONDS="${BROKERING_FAULTS_LOAD_SECONDS:-300}" ;;
-  -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-  *) echo "usage: $0 [--long]" >&2; exit 2 ;;
+  --above-capacity) export BROKERING_FAULTS_ABOVE_CAPACITY="${2:-40}" ;;
+  -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+  *) echo "usage: $0 [--long | --above-capacity [RATE]]" >&2; exit 2 ;;
 esac
 
 # shellcheck source=deploy/local/servers-running.sh
@@ -48,7 +53,7 @@ rc=${PIPESTATUS[0]}
 set -e
 
 echo
-echo "Fault scenarios (load ${BROKERING_FAULTS_LOAD_SECONDS:-20} s each):"
+echo "Fault scenarios (load ${BROKERING_FAULTS_LOAD_SECONDS:-20} s each${BROKERING_FAULTS_ABOVE_CAPACITY:+, with a burst of $BROKERING_FAULTS_ABOVE_CAPACITY reservations/s for the first half}):"
 echo "| scenario | submitted | accepted | terminal states | invariants |"
 echo "|---|---|---|---|---|"
 cat "$BROKERING_FAULTS_RESULTS"

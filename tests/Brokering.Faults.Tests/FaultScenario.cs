@@ -23,6 +23,15 @@ public static class FaultScenario
     public static TimeSpan LoadDuration { get; } = TimeSpan.FromSeconds(
         int.TryParse(Environment.GetEnvironmentVariable("BROKERING_FAULTS_LOAD_SECONDS"), CultureInfo.InvariantCulture, out var seconds) && seconds > 0 ? seconds : 20);
 
+    /// <summary>
+    /// When set (<c>BROKERING_FAULTS_ABOVE_CAPACITY</c>, reservations per second), every scenario also offers a burst at
+    /// that rate for the first half of its load, so its fault strikes while the system is behind: a backlog of tens of
+    /// seconds at rates above what the machine carries. Unset (CI), the scenarios run at the workload's own pace.
+    /// </summary>
+    public static double? AboveCapacity { get; } =
+        double.TryParse(Environment.GetEnvironmentVariable("BROKERING_FAULTS_ABOVE_CAPACITY"), NumberStyles.Float, CultureInfo.InvariantCulture, out var rate) && rate > 0
+            ? rate : null;
+
     /// <summary>How long the system gets, after the load, to bring every reservation to an end.</summary>
     private static readonly TimeSpan SettlePatience = Workload.CutoffAfterLoad + TimeSpan.FromMinutes(3);
 
@@ -53,8 +62,14 @@ public static class FaultScenario
         await workload.PrepareAsync(LoadDuration, cancellationToken);
         Log($"{scenario}: load for {LoadDuration.TotalSeconds:0} s");
         var load = workload.RunAsync(LoadDuration, cancellationToken);
+        var burst = AboveCapacity is { } rate ? workload.BurstAsync(rate, LoadDuration * 0.5, cancellationToken) : Task.CompletedTask;
+        if (AboveCapacity is not null)
+        {
+            Log($"above capacity: a burst of {AboveCapacity} reservations/s for {LoadDuration.TotalSeconds * 0.5:0} s besides");
+        }
+
         var injection = fault(workload, LoadDuration, cancellationToken);
-        await Task.WhenAll(load, injection);
+        await Task.WhenAll(load, injection, burst);
         var result = await load;
         Log($"load over: {result.Submitted} submitted, {result.Accepted.Count} accepted, {result.Unanswered} unanswered, {result.FeedUpdates} feed updates");
 
