@@ -32,6 +32,13 @@ public sealed class InventoryOptions
     /// </summary>
     public int FeedDeliveryLimit { get; set; } = 5;
 
+    /// <summary>
+    /// Whether this replica expires lapsed holds. Every replica does by default, sharing the work (SKIP LOCKED). A replica
+    /// attached to another broker virtual host than the rest must not: the HoldsExpired it publishes would go to that
+    /// virtual host, where the saga and distributors of the others never hear of it.
+    /// </summary>
+    public bool SweepExpiredHolds { get; set; } = true;
+
     /// <summary>How often the expiry sweeper looks for holds that are due.</summary>
     public TimeSpan ExpirySweepInterval { get; set; } = TimeSpan.FromSeconds(1);
 

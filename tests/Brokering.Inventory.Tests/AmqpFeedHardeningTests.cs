@@ -29,6 +29,9 @@ public sealed class AmqpFeedHardeningTests(InventoryFixture fixture) : IAsyncLif
             ["Inventory:FeedMaxBytes"] = MaxBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Inventory:FeedSignatureMaxAge"] = "00:05:00",
             ["Inventory:FeedDeliveryLimit"] = "3",
+            // It shares the fixture's database but not its virtual host: holds it expired would be announced where the
+            // fixture's tests never hear of them.
+            ["Inventory:SweepExpiredHolds"] = "false",
         });
     }
 

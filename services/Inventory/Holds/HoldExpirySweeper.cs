@@ -20,6 +20,11 @@ internal sealed class HoldExpirySweeper(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (!options.Value.SweepExpiredHolds)
+        {
+            return;
+        }
+
         using var timer = new PeriodicTimer(options.Value.ExpirySweepInterval, time);
         try
         {
