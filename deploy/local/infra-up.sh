@@ -207,6 +207,10 @@ done
 curl -fsS -o /dev/null -u guest:guest "http://127.0.0.1:$RMQ_MGMT_PORT/api/overview" \
   || die "RabbitMQ management API does not answer on 127.0.0.1:$RMQ_MGMT_PORT"
 
+log "creating the stock-feed virtual host and its broker accounts (idempotent)"
+FEEDS_ENV="$(BROKERING_RABBITMQ_PORT="$RMQ_PORT" BROKERING_RABBITMQ_MANAGEMENT_PORT="$RMQ_MGMT_PORT" \
+  "$REPO_ROOT/deploy/local/rabbitmq-feeds.sh")" || die "could not create the feeds virtual host"
+
 # ---------------------------------------------------------------------------------------------
 # The connection settings tests and services read.
 # ---------------------------------------------------------------------------------------------
@@ -214,6 +218,7 @@ cat >"$LOCAL_DIR/env.sh" <<EOF
 export BROKERING_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Password=postgres"
 export BROKERING_RABBITMQ="amqp://guest:guest@127.0.0.1:$RMQ_PORT/"
 export BROKERING_RABBITMQ_MANAGEMENT="http://guest:guest@127.0.0.1:$RMQ_MGMT_PORT/"
+$FEEDS_ENV
 EOF
 log "PostgreSQL data: $PGDATA; RabbitMQ data: $RMQ_DIR; variables written to $LOCAL_DIR/env.sh"
 cat "$LOCAL_DIR/env.sh"
