@@ -62,10 +62,11 @@ public static class FaultScenario
         await workload.PrepareAsync(LoadDuration, cancellationToken);
         Log($"{scenario}: load for {LoadDuration.TotalSeconds:0} s");
         var load = workload.RunAsync(LoadDuration, cancellationToken);
-        var burst = AboveCapacity is { } rate ? workload.BurstAsync(rate, LoadDuration * 0.5, cancellationToken) : Task.CompletedTask;
-        if (AboveCapacity is not null)
+        var burst = Task.CompletedTask;
+        if (AboveCapacity is { } rate)
         {
-            Log($"above capacity: a burst of {AboveCapacity} reservations/s for {LoadDuration.TotalSeconds * 0.5:0} s besides");
+            Log($"above capacity: a burst of {rate} reservations/s for {LoadDuration.TotalSeconds * 0.5:0} s besides");
+            burst = workload.BurstAsync(rate, LoadDuration * 0.5, cancellationToken);
         }
 
         var injection = fault(workload, LoadDuration, cancellationToken);

@@ -24,14 +24,11 @@ public sealed class AmqpFeedHardeningTests(InventoryFixture fixture) : IAsyncLif
     public async ValueTask InitializeAsync()
     {
         virtualHost = await TestInfrastructure.CreateVirtualHostAsync("inventory-feed-hardening", TestContext.Current.CancellationToken);
-        replica = await InventoryHost.StartAsync(fixture.Database, virtualHost, new Dictionary<string, string>
+        replica = await fixture.StartReplicaAsync(virtualHost, new Dictionary<string, string>
         {
             ["Inventory:FeedMaxBytes"] = MaxBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Inventory:FeedSignatureMaxAge"] = "00:05:00",
             ["Inventory:FeedDeliveryLimit"] = "3",
-            // It shares the fixture's database but not its virtual host: holds it expired would be announced where the
-            // fixture's tests never hear of them.
-            ["Inventory:SweepExpiredHolds"] = "false",
         });
     }
 

@@ -24,7 +24,7 @@ public sealed class FeedKeyCachingTests(InventoryFixture fixture)
     [Fact]
     public async Task A_second_amqp_feed_from_the_same_distributor_is_verified_without_reading_its_key_again()
     {
-        await using var replica = await Replica.StartAsync(fixture.Database);
+        await using var replica = await Replica.StartAsync(fixture);
         var distributor = await fixture.NewDistributorAsync();
         using var key = await replica.RegisterFeedKeyAsync(distributor);
 
@@ -40,7 +40,7 @@ public sealed class FeedKeyCachingTests(InventoryFixture fixture)
     [Fact]
     public async Task After_a_key_rotation_the_replica_that_rotated_it_refuses_a_feed_signed_with_the_old_key_and_applies_the_new()
     {
-        await using var replica = await Replica.StartAsync(fixture.Database);
+        await using var replica = await Replica.StartAsync(fixture);
         var distributor = await fixture.NewDistributorAsync();
         using var oldKey = await replica.RegisterFeedKeyAsync(distributor);
         await replica.PublishAsync(oldKey, distributor, 1, 10);
@@ -77,18 +77,15 @@ public sealed class FeedKeyCachingTests(InventoryFixture fixture)
 
         public Uri VirtualHost { get; }
 
-        public static async Task<Replica> StartAsync(string database)
+        public static async Task<Replica> StartAsync(InventoryFixture fixture)
         {
             var virtualHost = await TestInfrastructure.CreateVirtualHostAsync("inventory-feed-keys", TestContext.Current.CancellationToken);
             var reads = new FeedKeyReads();
             try
             {
-                var host = await InventoryHost.StartAsync(
-                    database,
+                var host = await fixture.StartReplicaAsync(
                     virtualHost,
-                    // On the fixture's database but its own virtual host: it leaves expiring holds to the fixture's
-                    // replicas, whose HoldsExpired the fixture's tests wait for.
-                    new Dictionary<string, string> { ["Inventory:FeedKeyLifetime"] = "01:00:00", ["Inventory:SweepExpiredHolds"] = "false" },
+                    new Dictionary<string, string> { ["Inventory:FeedKeyLifetime"] = "01:00:00" },
                     services => services.ConfigureDbContext<InventoryDbContext>(options => options.AddInterceptors(reads)));
                 return new Replica(host, virtualHost, reads);
             }

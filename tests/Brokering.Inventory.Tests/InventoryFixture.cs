@@ -61,6 +61,16 @@ public sealed class InventoryFixture : IAsyncLifetime
         await TestInfrastructure.DeleteVirtualHostAsync(VirtualHost);
     }
 
+    /// <summary>
+    /// Starts a replica on this fixture's database but attached to <paramref name="virtualHost"/> (its own feed queue,
+    /// its own settings). It leaves expiring holds to <see cref="A"/> and <see cref="B"/>: a HoldsExpired it published
+    /// would go to its own virtual host, where <see cref="Events"/> never hears of it.
+    /// </summary>
+    public Task<InventoryHost> StartReplicaAsync(
+        Uri virtualHost, IReadOnlyDictionary<string, string> settings, Action<IServiceCollection>? services = null) =>
+        InventoryHost.StartAsync(Database, virtualHost,
+            new Dictionary<string, string>(settings) { ["Inventory:SweepExpiredHolds"] = "false" }, services);
+
     /// <summary>Registers a distributor of the test's own and returns its id.</summary>
     public async Task<string> NewDistributorAsync()
     {

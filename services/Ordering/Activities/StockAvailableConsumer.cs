@@ -20,13 +20,12 @@ public sealed class StockAvailableConsumer(OrderingDbContext db, IOptions<Orderi
     {
         var sku = context.Message.Sku;
         var waiting = await db.Database.SqlQuery<StockWake.Waiting>($"""
-            SELECT s.reservation_id, s.passed_over_at,
-                   ((SELECT COALESCE(SUM((line->>'quantity')::bigint), 0) FROM jsonb_array_elements(s.lines) line WHERE line->>'sku' = {sku})
-                  - (SELECT COALESCE(SUM((hold->>'quantity')::bigint), 0) FROM jsonb_array_elements(s.allocations) hold WHERE hold->>'sku' = {sku}))::bigint
-                   AS missing
-            FROM reservation_sagas s
-            WHERE s.current_state = 'AwaitingStock'
-              AND EXISTS (SELECT 1 FROM jsonb_array_elements(s.lines) line WHERE line->>'sku' = {sku})
+            SELECT s.reservation_id, s.passed_over_at, lacking.missing
+            FROM reservation_sagas s,
+            LATERAL (SELECT ((SELECT COALESCE(SUM((line->>'quantity')::bigint), 0) FROM jsonb_array_elements(s.lines) line WHERE line->>'sku' = {sku})
+                           - (SELECT COALESCE(SUM((hold->>'quantity')::bigint), 0) FROM jsonb_array_elements(s.allocations) hold WHERE hold->>'sku' = {sku}))::bigint
+                     AS missing) lacking
+            WHERE s.current_state = 'AwaitingStock' AND lacking.missing > 0
             ORDER BY s.submitted_at, s.reservation_id
             """).ToListAsync(context.CancellationToken);
 

@@ -41,7 +41,7 @@ public static class StockWake
         woken.AddRange(oldestFirst
             .Where(reservation => reservation.PassedOverAt is not null && reservation.Missing > 0)
             .OrderBy(reservation => reservation.PassedOverAt)
-            .Take(Math.Max(passedOverToWake, 0))
+            .Take(passedOverToWake)
             .Select(reservation => reservation.ReservationId));
         return woken;
     }

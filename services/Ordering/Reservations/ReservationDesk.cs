@@ -163,7 +163,7 @@ public sealed class ReservationDesk(
         // a repeat is answered as accepted without another saga event. Before that (Submitted) every request is passed
         // on: the saga may not have its row yet when the first one arrives.
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        if (view.Status != "Submitted")
+        if (view.Status != ReservationView.SubmittedStatus)
         {
             var first = await db.Database.ExecuteSqlAsync(
                 $"INSERT INTO cancellation_requests (reservation_id, requested_at) VALUES ({id}, {clock.GetUtcNow()}) ON CONFLICT DO NOTHING",
