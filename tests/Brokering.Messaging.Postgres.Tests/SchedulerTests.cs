@@ -42,6 +42,49 @@ public sealed class SchedulerTests
     }
 
     [Fact]
+    public async Task A_timer_a_saga_sets_and_cancels_is_written_in_the_sagas_own_transactions_without_a_command_on_the_scheduler_queue()
+    {
+        await using var environment = await TestEnvironment.CreateAsync("intx");
+        await using var host = await MessagingTestHost.StartAsync(environment);
+        var bus = host.Services.GetRequiredService<IBus>();
+        var counterId = NewId.NextGuid();
+        await using var db = environment.CreateDbContext();
+
+        await bus.Publish(new Increment(counterId));
+        await Eventually.Until(() => db.Counters.CountAsync(), c => c == 1, what: "the counter");
+        await bus.Publish(new ArmReminder(counterId, 60_000));
+        var stored = await Eventually.Until(() => db.ScheduledMessages.AsNoTracking().ToListAsync(), rows => rows.Count == 1, what: "the stored schedule");
+        stored[0].TokenId.ShouldBe((await db.Counters.AsNoTracking().SingleAsync()).ReminderTokenId!.Value);
+
+        await bus.Publish(new DisarmReminder(counterId));
+        await Eventually.Until(() => db.ScheduledMessages.AsNoTracking().SingleAsync(), row => row.CancelledAt is not null, what: "the cancellation");
+
+        // Consumed: the saga's three events and the observer's CounterIncremented, nothing else. A ScheduleMessage or
+        // CancelScheduledMessage through the scheduler's queue would be a consume (an inbox row) of its own.
+        await Eventually.Until(() => db.Inbox.CountAsync(), c => c >= 4, what: "the four consumes");
+        await Task.Delay(500);
+        (await db.Inbox.CountAsync()).ShouldBe(4);
+    }
+
+    [Fact]
+    public async Task With_in_transaction_schedules_turned_off_a_sagas_timer_is_a_command_the_scheduler_queue_consumes()
+    {
+        await using var environment = await TestEnvironment.CreateAsync("viaqueue");
+        await using var host = await MessagingTestHost.StartAsync(environment, scheduler: s => s.WriteSchedulesInTransaction = false);
+        var bus = host.Services.GetRequiredService<IBus>();
+        var counterId = NewId.NextGuid();
+        await using var db = environment.CreateDbContext();
+
+        await bus.Publish(new Increment(counterId));
+        await Eventually.Until(() => db.Counters.CountAsync(), c => c == 1, what: "the counter");
+        await bus.Publish(new ArmReminder(counterId, 60_000));
+        await Eventually.Until(() => db.ScheduledMessages.CountAsync(), c => c == 1, what: "the stored schedule");
+
+        // The saga's two events, the observer's CounterIncremented, and the scheduler's consume of the ScheduleMessage.
+        await Eventually.Until(() => db.Inbox.CountAsync(), c => c == 4, what: "the scheduler's consume among the four");
+    }
+
+    [Fact]
     public async Task A_cancelled_scheduled_message_is_never_delivered()
     {
         await using var environment = await TestEnvironment.CreateAsync("cancel");

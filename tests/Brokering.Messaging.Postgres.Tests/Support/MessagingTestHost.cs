@@ -98,7 +98,7 @@ public sealed class MessagingTestHost : IAsyncDisposable
     public ReceiveLog ReceiveLog => Services.GetRequiredService<ReceiveLog>();
 
     public static async Task<MessagingTestHost> StartAsync(TestEnvironment environment, Action<PostgresOutboxConfigurator>? outbox = null,
-        bool waitUntilStarted = true)
+        bool waitUntilStarted = true, Action<PostgresMessageSchedulerOptions>? scheduler = null)
     {
         var builder = Host.CreateApplicationBuilder();
 
@@ -128,7 +128,11 @@ public sealed class MessagingTestHost : IAsyncDisposable
 
             x.AddSagaStateMachine<CounterStateMachine, CounterState>(typeof(CounterSagaDefinition)).PostgresRepository<TestDbContext>();
             x.AddSagaStateMachine<EagerCounterStateMachine, EagerCounterState>().PostgresRepository<TestDbContext>();
-            x.AddPostgresMessageScheduler<TestDbContext>(s => s.PollInterval = TimeSpan.FromMilliseconds(100));
+            x.AddPostgresMessageScheduler<TestDbContext>(s =>
+            {
+                s.PollInterval = TimeSpan.FromMilliseconds(100);
+                scheduler?.Invoke(s);
+            });
             x.AddConsumer<RecordEntryConsumer, RecordEntryConsumerDefinition>();
             x.AddConsumer<ObservationConsumer, ObservationConsumerDefinition>();
             x.AddConsumer<RecordEntryEventuallyConsumer, RecordEntryEventuallyConsumerDefinition>();

@@ -1,6 +1,7 @@
 using MassTransit;
 using MassTransit.Middleware;
 using MassTransit.Middleware.Outbox;
+using MassTransit.Scheduling;
 using Microsoft.EntityFrameworkCore;
 
 namespace Brokering.Messaging.Postgres;
@@ -19,6 +20,7 @@ sealed class PostgresOutboxConsumeContext<TDbContext, TMessage> :
     readonly InboxState _inboxState;
     readonly TimeProvider _timeProvider;
     readonly bool _completionOnly;
+    readonly PostgresMessageSchedulerOptions? _schedulerOptions;
     readonly Lock _addLock = new();
     int _addedMessages;
 
@@ -32,6 +34,7 @@ sealed class PostgresOutboxConsumeContext<TDbContext, TMessage> :
         _inboxState = inboxState;
         _timeProvider = timeProvider;
         _completionOnly = completionOnly;
+        _schedulerOptions = provider.GetService(typeof(PostgresMessageSchedulerOptions)) as PostgresMessageSchedulerOptions;
     }
 
     public DbContext DbContext => _dbContext;
@@ -102,8 +105,25 @@ sealed class PostgresOutboxConsumeContext<TDbContext, TMessage> :
         await DeleteOutboxMessages().ConfigureAwait(false);
     }
 
-    public override Task AddSend<T>(SendContext<T> context)
+    /// <summary>Whether this round stored a timer (the scheduler's loop is woken once the round commits).</summary>
+    public bool StoredSchedules { get; private set; }
+
+    public override async Task AddSend<T>(SendContext<T> context)
     {
+        if (_dbContext.Database.CurrentTransaction is not null && TransactionalSchedules.IsForLocalScheduler(context, _schedulerOptions))
+        {
+            if (context.Message is ScheduleMessage schedule)
+            {
+                lock (_addLock)
+                    TransactionalSchedules.Store(_dbContext, context, schedule, SerializerContext, Now);
+                StoredSchedules = true;
+            }
+            else if (context.Message is CancelScheduledMessage cancel)
+                await TransactionalSchedules.Cancel(_dbContext, cancel, Now, CancellationToken).ConfigureAwait(false);
+
+            return;
+        }
+
         var message = OutboxMessageFactory.Create(context, SerializerContext, Now, _inboxState.MessageId, _inboxState.ConsumerId);
 
         lock (_addLock)
@@ -111,8 +131,6 @@ sealed class PostgresOutboxConsumeContext<TDbContext, TMessage> :
             _dbContext.Set<OutboxMessage>().Add(message);
             _addedMessages++;
         }
-
-        return Task.CompletedTask;
     }
 
     Task<int> DeleteOutboxMessages()

@@ -27,6 +27,14 @@ public sealed class PostgresMessageSchedulerOptions
     /// <summary>Longest back-off while the broker is unreachable. Default 10 seconds.</summary>
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// A timer set or cancelled while consuming (a saga's <c>Schedule</c>/<c>Unschedule</c>) is written to
+    /// <c>scheduled_message</c> in the consumer's own transaction rather than sent to the scheduler's queue: one message,
+    /// one consume and one transaction fewer per timer, the same "armed iff the transition commits". Default true; false
+    /// sends every command through the queue as before.
+    /// </summary>
+    public bool WriteSchedulesInTransaction { get; set; } = true;
+
     /// <summary>Concurrent messages on the scheduler endpoint. Default 16.</summary>
     public int ConcurrentMessageLimit { get; set; } = 16;
 
