@@ -5,7 +5,10 @@ using Brokering.Ordering.Catalogue;
 using Brokering.Ordering.Data;
 using Brokering.Ordering.Idempotency;
 using Brokering.Ordering.Reservations.Submit;
+using Brokering.Messaging.Postgres;
 using MassTransit;
+using Npgsql;
+using NpgsqlTypes;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -40,6 +43,7 @@ public sealed class ReservationDesk(
     IdempotencyStore idempotency,
     TimeProvider clock,
     CatalogueCopy catalogue,
+    PostgresOutboxRowsFactory<OrderingDbContext> outboxRows,
     IOptions<OrderingOptions> options)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -59,13 +63,21 @@ public sealed class ReservationDesk(
             return new DeskResult.Invalid(errors);
         }
 
-        // With a key, the claim and the work are one transaction: a concurrent retry waits for it, then replays its answer.
+        var requestHash = idempotencyKey is null ? null : IdempotencyStore.Hash(JsonSerializer.Serialize(request, Json));
+        if (await TryAcceptAtOnceAsync(NewReservation(buyerId, request, idempotencyKey), idempotencyKey, requestHash, cancellationToken)
+            is { } acceptedAtOnce)
+        {
+            return new DeskResult.Accepted(acceptedAtOnce);
+        }
+
+        // The key (or the reservation id it derives) is taken: a retry, a concurrent twin, a reuse with another body or an
+        // expired record. The claim decides, in a transaction with the work: a concurrent retry waits for it, then
+        // replays its answer.
         await using var transaction = idempotencyKey is null ? null : await db.Database.BeginTransactionAsync(cancellationToken);
         IdempotencyRecord? record = null;
         if (idempotencyKey is not null)
         {
-            var decision = await idempotency.ClaimAsync(
-                buyerId, idempotencyKey, SubmitEndpoint, IdempotencyStore.Hash(JsonSerializer.Serialize(request, Json)), cancellationToken);
+            var decision = await idempotency.ClaimAsync(buyerId, idempotencyKey, SubmitEndpoint, requestHash!, cancellationToken);
             switch (decision)
             {
                 case IdempotencyDecision.Replay replay:
@@ -80,22 +92,7 @@ public sealed class ReservationDesk(
             }
         }
 
-        var reservation = new Reservation
-        {
-            Id = idempotencyKey is null ? Guid.CreateVersion7() : IdempotencyStore.ReservationIdFor(buyerId, idempotencyKey),
-            BuyerId = buyerId,
-            BuyerReference = request.BuyerReference!,
-            EndUserName = request.EndUser!.Name!.Trim(),
-            EndUserCountry = request.EndUser.Country!,
-            DestinationCountry = request.DestinationCountry!,
-            FillPolicy = SubmitReservationValidator.ParseFillPolicy(request.FillPolicy)!.Value,
-            MinFillRatio = request.FillPolicy!.MinFillRatio ?? 1m,
-            Confirmation = SubmitReservationValidator.ParseConfirmation(request.Confirmation)!.Value,
-            // Stored in canonical spelling: the saga, the per-buyer caps and the cutoff re-screen key on it as every service does.
-            Lines = [.. request.Lines!.Select(line => new ReservationLine(Sku.Normalize(line.Sku)!, line.Quantity, line.MaxUnitPrice, line.Currency!))],
-            SubmittedAt = clock.GetUtcNow(),
-        };
-        var view = ReservationView.Of(reservation, null);
+        var (reservation, view) = NewReservation(buyerId, request, idempotencyKey);
 
         db.Reservations.Add(reservation);
         await publish.Publish(reservation.ToSubmittedEvent(), cancellationToken);
@@ -113,6 +110,97 @@ public sealed class ReservationDesk(
         }
 
         return new DeskResult.Accepted(view);
+    }
+
+    private (Reservation Reservation, ReservationView View) NewReservation(string buyerId, SubmitReservationRequest request, string? idempotencyKey)
+    {
+        var reservation = new Reservation
+        {
+            Id = idempotencyKey is null ? Guid.CreateVersion7() : IdempotencyStore.ReservationIdFor(buyerId, idempotencyKey),
+            BuyerId = buyerId,
+            BuyerReference = request.BuyerReference!,
+            EndUserName = request.EndUser!.Name!.Trim(),
+            EndUserCountry = request.EndUser.Country!,
+            DestinationCountry = request.DestinationCountry!,
+            FillPolicy = SubmitReservationValidator.ParseFillPolicy(request.FillPolicy)!.Value,
+            MinFillRatio = request.FillPolicy!.MinFillRatio ?? 1m,
+            Confirmation = SubmitReservationValidator.ParseConfirmation(request.Confirmation)!.Value,
+            // Stored in canonical spelling: the saga, the per-buyer caps and the cutoff re-screen key on it as every service does.
+            Lines = [.. request.Lines!.Select(line => new ReservationLine(Sku.Normalize(line.Sku)!, line.Quantity, line.MaxUnitPrice, line.Currency!))],
+            SubmittedAt = clock.GetUtcNow(),
+        };
+        return (reservation, ReservationView.Of(reservation, null));
+    }
+
+    /// <summary>
+    /// The common case, a new reservation, in one round trip: the idempotency record with its answer, the reservation and
+    /// its ReservationSubmitted outbox rows as one batch, which PostgreSQL runs as one implicit transaction. Plain INSERTs,
+    /// so a key already taken (its record, or the reservation id derived from it) fails the whole batch with a unique
+    /// violation and nothing is written: null, and the caller takes the careful path. A concurrent twin's insert waits on
+    /// the first one's key and fails once that commits.
+    /// </summary>
+    private async Task<ReservationView?> TryAcceptAtOnceAsync((Reservation Reservation, ReservationView View) accepted, string? idempotencyKey,
+        string? requestHash, CancellationToken cancellationToken)
+    {
+        var (reservation, view) = accepted;
+        var outbox = outboxRows.Create();
+        await outbox.PublishEndpoint.Publish(reservation.ToSubmittedEvent(), cancellationToken);
+
+        await using var batch = new NpgsqlBatch();
+        if (idempotencyKey is not null)
+        {
+            var expiresAt = reservation.SubmittedAt + options.Value.IdempotencyKeyLifetime;
+            batch.BatchCommands.Add(Command("""
+                INSERT INTO idempotency_records (buyer_id, key, endpoint, request_hash, created_at, expires_at,
+                    response_status, response_body, response_location)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                """,
+                (reservation.BuyerId, NpgsqlDbType.Varchar), (idempotencyKey, NpgsqlDbType.Varchar), (SubmitEndpoint, NpgsqlDbType.Varchar),
+                (requestHash!, NpgsqlDbType.Varchar), (reservation.SubmittedAt, NpgsqlDbType.TimestampTz), (expiresAt, NpgsqlDbType.TimestampTz),
+                (StatusCodes.Status202Accepted, NpgsqlDbType.Integer), (JsonSerializer.Serialize(view, Json), NpgsqlDbType.Text),
+                (LocationOf(reservation.Id), NpgsqlDbType.Text)));
+        }
+
+        batch.BatchCommands.Add(Command("""
+            INSERT INTO reservations (id, buyer_id, buyer_reference, end_user_name, end_user_country, destination_country,
+                fill_policy, min_fill_ratio, confirmation, lines, submitted_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            """,
+            (reservation.Id, NpgsqlDbType.Uuid), (reservation.BuyerId, NpgsqlDbType.Varchar), (reservation.BuyerReference, NpgsqlDbType.Varchar),
+            (reservation.EndUserName, NpgsqlDbType.Varchar), (reservation.EndUserCountry, NpgsqlDbType.Varchar),
+            (reservation.DestinationCountry, NpgsqlDbType.Varchar), (reservation.FillPolicy.ToString(), NpgsqlDbType.Varchar),
+            (reservation.MinFillRatio, NpgsqlDbType.Numeric), (reservation.Confirmation.ToString(), NpgsqlDbType.Varchar),
+            (JsonSerializer.Serialize(reservation.Lines, Json), NpgsqlDbType.Jsonb), (reservation.SubmittedAt, NpgsqlDbType.TimestampTz)));
+        outbox.AddTo(batch);
+
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            batch.Connection = (NpgsqlConnection)db.Database.GetDbConnection();
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation && idempotencyKey is not null)
+        {
+            return null;
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+
+        outbox.Committed();
+        return view;
+    }
+
+    private static NpgsqlBatchCommand Command(string sql, params (object Value, NpgsqlDbType Type)[] parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var (value, type) in parameters)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = value, NpgsqlDbType = type });
+        }
+
+        return command;
     }
 
     public async Task<ReservationView?> GetAsync(string buyerId, Guid id, CancellationToken cancellationToken)
