@@ -40,81 +40,70 @@ public sealed class BuyerSkuClaims(OrderingDbContext db)
             return line;
         }
 
-        var sku = line.Sku;
+        // One round trip: the batch runs as one implicit transaction, so the advisory lock is held from its first
+        // statement to the batch's end, no longer than the database needs (a transaction of its own per statement set
+        // with client round trips in between made every other plan of the buyer and SKU wait for those round trips).
         await using var connection = new NpgsqlConnection(db.Database.GetConnectionString());
         await connection.OpenAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-
-        await using (var locked = new NpgsqlCommand(
-            """
-            SELECT pg_advisory_xact_lock(@space, hashtext(@buyer || chr(31) || @sku));
-            SELECT units FROM buyer_sku_claims WHERE reservation_id = @reservation AND sku = @sku AND plan_version = @plan;
-            """, connection, transaction))
-        {
-            AddClaimKey(locked, buyer, sku, reservationId, planVersion);
-            await using var reader = await locked.ExecuteReaderAsync(cancellationToken);
-            await reader.NextResultAsync(cancellationToken);
-            if (await reader.ReadAsync(cancellationToken))
-            {
-                var units = reader.GetInt64(0);
-                await reader.DisposeAsync();
-                await transaction.CommitAsync(cancellationToken);
-                return line with { Quantity = units };
-            }
-        }
-
-        long taken;
-        await using (var counted = new NpgsqlCommand(
-            """
-            -- Claims of reservations that ended are given back for good.
+        await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(ClaimCommand("SELECT pg_advisory_xact_lock($1, hashtext($2 || chr(31) || $3))"));
+        // Claims of reservations that ended are given back for good.
+        batch.BatchCommands.Add(ClaimCommand("""
             DELETE FROM buyer_sku_claims c USING reservation_sagas s
-            WHERE c.reservation_id = s.reservation_id AND c.buyer_id = @buyer AND c.sku = @sku
-              AND s.current_state = ANY(@terminal);
-            SELECT COALESCE(SUM(units), 0)::bigint FROM (
-                SELECT (hold->>'quantity')::bigint AS units
-                FROM reservation_sagas s, jsonb_array_elements(s.allocations) hold
-                WHERE s.buyer_id = @buyer AND hold->>'sku' = @sku
-                  AND s.current_state IN ('Allocating', 'Held', 'AwaitingStock', 'Confirming', 'Confirmed')
-                UNION ALL
-                SELECT c.units
-                FROM buyer_sku_claims c LEFT JOIN reservation_sagas s ON s.reservation_id = c.reservation_id
-                WHERE c.buyer_id = @buyer AND c.sku = @sku AND c.reservation_id <> @reservation
-                  AND (s.reservation_id IS NULL
-                       OR (s.current_state = 'Allocating' AND s.plan_version = c.plan_version)
-                       OR (s.current_state <> ALL(@terminal) AND s.plan_version < c.plan_version))
-            ) counted;
-            """, connection, transaction))
-        {
-            AddClaimKey(counted, buyer, sku, reservationId, planVersion);
-            counted.Parameters.AddWithValue("terminal", ReservationStateMachine.TerminalStateNames);
-            taken = (long)(await counted.ExecuteScalarAsync(cancellationToken))!;
-        }
-
-        var granted = AllocationPlanner.WithinBuyerCap(line, taken, cap);
-        await using (var claim = new NpgsqlCommand(
-            """
+            WHERE c.reservation_id = s.reservation_id AND c.buyer_id = $2 AND c.sku = $3
+              AND s.current_state = ANY($8)
+            """));
+        // The same plan asking again keeps what it was given; otherwise what is left under the cap, up to the line.
+        batch.BatchCommands.Add(ClaimCommand("""
             INSERT INTO buyer_sku_claims (reservation_id, sku, buyer_id, plan_version, units, claimed_at)
-            VALUES (@reservation, @sku, @buyer, @plan, @units, now())
+            SELECT $4, $3, $2, $5, LEAST($6, GREATEST($7 - counted.taken, 0)), now()
+            FROM (
+                SELECT COALESCE(SUM(units), 0)::bigint AS taken FROM (
+                    SELECT (hold->>'quantity')::bigint AS units
+                    FROM reservation_sagas s, jsonb_array_elements(s.allocations) hold
+                    WHERE s.buyer_id = $2 AND hold->>'sku' = $3
+                      AND s.current_state IN ('Allocating', 'Held', 'AwaitingStock', 'Confirming', 'Confirmed')
+                    UNION ALL
+                    SELECT c.units
+                    FROM buyer_sku_claims c LEFT JOIN reservation_sagas s ON s.reservation_id = c.reservation_id
+                    WHERE c.buyer_id = $2 AND c.sku = $3 AND c.reservation_id <> $4
+                      AND (s.reservation_id IS NULL
+                           OR (s.current_state = 'Allocating' AND s.plan_version = c.plan_version)
+                           OR (s.current_state <> ALL($8) AND s.plan_version < c.plan_version))
+                ) held
+            ) counted
+            WHERE NOT EXISTS (SELECT 1 FROM buyer_sku_claims WHERE reservation_id = $4 AND sku = $3 AND plan_version = $5)
             ON CONFLICT (reservation_id, sku) DO UPDATE
             SET plan_version = excluded.plan_version, units = excluded.units, claimed_at = excluded.claimed_at
-            """, connection, transaction))
+            """));
+        batch.BatchCommands.Add(ClaimCommand("SELECT units FROM buyer_sku_claims WHERE reservation_id = $4 AND sku = $3 AND plan_version = $5"));
+
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        do
         {
-            AddClaimKey(claim, buyer, sku, reservationId, planVersion);
-            claim.Parameters.AddWithValue("units", granted.Quantity);
-            await claim.ExecuteNonQueryAsync(cancellationToken);
+            if (reader.FieldCount == 1 && reader.GetName(0) == "units" && await reader.ReadAsync(cancellationToken))
+            {
+                return line with { Quantity = reader.GetInt64(0) };
+            }
         }
+        while (await reader.NextResultAsync(cancellationToken));
 
-        await transaction.CommitAsync(cancellationToken);
-        return granted;
-    }
+        throw new InvalidOperationException($"The claim of plan {planVersion} of reservation {reservationId} for {line.Sku} was not stored.");
 
-    /// <summary>The claim's key (buyer, SKU, reservation, plan) and the advisory lock space, as every statement here names them.</summary>
-    private static void AddClaimKey(NpgsqlCommand command, string buyer, string sku, Guid reservationId, int planVersion)
-    {
-        command.Parameters.AddWithValue("space", LockSpace);
-        command.Parameters.AddWithValue("buyer", buyer);
-        command.Parameters.AddWithValue("sku", sku);
-        command.Parameters.AddWithValue("reservation", reservationId);
-        command.Parameters.AddWithValue("plan", planVersion);
+        // Every statement takes the claim's key positionally: $1 lock space, $2 buyer, $3 SKU, $4 reservation, $5 plan,
+        // $6 the line's units, $7 the cap, $8 the terminal states.
+        NpgsqlBatchCommand ClaimCommand(string sql)
+        {
+            var command = new NpgsqlBatchCommand(sql);
+            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = LockSpace });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = buyer });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = line.Sku });
+            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = reservationId });
+            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = planVersion });
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = line.Quantity });
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = cap });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ReservationStateMachine.TerminalStateNames });
+            return command;
+        }
     }
 }
