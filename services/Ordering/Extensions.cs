@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Brokering.Contracts.Grpc.Compliance;
 using Brokering.Contracts.Grpc.Inventory;
 using Brokering.Messaging.Postgres;
@@ -43,6 +44,10 @@ public static class Extensions
                     {
                         endpoint.ConcurrentMessageLimit = sagaConcurrency;
                         endpoint.PrefetchCount = sagaConcurrency * 2;
+                        endpoint.AddConfigureEndpointCallback((context, receive) => receive.UseFilter(new UnhandledEventFilter(
+                            context.GetRequiredService<ReservationStateMachine>(),
+                            context.GetRequiredService<IConfiguration>().GetConnectionString("Database")!,
+                            context.GetRequiredService<IMeterFactory>())));
                     });
                 x.AddConsumer<ScreenReservationConsumer>();
                 x.AddConsumer<AllocateReservationConsumer>();

@@ -97,6 +97,14 @@ public sealed class StateMachineDiagramTests
             .Append("`passed_over_at` on its row) does not use up those units, so it never stands in a younger buyer's way; up to ")
             .Append("`Ordering:PassedOverWokenPerStockAnnouncement` (8) of them are woken besides, least recently passed over first, so each is ")
             .Append("tried again in turn as the stock on offer changes.\n\n");
+        text.Append("## Events a state does not react to\n\n");
+        text.Append("The table below is also what ordering's saga endpoint acts on before it opens a transaction (`UnhandledEventFilter`): ")
+            .Append("an event whose reservation is in a state that lists no behaviour for it (inventory's own HoldsPlaced or HoldsCommitted ")
+            .Append("for a call the saga already handled at once, a timer or a top-up for a reservation that has moved on) is acknowledged ")
+            .Append("after one indexed read of the reservation's state, without locking its row or writing an inbox record. That is what the ")
+            .Append("saga would do with it had it been delivered at the instant of the read: the read sees a committed state, and the saga's ")
+            .Append("events are unordered anyway. An event the state handles (whatever its guard), or one for a reservation not found, goes ")
+            .Append("to the saga as before. The count is `brokering.ordering.saga.events_ignored_unlocked` (tag: event).\n\n");
         text.Append("## What each state reacts to\n\n");
         text.Append("Events a state handles without moving (a re-screen that approves, a late hold released) appear here but not as arrows.\n\n");
         text.Append("| State | Ends the reservation | Events handled |\n|---|---|---|\n");

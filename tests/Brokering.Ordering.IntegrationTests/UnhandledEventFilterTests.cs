@@ -1,0 +1,91 @@
+using System.Diagnostics.Metrics;
+using Brokering.Contracts.Inventory;
+using Brokering.Ordering.Data;
+using Brokering.Ordering.IntegrationTests.Support;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Brokering.Ordering.IntegrationTests;
+
+/// <summary>
+/// On real PostgreSQL and RabbitMQ with ordering's real saga endpoint: an event the reservation's state has no
+/// behaviour for is acknowledged before the saga's transaction (no inbox record, no row lock), while an event the
+/// state does handle still reaches the saga.
+/// </summary>
+public sealed class UnhandledEventFilterTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task An_answer_the_saga_already_handled_is_acknowledged_without_the_sagas_transaction()
+    {
+        await using var dependencies = await StandInDependencies.StartAsync();
+        await using var host = await StandInOrderingHost.StartAsync(dependencies);
+        using var ignored = new IgnoredEvents(host);
+        var confirmed = Sagas.In("Confirmed", Sagas.NewBuyer("settled"), cutoff: null, distributors: ["dist-a"]);
+        await host.SeedAsync(confirmed);
+        var messageId = NewId.NextGuid();
+
+        await host.Probe.Publish.Publish(
+            new HoldsCommitted(confirmed.CorrelationId, [confirmed.Allocations[0].HoldId], confirmed.Allocations[0].Quantity, DateTimeOffset.UtcNow),
+            context => context.MessageId = messageId, Ct);
+
+        await StandInOrderingHost.EventuallyAsync(() => Task.FromResult(ignored.Count >= 1), "the HoldsCommitted to be acknowledged unlocked");
+        (await InboxRecordsOfAsync(host, messageId)).ShouldBe(0);
+        (await host.StateAsync(confirmed.CorrelationId)).ShouldBe("Confirmed");
+    }
+
+    [Fact]
+    public async Task Holds_placed_for_a_reservation_that_ended_still_reach_the_saga_which_releases_them()
+    {
+        await using var dependencies = await StandInDependencies.StartAsync();
+        await using var host = await StandInOrderingHost.StartAsync(dependencies);
+        using var ignored = new IgnoredEvents(host);
+        var cancelled = Sagas.In("Cancelled", Sagas.NewBuyer("ended"), cutoff: null);
+        await host.SeedAsync(cancelled);
+        var messageId = NewId.NextGuid();
+
+        await host.Probe.Publish.Publish(
+            new HoldsPlaced(cancelled.CorrelationId, 2, [new PlacedHold(Guid.NewGuid(), Sagas.Sku, "dist-a", "HKG-1", 4, 4, 31000m, "USD")],
+                DateTimeOffset.UtcNow.AddMinutes(10)),
+            context => context.MessageId = messageId, Ct);
+
+        await StandInOrderingHost.EventuallyAsync(
+            () => Task.FromResult(dependencies.Inventory.ReleasesReceived.Contains(cancelled.CorrelationId.ToString())), "the late holds' release");
+        (await InboxRecordsOfAsync(host, messageId)).ShouldBe(1);
+        ignored.Count.ShouldBe(0);
+    }
+
+    private static async Task<int> InboxRecordsOfAsync(StandInOrderingHost host, Guid messageId)
+    {
+        using var scope = host.Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<OrderingDbContext>();
+        return await db.Set<Messaging.Postgres.InboxState>().CountAsync(row => row.MessageId == messageId, Ct);
+    }
+
+    /// <summary>Counts this host's events acknowledged without a transaction (its own meters only: tests run side by side).</summary>
+    private sealed class IgnoredEvents : IDisposable
+    {
+        private readonly MeterListener listener = new();
+        private long count;
+
+        public IgnoredEvents(StandInOrderingHost host)
+        {
+            var meters = host.Services.GetRequiredService<IMeterFactory>();
+            listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Name == "brokering.ordering.saga.events_ignored_unlocked" && ReferenceEquals(instrument.Meter.Scope, meters))
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref count, value));
+            listener.Start();
+        }
+
+        public long Count => Interlocked.Read(ref count);
+
+        public void Dispose() => listener.Dispose();
+    }
+}
