@@ -354,7 +354,11 @@ internal sealed class BenchHost(string database, Uri virtualHost, int httpPort, 
         builder.UseSetting("Kestrel:Endpoints:Http:Url", $"http://127.0.0.1:{httpPort}");
         builder.UseSetting("Kestrel:Endpoints:Grpc:Url", $"http://127.0.0.1:{grpcPort}");
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
-        builder.UseSetting("Authentication:SigningKey", TestTokens.SigningKey);
+        foreach (var (key, value) in TestTokens.Settings("inventory"))
+        {
+            builder.UseSetting(key, value);
+        }
+
         // The bench measures what the ledger can do, from one tenant: the per-tenant rate limit (200/s) would measure
         // the limiter instead, answering 429 once the bucket is empty.
         builder.UseSetting("RateLimiting:PermitsPerSecondPerTenant", "1000000");

@@ -1,35 +1,33 @@
 using System.Net.Http.Headers;
 using Brokering.Invariants;
 using Brokering.ServiceDefaults.Security;
-using Microsoft.IdentityModel.Tokens;
 
 namespace Brokering.Load;
 
 /// <summary>
-/// Where the system under load is: the three services' REST addresses, the key its tokens are signed
-/// with, and (when known) its databases, for the invariant check, and its service processes, for memory and CPU.
+/// Where the system under load is: the three services' REST addresses, the issuer of the user tokens it
+/// accepts, and (when known) its databases, for the invariant check, and its service processes, for memory and CPU.
 /// </summary>
 public sealed class LoadTarget
 {
     private readonly TokenIssuer issuer;
+    private static readonly string[] Audiences = [.. TokenSettings.PlatformServices.Select(service => $"brokering-{service}")];
     private readonly Dictionary<string, string> tokens = new(StringComparer.Ordinal);
 
     /// <param name="ordering">Ordering's REST address.</param>
     /// <param name="inventory">Inventory's REST address.</param>
     /// <param name="compliance">Compliance's REST address.</param>
-    /// <param name="signingKey">The base64 key the services validate tokens with (<c>Authentication:SigningKey</c>).</param>
+    /// <param name="issuer">An issuer of user tokens the services trust (the test issuer, or the development issuer).</param>
     /// <param name="databases">The three databases, or null when the invariants cannot be checked.</param>
     /// <param name="processes">Service name → process id, for resource figures (empty: none sampled).</param>
-    public LoadTarget(Uri ordering, Uri inventory, Uri compliance, string signingKey, InvariantDatabases? databases, IReadOnlyDictionary<string, int> processes)
+    public LoadTarget(Uri ordering, Uri inventory, Uri compliance, TokenIssuer issuer, InvariantDatabases? databases, IReadOnlyDictionary<string, int> processes)
     {
         Ordering = ordering;
         Inventory = inventory;
         Compliance = compliance;
         Databases = databases;
         Processes = processes;
-        issuer = new TokenIssuer(
-            new TokenSettings("brokering", "brokering", new SymmetricSecurityKey(Convert.FromBase64String(signingKey)) { KeyId = "brokering" }),
-            TimeProvider.System);
+        this.issuer = issuer;
     }
 
     public Uri Ordering { get; }
@@ -38,9 +36,12 @@ public sealed class LoadTarget
     public InvariantDatabases? Databases { get; }
     public IReadOnlyDictionary<string, int> Processes { get; }
 
-    /// <summary>The key a locally started system shares (deploy/local/up.sh: generated at first run in Development).</summary>
-    public static string DevelopmentKeyFile =>
-        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".brokering", "dev-signing-key");
+    /// <summary>
+    /// The development issuer of a locally started system (deploy/local/up.sh runs Development): its key derives from
+    /// the seed every local service derives it from (<see cref="SigningKeys.DevelopmentKey"/>).
+    /// </summary>
+    public static TokenIssuer DevelopmentIssuer(string seed) =>
+        new(TokenSettings.DevelopmentIssuerName, SigningKeys.Derive(seed, "dev-issuer"), TimeProvider.System);
 
     /// <summary>A bearer header for a role, acting for a tenant (buyer or distributor); tokens are cached for the run.</summary>
     public AuthenticationHeaderValue Bearer(string role, string? tenant)
@@ -51,7 +52,7 @@ public sealed class LoadTarget
             if (!tokens.TryGetValue(key, out var token))
             {
                 var subject = tenant is null ? $"load-{role}" : $"load@{tenant}";
-                tokens[key] = token = issuer.Issue(subject, [role], tenant, TimeSpan.FromHours(4));
+                tokens[key] = token = issuer.Issue(subject, [role], tenant, Audiences, TimeSpan.FromHours(4));
             }
 
             return new AuthenticationHeaderValue("Bearer", token);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Brokering.Invariants;
+using Brokering.ServiceDefaults.Security;
 using Spectre.Console;
 
 namespace Brokering.Load;
@@ -12,7 +13,7 @@ namespace Brokering.Load;
 internal static class Program
 {
     private const string Usage = """
-        brokering-load run   [--self-host | --ordering URL --inventory URL --compliance URL [--signing-key-file FILE]]
+        brokering-load run   [--self-host | --ordering URL --inventory URL --compliance URL [--dev-key-seed-file FILE]]
                              [--ordering-db CS --inventory-db CS --compliance-db CS]
                              [--buyers N] [--distributors M] [--skus K] [--rate R] [--duration S] [--feed-interval S]
                              [--move-cutoff-at S] [--cutoff-lead S] [--poll-interval S] [--drain-timeout S] [--supply F] [--seed N]
@@ -23,8 +24,9 @@ internal static class Program
 
         --self-host   start a fresh whole system (three services, fresh databases and virtual host) on the PostgreSQL
                       and RabbitMQ named by BROKERING_POSTGRES / BROKERING_RABBITMQ; stopped and dropped afterwards.
-        URLs          a running system's REST addresses (deploy/local/up.sh: 5100, 5200, 5300); tokens are signed
-                      with --signing-key-file (default ~/.brokering/dev-signing-key, the development key).
+        URLs          a running system's REST addresses (deploy/local/up.sh: 5100, 5200, 5300), in Development; tokens are
+                      signed by its development issuer, whose key derives from --dev-key-seed-file (default
+                      ~/.brokering/dev-key-seed, the seed the local services generate at first run).
         Exit code: 0 when every reservation ended and no invariant is breached, 1 otherwise, 2 on bad usage.
         """;
 
@@ -183,10 +185,10 @@ internal sealed class Options
             ? uri
             : throw new ArgumentException($"Give --self-host, or --{name} with the service's REST address (e.g. http://127.0.0.1:5100).");
         var (ordering, inventory, compliance) = (Address("ordering"), Address("inventory"), Address("compliance"));
-        var keyFile = Text("signing-key-file") ?? LoadTarget.DevelopmentKeyFile;
-        if (!File.Exists(keyFile))
+        var seedFile = Text("dev-key-seed-file") ?? SigningKeys.DevelopmentSeedFile;
+        if (!File.Exists(seedFile))
         {
-            throw new ArgumentException($"No signing key at {keyFile}: give --signing-key-file (the services' Authentication:SigningKeyFile).");
+            throw new ArgumentException($"No development key seed at {seedFile}: give --dev-key-seed-file (the local services' Authentication:DevelopmentKeySeed).");
         }
 
         var processes = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -198,6 +200,6 @@ internal sealed class Options
             }
         }
 
-        return new LoadTarget(ordering, inventory, compliance, File.ReadAllText(keyFile).Trim(), Databases(), processes);
+        return new LoadTarget(ordering, inventory, compliance, LoadTarget.DevelopmentIssuer(File.ReadAllText(seedFile).Trim()), Databases(), processes);
     }
 }

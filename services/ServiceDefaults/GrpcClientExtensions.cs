@@ -24,8 +24,13 @@ public static class GrpcClientExtensions
     {
         var address = builder.Configuration[$"Services:{service}"]
             ?? throw new InvalidOperationException($"Services:{service} is not configured.");
+        var settings = builder.Services.Select(descriptor => descriptor.ImplementationInstance).OfType<TokenSettings>().FirstOrDefault()
+            ?? throw new InvalidOperationException("AddServiceSecurity must come before AddServiceClient.");
+        var issuer = settings.ServiceIssuer
+            ?? throw new InvalidOperationException($"Authentication:ServiceKey (or ServiceKeyFile) is not configured: {settings.ServiceName} signs its calls to {service} with it.");
+        var audience = TokenSettings.AudienceOf(builder.Configuration, service);
         builder.Services.AddGrpcClient<TClient>(options => options.Address = new Uri(address))
-            .AddHttpMessageHandler<ServiceTokenHandler>()
+            .AddHttpMessageHandler(services => new ServiceTokenHandler(issuer, audience, services.GetRequiredService<TimeProvider>()))
             .AddInterceptor(services => new GrpcClientMetricsInterceptor(services.GetRequiredService<GrpcCallMetrics>()));
         builder.Services.AddResiliencePipeline(service, pipeline => pipeline
             .AddTimeout(TimeSpan.FromSeconds(15))

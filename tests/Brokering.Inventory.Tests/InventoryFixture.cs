@@ -226,7 +226,7 @@ public sealed partial class InventoryHost : WebApplicationFactory<Program>
         string database, Uri virtualHost, IReadOnlyDictionary<string, string>? settings = null, Action<IServiceCollection>? services = null)
     {
         var host = new InventoryHost(database, virtualHost, settings, services);
-        // REST: a distributor's token for its own feed, the platform's (ops and service) for the rest.
+        // REST: a distributor's token for its own feed, an operator's for the rest (the platform reads admit ops).
         host.Http = host.CreateDefaultClient(new TokenPerRequest());
         // gRPC: ledger calls are ordering's (service identity on the channel); stock feed calls carry the
         // distributor's own token per call (AsDistributor), on a channel without credentials of its own.
@@ -253,7 +253,7 @@ public sealed partial class InventoryHost : WebApplicationFactory<Program>
 
     private sealed partial class TokenPerRequest : DelegatingHandler
     {
-        private static readonly string Platform = TestTokens.For("platform", null, BrokeringRoles.Ops, BrokeringRoles.Service);
+        private static readonly string Platform = TestTokens.For("platform", null, BrokeringRoles.Ops);
 
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
@@ -269,7 +269,11 @@ public sealed partial class InventoryHost : WebApplicationFactory<Program>
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseSetting("Authentication:SigningKey", TestTokens.SigningKey);
+        foreach (var (key, value) in TestTokens.Settings("inventory"))
+        {
+            builder.UseSetting(key, value);
+        }
+
         builder.UseSetting("ConnectionStrings:Database", database);
         builder.UseSetting("ConnectionStrings:RabbitMq", virtualHost.ToString());
         builder.UseSetting("Inventory:ExpirySweepInterval", "00:00:00.200");

@@ -12,14 +12,13 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Microsoft.IdentityModel.Tokens;
 using Npgsql;
 
 namespace Brokering.Inventory.Tests;
 
 /// <summary>
-/// Nothing secret reaches the logs: bearer tokens (valid, forged, garbage, issued by /dev/tokens), the token
-/// signing key and the passwords of the database and broker connection strings, with every category logging
+/// Nothing secret reaches the logs: bearer tokens (valid, forged, garbage, issued by /dev/tokens), the service's
+/// own token signing key and the passwords of the database and broker connection strings, with every category logging
 /// at Debug and everything the host's logging pipeline emits captured (messages, state, scopes, exceptions).
 /// </summary>
 public sealed class SecretsInLogsTests
@@ -37,7 +36,11 @@ public sealed class SecretsInLogsTests
         {
             await using (var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
             {
-                web.UseSetting("Authentication:SigningKey", TestTokens.SigningKey);
+                foreach (var (key, value) in TestTokens.Settings("inventory"))
+                {
+                    web.UseSetting(key, value);
+                }
+
                 web.UseSetting("ConnectionStrings:Database", database);
                 web.UseSetting("ConnectionStrings:RabbitMq", virtualHost.ToString());
                 web.UseSetting("Logging:LogLevel:Default", "Debug");
@@ -52,9 +55,8 @@ public sealed class SecretsInLogsTests
             {
                 var valid = TestTokens.Distributor("arrow");
                 var service = TestTokens.Service();
-                var forged = new TokenIssuer(
-                    new TokenSettings("brokering", "brokering", new SymmetricSecurityKey(Convert.FromBase64String(SigningKeys.NewKey()))),
-                    TimeProvider.System).Issue("mallory", [BrokeringRoles.Ops], null, TimeSpan.FromHours(1));
+                var forged = new TokenIssuer(TestTokens.IssuerName, SigningKeys.PrivateKey(SigningKeys.NewPrivateKeyPem()), TimeProvider.System)
+                    .Issue("mallory", [BrokeringRoles.Ops], null, TestTokens.AllAudiences, TimeSpan.FromHours(1));
                 var garbage = $"garbage-{Guid.NewGuid():N}";
                 using var http = factory.CreateClient();
 
@@ -102,7 +104,7 @@ public sealed class SecretsInLogsTests
                     ["a forged token"] = forged,
                     ["a garbage token"] = garbage,
                     ["a token issued by /dev/tokens"] = issuedToken,
-                    ["the signing key"] = TestTokens.SigningKey,
+                    ["inventory's service signing key"] = KeyBody(TestTokens.ServiceKey("inventory")),
                     ["the database connection string"] = database,
                     ["the database password"] = "Password=" + new NpgsqlConnectionStringBuilder(database).Password,
                     ["the broker password"] = virtualHost.UserInfo + "@",
@@ -126,6 +128,10 @@ public sealed class SecretsInLogsTests
             await TestInfrastructure.DeleteVirtualHostAsync(virtualHost, CancellationToken.None);
         }
     }
+
+    // The base64 of a PEM key without its armour and line breaks: what a leak of the key material would contain.
+    private static string KeyBody(string pem) =>
+        string.Concat(pem.Split('\n').Where(line => !line.StartsWith("-----", StringComparison.Ordinal)).Select(line => line.Trim()))[..40];
 
     /// <summary>Everything the host logs, as text: message, structured state, scopes and exceptions.</summary>
     private sealed class CapturingLoggerProvider : ILoggerProvider, ISupportExternalScope

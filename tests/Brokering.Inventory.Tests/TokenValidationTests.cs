@@ -1,44 +1,90 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Security.Claims;
+using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
+using Brokering.Contracts.Grpc.Inventory;
 using Brokering.ServiceDefaults.Security;
 using Brokering.Testing;
+using Grpc.Core;
+using Grpc.Net.Client;
 using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Protocols;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Microsoft.IdentityModel.Tokens;
 
 namespace Brokering.Inventory.Tests;
 
 /// <summary>
-/// Only a token the services issue is accepted: HS256 with the shared key, the right issuer and audience, unexpired.
-/// A token signed with another algorithm under the same key, another key, none at all, expired, or for another issuer
-/// or audience is 401; <c>/dev/tokens</c> does not exist outside Development.
+/// Inventory accepts a user token only as its identity provider signs it (ES256 or RS256 under the provider's key,
+/// its issuer, inventory's own audience, unexpired, without the service role), and a service token only as a
+/// calling service signs it with its own key (role service alone, subject itself, inventory's audience). Forged,
+/// expired, wrong-audience, wrong-algorithm (HS256 keyed with the public key, none) and unsigned tokens are 401.
 /// </summary>
 public sealed class TokenValidationTests(InventoryFixture fixture)
 {
-    private static readonly SymmetricSecurityKey SharedKey = new(Convert.FromBase64String(TestTokens.SigningKey));
+    private const string Audience = "brokering-inventory";
 
     public static TheoryData<string, string> Refused => new()
     {
-        { "HS512 under the shared key", Hs512() },
-        { "another key", Token(key: new SymmetricSecurityKey(Convert.FromBase64String(SigningKeys.NewKey()))) },
-        { "expired", Token(expires: DateTime.UtcNow.AddMinutes(-5)) },
-        { "another issuer", Token(issuer: "someone-else") },
-        { "another audience", Token(audience: "someone-else") },
-        { "unsigned (alg none)", Unsigned() },
+        { "forged: the issuer's name, another key", UserToken(key: NewKey()) },
+        { "expired", UserToken(expires: DateTime.UtcNow.AddMinutes(-5)) },
+        { "another issuer, the issuer's key", UserToken(issuer: "someone-else") },
+        { "for compliance only", UserToken(audiences: ["brokering-compliance"]) },
+        { "for ordering only", UserToken(audiences: ["brokering-ordering"]) },
+        { "no audience", HandSigned(Header("ES256"), Payload(audience: null), EcdsaSignature(IssuerKey)) },
+        { "HS256 keyed with the issuer's public key (PEM)", HandSigned(Header("HS256"), Payload(), Hmac(Encoding.ASCII.GetBytes(TestTokens.IssuerPublicKey))) },
+        { "HS256 keyed with the issuer's public key (DER)", HandSigned(Header("HS256"), Payload(), Hmac(IssuerKey.ECDsa.ExportSubjectPublicKeyInfo())) },
+        { "HS256 keyed with ordering's public key", HandSigned(Header("HS256", "ordering"), Payload(issuer: "ordering", subject: "ordering", role: "service"), Hmac(Encoding.ASCII.GetBytes(SigningKeys.PublicKeyPem(TestTokens.ServiceKey("ordering"))))) },
+        { "unsigned (alg none)", $"{Header("none")}.{Payload()}." },
+        { "signature stripped", $"{Header("ES256")}.{Payload()}." },
+        { "a user token with the service role", UserToken(roles: [BrokeringRoles.Service]) },
+        { "a user token with the service and ops roles", UserToken(roles: [BrokeringRoles.Ops, BrokeringRoles.Service]) },
+        { "a service token with the ops role", ServiceToken("ordering", roles: [BrokeringRoles.Ops]) },
+        { "a service token with the service and ops roles", ServiceToken("ordering", roles: [BrokeringRoles.Service, BrokeringRoles.Ops]) },
+        { "a service token with a tenant", ServiceToken("ordering", tenant: "arrow") },
+        { "a service token of ordering naming another subject", ServiceToken("ordering", subject: "compliance") },
+        { "a service token for compliance only", ServiceToken("ordering", audiences: ["brokering-compliance"]) },
+        { "compliance's key, ordering's name", ServiceToken("ordering", signer: "compliance") },
+        { "the identity provider's key, ordering's name", HandSigned(Header("ES256"), Payload(issuer: "ordering", subject: "ordering", role: "service"), EcdsaSignature(IssuerKey)) },
+        { "a service token signed ES384", HandSigned(Header("ES384"), Payload(issuer: "ordering", subject: "ordering", role: "service"), EcdsaSignature(SigningKeys.PrivateKey(TestTokens.ServiceKey("ordering")), "SHA384")) },
     };
 
+    private static ECDsaSecurityKey IssuerKey => TestTokens.Issuer.Key;
+
     [Fact]
-    public async Task A_token_as_the_services_issue_it_is_accepted()
+    public async Task A_user_token_as_the_identity_provider_issues_it_for_inventory_is_accepted()
     {
-        using var response = await GetAsync(Token());
+        using var response = await GetAsync(UserToken(audiences: [Audience]));
 
         response.StatusCode.ShouldBe(HttpStatusCode.OK);
     }
 
+    [Fact]
+    public async Task A_service_token_a_caller_signs_with_its_own_key_is_accepted_for_inventorys_service_api_and_no_user_api()
+    {
+        var token = ServiceToken("ordering");
+        using var channel = GrpcChannel.ForAddress(fixture.A.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = fixture.A.Server.CreateHandler() });
+        var ledger = new HoldsLedger.HoldsLedgerClient(channel);
+
+        var offers = await ledger.GetOffersAsync(new GetOffersRequest { Sku = "NVIDIA-H20", Quantity = 1 },
+            new Metadata { { "authorization", $"Bearer {token}" } }, cancellationToken: TestContext.Current.CancellationToken);
+        var asOperator = await Should.ThrowAsync<RpcException>(ledger.GetOffersAsync(new GetOffersRequest { Sku = "NVIDIA-H20", Quantity = 1 },
+            new Metadata { { "authorization", $"Bearer {UserToken()}" } }, cancellationToken: TestContext.Current.CancellationToken).ResponseAsync);
+        using var client = fixture.A.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var register = await client.PostAsJsonAsync("/v1/distributors", new { id = "svc-made", name = "no" }, TestContext.Current.CancellationToken);
+
+        offers.ShouldNotBeNull();
+        asOperator.StatusCode.ShouldBe(StatusCode.PermissionDenied);
+        register.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+    }
+
     [Theory]
     [MemberData(nameof(Refused))]
-    public async Task A_token_not_as_the_services_issue_it_is_401(string what, string token)
+    public async Task A_token_not_as_its_issuer_signs_it_for_inventory_is_401(string what, string token)
     {
         using var response = await GetAsync(token);
 
@@ -46,20 +92,106 @@ public sealed class TokenValidationTests(InventoryFixture fixture)
     }
 
     [Fact]
-    public async Task Dev_tokens_does_not_exist_outside_development()
+    public async Task The_service_publishes_its_own_public_key_and_nothing_private()
+    {
+        using var client = fixture.A.CreateClient();
+
+        var keys = await client.GetFromJsonAsync<JsonElement>("/.well-known/jwks.json", TestContext.Current.CancellationToken);
+        var discovery = await client.GetFromJsonAsync<JsonElement>("/.well-known/openid-configuration", TestContext.Current.CancellationToken);
+
+        var key = keys.GetProperty("keys").EnumerateArray().ShouldHaveSingleItem();
+        key.GetProperty("kid").GetString().ShouldBe(SigningKeys.PrivateKey(TestTokens.ServiceKey("inventory")).KeyId);
+        key.GetProperty("alg").GetString().ShouldBe("ES256");
+        key.TryGetProperty("d", out _).ShouldBeFalse();
+        discovery.GetProperty("issuer").GetString().ShouldBe("inventory");
+    }
+
+    [Fact]
+    public async Task Dev_tokens_and_its_keys_do_not_exist_outside_development()
     {
         await using var production = await InventoryHost.StartAsync(
             fixture.Database, fixture.VirtualHost, new Dictionary<string, string> { ["environment"] = "Production" });
         using var client = production.CreateClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token());
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", UserToken());
 
         using var response = await client.PostAsync("/dev/tokens",
             new StringContent("""{"subject":"mallory","roles":["ops"]}""", Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
+        using var discovery = await client.GetAsync("/dev/.well-known/openid-configuration", TestContext.Current.CancellationToken);
         using var development = await fixture.A.CreateClient().PostAsync("/dev/tokens",
             new StringContent("""{"subject":"mallory","roles":["ops"]}""", Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
 
         response.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        discovery.StatusCode.ShouldBe(HttpStatusCode.NotFound);
         development.StatusCode.ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task Dev_tokens_will_not_issue_the_service_role()
+    {
+        using var response = await fixture.A.CreateClient().PostAsync("/dev/tokens",
+            new StringContent("""{"subject":"ordering","roles":["service"]}""", Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+    }
+
+    [Fact]
+    public async Task A_dev_token_verifies_against_the_keys_found_through_the_development_issuers_discovery_document()
+    {
+        var cancel = TestContext.Current.CancellationToken;
+        using var client = fixture.A.CreateClient();
+        using var issued = await client.PostAsync("/dev/tokens",
+            new StringContent("""{"subject":"alice","roles":["buyer"],"tenant":"acme","audiences":["brokering-ordering"]}""", Encoding.UTF8, "application/json"), cancel);
+        var token = (await issued.Content.ReadFromJsonAsync<JsonElement>(cancel)).GetProperty("accessToken").GetString()!;
+
+        var configuration = await OpenIdConnectConfigurationRetriever.GetAsync(
+            new Uri(fixture.A.Server.BaseAddress, "/dev/.well-known/openid-configuration").ToString(),
+            new HttpDocumentRetriever(client) { RequireHttps = false }, cancel);
+        var result = await new JsonWebTokenHandler().ValidateTokenAsync(token, new TokenValidationParameters
+        {
+            ValidIssuer = configuration.Issuer,
+            ValidAudience = "brokering-ordering",
+            IssuerSigningKeys = configuration.SigningKeys,
+            ValidAlgorithms = ["ES256"],
+        });
+        using var atInventory = await GetAsync(token);
+
+        result.IsValid.ShouldBeTrue(result.Exception?.Message);
+        configuration.JsonWebKeySet.Keys.ShouldAllBe(key => !key.HasPrivateKey);
+        atInventory.StatusCode.ShouldBe(HttpStatusCode.Unauthorized, "the token was issued for ordering only");
+    }
+
+    [Fact]
+    public async Task In_production_user_tokens_are_checked_with_the_keys_of_the_identity_provider_found_by_oidc_discovery()
+    {
+        var cancel = TestContext.Current.CancellationToken;
+        await using var provider = await LocalIdentityProvider.StartAsync(cancel);
+        await using var production = await InventoryHost.StartAsync(fixture.Database, fixture.VirtualHost, new Dictionary<string, string>
+        {
+            ["environment"] = "Production",
+            ["Authentication:Issuer"] = "",
+            ["Authentication:IssuerKey"] = "",
+            ["Authentication:Authority"] = provider.Authority,
+            ["Authentication:RequireHttpsMetadata"] = "false",
+            // Ordering's key, too, comes from its published key set rather than configuration.
+            ["Authentication:Callers:ordering:PublicKey"] = "",
+            ["Authentication:Callers:ordering:MetadataAddress"] = provider.OrderingMetadata,
+            ["Authentication:Callers:ordering:RequireHttpsMetadata"] = "false",
+        });
+
+        async Task<HttpStatusCode> Status(string token)
+        {
+            using var client = production.CreateClient();
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            using var response = await client.GetAsync("/v1/distributors", cancel);
+            return response.StatusCode;
+        }
+
+        (await Status(provider.Issue([Audience], BrokeringRoles.Ops))).ShouldBe(HttpStatusCode.OK, "RS256 by the provider's published key");
+        (await Status(provider.Issue(["brokering-compliance"], BrokeringRoles.Ops))).ShouldBe(HttpStatusCode.Unauthorized, "for compliance");
+        (await Status(provider.Issue([Audience], BrokeringRoles.Service))).ShouldBe(HttpStatusCode.Unauthorized, "the provider cannot make a service");
+        (await Status(provider.IssueWithUnpublishedKey([Audience], BrokeringRoles.Ops))).ShouldBe(HttpStatusCode.Unauthorized, "a key it never published");
+        (await Status(UserToken())).ShouldBe(HttpStatusCode.Unauthorized, "the test issuer is not configured here");
+        (await Status(ServiceToken("ordering"))).ShouldBe(HttpStatusCode.OK, "ordering's key from its discovery document");
     }
 
     private async Task<HttpResponseMessage> GetAsync(string token)
@@ -69,36 +201,60 @@ public sealed class TokenValidationTests(InventoryFixture fixture)
         return await client.GetAsync("/v1/distributors", TestContext.Current.CancellationToken);
     }
 
-    private static string Token(
-        string algorithm = SecurityAlgorithms.HmacSha256, SecurityKey? key = null, DateTime? expires = null, string issuer = "brokering", string audience = "brokering")
+    private static ECDsaSecurityKey NewKey() => SigningKeys.PrivateKey(SigningKeys.NewPrivateKeyPem());
+
+    private static string UserToken(
+        SecurityKey? key = null, DateTime? expires = null, string issuer = TestTokens.IssuerName, string[]? audiences = null, string[]? roles = null) =>
+        Sign(key ?? IssuerKey, issuer, "ops-tester", roles ?? [BrokeringRoles.Ops], null, audiences ?? [Audience], expires);
+
+    private static string ServiceToken(string name, string? signer = null, string? subject = null, string[]? roles = null, string? tenant = null, string[]? audiences = null) =>
+        Sign(SigningKeys.PrivateKey(TestTokens.ServiceKey(signer ?? name)), name, subject ?? name, roles ?? [BrokeringRoles.Service], tenant, audiences ?? [Audience], null);
+
+    private static string Sign(SecurityKey key, string issuer, string subject, string[] roles, string? tenant, string[] audiences, DateTime? expires)
     {
         var now = DateTime.UtcNow;
-        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        var claims = new List<Claim> { new("sub", subject) };
+        claims.AddRange(roles.Select(role => new Claim(BrokeringRoles.RoleClaim, role)));
+        if (tenant is not null)
+        {
+            claims.Add(new Claim(BrokeringRoles.TenantClaim, tenant));
+        }
+
+        var descriptor = new SecurityTokenDescriptor
         {
             Issuer = issuer,
-            Audience = audience,
-            Subject = new ClaimsIdentity([new Claim("sub", "ops-tester"), new Claim(BrokeringRoles.RoleClaim, BrokeringRoles.Ops)]),
+            Subject = new ClaimsIdentity(claims),
             IssuedAt = (expires ?? now).AddMinutes(-30),
             NotBefore = (expires ?? now).AddMinutes(-30),
             Expires = expires ?? now.AddMinutes(30),
-            SigningCredentials = new SigningCredentials(key ?? SharedKey, algorithm),
-        });
+            SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.EcdsaSha256),
+        };
+        foreach (var audience in audiences)
+        {
+            descriptor.Audiences.Add(audience);
+        }
+
+        return new JsonWebTokenHandler().CreateToken(descriptor);
     }
 
-    // IdentityModel will not sign HS512 with a 256-bit key; an attacker holding the key would sign by hand, as here.
-    private static string Hs512()
+    // What an attacker writes by hand: IdentityModel will not sign HS256 with an asymmetric key, nor ES384 with a P-256 one.
+    private static string Segment(string json) => Base64UrlEncoder.Encode(Encoding.UTF8.GetBytes(json));
+
+    private static string Header(string algorithm, string? kid = null) =>
+        Segment($$"""{"alg":"{{algorithm}}","typ":"JWT","kid":"{{kid ?? IssuerKey.KeyId}}"}""");
+
+    private static string Payload(string issuer = TestTokens.IssuerName, string subject = "ops-tester", string role = "ops", string? audience = Audience)
     {
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        static string Segment(string json) => Base64UrlEncoder.Encode(Encoding.UTF8.GetBytes(json));
-        var signed = $"{Segment("""{"alg":"HS512","typ":"JWT"}""")}.{Segment($$"""{"sub":"ops-tester","role":"ops","iss":"brokering","aud":"brokering","nbf":{{now - 60}},"exp":{{now + 600}}}""")}";
-        var signature = System.Security.Cryptography.HMACSHA512.HashData(SharedKey.Key, Encoding.ASCII.GetBytes(signed));
-        return $"{signed}.{Base64UrlEncoder.Encode(signature)}";
+        var aud = audience is null ? "" : $"\"aud\":\"{audience}\",";
+        return Segment($$"""{"sub":"{{subject}}","role":"{{role}}","iss":"{{issuer}}",{{aud}}"nbf":{{now - 60}},"exp":{{now + 600}}}""");
     }
 
-    private static string Unsigned()
-    {
-        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        static string Segment(string json) => Base64UrlEncoder.Encode(Encoding.UTF8.GetBytes(json));
-        return $"{Segment("""{"alg":"none","typ":"JWT"}""")}.{Segment($$"""{"sub":"ops-tester","role":"ops","iss":"brokering","aud":"brokering","nbf":{{now - 60}},"exp":{{now + 600}}}""")}.";
-    }
+    private static string HandSigned(string header, string payload, Func<byte[], byte[]> sign) =>
+        $"{header}.{payload}.{Base64UrlEncoder.Encode(sign(Encoding.ASCII.GetBytes($"{header}.{payload}")))}";
+
+    private static Func<byte[], byte[]> Hmac(byte[] secret) => data => HMACSHA256.HashData(secret, data);
+
+    private static Func<byte[], byte[]> EcdsaSignature(ECDsaSecurityKey key, string hash = "SHA256") =>
+        data => key.ECDsa.SignData(data, new HashAlgorithmName(hash));
 }

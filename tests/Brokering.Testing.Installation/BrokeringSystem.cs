@@ -159,7 +159,10 @@ public class BrokeringSystem : IAsyncDisposable
 
         environment["ConnectionStrings__Database"] = database;
         environment["ConnectionStrings__RabbitMq"] = Broker.ToString();
-        environment["Authentication__SigningKey"] = TestTokens.SigningKey;
+        foreach (var (key, value) in TestTokens.EnvironmentVariables(name.ToLowerInvariant()))
+        {
+            environment[key] = value;
+        }
 
         // One after the other: the first applies the migrations, the others find them applied.
         var replicas = new List<ServiceProcess>();

@@ -16,8 +16,8 @@ namespace Brokering.Testing;
 public static class AuthorizationMatrix
 {
     /// <summary>
-    /// What every service maps through its service defaults, and who may call it: probes, scrapers and the
-    /// development-only token endpoint anonymously; documentation and reflection with any token.
+    /// What every service maps through its service defaults, and who may call it: probes, scrapers, the published
+    /// public keys and the development-only token endpoints anonymously; documentation and reflection with any token.
     /// </summary>
     public static IReadOnlyDictionary<string, string[]?> ServiceDefaults { get; } = new Dictionary<string, string[]?>(StringComparer.Ordinal)
     {
@@ -27,6 +27,10 @@ public static class AuthorizationMatrix
         ["POST /grpc.health.v1.Health/Check"] = null,
         ["POST /grpc.health.v1.Health/Watch"] = null,
         ["POST /dev/tokens"] = null,
+        ["GET /dev/.well-known/openid-configuration"] = null,
+        ["GET /dev/jwks.json"] = null,
+        ["GET /.well-known/openid-configuration"] = null,
+        ["GET /.well-known/jwks.json"] = null,
         ["GET /openapi/{documentName}.json"] = [.. BrokeringRoles.All],
         ["POST /grpc.reflection.v1.ServerReflection/ServerReflectionInfo"] = [.. BrokeringRoles.All],
         ["POST /grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"] = [.. BrokeringRoles.All],

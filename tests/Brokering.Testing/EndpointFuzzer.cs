@@ -54,8 +54,11 @@ public sealed class EndpointFuzzer(HttpClient rest, HttpClient grpc, IServicePro
     /// <summary>How many well-encoded messages of hostile values each gRPC method gets (besides the broken ones).</summary>
     public int HostileMessagesPerGrpcMethod { get; init; } = 4;
 
-    /// <summary>A token with every role, so every endpoint admits the request.</summary>
-    public string Token { get; init; } = TestTokens.For("fuzz", Tenant, [.. BrokeringRoles.All]);
+    /// <summary>A person's token with every user role, so every endpoint open to people admits the request.</summary>
+    public string Token { get; init; } = TestTokens.For("fuzz", Tenant, [.. BrokeringRoles.All.Where(role => role != BrokeringRoles.Service)]);
+
+    /// <summary>A service's token, for the endpoints only a service may call (no token carries both identities).</summary>
+    public string ServiceToken { get; init; } = TestTokens.Service();
 
     /// <summary>Takes a fingerprint of the service's state (<see cref="DatabaseFingerprint"/>); none: state is not checked.</summary>
     public Func<CancellationToken, Task<IReadOnlyDictionary<string, string>>>? Fingerprint { get; init; }
@@ -290,12 +293,20 @@ public sealed class EndpointFuzzer(HttpClient rest, HttpClient grpc, IServicePro
         timeout.CancelAfter(AnswerTimeout);
         try
         {
+            var token = Token;
             for (var attempt = 0; ; attempt++)
             {
                 using var request = probe.Request();
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
                 // Headers first: streaming endpoints (server-sent events, gRPC watches) never end their body.
                 using var response = await (probe.Grpc ? grpc : rest).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+                if (response.StatusCode == HttpStatusCode.Forbidden && token == Token)
+                {
+                    // A service-only endpoint: the payload must reach its handler too, so send it as a service.
+                    token = ServiceToken;
+                    continue;
+                }
+
                 if (response.StatusCode == HttpStatusCode.TooManyRequests && attempt < 5)
                 {
                     // The tenant's rate limit, not the payload, refused this one: wait as told and send it again.

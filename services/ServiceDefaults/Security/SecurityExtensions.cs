@@ -1,9 +1,11 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
 namespace Brokering.ServiceDefaults.Security;
@@ -14,32 +16,59 @@ namespace Brokering.ServiceDefaults.Security;
 /// </summary>
 public static class SecurityExtensions
 {
+    /// <summary>The default scheme: picks <see cref="UserScheme"/> or a caller's service scheme by the token's issuer.</summary>
+    public const string Scheme = "Brokering";
+
+    /// <summary>Tokens of people and tenants, from the identity provider (or the development issuer).</summary>
+    public const string UserScheme = "User";
+
+    /// <summary>Prefix of the scheme per calling service: <c>Service:ordering</c>.</summary>
+    public const string ServiceSchemePrefix = "Service:";
+
     public static WebApplicationBuilder AddServiceSecurity(this WebApplicationBuilder builder)
     {
-        var settings = new TokenSettings(
-            builder.Configuration["Authentication:Issuer"] ?? "brokering",
-            builder.Configuration["Authentication:Audience"] ?? "brokering",
-            SigningKeys.Load(builder.Configuration, builder.Environment));
+        var settings = TokenSettings.Load(builder.Configuration, builder.Environment, TimeProvider.System);
         builder.Services.AddSingleton(settings);
-        builder.Services.AddSingleton<TokenIssuer>();
-        builder.Services.AddTransient<ServiceTokenHandler>();
 
-        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme)
-            .AddJwtBearer(options =>
+        var authentication = builder.Services.AddAuthentication(Scheme)
+            .AddPolicyScheme(Scheme, "Brokering bearer tokens", options => options.ForwardDefaultSelector = context => SchemeFor(context, settings))
+            .AddJwtBearer(UserScheme, options =>
             {
                 options.MapInboundClaims = false;
-                options.TokenValidationParameters = new TokenValidationParameters
+                options.Authority = settings.Authority;
+                options.MetadataAddress = settings.MetadataAddress!;
+                options.RequireHttpsMetadata = settings.RequireHttpsMetadata;
+                options.TokenValidationParameters = Parameters(settings, settings.UserAlgorithms);
+                if (settings.UserIssuers.Count > 0)
                 {
-                    ValidIssuer = settings.Issuer,
-                    ValidAudience = settings.Audience,
-                    IssuerSigningKey = settings.Key,
-                    // The one algorithm tokens are issued with; HS384/HS512 under the same key are not a second way in.
-                    ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
-                    RoleClaimType = BrokeringRoles.RoleClaim,
-                    NameClaimType = "sub",
-                    ClockSkew = TimeSpan.FromSeconds(30),
-                };
+                    options.TokenValidationParameters.ValidIssuers = settings.UserIssuers;
+                }
+
+                if (settings.UserKeys.Count > 0)
+                {
+                    options.TokenValidationParameters.IssuerSigningKeys = settings.UserKeys;
+                }
+
+                options.Events = new JwtBearerEvents { OnTokenValidated = context => CheckUser(context, settings) };
             });
+        foreach (var caller in settings.Callers.Values)
+        {
+            authentication.AddJwtBearer(ServiceSchemePrefix + caller.Name, options =>
+            {
+                options.MapInboundClaims = false;
+                options.MetadataAddress = caller.MetadataAddress!;
+                options.RequireHttpsMetadata = caller.RequireHttpsMetadata;
+                // A caller signs with ES256 under its own key and names itself as issuer; nothing else speaks for it.
+                options.TokenValidationParameters = Parameters(settings, [SigningKeys.Algorithm]);
+                options.TokenValidationParameters.ValidIssuer = caller.Name;
+                if (caller.Keys.Count > 0)
+                {
+                    options.TokenValidationParameters.IssuerSigningKeys = caller.Keys;
+                }
+
+                options.Events = new JwtBearerEvents { OnTokenValidated = context => CheckService(context, caller) };
+            });
+        }
 
         builder.Services.AddAuthorizationBuilder()
             .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build())
@@ -55,6 +84,80 @@ public static class SecurityExtensions
         return builder;
     }
 
+    private static TokenValidationParameters Parameters(TokenSettings settings, IReadOnlyList<string> algorithms) => new()
+    {
+        ValidAudience = settings.Audience,
+        ValidAlgorithms = algorithms,
+        RoleClaimType = BrokeringRoles.RoleClaim,
+        NameClaimType = "sub",
+        ClockSkew = TimeSpan.FromSeconds(30),
+        RequireExpirationTime = true,
+        RequireSignedTokens = true,
+    };
+
+    // Which scheme checks a token: the scheme of the calling service its (not yet verified) issuer names, else the
+    // user scheme. The choice grants nothing: each scheme verifies the signature against its own keys only.
+    private static string SchemeFor(HttpContext context, TokenSettings settings)
+    {
+        var header = context.Request.Headers.Authorization.ToString();
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && settings.Callers.Count > 0)
+        {
+            var token = header["Bearer ".Length..].Trim();
+            var handler = new JsonWebTokenHandler();
+            if (handler.CanReadToken(token))
+            {
+                try
+                {
+                    if (handler.ReadJsonWebToken(token).Issuer is { } issuer && settings.Callers.ContainsKey(issuer))
+                    {
+                        return ServiceSchemePrefix + issuer;
+                    }
+                }
+                catch (ArgumentException)
+                {
+                    // Malformed: the user scheme refuses it like any other.
+                }
+            }
+        }
+
+        return UserScheme;
+    }
+
+    // A person's token never makes its bearer a service: service identity comes only from a calling service's own key.
+    private static Task CheckUser(TokenValidatedContext context, TokenSettings settings)
+    {
+        var identity = (ClaimsIdentity)context.Principal!.Identity!;
+        if (settings.UserRoleClaim != BrokeringRoles.RoleClaim)
+        {
+            foreach (var role in identity.FindAll(settings.UserRoleClaim).ToList())
+            {
+                identity.AddClaim(new Claim(BrokeringRoles.RoleClaim, role.Value));
+            }
+        }
+
+        if (identity.FindAll(BrokeringRoles.RoleClaim).Any(role => role.Value == BrokeringRoles.Service))
+        {
+            context.Fail("A user token cannot carry the service role.");
+        }
+
+        return Task.CompletedTask;
+    }
+
+    // A service token is the service and nothing else: role service only, no tenant, subject the caller itself.
+    private static Task CheckService(TokenValidatedContext context, CallerTrust caller)
+    {
+        var principal = context.Principal!;
+        var roles = principal.FindAll(BrokeringRoles.RoleClaim).Select(role => role.Value).ToList();
+        if (roles.Count == 0 || roles.Any(role => role != BrokeringRoles.Service)
+            || principal.HasClaim(claim => claim.Type == BrokeringRoles.TenantClaim)
+            || principal.FindFirst("sub")?.Value != caller.Name)
+        {
+            context.Fail($"A service token of {caller.Name} carries role service alone, no tenant, and subject {caller.Name}.");
+        }
+
+        return Task.CompletedTask;
+    }
+
     public static WebApplication UseServiceSecurity(this WebApplication app)
     {
         app.UseForwardedHeadersFromKnownProxies();
@@ -62,6 +165,7 @@ public static class SecurityExtensions
         app.UseClaimBounds();
         app.UseAuthorization();
         app.UseRateLimiter();
+        app.MapServiceKeys();
         if (app.Environment.IsDevelopment())
         {
             app.MapDevelopmentTokens();
@@ -70,26 +174,72 @@ public static class SecurityExtensions
         return app;
     }
 
-    /// <summary>Development only: <c>POST /dev/tokens</c> issues a token for any role and tenant, so people and tests can call the APIs.</summary>
-    private static void MapDevelopmentTokens(this WebApplication app) =>
-        app.MapPost("/dev/tokens", (DevelopmentTokenRequest request, TokenIssuer issuer) =>
+    /// <summary>
+    /// This service's own public key, published as a key set (<c>/.well-known/jwks.json</c>) behind a discovery
+    /// document whose issuer is the service's name, so a service it calls can take its key from there
+    /// (<c>Authentication:Callers:{name}:MetadataAddress</c>) instead of configuring it.
+    /// </summary>
+    private static void MapServiceKeys(this WebApplication app)
+    {
+        var settings = app.Services.GetRequiredService<TokenSettings>();
+        var keys = settings.ServiceIssuer is { } own ? new[] { SigningKeys.PublicJwk(own.Key) } : [];
+        app.MapGet("/.well-known/openid-configuration", (HttpRequest request) => Results.Json(new Dictionary<string, object>
             {
-                var unknown = request.Roles?.Where(role => !BrokeringRoles.All.Contains(role)).ToList() ?? [];
-                if (request.Roles is not { Count: > 0 } || unknown.Count > 0 || string.IsNullOrWhiteSpace(request.Subject))
+                ["issuer"] = settings.ServiceName,
+                ["jwks_uri"] = $"{request.Scheme}://{request.Host}{request.PathBase}/.well-known/jwks.json",
+                ["id_token_signing_alg_values_supported"] = new[] { SigningKeys.Algorithm },
+            }))
+            .AllowAnonymous()
+            .ExcludeFromDescription();
+        app.MapGet("/.well-known/jwks.json", () => Results.Json(new { keys }))
+            .AllowAnonymous()
+            .ExcludeFromDescription();
+    }
+
+    /// <summary>
+    /// Development only: <c>POST /dev/tokens</c> issues a user token for any role but <c>service</c> and any tenant,
+    /// for every platform service's audience unless <c>audiences</c> names some, so people and tests can call the APIs.
+    /// Its key set is published behind a discovery document at <c>/dev/.well-known/openid-configuration</c>, as an
+    /// identity provider's is, so a service can be pointed at it with <c>Authentication:Authority</c>.
+    /// </summary>
+    private static void MapDevelopmentTokens(this WebApplication app)
+    {
+        var settings = app.Services.GetRequiredService<TokenSettings>();
+        var issuer = settings.DevelopmentIssuer!;
+        app.MapPost("/dev/tokens", (DevelopmentTokenRequest request) =>
+            {
+                var userRoles = BrokeringRoles.All.Where(role => role != BrokeringRoles.Service).ToList();
+                var unknown = request.Roles?.Where(role => !userRoles.Contains(role)).ToList() ?? [];
+                if (request.Roles is not { Count: > 0 } || unknown.Count > 0 || string.IsNullOrWhiteSpace(request.Subject)
+                    || request.Audiences is { Count: 0 } || request.Audiences?.Any(string.IsNullOrWhiteSpace) == true)
                 {
                     return Results.ValidationProblem(new Dictionary<string, string[]>
                     {
-                        ["roles"] = [$"One or more of: {string.Join(", ", BrokeringRoles.All)}."],
+                        ["roles"] = [$"One or more of: {string.Join(", ", userRoles)} (a service signs its own tokens with its own key)."],
                         ["subject"] = ["Required."],
+                        ["audiences"] = ["Optional; when given, one or more audiences."],
                     });
                 }
 
-                var token = issuer.Issue(request.Subject, request.Roles, request.Tenant, TimeSpan.FromHours(8));
+                var audiences = request.Audiences ?? [.. TokenSettings.PlatformServices.Select(service => TokenSettings.AudienceOf(app.Configuration, service))];
+                var token = issuer.Issue(request.Subject, request.Roles, request.Tenant, [.. audiences], TimeSpan.FromHours(8));
                 return Results.Ok(new { accessToken = token, tokenType = "Bearer", expiresIn = 8 * 3600 });
             })
             .AllowAnonymous()
             .ExcludeFromDescription();
+        app.MapGet("/dev/.well-known/openid-configuration", (HttpRequest request) => Results.Json(new Dictionary<string, object>
+            {
+                ["issuer"] = issuer.Issuer,
+                ["jwks_uri"] = $"{request.Scheme}://{request.Host}{request.PathBase}/dev/jwks.json",
+                ["id_token_signing_alg_values_supported"] = new[] { SigningKeys.Algorithm },
+            }))
+            .AllowAnonymous()
+            .ExcludeFromDescription();
+        app.MapGet("/dev/jwks.json", () => Results.Json(new { keys = new[] { SigningKeys.PublicJwk(issuer.Key) } }))
+            .AllowAnonymous()
+            .ExcludeFromDescription();
+    }
 
     /// <summary>Body of <c>POST /dev/tokens</c>.</summary>
-    public sealed record DevelopmentTokenRequest(string? Subject, IReadOnlyList<string>? Roles, string? Tenant);
+    public sealed record DevelopmentTokenRequest(string? Subject, IReadOnlyList<string>? Roles, string? Tenant, IReadOnlyList<string>? Audiences = null);
 }

@@ -1,15 +1,16 @@
 using System.Net.Http.Headers;
-using Microsoft.Extensions.Hosting;
 
 namespace Brokering.ServiceDefaults.Security;
 
 /// <summary>
-/// Gives a service's outgoing gRPC calls its own identity (role <c>service</c>, subject the
-/// service's name), with a short-lived token renewed before it lapses.
+/// Gives a service's outgoing gRPC calls its own identity: a short-lived token signed with the service's own
+/// key (issuer and subject its name, role <c>service</c> and nothing else), for the one audience it calls,
+/// renewed before it lapses. A token for inventory is useless at compliance, and the key cannot mint user roles
+/// anyone accepts.
 /// </summary>
-public sealed class ServiceTokenHandler(TokenIssuer issuer, IHostEnvironment environment, TimeProvider clock) : DelegatingHandler
+public sealed class ServiceTokenHandler(TokenIssuer issuer, string audience, TimeProvider clock) : DelegatingHandler
 {
-    private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(30);
+    private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
     private readonly Lock gate = new();
     private string? token;
     private DateTimeOffset renewAt;
@@ -27,7 +28,7 @@ public sealed class ServiceTokenHandler(TokenIssuer issuer, IHostEnvironment env
             var now = clock.GetUtcNow();
             if (token is null || now >= renewAt)
             {
-                token = issuer.Issue(environment.ApplicationName, [BrokeringRoles.Service], null, Lifetime);
+                token = issuer.Issue(issuer.Issuer, [BrokeringRoles.Service], null, [audience], Lifetime);
                 renewAt = now + (Lifetime / 2);
             }
 

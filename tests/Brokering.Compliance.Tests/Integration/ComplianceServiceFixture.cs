@@ -41,7 +41,11 @@ public sealed class ComplianceServiceFixture : IAsyncLifetime
             web.UseSetting("ConnectionStrings:Database", DatabaseConnectionString);
             web.UseSetting("ConnectionStrings:RabbitMq", VirtualHost.ToString());
             web.UseSetting("Logging:LogLevel:Default", "Warning");
-            web.UseSetting("Authentication:SigningKey", TestTokens.SigningKey);
+            foreach (var (key, value) in TestTokens.Settings("compliance"))
+            {
+                web.UseSetting(key, value);
+            }
+
             web.ConfigureTestServices(services => services.Configure<MassTransitHostOptions>(options => options.WaitUntilStarted = true));
         });
         // The officer publishes rules, lists and licences; ordering calls gRPC with its service identity.

@@ -89,7 +89,11 @@ public class OrderingHost : WebApplicationFactory<Program>, IAsyncLifetime
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseSetting("Authentication:SigningKey", TestTokens.SigningKey);
+        foreach (var (key, value) in TestTokens.Settings("ordering"))
+        {
+            builder.UseSetting(key, value);
+        }
+
         builder.UseSetting("ConnectionStrings:Database", database);
         builder.UseSetting("ConnectionStrings:RabbitMq", virtualHost.ToString());
         builder.UseSetting("Services:Compliance", "http://127.0.0.1:9");

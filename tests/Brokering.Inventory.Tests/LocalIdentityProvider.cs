@@ -1,0 +1,111 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using Brokering.ServiceDefaults.Security;
+using Brokering.Testing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Brokering.Inventory.Tests;
+
+/// <summary>
+/// An identity provider as Keycloak lays one out, on a real loopback port: a realm whose discovery document
+/// (<c>/realms/brokering/.well-known/openid-configuration</c>) points at its key set, and RS256 tokens signed with
+/// its key. It also publishes ordering's service key the way ordering itself does, for a caller found by discovery.
+/// </summary>
+public sealed class LocalIdentityProvider : IAsyncDisposable
+{
+    private static readonly string[] Algorithms = ["RS256"];
+    private readonly WebApplication app;
+    private readonly RsaSecurityKey key = new(RSA.Create(2048)) { KeyId = "realm-key-1" };
+    private readonly RsaSecurityKey unpublished = new(RSA.Create(2048)) { KeyId = "realm-key-1" };
+
+    private LocalIdentityProvider(WebApplication app) => this.app = app;
+
+    /// <summary>The realm's URL: its issuer, and what <c>Authentication:Authority</c> names.</summary>
+    public string Authority { get; private set; } = "";
+
+    /// <summary>Where ordering's discovery document is served.</summary>
+    public string OrderingMetadata { get; private set; } = "";
+
+    public static async Task<LocalIdentityProvider> StartAsync(CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        // The test's output folder holds inventory's appsettings.json, whose Kestrel endpoints are the real service's ports.
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["urls"] = "http://127.0.0.1:0" });
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        var provider = new LocalIdentityProvider(app);
+        var parameters = provider.key.Rsa.ExportParameters(includePrivateParameters: false);
+        app.MapGet("/realms/brokering/.well-known/openid-configuration", () => Results.Json(new Dictionary<string, object>
+        {
+            ["issuer"] = provider.Authority,
+            ["jwks_uri"] = $"{provider.Authority}/protocol/openid-connect/certs",
+            ["id_token_signing_alg_values_supported"] = Algorithms,
+        }));
+        app.MapGet("/realms/brokering/protocol/openid-connect/certs", () => Results.Json(new
+        {
+            keys = new[]
+            {
+                new Dictionary<string, string>
+                {
+                    ["kty"] = "RSA", ["use"] = "sig", ["alg"] = "RS256", ["kid"] = provider.key.KeyId,
+                    ["n"] = Base64UrlEncoder.Encode(parameters.Modulus), ["e"] = Base64UrlEncoder.Encode(parameters.Exponent),
+                },
+            },
+        }));
+        var ordering = SigningKeys.PrivateKey(TestTokens.ServiceKey("ordering"));
+        app.MapGet("/ordering/.well-known/openid-configuration", (HttpRequest request) => Results.Json(new Dictionary<string, object>
+        {
+            ["issuer"] = "ordering",
+            ["jwks_uri"] = $"{request.Scheme}://{request.Host}/ordering/.well-known/jwks.json",
+        }));
+        app.MapGet("/ordering/.well-known/jwks.json", () => Results.Json(new { keys = new[] { SigningKeys.PublicJwk(ordering) } }));
+        await app.StartAsync(cancellationToken);
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        provider.Authority = $"{address}/realms/brokering";
+        provider.OrderingMetadata = $"{address}/ordering/.well-known/openid-configuration";
+        return provider;
+    }
+
+    /// <summary>A token of the realm for the given audiences and role, signed RS256 with its published key.</summary>
+    public string Issue(string[] audiences, string role) => Sign(key, audiences, role);
+
+    /// <summary>The same, under the published key's id but signed with a key the realm never published.</summary>
+    public string IssueWithUnpublishedKey(string[] audiences, string role) => Sign(unpublished, audiences, role);
+
+    public async ValueTask DisposeAsync()
+    {
+        await app.DisposeAsync();
+        key.Rsa.Dispose();
+        unpublished.Rsa.Dispose();
+    }
+
+    private string Sign(RsaSecurityKey signingKey, string[] audiences, string role)
+    {
+        var now = DateTime.UtcNow;
+        var descriptor = new SecurityTokenDescriptor
+        {
+            Issuer = Authority,
+            Subject = new ClaimsIdentity([new Claim("sub", "idp-user"), new Claim(BrokeringRoles.RoleClaim, role)]),
+            IssuedAt = now,
+            NotBefore = now.AddMinutes(-1),
+            Expires = now.AddMinutes(30),
+            SigningCredentials = new SigningCredentials(signingKey, SecurityAlgorithms.RsaSha256),
+        };
+        foreach (var audience in audiences)
+        {
+            descriptor.Audiences.Add(audience);
+        }
+
+        return new JsonWebTokenHandler().CreateToken(descriptor);
+    }
+}
