@@ -159,9 +159,12 @@ public class BrokeringSystem : IAsyncDisposable
 
         environment["ConnectionStrings__Database"] = database;
         environment["ConnectionStrings__RabbitMq"] = Broker.ToString();
-        foreach (var (key, value) in TestTokens.EnvironmentVariables(name.ToLowerInvariant()))
+        if (options.TestKeys)
         {
-            environment[key] = value;
+            foreach (var (key, value) in TestTokens.EnvironmentVariables(name.ToLowerInvariant()))
+            {
+                environment[key] = value;
+            }
         }
 
         // One after the other: the first applies the migrations, the others find them applied.

@@ -24,6 +24,13 @@ public sealed record BrokeringSystemOptions
     /// <summary>How many processes each service runs as: same database and broker, each on its own ports.</summary>
     public int Replicas { get; init; } = 1;
 
+    /// <summary>
+    /// True: the services trust the test issuer and each other's test keys (<see cref="TestTokens"/>). False: they get
+    /// no key at all, as deploy/local/up.sh starts them, and derive their development keys from the seed in
+    /// <see cref="Environment"/> (<c>Authentication__DevelopmentKeySeed</c>) or, without one, <c>~/.brokering/dev-key-seed</c>.
+    /// </summary>
+    public bool TestKeys { get; init; } = true;
+
     /// <summary>Extra environment for every service process (configuration overrides such as a short hold time).</summary>
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
 
