@@ -45,4 +45,21 @@ public sealed class AuthorizationMatrixTests(OrderingHost host) : IClassFixture<
         var failures = await AuthorizationMatrix.VerifyAsync(anonymous, host.Services, Expected, TestContext.Current.CancellationToken);
         failures.ShouldBeEmpty(string.Join("\n", failures));
     }
+
+    [Fact]
+    public async Task A_token_for_inventory_or_compliance_alone_is_refused_by_ordering()
+    {
+        var cancel = TestContext.Current.CancellationToken;
+        using var own = host.ClientWith(TestTokens.ForAudienceOf("ordering", "operator", null, BrokeringRoles.Ops));
+        using var forInventory = host.ClientWith(TestTokens.ForAudienceOf("inventory", "operator", null, BrokeringRoles.Ops));
+        using var forCompliance = host.ClientWith(TestTokens.ForAudienceOf("compliance", "operator", null, BrokeringRoles.Ops));
+
+        using var accepted = await own.GetAsync("/v1/ops/summary", cancel);
+        using var inventorys = await forInventory.GetAsync("/v1/ops/summary", cancel);
+        using var compliances = await forCompliance.GetAsync("/v1/ops/summary", cancel);
+
+        accepted.StatusCode.ShouldBe(System.Net.HttpStatusCode.OK);
+        inventorys.StatusCode.ShouldBe(System.Net.HttpStatusCode.Unauthorized);
+        compliances.StatusCode.ShouldBe(System.Net.HttpStatusCode.Unauthorized);
+    }
 }

@@ -71,6 +71,15 @@ public static class TestTokens
         return Issuer.Issue(subject, roles, tenant, [.. AllAudiences], TimeSpan.FromHours(2));
     }
 
+    /// <summary>A user token naming one service's audience alone (<c>brokering-{service}</c>).</summary>
+    public static string ForAudienceOf(string service, string subject, string? tenant, params string[] roles) =>
+        Issuer.Issue(subject, roles, tenant, [$"brokering-{service}"], TimeSpan.FromHours(2));
+
+    /// <summary>A service token of <paramref name="name"/> naming one service's audience alone, as a service sends it.</summary>
+    public static string ServiceFor(string name, string service) =>
+        new TokenIssuer(name, SigningKeys.PrivateKey(ServiceKey(name)), TimeProvider.System)
+            .Issue(name, [BrokeringRoles.Service], null, [$"brokering-{service}"], TimeSpan.FromHours(2));
+
     /// <summary>A buyer organisation's token.</summary>
     public static string Buyer(string buyerId) => For($"user@{buyerId}", buyerId, BrokeringRoles.Buyer);
 

@@ -46,4 +46,24 @@ public sealed class AuthorizationMatrixTests(ComplianceServiceFixture fixture) :
         var failures = await AuthorizationMatrix.VerifyAsync(anonymous, fixture.Services, Expected, TestContext.Current.CancellationToken);
         failures.ShouldBeEmpty(string.Join("\n", failures));
     }
+
+    [Fact]
+    public async Task A_token_for_inventory_or_ordering_alone_is_refused_by_compliance_users_and_services_alike()
+    {
+        var cancel = TestContext.Current.CancellationToken;
+
+        async Task<System.Net.HttpStatusCode> StatusWith(string token)
+        {
+            using var client = fixture.CreateAnonymousClient();
+            client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            using var response = await client.GetAsync("/v1/products/", cancel);
+            return response.StatusCode;
+        }
+
+        (await StatusWith(TestTokens.ForAudienceOf("compliance", "officer", null, BrokeringRoles.ComplianceOfficer))).ShouldBe(System.Net.HttpStatusCode.OK);
+        (await StatusWith(TestTokens.ServiceFor("ordering", "compliance"))).ShouldBe(System.Net.HttpStatusCode.OK);
+        (await StatusWith(TestTokens.ForAudienceOf("inventory", "officer", null, BrokeringRoles.ComplianceOfficer))).ShouldBe(System.Net.HttpStatusCode.Unauthorized);
+        (await StatusWith(TestTokens.ForAudienceOf("ordering", "officer", null, BrokeringRoles.ComplianceOfficer))).ShouldBe(System.Net.HttpStatusCode.Unauthorized);
+        (await StatusWith(TestTokens.ServiceFor("ordering", "inventory"))).ShouldBe(System.Net.HttpStatusCode.Unauthorized, "ordering's token for inventory");
+    }
 }
