@@ -2,6 +2,8 @@
 # Runs all of Brokering on this machine without Docker: PostgreSQL and RabbitMQ (infra-up.sh),
 # a Release build, and the three services in the background (logs in .local/logs, pids in
 # .local/pids). Services already running are left alone. Stop everything with down.sh.
+# Tokens: in Development every service derives its keys (the /dev/tokens issuer's, its own service key) from one
+# seed, ~/.brokering/dev-key-seed, generated owner-only at first run; no key needs configuring (docs/security.md).
 #
 #   BROKERING_SKIP_BUILD=1   use the binaries already built
 set -euo pipefail
