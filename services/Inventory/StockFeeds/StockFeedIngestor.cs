@@ -83,44 +83,53 @@ internal sealed class StockFeedIngestor(
         /// The whole update against the staged items, in one statement, once the levels are locked (in key order, all of
         /// the distributor's for a snapshot, by the statement before): each valid item is checked against its level (a delta below zero or overflowing,
         /// new stock without a price), a snapshot zeroes the levels it does not mention, the youngest active holds the new
-        /// on-hand no longer covers are flagged as shortfall and their units given back, every changed level is upserted,
+        /// on-hand no longer covers are flagged as shortfall and their units given back, every changed level is written,
         /// and the SKUs whose available units went up are noted in <c>feed_up</c> for the StockAvailable sums.
+        /// The stage and the levels are joined once (a full join, so a snapshot's unmentioned levels come with it) and
+        /// everything after reads that one row per key: each further join of the two was another sort of thousands of
+        /// rows. Keys are compared in the "C" collation (the stage's own, and a cast of the levels' columns), so the
+        /// joins and sorts compare bytes, not locale rules; equality is the same in both. Existing levels are written by
+        /// an UPDATE joined to that row (cheaper than an upsert's speculative insert per row, and they are locked
+        /// already); only new ones are inserted.
         /// $1 distributor, $2 snapshot?, $3 now, $4 shortfall reason, $5 was the feed fresh before this update?
         /// </summary>
         private const string MergeSql = """
             WITH
-            cur AS MATERIALIZED (
-                SELECT s.sku::text AS sku, s.warehouse::text AS warehouse, s.on_hand, s.held, s.committed, s.unit_price, s.currency,
-                       s.lead_time_days, s.minimum_order_quantity AS moq
-                FROM stock_levels s
-                -- Locked by the statement before, so read as they are (the latest committed versions, which nobody else can change now).
-                WHERE s.distributor_id = $1 AND ($2 OR (s.sku, s.warehouse) IN (SELECT f.sku, f.warehouse FROM feed_stage f))),
-            checked AS MATERIALIZED (
-                SELECT f.idx, f.sku, f.warehouse, f.qty, c.on_hand AS before_on_hand, c.held, c.committed,
+            joined AS MATERIALIZED (
+                SELECT coalesce(f.sku, c.sku) AS sku, coalesce(f.warehouse, c.warehouse) AS warehouse, f.sku IS NOT NULL AS staged, f.idx, f.valid, f.qty,
+                       c.sku IS NOT NULL AS existed, c.on_hand AS before_on_hand, coalesce(c.held, 0) AS held, coalesce(c.committed, 0) AS committed,
                        CASE
-                           WHEN $2 THEN NULL
+                           WHEN $2 OR NOT f.valid THEN NULL
                            WHEN f.qty < 0 AND coalesce(c.on_hand, 0) + f.qty < 0 THEN 'below'
                            WHEN f.qty > 0 AND coalesce(c.on_hand, 0) > 9223372036854775807 - f.qty THEN 'overflow'
                        END AS quantity_error,
                        coalesce(f.unit_price, c.unit_price) AS unit_price, coalesce(f.currency, c.currency) AS currency,
                        coalesce(f.lead_time_days, c.lead_time_days, 0) AS lead_time_days, coalesce(f.moq, c.moq, 1) AS moq
-                FROM feed_stage f LEFT JOIN cur c ON c.sku = f.sku AND c.warehouse = f.warehouse
-                WHERE f.valid),
+                FROM feed_stage f
+                FULL JOIN (
+                    SELECT s.sku::text COLLATE "C" AS sku, s.warehouse::text COLLATE "C" AS warehouse, s.on_hand, s.held, s.committed, s.unit_price,
+                           s.currency, s.lead_time_days, s.minimum_order_quantity AS moq
+                    FROM stock_levels s
+                    -- Locked by the statement before, so read as they are (the latest committed versions, which nobody else can change now).
+                    WHERE s.distributor_id = $1 AND ($2 OR (s.sku, s.warehouse) IN (SELECT f.sku, f.warehouse FROM feed_stage f))) c
+                ON c.sku = f.sku AND c.warehouse = f.warehouse),
             changes AS MATERIALIZED (
-                SELECT k.sku, k.warehouse, CASE WHEN $2 THEN k.qty ELSE coalesce(k.before_on_hand, 0) + k.qty END AS on_hand,
-                       coalesce(k.held, 0) AS held, coalesce(k.committed, 0) AS committed, k.unit_price, k.currency, k.lead_time_days, k.moq
-                FROM checked k
-                WHERE k.quantity_error IS NULL AND k.unit_price IS NOT NULL AND k.currency IS NOT NULL
+                SELECT j.sku, j.warehouse, CASE WHEN $2 THEN j.qty ELSE coalesce(j.before_on_hand, 0) + j.qty END AS on_hand, j.held, j.committed,
+                       j.unit_price, j.currency, j.lead_time_days, j.moq, j.existed,
+                       CASE WHEN $5 AND j.existed THEN GREATEST(j.before_on_hand - j.held - j.committed, 0) ELSE 0 END AS available_before
+                FROM joined j
+                WHERE j.valid AND j.quantity_error IS NULL AND j.unit_price IS NOT NULL AND j.currency IS NOT NULL
                 UNION ALL
                 -- A snapshot is the whole truth, but a level it mentions with an error is left as it was.
-                SELECT c.sku, c.warehouse, 0, c.held, c.committed, c.unit_price, c.currency, c.lead_time_days, c.moq
-                FROM cur c
-                WHERE $2 AND c.on_hand <> 0 AND NOT EXISTS (SELECT 1 FROM feed_stage f WHERE f.sku = c.sku AND f.warehouse = c.warehouse)),
+                SELECT j.sku, j.warehouse, 0, j.held, j.committed, j.unit_price, j.currency, j.lead_time_days, j.moq, true,
+                       CASE WHEN $5 THEN GREATEST(j.before_on_hand - j.held - j.committed, 0) ELSE 0 END
+                FROM joined j
+                WHERE $2 AND NOT j.staged AND j.before_on_hand <> 0),
             deficits AS (
                 SELECT sku, warehouse, LEAST(held, held + committed - on_hand) AS deficit
                 FROM changes WHERE held > 0 AND on_hand < held + committed),
             candidate_holds AS MATERIALIZED (
-                SELECT h.id, h.reservation_id, h.sku::text AS sku, h.warehouse::text AS warehouse, h.quantity, h.created_at
+                SELECT h.id, h.reservation_id, h.sku::text COLLATE "C" AS sku, h.warehouse::text COLLATE "C" AS warehouse, h.quantity, h.created_at
                 FROM holds h JOIN deficits d ON d.sku = h.sku AND d.warehouse = h.warehouse
                 -- EXISTS: a one-time filter, so an update without a deficit does not scan the active holds at all.
                 WHERE h.distributor_id = $1 AND h.status = 'Active' AND EXISTS (SELECT 1 FROM deficits)
@@ -135,28 +144,32 @@ internal sealed class StockFeedIngestor(
                 WHERE c.before < d.deficit),
             released AS (SELECT sku, warehouse, sum(quantity)::bigint AS units FROM flagged GROUP BY sku, warehouse),
             final AS MATERIALIZED (
-                SELECT c.sku, c.warehouse, c.on_hand, c.held - coalesce(r.units, 0) AS held, c.committed, c.unit_price, c.currency, c.lead_time_days, c.moq
+                SELECT c.sku, c.warehouse, c.on_hand, c.held - coalesce(r.units, 0) AS held, c.committed, c.unit_price, c.currency, c.lead_time_days, c.moq,
+                       c.existed, c.available_before
                 FROM changes c LEFT JOIN released r ON r.sku = c.sku AND r.warehouse = c.warehouse),
             marked AS (
                 UPDATE holds h SET status = 'Shortfall', closed_at = $3, reason = $4
                 FROM flagged f WHERE h.id = f.id AND h.status = 'Active' AND EXISTS (SELECT 1 FROM flagged)
                 RETURNING h.id),
-            upserted AS (
+            updated AS (
+                UPDATE stock_levels s SET
+                    on_hand = f.on_hand, held = f.held, unit_price = f.unit_price, currency = f.currency,
+                    lead_time_days = f.lead_time_days, minimum_order_quantity = f.moq, updated_at = $3
+                FROM final f
+                WHERE f.existed AND s.distributor_id = $1 AND s.sku = f.sku AND s.warehouse = f.warehouse
+                RETURNING 1),
+            inserted AS (
+                -- No ON CONFLICT: the distributor's row lock serialises its updates, and only they create its levels.
                 INSERT INTO stock_levels (distributor_id, sku, warehouse, on_hand, held, committed, last_granted, unit_price, currency, lead_time_days, minimum_order_quantity, updated_at)
-                SELECT $1, f.sku, f.warehouse, f.on_hand, f.held, 0, 0, f.unit_price, f.currency, f.lead_time_days, f.moq, $3 FROM final f
-                ON CONFLICT (distributor_id, sku, warehouse) DO UPDATE SET
-                    on_hand = excluded.on_hand, held = excluded.held, unit_price = excluded.unit_price, currency = excluded.currency,
-                    lead_time_days = excluded.lead_time_days, minimum_order_quantity = excluded.minimum_order_quantity, updated_at = excluded.updated_at
+                SELECT $1, f.sku, f.warehouse, f.on_hand, f.held, 0, 0, f.unit_price, f.currency, f.lead_time_days, f.moq, $3 FROM final f WHERE NOT f.existed
                 RETURNING 1),
             went_up AS (
                 INSERT INTO feed_up (sku)
-                SELECT DISTINCT f.sku FROM final f LEFT JOIN cur c ON c.sku = f.sku AND c.warehouse = f.warehouse
-                WHERE GREATEST(f.on_hand - f.held - f.committed, 0)
-                      > CASE WHEN $5 AND c.sku IS NOT NULL THEN GREATEST(c.on_hand - c.held - c.committed, 0) ELSE 0 END
+                SELECT DISTINCT f.sku FROM final f WHERE GREATEST(f.on_hand - f.held - f.committed, 0) > f.available_before
                 RETURNING sku)
-            SELECT 'error' AS kind, k.idx, coalesce(k.quantity_error, 'price') AS error, k.before_on_hand, NULL::uuid AS hold_id, NULL::uuid AS reservation_id,
+            SELECT 'error' AS kind, j.idx, coalesce(j.quantity_error, 'price') AS error, j.before_on_hand, NULL::uuid AS hold_id, NULL::uuid AS reservation_id,
                    NULL::text AS sku, NULL::bigint AS quantity
-            FROM checked k WHERE k.quantity_error IS NOT NULL OR k.unit_price IS NULL OR k.currency IS NULL
+            FROM joined j WHERE j.valid AND (j.quantity_error IS NOT NULL OR j.unit_price IS NULL OR j.currency IS NULL)
             UNION ALL
             SELECT 'shortfall', NULL, NULL, NULL, f.id, f.reservation_id, f.sku, f.quantity FROM flagged f
             UNION ALL
@@ -175,7 +188,7 @@ internal sealed class StockFeedIngestor(
                 batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
                 // Dropped at the end of the transaction: nothing outlives it on the pooled connection.
                 batch.BatchCommands.Add(new NpgsqlBatchCommand("""
-                    CREATE TEMP TABLE feed_stage (idx int, sku text, warehouse text, valid bool, qty bigint, unit_price numeric,
+                    CREATE TEMP TABLE feed_stage (idx int, sku text COLLATE "C", warehouse text COLLATE "C", valid bool, qty bigint, unit_price numeric,
                                                   currency text, lead_time_days int, moq bigint) ON COMMIT DROP
                     """));
                 batch.BatchCommands.Add(new NpgsqlBatchCommand("CREATE TEMP TABLE feed_up (sku text) ON COMMIT DROP"));
