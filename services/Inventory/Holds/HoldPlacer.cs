@@ -129,9 +129,9 @@ internal sealed class HoldPlacer(
     /// <summary>
     /// Places the holds of every command of a batch inside one transaction; one result per command, in order.
     /// <paramref name="callers"/> holds each command's caller span, so its HoldsPlaced continues the caller's trace.
-    /// Two round trips: BEGIN and the idempotency claims (no level locked yet); then one statement that locks the levels
-    /// in key order, grants, inserts the hold rows, records the results and writes the outbox rows, sent with its COMMIT.
-    /// A hot level is locked for that one round trip and the commit.
+    /// One round trip: BEGIN, the idempotency claims (no level locked yet), the recorded results of the keys placed
+    /// before, one statement that locks the levels in key order, grants, inserts the hold rows, records the results and
+    /// writes the outbox rows, and COMMIT. A hot level is locked for that statement and the commit.
     /// </summary>
     internal async Task<PlaceHoldsResult[]> PlaceBatchAsync(
         RawUnitOfWork unit, IReadOnlyList<PlaceHoldsCommand> commands, IReadOnlyList<ActivityContext> callers, CancellationToken cancellationToken)
@@ -143,18 +143,12 @@ internal sealed class HoldPlacer(
             firstIndex.TryAdd((commands[i].ReservationId, commands[i].PlanVersion), i);
         }
 
-        var claimed = await ClaimAsync(unit, firstIndex.Keys, cancellationToken);
-        var replays = firstIndex.Keys.Where(k => !claimed.Contains(k)).ToList();
-        foreach (var (key, result) in await RecordedResultsAsync(unit, replays, cancellationToken))
-        {
-            results[firstIndex[key]] = result;
-        }
-
-        var toPlace = firstIndex.Where(e => claimed.Contains(e.Key)).Select(e => e.Value).ToList();
-
-        // Each HoldsPlaced is serialised now, with no holds yet: the statement that grants them writes them into the body.
-        // One source per reservation, so the relay sends different reservations' events in parallel.
-        foreach (var index in toPlace)
+        // Which keys this transaction will own is known only once the claims ran, in the same round trip as the holds:
+        // every distinct call's HoldsPlaced is serialised now, with no holds yet (the statement writes them into the body,
+        // and writes no row for a call that turns out to be a replay). One source per reservation, so the relay sends
+        // different reservations' events in parallel.
+        var candidates = firstIndex.Values.ToList();
+        foreach (var index in candidates)
         {
             var command = commands[index];
             unit.Outbox.StartSource();
@@ -162,10 +156,15 @@ internal sealed class HoldPlacer(
             await unit.Outbox.PublishEndpoint.Publish(new HoldsPlaced(command.ReservationId, command.PlanVersion, [], command.ExpiresAt), cancellationToken);
         }
 
-        var placed = await HoldAndCommitAsync(unit, commands, toPlace, cancellationToken);
+        var (placed, replayed) = await PlaceAndCommitAsync(unit, commands, candidates, cancellationToken);
         foreach (var (index, holds) in placed)
         {
             results[index] = new PlaceHoldsResult(holds, Replayed: false);
+        }
+
+        foreach (var (key, result) in replayed)
+        {
+            results[firstIndex[key]] = result;
         }
 
         // Calls repeated within the batch replay the first one's result.
@@ -179,58 +178,36 @@ internal sealed class HoldPlacer(
     }
 
     /// <summary>
-    /// Opens the transaction and inserts the idempotency rows; returns the keys this transaction now owns (the others
-    /// were placed before). A concurrent claim of the same key waits here, on the key, until the other commits.
+    /// Inserts the idempotency rows of the batch's keys; the rows inserted are the keys this transaction owns, the others
+    /// were placed before. A concurrent claim of the same key waits here, on the key, until the other commits, so the
+    /// statements after it see the other's recorded result. Sorted, so two transactions claiming overlapping keys wait in
+    /// one direction only.
     /// </summary>
-    private static async Task<HashSet<(Guid, int)>> ClaimAsync(RawUnitOfWork unit, ICollection<(Guid Reservation, int Version)> keys, CancellationToken cancellationToken)
+    private static NpgsqlBatchCommand Claim(DateTimeOffset now, Guid[] reservations, int[] versions)
     {
-        await using var batch = unit.Connection.CreateBatch();
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
-        // Sorted, so two transactions claiming overlapping keys wait in one direction only.
         var claim = new NpgsqlBatchCommand("""
             INSERT INTO hold_requests (reservation_id, plan_version, result, created_at)
             SELECT k.r, k.v, '[]'::jsonb, $1 FROM unnest($2::uuid[], $3::int[]) AS k(r, v) ORDER BY k.r, k.v
             ON CONFLICT DO NOTHING
             RETURNING reservation_id, plan_version
             """);
-        claim.Parameters.Add(new NpgsqlParameter { Value = unit.Now });
-        claim.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Reservation).ToArray() });
-        claim.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Version).ToArray() });
-        batch.BatchCommands.Add(claim);
-        var claimed = new HashSet<(Guid, int)>();
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            claimed.Add((reader.GetGuid(0), reader.GetInt32(1)));
-        }
-
-        return claimed;
+        claim.Parameters.Add(new NpgsqlParameter { Value = now });
+        claim.Parameters.Add(new NpgsqlParameter { Value = reservations });
+        claim.Parameters.Add(new NpgsqlParameter { Value = versions });
+        return claim;
     }
 
-    private static async Task<List<((Guid, int) Key, PlaceHoldsResult Result)>> RecordedResultsAsync(
-        RawUnitOfWork unit, List<(Guid Reservation, int Version)> keys, CancellationToken cancellationToken)
+    /// <summary>The recorded results of the keys the claim found placed before (rows not written by this transaction).</summary>
+    private static NpgsqlBatchCommand RecordedResults(Guid[] reservations, int[] versions)
     {
-        if (keys.Count == 0)
-        {
-            return [];
-        }
-
-        await using var command = unit.Connection.CreateCommand();
-        command.CommandText = """
+        var recorded = new NpgsqlBatchCommand("""
             SELECT h.reservation_id, h.plan_version, h.result::text FROM hold_requests h
             JOIN unnest($1::uuid[], $2::int[]) AS k(r, v) ON k.r = h.reservation_id AND k.v = h.plan_version
-            """;
-        command.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Reservation).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Version).ToArray() });
-        var results = new List<((Guid, int), PlaceHoldsResult)>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            var holds = JsonSerializer.Deserialize<List<PlacedHoldResult>>(reader.GetString(2)) ?? [];
-            results.Add(((reader.GetGuid(0), reader.GetInt32(1)), new PlaceHoldsResult(holds, Replayed: true)));
-        }
-
-        return results;
+            WHERE h.xmin <> pg_current_xact_id()::xid
+            """);
+        recorded.Parameters.Add(new NpgsqlParameter { Value = reservations });
+        recorded.Parameters.Add(new NpgsqlParameter { Value = versions });
+        return recorded;
     }
 
     /// <summary>
@@ -243,12 +220,17 @@ internal sealed class HoldPlacer(
     /// </summary>
     private const string HoldSql = """
         WITH RECURSIVE
+        commands AS MATERIALIZED (
+            SELECT * FROM unnest($15::int[], $16::uuid[], $17::int[], $18::text[]) AS c(cmd, reservation_id, plan_version, expires_at)
+            -- Only the calls whose key the claim just before inserted (its row carries this transaction's id): the others were
+            -- placed before and are replayed from their recorded results.
+            WHERE EXISTS (SELECT 1 FROM hold_requests h
+                          WHERE h.reservation_id = c.reservation_id AND h.plan_version = c.plan_version AND h.xmin = pg_current_xact_id()::xid)),
         lines AS (
             SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::numeric[], $7::uuid[], $8::uuid[], $9::int[],
                                  $10::timestamptz[], $13::int[], $14::int[])
-                AS l(ord, distributor_id, sku, warehouse, quantity, max_price, hold_id, reservation_id, plan_version, expires_at, cmd, pos)),
-        commands AS (
-            SELECT * FROM unnest($15::int[], $16::uuid[], $17::int[], $18::text[]) AS c(cmd, reservation_id, plan_version, expires_at)),
+                AS l(ord, distributor_id, sku, warehouse, quantity, max_price, hold_id, reservation_id, plan_version, expires_at, cmd, pos)
+            WHERE l.cmd IN (SELECT c.cmd FROM commands c)),
         locked AS MATERIALIZED (
             SELECT s.distributor_id::text AS distributor_id, s.sku::text AS sku, s.warehouse::text AS warehouse,
                    s.on_hand - s.held - s.committed AS available, s.unit_price, s.currency, s.minimum_order_quantity AS moq
@@ -314,7 +296,8 @@ internal sealed class HoldPlacer(
             RETURNING 1),
         sources AS (
             INSERT INTO outbox_state (outbox_id, lock_id, created)
-            SELECT * FROM unnest($19::uuid[], $20::uuid[], $21::timestamptz[])
+            SELECT u.outbox_id, u.lock_id, u.created FROM unnest($19::uuid[], $20::uuid[], $21::timestamptz[]) WITH ORDINALITY AS u(outbox_id, lock_id, created, n)
+            WHERE u.n - 1 IN (SELECT c.cmd FROM commands c)
             RETURNING 1),
         messages AS (
             INSERT INTO outbox_message (outbox_id, message_id, sent_time, enqueue_time, expiration_time, headers, properties, content_type, message_type, body,
@@ -332,22 +315,23 @@ internal sealed class HoldPlacer(
         SELECT f.ord, f.granted, r.unit_price, r.currency FROM fold f JOIN ranked r ON r.ord = f.ord
         """;
 
-    /// <summary>Grants every line of the calls to place and commits, in one round trip (see <see cref="HoldSql"/>).</summary>
-    private async Task<List<(int Index, List<PlacedHoldResult> Holds)>> HoldAndCommitAsync(
+    /// <summary>
+    /// Claims the keys of <paramref name="toPlace"/> (the batch's distinct calls), reads the results of those placed
+    /// before, grants every line of the others and commits, in one round trip (see <see cref="HoldSql"/>).
+    /// </summary>
+    private async Task<(List<(int Index, List<PlacedHoldResult> Holds)> Placed, List<((Guid, int) Key, PlaceHoldsResult Result)> Replayed)> PlaceAndCommitAsync(
         RawUnitOfWork unit, IReadOnlyList<PlaceHoldsCommand> commands, List<int> toPlace, CancellationToken cancellationToken)
     {
-        if (toPlace.Count == 0)
+        var (states, messages) = unit.Outbox.Rows;
+        if (messages.Count != toPlace.Count || states.Count != toPlace.Count)
         {
-            await using var commit = new NpgsqlCommand("COMMIT", unit.Connection);
-            await commit.ExecuteNonQueryAsync(cancellationToken);
-            return [];
+            throw new InvalidOperationException($"Expected one HoldsPlaced source per call ({toPlace.Count}), captured {messages.Count} in {states.Count}.");
         }
 
-        var (states, messages) = unit.Outbox.Rows;
-        if (messages.Count != toPlace.Count)
-        {
-            throw new InvalidOperationException($"Expected one HoldsPlaced per call ({toPlace.Count}), captured {messages.Count}.");
-        }
+        var reservations = toPlace.Select(i => commands[i].ReservationId).ToArray();
+        var versions = toPlace.Select(i => commands[i].PlanVersion).ToArray();
+        var claimed = new HashSet<(Guid, int)>();
+        var replayed = new List<((Guid, int), PlaceHoldsResult)>();
 
         var lines = toPlace
             .SelectMany((index, slot) => commands[index].Holds.Select((line, position) =>
@@ -361,6 +345,9 @@ internal sealed class HoldPlacer(
         var granted = new (long Held, decimal UnitPrice, string Currency)?[lines.Count];
         await using (var batch = unit.Connection.CreateBatch())
         {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+            batch.BatchCommands.Add(Claim(unit.Now, reservations, versions));
+            batch.BatchCommands.Add(RecordedResults(reservations, versions));
             var hold = new NpgsqlBatchCommand(HoldSql);
             var p = hold.Parameters;
             p.Add(Array(Enumerable.Range(0, lines.Count)));
@@ -378,8 +365,8 @@ internal sealed class HoldPlacer(
             p.Add(Array(lines.Select(l => l.Slot)));
             p.Add(Array(lines.Select(l => l.Position)));
             p.Add(Array(Enumerable.Range(0, toPlace.Count)));
-            p.Add(Array(toPlace.Select(i => commands[i].ReservationId)));
-            p.Add(Array(toPlace.Select(i => commands[i].PlanVersion)));
+            p.Add(new NpgsqlParameter { Value = reservations });
+            p.Add(new NpgsqlParameter { Value = versions });
             // Written by .NET, so a replay reads back exactly the instant the call asked for.
             p.Add(Array(toPlace.Select(i => commands[i].ExpiresAt.ToString("O", CultureInfo.InvariantCulture))));
             p.Add(Array(states.Select(x => x.OutboxId)));
@@ -406,7 +393,21 @@ internal sealed class HoldPlacer(
             batch.BatchCommands.Add(hold);
             batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
 
+            // One result set per statement that returns rows: the claims, the recorded results, the grants.
             await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                claimed.Add((reader.GetGuid(0), reader.GetInt32(1)));
+            }
+
+            await reader.NextResultAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var holds = JsonSerializer.Deserialize<List<PlacedHoldResult>>(reader.GetString(2)) ?? [];
+                replayed.Add(((reader.GetGuid(0), reader.GetInt32(1)), new PlaceHoldsResult(holds, Replayed: true)));
+            }
+
+            await reader.NextResultAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 granted[reader.GetInt32(0)] = (reader.GetInt64(1), reader.GetDecimal(2), reader.GetString(3));
@@ -418,17 +419,24 @@ internal sealed class HoldPlacer(
             }
         }
 
-        var placed = toPlace.ToDictionary(i => i, i => new PlacedHoldResult?[commands[i].Holds.Count]);
+        var placed = toPlace
+            .Where(i => claimed.Contains((commands[i].ReservationId, commands[i].PlanVersion)))
+            .ToDictionary(i => i, i => new PlacedHoldResult?[commands[i].Holds.Count]);
         for (var i = 0; i < lines.Count; i++)
         {
             var (index, _, position, line, holdId) = lines[i];
+            if (!placed.ContainsKey(index))
+            {
+                continue;
+            }
+
             var expiresAt = commands[index].ExpiresAt;
             placed[index][position] = granted[i] is { Held: > 0 } grant
                 ? new PlacedHoldResult(holdId, line.Sku, line.DistributorId, line.Warehouse, line.Quantity, grant.Held, grant.UnitPrice, grant.Currency, expiresAt)
                 : new PlacedHoldResult(null, line.Sku, line.DistributorId, line.Warehouse, line.Quantity, 0, 0m, string.Empty, expiresAt);
         }
 
-        return placed.Select(p => (p.Key, p.Value.Select(h => h!).ToList())).ToList();
+        return (placed.Select(p => (p.Key, p.Value.Select(h => h!).ToList())).ToList(), replayed);
     }
 
     private static NpgsqlParameter Array<T>(IEnumerable<T> values, NpgsqlDbType? elementType = null) =>
