@@ -51,7 +51,9 @@ internal sealed class StockFeedIngestor(
         var kind = update.Kind!.Value;
         var items = update.Items ?? [];
         var (valid, shapeErrors) = StockUpdateValidator.ValidateItems(kind, items);
-        var mentioned = items
+        // The levels named by items with an error, which a snapshot must leave alone (valid items name theirs already).
+        var mentioned = shapeErrors
+            .Select(e => items[e.Index])
             .Where(i => !string.IsNullOrWhiteSpace(i?.Sku) && !string.IsNullOrWhiteSpace(i.Warehouse))
             .Select(i => (Brokering.Contracts.Sku.Normalize(i!.Sku) ?? i.Sku!.Trim(), i.Warehouse!.Trim()))
             .ToHashSet();
@@ -370,14 +372,18 @@ internal sealed class StockFeedIngestor(
         /// </summary>
         private List<StageRow> Stage()
         {
-            var rows = new List<StageRow>(candidates.Count);
-            var validKeys = new HashSet<(string, string)>(candidates.Count);
+            var rows = new List<StageRow>(candidates.Count + mentioned.Count);
             foreach (var item in candidates)
             {
-                validKeys.Add((item.Sku, item.Warehouse));
                 rows.Add(new StageRow(item.Index, item.Sku, item.Warehouse, true, item.Quantity, item.UnitPrice, item.Currency, item.LeadTimeDays, item.MinimumOrderQuantity));
             }
 
+            if (mentioned.Count == 0)
+            {
+                return rows;
+            }
+
+            var validKeys = candidates.Select(c => (c.Sku, c.Warehouse)).ToHashSet();
             foreach (var key in mentioned)
             {
                 if (!validKeys.Contains(key))

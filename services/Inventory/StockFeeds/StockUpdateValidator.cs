@@ -60,139 +60,169 @@ internal static class StockUpdateValidator
         for (var index = 0; index < items.Count; index++)
         {
             var item = items[index];
-            var path = $"items[{index}]";
             if (item is null)
             {
-                errors.Add(new StockItemError(index, null, path, "The item is empty."));
+                errors.Add(new StockItemError(index, null, $"items[{index}]", "The item is empty."));
                 continue;
             }
 
-            var error = CheckItem(kind, item, path);
+            // A snapshot carries thousands of items, nearly all valid: the valid path allocates nothing it does not keep
+            // (the field path is formatted only for an error, the SKU normalised and the warehouse trimmed once).
+            var error = CheckItem(kind, item, out var sku, out var warehouse);
             if (error is not null)
             {
-                errors.Add(new StockItemError(index, item.Sku, error.Value.Field, error.Value.Message));
+                errors.Add(new StockItemError(index, item.Sku, $"items[{index}].{error.Value.Field}", error.Value.Message));
                 continue;
             }
 
-            var sku = Sku.Normalize(item.Sku)!;
-            var warehouse = item.Warehouse!.Trim();
-            if (!seen.Add((sku, warehouse)))
+            if (!seen.Add((sku!, warehouse!)))
             {
-                errors.Add(new StockItemError(index, item.Sku, $"{path}.warehouse", $"{sku} in warehouse {warehouse} appears more than once in this update."));
+                errors.Add(new StockItemError(index, item.Sku, $"items[{index}].warehouse", $"{sku} in warehouse {warehouse} appears more than once in this update."));
                 continue;
             }
 
             var quantity = kind == StockUpdateKind.Snapshot ? item.QuantityOnHand!.Value : item.QuantityChange!.Value;
             valid.Add(new ValidItem(
-                index, sku, warehouse, quantity, item.UnitPrice, item.Currency?.Trim().ToUpperInvariant(), item.LeadTimeDays, item.MinimumOrderQuantity));
+                index, sku!, warehouse!, quantity, item.UnitPrice, Currency(item.Currency), item.LeadTimeDays, item.MinimumOrderQuantity));
         }
 
         return (valid, errors);
     }
 
-    private static (string Field, string Message)? CheckItem(StockUpdateKind kind, StockFeedItem item, string path)
+    /// <summary>The canonical currency code (trimmed, upper case), allocating only when the raw one is not canonical.</summary>
+    private static string? Currency(string? raw)
     {
+        if (raw is null)
+        {
+            return null;
+        }
+
+        foreach (var c in raw)
+        {
+            if (!char.IsAsciiLetterUpper(c))
+            {
+                return raw.Trim().ToUpperInvariant();
+            }
+        }
+
+        return raw;
+    }
+
+    /// <summary>
+    /// The first problem of an item (field relative to the item's path, message), or null with its normalised SKU and
+    /// trimmed warehouse.
+    /// </summary>
+    private static (string Field, string Message)? CheckItem(StockUpdateKind kind, StockFeedItem item, out string? sku, out string? warehouse)
+    {
+        sku = null;
+        warehouse = null;
         if (string.IsNullOrWhiteSpace(item.Sku))
         {
-            return ($"{path}.sku", "sku is required.");
+            return ("sku", "sku is required.");
         }
 
         // Also keeps NUL out, which PostgreSQL text cannot hold: such an item would fail the whole update instead of itself.
-        if (!Sku.TryNormalize(item.Sku, out _))
+        if (!Sku.TryNormalize(item.Sku, out var normalized))
         {
-            return ($"{path}.sku", $"sku is at most {InputBounds.MaxSkuLength} letters, digits and - _ . / + (was '{item.Sku}').");
+            return ("sku", $"sku is at most {InputBounds.MaxSkuLength} letters, digits and - _ . / + (was '{item.Sku}').");
         }
 
         if (string.IsNullOrWhiteSpace(item.Warehouse))
         {
-            return ($"{path}.warehouse", "warehouse is required.");
+            return ("warehouse", "warehouse is required.");
         }
 
-        if (item.Warehouse.Trim().Length > 64)
+        var trimmed = item.Warehouse.Trim();
+        if (trimmed.Length > 64)
         {
-            return ($"{path}.warehouse", "warehouse is at most 64 characters.");
+            return ("warehouse", "warehouse is at most 64 characters.");
         }
 
-        if (item.Warehouse.Any(char.IsControl))
+        foreach (var c in item.Warehouse)
         {
-            return ($"{path}.warehouse", "warehouse must not contain control characters.");
+            if (char.IsControl(c))
+            {
+                return ("warehouse", "warehouse must not contain control characters.");
+            }
         }
 
         if (kind == StockUpdateKind.Snapshot)
         {
             if (item.QuantityChange is not null)
             {
-                return ($"{path}.quantityChange", "A snapshot reports quantityOnHand, not quantityChange.");
+                return ("quantityChange", "A snapshot reports quantityOnHand, not quantityChange.");
             }
 
             if (item.QuantityOnHand is null)
             {
-                return ($"{path}.quantityOnHand", "quantityOnHand is required in a snapshot.");
+                return ("quantityOnHand", "quantityOnHand is required in a snapshot.");
             }
 
             if (item.QuantityOnHand is < 0 or > InputBounds.MaxQuantity)
             {
-                return ($"{path}.quantityOnHand", $"quantityOnHand must be between 0 and {InputBounds.MaxQuantity} (was {item.QuantityOnHand}).");
+                return ("quantityOnHand", $"quantityOnHand must be between 0 and {InputBounds.MaxQuantity} (was {item.QuantityOnHand}).");
             }
 
             if (item.UnitPrice is null)
             {
-                return ($"{path}.unitPrice", "unitPrice is required in a snapshot.");
+                return ("unitPrice", "unitPrice is required in a snapshot.");
             }
 
             if (item.Currency is null)
             {
-                return ($"{path}.currency", "currency is required in a snapshot.");
+                return ("currency", "currency is required in a snapshot.");
             }
         }
         else
         {
             if (item.QuantityOnHand is not null)
             {
-                return ($"{path}.quantityOnHand", "A delta reports quantityChange, not quantityOnHand.");
+                return ("quantityOnHand", "A delta reports quantityChange, not quantityOnHand.");
             }
 
             if (item.QuantityChange is null)
             {
-                return ($"{path}.quantityChange", "quantityChange is required in a delta.");
+                return ("quantityChange", "quantityChange is required in a delta.");
             }
 
             if (item.QuantityChange is < -InputBounds.MaxQuantity or > InputBounds.MaxQuantity)
             {
-                return ($"{path}.quantityChange", $"quantityChange must be between -{InputBounds.MaxQuantity} and {InputBounds.MaxQuantity} (was {item.QuantityChange}).");
+                return ("quantityChange", $"quantityChange must be between -{InputBounds.MaxQuantity} and {InputBounds.MaxQuantity} (was {item.QuantityChange}).");
             }
         }
 
         if (item.UnitPrice is < 0 or > InputBounds.MaxUnitPrice)
         {
-            return ($"{path}.unitPrice", $"unitPrice must be between 0 and {InputBounds.MaxUnitPrice} (was {item.UnitPrice}).");
+            return ("unitPrice", $"unitPrice must be between 0 and {InputBounds.MaxUnitPrice} (was {item.UnitPrice}).");
         }
 
         if (item.UnitPrice is { } price && decimal.Round(price, InputBounds.PriceDecimals) != price)
         {
-            return ($"{path}.unitPrice", $"unitPrice has at most {InputBounds.PriceDecimals} decimal places.");
+            return ("unitPrice", $"unitPrice has at most {InputBounds.PriceDecimals} decimal places.");
         }
 
         if ((item.UnitPrice is null) != (item.Currency is null))
         {
-            return (item.Currency is null ? $"{path}.currency" : $"{path}.unitPrice", "unitPrice and currency go together.");
+            return (item.Currency is null ? "currency" : "unitPrice", "unitPrice and currency go together.");
         }
 
         if (item.Currency is { } currency && (currency.Trim().Length != 3 || !currency.Trim().All(char.IsAsciiLetter)))
         {
-            return ($"{path}.currency", $"currency must be an ISO 4217 code such as USD (was '{currency}').");
+            return ("currency", $"currency must be an ISO 4217 code such as USD (was '{currency}').");
         }
 
         if (item.LeadTimeDays is < 0 or > InputBounds.MaxLeadTimeDays)
         {
-            return ($"{path}.leadTimeDays", $"leadTimeDays must be between 0 and {InputBounds.MaxLeadTimeDays} (was {item.LeadTimeDays}).");
+            return ("leadTimeDays", $"leadTimeDays must be between 0 and {InputBounds.MaxLeadTimeDays} (was {item.LeadTimeDays}).");
         }
 
         if (item.MinimumOrderQuantity is < 1 or > InputBounds.MaxQuantity)
         {
-            return ($"{path}.minimumOrderQuantity", $"minimumOrderQuantity must be between 1 and {InputBounds.MaxQuantity} (was {item.MinimumOrderQuantity}).");
+            return ("minimumOrderQuantity", $"minimumOrderQuantity must be between 1 and {InputBounds.MaxQuantity} (was {item.MinimumOrderQuantity}).");
         }
 
+        sku = normalized;
+        warehouse = trimmed;
         return null;
     }
 }
