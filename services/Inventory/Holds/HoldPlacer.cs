@@ -13,9 +13,10 @@ namespace Brokering.Inventory.Holds;
 /// <summary>
 /// Places holds. Concurrent calls are grouped into one transaction (group commit, as TigerBeetle batches
 /// transfers): a hot SKU's row lock is held through one commit's fsync for many holds instead of one.
-/// Each hold is still one conditional <c>UPDATE … SET held = held + LEAST(wanted, available) WHERE available &gt; 0</c>,
-/// so no unit is ever held twice and none beyond what is on hand, whoever else is holding (the other replica
-/// included). Every statement of a batch goes in one round trip, taking level locks in key order.
+/// Each hold is granted exactly what one conditional <c>UPDATE … SET held = held + LEAST(wanted, available) WHERE
+/// available &gt; 0</c> per line, one after another, would grant, computed from the locked rows, so no unit is ever held
+/// twice and none beyond what is on hand, whoever else is holding (the other replica included). Every statement of a
+/// batch goes in one round trip, taking level locks in key order.
 /// </summary>
 internal sealed class HoldPlacer(
     InventoryTransactions transactions,

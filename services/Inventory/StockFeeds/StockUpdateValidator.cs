@@ -56,7 +56,7 @@ internal static class StockUpdateValidator
     {
         var valid = new List<ValidItem>(items.Count);
         var errors = new List<StockItemError>();
-        var seen = new HashSet<(string, string)>();
+        var seen = new HashSet<(string, string)>(items.Count);
         for (var index = 0; index < items.Count; index++)
         {
             var item = items[index];
