@@ -204,7 +204,9 @@ internal sealed class HoldPlacer(
         var recorded = new NpgsqlBatchCommand("""
             SELECT h.reservation_id, h.plan_version, h.result::text FROM hold_requests h
             JOIN unnest($1::uuid[], $2::int[]) AS k(r, v) ON k.r = h.reservation_id AND k.v = h.plan_version
-            WHERE h.xmin <> pg_current_xact_id()::xid
+            -- _if_assigned: a batch whose claims all conflicted has written nothing, and asking for its id would make its
+            -- COMMIT wait for a WAL flush; with no id, every row is another's.
+            WHERE h.xmin IS DISTINCT FROM pg_current_xact_id_if_assigned()::xid
             """);
         recorded.Parameters.Add(new NpgsqlParameter { Value = reservations });
         recorded.Parameters.Add(new NpgsqlParameter { Value = versions });
@@ -226,7 +228,7 @@ internal sealed class HoldPlacer(
             -- Only the calls whose key the claim just before inserted (its row carries this transaction's id): the others were
             -- placed before and are replayed from their recorded results.
             WHERE EXISTS (SELECT 1 FROM hold_requests h
-                          WHERE h.reservation_id = c.reservation_id AND h.plan_version = c.plan_version AND h.xmin = pg_current_xact_id()::xid)),
+                          WHERE h.reservation_id = c.reservation_id AND h.plan_version = c.plan_version AND h.xmin = pg_current_xact_id_if_assigned()::xid)),
         lines AS (
             SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::numeric[], $7::uuid[], $8::uuid[], $9::int[],
                                  $10::timestamptz[], $13::int[], $14::int[])
