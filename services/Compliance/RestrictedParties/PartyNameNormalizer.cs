@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 
 namespace Brokering.Compliance.RestrictedParties;
@@ -9,8 +8,9 @@ namespace Brokering.Compliance.RestrictedParties;
 internal readonly record struct NameToken(string Text, double Weight);
 
 /// <summary>
-/// Turns party names into comparable words: case, punctuation, diacritics, legal suffixes
-/// (Co., Ltd., Inc., LLC, Group, Corporation, 有限公司…) and word order stop mattering, and
+/// Turns party names into comparable words: every Latin reading of the name (<see cref="LatinReadings"/>: compatibility
+/// forms, invisible characters, diacritics, look-alike letters of other scripts, Cyrillic and Greek), then case,
+/// punctuation, legal suffixes (Co., Ltd., Inc., LLC, Group, Corporation, 有限公司…) and word order stop mattering, and
 /// descriptive words (Technology, Intelligent, Shanghai…) weigh little.
 /// </summary>
 internal static class PartyNameNormalizer
@@ -29,7 +29,9 @@ internal static class PartyNameNormalizer
     {
         "co", "coltd", "company", "companies", "corp", "corporation", "inc", "incorporated", "ltd", "limited",
         "llc", "llp", "lp", "plc", "gmbh", "ag", "sa", "sas", "srl", "spa", "bv", "nv", "oy", "ab", "pte", "pty",
-        "jsc", "pjsc", "ojsc", "cjsc", "ooo", "zao", "oao", "kk", "group", "groups", "holding", "holdings",
+        "jsc", "pjsc", "ojsc", "cjsc", "ooo", "zao", "oao", "pao", "kk", "group", "groups", "holding", "holdings",
+        // Russian legal forms as romanised from Cyrillic (ООО "…", Группа, Компания): the name is what remains.
+        "grupp", "gruppa", "kompaniya", "kompaniia", "korporatsiya", "korporatsiia",
         "the", "and", "of",
     };
 
@@ -44,10 +46,15 @@ internal static class PartyNameNormalizer
 
     private static readonly char[] Apostrophes = ['\'', '’', 'ʼ', '‘', '`', 'ʻ', '.'];
 
-    /// <summary>The weighted words of a name, in their original order.</summary>
-    public static IReadOnlyList<NameToken> Tokens(string name)
+    /// <summary>The weighted words of a name's canonical reading, in their original order.</summary>
+    public static IReadOnlyList<NameToken> Tokens(string name) => TokensOf(LatinReadings.Canonical(name));
+
+    /// <summary>The weighted words of each Latin reading of a name (see <see cref="LatinReadings"/>), canonical first.</summary>
+    public static IReadOnlyList<IReadOnlyList<NameToken>> TokenReadings(string name) => [.. LatinReadings.Of(name).Select(TokensOf)];
+
+    private static IReadOnlyList<NameToken> TokensOf(string reading)
     {
-        var text = Fold(name);
+        var text = Fold(reading);
         var words = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         var tokens = words
             .Where(word => !LegalWords.Contains(word))
@@ -89,58 +96,12 @@ internal static class PartyNameNormalizer
     private static bool IsDescriptive(string word) =>
         DescriptiveWords.Contains(word) || CjkDescriptors.Contains(word, StringComparer.Ordinal);
 
-    /// <summary>
-    /// Letters of other scripts that look like Latin ones, after the manner of Unicode TR39's confusable skeletons: a
-    /// Cyrillic "ѕ" in "Inspur" or a Greek "Ι" for "I" reads the same to a person and must read the same here, or one
-    /// letter is enough to slip a listed name past the threshold. Both cases are listed, since the uppercase forms
-    /// (Cyrillic Н, Greek Ρ) look Latin where the lowercase ones do not. Applied to list entries too, so a name listed in
-    /// Cyrillic compares with itself exactly as before.
-    /// </summary>
-    private static readonly Dictionary<char, char> Confusables = new()
+    // Words of one Latin reading (see LatinReadings, which has already unified compatibility forms, dropped invisible
+    // characters and read look-alikes and Cyrillic and Greek, so "ＩＮＳＰＵＲ", "In\u200Bspur" and "Inѕpur" all come as
+    // "inspur"): legal forms and punctuation go, descriptive words are split off CJK names.
+    private static string Fold(string reading)
     {
-        // Cyrillic
-        ['А'] = 'a', ['В'] = 'b', ['Е'] = 'e', ['Ѕ'] = 's', ['І'] = 'i', ['Ј'] = 'j', ['К'] = 'k', ['М'] = 'm', ['Н'] = 'h',
-        ['О'] = 'o', ['Р'] = 'p', ['С'] = 'c', ['Т'] = 't', ['У'] = 'y', ['Х'] = 'x', ['Ү'] = 'y', ['Һ'] = 'h', ['Ԁ'] = 'd',
-        ['Ԛ'] = 'q', ['Ԝ'] = 'w', ['Ӏ'] = 'l',
-        ['а'] = 'a', ['е'] = 'e', ['ё'] = 'e', ['ѕ'] = 's', ['і'] = 'i', ['ї'] = 'i', ['ј'] = 'j', ['о'] = 'o', ['р'] = 'p',
-        ['с'] = 'c', ['у'] = 'y', ['х'] = 'x', ['ү'] = 'y', ['һ'] = 'h', ['ԁ'] = 'd', ['ԛ'] = 'q', ['ԝ'] = 'w', ['ӏ'] = 'l',
-        ['к'] = 'k', ['м'] = 'm', ['т'] = 't',
-        // Greek
-        ['Α'] = 'a', ['Β'] = 'b', ['Ε'] = 'e', ['Ζ'] = 'z', ['Η'] = 'h', ['Ι'] = 'i', ['Κ'] = 'k', ['Μ'] = 'm', ['Ν'] = 'n',
-        ['Ο'] = 'o', ['Ρ'] = 'p', ['Τ'] = 't', ['Υ'] = 'y', ['Χ'] = 'x',
-        ['α'] = 'a', ['ο'] = 'o', ['ι'] = 'i', ['κ'] = 'k', ['ν'] = 'v', ['ρ'] = 'p', ['τ'] = 't', ['υ'] = 'u', ['χ'] = 'x',
-        ['ϲ'] = 'c', ['ϳ'] = 'j', ['ε'] = 'e',
-        // Latin look-alikes NFKC leaves alone
-        ['ı'] = 'i', ['ȷ'] = 'j', ['ɑ'] = 'a', ['ɡ'] = 'g', ['ʟ'] = 'l', ['ɪ'] = 'i', ['ɴ'] = 'n', ['ʀ'] = 'r', ['ᴏ'] = 'o',
-    };
-
-    /// <summary>
-    /// The name as a person would read it: compatibility forms (fullwidth, ligatures, circled and styled letters)
-    /// unified, invisible format characters (zero-width spaces and joiners, soft hyphens, direction marks) dropped rather
-    /// than turned into word breaks, and look-alike letters of other scripts folded onto Latin.
-    /// </summary>
-    public static string Skeleton(string name)
-    {
-        var compatible = name.Normalize(NormalizationForm.FormKC);
-        var builder = new StringBuilder(compatible.Length);
-        foreach (var c in compatible)
-        {
-            if (CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.Format)
-            {
-                continue;
-            }
-
-            builder.Append(Confusables.TryGetValue(c, out var latin) ? latin : c);
-        }
-
-        return builder.ToString();
-    }
-
-    private static string Fold(string name)
-    {
-        // Compatibility forms, invisible characters and look-alike letters first, so "ＩＮＳＰＵＲ", "In\u200Bspur" and
-        // "Inѕpur" are all "inspur".
-        var text = Skeleton(name).ToLowerInvariant();
+        var text = reading;
         foreach (var form in CjkLegalForms)
         {
             text = text.Replace(form, " ", StringComparison.Ordinal);
@@ -152,16 +113,16 @@ internal static class PartyNameNormalizer
         }
 
         var builder = new StringBuilder(text.Length);
-        foreach (var c in text.Normalize(NormalizationForm.FormD))
+        foreach (var c in text)
         {
-            if (CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.NonSpacingMark || Apostrophes.Contains(c))
+            if (Apostrophes.Contains(c))
             {
-                continue; // diacritics, and the apostrophes of Wade-Giles (Ch'ao) and dotted abbreviations (L.L.C.)
+                continue; // the apostrophes of Wade-Giles (Ch'ao) and dotted abbreviations (L.L.C.)
             }
 
             builder.Append(c == '&' ? " and " : char.IsLetterOrDigit(c) ? c.ToString() : " ");
         }
 
-        return builder.ToString().Normalize(NormalizationForm.FormC);
+        return builder.ToString();
     }
 }

@@ -55,7 +55,22 @@ internal sealed class RestrictedPartyMatcher
     /// <summary>The similarity of two names in [0, 1].</summary>
     public static double Similarity(string left, string right) => Similarity(PreparedName.Of(left), PreparedName.Of(right));
 
+    // The best over every pair of readings: a name is what it reads as in its most telling reading (see LatinReadings).
     private static double Similarity(PreparedName query, PreparedName candidate)
+    {
+        var best = 0.0;
+        foreach (var left in query.Readings)
+        {
+            foreach (var right in candidate.Readings)
+            {
+                best = Math.Max(best, Similarity(left, right));
+            }
+        }
+
+        return best;
+    }
+
+    private static double Similarity(PreparedReading query, PreparedReading candidate)
     {
         if (query.Tokens.Count == 0 || candidate.Tokens.Count == 0)
         {
@@ -70,7 +85,7 @@ internal sealed class RestrictedPartyMatcher
     }
 
     // How much of `of`'s weight finds a similar word in `within`.
-    private static double Coverage(PreparedName of, PreparedName within)
+    private static double Coverage(PreparedReading of, PreparedReading within)
     {
         double found = 0, total = 0;
         for (var i = 0; i < of.Tokens.Count; i++)
@@ -131,16 +146,20 @@ internal sealed class RestrictedPartyMatcher
         return 1.0 - (double)d[left.Length, right.Length] / Math.Max(left.Length, right.Length);
     }
 
-    private sealed record PreparedName(string Original, IReadOnlyList<NameToken> Tokens, IReadOnlyList<string> Folded, string Run, string FoldedRun)
+    private sealed record PreparedName(string Original, IReadOnlyList<PreparedReading> Readings)
     {
-        public static PreparedName Of(string name)
+        public static PreparedName Of(string name) =>
+            new(name, [.. PartyNameNormalizer.TokenReadings(name).Select(PreparedReading.Of)]);
+    }
+
+    private sealed record PreparedReading(IReadOnlyList<NameToken> Tokens, IReadOnlyList<string> Folded, string Run, string FoldedRun)
+    {
+        public static PreparedReading Of(IReadOnlyList<NameToken> tokens)
         {
-            var tokens = PartyNameNormalizer.Tokens(name);
             // The run is made of the distinctive words only: a shared "Technology" must not make "Birch" look like "Biren".
             var distinctive = tokens.Where(token => token.Weight >= 1).ToList();
             var run = string.Concat((distinctive.Count > 0 ? distinctive : tokens).Select(token => token.Text));
-            return new PreparedName(
-                name,
+            return new PreparedReading(
                 tokens,
                 [.. tokens.Select(token => PartyNameNormalizer.FoldTransliteration(token.Text))],
                 run,

@@ -66,8 +66,8 @@ public sealed class PartyNameMatchingTests
     [Fact]
     public void The_skeleton_reads_look_alikes_as_Latin_and_drops_invisible_characters()
     {
-        PartyNameNormalizer.Skeleton("In\u0455p\u200Bur").ShouldBe("Inspur");
-        PartyNameNormalizer.Skeleton("\uFF29\uFF2E\uFF33").ShouldBe("INS");
+        LatinReadings.Canonical("In\u0455p\u200Bur").ShouldBe("inspur");
+        LatinReadings.Canonical("\uFF29\uFF2E\uFF33").ShouldBe("ins");
         PartyNameNormalizer.Canonical("\u0399NSPUR GROUP CO., LTD.").ShouldBe(PartyNameNormalizer.Canonical("Inspur Group"));
     }
 

@@ -1,0 +1,94 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Api = Brokering.Contracts.Grpc.Compliance;
+
+namespace Brokering.Compliance.Tests.Integration;
+
+/// <summary>
+/// Through the service as ordering and officers reach it (gRPC <c>Screen</c>, REST <c>/v1/restricted-parties/matches</c>)
+/// on real PostgreSQL with the seeded list: every seeded name, spelled in every kind of evasion, is denied; Cyrillic and
+/// Greek spellings are denied; ordinary names in any script are approved.
+/// </summary>
+public sealed class ScreeningEvasionApiTests(ComplianceServiceFixture service) : IClassFixture<ComplianceServiceFixture>
+{
+    private const string H20 = "NVIDIA-H20";
+
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    public static TheoryData<string, string, string> Evasions => EvasionVariants.All();
+
+    [Theory]
+    [MemberData(nameof(Evasions))]
+    public async Task A_listed_end_user_spelled_to_evade_is_denied_over_grpc_with_the_entry_in_the_evidence(string variant, string kind, string entry)
+    {
+        var response = await service.Grpc.ScreenAsync(Request(variant), cancellationToken: Cancel);
+
+        response.Outcome.ShouldBe(Api.ScreeningOutcome.Denied, kind);
+        response.Matches.ShouldContain(match => match.EntryName == entry && !match.Cleared, kind);
+    }
+
+    [Theory]
+    [InlineData("Инспур", "Inspur Group Co., Ltd.")]
+    [InlineData("ООО «Инспур Груп»", "Inspur Group Co., Ltd.")]
+    [InlineData("Лоонгсон", "Loongson Technology Corporation Limited")]
+    [InlineData("Шанхай Бирен", "Shanghai Biren Intelligent Technology Co., Ltd.")]
+    [InlineData("Мооре Тхреадс", "Moore Threads Intelligent Technology (Beijing) Co., Ltd.")]
+    [InlineData("Ινσπουρ", "Inspur Group Co., Ltd.")]
+    [InlineData("Λοονγκσον", "Loongson Technology Corporation Limited")]
+    [InlineData("Μπιρεν", "Shanghai Biren Intelligent Technology Co., Ltd.")]
+    [InlineData("Μοορε Θρεαδς", "Moore Threads Intelligent Technology (Beijing) Co., Ltd.")]
+    public async Task A_listed_end_user_written_in_Cyrillic_or_Greek_is_denied_over_grpc(string endUser, string entry)
+    {
+        var response = await service.Grpc.ScreenAsync(Request(endUser), cancellationToken: Cancel);
+
+        response.Outcome.ShouldBe(Api.ScreeningOutcome.Denied);
+        response.Matches.ShouldContain(match => match.EntryName == entry);
+    }
+
+    [Theory]
+    [InlineData("Inspire Group Co., Ltd.")]
+    [InlineData("Insp\u0456re Gr\u043Eup")]
+    [InlineData("Moore Industries Inc.")]
+    [InlineData("\u0412irch Technology")]
+    [InlineData("360 Security Technology Inc.")]
+    [InlineData("Сбербанк")]
+    [InlineData("ПАО «Ростелеком»")]
+    [InlineData("Ολυμπιακή Αεροπορία")]
+    [InlineData("Արմենտել")]
+    public async Task An_ordinary_end_user_in_any_script_is_approved_over_grpc(string endUser)
+    {
+        var response = await service.Grpc.ScreenAsync(Request(endUser), cancellationToken: Cancel);
+
+        response.Outcome.ShouldBe(Api.ScreeningOutcome.Approved, string.Join("; ", response.Reasons));
+        response.Matches.ShouldBeEmpty();
+    }
+
+    [Theory]
+    [InlineData("In\u0455pur Gr\u03BFup")]
+    [InlineData("Инспур")]
+    [InlineData("\uFF2C\uFF4F\uFF4F\uFF4E\uFF47\uFF53\uFF4F\uFF4E")]
+    public async Task An_officer_checking_an_evasive_spelling_over_rest_sees_it_match_the_entry(string name)
+    {
+        using var response = await service.Http.GetAsync(
+            new Uri($"/v1/restricted-parties/matches?name={Uri.EscapeDataString(name)}", UriKind.Relative), Cancel);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var best = (await response.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("candidates")[0];
+        best.GetProperty("matches").GetBoolean().ShouldBeTrue();
+        best.GetProperty("score").GetDouble().ShouldBeGreaterThanOrEqualTo(0.85);
+    }
+
+    private static Api.ScreenRequest Request(string endUser)
+    {
+        var request = new Api.ScreenRequest
+        {
+            ReservationId = Guid.NewGuid().ToString(),
+            BuyerId = "buyer-evasion",
+            EndUser = new Api.Party { Name = endUser, Country = "SG" },
+            DestinationCountry = "US",
+        };
+        request.Lines.Add(new Api.ScreenLine { Sku = H20, Quantity = 1 });
+        return request;
+    }
+}
