@@ -31,10 +31,12 @@ internal static class DecisionsApi
 {
     public static RouteGroupBuilder MapDecisionsApi(this RouteGroupBuilder v1)
     {
-        v1.MapGroup("/decisions").WithTags("Decisions").RequireAuthorization(BrokeringRoles.Oversight)
+        // Officers only: the evidence names the list entry a party matched and the score, which is for the officers who
+        // decide on matches, not for operators (nor, through them, for the buyer).
+        v1.MapGroup("/decisions").WithTags("Decisions").RequireAuthorization(BrokeringRoles.ComplianceOfficer)
             .MapGet("/{reservationId}", GetAsync)
             .WithName("GetDecisions")
-            .WithSummary("Every screening decision of a reservation with its evidence, oldest first.");
+            .WithSummary("Every screening decision of a reservation with its evidence, oldest first (compliance officers only).");
         return v1;
     }
 

@@ -65,7 +65,10 @@ internal static class RestrictedPartiesApi
         parties.MapPost("/", AddAsync).RequireAuthorization(BrokeringRoles.ComplianceOfficer).WithName("AddRestrictedParty").WithSummary("Adds a list entry; publishes PartyListed.");
         parties.MapGet("/", ListAsync).WithName("ListRestrictedParties").WithSummary("The list's version, freshness and entries.");
         parties.MapGet("/{id:guid}", GetAsync).WithName("GetRestrictedParty").WithSummary("One list entry.");
-        parties.MapGet("/matches", CheckNameAsync).WithName("CheckPartyName").WithSummary("Scores a name against the list, as screening would.");
+        // Officers only: a score against the threshold tells whoever sees it how close a spelling came and how to
+        // tune the next one, so no one who is not deciding on matches may ask.
+        parties.MapGet("/matches", CheckNameAsync).RequireAuthorization(BrokeringRoles.ComplianceOfficer).WithName("CheckPartyName")
+            .WithSummary("Scores a name against the list, as screening would (compliance officers only).");
         parties.MapPost("/refreshes", RefreshAsync).RequireAuthorization(BrokeringRoles.ComplianceOfficer).WithName("RefreshRestrictedPartyList")
             .WithSummary("Records that the list was checked against its source and is current.");
         parties.MapPost("/clearances", ClearAsync).RequireAuthorization(BrokeringRoles.ComplianceOfficer).WithName("ClearPartyMatch").WithSummary("Clears a false positive for a party name, with a reason.");

@@ -145,7 +145,7 @@ internal sealed class ComplianceGrpcService(
             ListVersion = decision.ListVersion ?? string.Empty,
             EarliestCutoff = decision.EarliestCutoff is { } earliest ? Timestamp.FromDateTimeOffset(earliest) : null,
         };
-        response.Reasons.AddRange(evidence.Reasons);
+        response.Reasons.AddRange(Screener.ForCaller(evidence, decision.Id));
         foreach (var line in evidence.Lines)
         {
             var decided = new Api.LineDecision
@@ -162,6 +162,7 @@ internal sealed class ComplianceGrpcService(
             response.Lines.Add(decided);
         }
 
+        // For the calling service's own use (only services may call Screen); ordering relays none of it to the buyer.
         foreach (var match in evidence.Matches)
         {
             response.Matches.Add(new Api.PartyMatch

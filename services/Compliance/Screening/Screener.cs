@@ -80,8 +80,8 @@ internal static class Screener
         var matches = new List<PartyMatchEvidence>();
         if (context.List is not null)
         {
-            ScreenParty(EndUserRole, "the end user", input.EndUser?.Name, context, matches, denials);
-            ScreenParty(BuyerParentRole, "the buyer's ultimate parent", input.BuyerParent?.Name, context, matches, denials);
+            ScreenParty(EndUserRole, input.EndUser?.Name, context, matches, denials);
+            ScreenParty(BuyerParentRole, input.BuyerParent?.Name, context, matches, denials);
         }
 
         var lines = input.Lines.Select(line => ScreenLine(input, line, destination, parentCountry, denials.Count > 0, context)).ToList();
@@ -128,8 +128,32 @@ internal static class Screener
         }
     }
 
+    /// <summary>
+    /// The reason an uncleared match denies, as the decision's evidence records it for officers: the entry, the alias and
+    /// the score against the threshold. Never for the buyer (see <see cref="ForCaller"/>).
+    /// </summary>
+    public static string MatchReason(PartyMatchEvidence match) => Invariant(
+        $"{(match.Role == BuyerParentRole ? "the buyer's ultimate parent" : "the end user")} '{match.QueriedName}' matches '{match.EntryName}' on the {match.List} (as '{match.MatchedName}', score {match.Score:0.###} ≥ {match.Threshold:0.###})");
+
+    /// <summary>
+    /// The decision's reasons as a calling service is given them: a match's evidence (entry, alias, score, threshold) is
+    /// replaced by a statement that a party is listed and where the evidence is. Ordering passes reasons on to the buyer,
+    /// and a buyer who sees how close a spelling came learns how to tune the next one; the evidence stays with officers.
+    /// </summary>
+    public static IReadOnlyList<string> ForCaller(DecisionEvidence evidence, Guid decisionId)
+    {
+        var withheld = evidence.Matches.Where(match => !match.Cleared).Select(MatchReason).ToHashSet(StringComparer.Ordinal);
+        var reasons = evidence.Reasons.Where(reason => !withheld.Contains(reason)).ToList();
+        if (withheld.Count > 0)
+        {
+            reasons.Insert(0, $"a party to the reservation is on a restricted-party list; the evidence is with compliance officers under decision {decisionId}");
+        }
+
+        return reasons;
+    }
+
     private static void ScreenParty(
-        string role, string who, string? name, ScreeningContext context, List<PartyMatchEvidence> matches, List<string> denials)
+        string role, string? name, ScreeningContext context, List<PartyMatchEvidence> matches, List<string> denials)
     {
         if (string.IsNullOrWhiteSpace(name))
         {
@@ -140,13 +164,13 @@ internal static class Screener
         foreach (var match in context.Matcher.Match(name))
         {
             var clearance = context.Clearances.FirstOrDefault(candidate => candidate.Covers(canonical, match.Entry.Id));
-            matches.Add(new PartyMatchEvidence(
+            var evidence = new PartyMatchEvidence(
                 role, name, match.Entry.Id, match.Entry.Name, match.MatchedName, match.Score, context.Matcher.Threshold,
-                match.Entry.List, clearance is not null, clearance?.Reason, clearance?.Id));
+                match.Entry.List, clearance is not null, clearance?.Reason, clearance?.Id);
+            matches.Add(evidence);
             if (clearance is null)
             {
-                denials.Add(Invariant(
-                    $"{who} '{name}' matches '{match.Entry.Name}' on the {match.Entry.List} (as '{match.MatchedName}', score {match.Score:0.###} ≥ {context.Matcher.Threshold:0.###})"));
+                denials.Add(MatchReason(evidence));
             }
         }
     }

@@ -79,6 +79,43 @@ public sealed class ScreeningEvasionApiTests(ComplianceServiceFixture service) :
         best.GetProperty("score").GetDouble().ShouldBeGreaterThanOrEqualTo(0.85);
     }
 
+    [Fact]
+    public async Task A_denial_tells_the_calling_service_no_score_or_entry_and_the_officer_reads_both_under_the_decision()
+    {
+        var request = Request("Inѕpur Group");
+
+        var response = await service.Grpc.ScreenAsync(request, cancellationToken: Cancel);
+
+        response.Outcome.ShouldBe(Api.ScreeningOutcome.Denied);
+        var reasons = string.Join("\n", response.Reasons.Concat(response.Lines.SelectMany(line => line.Reasons)));
+        reasons.ShouldContain($"under decision {response.DecisionId}");
+        reasons.ShouldNotContain("score");
+        reasons.ShouldNotContain("Inspur");
+        reasons.ShouldNotContain("0.85");
+        using var decisions = await service.Http.GetAsync(new Uri($"/v1/decisions/{request.ReservationId}", UriKind.Relative), Cancel);
+        var evidence = (await decisions.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("decisions")[0].GetProperty("evidence");
+        var match = evidence.GetProperty("matches")[0];
+        match.GetProperty("entryName").GetString().ShouldBe("Inspur Group Co., Ltd.");
+        match.GetProperty("score").GetDouble().ShouldBeGreaterThanOrEqualTo(0.85);
+        evidence.GetProperty("reasons").EnumerateArray().ShouldContain(reason => reason.GetString()!.Contains("score", StringComparison.Ordinal));
+    }
+
+    // Buyers were never admitted; operators were, and an operator's view of scores is one more place they leak from.
+    [Fact]
+    public async Task An_operator_may_not_score_a_name_or_read_a_decision_s_evidence()
+    {
+        using var client = service.CreateAnonymousClient();
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
+            "Bearer", Brokering.Testing.TestTokens.For("operator", null, Brokering.ServiceDefaults.Security.BrokeringRoles.Ops));
+
+        using var matches = await client.GetAsync(new Uri("/v1/restricted-parties/matches?name=Inspur", UriKind.Relative), Cancel);
+        using var decisions = await client.GetAsync(new Uri($"/v1/decisions/{Guid.NewGuid()}", UriKind.Relative), Cancel);
+
+        matches.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+        decisions.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+        (await matches.Content.ReadAsStringAsync(Cancel)).ShouldNotContain("score");
+    }
+
     private static Api.ScreenRequest Request(string endUser)
     {
         var request = new Api.ScreenRequest

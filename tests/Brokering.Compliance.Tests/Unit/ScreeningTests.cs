@@ -108,6 +108,34 @@ public sealed class ScreeningTests
     }
 
     [Fact]
+    public void A_calling_service_is_told_a_party_is_listed_but_not_which_entry_or_how_close_while_other_reasons_stay()
+    {
+        var decisionId = Guid.NewGuid();
+        var decision = Screener.Screen(
+            Reference.Reservation("X1", endUser: "In\u0455pur Group", endUserCountry: "CN", lines: [(H20, 1)]), Reference.Context());
+
+        var reasons = Screener.ForCaller(decision, decisionId);
+
+        decision.Reasons.ShouldContain(reason => reason.Contains("score", StringComparison.Ordinal));
+        reasons.ShouldNotContain(reason => reason.Contains("score", StringComparison.Ordinal) || reason.Contains("Inspur", StringComparison.Ordinal)
+            || reason.Contains("0.85", StringComparison.Ordinal) || reason.Contains("Entity List", StringComparison.Ordinal));
+        reasons.ShouldContain(reason => reason.Contains($"restricted-party list; the evidence is with compliance officers under decision {decisionId}", StringComparison.Ordinal));
+        // What is not evidence about a party, the buyer's own mistake here, is still said.
+        reasons.ShouldContain(reason => reason.Contains("'X1' is not an ISO 3166-1 alpha-2 code", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_cleared_match_adds_nothing_to_what_the_calling_service_is_told()
+    {
+        var clearance = Clearance("Inspur Group", entryId: null);
+        var decision = Screener.Screen(
+            Reference.Reservation("US", endUser: "Inspur Group", endUserCountry: "CN", lines: [(H20, 1)]), Reference.Context(clearances: [clearance]));
+
+        decision.Outcome.ShouldBe(Verdict.Approved);
+        Screener.ForCaller(decision, Guid.NewGuid()).ShouldBe(decision.Reasons);
+    }
+
+    [Fact]
     public void A_listed_buyer_parent_is_denied()
     {
         var reservation = Reference.Reservation("US", buyerParent: new ScreeningParty("Moore Threads Technology", "CN"), lines: [(H20, 1)]);
