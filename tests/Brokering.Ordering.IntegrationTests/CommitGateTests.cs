@@ -148,6 +148,31 @@ public sealed class CommitGateTests
         dependencies.Compliance.Vouches.ShouldBe(1);
     }
 
+    [Fact]
+    public async Task A_party_listed_before_the_buyer_confirms_is_refused_at_the_gate_and_the_buyer_reads_no_evidence()
+    {
+        await using var dependencies = await StandInDependencies.StartAsync();
+        await using var host = await StandInOrderingHost.StartAsync(dependencies);
+        dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddHours(1);
+        dependencies.Compliance.VouchWithDecisionFor = null;
+        var id = await host.SubmitAsync(Confirmation.Manual, endUser: "Acme Research");
+        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Held", "the reservation Held");
+
+        // Listed after the approval and before the confirmation: the decision no longer vouches, the gate screens again,
+        // and the denial (worded with the entry and the score, as compliance's evidence is) refuses the commit.
+        dependencies.Compliance.List("Acme Research");
+        dependencies.Compliance.Cutoff = dependencies.Compliance.Cutoff;
+        await ConfirmAsync(host, id);
+
+        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Rejected", "the reservation Rejected");
+        using var buyer = host.ClientWith(TestTokens.Buyer(await host.BuyerOfAsync(id)));
+        var view = await buyer.GetStringAsync(new Uri($"/v1/reservations/{id}", UriKind.Relative), Ct);
+        view.ShouldContain("refused by export screening (decision ", Case.Insensitive);
+        view.ShouldNotContain("score");
+        view.ShouldNotContain("Institute");
+        view.ShouldNotContain("Entity List");
+    }
+
     private static async Task ConfirmAsync(StandInOrderingHost host, Guid id)
     {
         using var buyer = host.ClientWith(TestTokens.Buyer(await host.BuyerOfAsync(id)));

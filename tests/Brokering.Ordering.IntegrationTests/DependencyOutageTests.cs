@@ -162,4 +162,22 @@ public sealed class DependencyOutageTests
         saga.History.Select(transition => transition.To).ShouldNotContain("Confirmed");
         dependencies.Inventory.HoldsOf(id).ShouldAllBe(hold => hold.Status == StandInHoldStatus.Released);
     }
+    [Fact]
+    public async Task A_party_listed_while_a_commit_waits_is_re_screened_without_the_buyer_reading_whom_the_list_added()
+    {
+        await using var dependencies = await StandInDependencies.StartAsync();
+        await using var host = await StandInOrderingHost.StartAsync(dependencies);
+        dependencies.Inventory.CommitsDown = true;
+        var id = await host.SubmitAsync(Confirmation.Auto, endUser: "Acme Research");
+        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Confirming", "the reservation Confirming");
+
+        await host.Probe.Publish.Publish(
+            new Brokering.Contracts.Compliance.PartyListed(Guid.NewGuid(), "Quiet Photonics Co., Ltd.", ["QP"], "CN", "v42", DateTimeOffset.UtcNow), Ct);
+
+        await StandInOrderingHost.EventuallyAsync(
+            async () => (await host.SagaAsync(id)).StatusReason?.Contains("Re-screening", StringComparison.Ordinal) == true, "the re-screen under way");
+        var reason = (await host.SagaAsync(id)).StatusReason!;
+        reason.ShouldContain("restricted-party list changed (v42)");
+        reason.ShouldNotContain("Quiet Photonics");
+    }
 }

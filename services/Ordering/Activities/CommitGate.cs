@@ -56,9 +56,13 @@ public sealed class CommitGate(
         var now = clock.GetUtcNow();
         if (screened.Outcome != ScreeningOutcome.Approved)
         {
-            return new CommitClearance(false, now, VouchedOnly: false,
-                $"Screened again before committing: {screened.Outcome}. {string.Join("; ", screened.Reasons)}",
-                screened.Cutoff, RefusedByCompliance: true);
+            // This reason becomes the buyer's statusReason when the refusal reaches the saga before the screening does. A
+            // licence requirement is the rule's to state; a denial is not explained (which entry, how close a spelling
+            // came would tell an evader how to tune the next try): the decision id leads officers to the evidence.
+            var reason = screened.Outcome == ScreeningOutcome.LicenceRequired
+                ? $"Screened again before committing: an export licence is required and none is on file. {string.Join("; ", screened.Reasons)}"
+                : $"Screened again before committing: refused by export screening (decision {screened.DecisionId}).";
+            return new CommitClearance(false, now, VouchedOnly: false, reason, screened.Cutoff, RefusedByCompliance: true);
         }
 
         if (screened.Cutoff is { } cutoff && cutoff <= now)

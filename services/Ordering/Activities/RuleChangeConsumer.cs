@@ -43,7 +43,9 @@ public sealed class RuleChangeConsumer(OrderingDbContext db) : IConsumer<CutoffC
             .Select(saga => saga.CorrelationId)
             .ToListAsync(context.CancellationToken);
 
-        await RescreenAsync(context, affected, $"{context.Message.Name} was listed ({context.Message.ListVersion})");
+        // The cause reaches every buyer with a reservation in flight (statusReason, history): it does not name the party,
+        // which would tip off a buyer dealing with it before screening has answered, or name one listed in confidence.
+        await RescreenAsync(context, affected, $"the restricted-party list changed ({context.Message.ListVersion})");
     }
 
     private static async Task RescreenAsync(ConsumeContext context, IReadOnlyList<Guid> reservations, string cause)

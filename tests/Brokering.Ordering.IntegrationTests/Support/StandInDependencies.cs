@@ -144,7 +144,8 @@ public sealed class StandInCompliance : Contracts.Grpc.Compliance.Compliance.Com
         var response = new ScreenResponse { DecisionId = decisionId, Outcome = outcome };
         if (denied)
         {
-            response.Reasons.Add($"end user {request.EndUser.Name} is on the restricted-party list");
+            // Worded as the real compliance's evidence once was, score and all: whatever ordering shows the buyer must not carry it.
+            response.Reasons.Add($"the end user '{request.EndUser.Name}' matches '{request.EndUser.Name} Institute' on the Entity List (as '{request.EndUser.Name}', score 0.912 ≥ 0.85)");
         }
 
         var lineCutoff = decidedCutoff is { } at ? Timestamp.FromDateTimeOffset(at) : null;
