@@ -200,7 +200,7 @@ internal static class Screener
             return Denied(product.Sku, line.Quantity, "denied with the reservation (see its reasons)", specs);
         }
 
-        var assessment = CutoffRules.Assess(context.RuleSet, specs, destination, parentCountry, context.Groups);
+        var (assessment, licenceCountry) = Governing(context, specs, destination, NormalizeCountry(input.EndUser?.Country), parentCountry);
         var classification = assessment.Classification;
         var reasons = new List<string>(assessment.Reasons);
         LineDecision Decide(Verdict verdict, DateTimeOffset? cutoff, string? licence = null) => new(
@@ -224,7 +224,7 @@ internal static class Screener
             return Decide(Verdict.Approved, cutoff);
         }
 
-        var licence = context.Licences.TryCover(input.BuyerId!, product.Sku, destination, line.Quantity, context.Now, out var shortfall);
+        var licence = context.Licences.TryCover(input.BuyerId!, product.Sku, licenceCountry, line.Quantity, context.Now, out var shortfall);
         if (licence is not null)
         {
             reasons.Add(Invariant($"covered by licence {licence.Number} (valid until {licence.ValidUntil:yyyy-MM-ddTHH:mm:ss.FFFZ}), which is the line's cutoff now"));
@@ -233,6 +233,33 @@ internal static class Screener
 
         reasons.Add(shortfall ?? "no licence on file covers this buyer, product and destination");
         return Decide(Verdict.LicenceRequired, cutoff);
+    }
+
+    /// <summary>
+    /// The assessment that governs a line, and the country a licence must name. Goods shipped to one country for an end
+    /// user in another are exported to that end user in substance (shipping to Malaysia for an end user in China is the
+    /// textbook diversion), so the end user's country is assessed as a destination too and the stricter answer governs:
+    /// a cutoff over none, the earlier cutoff over the later. A licence must then cover the country that governs.
+    /// </summary>
+    private static (CutoffAssessment Assessment, string LicenceCountry) Governing(
+        ScreeningContext context, Classification.ProductSpecs specs, string destination, string? endUserCountry, string? parentCountry)
+    {
+        var shipped = CutoffRules.Assess(context.RuleSet!, specs, destination, parentCountry, context.Groups);
+        if (endUserCountry is null || endUserCountry == destination)
+        {
+            return (shipped, destination);
+        }
+
+        var used = CutoffRules.Assess(context.RuleSet!, specs, endUserCountry, parentCountry, context.Groups);
+        if (used.Cutoff is not { } endUserCutoff || shipped.Cutoff is { } shippedCutoff && shippedCutoff <= endUserCutoff)
+        {
+            return (shipped, destination);
+        }
+
+        return (used with
+        {
+            Reasons = [.. used.Reasons.Prepend($"the end user is in {endUserCountry}, not the destination {destination}: assessed for {endUserCountry}, the stricter")],
+        }, endUserCountry);
     }
 
     private static LineDecision Denied(string sku, long quantity, string reason, Classification.ProductSpecs? specs = null) =>

@@ -78,9 +78,11 @@ internal sealed class ScreeningService(
             return LicenceLedger.Empty;
         }
 
+        // The end user's country may govern a line instead of the destination (see Screener), so its licences count too.
+        var countries = new[] { destination, Screener.NormalizeCountry(input.EndUser?.Country) ?? destination }.Distinct().ToArray();
         // Row locks until commit: a concurrent screening on the same licences waits, then sees these drawdowns.
         var licences = await db.Licences
-            .FromSql($"SELECT * FROM licences WHERE buyer_id = {input.BuyerId} AND destination_country = {destination} AND valid_from <= {now} AND valid_until > {now} ORDER BY id FOR UPDATE")
+            .FromSql($"SELECT * FROM licences WHERE buyer_id = {input.BuyerId} AND destination_country = ANY({countries}) AND valid_from <= {now} AND valid_until > {now} ORDER BY id FOR UPDATE")
             .AsNoTracking()
             .ToListAsync(cancellationToken);
         if (licences.Count == 0)

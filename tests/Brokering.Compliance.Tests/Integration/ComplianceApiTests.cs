@@ -102,6 +102,23 @@ public sealed class ComplianceApiTests(ComplianceServiceFixture service) : IClas
     }
 
     [Fact]
+    public async Task Screening_over_grpc_assesses_the_end_user_s_country_when_it_is_stricter_than_the_destination()
+    {
+        var request = Request(Guid.NewGuid().ToString(), "US", (H100, 10));
+        request.EndUser = new Api.Party { Name = "Acme Cloud Pte. Ltd.", Country = "CN" };
+
+        var response = await service.Grpc.ScreenAsync(request, cancellationToken: Cancel);
+
+        response.Outcome.ShouldBe(Api.ScreeningOutcome.LicenceRequired);
+        response.Lines[0].Reasons.ShouldContain(reason => reason.Contains("the end user is in CN", StringComparison.Ordinal));
+        var licensed = await service.RecordLicenceAsync(H100, "CN", 100);
+        var covered = Request(Guid.NewGuid().ToString(), "US", (H100, 10));
+        covered.BuyerId = licensed.BuyerId;
+        covered.EndUser = new Api.Party { Name = "Acme Cloud Pte. Ltd.", Country = "CN" };
+        (await service.Grpc.ScreenAsync(covered, cancellationToken: Cancel)).Outcome.ShouldBe(Api.ScreeningOutcome.Approved);
+    }
+
+    [Fact]
     public async Task A_reservation_without_decisions_is_not_found()
     {
         using var response = await service.Http.GetAsync($"/v1/decisions/{Guid.NewGuid()}", Cancel);

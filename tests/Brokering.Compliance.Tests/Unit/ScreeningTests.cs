@@ -125,6 +125,34 @@ public sealed class ScreeningTests
     }
 
     [Fact]
+    public void An_end_user_in_China_behind_an_unrestricted_destination_needs_the_licence_China_would()
+    {
+        var decision = Screener.Screen(Reference.Reservation("US", endUserCountry: "CN", lines: [(H100, 10), (H20, 1)]), Reference.Context());
+
+        decision.Outcome.ShouldBe(Verdict.LicenceRequired);
+        decision.Lines[0].Outcome.ShouldBe(Verdict.LicenceRequired);
+        decision.Lines[0].Reasons.ShouldContain(reason => reason.Contains("the end user is in CN, not the destination US", StringComparison.Ordinal));
+        decision.Lines[1].Outcome.ShouldBe(Verdict.Approved);
+    }
+
+    [Fact]
+    public void A_licence_for_the_end_user_s_country_covers_a_line_it_governs_and_one_for_the_destination_does_not()
+    {
+        var forChina = LicenceFor(destination: "CN");
+        var forUs = LicenceFor(destination: "US");
+        var reservation = Reference.Reservation("US", endUserCountry: "CN", lines: [(H100, 10)]);
+
+        Screener.Screen(reservation, Reference.Context(licences: new LicenceLedger([forChina], new Dictionary<Guid, long>()))).Outcome.ShouldBe(Verdict.Approved);
+        Screener.Screen(reservation, Reference.Context(licences: new LicenceLedger([forUs], new Dictionary<Guid, long>()))).Outcome.ShouldBe(Verdict.LicenceRequired);
+    }
+
+    [Fact]
+    public void An_end_user_in_an_unrestricted_country_does_not_lift_the_destination_s_restriction()
+    {
+        Screener.Screen(Reference.Reservation("CN", endUserCountry: "US", lines: [(H100, 10)]), Reference.Context()).Outcome.ShouldBe(Verdict.LicenceRequired);
+    }
+
+    [Fact]
     public void A_cleared_match_adds_nothing_to_what_the_calling_service_is_told()
     {
         var clearance = Clearance("Inspur Group", entryId: null);
