@@ -1,3 +1,4 @@
+using Brokering.Compliance.Buyers;
 using Brokering.Compliance.Catalogue;
 using Brokering.Compliance.Classification;
 using Brokering.Compliance.Data;
@@ -43,7 +44,8 @@ internal static class Extensions
             .MapRuleSetsApi()
             .MapRestrictedPartiesApi()
             .MapLicencesApi()
-            .MapDecisionsApi();
+            .MapDecisionsApi()
+            .MapBuyersApi();
         app.MapGrpcService<ComplianceGrpcService>().RequireAuthorization(BrokeringRoles.Service);
         return app;
     }

@@ -1,3 +1,4 @@
+using Brokering.Compliance.Buyers;
 using Brokering.Compliance.Catalogue;
 using Brokering.Compliance.Decisions;
 using Brokering.Compliance.Licences;
@@ -8,7 +9,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Brokering.Compliance.Data;
 
-/// <summary>The compliance database: catalogue, rule sets, country groups, restricted parties, licences, decisions, and the bus outbox.</summary>
+/// <summary>The compliance database: catalogue, rule sets, country groups, restricted parties, licences, decisions, the buyer registry, and the bus outbox.</summary>
 internal sealed class ComplianceDbContext(DbContextOptions<ComplianceDbContext> options) : DbContext(options)
 {
     public DbSet<Product> Products => Set<Product>();
@@ -28,6 +29,8 @@ internal sealed class ComplianceDbContext(DbContextOptions<ComplianceDbContext> 
     public DbSet<LicenceDrawdown> LicenceDrawdowns => Set<LicenceDrawdown>();
 
     public DbSet<ScreeningDecision> ScreeningDecisions => Set<ScreeningDecision>();
+
+    public DbSet<BuyerRegistration> BuyerRegistrations => Set<BuyerRegistration>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -95,6 +98,15 @@ internal sealed class ComplianceDbContext(DbContextOptions<ComplianceDbContext> 
             decision.HasIndex(x => new { x.ReservationId, x.DecidedAt });
             decision.Property(x => x.Outcome).HasMaxLength(32);
             decision.Property(x => x.Evidence).HasJsonConversion();
+        });
+
+        modelBuilder.Entity<BuyerRegistration>(registration =>
+        {
+            registration.HasKey(x => x.Id);
+            registration.HasIndex(x => new { x.BuyerId, x.RecordedAt });
+            registration.Property(x => x.BuyerId).HasMaxLength(128);
+            registration.Property(x => x.Country).HasMaxLength(2);
+            registration.Property(x => x.ParentHeadquartersCountry).HasMaxLength(2);
         });
 
         modelBuilder.AddTransactionalMessaging();

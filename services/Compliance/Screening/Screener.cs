@@ -1,3 +1,4 @@
+using Brokering.Compliance.Buyers;
 using Brokering.Compliance.Catalogue;
 using Brokering.Compliance.Licences;
 using Brokering.Compliance.RestrictedParties;
@@ -16,7 +17,8 @@ internal sealed record ScreeningContext(
     RestrictedPartyMatcher Matcher,
     TimeSpan ListMaxAge,
     IReadOnlyList<PartyClearance> Clearances,
-    LicenceLedger Licences);
+    LicenceLedger Licences,
+    BuyerRegistration? Buyer = null);
 
 /// <summary>
 /// Screens a reservation: parties against the restricted-party list, each line's product and destination
@@ -26,6 +28,7 @@ internal sealed record ScreeningContext(
 internal static class Screener
 {
     public const string EndUserRole = "end_user";
+    public const string BuyerRole = "buyer";
     public const string BuyerParentRole = "buyer_parent";
 
     public static DecisionEvidence Screen(ScreeningInput input, ScreeningContext context)
@@ -33,7 +36,14 @@ internal static class Screener
         var now = context.Now;
         var denials = new List<string>();
         var destination = NormalizeCountry(input.DestinationCountry);
-        var parentCountry = NormalizeCountry(input.BuyerParent?.Country);
+        // What compliance's officers registered about the buyer governs over what a reservation says: the buyer's
+        // legal name is screened, and so is its ultimate parent, whose headquarters (or the buyer's own, when it is its
+        // own ultimate parent) the parent-headquarters rule reads.
+        var registered = context.Buyer;
+        var parentName = registered is not null ? registered.ParentName : input.BuyerParent?.Name;
+        var headquarters = registered is null
+            ? [NormalizeCountry(input.BuyerParent?.Country)]
+            : new[] { registered.ParentHeadquartersCountry, registered.ParentName is null ? registered.Country : null };
 
         if (context.RuleSet is null)
         {
@@ -81,10 +91,12 @@ internal static class Screener
         if (context.List is not null)
         {
             ScreenParty(EndUserRole, input.EndUser?.Name, context, matches, denials);
-            ScreenParty(BuyerParentRole, input.BuyerParent?.Name, context, matches, denials);
+            ScreenParty(BuyerRole, registered?.LegalName, context, matches, denials);
+            ScreenParty(BuyerParentRole, parentName, context, matches, denials);
         }
 
-        var lines = input.Lines.Select(line => ScreenLine(input, line, destination, parentCountry, denials.Count > 0, context)).ToList();
+        var headquartersCountries = headquarters.Where(country => country is not null).Select(country => country!).Distinct().ToList();
+        var lines = input.Lines.Select(line => ScreenLine(input, line, destination, headquartersCountries, denials.Count > 0, context)).ToList();
 
         var outcome = denials.Count > 0 || lines.Count == 0 || lines.Any(line => line.Outcome == Verdict.Denied) ? Verdict.Denied
             : lines.Any(line => line.Outcome == Verdict.LicenceRequired) ? Verdict.LicenceRequired
@@ -106,7 +118,11 @@ internal static class Screener
             context.List is { } list
                 ? new ListEvidence(list.VersionLabel, list.RefreshedAt, context.ListMaxAge, context.Matcher.Count, context.Matcher.Threshold)
                 : null,
-            now);
+            now,
+            registered is null
+                ? null
+                : new BuyerEvidence(registered.Id, registered.LegalName, registered.Country, registered.ParentName,
+                    registered.ParentHeadquartersCountry, registered.RecordedBy, registered.RecordedAt));
     }
 
     /// <summary>An upper-cased two-letter code, or null when the value is not one.</summary>
@@ -133,7 +149,7 @@ internal static class Screener
     /// the score against the threshold. Never for the buyer (see <see cref="ForCaller"/>).
     /// </summary>
     public static string MatchReason(PartyMatchEvidence match) => Invariant(
-        $"{(match.Role == BuyerParentRole ? "the buyer's ultimate parent" : "the end user")} '{match.QueriedName}' matches '{match.EntryName}' on the {match.List} (as '{match.MatchedName}', score {match.Score:0.###} ≥ {match.Threshold:0.###})");
+        $"{match.Role switch { BuyerParentRole => "the buyer's ultimate parent", BuyerRole => "the buyer", _ => "the end user" }} '{match.QueriedName}' matches '{match.EntryName}' on the {match.List} (as '{match.MatchedName}', score {match.Score:0.###} ≥ {match.Threshold:0.###})");
 
     /// <summary>
     /// The decision's reasons as a calling service is given them: a match's evidence (entry, alias, score, threshold) is
@@ -176,7 +192,7 @@ internal static class Screener
     }
 
     private static LineDecision ScreenLine(
-        ScreeningInput input, ScreeningLineInput line, string? destination, string? parentCountry, bool reservationDenied, ScreeningContext context)
+        ScreeningInput input, ScreeningLineInput line, string? destination, IReadOnlyList<string> headquarters, bool reservationDenied, ScreeningContext context)
     {
         var sku = line.Sku?.Trim() ?? string.Empty;
         if (sku.Length == 0)
@@ -200,7 +216,7 @@ internal static class Screener
             return Denied(product.Sku, line.Quantity, "denied with the reservation (see its reasons)", specs);
         }
 
-        var (assessment, licenceCountry) = Governing(context, specs, destination, NormalizeCountry(input.EndUser?.Country), parentCountry);
+        var (assessment, licenceCountry) = Governing(context, specs, destination, NormalizeCountry(input.EndUser?.Country), headquarters);
         var classification = assessment.Classification;
         var reasons = new List<string>(assessment.Reasons);
         LineDecision Decide(Verdict verdict, DateTimeOffset? cutoff, string? licence = null) => new(
@@ -240,27 +256,39 @@ internal static class Screener
     /// user in another are exported to that end user in substance (shipping to Malaysia for an end user in China is the
     /// textbook diversion), so the end user's country is assessed as a destination too and the stricter answer governs:
     /// a cutoff over none, the earlier cutoff over the later. A licence must then cover the country that governs.
+    /// The same holds for headquarters: the buyer's ultimate parent's, and the buyer's own when it is its own ultimate
+    /// parent, are each assessed.
     /// </summary>
     private static (CutoffAssessment Assessment, string LicenceCountry) Governing(
-        ScreeningContext context, Classification.ProductSpecs specs, string destination, string? endUserCountry, string? parentCountry)
+        ScreeningContext context, Classification.ProductSpecs specs, string destination, string? endUserCountry, IReadOnlyList<string> headquarters)
     {
-        var shipped = CutoffRules.Assess(context.RuleSet!, specs, destination, parentCountry, context.Groups);
-        if (endUserCountry is null || endUserCountry == destination)
+        (CutoffAssessment Assessment, string LicenceCountry)? strictest = null;
+        foreach (var country in endUserCountry is null || endUserCountry == destination ? [destination] : new[] { destination, endUserCountry })
         {
-            return (shipped, destination);
+            foreach (var hq in headquarters.Count == 0 ? [null] : headquarters.Cast<string?>())
+            {
+                var assessment = CutoffRules.Assess(context.RuleSet!, specs, country, hq, context.Groups);
+                if (country != destination)
+                {
+                    assessment = assessment with
+                    {
+                        Reasons = [.. assessment.Reasons.Prepend($"the end user is in {country}, not the destination {destination}: assessed for {country}, the stricter")],
+                    };
+                }
+
+                if (strictest is not { } current || Stricter(assessment.Cutoff, current.Assessment.Cutoff))
+                {
+                    strictest = (assessment, country);
+                }
+            }
         }
 
-        var used = CutoffRules.Assess(context.RuleSet!, specs, endUserCountry, parentCountry, context.Groups);
-        if (used.Cutoff is not { } endUserCutoff || shipped.Cutoff is { } shippedCutoff && shippedCutoff <= endUserCutoff)
-        {
-            return (shipped, destination);
-        }
-
-        return (used with
-        {
-            Reasons = [.. used.Reasons.Prepend($"the end user is in {endUserCountry}, not the destination {destination}: assessed for {endUserCountry}, the stricter")],
-        }, endUserCountry);
+        return strictest!.Value;
     }
+
+    // A cutoff is stricter than none, and an earlier one than a later one.
+    private static bool Stricter(DateTimeOffset? candidate, DateTimeOffset? current) =>
+        candidate is { } at && (current is not { } other || at < other);
 
     private static LineDecision Denied(string sku, long quantity, string reason, Classification.ProductSpecs? specs = null) =>
         new(sku, quantity, Verdict.Denied, null, Classification.ExportClassification.None, specs?.TotalProcessingPerformance,

@@ -74,4 +74,10 @@ internal sealed record DecisionEvidence(
     IReadOnlyList<string> Reasons,
     RuleSetEvidence? RuleSet,
     ListEvidence? List,
-    DateTimeOffset DecidedAt);
+    DateTimeOffset DecidedAt,
+    BuyerEvidence? Buyer = null);
+
+/// <summary>The buyer registration a decision applied; absent when the buyer was not in the registry.</summary>
+internal sealed record BuyerEvidence(
+    Guid RegistrationId, string LegalName, string Country, string? UltimateParentName, string? UltimateParentHeadquartersCountry,
+    string RecordedBy, DateTimeOffset RecordedAt);

@@ -1,3 +1,4 @@
+using Brokering.Compliance.Buyers;
 using Brokering.Compliance.Data;
 using Brokering.Compliance.Decisions;
 using Brokering.Compliance.Licences;
@@ -26,7 +27,8 @@ internal sealed class ScreeningService(
         }
 
         var snapshot = await cache.GetAsync(db, cancellationToken);
-        var partyNames = new[] { input.EndUser?.Name, input.BuyerParent?.Name }
+        var buyer = await BuyersApi.CurrentAsync(db, input.BuyerId, cancellationToken);
+        var partyNames = new[] { input.EndUser?.Name, input.BuyerParent?.Name, buyer?.LegalName, buyer?.ParentName }
             .Where(name => !string.IsNullOrWhiteSpace(name))
             .Select(name => PartyNameNormalizer.Canonical(name!))
             .ToList();
@@ -46,7 +48,8 @@ internal sealed class ScreeningService(
             snapshot.Matcher,
             options.CurrentValue.RestrictedPartyListMaxAge,
             clearances,
-            ledger));
+            ledger,
+            buyer));
 
         var decision = new ScreeningDecision
         {

@@ -23,6 +23,57 @@ namespace Brokering.Compliance.Data.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("Brokering.Compliance.Buyers.BuyerRegistration", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<string>("BuyerId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("buyer_id");
+
+                    b.Property<string>("Country")
+                        .IsRequired()
+                        .HasMaxLength(2)
+                        .HasColumnType("character varying(2)")
+                        .HasColumnName("country");
+
+                    b.Property<string>("LegalName")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("legal_name");
+
+                    b.Property<string>("ParentHeadquartersCountry")
+                        .HasMaxLength(2)
+                        .HasColumnType("character varying(2)")
+                        .HasColumnName("parent_headquarters_country");
+
+                    b.Property<string>("ParentName")
+                        .HasColumnType("text")
+                        .HasColumnName("parent_name");
+
+                    b.Property<DateTimeOffset>("RecordedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("recorded_at");
+
+                    b.Property<string>("RecordedBy")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("recorded_by");
+
+                    b.HasKey("Id")
+                        .HasName("pk_buyer_registrations");
+
+                    b.HasIndex("BuyerId", "RecordedAt")
+                        .HasDatabaseName("ix_buyer_registrations_buyer_id_recorded_at");
+
+                    b.ToTable("buyer_registrations", (string)null);
+                });
+
             modelBuilder.Entity("Brokering.Compliance.Catalogue.Product", b =>
                 {
                     b.Property<string>("Sku")
