@@ -80,6 +80,45 @@ public sealed class WalkingSkeletonTests(SystemUnderTest system) : IClassFixture
         peek.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json");
     }
 
+    [Theory]
+    [InlineData("Lion City Compute Pte. Ltd.", "Pacific Rim Compute Holdings Ltd.", "An export licence is required")]
+    [InlineData("In\u0455pur Group (Singapore) Pte. Ltd.", null, "Refused by export screening (decision ")]
+    public async Task A_buyer_compliance_registered_is_screened_on_its_own_name_and_parent_when_it_reserves_through_ordering(
+        string legalName, string? parentHeadquarteredInChina, string toldTheBuyer)
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var buyerId = $"registered-{Guid.NewGuid():N}"[..24];
+        using (var officer = system.ComplianceOfficer())
+        {
+            using var registered = await officer.PutAsJsonAsync(new Uri($"/v1/buyers/{buyerId}", UriKind.Relative), new
+            {
+                legalName,
+                country = "SG",
+                ultimateParent = parentHeadquarteredInChina is null ? null : new { name = parentHeadquarteredInChina, headquartersCountry = "CN" },
+            }, cancellationToken);
+            registered.StatusCode.ShouldBe(HttpStatusCode.OK, await registered.Content.ReadAsStringAsync(cancellationToken));
+        }
+
+        // A sale to Singapore for an end user in Singapore: nothing in the reservation itself needs a licence.
+        using var buyer = system.Buyer(buyerId);
+        using var submitted = await buyer.PostAsJsonAsync("/v1/reservations", new
+        {
+            buyerReference = "PO-REGISTERED",
+            endUser = new { name = "Acme Cloud Pte. Ltd.", country = "SG" },
+            destinationCountry = "SG",
+            fillPolicy = new { kind = "AllOrNone" },
+            confirmation = "Manual",
+            lines = new[] { new { sku = Sku, quantity = 1, maxUnitPrice = 32000m, currency = "USD" } },
+        }, cancellationToken);
+        submitted.StatusCode.ShouldBe(HttpStatusCode.Accepted, await submitted.Content.ReadAsStringAsync(cancellationToken));
+
+        var rejected = await WaitForStatusAsync(buyer, submitted.Headers.Location!, "Rejected", cancellationToken);
+        var reason = rejected.GetProperty("statusReason").GetString()!;
+        reason.ShouldStartWith(toldTheBuyer);
+        reason.ShouldNotContain("Inspur");
+        reason.ShouldNotContain("score");
+    }
+
     private async Task<JsonElement> WaitForStatusAsync(HttpClient buyer, Uri location, string status, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + Patience;
