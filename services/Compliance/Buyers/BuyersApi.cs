@@ -43,7 +43,7 @@ internal static class BuyersApi
         string buyerId, RegisterBuyerRequest request, HttpContext http, ComplianceDbContext db, TimeProvider time, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
-        var id = errors.Text("buyerId", buyerId, 128);
+        var id = errors.Text("buyerId", buyerId, Brokering.Contracts.InputBounds.MaxTenantLength);
         var legalName = errors.Text("legalName", request.LegalName, 512);
         var country = errors.Country("country", request.Country);
         string? parentName = null, parentCountry = null;

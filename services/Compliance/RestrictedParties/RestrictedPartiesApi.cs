@@ -45,7 +45,11 @@ internal sealed record RestrictedPartiesResponse(ListStateResponse List, IReadOn
 
 internal sealed record NameMatchResponse(Guid EntryId, string EntryName, string MatchedName, double Score, bool Matches, bool Cleared, string? ClearanceReason);
 
-internal sealed record NameCheckResponse(string Name, string CanonicalName, double Threshold, string ListVersion, IReadOnlyList<NameMatchResponse> Candidates);
+// MixesScripts: a word of the name mixes letters of different scripts, as no genuine spelling does. Readings: the
+// Latin readings of the name that were scored (see LatinReadings), so the officer sees how a disguise was read.
+internal sealed record NameCheckResponse(
+    string Name, string CanonicalName, double Threshold, string ListVersion, IReadOnlyList<NameMatchResponse> Candidates,
+    bool MixesScripts, IReadOnlyList<string> Readings);
 
 internal sealed record ClearanceResponse(Guid Id, string PartyName, string CanonicalName, Guid? EntryId, string Reason, string ClearedBy, DateTimeOffset ClearedAt)
 {
@@ -197,7 +201,8 @@ internal static class RestrictedPartiesApi
                 clearance is not null, clearance?.Reason);
         });
         return TypedResults.Ok(new NameCheckResponse(
-            text!, canonical, snapshot.Matcher.Threshold, snapshot.List?.VersionLabel ?? RestrictedPartyList.FormatVersion(0), [.. candidates]));
+            text!, canonical, snapshot.Matcher.Threshold, snapshot.List?.VersionLabel ?? RestrictedPartyList.FormatVersion(0), [.. candidates],
+            LatinReadings.MixesScripts(text!), LatinReadings.Of(text!)));
     }
 
     private static async Task<Ok<ListStateResponse>> RefreshAsync(

@@ -182,7 +182,9 @@ internal static class Screener
             var clearance = context.Clearances.FirstOrDefault(candidate => candidate.Covers(canonical, match.Entry.Id));
             var evidence = new PartyMatchEvidence(
                 role, name, match.Entry.Id, match.Entry.Name, match.MatchedName, match.Score, context.Matcher.Threshold,
-                match.Entry.List, clearance is not null, clearance?.Reason, clearance?.Id);
+                match.Entry.List, clearance is not null, clearance?.Reason, clearance?.Id,
+                // A word mixing scripts is no genuine spelling: the officer reviewing the match should know it was disguised.
+                LatinReadings.MixesScripts(name));
             matches.Add(evidence);
             if (clearance is null)
             {

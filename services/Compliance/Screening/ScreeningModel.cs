@@ -57,7 +57,8 @@ internal sealed record PartyMatchEvidence(
     string List,
     bool Cleared,
     string? ClearanceReason,
-    Guid? ClearanceId);
+    Guid? ClearanceId,
+    bool MixesScripts = false);
 
 /// <summary>The rule set a decision applied.</summary>
 internal sealed record RuleSetEvidence(string Version, DateTimeOffset EffectiveAt, DateTimeOffset? AcceleratedEffectiveAt, DateTimeOffset PublishedAt, long Sequence);

@@ -80,6 +80,17 @@ public sealed class ScreeningEvasionApiTests(ComplianceServiceFixture service) :
     }
 
     [Fact]
+    public async Task An_officer_checking_a_name_sees_whether_it_mixes_scripts_and_how_it_was_read()
+    {
+        using var response = await service.Http.GetAsync(
+            new Uri($"/v1/restricted-parties/matches?name={Uri.EscapeDataString("L\u043E\u043Engson")}", UriKind.Relative), Cancel);
+
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>(Cancel);
+        body.GetProperty("mixesScripts").GetBoolean().ShouldBeTrue();
+        body.GetProperty("readings").EnumerateArray().Select(reading => reading.GetString()).ShouldContain("loongson");
+    }
+
+    [Fact]
     public async Task A_denial_tells_the_calling_service_no_score_or_entry_and_the_officer_reads_both_under_the_decision()
     {
         var request = Request("Inѕpur Group");

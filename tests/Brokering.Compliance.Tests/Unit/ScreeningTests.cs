@@ -107,6 +107,17 @@ public sealed class ScreeningTests
         decision.Reasons.ShouldContain(reason => reason.Contains("matches 'Inspur Group Co., Ltd.'", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("In\u0455pur Group", true)]
+    [InlineData("Inspur Group", false)]
+    [InlineData("Инспур", false)]
+    public void A_match_records_for_the_officer_whether_the_name_was_disguised_by_mixing_scripts(string endUser, bool disguised)
+    {
+        var decision = Screener.Screen(Reference.Reservation("US", endUser: endUser, endUserCountry: "CN", lines: [(H20, 1)]), Reference.Context());
+
+        decision.Matches.ShouldHaveSingleItem().MixesScripts.ShouldBe(disguised);
+    }
+
     [Fact]
     public void A_calling_service_is_told_a_party_is_listed_but_not_which_entry_or_how_close_while_other_reasons_stay()
     {
