@@ -97,7 +97,9 @@ internal static class LatinReadings
     // controls and line separators are word breaks. Recomposed after, so Hangul syllables stay whole.
     private static List<Rune> Clean(string name)
     {
-        var decomposed = name.Normalize(NormalizationForm.FormKC).Normalize(NormalizationForm.FormD);
+        // A lone surrogate (possible in a JSON escape) would make Normalize throw; it reads as the replacement character.
+        var wellFormed = string.Concat(name.EnumerateRunes().Select(rune => rune.ToString()));
+        var decomposed = wellFormed.Normalize(NormalizationForm.FormKC).Normalize(NormalizationForm.FormD);
         var kept = new StringBuilder(decomposed.Length);
         foreach (var rune in decomposed.EnumerateRunes())
         {

@@ -91,6 +91,13 @@ public sealed class ScreeningEvasionTests
     }
 
     [Fact]
+    public void A_lone_surrogate_is_read_as_a_replacement_character_not_an_error()
+    {
+        LatinReadings.Canonical("In\uD800spur").ShouldBe("in\uFFFDspur");
+        Reference.Matcher.Score("Insp\uDC00ur Group")[0].Entry.ShouldBe(Reference.Entry("Inspur Group"));
+    }
+
+    [Fact]
     public void Spaces_controls_and_punctuation_separate_words_and_never_join_them()
     {
         LatinReadings.Canonical("Inspur\u00A0Group\tCo.\u2028Ltd").ShouldBe("inspur group co. ltd");
