@@ -19,7 +19,8 @@ internal sealed record Vouch(bool Current, DateTimeOffset? ValidUntil, string? R
 /// <remarks>
 /// A rule set published after the decision no longer vouches for it once it has taken effect, whatever it changed
 /// (the conservative reading: it may have moved any cutoff); before then, it caps the answer's validity at its
-/// effect. A list change ends the vouching at once (a listing is effective immediately). The answer is valid for
+/// effect. A list change ends the vouching at once (a listing is effective immediately), and so does a new registration
+/// of the buyer. The answer is valid for
 /// <see cref="ComplianceOptions.DecisionVouchWindow"/> at most, which bounds how stale it can be when the commit lands.
 /// </remarks>
 internal sealed class DecisionVoucher(ComplianceDbContext db, ReferenceDataCache cache, TimeProvider time, IOptionsMonitor<ComplianceOptions> options)
@@ -28,7 +29,8 @@ internal sealed class DecisionVoucher(ComplianceDbContext db, ReferenceDataCache
     {
         var decision = await db.ScreeningDecisions.AsNoTracking()
             .Where(candidate => candidate.Id == decisionId)
-            .Select(candidate => new VouchedDecision(candidate.Id, candidate.Outcome, candidate.RuleSetVersion, candidate.ListVersion, candidate.EarliestCutoff))
+            .Select(candidate => new VouchedDecision(
+                candidate.Id, candidate.Outcome, candidate.RuleSetVersion, candidate.ListVersion, candidate.EarliestCutoff, candidate.BuyerId, null))
             .SingleOrDefaultAsync(cancellationToken);
         return decision is null ? null : await VouchAsync(decision, cancellationToken);
     }
@@ -38,13 +40,39 @@ internal sealed class DecisionVoucher(ComplianceDbContext db, ReferenceDataCache
     /// reference data is read again after the decision was stored, exactly as <c>VouchForDecision</c> called now would.
     /// </summary>
     public Task<Vouch> VouchForFreshAsync(ScreeningDecision decision, CancellationToken cancellationToken) =>
-        VouchAsync(new VouchedDecision(decision.Id, decision.Outcome, decision.RuleSetVersion, decision.ListVersion, decision.EarliestCutoff), cancellationToken);
+        VouchAsync(
+            new VouchedDecision(decision.Id, decision.Outcome, decision.RuleSetVersion, decision.ListVersion, decision.EarliestCutoff,
+                decision.BuyerId, decision.Evidence.Buyer?.RegistrationId),
+            cancellationToken);
 
     private async Task<Vouch> VouchAsync(VouchedDecision decision, CancellationToken cancellationToken)
     {
         // Read after the decision, so a rule set or list change committed before this call is always seen.
         var snapshot = await cache.GetAsync(db, cancellationToken);
-        return Judge(decision, snapshot, time.GetUtcNow(), options.CurrentValue);
+        var vouch = Judge(decision, snapshot, time.GetUtcNow(), options.CurrentValue);
+        return vouch.Current ? await JudgeBuyerAsync(decision, vouch, cancellationToken) : vouch;
+    }
+
+    // An officer's registration of the buyer (a parent headquartered in China, a listed legal name) changes what
+    // screening says of every reservation of that buyer, so a decision taken under another registration, or none, no
+    // longer vouches. Most buyers have none, which costs one indexed look-up; the decision's evidence is read only
+    // when there is one to compare.
+    private async Task<Vouch> JudgeBuyerAsync(VouchedDecision decision, Vouch vouch, CancellationToken cancellationToken)
+    {
+        if (await Buyers.BuyersApi.CurrentAsync(db, decision.BuyerId, cancellationToken) is not { } current)
+        {
+            return vouch;
+        }
+
+        var applied = decision.BuyerRegistrationId ?? (await db.ScreeningDecisions.AsNoTracking()
+            .Where(candidate => candidate.Id == decision.Id)
+            .Select(candidate => candidate.Evidence)
+            .SingleAsync(cancellationToken)).Buyer?.RegistrationId;
+        return applied == current.Id
+            ? vouch
+            : Vouch.Refused(
+                $"The buyer's registration changed since decision {decision.Id} (recorded {current.RecordedAt:O} by {current.RecordedBy}).",
+                vouch.RuleSetVersion, vouch.AsOf);
     }
 
     private static Vouch Judge(VouchedDecision decision, ReferenceSnapshot snapshot, DateTimeOffset now, ComplianceOptions options)
@@ -100,5 +128,7 @@ internal sealed class DecisionVoucher(ComplianceDbContext db, ReferenceDataCache
         return new Vouch(true, validUntil, null, inForce, now);
     }
 
-    private sealed record VouchedDecision(Guid Id, string Outcome, string? RuleSetVersion, string? ListVersion, DateTimeOffset? EarliestCutoff);
+    // BuyerRegistrationId: the registration the decision applied, when known without reading its evidence.
+    private sealed record VouchedDecision(
+        Guid Id, string Outcome, string? RuleSetVersion, string? ListVersion, DateTimeOffset? EarliestCutoff, string BuyerId, Guid? BuyerRegistrationId);
 }

@@ -102,6 +102,26 @@ public sealed class BuyerRegistryApiTests(ComplianceServiceFixture service) : IC
     }
 
     [Fact]
+    public async Task A_new_registration_of_the_buyer_ends_the_commit_gate_s_vouching_for_its_earlier_decisions()
+    {
+        var buyer = NewBuyer();
+        var before = await ScreenAsync(buyer, H20, "US");
+        (await VouchAsync(before.DecisionId)).Current.ShouldBeTrue();
+
+        await RegisterAsync(buyer, new { legalName = "Acme Cloud Pte. Ltd.", country = "SG" });
+
+        var stale = await VouchAsync(before.DecisionId);
+        stale.Current.ShouldBeFalse();
+        stale.Reason.ShouldContain("registration changed");
+        var after = await ScreenAsync(buyer, H20, "US");
+        (await VouchAsync(after.DecisionId)).Current.ShouldBeTrue();
+        after.VouchedUntil.ShouldNotBeNull();
+
+        await RegisterAsync(buyer, new { legalName = "Acme Cloud Pte. Ltd.", country = "SG", ultimateParent = new { name = "Acme Holdings", headquartersCountry = "US" } });
+        (await VouchAsync(after.DecisionId)).Current.ShouldBeFalse();
+    }
+
+    [Fact]
     public async Task An_incomplete_registration_is_a_validation_problem_naming_each_field()
     {
         using var response = await service.Http.PutAsJsonAsync(new Uri($"/v1/buyers/{NewBuyer()}", UriKind.Relative), new
@@ -131,6 +151,9 @@ public sealed class BuyerRegistryApiTests(ComplianceServiceFixture service) : IC
         using var response = await service.Http.PutAsJsonAsync(new Uri($"/v1/buyers/{buyer}", UriKind.Relative), body, Cancel);
         response.StatusCode.ShouldBe(HttpStatusCode.OK, await response.Content.ReadAsStringAsync(Cancel));
     }
+
+    private async Task<Api.VouchForDecisionResponse> VouchAsync(string decisionId) =>
+        await service.Grpc.VouchForDecisionAsync(new Api.VouchForDecisionRequest { DecisionId = decisionId }, cancellationToken: Cancel);
 
     private async Task<Api.ScreenResponse> ScreenAsync(string buyer, string sku, string destination, string? reservationId = null)
     {
