@@ -5,6 +5,7 @@ using Brokering.Ordering.Catalogue;
 using Brokering.Ordering.Data;
 using Brokering.Ordering.Idempotency;
 using Brokering.Ordering.Reservations.Submit;
+using Brokering.Ordering.Saga;
 using Brokering.Messaging.Postgres;
 using MassTransit;
 using Npgsql;
@@ -227,6 +228,16 @@ public sealed class ReservationDesk(
         if (view.Status is not ("Held" or "AwaitingStock"))
         {
             return new DeskResult.Conflict($"A reservation can be confirmed when Held or AwaitingStock; this one is {view.Status}.");
+        }
+
+        // The saga takes a confirmation only once the minimum fill is held; refused here, the buyer learns why instead
+        // of a 202 for a confirmation the saga would not act on.
+        var minFillRatio = view.FillPolicy == nameof(FillPolicy.AllOrNone) ? 1m : view.MinFillRatio;
+        var fill = new Fill(view.Lines.Sum(line => line.Quantity), view.Lines.Sum(line => line.Allocated), view.Lines.All(line => line.Allocated >= line.Quantity));
+        if (!fill.Satisfies(minFillRatio))
+        {
+            return new DeskResult.Conflict(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{fill.Allocated} of {fill.Requested} units are held; the reservation can be confirmed once at least {minFillRatio:0.####} of them are (minFillRatio)."));
         }
 
         await publish.Publish(new ReservationConfirmationRequested(id, clock.GetUtcNow()), cancellationToken);
