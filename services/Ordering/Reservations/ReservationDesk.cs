@@ -65,10 +65,10 @@ public sealed class ReservationDesk(
         }
 
         var requestHash = idempotencyKey is null ? null : IdempotencyStore.Hash(JsonSerializer.Serialize(request, Json));
-        if (await TryAcceptAtOnceAsync(NewReservation(buyerId, request, idempotencyKey), idempotencyKey, requestHash, cancellationToken)
-            is { } acceptedAtOnce)
+        var (reservation, view) = NewReservation(buyerId, request, idempotencyKey);
+        if (await TryAcceptAtOnceAsync(reservation, view, idempotencyKey, requestHash, cancellationToken))
         {
-            return new DeskResult.Accepted(acceptedAtOnce);
+            return new DeskResult.Accepted(view);
         }
 
         // The key (or the reservation id it derives) is taken: a retry, a concurrent twin, a reuse with another body or an
@@ -92,8 +92,6 @@ public sealed class ReservationDesk(
                     break;
             }
         }
-
-        var (reservation, view) = NewReservation(buyerId, request, idempotencyKey);
 
         db.Reservations.Add(reservation);
         await publish.Publish(reservation.ToSubmittedEvent(), cancellationToken);
@@ -137,13 +135,12 @@ public sealed class ReservationDesk(
     /// The common case, a new reservation, in one round trip: the idempotency record with its answer, the reservation and
     /// its ReservationSubmitted outbox rows as one batch, which PostgreSQL runs as one implicit transaction. Plain INSERTs,
     /// so a key already taken (its record, or the reservation id derived from it) fails the whole batch with a unique
-    /// violation and nothing is written: null, and the caller takes the careful path. A concurrent twin's insert waits on
+    /// violation and nothing is written: false, and the caller takes the careful path. A concurrent twin's insert waits on
     /// the first one's key and fails once that commits.
     /// </summary>
-    private async Task<ReservationView?> TryAcceptAtOnceAsync((Reservation Reservation, ReservationView View) accepted, string? idempotencyKey,
+    private async Task<bool> TryAcceptAtOnceAsync(Reservation reservation, ReservationView view, string? idempotencyKey,
         string? requestHash, CancellationToken cancellationToken)
     {
-        var (reservation, view) = accepted;
         var outbox = outboxRows.Create();
         await outbox.PublishEndpoint.Publish(reservation.ToSubmittedEvent(), cancellationToken);
 
@@ -182,7 +179,7 @@ public sealed class ReservationDesk(
         }
         catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation && idempotencyKey is not null)
         {
-            return null;
+            return false;
         }
         finally
         {
@@ -190,7 +187,7 @@ public sealed class ReservationDesk(
         }
 
         outbox.Committed();
-        return view;
+        return true;
     }
 
     private static NpgsqlBatchCommand Command(string sql, params (object Value, NpgsqlDbType Type)[] parameters)
@@ -204,7 +201,10 @@ public sealed class ReservationDesk(
         return command;
     }
 
-    public async Task<ReservationView?> GetAsync(string buyerId, Guid id, CancellationToken cancellationToken)
+    public async Task<ReservationView?> GetAsync(string buyerId, Guid id, CancellationToken cancellationToken) =>
+        (await FindAsync(buyerId, id, cancellationToken))?.View;
+
+    private async Task<(ReservationView View, ReservationState? Saga)?> FindAsync(string buyerId, Guid id, CancellationToken cancellationToken)
     {
         var reservation = await db.Reservations.AsNoTracking()
             .SingleOrDefaultAsync(r => r.Id == id && r.BuyerId == buyerId, cancellationToken);
@@ -214,13 +214,12 @@ public sealed class ReservationDesk(
         }
 
         var saga = await db.Sagas.AsNoTracking().SingleOrDefaultAsync(s => s.CorrelationId == id, cancellationToken);
-        return ReservationView.Of(reservation, saga);
+        return (ReservationView.Of(reservation, saga), saga);
     }
 
     public async Task<DeskResult> ConfirmAsync(string buyerId, Guid id, CancellationToken cancellationToken)
     {
-        var view = await GetAsync(buyerId, id, cancellationToken);
-        if (view is null)
+        if (await FindAsync(buyerId, id, cancellationToken) is not var (view, saga))
         {
             return new DeskResult.NotFound();
         }
@@ -230,14 +229,12 @@ public sealed class ReservationDesk(
             return new DeskResult.Conflict($"A reservation can be confirmed when Held or AwaitingStock; this one is {view.Status}.");
         }
 
-        // The saga takes a confirmation only once the minimum fill is held; refused here, the buyer learns why instead
-        // of a 202 for a confirmation the saga would not act on.
-        var minFillRatio = view.FillPolicy == nameof(FillPolicy.AllOrNone) ? 1m : view.MinFillRatio;
-        var fill = new Fill(view.Lines.Sum(line => line.Quantity), view.Lines.Sum(line => line.Allocated), view.Lines.All(line => line.Allocated >= line.Quantity));
-        if (!fill.Satisfies(minFillRatio))
+        // The saga takes a confirmation only once the minimum fill is held (the same rule, on its row); refused here, the
+        // buyer learns why instead of a 202 for a confirmation the saga would not act on.
+        if (Fill.Of(saga!) is var fill && !fill.Satisfies(saga!.MinFillRatio))
         {
             return new DeskResult.Conflict(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"{fill.Allocated} of {fill.Requested} units are held; the reservation can be confirmed once at least {minFillRatio:0.####} of them are (minFillRatio)."));
+                $"{fill.Allocated} of {fill.Requested} units are held; the reservation can be confirmed once at least {saga.MinFillRatio:0.####} of them are (minFillRatio)."));
         }
 
         await publish.Publish(new ReservationConfirmationRequested(id, clock.GetUtcNow()), cancellationToken);

@@ -1,5 +1,4 @@
 using MassTransit;
-using MassTransit.Context;
 using MassTransit.Scheduling;
 using Microsoft.EntityFrameworkCore;
 using NpgsqlTypes;
@@ -31,13 +30,6 @@ public sealed class PostgresScheduleMessageConsumer<TDbContext> :
     public async Task Consume(ConsumeContext<ScheduleMessage> context)
     {
         var message = context.Message;
-        var body = context.SerializerContext.GetMessageSerializer(message.Payload, message.PayloadType)
-            .GetMessageBody(new MessageSendContext<ScheduleMessage>(message));
-
-        var headers = context.Headers.GetAll()
-            .Where(x => x.Value is string or Guid or bool or int or long or double or decimal or DateTime or DateTimeOffset)
-            .Where(x => !string.Equals(x.Key, MessageHeaders.SchedulingTokenId, StringComparison.OrdinalIgnoreCase));
-
         var t = TableNames.For<ScheduledMessageRecord>(_dbContext);
         var now = _timeProvider.GetUtcNow().UtcDateTime;
 
@@ -49,8 +41,8 @@ public sealed class PostgresScheduleMessageConsumer<TDbContext> :
             (message.Destination.ToString(), NpgsqlDbType.Text),
             (context.ReceiveContext.ContentType?.ToString() ?? "application/vnd.masstransit+json", NpgsqlDbType.Varchar),
             (string.Join(";", message.PayloadType), NpgsqlDbType.Text),
-            (body.GetString(), NpgsqlDbType.Text),
-            (context.SerializerContext.SerializeDictionary(headers), NpgsqlDbType.Text),
+            (ScheduleContent.Body(context.SerializerContext, message), NpgsqlDbType.Text),
+            (ScheduleContent.Headers(context.SerializerContext, context.Headers), NpgsqlDbType.Text),
             (context.ConversationId, NpgsqlDbType.Uuid),
             (context.CorrelationId, NpgsqlDbType.Uuid),
             (context.InitiatorId, NpgsqlDbType.Uuid),

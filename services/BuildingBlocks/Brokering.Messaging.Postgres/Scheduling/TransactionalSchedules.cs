@@ -1,5 +1,4 @@
 using MassTransit;
-using MassTransit.Context;
 using MassTransit.Scheduling;
 using Microsoft.EntityFrameworkCore;
 using NpgsqlTypes;
@@ -29,13 +28,6 @@ static class TransactionalSchedules
     /// <summary>Adds the schedule's row to the DbContext (saved with the consumer's other changes, in one batch).</summary>
     public static void Store(DbContext dbContext, SendContext context, ScheduleMessage message, SerializerContext serializer, DateTime now)
     {
-        var body = serializer.GetMessageSerializer(message.Payload, message.PayloadType)
-            .GetMessageBody(new MessageSendContext<ScheduleMessage>(message));
-
-        var headers = context.Headers.GetAll()
-            .Where(x => x.Value is string or Guid or bool or int or long or double or decimal or DateTime or DateTimeOffset)
-            .Where(x => !string.Equals(x.Key, MessageHeaders.SchedulingTokenId, StringComparison.OrdinalIgnoreCase));
-
         dbContext.Set<ScheduledMessageRecord>().Add(new ScheduledMessageRecord
         {
             TokenId = message.CorrelationId,
@@ -45,8 +37,8 @@ static class TransactionalSchedules
             DestinationAddress = message.Destination,
             ContentType = context.ContentType?.ToString() ?? "application/vnd.masstransit+json",
             MessageType = string.Join(";", message.PayloadType),
-            Body = body.GetString(),
-            Headers = serializer.SerializeDictionary(headers),
+            Body = ScheduleContent.Body(serializer, message),
+            Headers = ScheduleContent.Headers(serializer, context.Headers),
             ConversationId = context.ConversationId,
             CorrelationId = context.CorrelationId,
             InitiatorId = context.InitiatorId,
