@@ -50,10 +50,8 @@ public sealed class SchedulerTests
         var counterId = NewId.NextGuid();
         await using var db = environment.CreateDbContext();
 
-        await bus.Publish(new Increment(counterId));
-        await Eventually.Until(() => db.Counters.CountAsync(), c => c == 1, what: "the counter");
-        await bus.Publish(new ArmReminder(counterId, 60_000));
-        var stored = await Eventually.Until(() => db.ScheduledMessages.AsNoTracking().ToListAsync(), rows => rows.Count == 1, what: "the stored schedule");
+        await ArmALongReminderAsync(bus, db, counterId);
+        var stored = await db.ScheduledMessages.AsNoTracking().ToListAsync();
         stored[0].TokenId.ShouldBe((await db.Counters.AsNoTracking().SingleAsync()).ReminderTokenId!.Value);
 
         await bus.Publish(new DisarmReminder(counterId));
@@ -71,14 +69,9 @@ public sealed class SchedulerTests
     {
         await using var environment = await TestEnvironment.CreateAsync("viaqueue");
         await using var host = await MessagingTestHost.StartAsync(environment, scheduler: s => s.WriteSchedulesInTransaction = false);
-        var bus = host.Services.GetRequiredService<IBus>();
-        var counterId = NewId.NextGuid();
         await using var db = environment.CreateDbContext();
 
-        await bus.Publish(new Increment(counterId));
-        await Eventually.Until(() => db.Counters.CountAsync(), c => c == 1, what: "the counter");
-        await bus.Publish(new ArmReminder(counterId, 60_000));
-        await Eventually.Until(() => db.ScheduledMessages.CountAsync(), c => c == 1, what: "the stored schedule");
+        await ArmALongReminderAsync(host.Services.GetRequiredService<IBus>(), db, NewId.NextGuid());
 
         // The saga's two events, the observer's CounterIncremented, and the scheduler's consume of the ScheduleMessage.
         await Eventually.Until(() => db.Inbox.CountAsync(), c => c == 4, what: "the scheduler's consume among the four");
@@ -204,5 +197,14 @@ public sealed class SchedulerTests
         public int Measurements => Volatile.Read(ref _measurements);
 
         public void Dispose() => _listener.Dispose();
+    }
+
+    /// <summary>Starts a counter and arms a reminder due in a minute (it never fires in a test); waits until it is stored.</summary>
+    static async Task ArmALongReminderAsync(IBus bus, TestDbContext db, Guid counterId)
+    {
+        await bus.Publish(new Increment(counterId));
+        await Eventually.Until(() => db.Counters.CountAsync(), c => c == 1, what: "the counter");
+        await bus.Publish(new ArmReminder(counterId, 60_000));
+        await Eventually.Until(() => db.ScheduledMessages.CountAsync(), c => c == 1, what: "the stored schedule");
     }
 }

@@ -20,8 +20,7 @@ public sealed class ConfirmationTests
         var waiting = PartlyHeld(held: 10, of: 40, minFillRatio: 0.5m);
         await host.SeedAsync(waiting);
 
-        using var buyer = host.ClientWith(TestTokens.Buyer(waiting.BuyerId));
-        using var response = await buyer.PostAsync(new Uri($"/v1/reservations/{waiting.CorrelationId}/confirm", UriKind.Relative), null, Ct);
+        using var response = await ConfirmAsync(host, waiting);
 
         response.StatusCode.ShouldBe(HttpStatusCode.Conflict);
         response.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json");
@@ -40,12 +39,17 @@ public sealed class ConfirmationTests
         var waiting = PartlyHeld(held: 20, of: 40, minFillRatio: 0.5m);
         await host.SeedAsync(waiting);
 
-        using var buyer = host.ClientWith(TestTokens.Buyer(waiting.BuyerId));
-        using var response = await buyer.PostAsync(new Uri($"/v1/reservations/{waiting.CorrelationId}/confirm", UriKind.Relative), null, Ct);
+        using var response = await ConfirmAsync(host, waiting);
 
         response.StatusCode.ShouldBe(HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync(Ct));
         await StandInOrderingHost.EventuallyAsync(
             async () => await host.StateAsync(waiting.CorrelationId) != "AwaitingStock", "the saga to take the confirmation");
+    }
+
+    private static async Task<HttpResponseMessage> ConfirmAsync(StandInOrderingHost host, ReservationState saga)
+    {
+        using var buyer = host.ClientWith(TestTokens.Buyer(saga.BuyerId));
+        return await buyer.PostAsync(new Uri($"/v1/reservations/{saga.CorrelationId}/confirm", UriKind.Relative), null, Ct);
     }
 
     private static ReservationState PartlyHeld(long held, long of, decimal minFillRatio)

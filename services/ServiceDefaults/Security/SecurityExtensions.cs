@@ -183,15 +183,21 @@ public static class SecurityExtensions
     {
         var settings = app.Services.GetRequiredService<TokenSettings>();
         var keys = settings.ServiceIssuer is { } own ? new[] { SigningKeys.PublicJwk(own.Key) } : [];
-        app.MapGet("/.well-known/openid-configuration", (HttpRequest request) => Results.Json(new Dictionary<string, object>
+        app.MapKeySet("/.well-known/openid-configuration", "/.well-known/jwks.json", settings.ServiceName, keys);
+    }
+
+    /// <summary>An issuer's public keys (JWKS) behind an OIDC discovery document, as identity providers publish theirs.</summary>
+    private static void MapKeySet<TKey>(this WebApplication app, string discoveryPath, string jwksPath, string issuer, TKey[] keys)
+    {
+        app.MapGet(discoveryPath, (HttpRequest request) => Results.Json(new Dictionary<string, object>
             {
-                ["issuer"] = settings.ServiceName,
-                ["jwks_uri"] = $"{request.Scheme}://{request.Host}{request.PathBase}/.well-known/jwks.json",
+                ["issuer"] = issuer,
+                ["jwks_uri"] = $"{request.Scheme}://{request.Host}{request.PathBase}{jwksPath}",
                 ["id_token_signing_alg_values_supported"] = new[] { SigningKeys.Algorithm },
             }))
             .AllowAnonymous()
             .ExcludeFromDescription();
-        app.MapGet("/.well-known/jwks.json", () => Results.Json(new { keys }))
+        app.MapGet(jwksPath, () => Results.Json(new { keys }))
             .AllowAnonymous()
             .ExcludeFromDescription();
     }
@@ -227,17 +233,7 @@ public static class SecurityExtensions
             })
             .AllowAnonymous()
             .ExcludeFromDescription();
-        app.MapGet("/dev/.well-known/openid-configuration", (HttpRequest request) => Results.Json(new Dictionary<string, object>
-            {
-                ["issuer"] = issuer.Issuer,
-                ["jwks_uri"] = $"{request.Scheme}://{request.Host}{request.PathBase}/dev/jwks.json",
-                ["id_token_signing_alg_values_supported"] = new[] { SigningKeys.Algorithm },
-            }))
-            .AllowAnonymous()
-            .ExcludeFromDescription();
-        app.MapGet("/dev/jwks.json", () => Results.Json(new { keys = new[] { SigningKeys.PublicJwk(issuer.Key) } }))
-            .AllowAnonymous()
-            .ExcludeFromDescription();
+        app.MapKeySet("/dev/.well-known/openid-configuration", "/dev/jwks.json", issuer.Issuer, [SigningKeys.PublicJwk(issuer.Key)]);
     }
 
     /// <summary>Body of <c>POST /dev/tokens</c>.</summary>
