@@ -35,13 +35,17 @@ public enum ScreeningOutcome
 /// <param name="Cutoff">The earliest cutoff of all lines; null when none applies.</param>
 /// <param name="Lines">Per line.</param>
 /// <param name="Reasons">Why, for a person.</param>
+/// <param name="LicenceUnitsDrawn">Whether this decision set licence units aside for the reservation, which compliance gives
+/// back when told the reservation ended unconfirmed; null when not known (an older compliance, or no decision at all),
+/// which counts as possibly.</param>
 public sealed record ReservationScreened(
     Guid ReservationId,
     string DecisionId,
     ScreeningOutcome Outcome,
     DateTimeOffset? Cutoff,
     IReadOnlyList<ScreenedLine> Lines,
-    IReadOnlyList<string> Reasons);
+    IReadOnlyList<string> Reasons,
+    bool? LicenceUnitsDrawn = null);
 
 /// <summary>Ask the allocation activity to split the lines across distributors' offers and hold them.</summary>
 /// <param name="ReservationId">Reservation id.</param>

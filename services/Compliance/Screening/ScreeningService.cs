@@ -19,7 +19,7 @@ internal sealed class ScreeningService(
     TimeProvider time,
     IOptionsMonitor<ComplianceOptions> options)
 {
-    public async Task<ScreeningDecision> ScreenAsync(ScreeningInput input, CancellationToken cancellationToken)
+    public async Task<ScreeningFiled> ScreenAsync(ScreeningInput input, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(input.ReservationId))
         {
@@ -64,13 +64,10 @@ internal sealed class ScreeningService(
             Evidence = evidence,
         };
         db.ScreeningDecisions.Add(decision);
-        if (!ledger.IsEmpty)
-        {
-            await RecordDrawdownsAsync(input.ReservationId, decision, ledger, evidence.Outcome, cancellationToken);
-        }
+        var drawn = !ledger.IsEmpty && await RecordDrawdownsAsync(input.ReservationId, decision, ledger, evidence.Outcome, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return decision;
+        return new ScreeningFiled(decision, drawn);
     }
 
     private async Task<LicenceLedger> LoadLedgerAsync(ScreeningInput input, DateTimeOffset now, CancellationToken cancellationToken)
@@ -102,8 +99,9 @@ internal sealed class ScreeningService(
         return new LicenceLedger(licences, drawnByOthers);
     }
 
-    // A reservation's drawdowns are what its latest screening drew: screening it again replaces them.
-    private async Task RecordDrawdownsAsync(
+    // A reservation's drawdowns are what its latest screening drew: screening it again replaces them. True when this
+    // screening drew any.
+    private async Task<bool> RecordDrawdownsAsync(
         string reservationId, ScreeningDecision decision, LicenceLedger ledger, Verdict outcome, CancellationToken cancellationToken)
     {
         var existing = await db.LicenceDrawdowns.Where(drawdown => drawdown.ReservationId == reservationId).ToListAsync(cancellationToken);
@@ -142,5 +140,10 @@ internal sealed class ScreeningService(
                 DrawnAt = decision.DecidedAt,
             });
         }
+
+        return granted.Count > 0;
     }
 }
+
+/// <summary>A screening as filed: the decision, and whether it set licence units aside for the reservation.</summary>
+internal sealed record ScreeningFiled(ScreeningDecision Decision, bool LicenceUnitsDrawn);

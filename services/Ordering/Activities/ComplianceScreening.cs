@@ -71,8 +71,9 @@ public sealed class ComplianceScreening(
         }
         catch (RpcException exception) when (exception.StatusCode is StatusCode.InvalidArgument or StatusCode.NotFound or StatusCode.FailedPrecondition)
         {
+            // No decision was filed, so this answer set nothing aside.
             return new ReservationScreened(reservation.Id, string.Empty, ContractOutcome.Denied, null, [],
-                [$"Compliance could not screen the reservation: {exception.Status.Detail}"]);
+                [$"Compliance could not screen the reservation: {exception.Status.Detail}"], LicenceUnitsDrawn: false);
         }
     }
 
@@ -82,7 +83,8 @@ public sealed class ComplianceScreening(
         ToOutcome(response.Outcome),
         response.EarliestCutoff?.ToDateTimeOffset(),
         [.. response.Lines.Select(line => new ScreenedLine(line.Sku, ToOutcome(line.Outcome), line.Cutoff?.ToDateTimeOffset(), [.. line.Reasons]))],
-        [.. response.Reasons.Concat(response.Lines.SelectMany(line => line.Reasons.Select(reason => $"{line.Sku}: {reason}")))]);
+        [.. response.Reasons.Concat(response.Lines.SelectMany(line => line.Reasons.Select(reason => $"{line.Sku}: {reason}")))],
+        response.HasLicenceUnitsDrawn ? response.LicenceUnitsDrawn : null);
 
     // Anything but an explicit approval is a denial: compliance fails closed.
     private static ContractOutcome ToOutcome(GrpcOutcome outcome) => outcome switch

@@ -39,6 +39,14 @@ public sealed class ReservationState : SagaStateMachineInstance
     /// </summary>
     public DateTimeOffset? PassedOverAt { get; set; }
 
+    /// <summary>
+    /// Whether compliance may have set licence units aside for the reservation, which it gives back when told the
+    /// reservation ended unconfirmed. False only while every screening of it was answered here, each saying it drew
+    /// none; set for good as soon as one said it drew, or was asked for without its answer coming back here at once (a
+    /// screening or commit command whose answer may never be handled, a commit whose gate may have screened again).
+    /// </summary>
+    public bool MayHoldLicenceUnits { get; set; }
+
     /// <summary>Token of the scheduled <see cref="CutoffReached"/> message.</summary>
     public Guid? CutoffTimerTokenId { get; set; }
 

@@ -53,7 +53,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                 // to end a reservation whose screening never succeeds, so a deadline does.
                 .If(context => context.Saga.CurrentState == Screening.Name,
                     waiting => waiting
-                        .Publish(context => new ScreenReservation(context.Message.ReservationId))
+                        .Publish(context => RequestScreening(context.Saga))
                         .Schedule(ScreeningTimer, context => new ScreeningDeadlineReached(context.Saga.CorrelationId), _ => screeningDeadline)));
 
         During(Screening,
@@ -86,7 +86,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
             // The rules changed while the first screening was in flight, which may have been answered under the old
             // ones: screen again, and the later answer governs (handled as a re-screen once allocating).
             When(Rescreen)
-                .Publish(context => new ScreenReservation(context.Saga.CorrelationId)),
+                .Publish(context => RequestScreening(context.Saga)),
             // Nothing is held before screening, so there is nothing to release.
             When(ScreeningTimer.Received)
                 .Then(context => context.Saga.StatusReason =
@@ -197,7 +197,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
         During(Confirming,
             When(Rescreen)
                 .Then(context => context.Saga.StatusReason = $"Re-screening while committing: {context.Message.Cause}")
-                .Publish(context => new ScreenReservation(context.Saga.CorrelationId)),
+                .Publish(context => RequestScreening(context.Saga)),
             When(Screened, context => context.Message.Outcome != ScreeningOutcome.Denied
                     && context.Message.Cutoff is { } cutoff && !(context.Saga.Cutoff <= cutoff))
                 .Then(context =>
@@ -249,7 +249,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
         During(Allocating, Held, AwaitingStock,
             When(Rescreen)
                 .Then(context => context.Saga.StatusReason = $"Re-screening: {context.Message.Cause}")
-                .Publish(context => new ScreenReservation(context.Saga.CorrelationId)),
+                .Publish(context => RequestScreening(context.Saga)),
             // A licence now needed because the cutoff moved into the past is a missed cutoff, not a refusal.
             When(Screened, context => context.Message.Outcome == ScreeningOutcome.LicenceRequired
                     && context.Message.Cutoff is { } cutoff && cutoff <= clock.GetUtcNow())
@@ -385,6 +385,8 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
     private async Task ScreenAtOnceAsync(BehaviorContext<ReservationState> context)
     {
         var screened = await Steps(context).ScreenAsync(context, context.Saga.CorrelationId, context.CancellationToken);
+        // Unanswered, the screening may still have been filed, with units drawn.
+        context.Saga.MayHoldLicenceUnits |= screened?.LicenceUnitsDrawn != false;
         if (screened is not null)
         {
             await context.Raise(Screened, screened);
@@ -486,9 +488,21 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
         saga.StatusReason = $"{message.DistributorId} no longer has {message.UnitsShort} units of {message.Sku}; re-allocating.";
     }
 
+    /// <summary>A screening whose answer comes back as a message, which may find the reservation ended and go unhandled.</summary>
+    private static ScreenReservation RequestScreening(ReservationState saga)
+    {
+        saga.MayHoldLicenceUnits = true;
+        return new ScreenReservation(saga.CorrelationId);
+    }
+
+    /// <summary>
+    /// A commit, taken at once or by command. Its gate screens again when the rules have moved since the decision the
+    /// saga holds, and that screening's answer comes back as a message: so compliance may have drawn units.
+    /// </summary>
     private static CommitReservationHolds Commit(ReservationState saga)
     {
         saga.ConfirmationPending = false;
+        saga.MayHoldLicenceUnits = true;
         return new(saga.CorrelationId, saga.Cutoff ?? DateTimeOffset.MaxValue, [.. saga.Allocations.Select(allocation => allocation.HoldId)]);
     }
 

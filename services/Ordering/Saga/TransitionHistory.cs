@@ -8,7 +8,8 @@ namespace Brokering.Ordering.Saga;
 
 /// <summary>
 /// Appends every state change to the saga's own history (the ops timeline) and to the buyer's change feed, and
-/// announces an unconfirmed end to whoever set something aside for the reservation (compliance's licence units),
+/// announces an unconfirmed end to whoever may have set something aside for the reservation (compliance's licence
+/// units, <see cref="ReservationState.MayHoldLicenceUnits"/>),
 /// all inside the saga's transaction: the outbox carries the announcement. Nothing else is published per
 /// transition: buyers read the feed, and no service needs the other transitions.
 /// </summary>
@@ -44,7 +45,10 @@ internal sealed class TransitionHistory(TimeProvider clock) : IStateObserver<Res
             });
         }
 
-        if (ReservationStateMachine.TerminalStates.Contains(currentState.Name) && currentState.Name != nameof(ReservationStateMachine.Confirmed))
+        // Only compliance's licence units are set aside for a reservation by anyone who needs telling: a reservation
+        // compliance drew none for has nothing to give back, and most reservations need no licence.
+        if (ReservationStateMachine.TerminalStates.Contains(currentState.Name) && currentState.Name != nameof(ReservationStateMachine.Confirmed)
+            && saga.MayHoldLicenceUnits)
         {
             await context.Publish(new ReservationEndedUnconfirmed(saga.CorrelationId, saga.BuyerId, currentState.Name, saga.StatusReason, now));
         }

@@ -89,17 +89,35 @@ public sealed class LicenceReleaseTests(ComplianceServiceFixture service) : ICla
         }
     }
 
-    private async Task ScreenAsync(string buyer, Guid reservation, long quantity)
+    [Fact]
+    public async Task A_screening_says_whether_it_set_licence_units_aside_so_ordering_announces_only_ends_that_have_units_to_give_back()
+    {
+        var (buyer, licenceUrl) = await service.RecordLicenceAsync(H100, "CN", units: 100);
+
+        var licensed = await ScreenAsync(buyer, Guid.NewGuid(), 40);
+        var noLicenceOnFile = await ScreenAsync($"{buyer}-other", Guid.NewGuid(), 40, expected: Api.ScreeningOutcome.LicenceRequired);
+        var needsNone = await ScreenAsync(buyer, Guid.NewGuid(), 40, destination: "US");
+
+        (licensed.HasLicenceUnitsDrawn, licensed.LicenceUnitsDrawn).ShouldBe((true, true));
+        (noLicenceOnFile.HasLicenceUnitsDrawn, noLicenceOnFile.LicenceUnitsDrawn).ShouldBe((true, false));
+        (needsNone.HasLicenceUnitsDrawn, needsNone.LicenceUnitsDrawn).ShouldBe((true, false));
+        (await DrawnAsync(licenceUrl)).ShouldBe(40);
+    }
+
+    private async Task<Api.ScreenResponse> ScreenAsync(
+        string buyer, Guid reservation, long quantity, Api.ScreeningOutcome expected = Api.ScreeningOutcome.Approved, string destination = "CN")
     {
         var request = new Api.ScreenRequest
         {
             ReservationId = reservation.ToString(),
             BuyerId = buyer,
             EndUser = new Api.Party { Name = "Acme Cloud Pte. Ltd.", Country = "SG" },
-            DestinationCountry = "CN",
+            DestinationCountry = destination,
         };
         request.Lines.Add(new Api.ScreenLine { Sku = H100, Quantity = quantity });
-        (await service.Grpc.ScreenAsync(request, cancellationToken: Cancel)).Outcome.ShouldBe(Api.ScreeningOutcome.Approved);
+        var response = await service.Grpc.ScreenAsync(request, cancellationToken: Cancel);
+        response.Outcome.ShouldBe(expected, string.Join("; ", response.Reasons));
+        return response;
     }
 
     private async Task<long> DrawnAsync(Uri licenceUrl) =>

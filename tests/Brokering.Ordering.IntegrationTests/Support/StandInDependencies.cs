@@ -79,6 +79,7 @@ public sealed class StandInCompliance : Contracts.Grpc.Compliance.Compliance.Com
     public const string Sku = "NVIDIA-H20-96GB";
 
     private readonly HashSet<string> listed = new(StringComparer.OrdinalIgnoreCase);
+    private readonly HashSet<string> drawsFor = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, (long Generation, DateTimeOffset? Cutoff)> decisions = new(StringComparer.Ordinal);
     private long generation;
     private DateTimeOffset? cutoff;
@@ -115,6 +116,19 @@ public sealed class StandInCompliance : Contracts.Grpc.Compliance.Compliance.Com
     /// <summary>Calls refused because compliance was down.</summary>
     public int Refused => Volatile.Read(ref refused);
 
+    /// <summary>
+    /// Screenings of reservations for this end user draw licence units (ScreenResponse.licence_units_drawn), as the real
+    /// compliance's do when a licence on file covers the sale; every other screening says it drew none, as the real one's
+    /// do when no licence is involved.
+    /// </summary>
+    public void DrawLicenceUnitsFor(string endUser)
+    {
+        lock (drawsFor)
+        {
+            drawsFor.Add(endUser);
+        }
+    }
+
     public void List(string endUser)
     {
         lock (listed)
@@ -141,7 +155,13 @@ public sealed class StandInCompliance : Contracts.Grpc.Compliance.Compliance.Com
             decisions[decisionId] = (denied ? -1 : generation, cutoff);
         }
 
-        var response = new ScreenResponse { DecisionId = decisionId, Outcome = outcome };
+        bool draws;
+        lock (drawsFor)
+        {
+            draws = !denied && drawsFor.Contains(request.EndUser.Name);
+        }
+
+        var response = new ScreenResponse { DecisionId = decisionId, Outcome = outcome, LicenceUnitsDrawn = draws };
         if (denied)
         {
             // Worded as the real compliance's evidence once was, score and all: whatever ordering shows the buyer must not carry it.

@@ -636,6 +636,10 @@ namespace Brokering.Ordering.Data.Migrations
                         .HasColumnType("jsonb")
                         .HasColumnName("lines");
 
+                    b.Property<bool>("MayHoldLicenceUnits")
+                        .HasColumnType("boolean")
+                        .HasColumnName("may_hold_licence_units");
+
                     b.Property<decimal>("MinFillRatio")
                         .HasColumnType("numeric")
                         .HasColumnName("min_fill_ratio");
