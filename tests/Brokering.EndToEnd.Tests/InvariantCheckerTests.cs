@@ -50,6 +50,18 @@ public sealed class InvariantCheckerTests
     }
 
     [Fact]
+    public void Licence_units_still_drawn_for_a_reservation_that_ended_unconfirmed_are_lost_and_a_confirmed_one_keeps_its_own()
+    {
+        var cancelled = new History().Ended("Cancelled", holdStatus: "Released");
+        cancelled.Drawdowns.Add(new DrawdownRow(Guid.NewGuid(), cancelled.Sagas[0].Id.ToString(), Sku, 10));
+        var confirmed = new History().Confirmed(committedAt: T0.AddMinutes(1));
+        confirmed.Drawdowns.Add(new DrawdownRow(Guid.NewGuid(), confirmed.Sagas[0].Id.ToString(), Sku, 10));
+
+        ShouldBreakOnly(cancelled.Check(), InvariantChecker.NothingLost, "10 licence units of");
+        confirmed.Check().Passed.ShouldBeTrue();
+    }
+
+    [Fact]
     public void A_reservation_still_in_flight_breaks_nothing_lost_only_when_every_reservation_must_have_ended()
     {
         var history = new History().Ended("Held", holdStatus: "Active");
@@ -157,6 +169,7 @@ public sealed class InvariantCheckerTests
         public List<PartyEntryRow> Entries { get; } = [];
         public List<ClearanceRow> Clearances { get; } = [];
         public List<LicenceRow> Licences { get; } = [];
+        public List<DrawdownRow> Drawdowns { get; } = [];
 
         /// <summary>Confirmed: screened at T0, one hold at arrow committed at <paramref name="committedAt"/>.</summary>
         public History Confirmed(DateTimeOffset committedAt, long quantity = 10, DateTimeOffset? lineCutoff = null, string? licence = null, string endUser = "Acme Cloud Inc.")
@@ -187,6 +200,7 @@ public sealed class InvariantCheckerTests
             PartyEntries = Entries,
             Clearances = Clearances,
             Licences = Licences,
+            Drawdowns = Drawdowns,
         }, options ?? new InvariantCheckOptions());
 
         private void Add(long quantity, string endUser, string state, DateTimeOffset cutoff, string holdStatus, DateTimeOffset? closedAt, string? licence)

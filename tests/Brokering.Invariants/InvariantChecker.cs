@@ -124,6 +124,16 @@ public static class InvariantChecker
             }
         }
 
+        // Compliance's licence units are set aside like stock: a reservation that ended without a sale gives them back.
+        foreach (var drawdown in world.Snapshot.Drawdowns)
+        {
+            if (Guid.TryParse(drawdown.ReservationId, out var reservationId) && world.Sagas.TryGetValue(reservationId, out var saga)
+                && TerminalStates.Contains(saga.State) && saga.State != "Confirmed")
+            {
+                Fail(world.Describe(reservationId), $"{drawdown.Quantity} licence units of {drawdown.Sku} still drawn although the reservation ended {saga.State}");
+            }
+        }
+
         foreach (var saga in world.Snapshot.Sagas.Where(saga => saga.State == "Confirmed"))
         {
             if (!world.HoldsOf(saga.Id).Any(hold => hold.Status == Committed))
@@ -134,7 +144,8 @@ public static class InvariantChecker
 
         return new InvariantCheck(
             NothingLost,
-            "every accepted reservation has a saga and (after a run) a terminal state; no Active hold outlives its reservation or its expiry; "
+            "every accepted reservation has a saga and (after a run) a terminal state; no Active hold outlives its reservation or its expiry, "
+            + "nor do licence units drawn for a reservation that ended unconfirmed; "
             + "only Confirmed reservations have committed holds, and every Confirmed one has some",
             world.Snapshot.Reservations.Count + world.Snapshot.Holds.Count, violations, notes);
     }

@@ -55,6 +55,9 @@ internal sealed record PartyEntryRow(Guid Id, string Name, IReadOnlyList<string>
 
 internal sealed record ClearanceRow(string PartyName, Guid? EntryId, DateTimeOffset ClearedAt);
 
+/// <summary>Licence units compliance has set aside for a reservation (a licence drawdown).</summary>
+internal sealed record DrawdownRow(Guid LicenceId, string ReservationId, string Sku, long Quantity);
+
 internal sealed record LicenceRow(string Number, string BuyerId, IReadOnlyList<string> Skus, string DestinationCountry, DateTimeOffset ValidFrom, DateTimeOffset ValidUntil);
 
 /// <summary>
@@ -75,6 +78,7 @@ internal sealed class SystemSnapshot
     public required IReadOnlyList<PartyEntryRow> PartyEntries { get; init; }
     public required IReadOnlyList<ClearanceRow> Clearances { get; init; }
     public required IReadOnlyList<LicenceRow> Licences { get; init; }
+    public IReadOnlyList<DrawdownRow> Drawdowns { get; init; } = [];
 
     public static async Task<SystemSnapshot> LoadAsync(InvariantDatabases databases, CancellationToken cancellationToken)
     {
@@ -131,6 +135,7 @@ internal sealed class SystemSnapshot
         var entries = new List<PartyEntryRow>();
         var clearances = new List<ClearanceRow>();
         var licences = new List<LicenceRow>();
+        var drawdowns = new List<DrawdownRow>();
         await ReadAsync(databases.Compliance, async connection =>
         {
             await foreach (var r in QueryAsync(connection, """
@@ -166,6 +171,11 @@ internal sealed class SystemSnapshot
                 licences.Add(new LicenceRow(
                     r.GetString(0), r.GetString(1), r.GetFieldValue<string[]>(2), r.GetString(3), r.GetFieldValue<DateTimeOffset>(4), r.GetFieldValue<DateTimeOffset>(5)));
             }
+
+            await foreach (var r in QueryAsync(connection, "SELECT licence_id, reservation_id, sku, quantity FROM licence_drawdowns", cancellationToken))
+            {
+                drawdowns.Add(new DrawdownRow(r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetInt64(3)));
+            }
         }, cancellationToken);
 
         return new SystemSnapshot
@@ -180,6 +190,7 @@ internal sealed class SystemSnapshot
             PartyEntries = entries,
             Clearances = clearances,
             Licences = licences,
+            Drawdowns = drawdowns,
         };
     }
 
