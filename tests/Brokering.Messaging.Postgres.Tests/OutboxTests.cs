@@ -42,6 +42,46 @@ public sealed class OutboxTests
     }
 
     [Fact]
+    public async Task A_consumer_s_messages_are_relayed_from_memory_right_after_its_commit_without_reading_them_back()
+    {
+        await using var environment = await TestEnvironment.CreateAsync("frommemory");
+        var database = new Npgsql.NpgsqlConnectionStringBuilder(environment.ConnectionString).Database;
+        var statements = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Npgsql",
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) =>
+                System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                if (Equals(activity.GetTagItem("db.namespace") ?? activity.GetTagItem("db.name"), database)
+                    && (activity.GetTagItem("db.query.text") ?? activity.GetTagItem("db.statement")) is string text)
+                {
+                    statements.Enqueue(text);
+                }
+            },
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        await using var host = await MessagingTestHost.StartAsync(environment);
+        var ledger = await host.Services.GetRequiredService<IBus>().GetSendEndpoint(new Uri("queue:RecordEntry"));
+        var entries = Enumerable.Range(0, 5).Select(_ => NewId.NextGuid()).ToList();
+
+        foreach (var entry in entries)
+        {
+            await ledger.Send(new RecordEntry(entry));
+        }
+
+        await using var db = environment.CreateDbContext();
+        await Eventually.Until(() => db.Observations.CountAsync(x => entries.Contains(x.Key)), c => c == entries.Count, what: "every entry's event");
+        await Eventually.Until(() => db.OutboxMessages.CountAsync(), c => c == 0, what: "the relayed rows to be deleted");
+        (await db.Inbox.CountAsync(x => x.Delivered == null)).ShouldBe(0, "every inbox row records its delivery");
+        statements.ShouldNotBeEmpty("the listener sees the host's statements");
+        statements.Where(text => text.TrimStart().StartsWith("SELECT", StringComparison.OrdinalIgnoreCase)
+                && text.Contains("outbox_message", StringComparison.Ordinal) && text.Contains("inbox_message_id", StringComparison.Ordinal))
+            .ShouldBeEmpty("the messages a consume captured are relayed from memory, not read back");
+    }
+
+    [Fact]
     public async Task A_consumer_that_fails_after_writing_and_publishing_leaves_nothing_and_its_retry_takes_effect_once()
     {
         await using var environment = await TestEnvironment.CreateAsync("rollback");

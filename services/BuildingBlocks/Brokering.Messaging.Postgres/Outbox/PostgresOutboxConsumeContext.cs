@@ -20,22 +20,30 @@ sealed class PostgresOutboxConsumeContext<TDbContext, TMessage> :
     readonly InboxState _inboxState;
     readonly TimeProvider _timeProvider;
     readonly bool _completionOnly;
+    readonly IReadOnlyList<OutboxMessage>? _capturedEarlier;
     readonly PostgresMessageSchedulerOptions? _schedulerOptions;
     readonly Lock _addLock = new();
-    int _addedMessages;
+    readonly List<OutboxMessage> _captured = [];
 
     // completionOnly: the last round after this call itself delivered the outbox; nothing is left to read or delete,
     // so the round runs without a transaction.
+    // capturedEarlier: the delivery round right after this call's own consume committed: the messages it captured are
+    // still in memory, so they are relayed from there, without a transaction, and the database is told afterwards.
     public PostgresOutboxConsumeContext(ConsumeContext<TMessage> context, OutboxConsumeOptions options, IServiceProvider provider,
-        TDbContext dbContext, InboxState inboxState, TimeProvider timeProvider, bool completionOnly)
+        TDbContext dbContext, InboxState inboxState, TimeProvider timeProvider, bool completionOnly,
+        IReadOnlyList<OutboxMessage>? capturedEarlier = null)
         : base(context, options, provider)
     {
         _dbContext = dbContext;
         _inboxState = inboxState;
         _timeProvider = timeProvider;
         _completionOnly = completionOnly;
+        _capturedEarlier = capturedEarlier;
         _schedulerOptions = provider.GetService(typeof(PostgresMessageSchedulerOptions)) as PostgresMessageSchedulerOptions;
     }
+
+    /// <summary>The messages this round captured, numbered by the database once the round has saved.</summary>
+    public IReadOnlyList<OutboxMessage> Captured => _captured;
 
     public DbContext DbContext => _dbContext;
 
@@ -61,7 +69,10 @@ sealed class PostgresOutboxConsumeContext<TDbContext, TMessage> :
         _inboxState.Consumed = now;
 
         // Nothing was sent while consuming: there is nothing to deliver, so the next round can finish without a transaction.
-        if (Volatile.Read(ref _addedMessages) == 0)
+        bool nothingSent;
+        lock (_addLock)
+            nothingSent = _captured.Count == 0;
+        if (nothingSent)
             _inboxState.Delivered = now;
 
         return Task.CompletedTask;
@@ -71,6 +82,10 @@ sealed class PostgresOutboxConsumeContext<TDbContext, TMessage> :
     {
         _inboxState.Delivered = Now;
 
+        // Relayed from memory, the factory records delivery and removes the rows in one statement batch afterwards.
+        if (_capturedEarlier is not null)
+            return;
+
         // Delivered rows are of no further use; removing them now saves the extra round MassTransit's pipe would need.
         await DeleteOutboxMessages().ConfigureAwait(false);
     }
@@ -78,6 +93,16 @@ sealed class PostgresOutboxConsumeContext<TDbContext, TMessage> :
     public override async Task<List<OutboxMessageContext>> LoadOutboxMessages()
     {
         var lastSequenceNumber = LastSequenceNumber ?? 0;
+        if (_capturedEarlier is not null)
+        {
+            return _capturedEarlier
+                .Where(x => x.SequenceNumber > lastSequenceNumber)
+                .OrderBy(x => x.SequenceNumber)
+                .Take(Options.MessageDeliveryLimit + 1)
+                .Select(OutboxMessageContext (x) => StoredMessageContext.From(x, SerializerContext))
+                .ToList();
+        }
+
         var inboxMessageId = _inboxState.MessageId;
         var inboxConsumerId = _inboxState.ConsumerId;
 
@@ -99,7 +124,7 @@ sealed class PostgresOutboxConsumeContext<TDbContext, TMessage> :
 
     public override async Task RemoveOutboxMessages()
     {
-        if (_completionOnly)
+        if (_completionOnly || _capturedEarlier is not null)
             return;
 
         await DeleteOutboxMessages().ConfigureAwait(false);
@@ -129,7 +154,7 @@ sealed class PostgresOutboxConsumeContext<TDbContext, TMessage> :
         lock (_addLock)
         {
             _dbContext.Set<OutboxMessage>().Add(message);
-            _addedMessages++;
+            _captured.Add(message);
         }
     }
 

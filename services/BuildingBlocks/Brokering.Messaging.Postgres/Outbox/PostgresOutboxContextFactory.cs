@@ -16,7 +16,11 @@ namespace Brokering.Messaging.Postgres;
 /// </summary>
 /// <remarks>
 /// Rounds (driven by MassTransit's <see cref="OutboxMessagePipe{TMessage}"/>): 1) consume, commit; 2) relay the captured
-/// messages to the broker, mark delivered, delete them, commit; 3) acknowledge. A redelivered message whose inbox row
+/// messages to the broker, mark delivered, delete them; 3) acknowledge. Right after this call's own commit, round 2
+/// relays the messages it still holds in memory, without a transaction, and then marks the inbox row delivered and
+/// deletes the rows in one statement batch: a crash in between leaves them for a redelivery of the message (which
+/// relays them from the database under the inbox row's lock) or for the stranded-outbox sweep, exactly as before, and
+/// at worst a message goes out twice, which every consumer already tolerates. A redelivered message whose inbox row
 /// says "consumed" skips round 1, so its effects happen once.
 /// </remarks>
 public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFactory<TDbContext>
@@ -42,10 +46,24 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
 
         var firstRound = true;
         InboxState? deliveredHere = null;
+        (InboxState Inbox, IReadOnlyList<OutboxMessage> Messages)? capturedHere = null;
         var continueProcessing = true;
 
         while (continueProcessing)
         {
+            if (capturedHere is { } captured)
+            {
+                capturedHere = null;
+                var delivery = new PostgresOutboxConsumeContext<TDbContext, T>(context, options, _provider, _dbContext, captured.Inbox, _timeProvider,
+                    completionOnly: false, capturedEarlier: captured.Messages);
+                await next.Send(delivery).ConfigureAwait(false);
+                await RecordDeliveryAsync(captured.Inbox, context.CancellationToken).ConfigureAwait(false);
+                continueProcessing = delivery.ContinueProcessing;
+                if (continueProcessing && captured.Inbox.Delivered.HasValue)
+                    deliveredHere = captured.Inbox;
+                continue;
+            }
+
             if (deliveredHere is not null)
             {
                 // This call itself committed "delivered": finish without another transaction.
@@ -66,6 +84,8 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
             continueProcessing = round.ContinueProcessing;
             if (continueProcessing && round.Inbox.Delivered.HasValue && round.WasDeliveredInRound)
                 deliveredHere = round.Inbox;
+            else if (continueProcessing && round.Captured.Count > 0 && !round.Inbox.Delivered.HasValue)
+                capturedHere = (round.Inbox, round.Captured);
         }
     }
 
@@ -130,7 +150,7 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
                 throw;
             }
 
-            return new RoundResult(outboxContext.ContinueProcessing, inbox, !wasDelivered && inbox.Delivered.HasValue);
+            return new RoundResult(outboxContext.ContinueProcessing, inbox, !wasDelivered && inbox.Delivered.HasValue, outboxContext.Captured);
         }
         catch (Exception)
         {
@@ -165,7 +185,58 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
         scope.Add("provider", "postgresql");
     }
 
-    readonly record struct RoundResult(bool ContinueProcessing, InboxState Inbox, bool WasDeliveredInRound);
+    /// <summary>
+    /// After relaying from memory: what was relayed is recorded on the inbox row and its rows deleted, in one batch (one
+    /// implicit transaction). Only the rows relayed are deleted; if the delivery limit left some, the next round relays
+    /// them from the database as usual.
+    /// </summary>
+    async Task RecordDeliveryAsync(InboxState inbox, CancellationToken cancellationToken)
+    {
+        var inboxTable = TableNames.For<InboxState>(_dbContext);
+        var outboxTable = TableNames.For<OutboxMessage>(_dbContext);
+        var connection = (Npgsql.NpgsqlConnection)_dbContext.Database.GetDbConnection();
+        var opened = connection.State != ConnectionState.Open;
+        if (opened)
+            await _dbContext.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await using var batch = new Npgsql.NpgsqlBatch(connection);
+            var delete = new Npgsql.NpgsqlBatchCommand(
+                $"DELETE FROM {outboxTable.Name} WHERE {outboxTable.Column(nameof(OutboxMessage.InboxMessageId))} = $1 " +
+                $"AND {outboxTable.Column(nameof(OutboxMessage.InboxConsumerId))} = $2 AND {outboxTable.Column(nameof(OutboxMessage.SequenceNumber))} <= $3");
+            delete.Parameters.Add(new() { Value = inbox.MessageId, NpgsqlDbType = NpgsqlDbType.Uuid });
+            delete.Parameters.Add(new() { Value = inbox.ConsumerId, NpgsqlDbType = NpgsqlDbType.Uuid });
+            delete.Parameters.Add(new() { Value = inbox.LastSequenceNumber ?? 0, NpgsqlDbType = NpgsqlDbType.Bigint });
+            var update = new Npgsql.NpgsqlBatchCommand(
+                $"UPDATE {inboxTable.Name} SET {inboxTable.Column(nameof(InboxState.Delivered))} = coalesce({inboxTable.Column(nameof(InboxState.Delivered))}, $3), " +
+                $"{inboxTable.Column(nameof(InboxState.LastSequenceNumber))} = greatest({inboxTable.Column(nameof(InboxState.LastSequenceNumber))}, $4) " +
+                $"WHERE {inboxTable.Column(nameof(InboxState.MessageId))} = $1 AND {inboxTable.Column(nameof(InboxState.ConsumerId))} = $2");
+            update.Parameters.Add(new() { Value = inbox.MessageId, NpgsqlDbType = NpgsqlDbType.Uuid });
+            update.Parameters.Add(new() { Value = inbox.ConsumerId, NpgsqlDbType = NpgsqlDbType.Uuid });
+            update.Parameters.Add(new() { Value = (object?)inbox.Delivered ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+            update.Parameters.Add(new() { Value = (object?)inbox.LastSequenceNumber ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
+            // The inbox row first, as every other path takes its locks: a duplicate of the message being relayed by
+            // another consumer holds that row while it deletes the same outbox rows, and taking the rows first would
+            // deadlock with it.
+            batch.BatchCommands.Add(update);
+            batch.BatchCommands.Add(delete);
+            await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (opened)
+                await _dbContext.Database.CloseConnectionAsync().ConfigureAwait(false);
+        }
+
+        // The database now holds what the tracked copy says; a later round re-reads the row under its lock anyway.
+        var entry = _dbContext.Entry(inbox);
+        if (entry.State == EntityState.Modified)
+            entry.State = EntityState.Unchanged;
+        foreach (var message in _dbContext.ChangeTracker.Entries<OutboxMessage>().ToList())
+            message.State = EntityState.Detached;
+    }
+
+    readonly record struct RoundResult(bool ContinueProcessing, InboxState Inbox, bool WasDeliveredInRound, IReadOnlyList<OutboxMessage> Captured);
 }
 
 static class InboxSql
