@@ -10,22 +10,47 @@ using Microsoft.AspNetCore.Mvc;
 namespace Brokering.Ordering.Reservations;
 
 /// <summary>The buyers' REST API: <c>/v1/reservations</c>.</summary>
+/// <remarks>
+/// Every handler returns typed results, so the OpenAPI document describes each status and body from the code that
+/// produces it. Problems whose status the result type does not carry (<see cref="ProblemHttpResult"/>) are declared
+/// next to the route; the statuses the pipeline answers before a handler runs (401, 403, 429) on the group.
+/// </remarks>
 public static class ReservationsApi
 {
     public static IEndpointRouteBuilder MapReservationsApi(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/reservations").WithTags("Reservations").RequireAuthorization(BrokeringRoles.Buyer);
-        group.MapPost("/", SubmitAsync);
-        group.MapGet("/changes", ChangesAsync);
-        group.MapGet("/{id:guid}", GetAsync);
-        group.MapPost("/{id:guid}/confirm", ConfirmAsync);
-        group.MapPost("/{id:guid}/cancel", CancelAsync);
+        var group = app.MapGroup("/v1/reservations").WithTags("Reservations").RequireAuthorization(BrokeringRoles.Buyer)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests);
+        group.MapPost("/", SubmitAsync)
+            .WithSummary("Submits a reservation.")
+            .WithDescription("202 with its id, status and Location; the same Idempotency-Key and body replay the first answer. "
+                + "409 while an earlier request with the key is still being handled, 422 when the key was used with another body.")
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+        group.MapGet("/changes", ChangesAsync)
+            .WithSummary("The caller's reservation status changes, oldest first, from just after a cursor.");
+        group.MapGet("/{id:guid}", GetAsync)
+            .WithSummary("A reservation as it stands.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPost("/{id:guid}/confirm", ConfirmAsync)
+            .WithSummary("Confirms a Held reservation, or an AwaitingStock one holding at least its minimum fill.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        group.MapPost("/{id:guid}/cancel", CancelAsync)
+            .WithSummary("Cancels a reservation that has not ended; everything held is released.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         return app;
     }
 
     public sealed record CancelRequest(string? Reason);
 
-    private static async Task<IResult> SubmitAsync(
+    /// <summary>The body of a 202: the reservation and the status it is in, or moving to.</summary>
+    public sealed record ReservationAccepted(Guid Id, string Status);
+
+    private static async Task<Results<Accepted<ReservationAccepted>, ReplayedAnswer, ValidationProblem, ProblemHttpResult>> SubmitAsync(
         HttpContext http, SubmitReservationRequest request, ReservationDesk desk,
         [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, CancellationToken cancellationToken)
     {
@@ -43,24 +68,19 @@ public static class ReservationsApi
         if (result is DeskResult.Accepted accepted)
         {
             http.Response.Headers.RetryAfter = "1";
-            return TypedResults.Accepted(ReservationDesk.LocationOf(accepted.Reservation.Id), new { accepted.Reservation.Id, accepted.Reservation.Status });
+            return TypedResults.Accepted(ReservationDesk.LocationOf(accepted.Reservation.Id), new ReservationAccepted(accepted.Reservation.Id, accepted.Reservation.Status));
         }
 
         if (result is DeskResult.Replayed replayed)
         {
             http.Response.Headers.RetryAfter = "1";
-            if (replayed.Location is not null)
-            {
-                http.Response.Headers.Location = replayed.Location;
-            }
-
-            return Results.Text(replayed.Body, "application/json", statusCode: replayed.Status);
+            return new ReplayedAnswer(replayed);
         }
 
-        return ToProblem(result);
+        return result is DeskResult.Invalid invalid ? TypedResults.ValidationProblem(invalid.Errors) : ToProblem(result);
     }
 
-    private static async Task<IResult> GetAsync(HttpContext http, Guid id, ReservationDesk desk, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<ReservationView>, ProblemHttpResult>> GetAsync(HttpContext http, Guid id, ReservationDesk desk, CancellationToken cancellationToken)
     {
         var buyer = BuyerIdentity.Of(http);
 
@@ -68,7 +88,7 @@ public static class ReservationsApi
     }
 
     /// <summary>The caller's status changes after <paramref name="after"/> (from the first when absent), oldest first.</summary>
-    private static async Task<IResult> ChangesAsync(
+    private static async Task<Results<Ok<ChangePage>, ValidationProblem>> ChangesAsync(
         HttpContext http, ReservationChangeFeed feed, string? after, string? limit, CancellationToken cancellationToken)
     {
         var buyer = BuyerIdentity.Of(http);
@@ -95,17 +115,18 @@ public static class ReservationsApi
         return TypedResults.Ok(await feed.ReadAsync(buyer, cursor, size, cancellationToken));
     }
 
-    private static async Task<IResult> ConfirmAsync(HttpContext http, Guid id, ReservationDesk desk, CancellationToken cancellationToken)
+    private static async Task<Results<Accepted<ReservationAccepted>, ProblemHttpResult>> ConfirmAsync(
+        HttpContext http, Guid id, ReservationDesk desk, CancellationToken cancellationToken)
     {
         var buyer = BuyerIdentity.Of(http);
 
         var result = await desk.ConfirmAsync(buyer, id, cancellationToken);
         return result is DeskResult.Accepted accepted
-            ? TypedResults.Accepted(ReservationDesk.LocationOf(id), new { accepted.Reservation.Id, Status = "Confirming" })
+            ? TypedResults.Accepted(ReservationDesk.LocationOf(id), new ReservationAccepted(accepted.Reservation.Id, "Confirming"))
             : ToProblem(result, id);
     }
 
-    private static async Task<IResult> CancelAsync(HttpContext http, Guid id, CancelRequest? request, ReservationDesk desk, CancellationToken cancellationToken)
+    private static async Task<Results<Accepted<ReservationAccepted>, ValidationProblem, ProblemHttpResult>> CancelAsync(HttpContext http, Guid id, CancelRequest? request, ReservationDesk desk, CancellationToken cancellationToken)
     {
         var buyer = BuyerIdentity.Of(http);
 
@@ -116,13 +137,31 @@ public static class ReservationsApi
 
         var result = await desk.CancelAsync(buyer, id, request?.Reason, cancellationToken);
         return result is DeskResult.Accepted accepted
-            ? TypedResults.Accepted(ReservationDesk.LocationOf(id), new { accepted.Reservation.Id, Status = "Cancelling" })
+            ? TypedResults.Accepted(ReservationDesk.LocationOf(id), new ReservationAccepted(accepted.Reservation.Id, "Cancelling"))
             : ToProblem(result, id);
     }
 
-    private static IResult ToProblem(DeskResult result, Guid? id = null) => result switch
+    /// <summary>
+    /// The first answer to an Idempotency-Key, as stored with the key: its status (202), its body (the reservation as it
+    /// was accepted, a superset of <see cref="ReservationAccepted"/>) and its Location. Declares nothing: the 202 it
+    /// replays is described by the first answer's type.
+    /// </summary>
+    public sealed class ReplayedAnswer(DeskResult.Replayed replayed) : IResult
     {
-        DeskResult.Invalid invalid => TypedResults.ValidationProblem(invalid.Errors),
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            if (replayed.Location is not null)
+            {
+                httpContext.Response.Headers.Location = replayed.Location;
+            }
+
+            return Results.Text(replayed.Body, "application/json", statusCode: replayed.Status).ExecuteAsync(httpContext);
+        }
+    }
+
+    /// <summary>A refusal other than invalid input (which the handlers answer as a validation problem themselves).</summary>
+    private static ProblemHttpResult ToProblem(DeskResult result, Guid? id = null) => result switch
+    {
         DeskResult.NotFound => NotFound(id),
         DeskResult.Conflict conflict => TypedResults.Problem(conflict.Detail, statusCode: StatusCodes.Status409Conflict, title: "The reservation is not in a state that allows this."),
         DeskResult.KeyReused => TypedResults.Problem(

@@ -1,0 +1,230 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Brokering.Ordering.Data;
+using Brokering.Ordering.IntegrationTests.Support;
+using Brokering.Ordering.Reservations;
+using Brokering.Testing;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Brokering.Ordering.IntegrationTests;
+
+/// <summary>
+/// The buyers' OpenAPI document tells the truth: each operation under <c>/v1/reservations</c> is called until it has
+/// given every answer it can give, and the document must list exactly those statuses, each with the media type the
+/// answer came in. A status the endpoint answers but the document leaves out fails, and so does one it promises but
+/// the endpoint never gives, so a client generated from the document handles what it will get.
+/// </summary>
+public sealed class BuyerApiDocumentTests(BuyerApiDocumentTests.SmallBudgetHost host) : IClassFixture<BuyerApiDocumentTests.SmallBudgetHost>
+{
+    private const string Body = """
+        {"buyerReference":"PO-DOC","endUser":{"name":"Acme","country":"US"},"destinationCountry":"US",
+         "fillPolicy":{"kind":"AllOrNone"},"confirmation":"Manual",
+         "lines":[{"sku":"NVIDIA-H20","quantity":1,"maxUnitPrice":1,"currency":"USD"}]}
+        """;
+
+    private const string OtherBody = """
+        {"buyerReference":"PO-DOC-2","endUser":{"name":"Acme","country":"US"},"destinationCountry":"US",
+         "fillPolicy":{"kind":"AllOrNone"},"confirmation":"Manual",
+         "lines":[{"sku":"NVIDIA-H20","quantity":2,"maxUnitPrice":1,"currency":"USD"}]}
+        """;
+
+    /// <summary>What one call answered: its status and the media type of its body (null when it had none).</summary>
+    private sealed record Answer(int Status, string? MediaType);
+
+    [Fact]
+    public async Task Every_buyer_operation_documents_exactly_the_statuses_and_media_types_its_endpoint_answers()
+    {
+        var observed = await ExerciseEveryOperationAsync();
+        var documented = await DocumentedAsync();
+
+        documented.Keys.Order().ShouldBe(observed.Keys.Order(), "every buyer operation in the document is exercised here, and only those");
+        var failures = new List<string>();
+        foreach (var (operation, answers) in observed)
+        {
+            var statuses = documented[operation];
+            var missing = answers.Select(a => a.Status).Distinct().Where(status => !statuses.ContainsKey(status)).Order().ToList();
+            var promised = statuses.Keys.Where(status => answers.All(a => a.Status != status)).Order().ToList();
+            if (missing.Count > 0)
+            {
+                failures.Add($"{operation} answers {string.Join(", ", missing)}, which the document does not list");
+            }
+
+            if (promised.Count > 0)
+            {
+                failures.Add($"{operation} is documented to answer {string.Join(", ", promised)}, which it never did");
+            }
+
+            foreach (var answer in answers.Where(a => a.MediaType is not null && statuses.ContainsKey(a.Status)).Distinct())
+            {
+                if (!statuses[answer.Status].Contains(answer.MediaType!))
+                {
+                    failures.Add($"{operation} answers {answer.Status} as {answer.MediaType}; the document says [{string.Join(", ", statuses[answer.Status])}]");
+                }
+            }
+        }
+
+        failures.ShouldBeEmpty(string.Join("\n", failures));
+    }
+
+    /// <summary>Each operation's answers, keyed "METHOD /path" as the document names it.</summary>
+    private async Task<Dictionary<string, List<Answer>>> ExerciseEveryOperationAsync()
+    {
+        var observed = new Dictionary<string, List<Answer>>(StringComparer.Ordinal);
+        async Task Call(string operation, string? token, HttpMethod method, string path, string? body = null, string? idempotencyKey = null)
+        {
+            using var client = host.ClientWith(token);
+            using var request = new HttpRequestMessage(method, path);
+            if (body is not null)
+            {
+                request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+            }
+
+            if (idempotencyKey is not null)
+            {
+                request.Headers.Add("Idempotency-Key", idempotencyKey);
+            }
+
+            using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+            var hasBody = (await response.Content.ReadAsByteArrayAsync(TestContext.Current.CancellationToken)).Length > 0;
+            var answers = observed.TryGetValue(operation, out var list) ? list : observed[operation] = [];
+            answers.Add(new Answer((int)response.StatusCode, hasBody ? response.Content.Headers.ContentType?.MediaType : null));
+        }
+
+        var cutoff = DateTimeOffset.UtcNow.AddHours(1);
+        var unknown = Guid.NewGuid();
+        var noTenant = TestTokens.Operator();
+
+        // Every operation refuses the anonymous, the wrong role and a caller over its budget the same way.
+        var flooded = Sagas.NewBuyer("doc-flood");
+        async Task Refusals(string operation, HttpMethod method, string path, string? body = null)
+        {
+            await Call(operation, null, method, path, body);
+            await Call(operation, noTenant, method, path, body);
+            // A burst spends the budget faster than it refills, then the operation is tried; a refill in between just costs another burst.
+            using var flooder = host.ClientWith(TestTokens.Buyer(flooded));
+            for (var attempt = 0; attempt < 10; attempt++)
+            {
+                await Task.WhenAll(Enumerable.Range(0, 30).Select(async _ =>
+                {
+                    using var spent = await flooder.GetAsync(new Uri("/v1/reservations/changes?limit=0", UriKind.Relative), TestContext.Current.CancellationToken);
+                }));
+                await Call(operation, TestTokens.Buyer(flooded), method, path, body);
+                if (observed[operation][^1].Status == StatusCodes.Status429TooManyRequests)
+                {
+                    break;
+                }
+            }
+        }
+
+        const string submit = "POST /v1/reservations";
+        var submitter = TestTokens.Buyer(Sagas.NewBuyer("doc-submit"));
+        var key = Guid.NewGuid().ToString("N");
+        await Call(submit, submitter, HttpMethod.Post, "/v1/reservations", Body, idempotencyKey: key);
+        await Call(submit, submitter, HttpMethod.Post, "/v1/reservations", Body, idempotencyKey: key);
+        await Call(submit, submitter, HttpMethod.Post, "/v1/reservations", OtherBody, idempotencyKey: key);
+        await Call(submit, submitter, HttpMethod.Post, "/v1/reservations", """{"lines":[]}""");
+        var (inFlightBuyer, inFlightKey) = await AbandonedClaimAsync();
+        await Call(submit, TestTokens.Buyer(inFlightBuyer), HttpMethod.Post, "/v1/reservations", Body, idempotencyKey: inFlightKey);
+        await Refusals(submit, HttpMethod.Post, "/v1/reservations", Body);
+
+        const string get = "GET /v1/reservations/{id}";
+        var reader = Sagas.NewBuyer("doc-get");
+        var screening = Sagas.In("Screening", reader, cutoff);
+        await host.SeedAsync(screening);
+        await Call(get, TestTokens.Buyer(reader), HttpMethod.Get, $"/v1/reservations/{screening.CorrelationId}");
+        await Call(get, TestTokens.Buyer(reader), HttpMethod.Get, $"/v1/reservations/{unknown}");
+        await Refusals(get, HttpMethod.Get, $"/v1/reservations/{unknown}");
+
+        const string changes = "GET /v1/reservations/changes";
+        await Call(changes, TestTokens.Buyer(reader), HttpMethod.Get, "/v1/reservations/changes");
+        await Call(changes, TestTokens.Buyer(reader), HttpMethod.Get, "/v1/reservations/changes?limit=0");
+        await Refusals(changes, HttpMethod.Get, "/v1/reservations/changes");
+
+        const string confirm = "POST /v1/reservations/{id}/confirm";
+        var confirmer = Sagas.NewBuyer("doc-confirm");
+        var held = Sagas.In("Held", confirmer, cutoff, distributors: "arrow");
+        var stillScreening = Sagas.In("Screening", confirmer, cutoff);
+        await host.SeedAsync(held, stillScreening);
+        await Call(confirm, TestTokens.Buyer(confirmer), HttpMethod.Post, $"/v1/reservations/{held.CorrelationId}/confirm");
+        await Call(confirm, TestTokens.Buyer(confirmer), HttpMethod.Post, $"/v1/reservations/{stillScreening.CorrelationId}/confirm");
+        await Call(confirm, TestTokens.Buyer(confirmer), HttpMethod.Post, $"/v1/reservations/{unknown}/confirm");
+        await Refusals(confirm, HttpMethod.Post, $"/v1/reservations/{unknown}/confirm");
+
+        const string cancel = "POST /v1/reservations/{id}/cancel";
+        var canceller = Sagas.NewBuyer("doc-cancel");
+        var open = Sagas.In("Screening", canceller, cutoff);
+        var ended = Sagas.In("Cancelled", canceller, cutoff);
+        await host.SeedAsync(open, ended);
+        await Call(cancel, TestTokens.Buyer(canceller), HttpMethod.Post, $"/v1/reservations/{open.CorrelationId}/cancel", """{"reason":"doc"}""");
+        await Call(cancel, TestTokens.Buyer(canceller), HttpMethod.Post, $"/v1/reservations/{ended.CorrelationId}/cancel", """{"reason":"doc"}""");
+        await Call(cancel, TestTokens.Buyer(canceller), HttpMethod.Post, $"/v1/reservations/{open.CorrelationId}/cancel", $$"""{"reason":"{{new string('x', 501)}}"}""");
+        await Call(cancel, TestTokens.Buyer(canceller), HttpMethod.Post, $"/v1/reservations/{unknown}/cancel", """{"reason":"doc"}""");
+        await Refusals(cancel, HttpMethod.Post, $"/v1/reservations/{unknown}/cancel", """{"reason":"doc"}""");
+
+        return observed;
+    }
+
+    /// <summary>Status → media types, per buyer operation of the served document.</summary>
+    private async Task<Dictionary<string, Dictionary<int, HashSet<string>>>> DocumentedAsync()
+    {
+        using var client = host.ClientWith(TestTokens.Buyer(Sagas.NewBuyer("doc-reader")));
+        using var document = JsonDocument.Parse(await client.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative), TestContext.Current.CancellationToken));
+        var operations = new Dictionary<string, Dictionary<int, HashSet<string>>>(StringComparer.Ordinal);
+        foreach (var path in document.RootElement.GetProperty("paths").EnumerateObject().Where(p => p.Name.StartsWith("/v1/reservations", StringComparison.Ordinal)))
+        {
+            foreach (var operation in path.Value.EnumerateObject())
+            {
+                var statuses = new Dictionary<int, HashSet<string>>();
+                foreach (var response in operation.Value.GetProperty("responses").EnumerateObject())
+                {
+                    statuses[int.Parse(response.Name, System.Globalization.CultureInfo.InvariantCulture)] = response.Value.TryGetProperty("content", out var content)
+                        ? [.. content.EnumerateObject().Select(media => media.Name)]
+                        : [];
+                }
+
+                operations[$"{operation.Name.ToUpperInvariant()} {path.Name.TrimEnd('/')}"] = statuses;
+            }
+        }
+
+        return operations;
+    }
+
+    /// <summary>A key claimed moments ago by a request that has not answered yet: a retry with it is told it is in flight.</summary>
+    private async Task<(string Buyer, string Key)> AbandonedClaimAsync()
+    {
+        var buyer = Sagas.NewBuyer("doc-inflight");
+        var completed = Guid.NewGuid().ToString("N");
+        using (var client = host.ClientWith(TestTokens.Buyer(buyer)))
+        using (var request = new HttpRequestMessage(HttpMethod.Post, "/v1/reservations") { Content = new StringContent(Body, Encoding.UTF8, "application/json") })
+        {
+            request.Headers.Add("Idempotency-Key", completed);
+            using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+            response.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        }
+
+        await using var scope = host.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<OrderingDbContext>();
+        var hash = (await db.IdempotencyRecords.AsNoTracking().SingleAsync(r => r.BuyerId == buyer && r.Key == completed, TestContext.Current.CancellationToken)).RequestHash;
+        var key = Guid.NewGuid().ToString("N");
+        var now = DateTimeOffset.UtcNow;
+        await db.Database.ExecuteSqlInterpolatedAsync($"""
+            INSERT INTO idempotency_records (buyer_id, key, endpoint, request_hash, created_at, expires_at)
+            VALUES ({buyer}, {key}, {ReservationDesk.SubmitEndpoint}, {hash}, {now}, {now.AddDays(1)})
+            """, TestContext.Current.CancellationToken);
+        return (buyer, key);
+    }
+
+    /// <summary>Ordering with a tenant budget small enough to spend in a test.</summary>
+    public sealed class SmallBudgetHost : OrderingHost
+    {
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            base.ConfigureWebHost(builder);
+            builder.UseSetting("RateLimiting:PermitsPerSecondPerTenant", "5");
+        }
+    }
+}
