@@ -10,6 +10,7 @@ using Brokering.Ordering.Ops;
 using Brokering.Ordering.OpsConsole;
 using Brokering.Ordering.Reservations;
 using Brokering.Ordering.Reservations.Changes;
+using Brokering.Ordering.Reservations.Listing;
 using Brokering.Ordering.Saga;
 using Brokering.ServiceDefaults;
 using Brokering.ServiceDefaults.Security;
@@ -69,6 +70,7 @@ public static class Extensions
         builder.Services.AddScoped<IdempotencyStore>();
         builder.Services.AddScoped<ReservationDesk>();
         builder.Services.AddScoped<ReservationChangeFeed>();
+        builder.Services.AddScoped<ReservationList>();
         builder.AddOps();
         return builder;
     }

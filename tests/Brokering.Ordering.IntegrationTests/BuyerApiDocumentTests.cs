@@ -139,6 +139,11 @@ public sealed class BuyerApiDocumentTests(BuyerApiDocumentTests.SmallBudgetHost 
         await Call(get, TestTokens.Buyer(reader), HttpMethod.Get, $"/v1/reservations/{unknown}");
         await Refusals(get, HttpMethod.Get, $"/v1/reservations/{unknown}");
 
+        const string list = "GET /v1/reservations";
+        await Call(list, TestTokens.Buyer(reader), HttpMethod.Get, "/v1/reservations?status=Screening");
+        await Call(list, TestTokens.Buyer(reader), HttpMethod.Get, "/v1/reservations?status=Bogus");
+        await Refusals(list, HttpMethod.Get, "/v1/reservations");
+
         const string changes = "GET /v1/reservations/changes";
         await Call(changes, TestTokens.Buyer(reader), HttpMethod.Get, "/v1/reservations/changes");
         await Call(changes, TestTokens.Buyer(reader), HttpMethod.Get, "/v1/reservations/changes?limit=0");

@@ -32,7 +32,9 @@ public sealed class OrderingDbContext(DbContextOptions<OrderingDbContext> option
             reservation.Property(r => r.FillPolicy).HasConversion<string>().HasMaxLength(20);
             reservation.Property(r => r.Confirmation).HasConversion<string>().HasMaxLength(20);
             reservation.Property(r => r.Lines).HasJsonConversion();
-            reservation.HasIndex(r => new { r.BuyerId, r.SubmittedAt });
+            // The buyer's list: its keyset (newest first, then id) and the lookup by the buyer's own reference.
+            reservation.HasIndex(r => new { r.BuyerId, r.SubmittedAt, r.Id });
+            reservation.HasIndex(r => new { r.BuyerId, r.BuyerReference });
         });
 
         modelBuilder.Entity<ReservationState>(saga =>

@@ -1,7 +1,9 @@
 using Brokering.Contracts;
 using Brokering.Contracts.Grpc.Ordering;
 using Brokering.Ordering.Buyers;
+using Brokering.Ordering.Ops;
 using Brokering.Ordering.Reservations.Changes;
+using Brokering.Ordering.Reservations.Listing;
 using Brokering.Ordering.Reservations.Submit;
 using Brokering.ServiceDefaults.Security;
 using Google.Protobuf.WellKnownTypes;
@@ -12,7 +14,8 @@ using GrpcConfirmation = Brokering.Contracts.Grpc.Ordering.Confirmation;
 namespace Brokering.Ordering.Reservations;
 
 /// <summary>The buyers' gRPC API, <c>brokering.ordering.v1.Reservations</c>: the same desk as REST.</summary>
-public sealed class ReservationsGrpcService(ReservationDesk desk, ReservationChangeFeed feed, TimeProvider clock)
+public sealed class ReservationsGrpcService(
+    ReservationDesk desk, ReservationChangeFeed feed, ReservationList list, StateMachineDiagram diagram, TimeProvider clock)
     : Contracts.Grpc.Ordering.Reservations.ReservationsBase
 {
     private static readonly TimeSpan WatchPollInterval = TimeSpan.FromMilliseconds(250);
@@ -71,6 +74,56 @@ public sealed class ReservationsGrpcService(ReservationDesk desk, ReservationCha
 
     public override async Task<Contracts.Grpc.Ordering.ReservationView> Get(GetReservationRequest request, ServerCallContext context) =>
         await GetOrThrowAsync(BuyerIdentity.Of(context), ParseId(request.Id), context.CancellationToken);
+
+    /// <summary>The list's REST parameter names as this API's fields, for INVALID_ARGUMENT details.</summary>
+    private static readonly Dictionary<string, string> ListFields = new(StringComparer.Ordinal)
+    {
+        [ReservationListQuery.Parameters.Status] = "statuses",
+        [ReservationListQuery.Parameters.BuyerReference] = "buyer_reference",
+        [ReservationListQuery.Parameters.Sku] = "sku",
+        [ReservationListQuery.Parameters.SubmittedFrom] = "submitted_from",
+        [ReservationListQuery.Parameters.SubmittedTo] = "submitted_to",
+        [ReservationListQuery.Parameters.Limit] = "page_size",
+        [ReservationListQuery.Parameters.Cursor] = "page_token",
+    };
+
+    public override async Task<ListReservationsResponse> List(ListReservationsRequest request, ServerCallContext context)
+    {
+        var buyer = BuyerIdentity.Of(context);
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        DateTimeOffset? Instant(Timestamp? timestamp, string parameter)
+        {
+            if (timestamp is null)
+            {
+                return null;
+            }
+
+            try
+            {
+                return timestamp.ToDateTimeOffset();
+            }
+            catch (InvalidOperationException)
+            {
+                errors[parameter] = ["Not a valid timestamp (seconds 0001-01-01 to 9999-12-31, nanos 0 to 999999999)."];
+                return null;
+            }
+        }
+
+        var from = Instant(request.SubmittedFrom, ReservationListQuery.Parameters.SubmittedFrom);
+        var to = Instant(request.SubmittedTo, ReservationListQuery.Parameters.SubmittedTo);
+        var (query, invalid) = ReservationListQuery.Parse(diagram, request.Statuses, request.BuyerReference, request.Sku, from, to,
+            request.PageSize == 0 ? null : request.PageSize, request.PageToken, errors);
+        if (query is null)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument,
+                string.Join(" ", invalid.Select(error => $"{ListFields.GetValueOrDefault(error.Key, error.Key)}: {string.Join(" ", error.Value)}"))));
+        }
+
+        var page = await list.ReadAsync(buyer, query, context.CancellationToken);
+        var response = new ListReservationsResponse { NextPageToken = page.Next ?? string.Empty };
+        response.Reservations.AddRange(page.Reservations.Select(ToMessage));
+        return response;
+    }
 
     public override async Task<Contracts.Grpc.Ordering.ReservationView> Confirm(ConfirmReservationRequest request, ServerCallContext context)
     {
@@ -198,6 +251,7 @@ public sealed class ReservationsGrpcService(ReservationDesk desk, ReservationCha
             BuyerReference = view.BuyerReference,
             StatusReason = view.StatusReason ?? string.Empty,
             UpdatedAt = Timestamp.FromDateTimeOffset(view.UpdatedAt),
+            SubmittedAt = Timestamp.FromDateTimeOffset(view.SubmittedAt),
         };
         if (view.Cutoff is { } cutoff)
         {

@@ -553,8 +553,11 @@ namespace Brokering.Ordering.Data.Migrations
                     b.HasKey("Id")
                         .HasName("pk_reservations");
 
-                    b.HasIndex("BuyerId", "SubmittedAt")
-                        .HasDatabaseName("ix_reservations_buyer_id_submitted_at");
+                    b.HasIndex("BuyerId", "BuyerReference")
+                        .HasDatabaseName("ix_reservations_buyer_id_buyer_reference");
+
+                    b.HasIndex("BuyerId", "SubmittedAt", "Id")
+                        .HasDatabaseName("ix_reservations_buyer_id_submitted_at_id");
 
                     b.ToTable("reservations", (string)null);
                 });
