@@ -71,6 +71,7 @@ public static class Extensions
         builder.Services.AddScoped<ReservationDesk>();
         builder.Services.AddScoped<ReservationChangeFeed>();
         builder.Services.AddScoped<ReservationList>();
+        builder.Services.AddScoped<Reservations.Bulk.BulkSubmitter>();
         builder.AddOps();
         return builder;
     }

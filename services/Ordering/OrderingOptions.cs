@@ -15,6 +15,12 @@ public sealed class OrderingOptions
     /// </summary>
     public TimeSpan IdempotencyClaimLease { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// Most reservations one bulk submission may carry (JSON items, or CSV idempotency keys). Each is charged to the
+    /// caller's rate limit like a single submission, so this stays well under a tenant's burst.
+    /// </summary>
+    public int MaxReservationsPerBulk { get; set; } = 100;
+
     /// <summary>Most lines one reservation may have.</summary>
     public int MaxLinesPerReservation { get; set; } = 50;
 

@@ -18,6 +18,7 @@ public sealed class AuthorizationMatrixTests(OrderingHost host) : IClassFixture<
         ["GET /ops/{**route}"] = null,
         ["POST /v1/reservations/"] = Buyer,
         ["GET /v1/reservations/"] = Buyer,
+        ["POST /v1/reservations/bulk"] = Buyer,
         ["GET /v1/reservations/{id:guid}"] = Buyer,
         ["GET /v1/reservations/changes"] = Buyer,
         ["POST /v1/reservations/{id:guid}/cancel"] = Buyer,

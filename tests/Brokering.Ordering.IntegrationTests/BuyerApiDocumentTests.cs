@@ -5,7 +5,6 @@ using Brokering.Ordering.Data;
 using Brokering.Ordering.IntegrationTests.Support;
 using Brokering.Ordering.Reservations;
 using Brokering.Testing;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -18,7 +17,7 @@ namespace Brokering.Ordering.IntegrationTests;
 /// answer came in. A status the endpoint answers but the document leaves out fails, and so does one it promises but
 /// the endpoint never gives, so a client generated from the document handles what it will get.
 /// </summary>
-public sealed class BuyerApiDocumentTests(BuyerApiDocumentTests.SmallBudgetHost host) : IClassFixture<BuyerApiDocumentTests.SmallBudgetHost>
+public sealed class BuyerApiDocumentTests(SmallBudgetOrderingHost host) : IClassFixture<SmallBudgetOrderingHost>
 {
     private const string Body = """
         {"buyerReference":"PO-DOC","endUser":{"name":"Acme","country":"US"},"destinationCountry":"US",
@@ -70,17 +69,31 @@ public sealed class BuyerApiDocumentTests(BuyerApiDocumentTests.SmallBudgetHost 
         failures.ShouldBeEmpty(string.Join("\n", failures));
     }
 
+    [Fact]
+    public async Task The_bulk_operation_documents_its_body_as_a_JSON_array_of_items_or_CSV_text()
+    {
+        using var client = host.ClientWith(TestTokens.Buyer(Sagas.NewBuyer("doc-body")));
+        using var document = JsonDocument.Parse(await client.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative), TestContext.Current.CancellationToken));
+
+        var content = document.RootElement.GetProperty("paths").GetProperty("/v1/reservations/bulk").GetProperty("post")
+            .GetProperty("requestBody").GetProperty("content");
+
+        content.GetProperty("application/json").GetProperty("schema").GetProperty("type").GetString().ShouldBe("array");
+        content.GetProperty("text/csv").GetProperty("schema").GetProperty("type").GetString().ShouldBe("string");
+    }
+
     /// <summary>Each operation's answers, keyed "METHOD /path" as the document names it.</summary>
     private async Task<Dictionary<string, List<Answer>>> ExerciseEveryOperationAsync()
     {
         var observed = new Dictionary<string, List<Answer>>(StringComparer.Ordinal);
-        async Task Call(string operation, string? token, HttpMethod method, string path, string? body = null, string? idempotencyKey = null)
+        async Task Call(string operation, string? token, HttpMethod method, string path, string? body = null, string? idempotencyKey = null,
+            string contentType = "application/json")
         {
             using var client = host.ClientWith(token);
             using var request = new HttpRequestMessage(method, path);
             if (body is not null)
             {
-                request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+                request.Content = new StringContent(body, Encoding.UTF8, contentType);
             }
 
             if (idempotencyKey is not null)
@@ -130,6 +143,14 @@ public sealed class BuyerApiDocumentTests(BuyerApiDocumentTests.SmallBudgetHost 
         var (inFlightBuyer, inFlightKey) = await AbandonedClaimAsync();
         await Call(submit, TestTokens.Buyer(inFlightBuyer), HttpMethod.Post, "/v1/reservations", Body, idempotencyKey: inFlightKey);
         await Refusals(submit, HttpMethod.Post, "/v1/reservations", Body);
+
+        const string bulk = "POST /v1/reservations/bulk";
+        var bulkBuyer = TestTokens.Buyer(Sagas.NewBuyer("doc-bulk"));
+        var items = $"[{BulkSubmissionTests.Item("doc-bulk-0", "PO-DOC-B0")}, {BulkSubmissionTests.Item(null, "PO-DOC-B1")}]";
+        await Call(bulk, bulkBuyer, HttpMethod.Post, "/v1/reservations/bulk", items);
+        await Call(bulk, bulkBuyer, HttpMethod.Post, "/v1/reservations/bulk", "[]");
+        await Call(bulk, bulkBuyer, HttpMethod.Post, "/v1/reservations/bulk", items, contentType: "text/plain");
+        await Refusals(bulk, HttpMethod.Post, "/v1/reservations/bulk", items);
 
         const string get = "GET /v1/reservations/{id}";
         var reader = Sagas.NewBuyer("doc-get");
@@ -221,15 +242,5 @@ public sealed class BuyerApiDocumentTests(BuyerApiDocumentTests.SmallBudgetHost 
             VALUES ({buyer}, {key}, {ReservationDesk.SubmitEndpoint}, {hash}, {now}, {now.AddDays(1)})
             """, TestContext.Current.CancellationToken);
         return (buyer, key);
-    }
-
-    /// <summary>Ordering with a tenant budget small enough to spend in a test.</summary>
-    public sealed class SmallBudgetHost : OrderingHost
-    {
-        protected override void ConfigureWebHost(IWebHostBuilder builder)
-        {
-            base.ConfigureWebHost(builder);
-            builder.UseSetting("RateLimiting:PermitsPerSecondPerTenant", "5");
-        }
     }
 }

@@ -1,0 +1,216 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Brokering.Ordering.Data;
+using Brokering.Ordering.IntegrationTests.Support;
+using Brokering.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Brokering.Ordering.IntegrationTests;
+
+/// <summary>
+/// Bulk submission (<c>POST /v1/reservations/bulk</c>), as JSON and as CSV: each item is submitted as a single
+/// submission would be and answered on its own, so valid items are stored beside invalid ones, a repeated call
+/// replays instead of duplicating, the items' keys are the single submission's keys, and the whole call is refused
+/// only when it cannot be read or carries more than the bound.
+/// </summary>
+public sealed class BulkSubmissionTests(OrderingHost host) : IClassFixture<OrderingHost>
+{
+    [Fact]
+    public async Task A_bulk_of_valid_and_invalid_items_stores_each_valid_one_and_refuses_each_invalid_one_with_its_own_field_paths()
+    {
+        var buyer = Sagas.NewBuyer("bulk-mixed");
+        var body = $"""
+            [{Item("k0", "PO-0")},
+             {Item("k1", "PO-1", quantity: "0")},
+             {Item("k2", "PO-2")},
+             {Item("k3", "PO-3", quantity: "\"ten\"")},
+             {Item(null, "PO-4")},
+             {Item("k5", "PO-5", sku: "NVIDIA-H800-SXM5-80GB\",\"bogus\":\"x")}]
+            """;
+
+        using var answer = await BulkAsync(buyer, body, "application/json");
+
+        var results = Results(answer);
+        results.Select(r => r.GetProperty("outcome").GetString()).ShouldBe(["Accepted", "Invalid", "Accepted", "Invalid", "Invalid", "Invalid"]);
+        results.Select(r => r.GetProperty("status").GetInt32()).ShouldBe([202, 400, 202, 400, 400, 400]);
+        ErrorPaths(results[1]).ShouldBe(["items[1].lines[0].quantity"]);
+        ErrorPaths(results[3]).ShouldBe(["items[3].lines[0].quantity"]);
+        ErrorPaths(results[4]).ShouldBe(["items[4].idempotencyKey"]);
+        ErrorPaths(results[5]).ShouldAllBe(path => path.StartsWith("items[5]", StringComparison.Ordinal));
+        (answer.RootElement.GetProperty("accepted").GetInt32(), answer.RootElement.GetProperty("refused").GetInt32()).ShouldBe((2, 4));
+
+        var accepted = new[] { results[0], results[2] }.Select(r => r.GetProperty("id").GetGuid()).ToList();
+        (await ListedIdsAsync(buyer)).Order().ShouldBe(accepted.Order(), "only the valid items were stored");
+        using var client = host.ClientWith(TestTokens.Buyer(buyer));
+        using var followed = JsonDocument.Parse(await client.GetStringAsync(
+            new Uri(results[2].GetProperty("location").GetString()!, UriKind.Relative), TestContext.Current.CancellationToken));
+        followed.RootElement.GetProperty("buyerReference").GetString().ShouldBe("PO-2");
+    }
+
+    [Fact]
+    public async Task Sending_a_bulk_again_replays_each_item_a_changed_item_is_refused_as_a_reused_key_and_nothing_is_stored_twice()
+    {
+        var buyer = Sagas.NewBuyer("bulk-replay");
+        var body = $"[{Item("r0", "PO-R0")}, {Item("r1", "PO-R1")}, {Item("r2", "PO-R2")}]";
+        using var first = await BulkAsync(buyer, body, "application/json");
+        var ids = Results(first).Select(r => r.GetProperty("id").GetGuid()).ToList();
+
+        using var again = await BulkAsync(buyer, $"[{Item("r0", "PO-R0")}, {Item("r1", "PO-R1", quantity: "7")}, {Item("r2", "PO-R2")}]", "application/json");
+
+        var replayed = Results(again);
+        replayed.Select(r => r.GetProperty("outcome").GetString()).ShouldBe(["Replayed", "KeyReused", "Replayed"]);
+        replayed.Select(r => r.GetProperty("status").GetInt32()).ShouldBe([202, 422, 202]);
+        (replayed[0].GetProperty("id").GetGuid(), replayed[2].GetProperty("id").GetGuid()).ShouldBe((ids[0], ids[2]));
+        (await ListedIdsAsync(buyer)).Order().ShouldBe(ids.Order());
+    }
+
+    [Fact]
+    public async Task An_items_key_is_the_single_submissions_key_so_a_single_retry_of_it_replays_the_bulk_reservation()
+    {
+        var buyer = Sagas.NewBuyer("bulk-single");
+        using var bulk = await BulkAsync(buyer, $"[{Item("shared", "PO-S")}]", "application/json");
+        var id = Results(bulk)[0].GetProperty("id").GetGuid();
+
+        using var client = host.ClientWith(TestTokens.Buyer(buyer));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/reservations") { Content = new StringContent(Item(null, "PO-S"), Encoding.UTF8, "application/json") };
+        request.Headers.Add("Idempotency-Key", "shared");
+        using var single = await client.SendAsync(request, TestContext.Current.CancellationToken);
+
+        single.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        using var json = JsonDocument.Parse(await single.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        json.RootElement.GetProperty("id").GetGuid().ShouldBe(id);
+        (await ListedIdsAsync(buyer)).ShouldBe([id]);
+    }
+
+    [Fact]
+    public async Task A_CSV_upload_makes_one_reservation_per_idempotency_key_from_its_rows_and_answers_each_with_its_rows()
+    {
+        var buyer = Sagas.NewBuyer("bulk-csv");
+        const string csv = """
+            idempotencyKey,buyerReference,endUserName,endUserCountry,destinationCountry,fillPolicy,minFillRatio,confirmation,sku,quantity,maxUnitPrice,currency
+            csv-a,PO-CSV-A,"Acme Cloud, Inc.",US,US,AllowPartial,0.5,Manual,NVIDIA-H800-SXM5-80GB,40,32000.50,USD
+            csv-b,PO-CSV-B,Acme,US,US,AllOrNone,,Manual,NVIDIA-H20,ten,1,USD
+            csv-a,,,,,,,,NVIDIA-H20,5,1000,USD
+            csv-c,PO-CSV-C,Acme,US,US,AllOrNone,,Auto,NVIDIA-H20,3,900,USD
+            csv-d,PO-CSV-D,Acme,US,US,AllOrNone,,Manual,NVIDIA-H20,0,900,USD
+            """;
+
+        using var answer = await BulkAsync(buyer, csv, "text/csv");
+
+        var results = Results(answer);
+        results.Select(r => (r.GetProperty("idempotencyKey").GetString(), r.GetProperty("outcome").GetString()))
+            .ShouldBe([("csv-a", "Accepted"), ("csv-b", "Invalid"), ("csv-c", "Accepted"), ("csv-d", "Invalid")]);
+        results.Select(r => r.GetProperty("rows").EnumerateArray().Select(row => row.GetInt32()).ToList())
+            .ShouldBe([[2, 4], [3], [5], [6]]);
+        ErrorPaths(results[1]).ShouldBe(["items[1].lines[0].quantity"]);
+        ErrorPaths(results[3]).ShouldBe(["items[3].lines[0].quantity"], "validated as a single submission is");
+
+        using var client = host.ClientWith(TestTokens.Buyer(buyer));
+        using var reservation = JsonDocument.Parse(await client.GetStringAsync(
+            new Uri($"/v1/reservations/{results[0].GetProperty("id").GetGuid()}", UriKind.Relative), TestContext.Current.CancellationToken));
+        var view = reservation.RootElement;
+        (view.GetProperty("endUser").GetProperty("name").GetString(), view.GetProperty("fillPolicy").GetString(), view.GetProperty("minFillRatio").GetDecimal())
+            .ShouldBe(("Acme Cloud, Inc.", "AllowPartial", 0.5m));
+        view.GetProperty("lines").EnumerateArray()
+            .Select(line => (line.GetProperty("sku").GetString(), line.GetProperty("quantity").GetInt64(), line.GetProperty("maxUnitPrice").GetDecimal()))
+            .ShouldBe([("NVIDIA-H800-SXM5-80GB", 40L, 32000.50m), ("NVIDIA-H20", 5L, 1000m)]);
+    }
+
+    [Theory]
+    [InlineData("idempotencyKey,buyerReference,sku,quantity\nk,PO,NVIDIA-H20,1", "text/csv", "header")]
+    [InlineData("idempotencyKey,colour\nk,red", "text/csv", "header")]
+    [InlineData("{\"not\":\"an array\"}", "application/json", "items")]
+    [InlineData("[", "application/json", "body")]
+    [InlineData("[]", "application/json", "items")]
+    public async Task A_body_that_cannot_be_read_as_a_whole_is_refused_whole_naming_what_is_wrong(string body, string contentType, string field)
+    {
+        var buyer = Sagas.NewBuyer("bulk-unreadable");
+
+        using var response = await PostBulkAsync(buyer, body, contentType);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        response.Content.Headers.ContentType?.MediaType.ShouldBe("application/problem+json");
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        problem.RootElement.GetProperty("errors").EnumerateObject().Select(e => e.Name).ShouldBe([field]);
+    }
+
+    [Fact]
+    public async Task More_reservations_than_the_bound_are_refused_whole_and_none_is_stored()
+    {
+        var buyer = Sagas.NewBuyer("bulk-bound");
+        var body = $"[{string.Join(",", Enumerable.Range(0, 101).Select(i => Item($"b{i}", $"PO-B{i}")))}]";
+
+        using var response = await PostBulkAsync(buyer, body, "application/json");
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        problem.RootElement.GetProperty("errors").GetProperty("items")[0].GetString()!.ShouldContain("At most 100");
+        (await ListedIdsAsync(buyer)).ShouldBeEmpty();
+    }
+
+    /// <summary>A submit body with its idempotency key (none when <paramref name="key"/> is null); <paramref name="quantity"/> is raw JSON.</summary>
+    internal static string Item(string? key, string reference, string quantity = "2", string sku = "NVIDIA-H20") =>
+        $$"""
+        {{{(key is null ? "" : $"\"idempotencyKey\":\"{key}\",")}}"buyerReference":"{{reference}}","endUser":{"name":"Acme","country":"US"},
+         "destinationCountry":"US","fillPolicy":{"kind":"AllOrNone"},"confirmation":"Manual",
+         "lines":[{"sku":"{{sku}}","quantity":{{quantity}},"maxUnitPrice":1,"currency":"USD"}]}
+        """;
+
+    internal static List<JsonElement> Results(JsonDocument answer) => [.. answer.RootElement.GetProperty("results").EnumerateArray()];
+
+    private static List<string> ErrorPaths(JsonElement result) => [.. result.GetProperty("errors").EnumerateObject().Select(e => e.Name)];
+
+    private async Task<JsonDocument> BulkAsync(string buyer, string body, string contentType)
+    {
+        using var response = await PostBulkAsync(buyer, body, contentType);
+        var text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        response.StatusCode.ShouldBe(HttpStatusCode.OK, text);
+        return JsonDocument.Parse(text);
+    }
+
+    private Task<HttpResponseMessage> PostBulkAsync(string buyer, string body, string contentType) =>
+        PostBulkAsync(host, buyer, body, contentType);
+
+    internal static async Task<HttpResponseMessage> PostBulkAsync(OrderingHost host, string buyer, string body, string contentType)
+    {
+        using var client = host.ClientWith(TestTokens.Buyer(buyer));
+        return await client.PostAsync(new Uri("/v1/reservations/bulk", UriKind.Relative),
+            new StringContent(body, Encoding.UTF8, contentType), TestContext.Current.CancellationToken);
+    }
+
+    private async Task<List<Guid>> ListedIdsAsync(string buyer)
+    {
+        using var client = host.ClientWith(TestTokens.Buyer(buyer));
+        using var page = JsonDocument.Parse(await client.GetStringAsync(new Uri("/v1/reservations?limit=200", UriKind.Relative), TestContext.Current.CancellationToken));
+        return [.. page.RootElement.GetProperty("reservations").EnumerateArray().Select(r => r.GetProperty("id").GetGuid())];
+    }
+}
+
+/// <summary>Each item of a bulk submission is charged to the caller's rate limit as a single submission would be.</summary>
+public sealed class BulkRateLimitTests(SmallBudgetOrderingHost host) : IClassFixture<SmallBudgetOrderingHost>
+{
+    [Fact]
+    public async Task Items_beyond_the_callers_budget_are_each_refused_429_and_stored_nothing_while_the_items_before_are_accepted()
+    {
+        var buyer = Sagas.NewBuyer("bulk-budget");
+        var body = $"[{string.Join(",", Enumerable.Range(0, 40).Select(i => BulkSubmissionTests.Item($"rl{i}", $"PO-RL{i}")))}]";
+
+        using var response = await BulkSubmissionTests.PostBulkAsync(host, buyer, body, "application/json");
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        using var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        var results = BulkSubmissionTests.Results(answer);
+        results[0].GetProperty("outcome").GetString().ShouldBe("Accepted", "the request paid for its first item");
+        var limited = results.Where(r => r.GetProperty("outcome").GetString() == "RateLimited").ToList();
+        limited.ShouldNotBeEmpty("forty items cannot fit a budget of five a second with a burst of ten");
+        limited.ShouldAllBe(r => r.GetProperty("status").GetInt32() == 429);
+        var accepted = results.Count(r => r.GetProperty("outcome").GetString() == "Accepted");
+        (accepted + limited.Count).ShouldBe(40);
+
+        await using var scope = host.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<OrderingDbContext>();
+        (await db.Reservations.CountAsync(r => r.BuyerId == buyer, TestContext.Current.CancellationToken)).ShouldBe(accepted, "an item refused for the budget stores nothing");
+    }
+}
