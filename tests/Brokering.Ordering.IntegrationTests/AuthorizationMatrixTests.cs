@@ -26,6 +26,7 @@ public sealed class AuthorizationMatrixTests(OrderingHost host) : IClassFixture<
         ["POST /brokering.ordering.v1.Reservations/Submit"] = Buyer,
         ["POST /brokering.ordering.v1.Reservations/Get"] = Buyer,
         ["POST /brokering.ordering.v1.Reservations/List"] = Buyer,
+        ["POST /brokering.ordering.v1.Reservations/SubmitMany"] = Buyer,
         ["POST /brokering.ordering.v1.Reservations/Confirm"] = Buyer,
         ["POST /brokering.ordering.v1.Reservations/Cancel"] = Buyer,
         ["POST /brokering.ordering.v1.Reservations/Watch"] = Buyer,

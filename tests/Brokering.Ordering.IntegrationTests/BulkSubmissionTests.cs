@@ -1,11 +1,15 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Brokering.Contracts.Grpc.Ordering;
 using Brokering.Ordering.Data;
 using Brokering.Ordering.IntegrationTests.Support;
 using Brokering.Testing;
+using Grpc.Core;
+using Grpc.Net.Client;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using GrpcReservations = Brokering.Contracts.Grpc.Ordering.Reservations;
 
 namespace Brokering.Ordering.IntegrationTests;
 
@@ -15,7 +19,7 @@ namespace Brokering.Ordering.IntegrationTests;
 /// replays instead of duplicating, the items' keys are the single submission's keys, and the whole call is refused
 /// only when it cannot be read or carries more than the bound.
 /// </summary>
-public sealed class BulkSubmissionTests(OrderingHost host) : IClassFixture<OrderingHost>
+public sealed class BulkSubmissionTests(BulkSubmissionTests.KestrelHost host) : IClassFixture<BulkSubmissionTests.KestrelHost>
 {
     [Fact]
     public async Task A_bulk_of_valid_and_invalid_items_stores_each_valid_one_and_refuses_each_invalid_one_with_its_own_field_paths()
@@ -150,6 +154,51 @@ public sealed class BulkSubmissionTests(OrderingHost host) : IClassFixture<Order
         (await ListedIdsAsync(buyer)).ShouldBeEmpty();
     }
 
+    [Fact]
+    public async Task Over_gRPC_SubmitMany_answers_each_reservation_on_its_own_and_a_second_call_replays_the_accepted_one()
+    {
+        var buyer = Sagas.NewBuyer("bulk-grpc");
+        var request = new SubmitManyRequest
+        {
+            Reservations = { GrpcItem("g0", quantity: 2), GrpcItem("g1", quantity: 0), GrpcItem(string.Empty, quantity: 2) },
+        };
+
+        var first = await SubmitManyAsync(request, buyer);
+        var again = await SubmitManyAsync(new SubmitManyRequest { Reservations = { GrpcItem("g0", quantity: 2) } }, buyer);
+
+        first.Results.Select(r => r.Outcome).ShouldBe([SubmitOutcome.Accepted, SubmitOutcome.Invalid, SubmitOutcome.Invalid]);
+        first.Results[1].Errors.Keys.ShouldBe(["reservations[1].lines[0].quantity"]);
+        first.Results[2].Errors.Keys.ShouldBe(["reservations[2].idempotencyKey"]);
+        again.Results.Single().Outcome.ShouldBe(SubmitOutcome.Replayed);
+        again.Results.Single().ReservationId.ShouldBe(first.Results[0].ReservationId);
+        (await ListedIdsAsync(buyer)).ShouldBe([Guid.Parse(first.Results[0].ReservationId)]);
+
+        var tooMany = new SubmitManyRequest();
+        tooMany.Reservations.AddRange(Enumerable.Range(0, 101).Select(i => GrpcItem($"many-{i}", quantity: 1)));
+        var refused = await Should.ThrowAsync<RpcException>(() => SubmitManyAsync(tooMany, buyer));
+        refused.StatusCode.ShouldBe(StatusCode.InvalidArgument);
+        refused.Status.Detail.ShouldStartWith("reservations:");
+        (await ListedIdsAsync(buyer)).Count.ShouldBe(1, "a refused call stores nothing");
+    }
+
+    private static SubmitReservationRequest GrpcItem(string key, long quantity) => new()
+    {
+        IdempotencyKey = key,
+        BuyerReference = $"PO-{key}",
+        EndUser = new EndUser { Name = "Acme", Country = "US" },
+        DestinationCountry = "US",
+        FillPolicy = FillPolicy.AllOrNone,
+        Confirmation = Confirmation.Manual,
+        Lines = { new ReservationLine { Sku = "NVIDIA-H20", Quantity = quantity, MaxUnitPrice = 1m, Currency = "USD" } },
+    };
+
+    private async Task<SubmitManyResponse> SubmitManyAsync(SubmitManyRequest request, string buyer)
+    {
+        using var channel = GrpcChannel.ForAddress(host.GrpcAddress);
+        return await new GrpcReservations.ReservationsClient(channel).SubmitManyAsync(
+            request, new Metadata { { "Authorization", $"Bearer {TestTokens.Buyer(buyer)}" } }, cancellationToken: TestContext.Current.CancellationToken);
+    }
+
     /// <summary>A submit body with its idempotency key (none when <paramref name="key"/> is null); <paramref name="quantity"/> is raw JSON.</summary>
     internal static string Item(string? key, string reference, string quantity = "2", string sku = "NVIDIA-H20") =>
         $$"""
@@ -186,6 +235,9 @@ public sealed class BulkSubmissionTests(OrderingHost host) : IClassFixture<Order
         using var page = JsonDocument.Parse(await client.GetStringAsync(new Uri("/v1/reservations?limit=200", UriKind.Relative), TestContext.Current.CancellationToken));
         return [.. page.RootElement.GetProperty("reservations").EnumerateArray().Select(r => r.GetProperty("id").GetGuid())];
     }
+
+    /// <summary>Ordering on Kestrel, so bulk submission can be called over gRPC as well as REST.</summary>
+    public sealed class KestrelHost() : OrderingHost(kestrel: true);
 }
 
 /// <summary>Each item of a bulk submission is charged to the caller's rate limit as a single submission would be.</summary>

@@ -162,7 +162,7 @@ public static class ReservationsApi
             return TypedResults.ValidationProblem(errors);
         }
 
-        return TypedResults.Ok(await bulk.SubmitAsync(http, buyer, entries, cancellationToken));
+        return TypedResults.Ok(await bulk.SubmitAsync(http, buyer, entries, "items", cancellationToken));
     }
 
     private static async Task<Results<Ok<ReservationPage>, ValidationProblem>> ListAsync(

@@ -2,12 +2,14 @@ using Brokering.Contracts;
 using Brokering.Contracts.Grpc.Ordering;
 using Brokering.Ordering.Buyers;
 using Brokering.Ordering.Ops;
+using Brokering.Ordering.Reservations.Bulk;
 using Brokering.Ordering.Reservations.Changes;
 using Brokering.Ordering.Reservations.Listing;
 using Brokering.Ordering.Reservations.Submit;
 using Brokering.ServiceDefaults.Security;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using Microsoft.Extensions.Options;
 using GrpcFillPolicy = Brokering.Contracts.Grpc.Ordering.FillPolicy;
 using GrpcConfirmation = Brokering.Contracts.Grpc.Ordering.Confirmation;
 
@@ -15,7 +17,13 @@ namespace Brokering.Ordering.Reservations;
 
 /// <summary>The buyers' gRPC API, <c>brokering.ordering.v1.Reservations</c>: the same desk as REST.</summary>
 public sealed class ReservationsGrpcService(
-    ReservationDesk desk, ReservationChangeFeed feed, ReservationList list, StateMachineDiagram diagram, TimeProvider clock)
+    ReservationDesk desk,
+    ReservationChangeFeed feed,
+    ReservationList list,
+    BulkSubmitter bulk,
+    StateMachineDiagram diagram,
+    IOptions<OrderingOptions> options,
+    TimeProvider clock)
     : Contracts.Grpc.Ordering.Reservations.ReservationsBase
 {
     private static readonly TimeSpan WatchPollInterval = TimeSpan.FromMilliseconds(250);
@@ -44,23 +52,7 @@ public sealed class ReservationsGrpcService(
             }
         }
 
-        var submission = new Submit.SubmitReservationRequest(
-            request.BuyerReference,
-            request.EndUser is null ? null : new EndUserRequest(request.EndUser.Name, request.EndUser.Country),
-            request.DestinationCountry,
-            request.FillPolicy switch
-            {
-                GrpcFillPolicy.AllOrNone => new FillPolicyRequest("AllOrNone", null),
-                GrpcFillPolicy.AllowPartial => new FillPolicyRequest("AllowPartial", request.MinFillRatio),
-                _ => null,
-            },
-            request.Confirmation switch
-            {
-                GrpcConfirmation.Manual => "Manual",
-                GrpcConfirmation.Auto => "Auto",
-                _ => null,
-            },
-            [.. request.Lines.Select(line => new LineRequest(line.Sku, line.Quantity, line.MaxUnitPrice, line.Currency))]);
+        var submission = ToSubmission(request);
         var key = string.IsNullOrEmpty(request.IdempotencyKey) ? null : request.IdempotencyKey;
 
         var result = await desk.SubmitAsync(buyer, submission, key, context.CancellationToken);
@@ -70,6 +62,60 @@ public sealed class ReservationsGrpcService(
             DeskResult.Replayed => await GetOrThrowAsync(buyer, IdempotencyIdFor(buyer, key!), context.CancellationToken),
             _ => throw ToRpcException(result),
         };
+    }
+
+    public override async Task<SubmitManyResponse> SubmitMany(SubmitManyRequest request, ServerCallContext context)
+    {
+        var buyer = BuyerIdentity.Of(context);
+        var most = options.Value.MaxReservationsPerBulk;
+        if (request.Reservations.Count is 0 || request.Reservations.Count > most)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"reservations: 1 to {most} reservations per call; send the rest in another."));
+        }
+
+        var entries = request.Reservations.Select(item =>
+        {
+            var key = string.IsNullOrEmpty(item.IdempotencyKey) ? null : item.IdempotencyKey;
+            var malformed = MalformedDecimals(item);
+            if (malformed.Count > 0)
+            {
+                return BulkEntry.Unreadable(key, malformed);
+            }
+
+            var submission = ToSubmission(item);
+            return BulkEntry.Of(new BulkReservationItem(key, submission.BuyerReference, submission.EndUser, submission.DestinationCountry,
+                submission.FillPolicy, submission.Confirmation, submission.Lines));
+        }).ToList();
+
+        var answer = await bulk.SubmitAsync(context.GetHttpContext(), buyer, entries, "reservations", context.CancellationToken);
+        var response = new SubmitManyResponse();
+        response.Results.AddRange(answer.Results.Select(result =>
+        {
+            var message = new SubmitResult
+            {
+                Index = result.Index,
+                IdempotencyKey = result.IdempotencyKey ?? string.Empty,
+                Outcome = result.Outcome switch
+                {
+                    BulkSubmitter.Outcomes.Accepted => SubmitOutcome.Accepted,
+                    BulkSubmitter.Outcomes.Replayed => SubmitOutcome.Replayed,
+                    BulkSubmitter.Outcomes.Invalid => SubmitOutcome.Invalid,
+                    BulkSubmitter.Outcomes.KeyReused => SubmitOutcome.KeyReused,
+                    BulkSubmitter.Outcomes.KeyInFlight => SubmitOutcome.KeyInFlight,
+                    _ => SubmitOutcome.RateLimited,
+                },
+                ReservationId = result.Id?.ToString() ?? string.Empty,
+                Status = result.ReservationStatus ?? string.Empty,
+                Detail = result.Detail ?? string.Empty,
+            };
+            foreach (var (path, messages) in result.Errors ?? new Dictionary<string, string[]>())
+            {
+                message.Errors[path] = string.Join(" ", messages);
+            }
+
+            return message;
+        }));
+        return response;
     }
 
     public override async Task<Contracts.Grpc.Ordering.ReservationView> Get(GetReservationRequest request, ServerCallContext context) =>
@@ -216,6 +262,47 @@ public sealed class ReservationsGrpcService(
                 await Task.Delay(ChangesPollInterval, clock, context.CancellationToken);
             }
         }
+    }
+
+    /// <summary>The request as the desk takes it (the same for Submit and each reservation of SubmitMany).</summary>
+    private static Submit.SubmitReservationRequest ToSubmission(Contracts.Grpc.Ordering.SubmitReservationRequest request) =>
+        new(
+            request.BuyerReference,
+            request.EndUser is null ? null : new EndUserRequest(request.EndUser.Name, request.EndUser.Country),
+            request.DestinationCountry,
+            request.FillPolicy switch
+            {
+                GrpcFillPolicy.AllOrNone => new FillPolicyRequest("AllOrNone", null),
+                GrpcFillPolicy.AllowPartial => new FillPolicyRequest("AllowPartial", request.MinFillRatio),
+                _ => null,
+            },
+            request.Confirmation switch
+            {
+                GrpcConfirmation.Manual => "Manual",
+                GrpcConfirmation.Auto => "Auto",
+                _ => null,
+            },
+            [.. request.Lines.Select(line => new LineRequest(line.Sku, line.Quantity, line.MaxUnitPrice, line.Currency))]);
+
+    /// <summary>Decimals whose nanos cannot be read, by field path; the desk never sees them.</summary>
+    private static Dictionary<string, string[]> MalformedDecimals(Contracts.Grpc.Ordering.SubmitReservationRequest request)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        string[] Why() => ["nanos must be between -999999999 and 999999999 with the sign of units."];
+        if (request.MinFillRatio is { IsWellFormed: false })
+        {
+            errors["min_fill_ratio"] = Why();
+        }
+
+        for (var i = 0; i < request.Lines.Count; i++)
+        {
+            if (request.Lines[i].MaxUnitPrice is { IsWellFormed: false })
+            {
+                errors[$"lines[{i}].max_unit_price"] = Why();
+            }
+        }
+
+        return errors;
     }
 
     private static RpcException MalformedDecimal(string field) =>

@@ -19,12 +19,18 @@ namespace Brokering.Ordering.Reservations.Bulk;
 /// </remarks>
 public sealed class BulkSubmitter(IServiceScopeFactory scopes, IOptions<RateLimiterOptions> rateLimiting)
 {
-    public async Task<BulkAnswer> SubmitAsync(HttpContext http, string buyerId, IReadOnlyList<BulkEntry> entries, CancellationToken cancellationToken)
+    /// <param name="http">The call, whose caller's rate limit each item is charged to.</param>
+    /// <param name="buyerId">The calling buyer.</param>
+    /// <param name="entries">The items as read.</param>
+    /// <param name="collection">What the request calls its list of items, for error paths: <c>items</c> (REST), <c>reservations</c> (gRPC).</param>
+    /// <param name="cancellationToken">Stops before the next item; those already stored stay stored.</param>
+    public async Task<BulkAnswer> SubmitAsync(
+        HttpContext http, string buyerId, IReadOnlyList<BulkEntry> entries, string collection, CancellationToken cancellationToken)
     {
         var results = new List<BulkItemResult>(entries.Count);
         for (var index = 0; index < entries.Count; index++)
         {
-            results.Add(await SubmitOneAsync(http, buyerId, index, entries[index], cancellationToken));
+            results.Add(await SubmitOneAsync(http, buyerId, index, entries[index], collection, cancellationToken));
         }
 
         return new BulkAnswer(
@@ -45,7 +51,8 @@ public sealed class BulkSubmitter(IServiceScopeFactory scopes, IOptions<RateLimi
         public const string RateLimited = "RateLimited";
     }
 
-    private async Task<BulkItemResult> SubmitOneAsync(HttpContext http, string buyerId, int index, BulkEntry entry, CancellationToken cancellationToken)
+    private async Task<BulkItemResult> SubmitOneAsync(
+        HttpContext http, string buyerId, int index, BulkEntry entry, string collection, CancellationToken cancellationToken)
     {
         var key = entry.Key;
         if (index > 0 && rateLimiting.Value.GlobalLimiter is { } limiter)
@@ -60,12 +67,12 @@ public sealed class BulkSubmitter(IServiceScopeFactory scopes, IOptions<RateLimi
 
         if (entry.Item is null)
         {
-            return Invalid(index, key, entry.Errors, entry.Rows);
+            return Invalid(collection, index, key, entry.Errors, entry.Rows);
         }
 
         if (key is null or { Length: 0 or > InputBounds.MaxIdempotencyKeyLength })
         {
-            return Invalid(index, key, new Dictionary<string, string[]>
+            return Invalid(collection, index, key, new Dictionary<string, string[]>
             {
                 ["idempotencyKey"] = [$"Required in a bulk submission: 1 to {InputBounds.MaxIdempotencyKeyLength} characters, unique to this reservation."],
             }, entry.Rows);
@@ -79,7 +86,7 @@ public sealed class BulkSubmitter(IServiceScopeFactory scopes, IOptions<RateLimi
             DeskResult.Accepted accepted => new BulkItemResult(index, key, Outcomes.Accepted, StatusCodes.Status202Accepted,
                 accepted.Reservation.Id, accepted.Reservation.Status, ReservationDesk.LocationOf(accepted.Reservation.Id), Rows: entry.Rows),
             DeskResult.Replayed replayed => Replay(index, key, replayed, entry.Rows),
-            DeskResult.Invalid invalid => Invalid(index, key, invalid.Errors.AsReadOnly(), entry.Rows),
+            DeskResult.Invalid invalid => Invalid(collection, index, key, invalid.Errors.AsReadOnly(), entry.Rows),
             DeskResult.KeyReused => new BulkItemResult(index, key, Outcomes.KeyReused, StatusCodes.Status422UnprocessableEntity,
                 Detail: "This idempotencyKey was already used with a different reservation.", Rows: entry.Rows),
             _ => new BulkItemResult(index, key, Outcomes.KeyInFlight, StatusCodes.Status409Conflict,
@@ -96,11 +103,11 @@ public sealed class BulkSubmitter(IServiceScopeFactory scopes, IOptions<RateLimi
         return new BulkItemResult(index, key, Outcomes.Replayed, replayed.Status, id, status, replayed.Location, Rows: rows);
     }
 
-    private static BulkItemResult Invalid(int index, string? key, IReadOnlyDictionary<string, string[]> errors, IReadOnlyList<int>? rows) =>
+    private static BulkItemResult Invalid(string collection, int index, string? key, IReadOnlyDictionary<string, string[]> errors, IReadOnlyList<int>? rows) =>
         new(index, key, Outcomes.Invalid, StatusCodes.Status400BadRequest,
-            Errors: errors.ToDictionary(error => PathOf(index, error.Key), error => error.Value, StringComparer.Ordinal), Rows: rows);
+            Errors: errors.ToDictionary(error => PathOf(collection, index, error.Key), error => error.Value, StringComparer.Ordinal), Rows: rows);
 
     /// <summary>A field's path within the whole request, e.g. <c>items[3].lines[0].quantity</c>.</summary>
-    public static string PathOf(int index, string path) =>
-        string.Create(CultureInfo.InvariantCulture, $"items[{index}]{(path.Length == 0 ? string.Empty : path.StartsWith('[') ? path : "." + path)}");
+    private static string PathOf(string collection, int index, string path) =>
+        string.Create(CultureInfo.InvariantCulture, $"{collection}[{index}]{(path.Length == 0 ? string.Empty : path.StartsWith('[') ? path : "." + path)}");
 }
