@@ -1,9 +1,6 @@
-using System.ComponentModel;
 using System.Globalization;
-using System.Text.Json;
 using Brokering.Contracts;
 using Brokering.Ordering.Buyers;
-using Brokering.Ordering.Ops;
 using Brokering.Ordering.Reservations.Bulk;
 using Brokering.Ordering.Reservations.Changes;
 using Brokering.Ordering.Reservations.Listing;
@@ -11,7 +8,6 @@ using Brokering.Ordering.Reservations.Submit;
 using Brokering.ServiceDefaults.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
-using Microsoft.Extensions.Options;
 
 namespace Brokering.Ordering.Reservations;
 
@@ -35,32 +31,8 @@ public static class ReservationsApi
                 + "409 while an earlier request with the key is still being handled, 422 when the key was used with another body.")
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
-        group.MapPost("/bulk", BulkAsync)
-            .WithSummary("Submits many reservations at once, each with its own idempotency key and its own result.")
-            .WithDescription("A JSON array of submit bodies, each with an idempotencyKey, or text/csv with a header row and one row "
-                + "per reservation line, rows sharing an idempotencyKey making one reservation (columns: "
-                + "idempotencyKey,buyerReference,endUserName,endUserCountry,destinationCountry,fillPolicy,minFillRatio,confirmation,"
-                + "sku,quantity,maxUnitPrice,currency). Each item is submitted exactly as POST /v1/reservations would submit it and "
-                + "answered on its own (Accepted, Replayed, Invalid with paths like items[3].lines[0].quantity, KeyReused, "
-                + "KeyInFlight, RateLimited), never all or nothing. 400 for a body that cannot be read at all or more "
-                + "reservations than Ordering:MaxReservationsPerBulk (100).")
-            .Accepts<IReadOnlyList<BulkReservationItem>>("application/json", BulkCsv.ContentType)
-            // Accepts gives every media type the JSON schema; the CSV form is text.
-            .AddOpenApiOperationTransformer((operation, _, _) =>
-            {
-                if (operation.RequestBody?.Content?.TryGetValue(BulkCsv.ContentType, out var csv) == true)
-                {
-                    csv.Schema = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String };
-                }
-
-                return Task.CompletedTask;
-            })
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
-        group.MapGet("/", ListAsync)
-            .WithSummary("The caller's reservations, newest first, a page at a time.")
-            .WithDescription("Filters combine (all must hold). Pages are keyset-paginated by (submitted time, id): pass a page's "
-                + "next as cursor for the following page; reservations submitted meanwhile never shift a page. buyerReference "
-                + "matches exactly, so it doubles as the lookup by the buyer's own purchase-order reference.");
+        group.MapBulkSubmission();
+        group.MapReservationList();
         group.MapGet("/changes", ChangesAsync)
             .WithSummary("The caller's reservation status changes, oldest first, from just after a cursor.");
         group.MapGet("/{id:guid}", GetAsync)
@@ -117,106 +89,6 @@ public static class ReservationsApi
         var buyer = BuyerIdentity.Of(http);
 
         return await desk.GetAsync(buyer, id, cancellationToken) is { } view ? TypedResults.Ok(view) : NotFound(id);
-    }
-
-    private static async Task<Results<Ok<BulkAnswer>, ValidationProblem>> BulkAsync(
-        HttpContext http, BulkSubmitter bulk, IOptions<OrderingOptions> options,
-        IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, CancellationToken cancellationToken)
-    {
-        var buyer = BuyerIdentity.Of(http);
-
-        List<BulkEntry>? entries;
-        Dictionary<string, string[]> errors;
-        if (http.Request.HasJsonContentType())
-        {
-            try
-            {
-                using var document = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: cancellationToken);
-                (entries, errors) = BulkJson.Read(document, json.Value.SerializerOptions);
-            }
-            catch (JsonException)
-            {
-                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["Not JSON: a JSON array of reservations is expected."] });
-            }
-        }
-        else
-        {
-            // Read whole first (bounded by the server's request size limit): the CSV reader reads synchronously.
-            using var body = new StreamReader(http.Request.Body, System.Text.Encoding.UTF8);
-            using var text = new StringReader(await body.ReadToEndAsync(cancellationToken));
-            (entries, errors) = BulkCsv.Read(text);
-        }
-
-        var most = options.Value.MaxReservationsPerBulk;
-        if (entries is { Count: 0 })
-        {
-            errors["items"] = ["At least one reservation is required."];
-        }
-        else if (entries?.Count > most)
-        {
-            errors["items"] = [$"At most {most} reservations per bulk submission; send the rest in another."];
-        }
-
-        if (entries is null || errors.Count > 0)
-        {
-            return TypedResults.ValidationProblem(errors);
-        }
-
-        return TypedResults.Ok(await bulk.SubmitAsync(http, buyer, entries, "items", cancellationToken));
-    }
-
-    private static async Task<Results<Ok<ReservationPage>, ValidationProblem>> ListAsync(
-        HttpContext http, ReservationList list, StateMachineDiagram diagram,
-        [Description("Only these statuses: repeat the parameter or separate with commas (e.g. Held,AwaitingStock).")] string[]? status,
-        [Description("Only reservations with exactly this buyer reference (case-sensitive): the lookup by purchase-order reference.")] string? buyerReference,
-        [Description("Only reservations with a line for this SKU (any spelling the catalogue accepts).")] string? sku,
-        [Description("Only reservations submitted at or after this ISO 8601 instant.")] string? submittedFrom,
-        [Description("Only reservations submitted before this ISO 8601 instant.")] string? submittedTo,
-        [Description("Most reservations in the page, 1 to 200 (default 50).")] string? limit,
-        [Description("A page's next, unchanged, to read the page after it.")] string? cursor,
-        CancellationToken cancellationToken)
-    {
-        var buyer = BuyerIdentity.Of(http);
-
-        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        DateTimeOffset? Instant(string? text, string parameter)
-        {
-            if (string.IsNullOrEmpty(text))
-            {
-                return null;
-            }
-
-            if (ReservationListQuery.TryParseInstant(text, out var instant))
-            {
-                return instant;
-            }
-
-            errors[parameter] = ["An ISO 8601 instant, e.g. 2026-12-04T09:00:00Z."];
-            return null;
-        }
-
-        var from = Instant(submittedFrom, ReservationListQuery.Parameters.SubmittedFrom);
-        var to = Instant(submittedTo, ReservationListQuery.Parameters.SubmittedTo);
-        int? size = null;
-        if (limit is not null)
-        {
-            if (int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
-            {
-                size = parsed;
-            }
-            else
-            {
-                errors[ReservationListQuery.Parameters.Limit] = [$"A whole number from 1 to {ReservationListQuery.MaxLimit}."];
-            }
-        }
-
-        var (query, invalid) = ReservationListQuery.Parse(diagram, status, buyerReference, sku, from, to, size, cursor, errors);
-        if (query is null)
-        {
-            return TypedResults.ValidationProblem(invalid);
-        }
-
-        return TypedResults.Ok(await list.ReadAsync(buyer, query, cancellationToken));
     }
 
     /// <summary>The caller's status changes after <paramref name="after"/> (from the first when absent), oldest first.</summary>

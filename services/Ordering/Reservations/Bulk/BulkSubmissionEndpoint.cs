@@ -1,0 +1,82 @@
+using System.Text.Json;
+using Brokering.Ordering.Buyers;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace Brokering.Ordering.Reservations.Bulk;
+
+/// <summary><c>POST /v1/reservations/bulk</c>: many reservations in one call, each answered on its own.</summary>
+public static class BulkSubmissionEndpoint
+{
+    public static RouteGroupBuilder MapBulkSubmission(this RouteGroupBuilder group)
+    {
+        group.MapPost("/bulk", BulkAsync)
+            .WithSummary("Submits many reservations at once, each with its own idempotency key and its own result.")
+            .WithDescription("A JSON array of submit bodies, each with an idempotencyKey, or text/csv with a header row and one row "
+                + "per reservation line, rows sharing an idempotencyKey making one reservation (columns: "
+                + "idempotencyKey,buyerReference,endUserName,endUserCountry,destinationCountry,fillPolicy,minFillRatio,confirmation,"
+                + "sku,quantity,maxUnitPrice,currency). Each item is submitted exactly as POST /v1/reservations would submit it and "
+                + "answered on its own (Accepted, Replayed, Invalid with paths like items[3].lines[0].quantity, KeyReused, "
+                + "KeyInFlight, RateLimited), never all or nothing. 400 for a body that cannot be read at all or more "
+                + "reservations than Ordering:MaxReservationsPerBulk (100).")
+            .Accepts<IReadOnlyList<BulkReservationItem>>("application/json", BulkCsv.ContentType)
+            // Accepts gives every media type the JSON schema; the CSV form is text.
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                if (operation.RequestBody?.Content?.TryGetValue(BulkCsv.ContentType, out var csv) == true)
+                {
+                    csv.Schema = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String };
+                }
+
+                return Task.CompletedTask;
+            })
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        return group;
+    }
+
+    private static async Task<Results<Ok<BulkAnswer>, ValidationProblem>> BulkAsync(
+        HttpContext http, BulkSubmitter bulk, IOptions<OrderingOptions> options,
+        IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, CancellationToken cancellationToken)
+    {
+        var buyer = BuyerIdentity.Of(http);
+
+        List<BulkEntry>? entries;
+        Dictionary<string, string[]> errors;
+        if (http.Request.HasJsonContentType())
+        {
+            try
+            {
+                using var document = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: cancellationToken);
+                (entries, errors) = BulkJson.Read(document, json.Value.SerializerOptions);
+            }
+            catch (JsonException)
+            {
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["Not JSON: a JSON array of reservations is expected."] });
+            }
+        }
+        else
+        {
+            // Read whole first (bounded by the server's request size limit): the CSV reader reads synchronously.
+            using var body = new StreamReader(http.Request.Body, System.Text.Encoding.UTF8);
+            using var text = new StringReader(await body.ReadToEndAsync(cancellationToken));
+            (entries, errors) = BulkCsv.Read(text);
+        }
+
+        var most = options.Value.MaxReservationsPerBulk;
+        if (entries is { Count: 0 })
+        {
+            errors["items"] = ["At least one reservation is required."];
+        }
+        else if (entries?.Count > most)
+        {
+            errors["items"] = [$"At most {most} reservations per bulk submission; send the rest in another."];
+        }
+
+        if (entries is null || errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        return TypedResults.Ok(await bulk.SubmitAsync(http, buyer, entries, "items", cancellationToken));
+    }
+}
