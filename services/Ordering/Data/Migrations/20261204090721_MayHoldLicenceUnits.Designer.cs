@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Brokering.Ordering.Data.Migrations
 {
     [DbContext(typeof(OrderingDbContext))]
-    [Migration("20261204082602_MayHoldLicenceUnits")]
+    [Migration("20261204090721_MayHoldLicenceUnits")]
     partial class MayHoldLicenceUnits
     {
         /// <inheritdoc />
@@ -556,8 +556,11 @@ namespace Brokering.Ordering.Data.Migrations
                     b.HasKey("Id")
                         .HasName("pk_reservations");
 
-                    b.HasIndex("BuyerId", "SubmittedAt")
-                        .HasDatabaseName("ix_reservations_buyer_id_submitted_at");
+                    b.HasIndex("BuyerId", "BuyerReference")
+                        .HasDatabaseName("ix_reservations_buyer_id_buyer_reference");
+
+                    b.HasIndex("BuyerId", "SubmittedAt", "Id")
+                        .HasDatabaseName("ix_reservations_buyer_id_submitted_at_id");
 
                     b.ToTable("reservations", (string)null);
                 });
