@@ -37,6 +37,36 @@ public sealed class UnhandledEventFilterTests
     }
 
     [Fact]
+    public async Task An_answer_arriving_while_the_sagas_own_transaction_is_under_way_reaches_the_saga_and_is_handled_in_the_state_it_commits()
+    {
+        await using var dependencies = await StandInDependencies.StartAsync();
+        await using var host = await StandInOrderingHost.StartAsync(dependencies);
+        using var ignored = new IgnoredEvents(host);
+        var held = Sagas.In("Held", Sagas.NewBuyer("in-flight"), cutoff: null, distributors: ["dist-a"]);
+        await host.SeedAsync(held);
+
+        // A transaction of the saga's is under way, holding its row as the saga does, and about to commit Confirming
+        // (its commit, made at once, timed out for the step but landed): inventory's HoldsCommitted arrives meanwhile.
+        using var scope = host.Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<OrderingDbContext>();
+        await using (var transaction = await db.Database.BeginTransactionAsync(Ct))
+        {
+            await db.Database.ExecuteSqlInterpolatedAsync(
+                $"SELECT 1 FROM reservation_sagas WHERE reservation_id = {held.CorrelationId} FOR UPDATE", Ct);
+            await host.Probe.Publish.Publish(
+                new HoldsCommitted(held.CorrelationId, [held.Allocations[0].HoldId], held.Allocations[0].Quantity, DateTimeOffset.UtcNow), Ct);
+            await Task.Delay(TimeSpan.FromSeconds(2), Ct);
+            await db.Database.ExecuteSqlInterpolatedAsync(
+                $"UPDATE reservation_sagas SET current_state = 'Confirming' WHERE reservation_id = {held.CorrelationId}", Ct);
+            await transaction.CommitAsync(Ct);
+        }
+
+        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(held.CorrelationId) == "Confirmed",
+            "the saga to take the HoldsCommitted once its own transaction committed Confirming");
+        ignored.Count.ShouldBe(0);
+    }
+
+    [Fact]
     public async Task Holds_placed_for_a_reservation_that_ended_still_reach_the_saga_which_releases_them()
     {
         await using var dependencies = await StandInDependencies.StartAsync();

@@ -16,10 +16,14 @@ namespace Brokering.Ordering.Saga;
 /// </summary>
 /// <remarks>
 /// Which states handle which event is read from the state machine (as the state-machine document is), so the filter
-/// cannot drift from it. Ignoring on a read without a lock is what the saga would do with the event had it been
-/// delivered at the instant of the read: the read sees a committed state, the saga's events are unordered anyway, and
-/// an event still in flight for the same reservation only follows this one. A reservation not found, a state the
-/// machine handles the event in (whatever the guard), or a message that names no reservation goes to the saga as before.
+/// cannot drift from it. Ignoring on the committed state is what the saga would do with the event had it been delivered
+/// at the instant of the read, provided no transaction of the saga is under way: one that is may be the very step whose
+/// call produced this event (a commit made at once, answered too late for the step, whose HoldsCommitted arrives
+/// before the transaction that moves the reservation to Confirming has committed). So the read skips a row locked by
+/// such a transaction (<c>FOR KEY SHARE SKIP LOCKED</c>: the saga holds its row <c>FOR UPDATE</c> for its whole
+/// transaction), and the event then goes to the saga, which waits for the row and sees the state it leads to. A
+/// reservation not found or locked, a state the machine handles the event in (whatever the guard), or a message that
+/// names no reservation goes to the saga as before.
 /// </remarks>
 public sealed class UnhandledEventFilter : IFilter<ConsumeContext>, IDisposable
 {
@@ -62,7 +66,7 @@ public sealed class UnhandledEventFilter : IFilter<ConsumeContext>, IDisposable
 
     private async Task<bool> IgnorableAsync(string eventName, Guid reservationId, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("SELECT current_state FROM reservation_sagas WHERE reservation_id = $1");
+        await using var command = dataSource.CreateCommand("SELECT current_state FROM reservation_sagas WHERE reservation_id = $1 FOR KEY SHARE SKIP LOCKED");
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = reservationId });
         var state = await command.ExecuteScalarAsync(cancellationToken) as string;
         return state is not null && handledIn.TryGetValue(state, out var handled) && !handled.Contains(eventName);
