@@ -80,6 +80,9 @@ public sealed record LoadReport
     /// <summary>CPU and memory per party over the run.</summary>
     public required IReadOnlyList<ResourceUse> Resources { get; init; }
 
+    /// <summary>Transactions, statements and broker messages over the run; null when the databases are not known.</summary>
+    public WorkCost? Work { get; init; }
+
     public required double LoadAverageBefore { get; init; }
 
     public required double LoadAverageAfter { get; init; }

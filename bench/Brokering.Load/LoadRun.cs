@@ -67,6 +67,11 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
         var accounting = await ProcessAccounting.ForAsync(target, cancellationToken);
         var loadBefore = ProcessAccounting.LoadAverage();
         await SetSceneAsync(cancellationToken);
+        var work = WorkCounters.For(target);
+        if (work is not null)
+        {
+            await work.StartAsync(cancellationToken);
+        }
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         clock.Start();
@@ -98,6 +103,7 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
         await Task.WhenAll(background.Select(task => task.ContinueWith(_ => { }, TaskScheduler.Default)));
         var resources = accounting.Stop();
         var stillOpen = reservations.Values.Count(r => !r.Ended);
+        var cost = work is null ? null : await work.StopAsync(cancellationToken);
 
         InvariantReport? invariants = null;
         if (stillOpen == 0)
@@ -141,6 +147,7 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
             Cancellations = cancellations,
             MovedCutoff = movedCutoff,
             Resources = resources,
+            Work = cost,
             LoadAverageBefore = loadBefore,
             LoadAverageAfter = ProcessAccounting.LoadAverage(),
             LoadAveragePeak = accounting.PeakLoadAverage,

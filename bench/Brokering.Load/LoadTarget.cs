@@ -20,8 +20,12 @@ public sealed class LoadTarget
     /// <param name="issuer">An issuer of user tokens the services trust (the test issuer, or the development issuer).</param>
     /// <param name="databases">The three databases, or null when the invariants cannot be checked.</param>
     /// <param name="processes">Service name → process id, for resource figures (empty: none sampled).</param>
-    public LoadTarget(Uri ordering, Uri inventory, Uri compliance, TokenIssuer issuer, InvariantDatabases? databases, IReadOnlyDictionary<string, int> processes)
+    /// <param name="broker">The system's RabbitMQ virtual host (AMQP URI), to count the messages a run publishes; null when not known.</param>
+    public LoadTarget(
+        Uri ordering, Uri inventory, Uri compliance, TokenIssuer issuer, InvariantDatabases? databases, IReadOnlyDictionary<string, int> processes,
+        Uri? broker = null)
     {
+        Broker = broker;
         Ordering = ordering;
         Inventory = inventory;
         Compliance = compliance;
@@ -35,6 +39,7 @@ public sealed class LoadTarget
     public Uri Compliance { get; }
     public InvariantDatabases? Databases { get; }
     public IReadOnlyDictionary<string, int> Processes { get; }
+    public Uri? Broker { get; }
 
     /// <summary>
     /// The development issuer of a locally started system (deploy/local/up.sh runs Development): its key derives from

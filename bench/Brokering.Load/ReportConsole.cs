@@ -102,6 +102,11 @@ internal static class ReportConsole
         }
 
         AnsiConsole.Write(resources);
+        if (report.Work is { } work && report.Accepted > 0)
+        {
+            Write(work, report);
+        }
+
         if (report.Invariants is { } invariants)
         {
             Write(invariants);
@@ -110,6 +115,39 @@ internal static class ReportConsole
         {
             AnsiConsole.MarkupLine("[yellow]Invariants not checked: give the three databases (--ordering-db, --inventory-db, --compliance-db).[/]");
         }
+    }
+
+    /// <summary>The run's work divided by its accepted reservations: what one reservation costs the machine, all in.</summary>
+    private static void Write(WorkCost work, LoadReport report)
+    {
+        double Per(double total) => total / report.Accepted;
+        var table = new Table().Border(TableBorder.Rounded).Title($"Work per accepted reservation ({report.Accepted} accepted)").AddColumns("what", "per reservation", "run total");
+        foreach (var (database, count) in work.Transactions.OrderBy(pair => pair.Key, StringComparer.Ordinal))
+        {
+            table.AddRow(Markup.Escape($"transactions, {database}"), Per(count).ToString("0.0", Invariant), count.ToString(Invariant));
+        }
+
+        table.AddRow("transactions, all databases", Per(work.TotalTransactions).ToString("0.0", Invariant), work.TotalTransactions.ToString(Invariant));
+        foreach (var (database, count) in (work.Statements ?? new Dictionary<string, long>()).OrderBy(pair => pair.Key, StringComparer.Ordinal))
+        {
+            table.AddRow(Markup.Escape($"statements, {database}"), Per(count).ToString("0.0", Invariant), count.ToString(Invariant));
+        }
+
+        if (work.TotalMessages is { } messages)
+        {
+            table.AddRow("broker messages published", Per(messages).ToString("0.00", Invariant), messages.ToString(Invariant));
+            foreach (var (exchange, count) in work.Messages!.OrderByDescending(pair => pair.Value).Take(12))
+            {
+                table.AddRow(Markup.Escape($"  {exchange[(exchange.LastIndexOf(':') + 1)..]}"), Per(count).ToString("0.00", Invariant), count.ToString(Invariant));
+            }
+        }
+
+        foreach (var use in report.Resources)
+        {
+            table.AddRow(Markup.Escape($"CPU ms, {use.Name}"), Per(use.CpuSeconds * 1000).ToString("0.0", Invariant), use.CpuSeconds.ToString("0.0 s", Invariant));
+        }
+
+        AnsiConsole.Write(table);
     }
 
     public static void Write(InvariantReport report)

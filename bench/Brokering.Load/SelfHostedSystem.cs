@@ -38,7 +38,7 @@ public sealed class SelfHostedSystem : IAsyncDisposable
                 }
             }
 
-            var target = new LoadTarget(system.Ordering.Rest, system.Inventory.Rest, system.Compliance.Rest, TestTokens.Issuer, system.Databases, processes);
+            var target = new LoadTarget(system.Ordering.Rest, system.Inventory.Rest, system.Compliance.Rest, TestTokens.Issuer, system.Databases, processes, system.Broker);
             return new SelfHostedSystem(system, target);
         }
         catch

@@ -149,6 +149,31 @@ public static class TestInfrastructure
             .Select(exchange => exchange.Name)];
     }
 
+    /// <summary>
+    /// Messages published into each exchange of a virtual host so far (the management API's cumulative
+    /// <c>publish_in</c>; the broker refreshes it every few seconds), by exchange name, which MassTransit makes the
+    /// message type's. Used by the load generator to count the broker messages a run cost.
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<string, long>> PublishedByExchangeAsync(Uri virtualHostUri, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(virtualHostUri);
+        var management = (await Infrastructure.Value).Management;
+        var name = Uri.UnescapeDataString(virtualHostUri.AbsolutePath.TrimStart('/'));
+        using var document = await System.Text.Json.JsonDocument.ParseAsync(
+            await management.GetStreamAsync(new Uri($"api/exchanges/{Uri.EscapeDataString(name)}?columns=name,message_stats.publish_in", UriKind.Relative), cancellationToken),
+            cancellationToken: cancellationToken);
+        var published = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var exchange in document.RootElement.EnumerateArray())
+        {
+            if (exchange.TryGetProperty("message_stats", out var stats) && stats.TryGetProperty("publish_in", out var count))
+            {
+                published[exchange.GetProperty("name").GetString() ?? string.Empty] = count.GetInt64();
+            }
+        }
+
+        return published;
+    }
+
     private static async Task<Chosen> DecideAsync()
     {
         var settings = FromEnvironment() ?? await FromContainersAsync() ?? Defaults();
