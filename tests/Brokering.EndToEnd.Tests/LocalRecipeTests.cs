@@ -8,7 +8,7 @@ using Shouldly;
 namespace Brokering.EndToEnd.Tests;
 
 /// <summary>
-/// The three services started as deploy/local/up.sh and docker-compose start them: Development, no key configured,
+/// The three services started as deploy/local/up.sh starts them: Development, no key configured,
 /// one development seed. A token from ordering's <c>/dev/tokens</c> works at inventory (as the README's examples use
 /// it), and ordering's calls to compliance and inventory are trusted under the service keys each derives.
 /// </summary>

@@ -308,6 +308,14 @@ function main() {
   }
   const { ajv, byKind } = buildValidator();
   const errors = [];
+  // The dev overlay's PostgreSQL init is compose's (kustomize loads no file from outside an overlay, so it is a copy).
+  for (const file of ["postgres-init.sh", "service-database.sql"]) {
+    const original = path.resolve(k8sDir, "..", "docker", file);
+    const copy = path.resolve(k8sDir, "overlays", "dev", "config", file);
+    if (!fs.existsSync(copy) || !fs.readFileSync(original).equals(fs.readFileSync(copy))) {
+      errors.push(`overlays/dev/config/${file} differs from deploy/docker/${file}: copy it over`);
+    }
+  }
   let objectCount = 0;
   for (const target of targets) {
     const dir = path.resolve(k8sDir, target.dir);

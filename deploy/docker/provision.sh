@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Makes the secrets docker-compose.yml runs with, once, into DIR (default deploy/docker/secrets, git-ignored):
+#
+#   brokering.env              passwords for compose's interpolation, and BROKERING_SECRETS=DIR
+#                              (docker compose --env-file DIR/brokering.env ...)
+#   issuer-key.pem             the user-token issuer's ES256 private key: it stands in for an identity provider, so
+#                              whoever holds it mints buyer, distributor, ops and officer tokens (deploy/docker/token.sh).
+#                              Never mounted into a container.
+#   issuer-public-key.pem      its public half: every service checks user tokens with it
+#   ordering-service-key.pem   ordering's own ES256 private key, signing its gRPC calls (mounted into ordering only)
+#   ordering-public-key.pem    its public half: inventory and compliance check ordering's service tokens with it
+#   rabbitmq-definitions.json  the broker's users (one per service, and an administrator), virtual host and permissions
+#
+# Each service gets its own PostgreSQL role (owner of its own database only: postgres-init.sh) and its own RabbitMQ
+# user (all of the internal virtual host, nothing else, no management access). Passwords are hex, so they go into
+# connection strings and amqp:// URIs unescaped.
+#
+#   bash deploy/docker/provision.sh [DIR]      refuses to overwrite an existing DIR/brokering.env
+# Needs openssl.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+DIR="${1:-$HERE/secrets}"
+mkdir -p "$DIR"
+DIR="$(cd "$DIR" && pwd)"
+# The directory guards the keys on the host; the files themselves must be readable by the containers' users
+# (compose bind-mounts secrets with the host's owner and mode).
+chmod 700 "$DIR"
+
+if [ -e "$DIR/brokering.env" ]; then
+  echo "[provision] $DIR/brokering.env exists: the secrets are already made (remove $DIR to start over)" >&2
+  exit 1
+fi
+command -v openssl >/dev/null || { echo "[provision] openssl is needed" >&2; exit 1; }
+
+password() { openssl rand -hex 24; }
+
+# RabbitMQ's rabbit_password_hashing_sha256: base64(salt . sha256(salt . password)), a 4-byte salt.
+rabbit_hash() {
+  local salt escaped
+  salt="$(openssl rand -hex 4)"
+  escaped="$(printf '%s' "$salt" | sed 's/../\\x&/g')"
+  { printf "$escaped"; { printf "$escaped"; printf '%s' "$1"; } | openssl dgst -sha256 -binary; } | openssl base64 -A
+}
+
+es256_key() { # private key file, public key file
+  openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt -out "$1"
+  openssl ec -in "$1" -pubout -out "$2" 2>/dev/null
+}
+
+umask 077
+es256_key "$DIR/issuer-key.pem" "$DIR/issuer-public-key.pem"
+es256_key "$DIR/ordering-service-key.pem" "$DIR/ordering-public-key.pem"
+chmod 644 "$DIR/issuer-public-key.pem" "$DIR/ordering-service-key.pem" "$DIR/ordering-public-key.pem"
+
+postgres_password="$(password)"
+rabbitmq_admin_password="$(password)"
+declare -A db mq
+for service in ordering inventory compliance; do
+  db[$service]="$(password)"
+  mq[$service]="$(password)"
+done
+
+cat >"$DIR/rabbitmq-definitions.json" <<EOF
+{
+  "users": [
+    { "name": "admin", "password_hash": "$(rabbit_hash "$rabbitmq_admin_password")", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ["administrator"], "limits": {} },
+    { "name": "ordering", "password_hash": "$(rabbit_hash "${mq[ordering]}")", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [], "limits": {} },
+    { "name": "inventory", "password_hash": "$(rabbit_hash "${mq[inventory]}")", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [], "limits": {} },
+    { "name": "compliance", "password_hash": "$(rabbit_hash "${mq[compliance]}")", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [], "limits": {} }
+  ],
+  "vhosts": [
+    { "name": "/", "default_queue_type": "quorum", "metadata": { "description": "Brokering", "tags": [], "default_queue_type": "quorum" } }
+  ],
+  "permissions": [
+    { "user": "admin", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*" },
+    { "user": "ordering", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*" },
+    { "user": "inventory", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*" },
+    { "user": "compliance", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*" }
+  ],
+  "parameters": [], "global_parameters": [], "policies": [], "queues": [], "exchanges": [], "bindings": []
+}
+EOF
+chmod 644 "$DIR/rabbitmq-definitions.json"
+
+cat >"$DIR/brokering.env" <<EOF
+# Made by deploy/docker/provision.sh: docker compose --env-file $DIR/brokering.env up --build
+BROKERING_SECRETS=$DIR
+POSTGRES_PASSWORD=$postgres_password
+ORDERING_DB_PASSWORD=${db[ordering]}
+INVENTORY_DB_PASSWORD=${db[inventory]}
+COMPLIANCE_DB_PASSWORD=${db[compliance]}
+ORDERING_MQ_PASSWORD=${mq[ordering]}
+INVENTORY_MQ_PASSWORD=${mq[inventory]}
+COMPLIANCE_MQ_PASSWORD=${mq[compliance]}
+RABBITMQ_ADMIN_PASSWORD=$rabbitmq_admin_password
+EOF
+
+echo "[provision] secrets in $DIR; run: docker compose --env-file $DIR/brokering.env up --build" >&2
