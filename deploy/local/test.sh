@@ -27,6 +27,18 @@ if ! command -v chromium >/dev/null 2>&1; then
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } >&2
 fi
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+# The deployment recipe tests (tests/Brokering.EndToEnd.Tests/Deployment) render docker-compose.yml and the Kubernetes
+# overlays with the recipes' own tools, and make compose's secrets with openssl.
+for tool in docker-compose openssl; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "installing $tool for the deployment recipe tests" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$tool"; } >&2
+  fi
+done
+if ! command -v kubectl >/dev/null 2>&1 && [ ! -x deploy/k8s/validate/node_modules/.kubectl/kubectl ]; then
+  echo "installing the pinned kubectl (deploy/k8s/validate.sh) for the deployment recipe tests" >&2
+  bash deploy/k8s/validate.sh >&2
+fi
 # shellcheck disable=SC1091
 source .local/env.sh
 

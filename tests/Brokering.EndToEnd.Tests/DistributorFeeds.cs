@@ -16,6 +16,14 @@ public static class DistributorFeeds
         decimal unitPrice, CancellationToken cancellationToken)
     {
         using var distributor = system.Distributor(distributorId);
+        await distributor.PublishSnapshotAsync(distributorId, sequence, sku, warehouse, quantityOnHand, unitPrice, cancellationToken);
+    }
+
+    /// <summary>The same through <paramref name="distributor"/>, a client of inventory carrying the distributor's token.</summary>
+    public static async Task PublishSnapshotAsync(
+        this HttpClient distributor, string distributorId, long sequence, string sku, string warehouse, long quantityOnHand,
+        decimal unitPrice, CancellationToken cancellationToken)
+    {
         using var feed = await distributor.PostAsJsonAsync($"/v1/distributors/{distributorId}/stock-feed", new
         {
             distributorId,

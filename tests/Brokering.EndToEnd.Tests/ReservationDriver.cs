@@ -12,10 +12,30 @@ public sealed record Line(string Sku, long Quantity, decimal MaxUnitPrice, strin
 
 /// <summary>
 /// Drives buyers' reservations through ordering's public REST API (clients always come from
-/// <see cref="BrokeringSystem"/>'s role methods) and waits for them to get somewhere.
+/// <see cref="BrokeringSystem"/>'s role methods, or from a deployment recipe's own issuer) and waits for them to get
+/// somewhere.
 /// </summary>
-public sealed class ReservationDriver(BrokeringSystem system)
+public sealed class ReservationDriver
 {
+    private readonly BrokeringSystem? system;
+    private readonly Func<string, HttpClient> buyers;
+    private readonly Func<string> logs;
+
+    public ReservationDriver(BrokeringSystem system)
+        : this(system.Buyer, () => system.Logs)
+    {
+        this.system = system;
+    }
+
+    /// <summary>A driver of an installation the tests did not lay out: <paramref name="buyers"/> makes a buyer's client of ordering.</summary>
+    public ReservationDriver(Func<string, HttpClient> buyers, Func<string> logs)
+    {
+        this.buyers = buyers;
+        this.logs = logs;
+    }
+
+    private BrokeringSystem System => system ?? throw new InvalidOperationException("Only for a BrokeringSystem's driver.");
+
     public static readonly IReadOnlySet<string> TerminalStates =
         new HashSet<string>(["Confirmed", "Rejected", "Cancelled", "Expired", "CutoffMissed"], StringComparer.Ordinal);
 
@@ -49,7 +69,7 @@ public sealed class ReservationDriver(BrokeringSystem system)
     /// <summary>Posts a submission and hands back the raw response.</summary>
     public async Task<HttpResponseMessage> PostAsync(string buyerId, object body, string? idempotencyKey, CancellationToken cancellationToken)
     {
-        using var buyer = system.Buyer(buyerId);
+        using var buyer = buyers(buyerId);
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/reservations") { Content = JsonContent.Create(body) };
         if (idempotencyKey is not null)
         {
@@ -61,14 +81,14 @@ public sealed class ReservationDriver(BrokeringSystem system)
 
     public async Task<JsonElement> GetAsync(string buyerId, Guid id, CancellationToken cancellationToken)
     {
-        using var buyer = system.Buyer(buyerId);
+        using var buyer = buyers(buyerId);
         return await buyer.GetFromJsonAsync<JsonElement>($"/v1/reservations/{id}", cancellationToken);
     }
 
     /// <summary>Asks to confirm and expects 202 Accepted.</summary>
     public async Task ConfirmAsync(string buyerId, Guid id, CancellationToken cancellationToken)
     {
-        using var buyer = system.Buyer(buyerId);
+        using var buyer = buyers(buyerId);
         using var response = await buyer.PostAsync(new Uri($"/v1/reservations/{id}/confirm", UriKind.Relative), null, cancellationToken);
         response.StatusCode.ShouldBe(HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync(cancellationToken));
     }
@@ -91,7 +111,7 @@ public sealed class ReservationDriver(BrokeringSystem system)
         }
         while (DateTime.UtcNow < deadline);
 
-        throw new TimeoutException($"Reservation {id} of {buyerId} did not become {expectation} within {patience}: {last}\n{system.Logs}");
+        throw new TimeoutException($"Reservation {id} of {buyerId} did not become {expectation} within {patience}: {last}\n{logs()}");
     }
 
     /// <summary>Waits until the reservation rests: Held, AwaitingStock, or ended.</summary>
@@ -105,7 +125,7 @@ public sealed class ReservationDriver(BrokeringSystem system)
     /// <summary>How many sagas the ops API lists for a buyer.</summary>
     public async Task<int> OpsCountAsync(string buyerId, CancellationToken cancellationToken)
     {
-        using var ops = system.Operator();
+        using var ops = System.Operator();
         var page = await ops.GetFromJsonAsync<JsonElement>($"/v1/ops/sagas?buyer={Uri.EscapeDataString(buyerId)}", cancellationToken);
         return page.GetProperty("total").GetInt32();
     }
@@ -113,7 +133,7 @@ public sealed class ReservationDriver(BrokeringSystem system)
     /// <summary>How many reservations ordering has accepted for a buyer (read-only look at its database).</summary>
     public async Task<long> StoredReservationsAsync(string buyerId, CancellationToken cancellationToken)
     {
-        await using var connection = new NpgsqlConnection(system.OrderingDatabase);
+        await using var connection = new NpgsqlConnection(System.OrderingDatabase);
         await connection.OpenAsync(cancellationToken);
         await using var command = new NpgsqlCommand("SELECT count(*) FROM reservations WHERE buyer_id = @buyer", connection);
         command.Parameters.AddWithValue("buyer", buyerId);

@@ -15,13 +15,15 @@ public sealed class ServiceProcess : IAsyncDisposable
     private readonly StringBuilder output = new();
     private readonly string dll;
     private readonly IReadOnlyDictionary<string, string> environment;
+    private readonly bool exactEnvironment;
     private Process process = null!;
 
-    private ServiceProcess(string name, string dll, Uri rest, Uri grpc, IReadOnlyDictionary<string, string> environment)
+    private ServiceProcess(string name, string dll, Uri rest, Uri grpc, IReadOnlyDictionary<string, string> environment, bool exactEnvironment = false)
     {
         Name = name;
         this.dll = dll;
         this.environment = environment;
+        this.exactEnvironment = exactEnvironment;
         Rest = rest;
         Grpc = grpc;
     }
@@ -50,17 +52,31 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public static ServiceProcess Start(string name, IReadOnlyDictionary<string, string> environment)
     {
-        var dll = Path.Combine(RepositoryRoot(), "services", name, "bin", BuildConfiguration(), "net10.0", $"Brokering.{name}.dll");
-        if (!File.Exists(dll))
-        {
-            throw new FileNotFoundException($"Build the solution first: {dll} is missing.", dll);
-        }
-
-        var rest = new Uri($"http://127.0.0.1:{FreePort()}");
-        var grpc = new Uri($"http://127.0.0.1:{FreePort()}");
-        var service = new ServiceProcess(name, dll, rest, grpc, new Dictionary<string, string>(environment));
+        var rest = new Uri($"http://127.0.0.1:{FreeLoopbackPort()}");
+        var grpc = new Uri($"http://127.0.0.1:{FreeLoopbackPort()}");
+        var service = new ServiceProcess(name, Dll(name), rest, grpc, new Dictionary<string, string>(environment));
         service.Launch();
         return service;
+    }
+
+    /// <summary>
+    /// Starts a service with exactly <paramref name="environment"/> and nothing inherited from the test process (no
+    /// Development default, no Kestrel addresses, no HOME): how a deployment recipe's container environment is run as
+    /// it is. <paramref name="rest"/> and <paramref name="grpc"/> are where the environment makes it listen.
+    /// </summary>
+    public static ServiceProcess StartWithExactly(string name, Uri rest, Uri grpc, IReadOnlyDictionary<string, string> environment)
+    {
+        var service = new ServiceProcess(name, Dll(name), rest, grpc, new Dictionary<string, string>(environment), exactEnvironment: true);
+        service.Launch();
+        return service;
+    }
+
+    /// <summary>A TCP port free on 127.0.0.1 right now.</summary>
+    public static int FreeLoopbackPort()
+    {
+        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>
@@ -100,9 +116,17 @@ public sealed class ServiceProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = Path.GetDirectoryName(dll)!,
         };
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
-        start.Environment["Kestrel__Endpoints__Http__Url"] = Rest.ToString();
-        start.Environment["Kestrel__Endpoints__Grpc__Url"] = Grpc.ToString();
+        if (exactEnvironment)
+        {
+            start.Environment.Clear();
+        }
+        else
+        {
+            start.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
+            start.Environment["Kestrel__Endpoints__Http__Url"] = Rest.ToString();
+            start.Environment["Kestrel__Endpoints__Grpc__Url"] = Grpc.ToString();
+        }
+
         foreach (var (key, value) in environment)
         {
             start.Environment[key] = value;
@@ -174,17 +198,17 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
+    private static string Dll(string name)
     {
-        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        var dll = Path.Combine(RepositoryRoot(), "services", name, "bin", BuildConfiguration(), "net10.0", $"Brokering.{name}.dll");
+        return File.Exists(dll) ? dll : throw new FileNotFoundException($"Build the solution first: {dll} is missing.", dll);
     }
 
     private static string BuildConfiguration() =>
         typeof(ServiceProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
 
-    private static string RepositoryRoot()
+    /// <summary>The checkout the tests run from (where Brokering.sln is).</summary>
+    public static string RepositoryRoot()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
         while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Brokering.sln")))

@@ -134,6 +134,46 @@ public static class TestInfrastructure
     }
 
     /// <summary>
+    /// Creates (or replaces) a broker user with <paramref name="tags"/> (empty: no management access), for a test that
+    /// runs services under a recipe's own accounts. Users are global on the broker: give them unique names and delete
+    /// them with <see cref="DeleteUserAsync"/>.
+    /// </summary>
+    public static async Task CreateUserAsync(string name, string password, string tags, CancellationToken cancellationToken = default)
+    {
+        var management = (await Infrastructure.Value).Management;
+        using var response = await management.PutAsJsonAsync(
+            $"api/users/{Uri.EscapeDataString(name)}",
+            new Dictionary<string, string> { ["password"] = password, ["tags"] = tags },
+            cancellationToken);
+        await EnsureSuccessAsync(response, cancellationToken);
+    }
+
+    /// <summary>Grants <paramref name="user"/> exactly these configure, write and read patterns on a virtual host made by <see cref="CreateVirtualHostAsync"/>.</summary>
+    public static async Task SetPermissionsAsync(
+        Uri virtualHostUri, string user, string configure, string write, string read, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(virtualHostUri);
+        var management = (await Infrastructure.Value).Management;
+        var name = Uri.UnescapeDataString(virtualHostUri.AbsolutePath.TrimStart('/'));
+        using var response = await management.PutAsJsonAsync(
+            $"api/permissions/{Uri.EscapeDataString(name)}/{Uri.EscapeDataString(user)}",
+            new Dictionary<string, string> { ["configure"] = configure, ["write"] = write, ["read"] = read },
+            cancellationToken);
+        await EnsureSuccessAsync(response, cancellationToken);
+    }
+
+    /// <summary>Deletes a user made by <see cref="CreateUserAsync"/> (gone already is fine).</summary>
+    public static async Task DeleteUserAsync(string name, CancellationToken cancellationToken = default)
+    {
+        var management = (await Infrastructure.Value).Management;
+        using var response = await management.DeleteAsync(new Uri($"api/users/{Uri.EscapeDataString(name)}", UriKind.Relative), cancellationToken);
+        if (response.StatusCode != HttpStatusCode.NotFound)
+        {
+            await EnsureSuccessAsync(response, cancellationToken);
+        }
+    }
+
+    /// <summary>
     /// The durable exchanges of a virtual host created by <see cref="CreateVirtualHostAsync"/>, the broker's own
     /// (<c>amq.*</c> and the default exchange) left out: where a fault test taps the services' messages.
     /// </summary>

@@ -1,8 +1,10 @@
+using System.Net;
 using System.Security.Claims;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Brokering.ServiceDefaults.Security;
-using Brokering.Testing;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
@@ -13,12 +15,13 @@ using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
-namespace Brokering.Inventory.Tests;
+namespace Brokering.Testing;
 
 /// <summary>
 /// An identity provider as Keycloak lays one out, on a real loopback port: a realm whose discovery document
 /// (<c>/realms/brokering/.well-known/openid-configuration</c>) points at its key set, and RS256 tokens signed with
 /// its key. It also publishes ordering's service key the way ordering itself does, for a caller found by discovery.
+/// Over HTTPS when given a certificate, as a production deployment reaches its identity provider.
 /// </summary>
 public sealed class LocalIdentityProvider : IAsyncDisposable
 {
@@ -35,12 +38,22 @@ public sealed class LocalIdentityProvider : IAsyncDisposable
     /// <summary>Where ordering's discovery document is served.</summary>
     public string OrderingMetadata { get; private set; } = "";
 
-    public static async Task<LocalIdentityProvider> StartAsync(CancellationToken cancellationToken)
+    /// <summary>Starts the provider on a free loopback port: plain HTTP, or HTTPS with <paramref name="certificate"/>.</summary>
+    public static async Task<LocalIdentityProvider> StartAsync(CancellationToken cancellationToken, X509Certificate2? certificate = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         // The test's output folder holds inventory's appsettings.json, whose Kestrel endpoints are the real service's ports.
         builder.Configuration.Sources.Clear();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["urls"] = "http://127.0.0.1:0" });
+        if (certificate is null)
+        {
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["urls"] = "http://127.0.0.1:0" });
+        }
+        else
+        {
+            builder.WebHost.UseKestrelHttpsConfiguration();
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(certificate)));
+        }
+
         builder.Logging.ClearProviders();
         var app = builder.Build();
         var provider = new LocalIdentityProvider(app);
@@ -79,6 +92,9 @@ public sealed class LocalIdentityProvider : IAsyncDisposable
     /// <summary>A token of the realm for the given audiences and role, signed RS256 with its published key.</summary>
     public string Issue(string[] audiences, string role) => Sign(key, audiences, role);
 
+    /// <summary>A person's token of the realm: its subject, role and tenant (a buyer's or distributor's), for the given audiences.</summary>
+    public string Issue(string subject, string role, string? tenant, string[] audiences) => Sign(key, audiences, role, subject, tenant);
+
     /// <summary>The same, under the published key's id but signed with a key the realm never published.</summary>
     public string IssueWithUnpublishedKey(string[] audiences, string role) => Sign(unpublished, audiences, role);
 
@@ -89,13 +105,19 @@ public sealed class LocalIdentityProvider : IAsyncDisposable
         unpublished.Rsa.Dispose();
     }
 
-    private string Sign(RsaSecurityKey signingKey, string[] audiences, string role)
+    private string Sign(RsaSecurityKey signingKey, string[] audiences, string role, string subject = "idp-user", string? tenant = null)
     {
         var now = DateTime.UtcNow;
+        var claims = new List<Claim> { new("sub", subject), new(BrokeringRoles.RoleClaim, role) };
+        if (tenant is not null)
+        {
+            claims.Add(new Claim(BrokeringRoles.TenantClaim, tenant));
+        }
+
         var descriptor = new SecurityTokenDescriptor
         {
             Issuer = Authority,
-            Subject = new ClaimsIdentity([new Claim("sub", "idp-user"), new Claim(BrokeringRoles.RoleClaim, role)]),
+            Subject = new ClaimsIdentity(claims),
             IssuedAt = now,
             NotBefore = now.AddMinutes(-1),
             Expires = now.AddMinutes(30),

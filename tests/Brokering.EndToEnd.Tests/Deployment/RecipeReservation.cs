@@ -1,0 +1,51 @@
+using Brokering.Testing.Installation;
+using Npgsql;
+using Shouldly;
+
+namespace Brokering.EndToEnd.Tests.Deployment;
+
+/// <summary>
+/// What every deployment recipe test does once the recipe's installation runs: a reservation driven from a
+/// distributor's stock feed to confirmed through the public APIs, with tokens from the recipe's own issuer, and a look
+/// at the recipe's database roles.
+/// </summary>
+public static class RecipeReservation
+{
+    private const string Sku = "NVIDIA-H20";
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+
+    // A distributor's snapshot, then a buyer's reservation held (compliance screened it and inventory held it on
+    // ordering's service token, over gRPC; inventory said so over RabbitMQ) and confirmed (inventory committed).
+    public static async Task DriveAsync(
+        RecipeInstallation installation, Func<string, string, string?, Task<string>> token, CancellationToken cancel)
+    {
+        using (var distributor = BrokeringSystem.RestClient(installation.Inventory, await token("distributor", "feed@arrow", "arrow")))
+        {
+            await distributor.PublishSnapshotAsync("arrow", 1, Sku, "HKG-1", 10, 12000m, cancel);
+        }
+
+        var buyerToken = await token("buyer", "alice@acme", "acme-servers");
+        var driver = new ReservationDriver(_ => BrokeringSystem.RestClient(installation.Ordering, buyerToken), () => installation.Logs);
+        var id = await driver.SubmitAsync(
+            "acme-servers",
+            ReservationDriver.Body("PO-RECIPE", "Acme Cloud Inc.", "AllOrNone", "Manual", [new Line(Sku, 4, 13000m)], destination: "US", endUserCountry: "US"),
+            cancel);
+        var held = await driver.WaitUntilRestingAsync("acme-servers", id, Patience, cancel);
+        ReservationDriver.Status(held).ShouldBe("Held", $"{held}\n{installation.Logs}");
+
+        await driver.ConfirmAsync("acme-servers", id, cancel);
+        var ended = await driver.WaitUntilEndedAsync("acme-servers", id, Patience, cancel);
+        ReservationDriver.Status(ended).ShouldBe("Confirmed", $"{ended}\n{installation.Logs}");
+        ReservationDriver.Allocated(ended).ShouldBe(4);
+    }
+
+    // Least privilege: a service's role may not even connect to another service's database.
+    public static async Task EachRoleReachesOnlyItsOwnDatabaseAsync(RecipeInstallation installation, CancellationToken cancel)
+    {
+        var ordering = new NpgsqlConnectionStringBuilder(installation.DatabaseConnections["ordering"]);
+        var inventory = new NpgsqlConnectionStringBuilder(installation.DatabaseConnections["inventory"]);
+        await using var trespasser = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(ordering.ConnectionString) { Database = inventory.Database, Pooling = false }.ConnectionString);
+        var refused = await Should.ThrowAsync<PostgresException>(() => trespasser.OpenAsync(cancel));
+        refused.SqlState.ShouldBe(PostgresErrorCodes.InsufficientPrivilege);
+    }
+}
