@@ -2,7 +2,7 @@
 // every rendered object, offline:
 //  1. against the Kubernetes 1.27 OpenAPI schemas shipped by the kubernetes-models package, made
 //     strict (an unknown field is an error, as with kubeconform -strict), and against the
-//     RabbitmqCluster CRD schema in schemas/;
+//     RabbitmqCluster and CloudNativePG Cluster CRD schemas in schemas/;
 //  2. with cross-object checks a schema cannot make: references to ConfigMaps, Secrets and
 //     ServiceAccounts resolve, Services, PodDisruptionBudgets and NetworkPolicies select pods that
 //     exist and expose the ports named, HPAs point at Deployments that leave replicas to them,
@@ -173,8 +173,8 @@ function checkRender(target, objects, errors) {
     errors.push(`${target.dir}: no Namespace object for ${[...namespaces][0]}`);
   }
 
-  // Pods: what they reference, what they expose. RabbitmqCluster pods (made by the operator) are
-  // described by their labels only.
+  // Pods: what they reference, what they expose. RabbitmqCluster and CloudNativePG Cluster pods (made by
+  // their operators) are described by their labels only.
   const pods = []; // { owner, labels, ports: Set<number>, portNames: Set<string> }
   for (const o of objects) {
     if (WORKLOADS.has(o.kind)) {
@@ -223,6 +223,15 @@ function checkRender(target, objects, errors) {
       }
       if (o.kind !== "Job" && !matches(o.spec.selector, tpl.metadata?.labels)) err(o, "selector does not match its pod template");
       pods.push({ owner: o, labels: tpl.metadata?.labels ?? {}, ports, portNames, managed: false });
+    } else if (o.kind === "Cluster" && o.apiVersion === "postgresql.cnpg.io/v1") {
+      // The labels and ports CloudNativePG gives its instance pods (PostgreSQL, instance manager status, metrics).
+      pods.push({
+        owner: o,
+        labels: { "cnpg.io/cluster": o.metadata.name, "cnpg.io/podRole": "instance" },
+        ports: new Set([5432, 8000, 9187]),
+        portNames: new Set(["postgresql", "status", "metrics"]),
+        managed: true,
+      });
     } else if (o.kind === "RabbitmqCluster") {
       // The labels the cluster operator puts on its pods.
       pods.push({
@@ -353,7 +362,7 @@ function main() {
     console.error(`k8s: ${errors.length} problem(s) in ${targets.length} overlay(s)`);
     process.exit(1);
   }
-  console.log(`deploy/k8s is valid: ${targets.length} overlay${targets.length === 1 ? "" : "s"}, ${objectCount} objects (kubectl ${KUBECTL_VERSION} kustomize; strict Kubernetes 1.27 schemas and the RabbitmqCluster CRD; cross-references)`);
+  console.log(`deploy/k8s is valid: ${targets.length} overlay${targets.length === 1 ? "" : "s"}, ${objectCount} objects (kubectl ${KUBECTL_VERSION} kustomize; strict Kubernetes 1.27 schemas, the RabbitmqCluster and CloudNativePG Cluster CRDs; cross-references)`);
 }
 
 try {
