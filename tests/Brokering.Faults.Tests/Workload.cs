@@ -394,10 +394,27 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
         {
             return await HonestSnapshotOrThrowAsync(distributor, a800, h800);
         }
-        catch (NpgsqlException e) when (e.IsTransient)
+        catch (NpgsqlException e) when (IsTransient(e))
         {
             return null;
         }
+    }
+
+    // With several hosts (a primary and its standby) Npgsql reports "unable to connect to a suitable host", itself not
+    // transient, around the transient failures of each host, and "no suitable host" alone while every host it reaches
+    // is a standby: both are the database out of reach for now, as the services take them.
+    private static bool IsTransient(Exception exception)
+    {
+        for (Exception? current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is NpgsqlException { IsTransient: true } or TimeoutException
+                || current is NpgsqlException { InnerException: null, Message: "No suitable host was found." })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private async Task<object> HonestSnapshotOrThrowAsync(
