@@ -48,7 +48,8 @@ internal static class BenchProgram
 
         var seconds = positional.Count > 0 ? int.Parse(positional[0], CultureInfo.InvariantCulture) : 10;
         var duration = TimeSpan.FromSeconds(seconds);
-        var (httpPort, grpcPort) = portBase is { } fixedBase ? (fixedBase, fixedBase + 1) : FreePorts();
+        int[] ports = portBase is { } fixedBase ? [fixedBase, fixedBase + 1] : FreePort.Next(2);
+        var (httpPort, grpcPort) = (ports[0], ports[1]);
         var database = await TestInfrastructure.CreateDatabaseAsync("inventory_bench");
         var virtualHost = await TestInfrastructure.CreateVirtualHostAsync("inventory-bench");
         var report = new List<(string Name, string Figure, string Notes)>();
@@ -178,16 +179,6 @@ internal static class BenchProgram
 
     private static string MeanBatch((double Sum, double Count) before, (double Sum, double Count) after) =>
         after.Count > before.Count ? ((after.Sum - before.Sum) / (after.Count - before.Count)).ToString("N1", CultureInfo.InvariantCulture) : "n/a";
-
-    /// <summary>Two ports the kernel has free now (both held open while chosen, so they differ).</summary>
-    private static (int, int) FreePorts()
-    {
-        using var first = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        using var second = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        first.Start();
-        second.Start();
-        return (((System.Net.IPEndPoint)first.LocalEndpoint).Port, ((System.Net.IPEndPoint)second.LocalEndpoint).Port);
-    }
 
     /// <summary>
     /// The machine's limit for writing a snapshot: the same 5,000 rows a bench snapshot carries, upserted by one set-based

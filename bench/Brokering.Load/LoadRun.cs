@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Brokering.Invariants;
+using Brokering.Testing;
 
 namespace Brokering.Load;
 
@@ -93,11 +94,8 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
 
         phase = "draining";
         draining = true;
-        var drainDeadline = clock.Elapsed + plan.DrainTimeout;
-        while (reservations.Values.Any(r => !r.Ended) && clock.Elapsed < drainDeadline)
-        {
-            await Task.Delay(250, cancellationToken);
-        }
+        await Eventually.Latest(() => Task.FromResult(reservations.Values.All(r => r.Ended)), drained => drained, plan.DrainTimeout,
+            TimeSpan.FromMilliseconds(250), cancellationToken: cancellationToken);
 
         await stop.CancelAsync();
         await Task.WhenAll(background.Select(task => task.ContinueWith(_ => { }, TaskScheduler.Default)));
@@ -516,20 +514,9 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
     }
 
     /// <summary>Checks until the invariants hold or <paramref name="settle"/> passes: releases of ended reservations' holds land asynchronously.</summary>
-    private static async Task<InvariantReport> CheckInvariantsAsync(InvariantDatabases databases, TimeSpan settle, CancellationToken cancellationToken)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            var report = await InvariantChecker.CheckAsync(databases, new InvariantCheckOptions(), cancellationToken);
-            if (report.Passed || deadline.Elapsed > settle)
-            {
-                return report;
-            }
-
-            await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
-        }
-    }
+    private static Task<InvariantReport> CheckInvariantsAsync(InvariantDatabases databases, TimeSpan settle, CancellationToken cancellationToken) =>
+        Eventually.Latest(() => InvariantChecker.CheckAsync(databases, new InvariantCheckOptions(), cancellationToken), report => report.Passed, settle,
+            TimeSpan.FromSeconds(2), cancellationToken: cancellationToken);
 
     private async Task ReportProgressAsync(ProcessAccounting accounting, CancellationToken cancellationToken)
     {

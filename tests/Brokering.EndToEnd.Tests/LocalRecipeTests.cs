@@ -50,7 +50,7 @@ public sealed class LocalRecipeTests
         submitted.StatusCode.ShouldBe(HttpStatusCode.Accepted, await submitted.Content.ReadAsStringAsync(cancel));
 
         // Held: compliance screened it and inventory held it, both on ordering's own service token.
-        await WaitForStatusAsync(system, buyer, submitted.Headers.Location!, "Held", cancel);
+        await ReservationDriver.WaitForStatusAsync(system, buyer, submitted.Headers.Location!, "Held", Patience, cancel);
         using var testIssuer = BrokeringSystem.RestClient(system.Ordering, TestTokens.Buyer("acme-servers"));
         using var refused = await testIssuer.GetAsync(submitted.Headers.Location!, cancel);
         refused.StatusCode.ShouldBe(HttpStatusCode.Unauthorized, "no issuer but the development one is trusted here");
@@ -62,25 +62,5 @@ public sealed class LocalRecipeTests
         using var response = await client.PostAsJsonAsync("/dev/tokens", new { subject, roles = new[] { role }, tenant }, cancel);
         response.StatusCode.ShouldBe(HttpStatusCode.OK);
         return (await response.Content.ReadFromJsonAsync<JsonElement>(cancel)).GetProperty("accessToken").GetString()!;
-    }
-
-    private static async Task WaitForStatusAsync(BrokeringSystem system, HttpClient buyer, Uri location, string status, CancellationToken cancel)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        JsonElement last = default;
-        while (DateTime.UtcNow < deadline)
-        {
-            last = await buyer.GetFromJsonAsync<JsonElement>(location, cancel);
-            var current = last.GetProperty("status").GetString();
-            if (current == status)
-            {
-                return;
-            }
-
-            current.ShouldNotBeOneOf(["Rejected", "Cancelled", "Expired", "CutoffMissed"], $"{last}\n{system.Logs}");
-            await Task.Delay(200, cancel);
-        }
-
-        throw new TimeoutException($"Still {last} after {Patience}; expected {status}.\n{system.Logs}");
     }
 }

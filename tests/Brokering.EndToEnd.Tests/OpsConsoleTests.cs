@@ -150,19 +150,8 @@ public sealed class OpsConsoleTests(SystemUnderTest system) : IClassFixture<Syst
         return freshness;
     }
 
-    private async Task WaitUntilAsync(Func<Task<bool>> condition, string what, CancellationToken ct)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"Not within {Patience}: {what}.\n{system.Logs}");
-            }
-
-            await Task.Delay(250, ct);
-        }
-    }
+    private Task WaitUntilAsync(Func<Task<bool>> condition, string what, CancellationToken ct) =>
+        Eventually.Until(condition, what, Patience, TimeSpan.FromMilliseconds(250), details: () => system.Logs, cancellationToken: ct);
 
     private static ILocatorAssertions Expect(ILocator locator) => Assertions.Expect(locator);
 }

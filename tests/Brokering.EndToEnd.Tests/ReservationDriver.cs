@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Npgsql;
 using Shouldly;
+using Brokering.Testing;
 
 namespace Brokering.EndToEnd.Tests;
 
@@ -94,25 +95,29 @@ public sealed class ReservationDriver
     }
 
     /// <summary>Polls the reservation until <paramref name="condition"/> holds; throws with the system's logs after <paramref name="patience"/>.</summary>
-    public async Task<JsonElement> WaitUntilAsync(
-        string buyerId, Guid id, Func<JsonElement, bool> condition, string expectation, TimeSpan patience, CancellationToken cancellationToken)
-    {
-        var deadline = DateTime.UtcNow + patience;
-        JsonElement last;
-        do
+    public Task<JsonElement> WaitUntilAsync(
+        string buyerId, Guid id, Func<JsonElement, bool> condition, string expectation, TimeSpan patience, CancellationToken cancellationToken) =>
+        Eventually.Until(() => GetAsync(buyerId, id, cancellationToken), condition, patience, $"reservation {id} of {buyerId} to become {expectation}",
+            TimeSpan.FromMilliseconds(150), details: logs, cancellationToken: cancellationToken);
+
+    /// <summary>
+    /// Polls the reservation at <paramref name="location"/> through <paramref name="buyer"/> until it is <paramref name="status"/>;
+    /// fails at once if it ends in another state instead, and with <paramref name="system"/>'s logs after <paramref name="patience"/>.
+    /// </summary>
+    public static Task<JsonElement> WaitForStatusAsync(
+        BrokeringSystem system, HttpClient buyer, Uri location, string status, TimeSpan patience, CancellationToken cancellationToken) =>
+        Eventually.Until(async () =>
         {
-            last = await GetAsync(buyerId, id, cancellationToken);
-            if (condition(last))
+            var view = await buyer.GetFromJsonAsync<JsonElement>(location, cancellationToken);
+            var current = view.GetProperty("status").GetString();
+            if (current != status)
             {
-                return last;
+                current.ShouldNotBeOneOf(["Rejected", "Cancelled", "Expired", "CutoffMissed"], $"{view}\n{system.Logs}");
             }
 
-            await Task.Delay(150, cancellationToken);
-        }
-        while (DateTime.UtcNow < deadline);
-
-        throw new TimeoutException($"Reservation {id} of {buyerId} did not become {expectation} within {patience}: {last}\n{logs()}");
-    }
+            return view;
+        }, view => view.GetProperty("status").GetString() == status, patience, $"status {status}", TimeSpan.FromMilliseconds(200),
+            details: () => system.Logs, cancellationToken: cancellationToken);
 
     /// <summary>Waits until the reservation rests: Held, AwaitingStock, or ended.</summary>
     public Task<JsonElement> WaitUntilRestingAsync(string buyerId, Guid id, TimeSpan patience, CancellationToken cancellationToken) =>

@@ -119,23 +119,6 @@ public sealed class WalkingSkeletonTests(SystemUnderTest system) : IClassFixture
         reason.ShouldNotContain("score");
     }
 
-    private async Task<JsonElement> WaitForStatusAsync(HttpClient buyer, Uri location, string status, CancellationToken cancellationToken)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        JsonElement last = default;
-        while (DateTime.UtcNow < deadline)
-        {
-            last = await buyer.GetFromJsonAsync<JsonElement>(location, cancellationToken);
-            var current = last.GetProperty("status").GetString();
-            if (current == status)
-            {
-                return last;
-            }
-
-            current.ShouldNotBeOneOf(["Rejected", "Cancelled", "Expired", "CutoffMissed"], $"{last}\n{system.Logs}");
-            await Task.Delay(200, cancellationToken);
-        }
-
-        throw new TimeoutException($"Still {last} after {Patience}; expected {status}.\n{system.Logs}");
-    }
+    private Task<JsonElement> WaitForStatusAsync(HttpClient buyer, Uri location, string status, CancellationToken cancellationToken) =>
+        ReservationDriver.WaitForStatusAsync(system, buyer, location, status, Patience, cancellationToken);
 }

@@ -64,11 +64,7 @@ public sealed class DeliveryDuplicator : IAsyncDisposable
         await binding;
 
         // Copies already due are sent, so nothing is half done when the check runs.
-        var deadline = DateTime.UtcNow + MaxDelay + TimeSpan.FromSeconds(5);
-        while (Interlocked.Read(ref pending) > 0 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100, CancellationToken.None);
-        }
+        await Eventually.Latest(() => Task.FromResult(Interlocked.Read(ref pending)), copies => copies <= 0, MaxDelay + TimeSpan.FromSeconds(5));
 
         await connection.CloseAsync();
         await connection.DisposeAsync();

@@ -2,6 +2,7 @@ using System.Globalization;
 using Brokering.Invariants;
 using Brokering.Testing.Installation;
 using Shouldly;
+using Brokering.Testing;
 
 namespace Brokering.Faults.Tests;
 
@@ -107,9 +108,8 @@ public static class FaultScenario
     /// <returns>The reservations that did not come to rest (id: state), empty when all did.</returns>
     private static async Task<IReadOnlyList<string>> WaitUntilRestingAsync(BrokeringSystem system, Action<string> log, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + SettlePatience;
         IReadOnlyList<string> restless = ["(the databases could not be read)"];
-        while (DateTime.UtcNow < deadline)
+        var rests = await Eventually.Latest(async () =>
         {
             try
             {
@@ -121,7 +121,7 @@ public static class FaultScenario
                 if (restless.Count == 0)
                 {
                     log("every reservation rests: " + States(report));
-                    return [];
+                    return true;
                 }
             }
             catch (Exception e) when (e is System.Data.Common.DbException or System.Net.Sockets.SocketException or IOException or TimeoutException)
@@ -129,7 +129,11 @@ public static class FaultScenario
                 log($"invariant check could not read the databases: {e.Message}");
             }
 
-            await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+            return false;
+        }, rest => rest, SettlePatience, TimeSpan.FromSeconds(2), cancellationToken: cancellationToken);
+        if (rests)
+        {
+            return [];
         }
 
         log("not every reservation came to rest: " + await StatesAsync(system, cancellationToken) + "\n  " + string.Join("\n  ", restless));
@@ -151,9 +155,8 @@ public static class FaultScenario
     /// <summary>Waits until the invariant checker passes (everything ended and settled) or patience runs out; returns the last report.</summary>
     private static async Task<InvariantReport> SettleAsync(BrokeringSystem system, Action<string> log, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + SettlePatience;
         InvariantReport? report = null;
-        while (true)
+        async Task<InvariantReport?> CheckAsync()
         {
             try
             {
@@ -161,7 +164,6 @@ public static class FaultScenario
                 if (report.Passed)
                 {
                     log("settled: every invariant holds");
-                    return report;
                 }
             }
             catch (Exception e) when (e is System.Data.Common.DbException or System.Net.Sockets.SocketException or IOException or TimeoutException)
@@ -170,13 +172,12 @@ public static class FaultScenario
                 log($"invariant check could not read the databases: {e.Message}");
             }
 
-            if (DateTime.UtcNow > deadline && report is not null)
-            {
-                return report;
-            }
-
-            await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+            return report;
         }
+
+        // Past patience it returns the last report it could read, to be judged; until it has read one it keeps trying.
+        return await Eventually.Latest(CheckAsync, last => last?.Passed == true, SettlePatience, TimeSpan.FromSeconds(2), cancellationToken: cancellationToken)
+            ?? (await Eventually.Until(CheckAsync, last => last is not null, TimeSpan.MaxValue, interval: TimeSpan.FromSeconds(2), cancellationToken: cancellationToken))!;
     }
 
     private static string States(InvariantReport report) => string.Join(", ", report.Reservations

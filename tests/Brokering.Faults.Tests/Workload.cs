@@ -89,18 +89,10 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
             confirmation = "Auto",
             lines = new[] { new { sku = A800, quantity = 1, maxUnitPrice = 22_000m, currency = "USD" } },
         }, cancellationToken) ?? throw new InvalidOperationException("The warm-up reservation was not accepted: " + string.Join("; ", refused));
-        var giveUpAt = DateTime.UtcNow + WarmUpPatience;
-        while (await StatusAsync(Buyers[0], warmUp) is not { } status || !InvariantsTerminal(status))
-        {
-            if (DateTime.UtcNow > giveUpAt)
-            {
-                throw new TimeoutException($"The warm-up reservation {warmUp} did not end within {WarmUpPatience}.\n{system.Logs}");
-            }
+        var ended = await Eventually.Until(() => StatusAsync(Buyers[0], warmUp), status => status is { } known && InvariantsTerminal(known),
+            WarmUpPatience, $"the warm-up reservation {warmUp} to end", TimeSpan.FromSeconds(1), details: () => system.Logs, cancellationToken: cancellationToken);
 
-            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-        }
-
-        log($"warmed up: the first reservation ended {await StatusAsync(Buyers[0], warmUp)}");
+        log($"warmed up: the first reservation ended {ended}");
     }
 
     /// <summary>Runs the buyers and the feeds for <paramref name="duration"/>.</summary>

@@ -87,22 +87,6 @@ internal static class AmqpFeed
             .Where(m => m.Payload.Contains(marker, StringComparison.Ordinal) || m.Payload.Contains(marker[..8], StringComparison.Ordinal))
             .ToList();
     }
-
-    public static async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> done)
-    {
-        // Generous: the machine is shared; the probe returns as soon as the condition holds.
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
-        while (true)
-        {
-            var value = await probe();
-            if (done(value) || DateTime.UtcNow > deadline)
-            {
-                return value;
-            }
-
-            await Task.Delay(100);
-        }
-    }
 }
 
 /// <summary>The two headers that make an AMQP stock update the distributor's own, and fresh.</summary>

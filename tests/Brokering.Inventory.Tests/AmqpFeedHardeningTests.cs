@@ -125,7 +125,7 @@ public sealed class AmqpFeedHardeningTests(InventoryFixture fixture) : IAsyncLif
 
         await AmqpFeed.PublishAsync(virtualHost, body, AmqpFeed.Sign(key, body, DateTimeOffset.UtcNow.AddMinutes(-4)));
 
-        (await AmqpFeed.EventuallyAsync(() => fixture.LevelAsync(distributor, Sku, "SG1"), l => l.OnHand == 21)).OnHand.ShouldBe(21);
+        (await Eventually.Latest(() => fixture.LevelAsync(distributor, Sku, "SG1"), l => l.OnHand == 21)).OnHand.ShouldBe(21);
     }
 
     private async Task<(string Distributor, ECDsa Key)> DistributorWithKeyAsync()
@@ -140,7 +140,7 @@ public sealed class AmqpFeedHardeningTests(InventoryFixture fixture) : IAsyncLif
 
     private async Task<(string Payload, string Reason)> RefusedAsync(string distributor)
     {
-        var refused = await AmqpFeed.EventuallyAsync(() => AmqpFeed.ErrorQueueAsync(virtualHost, distributor), f => f.Count == 1);
+        var refused = await Eventually.Latest(() => AmqpFeed.ErrorQueueAsync(virtualHost, distributor), f => f.Count == 1);
         refused.Count.ShouldBe(1);
         return refused.Single();
     }

@@ -32,7 +32,7 @@ public sealed class AmqpFeedIdentityTests(InventoryFixture fixture)
         var signed = Snapshot(victim, 3, 5);
         await AmqpFeed.PublishAsync(fixture.VirtualHost, signed.Replace("\"quantityOnHand\":5", "\"quantityOnHand\":7777", StringComparison.Ordinal), AmqpFeed.Sign(victimKey, signed));
 
-        var refused = await AmqpFeed.EventuallyAsync(() => AmqpFeed.ErrorQueueAsync(fixture.VirtualHost, victim), f => f.Count == 3);
+        var refused = await Eventually.Latest(() => AmqpFeed.ErrorQueueAsync(fixture.VirtualHost, victim), f => f.Count == 3);
         refused.Count.ShouldBe(3);
         refused.ShouldContain(f => f.Payload.Contains("9999") && f.Reason.Contains("(BadSignature)"));
         refused.ShouldContain(f => f.Payload.Contains("8888") && f.Reason.Contains("(Unsigned)"));
@@ -46,7 +46,7 @@ public sealed class AmqpFeedIdentityTests(InventoryFixture fixture)
         // The refusals moved nothing: the owner's own first update is applied in order.
         var own = Snapshot(victim, 1, 42);
         await AmqpFeed.PublishAsync(fixture.VirtualHost, own, AmqpFeed.Sign(victimKey, own));
-        var level = await AmqpFeed.EventuallyAsync(() => fixture.LevelAsync(victim, Sku, "SG1"), l => l.OnHand == 42);
+        var level = await Eventually.Latest(() => fixture.LevelAsync(victim, Sku, "SG1"), l => l.OnHand == 42);
         level.OnHand.ShouldBe(42);
         (await DistributorAsync(victim)).LastSequence.ShouldBe(1);
     }
@@ -60,7 +60,7 @@ public sealed class AmqpFeedIdentityTests(InventoryFixture fixture)
 
         await AmqpFeed.PublishAsync(fixture.VirtualHost, body, AmqpFeed.Sign(unregistered, body));
 
-        var refused = await AmqpFeed.EventuallyAsync(() => AmqpFeed.ErrorQueueAsync(fixture.VirtualHost, distributor), f => f.Count == 1);
+        var refused = await Eventually.Latest(() => AmqpFeed.ErrorQueueAsync(fixture.VirtualHost, distributor), f => f.Count == 1);
         refused.Single().Reason.ShouldContain("(NoFeedKey)");
         (await fixture.LevelAsync(distributor, Sku, "SG1")).OnHand.ShouldBe(0);
     }
@@ -98,7 +98,7 @@ public sealed class AmqpFeedIdentityTests(InventoryFixture fixture)
 
             await AmqpFeed.PublishAsync(fixture.VirtualHost, body, signature);
 
-            var level = await AmqpFeed.EventuallyAsync(() => fixture.LevelAsync(distributor, Sku, "SG1"), l => l.OnHand == 13);
+            var level = await Eventually.Latest(() => fixture.LevelAsync(distributor, Sku, "SG1"), l => l.OnHand == 13);
             level.OnHand.ShouldBe(13);
         }
         finally

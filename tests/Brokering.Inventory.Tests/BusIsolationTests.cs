@@ -111,15 +111,7 @@ public sealed class BusIsolationTests : IAsyncLifetime
             await channel.BasicPublishAsync("", "stock-feed", mandatory: true, new BasicProperties(), Encoding.UTF8.GetBytes(body));
         }
 
-        BasicGetResult? got = null;
-        for (var attempt = 0; attempt < 50 && got is null; attempt++)
-        {
-            got = await inventoryChannel.BasicGetAsync("stock-feed", autoAck: true);
-            if (got is null)
-            {
-                await Task.Delay(100);
-            }
-        }
+        var got = await Eventually.Latest(() => inventoryChannel.BasicGetAsync("stock-feed", autoAck: true), got => got is not null, TimeSpan.FromSeconds(5));
 
         got.ShouldNotBeNull();
         Encoding.UTF8.GetString(got.Body.Span).ShouldBe(body);
@@ -155,14 +147,9 @@ public sealed class BusIsolationTests : IAsyncLifetime
         }
 
         // A publish without confirmations returns before the broker answers: wait for the close.
-        var clock = Stopwatch.StartNew();
-        while (channel.CloseReason is null && clock.Elapsed < TimeSpan.FromSeconds(5))
-        {
-            await Task.Delay(50);
-        }
-
-        channel.CloseReason.ShouldNotBeNull("the broker accepted what it should have refused");
-        return channel.CloseReason.ReplyCode;
+        var closed = await Eventually.Latest(() => Task.FromResult(channel.CloseReason), reason => reason is not null, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(50));
+        closed.ShouldNotBeNull("the broker accepted what it should have refused");
+        return closed.ReplyCode;
     }
 
     private static IEnumerable<Exception> Flatten(Exception e)

@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using Brokering.Contracts.Grpc.Inventory;
 using Microsoft.Extensions.DependencyInjection;
 using static Brokering.Inventory.Tests.InventoryFixture;
+using Brokering.Testing;
 
 namespace Brokering.Inventory.Tests;
 
@@ -59,12 +60,11 @@ public sealed class FeedFreshnessTests(InventoryFixture fixture)
         using var gauges = new GaugeReadings(fixture.A.Services.GetRequiredService<IMeterFactory>());
 
         // The gauges read the database at most every few seconds: read until this test's distributors appear.
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
-        while (gauges.Value("inventory.feed.age", quiet) is null && DateTime.UtcNow < deadline)
+        await Eventually.Latest(() =>
         {
-            await Task.Delay(500, ct);
             gauges.Read();
-        }
+            return Task.FromResult(gauges.Value("inventory.feed.age", quiet));
+        }, age => age is not null, TimeSpan.FromMinutes(2), TimeSpan.FromMilliseconds(500), cancellationToken: ct);
 
         gauges.Value("inventory.feed.age", quiet).ShouldNotBeNull().ShouldBeGreaterThanOrEqualTo(7200 - 60);
         gauges.Value("inventory.feed.age", fresh).ShouldNotBeNull().ShouldBeLessThan(15 * 60);

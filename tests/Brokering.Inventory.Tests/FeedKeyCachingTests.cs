@@ -29,11 +29,11 @@ public sealed class FeedKeyCachingTests(InventoryFixture fixture)
         using var key = await replica.RegisterFeedKeyAsync(distributor);
 
         await replica.PublishAsync(key, distributor, 1, 10);
-        (await AmqpFeed.EventuallyAsync(() => fixture.LevelAsync(distributor, Sku, "SG1"), l => l.OnHand == 10)).OnHand.ShouldBe(10);
+        (await Eventually.Latest(() => fixture.LevelAsync(distributor, Sku, "SG1"), l => l.OnHand == 10)).OnHand.ShouldBe(10);
         replica.KeyReads(distributor).ShouldBe(1);
 
         await replica.PublishAsync(key, distributor, 2, 20);
-        (await AmqpFeed.EventuallyAsync(() => fixture.LevelAsync(distributor, Sku, "SG1"), l => l.OnHand == 20)).OnHand.ShouldBe(20);
+        (await Eventually.Latest(() => fixture.LevelAsync(distributor, Sku, "SG1"), l => l.OnHand == 20)).OnHand.ShouldBe(20);
         replica.KeyReads(distributor).ShouldBe(1);
     }
 
@@ -44,20 +44,20 @@ public sealed class FeedKeyCachingTests(InventoryFixture fixture)
         var distributor = await fixture.NewDistributorAsync();
         using var oldKey = await replica.RegisterFeedKeyAsync(distributor);
         await replica.PublishAsync(oldKey, distributor, 1, 10);
-        (await AmqpFeed.EventuallyAsync(() => fixture.LevelAsync(distributor, Sku, "SG1"), l => l.OnHand == 10)).OnHand.ShouldBe(10);
+        (await Eventually.Latest(() => fixture.LevelAsync(distributor, Sku, "SG1"), l => l.OnHand == 10)).OnHand.ShouldBe(10);
         replica.KeyReads(distributor).ShouldBe(1);
 
         using var newKey = await replica.RegisterFeedKeyAsync(distributor);
         await replica.PublishAsync(oldKey, distributor, 2, 6_666);
 
-        var refused = await AmqpFeed.EventuallyAsync(() => AmqpFeed.ErrorQueueAsync(replica.VirtualHost, distributor), f => f.Count == 1);
+        var refused = await Eventually.Latest(() => AmqpFeed.ErrorQueueAsync(replica.VirtualHost, distributor), f => f.Count == 1);
         refused.Count.ShouldBe(1);
         refused.Single().Payload.ShouldContain("6666");
         refused.Single().Reason.ShouldContain("(BadSignature)");
         (await fixture.LevelAsync(distributor, Sku, "SG1")).OnHand.ShouldBe(10);
 
         await replica.PublishAsync(newKey, distributor, 2, 30);
-        (await AmqpFeed.EventuallyAsync(() => fixture.LevelAsync(distributor, Sku, "SG1"), l => l.OnHand == 30)).OnHand.ShouldBe(30);
+        (await Eventually.Latest(() => fixture.LevelAsync(distributor, Sku, "SG1"), l => l.OnHand == 30)).OnHand.ShouldBe(30);
         replica.KeyReads(distributor).ShouldBe(2);
     }
 

@@ -5,6 +5,7 @@ using Brokering.Contracts;
 using Brokering.Contracts.Grpc.Common;
 using Brokering.Contracts.Grpc.Inventory;
 using Grpc.Core;
+using Brokering.Testing;
 
 namespace Brokering.Inventory.Tests;
 
@@ -120,7 +121,7 @@ public sealed class InputBoundsTests(InventoryFixture fixture)
 
         await AmqpFeed.PublishAsync(fixture.VirtualHost, body, AmqpFeed.Sign(key, body));
 
-        var refused = await AmqpFeed.EventuallyAsync(() => AmqpFeed.ErrorQueueAsync(fixture.VirtualHost, distributor), f => f.Count == 1);
+        var refused = await Eventually.Latest(() => AmqpFeed.ErrorQueueAsync(fixture.VirtualHost, distributor), f => f.Count == 1);
         refused.Single().Reason.ShouldContain("items[0].unitPrice");
         (await fixture.LevelAsync(distributor, Sku, "HKG-1")).OnHand.ShouldBe(0);
     }

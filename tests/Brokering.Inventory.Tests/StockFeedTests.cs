@@ -6,6 +6,7 @@ using Brokering.Contracts.Grpc.Inventory;
 using Brokering.Contracts.Inventory;
 using Brokering.Inventory.StockFeeds;
 using Microsoft.AspNetCore.Mvc;
+using Brokering.Testing;
 
 namespace Brokering.Inventory.Tests;
 
@@ -296,7 +297,7 @@ public sealed class StockFeedTests(InventoryFixture fixture)
 
         await AmqpPublishAsync(body, AmqpFeed.Sign(key, body));
 
-        var level = await EventuallyAsync(() => fixture.LevelAsync(distributor, H20, "SH"), l => l.OnHand == 12);
+        var level = await Eventually.Latest(() => fixture.LevelAsync(distributor, H20, "SH"), l => l.OnHand == 12);
         level.OnHand.ShouldBe(12);
     }
 
@@ -309,7 +310,7 @@ public sealed class StockFeedTests(InventoryFixture fixture)
         await AmqpPublishAsync(malformed, AmqpFeed.Sign(key, malformed));
         await AmqpPublishAsync($"{{\"distributorId\": \"unknown-{distributor}\", \"sequence\": 1, \"kind\": \"Delta\", \"items\": []}}");
 
-        var faults = await EventuallyAsync(() => ErrorQueueAsync(distributor), f => f.Count == 2);
+        var faults = await Eventually.Latest(() => ErrorQueueAsync(distributor), f => f.Count == 2);
 
         // Only a body its distributor signed is parsed at all; the unknown one is refused before that.
         faults.ShouldContain(f => f.Payload.Contains("not json") && f.Reason.Contains("not valid JSON", StringComparison.Ordinal));
@@ -376,6 +377,4 @@ public sealed class StockFeedTests(InventoryFixture fixture)
     private Task AmqpPublishAsync(string body, FeedSignatureHeaders? signature = null) => AmqpFeed.PublishAsync(fixture.VirtualHost, body, signature);
 
     private Task<List<(string Payload, string Reason)>> ErrorQueueAsync(string marker) => AmqpFeed.ErrorQueueAsync(fixture.VirtualHost, marker);
-
-    private static Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> done) => AmqpFeed.EventuallyAsync(probe, done);
 }

@@ -4,6 +4,7 @@ using Brokering.Testing.Faults;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Brokering.Testing;
 
 namespace Brokering.Messaging.Postgres.Tests;
 

@@ -4,6 +4,7 @@ using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using Brokering.Testing;
 
 namespace Brokering.Messaging.Postgres.Tests;
 

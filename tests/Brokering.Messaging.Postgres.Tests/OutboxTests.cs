@@ -3,6 +3,7 @@ using Brokering.Messaging.Postgres.Tests.Support;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Brokering.Testing;
 
 namespace Brokering.Messaging.Postgres.Tests;
 

@@ -5,6 +5,7 @@ using MassTransit;
 using MassTransit.Scheduling;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Brokering.Testing;
 
 namespace Brokering.Messaging.Postgres.Tests;
 

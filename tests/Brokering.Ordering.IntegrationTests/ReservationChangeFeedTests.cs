@@ -224,25 +224,12 @@ public sealed class ReservationChangeFeedTests(ChangeFeedHost host) : IClassFixt
         return id;
     }
 
-    private static async Task WaitForStatusAsync(HttpClient buyer, Guid id, string status)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        string? seen;
-        do
+    private static async Task WaitForStatusAsync(HttpClient buyer, Guid id, string status) =>
+        await Eventually.Until(async () =>
         {
             using var view = JsonDocument.Parse(await buyer.GetStringAsync(new Uri($"/v1/reservations/{id}", UriKind.Relative)));
-            seen = view.RootElement.GetProperty("status").GetString();
-            if (seen == status)
-            {
-                return;
-            }
-
-            await Task.Delay(100);
-        }
-        while (DateTime.UtcNow < deadline);
-
-        throw new TimeoutException($"Reservation {id} is still {seen}, not {status}.");
-    }
+            return view.RootElement.GetProperty("status").GetString();
+        }, seen => seen == status, Patience, $"reservation {id} to be {status}");
 
     private async Task<Page> ReadPageAsync(string buyer, string? cursor, int limit)
     {
@@ -276,18 +263,9 @@ public sealed class ReservationChangeFeedTests(ChangeFeedHost host) : IClassFixt
     /// </summary>
     private async Task<List<Change>> ReadUntilAsync(string buyer, int count, string? cursor = null)
     {
-        var deadline = DateTime.UtcNow + Patience;
-        while (true)
-        {
-            var changes = await ReadAllAsync(buyer, cursor);
-            if (changes.Count >= count || DateTime.UtcNow > deadline)
-            {
-                changes.Count.ShouldBe(count, string.Join("\n", changes));
-                return changes;
-            }
-
-            await Task.Delay(100);
-        }
+        var changes = await Eventually.Latest(() => ReadAllAsync(buyer, cursor), changes => changes.Count >= count, Patience);
+        changes.Count.ShouldBe(count, string.Join("\n", changes));
+        return changes;
     }
 
     private static async Task<List<ReservationChange>> StreamAsync(GrpcReservations.ReservationsClient reservations, string buyer, string after, int count)

@@ -1,6 +1,7 @@
 using Brokering.Contracts.Inventory;
 using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Saga;
+using Brokering.Testing;
 using MassTransit.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Shouldly;
@@ -188,13 +189,8 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
 
         await HoldsPlacedAsync(100);
 
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (harness.Published.Select<ReleaseReservationHolds>(m => m.Context.Message.ReservationId == id, Ct).Count() < 2 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(20, Ct);
-        }
-
-        harness.Published.Select<ReleaseReservationHolds>(m => m.Context.Message.ReservationId == id, Ct).Count().ShouldBe(2);
+        (await Eventually.Latest(() => Task.FromResult(harness.Published.Select<ReleaseReservationHolds>(m => m.Context.Message.ReservationId == id, Ct).Count()),
+            releases => releases >= 2, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20), cancellationToken: Ct)).ShouldBe(2);
     }
 
     [Fact]
@@ -436,26 +432,13 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
 
     // The harness's own Any() gives up after a short spell of inactivity, which a loaded machine exceeds.
     private async Task EventuallyPublishedAsync<T>(Func<T, bool> match, int count = 1)
-        where T : class
-    {
-        int Seen() => harness.Published.Select<T>(Ct).Count(m => match(m.Context.Message));
-        for (var i = 0; i < 1200 && Seen() < count; i++)
-        {
-            await Task.Delay(100, Ct);
-        }
+        where T : class =>
+        (await Eventually.Latest(() => Task.FromResult(harness.Published.Select<T>(Ct).Count(m => match(m.Context.Message))), seen => seen >= count,
+            TimeSpan.FromMinutes(2), cancellationToken: Ct)).ShouldBeGreaterThanOrEqualTo(count);
 
-        Seen().ShouldBeGreaterThanOrEqualTo(count);
-    }
-
-    private async Task WaitForCutoffAsync(DateTimeOffset cutoff)
-    {
-        for (var i = 0; i < 600 && saga.Sagas.Contains(id)!.Cutoff != cutoff; i++)
-        {
-            await Task.Delay(100, Ct);
-        }
-
-        saga.Sagas.Contains(id)!.Cutoff.ShouldBe(cutoff);
-    }
+    private async Task WaitForCutoffAsync(DateTimeOffset cutoff) =>
+        (await Eventually.Latest(() => Task.FromResult(saga.Sagas.Contains(id)!.Cutoff), seen => seen == cutoff, TimeSpan.FromMinutes(1), cancellationToken: Ct))
+            .ShouldBe(cutoff);
 
     private async Task SubmitAsync(FillPolicy fillPolicy, Confirmation confirmation) =>
         await harness.Bus.Publish(ReservationSagaHarness.Submission(id, Sku, 100, fillPolicy, 0.5m, confirmation, clock.GetUtcNow()), Ct);

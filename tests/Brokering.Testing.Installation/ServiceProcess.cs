@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 using System.Reflection;
 using System.Text;
 
@@ -52,8 +51,9 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public static ServiceProcess Start(string name, IReadOnlyDictionary<string, string> environment)
     {
-        var rest = new Uri($"http://127.0.0.1:{FreeLoopbackPort()}");
-        var grpc = new Uri($"http://127.0.0.1:{FreeLoopbackPort()}");
+        var ports = FreePort.Next(2);
+        var rest = new Uri($"http://127.0.0.1:{ports[0]}");
+        var grpc = new Uri($"http://127.0.0.1:{ports[1]}");
         var service = new ServiceProcess(name, Dll(name), rest, grpc, new Dictionary<string, string>(environment));
         service.Launch();
         return service;
@@ -69,14 +69,6 @@ public sealed class ServiceProcess : IAsyncDisposable
         var service = new ServiceProcess(name, Dll(name), rest, grpc, new Dictionary<string, string>(environment), exactEnvironment: true);
         service.Launch();
         return service;
-    }
-
-    /// <summary>A TCP port free on 127.0.0.1 right now.</summary>
-    public static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>

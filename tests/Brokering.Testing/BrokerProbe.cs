@@ -48,21 +48,9 @@ public sealed class BrokerProbe : IAsyncDisposable
     public IReadOnlyList<T> All<T>(Func<T, bool> predicate) => [.. received.OfType<T>().Where(predicate)];
 
     /// <summary>Waits until a message of type <typeparamref name="T"/> that matches has arrived (20 s unless told).</summary>
-    public async Task<T> WaitForAsync<T>(Func<T, bool> predicate, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
-        while (DateTime.UtcNow < deadline)
-        {
-            if (received.OfType<T>().FirstOrDefault(predicate) is { } found)
-            {
-                return found;
-            }
-
-            await Task.Delay(50);
-        }
-
-        throw new TimeoutException($"No {typeof(T).Name} matching the condition arrived in time.");
-    }
+    public async Task<T> WaitForAsync<T>(Func<T, bool> predicate, TimeSpan? timeout = null) =>
+        (await Eventually.Until(() => Task.FromResult(received.OfType<T>().FirstOrDefault(predicate)), found => found is not null,
+            timeout ?? TimeSpan.FromSeconds(20), $"a {typeof(T).Name} matching the condition", TimeSpan.FromMilliseconds(50)))!;
 
     public async ValueTask DisposeAsync() => await bus.StopAsync();
 

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using Brokering.Contracts.Ordering;
+using Brokering.Testing;
 using Api = Brokering.Contracts.Grpc.Compliance;
 
 namespace Brokering.Compliance.Tests.Integration;
@@ -123,14 +124,7 @@ public sealed class LicenceReleaseTests(ComplianceServiceFixture service) : ICla
     private async Task<long> DrawnAsync(Uri licenceUrl) =>
         (await service.Http.GetFromJsonAsync<JsonElement>(licenceUrl, Cancel)).GetProperty("drawn").GetInt64();
 
-    private async Task EventuallyDrawnAsync(Uri licenceUrl, long expected)
-    {
-        var deadline = DateTime.UtcNow.AddMinutes(2);
-        while (await DrawnAsync(licenceUrl) != expected && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(200, Cancel);
-        }
-
-        (await DrawnAsync(licenceUrl)).ShouldBe(expected);
-    }
+    private async Task EventuallyDrawnAsync(Uri licenceUrl, long expected) =>
+        (await Eventually.Latest(() => DrawnAsync(licenceUrl), drawn => drawn == expected, TimeSpan.FromMinutes(2), TimeSpan.FromMilliseconds(200), cancellationToken: Cancel))
+            .ShouldBe(expected);
 }

@@ -125,7 +125,7 @@ public sealed partial class RecipeInstallation : IAsyncDisposable
             Uri Listen(string setting)
             {
                 var url = new Uri(container.Environment[setting]);
-                var port = ServiceProcess.FreeLoopbackPort();
+                var port = FreePort.Next();
                 localPorts[(name, url.Port)] = port;
                 return new Uri($"http://127.0.0.1:{port}");
             }

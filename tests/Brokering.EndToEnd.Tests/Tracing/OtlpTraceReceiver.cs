@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
 using Brokering.EndToEnd.Tests.Tracing.Otlp;
+using Brokering.Testing;
 
 namespace Brokering.EndToEnd.Tests.Tracing;
 
@@ -26,7 +26,7 @@ public sealed class OtlpTraceReceiver : IAsyncDisposable
 
     public OtlpTraceReceiver()
     {
-        var port = FreePort();
+        var port = FreePort.Next();
         Endpoint = new Uri($"http://127.0.0.1:{port}");
         listener.Prefixes.Add($"{Endpoint}");
         listener.Start();
@@ -118,11 +118,4 @@ public sealed class OtlpTraceReceiver : IAsyncDisposable
         AnyValue.ValueOneofCase.DoubleValue => value.DoubleValue.ToString(System.Globalization.CultureInfo.InvariantCulture),
         _ => "",
     };
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
 }

@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Brokering.EndToEnd.Tests.Tracing.Otlp;
 using Shouldly;
+using Brokering.Testing;
 
 namespace Brokering.EndToEnd.Tests.Tracing;
 
@@ -65,23 +66,13 @@ public sealed class TraceTests(TracedSystem traced) : IClassFixture<TracedSystem
 
         // Spans are exported in batches after they end (a parent after its children): wait for all of them, however
         // slow the machine. Every span of the trace must hang off another span of it, or off the buyer's: no orphans.
-        var deadline = DateTime.UtcNow + Patience;
-        List<string> missing;
-        List<ReceivedSpan> orphans;
-        do
+        var (missing, orphans) = await Eventually.Latest(() =>
         {
             var trace = traced.Traces.SpansOf(traceId);
-            missing = [.. expected.Where(e => !trace.Any(e.Match)).Select(e => e.What)];
             var known = trace.Select(span => span.SpanId).Append(clientSpanId).ToHashSet(StringComparer.Ordinal);
-            orphans = [.. trace.Where(span => !known.Contains(span.ParentSpanId))];
-            if (missing.Count == 0 && orphans.Count == 0)
-            {
-                break;
-            }
-
-            await Task.Delay(500, cancellationToken);
-        }
-        while (DateTime.UtcNow < deadline);
+            return Task.FromResult<(List<string> Missing, List<ReceivedSpan> Orphans)>(
+                ([.. expected.Where(e => !trace.Any(e.Match)).Select(e => e.What)], [.. trace.Where(span => !known.Contains(span.ParentSpanId))]));
+        }, found => found.Missing.Count == 0 && found.Orphans.Count == 0, Patience, TimeSpan.FromMilliseconds(500), cancellationToken: cancellationToken);
 
         missing.ShouldBeEmpty(Explain(traceId));
         orphans.ShouldBeEmpty(Explain(traceId));
@@ -129,17 +120,13 @@ public sealed class TraceTests(TracedSystem traced) : IClassFixture<TracedSystem
         Brokering.Testing.Installation.ServiceProcess service, string metric, string[] labels, CancellationToken cancellationToken)
     {
         using var http = new HttpClient { BaseAddress = service.Rest, Timeout = TimeSpan.FromSeconds(30) };
-        var deadline = DateTime.UtcNow + Patience;
-        var text = "";
-        while (DateTime.UtcNow < deadline)
+        static bool HasSeries(string text, string metric, string[] labels) =>
+            text.Split('\n').Any(line => line.StartsWith(metric, StringComparison.Ordinal) && labels.All(label => line.Contains(label, StringComparison.Ordinal)));
+        var text = await Eventually.Latest(() => http.GetStringAsync(new Uri("/metrics", UriKind.Relative), cancellationToken),
+            text => HasSeries(text, metric, labels), Patience, TimeSpan.FromSeconds(1), cancellationToken: cancellationToken);
+        if (HasSeries(text, metric, labels))
         {
-            text = await http.GetStringAsync(new Uri("/metrics", UriKind.Relative), cancellationToken);
-            if (text.Split('\n').Any(line => line.StartsWith(metric, StringComparison.Ordinal) && labels.All(label => line.Contains(label, StringComparison.Ordinal))))
-            {
-                return;
-            }
-
-            await Task.Delay(1000, cancellationToken);
+            return;
         }
 
         var family = metric.Split('_')[0];

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Reflection;
+using Brokering.Testing;
 
 namespace Brokering.Messaging.Postgres.Tests.Support;
 
@@ -71,18 +72,11 @@ public sealed class ConsumerHostProcess : IAsyncDisposable
     }
 
     /// <summary>Waits until the process printed <paramref name="line"/>; fails early if it exits first.</summary>
-    public async Task WaitForLineAsync(string line, TimeSpan timeout)
-    {
-        var stopwatch = Stopwatch.StartNew();
-        while (!Lines.Contains(line))
-        {
-            if (_process.HasExited)
-                throw new InvalidOperationException($"The consumer host exited ({_process.ExitCode}) before printing \"{line}\". Output:\n{Output}");
-            if (stopwatch.Elapsed > timeout)
-                throw new TimeoutException($"The consumer host did not print \"{line}\" within {timeout}. Output:\n{Output}");
-            await Task.Delay(100);
-        }
-    }
+    public Task WaitForLineAsync(string line, TimeSpan timeout) =>
+        Eventually.Until(() => Lines.Contains(line) || !_process.HasExited
+                ? Task.FromResult(Lines.Contains(line))
+                : throw new InvalidOperationException($"The consumer host exited ({_process.ExitCode}) before printing \"{line}\". Output:\n{Output}"),
+            $"the consumer host to print \"{line}\"", timeout, details: () => $"Output:\n{Output}");
 
     public bool HasExited => _process.HasExited;
 

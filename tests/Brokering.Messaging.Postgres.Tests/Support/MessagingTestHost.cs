@@ -185,25 +185,3 @@ public sealed class MessagingTestHost : IAsyncDisposable
         _host.Dispose();
     }
 }
-
-public static class Eventually
-{
-    /// <summary>Polls until the condition holds or the timeout passes (then fails with the last value seen).</summary>
-    public static async Task<T> Until<T>(Func<Task<T>> probe, Func<T, bool> condition, TimeSpan? timeout = null, string? what = null)
-    {
-        // Minutes, not seconds: the machine running the suite may be shared with parallel builds (a slow pass is not a failure).
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromMinutes(3));
-        T value;
-        while (true)
-        {
-            value = await probe();
-            if (condition(value))
-                return value;
-            if (DateTime.UtcNow > deadline)
-                break;
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"Timed out waiting for {what ?? "condition"}; last value: {value}");
-    }
-}

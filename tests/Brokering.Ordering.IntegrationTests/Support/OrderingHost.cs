@@ -1,6 +1,5 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Brokering.Contracts.Ordering;
@@ -64,7 +63,8 @@ public class OrderingHost : WebApplicationFactory<Program>, IAsyncLifetime
             .Keep<ReservationEndedUnconfirmed>().Keep<ReservationCancellationRequested>());
         if (kestrel)
         {
-            (httpPort, grpcPort) = (FreePort(), FreePort());
+            var ports = FreePort.Next(2);
+            (httpPort, grpcPort) = (ports[0], ports[1]);
             UseKestrel();
             StartServer();
         }
@@ -128,24 +128,8 @@ public class OrderingHost : WebApplicationFactory<Program>, IAsyncLifetime
     }
 
     /// <summary>Waits for the saga to reach <paramref name="state"/> (through the broker, so it takes a moment).</summary>
-    public async Task<ReservationState> WaitForStateAsync(Guid id, string state, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
-        ReservationState saga;
-        do
-        {
-            saga = await SagaAsync(id);
-            if (saga.CurrentState == state)
-            {
-                return saga;
-            }
-
-            await Task.Delay(100);
-        }
-        while (DateTime.UtcNow < deadline);
-
-        throw new TimeoutException($"Saga {id} is still {saga.CurrentState}, not {state}.");
-    }
+    public Task<ReservationState> WaitForStateAsync(Guid id, string state, TimeSpan? timeout = null) =>
+        Eventually.Until(() => SagaAsync(id), saga => saga.CurrentState == state, timeout ?? TimeSpan.FromSeconds(20), $"saga {id} to be {state}");
 
     public async Task<T> GetJsonAsync<T>(string path) =>
         (await Http.GetFromJsonAsync<T>(new Uri(path, UriKind.Relative), Json))!;
@@ -173,13 +157,6 @@ public class OrderingHost : WebApplicationFactory<Program>, IAsyncLifetime
         }
 
         GC.SuppressFinalize(this);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
 

@@ -1,9 +1,9 @@
 using Brokering.Contracts.Grpc;
 using System.Net;
-using System.Net.Sockets;
 using Brokering.Contracts.Grpc.Compliance;
 using Brokering.Contracts.Grpc.Inventory;
 using Brokering.Contracts.Inventory;
+using Brokering.Testing;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using MassTransit;
@@ -34,7 +34,7 @@ public sealed class StandInDependencies : IAsyncDisposable
     public static async Task<StandInDependencies> StartAsync()
     {
         var dependencies = new StandInDependencies();
-        var port = FreePort();
+        var port = FreePort.Next();
         var builder = WebApplication.CreateSlimBuilder();
         // The test's output folder holds ordering's appsettings.json, whose Kestrel endpoints are not ours to take.
         builder.Configuration.Sources.Clear();
@@ -57,13 +57,6 @@ public sealed class StandInDependencies : IAsyncDisposable
         {
             await app.DisposeAsync();
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>The failure a caller sees from a service that is down.</summary>

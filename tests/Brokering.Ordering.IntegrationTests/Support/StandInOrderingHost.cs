@@ -66,19 +66,9 @@ internal sealed class StandInOrderingHost(StandInDependencies dependencies) : Or
             .AnyAsync(row => row.CancelledAt == null && row.MessageType.Contains(messageType), Ct);
     }
 
-    public static async Task EventuallyAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"Waited {Patience} for {what}.");
-            }
-
-            await Task.Delay(200, Ct);
-        }
-    }
+    /// <summary>Waits until <paramref name="condition"/> holds, with the patience these slower whole-saga tests need.</summary>
+    public static Task EventuallyAsync(Func<Task<bool>> condition, string what) =>
+        Eventually.Until(condition, what, Patience, TimeSpan.FromMilliseconds(200), cancellationToken: Ct);
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {

@@ -72,7 +72,8 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
     {
         var directory = Directory.CreateTempSubdirectory("brokering-rabbitmq-").FullName;
         var name = $"rabbit-private-{Guid.NewGuid().ToString("N")[..12]}@localhost";
-        var broker = new PrivateRabbitMq(directory, name, FreePort.Next(), FreePort.Next());
+        var ports = FreePort.Next(2);
+        var broker = new PrivateRabbitMq(directory, name, ports[0], ports[1]);
         try
         {
             broker.WriteConfiguration();

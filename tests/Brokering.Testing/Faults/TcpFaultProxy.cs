@@ -69,11 +69,7 @@ public sealed class TcpFaultProxy : IAsyncDisposable
             throw new ArgumentException("A proxy needs at least one upstream.", nameof(upstreams));
         }
 
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        var proxy = new TcpFaultProxy(name, endpoints, port);
+        var proxy = new TcpFaultProxy(name, endpoints, FreePort.Next());
         proxy.Listen();
         return proxy;
     }
