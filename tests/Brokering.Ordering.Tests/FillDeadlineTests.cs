@@ -2,6 +2,7 @@ using Brokering.Contracts.Inventory;
 using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Saga;
 using MassTransit.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Shouldly;
 
 namespace Brokering.Ordering.Tests;
@@ -24,7 +25,7 @@ public sealed class FillDeadlineTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        reservations = await ReservationSagaHarness.StartAsync(TimeProvider.System, new OrderingOptions { FillDeadlineWithoutCutoff = Deadline },
+        reservations = await ReservationSagaHarness.StartAsync(new FakeTimeProvider(DateTimeOffset.UtcNow), new OrderingOptions { FillDeadlineWithoutCutoff = Deadline },
             testTimeout: TimeSpan.FromMinutes(2));
         harness = reservations.Bus;
         saga = reservations.Saga;
@@ -37,6 +38,9 @@ public sealed class FillDeadlineTests : IAsyncLifetime
     {
         await SubmitAndApproveAsync(cutoff: null);
         await harness.Bus.Publish(new NoStockOffered(id, 1, ["no distributor offers it"]), Ct);
+        (await saga.Exists(id, machine => machine.AwaitingStock)).ShouldNotBeNull();
+
+        await reservations.PassAsync(Deadline);
 
         (await saga.Exists(id, machine => machine.Expired, TimeSpan.FromMinutes(2))).ShouldNotBeNull();
         saga.Sagas.Contains(id)!.StatusReason!.ShouldContain("No cutoff applies");
@@ -51,7 +55,8 @@ public sealed class FillDeadlineTests : IAsyncLifetime
         (await saga.Exists(id, machine => machine.AwaitingStock)).ShouldNotBeNull();
         saga.Sagas.Contains(id)!.FillDeadlineTokenId.ShouldBeNull();
 
-        await Task.Delay(Deadline * 2, Ct);
+        await reservations.PassAsync(Deadline * 2);
+        (await reservations.TimersDeliveredAsync<FillDeadlineReached>(Ct)).ShouldBe(0, "no fill deadline was ever set");
 
         saga.Sagas.Contains(id)!.CurrentState.ShouldBe("AwaitingStock");
     }
@@ -66,7 +71,8 @@ public sealed class FillDeadlineTests : IAsyncLifetime
 
         await harness.Bus.Publish(Approval(DateTimeOffset.UtcNow.AddHours(1)), Ct);
         (await saga.Match(s => s.CorrelationId == id && s.FillDeadlineTokenId == null, TimeSpan.FromMinutes(2))).ShouldContain(id);
-        await Task.Delay(Deadline * 2, Ct);
+        await reservations.PassAsync(Deadline * 2);
+        (await reservations.TimersDeliveredAsync<FillDeadlineReached>(Ct)).ShouldBe(1, "the deadline fell due, and the saga ignored it");
 
         saga.Sagas.Contains(id)!.CurrentState.ShouldBe("AwaitingStock");
     }
@@ -82,7 +88,8 @@ public sealed class FillDeadlineTests : IAsyncLifetime
         await harness.Bus.Publish(new HoldsCommitted(id, [hold], 10, DateTimeOffset.UtcNow), Ct);
         (await saga.Exists(id, machine => machine.Confirmed)).ShouldNotBeNull();
 
-        await Task.Delay(Deadline * 2, Ct);
+        await reservations.PassAsync(Deadline * 2);
+        (await reservations.TimersDeliveredAsync<FillDeadlineReached>(Ct)).ShouldBe(1, "the deadline fell due, and the saga ignored it");
 
         saga.Sagas.Contains(id)!.CurrentState.ShouldBe("Confirmed");
         saga.Sagas.Contains(id)!.FillDeadlineTokenId.ShouldBeNull();

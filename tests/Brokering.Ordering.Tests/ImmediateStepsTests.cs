@@ -1,6 +1,7 @@
 using Brokering.Contracts.Inventory;
 using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Saga;
+using Brokering.Testing;
 using MassTransit.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Shouldly;
@@ -59,7 +60,9 @@ public sealed class ImmediateStepsTests : IAsyncLifetime
 
         (await Saga.Exists(id, machine => machine.Screening)).ShouldNotBeNull();
         (await Harness.Published.Any<ScreenReservation>(m => m.Context.Message.ReservationId == id, Ct)).ShouldBeTrue();
-        Saga.Sagas.Contains(id)!.ScreeningTimerTokenId.ShouldNotBeNull();
+        // The saga sets the timer just after it publishes the command, within the same consume: wait for that step too.
+        (await Eventually.Latest(() => Task.FromResult(Saga.Sagas.Contains(id)!.ScreeningTimerTokenId), token => token is not null,
+            TimeSpan.FromMinutes(1), cancellationToken: Ct)).ShouldNotBeNull();
     }
 
     [Fact]

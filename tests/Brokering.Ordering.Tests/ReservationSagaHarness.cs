@@ -1,20 +1,28 @@
 using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Saga;
+using Brokering.Testing;
 using MassTransit;
+using MassTransit.InMemoryTransport;
 using MassTransit.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Brokering.Ordering.Tests;
 
-/// <summary>The reservation saga alone on MassTransit's in-memory test harness, its timers on the delayed scheduler.</summary>
+/// <summary>
+/// The reservation saga alone on MassTransit's in-memory test harness, its timers on the delayed scheduler of the
+/// in-memory transport, whose clock <see cref="PassAsync"/> moves on together with the saga's own.
+/// </summary>
 internal sealed class ReservationSagaHarness : IAsyncDisposable
 {
     private readonly ServiceProvider provider;
+    private readonly TimeProvider clock;
 
-    private ReservationSagaHarness(ServiceProvider provider, ITestHarness bus, ScriptedReservationSteps steps)
+    private ReservationSagaHarness(ServiceProvider provider, TimeProvider clock, ITestHarness bus, ScriptedReservationSteps steps)
     {
         this.provider = provider;
+        this.clock = clock;
         Steps = steps;
         Bus = bus;
         Saga = bus.GetSagaStateMachineHarness<ReservationStateMachine, ReservationState>();
@@ -53,7 +61,30 @@ internal sealed class ReservationSagaHarness : IAsyncDisposable
         }
 
         await bus.Start();
-        return new ReservationSagaHarness(provider, bus, steps);
+        return new ReservationSagaHarness(provider, clock, bus, steps);
+    }
+
+    /// <summary>
+    /// Lets <paramref name="duration"/> pass without waiting for it: moves the saga's clock (when it is a
+    /// <see cref="FakeTimeProvider"/>) and the transport's delay clock on, so every timer message due by then is delivered.
+    /// A timer message sent after this call is due <paramref name="duration"/> later than it would have been.
+    /// </summary>
+    public async Task PassAsync(TimeSpan duration)
+    {
+        (clock as FakeTimeProvider)?.Advance(duration);
+        await provider.GetRequiredService<IInMemoryDelayProvider>().Advance(duration);
+    }
+
+    /// <summary>
+    /// Waits until every <typeparamref name="TTimer"/> message scheduled so far has reached the saga and returns how
+    /// many did: after <see cref="PassAsync"/> past their due time, a test can then tell what the saga made of them.
+    /// </summary>
+    public async Task<int> TimersDeliveredAsync<TTimer>(CancellationToken cancellationToken)
+        where TTimer : class
+    {
+        int Scheduled() => Bus.Sent.Select<TTimer>(cancellationToken).Count() + Bus.Published.Select<TTimer>(cancellationToken).Count();
+        return await Eventually.Until(() => Task.FromResult(Bus.Consumed.Select<TTimer>(cancellationToken).Count()), consumed => consumed >= Scheduled(),
+            TimeSpan.FromMinutes(2), $"every scheduled {typeof(TTimer).Name} to be consumed", cancellationToken: cancellationToken);
     }
 
     /// <summary>A buyer's one-line submission as the reservation API stores it; each test varies only what it is about.</summary>

@@ -1,6 +1,7 @@
 using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Saga;
 using MassTransit.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Shouldly;
 
 namespace Brokering.Ordering.Tests;
@@ -8,6 +9,8 @@ namespace Brokering.Ordering.Tests;
 /// <summary>A reservation compliance never screens still ends: the screening deadline rejects it.</summary>
 public sealed class ScreeningDeadlineTests : IAsyncLifetime
 {
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(1);
+
     private readonly Guid id = Guid.NewGuid();
     private ReservationSagaHarness reservations = null!;
     private ITestHarness harness = null!;
@@ -17,7 +20,8 @@ public sealed class ScreeningDeadlineTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        reservations = await ReservationSagaHarness.StartAsync(TimeProvider.System, new OrderingOptions { ScreeningDeadline = TimeSpan.FromSeconds(1) }, testTimeout: TimeSpan.FromMinutes(2));
+        reservations = await ReservationSagaHarness.StartAsync(new FakeTimeProvider(DateTimeOffset.UtcNow), new OrderingOptions { ScreeningDeadline = Deadline },
+            testTimeout: TimeSpan.FromMinutes(2));
         harness = reservations.Bus;
         saga = reservations.Saga;
     }
@@ -28,6 +32,9 @@ public sealed class ScreeningDeadlineTests : IAsyncLifetime
     public async Task A_reservation_never_screened_ends_Rejected_at_the_screening_deadline_with_the_reason()
     {
         await SubmitAsync();
+        (await saga.Exists(id, machine => machine.Screening)).ShouldNotBeNull();
+
+        await reservations.PassAsync(Deadline);
 
         (await saga.Exists(id, machine => machine.Rejected, TimeSpan.FromMinutes(2))).ShouldNotBeNull();
         saga.Sagas.Contains(id)!.StatusReason!.ShouldContain("could not screen the reservation within");
@@ -43,7 +50,8 @@ public sealed class ScreeningDeadlineTests : IAsyncLifetime
             [new ScreenedLine("NVIDIA-H20-96GB", ScreeningOutcome.Approved, null, [])], []), Ct);
         (await saga.Exists(id, machine => machine.Allocating)).ShouldNotBeNull();
 
-        await Task.Delay(TimeSpan.FromSeconds(3), Ct);
+        await reservations.PassAsync(Deadline * 3);
+        (await reservations.TimersDeliveredAsync<ScreeningDeadlineReached>(Ct)).ShouldBe(1, "the deadline fell due, and the saga ignored it");
 
         saga.Sagas.Contains(id)!.CurrentState.ShouldBe("Allocating");
     }
