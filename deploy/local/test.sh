@@ -1,51 +1,75 @@
 #!/usr/bin/env bash
 # Runs every test of the solution against the local PostgreSQL and RabbitMQ (started if needed).
-# The full output goes to .local/test-output.log; the last line printed is the summary
-# "N passed, N failed[, N skipped]". Exits non-zero if a test failed, `dotnet test` failed,
-# or no test ran.
+# The full output goes to .local/test-output.log (with --unit .local/test-unit-output.log); the last
+# line printed is the summary "N passed, N failed[, N skipped]". Exits non-zero if a test failed,
+# `dotnet test` failed, or no test ran.
 #
-# BROKERING_TEST_TARGET overrides what is tested (default Brokering.sln), e.g. a single test project.
+# --unit runs only the tests that need no server (trait Category=Unit, in the projects of
+# Brokering.Unit.slnf): no infrastructure is started or read, for the edit-test loop.
+#
+# BROKERING_TEST_TARGET overrides what is tested (default Brokering.sln, with --unit Brokering.Unit.slnf),
+# e.g. a single test project.
 # The fault suite's scenarios marked FaultRun=FullOnly (minutes each, or known to fail) are left to
 # deploy/local/faults.sh; the short ones run here with everything else.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$REPO_ROOT"
-TARGET="${BROKERING_TEST_TARGET:-Brokering.sln}"
 
-# shellcheck source=deploy/local/servers-running.sh
-source deploy/local/servers-running.sh
+unit=false
+case "${1:-}" in
+  "") ;;
+  --unit) unit=true ;;
+  *)
+    echo "usage: $0 [--unit]" >&2
+    exit 2
+    ;;
+esac
 
-if ! servers_running; then
-  bash deploy/local/infra-up.sh
-fi
+if [ "$unit" = true ]; then
+  TARGET="${BROKERING_TEST_TARGET:-Brokering.Unit.slnf}"
+  FILTER="Category=Unit"
+else
+  TARGET="${BROKERING_TEST_TARGET:-Brokering.sln}"
+  FILTER="FaultRun!=FullOnly"
 
-# The ops console's browser tests drive Debian's Chromium through Playwright; Playwright must never
-# try to download a browser of its own (there is no internet here).
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "installing Debian's chromium for the browser tests" >&2
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } >&2
-fi
-export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-# The deployment recipe tests (tests/Brokering.EndToEnd.Tests/Deployment) render docker-compose.yml and the Kubernetes
-# overlays with the recipes' own tools, and make compose's secrets with openssl.
-for tool in docker-compose openssl; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "installing $tool for the deployment recipe tests" >&2
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$tool"; } >&2
+  # shellcheck source=deploy/local/servers-running.sh
+  source deploy/local/servers-running.sh
+
+  if ! servers_running; then
+    bash deploy/local/infra-up.sh
   fi
-done
-if ! command -v kubectl >/dev/null 2>&1 && [ ! -x deploy/k8s/validate/node_modules/.kubectl/kubectl ]; then
-  echo "installing the pinned kubectl (deploy/k8s/validate.sh) for the deployment recipe tests" >&2
-  bash deploy/k8s/validate.sh >&2
+
+  # The ops console's browser tests drive Debian's Chromium through Playwright; Playwright must never
+  # try to download a browser of its own (there is no internet here).
+  if ! command -v chromium >/dev/null 2>&1; then
+    echo "installing Debian's chromium for the browser tests" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } >&2
+  fi
+  export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+  # The deployment recipe tests (tests/Brokering.EndToEnd.Tests/Deployment) render docker-compose.yml and the Kubernetes
+  # overlays with the recipes' own tools, and make compose's secrets with openssl.
+  for tool in docker-compose openssl; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+      echo "installing $tool for the deployment recipe tests" >&2
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$tool"; } >&2
+    fi
+  done
+  if ! command -v kubectl >/dev/null 2>&1 && [ ! -x deploy/k8s/validate/node_modules/.kubectl/kubectl ]; then
+    echo "installing the pinned kubectl (deploy/k8s/validate.sh) for the deployment recipe tests" >&2
+    bash deploy/k8s/validate.sh >&2
+  fi
+  # shellcheck disable=SC1091
+  source .local/env.sh
 fi
-# shellcheck disable=SC1091
-source .local/env.sh
 
 mkdir -p .local
 LOG=.local/test-output.log
+if [ "$unit" = true ]; then
+  LOG=.local/test-unit-output.log
+fi
 set +e
-dotnet test "$TARGET" -c Release --filter "FaultRun!=FullOnly" --logger "console;verbosity=normal" 2>&1 | tee "$LOG"
+dotnet test "$TARGET" -c Release --filter "$FILTER" --logger "console;verbosity=normal" 2>&1 | tee "$LOG"
 dotnet_rc=${PIPESTATUS[0]}
 set -e
 

@@ -1,7 +1,9 @@
 using Brokering.Compliance.Classification;
+using Brokering.Testing;
 
 namespace Brokering.Compliance.Tests.Unit;
 
+[Trait(TestCategory.Trait, TestCategory.Unit)]
 public sealed class ClassificationTests
 {
     // Figures verified against the datasheets cited in products.json: TPP = dense TOPS × bit length (the

@@ -1,7 +1,9 @@
 using Brokering.Compliance.RuleSets;
+using Brokering.Testing;
 
 namespace Brokering.Compliance.Tests.Unit;
 
+[Trait(TestCategory.Trait, TestCategory.Unit)]
 public sealed class CutoffChangeTests
 {
     private static IEnumerable<(string Sku, Classification.ProductSpecs Specs)> Catalogue =>

@@ -1,7 +1,9 @@
 using Brokering.Compliance.RestrictedParties;
+using Brokering.Testing;
 
 namespace Brokering.Compliance.Tests.Unit;
 
+[Trait(TestCategory.Trait, TestCategory.Unit)]
 public sealed class PartyNameMatchingTests
 {
     [Theory]

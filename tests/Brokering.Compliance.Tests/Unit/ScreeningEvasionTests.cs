@@ -1,4 +1,5 @@
 using Brokering.Compliance.RestrictedParties;
+using Brokering.Testing;
 
 namespace Brokering.Compliance.Tests.Unit;
 
@@ -7,6 +8,7 @@ namespace Brokering.Compliance.Tests.Unit;
 /// other scripts, fullwidth forms, invisible and format characters, combining accents, digits for letters) or written
 /// in Cyrillic or Greek still matches, and ordinary names, in any script, stay clear.
 /// </summary>
+[Trait(TestCategory.Trait, TestCategory.Unit)]
 public sealed class ScreeningEvasionTests
 {
     public static TheoryData<string, string, string> Evasions => EvasionVariants.All();

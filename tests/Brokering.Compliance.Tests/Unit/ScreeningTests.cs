@@ -1,9 +1,11 @@
 using Brokering.Compliance.Licences;
 using Brokering.Compliance.RestrictedParties;
 using Brokering.Compliance.Screening;
+using Brokering.Testing;
 
 namespace Brokering.Compliance.Tests.Unit;
 
+[Trait(TestCategory.Trait, TestCategory.Unit)]
 public sealed class ScreeningTests
 {
     private const string H100 = "NVIDIA-H100-SXM5-80GB";

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Internal;
 
-namespace Brokering.Inventory.Tests;
+namespace Brokering.Inventory.UnitTests;
 
 /// <summary>
 /// A service refuses at startup to trust tokens in a way that would let someone mint them: symmetric or unsigned

@@ -4,7 +4,7 @@ using Brokering.Inventory.Holds;
 using Brokering.Inventory.StockFeeds;
 using CsCheck;
 
-namespace Brokering.Inventory.Tests;
+namespace Brokering.Inventory.UnitTests;
 
 public sealed class StockUpdateValidatorTests
 {

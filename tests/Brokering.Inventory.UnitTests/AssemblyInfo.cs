@@ -1,0 +1,4 @@
+using Brokering.Testing;
+
+// Every test here runs without a server.
+[assembly: Trait(TestCategory.Trait, TestCategory.Unit)]
