@@ -135,8 +135,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     public async Task WaitUntilReadyAsync(TimeSpan timeout)
     {
         using var http = new HttpClient { BaseAddress = Rest, Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
+        await Eventually.Until(async () =>
         {
             if (process.HasExited)
             {
@@ -146,24 +145,17 @@ public sealed class ServiceProcess : IAsyncDisposable
             try
             {
                 using var response = await http.GetAsync(new Uri("/health/ready", UriKind.Relative));
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
+                return response.IsSuccessStatusCode;
             }
             catch (HttpRequestException)
             {
-                // Not listening yet.
+                return false; // Not listening yet.
             }
             catch (TaskCanceledException)
             {
-                // Slow to answer while starting.
+                return false; // Slow to answer while starting.
             }
-
-            await Task.Delay(250);
-        }
-
-        throw new TimeoutException($"{Name} was not ready within {timeout}:\n{RecentOutput}");
+        }, $"{Name} to be ready", timeout, TimeSpan.FromMilliseconds(250), details: () => RecentOutput);
     }
 
     public async ValueTask DisposeAsync()
