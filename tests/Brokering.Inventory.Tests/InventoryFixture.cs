@@ -7,7 +7,6 @@ using Brokering.Inventory.StockFeeds;
 using Brokering.Testing;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Net.Client;
-using MassTransit;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
@@ -230,16 +229,7 @@ public sealed partial class InventoryHost : WebApplicationFactory<Program>
         host.Http = host.CreateDefaultClient(new TokenPerRequest());
         // gRPC: ledger calls are ordering's (service identity on the channel); stock feed calls carry the
         // distributor's own token per call (AsDistributor), on a channel without credentials of its own.
-        host.Channel = GrpcChannel.ForAddress(host.Server.BaseAddress, new GrpcChannelOptions
-        {
-            HttpHandler = host.Server.CreateHandler(),
-            Credentials = ChannelCredentials.Create(ChannelCredentials.Insecure, CallCredentials.FromInterceptor((_, metadata) =>
-            {
-                metadata.Add("authorization", $"Bearer {TestTokens.Service()}");
-                return Task.CompletedTask;
-            })),
-            UnsafeUseInsecureChannelCallCredentials = true,
-        });
+        host.Channel = TestServiceHost.ServiceChannel(host.Server);
         host.FeedChannel = GrpcChannel.ForAddress(host.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = host.Server.CreateHandler() });
         host.Ledger = new HoldsLedger.HoldsLedgerClient(host.Channel);
         host.Feeds = new Brokering.Contracts.Grpc.Inventory.StockFeeds.StockFeedsClient(host.FeedChannel);
@@ -269,26 +259,18 @@ public sealed partial class InventoryHost : WebApplicationFactory<Program>
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        foreach (var (key, value) in TestTokens.Settings("inventory"))
-        {
-            builder.UseSetting(key, value);
-        }
-
-        builder.UseSetting("ConnectionStrings:Database", database);
-        builder.UseSetting("ConnectionStrings:RabbitMq", virtualHost.ToString());
+        builder.UseTestInfrastructure("inventory", database, virtualHost);
         builder.UseSetting("Inventory:ExpirySweepInterval", "00:00:00.200");
-        builder.UseSetting("Logging:LogLevel:Default", "Warning");
         builder.UseSetting("Logging:LogLevel:Brokering.Inventory.StockFeeds.StockFeedIngestor", "Error");
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             builder.UseSetting(key, value);
         }
 
-        builder.ConfigureTestServices(services =>
+        if (this.services is { } configure)
         {
-            services.Configure<MassTransitHostOptions>(options => options.WaitUntilStarted = true);
-            this.services?.Invoke(services);
-        });
+            builder.ConfigureTestServices(configure);
+        }
     }
 
     public override async ValueTask DisposeAsync()

@@ -7,7 +7,6 @@ using Brokering.ServiceDefaults.Security;
 using Brokering.Testing;
 using Grpc.Core;
 using Grpc.Net.Client;
-using MassTransit;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
@@ -36,21 +35,11 @@ public sealed class SecretsInLogsTests
         {
             await using (var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
             {
-                foreach (var (key, value) in TestTokens.Settings("inventory"))
-                {
-                    web.UseSetting(key, value);
-                }
-
-                web.UseSetting("ConnectionStrings:Database", database);
-                web.UseSetting("ConnectionStrings:RabbitMq", virtualHost.ToString());
+                web.UseTestInfrastructure("inventory", database, virtualHost);
                 web.UseSetting("Logging:LogLevel:Default", "Debug");
                 web.UseSetting("Logging:LogLevel:Microsoft.AspNetCore", "Debug");
                 web.UseSetting("Logging:LogLevel:Microsoft.EntityFrameworkCore", "Information");
-                web.ConfigureTestServices(services =>
-                {
-                    services.AddSingleton<ILoggerProvider>(capture);
-                    services.Configure<MassTransitHostOptions>(options => options.WaitUntilStarted = true);
-                });
+                web.ConfigureTestServices(services => services.AddSingleton<ILoggerProvider>(capture));
             }))
             {
                 var valid = TestTokens.Distributor("arrow");

@@ -3,12 +3,9 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using Brokering.ServiceDefaults.Security;
 using Brokering.Testing;
-using Grpc.Core;
 using Grpc.Net.Client;
 using MassTransit;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
-using Microsoft.Extensions.DependencyInjection;
 using Api = Brokering.Contracts.Grpc.Compliance;
 
 namespace Brokering.Compliance.Tests.Integration;
@@ -36,33 +33,12 @@ public sealed class ComplianceServiceFixture : IAsyncLifetime
     {
         DatabaseConnectionString = await TestInfrastructure.CreateDatabaseAsync("compliance_tests");
         VirtualHost = await TestInfrastructure.CreateVirtualHostAsync("compliance-tests");
-        factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web =>
-        {
-            web.UseSetting("ConnectionStrings:Database", DatabaseConnectionString);
-            web.UseSetting("ConnectionStrings:RabbitMq", VirtualHost.ToString());
-            web.UseSetting("Logging:LogLevel:Default", "Warning");
-            foreach (var (key, value) in TestTokens.Settings("compliance"))
-            {
-                web.UseSetting(key, value);
-            }
-
-            web.ConfigureTestServices(services => services.Configure<MassTransitHostOptions>(options => options.WaitUntilStarted = true));
-        });
+        factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web => web.UseTestInfrastructure("compliance", DatabaseConnectionString, VirtualHost));
         // The officer publishes rules, lists and licences; ordering calls gRPC with its service identity.
         Http = factory.CreateClient();
         Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer",
             TestTokens.For("officer", null, BrokeringRoles.ComplianceOfficer, BrokeringRoles.Ops));
-        var serviceToken = CallCredentials.FromInterceptor((_, metadata) =>
-        {
-            metadata.Add("Authorization", $"Bearer {TestTokens.Service()}");
-            return Task.CompletedTask;
-        });
-        channel = GrpcChannel.ForAddress(factory.Server.BaseAddress, new GrpcChannelOptions
-        {
-            HttpHandler = factory.Server.CreateHandler(),
-            Credentials = ChannelCredentials.Create(ChannelCredentials.Insecure, serviceToken),
-            UnsafeUseInsecureChannelCallCredentials = true,
-        });
+        channel = TestServiceHost.ServiceChannel(factory.Server);
         Grpc = new Api.Compliance.ComplianceClient(channel);
     }
 

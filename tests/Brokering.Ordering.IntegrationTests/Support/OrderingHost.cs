@@ -7,10 +7,8 @@ using Brokering.Ordering.Data;
 using Brokering.Ordering.Reservations;
 using Brokering.Ordering.Saga;
 using Brokering.Testing;
-using MassTransit;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Brokering.Ordering.IntegrationTests.Support;
@@ -89,16 +87,9 @@ public class OrderingHost : WebApplicationFactory<Program>, IAsyncLifetime
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        foreach (var (key, value) in TestTokens.Settings("ordering"))
-        {
-            builder.UseSetting(key, value);
-        }
-
-        builder.UseSetting("ConnectionStrings:Database", database);
-        builder.UseSetting("ConnectionStrings:RabbitMq", virtualHost.ToString());
+        builder.UseTestInfrastructure("ordering", database, virtualHost);
         builder.UseSetting("Services:Compliance", "http://127.0.0.1:9");
         builder.UseSetting("Services:Inventory", "http://127.0.0.1:9");
-        builder.UseSetting("Logging:LogLevel:Default", "Warning");
         builder.UseSetting("Logging:LogLevel:MassTransit", "Critical");
         builder.UseSetting("Logging:LogLevel:Microsoft.EntityFrameworkCore", "Error");
         if (kestrel)
@@ -106,8 +97,6 @@ public class OrderingHost : WebApplicationFactory<Program>, IAsyncLifetime
             builder.UseSetting("Kestrel:Endpoints:Http:Url", $"http://127.0.0.1:{httpPort}");
             builder.UseSetting("Kestrel:Endpoints:Grpc:Url", $"http://127.0.0.1:{grpcPort}");
         }
-
-        builder.ConfigureTestServices(services => services.Configure<MassTransitHostOptions>(options => options.WaitUntilStarted = true));
     }
 
     /// <summary>Stores saga rows (and, for those given one, the buyer's reservation) as if the saga had got them there.</summary>
