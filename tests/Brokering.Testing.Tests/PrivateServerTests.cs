@@ -98,20 +98,12 @@ public sealed class PrivateServerTests
 
         // After a kill the node accepts connections before every durable queue of the default virtual host is back
         // (a queue being recovered answers NOT_FOUND "home node … is down"): wait for the queue as a client would.
-        var deadline = DateTime.UtcNow.AddMinutes(2);
-        while (true)
+        await Eventually.Succeeds(async () =>
         {
             await using var probe = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
-            try
-            {
-                await probe.QueueDeclarePassiveAsync(queue, cancellationToken);
-                break;
-            }
-            catch (OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404 && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
-            }
-        }
+            await probe.QueueDeclarePassiveAsync(queue, cancellationToken);
+        }, e => e is OperationInterruptedException { ShutdownReason.ReplyCode: 404 }, TimeSpan.FromMinutes(2), TimeSpan.FromMilliseconds(500),
+            cancellationToken: cancellationToken);
 
         await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
         var bodies = new List<string>();

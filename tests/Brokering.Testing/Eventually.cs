@@ -63,6 +63,40 @@ public static class Eventually
         CancellationToken cancellationToken = default) =>
         (await PollAsync(probe, condition, timeout ?? DefaultPatience, interval, clock, cancellationToken)).Value;
 
+    /// <summary>
+    /// Runs <paramref name="attempt"/> until it completes without an exception <paramref name="transient"/> accepts
+    /// (a server still starting, a queue still recovering); one that comes after <paramref name="timeout"/> propagates
+    /// as it is, and so does any other at once.
+    /// </summary>
+    public static async Task Succeeds(
+        Func<Task> attempt,
+        Func<Exception, bool> transient,
+        TimeSpan? timeout = null,
+        TimeSpan? interval = null,
+        TimeProvider? clock = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(attempt);
+        ArgumentNullException.ThrowIfNull(transient);
+        clock ??= TimeProvider.System;
+        var patience = timeout ?? DefaultPatience;
+        var started = clock.GetTimestamp();
+        while (true)
+        {
+            try
+            {
+                await attempt();
+                return;
+            }
+            catch (Exception e) when (transient(e) && clock.GetElapsedTime(started) < patience)
+            {
+                // Not yet: try again after the pause.
+            }
+
+            await Task.Delay(interval ?? DefaultInterval, clock, cancellationToken);
+        }
+    }
+
     private static async Task<(bool Met, T Value)> PollAsync<T>(
         Func<Task<T>> probe, Func<T, bool> condition, TimeSpan timeout, TimeSpan? interval, TimeProvider? clock, CancellationToken cancellationToken)
     {

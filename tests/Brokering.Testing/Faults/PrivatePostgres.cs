@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Npgsql;
 
@@ -218,23 +217,12 @@ public sealed class PrivatePostgres : IAsyncDisposable
             Path.Combine(BinDirectory, "pg_ctl"), new[] { "-D", DataDirectory }.Concat(arguments), ControlTimeout);
 
     /// <summary>pg_ctl -w already waits for the server; a real query proves password login and recovery are done.</summary>
-    private async Task WaitUntilAcceptingAsync(CancellationToken cancellationToken)
-    {
-        var stopwatch = Stopwatch.StartNew();
-        while (true)
+    private Task WaitUntilAcceptingAsync(CancellationToken cancellationToken) =>
+        Eventually.Succeeds(async () =>
         {
-            try
-            {
-                await using var connection = new NpgsqlConnection(ConnectionString());
-                await connection.OpenAsync(cancellationToken);
-                await using var command = new NpgsqlCommand("SELECT 1", connection);
-                await command.ExecuteScalarAsync(cancellationToken);
-                return;
-            }
-            catch (NpgsqlException) when (stopwatch.Elapsed < ControlTimeout)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
-            }
-        }
-    }
+            await using var connection = new NpgsqlConnection(ConnectionString());
+            await connection.OpenAsync(cancellationToken);
+            await using var command = new NpgsqlCommand("SELECT 1", connection);
+            await command.ExecuteScalarAsync(cancellationToken);
+        }, e => e is NpgsqlException, ControlTimeout, TimeSpan.FromMilliseconds(500), cancellationToken: cancellationToken);
 }

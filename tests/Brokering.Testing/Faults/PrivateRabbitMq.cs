@@ -211,34 +211,27 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
             RequestedConnectionTimeout = TimeSpan.FromSeconds(10),
             AutomaticRecoveryEnabled = false,
         };
-        var stopwatch = Stopwatch.StartNew();
-        Exception? last = null;
-        while (stopwatch.Elapsed < BootTimeout)
+        static bool NotYet(Exception e) => e is BrokerUnreachableException or OperationInterruptedException or IOException or TimeoutException;
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (node.HasExited)
+            await Eventually.Succeeds(async () =>
             {
-                throw new InvalidOperationException(
-                    $"RabbitMQ node {NodeName} exited with code {node.ExitCode} while booting.\n{Diagnostics()}");
-            }
+                if (node.HasExited)
+                {
+                    throw new InvalidOperationException(
+                        $"RabbitMQ node {NodeName} exited with code {node.ExitCode} while booting.\n{Diagnostics()}");
+                }
 
-            try
-            {
                 await using var connection = await factory.CreateConnectionAsync(cancellationToken);
                 await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
-                return;
-            }
-            catch (Exception e) when (e is BrokerUnreachableException or OperationInterruptedException or IOException or TimeoutException)
-            {
-                last = e;
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
+            }, NotYet, BootTimeout, TimeSpan.FromMilliseconds(500), cancellationToken: cancellationToken);
         }
-
-        throw new TimeoutException(
-            $"RabbitMQ node {NodeName} did not accept AMQP connections on {AmqpUri.Authority} within {BootTimeout} "
-            + $"(last error: {last?.Message}).\n{Diagnostics()}");
+        catch (Exception e) when (NotYet(e))
+        {
+            throw new TimeoutException(
+                $"RabbitMQ node {NodeName} did not accept AMQP connections on {AmqpUri.Authority} within {BootTimeout} "
+                + $"(last error: {e.Message}).\n{Diagnostics()}", e);
+        }
     }
 
     private string Diagnostics()
