@@ -52,6 +52,10 @@ public static class ServiceDefaultsExtensions
             // Stock feeds stream thousands of items, but no single message needs more than this.
             options.MaxReceiveMessageSize = 4 * 1024 * 1024;
             options.EnableDetailedErrors = false;
+            // No catch-all route for unknown gRPC services and methods: it matched every two-segment POST, so a REST
+            // request the REST endpoint declines (a body that is not JSON) got a bare 404 instead of its 415. An unknown
+            // gRPC method still ends as UNIMPLEMENTED at the client (HTTP 404 from the pipeline).
+            options.IgnoreUnknownServices = true;
             // Metrics first: the outer interceptor sees the status the caller gets, after the error translation.
             options.Interceptors.Add<GrpcServerMetricsInterceptor>();
             options.Interceptors.Add<GrpcErrorInterceptor>();

@@ -140,6 +140,7 @@ public sealed class BuyerApiDocumentTests(SmallBudgetOrderingHost host) : IClass
         await Call(submit, submitter, HttpMethod.Post, "/v1/reservations", Body, idempotencyKey: key);
         await Call(submit, submitter, HttpMethod.Post, "/v1/reservations", OtherBody, idempotencyKey: key);
         await Call(submit, submitter, HttpMethod.Post, "/v1/reservations", """{"lines":[]}""");
+        await Call(submit, submitter, HttpMethod.Post, "/v1/reservations", Body, contentType: "text/plain");
         var (inFlightBuyer, inFlightKey) = await AbandonedClaimAsync();
         await Call(submit, TestTokens.Buyer(inFlightBuyer), HttpMethod.Post, "/v1/reservations", Body, idempotencyKey: inFlightKey);
         await Refusals(submit, HttpMethod.Post, "/v1/reservations", Body);
@@ -189,6 +190,8 @@ public sealed class BuyerApiDocumentTests(SmallBudgetOrderingHost host) : IClass
         await Call(cancel, TestTokens.Buyer(canceller), HttpMethod.Post, $"/v1/reservations/{ended.CorrelationId}/cancel", """{"reason":"doc"}""");
         await Call(cancel, TestTokens.Buyer(canceller), HttpMethod.Post, $"/v1/reservations/{open.CorrelationId}/cancel", $$"""{"reason":"{{new string('x', 501)}}"}""");
         await Call(cancel, TestTokens.Buyer(canceller), HttpMethod.Post, $"/v1/reservations/{unknown}/cancel", """{"reason":"doc"}""");
+        await Call(cancel, TestTokens.Buyer(canceller), HttpMethod.Post, $"/v1/reservations/{open.CorrelationId}/cancel", """{"reason":"doc"}""",
+            contentType: "text/plain");
         await Refusals(cancel, HttpMethod.Post, $"/v1/reservations/{unknown}/cancel", """{"reason":"doc"}""");
 
         return observed;

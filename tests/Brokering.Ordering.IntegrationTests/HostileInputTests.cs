@@ -27,6 +27,26 @@ public sealed class HostileInputTests(OrderingHost host) : IClassFixture<Orderin
     };
 
     [Theory]
+    [InlineData("/v1/reservations", "text/plain")]
+    [InlineData("/v1/reservations", "application/xml")]
+    [InlineData("/v1/reservations", "application/x-www-form-urlencoded")]
+    [InlineData("/v1/reservations/0b5d4a0e-63a7-4c1e-9a0f-55c1e0a4f001/cancel", "text/plain")]
+    public async Task A_body_that_is_not_json_is_a_415_problem_and_stores_nothing(string path, string mediaType)
+    {
+        var buyer = $"hostile-{Guid.NewGuid():N}";
+        using var client = host.ClientWith(TestTokens.Buyer(buyer));
+        using var content = new StringContent(Valid, Encoding.UTF8, mediaType);
+
+        using var response = await client.PostAsync(path, content, TestContext.Current.CancellationToken);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.UnsupportedMediaType, await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        response.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json");
+        await using var scope = host.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<Data.OrderingDbContext>();
+        (await db.Reservations.CountAsync(r => r.BuyerId == buyer, TestContext.Current.CancellationToken)).ShouldBe(0);
+    }
+
+    [Theory]
     [MemberData(nameof(Bodies))]
     public async Task A_malformed_submission_is_a_400_problem_and_stores_nothing(string what, string body)
     {

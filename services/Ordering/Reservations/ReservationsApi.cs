@@ -30,6 +30,7 @@ public static class ReservationsApi
             .WithDescription("202 with its id, status and Location; the same Idempotency-Key and body replay the first answer. "
                 + "409 while an earlier request with the key is still being handled, 422 when the key was used with another body.")
             .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         group.MapBulkSubmission();
         group.MapReservationList();
@@ -45,7 +46,8 @@ public static class ReservationsApi
         group.MapPost("/{id:guid}/cancel", CancelAsync)
             .WithSummary("Cancels a reservation that has not ended; everything held is released.")
             .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         return app;
     }
 
