@@ -10,7 +10,6 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.DependencyInjection;
 using GrpcReservations = Brokering.Contracts.Grpc.Ordering.Reservations;
-using Reservation = Brokering.Ordering.Reservations.Reservation;
 
 namespace Brokering.Ordering.IntegrationTests;
 
@@ -216,20 +215,7 @@ public sealed class ReservationListTests(ReservationListTests.KestrelHost host) 
         saga.SubmittedAt = submittedAt;
         await using var scope = host.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<OrderingDbContext>();
-        db.Reservations.Add(new Reservation
-        {
-            Id = saga.CorrelationId,
-            BuyerId = buyer,
-            BuyerReference = reference,
-            EndUserName = "Lion City Compute Pte. Ltd.",
-            EndUserCountry = "SG",
-            DestinationCountry = saga.DestinationCountry,
-            FillPolicy = saga.FillPolicy,
-            MinFillRatio = saga.MinFillRatio,
-            Confirmation = saga.Confirmation,
-            Lines = [.. saga.Lines],
-            SubmittedAt = submittedAt,
-        });
+        db.Reservations.Add(Sagas.ReservationOf(saga, reference));
         if (state is not null)
         {
             db.Sagas.Add(saga);

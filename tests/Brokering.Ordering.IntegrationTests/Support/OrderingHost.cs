@@ -192,11 +192,14 @@ public static class Sagas
         };
     }
 
-    public static Reservation ReservationOf(ReservationState saga) => new()
+    public static Reservation ReservationOf(ReservationState saga) => ReservationOf(saga, $"PO-{saga.CorrelationId.ToString()[..8]}");
+
+    /// <summary>The accepted reservation behind <paramref name="saga"/>, under the buyer's own <paramref name="buyerReference"/>.</summary>
+    public static Reservation ReservationOf(ReservationState saga, string buyerReference) => new()
     {
         Id = saga.CorrelationId,
         BuyerId = saga.BuyerId,
-        BuyerReference = $"PO-{saga.CorrelationId.ToString()[..8]}",
+        BuyerReference = buyerReference,
         EndUserName = "Lion City Compute Pte. Ltd.",
         EndUserCountry = "SG",
         DestinationCountry = saga.DestinationCountry,
