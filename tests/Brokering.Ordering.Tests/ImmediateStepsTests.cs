@@ -77,9 +77,9 @@ public sealed class ImmediateStepsTests : IAsyncLifetime
         var plan = Harness.Published.Select<AllocateReservation>(Ct).Single(m => m.Context.Message.ReservationId == id).Context.Message;
         plan.PlanVersion.ShouldBe(1);
         plan.HoldsExpireAt.ShouldBe(clock.GetUtcNow().AddMinutes(10));
-        var state = Saga.Sagas.Contains(id)!;
-        state.CutoffTimerTokenId.ShouldNotBeNull();
-        state.ScreeningTimerTokenId.ShouldBeNull();
+        (await Eventually.Latest(() => Task.FromResult(Saga.Sagas.Contains(id)!.CutoffTimerTokenId), token => token is not null,
+            TimeSpan.FromMinutes(1), cancellationToken: Ct)).ShouldNotBeNull();
+        Saga.Sagas.Contains(id)!.ScreeningTimerTokenId.ShouldBeNull();
     }
 
     [Fact]
@@ -94,7 +94,8 @@ public sealed class ImmediateStepsTests : IAsyncLifetime
         (await Saga.Exists(id, machine => machine.Confirming)).ShouldNotBeNull();
         var commit = Harness.Published.Select<CommitReservationHolds>(Ct).Single(m => m.Context.Message.ReservationId == id).Context.Message;
         commit.HoldIds!.ShouldBe([hold]);
-        Saga.Sagas.Contains(id)!.CutoffTimerTokenId.ShouldNotBeNull();
+        (await Eventually.Latest(() => Task.FromResult(Saga.Sagas.Contains(id)!.CutoffTimerTokenId), token => token is not null,
+            TimeSpan.FromMinutes(1), cancellationToken: Ct)).ShouldNotBeNull();
     }
 
     [Fact]
@@ -153,7 +154,9 @@ public sealed class ImmediateStepsTests : IAsyncLifetime
 
         await SubmitAsync(Confirmation.Manual);
         (await Saga.Exists(id, machine => machine.Held)).ShouldNotBeNull();
-        Saga.Sagas.Contains(id)!.CutoffTimerTokenId.ShouldNotBeNull();
+        // The saga sets the timer after the steps it takes at once, within the same consume: wait for that step too.
+        (await Eventually.Latest(() => Task.FromResult(Saga.Sagas.Contains(id)!.CutoffTimerTokenId), token => token is not null,
+            TimeSpan.FromMinutes(1), cancellationToken: Ct)).ShouldNotBeNull();
 
         await Harness.Bus.Publish(new ReservationConfirmationRequested(id, clock.GetUtcNow()), Ct);
 
