@@ -66,6 +66,7 @@ public static class Extensions
         builder.Services.AddScoped<CommitGate>();
         builder.Services.AddScoped<ReservationAllocation>();
         builder.Services.AddScoped<HoldsCommitter>();
+        builder.Services.AddScoped<HoldsReleaser>();
         builder.Services.AddScoped<IReservationSteps, ImmediateReservationSteps>();
         builder.Services.AddScoped<IdempotencyStore>();
         builder.Services.AddScoped<ReservationDesk>();

@@ -164,6 +164,46 @@ public sealed class ImmediateStepsTests : IAsyncLifetime
         Harness.Published.Select<CommitReservationHolds>(Ct).ShouldBeEmpty();
     }
 
+    [Fact]
+    public async Task A_release_inventory_answers_at_once_sends_no_release_command()
+    {
+        AnswerScreening(ScreeningOutcome.Approved, clock.GetUtcNow().AddHours(1));
+        Steps.Plan = plan => Placed(plan, Guid.NewGuid(), held: 40);
+        Steps.Release = _ => true;
+
+        await SubmitAsync(Confirmation.Auto, FillPolicy.AllOrNone);
+
+        (await Saga.Exists(id, machine => machine.Rejected)).ShouldNotBeNull();
+        var release = Steps.ReleasesAsked.ShouldHaveSingleItem();
+        release.ReservationId.ShouldBe(id);
+        release.Reason.ShouldBe("all-or-none not satisfied");
+        Harness.Published.Select<ReleaseReservationHolds>(Ct).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task A_cancellation_releases_at_once_and_sends_the_release_command_only_when_inventory_does_not_answer()
+    {
+        var other = Guid.NewGuid();
+        AnswerScreening(ScreeningOutcome.Approved, clock.GetUtcNow().AddHours(1));
+        Steps.Plan = plan => Placed(plan, Guid.NewGuid(), held: 100);
+        // Inventory answers the first reservation's release, not the second's.
+        Steps.Release = release => release.ReservationId == id;
+
+        await SubmitAsync(Confirmation.Manual);
+        await Harness.Bus.Publish(ReservationSagaHarness.Submission(other, Sku, 100, FillPolicy.AllowPartial, 0.5m, Confirmation.Manual, clock.GetUtcNow()), Ct);
+        (await Saga.Exists(id, machine => machine.Held)).ShouldNotBeNull();
+        (await Saga.Exists(other, machine => machine.Held)).ShouldNotBeNull();
+
+        await Harness.Bus.Publish(new ReservationCancellationRequested(id, "changed plans", "buyer-1", clock.GetUtcNow()), Ct);
+        await Harness.Bus.Publish(new ReservationCancellationRequested(other, "changed plans", "buyer-1", clock.GetUtcNow()), Ct);
+
+        (await Saga.Exists(id, machine => machine.Cancelled)).ShouldNotBeNull();
+        (await Saga.Exists(other, machine => machine.Cancelled)).ShouldNotBeNull();
+        (await Harness.Published.Any<ReleaseReservationHolds>(m => m.Context.Message.ReservationId == other, Ct)).ShouldBeTrue();
+        Harness.Published.Select<ReleaseReservationHolds>(Ct).Where(m => m.Context.Message.ReservationId == id).ShouldBeEmpty();
+        Steps.ReleasesAsked.Select(release => release.ReservationId).ShouldBe([id, other], ignoreOrder: true);
+    }
+
     private void AnswerScreening(ScreeningOutcome outcome, DateTimeOffset? cutoff) =>
         Steps.Screen = reservation => new ReservationScreened(reservation, "d-1", outcome, cutoff,
             [new ScreenedLine(Sku, outcome, cutoff, [])], outcome == ScreeningOutcome.Approved ? [] : ["end user is listed"]);

@@ -16,6 +16,12 @@ internal sealed class ScriptedReservationSteps : IReservationSteps
 
     public Func<CommitReservationHolds, DateTimeOffset?, object?> Commit { get; set; } = (_, _) => null;
 
+    /// <summary>Whether inventory released at once; by default it did not, and the saga sends the command.</summary>
+    public Func<ReleaseReservationHolds, bool> Release { get; set; } = _ => false;
+
+    /// <summary>Every release the saga asked for at once, answered or not, in order.</summary>
+    public List<ReleaseReservationHolds> ReleasesAsked { get; } = [];
+
     public Task<ReservationScreened?> ScreenAsync(ConsumeContext context, Guid reservationId, CancellationToken cancellationToken) =>
         Task.FromResult(Screen(reservationId));
 
@@ -25,4 +31,14 @@ internal sealed class ScriptedReservationSteps : IReservationSteps
     public Task<object?> CommitAsync(
         ConsumeContext context, CommitReservationHolds command, DateTimeOffset? cutoff, string? decisionId, CancellationToken cancellationToken) =>
         Task.FromResult(Commit(command, cutoff));
+
+    public Task<bool> ReleaseAsync(ConsumeContext context, ReleaseReservationHolds command, CancellationToken cancellationToken)
+    {
+        lock (ReleasesAsked)
+        {
+            ReleasesAsked.Add(command);
+        }
+
+        return Task.FromResult(Release(command));
+    }
 }

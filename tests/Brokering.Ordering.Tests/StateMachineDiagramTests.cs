@@ -82,11 +82,12 @@ public sealed class StateMachineDiagramTests
             .Append("(`IReservationSteps`): it asks compliance to screen, inventory to plan and hold, the commit gate and inventory to commit, ")
             .Append("each once within `Ordering:ImmediateStepDeadline` (2 s), and handles the answer as the event it is, in the same transaction. ")
             .Append("A reservation whose services answer is carried from Submitted to Confirmed (or to wherever the answers lead) by one consume, ")
-            .Append("with no command, no timer and no status message between. Its cutoff or fill-deadline timer is set only if it is still live afterwards.\n\n");
+            .Append("with no command, no timer and no status message between. Its cutoff or fill-deadline timer is set only if it is still live afterwards. ")
+            .Append("A reservation that ends holding stock releases it the same way: inventory is asked at once, in the transaction that ends it.\n\n");
         text.Append("A step that cannot be taken now (a service down or slow, a circuit open, the rules moving under the commit gate) is sent as its ")
-            .Append("command instead (ScreenReservation under the screening deadline, AllocateReservation, CommitReservationHolds), whose consumer retries ")
+            .Append("command instead (ScreenReservation under the screening deadline, AllocateReservation, CommitReservationHolds, ReleaseReservationHolds), whose consumer retries ")
             .Append("as long as it must, and the answer comes back as a message: the arrows are the same either way. Every call made at once is one ")
-            .Append("the command's consumer may repeat: screening decides afresh, holds are idempotent per plan version, and a repeated commit reports the first. ")
+            .Append("the command's consumer may repeat: screening decides afresh, holds are idempotent per plan version, a repeated commit reports the first, and a repeated release releases nothing more. ")
             .Append("Inventory still publishes HoldsPlaced and HoldsCommitted, facts for anyone; a saga that has already handled the answer ignores them. ")
             .Append("While a step is taken the saga's row is locked, so a cancellation or a rule change waits for it and then finds the reservation where the step left it.\n\n");
         text.Append("## Waking reservations that wait for stock\n\n");

@@ -10,12 +10,14 @@ namespace Brokering.Ordering.Activities;
 /// The saga's steps taken at once: each service is asked once within <see cref="OrderingOptions.ImmediateStepDeadline"/>,
 /// and anything short of an answer (a service down or slow, a circuit open, the rules moving under the commit gate)
 /// hands the step to its command's retrying consumer. Every call here is one that consumer may repeat: screening
-/// decides afresh, holds are idempotent per plan version, and a repeated commit reports the first.
+/// decides afresh, holds are idempotent per plan version, a repeated commit reports the first, and a repeated release
+/// releases nothing more.
 /// </summary>
 public sealed partial class ImmediateReservationSteps(
     ComplianceScreening screening,
     ReservationAllocation allocation,
     HoldsCommitter committer,
+    HoldsReleaser releaser,
     IOptions<OrderingOptions> options,
     ILogger<ImmediateReservationSteps> logger) : IReservationSteps
 {
@@ -32,6 +34,13 @@ public sealed partial class ImmediateReservationSteps(
         ConsumeContext context, CommitReservationHolds command, DateTimeOffset? cutoff, string? decisionId, CancellationToken cancellationToken) =>
         AttemptAsync("commit", command.ReservationId,
             async () => await committer.CommitAsync(context, command, cutoff, decisionId, Once, cancellationToken), cancellationToken);
+
+    public async Task<bool> ReleaseAsync(ConsumeContext context, ReleaseReservationHolds command, CancellationToken cancellationToken) =>
+        await AttemptAsync<object>("release the holds of", command.ReservationId, async () =>
+        {
+            await releaser.ReleaseAsync(command, Once, cancellationToken);
+            return command;
+        }, cancellationToken) is not null;
 
     private async Task<T?> AttemptAsync<T>(string step, Guid reservationId, Func<Task<T?>> attempt, CancellationToken cancellationToken)
         where T : class

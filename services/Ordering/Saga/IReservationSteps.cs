@@ -25,4 +25,12 @@ public interface IReservationSteps
     /// </summary>
     Task<object?> CommitAsync(
         ConsumeContext context, CommitReservationHolds command, DateTimeOffset? cutoff, string? decisionId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Releases the reservation's holds as <paramref name="command"/> says: true once inventory has released them, false
+    /// when it did not answer (the saga then sends the command). The release is taken inside the saga's transaction,
+    /// before its end is stored; a consume that then fails is redelivered to the same row and releases again, which
+    /// inventory treats as done.
+    /// </summary>
+    Task<bool> ReleaseAsync(ConsumeContext context, ReleaseReservationHolds command, CancellationToken cancellationToken);
 }

@@ -103,7 +103,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                     shortfall => shortfall.IfElse(context => context.Saga.FillPolicy == FillPolicy.AllOrNone,
                         allOrNone => allOrNone
                             .Then(context => context.Saga.StatusReason = "Not enough stock to fill every line in full (all-or-none).")
-                            .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "all-or-none not satisfied"))
+                            .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "all-or-none not satisfied"))
                             .Unschedule(CutoffTimer)
                             .TransitionTo(Rejected),
                         partial => partial.IfElse(
@@ -124,7 +124,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
             // instant, so the reservation has lapsed unconfirmed, as if its holds had expired.
             When(WindowClosed, context => context.Message.PlanVersion == context.Saga.PlanVersion)
                 .Then(context => context.Saga.StatusReason = "The holds' window closed before they could be placed.")
-                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "hold window closed before allocation"))
+                .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "hold window closed before allocation"))
                 .Unschedule(CutoffTimer)
                 .TransitionTo(Expired));
 
@@ -134,7 +134,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                 .ThenAsync(CommitAtOnceAsync),
             When(HoldsExpired)
                 .Then(context => context.Saga.StatusReason = "The holds lapsed before the reservation was confirmed.")
-                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "holds expired"))
+                .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "holds expired"))
                 .Unschedule(CutoffTimer)
                 .TransitionTo(Expired));
 
@@ -144,7 +144,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
             When(HoldsCommitted, context => context.Saga.Cutoff is { } cutoff && context.Message.CommittedAt >= cutoff)
                 .Then(context => context.Saga.StatusReason =
                     $"The commit landed at {context.Message.CommittedAt:O}, not before the cutoff {context.Saga.Cutoff:O} in force; it was revoked.")
-                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "committed at or after the cutoff", context.Saga.Cutoff))
+                .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "committed at or after the cutoff", context.Saga.Cutoff))
                 .Unschedule(CutoffTimer)
                 .TransitionTo(CutoffMissed),
             When(HoldsCommitted, context => !(context.Saga.Cutoff is { } cutoff && context.Message.CommittedAt >= cutoff))
@@ -165,7 +165,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                         context.Saga.Cutoff = inForce;
                     }
                 })
-                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "commit refused"))
+                .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "commit refused"))
                 .Unschedule(CutoffTimer)
                 .IfElse(context => context.Saga.Cutoff is not null && clock.GetUtcNow() >= context.Saga.Cutoff,
                     late => late.TransitionTo(CutoffMissed),
@@ -212,7 +212,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                 })
                 .IfElse(context => context.Saga.Cutoff <= clock.GetUtcNow(),
                     past => past
-                        .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff moved into the past while committing"))
+                        .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff moved into the past while committing"))
                         .Publish(context => Commit(context.Saga)),
                     future => future.Schedule(CutoffTimer,
                         context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
@@ -232,13 +232,13 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                     context.Saga.DecisionId = context.Message.DecisionId;
                     context.Saga.StatusReason = RejectionReason(context.Message);
                 })
-                .Publish(context => new ReleaseReservationHolds(
+                .ReleaseHolds(context => new ReleaseReservationHolds(
                     context.Saga.CorrelationId, "compliance re-screen denied while committing", context.Saga.SubmittedAt))
                 .Unschedule(CutoffTimer)
                 .TransitionTo(Rejected),
             When(CutoffTimer.Received, context => IsInForce(context.Message.Cutoff, context.Saga.Cutoff))
                 .Then(context => context.Saga.StatusReason = "The cutoff arrived while committing.")
-                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff reached while committing"))
+                .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff reached while committing"))
                 .Publish(context => Commit(context.Saga)),
             When(HoldsExpired)
                 .Then(context => context.Saga.StatusReason = "Holds lapsed while committing.")
@@ -259,7 +259,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                     context.Saga.Cutoff = context.Message.Cutoff;
                     context.Saga.StatusReason = "A new rule set moved the cutoff into the past.";
                 })
-                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff moved into the past"))
+                .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff moved into the past"))
                 .Unschedule(CutoffTimer)
                 .TransitionTo(CutoffMissed),
             When(Screened, context => context.Message.Outcome == ScreeningOutcome.Denied
@@ -269,7 +269,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                     context.Saga.DecisionId = context.Message.DecisionId;
                     context.Saga.StatusReason = RejectionReason(context.Message);
                 })
-                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "compliance re-screen refused"))
+                .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "compliance re-screen refused"))
                 .Unschedule(CutoffTimer)
                 .TransitionTo(Rejected),
             When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved && context.Message.Cutoff is { } cutoff && cutoff <= clock.GetUtcNow())
@@ -278,7 +278,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                     context.Saga.Cutoff = context.Message.Cutoff;
                     context.Saga.StatusReason = "A new rule set moved the cutoff into the past.";
                 })
-                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff moved into the past"))
+                .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff moved into the past"))
                 .Unschedule(CutoffTimer)
                 .TransitionTo(CutoffMissed),
             When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved && (context.Message.Cutoff is null || context.Message.Cutoff > clock.GetUtcNow()))
@@ -306,7 +306,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
             When(FillDeadline.Received)
                 .Then(context => context.Saga.StatusReason =
                     $"No cutoff applies and the reservation was not filled and confirmed within {fillDeadline} of its approval.")
-                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "fill deadline reached"))
+                .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "fill deadline reached"))
                 .TransitionTo(Expired));
 
         // However a reservation ends, its fill deadline has nothing left to end.
@@ -329,19 +329,19 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
         During(Screening, Allocating, Held, AwaitingStock,
             When(CancellationRequested)
                 .Then(context => context.Saga.StatusReason = $"Cancelled by {context.Message.RequestedBy}: {context.Message.Reason}")
-                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cancelled"))
+                .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cancelled"))
                 .Unschedule(CutoffTimer)
                 .Unschedule(ScreeningTimer)
                 .TransitionTo(Cancelled),
             When(CutoffTimer.Received, context => IsInForce(context.Message.Cutoff, context.Saga.Cutoff))
                 .Then(context => context.Saga.StatusReason = "The cutoff passed before the reservation was confirmed.")
-                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff missed"))
+                .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff missed"))
                 .TransitionTo(CutoffMissed));
 
         // Holds placed for a reservation that ended meanwhile must not outlive it.
         During(Rejected, Cancelled, Expired, CutoffMissed,
             When(HoldsPlaced)
-                .Publish(context => new ReleaseReservationHolds(context.Saga.CorrelationId, $"reservation already {context.Saga.CurrentState}")));
+                .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, $"reservation already {context.Saga.CurrentState}")));
 
         this.ConnectStateObserver(new TransitionHistory(clock));
     }
