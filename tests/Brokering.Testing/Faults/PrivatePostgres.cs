@@ -105,9 +105,9 @@ public sealed class PrivatePostgres : IAsyncDisposable
     /// A superuser connection string (no database) naming every server in turn, for clients that must follow a
     /// failover: Npgsql tries the hosts in order and keeps only one that accepts writes. It remembers what it found
     /// each host to be for Host Recheck Seconds (10 by default): 1 here, as deploy/k8s/README.md says, so a promoted
-    /// standby is taken for a primary within a second. With the default the failover scenario fails: for ten seconds
-    /// every connection is refused with "No suitable host was found", which the services do not take for an outage,
-    /// and a few accepted reservations never got a saga.
+    /// standby is taken for a primary within a second. With the default, every connection is refused with "No suitable
+    /// host was found" for ten seconds after the failover: the services wait that out as an outage, but no reservation
+    /// moves meanwhile.
     /// </summary>
     public static string FailoverConnectionString(params PrivatePostgres[] servers) =>
         $"Host={string.Join(',', servers.Select(server => $"127.0.0.1:{server.Port.ToString(CultureInfo.InvariantCulture)}"))};"
