@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Buffers.Text;
 
 namespace Brokering.Ordering.Reservations.Changes;
 
@@ -10,50 +9,36 @@ namespace Brokering.Ordering.Reservations.Changes;
 public readonly record struct ChangeCursor(ulong TransactionOrder, long Position)
 {
     private const byte Version = 1;
-    private const int Length = 17;
+    private const int KeyLength = 16;
 
     /// <summary>Before the first change.</summary>
     public static ChangeCursor Start => default;
 
     public override string ToString()
     {
-        Span<byte> bytes = stackalloc byte[Length];
-        bytes[0] = Version;
-        BinaryPrimitives.WriteUInt64BigEndian(bytes[1..], TransactionOrder);
-        BinaryPrimitives.WriteInt64BigEndian(bytes[9..], Position);
-        return Base64Url.EncodeToString(bytes);
+        Span<byte> key = stackalloc byte[KeyLength];
+        BinaryPrimitives.WriteUInt64BigEndian(key, TransactionOrder);
+        BinaryPrimitives.WriteInt64BigEndian(key[8..], Position);
+        return CursorToken.Encode(Version, key);
     }
 
     /// <summary>Reads a token this feed handed out; anything else is refused.</summary>
     public static bool TryParse(string text, out ChangeCursor cursor)
     {
         cursor = Start;
-        Span<byte> bytes = stackalloc byte[Length + 3];
-        int written;
-        try
-        {
-            if (text.Length > 32 || !Base64Url.TryDecodeFromChars(text, bytes, out written))
-            {
-                return false;
-            }
-        }
-        catch (FormatException)
+        Span<byte> key = stackalloc byte[KeyLength];
+        if (!CursorToken.TryDecode(text, Version, key))
         {
             return false;
         }
 
-        if (written != Length || bytes[0] != Version)
-        {
-            return false;
-        }
-
-        var position = BinaryPrimitives.ReadInt64BigEndian(bytes[9..]);
+        var position = BinaryPrimitives.ReadInt64BigEndian(key[8..]);
         if (position < 0)
         {
             return false;
         }
 
-        cursor = new ChangeCursor(BinaryPrimitives.ReadUInt64BigEndian(bytes[1..]), position);
+        cursor = new ChangeCursor(BinaryPrimitives.ReadUInt64BigEndian(key), position);
         return true;
     }
 }

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Buffers.Text;
 
 namespace Brokering.Ordering.Reservations.Listing;
 
@@ -15,48 +14,34 @@ namespace Brokering.Ordering.Reservations.Listing;
 public readonly record struct ListCursor(DateTimeOffset SubmittedAt, Guid Id)
 {
     private const byte Version = 1;
-    private const int Length = 25;
+    private const int KeyLength = 24;
 
     public override string ToString()
     {
-        Span<byte> bytes = stackalloc byte[Length];
-        bytes[0] = Version;
-        BinaryPrimitives.WriteInt64BigEndian(bytes[1..], (SubmittedAt.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) / TimeSpan.TicksPerMicrosecond);
-        Id.TryWriteBytes(bytes[9..], bigEndian: true, out _);
-        return Base64Url.EncodeToString(bytes);
+        Span<byte> key = stackalloc byte[KeyLength];
+        BinaryPrimitives.WriteInt64BigEndian(key, (SubmittedAt.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) / TimeSpan.TicksPerMicrosecond);
+        Id.TryWriteBytes(key[8..], bigEndian: true, out _);
+        return CursorToken.Encode(Version, key);
     }
 
     /// <summary>Reads a token the list handed out; anything else is refused.</summary>
     public static bool TryParse(string text, out ListCursor cursor)
     {
         cursor = default;
-        Span<byte> bytes = stackalloc byte[Length + 3];
-        int written;
-        try
-        {
-            if (text.Length > 40 || !Base64Url.TryDecodeFromChars(text, bytes, out written))
-            {
-                return false;
-            }
-        }
-        catch (FormatException)
+        Span<byte> key = stackalloc byte[KeyLength];
+        if (!CursorToken.TryDecode(text, Version, key))
         {
             return false;
         }
 
-        if (written != Length || bytes[0] != Version)
-        {
-            return false;
-        }
-
-        var micros = BinaryPrimitives.ReadInt64BigEndian(bytes[1..]);
+        var micros = BinaryPrimitives.ReadInt64BigEndian(key);
         var ticks = DateTimeOffset.UnixEpoch.Ticks + (decimal)micros * TimeSpan.TicksPerMicrosecond;
         if (ticks < DateTimeOffset.MinValue.UtcTicks || ticks > DateTimeOffset.MaxValue.UtcTicks)
         {
             return false;
         }
 
-        cursor = new ListCursor(new DateTimeOffset((long)ticks, TimeSpan.Zero), new Guid(bytes.Slice(9, 16), bigEndian: true));
+        cursor = new ListCursor(new DateTimeOffset((long)ticks, TimeSpan.Zero), new Guid(key[8..], bigEndian: true));
         return true;
     }
 }
