@@ -89,16 +89,7 @@ internal static class BenchProgram
             }
 
             await HoldsAsync(ledger, 16, TimeSpan.FromSeconds(10), _ => (HotSku, "HOT")); // warm-up: tiered JIT and connection pools
-            // Idle = the process's CPU once the burst is over: the first second (the outbox relay finishing the burst's
-            // HoldsPlaced events), then the two seconds after it.
-            var idleCpu = Cpu();
-            await Task.Delay(TimeSpan.FromSeconds(1));
-            var drainCpu = Cpu();
-            await Task.Delay(TimeSpan.FromSeconds(2));
-            var drain = (drainCpu - idleCpu).TotalMilliseconds / 1000;
-            var idle = (Cpu() - drainCpu).TotalMilliseconds / 2000;
-            Console.WriteLine($"CPU after the warm-up burst: {drain:P0} of a core in the first second, {idle:P1} in the next two");
-            report.Add(("Service idle after a 10 s, 16-client burst", $"{idle:P1} of a core", $"from 1 s to 3 s after the last call; in the first second {drain:P0} (the outbox relay finishing the burst's HoldsPlaced)"));
+            report.Add(await IdleAfterBurstAsync(database, "Service idle after a 10 s, 16-client burst, the first one (warm-up)"));
             double? hot64 = null;
             foreach (var clients in new[] { 1, 16, 64 })
             {
@@ -107,6 +98,10 @@ internal static class BenchProgram
                 var (rate, p50, p99, count) = await HoldsAsync(ledger, clients, duration, _ => (HotSku, "HOT"));
                 hot64 = clients == 64 ? rate : hot64;
                 report.Add(($"PlaceHolds, one hot SKU, {clients} client(s)", $"{rate:N0} holds/s", $"p50 {p50:N1} ms, p99 {p99:N1} ms, {PerUnit(cpu, count)} µs CPU/hold in-process, {MeanBatch(batches, await BatchSizeAsync(http))} calls per transaction"));
+                if (clients == 16)
+                {
+                    report.Add(await IdleAfterBurstAsync(database, $"Service idle after the {seconds} s, 16-client hot-SKU run (JIT warm)"));
+                }
             }
 
             var spreadCpu = Cpu();
@@ -217,6 +212,78 @@ internal static class BenchProgram
     }
 
     private static TimeSpan Cpu() => Process.GetCurrentProcess().TotalProcessorTime;
+
+    /// <summary>
+    /// The process's CPU once a burst of holds is over: the first second and the two after it, as shares of one core, with
+    /// the first second split by the runtime's thread names (so the tiered JIT's background compilation and the GC are
+    /// told from the thread pool, where the outbox relay runs), and the outbox rows still waiting when the burst ended and
+    /// one second later (what the relay had left to send).
+    /// </summary>
+    private static async Task<(string Name, string Figure, string Notes)> IdleAfterBurstAsync(string database, string name)
+    {
+        var backlogAtEnd = await OutboxBacklogAsync(database);
+        var start = Cpu();
+        var threadsAtStart = ThreadCpu();
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var afterFirst = Cpu();
+        var threads = ThreadCpu();
+        var backlogAfter = await OutboxBacklogAsync(database);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var first = (afterFirst - start).TotalMilliseconds / 1000;
+        var next = (Cpu() - afterFirst).TotalMilliseconds / 2000;
+        var split = string.Join(", ", threads
+            .Select(t => (t.Key, Share: (t.Value - threadsAtStart.GetValueOrDefault(t.Key)).TotalMilliseconds / 1000))
+            .Where(t => t.Share > 0)
+            .OrderByDescending(t => t.Share)
+            .Select(t => $"{t.Key} {t.Share:P0}"));
+        Console.WriteLine($"{name}: {first:P1} of a core in the first second ({split}), {next:P1} in the next two; outbox rows waiting {backlogAtEnd:N0} → {backlogAfter:N0}");
+        return (name, $"{first:P1} of a core in the first second", $"by thread: {(split.Length == 0 ? "none" : split)}; {next:P1} in the next two seconds; outbox rows waiting at the burst's end {backlogAtEnd:N0}, one second later {backlogAfter:N0}");
+    }
+
+    /// <summary>CPU time per kind of thread of this process (Linux: /proc/self/task/*/stat, in clock ticks of 10 ms).</summary>
+    private static Dictionary<string, TimeSpan> ThreadCpu()
+    {
+        var byKind = new Dictionary<string, TimeSpan>();
+        if (!Directory.Exists("/proc/self/task"))
+        {
+            return byKind;
+        }
+
+        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            string stat;
+            try
+            {
+                stat = File.ReadAllText(Path.Combine(task, "stat"));
+            }
+            catch (IOException)
+            {
+                continue; // the thread ended
+            }
+
+            var name = stat[(stat.IndexOf('(', StringComparison.Ordinal) + 1)..stat.LastIndexOf(')')];
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            var kind = name switch
+            {
+                _ when name.StartsWith(".NET Tiered", StringComparison.Ordinal) => "tiered JIT",
+                _ when name.Contains("GC", StringComparison.Ordinal) => "GC",
+                ".NET TP Worker" => "thread pool",
+                _ => "other",
+            };
+            byKind[kind] = byKind.GetValueOrDefault(kind) + TimeSpan.FromMilliseconds(ticks * 10);
+        }
+
+        return byKind;
+    }
+
+    private static async Task<long> OutboxBacklogAsync(string database)
+    {
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM outbox_message", connection);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
 
     private static string PerUnit(TimeSpan cpuBefore, long units) =>
         units == 0 ? "n/a" : ((Cpu() - cpuBefore).TotalMicroseconds / units).ToString("N0", CultureInfo.InvariantCulture);
