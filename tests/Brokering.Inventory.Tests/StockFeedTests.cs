@@ -5,7 +5,9 @@ using System.Text.Json;
 using Brokering.Contracts.Grpc.Inventory;
 using Brokering.Contracts.Inventory;
 using Brokering.Inventory.StockFeeds;
+using MassTransit;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.DependencyInjection;
 using Brokering.Testing;
 
 namespace Brokering.Inventory.Tests;
@@ -354,6 +356,22 @@ public sealed class StockFeedTests(InventoryFixture fixture)
     }
 
     [Fact]
+    public async Task The_stock_available_events_of_one_update_are_sent_together_not_one_confirm_wait_after_another()
+    {
+        string[] skus = [H100, H20, L40S, "NVIDIA-RTX-4090"];
+        var sends = new StockAvailableSendsInFlight(skus, DateTimeOffset.UtcNow);
+        using var observing = fixture.A.Services.GetRequiredService<IBus>().ConnectSendObserver(sends);
+        var distributor = await fixture.NewDistributorAsync();
+
+        await fixture.SnapshotAsync(distributor, 1, skus.Select(sku => new Stock(sku, "A", 5)).ToArray());
+
+        await Eventually.Until(() => Task.FromResult(sends.Confirmed), confirmed => confirmed >= skus.Length, what: "the update's StockAvailable events relayed");
+        // A send is over once the broker confirmed it: with the update's events relayed one after another, never two of
+        // them would be under way at once.
+        sends.MostAtOnceInOneUpdate.ShouldBeGreaterThan(1);
+    }
+
+    [Fact]
     public async Task Registering_a_distributor_twice_is_harmless_and_a_different_name_conflicts()
     {
         var id = $"reg-{Guid.NewGuid():N}"[..16];
@@ -377,4 +395,86 @@ public sealed class StockFeedTests(InventoryFixture fixture)
     private Task AmqpPublishAsync(string body, FeedSignatureHeaders? signature = null) => AmqpFeed.PublishAsync(fixture.VirtualHost, body, signature);
 
     private Task<List<(string Payload, string Reason)>> ErrorQueueAsync(string marker) => AmqpFeed.ErrorQueueAsync(fixture.VirtualHost, marker);
+}
+
+/// <summary>
+/// The most StockAvailable sends of one update (same instant) for the given SKUs under way at once: begun, neither
+/// confirmed nor failed. Other tests' updates run at the same time on the same host; they have other instants.
+/// </summary>
+internal sealed class StockAvailableSendsInFlight(string[] skus, DateTimeOffset since) : ISendObserver
+{
+    private readonly Dictionary<DateTimeOffset, int> current = [];
+    private int most;
+    private int confirmed;
+
+    public int Confirmed => Volatile.Read(ref confirmed);
+
+    public int MostAtOnceInOneUpdate
+    {
+        get
+        {
+            lock (current)
+            {
+                return most;
+            }
+        }
+    }
+
+    public Task PreSend<T>(SendContext<T> context)
+        where T : class
+    {
+        if (Mine(context) is { } at)
+        {
+            lock (current)
+            {
+                current[at] = current.GetValueOrDefault(at) + 1;
+                most = Math.Max(most, current[at]);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task PostSend<T>(SendContext<T> context)
+        where T : class
+    {
+        if (Mine(context) is not null)
+        {
+            Interlocked.Increment(ref confirmed);
+        }
+
+        return Done(context);
+    }
+
+    public Task SendFault<T>(SendContext<T> context, Exception exception)
+        where T : class => Done(context);
+
+    private Task Done<T>(SendContext<T> context)
+        where T : class
+    {
+        if (Mine(context) is { } at)
+        {
+            lock (current)
+            {
+                current[at]--;
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The relay sends the stored body as it is: the event is read from the serialised envelope.</summary>
+    private DateTimeOffset? Mine<T>(SendContext<T> context)
+        where T : class
+    {
+        if (context.DestinationAddress?.AbsolutePath.EndsWith(nameof(StockAvailable), StringComparison.Ordinal) != true || context.Serializer is null)
+        {
+            return null;
+        }
+
+        using var envelope = JsonDocument.Parse(context.Serializer.GetMessageBody(context).GetString());
+        var message = envelope.RootElement.GetProperty("message");
+        var at = message.GetProperty("at").GetDateTimeOffset();
+        return at >= since && skus.Contains(message.GetProperty("sku").GetString()) ? at : null;
+    }
 }

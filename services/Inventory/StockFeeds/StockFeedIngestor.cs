@@ -321,8 +321,11 @@ internal sealed class StockFeedIngestor(
                     }
                 }
 
+                // One source per event (per SKU here, per reservation and SKU below): they do not depend on one another, so
+                // the relay sends them at once instead of one publisher confirm after another.
                 foreach (var message in available)
                 {
+                    unit.Outbox.StartSource();
                     await unit.Outbox.PublishEndpoint.Publish(message, cancellationToken);
                 }
             }
@@ -332,6 +335,7 @@ internal sealed class StockFeedIngestor(
                 metrics.HoldsShortfall(shortfalls.Count);
                 foreach (var shortfall in shortfalls.GroupBy(h => (h.ReservationId, h.Sku)))
                 {
+                    unit.Outbox.StartSource();
                     await unit.Outbox.PublishEndpoint.Publish(
                         new StockShortfallDetected(shortfall.Key.ReservationId, shortfall.Key.Sku, distributorId, shortfall.Select(h => h.HoldId).ToList(), shortfall.Sum(h => h.Quantity)),
                         cancellationToken);
