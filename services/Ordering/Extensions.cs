@@ -12,6 +12,7 @@ using Brokering.Ordering.Reservations;
 using Brokering.Ordering.Reservations.Changes;
 using Brokering.Ordering.Reservations.Listing;
 using Brokering.Ordering.Saga;
+using Brokering.Ordering.Webhooks;
 using Brokering.ServiceDefaults;
 using Brokering.ServiceDefaults.Security;
 using MassTransit;
@@ -74,12 +75,14 @@ public static class Extensions
         builder.Services.AddScoped<ReservationList>();
         builder.Services.AddScoped<Reservations.Bulk.BulkSubmitter>();
         builder.AddOps();
+        builder.AddWebhooks();
         return builder;
     }
 
     public static WebApplication MapOrderingApi(this WebApplication app)
     {
         app.MapReservationsApi();
+        app.MapWebhooksApi();
         app.MapOpsApi();
         app.MapOpsConsole();
         app.MapGrpcService<ReservationsGrpcService>().RequireAuthorization(BrokeringRoles.Buyer);

@@ -1,6 +1,7 @@
 using Brokering.Ordering;
 using Brokering.Ordering.Data;
 using Brokering.Ordering.Ops;
+using Brokering.Ordering.Webhooks;
 using Brokering.ServiceDefaults;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -11,8 +12,9 @@ var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapOrderingApi();
 
-// Ops' audit table has its own migrations; applied first, so --migrate-only covers it too.
+// Ops' audit table and the webhook tables have their own migrations; applied first, so --migrate-only covers them too.
 await app.MigrateDatabaseAsync<OpsDbContext>();
+await app.MigrateDatabaseAsync<WebhooksDbContext>();
 await app.RunServiceAsync<OrderingDbContext>(args);
 
 /// <summary>Entry point, public so tests can host the service.</summary>

@@ -1,0 +1,70 @@
+using Brokering.Ordering.Ops;
+
+namespace Brokering.Ordering.Webhooks;
+
+/// <summary>The body of <c>POST /v1/webhooks/subscriptions</c>.</summary>
+/// <param name="Url">The HTTPS endpoint deliveries are POSTed to.</param>
+/// <param name="EventTypes">The event types wanted: <c>reservation.status_changed</c>.</param>
+/// <param name="Statuses">Optional: only transitions into these reservation statuses (absent or empty: every transition).</param>
+/// <param name="Description">Optional: what the endpoint is, for the tenant's own records.</param>
+public sealed record CreateSubscriptionRequest(string? Url, List<string?>? EventTypes, List<string?>? Statuses, string? Description);
+
+/// <summary>A subscription that passed <see cref="WebhookRegistration.Validate"/>.</summary>
+public sealed record ValidSubscription(string Url, IReadOnlyList<string> EventTypes, IReadOnlyList<string> Statuses, string? Description);
+
+/// <summary>Checks a new subscription, naming each bad field by its path in the request.</summary>
+public sealed class WebhookRegistration(EndpointAddressRules addresses, StateMachineDiagram diagram, WebhookOptions options)
+{
+    public const int MaxDescriptionLength = 200;
+
+    public (ValidSubscription? Subscription, Dictionary<string, string[]> Errors) Validate(CreateSubscriptionRequest? request)
+    {
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        if (request is null)
+        {
+            errors["body"] = ["A JSON object with url and eventTypes."];
+            return (null, errors);
+        }
+
+        if (string.IsNullOrWhiteSpace(request.Url))
+        {
+            errors["url"] = ["Required: the HTTPS endpoint to deliver to."];
+        }
+        else if (addresses.Refusal(request.Url, options.MaxUrlLength) is { } refusal)
+        {
+            errors["url"] = [refusal];
+        }
+
+        var eventTypes = (request.EventTypes ?? []).Distinct(StringComparer.Ordinal).ToList();
+        if (eventTypes.Count == 0)
+        {
+            errors["eventTypes"] = [$"One or more of {string.Join(", ", WebhookEventTypes.All)}."];
+        }
+
+        for (var i = 0; i < (request.EventTypes?.Count ?? 0); i++)
+        {
+            if (!WebhookEventTypes.All.Contains(request.EventTypes![i] ?? string.Empty, StringComparer.Ordinal))
+            {
+                errors[$"eventTypes[{i}]"] = [$"Unknown event type: one of {string.Join(", ", WebhookEventTypes.All)}."];
+            }
+        }
+
+        var known = diagram.States.Select(state => state.Name).Where(name => name != StateMachineDiagram.InitialState).ToList();
+        for (var i = 0; i < (request.Statuses?.Count ?? 0); i++)
+        {
+            if (!known.Contains(request.Statuses![i] ?? string.Empty, StringComparer.Ordinal))
+            {
+                errors[$"statuses[{i}]"] = [$"Unknown status: one of {string.Join(", ", known)}."];
+            }
+        }
+
+        if (request.Description is { Length: > MaxDescriptionLength })
+        {
+            errors["description"] = [$"At most {MaxDescriptionLength} characters."];
+        }
+
+        return errors.Count > 0
+            ? (null, errors)
+            : (new ValidSubscription(request.Url!, eventTypes!, (request.Statuses ?? []).Distinct(StringComparer.Ordinal).ToList()!, request.Description), errors);
+    }
+}

@@ -1,0 +1,181 @@
+using System.Globalization;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Brokering.Ordering.Webhooks;
+
+/// <summary>
+/// A tenant's subscriptions and their delivery logs. Every read and action is scoped to the tenant: another
+/// tenant's subscription or delivery does not exist for it (null, which the API answers 404).
+/// </summary>
+public sealed class WebhookSubscriptions(WebhooksDbContext db, IOptions<WebhookOptions> options, TimeProvider clock)
+{
+    public const int DefaultDeliveryLimit = 50;
+    public const int MaxDeliveryLimit = 200;
+
+    /// <summary>The answers of <see cref="CreateAsync"/>.</summary>
+    public abstract record Creation
+    {
+        public sealed record Created(WebhookSubscription Subscription) : Creation;
+
+        public sealed record LimitReached(int Limit) : Creation;
+    }
+
+    /// <summary>
+    /// Stores a subscription whose deliveries start with the tenant's changes not yet final in its change feed: every
+    /// change committed from now on, and any committing at this moment.
+    /// </summary>
+    public async Task<Creation> CreateAsync(string tenant, ValidSubscription request, CancellationToken cancellationToken)
+    {
+        var limit = options.Value.MaxSubscriptionsPerTenant;
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+
+        // Two creations racing for the last place: the second waits for the first's count to commit.
+        await db.Database.ExecuteSqlInterpolatedAsync($"SELECT pg_advisory_xact_lock(hashtextextended({"webhooks:" + tenant}, 0))", cancellationToken);
+        if (await db.Subscriptions.CountAsync(s => s.TenantId == tenant, cancellationToken) >= limit)
+        {
+            return new Creation.LimitReached(limit);
+        }
+
+        var (order, position) = await FeedHeadAsync(tenant, cancellationToken);
+        var subscription = new WebhookSubscription
+        {
+            Id = Guid.CreateVersion7(),
+            TenantId = tenant,
+            Url = request.Url,
+            EventTypes = [.. request.EventTypes],
+            Statuses = [.. request.Statuses],
+            Description = request.Description,
+            Secret = WebhookSignature.NewSecret(),
+            FeedTransactionOrder = order,
+            FeedPosition = position,
+            CreatedAt = clock.GetUtcNow(),
+        };
+        db.Subscriptions.Add(subscription);
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return new Creation.Created(subscription);
+    }
+
+    public async Task<IReadOnlyList<WebhookSubscription>> ListAsync(string tenant, CancellationToken cancellationToken) =>
+        await db.Subscriptions.AsNoTracking().Where(s => s.TenantId == tenant).OrderBy(s => s.CreatedAt).ThenBy(s => s.Id).ToListAsync(cancellationToken);
+
+    public Task<WebhookSubscription?> GetAsync(string tenant, Guid id, CancellationToken cancellationToken) =>
+        db.Subscriptions.AsNoTracking().SingleOrDefaultAsync(s => s.Id == id && s.TenantId == tenant, cancellationToken);
+
+    /// <summary>Deletes the subscription and its delivery log; false when the tenant has no such subscription.</summary>
+    public async Task<bool> DeleteAsync(string tenant, Guid id, CancellationToken cancellationToken) =>
+        await db.Subscriptions.Where(s => s.Id == id && s.TenantId == tenant).ExecuteDeleteAsync(cancellationToken) > 0;
+
+    /// <summary>Stops sending; deliveries keep being made and wait, in order, for <see cref="ResumeAsync"/>.</summary>
+    public async Task<WebhookSubscription?> PauseAsync(string tenant, Guid id, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        await db.Subscriptions.Where(s => s.Id == id && s.TenantId == tenant && s.State == nameof(WebhookSubscriptionState.Active))
+            .ExecuteUpdateAsync(set => set
+                .SetProperty(s => s.State, nameof(WebhookSubscriptionState.Paused))
+                .SetProperty(s => s.PausedBecause, "Paused by the tenant.")
+                .SetProperty(s => s.PausedAt, now), cancellationToken);
+        return await GetAsync(tenant, id, cancellationToken);
+    }
+
+    /// <summary>Sends again, from the oldest delivery still pending, at once; the failure count starts over.</summary>
+    public async Task<WebhookSubscription?> ResumeAsync(string tenant, Guid id, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var resumed = await db.Subscriptions.Where(s => s.Id == id && s.TenantId == tenant && s.State == nameof(WebhookSubscriptionState.Paused))
+            .ExecuteUpdateAsync(set => set
+                .SetProperty(s => s.State, nameof(WebhookSubscriptionState.Active))
+                .SetProperty(s => s.PausedBecause, (string?)null)
+                .SetProperty(s => s.PausedAt, (DateTimeOffset?)null)
+                .SetProperty(s => s.ConsecutiveFailures, 0), cancellationToken);
+        if (resumed > 0)
+        {
+            await db.Deliveries.Where(d => d.SubscriptionId == id && d.Status == nameof(WebhookDeliveryStatus.Pending) && d.NextAttemptAt > now)
+                .ExecuteUpdateAsync(set => set.SetProperty(d => d.NextAttemptAt, now), cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return await GetAsync(tenant, id, cancellationToken);
+    }
+
+    /// <summary>
+    /// The subscription's deliveries, newest first, from just before <paramref name="before"/> (a page's next); null
+    /// when the tenant has no such subscription.
+    /// </summary>
+    public async Task<DeliveryPage?> DeliveriesAsync(string tenant, Guid id, long? before, int limit, CancellationToken cancellationToken)
+    {
+        if (await GetAsync(tenant, id, cancellationToken) is null)
+        {
+            return null;
+        }
+
+        var query = db.Deliveries.AsNoTracking().Where(d => d.SubscriptionId == id && d.TenantId == tenant);
+        if (before is { } sequence)
+        {
+            query = query.Where(d => d.Sequence < sequence);
+        }
+
+        var page = await query.OrderByDescending(d => d.Sequence).Take(limit + 1).ToListAsync(cancellationToken);
+        var next = page.Count > limit ? page[limit - 1].Sequence.ToString(CultureInfo.InvariantCulture) : null;
+        return new DeliveryPage([.. page.Take(limit).Select(DeliveryView.Of)], next);
+    }
+
+    /// <summary>
+    /// Queues the delivery's event again, as a new delivery with the same event id and body, sent after anything of
+    /// the same reservation still pending; null when the tenant has no such subscription or delivery.
+    /// </summary>
+    public async Task<WebhookDelivery?> ReplayAsync(string tenant, Guid id, Guid deliveryId, CancellationToken cancellationToken)
+    {
+        var original = await db.Deliveries.AsNoTracking()
+            .SingleOrDefaultAsync(d => d.Id == deliveryId && d.SubscriptionId == id && d.TenantId == tenant, cancellationToken);
+        if (original is null)
+        {
+            return null;
+        }
+
+        var now = clock.GetUtcNow();
+        var replay = new WebhookDelivery
+        {
+            Id = Guid.CreateVersion7(),
+            SubscriptionId = original.SubscriptionId,
+            TenantId = original.TenantId,
+            EventId = original.EventId,
+            EventType = original.EventType,
+            ReservationId = original.ReservationId,
+            ChangePosition = original.ChangePosition,
+            Body = original.Body,
+            NextAttemptAt = now,
+            ReplayOf = original.ReplayOf ?? original.Id,
+            CreatedAt = now,
+        };
+        db.Deliveries.Add(replay);
+        await db.SaveChangesAsync(cancellationToken);
+        return replay;
+    }
+
+    // The last change of the tenant's feed that is final (below the oldest write transaction still running; see
+    // ReservationChangeFeed): a change not yet final may still commit with a lower cursor, so it must come after the
+    // starting point, never before it.
+    private async Task<(long Order, long Position)> FeedHeadAsync(string tenant, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            """
+            SELECT c.transaction_order::text, c.position
+            FROM reservation_changes c
+            WHERE c.buyer_id = @buyer AND c.transaction_order < pg_snapshot_xmin(pg_current_snapshot())
+            ORDER BY c.transaction_order DESC, c.position DESC
+            LIMIT 1
+            """,
+            (NpgsqlConnection)db.Database.GetDbConnection(),
+            (NpgsqlTransaction?)db.Database.CurrentTransaction?.GetDbTransaction());
+        command.Parameters.AddWithValue("buyer", tenant);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? (long.Parse(reader.GetString(0), CultureInfo.InvariantCulture), reader.GetInt64(1))
+            : (0, 0);
+    }
+}
