@@ -4,6 +4,7 @@ using System.Text.Json;
 using Brokering.Ordering.Data;
 using Brokering.Ordering.IntegrationTests.Support;
 using Brokering.Ordering.Reservations;
+using Brokering.Ordering.Webhooks;
 using Brokering.Testing;
 using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
@@ -12,7 +13,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Brokering.Ordering.IntegrationTests;
 
 /// <summary>
-/// The buyers' OpenAPI document tells the truth: each operation under <c>/v1/reservations</c> is called until it has
+/// The buyers' OpenAPI document tells the truth: each operation under <c>/v1/reservations</c> and
+/// <c>/v1/webhooks</c> is called until it has
 /// given every answer it can give, and the document must list exactly those statuses, each with the media type the
 /// answer came in. A status the endpoint answers but the document leaves out fails, and so does one it promises but
 /// the endpoint never gives, so a client generated from the document handles what it will get.
@@ -194,7 +196,91 @@ public sealed class BuyerApiDocumentTests(SmallBudgetOrderingHost host) : IClass
             contentType: "text/plain");
         await Refusals(cancel, HttpMethod.Post, $"/v1/reservations/{unknown}/cancel", """{"reason":"doc"}""");
 
+        await ExerciseWebhookOperationsAsync(Call, Refusals);
         return observed;
+    }
+
+    /// <summary>Every webhook subscription operation, until each has given every answer it can give.</summary>
+    private async Task ExerciseWebhookOperationsAsync(
+        Func<string, string?, HttpMethod, string, string?, string?, string, Task> call,
+        Func<string, HttpMethod, string, string?, Task> refusals)
+    {
+        const string root = "/v1/webhooks/subscriptions";
+        var subscriber = Sagas.NewBuyer("doc-hooks");
+        var token = TestTokens.Buyer(subscriber);
+        var unknown = Guid.NewGuid();
+        Task Call(string operation, HttpMethod method, string path, string? body = null, string contentType = "application/json") =>
+            call(operation, token, method, path, body, null, contentType);
+        string Subscription(int i) => $$"""{"url":"https://hooks.example.com/doc/{{i}}","eventTypes":["reservation.status_changed"]}""";
+
+        const string create = "POST " + root;
+        await Call(create, HttpMethod.Post, root, """{"url":"http://hooks.example.com/x","eventTypes":["reservation.status_changed"]}""");
+        await Call(create, HttpMethod.Post, root, Subscription(0), contentType: "text/plain");
+        var limit = new WebhookOptions().MaxSubscriptionsPerTenant;
+        for (var i = 0; i <= limit; i++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(250), TestContext.Current.CancellationToken); // within the small budget
+            await Call(create, HttpMethod.Post, root, Subscription(i));
+        }
+
+        await refusals(create, HttpMethod.Post, root, Subscription(0));
+
+        using var client = host.ClientWith(token);
+        using var list = JsonDocument.Parse(await client.GetStringAsync(new Uri(root, UriKind.Relative), TestContext.Current.CancellationToken));
+        var ids = list.RootElement.GetProperty("subscriptions").EnumerateArray().Select(s => s.GetProperty("id").GetGuid()).ToList();
+
+        await Call("GET " + root, HttpMethod.Get, root);
+        await refusals("GET " + root, HttpMethod.Get, root, null);
+
+        foreach (var (operation, method, suffix) in new[]
+        {
+            ("GET " + root + "/{id}", HttpMethod.Get, ""),
+            ("POST " + root + "/{id}/pause", HttpMethod.Post, "/pause"),
+            ("POST " + root + "/{id}/resume", HttpMethod.Post, "/resume"),
+            ("GET " + root + "/{id}/deliveries", HttpMethod.Get, "/deliveries"),
+        })
+        {
+            await Call(operation, method, $"{root}/{ids[0]}{suffix}");
+            await Call(operation, method, $"{root}/{unknown}{suffix}");
+            await refusals(operation, method, $"{root}/{unknown}{suffix}", null);
+        }
+
+        await Call("GET " + root + "/{id}/deliveries", HttpMethod.Get, $"{root}/{ids[0]}/deliveries?limit=0");
+
+        const string delete = "DELETE " + root + "/{id}";
+        await Call(delete, HttpMethod.Delete, $"{root}/{ids[0]}");
+        await Call(delete, HttpMethod.Delete, $"{root}/{ids[0]}");
+        await refusals(delete, HttpMethod.Delete, $"{root}/{unknown}", null);
+
+        // A change of the subscriber's own reservation makes a delivery to replay. Only one paused subscription is
+        // left, so nothing is ever sent to the endpoints named here.
+        foreach (var id in ids.Skip(2))
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(250), TestContext.Current.CancellationToken); // within the small budget
+            using var deleted = await client.DeleteAsync(new Uri($"{root}/{id}", UriKind.Relative), TestContext.Current.CancellationToken);
+            deleted.StatusCode.ShouldBe(HttpStatusCode.NoContent);
+        }
+
+        using (var paused = await client.PostAsync(new Uri($"{root}/{ids[1]}/pause", UriKind.Relative), null, TestContext.Current.CancellationToken))
+        {
+            paused.StatusCode.ShouldBe(HttpStatusCode.OK);
+        }
+
+        using (var submitted = await client.PostAsync(new Uri("/v1/reservations", UriKind.Relative), new StringContent(Body, Encoding.UTF8, "application/json"),
+            TestContext.Current.CancellationToken))
+        {
+            submitted.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        }
+
+        var delivery = await Eventually.Until(async () =>
+        {
+            using var log = JsonDocument.Parse(await client.GetStringAsync(new Uri($"{root}/{ids[1]}/deliveries", UriKind.Relative), TestContext.Current.CancellationToken));
+            return log.RootElement.GetProperty("deliveries").EnumerateArray().Select(d => d.GetProperty("id").GetGuid()).FirstOrDefault();
+        }, id => id != Guid.Empty, TimeSpan.FromSeconds(60), "a delivery to replay", interval: TimeSpan.FromMilliseconds(500));
+        const string replay = "POST " + root + "/{id}/deliveries/{deliveryId}/replay";
+        await Call(replay, HttpMethod.Post, $"{root}/{ids[1]}/deliveries/{delivery}/replay");
+        await Call(replay, HttpMethod.Post, $"{root}/{ids[1]}/deliveries/{unknown}/replay");
+        await refusals(replay, HttpMethod.Post, $"{root}/{unknown}/deliveries/{unknown}/replay", null);
     }
 
     /// <summary>Status → media types, per buyer operation of the served document.</summary>
@@ -203,7 +289,7 @@ public sealed class BuyerApiDocumentTests(SmallBudgetOrderingHost host) : IClass
         using var client = host.ClientWith(TestTokens.Buyer(Sagas.NewBuyer("doc-reader")));
         using var document = JsonDocument.Parse(await client.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative), TestContext.Current.CancellationToken));
         var operations = new Dictionary<string, Dictionary<int, HashSet<string>>>(StringComparer.Ordinal);
-        foreach (var path in document.RootElement.GetProperty("paths").EnumerateObject().Where(p => p.Name.StartsWith("/v1/reservations", StringComparison.Ordinal)))
+        foreach (var path in document.RootElement.GetProperty("paths").EnumerateObject().Where(p => p.Name.StartsWith("/v1/reservations", StringComparison.Ordinal) || p.Name.StartsWith("/v1/webhooks", StringComparison.Ordinal)))
         {
             foreach (var operation in path.Value.EnumerateObject())
             {
