@@ -248,15 +248,16 @@ public sealed partial class WebhookDispatcher(
         var now = clock.GetUtcNow();
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<WebhooksDbContext>();
+        // The subscription row first, then the delivery: the order a deletion of the subscription locks them in.
         await using var transaction = await db.Database.BeginTransactionAsync(CancellationToken.None);
         if (error is null)
         {
+            await db.Database.ExecuteSqlInterpolatedAsync($"UPDATE webhook_subscriptions SET consecutive_failures = 0 WHERE id = {delivery.SubscriptionId}");
             await db.Database.ExecuteSqlInterpolatedAsync($"""
                 UPDATE webhook_deliveries SET status = 'Delivered', attempts = attempts + 1, last_attempt_at = {now},
                     last_response_status = {status}, last_error = NULL, delivered_at = {now}, claimed_until = NULL
                 WHERE id = {delivery.Id}
                 """);
-            await db.Database.ExecuteSqlInterpolatedAsync($"UPDATE webhook_subscriptions SET consecutive_failures = 0 WHERE id = {delivery.SubscriptionId}");
         }
         else
         {
@@ -265,17 +266,17 @@ public sealed partial class WebhookDispatcher(
             var pausedBecause = $"Paused after {settings.FailuresBeforePause} failed attempts in a row; the last: {error}";
             pausedBecause = pausedBecause.Length > 1000 ? pausedBecause[..1000] : pausedBecause;
             await db.Database.ExecuteSqlInterpolatedAsync($"""
-                UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_at = {now}, last_response_status = {status},
-                    last_error = {error}, next_attempt_at = {next}, claimed_until = NULL
-                WHERE id = {delivery.Id}
-                """);
-            await db.Database.ExecuteSqlInterpolatedAsync($"""
                 UPDATE webhook_subscriptions SET
                     consecutive_failures = consecutive_failures + 1,
                     state = CASE WHEN consecutive_failures + 1 >= {settings.FailuresBeforePause} THEN 'Paused' ELSE state END,
                     paused_because = CASE WHEN state = 'Active' AND consecutive_failures + 1 >= {settings.FailuresBeforePause} THEN {pausedBecause} ELSE paused_because END,
                     paused_at = CASE WHEN state = 'Active' AND consecutive_failures + 1 >= {settings.FailuresBeforePause} THEN {now} ELSE paused_at END
                 WHERE id = {delivery.SubscriptionId}
+                """);
+            await db.Database.ExecuteSqlInterpolatedAsync($"""
+                UPDATE webhook_deliveries SET attempts = attempts + 1, last_attempt_at = {now}, last_response_status = {status},
+                    last_error = {error}, next_attempt_at = {next}, claimed_until = NULL
+                WHERE id = {delivery.Id}
                 """);
             LogAttemptFailed(delivery.Id, delivery.Attempts + 1, error);
         }
