@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Npgsql;
 
@@ -117,19 +116,13 @@ public sealed class PrivatePostgres : IAsyncDisposable
     public async Task PromoteAsync(CancellationToken cancellationToken = default)
     {
         await PgCtlAsync("promote", "-w", "-t", "180");
-        var stopwatch = Stopwatch.StartNew();
-        while (true)
+        await Eventually.Until(async () =>
         {
             await using var connection = new NpgsqlConnection(ConnectionString());
             await connection.OpenAsync(cancellationToken);
             await using var command = new NpgsqlCommand("SELECT pg_is_in_recovery()", connection);
-            if (!(bool)(await command.ExecuteScalarAsync(cancellationToken))! || stopwatch.Elapsed > ControlTimeout)
-            {
-                return;
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
-        }
+            return !(bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+        }, "the promoted standby to accept writes", ControlTimeout, TimeSpan.FromMilliseconds(200), cancellationToken: cancellationToken);
     }
 
     /// <summary>A superuser connection string to <paramref name="database"/> on this cluster.</summary>
