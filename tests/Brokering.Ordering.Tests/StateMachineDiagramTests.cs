@@ -15,6 +15,9 @@ public sealed class StateMachineDiagramTests
 {
     private const string DocPath = "docs/reservation-state-machine.md";
 
+    /// <summary>A rule change's re-screen, compliance's answer, and the timer of a cutoff it moved.</summary>
+    private static readonly string[] RuleChangeEvents = ["Rescreen", "Screened", "CutoffTimer.Received"];
+
     private static readonly StateMachineDiagram Diagram =
         StateMachineDiagram.Of(new ReservationStateMachine(TimeProvider.System, Options.Create(new OrderingOptions())));
 
@@ -52,6 +55,18 @@ public sealed class StateMachineDiagramTests
         Diagram.States.Where(s => s.Terminal).Select(s => s.Name).Order().ShouldBe(ReservationStateMachine.TerminalStateNames.Order());
         Diagram.States[0].Name.ShouldBe("Submitted");
         Diagram.States.Single(s => s.Name == "Held").Handles.ShouldContain("Rescreen");
+    }
+
+    [Fact]
+    public void A_rule_change_reaches_every_live_state_and_each_handles_its_re_screen_its_answer_and_the_cutoff_timer()
+    {
+        var machine = new ReservationStateMachine(TimeProvider.System, Options.Create(new OrderingOptions()));
+
+        machine.LiveStateNames.Order().ShouldBe(["Allocating", "AwaitingStock", "Confirming", "Held", "Screening"]);
+        foreach (var live in machine.LiveStateNames)
+        {
+            RuleChangeEvents.ShouldBeSubsetOf(Diagram.States.Single(s => s.Name == live).Handles, live);
+        }
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using Brokering.Contracts.Inventory;
 using Brokering.Contracts.Ordering;
+using Brokering.Ordering.Ops;
 using MassTransit;
 using Microsoft.Extensions.Options;
 
@@ -374,6 +375,17 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
     public Schedule<ReservationState, CutoffReached> CutoffTimer { get; private set; } = null!;
     public Schedule<ReservationState, ScreeningDeadlineReached> ScreeningTimer { get; private set; } = null!;
     public Schedule<ReservationState, FillDeadlineReached> FillDeadline { get; private set; } = null!;
+
+    /// <summary>
+    /// The states a reservation can still leave (every one but the initial and the terminal ones), read from the machine's
+    /// declared transitions by <see cref="StateMachineDiagram"/> rather than listed by hand: whatever must reach every live
+    /// reservation (a rule change) reaches a state added later without another list to keep in step. An array, so database
+    /// queries can use it.
+    /// </summary>
+    public string[] LiveStateNames => liveStateNames ??=
+        [.. StateMachineDiagram.Of(this).States.Where(state => !state.Terminal && state.Name != StateMachineDiagram.InitialState).Select(state => state.Name)];
+
+    private string[]? liveStateNames;
 
     /// <summary>States a reservation never leaves (an array, so database queries can use it).</summary>
     public static readonly string[] TerminalStateNames = ["Confirmed", "Rejected", "Cancelled", "Expired", "CutoffMissed"];
