@@ -38,6 +38,124 @@ public sealed class RuleChangeTests
     }
 
     [Fact]
+    public async Task A_cutoff_moved_earlier_reaches_a_held_reservation_at_once_while_compliance_is_down_and_ends_it_CutoffMissed_when_it_passes()
+    {
+        await using var dependencies = await StandInDependencies.StartAsync();
+        await using var host = await StandInOrderingHost.StartAsync(dependencies);
+        dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddHours(1);
+        var id = await host.SubmitAsync(Confirmation.Manual);
+        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Held", "the reservation Held");
+        var timerBefore = (await host.SagaAsync(id)).CutoffTimerTokenId;
+
+        // The rule set is published, and compliance cannot answer a re-screen from now on.
+        dependencies.Compliance.Down = true;
+        var moved = await PublishCutoffChangeAsync(host, dependencies, TimeSpan.FromSeconds(10));
+
+        await CutoffTakenAtOnceAsync(host, id, moved, timerBefore);
+        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "CutoffMissed", "the reservation CutoffMissed");
+        await StandInOrderingHost.EventuallyAsync(
+            () => Task.FromResult(dependencies.Inventory.HoldsOf(id).All(hold => hold.Status == StandInHoldStatus.Released)), "every hold released");
+        dependencies.Compliance.Down.ShouldBeTrue("compliance never answered the re-screen");
+        dependencies.Inventory.HoldsOf(id).ShouldAllBe(hold => hold.CommittedAt == null);
+    }
+
+    [Fact]
+    public async Task A_cutoff_moved_earlier_reaches_a_reservation_still_screening_at_once_and_ends_it_CutoffMissed_when_it_passes()
+    {
+        await using var dependencies = await StandInDependencies.StartAsync();
+        await using var host = await StandInOrderingHost.StartAsync(dependencies);
+        dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddHours(1);
+        dependencies.Compliance.Down = true;
+        var id = await host.SubmitAsync(Confirmation.Auto);
+        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Screening", "the reservation Screening");
+
+        var moved = await PublishCutoffChangeAsync(host, dependencies, TimeSpan.FromSeconds(10));
+
+        // Its screening deadline is hours away: only the moved cutoff can end it this soon.
+        await CutoffTakenAtOnceAsync(host, id, moved, timerBefore: null);
+        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "CutoffMissed", "the reservation CutoffMissed");
+        dependencies.Inventory.HoldsOf(id).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task A_cutoff_moved_earlier_while_committing_with_inventory_and_compliance_down_is_taken_at_once_and_nothing_is_committed_after_it()
+    {
+        await using var dependencies = await StandInDependencies.StartAsync();
+        await using var host = await StandInOrderingHost.StartAsync(dependencies);
+        dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddHours(1);
+        dependencies.Inventory.CommitsDown = true;
+        var id = await host.SubmitAsync(Confirmation.Auto);
+        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Confirming", "the reservation Confirming");
+        var timerBefore = (await host.SagaAsync(id)).CutoffTimerTokenId;
+
+        dependencies.Compliance.Down = true;
+        var moved = await PublishCutoffChangeAsync(host, dependencies, TimeSpan.FromSeconds(10));
+
+        await CutoffTakenAtOnceAsync(host, id, moved, timerBefore);
+        // Inventory's commit path comes back once the moved cutoff has passed, compliance still down: the saga's own timer
+        // for the moved cutoff has released the holds, with no answer from compliance.
+        await Task.Delay(moved - DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(500), Ct);
+        dependencies.Inventory.CommitsDown = false;
+        await StandInOrderingHost.EventuallyAsync(
+            () => Task.FromResult(dependencies.Inventory.HoldsOf(id).All(hold => hold.Status == StandInHoldStatus.Released)), "every hold released");
+        (await host.StateAsync(id)).ShouldBe("Confirming", "only the commit's answer ends it, and the commit waits for compliance");
+        dependencies.Compliance.Down = false;
+
+        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "CutoffMissed", "the reservation CutoffMissed");
+        dependencies.Inventory.HoldsOf(id).ShouldAllBe(hold => hold.CommittedAt == null);
+        (await host.SagaAsync(id)).History.Select(transition => transition.To).ShouldNotContain("Confirmed");
+    }
+
+    [Fact]
+    public async Task A_party_listed_while_a_commit_waits_for_inventory_is_screened_again_and_the_reservation_ends_Rejected_with_nothing_committed()
+    {
+        await using var dependencies = await StandInDependencies.StartAsync();
+        await using var host = await StandInOrderingHost.StartAsync(dependencies);
+        dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddHours(1);
+        dependencies.Inventory.CommitsDown = true;
+        var id = await host.SubmitAsync(Confirmation.Auto, endUser: "Acme Research");
+        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Confirming", "the reservation Confirming");
+
+        // Listed, as compliance's list change outdates every decision taken before it.
+        dependencies.Compliance.List("Acme Research");
+        dependencies.Compliance.Cutoff = dependencies.Compliance.Cutoff;
+        await host.Probe.Publish.Publish(new PartyListed(Guid.NewGuid(), "Acme Research", [], "SG", "v2", DateTimeOffset.UtcNow), Ct);
+
+        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Rejected", "the reservation Rejected");
+        dependencies.Inventory.CommitsDown = false;
+        await StandInOrderingHost.EventuallyAsync(
+            () => Task.FromResult(dependencies.Inventory.HoldsOf(id).All(hold => hold.Status == StandInHoldStatus.Released)), "every hold released");
+        await StandInOrderingHost.EventuallyAsync(async () => !await host.RedeliveryScheduledAsync(":CommitReservationHolds"), "the commit's redeliveries over");
+        dependencies.Inventory.HoldsOf(id).ShouldAllBe(hold => hold.Status == StandInHoldStatus.Released && hold.CommittedAt == null);
+        (await host.SagaAsync(id)).History.Select(transition => transition.To).ShouldNotContain("Confirmed");
+    }
+
+    /// <summary>
+    /// Publishes a rule set moving the stand-ins' SKU's cutoff for SG to <paramref name="fromNow"/> from now, as compliance
+    /// does: its own answers carry it from now on, and ordering hears of it through <c>CutoffChanged</c>.
+    /// </summary>
+    private static async Task<DateTimeOffset> PublishCutoffChangeAsync(StandInOrderingHost host, StandInDependencies dependencies, TimeSpan fromNow)
+    {
+        var moved = DateTimeOffset.UtcNow.Add(fromNow);
+        dependencies.Compliance.Cutoff = moved;
+        await host.Probe.Publish.Publish(
+            new CutoffChanged("rule-change-test", [StandInCompliance.Sku], ["SG"], moved, DateTimeOffset.UtcNow), Ct);
+        return moved;
+    }
+
+    /// <summary>The saga's cutoff column and its cutoff timer moved to <paramref name="moved"/> before it passed.</summary>
+    private static async Task CutoffTakenAtOnceAsync(StandInOrderingHost host, Guid id, DateTimeOffset moved, Guid? timerBefore)
+    {
+        await StandInOrderingHost.EventuallyAsync(async () =>
+        {
+            var saga = await host.SagaAsync(id);
+            return saga.Cutoff is { } cutoff && (cutoff - moved).Duration() < TimeSpan.FromMilliseconds(1)
+                && saga.CutoffTimerTokenId is { } timer && timer != timerBefore;
+        }, "the moved cutoff and its timer taken");
+        DateTimeOffset.UtcNow.ShouldBeLessThan(moved, "the moved cutoff was taken at once, not when it passed");
+    }
+
+    [Fact]
     public async Task A_cutoff_change_for_other_destinations_leaves_a_reservation_alone()
     {
         await using var dependencies = await StandInDependencies.StartAsync();

@@ -423,6 +423,137 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
         commit.HoldIds.Order().ShouldBe(holds.Order());
     }
 
+    [Fact]
+    public async Task A_cutoff_moved_earlier_is_taken_by_a_held_reservation_at_once_and_ends_it_when_it_passes_with_no_answer_from_compliance()
+    {
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Manual, clock.GetUtcNow().AddHours(2));
+        await HoldsPlacedAsync(100);
+        (await saga.Exists(id, machine => machine.Held)).ShouldNotBeNull();
+        var moved = clock.GetUtcNow().AddMinutes(5);
+
+        await harness.Bus.Publish(new RescreenReservation(id, "rule set 2026-12 moved the cutoff", moved), Ct);
+
+        await WaitForCutoffAsync(moved);
+        await EventuallyPublishedAsync<ScreenReservation>(m => m.ReservationId == id, count: 2);
+        await EventuallyScheduledAsync<CutoffReached>(m => m.ReservationId == id && m.Cutoff == moved);
+        // Compliance never answers the re-screen: the moved cutoff still ends the reservation, not the old one.
+        await reservations.PassAsync(TimeSpan.FromMinutes(6));
+        (await saga.Exists(id, machine => machine.CutoffMissed)).ShouldNotBeNull();
+        await EventuallyPublishedAsync<ReleaseReservationHolds>(m => m.ReservationId == id);
+    }
+
+    [Fact]
+    public async Task A_cutoff_moved_into_the_past_ends_a_reservation_awaiting_stock_CutoffMissed_at_once_and_releases_its_holds()
+    {
+        await ScreenedAsync(FillPolicy.AllowPartial, Confirmation.Manual, clock.GetUtcNow().AddDays(20));
+        await HoldsPlacedAsync(30);
+        (await saga.Exists(id, machine => machine.AwaitingStock)).ShouldNotBeNull();
+        var moved = clock.GetUtcNow().AddMinutes(-1);
+
+        await harness.Bus.Publish(new RescreenReservation(id, "rule set 2026-12 moved the cutoff", moved), Ct);
+
+        (await saga.Exists(id, machine => machine.CutoffMissed)).ShouldNotBeNull();
+        saga.Sagas.Contains(id)!.Cutoff.ShouldBe(moved);
+        await EventuallyPublishedAsync<ReleaseReservationHolds>(m => m.ReservationId == id);
+        harness.Published.Select<ScreenReservation>(Ct).Count(m => m.Context.Message.ReservationId == id).ShouldBe(1, "an ended reservation is not screened again");
+    }
+
+    [Fact]
+    public async Task A_cutoff_moved_later_does_not_widen_the_window_before_compliance_screens_again()
+    {
+        var cutoff = clock.GetUtcNow().AddHours(1);
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Manual, cutoff);
+        await HoldsPlacedAsync(100);
+        (await saga.Exists(id, machine => machine.Held)).ShouldNotBeNull();
+
+        await harness.Bus.Publish(new RescreenReservation(id, "rule set 2026-12 moved the cutoff", cutoff.AddDays(30)), Ct);
+
+        await EventuallyPublishedAsync<ScreenReservation>(m => m.ReservationId == id, count: 2);
+        saga.Sagas.Contains(id)!.Cutoff.ShouldBe(cutoff);
+        (await saga.Exists(id, machine => machine.Held)).ShouldNotBeNull();
+    }
+
+    [Fact]
+    public async Task A_cutoff_moved_earlier_while_screening_bounds_the_approval_taken_under_the_old_rules_and_its_holds()
+    {
+        await SubmitAsync(FillPolicy.AllOrNone, Confirmation.Manual);
+        (await saga.Exists(id, machine => machine.Screening)).ShouldNotBeNull();
+        var moved = clock.GetUtcNow().AddMinutes(3);
+
+        await harness.Bus.Publish(new RescreenReservation(id, "rule set 2026-12 moved the cutoff", moved), Ct);
+        await WaitForCutoffAsync(moved);
+        var old = clock.GetUtcNow().AddHours(2);
+        await harness.Bus.Publish(new ReservationScreened(id, "d-1", ScreeningOutcome.Approved, old,
+            [new ScreenedLine(Sku, ScreeningOutcome.Approved, old, [])], []), Ct);
+
+        (await saga.Exists(id, machine => machine.Allocating)).ShouldNotBeNull();
+        saga.Sagas.Contains(id)!.Cutoff.ShouldBe(moved);
+        await EventuallyPublishedAsync<AllocateReservation>(m => m.ReservationId == id);
+        harness.Published.Select<AllocateReservation>(Ct).Single(m => m.Context.Message.ReservationId == id).Context.Message.HoldsExpireAt.ShouldBe(moved);
+    }
+
+    [Fact]
+    public async Task A_cutoff_moved_earlier_passing_while_compliance_has_not_answered_the_first_screening_ends_it_CutoffMissed()
+    {
+        await SubmitAsync(FillPolicy.AllOrNone, Confirmation.Manual);
+        (await saga.Exists(id, machine => machine.Screening)).ShouldNotBeNull();
+
+        await harness.Bus.Publish(new RescreenReservation(id, "rule set 2026-12 moved the cutoff", clock.GetUtcNow().AddMinutes(2)), Ct);
+        await EventuallyScheduledAsync<CutoffReached>(m => m.ReservationId == id);
+        await reservations.PassAsync(TimeSpan.FromMinutes(3));
+
+        (await saga.Exists(id, machine => machine.CutoffMissed)).ShouldNotBeNull();
+    }
+
+    [Fact]
+    public async Task A_cutoff_moved_into_the_past_while_screening_ends_the_reservation_CutoffMissed_at_once()
+    {
+        await SubmitAsync(FillPolicy.AllOrNone, Confirmation.Manual);
+        (await saga.Exists(id, machine => machine.Screening)).ShouldNotBeNull();
+
+        await harness.Bus.Publish(new RescreenReservation(id, "rule set 2026-12 moved the cutoff", clock.GetUtcNow().AddSeconds(-1)), Ct);
+
+        (await saga.Exists(id, machine => machine.CutoffMissed)).ShouldNotBeNull();
+    }
+
+    [Fact]
+    public async Task A_cutoff_moved_earlier_while_committing_is_recorded_at_once_and_once_passed_releases_and_asks_inventory_again()
+    {
+        await ConfirmingAsync(cutoff: clock.GetUtcNow().AddHours(2));
+        var moved = clock.GetUtcNow().AddMinutes(5);
+
+        await harness.Bus.Publish(new RescreenReservation(id, "rule set 2026-12 moved the cutoff", moved), Ct);
+
+        await WaitForCutoffAsync(moved);
+        await EventuallyScheduledAsync<CutoffReached>(m => m.ReservationId == id && m.Cutoff == moved);
+        await reservations.PassAsync(TimeSpan.FromMinutes(6));
+        await EventuallyPublishedAsync<ReleaseReservationHolds>(m => m.ReservationId == id);
+        // The commit in flight is asked about again, under the moved cutoff.
+        await EventuallyPublishedAsync<CommitReservationHolds>(m => m.ReservationId == id && m.CommitBefore == moved);
+        (await saga.Exists(id, machine => machine.Confirming)).ShouldNotBeNull();
+    }
+
+    [Fact]
+    public async Task A_cutoff_moved_into_the_past_while_committing_releases_the_holds_at_once_without_waiting_for_compliance()
+    {
+        await ConfirmingAsync(cutoff: clock.GetUtcNow().AddHours(2));
+        var moved = clock.GetUtcNow().AddMinutes(-1);
+
+        await harness.Bus.Publish(new RescreenReservation(id, "rule set 2026-12 moved the cutoff", moved), Ct);
+
+        await EventuallyPublishedAsync<ReleaseReservationHolds>(m => m.ReservationId == id && m.RevokeCommitsFrom == null);
+        await EventuallyPublishedAsync<CommitReservationHolds>(m => m.ReservationId == id && m.CommitBefore == moved);
+        saga.Sagas.Contains(id)!.Cutoff.ShouldBe(moved);
+        await harness.Bus.Publish(new ReservationCommitRefused(id, "Nothing to commit: its holds are released."), Ct);
+        (await saga.Exists(id, machine => machine.CutoffMissed)).ShouldNotBeNull();
+    }
+
+    // A timer is sent to the delayed scheduler, not published.
+    private async Task EventuallyScheduledAsync<T>(Func<T, bool> match)
+        where T : class =>
+        (await Eventually.Latest(() => Task.FromResult(harness.Sent.Select<T>(Ct).Count(m => match(m.Context.Message))), seen => seen >= 1,
+            TimeSpan.FromMinutes(2), cancellationToken: Ct)).ShouldBeGreaterThanOrEqualTo(1);
+
     private async Task ConfirmingAsync(DateTimeOffset cutoff)
     {
         await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Auto, cutoff);

@@ -137,4 +137,7 @@ public sealed record TopUpReservation(Guid ReservationId, string Sku);
 /// </summary>
 /// <param name="ReservationId">Reservation id.</param>
 /// <param name="Cause">What changed, for the history.</param>
-public sealed record RescreenReservation(Guid ReservationId, string Cause);
+/// <param name="NewCutoff">When a rule set moved the cutoff of a SKU the reservation holds to its destination, the cutoff now
+/// in force for them (<c>CutoffChanged.NewCutoff</c>): the saga takes the earlier of it and its own at once, before compliance
+/// answers the re-screen. Null for a change that moves no cutoff (a party listed).</param>
+public sealed record RescreenReservation(Guid ReservationId, string Cause, DateTimeOffset? NewCutoff = null);

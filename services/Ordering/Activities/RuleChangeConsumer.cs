@@ -37,7 +37,7 @@ public sealed class RuleChangeConsumer(OrderingDbContext db, ReservationStateMac
               AND EXISTS (SELECT 1 FROM jsonb_array_elements(s.lines) line WHERE line->>'sku' = ANY({skus}))
             """).ToListAsync(context.CancellationToken);
 
-        await RescreenAsync(context, affected, $"rule set {message.RuleSetVersion} moved the cutoff to {message.NewCutoff:O}");
+        await RescreenAsync(context, affected, $"rule set {message.RuleSetVersion} moved the cutoff to {message.NewCutoff:O}", message.NewCutoff);
     }
 
     public async Task Consume(ConsumeContext<PartyListed> context)
@@ -53,11 +53,11 @@ public sealed class RuleChangeConsumer(OrderingDbContext db, ReservationStateMac
         await RescreenAsync(context, affected, $"the restricted-party list changed ({context.Message.ListVersion})");
     }
 
-    private static async Task RescreenAsync(ConsumeContext context, IReadOnlyList<Guid> reservations, string cause)
+    private static async Task RescreenAsync(ConsumeContext context, IReadOnlyList<Guid> reservations, string cause, DateTimeOffset? newCutoff = null)
     {
         foreach (var reservation in reservations)
         {
-            await context.Publish(new RescreenReservation(reservation, cause));
+            await context.Publish(new RescreenReservation(reservation, cause, newCutoff));
         }
     }
 }

@@ -18,7 +18,10 @@ public sealed class ReservationState : SagaStateMachineInstance
     public DateTimeOffset SubmittedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 
-    /// <summary>After this instant nothing may be committed; null until screened, or when no cutoff applies.</summary>
+    /// <summary>
+    /// After this instant nothing may be committed; null until screened (or a rule change moves a cutoff of its lines while
+    /// screening), or when no cutoff applies.
+    /// </summary>
     public DateTimeOffset? Cutoff { get; set; }
 
     public string? DecisionId { get; set; }

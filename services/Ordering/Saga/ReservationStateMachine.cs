@@ -86,8 +86,22 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                 .TransitionTo(Rejected),
             // The rules changed while the first screening was in flight, which may have been answered under the old
             // ones: screen again, and the later answer governs (handled as a re-screen once allocating).
-            When(Rescreen)
+            When(Rescreen, context => !MovesCutoffEarlier(context.Saga, context.Message))
                 .Publish(context => RequestScreening(context.Saga)),
+            // A cutoff moved earlier binds at once, even before the first answer: the approval takes the earlier of it
+            // and its own, and the reservation ends when it passes, however long compliance takes.
+            When(Rescreen, context => MovesCutoffEarlier(context.Saga, context.Message))
+                .Then(context => ApplyMovedCutoff(context.Saga, context.Message))
+                .IfElse(context => context.Saga.Cutoff <= clock.GetUtcNow(),
+                    past => past
+                        .Then(context => context.Saga.StatusReason = "A new rule set moved the cutoff into the past before screening finished.")
+                        .Unschedule(ScreeningTimer)
+                        .TransitionTo(CutoffMissed),
+                    future => future
+                        .Publish(context => RequestScreening(context.Saga))
+                        .Schedule(CutoffTimer,
+                            context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
+                            context => context.Saga.Cutoff!.Value.UtcDateTime)),
             // Nothing is held before screening, so there is nothing to release.
             When(ScreeningTimer.Received)
                 .Then(context => context.Saga.StatusReason =
@@ -196,9 +210,27 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
         // saga asks inventory again with a command of its own: a commit that already landed is answered by the
         // HoldsCommitted it published, one that has not is refused, and either ends the reservation.
         During(Confirming,
-            When(Rescreen)
+            When(Rescreen, context => !MovesCutoffEarlier(context.Saga, context.Message))
                 .Then(context => context.Saga.StatusReason = $"Re-screening while committing: {context.Message.Cause}")
                 .Publish(context => RequestScreening(context.Saga)),
+            // A cutoff moved earlier is recorded at once, not when compliance answers the re-screen (it may be down or
+            // slow): a commit retried from now on commits before it, and once it has passed the holds are released and
+            // inventory asked again, as when the re-screen's answer moves it.
+            When(Rescreen, context => MovesCutoffEarlier(context.Saga, context.Message))
+                .Then(context =>
+                {
+                    ApplyMovedCutoff(context.Saga, context.Message);
+                    context.Saga.StatusReason = $"A new rule set moved the cutoff to {context.Saga.Cutoff:O} while committing.";
+                })
+                .IfElse(context => context.Saga.Cutoff <= clock.GetUtcNow(),
+                    past => past
+                        .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff moved into the past while committing"))
+                        .Publish(context => Commit(context.Saga)),
+                    future => future
+                        .Publish(context => RequestScreening(context.Saga))
+                        .Schedule(CutoffTimer,
+                            context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
+                            context => context.Saga.Cutoff!.Value.UtcDateTime)),
             When(Screened, context => context.Message.Outcome != ScreeningOutcome.Denied
                     && context.Message.Cutoff is { } cutoff && !(context.Saga.Cutoff <= cutoff))
                 .Then(context =>
@@ -248,9 +280,24 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
         // Rules changed (a cutoff moved, a party was listed): ask compliance again, and apply its
         // answer wherever the reservation stands.
         During(Allocating, Held, AwaitingStock,
-            When(Rescreen)
+            When(Rescreen, context => !MovesCutoffEarlier(context.Saga, context.Message))
                 .Then(context => context.Saga.StatusReason = $"Re-screening: {context.Message.Cause}")
                 .Publish(context => RequestScreening(context.Saga)),
+            // A cutoff moved earlier binds at once, whatever compliance's re-screen later says and however long it takes.
+            When(Rescreen, context => MovesCutoffEarlier(context.Saga, context.Message))
+                .Then(context => ApplyMovedCutoff(context.Saga, context.Message))
+                .IfElse(context => context.Saga.Cutoff <= clock.GetUtcNow(),
+                    past => past
+                        .Then(context => context.Saga.StatusReason = "A new rule set moved the cutoff into the past.")
+                        .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff moved into the past"))
+                        .Unschedule(CutoffTimer)
+                        .TransitionTo(CutoffMissed),
+                    future => future
+                        .Then(context => context.Saga.StatusReason = $"Re-screening: {context.Message.Cause}")
+                        .Publish(context => RequestScreening(context.Saga))
+                        .Schedule(CutoffTimer,
+                            context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
+                            context => context.Saga.Cutoff!.Value.UtcDateTime)),
             // A licence now needed because the cutoff moved into the past is a missed cutoff, not a refusal.
             When(Screened, context => context.Message.Outcome == ScreeningOutcome.LicenceRequired
                     && context.Message.Cutoff is { } cutoff && cutoff <= clock.GetUtcNow())
@@ -337,6 +384,8 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
             When(CutoffTimer.Received, context => IsInForce(context.Message.Cutoff, context.Saga.Cutoff))
                 .Then(context => context.Saga.StatusReason = "The cutoff passed before the reservation was confirmed.")
                 .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff missed"))
+                // A cutoff moved earlier can pass while still screening.
+                .Unschedule(ScreeningTimer)
                 .TransitionTo(CutoffMissed));
 
         // Holds placed for a reservation that ended meanwhile must not outlive it.
@@ -460,9 +509,32 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
     private static void RecordApproval(ReservationState saga, ReservationScreened message, DateTimeOffset now, TimeSpan holdTimeToLive)
     {
         saga.DecisionId = message.DecisionId;
-        saga.Cutoff = message.Cutoff;
+        // A rule change while screening may have set an earlier cutoff than this answer, taken under the old rules, gives.
+        saga.Cutoff = saga.Cutoff is { } moved && !(message.Cutoff <= moved) ? moved : message.Cutoff;
         var expiry = now + holdTimeToLive;
-        saga.HoldsExpireAt = message.Cutoff is { } cutoff && cutoff < expiry ? cutoff : expiry;
+        saga.HoldsExpireAt = saga.Cutoff is { } cutoff && cutoff < expiry ? cutoff : expiry;
+    }
+
+    /// <summary>Whether a rule change carries a cutoff earlier than the saga's (any cutoff, when the saga has none).</summary>
+    private static bool MovesCutoffEarlier(ReservationState saga, RescreenReservation message) =>
+        message.NewCutoff is { } moved && !(saga.Cutoff <= moved);
+
+    /// <summary>
+    /// Takes a rule change's cutoff at once, before compliance answers the re-screen: so a compliance that is down or
+    /// slow cannot leave the reservation committing, or holding stock, past the cutoff now in force. Only an earlier one
+    /// is taken (<see cref="MovesCutoffEarlier"/>): a cutoff moved later does not widen the window here, because the
+    /// message speaks for some SKUs and destinations while the reservation's cutoff is the earliest of all its lines, a
+    /// licence requirement or a listing may bind it regardless, and a narrowed window can only refuse a sale while a
+    /// widened one could allow a wrong one; compliance's re-screen, which judges every line, is what may move it later.
+    /// Holds planned from now on lapse no later than it.
+    /// </summary>
+    private static void ApplyMovedCutoff(ReservationState saga, RescreenReservation message)
+    {
+        saga.Cutoff = message.NewCutoff;
+        if (saga.HoldsExpireAt > saga.Cutoff)
+        {
+            saga.HoldsExpireAt = saga.Cutoff;
+        }
     }
 
     /// <summary>
