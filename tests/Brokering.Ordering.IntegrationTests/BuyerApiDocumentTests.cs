@@ -88,7 +88,7 @@ public sealed class BuyerApiDocumentTests(SmallBudgetOrderingHost host) : IClass
     private async Task<Dictionary<string, List<Answer>>> ExerciseEveryOperationAsync()
     {
         var observed = new Dictionary<string, List<Answer>>(StringComparer.Ordinal);
-        async Task Call(string operation, string? token, HttpMethod method, string path, string? body = null, string? idempotencyKey = null,
+        async Task<int> Call(string operation, string? token, HttpMethod method, string path, string? body = null, string? idempotencyKey = null,
             string contentType = "application/json")
         {
             using var client = host.ClientWith(token);
@@ -107,6 +107,7 @@ public sealed class BuyerApiDocumentTests(SmallBudgetOrderingHost host) : IClass
             var hasBody = (await response.Content.ReadAsByteArrayAsync(TestContext.Current.CancellationToken)).Length > 0;
             var answers = observed.TryGetValue(operation, out var list) ? list : observed[operation] = [];
             answers.Add(new Answer((int)response.StatusCode, hasBody ? response.Content.Headers.ContentType?.MediaType : null));
+            return (int)response.StatusCode;
         }
 
         var cutoff = DateTimeOffset.UtcNow.AddHours(1);
@@ -202,15 +203,22 @@ public sealed class BuyerApiDocumentTests(SmallBudgetOrderingHost host) : IClass
 
     /// <summary>Every webhook subscription operation, until each has given every answer it can give.</summary>
     private async Task ExerciseWebhookOperationsAsync(
-        Func<string, string?, HttpMethod, string, string?, string?, string, Task> call,
+        Func<string, string?, HttpMethod, string, string?, string?, string, Task<int>> call,
         Func<string, HttpMethod, string, string?, Task> refusals)
     {
         const string root = "/v1/webhooks/subscriptions";
         var subscriber = Sagas.NewBuyer("doc-hooks");
         var token = TestTokens.Buyer(subscriber);
         var unknown = Guid.NewGuid();
-        Task Call(string operation, HttpMethod method, string path, string? body = null, string contentType = "application/json") =>
-            call(operation, token, method, path, body, null, contentType);
+        // The subscriber's own calls are never the ones over budget (other callers' are, in refusals): a 429 on the small
+        // budget is waited out and the call made again, so how busy the machine is cannot leave an answer unobserved.
+        async Task Call(string operation, HttpMethod method, string path, string? body = null, string contentType = "application/json")
+        {
+            while (await call(operation, token, method, path, body, null, contentType) == StatusCodes.Status429TooManyRequests)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), TestContext.Current.CancellationToken);
+            }
+        }
         string Subscription(int i) => $$"""{"url":"https://hooks.example.com/doc/{{i}}","eventTypes":["reservation.status_changed"]}""";
 
         const string create = "POST " + root;
@@ -219,14 +227,14 @@ public sealed class BuyerApiDocumentTests(SmallBudgetOrderingHost host) : IClass
         var limit = new WebhookOptions().MaxSubscriptionsPerTenant;
         for (var i = 0; i <= limit; i++)
         {
-            await Task.Delay(TimeSpan.FromMilliseconds(250), TestContext.Current.CancellationToken); // within the small budget
             await Call(create, HttpMethod.Post, root, Subscription(i));
         }
 
         await refusals(create, HttpMethod.Post, root, Subscription(0));
 
         using var client = host.ClientWith(token);
-        using var list = JsonDocument.Parse(await client.GetStringAsync(new Uri(root, UriKind.Relative), TestContext.Current.CancellationToken));
+        using var listed = await WithinBudgetAsync(() => client.GetAsync(new Uri(root, UriKind.Relative), TestContext.Current.CancellationToken));
+        using var list = JsonDocument.Parse(await listed.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
         var ids = list.RootElement.GetProperty("subscriptions").EnumerateArray().Select(s => s.GetProperty("id").GetGuid()).ToList();
 
         await Call("GET " + root, HttpMethod.Get, root);
@@ -256,31 +264,51 @@ public sealed class BuyerApiDocumentTests(SmallBudgetOrderingHost host) : IClass
         // left, so nothing is ever sent to the endpoints named here.
         foreach (var id in ids.Skip(2))
         {
-            await Task.Delay(TimeSpan.FromMilliseconds(250), TestContext.Current.CancellationToken); // within the small budget
-            using var deleted = await client.DeleteAsync(new Uri($"{root}/{id}", UriKind.Relative), TestContext.Current.CancellationToken);
+            using var deleted = await WithinBudgetAsync(() => client.DeleteAsync(new Uri($"{root}/{id}", UriKind.Relative), TestContext.Current.CancellationToken));
             deleted.StatusCode.ShouldBe(HttpStatusCode.NoContent);
         }
 
-        using (var paused = await client.PostAsync(new Uri($"{root}/{ids[1]}/pause", UriKind.Relative), null, TestContext.Current.CancellationToken))
+        using (var paused = await WithinBudgetAsync(() => client.PostAsync(new Uri($"{root}/{ids[1]}/pause", UriKind.Relative), null, TestContext.Current.CancellationToken)))
         {
             paused.StatusCode.ShouldBe(HttpStatusCode.OK);
         }
 
-        using (var submitted = await client.PostAsync(new Uri("/v1/reservations", UriKind.Relative), new StringContent(Body, Encoding.UTF8, "application/json"),
-            TestContext.Current.CancellationToken))
+        using (var submitted = await WithinBudgetAsync(() => client.PostAsync(new Uri("/v1/reservations", UriKind.Relative),
+            new StringContent(Body, Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken)))
         {
             submitted.StatusCode.ShouldBe(HttpStatusCode.Accepted);
         }
 
         var delivery = await Eventually.Until(async () =>
         {
-            using var log = JsonDocument.Parse(await client.GetStringAsync(new Uri($"{root}/{ids[1]}/deliveries", UriKind.Relative), TestContext.Current.CancellationToken));
+            using var response = await WithinBudgetAsync(() => client.GetAsync(new Uri($"{root}/{ids[1]}/deliveries", UriKind.Relative), TestContext.Current.CancellationToken));
+            using var log = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
             return log.RootElement.GetProperty("deliveries").EnumerateArray().Select(d => d.GetProperty("id").GetGuid()).FirstOrDefault();
         }, id => id != Guid.Empty, TimeSpan.FromSeconds(60), "a delivery to replay", interval: TimeSpan.FromMilliseconds(500));
         const string replay = "POST " + root + "/{id}/deliveries/{deliveryId}/replay";
         await Call(replay, HttpMethod.Post, $"{root}/{ids[1]}/deliveries/{delivery}/replay");
         await Call(replay, HttpMethod.Post, $"{root}/{ids[1]}/deliveries/{unknown}/replay");
         await refusals(replay, HttpMethod.Post, $"{root}/{unknown}/deliveries/{unknown}/replay", null);
+    }
+
+    /// <summary>
+    /// Sends a request the test needs answered (not one it observes) on the small budget: a 429 is waited out as its
+    /// Retry-After says and the request sent again, so how busy the machine was decides nothing.
+    /// </summary>
+    private static async Task<HttpResponseMessage> WithinBudgetAsync(Func<Task<HttpResponseMessage>> send)
+    {
+        while (true)
+        {
+            var response = await send();
+            if (response.StatusCode != HttpStatusCode.TooManyRequests)
+            {
+                return response;
+            }
+
+            var wait = response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1);
+            response.Dispose();
+            await Task.Delay(wait, TestContext.Current.CancellationToken);
+        }
     }
 
     /// <summary>Status → media types, per buyer operation of the served document.</summary>
