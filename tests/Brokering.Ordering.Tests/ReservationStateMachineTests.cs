@@ -474,6 +474,35 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_approval_answering_an_earlier_screening_request_cannot_widen_a_cutoff_a_later_rule_change_brought_in()
+    {
+        var cutoff = clock.GetUtcNow().AddHours(1);
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Manual, cutoff);
+        await HoldsPlacedAsync(100);
+        (await saga.Exists(id, machine => machine.Held)).ShouldNotBeNull();
+
+        // A party is listed (screen again), then a rule set brings the cutoff in (screen again, cutoff taken at once).
+        await harness.Bus.Publish(new RescreenReservation(id, "party listed"), Ct);
+        await EventuallyPublishedAsync<ScreenReservation>(m => m.ReservationId == id && m.Request == 2);
+        var moved = clock.GetUtcNow().AddMinutes(10);
+        await harness.Bus.Publish(new RescreenReservation(id, "rule set 2026-12 moved the cutoff", moved), Ct);
+        await EventuallyPublishedAsync<ScreenReservation>(m => m.ReservationId == id && m.Request == 3);
+        await WaitForCutoffAsync(moved);
+
+        // The answer to the party listing comes last, decided under the old rule set: it must not take the cutoff out again.
+        await harness.Bus.Publish(Approval("d-2", cutoff, request: 2), Ct);
+        await EventuallyConsumedAsync<ReservationScreened>(count: 2);
+        saga.Sagas.Contains(id)!.Cutoff.ShouldBe(moved);
+        saga.Sagas.Contains(id)!.DecisionId.ShouldBe("d-1");
+
+        // The answer to the latest request decides, even to widen: compliance screened under the rules now in force.
+        var widened = clock.GetUtcNow().AddMinutes(20);
+        await harness.Bus.Publish(Approval("d-3", widened, request: 3), Ct);
+        await WaitForCutoffAsync(widened);
+        saga.Sagas.Contains(id)!.DecisionId.ShouldBe("d-3");
+    }
+
+    [Fact]
     public async Task A_cutoff_moved_earlier_while_screening_bounds_the_approval_taken_under_the_old_rules_and_its_holds()
     {
         await SubmitAsync(FillPolicy.AllOrNone, Confirmation.Manual);
@@ -566,6 +595,14 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
         where T : class =>
         (await Eventually.Latest(() => Task.FromResult(harness.Published.Select<T>(Ct).Count(m => match(m.Context.Message))), seen => seen >= count,
             TimeSpan.FromMinutes(2), cancellationToken: Ct)).ShouldBeGreaterThanOrEqualTo(count);
+
+    private async Task EventuallyConsumedAsync<T>(int count)
+        where T : class =>
+        (await Eventually.Latest(() => Task.FromResult(saga.Consumed.Select<T>(Ct).Count()), seen => seen >= count,
+            TimeSpan.FromMinutes(2), cancellationToken: Ct)).ShouldBeGreaterThanOrEqualTo(count);
+
+    private ReservationScreened Approval(string decision, DateTimeOffset cutoff, int request) =>
+        new(id, decision, ScreeningOutcome.Approved, cutoff, [new ScreenedLine(Sku, ScreeningOutcome.Approved, cutoff, [])], [], Request: request);
 
     private async Task WaitForCutoffAsync(DateTimeOffset cutoff) =>
         (await Eventually.Latest(() => Task.FromResult(saga.Sagas.Contains(id)!.Cutoff), seen => seen == cutoff, TimeSpan.FromMinutes(1), cancellationToken: Ct))

@@ -6,7 +6,10 @@ namespace Brokering.Contracts.Ordering;
 
 /// <summary>Ask compliance to screen a reservation (again, after a rule change).</summary>
 /// <param name="ReservationId">Reservation id; the activity reads the reservation as it was accepted.</param>
-public sealed record ScreenReservation(Guid ReservationId);
+/// <param name="Request">The saga's number for this request (1, 2, …), echoed in the answer
+/// (<see cref="ReservationScreened.Request"/>), so the saga knows an answer to an earlier request, possibly decided under
+/// rules since replaced, from the answer to its latest. Null from an older ordering.</param>
+public sealed record ScreenReservation(Guid ReservationId, int? Request = null);
 
 /// <summary>The outcome of screening a line.</summary>
 /// <param name="Sku">Catalogue SKU.</param>
@@ -38,6 +41,8 @@ public enum ScreeningOutcome
 /// <param name="LicenceUnitsDrawn">Whether this decision set licence units aside for the reservation, which compliance gives
 /// back when told the reservation ended unconfirmed; null when not known (an older compliance, or no decision at all),
 /// which counts as possibly.</param>
+/// <param name="Request">The <see cref="ScreenReservation.Request"/> this answers; null for a screening the saga took at once
+/// within its own step (never stale), or one asked for by an older ordering.</param>
 public sealed record ReservationScreened(
     Guid ReservationId,
     string DecisionId,
@@ -45,7 +50,8 @@ public sealed record ReservationScreened(
     DateTimeOffset? Cutoff,
     IReadOnlyList<ScreenedLine> Lines,
     IReadOnlyList<string> Reasons,
-    bool? LicenceUnitsDrawn = null);
+    bool? LicenceUnitsDrawn = null,
+    int? Request = null);
 
 /// <summary>Ask the allocation activity to split the lines across distributors' offers and hold them.</summary>
 /// <param name="ReservationId">Reservation id.</param>

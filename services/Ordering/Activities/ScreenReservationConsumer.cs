@@ -26,6 +26,7 @@ public sealed class ScreenReservationConsumer(OrderingDbContext db, ComplianceSc
             return;
         }
 
-        await context.Publish(await screening.ScreenAsync(context.Message.ReservationId, context.CancellationToken));
+        var screened = await screening.ScreenAsync(context.Message.ReservationId, context.CancellationToken);
+        await context.Publish(screened with { Request = context.Message.Request });
     }
 }

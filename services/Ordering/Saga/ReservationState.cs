@@ -32,6 +32,12 @@ public sealed class ReservationState : SagaStateMachineInstance
 
     public DateTimeOffset? HoldsExpireAt { get; set; }
 
+    /// <summary>
+    /// How many screenings the saga has asked for by command (<see cref="Brokering.Contracts.Ordering.ScreenReservation.Request"/>).
+    /// An answer to an earlier one may have been decided under rules since replaced: it can narrow the cutoff, never widen it.
+    /// </summary>
+    public int ScreeningRequests { get; set; }
+
     /// <summary>The buyer confirmed while a top-up or re-allocation was in flight: commit as soon as the plan lands.</summary>
     public bool ConfirmationPending { get; set; }
 

@@ -329,7 +329,18 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                 .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff moved into the past"))
                 .Unschedule(CutoffTimer)
                 .TransitionTo(CutoffMissed),
-            When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved && (context.Message.Cutoff is null || context.Message.Cutoff > clock.GetUtcNow()))
+            // A stale approval (see IsStale) can still bring the cutoff in, never take it out: the latest answer decides.
+            When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved && (context.Message.Cutoff is null || context.Message.Cutoff > clock.GetUtcNow())
+                    && IsStale(context.Saga, context.Message))
+                .If(context => context.Message.Cutoff is { } cutoff && !(context.Saga.Cutoff <= cutoff),
+                    earlier => earlier
+                        .Then(context => context.Saga.Cutoff = context.Message.Cutoff)
+                        .Schedule(CutoffTimer,
+                            context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
+                            context => context.Saga.Cutoff!.Value.UtcDateTime)
+                        .Unschedule(FillDeadline)),
+            When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved && (context.Message.Cutoff is null || context.Message.Cutoff > clock.GetUtcNow())
+                    && !IsStale(context.Saga, context.Message))
                 .Then(context =>
                 {
                     context.Saga.DecisionId = context.Message.DecisionId;
@@ -576,8 +587,17 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
     private static ScreenReservation RequestScreening(ReservationState saga)
     {
         saga.MayHoldLicenceUnits = true;
-        return new ScreenReservation(saga.CorrelationId);
+        saga.ScreeningRequests++;
+        return new ScreenReservation(saga.CorrelationId, saga.ScreeningRequests);
     }
+
+    /// <summary>
+    /// Whether an answer is to an earlier screening request than the saga's latest: asked before a rule change the
+    /// latest was asked after, it may carry the cutoff of rules since replaced. An answer taken at once, or to a request
+    /// not numbered, is current.
+    /// </summary>
+    private static bool IsStale(ReservationState saga, ReservationScreened message) =>
+        message.Request is { } request && request < saga.ScreeningRequests;
 
     /// <summary>
     /// A commit, taken at once or by command. Its gate screens again when the rules have moved since the decision the

@@ -655,6 +655,10 @@ namespace Brokering.Ordering.Data.Migrations
                         .HasColumnType("integer")
                         .HasColumnName("plan_version");
 
+                    b.Property<int>("ScreeningRequests")
+                        .HasColumnType("integer")
+                        .HasColumnName("screening_requests");
+
                     b.Property<Guid?>("ScreeningTimerTokenId")
                         .HasColumnType("uuid")
                         .HasColumnName("screening_timer_token_id");
