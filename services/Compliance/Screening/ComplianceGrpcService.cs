@@ -31,16 +31,11 @@ internal sealed class ComplianceGrpcService(
             request.EndUser is null ? null : new ScreeningParty(request.EndUser.Name, request.EndUser.Country),
             request.DestinationCountry,
             [.. request.Lines.Select(line => new ScreeningLineInput(line.Sku, line.Quantity))]);
-        var (decision, drawn) = await screening.ScreenAsync(input, context.CancellationToken);
+        var (decision, drawn, vouch) = await screening.ScreenAsync(input, context.CancellationToken);
         var response = ToResponse(decision);
         response.LicenceUnitsDrawn = drawn;
-        if (response.Outcome == Api.ScreeningOutcome.Approved)
-        {
-            // The commit gate's answer with the decision: a caller that commits at once saves the round trip.
-            var vouch = await voucher.VouchForFreshAsync(decision, context.CancellationToken);
-            response.VouchedUntil = vouch is { Current: true, ValidUntil: { } until } ? Timestamp.FromDateTimeOffset(until) : null;
-        }
-
+        // The commit gate's answer with an approval: a caller that commits at once saves the round trip.
+        response.VouchedUntil = vouch is { Current: true, ValidUntil: { } until } ? Timestamp.FromDateTimeOffset(until) : null;
         return response;
     }
 

@@ -11,11 +11,14 @@ namespace Brokering.Compliance.Screening;
 /// <summary>
 /// Screens a reservation and files the decision: loads what <see cref="Screener"/> reads, locks the
 /// buyer's licences for the destination (so two screenings cannot both spend the last units), and
-/// stores the decision with its evidence and the licence drawdowns in one transaction.
+/// stores the decision with its evidence and the licence drawdowns, and judges an approval for the commit gate
+/// (<see cref="DecisionVoucher"/>), all in one transaction: one BEGIN and COMMIT per screening where each read was its
+/// own transaction before.
 /// </summary>
 internal sealed class ScreeningService(
     ComplianceDbContext db,
     ReferenceDataCache cache,
+    DecisionVoucher voucher,
     TimeProvider time,
     IOptionsMonitor<ComplianceOptions> options)
 {
@@ -26,6 +29,7 @@ internal sealed class ScreeningService(
             throw new ArgumentException("reservation_id is required: decisions are filed under it.", nameof(input));
         }
 
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var snapshot = await cache.GetAsync(db, cancellationToken);
         var buyer = await BuyersApi.CurrentAsync(db, input.BuyerId, cancellationToken);
         var partyNames = new[] { input.EndUser?.Name, input.BuyerParent?.Name, buyer?.LegalName, buyer?.ParentName }
@@ -36,7 +40,6 @@ internal sealed class ScreeningService(
             ? []
             : await db.PartyClearances.AsNoTracking().Where(clearance => partyNames.Contains(clearance.CanonicalName)).ToListAsync(cancellationToken);
 
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var now = time.GetUtcNow();
         var ledger = await LoadLedgerAsync(input, now, cancellationToken);
         var evidence = Screener.Screen(input, new ScreeningContext(
@@ -66,8 +69,11 @@ internal sealed class ScreeningService(
         db.ScreeningDecisions.Add(decision);
         var drawn = !ledger.IsEmpty && await RecordDrawdownsAsync(input.ReservationId, decision, ledger, evidence.Outcome, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
+        // Judged after the decision is written, in the same transaction: each of the voucher's reads sees every rule set
+        // or list change committed before it, as a VouchForDecision call right after this screening would.
+        var vouch = evidence.Outcome == Verdict.Approved ? await voucher.VouchForFreshAsync(decision, cancellationToken) : null;
         await transaction.CommitAsync(cancellationToken);
-        return new ScreeningFiled(decision, drawn);
+        return new ScreeningFiled(decision, drawn, vouch);
     }
 
     private async Task<LicenceLedger> LoadLedgerAsync(ScreeningInput input, DateTimeOffset now, CancellationToken cancellationToken)
@@ -145,5 +151,8 @@ internal sealed class ScreeningService(
     }
 }
 
-/// <summary>A screening as filed: the decision, and whether it set licence units aside for the reservation.</summary>
-internal sealed record ScreeningFiled(ScreeningDecision Decision, bool LicenceUnitsDrawn);
+/// <summary>
+/// A screening as filed: the decision, whether it set licence units aside for the reservation, and for an approval the
+/// commit gate's answer given with it (null otherwise).
+/// </summary>
+internal sealed record ScreeningFiled(ScreeningDecision Decision, bool LicenceUnitsDrawn, Vouch? Vouch);
