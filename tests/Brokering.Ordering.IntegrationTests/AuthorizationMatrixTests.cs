@@ -11,7 +11,7 @@ public sealed class AuthorizationMatrixTests(OrderingHost host) : IClassFixture<
     private static readonly string[] Ops = [BrokeringRoles.Ops];
 
     // null: anonymous callers too (the console's static shell carries no data).
-    private static readonly Dictionary<string, string[]?> Expected = AuthorizationMatrix.WithServiceDefaults(new Dictionary<string, string[]?>
+    internal static readonly Dictionary<string, string[]?> Expected = AuthorizationMatrix.WithServiceDefaults(new Dictionary<string, string[]?>
     {
         ["GET /ops/"] = null,
         ["GET /ops/assets/{**path}"] = null,
