@@ -44,6 +44,8 @@ public sealed class CrossTenantMatrixTests(CrossTenantMatrixTests.KestrelHost ho
 
         await WaitForOwnChangesAsync(acme, acmes[1]);
         var theirs = held.CorrelationId;
+        var theirHook = await SubscribeAsync(acme, "https://hooks.acme.example/brokering");
+        const string Hooks = "/v1/webhooks/subscriptions";
 
         var probes = new Dictionary<string, Func<Task>>
         {
@@ -113,6 +115,21 @@ public sealed class CrossTenantMatrixTests(CrossTenantMatrixTests.KestrelHost ho
                 await call.ResponseStream.MoveNext(Cancel);
                 return call.ResponseStream.Current;
             }),
+            ["POST /v1/webhooks/subscriptions/"] = async () =>
+                (await SubscribeAsync(rival, "https://hooks.acme.example/brokering")).ShouldNotBe(theirHook, "the same URL is a subscription of the rival's own"),
+            ["GET /v1/webhooks/subscriptions/"] = async () =>
+            {
+                using var list = await GetAsync(rival, Hooks);
+                list.RootElement.GetProperty("subscriptions").EnumerateArray().Select(h => h.GetProperty("id").GetGuid()).ShouldNotContain(theirHook);
+            },
+            ["GET /v1/webhooks/subscriptions/{id:guid}"] = () => RefusedAsIfUnknownAsync(rival, HttpMethod.Get, Hooks + "/{0}", theirHook, body: null),
+            ["GET /v1/webhooks/subscriptions/{id:guid}/deliveries"] = () =>
+                RefusedAsIfUnknownAsync(rival, HttpMethod.Get, Hooks + "/{0}/deliveries", theirHook, body: null),
+            ["POST /v1/webhooks/subscriptions/{id:guid}/pause"] = () => RefusedAsIfUnknownAsync(rival, HttpMethod.Post, Hooks + "/{0}/pause", theirHook, body: null),
+            ["POST /v1/webhooks/subscriptions/{id:guid}/resume"] = () => RefusedAsIfUnknownAsync(rival, HttpMethod.Post, Hooks + "/{0}/resume", theirHook, body: null),
+            ["POST /v1/webhooks/subscriptions/{id:guid}/deliveries/{deliveryId:guid}/replay"] = () =>
+                RefusedAsIfUnknownAsync(rival, HttpMethod.Post, Hooks + "/{0}/deliveries/" + Guid.CreateVersion7() + "/replay", theirHook, body: null),
+            ["DELETE /v1/webhooks/subscriptions/{id:guid}"] = () => RefusedAsIfUnknownAsync(rival, HttpMethod.Delete, Hooks + "/{0}", theirHook, body: null),
         };
 
         var failures = await CrossTenantMatrix.VerifyAsync(
@@ -122,6 +139,20 @@ public sealed class CrossTenantMatrixTests(CrossTenantMatrixTests.KestrelHost ho
         (await host.SagaAsync(theirs)).CurrentState.ShouldBe("Held", "the other buyer's confirm and cancel changed nothing");
         using var own = await GetAsync(acme, $"/v1/reservations/{theirs}");
         own.RootElement.GetProperty("status").GetString().ShouldBe("Held", "its own buyer still reads it");
+        using var hook = await GetAsync(acme, $"{Hooks}/{theirHook}");
+        hook.RootElement.GetProperty("state").GetString().ShouldBe("Active", "the other buyer's pause and delete changed nothing");
+    }
+
+    /// <summary>Subscribes the buyer to its reservations' status changes; returns the subscription's id.</summary>
+    private async Task<Guid> SubscribeAsync(string buyer, string url)
+    {
+        using var client = host.ClientWith(TestTokens.Buyer(buyer));
+        using var response = await client.PostAsync(new Uri("/v1/webhooks/subscriptions", UriKind.Relative),
+            new StringContent($$"""{"url":"{{url}}","eventTypes":["reservation.status_changed"]}""", Encoding.UTF8, "application/json"), Cancel);
+        var text = await response.Content.ReadAsStringAsync(Cancel);
+        response.StatusCode.ShouldBe(HttpStatusCode.Created, text);
+        using var created = JsonDocument.Parse(text);
+        return created.RootElement.GetProperty("subscription").GetProperty("id").GetGuid();
     }
 
     /// <summary>
