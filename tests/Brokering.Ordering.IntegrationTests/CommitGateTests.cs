@@ -104,13 +104,13 @@ public sealed class CommitGateTests
         await using var host = await StandInOrderingHost.StartAsync(dependencies);
         dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddHours(1);
         var id = await host.SubmitAsync(Confirmation.Manual);
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Held", "the reservation Held");
+        await host.ReachesAsync(id, "Held");
 
         // A new rule set that moves the cutoff later: the old decision no longer vouches, a new screening approves.
         dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddHours(2);
         await ConfirmAsync(host, id);
 
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Confirmed", "the reservation Confirmed");
+        await host.ReachesAsync(id, "Confirmed");
         dependencies.Inventory.HoldsOf(id).ShouldAllBe(hold => hold.Status == StandInHoldStatus.Committed);
         // The first decision was refused; the commit rested on the one taken under the new rules.
         dependencies.Compliance.VouchesRefused.ShouldBe(1);
@@ -125,7 +125,7 @@ public sealed class CommitGateTests
 
         var id = await host.SubmitAsync(Confirmation.Auto);
 
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Confirmed", "the reservation Confirmed");
+        await host.ReachesAsync(id, "Confirmed");
         dependencies.Inventory.HoldsOf(id).ShouldAllBe(hold => hold.Status == StandInHoldStatus.Committed);
         // The approval came with the gate's answer, still good when the commit was made: compliance was not asked twice.
         dependencies.Compliance.Vouches.ShouldBe(0);
@@ -140,11 +140,11 @@ public sealed class CommitGateTests
         // An answer given with the decision that would still be good when the buyer confirms.
         dependencies.Compliance.VouchWithDecisionFor = TimeSpan.FromMinutes(10);
         var id = await host.SubmitAsync(Confirmation.Manual);
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Held", "the reservation Held");
+        await host.ReachesAsync(id, "Held");
 
         await ConfirmAsync(host, id);
 
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Confirmed", "the reservation Confirmed");
+        await host.ReachesAsync(id, "Confirmed");
         dependencies.Compliance.Vouches.ShouldBe(1);
     }
 
@@ -156,7 +156,7 @@ public sealed class CommitGateTests
         dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddHours(1);
         dependencies.Compliance.VouchWithDecisionFor = null;
         var id = await host.SubmitAsync(Confirmation.Manual, endUser: "Acme Research");
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Held", "the reservation Held");
+        await host.ReachesAsync(id, "Held");
 
         // Listed after the approval and before the confirmation: the decision no longer vouches, the gate screens again,
         // and the denial (worded with the entry and the score, as compliance's evidence is) refuses the commit.
@@ -164,7 +164,7 @@ public sealed class CommitGateTests
         dependencies.Compliance.Cutoff = dependencies.Compliance.Cutoff;
         await ConfirmAsync(host, id);
 
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Rejected", "the reservation Rejected");
+        await host.ReachesAsync(id, "Rejected");
         using var buyer = host.ClientWith(TestTokens.Buyer(await host.BuyerOfAsync(id)));
         var view = await buyer.GetStringAsync(new Uri($"/v1/reservations/{id}", UriKind.Relative), Ct);
         view.ShouldContain("refused by export screening (decision ", Case.Insensitive);

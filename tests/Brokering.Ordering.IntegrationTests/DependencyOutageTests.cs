@@ -31,7 +31,7 @@ public sealed class DependencyOutageTests
         dependencies.Inventory.HoldsOf(id).ShouldBeEmpty();
         dependencies.Inventory.Down = false;
 
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Confirmed", "the reservation Confirmed");
+        await host.ReachesAsync(id, "Confirmed");
         var holds = dependencies.Inventory.HoldsOf(id);
         holds.ShouldNotBeEmpty();
         holds.ShouldAllBe(hold => hold.Status == StandInHoldStatus.Committed);
@@ -44,7 +44,7 @@ public sealed class DependencyOutageTests
         await using var host = await StandInOrderingHost.StartAsync(dependencies);
         dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddHours(1);
         var id = await host.SubmitAsync(Confirmation.Manual);
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Held", "the reservation Held");
+        await host.ReachesAsync(id, "Held");
         var placed = dependencies.Inventory.HoldsOf(id);
         placed.ShouldNotBeEmpty();
 
@@ -53,7 +53,7 @@ public sealed class DependencyOutageTests
         dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddSeconds(3);
         await host.Probe.Publish.Publish(new RescreenReservation(id, "rule set moved the cutoff"), Ct);
 
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "CutoffMissed", "the reservation CutoffMissed");
+        await host.ReachesAsync(id, "CutoffMissed");
         await StandInOrderingHost.EventuallyAsync(() => host.RedeliveryScheduledAsync(":ReleaseReservationHolds"), "a scheduled redelivery of the release");
         dependencies.Inventory.HoldsOf(id).ShouldAllBe(hold => hold.Status == StandInHoldStatus.Active);
         dependencies.Inventory.ReleasesReceived.ShouldNotContain(id.ToString());
@@ -74,7 +74,7 @@ public sealed class DependencyOutageTests
         dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddHours(1);
         dependencies.Inventory.CommitsDown = true;
         var id = await host.SubmitAsync(Confirmation.Auto);
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Confirming", "the reservation Confirming");
+        await host.ReachesAsync(id, "Confirming");
         await StandInOrderingHost.EventuallyAsync(() => host.RedeliveryScheduledAsync(":CommitReservationHolds"), "a scheduled redelivery of the commit");
 
         dependencies.Inventory.Down = true;
@@ -86,7 +86,7 @@ public sealed class DependencyOutageTests
         dependencies.Inventory.CommitsDown = false;
         dependencies.Inventory.Down = false;
 
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "CutoffMissed", "the reservation CutoffMissed");
+        await host.ReachesAsync(id, "CutoffMissed");
         await StandInOrderingHost.EventuallyAsync(
             () => Task.FromResult(dependencies.Inventory.HoldsOf(id).All(hold => hold.Status == StandInHoldStatus.Released)),
             "every hold released");
@@ -112,6 +112,13 @@ public sealed class DependencyOutageTests
 
         await StandInOrderingHost.EventuallyAsync(() => host.RedeliveryScheduledAsync(":ScreenReservation"), "a scheduled redelivery of a screening");
         dependencies.Compliance.Refused.ShouldBePositive();
+        // Every one of them has come through the broker and waits for compliance (on a busy machine the last submissions
+        // may still be on their way when the first redelivery is scheduled).
+        foreach (var id in waiting)
+        {
+            await host.ReachesAsync(id, "Screening");
+        }
+
         // A commit needs compliance to vouch for it (the commit gate fails closed), so what must not wait here is a
         // cancellation: it needs only inventory, to release the holds.
         using (var buyer = host.ClientWith(TestTokens.Buyer(await host.BuyerOfAsync(ready))))
@@ -144,11 +151,11 @@ public sealed class DependencyOutageTests
         await using var host = await StandInOrderingHost.StartAsync(dependencies);
         dependencies.Inventory.CommitsDown = true;
         var id = await host.SubmitAsync(Confirmation.Auto, endUser: "Acme Research");
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Confirming", "the reservation Confirming");
+        await host.ReachesAsync(id, "Confirming");
 
         dependencies.Compliance.List("Acme Research");
         await host.Probe.Publish.Publish(new RescreenReservation(id, "restricted-party list update"), Ct);
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Rejected", "the reservation Rejected");
+        await host.ReachesAsync(id, "Rejected");
         // The commit, redelivered once inventory's commit path is back, must not confirm it.
         dependencies.Inventory.CommitsDown = false;
 
@@ -169,7 +176,7 @@ public sealed class DependencyOutageTests
         await using var host = await StandInOrderingHost.StartAsync(dependencies);
         dependencies.Inventory.CommitsDown = true;
         var id = await host.SubmitAsync(Confirmation.Auto, endUser: "Acme Research");
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Confirming", "the reservation Confirming");
+        await host.ReachesAsync(id, "Confirming");
 
         await host.Probe.Publish.Publish(
             new Brokering.Contracts.Compliance.PartyListed(Guid.NewGuid(), "Quiet Photonics Co., Ltd.", ["QP"], "CN", "v42", DateTimeOffset.UtcNow), Ct);

@@ -22,13 +22,13 @@ public sealed class HoldReleaseTests
         await using var host = await StandInOrderingHost.StartAsync(dependencies);
         dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddHours(1);
         var id = await host.SubmitAsync(Confirmation.Manual);
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Held", "the reservation Held");
+        await host.ReachesAsync(id, "Held");
         var placed = dependencies.Inventory.HoldsOf(id);
         placed.ShouldNotBeEmpty();
 
         await CancelAsync(host, id);
 
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Cancelled", "the reservation Cancelled");
+        await host.ReachesAsync(id, "Cancelled");
         // Released by the time the reservation shows Cancelled: the release was part of the transaction that ended it.
         dependencies.Inventory.HoldsOf(id).ShouldAllBe(hold => hold.Status == StandInHoldStatus.Released);
         dependencies.Inventory.ReleasesReceived.Count(reservation => reservation == id.ToString()).ShouldBe(1);
@@ -44,12 +44,12 @@ public sealed class HoldReleaseTests
         await using var host = await StandInOrderingHost.StartAsync(dependencies);
         dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddHours(1);
         var id = await host.SubmitAsync(Confirmation.Manual);
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Held", "the reservation Held");
+        await host.ReachesAsync(id, "Held");
         dependencies.Inventory.Down = true;
 
         await CancelAsync(host, id);
 
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Cancelled", "the reservation Cancelled");
+        await host.ReachesAsync(id, "Cancelled");
         await host.Probe.WaitForAsync<ReleaseReservationHolds>(release => release.ReservationId == id);
         dependencies.Inventory.HoldsOf(id).ShouldAllBe(hold => hold.Status == StandInHoldStatus.Active);
         dependencies.Inventory.Down = false;

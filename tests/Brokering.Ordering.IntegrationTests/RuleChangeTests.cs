@@ -20,7 +20,7 @@ public sealed class RuleChangeTests
         dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddHours(1);
         dependencies.Inventory.CommitsDown = true;
         var id = await host.SubmitAsync(Confirmation.Auto);
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Confirming", "the reservation Confirming");
+        await host.ReachesAsync(id, "Confirming");
 
         var moved = DateTimeOffset.UtcNow.AddSeconds(3);
         dependencies.Compliance.Cutoff = moved;
@@ -33,7 +33,7 @@ public sealed class RuleChangeTests
         // Inventory comes back only after the moved cutoff (before it, the commit would rightly land and confirm).
         await Task.Delay(moved - DateTimeOffset.UtcNow + TimeSpan.FromMilliseconds(500), Ct);
         dependencies.Inventory.CommitsDown = false;
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "CutoffMissed", "the reservation CutoffMissed");
+        await host.ReachesAsync(id, "CutoffMissed");
         dependencies.Inventory.HoldsOf(id).ShouldAllBe(hold => hold.CommittedAt == null);
     }
 
@@ -44,7 +44,7 @@ public sealed class RuleChangeTests
         await using var host = await StandInOrderingHost.StartAsync(dependencies);
         dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddHours(1);
         var id = await host.SubmitAsync(Confirmation.Manual);
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Held", "the reservation Held");
+        await host.ReachesAsync(id, "Held");
         var timerBefore = (await host.SagaAsync(id)).CutoffTimerTokenId;
 
         // The rule set is published, and compliance cannot answer a re-screen from now on.
@@ -52,7 +52,7 @@ public sealed class RuleChangeTests
         var moved = await PublishCutoffChangeAsync(host, dependencies, TimeSpan.FromSeconds(10));
 
         await CutoffTakenAtOnceAsync(host, id, moved, timerBefore);
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "CutoffMissed", "the reservation CutoffMissed");
+        await host.ReachesAsync(id, "CutoffMissed");
         await StandInOrderingHost.EventuallyAsync(
             () => Task.FromResult(dependencies.Inventory.HoldsOf(id).All(hold => hold.Status == StandInHoldStatus.Released)), "every hold released");
         dependencies.Compliance.Down.ShouldBeTrue("compliance never answered the re-screen");
@@ -67,13 +67,13 @@ public sealed class RuleChangeTests
         dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddHours(1);
         dependencies.Compliance.Down = true;
         var id = await host.SubmitAsync(Confirmation.Auto);
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Screening", "the reservation Screening");
+        await host.ReachesAsync(id, "Screening");
 
         var moved = await PublishCutoffChangeAsync(host, dependencies, TimeSpan.FromSeconds(10));
 
         // Its screening deadline is hours away: only the moved cutoff can end it this soon.
         await CutoffTakenAtOnceAsync(host, id, moved, timerBefore: null);
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "CutoffMissed", "the reservation CutoffMissed");
+        await host.ReachesAsync(id, "CutoffMissed");
         dependencies.Inventory.HoldsOf(id).ShouldBeEmpty();
     }
 
@@ -85,7 +85,7 @@ public sealed class RuleChangeTests
         dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddHours(1);
         dependencies.Inventory.CommitsDown = true;
         var id = await host.SubmitAsync(Confirmation.Auto);
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Confirming", "the reservation Confirming");
+        await host.ReachesAsync(id, "Confirming");
         var timerBefore = (await host.SagaAsync(id)).CutoffTimerTokenId;
 
         dependencies.Compliance.Down = true;
@@ -101,7 +101,7 @@ public sealed class RuleChangeTests
         (await host.StateAsync(id)).ShouldBe("Confirming", "only the commit's answer ends it, and the commit waits for compliance");
         dependencies.Compliance.Down = false;
 
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "CutoffMissed", "the reservation CutoffMissed");
+        await host.ReachesAsync(id, "CutoffMissed");
         dependencies.Inventory.HoldsOf(id).ShouldAllBe(hold => hold.CommittedAt == null);
         (await host.SagaAsync(id)).History.Select(transition => transition.To).ShouldNotContain("Confirmed");
     }
@@ -114,14 +114,14 @@ public sealed class RuleChangeTests
         dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddHours(1);
         dependencies.Inventory.CommitsDown = true;
         var id = await host.SubmitAsync(Confirmation.Auto, endUser: "Acme Research");
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Confirming", "the reservation Confirming");
+        await host.ReachesAsync(id, "Confirming");
 
         // Listed, as compliance's list change outdates every decision taken before it.
         dependencies.Compliance.List("Acme Research");
         dependencies.Compliance.Cutoff = dependencies.Compliance.Cutoff;
         await host.Probe.Publish.Publish(new PartyListed(Guid.NewGuid(), "Acme Research", [], "SG", "v2", DateTimeOffset.UtcNow), Ct);
 
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Rejected", "the reservation Rejected");
+        await host.ReachesAsync(id, "Rejected");
         dependencies.Inventory.CommitsDown = false;
         await StandInOrderingHost.EventuallyAsync(
             () => Task.FromResult(dependencies.Inventory.HoldsOf(id).All(hold => hold.Status == StandInHoldStatus.Released)), "every hold released");
@@ -162,7 +162,7 @@ public sealed class RuleChangeTests
         await using var host = await StandInOrderingHost.StartAsync(dependencies);
         dependencies.Compliance.Cutoff = DateTimeOffset.UtcNow.AddHours(1);
         var id = await host.SubmitAsync(Confirmation.Manual);
-        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "Held", "the reservation Held");
+        await host.ReachesAsync(id, "Held");
         var before = (await host.SagaAsync(id)).DecisionId;
 
         await host.Probe.Publish.Publish(

@@ -55,6 +55,9 @@ internal sealed class StandInOrderingHost(StandInDependencies dependencies) : Or
         return await db.Sagas.AsNoTracking().Where(s => s.CorrelationId == id).Select(s => s.CurrentState).SingleOrDefaultAsync(Ct);
     }
 
+    /// <summary>Waits, with the patience of these whole-saga tests, until the reservation is in <paramref name="state"/>.</summary>
+    public Task ReachesAsync(Guid id, string state) => EventuallyAsync(async () => await StateAsync(id) == state, $"the reservation {state}");
+
     public async Task<string> BuyerOfAsync(Guid id) => (await SagaAsync(id)).BuyerId;
 
     /// <summary>A redelivery of a message of the given type waits in the durable scheduler.</summary>
