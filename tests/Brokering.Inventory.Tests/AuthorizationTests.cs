@@ -14,7 +14,7 @@ public sealed class AuthorizationTests(InventoryFixture fixture) : IClassFixture
     private static readonly string[] Anyone = [.. BrokeringRoles.All];
     private static readonly string[] Platform = [BrokeringRoles.Ops, BrokeringRoles.Service];
 
-    private static readonly Dictionary<string, string[]?> Expected = AuthorizationMatrix.WithServiceDefaults(new Dictionary<string, string[]?>
+    internal static readonly Dictionary<string, string[]?> Expected = AuthorizationMatrix.WithServiceDefaults(new Dictionary<string, string[]?>
     {
         ["GET /v1/distributors/"] = Anyone,
         ["GET /v1/distributors/{id}"] = Anyone,

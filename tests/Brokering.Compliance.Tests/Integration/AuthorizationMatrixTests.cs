@@ -51,6 +51,29 @@ public sealed class AuthorizationMatrixTests(ComplianceServiceFixture fixture) :
     }
 
     [Fact]
+    public async Task No_endpoint_a_buyer_or_distributor_may_call_holds_any_tenants_data()
+    {
+        // Published reference data and a calculation over what the caller sends: nothing of one tenant for another to
+        // reach. Buyers' registrations, decisions, licences and matches are for officers (and operators) only, so a new
+        // route opened to tenants must come with a cross-tenant probe or a reason here.
+        const string Published = "published reference data, the same for every caller";
+        var withoutTenantData = new Dictionary<string, string>(CrossTenantMatrix.ServiceDefaultsWithoutTenantData)
+        {
+            ["GET /v1/country-groups/"] = Published,
+            ["GET /v1/cutoffs/"] = Published,
+            ["GET /v1/products/"] = Published,
+            ["GET /v1/products/{sku}"] = Published,
+            ["GET /v1/rule-sets/"] = Published,
+            ["GET /v1/rule-sets/{version}"] = Published,
+            ["POST /v1/classifications/"] = "classifies the specs in the request under the published rules; stores nothing",
+        };
+
+        var failures = await CrossTenantMatrix.VerifyAsync(fixture.Services, Expected, new Dictionary<string, Func<Task>>(), withoutTenantData);
+
+        failures.ShouldBeEmpty(string.Join("\n", failures));
+    }
+
+    [Fact]
     public async Task A_token_for_inventory_or_ordering_alone_is_refused_by_compliance_users_and_services_alike()
     {
         var cancel = TestContext.Current.CancellationToken;

@@ -1,0 +1,84 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Brokering.Contracts.Grpc.Inventory;
+using Brokering.Testing;
+using Grpc.Core;
+
+namespace Brokering.Inventory.Tests;
+
+/// <summary>
+/// Two distributors, and every inventory endpoint a distributor (or a buyer) may call tried by one against the other's
+/// feed: refused, and the other's feed left exactly as it was. The list comes from the running service and the role
+/// matrix, so a tenant-reachable route added later without an entry here fails.
+/// </summary>
+public sealed class CrossTenantMatrixTests(InventoryFixture fixture) : IClassFixture<InventoryFixture>
+{
+    private const string Theirs = "avnet";
+    private const string Rival = "arrow";
+
+    private static CancellationToken Cancel => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Every_endpoint_a_distributor_may_call_refuses_another_distributors_feed_and_leaves_it_as_it_was()
+    {
+        var before = await DistributorAsync(Theirs);
+
+        var probes = new Dictionary<string, Func<Task>>
+        {
+            ["POST /v1/distributors/{id}/stock-feed"] = async () =>
+            {
+                using var response = await SendAsync(HttpMethod.Post, $"/v1/distributors/{Theirs}/stock-feed",
+                    new { distributorId = Theirs, sequence = long.MaxValue / 2, kind = "Snapshot", items = Array.Empty<object>() });
+                response.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+                response.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json");
+            },
+            ["PUT /v1/distributors/{id}/feed-key"] = async () =>
+            {
+                using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+                using var response = await SendAsync(HttpMethod.Put, $"/v1/distributors/{Theirs}/feed-key",
+                    new { publicKey = key.ExportSubjectPublicKeyInfoPem(), proof = (string?)null });
+                response.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+            },
+            ["POST /brokering.inventory.v1.StockFeeds/Publish"] = async () =>
+            {
+                using var call = fixture.A.Feeds.Publish(InventoryHost.AsDistributor(Rival), cancellationToken: Cancel);
+                await call.RequestStream.WriteAsync(new StockUpdate { DistributorId = Theirs, Sequence = long.MaxValue / 2, Kind = UpdateKind.Snapshot }, Cancel);
+                await call.RequestStream.CompleteAsync();
+                (await Should.ThrowAsync<RpcException>(async () => await call)).StatusCode.ShouldBe(StatusCode.PermissionDenied);
+            },
+        };
+        var withoutTenantData = new Dictionary<string, string>(CrossTenantMatrix.ServiceDefaultsWithoutTenantData)
+        {
+            ["GET /v1/distributors/"] = "the distributor directory: who publishes stock and how fresh each feed is, shown to every caller so buyers can judge offers; no stock levels, holds or orders",
+            ["GET /v1/distributors/{id}"] = "one entry of the same directory",
+        };
+
+        var failures = await CrossTenantMatrix.VerifyAsync(fixture.A.Services, AuthorizationTests.Expected, probes, withoutTenantData);
+
+        failures.ShouldBeEmpty(string.Join("\n", failures));
+        var after = await DistributorAsync(Theirs);
+        (after.GetProperty("lastSequence").GetInt64(), after.GetProperty("feedKeyFingerprint").ToString())
+            .ShouldBe((before.GetProperty("lastSequence").GetInt64(), before.GetProperty("feedKeyFingerprint").ToString()),
+                "the other distributor's feed sequence and key are as they were");
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, object body)
+    {
+        using var client = fixture.A.CreateClient();
+        using var request = new HttpRequestMessage(method, path) { Content = JsonContent.Create(body) };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", TestTokens.Distributor(Rival));
+        return await client.SendAsync(request, Cancel);
+    }
+
+    private async Task<JsonElement> DistributorAsync(string id)
+    {
+        using var client = fixture.A.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/v1/distributors/{id}");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", TestTokens.Distributor(id));
+        using var response = await client.SendAsync(request, Cancel);
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        return await response.Content.ReadFromJsonAsync<JsonElement>(Cancel);
+    }
+}
