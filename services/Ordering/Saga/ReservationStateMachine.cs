@@ -72,9 +72,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                         // and cancelled in one transaction would cost two messages for nothing.
                         .If(context => !TerminalStates.Contains(context.Saga.CurrentState),
                             live => live.IfElse(context => context.Saga.Cutoff is not null,
-                                timer => timer.Schedule(CutoffTimer,
-                                    context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
-                                    context => context.Saga.Cutoff!.Value.UtcDateTime),
+                                timer => timer.ArmCutoffTimer(CutoffTimer),
                                 unbounded => unbounded.Schedule(FillDeadline, context => new FillDeadlineReached(context.Saga.CorrelationId), _ => fillDeadline)))),
             When(Screened, context => context.Message.Outcome != ScreeningOutcome.Approved)
                 .Unschedule(ScreeningTimer)
@@ -99,9 +97,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                         .TransitionTo(CutoffMissed),
                     future => future
                         .Publish(context => RequestScreening(context.Saga))
-                        .Schedule(CutoffTimer,
-                            context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
-                            context => context.Saga.Cutoff!.Value.UtcDateTime)),
+                        .ArmCutoffTimer(CutoffTimer)),
             // Nothing is held before screening, so there is nothing to release.
             When(ScreeningTimer.Received)
                 .Then(context => context.Saga.StatusReason =
@@ -228,9 +224,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                         .Publish(context => Commit(context.Saga)),
                     future => future
                         .Publish(context => RequestScreening(context.Saga))
-                        .Schedule(CutoffTimer,
-                            context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
-                            context => context.Saga.Cutoff!.Value.UtcDateTime)),
+                        .ArmCutoffTimer(CutoffTimer)),
             When(Screened, context => context.Message.Outcome != ScreeningOutcome.Denied
                     && context.Message.Cutoff is { } cutoff && !(context.Saga.Cutoff <= cutoff))
                 .Then(context =>
@@ -247,9 +241,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                     past => past
                         .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff moved into the past while committing"))
                         .Publish(context => Commit(context.Saga)),
-                    future => future.Schedule(CutoffTimer,
-                        context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
-                        context => context.Saga.Cutoff!.Value.UtcDateTime)),
+                    future => future.ArmCutoffTimer(CutoffTimer)),
             // An approval that leaves the cutoff where it was (the commit gate screened again after an unrelated rule
             // change, say): the commit in flight now rests on this decision.
             When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved
@@ -295,9 +287,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                     future => future
                         .Then(context => context.Saga.StatusReason = $"Re-screening: {context.Message.Cause}")
                         .Publish(context => RequestScreening(context.Saga))
-                        .Schedule(CutoffTimer,
-                            context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
-                            context => context.Saga.Cutoff!.Value.UtcDateTime)),
+                        .ArmCutoffTimer(CutoffTimer)),
             // A licence now needed because the cutoff moved into the past is a missed cutoff, not a refusal.
             When(Screened, context => context.Message.Outcome == ScreeningOutcome.LicenceRequired
                     && context.Message.Cutoff is { } cutoff && cutoff <= clock.GetUtcNow())
@@ -335,9 +325,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                 .If(context => context.Message.Cutoff is { } cutoff && !(context.Saga.Cutoff <= cutoff),
                     earlier => earlier
                         .Then(context => context.Saga.Cutoff = context.Message.Cutoff)
-                        .Schedule(CutoffTimer,
-                            context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
-                            context => context.Saga.Cutoff!.Value.UtcDateTime)
+                        .ArmCutoffTimer(CutoffTimer)
                         .Unschedule(FillDeadline)),
             When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved && (context.Message.Cutoff is null || context.Message.Cutoff > clock.GetUtcNow())
                     && !IsStale(context.Saga, context.Message))
@@ -349,9 +337,7 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                 })
                 .IfElse(context => context.Saga.Cutoff is not null,
                     timer => timer
-                        .Schedule(CutoffTimer,
-                            context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
-                            context => context.Saga.Cutoff!.Value.UtcDateTime)
+                        .ArmCutoffTimer(CutoffTimer)
                         .Unschedule(FillDeadline),
                     // The deadline counts from the first approval without a cutoff: a re-screen does not extend it.
                     none => none

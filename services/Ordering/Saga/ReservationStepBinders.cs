@@ -3,9 +3,17 @@ using MassTransit;
 
 namespace Brokering.Ordering.Saga;
 
-/// <summary>The saga's named step for giving up what a reservation holds.</summary>
-public static class ReleaseHoldsBinder
+/// <summary>The saga's named steps, each written once for every state that takes it.</summary>
+public static class ReservationStepBinders
 {
+    /// <summary>Sets (or moves) the cutoff timer to the saga's cutoff in force, which must be set.</summary>
+    public static EventActivityBinder<ReservationState, TMessage> ArmCutoffTimer<TMessage>(
+        this EventActivityBinder<ReservationState, TMessage> binder, Schedule<ReservationState, CutoffReached> cutoffTimer)
+        where TMessage : class =>
+        binder.Schedule(cutoffTimer,
+            context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
+            context => context.Saga.Cutoff!.Value.UtcDateTime);
+
     /// <summary>
     /// Releases the reservation's holds at once (<see cref="IReservationSteps.ReleaseAsync"/>), or, when inventory does
     /// not answer, sends <see cref="ReleaseReservationHolds"/> for its retrying consumer. Taken at once, a release costs no
