@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Brokering.Ordering.IntegrationTests.Support;
 using Brokering.Testing;
+using Npgsql;
 
 namespace Brokering.Ordering.IntegrationTests;
 
@@ -210,6 +211,29 @@ public sealed class WebhookDeliveryTests(WebhookOrderingHost host) : IClassFixtu
         }
 
         await buyer.SubscribeAsync("https://hooks.example.com/brokering/again");
+    }
+
+    [Fact]
+    public async Task A_subscription_with_nothing_new_in_its_feed_is_left_alone_by_the_dispatchers_passes()
+    {
+        // A pass that locked every subscription to look at its feed would cost a transaction per subscription every
+        // poll interval, on every replica, however idle. A row lock leaves its locker's id in the row's xmax, so an
+        // idle subscription the passes never touched still has none.
+        await using var receiver = await new WebhookReceiver().StartAsync();
+        using var idle = Buyer("hook-idle");
+        var untouched = await idle.SubscribeAsync("https://hooks.example.com/brokering/idle");
+        using var busy = Buyer("hook-busy");
+        await busy.SubscribeAsync(receiver.Url);
+
+        var reservation = await busy.SubmitAndCancelAsync();
+        await WebhookBuyer.AcceptedAsync(receiver, reservation, count: 2);
+        await Task.Delay(TimeSpan.FromSeconds(1), TestContext.Current.CancellationToken); // a few more passes, all idle
+
+        await using var connection = new NpgsqlConnection(host.Database);
+        await connection.OpenAsync(TestContext.Current.CancellationToken);
+        await using var command = new NpgsqlCommand("SELECT xmax::text FROM webhook_subscriptions WHERE id = @id", connection);
+        command.Parameters.AddWithValue("id", untouched.Subscription.Id);
+        (await command.ExecuteScalarAsync(TestContext.Current.CancellationToken)).ShouldBe("0", "no pass locked the idle subscription");
     }
 
     [Fact]
