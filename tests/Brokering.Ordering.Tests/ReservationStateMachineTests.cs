@@ -211,6 +211,88 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_shortfall_while_committing_keeps_the_other_holds_allocates_what_fell_short_and_commits_without_a_new_confirmation()
+    {
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Auto, cutoff: clock.GetUtcNow().AddHours(2));
+        Guid takenBack = Guid.NewGuid(), kept = Guid.NewGuid(), replacement = Guid.NewGuid();
+        await harness.Bus.Publish(new HoldsPlaced(id, 1,
+            [new PlacedHold(takenBack, Sku, "arrow", "HKG", 60, 60, 29_000m, "USD"), new PlacedHold(kept, Sku, "avnet", "SIN", 40, 40, 29_000m, "USD")],
+            clock.GetUtcNow().AddMinutes(10)), Ct);
+        await EventuallyPublishedAsync<CommitReservationHolds>(m => m.ReservationId == id);
+
+        await harness.Bus.Publish(new StockShortfallDetected(id, Sku, "arrow", [takenBack], 60), Ct);
+        await EventuallyConsumedAsync<StockShortfallDetected>(1);
+        (await saga.Exists(id, machine => machine.Confirming)).ShouldNotBeNull("the commit in flight answers first");
+        await harness.Bus.Publish(new ReservationCommitRefused(id, "A hold is no longer active.", HoldsUnavailable: true), Ct);
+
+        await EventuallyPublishedAsync<AllocateReservation>(m => m.ReservationId == id && m.PlanVersion == 2);
+        var replan = harness.Published.Select<AllocateReservation>(Ct).Single(m => m.Context.Message.PlanVersion == 2).Context.Message;
+        replan.Lines.Single().Quantity.ShouldBe(60, "only what fell short is planned again");
+        saga.Sagas.Contains(id)!.Allocations.Select(a => a.HoldId).ShouldBe([kept]);
+
+        await harness.Bus.Publish(new HoldsPlaced(id, 2, [new PlacedHold(replacement, Sku, "ingram", "HKG", 60, 60, 29_500m, "USD")],
+            clock.GetUtcNow().AddMinutes(10)), Ct);
+        await EventuallyPublishedAsync<CommitReservationHolds>(m => m.ReservationId == id, count: 2);
+        harness.Published.Select<CommitReservationHolds>(Ct).Last(m => m.Context.Message.ReservationId == id).Context.Message.HoldIds!
+            .ShouldBe([kept, replacement], ignoreOrder: true);
+        await harness.Bus.Publish(new HoldsCommitted(id, [kept, replacement], 100, clock.GetUtcNow()), Ct);
+        (await saga.Exists(id, machine => machine.Confirmed)).ShouldNotBeNull();
+        saga.Sagas.Contains(id)!.History.Select(step => step.To)
+            .ShouldBe(["Screening", "Allocating", "Confirming", "Allocating", "Confirming", "Confirmed"]);
+    }
+
+    [Fact]
+    public async Task A_commit_refused_for_a_taken_back_hold_before_the_shortfall_is_heard_waits_for_it_and_then_allocates_and_commits()
+    {
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Manual, cutoff: clock.GetUtcNow().AddHours(2));
+        var takenBack = Guid.NewGuid();
+        await harness.Bus.Publish(new HoldsPlaced(id, 1, [new PlacedHold(takenBack, Sku, "arrow", "HKG", 100, 100, 29_000m, "USD")],
+            clock.GetUtcNow().AddMinutes(10)), Ct);
+        (await saga.Exists(id, machine => machine.Held)).ShouldNotBeNull();
+        await harness.Bus.Publish(new ReservationConfirmationRequested(id, clock.GetUtcNow()), Ct);
+        (await saga.Exists(id, machine => machine.Confirming)).ShouldNotBeNull();
+
+        await harness.Bus.Publish(new ReservationCommitRefused(id, "A hold is no longer active.", HoldsUnavailable: true), Ct);
+        (await saga.Exists(id, machine => machine.AwaitingStock)).ShouldNotBeNull("it waits to hear which holds went, not Expired");
+        saga.Sagas.Contains(id)!.ConfirmationPending.ShouldBeTrue();
+
+        await harness.Bus.Publish(new StockShortfallDetected(id, Sku, "arrow", [takenBack], 100), Ct);
+        await EventuallyPublishedAsync<AllocateReservation>(m => m.ReservationId == id && m.PlanVersion == 2);
+        await harness.Bus.Publish(new HoldsPlaced(id, 2, [new PlacedHold(Guid.NewGuid(), Sku, "avnet", "SIN", 100, 100, 29_000m, "USD")],
+            clock.GetUtcNow().AddMinutes(10)), Ct);
+        (await saga.Exists(id, machine => machine.Confirming)).ShouldNotBeNull("the buyer's confirmation stands");
+        await EventuallyPublishedAsync<CommitReservationHolds>(m => m.ReservationId == id, count: 2);
+    }
+
+    [Fact]
+    public async Task Holds_that_lapsed_while_committing_end_the_reservation_Expired_even_when_inventory_calls_them_unavailable()
+    {
+        await ConfirmingAsync(cutoff: clock.GetUtcNow().AddHours(2));
+        await EventuallyPublishedAsync<CommitReservationHolds>(m => m.ReservationId == id);
+
+        // Inventory's clock says the window is over although the saga's does not yet: a lapse, not a shortfall.
+        await harness.Bus.Publish(new HoldsExpired(id, [Guid.NewGuid()], clock.GetUtcNow()), Ct);
+        await EventuallyPublishedAsync<CommitReservationHolds>(m => m.ReservationId == id, count: 2);
+        await harness.Bus.Publish(new ReservationCommitRefused(id, "Nothing was committed: holds expired.", HoldsUnavailable: true), Ct);
+
+        (await saga.Exists(id, machine => machine.Expired)).ShouldNotBeNull();
+    }
+
+    [Fact]
+    public async Task A_commit_refused_for_unavailable_holds_after_the_cutoff_ends_CutoffMissed_not_re_allocating()
+    {
+        var cutoff = clock.GetUtcNow().AddMinutes(5);
+        await ConfirmingAsync(cutoff);
+        await EventuallyPublishedAsync<CommitReservationHolds>(m => m.ReservationId == id);
+
+        clock.Advance(TimeSpan.FromMinutes(6));
+        await harness.Bus.Publish(new ReservationCommitRefused(id, "Nothing to commit: its holds are released.", HoldsUnavailable: true), Ct);
+
+        (await saga.Exists(id, machine => machine.CutoffMissed)).ShouldNotBeNull();
+        harness.Published.Select<AllocateReservation>(Ct).Count(m => m.Context.Message.ReservationId == id).ShouldBe(1);
+    }
+
+    [Fact]
     public async Task A_rescreen_that_finds_the_cutoff_already_past_ends_as_CutoffMissed_not_Rejected()
     {
         await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Manual, cutoff: clock.GetUtcNow().AddMinutes(30));

@@ -79,8 +79,11 @@ public sealed record CommitReservationHolds(Guid ReservationId, DateTimeOffset C
 /// heard of it yet (its own re-screen may arrive after this message).</param>
 /// <param name="RefusedByCompliance">True when the gate's fresh screening did not approve the sale (a denial, or a licence
 /// now required), rather than the cutoff having passed.</param>
+/// <param name="HoldsUnavailable">True when inventory refused because a named hold was no longer active (lapsed, released,
+/// or taken back when a distributor's stock fell short), not because the deadline had passed. Before its hold window
+/// closes, the saga re-allocates what fell short instead of ending the reservation.</param>
 public sealed record ReservationCommitRefused(
-    Guid ReservationId, string Reason, DateTimeOffset? CutoffInForce = null, bool RefusedByCompliance = false);
+    Guid ReservationId, string Reason, DateTimeOffset? CutoffInForce = null, bool RefusedByCompliance = false, bool HoldsUnavailable = false);
 
 /// <summary>Ask the release activity to release every active hold of a reservation.</summary>
 /// <param name="ReservationId">Reservation id.</param>

@@ -67,7 +67,8 @@ public sealed class HoldsCommitter(
 
             var reason = clearance.Allowed ? exception.Status.Detail : $"{clearance.Reason} {exception.Status.Detail}";
             // The saga may hear of this before the fresh screening the gate published: the message carries what decides.
-            return new ReservationCommitRefused(command.ReservationId, reason, clearance.CutoffInForce, clearance.RefusedByCompliance);
+            return new ReservationCommitRefused(command.ReservationId, reason, clearance.CutoffInForce, clearance.RefusedByCompliance,
+                HoldsUnavailable: clearance.Allowed && exception.Trailers.GetValue(CommitRefusalTrailer.Key) == CommitRefusalTrailer.HoldsUnavailable);
         }
     }
 

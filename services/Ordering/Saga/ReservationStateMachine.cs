@@ -167,7 +167,30 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                 })
                 .Unschedule(CutoffTimer)
                 .TransitionTo(Confirmed),
-            When(CommitRefused)
+            // A hold named by the commit was taken back because a distributor's stock fell short, while the holds'
+            // window is still open: the buyer's confirmation stands and what fell short is allocated again. The other
+            // holds stay. Which holds went is told by inventory's StockShortfallDetected, which may come before this
+            // answer (the missing units are planned at once) or after it (the reservation waits for it in AwaitingStock).
+            When(CommitRefused, context => IsShortfallRefusal(context.Saga, context.Message, clock.GetUtcNow()))
+                .Then(context =>
+                {
+                    context.Saga.ConfirmationPending = true;
+                    if (context.Message.CutoffInForce is { } inForce && !(context.Saga.Cutoff <= inForce))
+                    {
+                        context.Saga.Cutoff = inForce;
+                    }
+
+                    context.Saga.StatusReason = "A distributor's stock fell short while committing; re-allocating what is missing, "
+                        + "and the confirmation stands.";
+                })
+                // The gate's screening moved the cutoff in (the saga's own re-screen may come later): time it from now on.
+                .If(context => context.Saga.Cutoff is not null && context.Message.CutoffInForce == context.Saga.Cutoff,
+                    moved => moved.ArmCutoffTimer(CutoffTimer))
+                .IfElse(context => Fill.Of(context.Saga).IsComplete,
+                    // Nothing is known to be missing yet: the shortfall's news re-allocates (as for any held reservation).
+                    notYetTold => notYetTold.TransitionTo(AwaitingStock),
+                    missing => missing.TransitionTo(Allocating).ThenAsync(PlanAtOnceAsync)),
+            When(CommitRefused, context => !IsShortfallRefusal(context.Saga, context.Message, clock.GetUtcNow()))
                 .Then(context =>
                 {
                     context.Saga.StatusReason = context.Message.Reason;
@@ -266,8 +289,19 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
                 .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff reached while committing"))
                 .Publish(context => Commit(context.Saga)),
             When(HoldsExpired)
-                .Then(context => context.Saga.StatusReason = "Holds lapsed while committing.")
-                .Publish(context => Commit(context.Saga)));
+                .Then(context =>
+                {
+                    context.Saga.StatusReason = "Holds lapsed while committing.";
+                    // The window is over by inventory's clock, whatever ours says: a refusal now is a lapse, not a shortfall.
+                    if (!(context.Saga.HoldsExpireAt <= context.Message.ExpiredAt))
+                    {
+                        context.Saga.HoldsExpireAt = context.Message.ExpiredAt;
+                    }
+                })
+                .Publish(context => Commit(context.Saga)),
+            // The commit in flight names these holds, so inventory refuses it; its refusal re-allocates (see CommitRefused).
+            When(Shortfall)
+                .Then(context => DropHolds(context.Saga, context.Message)));
 
         // Rules changed (a cutoff moved, a party was listed): ask compliance again, and apply its
         // answer wherever the reservation stands.
@@ -562,6 +596,16 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
             .Select(hold => new Allocation(hold.Sku, hold.DistributorId, hold.Warehouse, hold.HoldId, hold.Held, hold.UnitPrice, hold.Currency)));
         saga.StatusReason = Fill.Of(saga).IsComplete ? null : $"{saga.UnitsAllocated} of {saga.UnitsRequested} units held.";
     }
+
+    /// <summary>
+    /// Whether a refused commit is one to re-allocate after: inventory found a named hold no longer active, compliance had
+    /// no objection, and neither the cutoff nor the holds' window has passed (a lapse inside the window is only a
+    /// shortfall's doing: holds lapse at the window's end).
+    /// </summary>
+    private static bool IsShortfallRefusal(ReservationState saga, ReservationCommitRefused message, DateTimeOffset now) =>
+        message.HoldsUnavailable && !message.RefusedByCompliance
+            && !(saga.Cutoff <= now) && !(message.CutoffInForce <= now)
+            && saga.HoldsExpireAt > now;
 
     private static void DropHolds(ReservationState saga, StockShortfallDetected message)
     {

@@ -255,6 +255,24 @@ public sealed class StandInInventory : HoldsLedger.HoldsLedgerBase
         }
     }
 
+    /// <summary>
+    /// Takes back a reservation's active holds, as a distributor's feed falling short does, and returns them; the saga
+    /// is told only by <see cref="TellShortfallAsync"/>, so a test can choose what it hears first.
+    /// </summary>
+    public IReadOnlyList<Guid> TakeBack(Guid reservationId)
+    {
+        lock (gate)
+        {
+            var taken = holds.Values.Where(hold => hold.ReservationId == reservationId && hold.Status == StandInHoldStatus.Active).ToList();
+            taken.ForEach(hold => hold.Status = StandInHoldStatus.Released);
+            return [.. taken.Select(hold => hold.HoldId)];
+        }
+    }
+
+    /// <summary>Reports holds taken back, as the real ledger does from its outbox.</summary>
+    public Task TellShortfallAsync(Guid reservationId, IReadOnlyList<Guid> holdIds, long units) =>
+        Events.Publish(new StockShortfallDetected(reservationId, StandInCompliance.Sku, "arrow", holdIds, units));
+
     /// <summary>Reservations a ReleaseHolds call reached inventory for, in order.</summary>
     public IReadOnlyList<string> ReleasesReceived
     {
