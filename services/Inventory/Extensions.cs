@@ -19,13 +19,29 @@ public static class Extensions
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
         builder.AddServiceDatabase<InventoryDbContext>();
 
+        // The AMQP stock feed is read from the distributors' own virtual host when one is configured (FeedBus).
+        var feeds = builder.Configuration.FeedsBroker();
         builder.AddServiceBus(
             x =>
             {
                 x.AddPostgresOutbox<InventoryDbContext>(o => o.UseBusOutbox());
-                x.AddConsumer<StockFeedConsumer>().ExcludeFromConfigureEndpoints();
+                if (feeds is null)
+                {
+                    x.AddConsumer<StockFeedConsumer>().ExcludeFromConfigureEndpoints();
+                }
             },
-            (context, bus) => bus.ConfigureStockFeedEndpoint(context));
+            (context, bus) =>
+            {
+                if (feeds is null)
+                {
+                    bus.ConfigureStockFeedEndpoint(context);
+                }
+            });
+        if (feeds is not null)
+        {
+            builder.AddFeedBus(feeds);
+        }
+
 
         builder.Services.AddSingleton<InventoryMetrics>();
         builder.Services.AddSingleton<InventoryTransactions>();

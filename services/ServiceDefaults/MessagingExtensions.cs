@@ -33,17 +33,25 @@ public static class MessagingExtensions
             registrations(x);
             x.UsingRabbitMq((context, cfg) =>
             {
-                cfg.Host(broker.Host, (ushort)(broker.IsDefaultPort ? 5672 : broker.Port), VirtualHostOf(broker), host =>
-                {
-                    var (user, password) = CredentialsOf(broker);
-                    host.Username(user);
-                    host.Password(password);
-                });
+                cfg.UseBroker(broker);
                 bus?.Invoke(context, cfg);
                 cfg.ConfigureEndpoints(context);
             });
         });
         return builder;
+    }
+
+    /// <summary>Connects a bus to the broker, virtual host and account an amqp:// URI names (guest when it names none).</summary>
+    public static void UseBroker(this IRabbitMqBusFactoryConfigurator cfg, Uri broker)
+    {
+        ArgumentNullException.ThrowIfNull(cfg);
+        ArgumentNullException.ThrowIfNull(broker);
+        cfg.Host(broker.Host, (ushort)(broker.IsDefaultPort ? 5672 : broker.Port), VirtualHostOf(broker), host =>
+        {
+            var (user, password) = CredentialsOf(broker);
+            host.Username(user);
+            host.Password(password);
+        });
     }
 
     private static string VirtualHostOf(Uri broker)

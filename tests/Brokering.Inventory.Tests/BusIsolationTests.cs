@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using Brokering.Testing;
 using RabbitMQ.Client;
@@ -17,16 +16,9 @@ public sealed class BusIsolationTests : IAsyncLifetime
     private Uri feedsVhost = null!;
     private Uri distributor = null!;
     private Uri inventoryFeeds = null!;
-    private InfrastructureSettings settings = null!;
 
-    public async ValueTask InitializeAsync()
-    {
-        settings = await TestInfrastructure.GetSettingsAsync();
-        feedsVhost = await TestInfrastructure.CreateVirtualHostAsync("brokering-feeds-test");
-        var exports = await RunRecipeAsync(Uri.UnescapeDataString(feedsVhost.AbsolutePath.TrimStart('/')));
-        distributor = new Uri(exports["BROKERING_RABBITMQ_DISTRIBUTOR_FEED"]);
-        inventoryFeeds = new Uri(exports["BROKERING_RABBITMQ_FEEDS"]);
-    }
+    public async ValueTask InitializeAsync() =>
+        (feedsVhost, distributor, inventoryFeeds) = await FeedsRecipe.CreateAsync("brokering-feeds-test");
 
     public async ValueTask DisposeAsync() => await TestInfrastructure.DeleteVirtualHostAsync(feedsVhost);
 
@@ -38,7 +30,7 @@ public sealed class BusIsolationTests : IAsyncLifetime
         try
         {
             // A MassTransit envelope for the saga's queue through the internal default exchange: the hostile publish.
-            await using var connection = await ConnectAsync(distributor, virtualHost: "/");
+            await using var connection = await FeedsRecipe.ConnectAsync(distributor, virtualHost: "/");
             await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true));
             await channel.BasicPublishAsync("", "reservation-state", mandatory: false, new BasicProperties(),
                 Encoding.UTF8.GetBytes("{\"messageType\":[\"urn:message:Brokering.Contracts.Inventory:HoldsCommitted\"],\"message\":{}}"));
@@ -49,7 +41,7 @@ public sealed class BusIsolationTests : IAsyncLifetime
         }
 
         refused.ShouldNotBeNull("the broker let a distributor account into the internal virtual host");
-        Flatten(refused).ShouldContain(e => e.Message.Contains("access to vhost '/' refused", StringComparison.Ordinal),
+        FeedsRecipe.Flatten(refused).ShouldContain(e => e.Message.Contains("access to vhost '/' refused", StringComparison.Ordinal),
             $"expected the broker to refuse the vhost; got {refused}");
     }
 
@@ -64,12 +56,12 @@ public sealed class BusIsolationTests : IAsyncLifetime
         if (!exchange.StartsWith("amq.", StringComparison.Ordinal))
         {
             // An event exchange as MassTransit declares it, made by an administrator so that only the permission stops it.
-            await using var admin = await ConnectAsync(feedsVhost);
+            await using var admin = await FeedsRecipe.ConnectAsync(feedsVhost);
             await using var adminChannel = await admin.CreateChannelAsync();
             await adminChannel.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true);
         }
 
-        await using var connection = await ConnectAsync(distributor);
+        await using var connection = await FeedsRecipe.ConnectAsync(distributor);
         await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true));
         var code = await ReplyCodeOfRefusalAsync(channel, () => channel.BasicPublishAsync(
             exchange, routingKey, mandatory: false, new BasicProperties(), Encoding.UTF8.GetBytes("{\"message\":{}}")).AsTask());
@@ -79,14 +71,14 @@ public sealed class BusIsolationTests : IAsyncLifetime
     [Fact]
     public async Task A_distributor_can_neither_declare_nor_read_a_queue_on_the_feeds_virtual_host()
     {
-        await using var connection = await ConnectAsync(distributor);
+        await using var connection = await FeedsRecipe.ConnectAsync(distributor);
         await using (var declare = await connection.CreateChannelAsync())
         {
             (await ReplyCodeOfRefusalAsync(declare, () => declare.QueueDeclareAsync("stock-feed-distributor", durable: true, exclusive: false, autoDelete: false)))
                 .ShouldBe((ushort)403);
         }
 
-        await using var admin = await ConnectAsync(inventoryFeeds);
+        await using var admin = await FeedsRecipe.ConnectAsync(inventoryFeeds);
         await using (var adminChannel = await admin.CreateChannelAsync())
         {
             await DeclareFeedQueueAsync(adminChannel);
@@ -99,12 +91,12 @@ public sealed class BusIsolationTests : IAsyncLifetime
     [Fact]
     public async Task A_distributor_publishes_through_the_default_exchange_of_the_feeds_virtual_host_and_inventory_reads_it()
     {
-        await using var inventory = await ConnectAsync(inventoryFeeds);
+        await using var inventory = await FeedsRecipe.ConnectAsync(inventoryFeeds);
         await using var inventoryChannel = await inventory.CreateChannelAsync();
         await DeclareFeedQueueAsync(inventoryChannel);
 
         var body = $"{{\"distributorId\":\"arrow\",\"sequence\":1,\"kind\":\"Delta\",\"items\":[],\"nonce\":\"{Guid.NewGuid():N}\"}}";
-        await using (var connection = await ConnectAsync(distributor))
+        await using (var connection = await FeedsRecipe.ConnectAsync(distributor))
         await using (var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true)))
         {
             // With confirmations tracked, the call returns only once the broker has accepted the message.
@@ -120,19 +112,6 @@ public sealed class BusIsolationTests : IAsyncLifetime
     private static Task<QueueDeclareOk> DeclareFeedQueueAsync(IChannel channel) =>
         channel.QueueDeclareAsync("stock-feed", durable: true, exclusive: false, autoDelete: false,
             arguments: new Dictionary<string, object?> { ["x-queue-type"] = "quorum" });
-
-    private static async Task<IConnection> ConnectAsync(Uri uri, string? virtualHost = null)
-    {
-        var factory = new ConnectionFactory { Uri = uri, AutomaticRecoveryEnabled = false };
-        if (virtualHost is not null)
-        {
-            // Set after Uri, which would otherwise choose the virtual host from its path.
-            factory.VirtualHost = virtualHost;
-        }
-
-        // RabbitMQ.Client 7 may return before the broker's refusal of the virtual host arrives; it surfaces on first use.
-        return await factory.CreateConnectionAsync();
-    }
 
     /// <summary>The reply code the broker closed the channel with after <paramref name="act"/>; fails if it stayed open.</summary>
     private static async Task<ushort> ReplyCodeOfRefusalAsync(IChannel channel, Func<Task> act)
@@ -150,46 +129,5 @@ public sealed class BusIsolationTests : IAsyncLifetime
         var closed = await Eventually.Latest(() => Task.FromResult(channel.CloseReason), reason => reason is not null, TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(50));
         closed.ShouldNotBeNull("the broker accepted what it should have refused");
         return closed.ReplyCode;
-    }
-
-    private static IEnumerable<Exception> Flatten(Exception e)
-    {
-        for (Exception? current = e; current is not null; current = current.InnerException)
-        {
-            yield return current;
-            if (current is AggregateException aggregate)
-            {
-                foreach (var inner in aggregate.InnerExceptions.SelectMany(Flatten))
-                {
-                    yield return inner;
-                }
-            }
-        }
-    }
-
-    private async Task<Dictionary<string, string>> RunRecipeAsync(string vhost)
-    {
-        var root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "Brokering.sln")))
-        {
-            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
-        }
-
-        var start = new ProcessStartInfo("bash", [Path.Combine(root, "deploy/local/rabbitmq-feeds.sh")])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment["BROKERING_FEEDS_VHOST"] = vhost;
-        start.Environment["BROKERING_RABBITMQ_PORT"] = settings.RabbitMqUri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        start.Environment["BROKERING_RABBITMQ_MANAGEMENT_PORT"] = settings.RabbitMqManagementUri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        using var process = Process.Start(start)!;
-        var output = await process.StandardOutput.ReadToEndAsync();
-        var error = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        process.ExitCode.ShouldBe(0, error);
-        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(line => line["export ".Length..].Split('=', 2))
-            .ToDictionary(pair => pair[0], pair => pair[1].Trim('"'));
     }
 }

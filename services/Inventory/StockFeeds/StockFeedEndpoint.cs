@@ -15,12 +15,15 @@ public sealed record StockFeedDelivery;
 /// <summary>The receive endpoint of the raw-JSON AMQP queue <c>stock-feed</c>.</summary>
 internal static class StockFeedEndpoint
 {
-    public static void ConfigureStockFeedEndpoint(this IRabbitMqBusFactoryConfigurator bus, IBusRegistrationContext context) =>
+    public static void ConfigureStockFeedEndpoint(this IRabbitMqBusFactoryConfigurator bus, IRegistrationContext context) =>
         bus.ReceiveEndpoint(StockFeedConsumer.QueueName, endpoint =>
         {
             endpoint.SetQuorumQueue();
             // Publishers reach the queue through the default exchange only; no message-type exchange is bound to it.
             endpoint.ConfigureConsumeTopology = false;
+            // A refused message goes to stock-feed_error and nowhere else: no Fault event for a publisher's bad message,
+            // and none the feeds account could publish (it may declare and write only the stock-feed names).
+            endpoint.PublishFaults = false;
             // Whatever content type a publisher claims, this is the only deserializer: nothing parses a body before the consumer.
             endpoint.ClearSerialization();
             endpoint.AddSerializer(new UnreadBodySerializerFactory());
