@@ -207,17 +207,23 @@ done
 curl -fsS -o /dev/null -u guest:guest "http://127.0.0.1:$RMQ_MGMT_PORT/api/overview" \
   || die "RabbitMQ management API does not answer on 127.0.0.1:$RMQ_MGMT_PORT"
 
-log "creating the stock-feed virtual host and its broker accounts (idempotent)"
+log "creating the services' broker accounts, the stock-feed virtual host and its accounts (idempotent)"
+SERVICES_ENV="$(BROKERING_RABBITMQ_PORT="$RMQ_PORT" BROKERING_RABBITMQ_MANAGEMENT_PORT="$RMQ_MGMT_PORT" \
+  "$REPO_ROOT/deploy/local/rabbitmq-services.sh")" || die "could not create the services' broker accounts"
 FEEDS_ENV="$(BROKERING_RABBITMQ_PORT="$RMQ_PORT" BROKERING_RABBITMQ_MANAGEMENT_PORT="$RMQ_MGMT_PORT" \
   "$REPO_ROOT/deploy/local/rabbitmq-feeds.sh")" || die "could not create the feeds virtual host"
 
 # ---------------------------------------------------------------------------------------------
 # The connection settings tests and services read.
 # ---------------------------------------------------------------------------------------------
+# BROKERING_POSTGRES and BROKERING_RABBITMQ are the administrators' (tests make their own databases and virtual hosts
+# with them); up.sh runs each service as its own broker user (BROKERING_RABBITMQ_<SERVICE>) and gives inventory the
+# feeds virtual host (BROKERING_RABBITMQ_FEEDS); BROKERING_RABBITMQ_DISTRIBUTOR_FEED is what a distributor publishes with.
 cat >"$LOCAL_DIR/env.sh" <<EOF
 export BROKERING_POSTGRES="Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Password=postgres"
 export BROKERING_RABBITMQ="amqp://guest:guest@127.0.0.1:$RMQ_PORT/"
 export BROKERING_RABBITMQ_MANAGEMENT="http://guest:guest@127.0.0.1:$RMQ_MGMT_PORT/"
+$SERVICES_ENV
 $FEEDS_ENV
 EOF
 log "PostgreSQL data: $PGDATA; RabbitMQ data: $RMQ_DIR; variables written to $LOCAL_DIR/env.sh"

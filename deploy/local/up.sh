@@ -49,6 +49,16 @@ start_service() {
   [ -f "$dll" ] || die "$dll not found: build the solution first (dotnet build Brokering.sln -c Release)"
   port_open "$rest" && die "port $rest is already in use (is $name running outside up.sh?)"
   port_open "$grpc" && die "port $grpc is already in use (is $name running outside up.sh?)"
+  # Each service connects as its own broker user (infra-up.sh, rabbitmq-services.sh), never as guest; inventory reads
+  # the distributors' stock feed from their own virtual host with an account of its own there.
+  local broker_variable="BROKERING_RABBITMQ_$(printf '%s' "$name" | tr '[:lower:]' '[:upper:]')"
+  local broker="${!broker_variable:-}"
+  [ -n "$broker" ] || die "$broker_variable is not set in .local/env.sh (run deploy/local/infra-up.sh)"
+  local feeds=()
+  if [ "$name" = inventory ]; then
+    [ -n "${BROKERING_RABBITMQ_FEEDS:-}" ] || die "BROKERING_RABBITMQ_FEEDS is not set in .local/env.sh (run deploy/local/infra-up.sh)"
+    feeds=("ConnectionStrings__RabbitMqFeeds=$BROKERING_RABBITMQ_FEEDS")
+  fi
   log "starting $name (REST $rest, gRPC $grpc; log $LOGS/$name.log)"
   printf '\n===== %s: starting %s =====\n' "$(date -Is)" "$name" >>"$LOGS/$name.log"
   # The project folder is the content root, as with `dotnet run`: appsettings*.json and wwwroot.
@@ -57,7 +67,8 @@ start_service() {
     exec nohup env \
       ASPNETCORE_ENVIRONMENT=Development \
       "ConnectionStrings__Database=$BROKERING_POSTGRES;Database=brokering_$name" \
-      "ConnectionStrings__RabbitMq=$BROKERING_RABBITMQ" \
+      "ConnectionStrings__RabbitMq=$broker" \
+      "${feeds[@]}" \
       Services__Compliance=http://127.0.0.1:5301 \
       Services__Inventory=http://127.0.0.1:5201 \
       "Kestrel__Endpoints__Http__Url=http://127.0.0.1:$rest" \

@@ -109,6 +109,57 @@ public sealed class BusIsolationTests : IAsyncLifetime
         Encoding.UTF8.GetString(got.Body.Span).ShouldBe(body);
     }
 
+    [Fact]
+    public async Task Each_services_own_account_of_the_local_recipe_opens_the_internal_virtual_host_but_not_the_feeds_one_nor_the_management_api()
+    {
+        var internalVhost = await TestInfrastructure.CreateVirtualHostAsync("brokering-internal-test");
+        try
+        {
+            var accounts = await FeedsRecipe.ServiceAccountsAsync(internalVhost);
+            accounts.Keys.ShouldBe(["ordering", "inventory", "compliance"], ignoreOrder: true);
+            var management = (await TestInfrastructure.GetSettingsAsync()).RabbitMqManagementUri;
+            foreach (var (service, account) in accounts)
+            {
+                var user = Uri.UnescapeDataString(account.UserInfo.Split(':')[0]);
+                user.ShouldBe($"brokering-{service}");
+                FeedsRecipe.NameOf(account).ShouldBe(FeedsRecipe.NameOf(internalVhost));
+
+                // What MassTransit does on the internal bus: declare a message type's exchange and publish to it.
+                await using (var connection = await FeedsRecipe.ConnectAsync(account))
+                await using (var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true)))
+                {
+                    await channel.ExchangeDeclareAsync($"Brokering.Contracts.Probe:{service}", ExchangeType.Fanout, durable: true);
+                    await channel.BasicPublishAsync($"Brokering.Contracts.Probe:{service}", "", mandatory: false, new BasicProperties(), Encoding.UTF8.GetBytes("{}"));
+                }
+
+                Exception? refused = null;
+                try
+                {
+                    await using var connection = await FeedsRecipe.ConnectAsync(account, FeedsRecipe.NameOf(feedsVhost));
+                    await using var channel = await connection.CreateChannelAsync();
+                    await channel.QueueDeclarePassiveAsync("stock-feed");
+                }
+                catch (Exception e) when (e is BrokerUnreachableException or OperationInterruptedException)
+                {
+                    refused = e;
+                }
+
+                refused.ShouldNotBeNull($"{service}'s account opened the feeds virtual host");
+
+                // No tags: the management API (users, permissions, every queue's messages) refuses it.
+                using var http = new HttpClient();
+                http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
+                    "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(Uri.UnescapeDataString(account.UserInfo))));
+                using var overview = await http.GetAsync(new UriBuilder(management) { UserName = string.Empty, Password = string.Empty, Path = "/api/overview" }.Uri);
+                overview.StatusCode.ShouldBe(System.Net.HttpStatusCode.Unauthorized, $"{service}'s account reached the management API");
+            }
+        }
+        finally
+        {
+            await TestInfrastructure.DeleteVirtualHostAsync(internalVhost);
+        }
+    }
+
     private static Task<QueueDeclareOk> DeclareFeedQueueAsync(IChannel channel) =>
         channel.QueueDeclareAsync("stock-feed", durable: true, exclusive: false, autoDelete: false,
             arguments: new Dictionary<string, object?> { ["x-queue-type"] = "quorum" });

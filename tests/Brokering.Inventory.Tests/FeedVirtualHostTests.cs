@@ -15,7 +15,8 @@ namespace Brokering.Inventory.Tests;
 /// (<c>ConnectionStrings:RabbitMqFeeds</c>, inventory's own account from <c>deploy/local/rabbitmq-feeds.sh</c>) reads the
 /// stock feed from the feeds virtual host and nowhere else, and a distributor publishing there with its own account
 /// reaches the ledger only with a signed update. The replica's internal bus is a virtual host of its own, which the
-/// distributor's account cannot open.
+/// distributor's account cannot open; the replica connects to it with the local recipe's inventory account
+/// (<c>deploy/local/rabbitmq-services.sh</c>), so these tests also prove that account is enough to run on.
 /// </summary>
 public sealed class FeedVirtualHostTests(InventoryFixture fixture) : IAsyncLifetime
 {
@@ -32,7 +33,9 @@ public sealed class FeedVirtualHostTests(InventoryFixture fixture) : IAsyncLifet
         internalVhost = await TestInfrastructure.CreateVirtualHostAsync("inventory-internal", TestContext.Current.CancellationToken);
         Uri inventoryFeeds;
         (feedsVhost, distributor, inventoryFeeds) = await FeedsRecipe.CreateAsync("brokering-feeds-inventory");
-        replica = await fixture.StartReplicaAsync(internalVhost, new Dictionary<string, string>
+        // Both of inventory's connections use the local recipe's accounts: its own on the internal bus, its feeds one.
+        var inventory = (await FeedsRecipe.ServiceAccountsAsync(internalVhost))["inventory"];
+        replica = await fixture.StartReplicaAsync(inventory, new Dictionary<string, string>
         {
             ["ConnectionStrings:RabbitMqFeeds"] = inventoryFeeds.ToString(),
             ["Inventory:FeedMaxBytes"] = MaxBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -106,7 +109,7 @@ public sealed class FeedVirtualHostTests(InventoryFixture fixture) : IAsyncLifet
     [Fact]
     public async Task The_distributors_account_is_refused_by_the_internal_virtual_host_inventory_runs_on()
     {
-        var vhost = Uri.UnescapeDataString(internalVhost.AbsolutePath.TrimStart('/'));
+        var vhost = FeedsRecipe.NameOf(internalVhost);
         Exception? refused = null;
         try
         {

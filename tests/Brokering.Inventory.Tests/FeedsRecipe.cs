@@ -6,28 +6,50 @@ using RabbitMQ.Client;
 namespace Brokering.Inventory.Tests;
 
 /// <summary>
-/// The feeds virtual host as operators make it: <c>deploy/local/rabbitmq-feeds.sh</c> run on a fresh virtual host, and
-/// the two accounts it prints (a distributor's, inventory's). The hostile connections use RabbitMQ.Client directly.
+/// The broker accounts as the local recipe makes them, on fresh virtual hosts: <c>deploy/local/rabbitmq-feeds.sh</c> (the
+/// feeds virtual host, a distributor's and inventory's accounts there) and <c>deploy/local/rabbitmq-services.sh</c> (each
+/// service's own account on the internal virtual host). The hostile connections use RabbitMQ.Client directly.
 /// </summary>
 internal static class FeedsRecipe
 {
+    private static readonly string[] Services = ["ordering", "inventory", "compliance"];
+
     /// <summary>Runs the recipe on a fresh virtual host; returns it and the distributor's and inventory's amqp:// URIs on it.</summary>
     public static async Task<(Uri VirtualHost, Uri Distributor, Uri InventoryFeeds)> CreateAsync(string prefix)
     {
-        var settings = await TestInfrastructure.GetSettingsAsync();
         var virtualHost = await TestInfrastructure.CreateVirtualHostAsync(prefix);
+        var exports = await RunAsync("rabbitmq-feeds.sh", "BROKERING_FEEDS_VHOST", virtualHost);
+        return (virtualHost, new Uri(exports["BROKERING_RABBITMQ_DISTRIBUTOR_FEED"]), new Uri(exports["BROKERING_RABBITMQ_FEEDS"]));
+    }
+
+    /// <summary>
+    /// Runs <c>deploy/local/rabbitmq-services.sh</c> (the services' own accounts) with <paramref name="internalVhost"/> as
+    /// the internal virtual host; returns each service's amqp:// URI, by service name.
+    /// </summary>
+    public static async Task<Dictionary<string, Uri>> ServiceAccountsAsync(Uri internalVhost)
+    {
+        var exports = await RunAsync("rabbitmq-services.sh", "BROKERING_INTERNAL_VHOST", internalVhost);
+        return Services.ToDictionary(service => service, service => new Uri(exports[$"BROKERING_RABBITMQ_{service.ToUpperInvariant()}"]));
+    }
+
+    /// <summary>The name of the virtual host an amqp:// URI names.</summary>
+    public static string NameOf(Uri virtualHost) => Uri.UnescapeDataString(virtualHost.AbsolutePath.TrimStart('/'));
+
+    private static async Task<Dictionary<string, string>> RunAsync(string script, string vhostVariable, Uri virtualHost)
+    {
+        var settings = await TestInfrastructure.GetSettingsAsync();
         var root = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(root, "Brokering.sln")))
         {
             root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
         }
 
-        var start = new ProcessStartInfo("bash", [Path.Combine(root, "deploy/local/rabbitmq-feeds.sh")])
+        var start = new ProcessStartInfo("bash", [Path.Combine(root, "deploy/local", script)])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        start.Environment["BROKERING_FEEDS_VHOST"] = Uri.UnescapeDataString(virtualHost.AbsolutePath.TrimStart('/'));
+        start.Environment[vhostVariable] = NameOf(virtualHost);
         start.Environment["BROKERING_RABBITMQ_PORT"] = settings.RabbitMqUri.Port.ToString(CultureInfo.InvariantCulture);
         start.Environment["BROKERING_RABBITMQ_MANAGEMENT_PORT"] = settings.RabbitMqManagementUri.Port.ToString(CultureInfo.InvariantCulture);
         using var process = Process.Start(start)!;
@@ -35,10 +57,9 @@ internal static class FeedsRecipe
         var error = await process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
         process.ExitCode.ShouldBe(0, error);
-        var exports = output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(line => line["export ".Length..].Split('=', 2))
             .ToDictionary(pair => pair[0], pair => pair[1].Trim('"'));
-        return (virtualHost, new Uri(exports["BROKERING_RABBITMQ_DISTRIBUTOR_FEED"]), new Uri(exports["BROKERING_RABBITMQ_FEEDS"]));
     }
 
     /// <summary>Connects with the account of <paramref name="uri"/>, to its virtual host or to <paramref name="virtualHost"/>.</summary>
