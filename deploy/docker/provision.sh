@@ -9,11 +9,16 @@
 #   issuer-public-key.pem      its public half: every service checks user tokens with it
 #   ordering-service-key.pem   ordering's own ES256 private key, signing its gRPC calls (mounted into ordering only)
 #   ordering-public-key.pem    its public half: inventory and compliance check ordering's service tokens with it
-#   rabbitmq-definitions.json  the broker's users (one per service, and an administrator), virtual host and permissions
+#   rabbitmq-definitions.json  the broker's users (one per service, inventory's feeds account, an example distributor's
+#                              and an administrator), virtual hosts and permissions
 #
 # Each service gets its own PostgreSQL role (owner of its own database only: postgres-init.sh) and its own RabbitMQ
-# user (all of the internal virtual host, nothing else, no management access). Passwords are hex, so they go into
-# connection strings and amqp:// URIs unescaped.
+# user (all of the internal virtual host, nothing else, no management access). Distributors publish their AMQP stock
+# feeds on a virtual host of their own, brokering-feeds, where inventory reads the stock-feed queue with a second
+# account (inventory-feeds) and a distributor's account (distributor-feed here; one per distributor, made the same
+# way) may only write to the default exchange: no account but admin has permissions on both virtual hosts, so a
+# distributor's cannot reach the internal bus (docs/security.md). Passwords are hex, so they go into connection
+# strings and amqp:// URIs unescaped.
 #
 #   bash deploy/docker/provision.sh [DIR]      refuses to overwrite an existing DIR/brokering.env
 # Needs openssl.
@@ -60,6 +65,8 @@ for service in ordering inventory compliance; do
   db[$service]="$(password)"
   mq[$service]="$(password)"
 done
+inventory_feeds_password="$(password)"
+distributor_feed_password="$(password)"
 
 cat >"$DIR/rabbitmq-definitions.json" <<EOF
 {
@@ -67,16 +74,22 @@ cat >"$DIR/rabbitmq-definitions.json" <<EOF
     { "name": "admin", "password_hash": "$(rabbit_hash "$rabbitmq_admin_password")", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ["administrator"], "limits": {} },
     { "name": "ordering", "password_hash": "$(rabbit_hash "${mq[ordering]}")", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [], "limits": {} },
     { "name": "inventory", "password_hash": "$(rabbit_hash "${mq[inventory]}")", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [], "limits": {} },
-    { "name": "compliance", "password_hash": "$(rabbit_hash "${mq[compliance]}")", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [], "limits": {} }
+    { "name": "compliance", "password_hash": "$(rabbit_hash "${mq[compliance]}")", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [], "limits": {} },
+    { "name": "inventory-feeds", "password_hash": "$(rabbit_hash "$inventory_feeds_password")", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [], "limits": {} },
+    { "name": "distributor-feed", "password_hash": "$(rabbit_hash "$distributor_feed_password")", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [], "limits": {} }
   ],
   "vhosts": [
-    { "name": "/", "default_queue_type": "quorum", "metadata": { "description": "Brokering", "tags": [], "default_queue_type": "quorum" } }
+    { "name": "/", "default_queue_type": "quorum", "metadata": { "description": "Brokering", "tags": [], "default_queue_type": "quorum" } },
+    { "name": "brokering-feeds", "default_queue_type": "quorum", "metadata": { "description": "Distributors' AMQP stock feeds", "tags": [], "default_queue_type": "quorum" } }
   ],
   "permissions": [
     { "user": "admin", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*" },
+    { "user": "admin", "vhost": "brokering-feeds", "configure": ".*", "write": ".*", "read": ".*" },
     { "user": "ordering", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*" },
     { "user": "inventory", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*" },
-    { "user": "compliance", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*" }
+    { "user": "compliance", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*" },
+    { "user": "inventory-feeds", "vhost": "brokering-feeds", "configure": "^stock-feed(_error|_skipped)?$", "write": "^(amq\\\\.default|stock-feed(_error|_skipped)?)$", "read": "^stock-feed(_error|_skipped)?$" },
+    { "user": "distributor-feed", "vhost": "brokering-feeds", "configure": "", "write": "^amq\\\\.default$", "read": "" }
   ],
   "parameters": [], "global_parameters": [], "policies": [], "queues": [], "exchanges": [], "bindings": []
 }
@@ -93,6 +106,8 @@ COMPLIANCE_DB_PASSWORD=${db[compliance]}
 ORDERING_MQ_PASSWORD=${mq[ordering]}
 INVENTORY_MQ_PASSWORD=${mq[inventory]}
 COMPLIANCE_MQ_PASSWORD=${mq[compliance]}
+INVENTORY_FEEDS_MQ_PASSWORD=$inventory_feeds_password
+DISTRIBUTOR_FEED_MQ_PASSWORD=$distributor_feed_password
 RABBITMQ_ADMIN_PASSWORD=$rabbitmq_admin_password
 EOF
 

@@ -173,6 +173,23 @@ public static class TestInfrastructure
         }
     }
 
+    /// <summary>Whether a queue of this name exists on a virtual host made by <see cref="CreateVirtualHostAsync"/>.</summary>
+    public static async Task<bool> QueueExistsAsync(Uri virtualHostUri, string queue, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(virtualHostUri);
+        var management = (await Infrastructure.Value).Management;
+        var name = Uri.UnescapeDataString(virtualHostUri.AbsolutePath.TrimStart('/'));
+        using var response = await management.GetAsync(
+            new Uri($"api/queues/{Uri.EscapeDataString(name)}/{Uri.EscapeDataString(queue)}", UriKind.Relative), cancellationToken);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+
+        await EnsureSuccessAsync(response, cancellationToken);
+        return true;
+    }
+
     /// <summary>
     /// The durable exchanges of a virtual host created by <see cref="CreateVirtualHostAsync"/>, the broker's own
     /// (<c>amq.*</c> and the default exchange) left out: where a fault test taps the services' messages.

@@ -195,8 +195,9 @@ public sealed record DeploymentRecipe(
     /// What deploy/k8s/README.md ("Production") has an operator create before the first apply, made here as it says:
     /// the Secrets with exactly the keys of base/'s placeholder Secrets (the contract), each placeholder replaced by a
     /// fresh password or, for <c>Authentication__ServiceKey</c>, a key from the README's openssl command; each service's
-    /// role and database by deploy/docker/service-database.sql; and a broker user per service with configure, write
-    /// and read on "/" and no tags. A placeholder the README does not say how to fill fails here.
+    /// role and database by deploy/docker/service-database.sql; a broker user per service with configure, write
+    /// and read on "/" and no tags, and inventory's feeds account with the stock-feed names on brokering-feeds. A
+    /// placeholder the README does not say how to fill fails here.
     /// </summary>
     public static async Task<OutOfBandProvisioning> ProductionProvisioningAsync(CancellationToken cancellationToken)
     {
@@ -224,6 +225,21 @@ public sealed record DeploymentRecipe(
                         values[key] = text.Replace("CHANGE-ME", password, StringComparison.Ordinal);
                         users.Add(new JsonObject { ["name"] = user, ["password_hash"] = RabbitPasswordHash(password), ["tags"] = new JsonArray() });
                         permissions.Add(new JsonObject { ["user"] = user, ["vhost"] = "/", ["configure"] = ".*", ["write"] = ".*", ["read"] = ".*" });
+                        break;
+                    case "ConnectionStrings__RabbitMqFeeds":
+                        // The README's step 1: inventory's account on the distributors' virtual host, the stock-feed names only.
+                        var feedsUri = new Uri(text);
+                        var feedsUser = Uri.UnescapeDataString(feedsUri.UserInfo.Split(':')[0]);
+                        values[key] = text.Replace("CHANGE-ME", password, StringComparison.Ordinal);
+                        users.Add(new JsonObject { ["name"] = feedsUser, ["password_hash"] = RabbitPasswordHash(password), ["tags"] = new JsonArray() });
+                        permissions.Add(new JsonObject
+                        {
+                            ["user"] = feedsUser,
+                            ["vhost"] = Uri.UnescapeDataString(feedsUri.AbsolutePath.TrimStart('/')),
+                            ["configure"] = "^stock-feed(_error|_skipped)?$",
+                            ["write"] = "^(amq\\.default|stock-feed(_error|_skipped)?)$",
+                            ["read"] = "^stock-feed(_error|_skipped)?$",
+                        });
                         break;
                     case "Authentication__ServiceKey":
                         values[key] = await RunAsync("bash", ["-c", "openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt"], null, cancellationToken);

@@ -34,6 +34,7 @@ public sealed class DockerComposeRecipeTests
         Task<string> Token(string role, string subject, string? tenant) => ComposeTokenAsync(recipe, role, subject, tenant, cancel);
         await RecipeReservation.DriveAsync(installation, Token, cancel);
         await RecipeReservation.EachRoleReachesOnlyItsOwnDatabaseAsync(installation, cancel);
+        await RecipeReservation.InventoryReadsTheStockFeedOnTheFeedsVirtualHostOnlyAsync(installation, cancel);
 
         // Production: there is no development issuer to ask for a token, even for a caller with a good one.
         using var buyer = BrokeringSystem.RestClient(installation.Ordering, await Token("buyer", "alice@acme", "acme-servers"));

@@ -48,6 +48,7 @@ public sealed class KubernetesProductionOverlayTests
                 Task.FromResult(identityProvider.Issue(subject, role, tenant, ["brokering-ordering", "brokering-inventory", "brokering-compliance"]));
             await RecipeReservation.DriveAsync(installation, Token, cancel);
             await RecipeReservation.EachRoleReachesOnlyItsOwnDatabaseAsync(installation, cancel);
+            await RecipeReservation.InventoryReadsTheStockFeedOnTheFeedsVirtualHostOnlyAsync(installation, cancel);
         }
         finally
         {

@@ -15,7 +15,8 @@ namespace Brokering.EndToEnd.Tests.Deployment;
 /// rewritten: host names and ports (the recipe's <c>postgres</c>, <c>rabbitmq</c>, <c>ordering:5100</c>, <c>0.0.0.0:5300</c>)
 /// to the local servers and free loopback ports, paths of mounted files to the files on this machine, and, so tests
 /// may run side by side on shared servers, the names of the roles, databases, broker users and virtual host get a
-/// per-test suffix. Those are made by running the recipe's own SQL and permissions on the local servers; passwords,
+/// per-test suffix (each of the recipe's virtual hosts, the internal one and the distributors' feeds one, is a fresh one
+/// here). Those are made by running the recipe's own SQL and permissions on the local servers; passwords,
 /// keys and every other setting are the recipe's. Each process gets its own empty HOME, as a container has.
 /// </summary>
 public sealed partial class RecipeInstallation : IAsyncDisposable
@@ -30,7 +31,8 @@ public sealed partial class RecipeInstallation : IAsyncDisposable
     private readonly List<string> brokerUsers = [];
     private readonly Dictionary<string, ServiceProcess> processes = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Host, int Port), int> localPorts = [];
-    private Uri? virtualHost;
+    // The recipe's virtual hosts ("/", the distributors' brokering-feeds) by name, each a fresh one here.
+    private readonly Dictionary<string, Uri> virtualHosts = new(StringComparer.Ordinal);
 
     private RecipeInstallation(DeploymentRecipe recipe, IReadOnlyDictionary<string, Uri> externalHosts, IReadOnlyDictionary<string, string> machineEnvironment)
     {
@@ -47,6 +49,9 @@ public sealed partial class RecipeInstallation : IAsyncDisposable
     public IReadOnlyDictionary<string, string> DatabaseConnections => connections;
 
     private readonly Dictionary<string, string> connections = new(StringComparer.Ordinal);
+
+    /// <summary>The local virtual host standing for each of the recipe's, by the recipe's name for it.</summary>
+    public IReadOnlyDictionary<string, Uri> VirtualHosts => virtualHosts;
 
     /// <summary>The recent output of every process.</summary>
     public string Logs => string.Join("\n", processes.Select(p => $"--- {p.Key} ---\n{p.Value.RecentOutput}"));
@@ -105,7 +110,7 @@ public sealed partial class RecipeInstallation : IAsyncDisposable
             await TestInfrastructure.DeleteUserAsync(user);
         }
 
-        if (virtualHost is not null)
+        foreach (var virtualHost in virtualHosts.Values)
         {
             await TestInfrastructure.DeleteVirtualHostAsync(virtualHost);
         }
@@ -116,7 +121,6 @@ public sealed partial class RecipeInstallation : IAsyncDisposable
     private async Task StartAsync(CancellationToken cancellationToken)
     {
         var settings = await TestInfrastructure.GetSettingsAsync();
-        virtualHost = await TestInfrastructure.CreateVirtualHostAsync("recipe", cancellationToken);
 
         // Every address a service listens on, by the recipe's host name and port, gets a free loopback port.
         var listening = new Dictionary<string, (Uri Http, Uri Grpc)>(StringComparer.Ordinal);
@@ -166,7 +170,8 @@ public sealed partial class RecipeInstallation : IAsyncDisposable
             return await DatabaseAsync(service, value, settings, cancellationToken);
         }
 
-        if (key == "ConnectionStrings__RabbitMq")
+        // The internal bus (ConnectionStrings__RabbitMq) and inventory's feeds connection (ConnectionStrings__RabbitMqFeeds).
+        if (key.StartsWith("ConnectionStrings__RabbitMq", StringComparison.Ordinal))
         {
             return (await BrokerUserAsync(value, settings, cancellationToken)).ToString();
         }
@@ -245,6 +250,17 @@ public sealed partial class RecipeInstallation : IAsyncDisposable
             .SingleOrDefault(p => p!["user"]!.GetValue<string>() == user && p["vhost"]!.GetValue<string>() == vhost)
             ?? throw new ShouldAssertException($"{recipe.Name}: the broker's definitions give {user} no permissions on virtual host {vhost}.");
 
+        if (!virtualHosts.TryGetValue(vhost, out var virtualHost))
+        {
+            if (vhost != "/" && recipe.BrokerDefinitions["vhosts"] is JsonArray declared)
+            {
+                declared.ShouldContain(v => v!["name"]!.GetValue<string>() == vhost, $"{recipe.Name}: the broker's definitions have no virtual host {vhost}.");
+            }
+
+            virtualHost = await TestInfrastructure.CreateVirtualHostAsync("recipe", cancellationToken);
+            virtualHosts[vhost] = virtualHost;
+        }
+
         var localUser = $"{user}-{suffix}";
         brokerUsers.Add(localUser);
         var tags = string.Join(',', definition["tags"] switch
@@ -255,11 +271,11 @@ public sealed partial class RecipeInstallation : IAsyncDisposable
         });
         await TestInfrastructure.CreateUserAsync(localUser, password, tags, cancellationToken);
         await TestInfrastructure.SetPermissionsAsync(
-            virtualHost!, localUser,
+            virtualHost, localUser,
             permission["configure"]!.GetValue<string>(), permission["write"]!.GetValue<string>(), permission["read"]!.GetValue<string>(),
             cancellationToken);
 
-        return new UriBuilder(virtualHost!)
+        return new UriBuilder(virtualHost)
         {
             UserName = Uri.EscapeDataString(localUser),
             Password = Uri.EscapeDataString(password),

@@ -1,3 +1,4 @@
+using Brokering.Testing;
 using Brokering.Testing.Installation;
 using Npgsql;
 using Shouldly;
@@ -37,6 +38,15 @@ public static class RecipeReservation
         var ended = await driver.WaitUntilEndedAsync("acme-servers", id, Patience, cancel);
         ReservationDriver.Status(ended).ShouldBe("Confirmed", $"{ended}\n{installation.Logs}");
         ReservationDriver.Allocated(ended).ShouldBe(4);
+    }
+
+    // Issue #15: the recipe gives inventory the distributors' virtual host, and inventory reads the AMQP stock feed there
+    // with the recipe's feeds account, not on the internal bus.
+    public static async Task InventoryReadsTheStockFeedOnTheFeedsVirtualHostOnlyAsync(RecipeInstallation installation, CancellationToken cancel)
+    {
+        installation.VirtualHosts.Keys.ShouldBe(["/", "brokering-feeds"], ignoreOrder: true);
+        (await TestInfrastructure.QueueExistsAsync(installation.VirtualHosts["brokering-feeds"], "stock-feed", cancel)).ShouldBeTrue();
+        (await TestInfrastructure.QueueExistsAsync(installation.VirtualHosts["/"], "stock-feed", cancel)).ShouldBeFalse();
     }
 
     // Least privilege: a service's role may not even connect to another service's database.
