@@ -41,6 +41,7 @@ public sealed class AuthorizationMatrixTests(OrderingHost host) : IClassFixture<
         ["POST /brokering.ordering.v1.Reservations/Changes"] = Buyer,
         ["GET /v1/ops/sagas"] = Ops,
         ["GET /v1/ops/sagas/{id:guid}"] = Ops,
+        ["GET /v1/ops/states"] = Ops,
         ["GET /v1/ops/state-machine"] = Ops,
         ["GET /v1/ops/state-machine.mmd"] = Ops,
         ["GET /v1/ops/stream"] = Ops,

@@ -166,7 +166,23 @@ public sealed class OpsQueryTests(OrderingHost host) : IClassFixture<OrderingHos
         text.ShouldContain("Held --> Confirming : ConfirmationRequested");
     }
 
+    [Fact]
+    public async Task The_states_and_what_works_in_each_are_served_as_the_saga_declares_them()
+    {
+        var states = await host.GetJsonAsync<OpsApi.StatesView>("/v1/ops/states");
+
+        states.Initial.ShouldBe("Submitted");
+        states.Live.ShouldBe(Saga.ReservationStates.Declared.Live);
+        states.Ended.ShouldBe(Saga.ReservationStates.Declared.Terminal);
+        states.States.Select(state => state.Name).ShouldBe(Saga.ReservationStates.Declared.All);
+        var confirming = states.States.Single(state => state.Name == "Confirming");
+        (confirming.Ended, confirming.ReachedByRuleChange, confirming.BuyerMayCancel, confirming.HoldsStock).ShouldBe((false, true, false, true));
+        confirming.OpsActions.ShouldBe(["Rescreen"]);
+        states.States.Single(state => state.Name == "Held").OpsActions.ShouldBe(["Cancel", "ReleaseHolds", "Rescreen"]);
+    }
+
     [Theory]
+    [InlineData("/v1/ops/states")]
     [InlineData("/v1/ops/sagas")]
     [InlineData("/v1/ops/summary")]
     [InlineData("/v1/ops/stream")]

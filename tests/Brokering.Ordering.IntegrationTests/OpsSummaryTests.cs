@@ -57,7 +57,7 @@ public sealed class OpsSummaryTests(OrderingHost host) : IClassFixture<OrderingH
         second.NearestCutoffs.ShouldContain(r => r.BuyerId == buyer);
     }
 
-    private static bool ReservationStateMachineTerminal(string state) => Saga.ReservationStateMachine.TerminalStates.Contains(state);
+    private static bool ReservationStateMachineTerminal(string state) => Saga.ReservationStates.Declared.Terminal.Contains(state);
 
     /// <summary>Reads <c>event: summary</c> messages off a server-sent events stream.</summary>
     private sealed class SummaryStream(Stream stream) : IDisposable

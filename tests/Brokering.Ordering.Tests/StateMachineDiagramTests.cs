@@ -52,7 +52,7 @@ public sealed class StateMachineDiagramTests
     [Fact]
     public void The_states_without_a_way_out_are_exactly_the_terminal_states()
     {
-        Diagram.States.Where(s => s.Terminal).Select(s => s.Name).Order().ShouldBe(ReservationStateMachine.TerminalStateNames.Order());
+        Diagram.States.Where(s => s.Terminal).Select(s => s.Name).Order().ShouldBe(["Cancelled", "Confirmed", "CutoffMissed", "Expired", "Rejected"]);
         Diagram.States[0].Name.ShouldBe("Submitted");
         Diagram.States.Single(s => s.Name == "Held").Handles.ShouldContain("Rescreen");
     }
@@ -60,10 +60,11 @@ public sealed class StateMachineDiagramTests
     [Fact]
     public void A_rule_change_reaches_every_live_state_and_each_handles_its_re_screen_its_answer_and_the_cutoff_timer()
     {
-        var machine = new ReservationStateMachine(TimeProvider.System, Options.Create(new OrderingOptions()));
+        var states = ReservationStates.Of(Diagram);
 
-        machine.LiveStateNames.Order().ShouldBe(["Allocating", "AwaitingStock", "Confirming", "Held", "Screening"]);
-        foreach (var live in machine.LiveStateNames)
+        states.ReachedByRuleChange.ShouldBe(states.Live);
+        states.ReachedByRuleChange.Order().ShouldBe(["Allocating", "AwaitingStock", "Confirming", "Held", "Screening"]);
+        foreach (var live in states.ReachedByRuleChange)
         {
             RuleChangeEvents.ShouldBeSubsetOf(Diagram.States.Single(s => s.Name == live).Handles, live);
         }
@@ -78,8 +79,9 @@ public sealed class StateMachineDiagramTests
         lines[1].Trim().ShouldBe("[*] --> Submitted");
         lines.ShouldContain("    Submitted --> Screening : Submitted");
         lines.ShouldContain("    Held --> Cancelled : CancellationRequested");
-        lines.Count(line => line.EndsWith("--> [*]", StringComparison.Ordinal)).ShouldBe(ReservationStateMachine.TerminalStateNames.Length);
-        lines.Length.ShouldBe(2 + Diagram.Transitions.Count + ReservationStateMachine.TerminalStateNames.Length);
+        var ended = Diagram.States.Count(s => s.Terminal);
+        lines.Count(line => line.EndsWith("--> [*]", StringComparison.Ordinal)).ShouldBe(ended);
+        lines.Length.ShouldBe(2 + Diagram.Transitions.Count + ended);
     }
 
     private static string Markdown(StateMachineDiagram diagram)
@@ -91,6 +93,7 @@ public sealed class StateMachineDiagramTests
         text.Append("Read from the state machine itself (every `TransitionTo` it declares, per state), so it cannot drift from the code. ");
         text.Append("The ops console draws the same graph at `/ops/state-machine`; the ops API serves this Mermaid text at `GET /v1/ops/state-machine.mmd`.\n\n");
         text.Append("```mermaid\n").Append(diagram.ToMermaid()).Append("```\n\n");
+        text.Append(GatesTable(ReservationStates.Of(diagram)));
         text.Append("## Steps taken at once\n\n");
         text.Append("An arrow is an event the saga handles, but most of them need not arrive as messages. When the saga enters Screening, ")
             .Append("Allocating or Confirming it takes the step at once, inside the transaction of the event that led there ")
@@ -131,6 +134,40 @@ public sealed class StateMachineDiagramTests
         }
 
         return text.ToString();
+    }
+
+    private static string GatesTable(ReservationStates states)
+    {
+        var text = new StringBuilder();
+        text.Append("## Which state accepts what\n\n");
+        text.Append("Everything that depends on where a reservation stands is read from the machine by `ReservationStates` ")
+            .Append("(services/Ordering/Saga/ReservationStates.cs), never listed by hand: a rule change re-screens the states that handle Rescreen; ")
+            .Append("an ops cancel works where CancellationRequested is handled; an ops release of holds is carried out as a cancel in a live state ")
+            .Append("holding stock, and asks inventory again in an ended state that releases late holds; a buyer confirms where ConfirmationRequested ")
+            .Append("leads on (Allocating only remembers one that raced a re-plan) and cancels where ops can, or before the saga has started; ")
+            .Append("a state's allocations count against the buyer's cap from the first plan on, until the reservation ends releasing them; ")
+            .Append("a stock announcement wakes the states that handle TopUp. The ops API serves this table at `GET /v1/ops/states`, and the ops console ")
+            .Append("reads its lists of states from there. No gate narrows what the saga accepts.\n\n");
+        text.Append("| State | Ends | Rule change re-screens | Ops actions | Buyer may confirm | Buyer may cancel | Holds stock (cap) | Woken by stock |\n");
+        text.Append("|---|---|---|---|---|---|---|---|\n");
+        foreach (var state in states.All)
+        {
+            var actions = states.OpsActionsIn(state);
+            text.Append("| ").Append(state)
+                .Append(" | ").Append(YesNo(states.Terminal.Contains(state)))
+                .Append(" | ").Append(YesNo(states.ReachedByRuleChange.Contains(state)))
+                .Append(" | ").Append(actions.Count == 0 ? "—" : string.Join(", ", actions))
+                .Append(" | ").Append(YesNo(states.Confirmable.Contains(state)))
+                .Append(" | ").Append(YesNo(states.BuyerCancellable.Contains(state)))
+                .Append(" | ").Append(YesNo(states.HoldingStock.Contains(state)))
+                .Append(" | ").Append(YesNo(states.WaitingForStock.Contains(state)))
+                .Append(" |\n");
+        }
+
+        text.Append('\n');
+        return text.ToString();
+
+        static string YesNo(bool value) => value ? "yes" : "no";
     }
 
     private static string RepositoryRoot()

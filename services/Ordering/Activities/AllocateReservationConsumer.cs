@@ -20,7 +20,7 @@ public sealed class AllocateReservationConsumer(OrderingDbContext db, Reservatio
         var saga = await db.Sagas.AsNoTracking().Where(s => s.CorrelationId == command.ReservationId)
             .Select(s => new { s.BuyerId, s.CurrentState, s.PlanVersion }).SingleAsync(context.CancellationToken);
         // A redelivered plan that was overtaken (the reservation ended, or planned again) holds nothing.
-        if (ReservationStateMachine.TerminalStates.Contains(saga.CurrentState) || saga.PlanVersion != command.PlanVersion)
+        if (ReservationStates.Declared.Terminal.Contains(saga.CurrentState) || saga.PlanVersion != command.PlanVersion)
         {
             return;
         }

@@ -16,7 +16,7 @@ namespace Brokering.Ordering.Activities;
 /// <remarks>
 /// What counts against the cap: the units held or committed in the buyer's reservations that are live or confirmed
 /// (from their saga rows), plus the claims of plans that have not landed. A claim has landed once its reservation's
-/// saga row records that plan version outside Allocating (its holds are on the row by then); it stops counting then,
+/// saga row records that plan version outside the planning state (Allocating; its holds are on the row by then); it stops counting then,
 /// in the same commit that puts its holds on the row, and when its reservation ends (the next claim of that buyer and
 /// SKU deletes it). Until the saga row records the plan (the plan is being made by the event that created the
 /// reservation, or by one still in flight) the claim counts: a plan whose event is retried claims again and is given
@@ -26,6 +26,10 @@ public sealed class BuyerSkuClaims(OrderingDbContext db)
 {
     /// <summary>First half of the two-key advisory lock ("cap" in ASCII), so it cannot meet another of ordering's locks.</summary>
     private const int LockSpace = 0x636170;
+
+    private static readonly string[] Ended = [.. ReservationStates.Declared.Terminal];
+    private static readonly string[] HoldingStock = [.. ReservationStates.Declared.HoldingStock];
+    private static readonly string[] Planning = [.. ReservationStates.Declared.Planning];
 
     /// <summary>
     /// Claims up to the line's units for plan <paramref name="planVersion"/> of the reservation and returns the part
@@ -62,13 +66,13 @@ public sealed class BuyerSkuClaims(OrderingDbContext db)
                     SELECT (hold->>'quantity')::bigint AS units
                     FROM reservation_sagas s, jsonb_array_elements(s.allocations) hold
                     WHERE s.buyer_id = $2 AND hold->>'sku' = $3
-                      AND s.current_state IN ('Allocating', 'Held', 'AwaitingStock', 'Confirming', 'Confirmed')
+                      AND s.current_state = ANY($9)
                     UNION ALL
                     SELECT c.units
                     FROM buyer_sku_claims c LEFT JOIN reservation_sagas s ON s.reservation_id = c.reservation_id
                     WHERE c.buyer_id = $2 AND c.sku = $3 AND c.reservation_id <> $4
                       AND (s.reservation_id IS NULL
-                           OR (s.current_state = 'Allocating' AND s.plan_version = c.plan_version)
+                           OR (s.current_state = ANY($10) AND s.plan_version = c.plan_version)
                            OR (s.current_state <> ALL($8) AND s.plan_version < c.plan_version))
                 ) held
             ) counted
@@ -91,7 +95,8 @@ public sealed class BuyerSkuClaims(OrderingDbContext db)
         throw new InvalidOperationException($"The claim of plan {planVersion} of reservation {reservationId} for {line.Sku} was not stored.");
 
         // Every statement takes the claim's key positionally: $1 lock space, $2 buyer, $3 SKU, $4 reservation, $5 plan,
-        // $6 the line's units, $7 the cap, $8 the terminal states.
+        // $6 the line's units, $7 the cap, $8 the terminal states, $9 the states holding stock, $10 the states planning
+        // (all three from ReservationStates).
         NpgsqlBatchCommand ClaimCommand(string sql)
         {
             var command = new NpgsqlBatchCommand(sql);
@@ -102,7 +107,9 @@ public sealed class BuyerSkuClaims(OrderingDbContext db)
             command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = planVersion });
             command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = line.Quantity });
             command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = cap });
-            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ReservationStateMachine.TerminalStateNames });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Ended });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = HoldingStock });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Planning });
             return command;
         }
     }

@@ -20,7 +20,7 @@ public sealed class CommitReservationHoldsConsumer(OrderingDbContext db, HoldsCo
             .Select(s => new { s.CurrentState, s.Cutoff, s.DecisionId })
             .SingleOrDefaultAsync(context.CancellationToken);
         // A redelivery that outlived its reservation commits nothing.
-        if (saga is null || ReservationStateMachine.TerminalStates.Contains(saga.CurrentState))
+        if (saga is null || ReservationStates.Declared.Terminal.Contains(saga.CurrentState))
         {
             return;
         }

@@ -16,13 +16,13 @@ namespace Brokering.Ordering.Activities;
 /// rules no longer allow early and free its holds; what guarantees that nothing is committed after the cutoff in force
 /// is the <see cref="CommitGate"/>, which asks compliance at the moment of every commit.
 /// </summary>
-public sealed class RuleChangeConsumer(OrderingDbContext db, ReservationStateMachine machine) : IConsumer<CutoffChanged>, IConsumer<PartyListed>
+public sealed class RuleChangeConsumer(OrderingDbContext db) : IConsumer<CutoffChanged>, IConsumer<PartyListed>
 {
     /// <summary>
-    /// Every state in which a rule change can still change the outcome: each live one, as the machine declares them, so
-    /// that no state (Screening, Confirming, one added later) is skipped by a copy of the list that fell behind.
+    /// Every state that handles a re-screen (<see cref="ReservationStates.ReachedByRuleChange"/>), as the machine declares
+    /// them, so that no state (Screening, Confirming, one added later) is skipped by a copy of the list that fell behind.
     /// </summary>
-    private string[] Rescreenable => machine.LiveStateNames;
+    private static readonly string[] Rescreenable = [.. ReservationStates.Declared.ReachedByRuleChange];
 
     public async Task Consume(ConsumeContext<CutoffChanged> context)
     {
@@ -42,9 +42,8 @@ public sealed class RuleChangeConsumer(OrderingDbContext db, ReservationStateMac
 
     public async Task Consume(ConsumeContext<PartyListed> context)
     {
-        var live = Rescreenable;
         var affected = await db.Sagas.AsNoTracking()
-            .Where(saga => live.Contains(saga.CurrentState))
+            .Where(saga => Rescreenable.Contains(saga.CurrentState))
             .Select(saga => saga.CorrelationId)
             .ToListAsync(context.CancellationToken);
 

@@ -21,7 +21,7 @@ public sealed class ScreenReservationConsumer(OrderingDbContext db, ComplianceSc
             .SingleOrDefaultAsync(context.CancellationToken);
         // A redelivery that outlived its reservation (the screening deadline ended it) asks compliance nothing,
         // so compliance draws no licence units for a reservation that is over.
-        if (state is not null && ReservationStateMachine.TerminalStates.Contains(state))
+        if (state is not null && ReservationStates.Declared.Terminal.Contains(state))
         {
             return;
         }

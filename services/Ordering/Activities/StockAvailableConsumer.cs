@@ -1,6 +1,7 @@
 using Brokering.Contracts.Inventory;
 using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Data;
+using Brokering.Ordering.Saga;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -16,6 +17,9 @@ namespace Brokering.Ordering.Activities;
 /// </summary>
 public sealed class StockAvailableConsumer(OrderingDbContext db, IOptions<OrderingOptions> options) : IConsumer<StockAvailable>
 {
+    /// <summary>The states a top-up wakes (AwaitingStock), as the saga declares them.</summary>
+    private static readonly string[] WaitingForStock = [.. ReservationStates.Declared.WaitingForStock];
+
     public async Task Consume(ConsumeContext<StockAvailable> context)
     {
         var sku = context.Message.Sku;
@@ -25,7 +29,7 @@ public sealed class StockAvailableConsumer(OrderingDbContext db, IOptions<Orderi
             LATERAL (SELECT ((SELECT COALESCE(SUM((line->>'quantity')::bigint), 0) FROM jsonb_array_elements(s.lines) line WHERE line->>'sku' = {sku})
                            - (SELECT COALESCE(SUM((hold->>'quantity')::bigint), 0) FROM jsonb_array_elements(s.allocations) hold WHERE hold->>'sku' = {sku}))::bigint
                      AS missing) lacking
-            WHERE s.current_state = 'AwaitingStock' AND lacking.missing > 0
+            WHERE s.current_state = ANY({WaitingForStock}) AND lacking.missing > 0
             ORDER BY s.submitted_at, s.reservation_id
             """).ToListAsync(context.CancellationToken);
 

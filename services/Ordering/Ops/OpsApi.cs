@@ -27,17 +27,11 @@ public static class OpsApi
     private static readonly TimeSpan StreamInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan StreamHeartbeat = TimeSpan.FromSeconds(15);
 
-    /// <summary>States in which the saga handles a cancellation (and so an ops cancel).</summary>
-    private static readonly string[] Cancellable = ["Screening", "Allocating", "Held", "AwaitingStock"];
+    /// <summary>Which ops action works in which state: read from the saga (see <see cref="ReservationStates.OpsActionsIn"/>).</summary>
+    private static ReservationStates States => ReservationStates.Declared;
 
-    /// <summary>States in which the saga handles <see cref="RescreenReservation"/>.</summary>
-    private static readonly string[] Rescreenable = ["Allocating", "Held", "AwaitingStock"];
-
-    /// <summary>Live states that may hold stock: releasing their holds means ending them (see <see cref="ReleaseHoldsAsync"/>).</summary>
-    private static readonly string[] LiveWithHolds = ["Allocating", "Held", "AwaitingStock"];
-
-    /// <summary>Ended states whose holds may be released again, should a release have been lost (it is idempotent).</summary>
-    private static readonly string[] EndedUncommitted = ["Rejected", "Cancelled", "Expired", "CutoffMissed"];
+    /// <summary>The ended states, as an array for queries.</summary>
+    private static readonly string[] Ended = [.. ReservationStates.Declared.Terminal];
 
     public static IEndpointRouteBuilder MapOpsApi(this IEndpointRouteBuilder app)
     {
@@ -49,6 +43,7 @@ public static class OpsApi
         group.MapPost("/sagas/{id:guid}/rescreen", RescreenAsync);
         group.MapGet("/summary", SummaryAsync);
         group.MapGet("/stream", Stream).RequireRateLimiting(RateLimits.StreamPolicy);
+        group.MapGet("/states", () => TypedResults.Ok(StatesView.Of(States)));
         group.MapGet("/state-machine", (StateMachineDiagram diagram) => TypedResults.Ok(new StateMachineView(diagram.States, diagram.Transitions, diagram.ToMermaid())));
         group.MapGet("/state-machine.mmd", (StateMachineDiagram diagram) => TypedResults.Text(diagram.ToMermaid(), "text/plain; charset=utf-8"));
         return app;
@@ -107,6 +102,34 @@ public static class OpsApi
 
     public sealed record OpsActionAccepted(Guid ActionId, Guid ReservationId, string Action, string Effect, string StateAtRequest);
 
+    /// <summary>The reservation states and what works in each, as the saga declares them (the console reads its lists from here).</summary>
+    /// <param name="Initial">The state before the saga has picked a reservation up.</param>
+    /// <param name="Live">States a reservation is in flight in, in the order the saga declares them.</param>
+    /// <param name="Ended">States a reservation never leaves.</param>
+    /// <param name="States">Every state, with what works in it.</param>
+    public sealed record StatesView(string Initial, IReadOnlyList<string> Live, IReadOnlyList<string> Ended, IReadOnlyList<StateGates> States)
+    {
+        internal static StatesView Of(ReservationStates states) => new(states.Initial, states.Live, states.Terminal,
+            [.. states.All.Select(state => new StateGates(
+                state,
+                states.Terminal.Contains(state),
+                [.. states.OpsActionsIn(state).Select(action => action.ToString())],
+                states.ReachedByRuleChange.Contains(state),
+                states.Confirmable.Contains(state),
+                states.BuyerCancellable.Contains(state),
+                states.HoldingStock.Contains(state)))]);
+    }
+
+    /// <summary>What works in one state.</summary>
+    /// <param name="Name">The state.</param>
+    /// <param name="Ended">Whether the reservation has ended.</param>
+    /// <param name="OpsActions">The ops actions that work in it (Cancel, ReleaseHolds, Rescreen).</param>
+    /// <param name="ReachedByRuleChange">Whether a rule change (a moved cutoff, a listed party) re-screens it.</param>
+    /// <param name="BuyerMayConfirm">Whether its buyer may confirm it.</param>
+    /// <param name="BuyerMayCancel">Whether its buyer may cancel it.</param>
+    /// <param name="HoldsStock">Whether its allocations are stock held or committed (they count against the buyer's cap).</param>
+    public sealed record StateGates(string Name, bool Ended, IReadOnlyList<string> OpsActions, bool ReachedByRuleChange, bool BuyerMayConfirm, bool BuyerMayCancel, bool HoldsStock);
+
     public sealed record StateMachineView(IReadOnlyList<DiagramState> States, IReadOnlyList<DiagramTransition> Transitions, string Mermaid);
 
     private static async Task<Results<Ok<SagaPage>, ValidationProblem>> ListAsync(
@@ -149,7 +172,7 @@ public static class OpsApi
         }
 
         var now = clock.GetUtcNow();
-        var terminal = ReservationStateMachine.TerminalStateNames;
+        var terminal = Ended;
         sku = NullIfEmpty(sku);
         distributor = NullIfEmpty(distributor);
 
@@ -238,7 +261,7 @@ public static class OpsApi
             return NotFound(id);
         }
 
-        if (!Cancellable.Contains(saga.CurrentState))
+        if (!States.Cancellable.Contains(saga.CurrentState))
         {
             return Conflict($"A saga that is {saga.CurrentState} can no longer be cancelled.");
         }
@@ -252,10 +275,10 @@ public static class OpsApi
     /// <summary>
     /// Release holds. Releasing the holds of a live reservation behind the saga's back would leave it
     /// Held on nothing (a later confirm would fail at commit, and the buyer would be told it is held), so
-    /// for Allocating, Held and AwaitingStock it is carried out as a cancel, whose release the saga
-    /// issues itself. For a reservation that already ended uncommitted, it asks again for the release
-    /// (idempotent in inventory): the repair for holds whose release was lost. Screening has nothing
-    /// held; Confirming and Confirmed have committed (or are committing) their holds: refused.
+    /// for a live one holding stock (<see cref="ReservationStates.ReleasedByCancelling"/>: Allocating, Held, AwaitingStock) it
+    /// is carried out as a cancel, whose release the saga issues itself. For a reservation that already ended unconfirmed, it
+    /// asks again for the release (idempotent in inventory): the repair for holds whose release was lost. Screening has
+    /// nothing held; Confirming and Confirmed have committed (or are committing) their holds: refused.
     /// </summary>
     private static async Task<Results<Accepted<OpsActionAccepted>, ValidationProblem, ProblemHttpResult>> ReleaseHoldsAsync(
         Guid id, OpsActionRequest? request, HttpContext http, OrderingDbContext db, OpsActionLog log, IPublishEndpoint publish,
@@ -272,7 +295,7 @@ public static class OpsApi
             return NotFound(id);
         }
 
-        if (LiveWithHolds.Contains(saga.CurrentState))
+        if (States.ReleasedByCancelling.Contains(saga.CurrentState))
         {
             var cancel = NewAction(OpsActionKind.ReleaseHolds, saga, request!, http, clock,
                 "Carried out as a cancel: the saga releases its holds and ends Cancelled.");
@@ -282,7 +305,7 @@ public static class OpsApi
             return Accepted(cancel, metrics);
         }
 
-        if (EndedUncommitted.Contains(saga.CurrentState))
+        if (States.EndedUnconfirmed.Contains(saga.CurrentState))
         {
             var release = NewAction(OpsActionKind.ReleaseHolds, saga, request!, http, clock,
                 $"Release of any remaining holds requested again; the saga stays {saga.CurrentState}.");
@@ -291,8 +314,8 @@ public static class OpsApi
             return Accepted(release, metrics);
         }
 
-        return Conflict(saga.CurrentState == "Screening"
-            ? "Nothing is held while screening; cancel the reservation instead."
+        return Conflict(!States.HoldingStock.Contains(saga.CurrentState) && States.Cancellable.Contains(saga.CurrentState)
+            ? $"Nothing is held while {saga.CurrentState}; cancel the reservation instead."
             : $"A saga that is {saga.CurrentState} has committed or is committing its holds; they cannot be released.");
     }
 
@@ -312,9 +335,9 @@ public static class OpsApi
             return NotFound(id);
         }
 
-        if (!Rescreenable.Contains(saga.CurrentState))
+        if (!States.ReachedByRuleChange.Contains(saga.CurrentState))
         {
-            return Conflict($"Only a reservation that is {string.Join(", ", Rescreenable)} can be re-screened; this one is {saga.CurrentState}.");
+            return Conflict($"Only a reservation that is {string.Join(", ", States.ReachedByRuleChange)} can be re-screened; this one is {saga.CurrentState}.");
         }
 
         var action = NewAction(OpsActionKind.Rescreen, saga, request!, http, clock,
@@ -404,7 +427,7 @@ public static class OpsApi
     {
         var now = clock.GetUtcNow();
         var horizon = now.AddMinutes(atRiskWithin);
-        var terminal = ReservationStateMachine.TerminalStateNames;
+        var terminal = Ended;
         var counted = await db.Sagas.AsNoTracking().GroupBy(s => s.CurrentState)
             .Select(group => new { State = group.Key, Count = group.Count() })
             .ToDictionaryAsync(group => group.State, group => group.Count, cancellationToken);
@@ -417,7 +440,7 @@ public static class OpsApi
         var atRisk = nearest.Count(s => s.Cutoff <= horizon) < NearestCutoffs
             ? nearest.Count(s => s.Cutoff <= horizon)
             : await db.Sagas.AsNoTracking().CountAsync(s => s.Cutoff != null && s.Cutoff <= horizon && !terminal.Contains(s.CurrentState), cancellationToken);
-        var inFlight = counts.Where(c => !ReservationStateMachine.TerminalStates.Contains(c.Key)).Sum(c => c.Value);
+        var inFlight = counts.Where(c => !States.Terminal.Contains(c.Key)).Sum(c => c.Value);
         var freshness = await board.CurrentAsync(cancellationToken);
         return new Summary(counts, inFlight, atRisk, atRiskWithin, nearest.FirstOrDefault()?.Cutoff, [.. nearest.Select(s => Row(s, now))], freshness, now);
     }
@@ -430,30 +453,19 @@ public static class OpsApi
         summary.StockFreshness.Unavailable,
         string.Join(',', summary.StockFreshness.Distributors.Select(d => $"{d.DistributorId}:{d.LastFeedAt:O}:{d.Stale}:{d.GapOpen}")));
 
-    private static List<AvailableAction> AvailableActions(string state, Guid id)
-    {
-        var actions = new List<AvailableAction>();
-        if (Cancellable.Contains(state))
+    private static List<AvailableAction> AvailableActions(string state, Guid id) =>
+    [
+        .. States.OpsActionsIn(state).Select(action => action switch
         {
-            actions.Add(new("Cancel", $"/v1/ops/sagas/{id}/cancel", "Ends the reservation Cancelled; the saga releases its holds."));
-        }
-
-        if (LiveWithHolds.Contains(state))
-        {
-            actions.Add(new("ReleaseHolds", $"/v1/ops/sagas/{id}/release-holds", "Releases the holds by cancelling the reservation (it cannot stay live on nothing)."));
-        }
-        else if (EndedUncommitted.Contains(state))
-        {
-            actions.Add(new("ReleaseHolds", $"/v1/ops/sagas/{id}/release-holds", $"Asks inventory again to release any hold left; the saga stays {state}."));
-        }
-
-        if (Rescreenable.Contains(state))
-        {
-            actions.Add(new("Rescreen", $"/v1/ops/sagas/{id}/rescreen", "Asks compliance to screen it again; the saga applies the answer."));
-        }
-
-        return actions;
-    }
+            OpsActionKind.Cancel => new AvailableAction("Cancel", $"/v1/ops/sagas/{id}/cancel", "Ends the reservation Cancelled; the saga releases its holds."),
+            OpsActionKind.ReleaseHolds when States.ReleasedByCancelling.Contains(state) => new AvailableAction(
+                "ReleaseHolds", $"/v1/ops/sagas/{id}/release-holds", "Releases the holds by cancelling the reservation (it cannot stay live on nothing)."),
+            OpsActionKind.ReleaseHolds => new AvailableAction(
+                "ReleaseHolds", $"/v1/ops/sagas/{id}/release-holds", $"Asks inventory again to release any hold left; the saga stays {state}."),
+            OpsActionKind.Rescreen => new AvailableAction("Rescreen", $"/v1/ops/sagas/{id}/rescreen", "Asks compliance to screen it again; the saga applies the answer."),
+            _ => throw new InvalidOperationException($"No available-action text for {action}."),
+        }),
+    ];
 
     private static OpsAction NewAction(OpsActionKind kind, ReservationState saga, OpsActionRequest request, HttpContext http, TimeProvider clock, string effect) => new()
     {

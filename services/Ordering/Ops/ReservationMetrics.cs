@@ -33,11 +33,11 @@ public sealed class ReservationMetrics
     private IReadOnlyDictionary<string, int> counts = new Dictionary<string, int>(StringComparer.Ordinal);
     private DateTimeOffset countedAt = DateTimeOffset.MinValue;
 
-    public ReservationMetrics(IMeterFactory meters, IServiceScopeFactory scopes, TimeProvider clock, ReservationStateMachine machine)
+    public ReservationMetrics(IMeterFactory meters, IServiceScopeFactory scopes, TimeProvider clock)
     {
         this.scopes = scopes;
         this.clock = clock;
-        states = [.. StateMachineDiagram.Of(machine).States.Select(state => state.Name).Where(name => name != StateMachineDiagram.InitialState)];
+        states = [.. ReservationStates.Declared.All.Where(state => state != ReservationStates.Declared.Initial)];
 
         var meter = meters.Create(MeterName);
         var advice = new InstrumentAdvice<double> { HistogramBucketBoundaries = LatencyBuckets };
@@ -62,11 +62,11 @@ public sealed class ReservationMetrics
         timeInState.Record(Seconds(now - enteredFrom), new KeyValuePair<string, object?>("state", from));
 
         // Whether or not TransitionHistory has appended this step yet, a first Held leaves at most one Held step.
-        if (to == "Held" && saga.History.Count(step => step.To == "Held") <= 1)
+        if (to == nameof(ReservationStateMachine.Held) && saga.History.Count(step => step.To == to) <= 1)
         {
             submitToHeld.Record(Seconds(now - saga.SubmittedAt));
         }
-        else if (to == "Confirmed")
+        else if (to == ReservationStates.Declared.Confirmed)
         {
             submitToConfirmed.Record(Seconds(now - saga.SubmittedAt));
         }

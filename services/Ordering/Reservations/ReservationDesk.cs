@@ -224,9 +224,10 @@ public sealed class ReservationDesk(
             return new DeskResult.NotFound();
         }
 
-        if (view.Status is not ("Held" or "AwaitingStock"))
+        if (!ReservationStates.Declared.Confirmable.Contains(view.Status))
         {
-            return new DeskResult.Conflict($"A reservation can be confirmed when Held or AwaitingStock; this one is {view.Status}.");
+            return new DeskResult.Conflict(
+                $"A reservation can be confirmed when {string.Join(" or ", ReservationStates.Declared.Confirmable)}; this one is {view.Status}.");
         }
 
         // The saga takes a confirmation only once the minimum fill is held (the same rule, on its row); refused here, the
@@ -250,7 +251,7 @@ public sealed class ReservationDesk(
             return new DeskResult.NotFound();
         }
 
-        if (view.IsTerminal || view.Status == "Confirming")
+        if (!ReservationStates.Declared.BuyerCancellable.Contains(view.Status))
         {
             return new DeskResult.Conflict($"A reservation that is {view.Status} can no longer be cancelled.");
         }

@@ -1,3 +1,4 @@
+using Brokering.Ordering.Ops;
 using Brokering.Ordering.Saga;
 
 namespace Brokering.Ordering.Reservations;
@@ -21,13 +22,13 @@ public sealed record ReservationView(
     IReadOnlyList<Transition> History)
 {
     /// <summary>Before the saga has picked the reservation up, it reads as Submitted.</summary>
-    public const string SubmittedStatus = "Submitted";
+    public const string SubmittedStatus = StateMachineDiagram.InitialState;
 
-    public bool IsTerminal => ReservationStateMachine.TerminalStates.Contains(Status);
+    public bool IsTerminal => ReservationStates.Declared.Terminal.Contains(Status);
 
     /// <summary>Ended without a sale: whatever was held has been released, so nothing is shown as allocated.</summary>
     private static bool Released(ReservationState? saga) =>
-        saga is not null && saga.CurrentState != "Confirmed" && ReservationStateMachine.TerminalStates.Contains(saga.CurrentState);
+        saga is not null && ReservationStates.Declared.EndedUnconfirmed.Contains(saga.CurrentState);
 
     public static ReservationView Of(Reservation reservation, ReservationState? saga) => new(
         reservation.Id,

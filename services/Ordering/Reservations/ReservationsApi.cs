@@ -5,6 +5,7 @@ using Brokering.Ordering.Reservations.Bulk;
 using Brokering.Ordering.Reservations.Changes;
 using Brokering.Ordering.Reservations.Listing;
 using Brokering.Ordering.Reservations.Submit;
+using Brokering.Ordering.Saga;
 using Brokering.ServiceDefaults.Security;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -128,7 +129,7 @@ public static class ReservationsApi
 
         var result = await desk.ConfirmAsync(buyer, id, cancellationToken);
         return result is DeskResult.Accepted accepted
-            ? TypedResults.Accepted(ReservationDesk.LocationOf(id), new ReservationAccepted(accepted.Reservation.Id, "Confirming"))
+            ? TypedResults.Accepted(ReservationDesk.LocationOf(id), new ReservationAccepted(accepted.Reservation.Id, ReservationStates.Declared.Confirming))
             : ToProblem(result, id);
     }
 

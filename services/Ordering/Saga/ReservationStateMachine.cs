@@ -1,6 +1,5 @@
 using Brokering.Contracts.Inventory;
 using Brokering.Contracts.Ordering;
-using Brokering.Ordering.Ops;
 using MassTransit;
 using Microsoft.Extensions.Options;
 
@@ -11,7 +10,7 @@ namespace Brokering.Ordering.Saga;
 /// then committed before the cutoff, or everything released. The saga only decides and records;
 /// ordering's activities make the calls to other services and report back with events.
 /// </summary>
-public sealed class ReservationStateMachine : MassTransitStateMachine<ReservationState>
+public sealed partial class ReservationStateMachine : MassTransitStateMachine<ReservationState>
 {
     public ReservationStateMachine(TimeProvider clock, IOptions<OrderingOptions> options)
     {
@@ -455,23 +454,6 @@ public sealed class ReservationStateMachine : MassTransitStateMachine<Reservatio
     public Schedule<ReservationState, CutoffReached> CutoffTimer { get; private set; } = null!;
     public Schedule<ReservationState, ScreeningDeadlineReached> ScreeningTimer { get; private set; } = null!;
     public Schedule<ReservationState, FillDeadlineReached> FillDeadline { get; private set; } = null!;
-
-    /// <summary>
-    /// The states a reservation can still leave (every one but the initial and the terminal ones), read from the machine's
-    /// declared transitions by <see cref="StateMachineDiagram"/> rather than listed by hand: whatever must reach every live
-    /// reservation (a rule change) reaches a state added later without another list to keep in step. An array, so database
-    /// queries can use it.
-    /// </summary>
-    public string[] LiveStateNames => liveStateNames ??=
-        [.. StateMachineDiagram.Of(this).States.Where(state => !state.Terminal && state.Name != StateMachineDiagram.InitialState).Select(state => state.Name)];
-
-    private string[]? liveStateNames;
-
-    /// <summary>States a reservation never leaves (an array, so database queries can use it).</summary>
-    public static readonly string[] TerminalStateNames = ["Confirmed", "Rejected", "Cancelled", "Expired", "CutoffMissed"];
-
-    /// <summary>States a reservation never leaves.</summary>
-    public static readonly IReadOnlySet<string> TerminalStates = new HashSet<string>(TerminalStateNames, StringComparer.Ordinal);
 
     /// <summary>Screens at once (<see cref="IReservationSteps"/>) and handles the answer as the event it is; else leaves the saga Screening.</summary>
     private async Task ScreenAtOnceAsync(BehaviorContext<ReservationState> context)

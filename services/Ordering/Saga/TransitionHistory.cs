@@ -1,3 +1,4 @@
+using Brokering.Ordering.Ops;
 using Brokering.Contracts.Ordering;
 using Brokering.Messaging.Postgres;
 using Brokering.Ordering.Data;
@@ -25,7 +26,7 @@ internal sealed class TransitionHistory(TimeProvider clock) : IStateObserver<Res
 
         var saga = context.Saga;
         var now = clock.GetUtcNow();
-        var from = previousState?.Name is null or "Initial" ? "Submitted" : previousState.Name;
+        var from = previousState?.Name is null or "Initial" ? StateMachineDiagram.InitialState : previousState.Name;
         saga.UpdatedAt = now;
         saga.History.Add(new Transition(now, context.Event.Name, from, currentState.Name, saga.StatusReason));
 
@@ -47,8 +48,7 @@ internal sealed class TransitionHistory(TimeProvider clock) : IStateObserver<Res
 
         // Only compliance's licence units are set aside for a reservation by anyone who needs telling: a reservation
         // compliance drew none for has nothing to give back, and most reservations need no licence.
-        if (ReservationStateMachine.TerminalStates.Contains(currentState.Name) && currentState.Name != nameof(ReservationStateMachine.Confirmed)
-            && saga.MayHoldLicenceUnits)
+        if (ReservationStates.Declared.EndedUnconfirmed.Contains(currentState.Name) && saga.MayHoldLicenceUnits)
         {
             await context.Publish(new ReservationEndedUnconfirmed(saga.CorrelationId, saga.BuyerId, currentState.Name, saga.StatusReason, now));
         }
