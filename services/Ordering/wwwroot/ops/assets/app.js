@@ -5,8 +5,6 @@
 
 const API = "/v1/ops";
 const AT_RISK_MINUTES = 15;
-const IN_FLIGHT = ["Screening", "Allocating", "Held", "AwaitingStock", "Confirming"];
-const ENDED = ["Confirmed", "Rejected", "Cancelled", "Expired", "CutoffMissed"];
 const ACTION_LABELS = {
   Cancel: { button: "Cancel reservation", title: "Cancel this reservation?", confirm: "Cancel reservation", danger: true },
   ReleaseHolds: { button: "Release holds", title: "Release this reservation's holds?", confirm: "Release holds", danger: true },
@@ -17,7 +15,7 @@ const TOKEN_KEY = "brokering.ops.token";
 
 const main = document.getElementById("main");
 const announcer = document.getElementById("announcer");
-const state = { summary: null, clockOffset: 0, graph: null, timer: null, route: null, signedIn: null };
+const state = { summary: null, clockOffset: 0, graph: null, states: null, timer: null, route: null, signedIn: null };
 
 // ---------- DOM helpers ----------
 
@@ -350,6 +348,7 @@ async function navigate(url, push = true) {
     else a.removeAttribute("aria-current");
   });
   try {
+    await loadStates();
     switch (state.route.name) {
       case "overview": await showOverview(); break;
       case "sagas": await showList(state.route.query); break;
@@ -394,7 +393,7 @@ async function showOverview() {
 
 function renderOverview(summary) {
   const container = document.getElementById("overview");
-  if (!container) return;
+  if (!container || !state.states) return;
   const next = summary.nextCutoff;
   const kpis = h("dl", { class: "kpis" },
     h("div", { class: "kpi" }, h("dt", {}, "In flight"), h("dd", { "data-testid": "in-flight" }, summary.inFlight)),
@@ -424,7 +423,7 @@ function renderOverview(summary) {
     h("section", { class: "panel", "aria-labelledby": "states-title" },
       h("header", {}, h("h2", { id: "states-title" }, "Reservations by state"),
         h("p", { class: "muted small" }, "Updated ", utc(summary.at))),
-      h("div", { class: "panel-body" }, counts("In flight", IN_FLIGHT), counts("Ended", ENDED))),
+      h("div", { class: "panel-body" }, counts("In flight", state.states.live), counts("Ended", state.states.ended))),
     atRisk,
     freshnessPanel(summary.stockFreshness),
   );
@@ -496,7 +495,7 @@ function sagaTable(rows, caption) {
       h("td", {}, row.skus.join(", ")),
       h("td", { class: "num" }, `${row.unitsAllocated} / ${row.unitsRequested}`),
       h("td", {}, utc(row.cutoff)),
-      h("td", {}, ENDED.includes(row.state) ? h("span", { class: "muted" }, "ended") : countdown(row.cutoff))))));
+      h("td", {}, isEnded(row.state) ? h("span", { class: "muted" }, "ended") : countdown(row.cutoff))))));
 }
 
 // ---------- Reservation list ----------
@@ -505,7 +504,7 @@ async function showList(query) {
   const value = (name) => query.get(name) ?? "";
   const stateSelect = h("select", { id: "f-state", name: "state" },
     h("option", { value: "" }, "Any state"),
-    [...IN_FLIGHT, ...ENDED].map((name) => h("option", { value: name, selected: value("state") === name }, name)));
+    [...state.states.live, ...state.states.ended].map((name) => h("option", { value: name, selected: value("state") === name }, name)));
   const field = (id, label, input) => h("div", { class: "field" }, h("label", { for: id }, label), input);
   const form = h("form", { class: "filters", id: "filters", role: "search", "aria-label": "Filter reservations" },
     field("f-state", "State", stateSelect),
@@ -634,7 +633,7 @@ function renderSaga(detail, focus) {
     fact("Destination", saga.destinationCountry),
     fact("Submitted", utc(saga.submittedAt)),
     fact("Last change", utc(saga.updatedAt)),
-    fact("Cutoff", saga.cutoff ? h("span", {}, utc(saga.cutoff), " · ", ENDED.includes(saga.state) ? "ended" : countdown(saga.cutoff)) : h("span", { class: "muted" }, "none")),
+    fact("Cutoff", saga.cutoff ? h("span", {}, utc(saga.cutoff), " · ", isEnded(saga.state) ? "ended" : countdown(saga.cutoff)) : h("span", { class: "muted" }, "none")),
     fact("Holds expire", utc(detail.holdsExpireAt)),
     fact("Compliance decision", detail.decisionId ? h("span", { class: "mono", "data-testid": "decision" }, detail.decisionId) : h("span", { class: "muted" }, "not screened yet")),
     fact("Plan version", detail.planVersion),
@@ -741,6 +740,16 @@ function showMessage(text, kind) {
 }
 
 // ---------- State machine ----------
+
+// The states in flight and ended, as the saga declares them (GET /v1/ops/states), read once per page load.
+async function loadStates() {
+  state.states ??= await api("/states");
+  return state.states;
+}
+
+function isEnded(name) {
+  return state.states?.ended.includes(name) ?? false;
+}
 
 async function loadGraph() {
   state.graph ??= await api("/state-machine");
