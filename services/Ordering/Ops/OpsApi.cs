@@ -261,7 +261,7 @@ public static class OpsApi
             return NotFound(id);
         }
 
-        if (!States.Cancellable.Contains(saga.CurrentState))
+        if (!States.OpsActionsIn(saga.CurrentState).Contains(OpsActionKind.Cancel))
         {
             return Conflict($"A saga that is {saga.CurrentState} can no longer be cancelled.");
         }
@@ -335,7 +335,7 @@ public static class OpsApi
             return NotFound(id);
         }
 
-        if (!States.ReachedByRuleChange.Contains(saga.CurrentState))
+        if (!States.OpsActionsIn(saga.CurrentState).Contains(OpsActionKind.Rescreen))
         {
             return Conflict($"Only a reservation that is {string.Join(", ", States.ReachedByRuleChange)} can be re-screened; this one is {saga.CurrentState}.");
         }
