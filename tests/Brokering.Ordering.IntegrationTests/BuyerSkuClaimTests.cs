@@ -80,6 +80,27 @@ public sealed class BuyerSkuClaimTests(OrderingHost host) : IClassFixture<Orderi
     }
 
     [Fact]
+    public async Task Confirmed_units_count_against_the_cap_for_good_once_each_from_the_buyers_running_total()
+    {
+        var buyer = Sagas.NewBuyer("cap-confirmed");
+        var committing = Sagas.In("Confirming", buyer, cutoff: null, Sagas.Sku, 300, "arrow");
+        var confirmedBefore = Sagas.In("Confirmed", buyer, cutoff: null, Sagas.Sku, 200, "avnet");
+        var next = Sagas.In("Allocating", buyer, cutoff: null, quantity: Cap);
+        await host.SeedAsync(committing, confirmedBefore, next);
+        (await ClaimAsync(next, planVersion: 1, Cap)).ShouldBe(Cap - 500);
+
+        // The commit lands: its 300 units move from the live row to the total in the same transaction, counted once.
+        await ChangeSagaAsync(committing.CorrelationId, saga => saga.CurrentState = "Confirmed");
+        await ChangeSagaAsync(next.CorrelationId, saga => saga.PlanVersion = 2);
+        (await ClaimAsync(next, planVersion: 2, Cap)).ShouldBe(Cap - 500);
+
+        (await ConfirmedTotalAsync(buyer)).ShouldBe(500, "a row inserted confirmed and a row that became confirmed both add to the total");
+        // A confirmed reservation touched again (say its history appended) does not add twice.
+        await ChangeSagaAsync(committing.CorrelationId, saga => saga.StatusReason = "noted");
+        (await ConfirmedTotalAsync(buyer)).ShouldBe(500);
+    }
+
+    [Fact]
     public async Task A_plan_that_claims_again_is_given_what_it_was_given_the_first_time()
     {
         var buyer = Sagas.NewBuyer("cap-again");
@@ -154,6 +175,15 @@ public sealed class BuyerSkuClaimTests(OrderingHost host) : IClassFixture<Orderi
 
         await transaction.CommitAsync(cancellationToken);
         return line.Quantity;
+    }
+
+    private async Task<long> ConfirmedTotalAsync(string buyer)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(host.Database);
+        await connection.OpenAsync(TestContext.Current.CancellationToken);
+        await using var command = new Npgsql.NpgsqlCommand("SELECT COALESCE(SUM(units), 0)::bigint FROM buyer_sku_confirmed_units WHERE buyer_id = @buyer", connection);
+        command.Parameters.AddWithValue("buyer", buyer);
+        return (long)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
     }
 
     private async Task<long> ClaimedAsync(string buyer)

@@ -14,8 +14,10 @@ namespace Brokering.Ordering.Activities;
 /// then sees the claim. The lock is not held while the plan calls inventory, so plans of one buyer and SKU overlap.
 /// </summary>
 /// <remarks>
-/// What counts against the cap: the units held or committed in the buyer's reservations that are live or confirmed
-/// (from their saga rows), plus the claims of plans that have not landed. A claim has landed once its reservation's
+/// What counts against the cap: the units held or committed in the buyer's live reservations (from their saga rows),
+/// the units of its confirmed ones (a running total per buyer and SKU, <c>buyer_sku_confirmed_units</c>, added to by a
+/// trigger in the very transaction that confirms, so a claim sees a reservation's units on its row or in the total,
+/// never in neither or both), plus the claims of plans that have not landed. A claim has landed once its reservation's
 /// saga row records that plan version outside the planning state (Allocating; its holds are on the row by then); it stops counting then,
 /// in the same commit that puts its holds on the row, and when its reservation ends (the next claim of that buyer and
 /// SKU deletes it). Until the saga row records the plan (the plan is being made by the event that created the
@@ -28,7 +30,9 @@ public sealed class BuyerSkuClaims(OrderingDbContext db)
     private const int LockSpace = 0x636170;
 
     private static readonly string[] Ended = [.. ReservationStates.Declared.Terminal];
-    private static readonly string[] HoldingStock = [.. ReservationStates.Declared.HoldingStock];
+    // Confirmed units are read from buyer_sku_confirmed_units, a running total kept by a trigger in the transaction that
+    // confirms, not from the buyer's confirmed saga rows: those grow with the buyer's whole history, for ever.
+    private static readonly string[] HoldingStock = [.. ReservationStates.Declared.HoldingStock.Where(state => state != ReservationStates.Declared.Confirmed)];
     private static readonly string[] Planning = [.. ReservationStates.Declared.Planning];
 
     /// <summary>
@@ -68,6 +72,8 @@ public sealed class BuyerSkuClaims(OrderingDbContext db)
                     WHERE s.buyer_id = $2 AND hold->>'sku' = $3
                       AND s.current_state = ANY($9)
                     UNION ALL
+                    SELECT t.units FROM buyer_sku_confirmed_units t WHERE t.buyer_id = $2 AND t.sku = $3
+                    UNION ALL
                     SELECT c.units
                     FROM buyer_sku_claims c LEFT JOIN reservation_sagas s ON s.reservation_id = c.reservation_id
                     WHERE c.buyer_id = $2 AND c.sku = $3 AND c.reservation_id <> $4
@@ -95,7 +101,7 @@ public sealed class BuyerSkuClaims(OrderingDbContext db)
         throw new InvalidOperationException($"The claim of plan {planVersion} of reservation {reservationId} for {line.Sku} was not stored.");
 
         // Every statement takes the claim's key positionally: $1 lock space, $2 buyer, $3 SKU, $4 reservation, $5 plan,
-        // $6 the line's units, $7 the cap, $8 the terminal states, $9 the states holding stock, $10 the states planning
+        // $6 the line's units, $7 the cap, $8 the terminal states, $9 the live states holding stock, $10 the states planning
         // (all three from ReservationStates).
         NpgsqlBatchCommand ClaimCommand(string sql)
         {

@@ -55,7 +55,8 @@ public sealed class OrderingDbContext(DbContextOptions<OrderingDbContext> option
             saga.Ignore(s => s.UnitsAllocated);
             saga.HasIndex(s => s.CurrentState);
             saga.HasIndex(s => s.Cutoff);
-            saga.HasIndex(s => s.BuyerId);
+            // The buyer's reservations in given states (the per-buyer cap's live holds) without visiting its history.
+            saga.HasIndex(s => new { s.BuyerId, s.CurrentState });
         });
 
         modelBuilder.Entity<IdempotencyRecord>(record =>

@@ -678,14 +678,14 @@ namespace Brokering.Ordering.Data.Migrations
                     b.HasKey("CorrelationId")
                         .HasName("pk_reservation_sagas");
 
-                    b.HasIndex("BuyerId")
-                        .HasDatabaseName("ix_reservation_sagas_buyer_id");
-
                     b.HasIndex("CurrentState")
                         .HasDatabaseName("ix_reservation_sagas_current_state");
 
                     b.HasIndex("Cutoff")
                         .HasDatabaseName("ix_reservation_sagas_cutoff");
+
+                    b.HasIndex("BuyerId", "CurrentState")
+                        .HasDatabaseName("ix_reservation_sagas_buyer_id_current_state");
 
                     b.ToTable("reservation_sagas", (string)null);
                 });
