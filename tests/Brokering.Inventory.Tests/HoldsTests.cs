@@ -277,6 +277,40 @@ public sealed class HoldsTests(InventoryFixture fixture)
     }
 
     [Fact]
+    public async Task Each_hold_keeps_the_buyer_organisation_its_call_named_even_when_calls_share_a_batch_and_a_level()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 100));
+        var calls = new[] { ("acme-servers", Guid.NewGuid()), ("globex", Guid.NewGuid()), ("", Guid.NewGuid()) };
+
+        await Task.WhenAll(calls.Select(async call =>
+        {
+            var request = PlaceRequest(call.Item2, 1, TimeSpan.FromMinutes(10), Hold(distributor, A800, "SG1", 5));
+            request.BuyerOrganisation = call.Item1;
+            (await fixture.A.Ledger.PlaceHoldsAsync(request)).Holds.Single().Held.ShouldBe(5);
+        }));
+
+        foreach (var (buyer, reservation) in calls)
+        {
+            var holds = await fixture.A.Http.GetFromJsonAsync<JsonElement[]>($"/v1/reservations/{reservation}/holds", Json);
+            var stored = holds!.Single().GetProperty("buyerOrganisation");
+            (stored.ValueKind == JsonValueKind.Null ? "" : stored.GetString()).ShouldBe(buyer, "the hold of the call for '" + buyer + "'");
+        }
+    }
+
+    [Fact]
+    public async Task A_buyer_organisation_with_control_characters_is_refused_with_invalid_argument()
+    {
+        var request = PlaceRequest(Guid.NewGuid(), 1, TimeSpan.FromMinutes(1), Hold("arrow", A800, "SG1", 1));
+        request.BuyerOrganisation = "acme\u0000servers";
+
+        var refusal = await Should.ThrowAsync<RpcException>(() => fixture.A.Ledger.PlaceHoldsAsync(request).ResponseAsync);
+
+        refusal.StatusCode.ShouldBe(StatusCode.InvalidArgument);
+        refusal.Status.Detail.ShouldContain("buyerOrganisation");
+    }
+
+    [Fact]
     public async Task Invalid_place_holds_requests_are_refused_with_invalid_argument()
     {
         var missingId = Should.ThrowAsync<RpcException>(() => fixture.A.Ledger.PlaceHoldsAsync(new PlaceHoldsRequest { PlanVersion = 1 }).ResponseAsync);

@@ -103,6 +103,9 @@ public sealed class Hold
 
     public required string Currency { get; init; }
 
+    /// <summary>The buyer tenant the units are held for, as ordering names it; null for holds placed before it was sent.</summary>
+    public string? BuyerOrganisation { get; init; }
+
     public HoldStatus Status { get; set; }
 
     public DateTimeOffset ExpiresAt { get; init; }

@@ -69,6 +69,7 @@ public sealed class InventoryDbContext(DbContextOptions<InventoryDbContext> opti
             hold.Property(h => h.Status).HasConversion<string>().HasMaxLength(16);
             hold.Property(h => h.UnitPrice).HasPrecision(28, 9);
             hold.Property(h => h.Currency).HasMaxLength(3);
+            hold.Property(h => h.BuyerOrganisation).HasMaxLength(100);
             hold.HasIndex(h => h.ReservationId);
             hold.HasIndex(h => new { h.DistributorId, h.Sku, h.Warehouse, h.CreatedAt }).HasFilter("status = 'Active'");
             hold.HasIndex(h => h.ExpiresAt).HasFilter("status IN ('Active', 'Shortfall')");

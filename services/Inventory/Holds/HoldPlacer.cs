@@ -224,7 +224,7 @@ internal sealed class HoldPlacer(
     private const string HoldSql = """
         WITH RECURSIVE
         commands AS MATERIALIZED (
-            SELECT * FROM unnest($15::int[], $16::uuid[], $17::int[], $18::text[]) AS c(cmd, reservation_id, plan_version, expires_at)
+            SELECT * FROM unnest($15::int[], $16::uuid[], $17::int[], $18::text[], $40::text[]) AS c(cmd, reservation_id, plan_version, expires_at, buyer_organisation)
             -- Only the calls whose key the claim just before inserted (its row carries this transaction's id): the others were
             -- placed before and are replayed from their recorded results.
             WHERE EXISTS (SELECT 1 FROM hold_requests h
@@ -268,9 +268,9 @@ internal sealed class HoldPlacer(
             FROM totals t WHERE s.distributor_id = t.distributor_id AND s.sku = t.sku AND s.warehouse = t.warehouse
             RETURNING 1),
         inserted AS (
-            INSERT INTO holds (id, reservation_id, plan_version, distributor_id, sku, warehouse, quantity, unit_price, currency, status, expires_at, created_at)
-            SELECT r.hold_id, r.reservation_id, r.plan_version, r.distributor_id, r.sku, r.warehouse, f.granted, r.unit_price, r.currency, 'Active', r.expires_at, $12
-            FROM fold f JOIN ranked r ON r.ord = f.ord WHERE f.granted > 0
+            INSERT INTO holds (id, reservation_id, plan_version, distributor_id, sku, warehouse, quantity, unit_price, currency, buyer_organisation, status, expires_at, created_at)
+            SELECT r.hold_id, r.reservation_id, r.plan_version, r.distributor_id, r.sku, r.warehouse, f.granted, r.unit_price, r.currency, c.buyer_organisation, 'Active', r.expires_at, $12
+            FROM fold f JOIN ranked r ON r.ord = f.ord JOIN commands c ON c.cmd = r.cmd WHERE f.granted > 0
             RETURNING 1),
         per_line AS (
             SELECT l.cmd, l.pos, l.hold_id, l.sku, l.distributor_id, l.warehouse, l.quantity, coalesce(f.granted, 0) > 0 AS granted,
@@ -393,6 +393,7 @@ internal sealed class HoldPlacer(
             p.Add(Array(messages.Select(x => x.DestinationAddress?.ToString()), NpgsqlDbType.Text));
             p.Add(Array(messages.Select(x => x.ResponseAddress?.ToString()), NpgsqlDbType.Text));
             p.Add(Array(messages.Select(x => x.FaultAddress?.ToString()), NpgsqlDbType.Text));
+            p.Add(Array(toPlace.Select(i => commands[i].BuyerOrganisation), NpgsqlDbType.Text));
             batch.BatchCommands.Add(hold);
             batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
 

@@ -5,10 +5,11 @@ using Brokering.ServiceDefaults.Security;
 
 namespace Brokering.Inventory.Holds;
 
-/// <summary>A hold as stored.</summary>
+/// <summary>A hold as stored; <paramref name="BuyerOrganisation"/> is null for holds placed before ordering named it.</summary>
 public sealed record HoldView(
     Guid Id, Guid ReservationId, int PlanVersion, string DistributorId, string Sku, string Warehouse, long Quantity,
-    decimal UnitPrice, string Currency, HoldStatus Status, DateTimeOffset ExpiresAt, DateTimeOffset CreatedAt, DateTimeOffset? ClosedAt, string? Reason);
+    decimal UnitPrice, string Currency, HoldStatus Status, DateTimeOffset ExpiresAt, DateTimeOffset CreatedAt, DateTimeOffset? ClosedAt, string? Reason,
+    string? BuyerOrganisation);
 
 internal static class HoldsApi
 {
@@ -21,7 +22,7 @@ internal static class HoldsApi
                     .OrderBy(h => h.CreatedAt).ThenBy(h => h.Id)
                     .Select(h => new HoldView(
                         h.Id, h.ReservationId, h.PlanVersion, h.DistributorId, h.Sku, h.Warehouse, h.Quantity,
-                        h.UnitPrice, h.Currency, h.Status, h.ExpiresAt, h.CreatedAt, h.ClosedAt, h.Reason))
+                        h.UnitPrice, h.Currency, h.Status, h.ExpiresAt, h.CreatedAt, h.ClosedAt, h.Reason, h.BuyerOrganisation))
                     .ToListAsync(cancellationToken)))
             .WithTags("Holds")
             .RequireAuthorization(BrokeringRoles.Platform)

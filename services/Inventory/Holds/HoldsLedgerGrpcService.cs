@@ -58,7 +58,8 @@ internal sealed class HoldsLedgerGrpcService(
             ParseReservation(request.ReservationId),
             request.PlanVersion,
             request.ExpiresAt?.ToDateTimeOffset() ?? throw Invalid("expires_at is required."),
-            request.Holds.Select(h => new HoldLine(h.Sku, h.DistributorId, h.Warehouse, h.Quantity, h.MaxUnitPrice?.ToDecimal())).ToList());
+            request.Holds.Select(h => new HoldLine(h.Sku, h.DistributorId, h.Warehouse, h.Quantity, h.MaxUnitPrice?.ToDecimal())).ToList(),
+            string.IsNullOrWhiteSpace(request.BuyerOrganisation) ? null : request.BuyerOrganisation.Trim());
         var errors = command.Validate(time.GetUtcNow());
         if (errors.Count > 0)
         {

@@ -4,7 +4,16 @@ namespace Brokering.Inventory.Holds;
 public sealed record HoldLine(string Sku, string DistributorId, string Warehouse, long Quantity, decimal? MaxUnitPrice);
 
 /// <summary>Holds to place for one version of a reservation's allocation plan; (ReservationId, PlanVersion) is the idempotency key.</summary>
-public sealed record PlaceHoldsCommand(Guid ReservationId, int PlanVersion, DateTimeOffset ExpiresAt, IReadOnlyList<HoldLine> Holds)
+/// <param name="ReservationId">The reservation holding.</param>
+/// <param name="PlanVersion">Version of its allocation plan.</param>
+/// <param name="ExpiresAt">When the holds lapse unless committed.</param>
+/// <param name="Holds">What to hold where.</param>
+/// <param name="BuyerOrganisation">
+/// The buyer tenant the holds are for, kept on each hold so the distributor sees who ordered; null from a caller that
+/// does not say (it predates the field).
+/// </param>
+public sealed record PlaceHoldsCommand(
+    Guid ReservationId, int PlanVersion, DateTimeOffset ExpiresAt, IReadOnlyList<HoldLine> Holds, string? BuyerOrganisation = null)
 {
     /// <summary>Field path → message for every problem; empty when the command may run.</summary>
     public Dictionary<string, string[]> Validate(DateTimeOffset now)
@@ -23,6 +32,13 @@ public sealed record PlaceHoldsCommand(Guid ReservationId, int PlanVersion, Date
         if (ExpiresAt <= now)
         {
             errors["expiresAt"] = [$"expiresAt must lie in the future (was {ExpiresAt:O}, now {now:O})."];
+        }
+
+        if (BuyerOrganisation is { } buyer
+            && (buyer.Length > Brokering.Contracts.InputBounds.MaxTenantLength || buyer.Any(char.IsControl)))
+        {
+            errors["buyerOrganisation"] =
+                [$"buyerOrganisation is at most {Brokering.Contracts.InputBounds.MaxTenantLength} characters, with no control characters."];
         }
 
         if (Holds.Count == 0)

@@ -40,6 +40,8 @@ public sealed class ReservationAllocation(
             ReservationId = command.ReservationId.ToString(),
             PlanVersion = command.PlanVersion,
             ExpiresAt = Timestamp.FromDateTimeOffset(command.HoldsExpireAt),
+            // The buyer tenant, so each distributor learns who its units are held and ordered for.
+            BuyerOrganisation = buyerId,
         };
         var reasons = new List<string>();
         var passedOver = false;

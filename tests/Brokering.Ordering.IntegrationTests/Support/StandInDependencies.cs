@@ -251,7 +251,10 @@ public sealed class StandInInventory : HoldsLedger.HoldsLedgerBase
         lock (gate)
         {
             return [.. holds.Values.Where(hold => hold.ReservationId == reservationId)
-                .Select(hold => new StandInHold(hold.HoldId, hold.ReservationId, hold.Quantity) { Status = hold.Status, CommittedAt = hold.CommittedAt })];
+                .Select(hold => new StandInHold(hold.HoldId, hold.ReservationId, hold.Quantity)
+                {
+                    Status = hold.Status, CommittedAt = hold.CommittedAt, BuyerOrganisation = hold.BuyerOrganisation,
+                })];
         }
     }
 
@@ -316,7 +319,7 @@ public sealed class StandInInventory : HoldsLedger.HoldsLedgerBase
             response = new PlaceHoldsResponse();
             foreach (var wanted in request.Holds)
             {
-                var hold = new StandInHold(Guid.NewGuid(), reservationId, wanted.Quantity);
+                var hold = new StandInHold(Guid.NewGuid(), reservationId, wanted.Quantity) { BuyerOrganisation = request.BuyerOrganisation };
                 holds.Add(hold.HoldId, hold);
                 response.Holds.Add(new Contracts.Grpc.Inventory.PlacedHold
                 {
@@ -445,4 +448,7 @@ public sealed class StandInHold(Guid holdId, Guid reservationId, long quantity)
     public StandInHoldStatus Status { get; set; }
 
     public DateTimeOffset? CommittedAt { get; set; }
+
+    /// <summary>The buyer organisation the PlaceHolds call named (empty when it named none).</summary>
+    public string BuyerOrganisation { get; init; } = string.Empty;
 }
