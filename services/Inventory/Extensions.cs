@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Brokering.Inventory.Data;
+using Brokering.Inventory.DistributorOrders;
 using Brokering.Inventory.Distributors;
 using Brokering.Inventory.Holds;
 using Brokering.Inventory.Offers;
@@ -53,6 +54,7 @@ public static class Extensions
         builder.Services.AddSingleton<HoldExpirySweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HoldExpirySweeper>());
         builder.Services.AddScoped<OfferQuery>();
+        builder.Services.AddScoped<DistributorLedger>();
         return builder;
     }
 
@@ -62,6 +64,7 @@ public static class Extensions
         app.MapStockFeedApi();
         app.MapOffersApi();
         app.MapHoldsApi();
+        app.MapDistributorOrdersApi();
         app.MapGrpcService<StockFeedsGrpcService>().RequireAuthorization(BrokeringRoles.Distributor);
         app.MapGrpcService<HoldsLedgerGrpcService>().RequireAuthorization(BrokeringRoles.Service);
         return app;

@@ -24,6 +24,8 @@ public sealed class AuthorizationTests(InventoryFixture fixture) : IClassFixture
         ["POST /brokering.inventory.v1.StockFeeds/Publish"] = [BrokeringRoles.Distributor],
         ["GET /v1/skus/{sku}/offers"] = Platform,
         ["GET /v1/reservations/{reservationId:guid}/holds"] = Platform,
+        ["GET /v1/distributor/holds"] = [BrokeringRoles.Distributor],
+        ["GET /v1/distributor/orders"] = [BrokeringRoles.Distributor],
         ["POST /brokering.inventory.v1.HoldsLedger/GetOffers"] = [BrokeringRoles.Service],
         ["POST /brokering.inventory.v1.HoldsLedger/PlaceHolds"] = [BrokeringRoles.Service],
         ["POST /brokering.inventory.v1.HoldsLedger/ReleaseHolds"] = [BrokeringRoles.Service],

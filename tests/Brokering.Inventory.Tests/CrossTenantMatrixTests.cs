@@ -24,6 +24,9 @@ public sealed class CrossTenantMatrixTests(InventoryFixture fixture) : IClassFix
     public async Task Every_endpoint_a_distributor_may_call_refuses_another_distributors_feed_and_leaves_it_as_it_was()
     {
         var before = await DistributorAsync(Theirs);
+        // Holds and an order at a distributor of this test's own, which the rival must not see and the owner must.
+        var owner = await fixture.NewDistributorAsync();
+        var ordered = await HoldAndCommitAsync(owner);
 
         var probes = new Dictionary<string, Func<Task>>
         {
@@ -40,6 +43,17 @@ public sealed class CrossTenantMatrixTests(InventoryFixture fixture) : IClassFix
                 using var response = await SendAsync(HttpMethod.Put, $"/v1/distributors/{Theirs}/feed-key",
                     new { publicKey = key.ExportSubjectPublicKeyInfoPem(), proof = (string?)null });
                 response.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+            },
+            ["GET /v1/distributor/holds"] = async () =>
+            {
+                (await ReservationsListedAsync(owner, "/v1/distributor/holds", "holds")).ShouldContain(ordered, "the owner sees its hold");
+                (await ReservationsListedAsync(Rival, "/v1/distributor/holds", "holds")).ShouldNotContain(ordered);
+                (await ReservationsListedAsync(Rival, "/v1/distributor/holds?status=committed&sku=NVIDIA-A800-SXM4-80GB", "holds")).ShouldNotContain(ordered);
+            },
+            ["GET /v1/distributor/orders"] = async () =>
+            {
+                (await ReservationsListedAsync(owner, "/v1/distributor/orders", "orders")).ShouldContain(ordered, "the owner sees its order");
+                (await ReservationsListedAsync(Rival, "/v1/distributor/orders", "orders")).ShouldNotContain(ordered);
             },
             ["POST /brokering.inventory.v1.StockFeeds/Publish"] = async () =>
             {
@@ -62,6 +76,43 @@ public sealed class CrossTenantMatrixTests(InventoryFixture fixture) : IClassFix
         (after.GetProperty("lastSequence").GetInt64(), after.GetProperty("feedKeyFingerprint").ToString())
             .ShouldBe((before.GetProperty("lastSequence").GetInt64(), before.GetProperty("feedKeyFingerprint").ToString()),
                 "the other distributor's feed sequence and key are as they were");
+    }
+
+    private async Task<Guid> HoldAndCommitAsync(string distributor)
+    {
+        await fixture.SnapshotAsync(distributor, 1, new Stock("NVIDIA-A800-SXM4-80GB", "SG1", 10));
+        var reservation = Guid.NewGuid();
+        var request = InventoryFixture.PlaceRequest(reservation, 1, TimeSpan.FromMinutes(10), InventoryFixture.Hold(distributor, "NVIDIA-A800-SXM4-80GB", "SG1", 4));
+        request.BuyerOrganisation = "acme-servers";
+        await fixture.A.Ledger.PlaceHoldsAsync(request, cancellationToken: Cancel);
+        await fixture.A.Ledger.CommitHoldsAsync(new CommitHoldsRequest
+        {
+            ReservationId = reservation.ToString(),
+            CommitBefore = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMinutes(5)),
+        }, cancellationToken: Cancel);
+        return reservation;
+    }
+
+    /// <summary>Every reservation id on every page of a distributor's list, read with that distributor's token.</summary>
+    private async Task<List<Guid>> ReservationsListedAsync(string distributor, string path, string items)
+    {
+        var ids = new List<Guid>();
+        string? next = null;
+        do
+        {
+            using var client = fixture.A.CreateClient();
+            var separator = path.Contains('?', StringComparison.Ordinal) ? '&' : '?';
+            using var request = new HttpRequestMessage(HttpMethod.Get, next is null ? path : $"{path}{separator}cursor={next}");
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", TestTokens.Distributor(distributor));
+            using var response = await client.SendAsync(request, Cancel);
+            response.StatusCode.ShouldBe(HttpStatusCode.OK);
+            var page = await response.Content.ReadFromJsonAsync<JsonElement>(Cancel);
+            ids.AddRange(page.GetProperty(items).EnumerateArray().Select(e => e.GetProperty("reservationId").GetGuid()));
+            next = page.GetProperty("next").ValueKind == JsonValueKind.Null ? null : page.GetProperty("next").GetString();
+        }
+        while (next is not null);
+
+        return ids;
     }
 
     private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, object body)

@@ -1,5 +1,5 @@
 using Shouldly;
-using Brokering.Ordering.Reservations;
+using Brokering.ServiceDefaults.Paging;
 using Brokering.Ordering.Reservations.Changes;
 using Brokering.Ordering.Reservations.Listing;
 

@@ -56,3 +56,12 @@ public sealed record StockShortfallDetected(Guid ReservationId, string Sku, stri
 /// <param name="Available">Units available in all, across distributors.</param>
 /// <param name="At">When.</param>
 public sealed record StockAvailable(string Sku, long Available, DateTimeOffset At);
+
+/// <summary>One line of a distributor's order: a committed hold.</summary>
+/// <param name="HoldId">The committed hold.</param>
+/// <param name="Sku">Catalogue SKU.</param>
+/// <param name="Warehouse">Warehouse to ship from.</param>
+/// <param name="Units">Units ordered.</param>
+/// <param name="UnitPrice">Agreed unit price (the distributor's price when the units were held).</param>
+/// <param name="Currency">ISO 4217 currency.</param>
+public sealed record DistributorOrderLine(Guid HoldId, string Sku, string Warehouse, long Units, decimal UnitPrice, string Currency);

@@ -73,6 +73,9 @@ public sealed class InventoryDbContext(DbContextOptions<InventoryDbContext> opti
             hold.HasIndex(h => h.ReservationId);
             hold.HasIndex(h => new { h.DistributorId, h.Sku, h.Warehouse, h.CreatedAt }).HasFilter("status = 'Active'");
             hold.HasIndex(h => h.ExpiresAt).HasFilter("status IN ('Active', 'Shortfall')");
+            // A distributor's own holds (oldest first) and orders (committed holds by commit instant), read a page at a time.
+            hold.HasIndex(h => new { h.DistributorId, h.CreatedAt, h.Id });
+            hold.HasIndex(h => new { h.DistributorId, h.ClosedAt, h.ReservationId }).HasFilter("status = 'Committed'");
         });
 
         modelBuilder.Entity<HoldRequest>(request =>

@@ -169,6 +169,13 @@ namespace Brokering.Inventory.Data.Migrations
                     b.HasIndex("ReservationId")
                         .HasDatabaseName("ix_holds_reservation_id");
 
+                    b.HasIndex("DistributorId", "ClosedAt", "ReservationId")
+                        .HasDatabaseName("ix_holds_distributor_id_closed_at_reservation_id")
+                        .HasFilter("status = 'Committed'");
+
+                    b.HasIndex("DistributorId", "CreatedAt", "Id")
+                        .HasDatabaseName("ix_holds_distributor_id_created_at_id");
+
                     b.HasIndex("DistributorId", "Sku", "Warehouse", "CreatedAt")
                         .HasDatabaseName("ix_holds_distributor_id_sku_warehouse_created_at")
                         .HasFilter("status = 'Active'");

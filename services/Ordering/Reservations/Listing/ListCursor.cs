@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Brokering.ServiceDefaults.Paging;
 
 namespace Brokering.Ordering.Reservations.Listing;
 

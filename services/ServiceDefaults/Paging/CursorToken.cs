@@ -1,12 +1,13 @@
 using System.Buffers.Text;
 
-namespace Brokering.Ordering.Reservations;
+namespace Brokering.ServiceDefaults.Paging;
 
 /// <summary>
-/// The opaque form of a cursor handed to buyers: a version byte, then the cursor's fixed-length key, in base64url. The
-/// layout behind it is ours to change (the version says which one a token is); anything not made here is refused.
+/// The opaque form of a cursor handed to tenants (buyers' reservation lists and change feed, distributors' holds and
+/// orders): a version byte, then the cursor's fixed-length key, in base64url. The layout behind it is ours to change
+/// (the version says which one a token is); anything not made here is refused.
 /// </summary>
-internal static class CursorToken
+public static class CursorToken
 {
     /// <summary>The token for <paramref name="key"/> under layout <paramref name="version"/>.</summary>
     public static string Encode(byte version, ReadOnlySpan<byte> key)
