@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Brokering.Contracts.Grpc.Inventory;
+using Brokering.Contracts.Inventory;
 using Brokering.Testing;
 using Google.Protobuf.WellKnownTypes;
 using static Brokering.Inventory.Tests.InventoryFixture;
@@ -104,6 +105,58 @@ public sealed class DistributorOrdersTests(InventoryFixture fixture)
         (await OrdersAsync(mine, $"?sku={H800}")).Count.ShouldBe(1);
         (await OrdersAsync(mine, "?sku=NVIDIA-H20")).ShouldBeEmpty();
         (await OrdersAsync(other, "")).ShouldHaveSingleItem().GetProperty("units").GetInt64().ShouldBe(7, "the other distributor's order holds only its own line");
+    }
+
+    [Fact]
+    public async Task A_commit_announces_one_order_to_each_distributor_involved_with_only_its_own_lines_and_a_repeat_announces_none()
+    {
+        var mine = await fixture.NewDistributorAsync();
+        var other = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(mine, 1, new Stock(A800, "SG1", 50, Price: 9000m), new Stock(H800, "HK", 50, Price: 25000m));
+        await fixture.SnapshotAsync(other, 1, new Stock(A800, "SG1", 50, Price: 9100m));
+        var reservation = Guid.NewGuid();
+        await PlaceAsync(reservation, "acme-servers", Hold(mine, H800, "HK", 2), Hold(mine, A800, "SG1", 5), Hold(other, A800, "SG1", 7));
+
+        var commit = await CommitAsync(reservation);
+        await CommitAsync(reservation);
+
+        var toMine = await fixture.Events.WaitForAsync<DistributorOrderPlaced>(e => e.ReservationId == reservation && e.DistributorId == mine);
+        var toOther = await fixture.Events.WaitForAsync<DistributorOrderPlaced>(e => e.ReservationId == reservation && e.DistributorId == other);
+        (toMine.BuyerOrganisation, toMine.Units, toMine.CommittedAt).ShouldBe(("acme-servers", 7L, commit.CommittedAt.ToDateTimeOffset()));
+        toMine.Lines.Select(l => (l.Sku, l.Warehouse, l.Units, l.UnitPrice, l.Currency)).ShouldBe([(A800, "SG1", 5L, 9000m, "USD"), (H800, "HK", 2L, 25000m, "USD")]);
+        toOther.Lines.Select(l => (l.Sku, l.Units, l.UnitPrice)).ShouldBe([(A800, 7L, 9100m)]);
+        toMine.Lines.Concat(toOther.Lines).Select(l => l.HoldId.ToString()).Order().ShouldBe(commit.HoldIds.Order());
+        // The notice and the REST list describe the same order.
+        var listed = (await OrdersAsync(mine, "")).ShouldHaveSingleItem();
+        listed.GetProperty("committedAt").GetDateTimeOffset().ShouldBe(toMine.CommittedAt);
+        listed.GetProperty("lines").EnumerateArray().Select(l => l.GetProperty("holdId").GetGuid()).ShouldBe(toMine.Lines.Select(l => l.HoldId));
+        await Task.Delay(300, Cancel);
+        fixture.Events.All<DistributorOrderPlaced>(e => e.ReservationId == reservation).Count.ShouldBe(2, "the repeated commit announces nothing");
+    }
+
+    [Fact]
+    public async Task A_revoked_commit_tells_the_distributor_its_order_no_longer_stands_and_the_order_leaves_the_list()
+    {
+        var mine = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(mine, 1, new Stock(A800, "SG1", 50));
+        var reservation = Guid.NewGuid();
+        await PlaceAsync(reservation, "acme-servers", Hold(mine, A800, "SG1", 5));
+        var commit = await CommitAsync(reservation);
+        var placed = await fixture.Events.WaitForAsync<DistributorOrderPlaced>(e => e.ReservationId == reservation);
+
+        await fixture.A.Ledger.ReleaseHoldsAsync(new ReleaseHoldsRequest
+        {
+            ReservationId = reservation.ToString(),
+            Reason = "The cutoff moved before the commit landed.",
+            RevokeCommitsFrom = commit.CommittedAt,
+        });
+
+        var revoked = await fixture.Events.WaitForAsync<DistributorOrderRevoked>(e => e.ReservationId == reservation);
+        (revoked.DistributorId, revoked.CommittedAt, revoked.Units, revoked.Reason)
+            .ShouldBe((mine, placed.CommittedAt, 5L, "The cutoff moved before the commit landed."));
+        revoked.HoldIds.ShouldBe(placed.Lines.Select(l => l.HoldId));
+        (await OrdersAsync(mine, "")).ShouldBeEmpty();
+        (await HoldsAsync(mine, "")).Single().GetProperty("status").GetString().ShouldBe("released");
     }
 
     [Theory]

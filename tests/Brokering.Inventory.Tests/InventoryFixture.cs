@@ -46,7 +46,7 @@ public sealed class InventoryFixture : IAsyncLifetime
         VirtualHost = await TestInfrastructure.CreateVirtualHostAsync("inventory-tests");
         Events = await BrokerProbe.StartAsync(VirtualHost, "inventory-tests-probe", events => events
             .Keep<HoldsPlaced>().Keep<HoldsReleased>().Keep<HoldsCommitted>().Keep<HoldsExpired>()
-            .Keep<StockShortfallDetected>().Keep<StockAvailable>());
+            .Keep<StockShortfallDetected>().Keep<StockAvailable>().Keep<DistributorOrderPlaced>().Keep<DistributorOrderRevoked>());
         A = await InventoryHost.StartAsync(Database, VirtualHost);
         B = await InventoryHost.StartAsync(Database, VirtualHost);
     }

@@ -65,3 +65,32 @@ public sealed record StockAvailable(string Sku, long Available, DateTimeOffset A
 /// <param name="UnitPrice">Agreed unit price (the distributor's price when the units were held).</param>
 /// <param name="Currency">ISO 4217 currency.</param>
 public sealed record DistributorOrderLine(Guid HoldId, string Sku, string Warehouse, long Units, decimal UnitPrice, string Currency);
+
+/// <summary>
+/// Order notice to one distributor: a commit made firm the holds of a reservation at its warehouses. Published from
+/// inventory's outbox in the transaction of the commit, one per distributor the commit involves, never for a repeat of
+/// a commit; the same order is listed by <c>GET /v1/distributor/orders</c>. At least once: de-duplicate on
+/// (<paramref name="ReservationId"/>, <paramref name="CommittedAt"/>) or on the hold ids.
+/// </summary>
+/// <param name="DistributorId">The distributor the order is for (the routing key towards its own queue).</param>
+/// <param name="ReservationId">The buyer's reservation.</param>
+/// <param name="BuyerOrganisation">The buyer organisation; null for holds placed before ordering named it.</param>
+/// <param name="CommittedAt">When the holds were committed.</param>
+/// <param name="Units">Units in all.</param>
+/// <param name="Lines">What to ship from where, at what price, by SKU, warehouse and hold id.</param>
+public sealed record DistributorOrderPlaced(
+    string DistributorId, Guid ReservationId, string? BuyerOrganisation, DateTimeOffset CommittedAt, long Units, IReadOnlyList<DistributorOrderLine> Lines);
+
+/// <summary>
+/// An order announced by <see cref="DistributorOrderPlaced"/> no longer stands: its commit landed at or after a cutoff
+/// that was moved earlier while the commit was in flight, so its holds were released and the units returned to the
+/// distributor's available stock. One per distributor and commit; the order leaves <c>GET /v1/distributor/orders</c>.
+/// </summary>
+/// <param name="DistributorId">The distributor the order was for.</param>
+/// <param name="ReservationId">The buyer's reservation.</param>
+/// <param name="CommittedAt">The <see cref="DistributorOrderPlaced.CommittedAt"/> of the order revoked.</param>
+/// <param name="HoldIds">Its holds, now released.</param>
+/// <param name="Units">Units no longer ordered.</param>
+/// <param name="Reason">Why.</param>
+public sealed record DistributorOrderRevoked(
+    string DistributorId, Guid ReservationId, DateTimeOffset CommittedAt, IReadOnlyList<Guid> HoldIds, long Units, string Reason);

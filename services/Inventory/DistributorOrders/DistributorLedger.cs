@@ -24,7 +24,10 @@ public sealed record DistributorHoldView(
     Guid HoldId, Guid ReservationId, string? BuyerOrganisation, string Sku, string Warehouse, long Units, decimal UnitPrice, string Currency,
     string Status, DateTimeOffset HeldAt, DateTimeOffset ExpiresAt, DateTimeOffset? ClosedAt);
 
-/// <summary>An order: the holds of one reservation at this distributor that one commit made firm.</summary>
+/// <summary>
+/// An order: the holds of one reservation at this distributor that one commit made firm (what
+/// <see cref="DistributorOrderPlaced"/> announced).
+/// </summary>
 /// <param name="ReservationId">The buyer's reservation.</param>
 /// <param name="BuyerOrganisation">The buyer organisation; null for holds placed before ordering named it.</param>
 /// <param name="CommittedAt">When the holds were committed.</param>

@@ -29,7 +29,9 @@ public sealed record CommitHoldsResult(IReadOnlyList<Guid> HoldIds, long Units, 
 /// <summary>Releases and commits a reservation's holds. Both are idempotent.</summary>
 internal sealed class HoldsLedger(InventoryTransactions transactions)
 {
-    private sealed record HoldRow(Guid Id, string Status, string DistributorId, string Sku, string Warehouse, long Quantity, DateTimeOffset ExpiresAt, DateTimeOffset? ClosedAt);
+    private sealed record HoldRow(
+        Guid Id, string Status, string DistributorId, string Sku, string Warehouse, long Quantity, DateTimeOffset ExpiresAt, DateTimeOffset? ClosedAt,
+        decimal UnitPrice, string Currency, string? BuyerOrganisation);
 
     /// <summary>
     /// Releases every active hold of the reservation (and closes its shortfall holds); returns how many were released.
@@ -61,6 +63,20 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
                             : new LevelAdjustment(h.DistributorId, h.Sku, h.Warehouse, 0, -h.Quantity)),
                     token);
                 await unit.Publish.Publish(new HoldsReleased(reservationId, released.Select(h => h.Id).ToList(), reason), token);
+
+                // A distributor told of an order must be told when it no longer stands.
+                foreach (var revoked in released
+                    .Where(h => h.Status == nameof(HoldStatus.Committed))
+                    .GroupBy(h => (h.DistributorId, h.ClosedAt))
+                    .OrderBy(g => g.Key.DistributorId, StringComparer.Ordinal).ThenBy(g => g.Key.ClosedAt))
+                {
+                    await unit.Publish.Publish(
+                        new DistributorOrderRevoked(
+                            revoked.Key.DistributorId, reservationId, revoked.Key.ClosedAt!.Value,
+                            [.. revoked.Select(h => h.Id).Order()], revoked.Sum(h => h.Quantity), reason),
+                        token);
+                }
+
                 return released.Count;
             },
             cancellationToken);
@@ -123,6 +139,7 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
                         unit, committable.Select(h => new LevelAdjustment(h.DistributorId, h.Sku, h.Warehouse, -h.Quantity, h.Quantity)), token);
                     await unit.Publish.Publish(
                         new HoldsCommitted(reservationId, committable.Select(h => h.Id).ToList(), committable.Sum(h => h.Quantity), unit.Now), token);
+                    await PublishOrdersAsync(unit, reservationId, committable, token);
                 }
 
                 var all = alreadyCommitted.Concat(committable).OrderBy(h => h.Id).ToList();
@@ -134,10 +151,32 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
             },
             cancellationToken);
 
+    /// <summary>
+    /// One order notice per distributor whose holds this commit made firm, in the commit's transaction: each distributor
+    /// learns of its own lines only. The commit instant is the one stored on the holds (microseconds), so the notice and
+    /// <c>GET /v1/distributor/orders</c> name the same order.
+    /// </summary>
+    private static async Task PublishOrdersAsync(UnitOfWork unit, Guid reservationId, IReadOnlyList<HoldRow> committed, CancellationToken cancellationToken)
+    {
+        var committedAt = new DateTimeOffset(unit.Now.UtcTicks - unit.Now.UtcTicks % TimeSpan.TicksPerMicrosecond, TimeSpan.Zero);
+        foreach (var order in committed.GroupBy(h => h.DistributorId, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var lines = order
+                .OrderBy(h => h.Sku, StringComparer.Ordinal).ThenBy(h => h.Warehouse, StringComparer.Ordinal)
+                // The uuid's text compares as PostgreSQL orders uuids, so the lines come in the order the REST list gives.
+                .ThenBy(h => h.Id.ToString(), StringComparer.Ordinal)
+                .Select(h => new DistributorOrderLine(h.Id, h.Sku, h.Warehouse, h.Quantity, h.UnitPrice, h.Currency))
+                .ToList();
+            await unit.Publish.Publish(
+                new DistributorOrderPlaced(order.Key, reservationId, order.First().BuyerOrganisation, committedAt, lines.Sum(l => l.Units), lines),
+                cancellationToken);
+        }
+    }
+
     private static async Task<List<HoldRow>> LockHoldsAsync(UnitOfWork unit, Guid reservationId, CancellationToken cancellationToken)
     {
         await using var command = unit.Command("""
-            SELECT id, status, distributor_id, sku, warehouse, quantity, expires_at, closed_at FROM holds
+            SELECT id, status, distributor_id, sku, warehouse, quantity, expires_at, closed_at, unit_price, currency, buyer_organisation FROM holds
             WHERE reservation_id = @reservation ORDER BY id FOR UPDATE
             """);
         command.Parameters.AddWithValue("reservation", reservationId);
@@ -148,7 +187,8 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
             holds.Add(new HoldRow(
                 reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
                 reader.GetInt64(5), reader.GetFieldValue<DateTimeOffset>(6),
-                reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7)));
+                reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7),
+                reader.GetDecimal(8), reader.GetString(9), reader.IsDBNull(10) ? null : reader.GetString(10)));
         }
 
         return holds;
