@@ -96,6 +96,9 @@ internal sealed class ComplianceDbContext(DbContextOptions<ComplianceDbContext> 
         {
             decision.HasKey(x => x.Id);
             decision.HasIndex(x => new { x.ReservationId, x.DecidedAt });
+            // The officers' search: newest first, overall and for one buyer.
+            decision.HasIndex(x => new { x.DecidedAt, x.Id });
+            decision.HasIndex(x => new { x.BuyerId, x.DecidedAt });
             decision.Property(x => x.Outcome).HasMaxLength(32);
             decision.Property(x => x.Evidence).HasJsonConversion();
         });

@@ -1,4 +1,6 @@
+using System.Globalization;
 using Brokering.Compliance.Data;
+using Brokering.Compliance.Infrastructure;
 using Brokering.Compliance.Screening;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -33,11 +35,84 @@ internal static class DecisionsApi
     {
         // Officers only: the evidence names the list entry a party matched and the score, which is for the officers who
         // decide on matches, not for operators (nor, through them, for the buyer).
-        v1.MapGroup("/decisions").WithTags("Decisions").RequireAuthorization(BrokeringRoles.ComplianceOfficer)
-            .MapGet("/{reservationId}", GetAsync)
+        var decisions = v1.MapGroup("/decisions").WithTags("Decisions").RequireAuthorization(BrokeringRoles.ComplianceOfficer);
+        decisions.MapGet("/", SearchAsync)
+            .WithName("SearchDecisions")
+            .WithSummary("Screening decisions, newest first, by outcome, buyer, rule set and time (compliance officers only).")
+            .WithDescription("Filters: `outcome` (Approved, Denied, LicenceRequired), `buyerId`, `ruleSetVersion`, `from` (inclusive) "
+                + "and `to` (exclusive) ISO 8601 instants. JSON pages of `limit` (1-500, default 100) with an opaque `next` to pass "
+                + "back as `cursor`; `format=csv` gives every match as one CSV download instead (no paging), for a spreadsheet or an auditor.")
+            .Produces<DecisionPage>(StatusCodes.Status200OK)
+            .Produces(StatusCodes.Status200OK, contentType: "text/csv");
+        decisions.MapGet("/{reservationId}", GetAsync)
             .WithName("GetDecisions")
             .WithSummary("Every screening decision of a reservation with its evidence, oldest first (compliance officers only).");
         return v1;
+    }
+
+    private static async Task<IResult> SearchAsync(
+        ComplianceDbContext db, string? outcome, string? buyerId, string? ruleSetVersion, string? from, string? to,
+        string? limit, string? cursor, string? format, CancellationToken cancellationToken)
+    {
+        var errors = new ValidationErrors();
+        var filter = DecisionFilter.Read(outcome, buyerId, ruleSetVersion, from, to, errors);
+        var csv = string.Equals(format, "csv", StringComparison.OrdinalIgnoreCase);
+        if (format is not null && !csv && !string.Equals(format, "json", StringComparison.OrdinalIgnoreCase))
+        {
+            errors.Add("format", $"'{format}' is not a format; json or csv.");
+        }
+
+        var pageSize = DecisionFilter.DefaultLimit;
+        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out pageSize)
+            || pageSize is < 1 or > DecisionFilter.MaxLimit))
+        {
+            errors.Add("limit", $"A limit is a whole number from 1 to {DecisionFilter.MaxLimit}.");
+        }
+
+        DecisionCursor? after = null;
+        if (cursor is not null)
+        {
+            if (csv)
+            {
+                errors.Add("cursor", "The CSV export is not paged: it has every match.");
+            }
+            else if (DecisionCursor.TryParse(cursor, out var parsed))
+            {
+                after = parsed;
+            }
+            else
+            {
+                errors.Add("cursor", "Not a cursor this search handed out.");
+            }
+        }
+
+        if (errors.Any)
+        {
+            return errors.Problem();
+        }
+
+        if (csv)
+        {
+            var rows = filter.Apply(db, after: null).AsAsyncEnumerable();
+            return TypedResults.Stream(async body =>
+            {
+                await using var writer = new StreamWriter(body, new System.Text.UTF8Encoding(false), leaveOpen: true) { NewLine = "\r\n" };
+                await foreach (var line in DecisionCsv.LinesAsync(rows, cancellationToken))
+                {
+                    await writer.WriteLineAsync(line.AsMemory(), cancellationToken);
+                }
+            }, "text/csv; charset=utf-8", "decisions.csv");
+        }
+
+        var page = await filter.Apply(db, after).Take(pageSize + 1).ToListAsync(cancellationToken);
+        var more = page.Count > pageSize;
+        if (more)
+        {
+            page.RemoveAt(pageSize);
+        }
+
+        return TypedResults.Ok(new DecisionPage(
+            [.. page.Select(DecisionSummary.From)], more ? new DecisionCursor(page[^1].DecidedAt, page[^1].Id).ToToken() : null));
     }
 
     private static async Task<Results<Ok<ReservationDecisionsResponse>, ProblemHttpResult>> GetAsync(

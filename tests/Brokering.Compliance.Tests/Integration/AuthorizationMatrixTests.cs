@@ -27,6 +27,7 @@ public sealed class AuthorizationMatrixTests(ComplianceServiceFixture fixture) :
         ["POST /v1/licences/"] = Officer,
         // Scores and evidence are for the officers who decide on matches, not for operators.
         ["GET /v1/decisions/{reservationId}"] = Officer,
+        ["GET /v1/decisions/"] = Officer,
         ["PUT /v1/buyers/{buyerId}"] = Officer,
         ["GET /v1/buyers/{buyerId}"] = Oversight,
         ["GET /v1/licences/"] = Oversight,

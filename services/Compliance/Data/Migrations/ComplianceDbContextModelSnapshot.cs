@@ -175,6 +175,12 @@ namespace Brokering.Compliance.Data.Migrations
                     b.HasKey("Id")
                         .HasName("pk_screening_decisions");
 
+                    b.HasIndex("BuyerId", "DecidedAt")
+                        .HasDatabaseName("ix_screening_decisions_buyer_id_decided_at");
+
+                    b.HasIndex("DecidedAt", "Id")
+                        .HasDatabaseName("ix_screening_decisions_decided_at_id");
+
                     b.HasIndex("ReservationId", "DecidedAt")
                         .HasDatabaseName("ix_screening_decisions_reservation_id_decided_at");
 
