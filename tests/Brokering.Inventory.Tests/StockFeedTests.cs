@@ -47,18 +47,19 @@ public sealed class StockFeedTests(InventoryFixture fixture)
     }
 
     [Fact]
-    public async Task An_update_not_newer_than_the_last_applied_is_a_duplicate_and_changes_nothing()
+    public async Task An_update_applied_before_is_a_duplicate_and_changes_nothing()
     {
         var distributor = await fixture.NewDistributorAsync();
         await fixture.SnapshotAsync(distributor, 5, new Stock(H100, "SG1", 40));
+        await fixture.DeltaAsync(distributor, 6, new Stock(H100, "SG1", -10));
 
         var repeated = await fixture.SnapshotAsync(distributor, 5, new Stock(H100, "SG1", 1));
-        var older = await fixture.DeltaAsync(distributor, 4, new Stock(H100, "SG1", -30));
+        var repeatedDelta = await fixture.DeltaAsync(distributor, 6, new Stock(H100, "SG1", -10));
 
         repeated.Outcome.ShouldBe(StockUpdateOutcome.Duplicate);
-        repeated.PreviousSequence.ShouldBe(5);
-        older.Outcome.ShouldBe(StockUpdateOutcome.Duplicate);
-        (await fixture.LevelAsync(distributor, H100, "SG1")).OnHand.ShouldBe(40);
+        repeated.PreviousSequence.ShouldBe(6);
+        repeatedDelta.Outcome.ShouldBe(StockUpdateOutcome.Duplicate);
+        (await fixture.LevelAsync(distributor, H100, "SG1")).OnHand.ShouldBe(30);
     }
 
     [Fact]

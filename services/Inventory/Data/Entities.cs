@@ -19,8 +19,14 @@ public sealed class Distributor
     /// <summary>When the last update was applied; null before the first. Drives freshness.</summary>
     public DateTimeOffset? LastFeedAt { get; set; }
 
-    /// <summary>A delta skipped sequences since the last snapshot; the next snapshot heals it.</summary>
+    /// <summary>
+    /// Some sequence below <see cref="LastSequence"/> is still missing (a row in <c>feed_gaps</c>): the distributor's
+    /// levels lack a change, so its stock is not offered. The missing delta or a newer snapshot closes it.
+    /// </summary>
     public bool GapOpen { get; set; }
+
+    /// <summary>Sequence of the last applied snapshot (0 before the first): every update below it is superseded.</summary>
+    public long LastSnapshotSequence { get; set; }
 
     public DateTimeOffset CreatedAt { get; init; }
 
@@ -29,6 +35,22 @@ public sealed class Distributor
     /// null until one is registered, and until then nothing on the AMQP queue is accepted for it.
     /// </summary>
     public byte[]? FeedPublicKey { get; set; }
+}
+
+/// <summary>
+/// A range of sequence numbers a distributor's feed skipped and has not delivered yet. Written only by the stock
+/// feed ingest, under the distributor's row lock. <c>(0, 0)</c> stands for a gap opened before ranges were tracked:
+/// no delta can fill it (sequences start at 1), only a snapshot closes it.
+/// </summary>
+public sealed class FeedGap
+{
+    public required string DistributorId { get; init; }
+
+    /// <summary>First missing sequence.</summary>
+    public long FromSequence { get; init; }
+
+    /// <summary>Last missing sequence (inclusive).</summary>
+    public long ToSequence { get; init; }
 }
 
 /// <summary>Stock of one SKU in one warehouse of one distributor, and how much of it is spoken for.</summary>

@@ -17,6 +17,8 @@ public sealed class InventoryDbContext(DbContextOptions<InventoryDbContext> opti
 
     public DbSet<Distributor> Distributors => Set<Distributor>();
 
+    public DbSet<FeedGap> FeedGaps => Set<FeedGap>();
+
     public DbSet<StockLevel> StockLevels => Set<StockLevel>();
 
     public DbSet<Hold> Holds => Set<Hold>();
@@ -44,6 +46,13 @@ public sealed class InventoryDbContext(DbContextOptions<InventoryDbContext> opti
                 new Distributor { Id = "arrow", Name = "Arrow Electronics", CreatedAt = seededAt },
                 new Distributor { Id = "avnet", Name = "Avnet", CreatedAt = seededAt },
                 new Distributor { Id = "wpg", Name = "WPG Holdings", CreatedAt = seededAt });
+        });
+
+        modelBuilder.Entity<FeedGap>(gap =>
+        {
+            gap.ToTable("feed_gaps");
+            gap.HasKey(g => new { g.DistributorId, g.FromSequence });
+            gap.HasOne<Distributor>().WithMany().HasForeignKey(g => g.DistributorId);
         });
 
         modelBuilder.Entity<StockLevel>(level =>

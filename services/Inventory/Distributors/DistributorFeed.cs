@@ -9,7 +9,7 @@ namespace Brokering.Inventory.Distributors;
 /// <param name="LastSequence">Sequence of the last applied update (0 before the first).</param>
 /// <param name="LastFeedAt">When the last update was applied; null before the first.</param>
 /// <param name="Stale">Never applied, or older than the stale threshold: the distributor's stock is neither offered nor held.</param>
-/// <param name="GapOpen">A delta skipped sequences and no snapshot has healed it yet.</param>
+/// <param name="GapOpen">Some skipped sequence has neither arrived nor been superseded by a snapshot: the stock is not offered.</param>
 /// <param name="AsOf">The instant freshness was judged at.</param>
 public sealed record DistributorFeed(
     string DistributorId, string Name, long LastSequence, DateTimeOffset? LastFeedAt, bool Stale, bool GapOpen, DateTimeOffset AsOf)

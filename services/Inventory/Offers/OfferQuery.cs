@@ -12,7 +12,9 @@ public sealed record OfferView(
     string DistributorId, string Warehouse, long Available, decimal UnitPrice, string Currency, int LeadTimeDays, long MinimumOrderQuantity, DateTimeOffset AsOf);
 
 /// <summary>
-/// Offers for a SKU: fresh distributors only, cheapest first. A level no caller could use (a price beyond
+/// Offers for a SKU: fresh distributors without an open feed gap only, cheapest first. A gapped distributor's levels
+/// lack a change it reported (a delta still missing), so they are not offered until the gap closes; the distributors
+/// API and GetFeedFreshness say so (<c>gapOpen</c>). A level no caller could use (a price beyond
 /// <see cref="InputBounds.MaxUnitPrice"/>, stored before the feed refused such prices) is skipped and reported,
 /// never thrown: one distributor's bad row must not hide every other distributor's stock from every buyer.
 /// </summary>
@@ -31,7 +33,7 @@ internal sealed class OfferQuery(InventoryDbContext db, TimeProvider time, IOpti
             SELECT s.distributor_id, s.warehouse, s.on_hand - s.held - s.committed AS available, s.unit_price, s.currency,
                    s.lead_time_days, s.minimum_order_quantity, d.last_feed_at
             FROM stock_levels s JOIN distributors d ON d.id = s.distributor_id
-            WHERE s.sku = @sku AND d.last_feed_at > @freshAfter
+            WHERE s.sku = @sku AND d.last_feed_at > @freshAfter AND NOT d.gap_open
               AND s.on_hand - s.held - s.committed > 0
               AND s.on_hand - s.held - s.committed >= s.minimum_order_quantity
             ORDER BY s.unit_price, s.lead_time_days, available DESC, s.distributor_id, s.warehouse

@@ -7,7 +7,7 @@ internal static class OffersApi
 {
     public static IEndpointRouteBuilder MapOffersApi(this IEndpointRouteBuilder app)
     {
-        // The REST mirror of HoldsLedger/GetOffers: fresh distributors only, cheapest first.
+        // The REST mirror of HoldsLedger/GetOffers: fresh distributors without an open feed gap only, cheapest first.
         app.MapGet("/v1/skus/{sku}/offers", async Task<Ok<IReadOnlyList<OfferView>>> (string sku, OfferQuery offers, CancellationToken cancellationToken) =>
                 TypedResults.Ok(await offers.GetAsync(sku, cancellationToken)))
             .WithTags("Offers")

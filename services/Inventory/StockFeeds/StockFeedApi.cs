@@ -25,8 +25,8 @@ internal static class StockFeedApi
     }
 
     /// <summary>
-    /// Applies one update. 200 when applied (item errors listed; the valid items were applied) or a
-    /// duplicate; 400 problem+json with field paths when the update as a whole is invalid; 404 for an
+    /// Applies one update. 200 when applied (item errors listed; the valid items were applied), a
+    /// duplicate or superseded by a later snapshot; 400 problem+json with field paths when the update as a whole is invalid; 404 for an
     /// unknown distributor.
     /// </summary>
     private static async Task<Results<Ok<StockUpdateResponse>, ValidationProblem, ProblemHttpResult>> PublishAsync(

@@ -49,7 +49,7 @@ public enum FeedRefusal
 /// <c>Feed-Signed-At</c> and a signature that is not the distributor's are refused. Only then is the JSON parsed and
 /// applied. A message that is refused or cannot be applied at all (malformed JSON, every item invalid) is moved to
 /// <c>stock-feed_error</c> with the reason in its fault headers: never applied, never lost, never retried forever.
-/// Duplicates are acknowledged.
+/// Duplicates and updates superseded by a later snapshot are acknowledged.
 /// </summary>
 internal sealed class StockFeedConsumer(
     StockFeedIngestor ingestor, FeedKeys feedKeys, InventoryDbContext db, InventoryMetrics metrics, IOptions<InventoryOptions> options,
@@ -92,6 +92,10 @@ internal sealed class StockFeedConsumer(
                 logger.LogInformation(
                     "Stock update {DistributorId}#{Sequence} is a duplicate (last applied {Previous}); acknowledged",
                     result.DistributorId, result.Sequence, result.PreviousSequence);
+                break;
+            case StockUpdateOutcome.Superseded:
+                logger.LogInformation(
+                    "Stock update {DistributorId}#{Sequence} is superseded by a later snapshot; acknowledged", result.DistributorId, result.Sequence);
                 break;
             default:
                 if (result.ItemErrors.Count > 0)

@@ -13,6 +13,9 @@ namespace Brokering.Inventory.StockFeeds;
 /// set-based statement locks the levels in key order, checks each item against its level, flags the holds
 /// the new stock no longer covers as shortfall and upserts every level; the resulting events go to the
 /// outbox in the same transaction. No EF, no per-item round trip.
+/// Deltas are relative, so they commute: each sequence is applied exactly once, in whatever order it arrives. The
+/// sequences a delta skipped are kept as open gaps (<c>feed_gaps</c>, written under the distributor's lock); a late
+/// delta inside one is applied and narrows it, a snapshot (absolute) closes every gap and supersedes what came before it.
 /// </summary>
 internal sealed class StockFeedIngestor(
     InventoryTransactions transactions,
@@ -32,7 +35,7 @@ internal sealed class StockFeedIngestor(
         else if (result.GapDetected)
         {
             logger.LogWarning(
-                "Stock update {DistributorId}#{Sequence} via {Channel} skipped sequences after {Previous}; a snapshot heals the gap",
+                "Stock update {DistributorId}#{Sequence} via {Channel} skipped sequences after {Previous}; its stock is not offered until the missing deltas or a snapshot arrive",
                 result.DistributorId, result.Sequence, channel, result.PreviousSequence);
         }
 
@@ -180,11 +183,15 @@ internal sealed class StockFeedIngestor(
 
         private readonly List<StockItemError> errors = [.. shapeErrors];
 
+        /// <summary>The distributor's open gaps as this update found them (read under its lock).</summary>
+        private readonly List<(long From, long To)> gaps = [];
+
         public async Task<StockUpdateResult> RunAsync(CancellationToken cancellationToken)
         {
             long lastSequence;
             bool gapOpen;
             DateTimeOffset? lastFeedAt;
+            long lastSnapshotSequence;
             await using (var batch = unit.Connection.CreateBatch())
             {
                 batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
@@ -194,9 +201,13 @@ internal sealed class StockFeedIngestor(
                                                   currency text, lead_time_days int, moq bigint) ON COMMIT DROP
                     """));
                 batch.BatchCommands.Add(new NpgsqlBatchCommand("CREATE TEMP TABLE feed_up (sku text) ON COMMIT DROP"));
-                var distributor = new NpgsqlBatchCommand("SELECT last_sequence, gap_open, last_feed_at FROM distributors WHERE id = $1 FOR UPDATE");
+                var distributor = new NpgsqlBatchCommand("SELECT last_sequence, gap_open, last_feed_at, last_snapshot_sequence FROM distributors WHERE id = $1 FOR UPDATE");
                 distributor.Parameters.Add(new NpgsqlParameter { Value = distributorId });
                 batch.BatchCommands.Add(distributor);
+                // A statement of its own, after the lock: its snapshot sees the gaps as the previous holder of the lock left them.
+                var openGaps = new NpgsqlBatchCommand("SELECT from_sequence, to_sequence FROM feed_gaps WHERE distributor_id = $1");
+                openGaps.Parameters.Add(new NpgsqlParameter { Value = distributorId });
+                batch.BatchCommands.Add(openGaps);
                 await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
                 if (!await reader.ReadAsync(cancellationToken))
                 {
@@ -206,16 +217,34 @@ internal sealed class StockFeedIngestor(
                 lastSequence = reader.GetInt64(0);
                 gapOpen = reader.GetBoolean(1);
                 lastFeedAt = reader.IsDBNull(2) ? null : reader.GetFieldValue<DateTimeOffset>(2);
+                lastSnapshotSequence = reader.GetInt64(3);
+                await reader.NextResultAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    gaps.Add((reader.GetInt64(0), reader.GetInt64(1)));
+                }
             }
 
             // Returning without COMMIT rolls the transaction back: nothing was written.
-            if (sequence <= lastSequence)
+            if (sequence < lastSnapshotSequence)
+            {
+                // Whether or not it was applied before, the newer snapshot already stands for it.
+                return new StockUpdateResult(distributorId, sequence, StockUpdateOutcome.Superseded, 0, false, false, lastSequence, [], null, StockUpdateRejection.None);
+            }
+
+            (long From, long To)? filled = kind == StockUpdateKind.Delta && sequence <= lastSequence
+                ? gaps.Where(g => g.From <= sequence && sequence <= g.To).Select(g => ((long, long)?)g).FirstOrDefault()
+                : null;
+            if (sequence <= lastSequence && filled is null)
             {
                 return new StockUpdateResult(distributorId, sequence, StockUpdateOutcome.Duplicate, 0, false, false, lastSequence, [], null, StockUpdateRejection.None);
             }
 
             var gapDetected = lastSequence > 0 && sequence > lastSequence + 1;
-            var wasFresh = lastFeedAt is { } at && at > unit.Now - options.StaleAfter;
+            var gapWasOpen = gapOpen || gaps.Count > 0;
+            var sequenceCommands = GapCommands(gapDetected, filled, lastSequence, out var gapOpenAfter);
+            // A gapped distributor's stock is not offered: before this update nothing of it was available to anyone.
+            var wasOffered = lastFeedAt is { } at && at > unit.Now - options.StaleAfter && !gapWasOpen;
             var staged = Stage();
             var shortfalls = new List<(Guid HoldId, Guid ReservationId, string Sku, long Quantity)>();
             var wentUp = 0;
@@ -254,7 +283,7 @@ internal sealed class StockFeedIngestor(
                 merge.Parameters.Add(new NpgsqlParameter { Value = kind == StockUpdateKind.Snapshot });
                 merge.Parameters.Add(new NpgsqlParameter { Value = unit.Now });
                 merge.Parameters.Add(new NpgsqlParameter { Value = $"Stock update {distributorId}#{sequence} left fewer units on hand than held." });
-                merge.Parameters.Add(new NpgsqlParameter { Value = wasFresh });
+                merge.Parameters.Add(new NpgsqlParameter { Value = wasOffered });
                 batch.BatchCommands.Add(merge);
 
                 var byIndex = candidates.ToDictionary(c => c.Index);
@@ -294,20 +323,29 @@ internal sealed class StockFeedIngestor(
                     distributorId, sequence, StockUpdateRejection.Invalid, "No item of the update is valid; nothing was applied.", Sorted(errors), lastSequence);
             }
 
-            var moveSequence = new NpgsqlBatchCommand("UPDATE distributors SET last_sequence = $1, last_feed_at = $2, gap_open = $3 WHERE id = $4");
+            // GREATEST: a delta that fills a gap is below the last sequence and must not move it back.
+            var moveSequence = new NpgsqlBatchCommand("""
+                UPDATE distributors SET last_sequence = GREATEST(last_sequence, $1), last_feed_at = $2, gap_open = $3,
+                                        last_snapshot_sequence = CASE WHEN $5 THEN $1 ELSE last_snapshot_sequence END
+                WHERE id = $4
+                """);
             moveSequence.Parameters.Add(new NpgsqlParameter { Value = sequence });
             moveSequence.Parameters.Add(new NpgsqlParameter { Value = unit.Now });
-            moveSequence.Parameters.Add(new NpgsqlParameter { Value = kind == StockUpdateKind.Delta && (gapOpen || gapDetected) });
+            moveSequence.Parameters.Add(new NpgsqlParameter { Value = gapOpenAfter });
             moveSequence.Parameters.Add(new NpgsqlParameter { Value = distributorId });
-            if (wentUp > 0)
+            moveSequence.Parameters.Add(new NpgsqlParameter { Value = kind == StockUpdateKind.Snapshot });
+            sequenceCommands.Add(moveSequence);
+            // Stock still behind an open gap is not offered, so announcing it would wake reservations for nothing.
+            if (wentUp > 0 && !gapOpenAfter)
             {
                 // The sums see this update's levels and its distributor fresh again: they run after both, in this transaction.
                 await using var batch = unit.Connection.CreateBatch();
-                batch.BatchCommands.Add(moveSequence);
+                sequenceCommands.ForEach(batch.BatchCommands.Add);
+                sequenceCommands.Clear();
                 var sums = new NpgsqlBatchCommand("""
                     SELECT s.sku, SUM(GREATEST(s.on_hand - s.held - s.committed, 0))::bigint
                     FROM stock_levels s JOIN distributors d ON d.id = s.distributor_id
-                    WHERE s.sku IN (SELECT u.sku FROM feed_up u) AND d.last_feed_at > $1
+                    WHERE s.sku IN (SELECT u.sku FROM feed_up u) AND d.last_feed_at > $1 AND NOT d.gap_open
                     GROUP BY s.sku
                     """);
                 sums.Parameters.Add(new NpgsqlParameter { Value = unit.Now - options.StaleAfter });
@@ -344,10 +382,7 @@ internal sealed class StockFeedIngestor(
 
             await using (var batch = unit.Connection.CreateBatch())
             {
-                if (wentUp == 0)
-                {
-                    batch.BatchCommands.Add(moveSequence);
-                }
+                sequenceCommands.ForEach(batch.BatchCommands.Add);
 
                 unit.Outbox.AddTo(batch);
                 batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
@@ -356,7 +391,65 @@ internal sealed class StockFeedIngestor(
 
             return new StockUpdateResult(
                 distributorId, sequence, StockUpdateOutcome.Applied, applied, gapDetected,
-                kind == StockUpdateKind.Snapshot && (gapOpen || gapDetected), lastSequence, Sorted(errors), null, StockUpdateRejection.None);
+                (gapWasOpen || gapDetected) && !gapOpenAfter, lastSequence, Sorted(errors), null, StockUpdateRejection.None);
+        }
+
+        /// <summary>
+        /// The statements that keep <c>feed_gaps</c> true once this update is applied: a snapshot closes every gap (all are
+        /// below it); a delta above the last sequence opens one for the sequences it skipped; a delta inside a gap narrows
+        /// or splits it. They run in the update's last round trip, before the sequence moves.
+        /// </summary>
+        private List<NpgsqlBatchCommand> GapCommands(bool gapDetected, (long From, long To)? filled, long lastSequence, out bool gapOpenAfter)
+        {
+            var commands = new List<NpgsqlBatchCommand>();
+            if (kind == StockUpdateKind.Snapshot)
+            {
+                gapOpenAfter = false;
+                if (gaps.Count > 0)
+                {
+                    commands.Add(GapCommand("DELETE FROM feed_gaps WHERE distributor_id = $1"));
+                }
+
+                return commands;
+            }
+
+            var remaining = gaps.Count;
+            if (filled is { } gap)
+            {
+                remaining--;
+                commands.Add(GapCommand("DELETE FROM feed_gaps WHERE distributor_id = $1 AND from_sequence = $2", gap.From));
+                if (gap.From < sequence)
+                {
+                    commands.Add(GapCommand("INSERT INTO feed_gaps (distributor_id, from_sequence, to_sequence) VALUES ($1, $2, $3)", gap.From, sequence - 1));
+                    remaining++;
+                }
+
+                if (sequence < gap.To)
+                {
+                    commands.Add(GapCommand("INSERT INTO feed_gaps (distributor_id, from_sequence, to_sequence) VALUES ($1, $2, $3)", sequence + 1, gap.To));
+                    remaining++;
+                }
+            }
+            else if (gapDetected)
+            {
+                commands.Add(GapCommand("INSERT INTO feed_gaps (distributor_id, from_sequence, to_sequence) VALUES ($1, $2, $3)", lastSequence + 1, sequence - 1));
+                remaining++;
+            }
+
+            gapOpenAfter = remaining > 0;
+            return commands;
+        }
+
+        private NpgsqlBatchCommand GapCommand(string sql, params long[] sequences)
+        {
+            var command = new NpgsqlBatchCommand(sql);
+            command.Parameters.Add(new NpgsqlParameter { Value = distributorId });
+            foreach (var value in sequences)
+            {
+                command.Parameters.Add(new NpgsqlParameter { Value = value });
+            }
+
+            return command;
         }
 
         private static List<StockItemError> Sorted(List<StockItemError> list) => [.. list.OrderBy(e => e.Index)];

@@ -65,6 +65,7 @@ internal sealed class StockFeedsGrpcService(StockFeedIngestor ingestor) : Broker
             {
                 StockUpdateOutcome.Applied => UpdateOutcome.Applied,
                 StockUpdateOutcome.Duplicate => UpdateOutcome.Duplicate,
+                StockUpdateOutcome.Superseded => UpdateOutcome.Superseded,
                 _ => UpdateOutcome.Rejected,
             },
             ItemsApplied = result.ItemsApplied,

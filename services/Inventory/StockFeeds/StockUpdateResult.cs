@@ -6,11 +6,17 @@ public enum StockUpdateOutcome
     /// <summary>Applied (possibly with some items rejected).</summary>
     Applied,
 
-    /// <summary>Sequence not newer than the last applied: nothing changed.</summary>
+    /// <summary>Sequence applied before (at or below the last applied, and not a missing one): nothing changed.</summary>
     Duplicate,
 
     /// <summary>Nothing applied: the whole update was invalid.</summary>
     Rejected,
+
+    /// <summary>
+    /// Below the last applied snapshot, which already is the distributor's whole stock as of its sequence: not applied,
+    /// nothing changed, nothing to resend.
+    /// </summary>
+    Superseded,
 }
 
 /// <summary>Why a whole update was rejected.</summary>

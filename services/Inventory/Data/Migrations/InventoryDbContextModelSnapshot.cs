@@ -49,6 +49,10 @@ namespace Brokering.Inventory.Data.Migrations
                         .HasColumnType("bigint")
                         .HasColumnName("last_sequence");
 
+                    b.Property<long>("LastSnapshotSequence")
+                        .HasColumnType("bigint")
+                        .HasColumnName("last_snapshot_sequence");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasMaxLength(200)
@@ -67,6 +71,7 @@ namespace Brokering.Inventory.Data.Migrations
                             CreatedAt = new DateTimeOffset(new DateTime(2025, 1, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0)),
                             GapOpen = false,
                             LastSequence = 0L,
+                            LastSnapshotSequence = 0L,
                             Name = "Arrow Electronics"
                         },
                         new
@@ -75,6 +80,7 @@ namespace Brokering.Inventory.Data.Migrations
                             CreatedAt = new DateTimeOffset(new DateTime(2025, 1, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0)),
                             GapOpen = false,
                             LastSequence = 0L,
+                            LastSnapshotSequence = 0L,
                             Name = "Avnet"
                         },
                         new
@@ -83,8 +89,29 @@ namespace Brokering.Inventory.Data.Migrations
                             CreatedAt = new DateTimeOffset(new DateTime(2025, 1, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0)),
                             GapOpen = false,
                             LastSequence = 0L,
+                            LastSnapshotSequence = 0L,
                             Name = "WPG Holdings"
                         });
+                });
+
+            modelBuilder.Entity("Brokering.Inventory.Data.FeedGap", b =>
+                {
+                    b.Property<string>("DistributorId")
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("distributor_id");
+
+                    b.Property<long>("FromSequence")
+                        .HasColumnType("bigint")
+                        .HasColumnName("from_sequence");
+
+                    b.Property<long>("ToSequence")
+                        .HasColumnType("bigint")
+                        .HasColumnName("to_sequence");
+
+                    b.HasKey("DistributorId", "FromSequence")
+                        .HasName("pk_feed_gaps");
+
+                    b.ToTable("feed_gaps", (string)null);
                 });
 
             modelBuilder.Entity("Brokering.Inventory.Data.Hold", b =>
@@ -634,6 +661,16 @@ namespace Brokering.Inventory.Data.Migrations
                         .HasFilter("cancelled_at IS NULL");
 
                     b.ToTable("scheduled_message", (string)null);
+                });
+
+            modelBuilder.Entity("Brokering.Inventory.Data.FeedGap", b =>
+                {
+                    b.HasOne("Brokering.Inventory.Data.Distributor", null)
+                        .WithMany()
+                        .HasForeignKey("DistributorId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_feed_gaps_distributors_distributor_id");
                 });
 
             modelBuilder.Entity("Brokering.Inventory.Data.StockLevel", b =>
