@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Brokering.Contracts.Grpc.Inventory;
 using Brokering.Inventory.StockFeeds;
+using Brokering.Testing;
 
 namespace Brokering.Inventory.Tests;
 
@@ -73,6 +74,30 @@ public sealed class FeedGapTests(InventoryFixture fixture)
         results.Select(r => r.Outcome).ShouldAllBe(o => o == StockUpdateOutcome.Applied);
         results.Select(r => r.GapHealed).ShouldBe([false, false, false, true]);
         (await fixture.LevelAsync(distributor, H100, "SG1")).OnHand.ShouldBe(100 - 1 - 10 - 20 + 3 + 7);
+        (await DistributorAsync(distributor)).GetProperty("gapOpen").GetBoolean().ShouldBeFalse();
+    }
+
+    [Fact]
+    public async Task Deltas_taken_out_of_order_from_the_amqp_queue_are_both_applied()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        using var key = await fixture.RegisterFeedKeyAsync(distributor);
+        await fixture.SnapshotAsync(distributor, 1, new Stock(H100, "SG1", 40));
+
+        foreach (var (sequence, change) in new[] { (3L, -5L), (2L, 10L) })
+        {
+            var body = JsonSerializer.Serialize(new
+            {
+                distributorId = distributor,
+                sequence,
+                kind = "Delta",
+                items = new[] { new { sku = H100, warehouse = "SG1", quantityChange = change } },
+            });
+            await AmqpFeed.PublishAsync(fixture.VirtualHost, body, AmqpFeed.Sign(key, body));
+        }
+
+        var level = await Eventually.Latest(() => fixture.LevelAsync(distributor, H100, "SG1"), l => l.OnHand == 45);
+        level.OnHand.ShouldBe(45);
         (await DistributorAsync(distributor)).GetProperty("gapOpen").GetBoolean().ShouldBeFalse();
     }
 
