@@ -1,3 +1,5 @@
+using Brokering.Testing.Scramble;
+
 namespace Brokering.Load;
 
 /// <summary>

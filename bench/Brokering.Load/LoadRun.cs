@@ -2,10 +2,10 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Json;
 using System.Text.Json;
 using Brokering.Invariants;
 using Brokering.Testing;
+using Brokering.Testing.Scramble;
 
 namespace Brokering.Load;
 
@@ -25,16 +25,13 @@ public sealed record LoadProgress(
 /// </summary>
 public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProgress>? progress = null)
 {
-    private const string Ops = "ops";
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
     private readonly ConcurrentDictionary<Guid, Reservation> reservations = new();
 
     /// <summary>Each buyer's place in its change feed; only the follow loop touches it.</summary>
     private readonly Dictionary<string, string?> cursors = new(StringComparer.Ordinal);
 
     /// <summary>Changes read before the submission's 202 was: applied once the reservation is known (follow loop only).</summary>
-    private readonly Dictionary<Guid, List<FeedChange>> unclaimed = [];
+    private readonly Dictionary<Guid, List<ReservationChange>> unclaimed = [];
     private readonly ConcurrentQueue<double> accepted = new();
     private readonly Dictionary<(string Distributor, string Sku), long> onHand = [];
     private readonly Stopwatch clock = new();
@@ -42,7 +39,7 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
     private IReadOnlyList<string> distributors = [];
     private IReadOnlyList<ScrambleSku> skus = [];
     private readonly Dictionary<string, long> sequences = new(StringComparer.Ordinal);
-    private HttpClient http = null!;
+    private ScrambleDriver driver = null!;
     private string phase = "setting up";
     private int submitted;
     private int throttled;
@@ -58,12 +55,11 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
     public async Task<LoadReport> RunAsync(CancellationToken cancellationToken = default)
     {
         plan.Validate();
-        buyers = ScrambleCast.BuyersFor(plan);
-        distributors = ScrambleCast.DistributorsFor(plan);
-        skus = ScrambleCast.SkusFor(plan);
+        buyers = ScrambleCast.Buyers(plan.Buyers);
+        distributors = ScrambleCast.Distributors(plan.Distributors, plan.RunTag);
+        skus = [.. ScrambleCast.Skus.Take(plan.Skus)];
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 512, PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
-        using var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(60) };
-        http = client;
+        driver = new ScrambleDriver(target.ClientsOver(handler));
 
         var accounting = await ProcessAccounting.ForAsync(target, cancellationToken);
         var loadBefore = ProcessAccounting.LoadAverage();
@@ -112,7 +108,7 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
             if (target.Databases is not null)
             {
                 phase = "checking invariants";
-                invariants = await CheckInvariantsAsync(target.Databases, plan.SettleTimeout, cancellationToken);
+                invariants = await ScrambleDriver.SettleInvariantsAsync(target.Databases, plan.SettleTimeout, TimeSpan.FromSeconds(2), cancellationToken);
             }
         }
         else if (target.Databases is not null)
@@ -173,12 +169,9 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
 
         foreach (var distributor in distributors)
         {
-            using var register = await SendAsync(HttpMethod.Post, target.Inventory, "/v1/distributors", Ops, null,
-                new { id = distributor, name = $"Load distributor {distributor}" }, cancellationToken);
-            await ExpectAsync(register, "registering a distributor", HttpStatusCode.Created, HttpStatusCode.OK);
-            using var view = await SendAsync(HttpMethod.Get, target.Inventory, $"/v1/distributors/{distributor}", Ops, null, null, cancellationToken);
-            await ExpectAsync(view, "reading a distributor", HttpStatusCode.OK);
-            sequences[distributor] = (await view.Content.ReadFromJsonAsync<JsonElement>(cancellationToken)).GetProperty("lastSequence").GetInt64();
+            (await driver.RegisterDistributorAsync(distributor, $"Load distributor {distributor}", cancellationToken))
+                .Expect("registering a distributor", HttpStatusCode.Created, HttpStatusCode.OK);
+            sequences[distributor] = await driver.LastSequenceAsync(distributor, cancellationToken);
         }
 
         // Units the run is expected to ask for per SKU: arrivals × lines per reservation × mean units per line, split over the SKUs.
@@ -229,34 +222,27 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
         Interlocked.Increment(ref submitted);
         Interlocked.Increment(ref inFlight);
         var reference = string.Create(CultureInfo.InvariantCulture, $"LOAD-{plan.RunTag}-{number:D6}");
-        var body = new
-        {
-            buyerReference = reference,
-            endUser = new { name = buyer.EndUser, country = "CN" },
-            destinationCountry = "CN",
-            fillPolicy = new { kind = buyer.Profile.FillPolicy, minFillRatio = buyer.Profile.MinFillRatio },
-            confirmation = buyer.Profile.Confirmation,
-            lines = lines.Select(line => new { sku = line.Sku.Sku, quantity = line.Units, maxUnitPrice = line.Sku.Ceiling, currency = "USD" }),
-        };
+        var body = ScrambleDriver.Reservation(reference, buyer.EndUser, buyer.Profile.FillPolicy, buyer.Profile.Confirmation,
+            lines.Select(line => new Line(line.Sku.Sku, line.Units, line.Sku.Ceiling)), buyer.Profile.MinFillRatio);
         var sentAt = DateTimeOffset.UtcNow;
         var stopwatch = Stopwatch.StartNew();
         try
         {
-            using var response = await SendAsync(HttpMethod.Post, target.Ordering, "/v1/reservations", "buyer", buyer.Id, body, cancellationToken, reference);
+            var answer = await driver.SubmitAsync(buyer.Id, body, reference, cancellationToken);
             var elapsed = stopwatch.Elapsed.TotalMilliseconds;
-            if (response.StatusCode == HttpStatusCode.Accepted)
+            if (answer.Status == HttpStatusCode.Accepted)
             {
-                var id = (await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken)).GetProperty("id").GetGuid();
+                var id = answer.ReservationId();
                 accepted.Enqueue(elapsed);
                 reservations[id] = new Reservation(id, buyer, sentAt, cancelWhenHeld, lines.Sum(line => line.Units));
             }
-            else if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            else if (answer.Status == HttpStatusCode.TooManyRequests)
             {
                 Interlocked.Increment(ref throttled);
             }
             else
             {
-                Fail($"submission answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken)}");
+                Fail($"submission answered {(int)answer.Status}: {answer.Body}");
             }
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
@@ -281,7 +267,7 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
         {
             var read = await Task.WhenAll(buyers.Select(async buyer =>
             {
-                var changes = new List<FeedChange>();
+                var changes = new List<ReservationChange>();
                 try
                 {
                     for (var page = await ReadChangesAsync(buyer, cancellationToken); page.Count > 0; page = await ReadChangesAsync(buyer, cancellationToken))
@@ -299,7 +285,7 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
             }));
             Apply(read.SelectMany(changes => changes));
 
-            await Task.WhenAll(reservations.Values.Where(r => !r.Ended && r.Status is "Held" or "AwaitingStock" && (r.Undecided || draining)).ToList()
+            await Task.WhenAll(reservations.Values.Where(r => !r.Ended && ReservationView.AwaitsBuyer(r.Status) && (r.Undecided || draining)).ToList()
                 .Select(async reservation =>
                 {
                     await gate.WaitAsync(cancellationToken);
@@ -320,20 +306,15 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
     }
 
     /// <summary>The buyer's next page of changes (up to 1000), moving its cursor past them.</summary>
-    private async Task<List<FeedChange>> ReadChangesAsync(Buyer buyer, CancellationToken cancellationToken)
+    private async Task<List<ReservationChange>> ReadChangesAsync(Buyer buyer, CancellationToken cancellationToken)
     {
-        var after = cursors[buyer.Id];
-        var path = after is null ? "/v1/reservations/changes?limit=1000" : $"/v1/reservations/changes?limit=1000&after={Uri.EscapeDataString(after)}";
-        using var response = await SendAsync(HttpMethod.Get, target.Ordering, path, "buyer", buyer.Id, null, cancellationToken);
-        await ExpectAsync(response, "reading the change feed", HttpStatusCode.OK);
-        var page = await response.Content.ReadFromJsonAsync<FeedPage>(Json, cancellationToken)
-            ?? throw new InvalidOperationException("reading the change feed: an empty answer.");
+        var page = await driver.ReadChangesAsync(buyer.Id, cursors[buyer.Id], cancellationToken);
         cursors[buyer.Id] = page.Next;
         return page.Changes;
     }
 
     /// <summary>Applies changes in feed order; those of a reservation whose 202 has not been read yet wait for it.</summary>
-    private void Apply(IEnumerable<FeedChange> changes)
+    private void Apply(IEnumerable<ReservationChange> changes)
     {
         foreach (var (id, waiting) in unclaimed.ToList())
         {
@@ -373,7 +354,8 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
         if (draining || (reservation.CancelWhenHeld && reservation.Status == "Held"))
         {
             var reason = draining ? "The load run ended before enough stock came." : "Changed plans.";
-            if (await ActAsync(reservation, $"/v1/reservations/{reservation.Id}/cancel", new { reason }, cancellationToken))
+            reservation.LastActionAt = clock.Elapsed;
+            if ((await driver.CancelAsync(reservation.Buyer.Id, reservation.Id, reason, cancellationToken)).Status == HttpStatusCode.Accepted)
             {
                 Interlocked.Increment(ref cancellations);
             }
@@ -388,7 +370,7 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
         }
 
         // What is held is not in the feed: read this one reservation, once, now that it has come to rest.
-        var view = await ReadAsync(reservation, cancellationToken);
+        var view = await driver.TryGetAsync(reservation.Buyer.Id, reservation.Id, cancellationToken);
         if (view is null)
         {
             return;
@@ -400,17 +382,12 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
             return;
         }
 
-        if (await ActAsync(reservation, $"/v1/reservations/{reservation.Id}/confirm", null, cancellationToken))
+        reservation.LastActionAt = clock.Elapsed;
+        if ((await driver.ConfirmAsync(reservation.Buyer.Id, reservation.Id, cancellationToken)).Status == HttpStatusCode.Accepted)
         {
             reservation.Undecided = false;
             Interlocked.Increment(ref confirmations);
         }
-    }
-
-    private async Task<JsonElement?> ReadAsync(Reservation reservation, CancellationToken cancellationToken)
-    {
-        using var response = await SendAsync(HttpMethod.Get, target.Ordering, $"/v1/reservations/{reservation.Id}", "buyer", reservation.Buyer.Id, null, cancellationToken);
-        return response.StatusCode == HttpStatusCode.OK ? await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken) : null;
     }
 
     /// <summary>Where the confirmed units came from, for closing the books (after the measured window).</summary>
@@ -422,22 +399,15 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
             await gate.WaitAsync(cancellationToken);
             try
             {
-                var view = await ReadAsync(reservation, cancellationToken)
+                var view = await driver.TryGetAsync(reservation.Buyer.Id, reservation.Id, cancellationToken)
                     ?? throw new InvalidOperationException($"reading confirmed reservation {reservation.Id} failed.");
-                reservation.ReadAllocations(view);
+                reservation.Allocations = ReservationView.Allocations(view);
             }
             finally
             {
                 gate.Release();
             }
         }));
-    }
-
-    private async Task<bool> ActAsync(Reservation reservation, string path, object? body, CancellationToken cancellationToken)
-    {
-        reservation.LastActionAt = clock.Elapsed;
-        using var response = await SendAsync(HttpMethod.Post, target.Ordering, path, "buyer", reservation.Buyer.Id, body, cancellationToken);
-        return response.StatusCode == HttpStatusCode.Accepted;
     }
 
     /// <summary>
@@ -462,7 +432,7 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
                             break;
                         case 1:
                             var sku = skus[random.Next(skus.Count)].Sku;
-                            var free = await FreeAsync(distributor, sku, cancellationToken);
+                            var free = await driver.AvailableAsync(distributor, sku, cancellationToken);
                             if (free >= 8)
                             {
                                 await PublishDeltaAsync(distributor, [(sku, -(free / 4))], cancellationToken);
@@ -513,11 +483,6 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
         }
     }
 
-    /// <summary>Checks until the invariants hold or <paramref name="settle"/> passes: releases of ended reservations' holds land asynchronously.</summary>
-    private static Task<InvariantReport> CheckInvariantsAsync(InvariantDatabases databases, TimeSpan settle, CancellationToken cancellationToken) =>
-        Eventually.Latest(() => InvariantChecker.CheckAsync(databases, new InvariantCheckOptions(), cancellationToken), report => report.Passed, settle,
-            TimeSpan.FromSeconds(2), cancellationToken: cancellationToken);
-
     private async Task ReportProgressAsync(ProcessAccounting accounting, CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
@@ -536,14 +501,6 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
             all.GroupBy(r => r.Status).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal), feedUpdates, ProcessAccounting.LoadAverage());
     }
 
-    private async Task<long> FreeAsync(string distributor, string sku, CancellationToken cancellationToken)
-    {
-        using var response = await SendAsync(HttpMethod.Get, target.Inventory, $"/v1/skus/{sku}/offers", Ops, null, null, cancellationToken);
-        await ExpectAsync(response, "reading offers", HttpStatusCode.OK);
-        var offers = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
-        return offers.EnumerateArray().Where(o => o.GetProperty("distributorId").GetString() == distributor).Sum(o => o.GetProperty("available").GetInt64());
-    }
-
     private Task PublishDeltaAsync(string distributor, List<(string Sku, long Change)> changes, CancellationToken cancellationToken)
     {
         var warehouse = ScrambleCast.WarehouseOf(IndexOf(distributor));
@@ -552,46 +509,28 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
             onHand[(distributor, sku)] += change;
         }
 
-        return PublishAsync(distributor, "Delta", [.. changes.Select(c => (object)new { sku = c.Sku, warehouse, quantityChange = c.Change })], cancellationToken);
+        return PublishAsync(distributor, "Delta", [.. changes.Select(c => ScrambleDriver.Change(c.Sku, warehouse, c.Change))], cancellationToken);
     }
 
     private Task PublishSnapshotAsync(string distributor, CancellationToken cancellationToken)
     {
         var warehouse = ScrambleCast.WarehouseOf(IndexOf(distributor));
-        var items = skus.Select(sku => (object)new
-        {
-            sku = sku.Sku,
-            warehouse,
-            quantityOnHand = onHand[(distributor, sku.Sku)],
-            unitPrice = sku.ListPrice + (IndexOf(distributor) * 100m),
-            currency = "USD",
-            leadTimeDays = 3,
-            minimumOrderQuantity = 1,
-        }).ToList();
+        var items = skus.Select(sku => ScrambleDriver.OnHand(sku.Sku, warehouse, onHand[(distributor, sku.Sku)], sku.ListPrice + (IndexOf(distributor) * 100m))).ToList();
         return PublishAsync(distributor, "Snapshot", items, cancellationToken);
     }
 
     private async Task PublishAsync(string distributor, string kind, List<object> items, CancellationToken cancellationToken)
     {
         var sequence = ++sequences[distributor];
-        using var response = await SendAsync(HttpMethod.Post, target.Inventory, $"/v1/distributors/{distributor}/stock-feed", "distributor", distributor,
-            new { distributorId = distributor, sequence, kind, items }, cancellationToken);
-        await ExpectAsync(response, $"publishing {kind.ToLowerInvariant()} {sequence} of {distributor}", HttpStatusCode.OK);
+        (await driver.PublishStockAsync(distributor, sequence, kind, items, cancellationToken))
+            .Expect($"publishing {kind.ToLowerInvariant()} {sequence} of {distributor}", HttpStatusCode.OK);
         Interlocked.Increment(ref feedUpdates);
         Interlocked.Add(ref feedItems, items.Count);
     }
 
-    private async Task PublishRuleSetAsync(string version, DateTimeOffset effectiveAt, CancellationToken cancellationToken)
-    {
-        using var response = await SendAsync(HttpMethod.Post, target.Compliance, "/v1/rule-sets", "compliance-officer", null, new
-        {
-            version,
-            effectiveAt,
-            basedOn = "2023-10-17",
-            description = "Load run: the 2023 rule, effective at an instant the load generator chose.",
-        }, cancellationToken);
-        await ExpectAsync(response, $"publishing rule set {version}", HttpStatusCode.Created);
-    }
+    private async Task PublishRuleSetAsync(string version, DateTimeOffset effectiveAt, CancellationToken cancellationToken) =>
+        (await driver.PublishRuleSetAsync(version, effectiveAt, "Load run: the 2023 rule, effective at an instant the load generator chose.", cancellationToken))
+            .Expect($"publishing rule set {version}", HttpStatusCode.Created);
 
     private int IndexOf(string distributor)
     {
@@ -606,42 +545,11 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
         throw new ArgumentException($"{distributor} is not one of this run's distributors.", nameof(distributor));
     }
 
-    private async Task<HttpResponseMessage> SendAsync(
-        HttpMethod method, Uri service, string path, string role, string? tenant, object? body, CancellationToken cancellationToken, string? idempotencyKey = null)
-    {
-        using var request = new HttpRequestMessage(method, new Uri(service, path));
-        request.Headers.Authorization = target.Bearer(role, tenant);
-        if (body is not null)
-        {
-            request.Content = JsonContent.Create(body, options: Json);
-        }
-
-        if (idempotencyKey is not null)
-        {
-            request.Headers.Add("Idempotency-Key", idempotencyKey);
-        }
-
-        return await http.SendAsync(request, cancellationToken);
-    }
-
-    private static async Task ExpectAsync(HttpResponseMessage response, string what, params HttpStatusCode[] expected)
-    {
-        if (!expected.Contains(response.StatusCode))
-        {
-            throw new InvalidOperationException($"{what}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
-        }
-    }
-
     private void Fail(string message)
     {
         Interlocked.Increment(ref failed);
         Interlocked.CompareExchange(ref firstFailure, message, null);
     }
-
-    /// <summary>One change of the buyer's feed, as <c>GET /v1/reservations/changes</c> gives it.</summary>
-    private sealed record FeedChange(string Cursor, Guid ReservationId, string From, string To, string Event, string? Reason, DateTimeOffset At);
-
-    private sealed record FeedPage(List<FeedChange> Changes, string Next);
 
     /// <summary>One accepted reservation as its buyer's change feed last told it.</summary>
     private sealed class Reservation(Guid id, Buyer buyer, DateTimeOffset sentAt, bool cancelWhenHeld, long requested)
@@ -660,10 +568,10 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
         /// <summary>It came to rest (Held, AwaitingStock) and its buyer has not decided what to do about it yet.</summary>
         public bool Undecided { get; set; }
 
-        public IReadOnlyList<(string Distributor, string Sku, long Quantity)> Allocations { get; private set; } = [];
+        public IReadOnlyList<(string Distributor, string Sku, long Quantity)> Allocations { get; set; } = [];
 
         /// <summary>The saga's own instants (<c>at</c>), so the latencies do not depend on how often the feed is read.</summary>
-        public void Apply(FeedChange change)
+        public void Apply(ReservationChange change)
         {
             Status = change.To;
             if (HeldAt is null && change.To is "Held" or "Confirming")
@@ -671,22 +579,18 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
                 HeldAt = change.At;
             }
 
-            if (InvariantChecker.TerminalStates.Contains(change.To))
+            if (ReservationView.Ended(change.To))
             {
                 TerminalAt = change.At;
                 Ended = true;
             }
 
-            Undecided = change.To is "Held" or "AwaitingStock";
+            Undecided = ReservationView.AwaitsBuyer(change.To);
         }
-
-        public void ReadAllocations(JsonElement view) =>
-            Allocations = [.. view.GetProperty("lines").EnumerateArray().SelectMany(line => line.GetProperty("allocations").EnumerateArray()
-                .Select(a => (a.GetProperty("distributorId").GetString()!, line.GetProperty("sku").GetString()!, a.GetProperty("quantity").GetInt64())))];
 
         public bool FillSatisfies(JsonElement view, BuyerProfile profile)
         {
-            var allocated = view.GetProperty("lines").EnumerateArray().Sum(line => line.GetProperty("allocated").GetInt64());
+            var allocated = ReservationView.Allocated(view);
             return allocated > 0 && (profile.MinFillRatio is not { } ratio ? allocated >= Requested : allocated >= ratio * Requested);
         }
     }

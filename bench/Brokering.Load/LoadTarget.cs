@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using Brokering.Invariants;
 using Brokering.ServiceDefaults.Security;
+using Brokering.Testing.Scramble;
 
 namespace Brokering.Load;
 
@@ -47,6 +48,22 @@ public sealed class LoadTarget
     /// </summary>
     public static TokenIssuer DevelopmentIssuer(string seed) =>
         new(TokenSettings.DevelopmentIssuerName, SigningKeys.Derive(seed, "dev-issuer"), TimeProvider.System);
+
+    /// <summary>
+    /// The scramble's clients of this system: light ones over <paramref name="handler"/>, which a run shares for all
+    /// its calls (so offered load reuses connections), each carrying the role's cached token.
+    /// </summary>
+    public ScrambleClients ClientsOver(HttpMessageHandler handler) => (service, role, tenant) => new HttpClient(handler, disposeHandler: false)
+    {
+        BaseAddress = service switch
+        {
+            ScrambleService.Ordering => Ordering,
+            ScrambleService.Inventory => Inventory,
+            _ => Compliance,
+        },
+        Timeout = TimeSpan.FromSeconds(60),
+        DefaultRequestHeaders = { Authorization = Bearer(role, tenant) },
+    };
 
     /// <summary>A bearer header for a role, acting for a tenant (buyer or distributor); tokens are cached for the run.</summary>
     public AuthenticationHeaderValue Bearer(string role, string? tenant)

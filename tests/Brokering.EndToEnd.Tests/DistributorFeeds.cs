@@ -1,4 +1,4 @@
-using System.Net.Http.Json;
+using System.Net;
 using Brokering.Testing.Installation;
 using Shouldly;
 
@@ -11,29 +11,25 @@ public static class DistributorFeeds
     /// Publishes a snapshot of one SKU at one warehouse as <paramref name="distributorId"/> (with its own token) and
     /// expects it applied.
     /// </summary>
-    public static async Task PublishSnapshotAsync(
+    public static Task PublishSnapshotAsync(
         this BrokeringSystem system, string distributorId, long sequence, string sku, string warehouse, long quantityOnHand,
-        decimal unitPrice, CancellationToken cancellationToken)
-    {
-        using var distributor = system.Distributor(distributorId);
-        await distributor.PublishSnapshotAsync(distributorId, sequence, sku, warehouse, quantityOnHand, unitPrice, cancellationToken);
-    }
+        decimal unitPrice, CancellationToken cancellationToken) =>
+        system.Scramble().PublishSnapshotAsync(distributorId, sequence, sku, warehouse, quantityOnHand, unitPrice, cancellationToken);
 
-    /// <summary>The same through <paramref name="distributor"/>, a client of inventory carrying the distributor's token.</summary>
+    /// <summary>The same through <paramref name="driver"/>, whose clients carry the distributor's token.</summary>
     public static async Task PublishSnapshotAsync(
-        this HttpClient distributor, string distributorId, long sequence, string sku, string warehouse, long quantityOnHand,
-        decimal unitPrice, CancellationToken cancellationToken)
+        this ScrambleDriver driver, string distributorId, long sequence, string sku, string warehouse, long quantityOnHand,
+        decimal unitPrice, CancellationToken cancellationToken) =>
+        await driver.PublishAppliedAsync(distributorId, sequence, "Snapshot", [ScrambleDriver.OnHand(sku, warehouse, quantityOnHand, unitPrice)], cancellationToken);
+
+    /// <summary>Publishes one feed update and expects it applied whole: 200 OK, outcome Applied, no item refused.</summary>
+    public static async Task PublishAppliedAsync(
+        this ScrambleDriver driver, string distributorId, long sequence, string kind, object[] items, CancellationToken cancellationToken)
     {
-        using var feed = await distributor.PostAsJsonAsync($"/v1/distributors/{distributorId}/stock-feed", new
-        {
-            distributorId,
-            sequence,
-            kind = "Snapshot",
-            items = new[]
-            {
-                new { sku, warehouse, quantityOnHand, unitPrice, currency = "USD", leadTimeDays = 3, minimumOrderQuantity = 1 },
-            },
-        }, cancellationToken);
-        feed.IsSuccessStatusCode.ShouldBeTrue(await feed.Content.ReadAsStringAsync(cancellationToken));
+        var answer = await driver.PublishStockAsync(distributorId, sequence, kind, items, cancellationToken);
+        answer.Status.ShouldBe(HttpStatusCode.OK, answer.Body);
+        var result = answer.Json();
+        result.GetProperty("outcome").GetString().ShouldBe("Applied", answer.Body);
+        result.GetProperty("itemErrors").GetArrayLength().ShouldBe(0, answer.Body);
     }
 }

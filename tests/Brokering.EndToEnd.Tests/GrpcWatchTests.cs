@@ -50,7 +50,7 @@ public sealed class GrpcWatchTests(SystemUnderTest system) : IClassFixture<Syste
 
         // The saga's own record of where the reservation went; the stream samples it, so it may skip a
         // status that lasted less than one poll, but never reorders, repeats or invents one.
-        var history = await new ReservationDriver(system).GetAsync(buyer, Guid.Parse(submitted.Id), cancellationToken);
+        var history = await system.Scramble().GetAsync(buyer, Guid.Parse(submitted.Id), cancellationToken);
         List<string> sagaOrder = ["Submitted", .. history.GetProperty("history").EnumerateArray().Select(step => step.GetProperty("to").GetString()!)];
         sagaOrder.ShouldBe(["Submitted", "Screening", "Allocating", "Confirming", "Confirmed"], $"{history}\n{system.Logs}");
 

@@ -20,7 +20,7 @@ public sealed class IdempotencyTests(SystemUnderTest system)
 {
     private const string Sku = "NVIDIA-H800-SXM5-80GB";
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
-    private readonly ReservationDriver driver = new(system);
+    private readonly ScrambleDriver driver = system.Scramble();
 
     [Fact]
     public async Task A_retry_with_the_same_key_and_body_replays_the_first_answer_and_makes_one_reservation()
@@ -30,7 +30,7 @@ public sealed class IdempotencyTests(SystemUnderTest system)
         var key = Guid.NewGuid().ToString();
         var body = Body("PO-IDEM-1", quantity: 5);
 
-        using var first = await driver.PostAsync(buyer, body, key, cancellationToken);
+        using var first = await driver.PostReservationAsync(buyer, body, key, cancellationToken);
         var firstText = await first.Content.ReadAsStringAsync(cancellationToken);
         first.StatusCode.ShouldBe(HttpStatusCode.Accepted, firstText);
         using var firstJson = JsonDocument.Parse(firstText);
@@ -38,7 +38,7 @@ public sealed class IdempotencyTests(SystemUnderTest system)
         var status = firstJson.RootElement.GetProperty("status").GetString();
         first.Headers.Location.ShouldNotBeNull().ToString().ShouldBe($"/v1/reservations/{id}");
 
-        using var retry = await driver.PostAsync(buyer, body, key, cancellationToken);
+        using var retry = await driver.PostReservationAsync(buyer, body, key, cancellationToken);
         var retryText = await retry.Content.ReadAsStringAsync(cancellationToken);
         retry.StatusCode.ShouldBe(HttpStatusCode.Accepted, retryText);
         using var retryJson = JsonDocument.Parse(retryText);
@@ -59,9 +59,9 @@ public sealed class IdempotencyTests(SystemUnderTest system)
         var cancellationToken = TestContext.Current.CancellationToken;
         var buyer = NewBuyer("idem-mismatch");
         var key = Guid.NewGuid().ToString();
-        var id = await driver.SubmitAsync(buyer, Body("PO-IDEM-2", quantity: 5), cancellationToken, key);
+        var id = await driver.SubmitAcceptedAsync(buyer, Body("PO-IDEM-2", quantity: 5), cancellationToken, key);
 
-        using var reused = await driver.PostAsync(buyer, Body("PO-IDEM-2", quantity: 6), key, cancellationToken);
+        using var reused = await driver.PostReservationAsync(buyer, Body("PO-IDEM-2", quantity: 6), key, cancellationToken);
         var text = await reused.Content.ReadAsStringAsync(cancellationToken);
         reused.StatusCode.ShouldBe(HttpStatusCode.UnprocessableEntity, text);
         reused.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json");
@@ -70,7 +70,7 @@ public sealed class IdempotencyTests(SystemUnderTest system)
         problem.RootElement.GetProperty("detail").GetString().ShouldNotBeNullOrWhiteSpace();
 
         // The first request's answer still stands for its own body.
-        var replayed = await driver.SubmitAsync(buyer, Body("PO-IDEM-2", quantity: 5), cancellationToken, key);
+        var replayed = await driver.SubmitAcceptedAsync(buyer, Body("PO-IDEM-2", quantity: 5), cancellationToken, key);
         replayed.ShouldBe(id);
 
         await ShouldHaveExactlyOneReservationAsync(buyer, id, cancellationToken);
@@ -88,7 +88,7 @@ public sealed class IdempotencyTests(SystemUnderTest system)
 
         var answers = await Task.WhenAll(Enumerable.Range(0, 6).Select(async _ =>
         {
-            using var response = await driver.PostAsync(buyer, body, key, cancellationToken);
+            using var response = await driver.PostReservationAsync(buyer, body, key, cancellationToken);
             return (response.StatusCode, MediaType: response.Content.Headers.ContentType?.MediaType, Body: await response.Content.ReadAsStringAsync(cancellationToken));
         }));
 
@@ -102,7 +102,7 @@ public sealed class IdempotencyTests(SystemUnderTest system)
             other.MediaType.ShouldBe("application/problem+json");
         }
 
-        (await driver.SubmitAsync(buyer, body, cancellationToken, key)).ShouldBe(ids[0]);
+        (await driver.SubmitAcceptedAsync(buyer, body, cancellationToken, key)).ShouldBe(ids[0]);
         await ShouldHaveExactlyOneReservationAsync(buyer, ids[0], cancellationToken);
     }
 
@@ -113,8 +113,8 @@ public sealed class IdempotencyTests(SystemUnderTest system)
         var (one, two) = (NewBuyer("idem-one"), NewBuyer("idem-two"));
         var key = Guid.NewGuid().ToString();
 
-        var first = await driver.SubmitAsync(one, Body("PO-IDEM-4", quantity: 1), cancellationToken, key);
-        var second = await driver.SubmitAsync(two, Body("PO-IDEM-4", quantity: 1), cancellationToken, key);
+        var first = await driver.SubmitAcceptedAsync(one, Body("PO-IDEM-4", quantity: 1), cancellationToken, key);
+        var second = await driver.SubmitAcceptedAsync(two, Body("PO-IDEM-4", quantity: 1), cancellationToken, key);
 
         second.ShouldNotBe(first);
         await ShouldHaveExactlyOneReservationAsync(one, first, cancellationToken);
@@ -149,7 +149,7 @@ public sealed class IdempotencyTests(SystemUnderTest system)
     private static string NewBuyer(string prefix) => $"{prefix}-{Guid.NewGuid().ToString("N")[..8]}";
 
     private static object Body(string reference, long quantity) =>
-        ReservationDriver.Body(reference, "Acme Cloud Inc.", "AllOrNone", "Manual",
+        ScrambleDriver.Reservation(reference, "Acme Cloud Inc.", "AllOrNone", "Manual",
             [new Line(Sku, quantity, 32_000m)], destination: "US", endUserCountry: "US");
 
     /// <summary>
@@ -160,7 +160,7 @@ public sealed class IdempotencyTests(SystemUnderTest system)
     private async Task ShouldHaveExactlyOneReservationAsync(string buyer, Guid id, CancellationToken cancellationToken)
     {
         await driver.WaitUntilEndedAsync(buyer, id, Patience, cancellationToken);
-        (await driver.OpsCountAsync(buyer, cancellationToken)).ShouldBe(1, $"ops should list exactly one saga for {buyer}");
-        (await driver.StoredReservationsAsync(buyer, cancellationToken)).ShouldBe(1, $"ordering should have accepted exactly one reservation for {buyer}");
+        (await system.OpsCountAsync(buyer, cancellationToken)).ShouldBe(1, $"ops should list exactly one saga for {buyer}");
+        (await system.StoredReservationsAsync(buyer, cancellationToken)).ShouldBe(1, $"ordering should have accepted exactly one reservation for {buyer}");
     }
 }

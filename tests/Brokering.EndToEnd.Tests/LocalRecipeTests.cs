@@ -27,30 +27,18 @@ public sealed class LocalRecipeTests
         });
         await system.InitializeAsync();
 
-        using var distributor = BrokeringSystem.RestClient(system.Inventory, await DevTokenAsync(system, "feed@arrow", "distributor", "arrow", cancel));
-        using var feed = await distributor.PostAsJsonAsync("/v1/distributors/arrow/stock-feed", new
-        {
-            distributorId = "arrow",
-            sequence = 1,
-            kind = "Snapshot",
-            items = new[] { new { sku = "NVIDIA-H20", warehouse = "HKG-1", quantityOnHand = 10, unitPrice = 12000m, currency = "USD", leadTimeDays = 3, minimumOrderQuantity = 1 } },
-        }, cancel);
-        feed.IsSuccessStatusCode.ShouldBeTrue(await feed.Content.ReadAsStringAsync(cancel));
+        var distributorToken = await DevTokenAsync(system, "feed@arrow", "distributor", "arrow", cancel);
+        await new ScrambleDriver((_, _, _) => BrokeringSystem.RestClient(system.Inventory, distributorToken))
+            .PublishSnapshotAsync("arrow", 1, "NVIDIA-H20", "HKG-1", 10, 12000m, cancel);
 
         using var buyer = BrokeringSystem.RestClient(system.Ordering, await DevTokenAsync(system, "alice@acme", "buyer", "acme-servers", cancel));
-        using var submitted = await buyer.PostAsJsonAsync("/v1/reservations", new
-        {
-            buyerReference = "PO-LOCAL",
-            endUser = new { name = "Acme Cloud Inc.", country = "US" },
-            destinationCountry = "US",
-            fillPolicy = new { kind = "AllOrNone" },
-            confirmation = "Manual",
-            lines = new[] { new { sku = "NVIDIA-H20", quantity = 4, maxUnitPrice = 13000m, currency = "USD" } },
-        }, cancel);
+        using var submitted = await buyer.PostAsJsonAsync("/v1/reservations",
+            ScrambleDriver.Reservation("PO-LOCAL", "Acme Cloud Inc.", "AllOrNone", "Manual", [new Line("NVIDIA-H20", 4, 13000m)], destination: "US", endUserCountry: "US"),
+            cancel);
         submitted.StatusCode.ShouldBe(HttpStatusCode.Accepted, await submitted.Content.ReadAsStringAsync(cancel));
 
         // Held: compliance screened it and inventory held it, both on ordering's own service token.
-        await ReservationDriver.WaitForStatusAsync(system, buyer, submitted.Headers.Location!, "Held", Patience, cancel);
+        await ScrambleDriver.WaitForStatusAsync(buyer, submitted.Headers.Location!, "Held", Patience, () => system.Logs, cancel);
         using var testIssuer = BrokeringSystem.RestClient(system.Ordering, TestTokens.Buyer("acme-servers"));
         using var refused = await testIssuer.GetAsync(submitted.Headers.Location!, cancel);
         refused.StatusCode.ShouldBe(HttpStatusCode.Unauthorized, "no issuer but the development one is trusted here");

@@ -26,21 +26,11 @@ public sealed class OpsConsoleTests(SystemUnderTest system) : IClassFixture<Syst
     public async Task An_operator_sees_stock_freshness_filters_live_sagas_reads_a_timeline_and_cancels_one_with_its_holds_released()
     {
         var ct = TestContext.Current.CancellationToken;
-        var driver = new ReservationDriver(system);
+        var driver = system.Scramble();
         using var inventoryOps = InventoryClient(TestTokens.Operator());
 
         // A distributor with a live feed, and one registered that has never sent one (stale).
-        using (var distributor = system.Distributor(Fed))
-        using (var feed = await distributor.PostAsJsonAsync($"/v1/distributors/{Fed}/stock-feed", new
-        {
-            distributorId = Fed,
-            sequence = 1,
-            kind = "Snapshot",
-            items = new[] { new { sku = Sku, warehouse = "HKG-1", quantityOnHand = 100, unitPrice = 31000m, currency = "USD", leadTimeDays = 3, minimumOrderQuantity = 1 } },
-        }, ct))
-        {
-            feed.IsSuccessStatusCode.ShouldBeTrue(await feed.Content.ReadAsStringAsync(ct));
-        }
+        await driver.PublishSnapshotAsync(Fed, 1, Sku, "HKG-1", 100, 31000m, ct);
 
         using (var registered = await inventoryOps.PostAsJsonAsync("/v1/distributors", new { id = Quiet, name = "Quiet Feeds Ltd." }, ct))
         {
@@ -48,13 +38,13 @@ public sealed class OpsConsoleTests(SystemUnderTest system) : IClassFixture<Syst
         }
 
         // Live sagas from a real run: two held, one rejected (all or none, and not enough stock is left).
-        var body = (string reference, long quantity) => ReservationDriver.Body(reference, "Acme Cloud Inc.", "AllOrNone", "Manual",
+        var body = (string reference, long quantity) => ScrambleDriver.Reservation(reference, "Acme Cloud Inc.", "AllOrNone", "Manual",
             [new Line(Sku, quantity, 32000m)], destination: "US", endUserCountry: "US");
-        var toCancel = await driver.SubmitAsync(Buyer, body("PO-C1", 40), ct);
-        var toKeep = await driver.SubmitAsync(Buyer, body("PO-C2", 30), ct);
+        var toCancel = await driver.SubmitAcceptedAsync(Buyer, body("PO-C1", 40), ct);
+        var toKeep = await driver.SubmitAcceptedAsync(Buyer, body("PO-C2", 30), ct);
         (await driver.WaitUntilRestingAsync(Buyer, toCancel, Patience, ct)).GetProperty("status").GetString().ShouldBe("Held");
         (await driver.WaitUntilRestingAsync(Buyer, toKeep, Patience, ct)).GetProperty("status").GetString().ShouldBe("Held");
-        var rejected = await driver.SubmitAsync(Buyer, body("PO-C3", 500), ct);
+        var rejected = await driver.SubmitAcceptedAsync(Buyer, body("PO-C3", 500), ct);
         (await driver.WaitUntilEndedAsync(Buyer, rejected, Patience, ct)).GetProperty("status").GetString().ShouldBe("Rejected");
         (await ActiveHoldsAsync(inventoryOps, toCancel, ct)).ShouldBe(40);
 

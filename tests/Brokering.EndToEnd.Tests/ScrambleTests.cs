@@ -6,6 +6,7 @@ using System.Text.Json;
 using Brokering.Invariants;
 using Npgsql;
 using Shouldly;
+using static Brokering.Testing.Scramble.ScrambleDriver;
 
 namespace Brokering.EndToEnd.Tests;
 
@@ -23,8 +24,8 @@ public sealed class ScrambleCollection;
 [Collection(nameof(ScrambleCollection))]
 public sealed class ScrambleTests(SystemUnderTest system) : IClassFixture<SystemUnderTest>
 {
-    private const string A800 = "NVIDIA-A800-SXM4-80GB";
-    private const string H800 = "NVIDIA-H800-SXM5-80GB";
+    private const string A800 = ScrambleCast.A800;
+    private const string H800 = ScrambleCast.H800;
     private const decimal A800Ceiling = 22_000m;
     private const decimal H800Ceiling = 32_000m;
 
@@ -46,7 +47,7 @@ public sealed class ScrambleTests(SystemUnderTest system) : IClassFixture<System
     /// <summary>How long a saga gets to react to a shortfall before the buyer confirms anyway.</summary>
     private static readonly TimeSpan ShortfallReaction = TimeSpan.FromSeconds(6);
 
-    private readonly ReservationDriver driver = new(system);
+    private readonly ScrambleDriver driver = system.Scramble();
     private readonly List<(string Buyer, string Reference, Guid Id)> tracked = [];
 
     [Fact]
@@ -98,17 +99,17 @@ public sealed class ScrambleTests(SystemUnderTest system) : IClassFixture<System
         Log("phase 1 done: " + await StatusesAsync(cancellationToken));
 
         var partialView = await driver.GetAsync(PartialBuyer, partial, cancellationToken);
-        Expect(ReservationDriver.Status(partialView) == "AwaitingStock" && ReservationDriver.Allocated(partialView) == 90,
+        Expect(ReservationView.Status(partialView) == "AwaitingStock" && ReservationView.Allocated(partialView) == 90,
             $"xfusion's partial reservation should wait for stock holding the 90 H800 left after h3c's 30: {partialView}");
         var shortfallView = await driver.GetAsync(ShortfallBuyer, shortfall, cancellationToken);
-        Expect(ReservationDriver.Status(shortfallView) == "Held" && ReservationDriver.Allocated(shortfallView) == 60,
+        Expect(ReservationView.Status(shortfallView) == "Held" && ReservationView.Allocated(shortfallView) == 60,
             $"powerleader's all-or-none reservation should hold 60 A800 (arrow 50, avnet 10): {shortfallView}");
 
         // ---- Phase 2: the feeds move. avnet gets 20 more H800 (delta): xfusion tops up to 110. wpg restocks A800
         // (snapshot). arrow's snapshot then reports 40 A800 where 50 are held and 10 committed: a shortfall.
         await FeedAsync("avnet", 2, "Delta", [Change(H800, "SGP-1", +20)], cancellationToken);
         partialView = await driver.WaitUntilAsync(PartialBuyer, partial,
-            view => ReservationDriver.Status(view) == "AwaitingStock" && ReservationDriver.Allocated(view) == 110,
+            view => ReservationView.Status(view) == "AwaitingStock" && ReservationView.Allocated(view) == 110,
             "AwaitingStock with 110 H800 held after the top-up", Patience, cancellationToken);
         Log($"xfusion topped up: {Describe(partialView)}");
 
@@ -120,19 +121,19 @@ public sealed class ScrambleTests(SystemUnderTest system) : IClassFixture<System
             $"arrow's snapshot (40 on hand, 50 held, 10 committed) should flag powerleader's 50-unit hold as shortfall: {string.Join(", ", flagged)}");
 
         // A saga that reacts to the shortfall re-allocates the 50 units (wpg and arrow have 60 free): give it time.
-        var before = ReservationDriver.AllocatedByDistributor(shortfallView);
+        var before = ReservationView.AllocatedByDistributor(shortfallView);
         var reacted = await TryWaitAsync(ShortfallBuyer, shortfall,
-            view => !ReservationDriver.Status(view).Equals("Held", StringComparison.Ordinal)
-                || !ReservationDriver.AllocatedByDistributor(view).SequenceEqual(before),
+            view => !ReservationView.Status(view).Equals("Held", StringComparison.Ordinal)
+                || !ReservationView.AllocatedByDistributor(view).SequenceEqual(before),
             ShortfallReaction, cancellationToken);
         shortfallView = await driver.WaitUntilRestingAsync(ShortfallBuyer, shortfall, Patience, cancellationToken);
         Log($"powerleader after the shortfall ({(reacted ? "the saga reacted" : $"the saga did not react within {ShortfallReaction.TotalSeconds} s")}): {Describe(shortfallView)}");
 
         // The buyers confirm by hand: xfusion at 110/150 (≥ 0.5), powerleader in full.
-        await driver.ConfirmAsync(PartialBuyer, partial, cancellationToken);
-        if (ReservationDriver.Status(shortfallView) is "Held" or "AwaitingStock")
+        await driver.ConfirmAcceptedAsync(PartialBuyer, partial, cancellationToken);
+        if (ReservationView.AwaitsBuyer(ReservationView.Status(shortfallView)))
         {
-            await driver.ConfirmAsync(ShortfallBuyer, shortfall, cancellationToken);
+            await driver.ConfirmAcceptedAsync(ShortfallBuyer, shortfall, cancellationToken);
         }
 
         await driver.WaitUntilEndedAsync(PartialBuyer, partial, Patience, cancellationToken);
@@ -144,9 +145,9 @@ public sealed class ScrambleTests(SystemUnderTest system) : IClassFixture<System
         var rush = await Task.WhenAll(rushBuyers.SelectMany(buyer => Enumerable.Range(1, 2).Select(async i =>
         {
             var reference = $"RUSH-{buyer}-{i}";
-            var body = ReservationDriver.Body(reference, $"{buyer} rush end user {i} Ltd.", "AllowPartial", "Auto",
+            var body = ScrambleDriver.Reservation(reference, $"{buyer} rush end user {i} Ltd.", "AllowPartial", "Auto",
                 [new Line(A800, 5, A800Ceiling), new Line(H800, 5, H800Ceiling)], minFillRatio: 0.5m);
-            var id = await driver.SubmitAsync(buyer, body, cancellationToken);
+            var id = await driver.SubmitAcceptedAsync(buyer, body, cancellationToken);
             lock (tracked)
             {
                 tracked.Add((buyer, reference, id));
@@ -200,7 +201,7 @@ public sealed class ScrambleTests(SystemUnderTest system) : IClassFixture<System
         await PublishRuleSetAsync($"scramble-{run}-c", DateTimeOffset.UtcNow.AddMinutes(2), cancellationToken);
         var overtaken = await SubmitAndRestAsync(AutoBuyer, "PO-H3C-2", "Hangzhou Cloud Compute Ltd.", "AllOrNone", "Manual",
             [new(A800, 5, A800Ceiling)], cancellationToken);
-        Expect(ReservationDriver.Status(await driver.GetAsync(AutoBuyer, overtaken, cancellationToken)) == "Held",
+        Expect(ReservationView.Status(await driver.GetAsync(AutoBuyer, overtaken, cancellationToken)) == "Held",
             "h3c's second reservation should be Held before the rule takes effect immediately");
         await PublishRuleSetAsync($"scramble-{run}-d", DateTimeOffset.UtcNow, cancellationToken);
         await driver.WaitUntilEndedAsync(AutoBuyer, overtaken, Patience, cancellationToken);
@@ -227,33 +228,33 @@ public sealed class ScrambleTests(SystemUnderTest system) : IClassFixture<System
             listedEvidence = await officer.GetStringAsync(new Uri($"/v1/decisions/{listed}", UriKind.Relative), cancellationToken);
         }
 
-        Expect(ReservationDriver.Status(views[listed]) == "Rejected"
-            && (ReservationDriver.Reason(views[listed]) ?? string.Empty).StartsWith("Refused by export screening", StringComparison.Ordinal)
-            && !(ReservationDriver.Reason(views[listed]) ?? string.Empty).Contains("Entity List", StringComparison.Ordinal)
+        Expect(ReservationView.Status(views[listed]) == "Rejected"
+            && (ReservationView.Reason(views[listed]) ?? string.Empty).StartsWith("Refused by export screening", StringComparison.Ordinal)
+            && !(ReservationView.Reason(views[listed]) ?? string.Empty).Contains("Entity List", StringComparison.Ordinal)
             && listedEvidence.Contains("Entity List", StringComparison.Ordinal),
             $"the listed end user's reservation should be Rejected, telling the buyer no evidence and the officer the Entity List match: {Summary(listed)}");
-        Expect(ReservationDriver.Status(views[auto]) == "Confirmed"
+        Expect(ReservationView.Status(views[auto]) == "Confirmed"
             && Outcome(auto).CommittedByDistributor.SequenceEqual(Units(("arrow", 10), ("wpg", 60))),
             $"h3c's all-or-none auto reservation should be Confirmed with 40 A800 (wpg 30, arrow 10) and 30 H800 (wpg): {Summary(auto)}");
-        Expect(ReservationDriver.Status(views[partial]) == "Confirmed"
+        Expect(ReservationView.Status(views[partial]) == "Confirmed"
             && Outcome(partial).CommittedByDistributor.SequenceEqual(Units(("arrow", 40), ("avnet", 50), ("wpg", 20))),
             $"xfusion's partial reservation should be Confirmed with the 110 H800 it held (arrow 40, avnet 50, wpg 20): {Summary(partial)}");
-        Expect(ReservationDriver.Status(views[shortfall]) == "Confirmed" && Outcome(shortfall).UnitsCommitted == 60,
+        Expect(ReservationView.Status(views[shortfall]) == "Confirmed" && Outcome(shortfall).UnitsCommitted == 60,
             $"powerleader's all-or-none reservation should be Confirmed with all 60 A800 committed, re-allocated after arrow's shortfall: {Summary(shortfall)}");
-        Expect(ReservationDriver.Status(views[unconfirmed]) == "CutoffMissed" && Outcome(unconfirmed).UnitsCommitted == 0,
+        Expect(ReservationView.Status(views[unconfirmed]) == "CutoffMissed" && Outcome(unconfirmed).UnitsCommitted == 0,
             $"nettrix's unconfirmed A800 reservation should end CutoffMissed when the moved cutoff passes: {Summary(unconfirmed)}");
-        Expect(ReservationDriver.Status(views[licensed]) == "Confirmed" && Outcome(licensed).UnitsCommitted == 10
+        Expect(ReservationView.Status(views[licensed]) == "Confirmed" && Outcome(licensed).UnitsCommitted == 10
             && views[licensed].GetProperty("cutoff").GetDateTimeOffset() is var licensedCutoff
             && (licensedCutoff - licenceUntil).Duration() < TimeSpan.FromMilliseconds(1)
             && views[licensed].GetProperty("updatedAt").GetDateTimeOffset() > movedCutoff,
             $"nettrix's H800 reservation after the cutoff should be Confirmed under its licence, with the licence's end as cutoff ({licenceUntil:O}): {Summary(licensed)}");
-        Expect(ReservationDriver.Status(views[unlicensed]) == "Rejected"
-            && (ReservationDriver.Reason(views[unlicensed]) ?? string.Empty).Contains("licence", StringComparison.OrdinalIgnoreCase),
+        Expect(ReservationView.Status(views[unlicensed]) == "Rejected"
+            && (ReservationView.Reason(views[unlicensed]) ?? string.Empty).Contains("licence", StringComparison.OrdinalIgnoreCase),
             $"nettrix's A800 reservation after the cutoff should be Rejected for want of a licence: {Summary(unlicensed)}");
-        Expect(ReservationDriver.Status(views[overtaken]) == "CutoffMissed" && Outcome(overtaken).UnitsCommitted == 0,
+        Expect(ReservationView.Status(views[overtaken]) == "CutoffMissed" && Outcome(overtaken).UnitsCommitted == 0,
             $"h3c's held reservation should end CutoffMissed when a rule set takes effect immediately (its cutoff is now in the past): {Summary(overtaken)}");
-        Expect(views.Values.Any(view => ReservationDriver.Status(view) == "CutoffMissed"), "at least one reservation should end CutoffMissed");
-        Expect(views.Values.All(view => ReservationDriver.TerminalStates.Contains(ReservationDriver.Status(view))), "every reservation should have ended");
+        Expect(views.Values.Any(view => ReservationView.Status(view) == "CutoffMissed"), "at least one reservation should end CutoffMissed");
+        Expect(views.Values.All(view => ReservationView.TerminalStates.Contains(ReservationView.Status(view))), "every reservation should have ended");
         Expect(report.Checks.Single(check => check.Name == InvariantChecker.NoOversell).Passed, "no stock level may be oversold");
         Expect(report.Passed, $"every invariant should hold:\n{report}");
         Log($"done in {(DateTimeOffset.UtcNow - started).TotalSeconds:0.0} s");
@@ -265,7 +266,7 @@ public sealed class ScrambleTests(SystemUnderTest system) : IClassFixture<System
         string buyer, string reference, string endUser, string fillPolicy, string confirmation, Line[] lines,
         CancellationToken cancellationToken, decimal? minFillRatio = null)
     {
-        var id = await driver.SubmitAsync(buyer, ReservationDriver.Body(reference, endUser, fillPolicy, confirmation, lines, minFillRatio), cancellationToken);
+        var id = await driver.SubmitAcceptedAsync(buyer, ScrambleDriver.Reservation(reference, endUser, fillPolicy, confirmation, lines, minFillRatio), cancellationToken);
         lock (tracked)
         {
             tracked.Add((buyer, reference, id));
@@ -307,7 +308,7 @@ public sealed class ScrambleTests(SystemUnderTest system) : IClassFixture<System
         var statuses = new List<string>();
         foreach (var (buyer, reference, id) in Tracked())
         {
-            statuses.Add($"{reference}={ReservationDriver.Status(await driver.GetAsync(buyer, id, cancellationToken))}");
+            statuses.Add($"{reference}={ReservationView.Status(await driver.GetAsync(buyer, id, cancellationToken))}");
         }
 
         return string.Join(", ", statuses);
@@ -315,15 +316,8 @@ public sealed class ScrambleTests(SystemUnderTest system) : IClassFixture<System
 
     private async Task PublishRuleSetAsync(string version, DateTimeOffset effectiveAt, CancellationToken cancellationToken)
     {
-        using var officer = system.ComplianceOfficer();
-        using var response = await officer.PostAsJsonAsync("/v1/rule-sets", new
-        {
-            version,
-            effectiveAt,
-            basedOn = "2023-10-17",
-            description = "End-to-end scramble: the 2023 rule, effective at a test-chosen instant.",
-        }, cancellationToken);
-        response.StatusCode.ShouldBe(HttpStatusCode.Created, await response.Content.ReadAsStringAsync(cancellationToken));
+        var answer = await driver.PublishRuleSetAsync(version, effectiveAt, "End-to-end scramble: the 2023 rule, effective at a test-chosen instant.", cancellationToken);
+        answer.Status.ShouldBe(HttpStatusCode.Created, answer.Body);
     }
 
     private async Task RecordLicenceAsync(
@@ -343,22 +337,8 @@ public sealed class ScrambleTests(SystemUnderTest system) : IClassFixture<System
         response.StatusCode.ShouldBe(HttpStatusCode.Created, await response.Content.ReadAsStringAsync(cancellationToken));
     }
 
-    private async Task FeedAsync(string distributorId, long sequence, string kind, object[] items, CancellationToken cancellationToken)
-    {
-        using var distributor = system.Distributor(distributorId);
-        using var response = await distributor.PostAsJsonAsync($"/v1/distributors/{distributorId}/stock-feed",
-            new { distributorId, sequence, kind, items }, cancellationToken);
-        var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        response.StatusCode.ShouldBe(HttpStatusCode.OK, body);
-        using var result = JsonDocument.Parse(body);
-        result.RootElement.GetProperty("outcome").GetString().ShouldBe("Applied", body);
-        result.RootElement.GetProperty("itemErrors").GetArrayLength().ShouldBe(0, body);
-    }
-
-    private static object OnHand(string sku, string warehouse, long quantity, decimal unitPrice) =>
-        new { sku, warehouse, quantityOnHand = quantity, unitPrice, currency = "USD", leadTimeDays = 3, minimumOrderQuantity = 1 };
-
-    private static object Change(string sku, string warehouse, long change) => new { sku, warehouse, quantityChange = change };
+    private Task FeedAsync(string distributorId, long sequence, string kind, object[] items, CancellationToken cancellationToken) =>
+        driver.PublishAppliedAsync(distributorId, sequence, kind, items, cancellationToken);
 
     private sealed record HoldState(string Distributor, string Sku, long Quantity, string Status)
     {
@@ -389,11 +369,11 @@ public sealed class ScrambleTests(SystemUnderTest system) : IClassFixture<System
         {
             var view = views[entry.Id];
             var outcome = report.Reservations.SingleOrDefault(candidate => candidate.Id == entry.Id);
-            var reason = ReservationDriver.Reason(view) ?? string.Empty;
+            var reason = ReservationView.Reason(view) ?? string.Empty;
             return new[]
             {
-                entry.Buyer, entry.Reference, entry.Id.ToString()[..8], ReservationDriver.Status(view),
-                Units(ReservationDriver.AllocatedByDistributor(view)),
+                entry.Buyer, entry.Reference, entry.Id.ToString()[..8], ReservationView.Status(view),
+                Units(ReservationView.AllocatedByDistributor(view)),
                 outcome is null ? "?" : Units(outcome.CommittedByDistributor),
                 (view.GetProperty("updatedAt").GetDateTimeOffset() - view.GetProperty("submittedAt").GetDateTimeOffset()).TotalSeconds.ToString("0.0 s", CultureInfo.InvariantCulture),
                 reason.Length > 110 ? reason[..110] + "…" : reason,
@@ -420,7 +400,7 @@ public sealed class ScrambleTests(SystemUnderTest system) : IClassFixture<System
         new(units.ToDictionary(unit => unit.Distributor, unit => unit.Quantity), StringComparer.Ordinal);
 
     private static string Describe(JsonElement view) =>
-        $"{ReservationDriver.Status(view)}, shown {Units(ReservationDriver.AllocatedByDistributor(view))} ({ReservationDriver.Reason(view) ?? "no reason"})";
+        $"{ReservationView.Status(view)}, shown {Units(ReservationView.AllocatedByDistributor(view))} ({ReservationView.Reason(view) ?? "no reason"})";
 
     private static DateTimeOffset TruncateToMicroseconds(DateTimeOffset instant) =>
         new(instant.Ticks - (instant.Ticks % 10), instant.Offset);

@@ -13,7 +13,7 @@ namespace Brokering.EndToEnd.Tests;
 public sealed class ValidationTests(SystemUnderTest system)
 {
     private const string Sku = "NVIDIA-H800-SXM5-80GB";
-    private readonly ReservationDriver driver = new(system);
+    private readonly ScrambleDriver driver = system.Scramble();
 
     [Fact]
     public async Task A_submission_with_bad_fields_gets_400_problem_details_naming_each_field_path_and_creates_nothing()
@@ -81,16 +81,16 @@ public sealed class ValidationTests(SystemUnderTest system)
         var cancellationToken = TestContext.Current.CancellationToken;
         var buyer = NewBuyer("refused-key");
         var key = Guid.NewGuid().ToString();
-        var valid = ReservationDriver.Body("PO-KEY", "Acme Cloud Inc.", "AllOrNone", "Manual", [new Line(Sku, 1, 32_000m)], destination: "US", endUserCountry: "US");
-        var invalid = ReservationDriver.Body("PO-KEY", "Acme Cloud Inc.", "AllOrNone", "Manual", [new Line(Sku, 0, 32_000m)], destination: "US", endUserCountry: "US");
+        var valid = ScrambleDriver.Reservation("PO-KEY", "Acme Cloud Inc.", "AllOrNone", "Manual", [new Line(Sku, 1, 32_000m)], destination: "US", endUserCountry: "US");
+        var invalid = ScrambleDriver.Reservation("PO-KEY", "Acme Cloud Inc.", "AllOrNone", "Manual", [new Line(Sku, 0, 32_000m)], destination: "US", endUserCountry: "US");
 
         var errors = await ShouldBeRefusedAsync(buyer, invalid, key, cancellationToken);
         errors.Keys.ShouldBe(["lines[0].quantity"]);
 
         // The corrected request with the same key is a first request, not a key reused with another body (422).
-        var id = await driver.SubmitAsync(buyer, valid, cancellationToken, key);
+        var id = await driver.SubmitAcceptedAsync(buyer, valid, cancellationToken, key);
         await driver.WaitUntilEndedAsync(buyer, id, TimeSpan.FromSeconds(60), cancellationToken);
-        (await driver.OpsCountAsync(buyer, cancellationToken)).ShouldBe(1);
+        (await system.OpsCountAsync(buyer, cancellationToken)).ShouldBe(1);
     }
 
     private static string NewBuyer(string prefix) => $"{prefix}-{Guid.NewGuid().ToString("N")[..8]}";
@@ -98,7 +98,7 @@ public sealed class ValidationTests(SystemUnderTest system)
     /// <summary>Posts, expects 400 application/problem+json with an <c>errors</c> object, and returns it.</summary>
     private async Task<Dictionary<string, string[]>> ShouldBeRefusedAsync(string buyer, object body, string? idempotencyKey, CancellationToken cancellationToken)
     {
-        using var response = await driver.PostAsync(buyer, body, idempotencyKey, cancellationToken);
+        using var response = await driver.PostReservationAsync(buyer, body, idempotencyKey, cancellationToken);
         var text = await response.Content.ReadAsStringAsync(cancellationToken);
         response.StatusCode.ShouldBe(HttpStatusCode.BadRequest, text);
         response.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json");
@@ -111,7 +111,7 @@ public sealed class ValidationTests(SystemUnderTest system)
     private async Task ShouldHaveNothingAsync(string buyer, CancellationToken cancellationToken)
     {
         await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-        (await driver.OpsCountAsync(buyer, cancellationToken)).ShouldBe(0);
-        (await driver.StoredReservationsAsync(buyer, cancellationToken)).ShouldBe(0);
+        (await system.OpsCountAsync(buyer, cancellationToken)).ShouldBe(0);
+        (await system.StoredReservationsAsync(buyer, cancellationToken)).ShouldBe(0);
     }
 }

@@ -24,15 +24,9 @@ public sealed class WalkingSkeletonTests(SystemUnderTest system) : IClassFixture
         await system.PublishSnapshotAsync("arrow", 1, Sku, "HKG-1", 100, 31000m, cancellationToken);
 
         using var buyer = system.Buyer("acme-servers");
-        using var submitted = await buyer.PostAsJsonAsync("/v1/reservations", new
-        {
-            buyerReference = "PO-4711",
-            endUser = new { name = "Acme Cloud Inc.", country = "US" },
-            destinationCountry = "US",
-            fillPolicy = new { kind = "AllOrNone" },
-            confirmation = "Manual",
-            lines = new[] { new { sku = Sku, quantity = 40, maxUnitPrice = 32000m, currency = "USD" } },
-        }, cancellationToken);
+        using var submitted = await buyer.PostAsJsonAsync("/v1/reservations",
+            ScrambleDriver.Reservation("PO-4711", "Acme Cloud Inc.", "AllOrNone", "Manual", [new Line(Sku, 40, 32000m)], destination: "US", endUserCountry: "US"),
+            cancellationToken);
         submitted.StatusCode.ShouldBe(HttpStatusCode.Accepted, await submitted.Content.ReadAsStringAsync(cancellationToken));
         var location = submitted.Headers.Location!;
 
@@ -63,15 +57,9 @@ public sealed class WalkingSkeletonTests(SystemUnderTest system) : IClassFixture
     {
         var cancellationToken = TestContext.Current.CancellationToken;
         using var owner = system.Buyer("owner-buyer");
-        using var submitted = await owner.PostAsJsonAsync("/v1/reservations", new
-        {
-            buyerReference = "PO-1",
-            endUser = new { name = "Owner Labs", country = "US" },
-            destinationCountry = "US",
-            fillPolicy = new { kind = "AllOrNone" },
-            confirmation = "Manual",
-            lines = new[] { new { sku = Sku, quantity = 1, maxUnitPrice = 1m, currency = "USD" } },
-        }, cancellationToken);
+        using var submitted = await owner.PostAsJsonAsync("/v1/reservations",
+            ScrambleDriver.Reservation("PO-1", "Owner Labs", "AllOrNone", "Manual", [new Line(Sku, 1, 1m)], destination: "US", endUserCountry: "US"),
+            cancellationToken);
         submitted.StatusCode.ShouldBe(HttpStatusCode.Accepted);
 
         using var stranger = system.Buyer("stranger-buyer");
@@ -101,15 +89,9 @@ public sealed class WalkingSkeletonTests(SystemUnderTest system) : IClassFixture
 
         // A sale to Singapore for an end user in Singapore: nothing in the reservation itself needs a licence.
         using var buyer = system.Buyer(buyerId);
-        using var submitted = await buyer.PostAsJsonAsync("/v1/reservations", new
-        {
-            buyerReference = "PO-REGISTERED",
-            endUser = new { name = "Acme Cloud Pte. Ltd.", country = "SG" },
-            destinationCountry = "SG",
-            fillPolicy = new { kind = "AllOrNone" },
-            confirmation = "Manual",
-            lines = new[] { new { sku = Sku, quantity = 1, maxUnitPrice = 32000m, currency = "USD" } },
-        }, cancellationToken);
+        using var submitted = await buyer.PostAsJsonAsync("/v1/reservations",
+            ScrambleDriver.Reservation("PO-REGISTERED", "Acme Cloud Pte. Ltd.", "AllOrNone", "Manual", [new Line(Sku, 1, 32000m)], destination: "SG", endUserCountry: "SG"),
+            cancellationToken);
         submitted.StatusCode.ShouldBe(HttpStatusCode.Accepted, await submitted.Content.ReadAsStringAsync(cancellationToken));
 
         var rejected = await WaitForStatusAsync(buyer, submitted.Headers.Location!, "Rejected", cancellationToken);
@@ -120,5 +102,5 @@ public sealed class WalkingSkeletonTests(SystemUnderTest system) : IClassFixture
     }
 
     private Task<JsonElement> WaitForStatusAsync(HttpClient buyer, Uri location, string status, CancellationToken cancellationToken) =>
-        ReservationDriver.WaitForStatusAsync(system, buyer, location, status, Patience, cancellationToken);
+        ScrambleDriver.WaitForStatusAsync(buyer, location, status, Patience, () => system.Logs, cancellationToken);
 }

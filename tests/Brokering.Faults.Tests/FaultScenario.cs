@@ -3,6 +3,7 @@ using Brokering.Invariants;
 using Brokering.Testing.Installation;
 using Shouldly;
 using Brokering.Testing;
+using Brokering.Testing.Scramble;
 
 namespace Brokering.Faults.Tests;
 
@@ -115,8 +116,7 @@ public static class FaultScenario
             {
                 var report = await system.CheckInvariantsAsync(new InvariantCheckOptions { RequireTerminal = false }, cancellationToken);
                 restless = [.. report.Reservations
-                    .Where(reservation => !(reservation.State is { } state
-                        && (state is "Held" or "AwaitingStock" || InvariantChecker.TerminalStates.Contains(state))))
+                    .Where(reservation => !(reservation.State is { } state && ReservationView.RestingStates.Contains(state)))
                     .Select(reservation => $"{reservation.Id}: {reservation.State ?? "no saga yet"} ({reservation.StatusReason ?? "-"})")];
                 if (restless.Count == 0)
                 {

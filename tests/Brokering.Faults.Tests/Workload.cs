@@ -1,8 +1,9 @@
 using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
+using Brokering.Messaging.Postgres;
+using Brokering.ServiceDefaults.Security;
 using Brokering.Testing;
 using Brokering.Testing.Installation;
+using Brokering.Testing.Scramble;
 using Npgsql;
 
 namespace Brokering.Faults.Tests;
@@ -24,6 +25,14 @@ public sealed record WorkloadResult(int Submitted, IReadOnlyList<Guid> Accepted,
 /// </summary>
 public sealed class Workload(BrokeringSystem system, Action<string> log)
 {
+    // A buyer's call gives up sooner than the officer's: a replica that is down should cost one short try.
+    private readonly ScrambleDriver driver = system.Scramble(role => role switch
+    {
+        BrokeringRoles.Buyer => TimeSpan.FromSeconds(20),
+        BrokeringRoles.ComplianceOfficer => TimeSpan.FromMinutes(1),
+        _ => TimeSpan.FromSeconds(30),
+    });
+
     /// <summary>How long a held, unconfirmed reservation keeps its holds: short, so a run ends in minutes.</summary>
     public static readonly TimeSpan HoldTimeToLive = TimeSpan.FromSeconds(15);
 
@@ -43,26 +52,21 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
         ["Logging__LogLevel__Default"] = "Warning",
     };
 
-    private const string A800 = "NVIDIA-A800-SXM4-80GB";
-    private const string H800 = "NVIDIA-H800-SXM5-80GB";
+    private const string A800 = ScrambleCast.A800;
+    private const string H800 = ScrambleCast.H800;
     private const int Lanes = 6;
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(700);
     private static readonly TimeSpan SubmissionPatience = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan WarmUpPatience = TimeSpan.FromMinutes(3);
-    private static readonly string[] Buyers = ["h3c-servers", "xfusion-dc", "powerleader", "nettrix"];
-    private static readonly string[] EndUsers =
-        ["Hangzhou Cloud Compute Ltd.", "Zhengzhou Training Cluster Co., Ltd.", "Shenzhen Render Farm Co., Ltd.", "Tianjin Inference Services Ltd."];
+    private static readonly IReadOnlyList<Buyer> Buyers = ScrambleCast.UnlistedBuyers(4);
+    private static readonly IReadOnlyList<StoryDistributor> Distributors = ScrambleCast.StoryDistributors;
 
-    private static readonly (string Distributor, string Warehouse, decimal A800Price, decimal H800Price)[] Distributors =
-        [("arrow", "HKG-1", 21_000m, 31_000m), ("avnet", "SGP-1", 21_500m, 31_500m), ("wpg", "TPE-1", 20_500m, 30_500m)];
-
-    private readonly Dictionary<string, long> sequences = Distributors.ToDictionary(d => d.Distributor, _ => 0L);
+    private readonly Dictionary<string, long> sequences = Distributors.ToDictionary(d => d.Id, _ => 0L);
     private readonly List<Guid> accepted = [];
     private readonly List<string> refused = [];
     private int submitted;
     private int unanswered;
     private int feedUpdates;
-    private long requests;
 
     /// <summary>
     /// Publishes a scenario rule set (modelled on the 2023 rule) whose cutoff falls <see cref="CutoffAfterLoad"/> after a
@@ -73,23 +77,17 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
         foreach (var distributor in Distributors)
         {
             var opening = Snapshot(distributor, Random.Shared.Next(30, 60), Random.Shared.Next(20, 50));
-            await FeedAsync(distributor.Distributor, () => Task.FromResult(opening), cancellationToken);
+            await FeedAsync(distributor.Id, () => Task.FromResult(opening), cancellationToken);
         }
 
         // The first reservation through a fresh installation pays for cold starts (JIT, connections, broker
         // topology), which on two busy cores takes tens of seconds: one goes through before the load, so the
         // fault meets reservations in flight rather than a system still warming up.
         await PublishRuleSetAsync(DateTimeOffset.UtcNow + WarmUpPatience + load + FirstCutoffAfterLoad, cancellationToken);
-        var warmUp = await SubmitAsync(Buyers[0], new
-        {
-            buyerReference = "PO-WARM-UP",
-            endUser = new { name = EndUsers[0], country = "CN" },
-            destinationCountry = "CN",
-            fillPolicy = new { kind = "AllowPartial", minFillRatio = 0.1m },
-            confirmation = "Auto",
-            lines = new[] { new { sku = A800, quantity = 1, maxUnitPrice = 22_000m, currency = "USD" } },
-        }, cancellationToken) ?? throw new InvalidOperationException("The warm-up reservation was not accepted: " + string.Join("; ", refused));
-        var ended = await Eventually.Until(() => StatusAsync(Buyers[0], warmUp), status => status is { } known && InvariantsTerminal(known),
+        var warmUp = await SubmitAsync(Buyers[0].Id,
+            ScrambleDriver.Reservation("PO-WARM-UP", Buyers[0].EndUser, "AllowPartial", "Auto", [new Line(A800, 1, 22_000m)], minFillRatio: 0.1m),
+            cancellationToken) ?? throw new InvalidOperationException("The warm-up reservation was not accepted: " + string.Join("; ", refused));
+        var ended = await Eventually.Until(() => StatusAsync(Buyers[0].Id, warmUp), ReservationView.Ended,
             WarmUpPatience, $"the warm-up reservation {warmUp} to end", TimeSpan.FromSeconds(1), details: () => system.Logs, cancellationToken: cancellationToken);
 
         log($"warmed up: the first reservation ended {ended}");
@@ -120,16 +118,9 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
         var started = DateTime.UtcNow;
         for (var i = 0; DateTime.UtcNow - started < duration && !cancellationToken.IsCancellationRequested; i++)
         {
-            var body = new
-            {
-                buyerReference = $"PO-BURST-{i}",
-                endUser = new { name = EndUsers[i % EndUsers.Length], country = "CN" },
-                destinationCountry = "CN",
-                fillPolicy = new { kind = "AllOrNone" },
-                confirmation = "Auto",
-                lines = new[] { new { sku = i % 2 == 0 ? A800 : H800, quantity = 1, maxUnitPrice = 32_000m, currency = "USD" } },
-            };
-            submissions.Add(SubmitAsync(Buyers[i % Buyers.Length], body, cancellationToken));
+            var buyer = Buyers[i % Buyers.Count];
+            var body = ScrambleDriver.Reservation($"PO-BURST-{i}", buyer.EndUser, "AllOrNone", "Auto", [new Line(i % 2 == 0 ? A800 : H800, 1, 32_000m)]);
+            submissions.Add(SubmitAsync(buyer.Id, body, cancellationToken));
             var due = started + TimeSpan.FromSeconds((i + 1) / perSecond);
             if (due > DateTime.UtcNow)
             {
@@ -148,55 +139,33 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
     public Task PullCutoffInAsync(CancellationToken cancellationToken) =>
         PublishRuleSetAsync(DateTimeOffset.UtcNow + CutoffAfterLoad, cancellationToken);
 
-    private async Task PublishRuleSetAsync(DateTimeOffset effectiveAt, CancellationToken cancellationToken)
-    {
-        using var officer = system.ComplianceOfficer();
-        officer.Timeout = TimeSpan.FromMinutes(1);
-        using var response = await officer.PostAsJsonAsync("/v1/rule-sets", new
-        {
-            version = $"faults-{Guid.NewGuid():N}"[..20],
-            effectiveAt,
-            basedOn = "2023-10-17",
-            description = "Fault suite: the 2023 rule, effective at a test-chosen instant.",
-        }, cancellationToken);
-        var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        if (response.StatusCode != HttpStatusCode.Created)
-        {
-            throw new InvalidOperationException($"Publishing the scenario rule set answered {(int)response.StatusCode}: {body}");
-        }
-    }
+    private async Task PublishRuleSetAsync(DateTimeOffset effectiveAt, CancellationToken cancellationToken) =>
+        (await driver.PublishRuleSetAsync($"faults-{Guid.NewGuid():N}"[..20], effectiveAt, "Fault suite: the 2023 rule, effective at a test-chosen instant.", cancellationToken))
+            .Expect("Publishing the scenario rule set", HttpStatusCode.Created);
 
     private async Task LaneAsync(int lane, CancellationToken load)
     {
-        var buyer = Buyers[lane % Buyers.Length];
+        var buyer = Buyers[lane % Buyers.Count];
         var number = 0;
         while (!load.IsCancellationRequested)
         {
             var reference = $"PO-{lane}-{++number}";
             var confirmation = Random.Shared.Next(3) == 0 ? "Auto" : "Manual";
             var partial = Random.Shared.Next(3) == 0;
-            var lines = new List<object>();
+            var lines = new List<Line>();
             if (Random.Shared.Next(3) != 0)
             {
-                lines.Add(new { sku = A800, quantity = Random.Shared.Next(5, 26), maxUnitPrice = 22_000m, currency = "USD" });
+                lines.Add(new Line(A800, Random.Shared.Next(5, 26), 22_000m));
             }
 
             if (lines.Count == 0 || Random.Shared.Next(2) == 0)
             {
-                lines.Add(new { sku = H800, quantity = Random.Shared.Next(5, 21), maxUnitPrice = 32_000m, currency = "USD" });
+                lines.Add(new Line(H800, Random.Shared.Next(5, 21), 32_000m));
             }
 
-            var body = new
-            {
-                buyerReference = reference,
-                endUser = new { name = EndUsers[lane % EndUsers.Length], country = "CN" },
-                destinationCountry = "CN",
-                fillPolicy = new { kind = partial ? "AllowPartial" : "AllOrNone", minFillRatio = partial ? 0.5m : (decimal?)null },
-                confirmation,
-                lines,
-            };
+            var body = ScrambleDriver.Reservation(reference, buyer.EndUser, partial ? "AllowPartial" : "AllOrNone", confirmation, lines, partial ? 0.5m : null);
 
-            var id = await SubmitAsync(buyer, body, load);
+            var id = await SubmitAsync(buyer.Id, body, load);
             if (id is null)
             {
                 continue;
@@ -205,11 +174,11 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
             var plan = Random.Shared.Next(10);
             if (plan < 2)
             {
-                await CancelAsync(buyer, id.Value, load);
+                await CancelAsync(buyer.Id, id.Value, load);
             }
             else if (confirmation == "Manual" && plan < 7)
             {
-                await ConfirmOnceHeldAsync(buyer, id.Value, load);
+                await ConfirmOnceHeldAsync(buyer.Id, id.Value, load);
             }
 
             // Others are left to lapse (manual) or confirm themselves (auto).
@@ -228,15 +197,10 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
         {
             try
             {
-                using var client = BuyerClient(buyer);
-                using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/reservations") { Content = JsonContent.Create(body) };
-                request.Headers.Add("Idempotency-Key", key);
-                using var response = await client.SendAsync(request, CancellationToken.None);
-                var text = await response.Content.ReadAsStringAsync(CancellationToken.None);
-                if (response.StatusCode == HttpStatusCode.Accepted)
+                var answer = await driver.SubmitAsync(buyer, body, key, CancellationToken.None);
+                if (answer.Status == HttpStatusCode.Accepted)
                 {
-                    using var json = JsonDocument.Parse(text);
-                    var id = json.RootElement.GetProperty("id").GetGuid();
+                    var id = answer.ReservationId();
                     lock (accepted)
                     {
                         accepted.Add(id);
@@ -245,11 +209,11 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
                     return id;
                 }
 
-                if (response.StatusCode is not (HttpStatusCode.Conflict or HttpStatusCode.TooManyRequests) && (int)response.StatusCode < 500)
+                if (answer.Status is not (HttpStatusCode.Conflict or HttpStatusCode.TooManyRequests) && (int)answer.Status < 500)
                 {
                     lock (accepted)
                     {
-                        refused.Add($"{(int)response.StatusCode}: {text}");
+                        refused.Add($"{(int)answer.Status}: {answer.Body}");
                     }
 
                     return null;
@@ -271,11 +235,7 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
     private async Task CancelAsync(string buyer, Guid id, CancellationToken load)
     {
         await Pause(TimeSpan.FromMilliseconds(Random.Shared.Next(0, 1500)), load);
-        await TryAsync(async client =>
-        {
-            using var response = await client.PostAsJsonAsync($"/v1/reservations/{id}/cancel", new { reason = "fault suite: changed plans" }, CancellationToken.None);
-            return response.StatusCode is not (HttpStatusCode.TooManyRequests or >= HttpStatusCode.InternalServerError);
-        }, buyer, load);
+        await TryAsync(() => driver.CancelAsync(buyer, id, "fault suite: changed plans", CancellationToken.None), load);
     }
 
     private async Task ConfirmOnceHeldAsync(string buyer, Guid id, CancellationToken load)
@@ -285,17 +245,13 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
         while (DateTime.UtcNow < giveUpAt && !load.IsCancellationRequested)
         {
             var status = await StatusAsync(buyer, id);
-            if (status is "Held" or "AwaitingStock")
+            if (ReservationView.AwaitsBuyer(status))
             {
-                await TryAsync(async client =>
-                {
-                    using var response = await client.PostAsync(new Uri($"/v1/reservations/{id}/confirm", UriKind.Relative), null, CancellationToken.None);
-                    return response.StatusCode is not (HttpStatusCode.TooManyRequests or >= HttpStatusCode.InternalServerError);
-                }, buyer, load);
+                await TryAsync(() => driver.ConfirmAsync(buyer, id, CancellationToken.None), load);
                 return;
             }
 
-            if (status is not null && InvariantsTerminal(status))
+            if (ReservationView.Ended(status))
             {
                 return;
             }
@@ -308,15 +264,7 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
     {
         try
         {
-            using var client = BuyerClient(buyer);
-            using var response = await client.GetAsync(new Uri($"/v1/reservations/{id}", UriKind.Relative), CancellationToken.None);
-            if (!response.IsSuccessStatusCode)
-            {
-                return null;
-            }
-
-            using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(CancellationToken.None));
-            return json.RootElement.GetProperty("status").GetString();
+            return await driver.TryGetAsync(buyer, id, CancellationToken.None) is { } view ? ReservationView.Status(view) : null;
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
@@ -324,15 +272,14 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
         }
     }
 
-    /// <summary>Makes a buyer's call until it gets a definite answer (true), for a few tries.</summary>
-    private async Task TryAsync(Func<HttpClient, Task<bool>> call, string buyer, CancellationToken load)
+    /// <summary>Makes a buyer's call until it gets a definite answer (not throttled, not a server error), for a few tries.</summary>
+    private static async Task TryAsync(Func<Task<ApiAnswer>> call, CancellationToken load)
     {
         for (var attempt = 0; attempt < 5; attempt++)
         {
             try
             {
-                using var client = BuyerClient(buyer);
-                if (await call(client))
+                if ((await call()).Status is not (HttpStatusCode.TooManyRequests or >= HttpStatusCode.InternalServerError))
                 {
                     return;
                 }
@@ -356,20 +303,16 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
                 return;
             }
 
-            var distributor = Distributors[Random.Shared.Next(Distributors.Length)];
-            object delta = new
-            {
-                kind = "Delta",
-                items = (object[])[new { sku = Random.Shared.Next(2) == 0 ? A800 : H800, warehouse = distributor.Warehouse, quantityChange = (long)Random.Shared.Next(3, 15) }],
-            };
+            var distributor = Distributors[Random.Shared.Next(Distributors.Count)];
+            StockUpdate delta = new("Delta", [ScrambleDriver.Change(Random.Shared.Next(2) == 0 ? A800 : H800, distributor.Warehouse, Random.Shared.Next(3, 15))]);
             // The snapshot's floor is read from inventory's database at each try, so a try that waited out a fault does
             // not report a floor that commits made since have passed; while that database is down (a database fault),
             // the try sends a delta instead.
             var (a800, h800) = (Random.Shared.Next(10, 60), Random.Shared.Next(10, 50));
-            Func<Task<object>> update = Random.Shared.Next(4) == 0
+            Func<Task<StockUpdate>> update = Random.Shared.Next(4) == 0
                 ? async () => await HonestSnapshotAsync(distributor, a800, h800) ?? delta
                 : () => Task.FromResult(delta);
-            await FeedAsync(distributor.Distributor, update, CancellationToken.None);
+            await FeedAsync(distributor.Id, update, CancellationToken.None);
         }
     }
 
@@ -379,44 +322,26 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
     /// read may be committed before the snapshot lands (after a database restart, a backlog of commits lands at once),
     /// and a snapshot below those commits would be the distributor's error, not an oversell.
     /// </summary>
-    private async Task<object?> HonestSnapshotAsync(
-        (string Distributor, string Warehouse, decimal A800Price, decimal H800Price) distributor, long a800, long h800)
+    private async Task<StockUpdate?> HonestSnapshotAsync(StoryDistributor distributor, long a800, long h800)
     {
         try
         {
             return await HonestSnapshotOrThrowAsync(distributor, a800, h800);
         }
-        catch (NpgsqlException e) when (IsTransient(e))
+        catch (NpgsqlException e) when (PostgresErrors.IsUnreachable(e))
         {
+            // The database is out of reach for now, as the services take it (a restart, a failover under way).
             return null;
         }
     }
 
-    // With several hosts (a primary and its standby) Npgsql reports "unable to connect to a suitable host", itself not
-    // transient, around the transient failures of each host, and "no suitable host" alone while every host it reaches
-    // is a standby: both are the database out of reach for now, as the services take them.
-    private static bool IsTransient(Exception exception)
-    {
-        for (Exception? current = exception; current is not null; current = current.InnerException)
-        {
-            if (current is NpgsqlException { IsTransient: true } or TimeoutException
-                || current is NpgsqlException { InnerException: null, Message: "No suitable host was found." })
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private async Task<object> HonestSnapshotOrThrowAsync(
-        (string Distributor, string Warehouse, decimal A800Price, decimal H800Price) distributor, long a800, long h800)
+    private async Task<StockUpdate> HonestSnapshotOrThrowAsync(StoryDistributor distributor, long a800, long h800)
     {
         await using var connection = new NpgsqlConnection(system.InventoryDatabase);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(
             "SELECT sku, committed + held FROM stock_levels WHERE distributor_id = @distributor AND warehouse = @warehouse", connection);
-        command.Parameters.AddWithValue("distributor", distributor.Distributor);
+        command.Parameters.AddWithValue("distributor", distributor.Id);
         command.Parameters.AddWithValue("warehouse", distributor.Warehouse);
         await using var reader = await command.ExecuteReaderAsync();
         while (await reader.ReadAsync())
@@ -432,21 +357,20 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
         return Snapshot(distributor, a800, h800);
     }
 
-    private static object Snapshot((string Distributor, string Warehouse, decimal A800Price, decimal H800Price) distributor, long a800, long h800) => new
-    {
-        kind = "Snapshot",
-        items = (object[])
-        [
-            new { sku = A800, warehouse = distributor.Warehouse, quantityOnHand = a800, unitPrice = distributor.A800Price, currency = "USD", leadTimeDays = 3, minimumOrderQuantity = 1 },
-            new { sku = H800, warehouse = distributor.Warehouse, quantityOnHand = h800, unitPrice = distributor.H800Price, currency = "USD", leadTimeDays = 3, minimumOrderQuantity = 1 },
-        ],
-    };
+    private static StockUpdate Snapshot(StoryDistributor distributor, long a800, long h800) => new("Snapshot",
+    [
+        ScrambleDriver.OnHand(A800, distributor.Warehouse, a800, distributor.A800Price),
+        ScrambleDriver.OnHand(H800, distributor.Warehouse, h800, distributor.H800Price),
+    ]);
+
+    /// <summary>One stock-feed update before it gets its sequence.</summary>
+    private sealed record StockUpdate(string Kind, object[] Items);
 
     /// <summary>
     /// Publishes one update with the distributor's next sequence, retrying it (same sequence) until applied or seen as a
     /// duplicate. <paramref name="update"/> is made afresh for each try: only one try of a sequence is ever applied.
     /// </summary>
-    private async Task FeedAsync(string distributorId, Func<Task<object>> update, CancellationToken cancellationToken)
+    private async Task FeedAsync(string distributorId, Func<Task<StockUpdate>> update, CancellationToken cancellationToken)
     {
         long sequence;
         lock (sequences)
@@ -459,26 +383,17 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
         {
             try
             {
-                var json = JsonSerializer.SerializeToElement(await update());
-                var inventory = system.InventoryReplicas[(int)(Interlocked.Increment(ref requests) % system.InventoryReplicas.Count)];
-                using var client = BrokeringSystem.RestClient(inventory, TestTokens.Distributor(distributorId));
-                using var response = await client.PostAsJsonAsync($"/v1/distributors/{distributorId}/stock-feed", new
-                {
-                    distributorId,
-                    sequence,
-                    kind = json.GetProperty("kind").GetString(),
-                    items = json.GetProperty("items"),
-                }, cancellationToken);
-                var text = await response.Content.ReadAsStringAsync(cancellationToken);
-                if (response.StatusCode == HttpStatusCode.OK)
+                var (kind, items) = await update();
+                var answer = await driver.PublishStockAsync(distributorId, sequence, kind, items, cancellationToken);
+                if (answer.Status == HttpStatusCode.OK)
                 {
                     Interlocked.Increment(ref feedUpdates);
                     return;
                 }
 
-                if ((int)response.StatusCode < 500 && response.StatusCode != HttpStatusCode.TooManyRequests)
+                if ((int)answer.Status < 500 && answer.Status != HttpStatusCode.TooManyRequests)
                 {
-                    throw new InvalidOperationException($"{distributorId}'s feed update {sequence} was refused: {(int)response.StatusCode} {text}");
+                    throw new InvalidOperationException($"{distributorId}'s feed update {sequence} was refused: {(int)answer.Status} {answer.Body}");
                 }
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
@@ -491,17 +406,6 @@ public sealed class Workload(BrokeringSystem system, Action<string> log)
 
         log($"{distributorId}'s feed update {sequence} got no answer within {SubmissionPatience}");
     }
-
-    /// <summary>A buyer's client of the next ordering replica, so a replica that is down costs one try.</summary>
-    private HttpClient BuyerClient(string buyer)
-    {
-        var ordering = system.OrderingReplicas[(int)(Interlocked.Increment(ref requests) % system.OrderingReplicas.Count)];
-        var client = BrokeringSystem.RestClient(ordering, TestTokens.Buyer(buyer));
-        client.Timeout = TimeSpan.FromSeconds(20);
-        return client;
-    }
-
-    private static bool InvariantsTerminal(string status) => Brokering.Invariants.InvariantChecker.TerminalStates.Contains(status);
 
     private static async Task Pause(TimeSpan pause, CancellationToken load)
     {

@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using Brokering.Invariants;
+using Brokering.Testing.Scramble;
 using Grpc.Net.Client;
 
 namespace Brokering.Testing.Installation;
@@ -17,6 +18,7 @@ public class BrokeringSystem : IAsyncDisposable
     private readonly BrokeringSystemOptions options;
     private readonly List<string> databases = [];
     private Uri? virtualHost;
+    private long requests;
 
     /// <summary>The end-to-end tests' installation (see <see cref="BrokeringSystemOptions"/>'s defaults).</summary>
     public BrokeringSystem()
@@ -92,6 +94,32 @@ public class BrokeringSystem : IAsyncDisposable
 
     /// <summary>An operator's client of ordering's ops API.</summary>
     public HttpClient Operator() => RestClient(Ordering, TestTokens.Operator());
+
+    /// <summary>
+    /// The scramble driver of this installation: each call goes to the next replica of its service (so a replica that
+    /// is down costs one try), with the role's test token; <see cref="Logs"/> explain a wait that timed out.
+    /// </summary>
+    public ScrambleDriver Scramble(Func<string, TimeSpan>? timeoutOfRole = null) => new((service, role, tenant) =>
+    {
+        var client = RestClient(NextReplica(service), TestTokens.ForRole(role, tenant));
+        if (timeoutOfRole is not null)
+        {
+            client.Timeout = timeoutOfRole(role);
+        }
+
+        return client;
+    }, () => Logs);
+
+    private ServiceProcess NextReplica(ScrambleService service)
+    {
+        var replicas = service switch
+        {
+            ScrambleService.Ordering => OrderingReplicas,
+            ScrambleService.Inventory => InventoryReplicas,
+            _ => ComplianceReplicas,
+        };
+        return replicas[(int)((uint)Interlocked.Increment(ref requests) % (uint)replicas.Count)];
+    }
 
     /// <summary>gRPC call metadata identifying a buyer.</summary>
     public static Grpc.Core.Metadata BuyerMetadata(string buyerId) => new() { { "Authorization", $"Bearer {TestTokens.Buyer(buyerId)}" } };

@@ -92,6 +92,16 @@ public static class TestTokens
     /// <summary>A compliance officer's token.</summary>
     public static string ComplianceOfficer() => For("officer", null, BrokeringRoles.ComplianceOfficer);
 
+    /// <summary>The token of a person in <paramref name="role"/> acting for <paramref name="tenant"/>, as the role methods above issue it.</summary>
+    public static string ForRole(string role, string? tenant) => role switch
+    {
+        BrokeringRoles.Buyer => Buyer(tenant ?? throw new ArgumentNullException(nameof(tenant), "A buyer acts for its organisation.")),
+        BrokeringRoles.Distributor => Distributor(tenant ?? throw new ArgumentNullException(nameof(tenant), "A distributor acts for itself.")),
+        BrokeringRoles.Ops => Operator(),
+        BrokeringRoles.ComplianceOfficer => ComplianceOfficer(),
+        _ => throw new ArgumentOutOfRangeException(nameof(role), role, "No person of the platform has this role."),
+    };
+
     /// <summary>
     /// Another Brokering service's token, signed with that service's own key, for every platform audience
     /// (tests call one service as if the others called it; a real service names only the one it calls).

@@ -20,24 +20,23 @@ public static class RecipeReservation
     public static async Task DriveAsync(
         RecipeInstallation installation, Func<string, string, string?, Task<string>> token, CancellationToken cancel)
     {
-        using (var distributor = BrokeringSystem.RestClient(installation.Inventory, await token("distributor", "feed@arrow", "arrow")))
-        {
-            await distributor.PublishSnapshotAsync("arrow", 1, Sku, "HKG-1", 10, 12000m, cancel);
-        }
+        var distributorToken = await token("distributor", "feed@arrow", "arrow");
+        await new ScrambleDriver((_, _, _) => BrokeringSystem.RestClient(installation.Inventory, distributorToken))
+            .PublishSnapshotAsync("arrow", 1, Sku, "HKG-1", 10, 12000m, cancel);
 
         var buyerToken = await token("buyer", "alice@acme", "acme-servers");
-        var driver = new ReservationDriver(_ => BrokeringSystem.RestClient(installation.Ordering, buyerToken), () => installation.Logs);
-        var id = await driver.SubmitAsync(
+        var driver = new ScrambleDriver((_, _, _) => BrokeringSystem.RestClient(installation.Ordering, buyerToken), () => installation.Logs);
+        var id = await driver.SubmitAcceptedAsync(
             "acme-servers",
-            ReservationDriver.Body("PO-RECIPE", "Acme Cloud Inc.", "AllOrNone", "Manual", [new Line(Sku, 4, 13000m)], destination: "US", endUserCountry: "US"),
+            ScrambleDriver.Reservation("PO-RECIPE", "Acme Cloud Inc.", "AllOrNone", "Manual", [new Line(Sku, 4, 13000m)], destination: "US", endUserCountry: "US"),
             cancel);
         var held = await driver.WaitUntilRestingAsync("acme-servers", id, Patience, cancel);
-        ReservationDriver.Status(held).ShouldBe("Held", $"{held}\n{installation.Logs}");
+        ReservationView.Status(held).ShouldBe("Held", $"{held}\n{installation.Logs}");
 
-        await driver.ConfirmAsync("acme-servers", id, cancel);
+        await driver.ConfirmAcceptedAsync("acme-servers", id, cancel);
         var ended = await driver.WaitUntilEndedAsync("acme-servers", id, Patience, cancel);
-        ReservationDriver.Status(ended).ShouldBe("Confirmed", $"{ended}\n{installation.Logs}");
-        ReservationDriver.Allocated(ended).ShouldBe(4);
+        ReservationView.Status(ended).ShouldBe("Confirmed", $"{ended}\n{installation.Logs}");
+        ReservationView.Allocated(ended).ShouldBe(4);
     }
 
     // Issue #15: the recipe gives inventory the distributors' virtual host, and inventory reads the AMQP stock feed there

@@ -28,11 +28,11 @@ public sealed class TraceTests(TracedSystem traced) : IClassFixture<TracedSystem
         // The buyer's own tracing: a W3C traceparent, sampled.
         var traceId = ActivityTraceId.CreateRandom().ToHexString();
         var clientSpanId = ActivitySpanId.CreateRandom().ToHexString();
-        var driver = new ReservationDriver(system);
+        var driver = system.Scramble();
         using var buyer = system.Buyer("traced-buyer");
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/reservations")
         {
-            Content = JsonContent.Create(ReservationDriver.Body("PO-TRACE-1", "Acme Cloud Inc.", "AllOrNone", "Manual",
+            Content = JsonContent.Create(ScrambleDriver.Reservation("PO-TRACE-1", "Acme Cloud Inc.", "AllOrNone", "Manual",
                 [new Line(Sku, 10, 26000m)], destination: "US", endUserCountry: "US")),
         };
         request.Headers.Add("traceparent", $"00-{traceId}-{clientSpanId}-01");
@@ -43,7 +43,7 @@ public sealed class TraceTests(TracedSystem traced) : IClassFixture<TracedSystem
         var id = accepted.RootElement.GetProperty("id").GetGuid();
 
         var held = await driver.WaitUntilRestingAsync("traced-buyer", id, Patience, cancellationToken);
-        ReservationDriver.Status(held).ShouldBe("Held", held.ToString());
+        ReservationView.Status(held).ShouldBe("Held", held.ToString());
 
         var expected = new (string What, Func<ReceivedSpan, bool> Match)[]
         {
@@ -85,8 +85,8 @@ public sealed class TraceTests(TracedSystem traced) : IClassFixture<TracedSystem
         var system = traced.System;
 
         // A reservation that needs compliance (Screen) and inventory (GetOffers): ordering calls both over gRPC.
-        var driver = new ReservationDriver(system);
-        var id = await driver.SubmitAsync("metered-buyer", ReservationDriver.Body("PO-METER-1", "Acme Cloud Inc.", "AllOrNone", "Manual",
+        var driver = system.Scramble();
+        var id = await driver.SubmitAcceptedAsync("metered-buyer", ScrambleDriver.Reservation("PO-METER-1", "Acme Cloud Inc.", "AllOrNone", "Manual",
             [new Line(Sku, 1, 1m)], destination: "US", endUserCountry: "US"), cancellationToken);
         await driver.WaitUntilRestingAsync("metered-buyer", id, Patience, cancellationToken);
 
