@@ -142,8 +142,8 @@ public sealed class ScrambleDriver(ScrambleClients clients, Func<string>? detail
         using var buyer = clients(ScrambleService.Ordering, BuyerRole, buyerId);
         var path = after is null ? "/v1/reservations/changes?limit=1000" : $"/v1/reservations/changes?limit=1000&after={Uri.EscapeDataString(after)}";
         using var response = await buyer.GetAsync(new Uri(path, UriKind.Relative), cancellationToken);
-        (await AnswerAsync(response, cancellationToken)).Expect("reading the change feed", HttpStatusCode.OK);
-        return await response.Content.ReadFromJsonAsync<ReservationChanges>(cancellationToken)
+        var answer = (await AnswerAsync(response, cancellationToken)).Expect("reading the change feed", HttpStatusCode.OK);
+        return JsonSerializer.Deserialize<ReservationChanges>(answer.Body, JsonSerializerOptions.Web)
             ?? throw new InvalidOperationException("reading the change feed: an empty answer.");
     }
 
