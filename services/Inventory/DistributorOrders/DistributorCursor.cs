@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Brokering.ServiceDefaults.Paging;
 
 namespace Brokering.Inventory.DistributorOrders;
@@ -20,35 +19,14 @@ public readonly record struct DistributorCursor(DateTimeOffset At, Guid Id)
     /// <summary>Layout version of a cursor of the orders list.</summary>
     public const byte OrdersList = 2;
 
-    private const int KeyLength = 24;
-
     /// <summary>The token for this key, for the list <paramref name="list"/>.</summary>
-    public string ToToken(byte list)
-    {
-        Span<byte> key = stackalloc byte[KeyLength];
-        BinaryPrimitives.WriteInt64BigEndian(key, (At.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) / TimeSpan.TicksPerMicrosecond);
-        Id.TryWriteBytes(key[8..], bigEndian: true, out _);
-        return CursorToken.Encode(list, key);
-    }
+    public string ToToken(byte list) => InstantIdKey.Encode(list, At, Id);
 
     /// <summary>Reads a token the list <paramref name="list"/> handed out; anything else is refused.</summary>
     public static bool TryParse(string text, byte list, out DistributorCursor cursor)
     {
-        cursor = default;
-        Span<byte> key = stackalloc byte[KeyLength];
-        if (!CursorToken.TryDecode(text, list, key))
-        {
-            return false;
-        }
-
-        var micros = BinaryPrimitives.ReadInt64BigEndian(key);
-        var ticks = DateTimeOffset.UnixEpoch.Ticks + (decimal)micros * TimeSpan.TicksPerMicrosecond;
-        if (ticks < DateTimeOffset.MinValue.UtcTicks || ticks > DateTimeOffset.MaxValue.UtcTicks)
-        {
-            return false;
-        }
-
-        cursor = new DistributorCursor(new DateTimeOffset((long)ticks, TimeSpan.Zero), new Guid(key[8..], bigEndian: true));
-        return true;
+        var read = InstantIdKey.TryDecode(text, list, out var at, out var id);
+        cursor = read ? new DistributorCursor(at, id) : default;
+        return read;
     }
 }

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Brokering.ServiceDefaults.Paging;
 
 namespace Brokering.Ordering.Reservations.Listing;
@@ -15,34 +14,14 @@ namespace Brokering.Ordering.Reservations.Listing;
 public readonly record struct ListCursor(DateTimeOffset SubmittedAt, Guid Id)
 {
     private const byte Version = 1;
-    private const int KeyLength = 24;
 
-    public override string ToString()
-    {
-        Span<byte> key = stackalloc byte[KeyLength];
-        BinaryPrimitives.WriteInt64BigEndian(key, (SubmittedAt.UtcTicks - DateTimeOffset.UnixEpoch.Ticks) / TimeSpan.TicksPerMicrosecond);
-        Id.TryWriteBytes(key[8..], bigEndian: true, out _);
-        return CursorToken.Encode(Version, key);
-    }
+    public override string ToString() => InstantIdKey.Encode(Version, SubmittedAt, Id);
 
     /// <summary>Reads a token the list handed out; anything else is refused.</summary>
     public static bool TryParse(string text, out ListCursor cursor)
     {
-        cursor = default;
-        Span<byte> key = stackalloc byte[KeyLength];
-        if (!CursorToken.TryDecode(text, Version, key))
-        {
-            return false;
-        }
-
-        var micros = BinaryPrimitives.ReadInt64BigEndian(key);
-        var ticks = DateTimeOffset.UnixEpoch.Ticks + (decimal)micros * TimeSpan.TicksPerMicrosecond;
-        if (ticks < DateTimeOffset.MinValue.UtcTicks || ticks > DateTimeOffset.MaxValue.UtcTicks)
-        {
-            return false;
-        }
-
-        cursor = new ListCursor(new DateTimeOffset((long)ticks, TimeSpan.Zero), new Guid(key[8..], bigEndian: true));
-        return true;
+        var read = InstantIdKey.TryDecode(text, Version, out var at, out var id);
+        cursor = read ? new ListCursor(at, id) : default;
+        return read;
     }
 }
