@@ -41,8 +41,11 @@ public enum StockUpdateOutcome
     /// <summary>Applied (some items may have been refused: see <see cref="StockUpdateResult.ItemErrors"/>).</summary>
     Applied,
 
-    /// <summary>Its sequence was not newer than the last applied: nothing changed.</summary>
+    /// <summary>Its sequence was not newer than the last applied, nor one still missing: nothing changed.</summary>
     Duplicate,
+
+    /// <summary>Older than the last snapshot applied, which already stands for it: nothing changed.</summary>
+    Superseded,
 
     /// <summary>Nothing applied.</summary>
     Rejected,
@@ -58,7 +61,7 @@ public sealed record StockItemError(int Index, string? Sku, string Field, string
 /// <summary>The answer to a stock update.</summary>
 /// <param name="DistributorId">The distributor.</param>
 /// <param name="Sequence">The update's sequence.</param>
-/// <param name="Outcome">Applied or duplicate.</param>
+/// <param name="Outcome">Applied, duplicate or superseded.</param>
 /// <param name="ItemsApplied">Items applied.</param>
 /// <param name="GapDetected">Sequences were missed since the last update applied.</param>
 /// <param name="GapHealed">A gap noted earlier was closed by this update.</param>

@@ -34,6 +34,23 @@ public sealed class DistributorClientTests(InventoryFixture fixture)
     }
 
     [Fact]
+    public async Task A_late_delta_below_a_snapshot_is_answered_superseded_and_a_missing_one_is_applied()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        var feed = ClientFor(distributor, TestTokens.Distributor(distributor));
+        await feed.PublishSnapshotAsync(5, [new StockLevel(H100, "SG1", QuantityOnHand: 40, UnitPrice: 31_000m, Currency: "USD")], Ct);
+
+        var late = await feed.PublishDeltaAsync(4, [new StockLevel(H100, "SG1", QuantityChange: -5)], Ct);
+        var ahead = await feed.PublishDeltaAsync(7, [new StockLevel(H100, "SG1", QuantityChange: -1)], Ct);
+        var missing = await feed.PublishDeltaAsync(6, [new StockLevel(H100, "SG1", QuantityChange: -2)], Ct);
+
+        late.Outcome.ShouldBe(ClientOutcome.Superseded);
+        (ahead.Outcome, ahead.GapDetected).ShouldBe((ClientOutcome.Applied, true));
+        (missing.Outcome, missing.GapHealed).ShouldBe((ClientOutcome.Applied, true));
+        (await fixture.LevelAsync(distributor, H100, "SG1")).OnHand.ShouldBe(37);
+    }
+
+    [Fact]
     public async Task An_invalid_update_surfaces_as_a_typed_exception_naming_the_bad_field()
     {
         var distributor = await fixture.NewDistributorAsync();
