@@ -231,6 +231,33 @@ public sealed class HoldsTests(InventoryFixture fixture)
     }
 
     [Fact]
+    public async Task A_commit_naming_a_hold_an_earlier_commit_made_firm_announces_every_committed_hold_it_named()
+    {
+        // An earlier commit's answer can be lost (a replica killed after inventory committed): the reservation then
+        // plans more and commits its whole set. The event must name the earlier hold too, or the saga, which shows the
+        // buyer what the event names, would drop a hold inventory keeps committed.
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 20), new Stock(A800, "HK", 20));
+        var reservation = Guid.NewGuid();
+        var first = (await fixture.A.Ledger.PlaceHoldsAsync(PlaceRequest(reservation, 1, TimeSpan.FromMinutes(5), Hold(distributor, A800, "SG1", 5)))).Holds.Single().HoldId;
+        await fixture.A.Ledger.CommitHoldsAsync(new CommitHoldsRequest
+        {
+            ReservationId = reservation.ToString(), CommitBefore = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMinutes(1)), HoldIds = { first },
+        });
+        var second = (await fixture.A.Ledger.PlaceHoldsAsync(PlaceRequest(reservation, 2, TimeSpan.FromMinutes(5), Hold(distributor, A800, "HK", 6)))).Holds.Single().HoldId;
+
+        var answer = await fixture.A.Ledger.CommitHoldsAsync(new CommitHoldsRequest
+        {
+            ReservationId = reservation.ToString(), CommitBefore = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMinutes(1)), HoldIds = { first, second },
+        });
+
+        var announced = await fixture.Events.WaitForAsync<HoldsCommitted>(e => e.ReservationId == reservation && e.HoldIds.Contains(Guid.Parse(second)));
+        announced.HoldIds.Select(id => id.ToString()).Order().ShouldBe(answer.HoldIds.Order());
+        announced.HoldIds.Select(id => id.ToString()).ShouldContain(first);
+        announced.Units.ShouldBe(11);
+    }
+
+    [Fact]
     public async Task Releasing_gives_the_units_back_once_and_announces_it()
     {
         var distributor = await fixture.NewDistributorAsync();

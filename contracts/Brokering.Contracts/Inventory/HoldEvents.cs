@@ -21,10 +21,11 @@ public sealed record PlacedHold(Guid HoldId, string Sku, string DistributorId, s
 /// <param name="ExpiresAt">When the holds lapse unless committed.</param>
 public sealed record HoldsPlaced(Guid ReservationId, int PlanVersion, IReadOnlyList<PlacedHold> Holds, DateTimeOffset ExpiresAt);
 
-/// <summary>Inventory committed every active hold of a reservation.</summary>
+/// <summary>Inventory committed holds of a reservation (published once per commit that made a hold firm).</summary>
 /// <param name="ReservationId">Reservation id.</param>
-/// <param name="HoldIds">Holds committed.</param>
-/// <param name="Units">Units committed in all.</param>
+/// <param name="HoldIds">Every hold the commit named that is now committed: those it made firm and those an earlier
+/// commit of the reservation already had, as the CommitHolds answer lists them.</param>
+/// <param name="Units">Units of those holds in all.</param>
 /// <param name="CommittedAt">When.</param>
 public sealed record HoldsCommitted(Guid ReservationId, IReadOnlyList<Guid> HoldIds, long Units, DateTimeOffset CommittedAt);
 

@@ -137,8 +137,12 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
                     await SetStatusAsync(unit, committable, HoldStatus.Committed, null, token);
                     await LevelAdjustments.ApplyAsync(
                         unit, committable.Select(h => new LevelAdjustment(h.DistributorId, h.Sku, h.Warehouse, -h.Quantity, h.Quantity)), token);
+                    // Every named hold that is now committed, as the answer says, not only those this call committed: the
+                    // saga shows the buyer what the event names, and a hold an earlier commit made firm (whose answer was
+                    // lost, say) would otherwise vanish from the reservation while inventory keeps it committed.
+                    var firm = alreadyCommitted.Concat(committable).OrderBy(h => h.Id).ToList();
                     await unit.Publish.Publish(
-                        new HoldsCommitted(reservationId, committable.Select(h => h.Id).ToList(), committable.Sum(h => h.Quantity), unit.Now), token);
+                        new HoldsCommitted(reservationId, firm.Select(h => h.Id).ToList(), firm.Sum(h => h.Quantity), unit.Now), token);
                     await PublishOrdersAsync(unit, reservationId, committable, token);
                 }
 
