@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using Brokering.Compliance.Data;
 using Brokering.Compliance.Infrastructure;
+using Brokering.ServiceDefaults.Paging;
 using Microsoft.EntityFrameworkCore;
 
 namespace Brokering.Compliance.Decisions;
@@ -102,18 +103,12 @@ internal sealed record DecisionFilter(string? Outcome, string? BuyerId, string? 
 
     private static DateTimeOffset? Instant(string field, string? text, ValidationErrors errors)
     {
-        if (text is null)
+        if (!PageParameters.TryReadInstant(text, out var instant))
         {
-            return null;
+            errors.Add(field, $"'{text}' is not an ISO 8601 instant (e.g. 2023-10-17T00:00:00Z).");
         }
 
-        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var instant))
-        {
-            return instant.ToUniversalTime();
-        }
-
-        errors.Add(field, $"'{text}' is not an ISO 8601 instant (e.g. 2023-10-17T00:00:00Z).");
-        return null;
+        return instant;
     }
 }
 

@@ -1,6 +1,6 @@
-using System.Globalization;
 using Brokering.Compliance.Data;
 using Brokering.Compliance.Infrastructure;
+using Brokering.ServiceDefaults.Paging;
 using Brokering.Compliance.Screening;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -62,9 +62,7 @@ internal static class DecisionsApi
             errors.Add("format", $"'{format}' is not a format; json or csv.");
         }
 
-        var pageSize = DecisionFilter.DefaultLimit;
-        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out pageSize)
-            || pageSize is < 1 or > DecisionFilter.MaxLimit))
+        if (!PageParameters.TryReadLimit(limit, DecisionFilter.DefaultLimit, DecisionFilter.MaxLimit, out var pageSize))
         {
             errors.Add("limit", $"A limit is a whole number from 1 to {DecisionFilter.MaxLimit}.");
         }

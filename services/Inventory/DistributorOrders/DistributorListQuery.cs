@@ -1,6 +1,6 @@
-using System.Globalization;
 using Brokering.Contracts;
 using Brokering.Inventory.Data;
+using Brokering.ServiceDefaults.Paging;
 
 namespace Brokering.Inventory.DistributorOrders;
 
@@ -52,22 +52,12 @@ public sealed record DistributorListQuery(
             errors["sku"] = [$"At most {InputBounds.MaxSkuLength} letters, digits and - _ . / +."];
         }
 
-        DateTimeOffset? from = null;
-        if (!string.IsNullOrEmpty(since))
+        if (!PageParameters.TryReadInstant(since, out var from))
         {
-            if (DateTimeOffset.TryParse(since, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var instant))
-            {
-                from = instant;
-            }
-            else
-            {
-                errors["since"] = ["An ISO 8601 instant, e.g. 2026-12-04T09:00:00Z."];
-            }
+            errors["since"] = ["An ISO 8601 instant, e.g. 2026-12-04T09:00:00Z."];
         }
 
-        var size = DefaultLimit;
-        if (limit is not null
-            && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out size) || size is < 1 or > MaxLimit))
+        if (!PageParameters.TryReadLimit(limit, DefaultLimit, MaxLimit, out var size))
         {
             errors["limit"] = [$"A whole number from 1 to {MaxLimit}."];
         }
