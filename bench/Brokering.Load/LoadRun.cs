@@ -353,10 +353,20 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
 
         if (draining || (reservation.CancelWhenHeld && reservation.Status == "Held"))
         {
+            // A cancellation ordering accepted is durable and ends the reservation however long the saga takes to get to
+            // it: a buyer does not ask again while nothing has changed, and a generator that did would measure its own
+            // repeats. It asks again only once the reservation has moved since (a cancellation that found it committing
+            // is ignored, and a refused commit may bring it back to waiting).
+            if (reservation.CancellationAcceptedAt == reservation.Changes)
+            {
+                return;
+            }
+
             var reason = draining ? "The load run ended before enough stock came." : "Changed plans.";
             reservation.LastActionAt = clock.Elapsed;
             if ((await driver.CancelAsync(reservation.Buyer.Id, reservation.Id, reason, cancellationToken)).Status == HttpStatusCode.Accepted)
             {
+                reservation.CancellationAcceptedAt = reservation.Changes;
                 Interlocked.Increment(ref cancellations);
             }
 
@@ -565,6 +575,12 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
         public DateTimeOffset? TerminalAt { get; private set; }
         public TimeSpan? LastActionAt { get; set; }
 
+        /// <summary>How many changes the feed had told when ordering answered 202 to this buyer's cancellation.</summary>
+        public int? CancellationAcceptedAt { get; set; }
+
+        /// <summary>How many changes of this reservation the feed has told.</summary>
+        public int Changes { get; private set; }
+
         /// <summary>It came to rest (Held, AwaitingStock) and its buyer has not decided what to do about it yet.</summary>
         public bool Undecided { get; set; }
 
@@ -573,6 +589,7 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
         /// <summary>The saga's own instants (<c>at</c>), so the latencies do not depend on how often the feed is read.</summary>
         public void Apply(ReservationChange change)
         {
+            Changes++;
             Status = change.To;
             if (HeldAt is null && change.To is "Held" or "Confirming")
             {
