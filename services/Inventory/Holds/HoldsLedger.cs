@@ -1,5 +1,7 @@
 using Brokering.Contracts.Inventory;
 using Brokering.Inventory.Data;
+using Npgsql;
+using NpgsqlTypes;
 
 namespace Brokering.Inventory.Holds;
 
@@ -26,7 +28,14 @@ public sealed class CommitRefusedException(string message, CommitRefusal refusal
 /// <param name="CommittedAt">When the last of them was committed: this call's instant when it committed any.</param>
 public sealed record CommitHoldsResult(IReadOnlyList<Guid> HoldIds, long Units, DateTimeOffset CommittedAt);
 
-/// <summary>Releases and commits a reservation's holds. Both are idempotent.</summary>
+/// <summary>
+/// Releases and commits a reservation's holds. Both are idempotent. Each is two round trips on a bare connection: the
+/// reservation's holds locked (not a hot row: another reservation's commit does not wait on them), then, in one batch,
+/// the holds' new status, the outbox rows, the stock levels' change and the COMMIT. A level is a hot row (every hold of a
+/// popular SKU at one distributor moves it), so it is locked for that last batch only, not across client round trips:
+/// under a burst the process that holds it may wait for a core between statements, and every other commit, release and
+/// hold batch of that SKU would wait with it.
+/// </summary>
 internal sealed class HoldsLedger(InventoryTransactions transactions)
 {
     private sealed record HoldRow(
@@ -40,29 +49,21 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
     /// before the new cutoff, so that commit does not stand and its units return to the distributor's available stock.
     /// </summary>
     public Task<int> ReleaseAsync(Guid reservationId, string reason, DateTimeOffset? revokeCommitsFrom, CancellationToken cancellationToken) =>
-        transactions.RunAsync(
+        transactions.RunRawAsync(
             async (unit, token) =>
             {
-                var holds = await LockHoldsAsync(unit, reservationId, token);
+                var holds = await BeginAndLockHoldsAsync(unit, reservationId, token);
                 var released = holds
                     .Where(h => h.Status is nameof(HoldStatus.Active) or nameof(HoldStatus.Shortfall)
                         || (h.Status == nameof(HoldStatus.Committed) && revokeCommitsFrom is { } from && h.ClosedAt >= from))
                     .ToList();
                 if (released.Count == 0)
                 {
+                    await EndAsync(unit, token);
                     return 0;
                 }
 
-                await SetStatusAsync(unit, released, HoldStatus.Released, reason, token);
-                await LevelAdjustments.ApplyAsync(
-                    unit,
-                    released
-                        .Where(h => h.Status is nameof(HoldStatus.Active) or nameof(HoldStatus.Committed))
-                        .Select(h => h.Status == nameof(HoldStatus.Active)
-                            ? new LevelAdjustment(h.DistributorId, h.Sku, h.Warehouse, -h.Quantity, 0)
-                            : new LevelAdjustment(h.DistributorId, h.Sku, h.Warehouse, 0, -h.Quantity)),
-                    token);
-                await unit.Publish.Publish(new HoldsReleased(reservationId, released.Select(h => h.Id).ToList(), reason), token);
+                await unit.Outbox.PublishEndpoint.Publish(new HoldsReleased(reservationId, released.Select(h => h.Id).ToList(), reason), token);
 
                 // A distributor told of an order must be told when it no longer stands.
                 foreach (var revoked in released
@@ -70,13 +71,24 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
                     .GroupBy(h => (h.DistributorId, h.ClosedAt))
                     .OrderBy(g => g.Key.DistributorId, StringComparer.Ordinal).ThenBy(g => g.Key.ClosedAt))
                 {
-                    await unit.Publish.Publish(
+                    await unit.Outbox.PublishEndpoint.Publish(
                         new DistributorOrderRevoked(
                             revoked.Key.DistributorId, reservationId, revoked.Key.ClosedAt!.Value,
                             [.. revoked.Select(h => h.Id).Order()], revoked.Sum(h => h.Quantity), reason),
                         token);
                 }
 
+                await WriteAndCommitAsync(
+                    unit,
+                    released,
+                    HoldStatus.Released,
+                    reason,
+                    released
+                        .Where(h => h.Status is nameof(HoldStatus.Active) or nameof(HoldStatus.Committed))
+                        .Select(h => h.Status == nameof(HoldStatus.Active)
+                            ? new LevelAdjustment(h.DistributorId, h.Sku, h.Warehouse, -h.Quantity, 0)
+                            : new LevelAdjustment(h.DistributorId, h.Sku, h.Warehouse, 0, -h.Quantity)),
+                    token);
                 return released.Count;
             },
             cancellationToken);
@@ -91,10 +103,10 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
     /// </summary>
     public Task<CommitHoldsResult> CommitAsync(Guid reservationId, DateTimeOffset commitBefore, IReadOnlyCollection<Guid> holdIds,
         CancellationToken cancellationToken) =>
-        transactions.RunAsync(
+        transactions.RunRawAsync(
             async (unit, token) =>
             {
-                var holds = await LockHoldsAsync(unit, reservationId, token);
+                var holds = await BeginAndLockHoldsAsync(unit, reservationId, token);
                 if (holdIds.Count > 0)
                 {
                     var named = holds.Where(h => holdIds.Contains(h.Id)).ToList();
@@ -106,6 +118,7 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
                         .ToList();
                     if (lapsed.Count > 0)
                     {
+                        // The open transaction is rolled back when the connection goes back to the pool.
                         throw new CommitRefusedException(
                             $"Nothing was committed for reservation {reservationId}: holds {string.Join(", ", lapsed)} can no longer be committed.",
                             CommitRefusal.HoldsUnavailable);
@@ -134,16 +147,24 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
 
                 if (committable.Count > 0)
                 {
-                    await SetStatusAsync(unit, committable, HoldStatus.Committed, null, token);
-                    await LevelAdjustments.ApplyAsync(
-                        unit, committable.Select(h => new LevelAdjustment(h.DistributorId, h.Sku, h.Warehouse, -h.Quantity, h.Quantity)), token);
                     // Every named hold that is now committed, as the answer says, not only those this call committed: the
                     // saga shows the buyer what the event names, and a hold an earlier commit made firm (whose answer was
                     // lost, say) would otherwise vanish from the reservation while inventory keeps it committed.
                     var firm = alreadyCommitted.Concat(committable).OrderBy(h => h.Id).ToList();
-                    await unit.Publish.Publish(
+                    await unit.Outbox.PublishEndpoint.Publish(
                         new HoldsCommitted(reservationId, firm.Select(h => h.Id).ToList(), firm.Sum(h => h.Quantity), unit.Now), token);
                     await PublishOrdersAsync(unit, reservationId, committable, token);
+                    await WriteAndCommitAsync(
+                        unit,
+                        committable,
+                        HoldStatus.Committed,
+                        null,
+                        committable.Select(h => new LevelAdjustment(h.DistributorId, h.Sku, h.Warehouse, -h.Quantity, h.Quantity)),
+                        token);
+                }
+                else
+                {
+                    await EndAsync(unit, token);
                 }
 
                 var all = alreadyCommitted.Concat(committable).OrderBy(h => h.Id).ToList();
@@ -160,7 +181,7 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
     /// learns of its own lines only. The commit instant is the one stored on the holds (microseconds), so the notice and
     /// <c>GET /v1/distributor/orders</c> name the same order.
     /// </summary>
-    private static async Task PublishOrdersAsync(UnitOfWork unit, Guid reservationId, IReadOnlyList<HoldRow> committed, CancellationToken cancellationToken)
+    private static async Task PublishOrdersAsync(RawUnitOfWork unit, Guid reservationId, IReadOnlyList<HoldRow> committed, CancellationToken cancellationToken)
     {
         var committedAt = new DateTimeOffset(unit.Now.UtcTicks - unit.Now.UtcTicks % TimeSpan.TicksPerMicrosecond, TimeSpan.Zero);
         foreach (var order in committed.GroupBy(h => h.DistributorId, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
@@ -171,21 +192,25 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
                 .ThenBy(h => h.Id.ToString(), StringComparer.Ordinal)
                 .Select(h => new DistributorOrderLine(h.Id, h.Sku, h.Warehouse, h.Quantity, h.UnitPrice, h.Currency))
                 .ToList();
-            await unit.Publish.Publish(
+            await unit.Outbox.PublishEndpoint.Publish(
                 new DistributorOrderPlaced(order.Key, reservationId, order.First().BuyerOrganisation, committedAt, lines.Sum(l => l.Units), lines),
                 cancellationToken);
         }
     }
 
-    private static async Task<List<HoldRow>> LockHoldsAsync(UnitOfWork unit, Guid reservationId, CancellationToken cancellationToken)
+    /// <summary>Opens the transaction and locks the reservation's holds, in one round trip.</summary>
+    private static async Task<List<HoldRow>> BeginAndLockHoldsAsync(RawUnitOfWork unit, Guid reservationId, CancellationToken cancellationToken)
     {
-        await using var command = unit.Command("""
+        await using var batch = unit.Connection.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+        var select = new NpgsqlBatchCommand("""
             SELECT id, status, distributor_id, sku, warehouse, quantity, expires_at, closed_at, unit_price, currency, buyer_organisation FROM holds
-            WHERE reservation_id = @reservation ORDER BY id FOR UPDATE
+            WHERE reservation_id = $1 ORDER BY id FOR UPDATE
             """);
-        command.Parameters.AddWithValue("reservation", reservationId);
+        select.Parameters.Add(new NpgsqlParameter { Value = reservationId });
+        batch.BatchCommands.Add(select);
         var holds = new List<HoldRow>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             holds.Add(new HoldRow(
@@ -198,13 +223,30 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
         return holds;
     }
 
-    private static async Task SetStatusAsync(UnitOfWork unit, IEnumerable<HoldRow> holds, HoldStatus status, string? reason, CancellationToken cancellationToken)
+    /// <summary>
+    /// The holds' new status, the outbox rows captured so far, the levels' change (locked in key order, last) and COMMIT,
+    /// in one round trip: the levels are held only for the end of it and the commit.
+    /// </summary>
+    private static async Task WriteAndCommitAsync(RawUnitOfWork unit, IReadOnlyCollection<HoldRow> holds, HoldStatus status, string? reason,
+        IEnumerable<LevelAdjustment> adjustments, CancellationToken cancellationToken)
     {
-        await using var command = unit.Command("UPDATE holds SET status = @status, closed_at = @now, reason = COALESCE(@reason, reason) WHERE id = ANY(@ids)");
-        command.Parameters.AddWithValue("status", status.ToString());
-        command.Parameters.AddWithValue("now", unit.Now);
-        command.Parameters.Add(new Npgsql.NpgsqlParameter("reason", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)reason ?? DBNull.Value });
-        command.Parameters.AddWithValue("ids", holds.Select(h => h.Id).ToArray());
+        await using var batch = unit.Connection.CreateBatch();
+        var update = new NpgsqlBatchCommand("UPDATE holds SET status = $1, closed_at = $2, reason = COALESCE($3, reason) WHERE id = ANY($4)");
+        update.Parameters.Add(new NpgsqlParameter { Value = status.ToString() });
+        update.Parameters.Add(new NpgsqlParameter { Value = unit.Now });
+        update.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Text, Value = (object?)reason ?? DBNull.Value });
+        update.Parameters.Add(new NpgsqlParameter { Value = holds.Select(h => h.Id).ToArray() });
+        batch.BatchCommands.Add(update);
+        unit.Outbox.AddTo(batch);
+        LevelAdjustments.AddTo(batch, adjustments);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+        await batch.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Ends a transaction that changed nothing, so the holds' locks go at once.</summary>
+    private static async Task EndAsync(RawUnitOfWork unit, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("COMMIT", unit.Connection);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 }

@@ -14,6 +14,19 @@ internal static class LevelAdjustments
     /// </summary>
     public static async Task ApplyAsync(UnitOfWork unit, IEnumerable<LevelAdjustment> adjustments, CancellationToken cancellationToken)
     {
+        await using var batch = unit.Connection.CreateBatch();
+        if (AddTo(batch, adjustments))
+        {
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Appends the lock (in key order) and the update of the levels the adjustments touch, summed per level, to
+    /// <paramref name="batch"/>; false when they change nothing (and nothing was appended).
+    /// </summary>
+    public static bool AddTo(NpgsqlBatch batch, IEnumerable<LevelAdjustment> adjustments)
+    {
         var summed = adjustments
             .GroupBy(a => (a.DistributorId, a.Sku, a.Warehouse))
             .Select(g => new LevelAdjustment(g.Key.DistributorId, g.Key.Sku, g.Key.Warehouse, g.Sum(a => a.HeldDelta), g.Sum(a => a.CommittedDelta)))
@@ -21,13 +34,12 @@ internal static class LevelAdjustments
             .ToList();
         if (summed.Count == 0)
         {
-            return;
+            return false;
         }
 
         var distributors = summed.Select(a => a.DistributorId).ToArray();
         var skus = summed.Select(a => a.Sku).ToArray();
         var warehouses = summed.Select(a => a.Warehouse).ToArray();
-        await using var batch = unit.Connection.CreateBatch();
         var lockLevels = batch.CreateBatchCommand();
         lockLevels.CommandText = """
             SELECT 1 FROM stock_levels s
@@ -53,6 +65,6 @@ internal static class LevelAdjustments
         update.Parameters.Add(new NpgsqlParameter { Value = summed.Select(a => a.HeldDelta).ToArray() });
         update.Parameters.Add(new NpgsqlParameter { Value = summed.Select(a => a.CommittedDelta).ToArray() });
         batch.BatchCommands.Add(update);
-        await batch.ExecuteNonQueryAsync(cancellationToken);
+        return true;
     }
 }
