@@ -11,6 +11,13 @@ internal sealed class ComplianceOptions
     /// <summary>Name similarity in [0, 1] at or above which a party matches a list entry. Default 0.85.</summary>
     public double MatchThreshold { get; set; } = 0.85;
 
+    /// <summary>
+    /// Name similarity in [0, 1] at or above which, while below <see cref="MatchThreshold"/>, a party is a potential
+    /// match: the decision waits for a compliance officer's review instead of clearing or denying. At or above
+    /// <see cref="MatchThreshold"/> there is no review band. Default 0.8.
+    /// </summary>
+    public double ReviewThreshold { get; set; } = 0.8;
+
     /// <summary>Whether start-up adds the demo restricted-party entries shipped with the service. Default true.</summary>
     public bool SeedDemoRestrictedParties { get; set; } = true;
 

@@ -5,6 +5,7 @@ using Brokering.Compliance.Data;
 using Brokering.Compliance.Decisions;
 using Brokering.Compliance.Licences;
 using Brokering.Compliance.RestrictedParties;
+using Brokering.Compliance.Reviews;
 using Brokering.Compliance.RuleSets;
 using Brokering.Compliance.Screening;
 using Brokering.Messaging.Postgres;
@@ -19,7 +20,8 @@ internal static class Extensions
     public static WebApplicationBuilder AddComplianceServices(this WebApplicationBuilder builder)
     {
         builder.AddServiceDatabase<ComplianceDbContext>();
-        // Compliance publishes CutoffChanged and PartyListed through the bus outbox (an event commits with its cause),
+        // Compliance publishes CutoffChanged, PartyListed and an officer's ruling on a potential match (ReservationScreened)
+        // through the bus outbox (an event commits with its cause),
         // and hears when a reservation ends unconfirmed, to give back the licence units it drew.
         builder.AddServiceBus(bus =>
         {
@@ -33,6 +35,7 @@ internal static class Extensions
         builder.Services.AddScoped<ScreeningService>();
         builder.Services.AddScoped<DecisionVoucher>();
         builder.Services.AddScoped<RuleSetPublisher>();
+        builder.Services.AddScoped<ReviewDesk>();
         return builder;
     }
 
@@ -45,7 +48,8 @@ internal static class Extensions
             .MapRestrictedPartiesApi()
             .MapLicencesApi()
             .MapDecisionsApi()
-            .MapBuyersApi();
+            .MapBuyersApi()
+            .MapReviewsApi();
         app.MapGrpcService<ComplianceGrpcService>().RequireAuthorization(BrokeringRoles.Service);
         return app;
     }

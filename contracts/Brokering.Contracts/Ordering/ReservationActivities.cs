@@ -13,7 +13,8 @@ public sealed record ScreenReservation(Guid ReservationId, int? Request = null);
 
 /// <summary>The outcome of screening a line.</summary>
 /// <param name="Sku">Catalogue SKU.</param>
-/// <param name="Outcome">Approved, Denied or LicenceRequired.</param>
+/// <param name="Outcome">Approved, Denied or LicenceRequired (a line is never a potential match: that is a party's finding,
+/// told for the whole reservation).</param>
 /// <param name="Cutoff">After this instant the line needs a licence; null when none applies.</param>
 /// <param name="Reasons">Why.</param>
 public sealed record ScreenedLine(string Sku, ScreeningOutcome Outcome, DateTimeOffset? Cutoff, IReadOnlyList<string> Reasons);
@@ -29,12 +30,25 @@ public enum ScreeningOutcome
 
     /// <summary>Needs a licence that is not on file.</summary>
     LicenceRequired,
+
+    /// <summary>
+    /// A party resembles a restricted-party entry closely enough to need a person, not closely enough to deny: the
+    /// decision waits for a compliance officer's review, and nothing may proceed on it. The officer's ruling arrives as a
+    /// later <see cref="ReservationScreened"/> (cleared: the outcome screening gives with the resemblance set aside, an
+    /// approval in the ordinary case; confirmed: <see cref="Denied"/>). Added after the first three: a consumer that
+    /// does not know it must treat it as <see cref="Denied"/>.
+    /// </summary>
+    PotentialMatch,
 }
 
-/// <summary>Compliance screened a reservation.</summary>
+/// <summary>
+/// Compliance screened a reservation: published by ordering's screening activity with compliance's answer, and by
+/// compliance itself, through its outbox, when an officer rules on a potential match (clears it or confirms it).
+/// </summary>
 /// <param name="ReservationId">Reservation id.</param>
 /// <param name="DecisionId">Compliance's stored decision.</param>
-/// <param name="Outcome">Approved only when every line is.</param>
+/// <param name="Outcome">Approved only when every line is; <see cref="ScreeningOutcome.PotentialMatch"/> when a party
+/// awaits an officer's review.</param>
 /// <param name="Cutoff">The earliest cutoff of all lines; null when none applies.</param>
 /// <param name="Lines">Per line.</param>
 /// <param name="Reasons">Why, for a person.</param>

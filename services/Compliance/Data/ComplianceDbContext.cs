@@ -3,13 +3,17 @@ using Brokering.Compliance.Catalogue;
 using Brokering.Compliance.Decisions;
 using Brokering.Compliance.Licences;
 using Brokering.Compliance.RestrictedParties;
+using Brokering.Compliance.Reviews;
 using Brokering.Compliance.RuleSets;
 using Brokering.Messaging.Postgres;
 using Microsoft.EntityFrameworkCore;
 
 namespace Brokering.Compliance.Data;
 
-/// <summary>The compliance database: catalogue, rule sets, country groups, restricted parties, licences, decisions, the buyer registry, and the bus outbox.</summary>
+/// <summary>
+/// The compliance database: catalogue, rule sets, country groups, restricted parties, licences, decisions, officers'
+/// rulings on potential matches, the buyer registry, and the bus outbox.
+/// </summary>
 internal sealed class ComplianceDbContext(DbContextOptions<ComplianceDbContext> options) : DbContext(options)
 {
     public DbSet<Product> Products => Set<Product>();
@@ -31,6 +35,8 @@ internal sealed class ComplianceDbContext(DbContextOptions<ComplianceDbContext> 
     public DbSet<ScreeningDecision> ScreeningDecisions => Set<ScreeningDecision>();
 
     public DbSet<BuyerRegistration> BuyerRegistrations => Set<BuyerRegistration>();
+
+    public DbSet<MatchReview> MatchReviews => Set<MatchReview>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
@@ -110,6 +116,13 @@ internal sealed class ComplianceDbContext(DbContextOptions<ComplianceDbContext> 
             registration.Property(x => x.BuyerId).HasMaxLength(128);
             registration.Property(x => x.Country).HasMaxLength(2);
             registration.Property(x => x.ParentHeadquartersCountry).HasMaxLength(2);
+        });
+
+        modelBuilder.Entity<MatchReview>(review =>
+        {
+            review.HasKey(x => x.DecisionId);
+            review.HasIndex(x => x.ReservationId);
+            review.Property(x => x.Ruling).HasMaxLength(16);
         });
 
         modelBuilder.AddTransactionalMessaging();

@@ -41,10 +41,12 @@ internal sealed class ReferenceDataCache(IOptionsMonitor<ComplianceOptions> opti
         var listState = await db.RestrictedPartyLists.AsNoTracking()
             .SingleOrDefaultAsync(candidate => candidate.Id == RestrictedPartyList.CurrentId, cancellationToken);
         var threshold = options.CurrentValue.MatchThreshold;
+        var reviewThreshold = options.CurrentValue.ReviewThreshold;
 
         var (currentStatics, currentRuleSets, currentList) = (statics, ruleSets, list);
         if (currentStatics is null || currentRuleSets?.Sequence != latestSequence
-            || currentList?.Version != (listState?.Version ?? 0) || currentList.Threshold != threshold)
+            || currentList?.Version != (listState?.Version ?? 0) || currentList.Threshold != threshold
+            || currentList.ReviewThreshold != reviewThreshold)
         {
             await gate.WaitAsync(cancellationToken);
             try
@@ -57,10 +59,10 @@ internal sealed class ReferenceDataCache(IOptionsMonitor<ComplianceOptions> opti
                 }
 
                 var version = listState?.Version ?? 0;
-                if (list?.Version != version || list.Threshold != threshold)
+                if (list?.Version != version || list.Threshold != threshold || list.ReviewThreshold != reviewThreshold)
                 {
                     var entries = await db.RestrictedPartyEntries.AsNoTracking().OrderBy(entry => entry.Name).ToListAsync(cancellationToken);
-                    list = new ListLoaded(version, threshold, new RestrictedPartyMatcher(entries, threshold));
+                    list = new ListLoaded(version, threshold, reviewThreshold, new RestrictedPartyMatcher(entries, threshold, reviewThreshold));
                 }
 
                 (currentStatics, currentRuleSets, currentList) = (statics, ruleSets, list);
@@ -92,5 +94,5 @@ internal sealed class ReferenceDataCache(IOptionsMonitor<ComplianceOptions> opti
 
     private sealed record RuleSetsLoaded(long Sequence, IReadOnlyList<RuleSet> All);
 
-    private sealed record ListLoaded(long Version, double Threshold, RestrictedPartyMatcher Matcher);
+    private sealed record ListLoaded(long Version, double Threshold, double ReviewThreshold, RestrictedPartyMatcher Matcher);
 }

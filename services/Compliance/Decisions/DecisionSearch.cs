@@ -35,7 +35,7 @@ internal sealed record DecisionFilter(string? Outcome, string? BuyerId, string? 
     public const int DefaultLimit = 100;
     public const int MaxLimit = 500;
 
-    private static readonly string[] Outcomes = ["Approved", "Denied", "LicenceRequired"];
+    private static readonly string[] Outcomes = ["Approved", "Denied", "LicenceRequired", "PotentialMatch"];
 
     /// <summary>Reads the query's filters, naming each bad one; <paramref name="errors"/> says whether any was.</summary>
     public static DecisionFilter Read(

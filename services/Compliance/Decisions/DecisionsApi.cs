@@ -39,7 +39,7 @@ internal static class DecisionsApi
         decisions.MapGet("/", SearchAsync)
             .WithName("SearchDecisions")
             .WithSummary("Screening decisions, newest first, by outcome, buyer, rule set and time (compliance officers only).")
-            .WithDescription("Filters: `outcome` (Approved, Denied, LicenceRequired), `buyerId`, `ruleSetVersion`, `from` (inclusive) "
+            .WithDescription("Filters: `outcome` (Approved, Denied, LicenceRequired, PotentialMatch), `buyerId`, `ruleSetVersion`, `from` (inclusive) "
                 + "and `to` (exclusive) ISO 8601 instants. JSON pages of `limit` (1-500, default 100) with an opaque `next` to pass "
                 + "back as `cursor`; `format=csv` gives every match as one CSV download instead (no paging), for a spreadsheet or an auditor.")
             .Produces<DecisionPage>(StatusCodes.Status200OK)

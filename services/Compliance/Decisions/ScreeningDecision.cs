@@ -14,7 +14,7 @@ internal sealed class ScreeningDecision
 
     public required DateTimeOffset DecidedAt { get; init; }
 
-    /// <summary>Approved, Denied or LicenceRequired.</summary>
+    /// <summary>Approved, Denied, LicenceRequired or PotentialMatch (awaiting an officer's review).</summary>
     public required string Outcome { get; init; }
 
     /// <summary>The rule set applied; null when none was published.</summary>

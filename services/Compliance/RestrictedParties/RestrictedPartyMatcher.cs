@@ -12,7 +12,7 @@ internal sealed record NameMatch(RestrictedPartyEntry Entry, string MatchedName,
 /// of the other name, by edit distance, directly or after folding transliteration variants) and as one
 /// run of letters of its distinctive words (so "Lang Chao" meets "Langchao"). The entry's words weigh more than the query's, so
 /// a listed name inside a longer name still matches. Scores are in [0, 1]; a match is a score at or
-/// above the threshold.
+/// above the threshold, a potential match (for an officer's review) one at or above the review threshold and below it.
 /// </summary>
 internal sealed class RestrictedPartyMatcher
 {
@@ -22,20 +22,30 @@ internal sealed class RestrictedPartyMatcher
 
     private readonly IReadOnlyList<(RestrictedPartyEntry Entry, IReadOnlyList<PreparedName> Names)> entries;
 
-    public RestrictedPartyMatcher(IEnumerable<RestrictedPartyEntry> entries, double threshold)
+    public RestrictedPartyMatcher(IEnumerable<RestrictedPartyEntry> entries, double threshold, double? reviewThreshold = null)
     {
         Threshold = threshold;
+        ReviewThreshold = Math.Min(reviewThreshold ?? threshold, threshold);
         this.entries = [.. entries.Select(entry => (entry, (IReadOnlyList<PreparedName>)[.. entry.AllNames.Select(PreparedName.Of)]))];
     }
 
     /// <summary>The score at or above which a name counts as a match.</summary>
     public double Threshold { get; }
 
+    /// <summary>The score at or above which a name is at least a potential match; equal to <see cref="Threshold"/> when there is no review band.</summary>
+    public double ReviewThreshold { get; }
+
     /// <summary>Number of entries searched.</summary>
     public int Count => entries.Count;
 
     /// <summary>Entries whose best score for <paramref name="name"/> reaches the threshold, best first.</summary>
     public IReadOnlyList<NameMatch> Match(string name) => [.. Score(name).Where(match => match.Score >= Threshold)];
+
+    /// <summary>Entries whose best score for <paramref name="name"/> reaches the review threshold (matches and potential matches), best first.</summary>
+    public IReadOnlyList<NameMatch> Resemble(string name) => [.. Score(name).Where(match => match.Score >= ReviewThreshold)];
+
+    /// <summary>Whether a score is a potential match: in the review band, below the threshold.</summary>
+    public bool IsPotential(double score) => score >= ReviewThreshold && score < Threshold;
 
     /// <summary>The best score of <paramref name="name"/> against every entry, best first.</summary>
     public IReadOnlyList<NameMatch> Score(string name)

@@ -24,13 +24,27 @@ internal sealed class ComplianceGrpcService(
             throw GrpcErrors.InvalidArgument("reservation_id", "reservation_id is required: decisions are filed under it.");
         }
 
+        DateTimeOffset? decideBy = null;
+        if (request.DecideBy is { } deadline)
+        {
+            try
+            {
+                decideBy = deadline.ToDateTimeOffset();
+            }
+            catch (InvalidOperationException)
+            {
+                throw GrpcErrors.InvalidArgument("decide_by", "decide_by is not a valid instant (0001-01-01 to 9999-12-31, nanos 0-999999999).");
+            }
+        }
+
         var input = new ScreeningInput(
             request.ReservationId.Trim(),
             request.BuyerId,
             request.BuyerParent is null ? null : new ScreeningParty(request.BuyerParent.Name, request.BuyerParent.Country),
             request.EndUser is null ? null : new ScreeningParty(request.EndUser.Name, request.EndUser.Country),
             request.DestinationCountry,
-            [.. request.Lines.Select(line => new ScreeningLineInput(line.Sku, line.Quantity))]);
+            [.. request.Lines.Select(line => new ScreeningLineInput(line.Sku, line.Quantity))],
+            decideBy);
         var (decision, drawn, vouch) = await screening.ScreenAsync(input, context.CancellationToken);
         var response = ToResponse(decision);
         response.LicenceUnitsDrawn = drawn;
@@ -173,6 +187,8 @@ internal sealed class ComplianceGrpcService(
                 List = match.List,
                 Cleared = match.Cleared,
                 ClearanceReason = match.ClearanceReason ?? string.Empty,
+                Potential = match.Potential,
+                ReviewThreshold = match.ReviewThreshold ?? match.Threshold,
             });
         }
 
@@ -183,6 +199,7 @@ internal sealed class ComplianceGrpcService(
     {
         Verdict.Approved => Api.ScreeningOutcome.Approved,
         Verdict.LicenceRequired => Api.ScreeningOutcome.LicenceRequired,
+        Verdict.PotentialMatch => Api.ScreeningOutcome.PotentialMatch,
         _ => Api.ScreeningOutcome.Denied,
     };
 }

@@ -7,7 +7,12 @@ using static System.FormattableString;
 
 namespace Brokering.Compliance.Screening;
 
-/// <summary>What screening reads besides the reservation: all loaded before, so screening itself is pure.</summary>
+/// <summary>
+/// What screening reads besides the reservation: all loaded before, so screening itself is pure.
+/// <c>ReviewClearances</c> are an officer's clearances of one decision's potential matches (see
+/// <see cref="Reviews.ReviewDesk"/>): unlike a standing <see cref="PartyClearance"/> they set aside only a resemblance in
+/// the review band, never a match at or above the threshold.
+/// </summary>
 internal sealed record ScreeningContext(
     DateTimeOffset Now,
     RuleSet? RuleSet,
@@ -18,12 +23,15 @@ internal sealed record ScreeningContext(
     TimeSpan ListMaxAge,
     IReadOnlyList<PartyClearance> Clearances,
     LicenceLedger Licences,
-    BuyerRegistration? Buyer = null);
+    BuyerRegistration? Buyer = null,
+    IReadOnlyList<PartyClearance>? ReviewClearances = null);
 
 /// <summary>
 /// Screens a reservation: parties against the restricted-party list, each line's product and destination
 /// against the most recently published rule set, licences on file. Fails closed: whatever it cannot
-/// establish (missing data, unknown product, no rule set, a stale list) denies, with the reason.
+/// establish (missing data, unknown product, no rule set, a stale list) denies, with the reason. A party that only
+/// resembles an entry (a score in the review band) makes the decision a potential match, for an officer to rule on,
+/// unless something denies.
 /// </summary>
 internal static class Screener
 {
@@ -88,23 +96,29 @@ internal static class Screener
         }
 
         var matches = new List<PartyMatchEvidence>();
+        var resemblances = new List<string>();
         if (context.List is not null)
         {
-            ScreenParty(EndUserRole, input.EndUser?.Name, context, matches, denials);
-            ScreenParty(BuyerRole, registered?.LegalName, context, matches, denials);
-            ScreenParty(BuyerParentRole, parentName, context, matches, denials);
+            ScreenParty(EndUserRole, input.EndUser?.Name, context, matches, denials, resemblances);
+            ScreenParty(BuyerRole, registered?.LegalName, context, matches, denials, resemblances);
+            ScreenParty(BuyerParentRole, parentName, context, matches, denials, resemblances);
         }
 
         var headquartersCountries = headquarters.Where(country => country is not null).Select(country => country!).Distinct().ToList();
         var lines = input.Lines.Select(line => ScreenLine(input, line, destination, headquartersCountries, denials.Count > 0, context)).ToList();
 
         var outcome = denials.Count > 0 || lines.Count == 0 || lines.Any(line => line.Outcome == Verdict.Denied) ? Verdict.Denied
+            : resemblances.Count > 0 ? Verdict.PotentialMatch
             : lines.Any(line => line.Outcome == Verdict.LicenceRequired) ? Verdict.LicenceRequired
             : Verdict.Approved;
-        var reasons = new List<string>(denials)
+        // A denial says it all; a potential match under one is part of the evidence, not a reason of its own.
+        var reasons = new List<string>(denials);
+        if (outcome == Verdict.PotentialMatch)
         {
-            Summary(outcome, lines),
-        };
+            reasons.AddRange(resemblances);
+        }
+
+        reasons.Add(Summary(outcome, lines));
 
         return new DecisionEvidence(
             input,
@@ -116,7 +130,8 @@ internal static class Screener
                 ? new RuleSetEvidence(ruleSet.Version, ruleSet.EffectiveAt, ruleSet.Definition.Accelerated?.EffectiveAt, ruleSet.PublishedAt, ruleSet.Sequence)
                 : null,
             context.List is { } list
-                ? new ListEvidence(list.VersionLabel, list.RefreshedAt, context.ListMaxAge, context.Matcher.Count, context.Matcher.Threshold)
+                ? new ListEvidence(list.VersionLabel, list.RefreshedAt, context.ListMaxAge, context.Matcher.Count, context.Matcher.Threshold,
+                    context.Matcher.ReviewThreshold)
                 : null,
             now,
             registered is null
@@ -148,8 +163,14 @@ internal static class Screener
     /// The reason an uncleared match denies, as the decision's evidence records it for officers: the entry, the alias and
     /// the score against the threshold. Never for the buyer (see <see cref="ForCaller"/>).
     /// </summary>
-    public static string MatchReason(PartyMatchEvidence match) => Invariant(
-        $"{match.Role switch { BuyerParentRole => "the buyer's ultimate parent", BuyerRole => "the buyer", _ => "the end user" }} '{match.QueriedName}' matches '{match.EntryName}' on the {match.List} (as '{match.MatchedName}', score {match.Score:0.###} ≥ {match.Threshold:0.###})");
+    public static string MatchReason(PartyMatchEvidence match) => match.Potential
+        ? Invariant(
+            $"{RoleName(match.Role)} '{match.QueriedName}' resembles '{match.EntryName}' on the {match.List} (as '{match.MatchedName}', score {match.Score:0.###} in the review band [{match.ReviewThreshold:0.###}, {match.Threshold:0.###})): a potential match, for a compliance officer to review")
+        : Invariant(
+            $"{RoleName(match.Role)} '{match.QueriedName}' matches '{match.EntryName}' on the {match.List} (as '{match.MatchedName}', score {match.Score:0.###} ≥ {match.Threshold:0.###})");
+
+    private static string RoleName(string role) =>
+        role switch { BuyerParentRole => "the buyer's ultimate parent", BuyerRole => "the buyer", _ => "the end user" };
 
     /// <summary>
     /// The decision's reasons as a calling service is given them: a match's evidence (entry, alias, score, threshold) is
@@ -160,7 +181,11 @@ internal static class Screener
     {
         var withheld = evidence.Matches.Where(match => !match.Cleared).Select(MatchReason).ToHashSet(StringComparer.Ordinal);
         var reasons = evidence.Reasons.Where(reason => !withheld.Contains(reason)).ToList();
-        if (withheld.Count > 0)
+        if (evidence.Outcome == Verdict.PotentialMatch)
+        {
+            reasons.Insert(0, $"a party to the reservation awaits a compliance officer's review under decision {decisionId}");
+        }
+        else if (evidence.Matches.Any(match => !match.Cleared && !match.Potential))
         {
             reasons.Insert(0, $"a party to the reservation is on a restricted-party list; the evidence is with compliance officers under decision {decisionId}");
         }
@@ -169,7 +194,7 @@ internal static class Screener
     }
 
     private static void ScreenParty(
-        string role, string? name, ScreeningContext context, List<PartyMatchEvidence> matches, List<string> denials)
+        string role, string? name, ScreeningContext context, List<PartyMatchEvidence> matches, List<string> denials, List<string> resemblances)
     {
         if (string.IsNullOrWhiteSpace(name))
         {
@@ -177,18 +202,22 @@ internal static class Screener
         }
 
         var canonical = PartyNameNormalizer.Canonical(name);
-        foreach (var match in context.Matcher.Match(name))
+        foreach (var match in context.Matcher.Resemble(name))
         {
-            var clearance = context.Clearances.FirstOrDefault(candidate => candidate.Covers(canonical, match.Entry.Id));
+            var potential = context.Matcher.IsPotential(match.Score);
+            var clearance = context.Clearances.FirstOrDefault(candidate => candidate.Covers(canonical, match.Entry.Id))
+                ?? (potential ? context.ReviewClearances?.FirstOrDefault(candidate => candidate.Covers(canonical, match.Entry.Id)) : null);
             var evidence = new PartyMatchEvidence(
                 role, name, match.Entry.Id, match.Entry.Name, match.MatchedName, match.Score, context.Matcher.Threshold,
                 match.Entry.List, clearance is not null, clearance?.Reason, clearance?.Id,
                 // A word mixing scripts is no genuine spelling: the officer reviewing the match should know it was disguised.
-                LatinReadings.MixesScripts(name));
+                LatinReadings.MixesScripts(name),
+                potential,
+                context.Matcher.ReviewThreshold);
             matches.Add(evidence);
             if (clearance is null)
             {
-                denials.Add(MatchReason(evidence));
+                (potential ? resemblances : denials).Add(MatchReason(evidence));
             }
         }
     }

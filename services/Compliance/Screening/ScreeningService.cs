@@ -3,6 +3,7 @@ using Brokering.Compliance.Data;
 using Brokering.Compliance.Decisions;
 using Brokering.Compliance.Licences;
 using Brokering.Compliance.RestrictedParties;
+using Brokering.Compliance.Reviews;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -30,6 +31,18 @@ internal sealed class ScreeningService(
         }
 
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var filed = await FileAsync(input, null, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return filed;
+    }
+
+    /// <summary>
+    /// Screens and files the decision within the caller's transaction (which must be open), the same as
+    /// <see cref="ScreenAsync"/>: for the review desk, which files an officer's ruling with the decision it leads to.
+    /// <paramref name="reviewClearances"/> set aside potential matches an officer cleared (see <see cref="ScreeningContext"/>).
+    /// </summary>
+    public async Task<ScreeningFiled> FileAsync(ScreeningInput input, IReadOnlyList<PartyClearance>? reviewClearances, CancellationToken cancellationToken)
+    {
         var snapshot = await cache.GetAsync(db, cancellationToken);
         var buyer = await BuyersApi.CurrentAsync(db, input.BuyerId, cancellationToken);
         var partyNames = new[] { input.EndUser?.Name, input.BuyerParent?.Name, buyer?.LegalName, buyer?.ParentName }
@@ -42,6 +55,12 @@ internal sealed class ScreeningService(
 
         var now = time.GetUtcNow();
         var ledger = await LoadLedgerAsync(input, now, cancellationToken);
+        var reviewed = await ReviewClearancesAsync(input.ReservationId, cancellationToken);
+        if (reviewClearances is not null)
+        {
+            reviewed.AddRange(reviewClearances);
+        }
+
         var evidence = Screener.Screen(input, new ScreeningContext(
             now,
             snapshot.Current,
@@ -52,7 +71,8 @@ internal sealed class ScreeningService(
             options.CurrentValue.RestrictedPartyListMaxAge,
             clearances,
             ledger,
-            buyer));
+            buyer,
+            reviewed));
 
         var decision = new ScreeningDecision
         {
@@ -72,8 +92,21 @@ internal sealed class ScreeningService(
         // Judged after the decision is written, in the same transaction: each of the voucher's reads sees every rule set
         // or list change committed before it, as a VouchForDecision call right after this screening would.
         var vouch = evidence.Outcome == Verdict.Approved ? await voucher.VouchForFreshAsync(decision, cancellationToken) : null;
-        await transaction.CommitAsync(cancellationToken);
         return new ScreeningFiled(decision, drawn, vouch);
+    }
+
+    /// <summary>
+    /// The potential matches an officer cleared for this reservation, as clearances: a later screening of the same
+    /// reservation (a rule change, the commit gate's) must not send it back to review for the resemblance already ruled a
+    /// false positive. They clear only in the review band (see <see cref="ScreeningContext"/>), and only this reservation.
+    /// </summary>
+    private async Task<List<PartyClearance>> ReviewClearancesAsync(string reservationId, CancellationToken cancellationToken)
+    {
+        var cleared = await db.MatchReviews.AsNoTracking()
+            .Where(review => review.ReservationId == reservationId && review.Ruling == ReviewRuling.Cleared)
+            .Join(db.ScreeningDecisions, review => review.DecisionId, decision => decision.Id, (review, decision) => new { review, decision.Evidence })
+            .ToListAsync(cancellationToken);
+        return [.. cleared.SelectMany(ruled => ReviewDesk.Clearances(ruled.Evidence, ruled.review.DecisionId, ruled.review.Reason, ruled.review.RuledBy, ruled.review.RuledAt))];
     }
 
     private async Task<LicenceLedger> LoadLedgerAsync(ScreeningInput input, DateTimeOffset now, CancellationToken cancellationToken)

@@ -28,6 +28,9 @@ internal static class Reference
 
     public static RestrictedPartyMatcher Matcher { get; } = new(Entries, 0.85);
 
+    /// <summary>The matcher as the service builds it by default: the deny threshold and, below it, the review band.</summary>
+    public static RestrictedPartyMatcher ReviewingMatcher { get; } = new(Entries, 0.85, new ComplianceOptions().ReviewThreshold);
+
     public static RestrictedPartyEntry Entry(string name) => Entries.Single(entry => entry.Name.StartsWith(name, StringComparison.Ordinal));
 
     /// <summary>A rule set modelled on the 2023 rule whose effective instant is <paramref name="effectiveAt"/>, as the demo publishes.</summary>
@@ -47,16 +50,19 @@ internal static class Reference
         LicenceLedger? licences = null,
         DateTimeOffset? listRefreshedAt = null,
         TimeSpan? listMaxAge = null,
-        bool withoutRuleSet = false) => new(
+        bool withoutRuleSet = false,
+        RestrictedPartyMatcher? matcher = null,
+        IReadOnlyList<PartyClearance>? reviewClearances = null) => new(
         Now,
         withoutRuleSet ? null : ruleSet ?? Rule2023,
         Groups,
         Products,
         new RestrictedPartyList { Id = RestrictedPartyList.CurrentId, Version = 1, RefreshedAt = listRefreshedAt ?? Now.AddHours(-1) },
-        Matcher,
+        matcher ?? Matcher,
         listMaxAge ?? TimeSpan.FromDays(30),
         clearances ?? [],
-        licences ?? LicenceLedger.Empty);
+        licences ?? LicenceLedger.Empty,
+        ReviewClearances: reviewClearances);
 
     public static ScreeningInput Reservation(
         string destination,

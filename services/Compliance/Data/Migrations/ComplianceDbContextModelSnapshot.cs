@@ -414,6 +414,51 @@ namespace Brokering.Compliance.Data.Migrations
                     b.ToTable("restricted_party_lists", (string)null);
                 });
 
+            modelBuilder.Entity("Brokering.Compliance.Reviews.MatchReview", b =>
+                {
+                    b.Property<Guid>("DecisionId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("decision_id");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("ReservationId")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("reservation_id");
+
+                    b.Property<DateTimeOffset>("RuledAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("ruled_at");
+
+                    b.Property<string>("RuledBy")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("ruled_by");
+
+                    b.Property<string>("Ruling")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("ruling");
+
+                    b.Property<Guid>("RulingDecisionId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("ruling_decision_id");
+
+                    b.HasKey("DecisionId")
+                        .HasName("pk_match_reviews");
+
+                    b.HasIndex("ReservationId")
+                        .HasDatabaseName("ix_match_reviews_reservation_id");
+
+                    b.ToTable("match_reviews", (string)null);
+                });
+
             modelBuilder.Entity("Brokering.Compliance.RuleSets.CountryGroup", b =>
                 {
                     b.Property<string>("Name")
