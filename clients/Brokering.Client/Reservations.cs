@@ -81,6 +81,9 @@ public static class ReservationStatus
     /// <summary>Being screened against export rules and restricted parties.</summary>
     public const string Screening = "Screening";
 
+    /// <summary>A party resembles a restricted party: waiting for a compliance officer's review (rejected if none comes in time).</summary>
+    public const string UnderReview = "UnderReview";
+
     /// <summary>Looking for stock.</summary>
     public const string Allocating = "Allocating";
 

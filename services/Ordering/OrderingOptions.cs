@@ -53,8 +53,10 @@ public sealed class OrderingOptions
     public TimeSpan CatalogueMaxAge { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>
-    /// How long a reservation may wait for compliance to screen it (compliance unreachable throughout) before it
-    /// ends Rejected: a reservation has no cutoff until it is screened, so this bounds its life instead.
+    /// How long after submission a reservation may wait for compliance to screen it (compliance unreachable throughout,
+    /// or a potential match no compliance officer has ruled on) before it ends Rejected: a reservation has no cutoff until
+    /// it is screened, so this bounds its life instead. Ordering sends it to compliance with every screening
+    /// (<c>decide_by</c>), for the officers' review queue.
     /// </summary>
     public TimeSpan ScreeningDeadline { get; set; } = TimeSpan.FromHours(4);
 

@@ -26,7 +26,7 @@ public sealed class OpsSummaryTests(OrderingHost host) : IClassFixture<OrderingH
         var summary = await host.GetJsonAsync<OpsApi.Summary>("/v1/ops/summary?atRiskWithin=15");
 
         summary.CountsByState.Keys.ShouldBe(
-            ["Screening", "Allocating", "Held", "AwaitingStock", "Confirming", "Confirmed", "Rejected", "Cancelled", "Expired", "CutoffMissed"], ignoreOrder: true);
+            ["Screening", "UnderReview", "Allocating", "Held", "AwaitingStock", "Confirming", "Confirmed", "Rejected", "Cancelled", "Expired", "CutoffMissed"], ignoreOrder: true);
         Delta("Held").ShouldBe(1);
         Delta("Allocating").ShouldBe(1);
         Delta("AwaitingStock").ShouldBe(1);

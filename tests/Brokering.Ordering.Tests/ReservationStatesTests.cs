@@ -50,11 +50,11 @@ public sealed class ReservationStatesTests
     public void The_gates_read_from_the_saga_are_the_states_each_one_worked_in_when_listed_by_hand()
     {
         States.Terminal.ShouldBe(["Confirmed", "Rejected", "Cancelled", "Expired", "CutoffMissed"]);
-        States.Live.ShouldBe(["Screening", "Allocating", "Held", "AwaitingStock", "Confirming"]);
+        States.Live.ShouldBe(["Screening", "UnderReview", "Allocating", "Held", "AwaitingStock", "Confirming"]);
         States.Confirmed.ShouldBe("Confirmed");
         States.EndedUnconfirmed.ShouldBe(["Rejected", "Cancelled", "Expired", "CutoffMissed"]);
-        States.Cancellable.ShouldBe(["Screening", "Allocating", "Held", "AwaitingStock"]);
-        States.BuyerCancellable.ShouldBe(["Submitted", "Screening", "Allocating", "Held", "AwaitingStock"]);
+        States.Cancellable.ShouldBe(["Screening", "UnderReview", "Allocating", "Held", "AwaitingStock"]);
+        States.BuyerCancellable.ShouldBe(["Submitted", "Screening", "UnderReview", "Allocating", "Held", "AwaitingStock"]);
         States.Confirmable.ShouldBe(["Held", "AwaitingStock"]);
         States.Confirming.ShouldBe("Confirming");
         States.WaitingForStock.ShouldBe(["AwaitingStock"]);
@@ -70,6 +70,7 @@ public sealed class ReservationStatesTests
 
         Actions("Submitted").ShouldBeEmpty();
         Actions("Screening").ShouldBe("Cancel,Rescreen");
+        Actions("UnderReview").ShouldBe("Cancel,Rescreen");
         Actions("Allocating").ShouldBe("Cancel,ReleaseHolds,Rescreen");
         Actions("Held").ShouldBe("Cancel,ReleaseHolds,Rescreen");
         Actions("AwaitingStock").ShouldBe("Cancel,ReleaseHolds,Rescreen");

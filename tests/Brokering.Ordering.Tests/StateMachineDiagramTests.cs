@@ -63,7 +63,7 @@ public sealed class StateMachineDiagramTests
         var states = ReservationStates.Of(Diagram);
 
         states.ReachedByRuleChange.ShouldBe(states.Live);
-        states.ReachedByRuleChange.Order().ShouldBe(["Allocating", "AwaitingStock", "Confirming", "Held", "Screening"]);
+        states.ReachedByRuleChange.Order().ShouldBe(["Allocating", "AwaitingStock", "Confirming", "Held", "Screening", "UnderReview"]);
         foreach (var live in states.ReachedByRuleChange)
         {
             RuleChangeEvents.ShouldBeSubsetOf(Diagram.States.Single(s => s.Name == live).Handles, live);

@@ -1,7 +1,9 @@
 using Brokering.Contracts.Grpc.Compliance;
 using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Data;
+using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using Microsoft.Extensions.Options;
 using Microsoft.EntityFrameworkCore;
 using Polly.Registry;
 using ContractOutcome = Brokering.Contracts.Ordering.ScreeningOutcome;
@@ -17,7 +19,8 @@ public sealed class ComplianceScreening(
     OrderingDbContext db,
     Compliance.ComplianceClient compliance,
     ResiliencePipelineProvider<string> pipelines,
-    VouchesInHand vouches)
+    VouchesInHand vouches,
+    IOptions<OrderingOptions> options)
 {
     /// <summary>Screens the reservation, retrying transient failures under the compliance pipeline; throws when they persist.</summary>
     public Task<ReservationScreened> ScreenAsync(Guid reservationId, CancellationToken cancellationToken) =>
@@ -56,6 +59,9 @@ public sealed class ComplianceScreening(
             BuyerId = reservation.BuyerId,
             EndUser = new Party { Name = reservation.EndUserName, Country = reservation.EndUserCountry },
             DestinationCountry = reservation.DestinationCountry,
+            // The saga stops waiting at its screening deadline, counted from submission: an officer reviewing a potential
+            // match must rule before then.
+            DecideBy = Timestamp.FromDateTimeOffset(reservation.SubmittedAt + options.Value.ScreeningDeadline),
         };
         request.Lines.AddRange(reservation.Lines.Select(line => new ScreenLine { Sku = line.Sku, Quantity = line.Quantity }));
 
@@ -91,6 +97,7 @@ public sealed class ComplianceScreening(
     {
         GrpcOutcome.Approved => ContractOutcome.Approved,
         GrpcOutcome.LicenceRequired => ContractOutcome.LicenceRequired,
+        GrpcOutcome.PotentialMatch => ContractOutcome.PotentialMatch,
         _ => ContractOutcome.Denied,
     };
 }

@@ -56,7 +56,9 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                         .Publish(context => RequestScreening(context.Saga))
                         .Schedule(ScreeningTimer, context => new ScreeningDeadlineReached(context.Saga.CorrelationId), _ => screeningDeadline)));
 
-        During(Screening,
+        // An officer's clearance of a potential match arrives as an approval like any other: the reservation goes on
+        // from UnderReview exactly as from Screening.
+        During(Screening, UnderReview,
             When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved)
                 .Unschedule(ScreeningTimer)
                 .Then(context => RecordApproval(context.Saga, context.Message, clock.GetUtcNow(), holdTimeToLive))
@@ -73,14 +75,37 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                             live => live.IfElse(context => context.Saga.Cutoff is not null,
                                 timer => timer.ArmCutoffTimer(CutoffTimer),
                                 unbounded => unbounded.Schedule(FillDeadline, context => new FillDeadlineReached(context.Saga.CorrelationId), _ => fillDeadline)))),
-            When(Screened, context => context.Message.Outcome != ScreeningOutcome.Approved)
+            When(Screened, context => context.Message.Outcome is not (ScreeningOutcome.Approved or ScreeningOutcome.PotentialMatch))
                 .Unschedule(ScreeningTimer)
+                .Unschedule(CutoffTimer)
                 .Then(context =>
                 {
                     context.Saga.DecisionId = context.Message.DecisionId;
                     context.Saga.StatusReason = RejectionReason(context.Message);
                 })
                 .TransitionTo(Rejected),
+            // A party resembles a list entry: a compliance officer decides. Nothing is held meanwhile, and the wait fails
+            // closed: the screening deadline (counted from submission, as for a screening never answered) rejects it and
+            // the cutoff ends it. The buyer is told it waits for review, not what resembles what.
+            When(Screened, context => context.Message.Outcome == ScreeningOutcome.PotentialMatch)
+                .Then(context =>
+                {
+                    context.Saga.DecisionId = context.Message.DecisionId;
+                    // A rule change while screening may have set an earlier cutoff than this answer gives.
+                    context.Saga.Cutoff = context.Saga.Cutoff is { } moved && !(context.Message.Cutoff <= moved) ? moved : context.Message.Cutoff;
+                    context.Saga.StatusReason = "Awaiting a compliance officer's review of the export screening.";
+                })
+                .IfElse(context => context.Saga.Cutoff is not null && context.Saga.Cutoff <= clock.GetUtcNow(),
+                    tooLate => tooLate
+                        .Then(context => context.Saga.StatusReason = "The cutoff had already passed when screening finished.")
+                        .Unschedule(ScreeningTimer)
+                        .TransitionTo(CutoffMissed),
+                    review => review
+                        .TransitionTo(UnderReview)
+                        .If(context => context.Saga.ScreeningTimerTokenId is null,
+                            deadline => deadline.Schedule(ScreeningTimer, context => new ScreeningDeadlineReached(context.Saga.CorrelationId),
+                                context => ReviewTimeLeft(context.Saga, screeningDeadline, clock.GetUtcNow())))
+                        .If(context => context.Saga.Cutoff is not null, cutoff => cutoff.ArmCutoffTimer(CutoffTimer))),
             // The rules changed while the first screening was in flight, which may have been answered under the old
             // ones: screen again, and the later answer governs (handled as a re-screen once allocating).
             When(Rescreen, context => !MovesCutoffEarlier(context.Saga, context.Message))
@@ -97,10 +122,12 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                     future => future
                         .Publish(context => RequestScreening(context.Saga))
                         .ArmCutoffTimer(CutoffTimer)),
-            // Nothing is held before screening, so there is nothing to release.
+            // Nothing is held before screening, or while under review, so there is nothing to release.
             When(ScreeningTimer.Received)
-                .Then(context => context.Saga.StatusReason =
-                    $"Compliance could not screen the reservation within {screeningDeadline}; it was not approved.")
+                .Then(context => context.Saga.StatusReason = context.Saga.CurrentState == UnderReview.Name
+                    ? $"No compliance officer reviewed the export screening within {screeningDeadline} of submission; it was not approved."
+                    : $"Compliance could not screen the reservation within {screeningDeadline}; it was not approved.")
+                .Unschedule(CutoffTimer)
                 .TransitionTo(Rejected));
 
         During(Allocating,
@@ -247,7 +274,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                     future => future
                         .Publish(context => RequestScreening(context.Saga))
                         .ArmCutoffTimer(CutoffTimer)),
-            When(Screened, context => context.Message.Outcome != ScreeningOutcome.Denied
+            When(Screened, context => context.Message.Outcome is not (ScreeningOutcome.Denied or ScreeningOutcome.PotentialMatch)
                     && context.Message.Cutoff is { } cutoff && !(context.Saga.Cutoff <= cutoff))
                 .Then(context =>
                 {
@@ -272,8 +299,9 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
             // A denial (a party newly listed) decides the outcome whatever the commit does: no reservation for a listed
             // party is ever confirmed. The release revokes every commit of the reservation, so a commit that lands
             // before it is undone and one that lands after it finds its holds released; the HoldsCommitted or
-            // CommitRefused that follows finds the reservation Rejected and is ignored.
-            When(Screened, context => context.Message.Outcome == ScreeningOutcome.Denied)
+            // CommitRefused that follows finds the reservation Rejected and is ignored. A potential match found now (a
+            // party listed since that resembles one of the reservation's) refuses it too: a commit does not wait on a review.
+            When(Screened, context => context.Message.Outcome is ScreeningOutcome.Denied or ScreeningOutcome.PotentialMatch)
                 .Then(context =>
                 {
                     context.Saga.DecisionId = context.Message.DecisionId;
@@ -333,7 +361,9 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                 .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff moved into the past"))
                 .Unschedule(CutoffTimer)
                 .TransitionTo(CutoffMissed),
-            When(Screened, context => context.Message.Outcome == ScreeningOutcome.Denied
+            // A potential match found by a re-screen (a party listed since resembles one of the reservation's) refuses it:
+            // its holds are not kept waiting on a review.
+            When(Screened, context => context.Message.Outcome is ScreeningOutcome.Denied or ScreeningOutcome.PotentialMatch
                     || (context.Message.Outcome == ScreeningOutcome.LicenceRequired && !(context.Message.Cutoff <= clock.GetUtcNow())))
                 .Then(context =>
                 {
@@ -404,7 +434,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
             When(Shortfall)
                 .Then(context => DropHolds(context.Saga, context.Message)));
 
-        During(Screening, Allocating, Held, AwaitingStock,
+        During([Screening, UnderReview, Allocating, Held, AwaitingStock],
             When(CancellationRequested)
                 .Then(context => context.Saga.StatusReason = $"Cancelled by {context.Message.RequestedBy}: {context.Message.Reason}")
                 .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cancelled"))
@@ -427,6 +457,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
     }
 
     public State Screening { get; private set; } = null!;
+    public State UnderReview { get; private set; } = null!;
     public State Allocating { get; private set; } = null!;
     public State Held { get; private set; } = null!;
     public State AwaitingStock { get; private set; } = null!;
@@ -526,6 +557,16 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
         saga.Cutoff = saga.Cutoff is { } moved && !(message.Cutoff <= moved) ? moved : message.Cutoff;
         var expiry = now + holdTimeToLive;
         saga.HoldsExpireAt = saga.Cutoff is { } cutoff && cutoff < expiry ? cutoff : expiry;
+    }
+
+    /// <summary>
+    /// How long a potential match may wait for an officer: what is left of the screening deadline counted from submission,
+    /// so a review does not extend the time a reservation may go unscreened.
+    /// </summary>
+    private static TimeSpan ReviewTimeLeft(ReservationState saga, TimeSpan screeningDeadline, DateTimeOffset now)
+    {
+        var left = saga.SubmittedAt + screeningDeadline - now;
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
     }
 
     /// <summary>Whether a rule change carries a cutoff earlier than the saga's (any cutoff, when the saga has none).</summary>

@@ -148,7 +148,8 @@ public sealed partial class ConsoleBrowserTests(ConsoleFixture console) : IClass
         var page = await console.NewPageAsync();
         await page.GotoAsync("/ops/state-machine");
 
-        await Expect(page.Locator("#diagram svg .node")).ToHaveCountAsync(11);
+        await Expect(page.Locator("#diagram svg .node")).ToHaveCountAsync(12);
+        await Expect(page.Locator("#diagram svg .node", new() { HasText = "UnderReview" })).ToHaveCountAsync(1);
         await Expect(page.Locator("#diagram svg .node.terminal")).ToHaveCountAsync(5);
         await Expect(page.GetByLabel("Mermaid source")).ToContainTextAsync("stateDiagram-v2");
 

@@ -1,0 +1,89 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Brokering.Testing.Installation;
+using Shouldly;
+
+namespace Brokering.EndToEnd.Tests;
+
+/// <summary>The three services with a screening deadline short enough to see a review go unattended.</summary>
+public sealed class ReviewDeskSystem() : BrokeringSystem(new BrokeringSystemOptions
+{
+    Environment = new Dictionary<string, string> { ["Ordering__ScreeningDeadline"] = ReviewDeskTests.ScreeningDeadline.ToString("c") },
+}), IAsyncLifetime;
+
+/// <summary>
+/// A near-miss name through the public APIs: the reservation waits UnderReview until a compliance officer rules on it over
+/// REST, and fails closed when nobody does.
+/// </summary>
+public sealed class ReviewDeskTests(ReviewDeskSystem system) : IClassFixture<ReviewDeskSystem>
+{
+    public static readonly TimeSpan ScreeningDeadline = TimeSpan.FromSeconds(60);
+
+    // Scores in the default review band against "Inspur Group Co., Ltd.": neither cleared nor denied by screening.
+    private const string NearMiss = "Inspor Group";
+    private const string Sku = "NVIDIA-H800-SXM5-80GB";
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task A_near_miss_waits_under_review_until_an_officer_clears_it_over_rest_and_is_then_confirmed()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await system.PublishSnapshotAsync("arrow", 1, Sku, "HKG-1", 100, 31000m, cancellationToken);
+        using var buyer = system.Buyer("review-buyer");
+        var location = await SubmitAsync(buyer, "PO-REVIEW-1", cancellationToken);
+
+        var waiting = await WaitForStatusAsync(buyer, location, "UnderReview", cancellationToken);
+        var told = waiting.GetProperty("statusReason").GetString()!;
+        told.ShouldBe("Awaiting a compliance officer's review of the export screening.");
+
+        using var officer = system.ComplianceOfficer();
+        var reservationId = location.ToString().Split('/')[^1];
+        var queue = await officer.GetFromJsonAsync<JsonElement>("/v1/reviews", cancellationToken);
+        var review = queue.GetProperty("reviews").EnumerateArray().Single(item => item.GetProperty("reservationId").GetString() == reservationId);
+        review.GetProperty("buyerId").GetString().ShouldBe("review-buyer");
+        review.GetProperty("matches")[0].GetProperty("entryName").GetString().ShouldBe("Inspur Group Co., Ltd.");
+        review.GetProperty("decideBy").ValueKind.ShouldBe(JsonValueKind.String);
+
+        using var cleared = await officer.PostAsJsonAsync(
+            new Uri($"/v1/reviews/{review.GetProperty("decisionId").GetString()}/clear", UriKind.Relative),
+            new { reason = "A hotel chain in Lisbon, unrelated to the server maker." }, cancellationToken);
+        cleared.StatusCode.ShouldBe(HttpStatusCode.OK, await cleared.Content.ReadAsStringAsync(cancellationToken));
+
+        await WaitForStatusAsync(buyer, location, "Held", cancellationToken);
+        using var confirm = await buyer.PostAsync(new Uri($"{location}/confirm", UriKind.Relative), null, cancellationToken);
+        confirm.StatusCode.ShouldBe(HttpStatusCode.Accepted, await confirm.Content.ReadAsStringAsync(cancellationToken));
+        var confirmed = await WaitForStatusAsync(buyer, location, "Confirmed", cancellationToken);
+        confirmed.GetProperty("history").EnumerateArray().Select(step => step.GetProperty("to").GetString())
+            .ShouldBe(["Screening", "UnderReview", "Allocating", "Held", "Confirming", "Confirmed"]);
+    }
+
+    [Fact]
+    public async Task A_near_miss_nobody_reviews_is_rejected_at_the_screening_deadline()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        using var buyer = system.Buyer("review-buyer-2");
+        var location = await SubmitAsync(buyer, "PO-REVIEW-2", cancellationToken);
+        await WaitForStatusAsync(buyer, location, "UnderReview", cancellationToken);
+
+        var rejected = await ScrambleDriver.WaitForStatusAsync(buyer, location, "Rejected", ScreeningDeadline + Patience, () => system.Logs, cancellationToken);
+
+        var reason = rejected.GetProperty("statusReason").GetString()!;
+        reason.ShouldStartWith("No compliance officer reviewed the export screening within");
+        reason.ShouldNotContain("Inspur");
+        rejected.GetProperty("history").EnumerateArray().Select(step => step.GetProperty("to").GetString())
+            .ShouldBe(["Screening", "UnderReview", "Rejected"]);
+    }
+
+    private static async Task<Uri> SubmitAsync(HttpClient buyer, string reference, CancellationToken cancellationToken)
+    {
+        using var submitted = await buyer.PostAsJsonAsync("/v1/reservations",
+            ScrambleDriver.Reservation(reference, NearMiss, "AllOrNone", "Manual", [new Line(Sku, 10, 32000m)], destination: "US", endUserCountry: "US"),
+            cancellationToken);
+        submitted.StatusCode.ShouldBe(HttpStatusCode.Accepted, await submitted.Content.ReadAsStringAsync(cancellationToken));
+        return submitted.Headers.Location!;
+    }
+
+    private Task<JsonElement> WaitForStatusAsync(HttpClient buyer, Uri location, string status, CancellationToken cancellationToken) =>
+        ScrambleDriver.WaitForStatusAsync(buyer, location, status, Patience, () => system.Logs, cancellationToken);
+}
