@@ -119,6 +119,44 @@ public sealed class InvariantCheckerTests
     }
 
     [Fact]
+    public void A_confirmation_resting_on_a_potential_match_breaks_compliance_until_an_officer_cleared_it_before_the_commit()
+    {
+        var history = new History().Confirmed(committedAt: T0.AddMinutes(1));
+        var entry = Guid.NewGuid();
+        var potential = history.Decisions[0] with
+        {
+            Id = Guid.NewGuid(),
+            DecidedAt = T0,
+            Outcome = "PotentialMatch",
+            Matches = [new DecisionMatch("end_user", "Acme Cloud Inc.", "Acme Clout Ltd.", "Entity List", Cleared: false, Potential: true, EntryId: entry)],
+        };
+        history.Decisions.Insert(0, potential);
+
+        ShouldBreakOnly(history.Check(), InvariantChecker.Compliance, "no compliance officer cleared it before the commit");
+
+        history.Reviews.Add(new ReviewRow(potential.Id, "Confirmed", "officer", T0.AddSeconds(5), Guid.NewGuid()));
+        ShouldBreakOnly(history.Check(), InvariantChecker.Compliance, "ruled Confirmed by officer");
+
+        history.Reviews[0] = history.Reviews[0] with { Ruling = "Cleared", RuledAt = T0.AddMinutes(2) };
+        ShouldBreakOnly(history.Check(), InvariantChecker.Compliance, "no compliance officer cleared it before the commit");
+
+        history.Reviews[0] = history.Reviews[0] with { RuledAt = T0.AddSeconds(5) };
+        history.Check().Passed.ShouldBeTrue(history.Check().ToString());
+    }
+
+    [Fact]
+    public void An_approval_with_a_potential_match_no_one_cleared_breaks_compliance()
+    {
+        var history = new History().Confirmed(committedAt: T0.AddMinutes(1));
+        history.Decisions[0] = history.Decisions[0] with
+        {
+            Matches = [new DecisionMatch("end_user", "Acme Cloud Inc.", "Acme Clout Ltd.", "Entity List", Cleared: false, Potential: true)],
+        };
+
+        ShouldBreakOnly(history.Check(), InvariantChecker.Compliance, "Approved despite an uncleared restricted-party match");
+    }
+
+    [Fact]
     public void Two_holds_for_one_line_of_one_plan_are_a_duplicate_effect()
     {
         var history = new History().Ended("Cancelled", holdStatus: "Released");
@@ -168,6 +206,7 @@ public sealed class InvariantCheckerTests
         public List<RuleSetRow> RuleSets { get; } = [new("scenario", Cutoff, null, T0.AddMinutes(-10), 2)];
         public List<PartyEntryRow> Entries { get; } = [];
         public List<ClearanceRow> Clearances { get; } = [];
+        public List<ReviewRow> Reviews { get; } = [];
         public List<LicenceRow> Licences { get; } = [];
         public List<DrawdownRow> Drawdowns { get; } = [];
 
@@ -199,6 +238,7 @@ public sealed class InvariantCheckerTests
             RuleSets = RuleSets,
             PartyEntries = Entries,
             Clearances = Clearances,
+            Reviews = Reviews,
             Licences = Licences,
             Drawdowns = Drawdowns,
         }, options ?? new InvariantCheckOptions());

@@ -56,6 +56,11 @@ public sealed class ReviewDeskTests(ReviewDeskSystem system) : IClassFixture<Rev
         var confirmed = await WaitForStatusAsync(buyer, location, "Confirmed", cancellationToken);
         confirmed.GetProperty("history").EnumerateArray().Select(step => step.GetProperty("to").GetString())
             .ShouldBe(["Screening", "UnderReview", "Allocating", "Held", "Confirming", "Confirmed"]);
+
+        // The confirmation rests on a potential match an officer cleared: the invariant checker, reading the three
+        // databases, agrees.
+        var report = await ScrambleDriver.SettleInvariantsAsync(system.Databases, TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1), cancellationToken);
+        report.Passed.ShouldBeTrue(report.ToString());
     }
 
     [Fact]

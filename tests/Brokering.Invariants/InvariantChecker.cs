@@ -306,10 +306,27 @@ public static class InvariantChecker
 
             foreach (var decision in decisions.Where(decision => decision.DecidedAt <= firstCommit))
             {
-                foreach (var match in decision.Matches.Where(match => !match.Cleared))
+                foreach (var match in decision.Matches.Where(match => !match.Cleared && !match.Potential))
                 {
                     Fail(subject, $"compliance found '{match.QueriedName}' ({match.Role}) matching '{match.EntryName}' on the {match.List} "
                         + $"(decision {decision.Id}, uncleared), yet it was committed");
+                }
+
+                // A potential match is for an officer to rule on: the reservation may go on only once one cleared it,
+                // on the review desk (a ruling on this decision) or with a standing clearance of the name, before the commit.
+                foreach (var match in decision.Matches.Where(match => !match.Cleared && match.Potential))
+                {
+                    var ruling = world.RulingOn(decision.Id);
+                    var reviewed = ruling is { Ruling: "Cleared" } && ruling.RuledAt <= firstCommit;
+                    var standing = world.Snapshot.Clearances.Any(clearance =>
+                        PartyNames.Key(clearance.PartyName) == PartyNames.Key(match.QueriedName)
+                        && (clearance.EntryId is null || clearance.EntryId == match.EntryId) && clearance.ClearedAt <= firstCommit);
+                    if (!reviewed && !standing)
+                    {
+                        Fail(subject, $"decision {decision.Id} found '{match.QueriedName}' ({match.Role}) a potential match for '{match.EntryName}' "
+                            + $"on the {match.List}, and no compliance officer cleared it before the commit"
+                            + (ruling is null ? string.Empty : $" (ruled {ruling.Ruling} by {ruling.RuledBy} at {Instant(ruling.RuledAt)})"));
+                    }
                 }
             }
 
@@ -337,7 +354,8 @@ public static class InvariantChecker
         return new InvariantCheck(
             Compliance,
             "every Confirmed (or committed) reservation rests on an Approved decision, was Approved when first committed, "
-            + "and no decision up to then found an uncleared listed party; its end user is not plainly a listed name or alias without clearance",
+            + "and no decision up to then found an uncleared listed party, nor a potential match no compliance officer cleared before the commit; "
+            + "its end user is not plainly a listed name or alias without clearance",
             subjects.Count + world.Snapshot.Decisions.Count, violations, []);
     }
 
@@ -494,11 +512,16 @@ public static class InvariantChecker
             .OrderBy(decision => decision.DecidedAt)
             .ToLookup(decision => Guid.Parse(decision.ReservationId));
 
+        private readonly Dictionary<Guid, ReviewRow> rulings = snapshot.Reviews.ToDictionary(review => review.DecisionId);
+
         public SystemSnapshot Snapshot { get; } = snapshot;
         public Dictionary<Guid, ReservationRow> Reservations { get; } = snapshot.Reservations.ToDictionary(r => r.Id);
         public Dictionary<Guid, SagaRow> Sagas { get; } = snapshot.Sagas.ToDictionary(s => s.Id);
 
         public IEnumerable<HoldRow> HoldsOf(Guid reservationId) => holds[reservationId];
+
+        /// <summary>The officer's ruling on a potential-match decision, if any.</summary>
+        public ReviewRow? RulingOn(Guid decisionId) => rulings.TryGetValue(decisionId, out var ruling) ? ruling : null;
 
         /// <summary>The reservation's decisions, oldest first.</summary>
         public IEnumerable<DecisionRow> DecisionsOf(Guid reservationId) => decisions[reservationId];

@@ -39,7 +39,14 @@ internal sealed record LevelRow(string DistributorId, string Sku, string Warehou
 
 internal sealed record DecisionLine(string Sku, string Outcome, DateTimeOffset? Cutoff, string? LicenceNumber);
 
-internal sealed record DecisionMatch(string Role, string QueriedName, string EntryName, string List, bool Cleared);
+/// <summary>
+/// A party's resemblance to a list entry, as a decision's evidence records it. <c>Potential</c>: a potential match (a
+/// score in the review band), for an officer to rule on, not a denial.
+/// </summary>
+internal sealed record DecisionMatch(string Role, string QueriedName, string EntryName, string List, bool Cleared, bool Potential = false, Guid? EntryId = null);
+
+/// <summary>A compliance officer's ruling (Cleared or Confirmed) on a potential-match decision (compliance's <c>match_reviews</c>).</summary>
+internal sealed record ReviewRow(Guid DecisionId, string Ruling, string RuledBy, DateTimeOffset RuledAt, Guid RulingDecisionId);
 
 internal sealed record DecisionRow(
     Guid Id, string ReservationId, DateTimeOffset DecidedAt, string Outcome, string? RuleSetVersion, DateTimeOffset? EarliestCutoff,
@@ -77,6 +84,9 @@ internal sealed class SystemSnapshot
     public required IReadOnlyList<RuleSetRow> RuleSets { get; init; }
     public required IReadOnlyList<PartyEntryRow> PartyEntries { get; init; }
     public required IReadOnlyList<ClearanceRow> Clearances { get; init; }
+
+    /// <summary>Officers' rulings on potential matches.</summary>
+    public IReadOnlyList<ReviewRow> Reviews { get; init; } = [];
     public required IReadOnlyList<LicenceRow> Licences { get; init; }
     public IReadOnlyList<DrawdownRow> Drawdowns { get; init; } = [];
 
@@ -134,6 +144,7 @@ internal sealed class SystemSnapshot
         var ruleSets = new List<RuleSetRow>();
         var entries = new List<PartyEntryRow>();
         var clearances = new List<ClearanceRow>();
+        var reviews = new List<ReviewRow>();
         var licences = new List<LicenceRow>();
         var drawdowns = new List<DrawdownRow>();
         await ReadAsync(databases.Compliance, async connection =>
@@ -166,6 +177,11 @@ internal sealed class SystemSnapshot
                 clearances.Add(new ClearanceRow(r.GetString(0), r.IsDBNull(1) ? null : r.GetGuid(1), r.GetFieldValue<DateTimeOffset>(2)));
             }
 
+            await foreach (var r in QueryAsync(connection, "SELECT decision_id, ruling, ruled_by, ruled_at, ruling_decision_id FROM match_reviews", cancellationToken))
+            {
+                reviews.Add(new ReviewRow(r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetFieldValue<DateTimeOffset>(3), r.GetGuid(4)));
+            }
+
             await foreach (var r in QueryAsync(connection, "SELECT number, buyer_id, skus, destination_country, valid_from, valid_until FROM licences", cancellationToken))
             {
                 licences.Add(new LicenceRow(
@@ -189,6 +205,7 @@ internal sealed class SystemSnapshot
             RuleSets = ruleSets,
             PartyEntries = entries,
             Clearances = clearances,
+            Reviews = reviews,
             Licences = licences,
             Drawdowns = drawdowns,
         };
@@ -264,7 +281,11 @@ internal sealed class SystemSnapshot
                     Text(match, "queriedName") ?? string.Empty,
                     Text(match, "entryName") ?? string.Empty,
                     Text(match, "list") ?? string.Empty,
-                    match.TryGetProperty("cleared", out var cleared) && cleared.ValueKind == JsonValueKind.True));
+                    match.TryGetProperty("cleared", out var cleared) && cleared.ValueKind == JsonValueKind.True,
+                    match.TryGetProperty("potential", out var potential) && potential.ValueKind == JsonValueKind.True,
+                    match.TryGetProperty("entryId", out var entryId) && entryId.ValueKind == JsonValueKind.String && Guid.TryParse(entryId.GetString(), out var entry)
+                        ? entry
+                        : null));
             }
         }
 
