@@ -88,7 +88,7 @@ cat >"$DIR/rabbitmq-definitions.json" <<EOF
     { "user": "ordering", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*" },
     { "user": "inventory", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*" },
     { "user": "compliance", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*" },
-    { "user": "inventory-feeds", "vhost": "brokering-feeds", "configure": "^stock-feed(_error|_skipped)?$", "write": "^(amq\\\\.default|stock-feed(_error|_skipped)?)$", "read": "^stock-feed(_error|_skipped)?$" },
+    { "user": "inventory-feeds", "vhost": "brokering-feeds", "configure": "^(stock-feed(_error|_skipped)?|distributor-orders(\\\\..+)?)$", "write": "^(amq\\\\.default|stock-feed(_error|_skipped)?|distributor-orders(\\\\..+)?)$", "read": "^(stock-feed(_error|_skipped)?|distributor-orders)$" },
     { "user": "distributor-feed", "vhost": "brokering-feeds", "configure": "", "write": "^amq\\\\.default$", "read": "" }
   ],
   "parameters": [], "global_parameters": [], "policies": [], "queues": [], "exchanges": [], "bindings": []

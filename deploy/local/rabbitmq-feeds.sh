@@ -24,10 +24,11 @@ vhost_path() { printf '%s' "$1" | sed 's|/|%2F|g'; }
 V="$(vhost_path "$FEEDS_VHOST")"
 api "vhosts/$V" '{}'
 
-# inventory: declares and consumes stock-feed, dead-letters to stock-feed_error; nothing else.
+# inventory: declares and consumes stock-feed, dead-letters to stock-feed_error; declares the distributor-orders
+# exchange and each distributor's distributor-orders.{id} queue, binds them and publishes the order notices; nothing else.
 api "users/brokering-inventory-feeds" "{\"password\":\"$INVENTORY_FEEDS_PASSWORD\",\"tags\":\"\"}"
 api "permissions/$V/brokering-inventory-feeds" \
-  '{"configure":"^stock-feed(_error|_skipped)?$","write":"^(amq\\.default|stock-feed(_error|_skipped)?)$","read":"^stock-feed(_error|_skipped)?$"}'
+  '{"configure":"^(stock-feed(_error|_skipped)?|distributor-orders(\\..+)?)$","write":"^(amq\\.default|stock-feed(_error|_skipped)?|distributor-orders(\\..+)?)$","read":"^(stock-feed(_error|_skipped)?|distributor-orders)$"}'
 
 # A distributor: may only publish through the default exchange of the feeds vhost (routing key stock-feed);
 # no configure, no read, and no permission at all on any other vhost.

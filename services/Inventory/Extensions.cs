@@ -30,6 +30,11 @@ public static class Extensions
                 {
                     x.AddConsumer<StockFeedConsumer>().ExcludeFromConfigureEndpoints();
                 }
+                else
+                {
+                    // Order notices go on to each distributor's own queue on the feeds virtual host.
+                    x.AddConsumer<DistributorOrderRelay>();
+                }
             },
             (context, bus) =>
             {
@@ -41,8 +46,8 @@ public static class Extensions
         if (feeds is not null)
         {
             builder.AddFeedBus(feeds);
+            builder.Services.AddSingleton(sp => new DistributorOrderQueues(feeds, sp.GetRequiredService<ILogger<DistributorOrderQueues>>()));
         }
-
 
         builder.Services.AddSingleton<InventoryMetrics>();
         builder.Services.AddSingleton<InventoryTransactions>();

@@ -165,7 +165,7 @@ public sealed class BusIsolationTests : IAsyncLifetime
             arguments: new Dictionary<string, object?> { ["x-queue-type"] = "quorum" });
 
     /// <summary>The reply code the broker closed the channel with after <paramref name="act"/>; fails if it stayed open.</summary>
-    private static async Task<ushort> ReplyCodeOfRefusalAsync(IChannel channel, Func<Task> act)
+    internal static async Task<ushort> ReplyCodeOfRefusalAsync(IChannel channel, Func<Task> act)
     {
         try
         {

@@ -32,10 +32,18 @@ internal static class FeedsRecipe
         return Services.ToDictionary(service => service, service => new Uri(exports[$"BROKERING_RABBITMQ_{service.ToUpperInvariant()}"]));
     }
 
+    /// <summary>
+    /// Runs <c>deploy/local/rabbitmq-distributor.sh</c>: issues (or, run again, rotates) the distributor's own account on
+    /// the feeds virtual host; returns its amqp:// URI, the only place its password is shown. Users are global on the
+    /// broker: delete <c>distributor-orders-{id}</c> with <see cref="TestInfrastructure.DeleteUserAsync"/> when done.
+    /// </summary>
+    public static async Task<Uri> DistributorAccountAsync(Uri feedsVhost, string distributorId) =>
+        new((await RunAsync("rabbitmq-distributor.sh", "BROKERING_FEEDS_VHOST", feedsVhost, distributorId))["BROKERING_RABBITMQ_DISTRIBUTOR_ORDERS"]);
+
     /// <summary>The name of the virtual host an amqp:// URI names.</summary>
     public static string NameOf(Uri virtualHost) => Uri.UnescapeDataString(virtualHost.AbsolutePath.TrimStart('/'));
 
-    private static async Task<Dictionary<string, string>> RunAsync(string script, string vhostVariable, Uri virtualHost)
+    private static async Task<Dictionary<string, string>> RunAsync(string script, string vhostVariable, Uri virtualHost, params string[] arguments)
     {
         var settings = await TestInfrastructure.GetSettingsAsync();
         var root = AppContext.BaseDirectory;
@@ -44,7 +52,7 @@ internal static class FeedsRecipe
             root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
         }
 
-        var start = new ProcessStartInfo("bash", [Path.Combine(root, "deploy/local", script)])
+        var start = new ProcessStartInfo("bash", [Path.Combine(root, "deploy/local", script), .. arguments])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

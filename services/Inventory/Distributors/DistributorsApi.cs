@@ -93,7 +93,8 @@ internal static partial class DistributorsApi
     }
 
     private static async Task<Results<Created<DistributorView>, Ok<DistributorView>, ValidationProblem, ProblemHttpResult>> RegisterAsync(
-        RegisterDistributorRequest request, InventoryDbContext db, TimeProvider time, IOptions<InventoryOptions> options, CancellationToken cancellationToken)
+        RegisterDistributorRequest request, InventoryDbContext db, TimeProvider time, IOptions<InventoryOptions> options, IServiceProvider services,
+        CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>();
         var id = request.Id?.Trim() ?? string.Empty;
@@ -119,6 +120,13 @@ internal static partial class DistributorsApi
             cancellationToken);
         var distributor = await db.Distributors.AsNoTracking().SingleAsync(d => d.Id == id, cancellationToken);
         var view = ToView(distributor, now, options.Value);
+        if (distributor.Name == name && services.GetService<Brokering.Inventory.DistributorOrders.DistributorOrderQueues>() is { } orderQueues)
+        {
+            // Its order queue exists before it is told it is registered, so no order waits for its ERP's first connection;
+            // a failure here fails the call, and registering again (200, idempotent) declares it.
+            await orderQueues.DeclareAsync(id, cancellationToken);
+        }
+
         if (inserted == 1)
         {
             return TypedResults.Created($"/v1/distributors/{id}", view);

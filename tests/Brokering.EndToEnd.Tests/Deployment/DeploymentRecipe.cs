@@ -195,10 +195,24 @@ public sealed record DeploymentRecipe(
     /// What deploy/k8s/README.md ("Production") has an operator create before the first apply, made here as it says:
     /// the Secrets with exactly the keys of base/'s placeholder Secrets (the contract), each placeholder replaced by a
     /// fresh password or, for <c>Authentication__ServiceKey</c>, a key from the README's openssl command; each service's
-    /// role and database by deploy/docker/service-database.sql; a broker user per service with configure, write
-    /// and read on "/" and no tags, and inventory's feeds account with the stock-feed names on brokering-feeds. A
+    /// role and database by deploy/docker/service-database.sql; a broker user per service with the least-privilege
+    /// patterns on "/" and no tags, and inventory's feeds account with its own names on brokering-feeds. A
     /// placeholder the README does not say how to fill fails here.
     /// </summary>
+    /// <summary>
+    /// The permissions the README has the operator set for <paramref name="user"/>: "the same patterns" as the dev
+    /// overlay's broker definitions (which the recipe tests run), so both are taken from there.
+    /// </summary>
+    private static async Task<JsonObject> ReadmePermissionAsync(string user, string vhost, CancellationToken cancellationToken)
+    {
+        var definitions = JsonNode.Parse(await File.ReadAllTextAsync(
+            Path.Combine(Root, "deploy", "k8s", "overlays", "dev", "config", "definitions.json"), cancellationToken))!;
+        var permission = definitions["permissions"]!.AsArray().Select(p => p!.AsObject())
+            .SingleOrDefault(p => p["user"]!.GetValue<string>() == user && p["vhost"]!.GetValue<string>() == vhost)
+            ?? throw new InvalidOperationException($"The dev overlay's definitions give {user} no permissions on {vhost}.");
+        return (JsonObject)permission.DeepClone();
+    }
+
     public static async Task<OutOfBandProvisioning> ProductionProvisioningAsync(CancellationToken cancellationToken)
     {
         var rendered = await RunAsync(Kubectl(), ["kustomize", Path.Combine("deploy", "k8s", "base")], null, cancellationToken);
@@ -224,22 +238,15 @@ public sealed record DeploymentRecipe(
                         var user = Uri.UnescapeDataString(new Uri(text).UserInfo.Split(':')[0]);
                         values[key] = text.Replace("CHANGE-ME", password, StringComparison.Ordinal);
                         users.Add(new JsonObject { ["name"] = user, ["password_hash"] = RabbitPasswordHash(password), ["tags"] = new JsonArray() });
-                        permissions.Add(new JsonObject { ["user"] = user, ["vhost"] = "/", ["configure"] = ".*", ["write"] = ".*", ["read"] = ".*" });
+                        permissions.Add(await ReadmePermissionAsync(user, "/", cancellationToken));
                         break;
                     case "ConnectionStrings__RabbitMqFeeds":
-                        // The README's step 1: inventory's account on the distributors' virtual host, the stock-feed names only.
+                        // The README's step 1: inventory's account on the distributors' virtual host, its own names only.
                         var feedsUri = new Uri(text);
                         var feedsUser = Uri.UnescapeDataString(feedsUri.UserInfo.Split(':')[0]);
                         values[key] = text.Replace("CHANGE-ME", password, StringComparison.Ordinal);
                         users.Add(new JsonObject { ["name"] = feedsUser, ["password_hash"] = RabbitPasswordHash(password), ["tags"] = new JsonArray() });
-                        permissions.Add(new JsonObject
-                        {
-                            ["user"] = feedsUser,
-                            ["vhost"] = Uri.UnescapeDataString(feedsUri.AbsolutePath.TrimStart('/')),
-                            ["configure"] = "^stock-feed(_error|_skipped)?$",
-                            ["write"] = "^(amq\\.default|stock-feed(_error|_skipped)?)$",
-                            ["read"] = "^stock-feed(_error|_skipped)?$",
-                        });
+                        permissions.Add(await ReadmePermissionAsync(feedsUser, Uri.UnescapeDataString(feedsUri.AbsolutePath.TrimStart('/')), cancellationToken));
                         break;
                     case "Authentication__ServiceKey":
                         values[key] = await RunAsync("bash", ["-c", "openssl ecparam -name prime256v1 -genkey -noout | openssl pkcs8 -topk8 -nocrypt"], null, cancellationToken);
