@@ -124,12 +124,13 @@ public sealed class BusIsolationTests : IAsyncLifetime
                 user.ShouldBe($"brokering-{service}");
                 FeedsRecipe.NameOf(account).ShouldBe(FeedsRecipe.NameOf(internalVhost));
 
-                // What MassTransit does on the internal bus: declare a message type's exchange and publish to it.
+                // What MassTransit does on the internal bus: declare the exchange of a type the service publishes and publish to it.
+                var published = OwnEvent[service];
                 await using (var connection = await FeedsRecipe.ConnectAsync(account))
                 await using (var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true)))
                 {
-                    await channel.ExchangeDeclareAsync($"Brokering.Contracts.Probe:{service}", ExchangeType.Fanout, durable: true);
-                    await channel.BasicPublishAsync($"Brokering.Contracts.Probe:{service}", "", mandatory: false, new BasicProperties(), Encoding.UTF8.GetBytes("{}"));
+                    await channel.ExchangeDeclareAsync(published, ExchangeType.Fanout, durable: true);
+                    await channel.BasicPublishAsync(published, "", mandatory: false, new BasicProperties(), Encoding.UTF8.GetBytes("{}"));
                 }
 
                 Exception? refused = null;
@@ -153,6 +154,76 @@ public sealed class BusIsolationTests : IAsyncLifetime
                 using var overview = await http.GetAsync(new UriBuilder(management) { UserName = string.Empty, Password = string.Empty, Path = "/api/overview" }.Uri);
                 overview.StatusCode.ShouldBe(System.Net.HttpStatusCode.Unauthorized, $"{service}'s account reached the management API");
             }
+        }
+        finally
+        {
+            await TestInfrastructure.DeleteVirtualHostAsync(internalVhost);
+        }
+    }
+
+    /// <summary>One event each service publishes (its account may declare and write its exchange).</summary>
+    private static readonly Dictionary<string, string> OwnEvent = new()
+    {
+        ["ordering"] = "Brokering.Contracts.Ordering:ReservationSubmitted",
+        ["inventory"] = "Brokering.Contracts.Inventory:HoldsCommitted",
+        ["compliance"] = "Brokering.Contracts.Compliance:CutoffChanged",
+    };
+
+    [Theory]
+    // Read another service's queue: compliance taking the saga's messages, inventory ordering's commands, ordering compliance's.
+    [InlineData("compliance", "read", "reservation-state")]
+    [InlineData("inventory", "read", "allocate-reservation")]
+    [InlineData("ordering", "read", "reservation-ended")]
+    // Publish another service's events or commands.
+    [InlineData("compliance", "publish", "Brokering.Contracts.Inventory:HoldsCommitted")]
+    [InlineData("compliance", "publish", "Brokering.Contracts.Ordering:ReservationCancellationRequested")]
+    [InlineData("inventory", "publish", "Brokering.Contracts.Ordering:ReservationCancellationRequested")]
+    [InlineData("inventory", "publish", "Brokering.Contracts.Compliance:PartyListed")]
+    [InlineData("ordering", "publish", "Brokering.Contracts.Compliance:CutoffChanged")]
+    [InlineData("ordering", "publish", "Brokering.Contracts.Inventory:DistributorOrderPlaced")]
+    // Send into another service's endpoint: through its exchange or the default exchange (which routes to any queue by name).
+    [InlineData("compliance", "publish", "reservation-state")]
+    [InlineData("inventory", "publish", "")]
+    [InlineData("compliance", "publish", "")]
+    // Declare (or delete) another service's queue.
+    [InlineData("compliance", "declare", "reservation-state")]
+    public async Task A_services_own_account_is_refused_another_services_queues_and_messages_on_the_internal_virtual_host(
+        string service, string action, string target)
+    {
+        var internalVhost = await TestInfrastructure.CreateVirtualHostAsync("brokering-internal-least");
+        try
+        {
+            var account = (await FeedsRecipe.ServiceAccountsAsync(internalVhost))[service];
+            // The topology as the services declare it, made by the administrator so that only the permission stops the account.
+            await using (var admin = await FeedsRecipe.ConnectAsync(internalVhost))
+            await using (var adminChannel = await admin.CreateChannelAsync())
+            {
+                foreach (var queue in new[] { "reservation-state", "allocate-reservation", "reservation-ended" })
+                {
+                    await adminChannel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
+                        arguments: new Dictionary<string, object?> { ["x-queue-type"] = "quorum" });
+                    await adminChannel.ExchangeDeclareAsync(queue, ExchangeType.Fanout, durable: true);
+                    await adminChannel.QueueBindAsync(queue, queue, "");
+                }
+
+                if (action == "publish" && target.Contains(':', StringComparison.Ordinal))
+                {
+                    await adminChannel.ExchangeDeclareAsync(target, ExchangeType.Fanout, durable: true);
+                }
+            }
+
+            await using var connection = await FeedsRecipe.ConnectAsync(account);
+            await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true));
+            var body = Encoding.UTF8.GetBytes("{\"message\":{}}");
+            var code = await ReplyCodeOfRefusalAsync(channel, action switch
+            {
+                "read" => () => channel.BasicGetAsync(target, autoAck: true),
+                "declare" => () => channel.QueueDeclareAsync(target, durable: true, exclusive: false, autoDelete: false,
+                    arguments: new Dictionary<string, object?> { ["x-queue-type"] = "quorum" }),
+                _ => () => channel.BasicPublishAsync(target, target.Length == 0 ? "reservation-state" : "", mandatory: false, new BasicProperties(), body).AsTask(),
+            });
+
+            code.ShouldBe((ushort)403, $"{service}'s account was not refused to {action} {target}");
         }
         finally
         {

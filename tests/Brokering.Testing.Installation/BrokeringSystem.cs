@@ -18,6 +18,7 @@ public class BrokeringSystem : IAsyncDisposable
     private readonly BrokeringSystemOptions options;
     private readonly List<string> databases = [];
     private Uri? virtualHost;
+    private IReadOnlyDictionary<string, Uri> serviceAccounts = new Dictionary<string, Uri>();
     private long requests;
 
     /// <summary>The end-to-end tests' installation (see <see cref="BrokeringSystemOptions"/>'s defaults).</summary>
@@ -50,7 +51,10 @@ public class BrokeringSystem : IAsyncDisposable
     /// <summary>Every service process, ordering's first.</summary>
     public IEnumerable<ServiceProcess> Processes => [.. OrderingReplicas, .. InventoryReplicas, .. ComplianceReplicas];
 
-    /// <summary>The AMQP URI the services use.</summary>
+    /// <summary>
+    /// The AMQP URI of the services' virtual host, as the test's administrator (guest). On a fresh virtual host the
+    /// services themselves connect with their own accounts from <c>deploy/local/rabbitmq-services.sh</c>.
+    /// </summary>
     public Uri Broker { get; private set; } = null!;
 
     /// <summary>Connection string to compliance's database (read-only use: invariant checks).</summary>
@@ -71,6 +75,8 @@ public class BrokeringSystem : IAsyncDisposable
         if (options.Broker is null)
         {
             virtualHost = await TestInfrastructure.CreateVirtualHostAsync("e2e");
+            // Each service on its own least-privilege account, as deploy/local/up.sh runs them.
+            serviceAccounts = await ServiceBrokerAccounts.CreateAsync(virtualHost);
         }
 
         Broker = options.Broker ?? virtualHost!;
@@ -186,7 +192,7 @@ public class BrokeringSystem : IAsyncDisposable
         }
 
         environment["ConnectionStrings__Database"] = database;
-        environment["ConnectionStrings__RabbitMq"] = Broker.ToString();
+        environment["ConnectionStrings__RabbitMq"] = (serviceAccounts.GetValueOrDefault(name.ToLowerInvariant()) ?? Broker).ToString();
         if (options.TestKeys)
         {
             foreach (var (key, value) in TestTokens.EnvironmentVariables(name.ToLowerInvariant()))
