@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Globalization;
 using Brokering.Testing;
 using RabbitMQ.Client;
 
@@ -41,34 +39,10 @@ internal static class FeedsRecipe
         new((await RunAsync("rabbitmq-distributor.sh", "BROKERING_FEEDS_VHOST", feedsVhost, distributorId))["BROKERING_RABBITMQ_DISTRIBUTOR_ORDERS"]);
 
     /// <summary>The name of the virtual host an amqp:// URI names.</summary>
-    public static string NameOf(Uri virtualHost) => Uri.UnescapeDataString(virtualHost.AbsolutePath.TrimStart('/'));
+    public static string NameOf(Uri virtualHost) => LocalRecipe.VirtualHostName(virtualHost);
 
-    private static async Task<Dictionary<string, string>> RunAsync(string script, string vhostVariable, Uri virtualHost, params string[] arguments)
-    {
-        var settings = await TestInfrastructure.GetSettingsAsync();
-        var root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "Brokering.sln")))
-        {
-            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("repository root not found");
-        }
-
-        var start = new ProcessStartInfo("bash", [Path.Combine(root, "deploy/local", script), .. arguments])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.Environment[vhostVariable] = NameOf(virtualHost);
-        start.Environment["BROKERING_RABBITMQ_PORT"] = settings.RabbitMqUri.Port.ToString(CultureInfo.InvariantCulture);
-        start.Environment["BROKERING_RABBITMQ_MANAGEMENT_PORT"] = settings.RabbitMqManagementUri.Port.ToString(CultureInfo.InvariantCulture);
-        using var process = Process.Start(start)!;
-        var output = await process.StandardOutput.ReadToEndAsync();
-        var error = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        process.ExitCode.ShouldBe(0, error);
-        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-            .Select(line => line["export ".Length..].Split('=', 2))
-            .ToDictionary(pair => pair[0], pair => pair[1].Trim('"'));
-    }
+    private static Task<Dictionary<string, string>> RunAsync(string script, string vhostVariable, Uri virtualHost, params string[] arguments) =>
+        LocalRecipe.RunAsync(script, vhostVariable, virtualHost, arguments);
 
     /// <summary>Connects with the account of <paramref name="uri"/>, to its virtual host or to <paramref name="virtualHost"/>.</summary>
     public static async Task<IConnection> ConnectAsync(Uri uri, string? virtualHost = null)
