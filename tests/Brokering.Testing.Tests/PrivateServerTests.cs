@@ -47,10 +47,22 @@ public sealed class PrivateServerTests
 
         await using (var connection = await factory.CreateConnectionAsync(ct))
         {
+            await using var channel = await connection.CreateChannelAsync(cancellationToken: ct);
+            await channel.QueueDeclareAsync("classic", durable: true, exclusive: false, autoDelete: false, cancellationToken: ct);
+        }
+
+        // RabbitMQ 3.10 keeps queue definitions in Mnesia, whose log can still be in the node's memory a moment after
+        // the declaration: a node killed then came back with no queue at all ("Recovering 0 queues"), about one run in
+        // twenty. What this test proves is that persistent messages survive a kill, so the queue is declared in an
+        // earlier life of the node and written out by a graceful stop, as a service's topology is long before a crash.
+        await broker.StopAsync();
+        await broker.StartAgainAsync(ct);
+
+        await using (var connection = await factory.CreateConnectionAsync(ct))
+        {
             // With confirms on, each publish returns only once the broker has the message on disk.
             await using var channel = await connection.CreateChannelAsync(
                 new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), ct);
-            await channel.QueueDeclareAsync("classic", durable: true, exclusive: false, autoDelete: false, cancellationToken: ct);
             for (var i = 1; i <= 20; i++)
             {
                 await channel.BasicPublishAsync(
@@ -64,7 +76,17 @@ public sealed class PrivateServerTests
         await Should.ThrowAsync<BrokerUnreachableException>(() => factory.CreateConnectionAsync(ct));
 
         await broker.StartAgainAsync(ct);
-        (await DrainAsync(factory, "classic", ct)).ShouldBe(Enumerable.Range(1, 20).Select(i => $"message {i}"));
+        List<string> drained;
+        try
+        {
+            drained = await DrainAsync(factory, "classic", ct);
+        }
+        catch (OperationInterruptedException e)
+        {
+            throw new InvalidOperationException($"{e.Message}\n{broker.Diagnostics()}", e);
+        }
+
+        drained.ShouldBe(Enumerable.Range(1, 20).Select(i => $"message {i}"));
     }
 
     [Fact]

@@ -8,7 +8,8 @@ namespace Brokering.Testing.Faults;
 /// A RabbitMQ node of the test's own, which it may stop, kill and start again without disturbing the shared
 /// broker: its own node name, AMQP port, distribution port, Erlang cookie, data and logs under a temporary
 /// directory (no management plugin). Restarts keep the port and the data, so durable queues and their
-/// persistent messages survive a graceful stop and a <c>kill -9</c> alike.
+/// persistent messages survive a graceful stop and a <c>kill -9</c> alike, except a queue declared moments before a
+/// kill: RabbitMQ 3.10 may not have written its definition out yet and comes back without it.
 /// Started like <c>deploy/local/infra-up.sh</c> starts the shared one (as the current user, no systemd), but in
 /// the foreground as a child of the test process so that a kill hits exactly this node's processes.
 /// "Ready" means the node accepts AMQP connections. Use classic durable queues on it (its default virtual host
@@ -234,9 +235,10 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
         }
     }
 
-    private string Diagnostics()
+    /// <summary>The node's last console lines and log lines, for a failure message.</summary>
+    public string Diagnostics()
     {
-        var log = File.Exists(LogFile) ? string.Join('\n', File.ReadLines(LogFile).TakeLast(40)) : "(no log file)";
+        var log = File.Exists(LogFile) ? string.Join('\n', File.ReadLines(LogFile).TakeLast(120)) : "(no log file)";
         return $"Console:\n{_console}\nLog {LogFile}:\n{log}";
     }
 
