@@ -114,6 +114,18 @@ if [ $((passed + failed + skipped)) -eq 0 ]; then
   status=1
 fi
 
+# Name each failed test and the first lines of its message just above the summary, so a log cut to its
+# tail still says what failed.
+if [ "$failed" -gt 0 ]; then
+  echo "failed tests:"
+  sed 's/\x1b\[[0-9;]*[A-Za-z]//g; s/\r$//' "$LOG" | awk '
+    /^  Failed [^ ]/      { print; grab = 4; next }
+    /^  Error Message:/   { next }
+    grab > 0 && /^  Stack Trace:/ { grab = 0; next }
+    grab > 0              { print "   " substr($0, 1, 300); grab--; next }
+  '
+fi
+
 summary="$passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && summary="$summary, $skipped skipped"
 echo "$summary"
