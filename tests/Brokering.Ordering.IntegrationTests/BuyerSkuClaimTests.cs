@@ -101,6 +101,57 @@ public sealed class BuyerSkuClaimTests(OrderingHost host) : IClassFixture<Orderi
     }
 
     [Fact]
+    public async Task A_confirmation_never_waits_for_an_open_confirmation_of_the_same_buyer_and_SKU_and_each_counts_once()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var buyer = Sagas.NewBuyer("cap-at-commit");
+        var slow = Sagas.In("Confirming", buyer, cutoff: null, Sagas.Sku, 300, "arrow");
+        var quick = Sagas.In("Confirming", buyer, cutoff: null, Sagas.Sku, 200, "avnet");
+        await host.SeedAsync(slow, quick);
+
+        // The first confirmation's transaction stays open after its saga row changed, as a consumer's does until its
+        // commit; the second must neither wait for it (a lock on a per-buyer total would make it) nor lose its units.
+        await using var open = new Npgsql.NpgsqlConnection(host.Database);
+        await open.OpenAsync(cancellationToken);
+        await using var openTransaction = await open.BeginTransactionAsync(cancellationToken);
+        await ConfirmAsync(open, slow.CorrelationId);
+
+        await using (var other = new Npgsql.NpgsqlConnection(host.Database))
+        {
+            await other.OpenAsync(cancellationToken);
+            await using (var timeout = new Npgsql.NpgsqlCommand("SET lock_timeout = '3s'", other))
+            {
+                await timeout.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await using var transaction = await other.BeginTransactionAsync(cancellationToken);
+            await ConfirmAsync(other, quick.CorrelationId);
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        (await ConfirmedTotalAsync(buyer)).ShouldBe(200, "the open confirmation adds nothing before its commit");
+        await openTransaction.CommitAsync(cancellationToken);
+        (await ConfirmedTotalAsync(buyer)).ShouldBe(500);
+
+        // The next claim folds the confirmations into the buyer's total and counts each once.
+        var next = Sagas.In("Allocating", buyer, cutoff: null, quantity: Cap);
+        await host.SeedAsync(next);
+        (await ClaimAsync(next, planVersion: 1, Cap)).ShouldBe(Cap - 500);
+        (await ConfirmedTotalAsync(buyer)).ShouldBe(500);
+        await ChangeSagaAsync(next.CorrelationId, saga => saga.PlanVersion = 2);
+        (await ClaimAsync(next, planVersion: 2, Cap)).ShouldBe(Cap - 500, "folded units count once");
+
+        async Task ConfirmAsync(Npgsql.NpgsqlConnection connection, Guid reservation)
+        {
+            await using var confirm = new Npgsql.NpgsqlCommand(
+                "UPDATE reservation_sagas SET current_state = @confirmed WHERE reservation_id = @id", connection);
+            confirm.Parameters.AddWithValue("confirmed", ReservationStates.Declared.Confirmed);
+            confirm.Parameters.AddWithValue("id", reservation);
+            (await confirm.ExecuteNonQueryAsync(cancellationToken)).ShouldBe(1);
+        }
+    }
+
+    [Fact]
     public async Task A_plan_that_claims_again_is_given_what_it_was_given_the_first_time()
     {
         var buyer = Sagas.NewBuyer("cap-again");
@@ -181,7 +232,12 @@ public sealed class BuyerSkuClaimTests(OrderingHost host) : IClassFixture<Orderi
     {
         await using var connection = new Npgsql.NpgsqlConnection(host.Database);
         await connection.OpenAsync(TestContext.Current.CancellationToken);
-        await using var command = new Npgsql.NpgsqlCommand("SELECT COALESCE(SUM(units), 0)::bigint FROM buyer_sku_confirmed_units WHERE buyer_id = @buyer", connection);
+        await using var command = new Npgsql.NpgsqlCommand("""
+            SELECT COALESCE(SUM(units), 0)::bigint FROM (
+                SELECT units FROM buyer_sku_confirmed_units WHERE buyer_id = @buyer
+                UNION ALL
+                SELECT units FROM buyer_sku_confirmed_deltas WHERE buyer_id = @buyer) confirmed
+            """, connection);
         command.Parameters.AddWithValue("buyer", buyer);
         return (long)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
     }

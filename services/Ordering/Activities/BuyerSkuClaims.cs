@@ -15,9 +15,10 @@ namespace Brokering.Ordering.Activities;
 /// </summary>
 /// <remarks>
 /// What counts against the cap: the units held or committed in the buyer's live reservations (from their saga rows),
-/// the units of its confirmed ones (a running total per buyer and SKU, <c>buyer_sku_confirmed_units</c>, added to by a
-/// trigger in the very transaction that confirms, so a claim sees a reservation's units on its row or in the total,
-/// never in neither or both), plus the claims of plans that have not landed. A claim has landed once its reservation's
+/// the units of its confirmed ones (a running total per buyer and SKU, <c>buyer_sku_confirmed_units</c>, plus the rows
+/// <c>buyer_sku_confirmed_deltas</c> a trigger appends in the very transaction that confirms and the next claim folds
+/// into the total, so a claim sees a reservation's units on its row, in a row of their own or in the total, exactly
+/// once), plus the claims of plans that have not landed. A claim has landed once its reservation's
 /// saga row records that plan version outside the planning state (Allocating; its holds are on the row by then); it stops counting then,
 /// in the same commit that puts its holds on the row, and when its reservation ends (the next claim of that buyer and
 /// SKU deletes it). Until the saga row records the plan (the plan is being made by the event that created the
@@ -30,8 +31,8 @@ public sealed class BuyerSkuClaims(OrderingDbContext db)
     private const int LockSpace = 0x636170;
 
     private static readonly string[] Ended = [.. ReservationStates.Declared.Terminal];
-    // Confirmed units are read from buyer_sku_confirmed_units, a running total kept by a trigger in the transaction that
-    // confirms, not from the buyer's confirmed saga rows: those grow with the buyer's whole history, for ever.
+    // Confirmed units are read from the running total and the rows not yet folded into it, not from the buyer's confirmed
+    // saga rows: those grow with the buyer's whole history, for ever.
     private static readonly string[] HoldingStock = [.. ReservationStates.Declared.HoldingStock.Where(state => state != ReservationStates.Declared.Confirmed)];
     private static readonly string[] Planning = [.. ReservationStates.Declared.Planning];
 
@@ -61,6 +62,16 @@ public sealed class BuyerSkuClaims(OrderingDbContext db)
             WHERE c.reservation_id = s.reservation_id AND c.buyer_id = $2 AND c.sku = $3
               AND s.current_state = ANY($8)
             """));
+        // Confirmations append their units as rows of their own (a trigger on the saga row, in the confirming
+        // transaction) rather than add to the total, a row every confirmation of the buyer and SKU would queue on; the
+        // claims, one at a time per buyer and SKU under the lock above, fold those rows into the total.
+        batch.BatchCommands.Add(ClaimCommand("""
+            WITH folded AS (
+                DELETE FROM buyer_sku_confirmed_deltas WHERE buyer_id = $2 AND sku = $3 RETURNING units)
+            INSERT INTO buyer_sku_confirmed_units AS t (buyer_id, sku, units)
+            SELECT $2, $3, SUM(units) FROM folded HAVING count(*) > 0
+            ON CONFLICT (buyer_id, sku) DO UPDATE SET units = t.units + excluded.units
+            """));
         // The same plan asking again keeps what it was given; otherwise what is left under the cap, up to the line.
         batch.BatchCommands.Add(ClaimCommand("""
             INSERT INTO buyer_sku_claims (reservation_id, sku, buyer_id, plan_version, units, claimed_at)
@@ -73,6 +84,8 @@ public sealed class BuyerSkuClaims(OrderingDbContext db)
                       AND s.current_state = ANY($9)
                     UNION ALL
                     SELECT t.units FROM buyer_sku_confirmed_units t WHERE t.buyer_id = $2 AND t.sku = $3
+                    UNION ALL
+                    SELECT d.units FROM buyer_sku_confirmed_deltas d WHERE d.buyer_id = $2 AND d.sku = $3
                     UNION ALL
                     SELECT c.units
                     FROM buyer_sku_claims c LEFT JOIN reservation_sagas s ON s.reservation_id = c.reservation_id
