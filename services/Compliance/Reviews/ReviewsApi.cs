@@ -11,15 +11,21 @@ namespace Brokering.Compliance.Reviews;
 /// <param name="Reason">Why, in the officer's words (required; kept with the ruling).</param>
 internal sealed record RulingRequest(string? Reason);
 
-/// <summary>A resemblance under review: who, to which entry, how close.</summary>
+/// <summary>
+/// A resemblance under review: who, to which entry, how close. To a caller who is not a compliance officer (an operator
+/// watching the queue) only <c>Role</c> and <c>QueriedName</c> are given; the entry, the score, the thresholds, the list
+/// and whether the name mixes scripts are null, as they are everywhere else outside the officers' API.
+/// </summary>
 internal sealed record ReviewMatchResponse(
-    string Role, string QueriedName, Guid EntryId, string EntryName, string MatchedName, double Score, double? ReviewThreshold,
-    double Threshold, string List, bool MixesScripts);
+    string Role, string QueriedName, Guid? EntryId, string? EntryName, string? MatchedName, double? Score, double? ReviewThreshold,
+    double? Threshold, string? List, bool? MixesScripts);
 
 /// <summary>
 /// An open potential match. <c>Cutoff</c>: the reservation's earliest cutoff as screening found it, after which the
 /// reservation ends unconfirmed; <c>DecideBy</c>: when ordering stops waiting for screening (its screening deadline), when
 /// ordering said; <c>Due</c>: the earlier of the two, after which a ruling comes too late (the reservation fails closed).
+/// <c>EvidenceWithheld</c>: the caller is not a compliance officer, so each match names the party and the name screened
+/// but not what it resembles nor how closely.
 /// </summary>
 internal sealed record ReviewResponse(
     Guid DecisionId,
@@ -34,9 +40,10 @@ internal sealed record ReviewResponse(
     IReadOnlyList<string> Skus,
     string? RuleSetVersion,
     string? ListVersion,
-    IReadOnlyList<ReviewMatchResponse> Matches)
+    IReadOnlyList<ReviewMatchResponse> Matches,
+    bool EvidenceWithheld)
 {
-    public static ReviewResponse From(ScreeningDecision decision)
+    public static ReviewResponse From(ScreeningDecision decision, bool withEvidence)
     {
         var evidence = decision.Evidence;
         var decideBy = evidence.Inputs.DecideBy;
@@ -45,9 +52,12 @@ internal sealed record ReviewResponse(
             decision.Id, decision.ReservationId, decision.BuyerId, decision.DecidedAt, decision.EarliestCutoff, decideBy, due,
             evidence.Inputs.EndUser, evidence.Inputs.DestinationCountry, [.. evidence.Lines.Select(line => line.Sku)],
             decision.RuleSetVersion, decision.ListVersion,
-            [.. evidence.Matches.Where(match => match.Potential && !match.Cleared).Select(match => new ReviewMatchResponse(
-                match.Role, match.QueriedName, match.EntryId, match.EntryName, match.MatchedName, match.Score, match.ReviewThreshold,
-                match.Threshold, match.List, match.MixesScripts))]);
+            [.. evidence.Matches.Where(match => match.Potential && !match.Cleared).Select(match => withEvidence
+                ? new ReviewMatchResponse(
+                    match.Role, match.QueriedName, match.EntryId, match.EntryName, match.MatchedName, match.Score, match.ReviewThreshold,
+                    match.Threshold, match.List, match.MixesScripts)
+                : new ReviewMatchResponse(match.Role, match.QueriedName, null, null, null, null, null, null, null, null))],
+            !withEvidence);
     }
 }
 
@@ -67,28 +77,33 @@ internal static class ReviewsApi
 
     public static RouteGroupBuilder MapReviewsApi(this RouteGroupBuilder v1)
     {
-        // Officers only: a review shows the entry a party resembles and the score, which would teach an evader.
-        var reviews = v1.MapGroup("/reviews").WithTags("Reviews").RequireAuthorization(BrokeringRoles.ComplianceOfficer);
+        // Officers rule. Operators may watch the queue (the ops console shows it with its deadlines), but only officers see
+        // the entry a party resembles and the score, which would teach an evader.
+        var reviews = v1.MapGroup("/reviews").WithTags("Reviews");
         reviews.MapGet("/", QueueAsync)
+            .RequireAuthorization(BrokeringRoles.Oversight)
             .WithName("ListReviews")
-            .WithSummary("Open potential matches awaiting an officer, oldest first (compliance officers only).")
+            .WithSummary("Open potential matches awaiting an officer, oldest first (compliance officers; operators without the evidence).")
             .WithDescription("`limit` 1-500 (default 100). A potential match is a party whose name scores in the review band "
                 + "(at or above Compliance:ReviewThreshold, below Compliance:MatchThreshold). It leaves the queue when ruled on or "
-                + "when the reservation is screened again.");
+                + "when the reservation is screened again. To an operator (role ops without compliance-officer) each match names "
+                + "the party and the name screened only, and `evidenceWithheld` is true.");
         reviews.MapPost("/{decisionId}/clear", (string decisionId, RulingRequest? request, HttpContext http, ReviewDesk desk, CancellationToken cancellationToken) =>
                 RuleAsync(decisionId, ReviewRuling.Cleared, request, http, desk, cancellationToken))
+            .RequireAuthorization(BrokeringRoles.ComplianceOfficer)
             .WithName("ClearReview")
             .WithSummary("Clears a potential match as a false positive, with a reason: the reservation is screened again with the "
                 + "resemblance set aside, and the decision told to ordering.");
         reviews.MapPost("/{decisionId}/confirm", (string decisionId, RulingRequest? request, HttpContext http, ReviewDesk desk, CancellationToken cancellationToken) =>
                 RuleAsync(decisionId, ReviewRuling.Confirmed, request, http, desk, cancellationToken))
+            .RequireAuthorization(BrokeringRoles.ComplianceOfficer)
             .WithName("ConfirmReview")
             .WithSummary("Confirms a potential match as the listed party, with a reason: a denial is filed and told to ordering.");
         return v1;
     }
 
     private static async Task<Results<Ok<ReviewQueueResponse>, ValidationProblem>> QueueAsync(
-        string? limit, ReviewDesk desk, CancellationToken cancellationToken)
+        string? limit, HttpContext http, ReviewDesk desk, CancellationToken cancellationToken)
     {
         if (!PageParameters.TryReadLimit(limit, DefaultLimit, MaxLimit, out var pageSize))
         {
@@ -98,7 +113,8 @@ internal static class ReviewsApi
         }
 
         var open = await desk.QueueAsync(pageSize, cancellationToken);
-        return TypedResults.Ok(new ReviewQueueResponse([.. open.Select(ReviewResponse.From)]));
+        var officer = http.User.IsInRole(BrokeringRoles.ComplianceOfficer);
+        return TypedResults.Ok(new ReviewQueueResponse([.. open.Select(decision => ReviewResponse.From(decision, withEvidence: officer))]));
     }
 
     private static async Task<Results<Ok<RulingResponse>, ValidationProblem, ProblemHttpResult>> RuleAsync(

@@ -28,7 +28,7 @@ public sealed class AuthorizationMatrixTests(ComplianceServiceFixture fixture) :
         // Scores and evidence are for the officers who decide on matches, not for operators.
         ["GET /v1/decisions/{reservationId}"] = Officer,
         ["GET /v1/decisions/"] = Officer,
-        ["GET /v1/reviews/"] = Officer,
+        ["GET /v1/reviews/"] = Oversight,
         ["POST /v1/reviews/{decisionId}/clear"] = Officer,
         ["POST /v1/reviews/{decisionId}/confirm"] = Officer,
         ["PUT /v1/buyers/{buyerId}"] = Officer,

@@ -126,6 +126,34 @@ public sealed class ReviewDeskApiTests(ComplianceServiceFixture service) : IClas
     }
 
     [Fact]
+    public async Task An_operator_sees_the_queue_without_the_listed_entry_or_score_and_may_not_rule()
+    {
+        var reservationId = Guid.NewGuid();
+        var response = await service.Grpc.ScreenAsync(Request(reservationId, NearMiss, DateTimeOffset.UtcNow.AddMinutes(5)), cancellationToken: Cancel);
+        response.Outcome.ShouldBe(Api.ScreeningOutcome.PotentialMatch);
+        using var operatorClient = service.CreateAnonymousClient();
+        operatorClient.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TestTokens.Operator());
+
+        var queue = await operatorClient.GetFromJsonAsync<JsonElement>("/v1/reviews", Cancel);
+
+        var review = queue.GetProperty("reviews").EnumerateArray().Single(item => item.GetProperty("reservationId").GetString() == reservationId.ToString());
+        review.GetProperty("evidenceWithheld").GetBoolean().ShouldBeTrue();
+        review.GetProperty("due").ValueKind.ShouldBe(JsonValueKind.String);
+        var match = review.GetProperty("matches").EnumerateArray().ShouldHaveSingleItem();
+        match.GetProperty("role").GetString().ShouldBe("end_user");
+        match.GetProperty("queriedName").GetString().ShouldBe(NearMiss);
+        foreach (var withheld in new[] { "entryId", "entryName", "matchedName", "score", "threshold", "reviewThreshold", "list", "mixesScripts" })
+        {
+            match.GetProperty(withheld).ValueKind.ShouldBe(JsonValueKind.Null, withheld);
+        }
+
+        review.GetRawText().ShouldNotContain("Inspur");
+        using var refused = await operatorClient.PostAsJsonAsync($"/v1/reviews/{response.DecisionId}/clear", new { reason = "looks fine to me" }, Cancel);
+        refused.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+        (await OpenReviewAsync(reservationId.ToString())).ShouldNotBeNull().GetProperty("evidenceWithheld").GetBoolean().ShouldBeFalse();
+    }
+
+    [Fact]
     public async Task A_ruling_without_a_reason_or_on_no_decision_is_a_problem_naming_the_field()
     {
         using var invalid = await service.Http.PostAsJsonAsync("/v1/reviews/not-a-decision/clear", new { reason = " " }, Cancel);
