@@ -70,6 +70,7 @@ start_service() {
       "ConnectionStrings__RabbitMq=$broker" \
       "${feeds[@]}" \
       Services__Compliance=http://127.0.0.1:5301 \
+      Services__ComplianceApi=http://127.0.0.1:5300 \
       Services__Inventory=http://127.0.0.1:5201 \
       "Kestrel__Endpoints__Http__Url=http://127.0.0.1:$rest" \
       "Kestrel__Endpoints__Grpc__Url=http://127.0.0.1:$grpc" \

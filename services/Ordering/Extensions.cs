@@ -11,6 +11,7 @@ using Brokering.Ordering.OpsConsole;
 using Brokering.Ordering.Reservations;
 using Brokering.Ordering.Reservations.Changes;
 using Brokering.Ordering.Reservations.Listing;
+using Brokering.Ordering.ReviewDesk;
 using Brokering.Ordering.Saga;
 using Brokering.Ordering.Webhooks;
 using Brokering.ServiceDefaults;
@@ -75,6 +76,7 @@ public static class Extensions
         builder.Services.AddScoped<ReservationList>();
         builder.Services.AddScoped<Reservations.Bulk.BulkSubmitter>();
         builder.AddOps();
+        builder.AddReviewDesk();
         builder.AddWebhooks();
         return builder;
     }
@@ -84,6 +86,7 @@ public static class Extensions
         app.MapReservationsApi();
         app.MapWebhooksApi();
         app.MapOpsApi();
+        app.MapReviewDeskApi();
         app.MapOpsConsole();
         app.MapGrpcService<ReservationsGrpcService>().RequireAuthorization(BrokeringRoles.Buyer);
         return app;

@@ -9,6 +9,8 @@ public sealed class AuthorizationMatrixTests(OrderingHost host) : IClassFixture<
 {
     private static readonly string[] Buyer = [BrokeringRoles.Buyer];
     private static readonly string[] Ops = [BrokeringRoles.Ops];
+    private static readonly string[] Officer = [BrokeringRoles.ComplianceOfficer];
+    private static readonly string[] Oversight = [BrokeringRoles.Ops, BrokeringRoles.ComplianceOfficer];
 
     // null: anonymous callers too (the console's static shell carries no data).
     internal static readonly Dictionary<string, string[]?> Expected = AuthorizationMatrix.WithServiceDefaults(new Dictionary<string, string[]?>
@@ -49,6 +51,9 @@ public sealed class AuthorizationMatrixTests(OrderingHost host) : IClassFixture<
         ["POST /v1/ops/sagas/{id:guid}/cancel"] = Ops,
         ["POST /v1/ops/sagas/{id:guid}/release-holds"] = Ops,
         ["POST /v1/ops/sagas/{id:guid}/rescreen"] = Ops,
+        ["GET /v1/review-desk/"] = Oversight,
+        ["POST /v1/review-desk/{decisionId}/clear"] = Officer,
+        ["POST /v1/review-desk/{decisionId}/confirm"] = Officer,
     });
 
     [Fact]

@@ -85,6 +85,8 @@ public class BrokeringSystem : IAsyncDisposable
         (OrderingReplicas, OrderingDatabase) = await StartAsync("Ordering", new()
         {
             ["Services__Compliance"] = Route("Compliance", ComplianceReplicas).ToString(),
+            // The console's review desk calls compliance's REST API with the officer's own token.
+            ["Services__ComplianceApi"] = Compliance.Rest.ToString(),
             ["Services__Inventory"] = Route("Inventory", InventoryReplicas).ToString(),
         });
     }

@@ -11,7 +11,8 @@ namespace Brokering.Ordering.OpsConsole;
 /// </summary>
 /// <remarks>
 /// The page and its script hold no data: every byte of it comes from <c>/v1/ops</c>, which requires the
-/// ops role, with the operator's bearer token sent by the script. A browser cannot put a bearer token on
+/// ops role, and the review desk's <c>/v1/review-desk</c> (ops or compliance officers; rulings officers only), with the
+/// operator's bearer token sent by the script. A browser cannot put a bearer token on
 /// a page navigation, so the shell is anonymous. The files are served by endpoints rather than the
 /// static-files middleware, so that when the console gains a cookie sign-in, one
 /// <c>RequireAuthorization(BrokeringRoles.Ops)</c> on this group (instead of <c>AllowAnonymous</c>)

@@ -156,6 +156,19 @@ public sealed partial class ConsoleBrowserTests(ConsoleFixture console) : IClass
         await console.ScreenshotAsync(page, "06-state-machine");
     }
 
+    [Fact]
+    public async Task The_review_desk_says_when_compliance_cannot_be_reached_instead_of_showing_an_empty_queue()
+    {
+        var page = await console.NewPageAsync();
+        await page.GotoAsync("/ops");
+        await page.GetByRole(AriaRole.Link, new() { Name = "Review desk" }).ClickAsync();
+
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Review desk", Level = 1 })).ToBeVisibleAsync();
+        await Expect(page.GetByTestId("reviews-unavailable")).ToHaveTextAsync("Compliance could not be reached.");
+        await Expect(page.GetByText("No potential match awaits review.")).ToHaveCountAsync(0);
+        await console.ScreenshotAsync(page, "07-review-desk-compliance-unreachable");
+    }
+
     private static ILocatorAssertions Expect(ILocator locator) => Assertions.Expect(locator);
 
     private static IPageAssertions Expect(IPage page) => Assertions.Expect(page);

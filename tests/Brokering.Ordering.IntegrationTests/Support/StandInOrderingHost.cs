@@ -77,6 +77,7 @@ internal sealed class StandInOrderingHost(StandInDependencies dependencies) : Or
     {
         base.ConfigureWebHost(builder);
         builder.UseSetting("Services:Compliance", dependencies.Address.ToString());
+        builder.UseSetting("Services:ComplianceApi", "http://127.0.0.1:9");
         builder.UseSetting("Services:Inventory", dependencies.Address.ToString());
         builder.UseSetting("Ordering:ActivityRetry:InMemoryRetries", "1");
         builder.UseSetting("Ordering:ActivityRetry:InMemoryMinInterval", "00:00:00.100");

@@ -47,6 +47,7 @@ public sealed class OrderingRun(string database, Uri virtualHost) : WebApplicati
     {
         builder.UseTestInfrastructure("ordering", database, virtualHost);
         builder.UseSetting("Services:Compliance", "http://127.0.0.1:9");
+        builder.UseSetting("Services:ComplianceApi", "http://127.0.0.1:9");
         builder.UseSetting("Services:Inventory", "http://127.0.0.1:9");
         builder.UseSetting("Logging:LogLevel:MassTransit", "Critical");
         builder.UseSetting("Logging:LogLevel:Microsoft.EntityFrameworkCore", "Error");

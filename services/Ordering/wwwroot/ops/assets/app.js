@@ -1,4 +1,4 @@
-// Brokering ops console: a small client of the ops API (/v1/ops). No framework: the DOM is built with
+// Brokering ops console: a small client of the ops API (/v1/ops) and of the review desk (/v1/review-desk). No framework: the DOM is built with
 // textContent only (never innerHTML with data), so buyer- and operator-supplied text cannot inject markup.
 // Every API call carries the operator's bearer token (kept in sessionStorage, so it ends with the tab);
 // the live summary is read with fetch rather than EventSource, which cannot send an Authorization header.
@@ -15,7 +15,7 @@ const TOKEN_KEY = "brokering.ops.token";
 
 const main = document.getElementById("main");
 const announcer = document.getElementById("announcer");
-const state = { summary: null, clockOffset: 0, graph: null, states: null, timer: null, route: null, signedIn: null };
+const state = { summary: null, clockOffset: 0, graph: null, states: null, timer: null, route: null, signedIn: null, reviews: null, drafts: new Map() };
 
 // ---------- DOM helpers ----------
 
@@ -154,7 +154,7 @@ async function api(path, options = {}) {
     showSignIn();
     throw new Error("Sign in to use the console.");
   }
-  const response = await fetch(API + path, {
+  const response = await fetch(path.startsWith("/v1/") ? path : API + path, {
     method: options.method ?? "GET",
     headers: {
       Accept: "application/json",
@@ -167,13 +167,12 @@ async function api(path, options = {}) {
     signOut("Your session ended: sign in again.");
     throw new Error("Your session ended: sign in again.");
   }
-  if (response.status === 403) {
-    throw new Error("This token does not carry the ops role.");
-  }
   const type = response.headers.get("Content-Type") ?? "";
   const body = type.includes("json") ? await response.json() : await response.text();
   if (!response.ok) {
-    const error = new Error(problemText(body, response.status));
+    // A 403 from the authorization policy has no body; one relayed from compliance says why.
+    const forbidden = response.status === 403 && !(body && typeof body === "object" && body.detail);
+    const error = new Error(forbidden ? options.forbidden ?? "This token does not carry the ops role." : problemText(body, response.status));
     error.status = response.status;
     error.body = body;
     throw error;
@@ -260,8 +259,17 @@ function onSummaryEvent(summary) {
 }
 
 function onSummary(summary) {
+  showReviewCount(summary.countsByState.UnderReview ?? 0);
   if (state.route?.name === "overview") renderOverview(summary);
   else if (state.route?.name === "sagas") refreshListQuietly();
+  else if (state.route?.name === "reviews") refreshReviewsQuietly();
+}
+
+function showReviewCount(count) {
+  const element = document.getElementById("nav-review-count");
+  element.hidden = count === 0;
+  element.textContent = count;
+  element.setAttribute("aria-label", `${count} under review`);
 }
 
 // ---------- Sign in ----------
@@ -330,6 +338,7 @@ function parseRoute(url) {
   if (path === "/ops/sagas") return { name: "sagas", query: url.searchParams };
   if ((match = path.match(/^\/ops\/sagas\/([0-9a-fA-F-]{36})$/))) return { name: "saga", id: match[1].toLowerCase() };
   if (path === "/ops/state-machine") return { name: "state-machine" };
+  if (path === "/ops/reviews") return { name: "reviews" };
   return { name: "not-found" };
 }
 
@@ -354,6 +363,7 @@ async function navigate(url, push = true) {
       case "sagas": await showList(state.route.query); break;
       case "saga": await showSaga(state.route.id); break;
       case "state-machine": await showStateMachine(); break;
+      case "reviews": await showReviews(); break;
       default: page("Not found", [h("p", {}, "There is no such page in the console. ", link("/ops", "Go to the overview."))]);
     }
   } catch (error) {
@@ -701,6 +711,9 @@ function openAction(id, action) {
   document.getElementById("action-effect").textContent = action.effect;
   submit.textContent = labels.confirm;
   submit.className = labels.danger ? "button button-danger" : "button button-primary";
+  document.getElementById("action-reason-note").textContent = "(required; kept in the ops audit, not shown to the buyer)";
+  reason.maxLength = 500;
+  reason.oninput = null;
   reason.value = "";
   error.hidden = true;
   reason.removeAttribute("aria-invalid");
@@ -737,6 +750,206 @@ function showMessage(text, kind) {
   if (!container) return;
   container.replaceChildren(h("p", { class: `notice notice-${kind}`, role: "status" }, text));
   announce(text);
+}
+
+// ---------- Review desk ----------
+
+// Compliance's queue of potential matches, read through ordering (/v1/review-desk) with the signed-in person's token:
+// compliance decides what each role sees (the listed party and the score to officers only) and records the officer who
+// rules. The page re-reads the queue when the live summary changes and every few seconds, never while a ruling is being
+// written, and an officer's typed reason is kept per review until compliance has recorded it.
+const REVIEW_DESK = "/v1/review-desk";
+const PARTY_ROLES = { end_user: "End user", buyer: "Buyer", buyer_parent: "Buyer's parent" };
+const RULINGS = {
+  clear: {
+    button: "Clear…", title: "Clear this potential match?", confirm: "Clear", danger: false,
+    effect: "A false positive: compliance screens the reservation again with this resemblance set aside, and it goes on.",
+  },
+  confirm: {
+    button: "Confirm match…", title: "Confirm this potential match?", confirm: "Confirm match", danger: true,
+    effect: "The party is the listed one: compliance files a denial and the reservation is Rejected.",
+  },
+};
+
+async function showReviews() {
+  page("Review desk", [
+    h("div", { id: "review-message" }),
+    h("div", { id: "review-status" }),
+    h("div", { id: "reviews" }, h("p", { class: "muted" }, "Loading…")),
+  ], { head: h("p", { class: "muted" }, "Potential matches awaiting a compliance officer, oldest first. Each must be ruled on before it is due "
+    + "(the earlier of the screening deadline and the cutoff); unattended, the reservation fails closed.") });
+  await loadReviews();
+  state.timer = setInterval(() => {
+    if (!document.hidden) refreshReviewsQuietly();
+  }, 5000);
+}
+
+let reviewsRefresh = null;
+function refreshReviewsQuietly() {
+  clearTimeout(reviewsRefresh);
+  reviewsRefresh = setTimeout(() => {
+    if (state.route?.name === "reviews" && !document.getElementById("action-dialog").open) loadReviews();
+  }, 300);
+}
+
+async function loadReviews() {
+  const container = document.getElementById("reviews");
+  const status = document.getElementById("review-status");
+  if (!container) return;
+  let queue;
+  try {
+    queue = await api(REVIEW_DESK);
+  } catch (error) {
+    if (state.route?.name === "reviews") showReviewsUnavailable(error.message);
+    return;
+  }
+  if (state.route?.name !== "reviews") return;
+  if (queue.unavailable) {
+    showReviewsUnavailable(queue.unavailable);
+    return;
+  }
+  state.clockOffset = new Date(queue.at).getTime() - Date.now();
+  const shown = JSON.stringify(state.reviews && { ...state.reviews, at: null });
+  const fresh = JSON.stringify({ ...queue, at: null });
+  state.reviews = queue;
+  status.replaceChildren(queue.mayRule ? "" : h("p", { class: "notice", "data-testid": "viewer-notice" },
+    "You can watch the queue: only a compliance officer can clear or confirm a potential match, and only officers see the listed party and the score."));
+  // Re-render only on change: a re-render would move the focus of an officer reading the queue with the keyboard.
+  if (shown !== fresh || !container.querySelector("[data-decision], .empty")) renderReviews(queue);
+}
+
+// Keeps the last queue on screen, marked as not current, so a blip of compliance does not blank the desk.
+function showReviewsUnavailable(message) {
+  const container = document.getElementById("reviews");
+  document.getElementById("review-status").replaceChildren(h("p", { class: "notice notice-error", role: "alert", "data-testid": "reviews-unavailable" },
+    state.reviews ? `${message} Showing the queue as of ${new Date(state.reviews.at).toISOString()}.` : message));
+  if (!state.reviews) container.replaceChildren();
+  else if (!container.querySelector("[data-decision], .empty")) renderReviews(state.reviews);
+}
+
+function renderReviews(queue) {
+  const container = document.getElementById("reviews");
+  const focused = document.activeElement?.dataset?.ruling ? [document.activeElement.dataset.ruling, document.activeElement.closest("[data-decision]")?.dataset.decision] : null;
+  container.replaceChildren(queue.reviews.length === 0
+    ? h("section", { class: "panel" }, h("p", { class: "empty" }, "No potential match awaits review."))
+    : h("div", {}, queue.reviews.map((row) => reviewCard(row, queue.mayRule))));
+  if (focused) container.querySelector(`[data-decision="${focused[1]}"] [data-ruling="${focused[0]}"]`)?.focus();
+}
+
+function reviewCard(row, mayRule) {
+  const review = row.review;
+  const titleId = `review-${review.decisionId}`;
+  const withheld = () => h("span", { class: "muted" }, "officers only");
+  const matches = h("table", {},
+    h("caption", { class: "sr-only" }, "Resemblances under review"),
+    h("thead", {}, h("tr", {},
+      h("th", { scope: "col" }, "Party"), h("th", { scope: "col" }, "Name screened"), h("th", { scope: "col" }, "Resembles (listed party)"),
+      h("th", { scope: "col" }, "List"), h("th", { scope: "col", class: "num" }, "Score"))),
+    h("tbody", {}, review.matches.map((match) => h("tr", { "data-role": match.role },
+      h("td", { "data-testid": "party-role" }, PARTY_ROLES[match.role] ?? match.role),
+      h("td", { "data-testid": "screened-name" }, match.queriedName, match.mixesScripts ? h("span", { class: "disguise", title: "The name mixes writing systems, a sign of disguise." }, "mixed scripts") : null),
+      h("td", { "data-testid": "listed-party" }, match.entryName == null ? withheld()
+        : [match.entryName, match.matchedName && match.matchedName !== match.entryName ? h("div", { class: "muted small" }, `as “${match.matchedName}”`) : null]),
+      h("td", {}, match.list ?? withheld()),
+      h("td", { class: "num" }, match.score == null ? withheld() : [
+        h("span", { class: "score", "data-testid": "score" }, match.score.toFixed(2)),
+        h("div", { class: "muted small" }, `review from ${match.reviewThreshold?.toFixed(2) ?? "—"}, match from ${match.threshold.toFixed(2)}`)])))));
+  const dueLabel = !review.due ? "no deadline"
+    : review.cutoff && review.due === review.cutoff ? "the cutoff" : "the screening deadline";
+  const facts = h("dl", { class: "facts" },
+    fact("Buyer", review.buyerId),
+    fact("End user", review.endUser ? `${review.endUser.name} (${review.endUser.country})` : "—"),
+    fact("Destination", review.destinationCountry ?? "—"),
+    fact("SKUs", review.skus.join(", ")),
+    fact("Filed", utc(review.filedAt)),
+    fact("Screening deadline", utc(review.decideBy)),
+    fact("Cutoff", review.cutoff ? utc(review.cutoff) : h("span", { class: "muted" }, "none")),
+    fact("Decision", h("span", { class: "mono" }, review.decisionId)));
+  const ended = row.ended;
+  const buttons = ended
+    ? h("p", { class: "notice notice-error", "data-testid": "too-late" }, `Too late: the reservation ended ${row.reservationState}; a ruling would change nothing.`)
+    : mayRule
+      ? h("div", { class: "actions", role: "group", "aria-label": "Ruling" },
+        ["clear", "confirm"].map((ruling) => h("button", {
+          type: "button",
+          class: ruling === "confirm" ? "button button-danger" : "button button-primary",
+          "data-ruling": ruling,
+          onclick: () => openRuling(row, ruling),
+        }, RULINGS[ruling].button)))
+      : null;
+  return h("section", { class: "panel review", "aria-labelledby": titleId, "data-decision": review.decisionId, "data-reservation": review.reservationId, "data-ended": String(ended) },
+    h("header", {},
+      h("div", { class: "review-title" },
+        h("h2", { id: titleId }, "Reservation ", link(`/ops/sagas/${review.reservationId}`, shortId(review.reservationId), { class: "mono", "aria-label": `Reservation ${review.reservationId}` })),
+        row.reservationState ? badge(row.reservationState) : null),
+      h("p", { class: "review-due" },
+        h("span", { class: "muted small" }, ended ? "Ended" : `Due (${dueLabel}) in`),
+        ended ? h("span", { class: "muted" }, "—") : review.due ? countdown(review.due) : h("span", { class: "muted" }, "no deadline"))),
+    h("div", { class: "panel-body" },
+      h("div", { class: "table-wrap" }, matches),
+      facts,
+      buttons));
+}
+
+function openRuling(row, ruling) {
+  const review = row.review;
+  const labels = RULINGS[ruling];
+  const dialog = document.getElementById("action-dialog");
+  const form = document.getElementById("action-form");
+  const reason = document.getElementById("action-reason");
+  const error = document.getElementById("action-error");
+  const submit = document.getElementById("action-submit");
+  const draftKey = `${review.decisionId}:${ruling}`;
+  document.getElementById("action-title").textContent = labels.title;
+  document.getElementById("action-effect").textContent =
+    `${labels.effect} Reservation ${review.reservationId}, ${review.matches.map((m) => `${PARTY_ROLES[m.role] ?? m.role} “${m.queriedName}”`).join(", ")}.`;
+  document.getElementById("action-reason-note").textContent = "(required; kept by compliance with your ruling and your name, not shown to the buyer)";
+  submit.textContent = labels.confirm;
+  submit.className = labels.danger ? "button button-danger" : "button button-primary";
+  reason.maxLength = 2000;
+  // What the officer typed survives a refusal, closing the dialog and the queue's refreshes, until compliance records it.
+  reason.value = state.drafts.get(draftKey) ?? "";
+  reason.oninput = () => state.drafts.set(draftKey, reason.value);
+  error.hidden = true;
+  reason.removeAttribute("aria-invalid");
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    if (reason.value.trim() === "") {
+      error.textContent = "Give a reason: compliance keeps it with your ruling.";
+      error.hidden = false;
+      reason.setAttribute("aria-invalid", "true");
+      reason.focus();
+      return;
+    }
+    submit.disabled = true;
+    error.hidden = true;
+    reason.removeAttribute("aria-invalid");
+    try {
+      const recorded = await api(`${REVIEW_DESK}/${review.decisionId}/${ruling}`, {
+        method: "POST",
+        body: { reason: reason.value.trim(), reservationId: review.reservationId },
+        forbidden: "Only a compliance officer can rule on a potential match.",
+      });
+      state.drafts.delete(draftKey);
+      dialog.close();
+      const text = `${recorded.ruling} by ${recorded.ruledBy}: compliance filed ${recorded.rulingOutcome} for reservation ${recorded.reservationId}.`;
+      document.getElementById("review-message")?.replaceChildren(h("p", { class: "notice notice-ok", role: "status", "data-testid": "ruling-recorded" }, text));
+      announce(text);
+      await loadReviews();
+    } catch (failure) {
+      error.textContent = failure.message;
+      error.hidden = false;
+      reason.focus();
+    } finally {
+      submit.disabled = false;
+    }
+  };
+  document.getElementById("action-dismiss").onclick = () => {
+    dialog.close();
+    refreshReviewsQuietly();
+  };
+  dialog.showModal();
+  reason.focus();
 }
 
 // ---------- State machine ----------
