@@ -28,28 +28,22 @@ public static class ReviewDeskApi
                 + "and the name screened only. While compliance cannot be reached, 200 with `unavailable` and no reviews.")
             .Produces<ReviewQueue>()
             .ProducesProblem(StatusCodes.Status403Forbidden);
-        desk.MapPost("/{decisionId}/clear", (string decisionId, RulingRequest? request, HttpContext http, OrderingDbContext db, ComplianceReviews compliance, CancellationToken cancellationToken) =>
-                RuleAsync(decisionId, "clear", request, http, db, compliance, cancellationToken))
-            .RequireAuthorization(BrokeringRoles.ComplianceOfficer)
-            .WithSummary("Clears a potential match with a reason (officers): the reservation goes on.")
-            .Produces<ComplianceRuling>()
-            .ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status403Forbidden)
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
-        desk.MapPost("/{decisionId}/confirm", (string decisionId, RulingRequest? request, HttpContext http, OrderingDbContext db, ComplianceReviews compliance, CancellationToken cancellationToken) =>
-                RuleAsync(decisionId, "confirm", request, http, db, compliance, cancellationToken))
-            .RequireAuthorization(BrokeringRoles.ComplianceOfficer)
-            .WithSummary("Confirms a potential match with a reason (officers): the reservation is Rejected.")
-            .Produces<ComplianceRuling>()
-            .ProducesValidationProblem()
-            .ProducesProblem(StatusCodes.Status403Forbidden)
-            .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        MapRuling(desk, "clear", "Clears a potential match with a reason (officers): the reservation goes on.");
+        MapRuling(desk, "confirm", "Confirms a potential match with a reason (officers): the reservation is Rejected.");
         return app;
     }
+
+    private static void MapRuling(RouteGroupBuilder desk, string ruling, string summary) =>
+        desk.MapPost($"/{{decisionId}}/{ruling}", (string decisionId, RulingRequest? request, HttpContext http, OrderingDbContext db, ComplianceReviews compliance, CancellationToken cancellationToken) =>
+                RuleAsync(decisionId, ruling, request, http, db, compliance, cancellationToken))
+            .RequireAuthorization(BrokeringRoles.ComplianceOfficer)
+            .WithSummary(summary)
+            .Produces<ComplianceRuling>()
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
     /// <summary>Body of a ruling.</summary>
     /// <param name="Reason">Why, in the officer's words (required; kept by compliance with the ruling).</param>
