@@ -4,7 +4,7 @@ using System.Text.Json;
 using Brokering.Ordering.Data;
 using Brokering.Ordering.IntegrationTests.Support;
 using Brokering.Ordering.Reservations;
-using Brokering.Ordering.Webhooks;
+using Brokering.Webhooks;
 using Brokering.Testing;
 using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;

@@ -1,6 +1,6 @@
 using System.Text;
 using Brokering.Client.Webhooks;
-using Brokering.Ordering.Webhooks;
+using Brokering.Webhooks;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Brokering.Ordering.IntegrationTests;

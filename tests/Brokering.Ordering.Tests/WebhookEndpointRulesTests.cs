@@ -1,5 +1,5 @@
 using System.Net;
-using Brokering.Ordering.Webhooks;
+using Brokering.Webhooks;
 using Shouldly;
 
 namespace Brokering.Ordering.Tests;

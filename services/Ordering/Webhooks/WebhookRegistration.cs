@@ -1,4 +1,5 @@
 using Brokering.Ordering.Ops;
+using Brokering.Webhooks;
 
 namespace Brokering.Ordering.Webhooks;
 
@@ -9,14 +10,9 @@ namespace Brokering.Ordering.Webhooks;
 /// <param name="Description">Optional: what the endpoint is, for the tenant's own records.</param>
 public sealed record CreateSubscriptionRequest(string? Url, List<string?>? EventTypes, List<string?>? Statuses, string? Description);
 
-/// <summary>A subscription that passed <see cref="WebhookRegistration.Validate"/>.</summary>
-public sealed record ValidSubscription(string Url, IReadOnlyList<string> EventTypes, IReadOnlyList<string> Statuses, string? Description);
-
 /// <summary>Checks a new subscription, naming each bad field by its path in the request.</summary>
-public sealed class WebhookRegistration(EndpointAddressRules addresses, StateMachineDiagram diagram, WebhookOptions options)
+public sealed class WebhookRegistration(WebhookRequestRules rules, StateMachineDiagram diagram)
 {
-    public const int MaxDescriptionLength = 200;
-
     public (ValidSubscription? Subscription, Dictionary<string, string[]> Errors) Validate(CreateSubscriptionRequest? request)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
@@ -26,29 +22,7 @@ public sealed class WebhookRegistration(EndpointAddressRules addresses, StateMac
             return (null, errors);
         }
 
-        if (string.IsNullOrWhiteSpace(request.Url))
-        {
-            errors["url"] = ["Required: the HTTPS endpoint to deliver to."];
-        }
-        else if (addresses.Refusal(request.Url, options.MaxUrlLength) is { } refusal)
-        {
-            errors["url"] = [refusal];
-        }
-
-        var eventTypes = (request.EventTypes ?? []).Distinct(StringComparer.Ordinal).ToList();
-        if (eventTypes.Count == 0)
-        {
-            errors["eventTypes"] = [$"One or more of {string.Join(", ", WebhookEventTypes.All)}."];
-        }
-
-        for (var i = 0; i < (request.EventTypes?.Count ?? 0); i++)
-        {
-            if (!WebhookEventTypes.All.Contains(request.EventTypes![i] ?? string.Empty, StringComparer.Ordinal))
-            {
-                errors[$"eventTypes[{i}]"] = [$"Unknown event type: one of {string.Join(", ", WebhookEventTypes.All)}."];
-            }
-        }
-
+        var eventTypes = rules.Check(request.Url, request.EventTypes, request.Description, WebhookEventTypes.All, errors);
         var known = diagram.States.Select(state => state.Name).Where(name => name != StateMachineDiagram.InitialState).ToList();
         for (var i = 0; i < (request.Statuses?.Count ?? 0); i++)
         {
@@ -58,13 +32,8 @@ public sealed class WebhookRegistration(EndpointAddressRules addresses, StateMac
             }
         }
 
-        if (request.Description is { Length: > MaxDescriptionLength })
-        {
-            errors["description"] = [$"At most {MaxDescriptionLength} characters."];
-        }
-
         return errors.Count > 0
             ? (null, errors)
-            : (new ValidSubscription(request.Url!, eventTypes!, (request.Statuses ?? []).Distinct(StringComparer.Ordinal).ToList()!, request.Description), errors);
+            : (new ValidSubscription(request.Url!, eventTypes, (request.Statuses ?? []).Distinct(StringComparer.Ordinal).ToList()!, request.Description), errors);
     }
 }

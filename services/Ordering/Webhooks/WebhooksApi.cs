@@ -1,6 +1,6 @@
-using System.Globalization;
 using Brokering.Ordering.Buyers;
 using Brokering.ServiceDefaults.Security;
+using Brokering.Webhooks;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Brokering.Ordering.Webhooks;
@@ -42,7 +42,7 @@ public static class WebhooksApi
     }
 
     private static async Task<Results<Created<SubscriptionCreated>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        HttpContext http, CreateSubscriptionRequest request, WebhookRegistration registration, WebhookSubscriptions subscriptions,
+        HttpContext http, CreateSubscriptionRequest request, WebhookRegistration registration, WebhookDeliveryLog<WebhooksDbContext> subscriptions,
         CancellationToken cancellationToken)
     {
         var tenant = BuyerIdentity.Of(http);
@@ -52,74 +52,54 @@ public static class WebhooksApi
             return TypedResults.ValidationProblem(errors);
         }
 
-        return await subscriptions.CreateAsync(tenant, valid, cancellationToken) switch
+        return await subscriptions.CreateAsync(tenant, valid, cancellationToken, ReservationChangeFanOut.FeedHeadAsync) switch
         {
-            WebhookSubscriptions.Creation.Created created => TypedResults.Created(
+            WebhookDeliveryLog<WebhooksDbContext>.Creation.Created created => TypedResults.Created(
                 $"/v1/webhooks/subscriptions/{created.Subscription.Id}",
                 new SubscriptionCreated(SubscriptionView.Of(created.Subscription), created.Subscription.Secret)),
-            WebhookSubscriptions.Creation.LimitReached limit => TypedResults.Problem(
+            WebhookDeliveryLog<WebhooksDbContext>.Creation.LimitReached limit => TypedResults.Problem(
                 $"This organisation has {limit.Limit} subscriptions, as many as it may; delete one first.",
                 statusCode: StatusCodes.Status409Conflict, title: "Subscription limit reached."),
             _ => TypedResults.Problem(statusCode: StatusCodes.Status500InternalServerError),
         };
     }
 
-    private static async Task<Ok<SubscriptionList>> ListAsync(HttpContext http, WebhookSubscriptions subscriptions, CancellationToken cancellationToken) =>
+    private static async Task<Ok<SubscriptionList>> ListAsync(HttpContext http, WebhookDeliveryLog<WebhooksDbContext> subscriptions, CancellationToken cancellationToken) =>
         TypedResults.Ok(new SubscriptionList([.. (await subscriptions.ListAsync(BuyerIdentity.Of(http), cancellationToken)).Select(SubscriptionView.Of)]));
 
     private static async Task<Results<Ok<SubscriptionView>, ProblemHttpResult>> GetAsync(
-        HttpContext http, Guid id, WebhookSubscriptions subscriptions, CancellationToken cancellationToken) =>
+        HttpContext http, Guid id, WebhookDeliveryLog<WebhooksDbContext> subscriptions, CancellationToken cancellationToken) =>
         await subscriptions.GetAsync(BuyerIdentity.Of(http), id, cancellationToken) is { } found ? TypedResults.Ok(SubscriptionView.Of(found)) : NotFound(id);
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        HttpContext http, Guid id, WebhookSubscriptions subscriptions, CancellationToken cancellationToken) =>
+        HttpContext http, Guid id, WebhookDeliveryLog<WebhooksDbContext> subscriptions, CancellationToken cancellationToken) =>
         await subscriptions.DeleteAsync(BuyerIdentity.Of(http), id, cancellationToken) ? TypedResults.NoContent() : NotFound(id);
 
     private static async Task<Results<Ok<SubscriptionView>, ProblemHttpResult>> PauseAsync(
-        HttpContext http, Guid id, WebhookSubscriptions subscriptions, CancellationToken cancellationToken) =>
+        HttpContext http, Guid id, WebhookDeliveryLog<WebhooksDbContext> subscriptions, CancellationToken cancellationToken) =>
         await subscriptions.PauseAsync(BuyerIdentity.Of(http), id, cancellationToken) is { } paused ? TypedResults.Ok(SubscriptionView.Of(paused)) : NotFound(id);
 
     private static async Task<Results<Ok<SubscriptionView>, ProblemHttpResult>> ResumeAsync(
-        HttpContext http, Guid id, WebhookSubscriptions subscriptions, CancellationToken cancellationToken) =>
+        HttpContext http, Guid id, WebhookDeliveryLog<WebhooksDbContext> subscriptions, CancellationToken cancellationToken) =>
         await subscriptions.ResumeAsync(BuyerIdentity.Of(http), id, cancellationToken) is { } resumed ? TypedResults.Ok(SubscriptionView.Of(resumed)) : NotFound(id);
 
     /// <summary>A page of the log: <paramref name="limit"/> 1–200 (default 50), from just before <paramref name="before"/> (a page's next).</summary>
     private static async Task<Results<Ok<DeliveryPage>, ValidationProblem, ProblemHttpResult>> DeliveriesAsync(
-        HttpContext http, Guid id, string? before, string? limit, WebhookSubscriptions subscriptions, CancellationToken cancellationToken)
+        HttpContext http, Guid id, string? before, string? limit, WebhookDeliveryLog<WebhooksDbContext> subscriptions, CancellationToken cancellationToken)
     {
-        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        long? cursor = null;
-        if (!string.IsNullOrEmpty(before))
-        {
-            if (long.TryParse(before, NumberStyles.None, CultureInfo.InvariantCulture, out var sequence) && sequence > 0)
-            {
-                cursor = sequence;
-            }
-            else
-            {
-                errors["before"] = ["Not a cursor this log handed out: pass a page's next, unchanged."];
-            }
-        }
-
-        var size = WebhookSubscriptions.DefaultDeliveryLimit;
-        if (limit is not null
-            && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out size) || size is < 1 or > WebhookSubscriptions.MaxDeliveryLimit))
-        {
-            errors["limit"] = [$"A whole number from 1 to {WebhookSubscriptions.MaxDeliveryLimit}."];
-        }
-
-        if (errors.Count > 0)
+        var (query, errors) = DeliveryLogQuery.Parse(before, limit);
+        if (query is not { } page)
         {
             return TypedResults.ValidationProblem(errors);
         }
 
-        return await subscriptions.DeliveriesAsync(BuyerIdentity.Of(http), id, cursor, size, cancellationToken) is { } page
-            ? TypedResults.Ok(page)
+        return await subscriptions.DeliveriesAsync(BuyerIdentity.Of(http), id, page.Before, page.Limit, cancellationToken) is { } deliveries
+            ? TypedResults.Ok(deliveries)
             : NotFound(id);
     }
 
     private static async Task<Results<Accepted<DeliveryView>, ProblemHttpResult>> ReplayAsync(
-        HttpContext http, Guid id, Guid deliveryId, WebhookSubscriptions subscriptions, CancellationToken cancellationToken) =>
+        HttpContext http, Guid id, Guid deliveryId, WebhookDeliveryLog<WebhooksDbContext> subscriptions, CancellationToken cancellationToken) =>
         await subscriptions.ReplayAsync(BuyerIdentity.Of(http), id, deliveryId, cancellationToken) is { } replay
             ? TypedResults.Accepted($"/v1/webhooks/subscriptions/{id}/deliveries", DeliveryView.Of(replay))
             : TypedResults.Problem($"No delivery {deliveryId} of subscription {id} exists for this organisation.",

@@ -1,4 +1,5 @@
 using Brokering.ServiceDefaults;
+using Brokering.Webhooks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
 
@@ -23,41 +24,10 @@ public sealed class WebhooksDbContext(DbContextOptions<WebhooksDbContext> option
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
-        modelBuilder.Entity<WebhookSubscription>(subscription =>
-        {
-            subscription.ToTable("webhook_subscriptions");
-            subscription.HasKey(s => s.Id);
-            subscription.Property(s => s.TenantId).HasMaxLength(200);
-            subscription.Property(s => s.Url).HasMaxLength(4096);
-            subscription.Property(s => s.Description).HasMaxLength(WebhookRegistration.MaxDescriptionLength);
-            subscription.Property(s => s.Secret).HasMaxLength(100);
-            subscription.Property(s => s.State).HasMaxLength(20);
-            subscription.Property(s => s.PausedBecause).HasMaxLength(1000);
-            subscription.HasIndex(s => new { s.TenantId, s.CreatedAt });
-        });
+        modelBuilder.AddWebhookTables();
 
-        modelBuilder.Entity<WebhookDelivery>(delivery =>
-        {
-            delivery.ToTable("webhook_deliveries");
-            delivery.HasKey(d => d.Id);
-            delivery.Property(d => d.Sequence).UseIdentityAlwaysColumn();
-            delivery.Property(d => d.TenantId).HasMaxLength(200);
-            delivery.Property(d => d.EventId).HasMaxLength(100);
-            delivery.Property(d => d.EventType).HasMaxLength(100);
-            delivery.Property(d => d.Status).HasMaxLength(20);
-            delivery.Property(d => d.LastError).HasMaxLength(1000);
-            delivery.HasOne<WebhookSubscription>().WithMany().HasForeignKey(d => d.SubscriptionId).OnDelete(DeleteBehavior.Cascade);
-
-            // A change becomes one first delivery per subscription, however often a fan-out pass is repeated.
-            delivery.HasIndex(d => new { d.SubscriptionId, d.ChangePosition }).IsUnique().HasFilter("replay_of IS NULL");
-
-            // The delivery log, newest first, and the per-reservation order check of the sender.
-            delivery.HasIndex(d => new { d.SubscriptionId, d.Sequence });
-            delivery.HasIndex(d => new { d.SubscriptionId, d.ReservationId, d.Sequence }).HasFilter("status = 'Pending'");
-
-            // What the sender looks for: pending deliveries by when they fall due.
-            delivery.HasIndex(d => d.NextAttemptAt).HasFilter("status = 'Pending'");
-        });
+        // A change becomes one first delivery per subscription, however often a fan-out pass is repeated.
+        modelBuilder.Entity<WebhookDelivery>().HasIndex(d => new { d.SubscriptionId, d.ChangePosition }).IsUnique().HasFilter("replay_of IS NULL");
     }
 }
 

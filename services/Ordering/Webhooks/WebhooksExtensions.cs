@@ -1,67 +1,20 @@
-using System.Net;
-using System.Net.Sockets;
 using Brokering.Ordering.Ops;
-using Microsoft.Extensions.Options;
+using Brokering.Webhooks;
 
 namespace Brokering.Ordering.Webhooks;
 
-/// <summary>Wiring of the buyers' webhooks: their tables, the registration rules, the dispatcher and its HTTP client.</summary>
+/// <summary>Wiring of the buyers' webhooks: their tables, the registration rules, and the shared dispatcher fed from the change feed.</summary>
 public static class WebhooksExtensions
 {
     public static WebApplicationBuilder AddWebhooks(this WebApplicationBuilder builder)
     {
-        builder.Services.AddOptions<WebhookOptions>().BindConfiguration("Webhooks");
-        var settings = builder.Configuration.GetSection("Webhooks").Get<WebhookOptions>() ?? new WebhookOptions();
-        if (settings.AllowInsecureLoopback && builder.Environment.IsProduction())
-        {
-            throw new InvalidOperationException(
-                "Webhooks:AllowInsecureLoopback is for tests and development only: it lets tenants aim deliveries at this host.");
-        }
-
         var connectionString = builder.Configuration.GetConnectionString("Database")
             ?? throw new InvalidOperationException("ConnectionStrings:Database is not configured.");
         builder.Services.AddDbContext<WebhooksDbContext>(options => WebhooksDbContext.Configure(options, connectionString));
-        builder.Services.AddSingleton(provider => new EndpointAddressRules(provider.GetRequiredService<IOptions<WebhookOptions>>().Value.AllowInsecureLoopback));
+        builder.AddWebhookDelivery<WebhooksDbContext>();
         builder.Services.AddSingleton(provider => new WebhookRegistration(
-            provider.GetRequiredService<EndpointAddressRules>(),
-            provider.GetRequiredService<StateMachineDiagram>(),
-            provider.GetRequiredService<IOptions<WebhookOptions>>().Value));
-        builder.Services.AddScoped<WebhookSubscriptions>();
-        builder.Services.AddHostedService<WebhookDispatcher>();
-        builder.Services.AddHttpClient(WebhookDispatcher.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(provider => GuardedHandler(provider.GetRequiredService<EndpointAddressRules>()));
+            provider.GetRequiredService<WebhookRequestRules>(), provider.GetRequiredService<StateMachineDiagram>()));
+        builder.Services.AddSingleton<IWebhookFanOut, ReservationChangeFanOut>();
         return builder;
     }
-
-    // Redirects are not followed (a 3xx is a failed attempt): a redirect could lead inside the network. Every
-    // connection resolves the endpoint's name itself and connects only to addresses the rules allow, so a name that
-    // points, or is re-pointed, at an inside address is refused at the moment it would be used.
-    private static SocketsHttpHandler GuardedHandler(EndpointAddressRules rules) => new()
-    {
-        AllowAutoRedirect = false,
-        UseCookies = false,
-        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-        ConnectCallback = async (context, cancellationToken) =>
-        {
-            var host = context.DnsEndPoint.Host;
-            var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken);
-            var allowed = addresses.Where(rules.MayConnectTo).ToArray();
-            if (allowed.Length == 0)
-            {
-                throw new HttpRequestException($"{host} resolves to no address webhooks may reach ({string.Join(", ", addresses.Select(a => a.ToString()))}).");
-            }
-
-            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                await socket.ConnectAsync(allowed, context.DnsEndPoint.Port, cancellationToken);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        },
-    };
 }

@@ -3,16 +3,15 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using Brokering.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
-namespace Brokering.Ordering.IntegrationTests.Support;
+namespace Brokering.Testing;
 
 /// <summary>
-/// A buyer's webhook endpoint: a real Kestrel server on a loopback port that records every request it gets and
+/// A tenant's webhook endpoint (a buyer's for ordering, a distributor's for inventory): a real Kestrel server on a loopback port that records every request it gets and
 /// answers each with the status <see cref="Answer"/> picks. It can be stopped (its port then refuses connections)
 /// and started again on the same port.
 /// </summary>
@@ -39,7 +38,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
 
-        // The test's output folder holds ordering's appsettings.json, whose Kestrel endpoints would win over ours.
+        // The test's output folder holds the service's appsettings.json, whose Kestrel endpoints would win over ours.
         builder.Configuration.Sources.Clear();
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, Port));
         builder.Logging.ClearProviders();
@@ -82,9 +81,9 @@ public sealed record ReceivedDelivery(string Id, string Timestamp, string Signat
 
     public JsonElement Data => JsonDocument.Parse(Body).RootElement.GetProperty("data");
 
-    public Guid ReservationId => Data.GetProperty("reservationId").GetGuid();
+    public string Type => JsonDocument.Parse(Body).RootElement.GetProperty("type").GetString()!;
 
-    public string To => Data.GetProperty("to").GetString()!;
+    public Guid ReservationId => Data.GetProperty("reservationId").GetGuid();
 
     /// <summary>
     /// Checks the signature as a receiver following Standard Webhooks does, written here from the scheme rather than

@@ -1,28 +1,37 @@
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
-using System.Text.Json;
-using Brokering.Ordering.Reservations.Changes;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
-namespace Brokering.Ordering.Webhooks;
+namespace Brokering.Webhooks;
 
 /// <summary>
-/// Turns each tenant's reservation changes into deliveries and sends them, on every replica.
+/// Where a service's deliveries come from, when they are made from a source of its own rather than recorded as events
+/// arrive: called by the <see cref="WebhookDispatcher{TContext}"/> on every pass, before it sends what is due.
+/// </summary>
+public interface IWebhookFanOut
+{
+    /// <summary>Makes deliveries of every subscription's new events; true when there may be more at once.</summary>
+    Task<bool> FanOutAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Sends a service's pending webhook deliveries (in its <typeparamref name="TContext"/>'s <c>webhook_deliveries</c>), on
+/// every replica, after each pass of the service's <see cref="IWebhookFanOut"/> if it has one.
 /// </summary>
 /// <remarks>
 /// <para>
-/// <b>Durable from the database.</b> Deliveries are made from the buyers' change feed (<see cref="ReservationChangeFeed"/>),
-/// which the saga writes in each step's own transaction, through a cursor kept on each subscription: one transaction
-/// inserts a page's deliveries and moves the cursor past it. A change committed is in the feed, a delivery made is a
-/// row, so a restart (or a crash) between a change and its delivery loses nothing, and the feed's guarantee (no change
-/// ever appears behind a cursor) means the cursor never passes a change it has not seen. The saga is untouched.
+/// <b>Durable from the database.</b> A delivery is a row, made in a transaction of the service's own (from its change
+/// feed, or as an outbox event arrives), so a restart or a crash loses nothing: what was not yet accepted is sent again.
 /// </para>
 /// <para>
 /// <b>Ordered per reservation.</b> A delivery is sent only when no earlier delivery of the same reservation to the same
-/// subscription is still pending, so a later change of a reservation never overtakes an earlier one, even while the
+/// subscription is still pending, so a later event of a reservation never overtakes an earlier one, even while the
 /// earlier one is being retried; deliveries of different reservations go out side by side.
 /// </para>
 /// <para>
@@ -30,19 +39,21 @@ namespace Brokering.Ordering.Webhooks;
 /// that dies mid-send leaves the claim to lapse and the delivery is sent again, under the same <c>webhook-id</c>.
 /// No database transaction is held open across the HTTP call.
 /// </para>
+/// <para>
+/// <b>Retried with back-off, paused after repeated failures.</b> A failed attempt is tried again after a wait that
+/// doubles from <see cref="WebhookOptions.RetryBaseInterval"/> up to <see cref="WebhookOptions.RetryMaxInterval"/>;
+/// <see cref="WebhookOptions.FailuresBeforePause"/> failures in a row pause the subscription until its tenant resumes it.
+/// </para>
 /// </remarks>
-public sealed partial class WebhookDispatcher(
+public sealed class WebhookDispatcher<TContext>(
     IServiceScopeFactory scopes,
     IHttpClientFactory http,
     IOptions<WebhookOptions> options,
     TimeProvider clock,
-    ILogger<WebhookDispatcher> logger) : BackgroundService
+    IEnumerable<IWebhookFanOut> fanOuts,
+    ILogger<WebhookDispatcher<TContext>> logger) : BackgroundService
+    where TContext : DbContext
 {
-    /// <summary>The named HTTP client deliveries are sent with (no redirects, the address guard on every connection).</summary>
-    public const string HttpClientName = "webhooks";
-
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
     // The oldest due deliveries whose reservation has nothing earlier still pending for the subscription, claimed for a
     // lease; SKIP LOCKED lets replicas claim side by side without waiting on each other.
     private const string ClaimDue = """
@@ -73,7 +84,11 @@ public sealed partial class WebhookDispatcher(
             var busy = false;
             try
             {
-                busy |= await FanOutAsync(stoppingToken);
+                foreach (var fanOut in fanOuts)
+                {
+                    busy |= await fanOut.FanOutAsync(stoppingToken);
+                }
+
                 busy |= await SendDueAsync(stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -83,7 +98,7 @@ public sealed partial class WebhookDispatcher(
             catch (Exception e)
             {
                 // The database is away or the like: everything is still in its tables, so simply try again later.
-                LogPassFailed(e);
+                WebhookLog.PassFailed(logger, e);
             }
 
             if (!busy)
@@ -93,98 +108,6 @@ public sealed partial class WebhookDispatcher(
         }
     }
 
-    /// <summary>Makes deliveries of every subscription's new changes; true when there may be more at once.</summary>
-    private async Task<bool> FanOutAsync(CancellationToken cancellationToken)
-    {
-        // Only the subscriptions with a final change past their position, found in one statement: an idle replica
-        // then costs one read per pass, not a locking transaction per subscription.
-        List<Guid> subscriptions;
-        await using (var scope = scopes.CreateAsyncScope())
-        {
-            subscriptions = await scope.ServiceProvider.GetRequiredService<WebhooksDbContext>().Database
-                .SqlQuery<Guid>($"""
-                    SELECT s.id AS "Value"
-                    FROM webhook_subscriptions s
-                    WHERE EXISTS (
-                        SELECT 1 FROM reservation_changes c
-                        WHERE c.buyer_id = s.tenant_id
-                          AND (c.transaction_order, c.position) > (CAST(s.feed_transaction_order::text AS xid8), s.feed_position)
-                          AND c.transaction_order < pg_snapshot_xmin(pg_current_snapshot()))
-                    """)
-                .ToListAsync(cancellationToken);
-        }
-
-        var more = false;
-        foreach (var id in subscriptions)
-        {
-            more |= await FanOutAsync(id, cancellationToken);
-        }
-
-        return more;
-    }
-
-    private async Task<bool> FanOutAsync(Guid subscriptionId, CancellationToken cancellationToken)
-    {
-        var batch = options.Value.FanOutBatch;
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<WebhooksDbContext>();
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-
-        // Another replica on the same subscription: leave it to that one.
-        var subscription = await db.Subscriptions
-            .FromSql($"SELECT * FROM webhook_subscriptions WHERE id = {subscriptionId} FOR UPDATE SKIP LOCKED")
-            .SingleOrDefaultAsync(cancellationToken);
-        if (subscription is null)
-        {
-            return false;
-        }
-
-        var after = new ChangeCursor((ulong)subscription.FeedTransactionOrder, subscription.FeedPosition);
-        var page = await scope.ServiceProvider.GetRequiredService<ReservationChangeFeed>()
-            .ReadAsync(subscription.TenantId, after, batch, cancellationToken);
-        if (page.Changes.Count == 0)
-        {
-            return false;
-        }
-
-        var now = clock.GetUtcNow();
-        var wanted = page.Changes.Where(change => Wants(subscription, change)).ToList();
-        if (wanted.Count > 0)
-        {
-            // One statement, rows in feed order: the sequence that orders a reservation's deliveries is taken in that
-            // order (EF would batch the inserts in an order of its own).
-            await db.Database.ExecuteSqlInterpolatedAsync($"""
-                INSERT INTO webhook_deliveries (id, subscription_id, tenant_id, event_id, event_type, reservation_id,
-                                                change_position, body, status, attempts, next_attempt_at, created_at)
-                SELECT u.id, {subscription.Id}, {subscription.TenantId}, u.event_id, {WebhookEventTypes.ReservationStatusChanged},
-                       u.reservation_id, u.change_position, u.body, 'Pending', 0, {now}, {now}
-                FROM unnest({wanted.Select(_ => Guid.CreateVersion7()).ToArray()}, {wanted.Select(c => "chg_" + c.Cursor).ToArray()},
-                            {wanted.Select(c => c.ReservationId).ToArray()}, {wanted.Select(PositionOf).ToArray()},
-                            {wanted.Select(BodyOf).ToArray()})
-                     WITH ORDINALITY AS u(id, event_id, reservation_id, change_position, body, n)
-                ORDER BY u.n
-                """, cancellationToken);
-        }
-
-        subscription.FeedTransactionOrder = checked((long)page.NextCursor.TransactionOrder);
-        subscription.FeedPosition = page.NextCursor.Position;
-        await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return page.Changes.Count == batch;
-    }
-
-    private static long PositionOf(ChangeView change) =>
-        ChangeCursor.TryParse(change.Cursor, out var cursor) ? cursor.Position : throw new InvalidOperationException("The feed handed out a cursor it cannot read.");
-
-    private static string BodyOf(ChangeView change) => JsonSerializer.Serialize(
-        new StatusChangedEvent(WebhookEventTypes.ReservationStatusChanged, change.At,
-            new StatusChangedData(change.ReservationId, change.From, change.To, change.Event, change.Reason, change.At, change.Cursor)),
-        Json);
-
-    private static bool Wants(WebhookSubscription subscription, ChangeView change) =>
-        subscription.EventTypes.Contains(WebhookEventTypes.ReservationStatusChanged)
-        && (subscription.Statuses.Count == 0 || subscription.Statuses.Contains(change.To));
-
     /// <summary>Claims the deliveries due and sends them side by side; true when a full batch was claimed.</summary>
     private async Task<bool> SendDueAsync(CancellationToken cancellationToken)
     {
@@ -192,7 +115,7 @@ public sealed partial class WebhookDispatcher(
         List<Claimed> claimed;
         await using (var scope = scopes.CreateAsyncScope())
         {
-            var db = scope.ServiceProvider.GetRequiredService<WebhooksDbContext>();
+            var db = scope.ServiceProvider.GetRequiredService<TContext>();
             var now = clock.GetUtcNow();
             claimed = [];
             await db.Database.OpenConnectionAsync(cancellationToken);
@@ -230,7 +153,7 @@ public sealed partial class WebhookDispatcher(
 
             using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             attempt.CancelAfter(settings.DeliveryTimeout);
-            using var response = await http.CreateClient(HttpClientName)
+            using var response = await http.CreateClient(WebhookDelivery.HttpClientName)
                 .SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attempt.Token);
             status = (int)response.StatusCode;
             error = response.IsSuccessStatusCode ? null : $"The endpoint answered {status} {response.ReasonPhrase}.";
@@ -258,7 +181,7 @@ public sealed partial class WebhookDispatcher(
         var settings = options.Value;
         var now = clock.GetUtcNow();
         await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<WebhooksDbContext>();
+        var db = scope.ServiceProvider.GetRequiredService<TContext>();
         // The subscription row first, then the delivery: the order a deletion of the subscription locks them in.
         await using var transaction = await db.Database.BeginTransactionAsync(CancellationToken.None);
         if (error is null)
@@ -289,7 +212,7 @@ public sealed partial class WebhookDispatcher(
                     last_error = {error}, next_attempt_at = {next}, claimed_until = NULL
                 WHERE id = {delivery.Id}
                 """);
-            LogAttemptFailed(delivery.Id, delivery.Attempts + 1, error);
+            WebhookLog.AttemptFailed(logger, delivery.Id, delivery.Attempts + 1, error);
         }
 
         await transaction.CommitAsync(CancellationToken.None);
@@ -300,13 +223,13 @@ public sealed partial class WebhookDispatcher(
         try
         {
             await using var scope = scopes.CreateAsyncScope();
-            await scope.ServiceProvider.GetRequiredService<WebhooksDbContext>().Database
+            await scope.ServiceProvider.GetRequiredService<TContext>().Database
                 .ExecuteSqlInterpolatedAsync($"UPDATE webhook_deliveries SET claimed_until = NULL WHERE id = {deliveryId}");
         }
         catch (Exception e)
         {
             // The claim then lapses by itself after its lease.
-            LogReleaseFailed(e, deliveryId);
+            WebhookLog.ReleaseFailed(logger, e, deliveryId);
         }
     }
 
@@ -321,13 +244,17 @@ public sealed partial class WebhookDispatcher(
 
     /// <summary>A delivery this replica has claimed, with what sending it needs.</summary>
     private sealed record Claimed(Guid Id, Guid SubscriptionId, string EventId, string Body, int Attempts, string Url, string Secret);
+}
 
+/// <summary>The dispatcher's log lines (generated: a generic class cannot hold them).</summary>
+internal static partial class WebhookLog
+{
     [LoggerMessage(Level = LogLevel.Warning, Message = "A webhook pass failed; trying again shortly.")]
-    private partial void LogPassFailed(Exception exception);
+    public static partial void PassFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Webhook delivery {DeliveryId} attempt {Attempt} failed: {Error}")]
-    private partial void LogAttemptFailed(Guid deliveryId, int attempt, string error);
+    public static partial void AttemptFailed(ILogger logger, Guid deliveryId, int attempt, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not hand back the claim on webhook delivery {DeliveryId}.")]
-    private partial void LogReleaseFailed(Exception exception, Guid deliveryId);
+    public static partial void ReleaseFailed(ILogger logger, Exception exception, Guid deliveryId);
 }

@@ -1,4 +1,4 @@
-namespace Brokering.Ordering.Webhooks;
+namespace Brokering.Webhooks;
 
 /// <summary>
 /// One event to send to one subscription's endpoint, with the outcome of its attempts so far: the tenant's delivery
@@ -6,6 +6,9 @@ namespace Brokering.Ordering.Webhooks;
 /// </summary>
 public sealed class WebhookDelivery
 {
+    /// <summary>The named HTTP client deliveries are sent with (no redirects, the address guard on every connection).</summary>
+    public const string HttpClientName = "webhooks";
+
     public Guid Id { get; set; }
     public Guid SubscriptionId { get; set; }
     public string TenantId { get; set; } = null!;
@@ -15,14 +18,14 @@ public sealed class WebhookDelivery
 
     /// <summary>
     /// The <c>webhook-id</c>: the same on every attempt and on a replay, so a receiver can drop duplicates. For a status
-    /// change it is <c>chg_</c> and the change's cursor in the buyer's change feed.
+    /// change in ordering it is <c>chg_</c> and the change's cursor in the buyer's change feed.
     /// </summary>
     public string EventId { get; set; } = null!;
 
     public string EventType { get; set; } = null!;
     public Guid ReservationId { get; set; }
 
-    /// <summary>The change feed position of the change it carries (with the subscription, unique for a first delivery).</summary>
+    /// <summary>The feed position of the change it carries, for a service whose deliveries come from a feed; 0 otherwise.</summary>
     public long ChangePosition { get; set; }
 
     /// <summary>The JSON sent as the request body.</summary>

@@ -1,22 +1,22 @@
-namespace Brokering.Ordering.Webhooks;
+namespace Brokering.Webhooks;
 
 /// <summary>
-/// A tenant's HTTPS endpoint and the events it wants, with the secret its deliveries are signed with and how far
-/// into the tenant's change feed its deliveries have been made.
+/// A tenant's HTTPS endpoint and the events it wants, with the secret its deliveries are signed with and, for a
+/// service that makes deliveries from a feed of its own, how far into it its deliveries have been made.
 /// </summary>
 public sealed class WebhookSubscription
 {
     public Guid Id { get; set; }
 
-    /// <summary>The buyer organisation (the token's tenant claim) that owns it.</summary>
+    /// <summary>The organisation (the token's tenant claim: a buyer in ordering, a distributor in inventory) that owns it.</summary>
     public string TenantId { get; set; } = null!;
 
     public string Url { get; set; } = null!;
 
-    /// <summary>The event types wanted (<see cref="WebhookEventTypes"/>).</summary>
+    /// <summary>The event types wanted (each service names its own).</summary>
     public List<string> EventTypes { get; set; } = [];
 
-    /// <summary>For <c>reservation.status_changed</c>: only transitions into these statuses; empty for every transition.</summary>
+    /// <summary>A further filter of the service's own (ordering: only transitions into these statuses); empty for all.</summary>
     public List<string> Statuses { get; set; } = [];
 
     public string? Description { get; set; }
@@ -38,10 +38,10 @@ public sealed class WebhookSubscription
     /// <summary>Failed attempts since the last successful one, across the subscription's deliveries.</summary>
     public int ConsecutiveFailures { get; set; }
 
-    /// <summary>The change feed cursor (transaction order) of the last change turned into deliveries (or passed over).</summary>
+    /// <summary>The feed cursor (transaction order) of the last change turned into deliveries (or passed over); 0 for a service without a feed.</summary>
     public long FeedTransactionOrder { get; set; }
 
-    /// <summary>The change feed cursor (position) of the last change turned into deliveries (or passed over).</summary>
+    /// <summary>The feed cursor (position) of the last change turned into deliveries (or passed over); 0 for a service without a feed.</summary>
     public long FeedPosition { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
@@ -57,13 +57,4 @@ public enum WebhookSubscriptionState
     /// Nothing is sent; new changes still become deliveries, which wait, in order, for the tenant to resume it.
     /// </summary>
     Paused,
-}
-
-/// <summary>The event types a subscription can ask for.</summary>
-public static class WebhookEventTypes
-{
-    /// <summary>A reservation moved from one status to another (one event per transition in the change feed).</summary>
-    public const string ReservationStatusChanged = "reservation.status_changed";
-
-    public static readonly IReadOnlyList<string> All = [ReservationStatusChanged];
 }

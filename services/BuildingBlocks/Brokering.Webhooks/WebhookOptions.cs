@@ -1,6 +1,6 @@
-namespace Brokering.Ordering.Webhooks;
+namespace Brokering.Webhooks;
 
-/// <summary>Tunables of the buyers' webhooks (section <c>Webhooks</c>).</summary>
+/// <summary>Tunables of a service's webhooks (section <c>Webhooks</c>).</summary>
 public sealed class WebhookOptions
 {
     /// <summary>

@@ -1,19 +1,20 @@
 using System.Globalization;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
-using Npgsql;
 
-namespace Brokering.Ordering.Webhooks;
+namespace Brokering.Webhooks;
 
 /// <summary>
-/// A tenant's subscriptions and their delivery logs. Every read and action is scoped to the tenant: another
-/// tenant's subscription or delivery does not exist for it (null, which the API answers 404).
+/// A tenant's subscriptions and their delivery logs, in the service's <typeparamref name="TContext"/>. Every read and
+/// action is scoped to the tenant: another tenant's subscription or delivery does not exist for it (null, which the
+/// APIs answer 404).
 /// </summary>
-public sealed class WebhookSubscriptions(WebhooksDbContext db, IOptions<WebhookOptions> options, TimeProvider clock)
+public sealed class WebhookDeliveryLog<TContext>(TContext db, IOptions<WebhookOptions> options, TimeProvider clock)
+    where TContext : DbContext
 {
-    public const int DefaultDeliveryLimit = 50;
-    public const int MaxDeliveryLimit = 200;
+    private DbSet<WebhookSubscription> Subscriptions => db.Set<WebhookSubscription>();
+
+    private DbSet<WebhookDelivery> Deliveries => db.Set<WebhookDelivery>();
 
     /// <summary>The answers of <see cref="CreateAsync"/>.</summary>
     public abstract record Creation
@@ -24,22 +25,25 @@ public sealed class WebhookSubscriptions(WebhooksDbContext db, IOptions<WebhookO
     }
 
     /// <summary>
-    /// Stores a subscription whose deliveries start with the tenant's changes not yet final in its change feed: every
-    /// change committed from now on, and any committing at this moment.
+    /// Stores a subscription with a new secret. <paramref name="startingPoint"/>, for a service whose deliveries come
+    /// from a feed, gives the feed cursor its deliveries start after, read in the creation's transaction (the
+    /// connection is open); without it the cursor is 0 and deliveries are those recorded from now on.
     /// </summary>
-    public async Task<Creation> CreateAsync(string tenant, ValidSubscription request, CancellationToken cancellationToken)
+    public async Task<Creation> CreateAsync(
+        string tenant, ValidSubscription request, CancellationToken cancellationToken,
+        Func<TContext, string, CancellationToken, Task<(long Order, long Position)>>? startingPoint = null)
     {
         var limit = options.Value.MaxSubscriptionsPerTenant;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
 
         // Two creations racing for the last place: the second waits for the first's count to commit.
         await db.Database.ExecuteSqlInterpolatedAsync($"SELECT pg_advisory_xact_lock(hashtextextended({"webhooks:" + tenant}, 0))", cancellationToken);
-        if (await db.Subscriptions.CountAsync(s => s.TenantId == tenant, cancellationToken) >= limit)
+        if (await Subscriptions.CountAsync(s => s.TenantId == tenant, cancellationToken) >= limit)
         {
             return new Creation.LimitReached(limit);
         }
 
-        var (order, position) = await FeedHeadAsync(tenant, cancellationToken);
+        var (order, position) = startingPoint is null ? (0, 0) : await startingPoint(db, tenant, cancellationToken);
         var subscription = new WebhookSubscription
         {
             Id = Guid.CreateVersion7(),
@@ -53,27 +57,27 @@ public sealed class WebhookSubscriptions(WebhooksDbContext db, IOptions<WebhookO
             FeedPosition = position,
             CreatedAt = clock.GetUtcNow(),
         };
-        db.Subscriptions.Add(subscription);
+        db.Add(subscription);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new Creation.Created(subscription);
     }
 
     public async Task<IReadOnlyList<WebhookSubscription>> ListAsync(string tenant, CancellationToken cancellationToken) =>
-        await db.Subscriptions.AsNoTracking().Where(s => s.TenantId == tenant).OrderBy(s => s.CreatedAt).ThenBy(s => s.Id).ToListAsync(cancellationToken);
+        await Subscriptions.AsNoTracking().Where(s => s.TenantId == tenant).OrderBy(s => s.CreatedAt).ThenBy(s => s.Id).ToListAsync(cancellationToken);
 
     public Task<WebhookSubscription?> GetAsync(string tenant, Guid id, CancellationToken cancellationToken) =>
-        db.Subscriptions.AsNoTracking().SingleOrDefaultAsync(s => s.Id == id && s.TenantId == tenant, cancellationToken);
+        Subscriptions.AsNoTracking().SingleOrDefaultAsync(s => s.Id == id && s.TenantId == tenant, cancellationToken);
 
     /// <summary>Deletes the subscription and its delivery log; false when the tenant has no such subscription.</summary>
     public async Task<bool> DeleteAsync(string tenant, Guid id, CancellationToken cancellationToken) =>
-        await db.Subscriptions.Where(s => s.Id == id && s.TenantId == tenant).ExecuteDeleteAsync(cancellationToken) > 0;
+        await Subscriptions.Where(s => s.Id == id && s.TenantId == tenant).ExecuteDeleteAsync(cancellationToken) > 0;
 
     /// <summary>Stops sending; deliveries keep being made and wait, in order, for <see cref="ResumeAsync"/>.</summary>
     public async Task<WebhookSubscription?> PauseAsync(string tenant, Guid id, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
-        await db.Subscriptions.Where(s => s.Id == id && s.TenantId == tenant && s.State == nameof(WebhookSubscriptionState.Active))
+        await Subscriptions.Where(s => s.Id == id && s.TenantId == tenant && s.State == nameof(WebhookSubscriptionState.Active))
             .ExecuteUpdateAsync(set => set
                 .SetProperty(s => s.State, nameof(WebhookSubscriptionState.Paused))
                 .SetProperty(s => s.PausedBecause, "Paused by the tenant.")
@@ -86,7 +90,7 @@ public sealed class WebhookSubscriptions(WebhooksDbContext db, IOptions<WebhookO
     {
         var now = clock.GetUtcNow();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var resumed = await db.Subscriptions.Where(s => s.Id == id && s.TenantId == tenant && s.State == nameof(WebhookSubscriptionState.Paused))
+        var resumed = await Subscriptions.Where(s => s.Id == id && s.TenantId == tenant && s.State == nameof(WebhookSubscriptionState.Paused))
             .ExecuteUpdateAsync(set => set
                 .SetProperty(s => s.State, nameof(WebhookSubscriptionState.Active))
                 .SetProperty(s => s.PausedBecause, (string?)null)
@@ -94,7 +98,7 @@ public sealed class WebhookSubscriptions(WebhooksDbContext db, IOptions<WebhookO
                 .SetProperty(s => s.ConsecutiveFailures, 0), cancellationToken);
         if (resumed > 0)
         {
-            await db.Deliveries.Where(d => d.SubscriptionId == id && d.Status == nameof(WebhookDeliveryStatus.Pending) && d.NextAttemptAt > now)
+            await Deliveries.Where(d => d.SubscriptionId == id && d.Status == nameof(WebhookDeliveryStatus.Pending) && d.NextAttemptAt > now)
                 .ExecuteUpdateAsync(set => set.SetProperty(d => d.NextAttemptAt, now), cancellationToken);
         }
 
@@ -113,7 +117,7 @@ public sealed class WebhookSubscriptions(WebhooksDbContext db, IOptions<WebhookO
             return null;
         }
 
-        var query = db.Deliveries.AsNoTracking().Where(d => d.SubscriptionId == id && d.TenantId == tenant);
+        var query = Deliveries.AsNoTracking().Where(d => d.SubscriptionId == id && d.TenantId == tenant);
         if (before is { } sequence)
         {
             query = query.Where(d => d.Sequence < sequence);
@@ -130,7 +134,7 @@ public sealed class WebhookSubscriptions(WebhooksDbContext db, IOptions<WebhookO
     /// </summary>
     public async Task<WebhookDelivery?> ReplayAsync(string tenant, Guid id, Guid deliveryId, CancellationToken cancellationToken)
     {
-        var original = await db.Deliveries.AsNoTracking()
+        var original = await Deliveries.AsNoTracking()
             .SingleOrDefaultAsync(d => d.Id == deliveryId && d.SubscriptionId == id && d.TenantId == tenant, cancellationToken);
         if (original is null)
         {
@@ -152,30 +156,8 @@ public sealed class WebhookSubscriptions(WebhooksDbContext db, IOptions<WebhookO
             ReplayOf = original.ReplayOf ?? original.Id,
             CreatedAt = now,
         };
-        db.Deliveries.Add(replay);
+        db.Add(replay);
         await db.SaveChangesAsync(cancellationToken);
         return replay;
-    }
-
-    // The last change of the tenant's feed that is final (below the oldest write transaction still running; see
-    // ReservationChangeFeed): a change not yet final may still commit with a lower cursor, so it must come after the
-    // starting point, never before it.
-    private async Task<(long Order, long Position)> FeedHeadAsync(string tenant, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(
-            """
-            SELECT c.transaction_order::text, c.position
-            FROM reservation_changes c
-            WHERE c.buyer_id = @buyer AND c.transaction_order < pg_snapshot_xmin(pg_current_snapshot())
-            ORDER BY c.transaction_order DESC, c.position DESC
-            LIMIT 1
-            """,
-            (NpgsqlConnection)db.Database.GetDbConnection(),
-            (NpgsqlTransaction?)db.Database.CurrentTransaction?.GetDbTransaction());
-        command.Parameters.AddWithValue("buyer", tenant);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken)
-            ? (long.Parse(reader.GetString(0), CultureInfo.InvariantCulture), reader.GetInt64(1))
-            : (0, 0);
     }
 }

@@ -1,12 +1,12 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Brokering.Ordering.Webhooks;
+namespace Brokering.Webhooks;
 
 /// <summary>
-/// Which endpoints ordering may call: HTTPS to a public address, never to its own network. A webhook is a request the
-/// tenant aims and ordering fires from inside the deployment, so an endpoint on a private, loopback or link-local
-/// address (a database, the cloud's metadata service at 169.254.169.254) would let a tenant reach what only ordering
+/// Which endpoints a service may call: HTTPS to a public address, never to its own network. A webhook is a request the
+/// tenant aims and the service fires from inside the deployment, so an endpoint on a private, loopback or link-local
+/// address (a database, the cloud's metadata service at 169.254.169.254) would let a tenant reach what only the service
 /// can (server-side request forgery). Checked when a subscription is made (the URL as written) and again on every
 /// connection (the addresses its name resolves to then, so a name re-pointed at an inside address is refused too).
 /// </summary>

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Brokering.Ordering.Webhooks;
+namespace Brokering.Webhooks;
 
 /// <summary>
 /// Signs deliveries the Standard Webhooks way: <c>webhook-signature: v1,&lt;base64 of HMAC-SHA256(key,
