@@ -35,10 +35,11 @@ URI_PATH="$V"
 ordering_endpoints='(reservation-state|allocate-reservation|commit-reservation-holds|release-reservation-holds|rule-change|screen-reservation|stock-available|scheduler)(_error|_skipped)?'
 ordering_publishes='Brokering\.Contracts\.Ordering:.*|Brokering\.Contracts\.Inventory:(HoldsPlaced|HoldsCommitted)'
 ordering_consumes='Brokering\.Contracts\.Ordering:.*|Brokering\.Contracts\.Compliance:(CutoffChanged|PartyListed)|Brokering\.Contracts\.Inventory:(HoldsPlaced|HoldsCommitted|HoldsExpired|StockShortfallDetected|StockAvailable)|MassTransit\.Scheduling:.*'
-# stock-feed: the AMQP feed's endpoint when inventory runs without a feeds connection.
-inventory_endpoints='(distributor-order-relay|stock-feed)(_error|_skipped)?'
+# stock-feed: the AMQP feed's endpoint when inventory runs without a feeds connection; distributor-webhooks: the
+# recorder that turns inventory's own hold and order events into the distributors' webhook deliveries.
+inventory_endpoints='(distributor-order-relay|distributor-webhooks|stock-feed)(_error|_skipped)?'
 inventory_publishes='Brokering\.Contracts\.Inventory:.*'
-inventory_consumes='Brokering\.Contracts\.Inventory:(DistributorOrderPlaced|DistributorOrderRevoked|StockFeedUpdate)'
+inventory_consumes='Brokering\.Contracts\.Inventory:(DistributorOrderPlaced|DistributorOrderRevoked|HoldsPlaced|HoldsCommitted|HoldsReleased|HoldsExpired|StockFeedUpdate)'
 compliance_endpoints='reservation-ended(_error|_skipped)?'
 # An officer's ruling on a potential match goes to the saga as ReservationScreened (the review desk).
 compliance_publishes='Brokering\.Contracts\.Compliance:.*|Brokering\.Contracts\.Ordering:ReservationScreened'

@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Brokering.Inventory.Data;
 using Brokering.Inventory.DistributorOrders;
 using Brokering.Inventory.Distributors;
+using Brokering.Inventory.DistributorWebhooks;
 using Brokering.Inventory.Holds;
 using Brokering.Inventory.Offers;
 using Brokering.Inventory.StockFeeds;
@@ -26,6 +27,8 @@ public static class Extensions
             x =>
             {
                 x.AddPostgresOutbox<InventoryDbContext>(o => o.UseBusOutbox());
+                // Hold and order events become deliveries to the distributors' webhooks.
+                x.AddConsumer<DistributorWebhookRecorder>(typeof(DistributorWebhookRecorderDefinition));
                 if (feeds is null)
                 {
                     x.AddConsumer<StockFeedConsumer>().ExcludeFromConfigureEndpoints();
@@ -60,6 +63,7 @@ public static class Extensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HoldExpirySweeper>());
         builder.Services.AddScoped<OfferQuery>();
         builder.Services.AddScoped<DistributorLedger>();
+        builder.AddDistributorWebhooks();
         return builder;
     }
 
@@ -70,6 +74,7 @@ public static class Extensions
         app.MapOffersApi();
         app.MapHoldsApi();
         app.MapDistributorOrdersApi();
+        app.MapDistributorWebhooksApi();
         app.MapGrpcService<StockFeedsGrpcService>().RequireAuthorization(BrokeringRoles.Distributor);
         app.MapGrpcService<HoldsLedgerGrpcService>().RequireAuthorization(BrokeringRoles.Service);
         return app;

@@ -161,6 +161,44 @@ public sealed class BusIsolationTests : IAsyncLifetime
         }
     }
 
+    [Theory]
+    [InlineData("HoldsPlaced")]
+    [InlineData("HoldsCommitted")]
+    [InlineData("HoldsReleased")]
+    [InlineData("HoldsExpired")]
+    [InlineData("DistributorOrderPlaced")]
+    [InlineData("DistributorOrderRevoked")]
+    public async Task Inventorys_own_account_binds_its_webhook_recorder_queue_to_each_hold_and_order_event_and_reads_what_arrives(string type)
+    {
+        var internalVhost = await TestInfrastructure.CreateVirtualHostAsync("brokering-internal-webhooks");
+        try
+        {
+            var account = (await FeedsRecipe.ServiceAccountsAsync(internalVhost))["inventory"];
+            var exchange = $"Brokering.Contracts.Inventory:{type}";
+            const string endpoint = "distributor-webhooks";
+
+            // The topology MassTransit declares for the recorder's endpoint, as the account itself: the endpoint's queue and
+            // exchange, the message type's exchange bound to it (reading the type's exchange), then a publish and a read.
+            await using var connection = await FeedsRecipe.ConnectAsync(account);
+            await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true));
+            await channel.QueueDeclareAsync(endpoint, durable: true, exclusive: false, autoDelete: false,
+                arguments: new Dictionary<string, object?> { ["x-queue-type"] = "quorum" });
+            await channel.ExchangeDeclareAsync(endpoint, ExchangeType.Fanout, durable: true);
+            await channel.QueueBindAsync(endpoint, endpoint, "");
+            await channel.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true);
+            await channel.ExchangeBindAsync(endpoint, exchange, "");
+            await channel.BasicPublishAsync(exchange, "", mandatory: false, new BasicProperties(), Encoding.UTF8.GetBytes("{}"));
+
+            var read = await Eventually.Latest(() => channel.BasicGetAsync(endpoint, autoAck: true), got => got is not null,
+                TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(50));
+            read.ShouldNotBeNull($"the {type} published did not reach the recorder's queue");
+        }
+        finally
+        {
+            await TestInfrastructure.DeleteVirtualHostAsync(internalVhost);
+        }
+    }
+
     /// <summary>One event each service publishes (its account may declare and write its exchange).</summary>
     private static readonly Dictionary<string, string> OwnEvent = new()
     {

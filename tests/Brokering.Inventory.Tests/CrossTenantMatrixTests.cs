@@ -26,7 +26,20 @@ public sealed class CrossTenantMatrixTests(InventoryFixture fixture) : IClassFix
         var before = await DistributorAsync(Theirs);
         // Holds and an order at a distributor of this test's own, which the rival must not see and the owner must.
         var owner = await fixture.NewDistributorAsync();
+        // A webhook subscription of the owner's, made before its holds so that their events become deliveries in its log.
+        var subscription = await WebhookAsync(owner, HttpMethod.Post, Hooks, new { url = "https://erp.example.com/hooks", eventTypes = HoldsPlaced });
+        var subscriptionId = subscription.GetProperty("subscription").GetProperty("id").GetGuid();
         var ordered = await HoldAndCommitAsync(owner);
+        var deliveryId = (await Eventually.Latest(() => WebhookAsync(owner, HttpMethod.Get, $"{Hooks}/{subscriptionId}/deliveries"),
+            log => log.GetProperty("deliveries").GetArrayLength() > 0)).GetProperty("deliveries")[0].GetProperty("id").GetGuid();
+        async Task RefusedAsync(HttpMethod method, string path)
+        {
+            using var client = fixture.A.CreateClient();
+            using var request = new HttpRequestMessage(method, path);
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", TestTokens.Distributor(Rival));
+            using var response = await client.SendAsync(request, Cancel);
+            response.StatusCode.ShouldBe(HttpStatusCode.NotFound, $"{method} {path} as the rival");
+        }
 
         var probes = new Dictionary<string, Func<Task>>
         {
@@ -55,6 +68,22 @@ public sealed class CrossTenantMatrixTests(InventoryFixture fixture) : IClassFix
                 (await ReservationsListedAsync(owner, "/v1/distributor/orders", "orders")).ShouldContain(ordered, "the owner sees its order");
                 (await ReservationsListedAsync(Rival, "/v1/distributor/orders", "orders")).ShouldNotContain(ordered);
             },
+            ["POST /v1/distributor/webhooks/subscriptions/"] = async () =>
+            {
+                await WebhookAsync(Rival, HttpMethod.Post, Hooks, new { url = "https://rival.example.com/hooks", eventTypes = OrderPlaced });
+                (await WebhookAsync(owner, HttpMethod.Get, Hooks)).GetProperty("subscriptions").EnumerateArray().Select(s => s.GetProperty("id").GetGuid())
+                    .ShouldBe([subscriptionId], "the rival's subscription is its own, not the owner's");
+            },
+            ["GET /v1/distributor/webhooks/subscriptions/"] = async () =>
+                (await WebhookAsync(Rival, HttpMethod.Get, Hooks)).GetProperty("subscriptions").EnumerateArray()
+                    .ShouldNotContain(s => s.GetProperty("id").GetGuid() == subscriptionId),
+            ["GET /v1/distributor/webhooks/subscriptions/{id:guid}"] = () => RefusedAsync(HttpMethod.Get, $"{Hooks}/{subscriptionId}"),
+            ["DELETE /v1/distributor/webhooks/subscriptions/{id:guid}"] = () => RefusedAsync(HttpMethod.Delete, $"{Hooks}/{subscriptionId}"),
+            ["POST /v1/distributor/webhooks/subscriptions/{id:guid}/pause"] = () => RefusedAsync(HttpMethod.Post, $"{Hooks}/{subscriptionId}/pause"),
+            ["POST /v1/distributor/webhooks/subscriptions/{id:guid}/resume"] = () => RefusedAsync(HttpMethod.Post, $"{Hooks}/{subscriptionId}/resume"),
+            ["GET /v1/distributor/webhooks/subscriptions/{id:guid}/deliveries"] = () => RefusedAsync(HttpMethod.Get, $"{Hooks}/{subscriptionId}/deliveries"),
+            ["POST /v1/distributor/webhooks/subscriptions/{id:guid}/deliveries/{deliveryId:guid}/replay"] =
+                () => RefusedAsync(HttpMethod.Post, $"{Hooks}/{subscriptionId}/deliveries/{deliveryId}/replay"),
             ["POST /brokering.inventory.v1.StockFeeds/Publish"] = async () =>
             {
                 using var call = fixture.A.Feeds.Publish(InventoryHost.AsDistributor(Rival), cancellationToken: Cancel);
@@ -76,6 +105,25 @@ public sealed class CrossTenantMatrixTests(InventoryFixture fixture) : IClassFix
         (after.GetProperty("lastSequence").GetInt64(), after.GetProperty("feedKeyFingerprint").ToString())
             .ShouldBe((before.GetProperty("lastSequence").GetInt64(), before.GetProperty("feedKeyFingerprint").ToString()),
                 "the other distributor's feed sequence and key are as they were");
+        var owned = await WebhookAsync(owner, HttpMethod.Get, $"{Hooks}/{subscriptionId}");
+        owned.GetProperty("state").GetString().ShouldBe("Active", "the rival's pause did not touch the owner's subscription, nor its delete remove it");
+        (await WebhookAsync(owner, HttpMethod.Get, $"{Hooks}/{subscriptionId}/deliveries")).GetProperty("deliveries").EnumerateArray()
+            .ShouldNotContain(d => d.GetProperty("replayOf").ValueKind != JsonValueKind.Null, "the rival's replay queued nothing");
+    }
+
+    private const string Hooks = "/v1/distributor/webhooks/subscriptions";
+    private static readonly string[] HoldsPlaced = ["holds.placed"];
+    private static readonly string[] OrderPlaced = ["order.placed"];
+
+    /// <summary>A webhook call with a distributor's token; it must succeed.</summary>
+    private async Task<JsonElement> WebhookAsync(string distributor, HttpMethod method, string path, object? body = null)
+    {
+        using var client = fixture.A.CreateClient();
+        using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", TestTokens.Distributor(distributor));
+        using var response = await client.SendAsync(request, Cancel);
+        response.IsSuccessStatusCode.ShouldBeTrue($"{method} {path}: {await response.Content.ReadAsStringAsync(Cancel)}");
+        return await response.Content.ReadFromJsonAsync<JsonElement>(Cancel);
     }
 
     private async Task<Guid> HoldAndCommitAsync(string distributor)

@@ -262,6 +262,8 @@ public sealed partial class InventoryHost : WebApplicationFactory<Program>
         builder.UseTestInfrastructure("inventory", database, virtualHost);
         builder.UseSetting("Inventory:ExpirySweepInterval", "00:00:00.200");
         builder.UseSetting("Logging:LogLevel:Brokering.Inventory.StockFeeds.StockFeedIngestor", "Error");
+        // Distributors' webhooks to a receiver in the test (DistributorWebhookTests), retried and paused quickly.
+        WebhookTestSettings.Apply(builder, failuresBeforePause: 5, maxSubscriptionsPerTenant: 3);
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             builder.UseSetting(key, value);

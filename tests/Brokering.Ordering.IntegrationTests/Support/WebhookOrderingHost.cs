@@ -20,23 +20,6 @@ public sealed class WebhookOrderingHost : OrderingHost
     }
 }
 
-/// <summary>The webhook settings of the test hosts.</summary>
-public static class WebhookTestSettings
-{
-    public static readonly TimeSpan RetryBase = TimeSpan.FromMilliseconds(200);
-
-    public static void Apply(IWebHostBuilder builder, int failuresBeforePause, int maxSubscriptionsPerTenant)
-    {
-        builder.UseSetting("Webhooks:AllowInsecureLoopback", "true");
-        builder.UseSetting("Webhooks:RetryBaseInterval", RetryBase.ToString());
-        builder.UseSetting("Webhooks:RetryMaxInterval", "00:00:01");
-        builder.UseSetting("Webhooks:PollInterval", "00:00:00.100");
-        builder.UseSetting("Webhooks:DeliveryTimeout", "00:00:05");
-        builder.UseSetting("Webhooks:FailuresBeforePause", failuresBeforePause.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        builder.UseSetting("Webhooks:MaxSubscriptionsPerTenant", maxSubscriptionsPerTenant.ToString(System.Globalization.CultureInfo.InvariantCulture));
-    }
-}
-
 /// <summary>
 /// One run of ordering on a database and virtual host that outlive it, so a test can stop ordering and start it again
 /// on the same data (compliance and inventory are not running, as in <see cref="OrderingHost"/>).
