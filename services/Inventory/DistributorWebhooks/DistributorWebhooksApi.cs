@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Brokering.ServiceDefaults.Security;
 using Brokering.Webhooks;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -71,7 +72,6 @@ internal static class DistributorWebhooksApi
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapGet("/{id:guid}/deliveries", DeliveriesAsync).WithName("ListDistributorWebhookDeliveries")
             .WithSummary("The subscription's delivery log, newest first: each event, its attempts and their outcome.")
-            .WithDescription("limit: 1 to 200 (default 50); before: a page's next, unchanged, to read the page after it.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPost("/{id:guid}/deliveries/{deliveryId:guid}/replay", ReplayAsync).WithName("ReplayDistributorWebhookDelivery")
             .WithSummary("Sends a delivery's event again (same webhook-id and body, a fresh signature), as a new delivery.")
@@ -129,7 +129,10 @@ internal static class DistributorWebhooksApi
         await log.ResumeAsync(Caller(http), id, cancellationToken) is { } resumed ? TypedResults.Ok(DistributorSubscriptionView.Of(resumed)) : NotFound(id);
 
     private static async Task<Results<Ok<DeliveryPage>, ValidationProblem, ProblemHttpResult>> DeliveriesAsync(
-        HttpContext http, Guid id, string? before, string? limit, WebhookDeliveryLog<DistributorWebhooksDbContext> log, CancellationToken cancellationToken)
+        HttpContext http, Guid id,
+        [Description("A page's next, unchanged, to read the (older) page after it.")] string? before,
+        [Description("Most deliveries in the page, 1 to 200 (default 50).")] string? limit,
+        WebhookDeliveryLog<DistributorWebhooksDbContext> log, CancellationToken cancellationToken)
     {
         var (query, errors) = DeliveryLogQuery.Parse(before, limit);
         if (query is not { } page)
