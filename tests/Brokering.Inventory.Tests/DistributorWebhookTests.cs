@@ -56,7 +56,7 @@ public sealed class DistributorWebhookTests(InventoryFixture fixture)
         order.Data.GetProperty("units").GetInt64().ShouldBe(7);
         order.Id.ShouldBe($"placed:{mine}:{reservation:N}:{commit.CommittedAt.ToDateTimeOffset().UtcTicks}", customMessage: "the same id as the notice on the distributor's AMQP queue");
 
-        var log = await DeliveriesAsync(mine, subscription.Id);
+        var log = await SettledLogAsync(mine, subscription.Id, count: 3);
         log.Select(d => (d.GetProperty("eventId").GetString(), d.GetProperty("status").GetString(), d.GetProperty("attempts").GetInt32()))
             .ShouldBe(received.AsEnumerable().Reverse().Select(r => ((string?)r.Id, (string?)"Delivered", 1)), "the log, newest first, shows each event delivered at the first attempt");
     }
@@ -110,7 +110,7 @@ public sealed class DistributorWebhookTests(InventoryFixture fixture)
             waits[failure].ShouldBeGreaterThanOrEqualTo(WebhookTestSettings.RetryBase * Math.Pow(2, failure) * 0.9, $"each failure doubles the wait (failure {failure + 1})");
         }
 
-        var log = await DeliveriesAsync(mine, subscription.Id);
+        var log = await SettledLogAsync(mine, subscription.Id, count: 2);
         log.Select(d => (d.GetProperty("eventType").GetString(), d.GetProperty("attempts").GetInt32(), d.GetProperty("lastResponseStatus").GetInt32()))
             .ShouldBe([("holds.released", 1, 200), ("holds.placed", 4, 200)]);
     }
@@ -164,7 +164,7 @@ public sealed class DistributorWebhookTests(InventoryFixture fixture)
 
         var received = await AcceptedAsync(receiver, reservation, count: 3);
         received.ShouldAllBe(r => r.SignatureVerifies(subscription.Secret));
-        var log = await DeliveriesAsync(mine, subscription.Id);
+        var log = await SettledLogAsync(mine, subscription.Id, count: 3);
         log.ShouldContain(d => d.GetProperty("attempts").GetInt32() > 1, "the connection was refused while the receiver was down");
         log.ShouldAllBe(d => d.GetProperty("status").GetString() == "Delivered");
 
@@ -288,6 +288,14 @@ public sealed class DistributorWebhookTests(InventoryFixture fixture)
         response.StatusCode.ShouldBe(HttpStatusCode.OK);
         return [.. (await response.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("deliveries").EnumerateArray()];
     }
+
+    /// <summary>
+    /// The log once it has <paramref name="count"/> deliveries, all delivered: the receiver has a request a moment before
+    /// the dispatcher records its answer.
+    /// </summary>
+    private Task<List<JsonElement>> SettledLogAsync(string distributor, Guid id, int count) =>
+        Eventually.Latest(() => DeliveriesAsync(distributor, id),
+            log => log.Count == count && log.All(d => d.GetProperty("status").GetString() == "Delivered"), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100));
 
     private async Task<HashSet<string>> HoldIdsAsync(string distributor)
     {

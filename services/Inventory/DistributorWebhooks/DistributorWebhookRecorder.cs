@@ -148,7 +148,9 @@ public sealed class DistributorWebhookRecorder(DistributorWebhooksDbContext db, 
             return;
         }
 
-        // One statement, rows in the order given: the sequence that orders a reservation's deliveries is taken in it.
+        // One statement, rows in the order given: the sequence that orders a reservation's deliveries is taken in it. A
+        // subscription deleted since it was read drops out (or, deleted at this moment, fails the statement, and the retry
+        // leaves it out).
         await db.Database.ExecuteSqlInterpolatedAsync($"""
             INSERT INTO webhook_deliveries (id, subscription_id, tenant_id, event_id, event_type, reservation_id,
                                             change_position, body, status, attempts, next_attempt_at, created_at)
@@ -158,6 +160,7 @@ public sealed class DistributorWebhookRecorder(DistributorWebhooksDbContext db, 
                         {rows.Select(r => r.Event.Type).ToArray()}, {rows.Select(r => r.Event.ReservationId).ToArray()},
                         {rows.Select(r => JsonSerializer.Serialize(r.Event.Body, Json)).ToArray()})
                  WITH ORDINALITY AS u(id, subscription_id, tenant_id, event_id, event_type, reservation_id, body, n)
+            WHERE EXISTS (SELECT 1 FROM webhook_subscriptions s WHERE s.id = u.subscription_id)
             ORDER BY u.n
             ON CONFLICT (subscription_id, event_id) WHERE replay_of IS NULL DO NOTHING
             """, cancellationToken);
@@ -174,7 +177,7 @@ public sealed class DistributorWebhookRecorder(DistributorWebhooksDbContext db, 
 
 /// <summary>
 /// The recorder's endpoint, <c>distributor-webhooks</c>: one message at a time per replica, so a reservation's events
-/// are recorded in the order they arrive.
+/// are recorded in the order they arrive, with a failed recording retried in place.
 /// </summary>
 public sealed class DistributorWebhookRecorderDefinition : ConsumerDefinition<DistributorWebhookRecorder>
 {
@@ -185,4 +188,10 @@ public sealed class DistributorWebhookRecorderDefinition : ConsumerDefinition<Di
         EndpointName = QueueName;
         ConcurrentMessageLimit = 1;
     }
+
+    // A failure to record (a subscription deleted mid-statement, a deadlock) is retried here rather than sending the
+    // event to the error queue, where every subscriber would lose it.
+    protected override void ConfigureConsumer(
+        IReceiveEndpointConfigurator endpointConfigurator, IConsumerConfigurator<DistributorWebhookRecorder> consumerConfigurator, IRegistrationContext context) =>
+        consumerConfigurator.UseMessageRetry(retry => retry.Exponential(10, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(500)));
 }
