@@ -142,6 +142,19 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_reservation_ending_unconfirmed_revokes_any_commit_of_it_whose_answer_the_saga_never_recorded()
+    {
+        // A confirmation's commit can land in inventory while the ordering process that made it dies before its own
+        // transaction commits: the saga is still Held when its holds lapse, and nothing inventory committed may stand.
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Manual, cutoff: null);
+        await HoldsPlacedAsync(100);
+        await harness.Bus.Publish(new HoldsExpired(id, [Guid.NewGuid()], clock.GetUtcNow()), Ct);
+
+        (await saga.Exists(id, machine => machine.Expired)).ShouldNotBeNull();
+        await EventuallyPublishedAsync<ReleaseReservationHolds>(m => m.ReservationId == id && m.RevokeCommitsFrom == saga.Sagas.Contains(id)!.SubmittedAt);
+    }
+
+    [Fact]
     public async Task A_plan_that_came_after_its_hold_window_closed_ends_the_reservation_Expired_and_releases_any_holds()
     {
         await ScreenedAsync(FillPolicy.AllowPartial, Confirmation.Manual, cutoff: null);
