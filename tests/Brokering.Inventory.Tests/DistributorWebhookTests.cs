@@ -111,8 +111,11 @@ public sealed class DistributorWebhookTests(InventoryFixture fixture)
         }
 
         var log = await SettledLogAsync(mine, subscription.Id, count: 2);
-        log.Select(d => (d.GetProperty("eventType").GetString(), d.GetProperty("attempts").GetInt32(), d.GetProperty("lastResponseStatus").GetInt32()))
-            .ShouldBe([("holds.released", 1, 200), ("holds.placed", 4, 200)]);
+        log.Select(d => (d.GetProperty("eventType").GetString(), d.GetProperty("lastResponseStatus").GetInt32()))
+            .ShouldBe([("holds.released", 200), ("holds.placed", 200)]);
+        // At least the four attempts the receiver answered: on a loaded machine an attempt can also fail before reaching
+        // it (it counts, and is retried like any failure).
+        log[1].GetProperty("attempts").GetInt32().ShouldBeGreaterThanOrEqualTo(4);
     }
 
     [Fact]

@@ -269,6 +269,14 @@ public sealed partial class InventoryHost : WebApplicationFactory<Program>
             builder.UseSetting(key, value);
         }
 
+        // A host started as production (TokenValidationTests) is held to production's webhook rules: the service refuses
+        // to start with loopback endpoints allowed there.
+        if (settings is not null && settings.TryGetValue("environment", out var environment)
+            && string.Equals(environment, Microsoft.Extensions.Hosting.Environments.Production, StringComparison.OrdinalIgnoreCase))
+        {
+            builder.UseSetting("Webhooks:AllowInsecureLoopback", "false");
+        }
+
         if (this.services is { } configure)
         {
             builder.ConfigureTestServices(configure);
