@@ -88,6 +88,13 @@ public sealed class DistributorWebhookRecorder(DistributorWebhooksDbContext db, 
     private async Task RecordAsync(
         Guid reservationId, IReadOnlyList<Guid>? holdIds, Func<IReadOnlyList<HoldRow>, IReadOnlyList<Delivery>>? events, CancellationToken cancellationToken)
     {
+        // Every hold event of every reservation comes here: while no distributor has a subscription (a subscription gets
+        // only what is recorded after it is made), one indexed probe answers it instead of a read of the ledger.
+        if (!await db.Set<WebhookSubscription>().AnyAsync(cancellationToken))
+        {
+            return;
+        }
+
         // Column names as the context's snake-case convention maps HoldRow's properties.
         var holds = await db.Database.SqlQuery<HoldRow>($"""
             SELECT id, plan_version, distributor_id, sku, warehouse, quantity, unit_price, currency, buyer_organisation, created_at, expires_at, closed_at
