@@ -140,7 +140,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                     shortfall => shortfall.IfElse(context => context.Saga.FillPolicy == FillPolicy.AllOrNone,
                         allOrNone => allOrNone
                             .Then(context => context.Saga.StatusReason = "Not enough stock to fill every line in full (all-or-none).")
-                            .ReleaseHolds(context => EndingRelease(context.Saga, "all-or-none not satisfied"))
+                            .ReleaseHoldsAndCommits("all-or-none not satisfied")
                             .Unschedule(CutoffTimer)
                             .TransitionTo(Rejected),
                         partial => partial.IfElse(
@@ -161,7 +161,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
             // instant, so the reservation has lapsed unconfirmed, as if its holds had expired.
             When(WindowClosed, context => context.Message.PlanVersion == context.Saga.PlanVersion)
                 .Then(context => context.Saga.StatusReason = "The holds' window closed before they could be placed.")
-                .ReleaseHolds(context => EndingRelease(context.Saga, "hold window closed before allocation"))
+                .ReleaseHoldsAndCommits("hold window closed before allocation")
                 .Unschedule(CutoffTimer)
                 .TransitionTo(Expired));
 
@@ -171,7 +171,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                 .ThenAsync(CommitAtOnceAsync),
             When(HoldsExpired)
                 .Then(context => context.Saga.StatusReason = "The holds lapsed before the reservation was confirmed.")
-                .ReleaseHolds(context => EndingRelease(context.Saga, "holds expired"))
+                .ReleaseHoldsAndCommits("holds expired")
                 .Unschedule(CutoffTimer)
                 .TransitionTo(Expired));
 
@@ -225,7 +225,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                         context.Saga.Cutoff = inForce;
                     }
                 })
-                .ReleaseHolds(context => EndingRelease(context.Saga, "commit refused"))
+                .ReleaseHoldsAndCommits("commit refused")
                 .Unschedule(CutoffTimer)
                 .IfElse(context => context.Saga.Cutoff is not null && clock.GetUtcNow() >= context.Saga.Cutoff,
                     late => late.TransitionTo(CutoffMissed),
@@ -342,7 +342,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                 .IfElse(context => context.Saga.Cutoff <= clock.GetUtcNow(),
                     past => past
                         .Then(context => context.Saga.StatusReason = "A new rule set moved the cutoff into the past.")
-                        .ReleaseHolds(context => EndingRelease(context.Saga, "cutoff moved into the past"))
+                        .ReleaseHoldsAndCommits("cutoff moved into the past")
                         .Unschedule(CutoffTimer)
                         .TransitionTo(CutoffMissed),
                     future => future
@@ -358,7 +358,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                     context.Saga.Cutoff = context.Message.Cutoff;
                     context.Saga.StatusReason = "A new rule set moved the cutoff into the past.";
                 })
-                .ReleaseHolds(context => EndingRelease(context.Saga, "cutoff moved into the past"))
+                .ReleaseHoldsAndCommits("cutoff moved into the past")
                 .Unschedule(CutoffTimer)
                 .TransitionTo(CutoffMissed),
             // A potential match found by a re-screen (a party listed since resembles one of the reservation's) refuses it:
@@ -370,7 +370,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                     context.Saga.DecisionId = context.Message.DecisionId;
                     context.Saga.StatusReason = RejectionReason(context.Message);
                 })
-                .ReleaseHolds(context => EndingRelease(context.Saga, "compliance re-screen refused"))
+                .ReleaseHoldsAndCommits("compliance re-screen refused")
                 .Unschedule(CutoffTimer)
                 .TransitionTo(Rejected),
             When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved && context.Message.Cutoff is { } cutoff && cutoff <= clock.GetUtcNow())
@@ -379,7 +379,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                     context.Saga.Cutoff = context.Message.Cutoff;
                     context.Saga.StatusReason = "A new rule set moved the cutoff into the past.";
                 })
-                .ReleaseHolds(context => EndingRelease(context.Saga, "cutoff moved into the past"))
+                .ReleaseHoldsAndCommits("cutoff moved into the past")
                 .Unschedule(CutoffTimer)
                 .TransitionTo(CutoffMissed),
             // A stale approval (see IsStale) can still bring the cutoff in, never take it out: the latest answer decides.
@@ -414,7 +414,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
             When(FillDeadline.Received)
                 .Then(context => context.Saga.StatusReason =
                     $"No cutoff applies and the reservation was not filled and confirmed within {fillDeadline} of its approval.")
-                .ReleaseHolds(context => EndingRelease(context.Saga, "fill deadline reached"))
+                .ReleaseHoldsAndCommits("fill deadline reached")
                 .TransitionTo(Expired));
 
         // However a reservation ends, its fill deadline has nothing left to end.
@@ -437,13 +437,13 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
         During([Screening, UnderReview, Allocating, Held, AwaitingStock],
             When(CancellationRequested)
                 .Then(context => context.Saga.StatusReason = $"Cancelled by {context.Message.RequestedBy}: {context.Message.Reason}")
-                .ReleaseHolds(context => EndingRelease(context.Saga, "cancelled"))
+                .ReleaseHoldsAndCommits("cancelled")
                 .Unschedule(CutoffTimer)
                 .Unschedule(ScreeningTimer)
                 .TransitionTo(Cancelled),
             When(CutoffTimer.Received, context => IsInForce(context.Message.Cutoff, context.Saga.Cutoff))
                 .Then(context => context.Saga.StatusReason = "The cutoff passed before the reservation was confirmed.")
-                .ReleaseHolds(context => EndingRelease(context.Saga, "cutoff missed"))
+                .ReleaseHoldsAndCommits("cutoff missed")
                 // A cutoff moved earlier can pass while still screening.
                 .Unschedule(ScreeningTimer)
                 .TransitionTo(CutoffMissed));
@@ -451,19 +451,10 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
         // Holds placed for a reservation that ended meanwhile must not outlive it.
         During(Rejected, Cancelled, Expired, CutoffMissed,
             When(HoldsPlaced)
-                .ReleaseHolds(context => EndingRelease(context.Saga, $"reservation already {context.Saga.CurrentState}")));
+                .ReleaseHoldsAndCommits(context => $"reservation already {context.Saga.CurrentState}"));
 
         this.ConnectStateObserver(new TransitionHistory(clock));
     }
-
-    /// <summary>
-    /// The release that ends a reservation unconfirmed: its active holds, and any commit of it, whenever made. The saga
-    /// learns of a commit only from inventory's answer, and that answer can be lost with the process that asked (killed
-    /// after inventory committed and before its own transaction did); the saga, back in Held, may then see its holds
-    /// lapse or its cutoff pass and end the reservation. Whatever inventory committed for it must not stand then.
-    /// </summary>
-    private static ReleaseReservationHolds EndingRelease(ReservationState saga, string reason) =>
-        new(saga.CorrelationId, reason, saga.SubmittedAt);
 
     public State Screening { get; private set; } = null!;
     public State UnderReview { get; private set; } = null!;

@@ -15,6 +15,23 @@ public static class ReservationStepBinders
             context => context.Saga.Cutoff!.Value.UtcDateTime);
 
     /// <summary>
+    /// The release that ends a reservation unconfirmed: its active holds, and any commit of it, whenever made. The saga
+    /// learns of a commit only from inventory's answer, and that answer can be lost with the process that asked (killed
+    /// after inventory committed and before its own transaction did); the saga, back in Held, may then see its holds
+    /// lapse or its cutoff pass and end the reservation. Whatever inventory committed for it must not stand then.
+    /// </summary>
+    public static EventActivityBinder<ReservationState, TMessage> ReleaseHoldsAndCommits<TMessage>(
+        this EventActivityBinder<ReservationState, TMessage> binder, string reason)
+        where TMessage : class =>
+        binder.ReleaseHoldsAndCommits(_ => reason);
+
+    /// <inheritdoc cref="ReleaseHoldsAndCommits{TMessage}(EventActivityBinder{ReservationState, TMessage}, string)"/>
+    public static EventActivityBinder<ReservationState, TMessage> ReleaseHoldsAndCommits<TMessage>(
+        this EventActivityBinder<ReservationState, TMessage> binder, Func<BehaviorContext<ReservationState, TMessage>, string> reason)
+        where TMessage : class =>
+        binder.ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, reason(context), context.Saga.SubmittedAt));
+
+    /// <summary>
     /// Releases the reservation's holds at once (<see cref="IReservationSteps.ReleaseAsync"/>), or, when inventory does
     /// not answer, sends <see cref="ReleaseReservationHolds"/> for its retrying consumer. Taken at once, a release costs no
     /// message, no second consume and no second transaction of the saga's service.
