@@ -119,7 +119,7 @@ fi
 if [ "$failed" -gt 0 ]; then
   echo "failed tests:"
   sed 's/\x1b\[[0-9;]*[A-Za-z]//g; s/\r$//' "$LOG" | awk '
-    /^  Failed [^ ]/      { print; grab = 4; next }
+    /^  Failed [^ ]/      { print; grab = 10; next }
     /^  Error Message:/   { next }
     grab > 0 && /^  Stack Trace:/ { grab = 0; next }
     grab > 0              { print "   " substr($0, 1, 300); grab--; next }
