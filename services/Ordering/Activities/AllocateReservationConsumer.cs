@@ -9,10 +9,12 @@ namespace Brokering.Ordering.Activities;
 
 /// <summary>
 /// Plans a reservation's holds when the saga could not at once (<see cref="ReservationAllocation"/>), retrying
-/// inventory under its pipeline. Inventory reports what it held with <c>HoldsPlaced</c> from its outbox; the
-/// other answers go to the saga from here.
+/// inventory under its pipeline. Every answer goes to the saga from here, holds placed too: inventory's own
+/// <c>HoldsPlaced</c> came only with the call that placed them, which may not be this one (see <see cref="SagaAnswers"/>);
+/// a second <c>HoldsPlaced</c> of the plan finds it past Allocating and changes nothing.
 /// </summary>
-public sealed class AllocateReservationConsumer(OrderingDbContext db, ReservationAllocation allocation) : IConsumer<AllocateReservation>
+public sealed class AllocateReservationConsumer(OrderingDbContext db, ReservationAllocation allocation, IEndpointNameFormatter endpointNames)
+    : IConsumer<AllocateReservation>
 {
     public async Task Consume(ConsumeContext<AllocateReservation> context)
     {
@@ -26,7 +28,11 @@ public sealed class AllocateReservationConsumer(OrderingDbContext db, Reservatio
         }
 
         var outcome = await allocation.PlanAsync(saga.BuyerId, command, CallMode.Retrying, context.CancellationToken);
-        if (outcome is not HoldsPlaced)
+        if (outcome is HoldsPlaced placed)
+        {
+            await context.SendToSagaAsync(endpointNames, placed);
+        }
+        else
         {
             await context.Publish(outcome, context.CancellationToken);
         }

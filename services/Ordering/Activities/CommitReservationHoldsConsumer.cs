@@ -1,3 +1,4 @@
+using Brokering.Contracts.Inventory;
 using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Data;
 using Brokering.Ordering.Saga;
@@ -8,10 +9,12 @@ namespace Brokering.Ordering.Activities;
 
 /// <summary>
 /// Commits a reservation's holds when the saga could not at once, or asks inventory again for the outcome of a commit
-/// (<see cref="HoldsCommitter"/>), retrying inventory under its pipeline. A commit is reported by inventory's
-/// <c>HoldsCommitted</c>; a refusal goes to the saga from here.
+/// (<see cref="HoldsCommitter"/>), retrying inventory under its pipeline. The answer goes to the saga from here, a
+/// commit too: inventory's own <c>HoldsCommitted</c> came only with the call that committed, which may not be this one
+/// (see <see cref="SagaAnswers"/>); a second <c>HoldsCommitted</c> finds the reservation Confirmed and changes nothing.
 /// </summary>
-public sealed class CommitReservationHoldsConsumer(OrderingDbContext db, HoldsCommitter committer) : IConsumer<CommitReservationHolds>
+public sealed class CommitReservationHoldsConsumer(OrderingDbContext db, HoldsCommitter committer, IEndpointNameFormatter endpointNames)
+    : IConsumer<CommitReservationHolds>
 {
     public async Task Consume(ConsumeContext<CommitReservationHolds> context)
     {
@@ -26,9 +29,14 @@ public sealed class CommitReservationHoldsConsumer(OrderingDbContext db, HoldsCo
         }
 
         var outcome = await committer.CommitAsync(context, context.Message, saga.Cutoff, saga.DecisionId, CallMode.Retrying, context.CancellationToken);
-        if (outcome is ReservationCommitRefused)
+        switch (outcome)
         {
-            await context.Publish(outcome, context.CancellationToken);
+            case ReservationCommitRefused refused:
+                await context.Publish(refused, context.CancellationToken);
+                break;
+            case HoldsCommitted committed:
+                await context.SendToSagaAsync(endpointNames, committed);
+                break;
         }
     }
 }

@@ -242,6 +242,15 @@ public sealed class StandInInventory : HoldsLedger.HoldsLedgerBase
     /// <summary>While true commits fail with UNAVAILABLE (inventory is overloaded on its commit path).</summary>
     public bool CommitsDown { get; set; }
 
+    /// <summary>
+    /// When set, the next PlaceHolds call places its holds but neither its answer nor its HoldsPlaced gets out, as when
+    /// the caller's replica dies with the call: the caller sees UNAVAILABLE, and a repeat is answered from the plan.
+    /// </summary>
+    public bool LoseNextPlacementAnswer { get; set; }
+
+    /// <summary>As <see cref="LoseNextPlacementAnswer"/>, for the next CommitHolds call that commits.</summary>
+    public bool LoseNextCommitAnswer { get; set; }
+
     /// <summary>Calls refused because inventory was down.</summary>
     public int Refused => Volatile.Read(ref refused);
 
@@ -329,6 +338,11 @@ public sealed class StandInInventory : HoldsLedger.HoldsLedgerBase
             }
 
             plans.Add((request.ReservationId, request.PlanVersion), response);
+            if (LoseNextPlacementAnswer)
+            {
+                LoseNextPlacementAnswer = false;
+                throw StandInDependencies.Unavailable("inventory (placed, answer lost)");
+            }
         }
 
         await Events.Publish(new HoldsPlaced(reservationId, request.PlanVersion,
@@ -371,6 +385,12 @@ public sealed class StandInInventory : HoldsLedger.HoldsLedgerBase
             {
                 hold.Status = StandInHoldStatus.Committed;
                 hold.CommittedAt = now;
+            }
+
+            if (newlyCommitted > 0 && LoseNextCommitAnswer)
+            {
+                LoseNextCommitAnswer = false;
+                throw StandInDependencies.Unavailable("inventory (committed, answer lost)");
             }
         }
 
