@@ -2,17 +2,21 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Runtime.CompilerServices;
 using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Brokering.Client.Webhooks;
 
 namespace Brokering.Client;
 
 /// <summary>
-/// A buyer's client for ordering's REST API (<c>/v1/reservations</c>): submit, read, list, confirm, cancel, and follow
-/// every status change. Everything it sees is the token's buyer organisation's own.
+/// A buyer's client for ordering's REST API (<c>/v1/reservations</c>): submit (one or many at once), read, list, confirm,
+/// cancel, follow every status change, and be told of them by webhook (<see cref="Webhooks"/>). Everything it sees is
+/// the token's buyer organisation's own.
 /// </summary>
 /// <remarks>
 /// Submissions always carry an Idempotency-Key (made here unless given), so a submission whose answer was lost — a
 /// timeout, a dropped connection, a 5xx, a 429 — is sent again with the same key and answers with the same reservation,
-/// never a second one. Confirm and cancel have no key, so they are sent again only after a 429, which the service
+/// never a second one. A bulk submission gives every item a key of its own, so it is sent again the same way. Confirm and cancel have no key, so they are sent again only after a 429, which the service
 /// answers before it reads the request.
 /// </remarks>
 public sealed class BuyerClient
@@ -27,7 +31,14 @@ public sealed class BuyerClient
     {
         ArgumentNullException.ThrowIfNull(http.BaseAddress, "http.BaseAddress");
         api = new ApiConnection(http, tokens, options ?? new BrokeringClientOptions());
+        Webhooks = new WebhookSubscriptions(api, "v1/webhooks/subscriptions");
     }
+
+    /// <summary>
+    /// The buyer's webhook subscriptions (<c>/v1/webhooks/subscriptions</c>): each status change of its reservations,
+    /// POSTed and signed, instead of polling (see <see cref="BuyerWebhookEvents"/>).
+    /// </summary>
+    public WebhookSubscriptions Webhooks { get; }
 
     /// <summary>
     /// Submits a reservation. Sent again with the same key when an attempt's answer is lost or the service is briefly
@@ -52,6 +63,47 @@ public sealed class BuyerClient
             RetrySafety.Idempotent,
             cancellationToken);
         return new SubmittedReservation(accepted.Id, accepted.Status, key);
+    }
+
+    /// <summary>
+    /// Submits many reservations in one call (<c>POST /v1/reservations/bulk</c>, at most 100). Each is submitted as
+    /// <see cref="SubmitAsync"/> would submit it, under its own Idempotency-Key, and answered on its own: some may be
+    /// accepted while others are refused, never all or nothing. The call is sent again, whole, when its answer is lost:
+    /// the items already accepted answer <c>Replayed</c> with the same reservation.
+    /// </summary>
+    /// <param name="reservations">What to reserve, one to 100.</param>
+    /// <param name="idempotencyKeys">One key per reservation, in the same order (each 1 to 200 characters, unique); new ones when null.
+    /// To resend after a crash, persist them before calling and pass them again.</param>
+    /// <param name="cancellationToken">Stops waiting (items may have been accepted all the same).</param>
+    /// <returns>Each item's result, in request order, with its key: resend the <see cref="BulkOutcome.RateLimited"/> or
+    /// <see cref="BulkOutcome.KeyInFlight"/> ones later with the same key.</returns>
+    /// <exception cref="BrokeringApiException">400 when the call as a whole is refused (no reservations, more than the service takes).</exception>
+    public async Task<BulkSubmission> SubmitBulkAsync(
+        IReadOnlyList<NewReservation> reservations, IReadOnlyList<string>? idempotencyKeys = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reservations);
+        if (idempotencyKeys is not null && idempotencyKeys.Count != reservations.Count)
+        {
+            throw new ArgumentException("One idempotency key per reservation, in the same order.", nameof(idempotencyKeys));
+        }
+
+        var keys = idempotencyKeys ?? [.. reservations.Select(_ => Guid.NewGuid().ToString("N"))];
+        var items = new JsonArray();
+        for (var i = 0; i < reservations.Count; i++)
+        {
+            var item = JsonSerializer.SerializeToNode(reservations[i], ApiConnection.Json)!.AsObject();
+            item["idempotencyKey"] = keys[i];
+            items.Add(item);
+        }
+
+        var body = items.ToJsonString(ApiConnection.Json);
+        return await api.SendAsync<BulkSubmission>(
+            () => new HttpRequestMessage(HttpMethod.Post, "v1/reservations/bulk")
+            {
+                Content = new StringContent(body, Encoding.UTF8, "application/json"),
+            },
+            RetrySafety.Idempotent,
+            cancellationToken);
     }
 
     /// <summary>A reservation as it stands.</summary>

@@ -211,3 +211,57 @@ public sealed record ReservationChange(string Cursor, Guid ReservationId, string
 /// <param name="Changes">The changes, oldest first.</param>
 /// <param name="Next">Where to read on from (the cursor given, when there was nothing new).</param>
 public sealed record ReservationChangePage(IReadOnlyList<ReservationChange> Changes, string Next);
+
+/// <summary>What became of one reservation of a bulk submission (<see cref="BulkItemResult.Outcome"/>).</summary>
+public static class BulkOutcome
+{
+    /// <summary>Accepted: a new reservation.</summary>
+    public const string Accepted = "Accepted";
+
+    /// <summary>Its key had been accepted before, with the same body: the same reservation.</summary>
+    public const string Replayed = "Replayed";
+
+    /// <summary>Refused for its input; <see cref="BulkItemResult.Errors"/> names each field by its path (<c>items[3].lines[0].quantity</c>).</summary>
+    public const string Invalid = "Invalid";
+
+    /// <summary>Its key had been used with another body.</summary>
+    public const string KeyReused = "KeyReused";
+
+    /// <summary>An earlier submission with its key is still being handled: send it again later.</summary>
+    public const string KeyInFlight = "KeyInFlight";
+
+    /// <summary>Over the caller's rate limit: send it again later.</summary>
+    public const string RateLimited = "RateLimited";
+}
+
+/// <summary>One reservation's result in a bulk submission.</summary>
+/// <param name="Index">Its position in the request.</param>
+/// <param name="IdempotencyKey">Its key.</param>
+/// <param name="Outcome">See <see cref="BulkOutcome"/>.</param>
+/// <param name="Status">The HTTP status a single submission of it would have been answered with.</param>
+/// <param name="Id">The reservation, when accepted or replayed.</param>
+/// <param name="ReservationStatus">Its status when accepted.</param>
+/// <param name="Location">Where to follow it.</param>
+/// <param name="Errors">Why it was refused, each field by its path in the request.</param>
+/// <param name="Detail">Why it was refused, when not for a field.</param>
+public sealed record BulkItemResult(
+    int Index,
+    string? IdempotencyKey,
+    string Outcome,
+    int Status,
+    Guid? Id,
+    string? ReservationStatus,
+    string? Location,
+    IReadOnlyDictionary<string, string[]>? Errors,
+    string? Detail)
+{
+    /// <summary>Whether the reservation stands (accepted now or before).</summary>
+    public bool IsAccepted => Outcome is BulkOutcome.Accepted or BulkOutcome.Replayed;
+}
+
+/// <summary>The answer to a bulk submission.</summary>
+/// <param name="Accepted">Reservations accepted now.</param>
+/// <param name="Replayed">Reservations accepted before, under the same keys.</param>
+/// <param name="Refused">Reservations refused (each with its reason).</param>
+/// <param name="Results">One per reservation, in request order.</param>
+public sealed record BulkSubmission(int Accepted, int Replayed, int Refused, IReadOnlyList<BulkItemResult> Results);

@@ -1,17 +1,23 @@
 using System.Net;
 using Brokering.Client;
+using Brokering.Client.Webhooks;
+using Brokering.Contracts.Grpc.Inventory;
 using Brokering.Testing;
+using Google.Protobuf.WellKnownTypes;
 using ClientOutcome = Brokering.Client.StockUpdateOutcome;
 
 namespace Brokering.Inventory.Tests;
 
 /// <summary>
-/// The .NET distributor client (<c>clients/Brokering.Client</c>) publishing to the real inventory service: what a
-/// distributor's ERP would do with it.
+/// The .NET distributor client (<c>clients/Brokering.Client</c>) against the real inventory service: what a
+/// distributor's ERP would do with it (publish stock, read its holds and orders, be told of them by webhook). Holds are
+/// placed and committed through the real ledger over gRPC, as ordering does. The raw REST answers (status codes,
+/// problem documents) are proved in <see cref="DistributorWebhookTests"/> and the authorisation and cross-tenant matrices.
 /// </summary>
 public sealed class DistributorClientTests(InventoryFixture fixture)
 {
     private const string H100 = "NVIDIA-H100-SXM5-80GB";
+    private const string A800 = "NVIDIA-A800-SXM4-80GB";
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -76,6 +82,107 @@ public sealed class DistributorClientTests(InventoryFixture fixture)
 
         refusal.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
         refusal.Problem!.Title.ShouldBe("Not your feed.");
+    }
+
+    [Fact]
+    public async Task A_distributor_reads_its_own_holds_and_orders_with_the_client_filtered_and_page_by_page()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        var rival = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 50, Price: 9000m), new Stock(H100, "HK", 50, Price: 30000m));
+        await fixture.SnapshotAsync(rival, 1, new Stock(A800, "SG1", 50));
+        var ordered = Guid.NewGuid();
+        var held = Guid.NewGuid();
+        await PlaceAsync(ordered, "acme-servers", InventoryFixture.Hold(distributor, A800, "SG1", 5), InventoryFixture.Hold(distributor, H100, "HK", 2),
+            InventoryFixture.Hold(rival, A800, "SG1", 7));
+        await CommitAsync(ordered);
+        await PlaceAsync(held, "globex", InventoryFixture.Hold(distributor, A800, "SG1", 3));
+        var client = ClientFor(distributor, TestTokens.Distributor(distributor));
+
+        var holds = await ToListAsync(client.ListAllHoldsAsync(cancellationToken: Ct));
+        var stillHeld = await client.ListHoldsAsync(new DistributorListFilter(Statuses: [DistributorHoldStatus.Held]), cancellationToken: Ct);
+        var firstPage = await client.ListHoldsAsync(limit: 2, cancellationToken: Ct);
+        var secondPage = await client.ListHoldsAsync(cursor: firstPage.Next, limit: 2, cancellationToken: Ct);
+        var orders = await client.ListOrdersAsync(cancellationToken: Ct);
+
+        holds.Select(h => (h.ReservationId, h.Sku, h.Units, h.Status)).OrderBy(h => h.Units).ToList().ShouldBe(
+            [(ordered, H100, 2L, DistributorHoldStatus.Committed), (held, A800, 3L, DistributorHoldStatus.Held), (ordered, A800, 5L, DistributorHoldStatus.Committed)],
+            "the distributor's three holds, not the rival's");
+        stillHeld.Holds.Select(h => (h.ReservationId, h.BuyerOrganisation)).ShouldBe([(held, (string?)"globex")]);
+        firstPage.Holds.Concat(secondPage.Holds).Select(h => h.HoldId).ShouldBe(holds.Select(h => h.HoldId), "the pages read on from Next");
+        secondPage.Next.ShouldBeNull();
+        var order = orders.Orders.ShouldHaveSingleItem();
+        (order.ReservationId, order.BuyerOrganisation, order.Units).ShouldBe((ordered, (string?)"acme-servers", 7L));
+        order.Lines.Select(l => (l.Sku, l.Warehouse, l.Units, l.UnitPrice)).OrderBy(l => l.Units)
+            .ShouldBe(new (string, string, long, decimal)[] { (H100, "HK", 2L, 30000m), (A800, "SG1", 5L, 9000m) });
+        (await ToListAsync(ClientFor(rival, TestTokens.Distributor(rival)).ListAllOrdersAsync(new DistributorListFilter(Sku: H100), Ct)))
+            .ShouldBeEmpty("the rival has no order with a line of the distributor's H100");
+        var refusal = await Should.ThrowAsync<BrokeringApiException>(() => client.ListHoldsAsync(new DistributorListFilter(Statuses: ["lost"]), cancellationToken: Ct));
+        (refusal.StatusCode, refusal.Errors.Keys.Single()).ShouldBe((HttpStatusCode.BadRequest, "status"));
+    }
+
+    [Fact]
+    public async Task A_distributor_subscribes_with_the_client_receives_its_holds_signed_reads_its_log_replays_pauses_and_deletes()
+    {
+        await using var receiver = await new WebhookReceiver().StartAsync();
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 50));
+        var client = ClientFor(distributor, TestTokens.Distributor(distributor));
+        var created = await client.Webhooks.CreateAsync(
+            new NewWebhookSubscription(receiver.Url, [DistributorWebhookEvents.HoldsPlaced, DistributorWebhookEvents.OrderPlaced]), Ct);
+        var id = created.Subscription.Id;
+        var reservation = Guid.NewGuid();
+
+        await PlaceAsync(reservation, "acme-servers", InventoryFixture.Hold(distributor, A800, "SG1", 4));
+        await CommitAsync(reservation);
+
+        var received = await Eventually.Latest(() => Task.FromResult(receiver.Received.Where(r => r.Accepted && r.ReservationId == reservation).ToList()),
+            seen => seen.Count >= 2, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100));
+        received.Select(r => r.Type).ShouldBe([DistributorWebhookEvents.HoldsPlaced, DistributorWebhookEvents.OrderPlaced]);
+        var verifier = new WebhookSignatureVerifier(created.Secret);
+        received.ShouldAllBe(r => verifier.Verify(r.Id, r.Timestamp, r.Signature, r.Body) == WebhookVerification.Valid);
+        var log = await Eventually.Until(() => client.Webhooks.DeliveriesAsync(id, cancellationToken: Ct),
+            page => page.Deliveries.Count == 2 && page.Deliveries.All(d => d.Status == "Delivered"), TimeSpan.FromSeconds(30), "both deliveries logged as delivered");
+        log.Deliveries.Select(d => d.EventType).ShouldBe([DistributorWebhookEvents.OrderPlaced, DistributorWebhookEvents.HoldsPlaced], "the log is newest first");
+
+        var replay = await client.Webhooks.ReplayAsync(id, log.Deliveries[1].Id, Ct);
+        var again = await Eventually.Latest(() => Task.FromResult(receiver.Received.Where(r => r.Accepted && r.ReservationId == reservation).ToList()),
+            seen => seen.Count >= 3, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100));
+
+        (replay.ReplayOf, replay.EventId).ShouldBe((log.Deliveries[1].Id, received[0].Id));
+        (again[2].Id, again[2].Body).ShouldBe((received[0].Id, received[0].Body), "the replay sends the placement again under its id");
+        (await client.Webhooks.PauseAsync(id, Ct)).IsPaused.ShouldBeTrue();
+        (await client.Webhooks.ResumeAsync(id, Ct)).IsPaused.ShouldBeFalse();
+        var listed = (await client.Webhooks.ListAsync(Ct)).ShouldHaveSingleItem();
+        (listed.Id, listed.EventTypes.Count, (await client.Webhooks.GetAsync(id, Ct)).ConsecutiveFailures).ShouldBe((id, 2, 0));
+        await client.Webhooks.DeleteAsync(id, Ct);
+        (await client.Webhooks.ListAsync(Ct)).ShouldBeEmpty();
+        (await Should.ThrowAsync<BrokeringApiException>(() => client.Webhooks.DeleteAsync(id, Ct))).StatusCode.ShouldBe(HttpStatusCode.NotFound);
+    }
+
+    private async Task PlaceAsync(Guid reservation, string buyer, params HoldRequest[] holds)
+    {
+        var request = InventoryFixture.PlaceRequest(reservation, 1, TimeSpan.FromMinutes(10), holds);
+        request.BuyerOrganisation = buyer;
+        (await fixture.A.Ledger.PlaceHoldsAsync(request, cancellationToken: Ct)).Holds.ShouldAllBe(h => h.Held == h.Requested);
+    }
+
+    private Task<CommitHoldsResponse> CommitAsync(Guid reservation) =>
+        fixture.A.Ledger.CommitHoldsAsync(new CommitHoldsRequest
+        {
+            ReservationId = reservation.ToString(),
+            CommitBefore = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMinutes(5)),
+        }, cancellationToken: Ct).ResponseAsync;
+
+    private static async Task<List<T>> ToListAsync<T>(IAsyncEnumerable<T> items)
+    {
+        var list = new List<T>();
+        await foreach (var item in items)
+        {
+            list.Add(item);
+        }
+
+        return list;
     }
 
     private DistributorClient ClientFor(string distributor, string token) =>

@@ -90,6 +90,35 @@ public sealed class BuyerClientTests
     }
 
     [Fact]
+    public async Task A_bulk_submission_with_the_client_answers_each_reservation_on_its_own_and_sent_again_with_its_keys_replays_them()
+    {
+        await using var dependencies = await StandInDependencies.StartAsync();
+        await using var host = await StandInOrderingHost.StartAsync(dependencies);
+        var client = ClientFor(host, Sagas.NewBuyer("client-bulk"), out _);
+        var bad = Order("PO-BULK-BAD") with { Lines = [new NewReservationLine(StandInCompliance.Sku, 0, 20_000m, "USD")] };
+        NewReservation[] orders = [Order("PO-BULK-1"), bad, Order("PO-BULK-2")];
+
+        var first = await client.SubmitBulkAsync(orders, cancellationToken: Ct);
+
+        (first.Accepted, first.Replayed, first.Refused).ShouldBe((2, 0, 1));
+        first.Results.Select(r => (r.Index, r.Outcome)).ShouldBe([(0, BulkOutcome.Accepted), (1, BulkOutcome.Invalid), (2, BulkOutcome.Accepted)],
+            "one refused reservation does not refuse the others");
+        first.Results[1].Errors.ShouldNotBeNull().Keys.ShouldBe(["items[1].lines[0].quantity"]);
+        first.Results.Select(r => r.IdempotencyKey).Distinct().Count().ShouldBe(3, "the client made each reservation a key of its own");
+        var again = await client.SubmitBulkAsync([orders[0], orders[2]], [first.Results[0].IdempotencyKey!, first.Results[2].IdempotencyKey!], Ct);
+        again.Results.Select(r => (r.Outcome, r.Id)).ShouldBe([(BulkOutcome.Replayed, first.Results[0].Id), (BulkOutcome.Replayed, first.Results[2].Id)],
+            "the same keys answer with the same reservations");
+        (await client.GetAsync(first.Results[2].Id!.Value, Ct)).BuyerReference.ShouldBe("PO-BULK-2");
+        var all = new List<ClientReservation>();
+        await foreach (var reservation in client.ListAllAsync(cancellationToken: Ct))
+        {
+            all.Add(reservation);
+        }
+
+        all.Select(r => r.BuyerReference).Order().ToList().ShouldBe(["PO-BULK-1", "PO-BULK-2"], "two reservations, though three were sent and two sent twice");
+    }
+
+    [Fact]
     public async Task A_submission_whose_answer_is_lost_is_sent_again_with_its_key_and_makes_one_reservation()
     {
         await using var dependencies = await StandInDependencies.StartAsync();
