@@ -1,12 +1,10 @@
 using System.Net;
-using Brokering.Webhooks;
-using Shouldly;
 
-namespace Brokering.Ordering.Tests;
+namespace Brokering.Webhooks.Tests;
 
 /// <summary>
-/// Where a production ordering may send webhooks (no loopback switch): HTTPS to public addresses only, so a tenant
-/// cannot aim deliveries at ordering's own network.
+/// Where a production service (ordering, inventory) may send webhooks (no loopback switch): HTTPS to public addresses
+/// only, so a tenant cannot aim deliveries at the deployment's own network; and the signature every delivery carries.
 /// </summary>
 public sealed class WebhookEndpointRulesTests
 {
