@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+
 namespace Brokering.Compliance.RestrictedParties;
 
 /// <summary>The best match of a name against one list entry.</summary>
@@ -20,7 +22,13 @@ internal sealed class RestrictedPartyMatcher
     private const double FoldDiscount = 0.95;
     private const double EntryWeight = 0.7;
 
+    // Scores are a pure function of the name and this list, and the same buyers, parents and end users come back in
+    // reservation after reservation: each is compared with every entry once per list version (a new list builds a new
+    // matcher). Bounded, because the matches endpoint lets a caller score any text.
+    private const int RememberedNames = 4096;
+
     private readonly IReadOnlyList<(RestrictedPartyEntry Entry, IReadOnlyList<PreparedName> Names)> entries;
+    private readonly ConcurrentDictionary<string, IReadOnlyList<NameMatch>> scored = new(StringComparer.Ordinal);
 
     public RestrictedPartyMatcher(IEnumerable<RestrictedPartyEntry> entries, double threshold, double? reviewThreshold = null)
     {
@@ -49,6 +57,24 @@ internal sealed class RestrictedPartyMatcher
 
     /// <summary>The best score of <paramref name="name"/> against every entry, best first.</summary>
     public IReadOnlyList<NameMatch> Score(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (scored.TryGetValue(name, out var remembered))
+        {
+            return remembered;
+        }
+
+        var scores = ScoreAgainstEveryEntry(name);
+        if (scored.Count >= RememberedNames)
+        {
+            scored.Clear();
+        }
+
+        scored[name] = scores;
+        return scores;
+    }
+
+    private IReadOnlyList<NameMatch> ScoreAgainstEveryEntry(string name)
     {
         var query = PreparedName.Of(name);
         return
@@ -129,31 +155,37 @@ internal sealed class RestrictedPartyMatcher
             return 1;
         }
 
-        var d = new int[left.Length + 1, right.Length + 1];
-        for (var i = 0; i <= left.Length; i++)
-        {
-            d[i, 0] = i;
-        }
-
+        // Three rolling rows (the transposition looks two back) instead of a matrix: no allocation for a name's words.
+        var width = right.Length + 1;
+        Span<int> rows = width * 3 <= 384 ? stackalloc int[width * 3] : new int[width * 3];
+        var before = rows[..width];
+        var previous = rows.Slice(width, width);
+        var current = rows.Slice(2 * width, width);
         for (var j = 0; j <= right.Length; j++)
         {
-            d[0, j] = j;
+            previous[j] = j;
         }
 
         for (var i = 1; i <= left.Length; i++)
         {
+            current[0] = i;
             for (var j = 1; j <= right.Length; j++)
             {
                 var cost = left[i - 1] == right[j - 1] ? 0 : 1;
-                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                current[j] = Math.Min(Math.Min(previous[j] + 1, current[j - 1] + 1), previous[j - 1] + cost);
                 if (i > 1 && j > 1 && left[i - 1] == right[j - 2] && left[i - 2] == right[j - 1])
                 {
-                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+                    current[j] = Math.Min(current[j], before[j - 2] + 1);
                 }
             }
+
+            var oldest = before;
+            before = previous;
+            previous = current;
+            current = oldest;
         }
 
-        return 1.0 - (double)d[left.Length, right.Length] / Math.Max(left.Length, right.Length);
+        return 1.0 - (double)previous[right.Length] / Math.Max(left.Length, right.Length);
     }
 
     private sealed record PreparedName(string Original, IReadOnlyList<PreparedReading> Readings)
