@@ -163,6 +163,26 @@ public sealed class FeedGapTests(InventoryFixture fixture)
         afterSnapshot.ByGrpc.ShouldBe([gapped, steady]);
     }
 
+    [Fact]
+    public async Task Holds_on_a_distributor_whose_feed_skipped_a_delta_are_refused_until_the_missing_delta_arrives()
+    {
+        var gapped = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(gapped, 1, new Stock(L4, "SG2", 8, Price: 900m));
+        // A plan made from the offers read now, placed after the feed skipped sequence 2.
+        (await OfferingAsync(gapped)).ByGrpc.ShouldBe([gapped]);
+        await fixture.DeltaAsync(gapped, 3, new Stock(L4, "SG2", -1, Price: 900m));
+
+        var whileGapped = await fixture.A.Ledger.PlaceHoldsAsync(
+            InventoryFixture.PlaceRequest(Guid.NewGuid(), 1, TimeSpan.FromMinutes(5), InventoryFixture.Hold(gapped, L4, "SG2", 2)));
+        await fixture.DeltaAsync(gapped, 2, new Stock(L4, "SG2", 1, Price: 900m));
+        var healed = await fixture.A.Ledger.PlaceHoldsAsync(
+            InventoryFixture.PlaceRequest(Guid.NewGuid(), 1, TimeSpan.FromMinutes(5), InventoryFixture.Hold(gapped, L4, "SG2", 2)));
+
+        whileGapped.Holds.Single().Held.ShouldBe(0);
+        healed.Holds.Single().Held.ShouldBe(2);
+        (await fixture.LevelAsync(gapped, L4, "SG2")).Held.ShouldBe(2);
+    }
+
     private async Task<JsonElement> DistributorAsync(string distributor) =>
         await fixture.A.Http.GetFromJsonAsync<JsonElement>($"/v1/distributors/{distributor}", TestContext.Current.CancellationToken);
 

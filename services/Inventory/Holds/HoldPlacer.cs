@@ -239,7 +239,9 @@ internal sealed class HoldPlacer(
                    s.on_hand - s.held - s.committed AS available, s.unit_price, s.currency, s.minimum_order_quantity AS moq
             FROM stock_levels s JOIN distributors d ON d.id = s.distributor_id
             WHERE (s.distributor_id, s.sku, s.warehouse) IN (SELECT l.distributor_id, l.sku, l.warehouse FROM lines l)
-              AND d.last_feed_at > $11
+              -- Fresh and whole only, as offered: a plan made from offers read before the feed went stale or skipped a
+              -- delta must not hold levels that lack a change the distributor reported.
+              AND d.last_feed_at > $11 AND NOT d.gap_open
             ORDER BY s.distributor_id COLLATE "C", s.sku COLLATE "C", s.warehouse COLLATE "C"
             FOR UPDATE OF s),
         ranked AS MATERIALIZED (
