@@ -155,6 +155,28 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_denial_at_screening_releases_and_revokes_whatever_an_earlier_try_of_the_reservation_placed_or_committed()
+    {
+        // A try that screened, held and committed at once can land in inventory while its replica dies before the saga's
+        // row commits: the row still says Screening, and a later denial must not leave those holds standing.
+        await SubmitAsync(FillPolicy.AllOrNone, Confirmation.Auto);
+        await harness.Bus.Publish(new ReservationScreened(id, "d-1", ScreeningOutcome.Denied, null, [], ["end user is listed"]), Ct);
+
+        (await saga.Exists(id, machine => machine.Rejected)).ShouldNotBeNull();
+        await EventuallyPublishedAsync<ReleaseReservationHolds>(m => m.ReservationId == id && m.RevokeCommitsFrom == saga.Sagas.Contains(id)!.SubmittedAt);
+    }
+
+    [Fact]
+    public async Task An_all_or_none_plan_with_no_stock_offered_releases_and_revokes_whatever_an_earlier_try_of_the_plan_placed()
+    {
+        await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Auto, cutoff: null);
+        await harness.Bus.Publish(new NoStockOffered(id, 1, ["no distributor offers it"]), Ct);
+
+        (await saga.Exists(id, machine => machine.Rejected)).ShouldNotBeNull();
+        await EventuallyPublishedAsync<ReleaseReservationHolds>(m => m.ReservationId == id && m.RevokeCommitsFrom == saga.Sagas.Contains(id)!.SubmittedAt);
+    }
+
+    [Fact]
     public async Task A_plan_that_came_after_its_hold_window_closed_ends_the_reservation_Expired_and_releases_any_holds()
     {
         await ScreenedAsync(FillPolicy.AllowPartial, Confirmation.Manual, cutoff: null);

@@ -38,7 +38,9 @@ public sealed class ScreeningDeadlineTests : IAsyncLifetime
 
         (await saga.Exists(id, machine => machine.Rejected, TimeSpan.FromMinutes(2))).ShouldNotBeNull();
         saga.Sagas.Contains(id)!.StatusReason!.ShouldContain("could not screen the reservation within");
-        (await harness.Published.Any<ReleaseReservationHolds>(m => m.Context.Message.ReservationId == id, Ct)).ShouldBeFalse();
+        // Nothing is held as far as the saga knows, but an earlier try's holds may have landed: they are released.
+        (await harness.Published.Any<ReleaseReservationHolds>(
+            m => m.Context.Message.ReservationId == id && m.Context.Message.RevokeCommitsFrom == saga.Sagas.Contains(id)!.SubmittedAt, Ct)).ShouldBeTrue();
     }
 
     [Fact]

@@ -65,6 +65,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                 .IfElse(context => context.Saga.Cutoff is not null && context.Saga.Cutoff <= clock.GetUtcNow(),
                     tooLate => tooLate
                         .Then(context => context.Saga.StatusReason = "The cutoff had already passed when screening finished.")
+                        .ReleaseHoldsAndCommits("cutoff passed before screening finished")
                         .TransitionTo(CutoffMissed),
                     inTime => inTime
                         .TransitionTo(Allocating)
@@ -83,6 +84,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                     context.Saga.DecisionId = context.Message.DecisionId;
                     context.Saga.StatusReason = RejectionReason(context.Message);
                 })
+                .ReleaseHoldsAndCommits("screening refused")
                 .TransitionTo(Rejected),
             // A party resembles a list entry: a compliance officer decides. Nothing is held meanwhile, and the wait fails
             // closed: the screening deadline (counted from submission, as for a screening never answered) rejects it and
@@ -99,6 +101,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                     tooLate => tooLate
                         .Then(context => context.Saga.StatusReason = "The cutoff had already passed when screening finished.")
                         .Unschedule(ScreeningTimer)
+                        .ReleaseHoldsAndCommits("cutoff passed before screening finished")
                         .TransitionTo(CutoffMissed),
                     review => review
                         .TransitionTo(UnderReview)
@@ -118,16 +121,21 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                     past => past
                         .Then(context => context.Saga.StatusReason = "A new rule set moved the cutoff into the past before screening finished.")
                         .Unschedule(ScreeningTimer)
+                        .ReleaseHoldsAndCommits("cutoff moved into the past before screening finished")
                         .TransitionTo(CutoffMissed),
                     future => future
                         .Publish(context => RequestScreening(context.Saga))
                         .ArmCutoffTimer(CutoffTimer)),
-            // Nothing is held before screening, or while under review, so there is nothing to release.
+            // Nothing is held before screening, or while under review, as far as this row knows; but a step of an earlier
+            // try of this reservation's events may have placed or even committed holds before its replica died and the row
+            // was rolled back. So every ending that does not confirm releases them and revokes any commit (one call that
+            // finds nothing when there is nothing), as the endings after allocation do.
             When(ScreeningTimer.Received)
                 .Then(context => context.Saga.StatusReason = context.Saga.CurrentState == UnderReview.Name
                     ? $"No compliance officer reviewed the export screening within {screeningDeadline} of submission; it was not approved."
                     : $"Compliance could not screen the reservation within {screeningDeadline}; it was not approved.")
                 .Unschedule(CutoffTimer)
+                .ReleaseHoldsAndCommits("screening deadline passed")
                 .TransitionTo(Rejected));
 
         During(Allocating,
@@ -155,7 +163,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                     context.Saga.PassedOverAt = context.Message.PassedOver ? clock.GetUtcNow() : null;
                 })
                 .IfElse(context => context.Saga.FillPolicy == FillPolicy.AllOrNone,
-                    allOrNone => allOrNone.Unschedule(CutoffTimer).TransitionTo(Rejected),
+                    allOrNone => allOrNone.ReleaseHoldsAndCommits("no stock offered (all-or-none)").Unschedule(CutoffTimer).TransitionTo(Rejected),
                     partial => partial.TransitionTo(AwaitingStock)),
             // The plan came after its holds' window had closed: whatever earlier plans held lapses at that same
             // instant, so the reservation has lapsed unconfirmed, as if its holds had expired.
