@@ -12,7 +12,7 @@ COMPLIANCE="${COMPLIANCE_URL:-http://127.0.0.1:5300}"
 # Development-only token endpoint (see README, "API examples").
 token() {
   curl -fsS -X POST "$ORDERING/dev/tokens" -H 'Content-Type: application/json' \
-    -d "{\"subject\":\"$1\",\"roles\":[\"$2\"],\"tenant\":\"$3\"}" |
+    -d "{\"subject\":\"$1\",\"roles\":[\"${2//,/\",\"}\"],\"tenant\":\"$3\"}" |
     sed 's/.*"accessToken":"\([^"]*\)".*/\1/'
 }
 

@@ -87,6 +87,7 @@ public static class Extensions
         app.MapWebhooksApi();
         app.MapOpsApi();
         app.MapReviewDeskApi();
+        app.MapConsoleSessionApi();
         app.MapOpsConsole();
         app.MapGrpcService<ReservationsGrpcService>().RequireAuthorization(BrokeringRoles.Buyer);
         return app;

@@ -51,6 +51,7 @@ public sealed class AuthorizationMatrixTests(OrderingHost host) : IClassFixture<
         ["POST /v1/ops/sagas/{id:guid}/cancel"] = Ops,
         ["POST /v1/ops/sagas/{id:guid}/release-holds"] = Ops,
         ["POST /v1/ops/sagas/{id:guid}/rescreen"] = Ops,
+        ["GET /v1/console/session"] = Oversight,
         ["GET /v1/review-desk/"] = Oversight,
         ["POST /v1/review-desk/{decisionId}/clear"] = Officer,
         ["POST /v1/review-desk/{decisionId}/confirm"] = Officer,

@@ -68,6 +68,55 @@ public sealed class ReviewDeskRelayTests(OrderingHost host) : IClassFixture<Orde
     }
 
     [Fact]
+    public async Task A_compliance_officer_without_the_ops_role_is_admitted_to_the_console_for_the_review_desk_and_refused_every_ops_action()
+    {
+        var held = Sagas.In("Held", "review-relay-officer", DateTimeOffset.UtcNow.AddHours(6));
+        await host.SeedAsync(held);
+        using var officer = host.ClientWith(TestTokens.For("officer-ana", null, BrokeringRoles.ComplianceOfficer));
+
+        var session = await officer.GetFromJsonAsync<JsonElement>("/v1/console/session", Cancel);
+        session.GetProperty("subject").GetString().ShouldBe("officer-ana");
+        session.GetProperty("operator").GetBoolean().ShouldBeFalse();
+        session.GetProperty("officer").GetBoolean().ShouldBeTrue();
+        session.GetProperty("sections").EnumerateArray().Select(section => section.GetString()).ShouldBe(["reviews"]);
+
+        var queue = await officer.GetFromJsonAsync<JsonElement>("/v1/review-desk", Cancel);
+        queue.GetProperty("mayRule").GetBoolean().ShouldBeTrue();
+
+        foreach (var read in new[] { "/v1/ops/summary", "/v1/ops/sagas", $"/v1/ops/sagas/{held.CorrelationId}", "/v1/ops/states" })
+        {
+            using var refused = await officer.GetAsync(read, Cancel);
+            refused.StatusCode.ShouldBe(HttpStatusCode.Forbidden, read);
+        }
+
+        foreach (var action in new[] { "cancel", "release-holds", "rescreen" })
+        {
+            using var refused = await officer.PostAsJsonAsync($"/v1/ops/sagas/{held.CorrelationId}/{action}", new { reason = "Officer's try." }, Cancel);
+            refused.StatusCode.ShouldBe(HttpStatusCode.Forbidden, action);
+        }
+
+        using var operatorClient = host.ClientWith(TestTokens.Operator());
+        var still = await operatorClient.GetFromJsonAsync<JsonElement>($"/v1/ops/sagas/{held.CorrelationId}", Cancel);
+        still.GetProperty("saga").GetProperty("state").GetString().ShouldBe("Held");
+    }
+
+    [Fact]
+    public async Task The_console_admits_an_operator_to_every_page_and_refuses_a_token_with_neither_role()
+    {
+        using var operatorClient = host.ClientWith(TestTokens.Operator());
+        using var buyer = host.ClientWith(TestTokens.Buyer("acme"));
+
+        var session = await operatorClient.GetFromJsonAsync<JsonElement>("/v1/console/session", Cancel);
+        using var refused = await buyer.GetAsync("/v1/console/session", Cancel);
+
+        session.GetProperty("operator").GetBoolean().ShouldBeTrue();
+        session.GetProperty("officer").GetBoolean().ShouldBeFalse();
+        session.GetProperty("sections").EnumerateArray().Select(section => section.GetString())
+            .ShouldBe(["overview", "sagas", "state-machine", "reviews"]);
+        refused.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+    }
+
+    [Fact]
     public async Task An_operator_without_the_officer_role_may_read_the_queue_but_not_rule()
     {
         using var operatorClient = host.ClientWith(TestTokens.Operator());

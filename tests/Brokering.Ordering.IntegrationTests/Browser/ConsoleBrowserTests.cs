@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Brokering.Ordering.IntegrationTests.Support;
+using Brokering.ServiceDefaults.Security;
 using Brokering.Testing;
 using Microsoft.Playwright;
 
@@ -16,7 +17,7 @@ namespace Brokering.Ordering.IntegrationTests.Browser;
 public sealed partial class ConsoleBrowserTests(ConsoleFixture console) : IClassFixture<ConsoleFixture>
 {
     [Fact]
-    public async Task Without_a_token_the_console_asks_for_one_and_refuses_a_token_without_the_ops_role()
+    public async Task Without_a_token_the_console_asks_for_one_and_refuses_a_token_without_the_ops_or_officer_role()
     {
         var page = await console.NewPageAsync(signedIn: false);
         await page.GotoAsync("/ops/sagas");
@@ -24,7 +25,7 @@ public sealed partial class ConsoleBrowserTests(ConsoleFixture console) : IClass
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Sign in", Level = 1 })).ToBeVisibleAsync();
         await page.GetByLabel("Access token").FillAsync(TestTokens.Buyer("acme"));
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await Expect(page.Locator("#sign-in-error")).ToHaveTextAsync("This token does not carry the ops role.");
+        await Expect(page.Locator("#sign-in-error")).ToHaveTextAsync("This token carries neither the ops nor the compliance-officer role.");
         await console.ScreenshotAsync(page, "00-sign-in");
 
         await page.GetByLabel("Access token").FillAsync(OrderingHost.OperatorToken);
@@ -168,6 +169,49 @@ public sealed partial class ConsoleBrowserTests(ConsoleFixture console) : IClass
         await Expect(page.GetByText("No potential match awaits review.")).ToHaveCountAsync(0);
         await console.ScreenshotAsync(page, "07-review-desk-compliance-unreachable");
     }
+
+    [Fact]
+    public async Task A_compliance_officer_without_the_ops_role_signs_in_to_the_review_desk_and_is_offered_nothing_else()
+    {
+        var page = await console.NewPageAsync(signedIn: false);
+        await page.GotoAsync("/ops");
+        await page.GetByLabel("Access token").FillAsync(OfficerOnly);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+
+        // The console starts an officer on the review desk, the only page in the navigation.
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Review desk", Level = 1 })).ToBeVisibleAsync();
+        await Expect(page).ToHaveURLAsync($"{console.Address}ops/reviews");
+        await Expect(page.Locator("#who-name")).ToHaveTextAsync("Signed in as officer-ana");
+        await Expect(page.GetByRole(AriaRole.Navigation, new() { Name = "Console" }).GetByRole(AriaRole.Link))
+            .ToHaveTextAsync([ReviewDeskLink()]);
+        await Expect(page.GetByTestId("reviews-unavailable")).ToHaveTextAsync("Compliance could not be reached.");
+        await Expect(page.Locator("#live")).ToBeHiddenAsync();
+        await console.ScreenshotAsync(page, "08-officer-review-desk");
+
+        // An operator's page, typed into the address bar: the console says whose it is instead of failing on a 403.
+        await page.GotoAsync($"/ops/sagas/{console.ToInspect.CorrelationId}");
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "For operators only", Level = 1 })).ToBeVisibleAsync();
+        await Expect(page.GetByTestId("not-for-role")).ToContainTextAsync("This page is for operators (the ops role).");
+        await Expect(page.Locator(".page-head .badge-lg")).ToHaveCountAsync(0);
+    }
+
+    [Fact]
+    public async Task An_officer_who_is_also_an_operator_gets_every_page()
+    {
+        var page = await console.NewPageAsync(Officer);
+        await page.GotoAsync("/ops");
+
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Overview", Level = 1 })).ToBeVisibleAsync();
+        await Expect(page.GetByRole(AriaRole.Navigation, new() { Name = "Console" }).GetByRole(AriaRole.Link)).ToHaveCountAsync(4);
+        await Expect(page.Locator("#live")).ToHaveAttributeAsync("data-state", "live");
+    }
+
+    private static readonly string OfficerOnly = TestTokens.For("officer-ana", null, BrokeringRoles.ComplianceOfficer);
+
+    private static readonly string Officer = TestTokens.For("officer-ana", null, BrokeringRoles.Ops, BrokeringRoles.ComplianceOfficer);
+
+    [GeneratedRegex("^Review desk")]
+    private static partial Regex ReviewDeskLink();
 
     private static ILocatorAssertions Expect(ILocator locator) => Assertions.Expect(locator);
 

@@ -47,6 +47,9 @@ public sealed class ConsoleFixture() : OrderingHost(kestrel: true)
     public Task<IPage> NewPageAsync(bool signedIn = true) =>
         chromium!.NewConsolePageAsync(Address, signedIn ? OperatorToken : null);
 
+    /// <summary>A page signed in with the given token.</summary>
+    public Task<IPage> NewPageAsync(string token) => chromium!.NewConsolePageAsync(Address, token);
+
     /// <summary>A full-page screenshot under <c>TestResults/screenshots</c>.</summary>
     public Task ScreenshotAsync(IPage page, string name) => chromium!.ScreenshotAsync(page, name);
 

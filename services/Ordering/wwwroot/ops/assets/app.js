@@ -1,7 +1,9 @@
 // Brokering ops console: a small client of the ops API (/v1/ops) and of the review desk (/v1/review-desk). No framework: the DOM is built with
 // textContent only (never innerHTML with data), so buyer- and operator-supplied text cannot inject markup.
-// Every API call carries the operator's bearer token (kept in sessionStorage, so it ends with the tab);
+// Every API call carries the signed-in person's bearer token (kept in sessionStorage, so it ends with the tab);
 // the live summary is read with fetch rather than EventSource, which cannot send an Authorization header.
+// An operator (role ops) sees every page; a compliance officer without ops the review desk only: the console lays itself
+// out from GET /v1/console/session, and each API keeps its own policy whatever the page shows.
 
 const API = "/v1/ops";
 const AT_RISK_MINUTES = 15;
@@ -12,6 +14,9 @@ const ACTION_LABELS = {
 };
 
 const TOKEN_KEY = "brokering.ops.token";
+const SESSION_KEY = "brokering.ops.session";
+const SESSION = "/v1/console/session";
+const NOT_ADMITTED = "This token carries neither the ops nor the compliance-officer role.";
 
 const main = document.getElementById("main");
 const announcer = document.getElementById("announcer");
@@ -117,8 +122,22 @@ function claimsOf(jwt) {
   }
 }
 
-function signIn(jwt) {
+// Who is signed in and which pages their roles open ({ subject, operator, officer, sections }), from /v1/console/session.
+function session() {
+  try {
+    return JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? "null");
+  } catch {
+    return null;
+  }
+}
+
+function isOperator() {
+  return session()?.operator === true;
+}
+
+function signIn(jwt, who) {
   sessionStorage.setItem(TOKEN_KEY, jwt);
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(who));
   showWho();
   const resume = state.signedIn;
   state.signedIn = null;
@@ -127,6 +146,7 @@ function signIn(jwt) {
 
 function signOut(reason) {
   sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(SESSION_KEY);
   showWho();
   showSignIn(reason);
 }
@@ -135,6 +155,10 @@ function showWho() {
   const jwt = token();
   document.getElementById("who").hidden = !jwt;
   document.getElementById("who-name").textContent = jwt ? `Signed in as ${claimsOf(jwt).sub ?? "operator"}` : "";
+  // Only the pages this person's roles open are offered; the live summary is the ops stream, so operators only.
+  const sections = session()?.sections ?? [];
+  document.querySelectorAll(".nav a[data-section]").forEach((a) => { a.parentElement.hidden = !!jwt && !sections.includes(a.dataset.section); });
+  document.getElementById("live").hidden = !!jwt && !isOperator();
 }
 
 document.getElementById("sign-out").addEventListener("click", () => signOut("You signed out."));
@@ -199,7 +223,7 @@ function setLive(liveState, text) {
 async function connect() {
   for (let attempt = 0; ; attempt++) {
     const jwt = token();
-    if (!jwt) {
+    if (!jwt || !isOperator()) {
       setLive("down", "Signed out");
       await untilSignedIn();
       attempt = 0;
@@ -279,9 +303,9 @@ function showSignIn(message) {
   const field = (id, label, input, hint) => h("div", { class: "field" }, h("label", { for: id }, label), input, hint);
   const error = h("p", { class: "field-error", id: "sign-in-error", role: "alert", hidden: true });
   const tokenForm = h("form", { "aria-labelledby": "token-title" },
-    h("h2", { id: "token-title" }, "Sign in with an ops token"),
+    h("h2", { id: "token-title" }, "Sign in with a token"),
     field("sign-in-token", "Access token", h("textarea", { id: "sign-in-token", rows: 4, required: true, spellcheck: "false", class: "mono", autocomplete: "off" }),
-      h("p", { class: "muted small" }, "A bearer token with the ops role. It is kept in this tab only (session storage).")),
+      h("p", { class: "muted small" }, "A bearer token with the ops role, the compliance-officer role, or both. It is kept in this tab only (session storage).")),
     error,
     h("div", {}, h("button", { type: "submit", class: "button button-primary" }, "Sign in")));
   tokenForm.addEventListener("submit", (event) => {
@@ -293,6 +317,10 @@ function showSignIn(message) {
     h("h2", { id: "dev-title" }, "Development"),
     h("p", { class: "muted small" }, "A service running in Development issues tokens to anyone; elsewhere this does nothing."),
     field("dev-name", "Your name (recorded with your actions)", h("input", { id: "dev-name", value: "ops-dev", autocomplete: "off", spellcheck: "false" })),
+    field("dev-roles", "Roles", h("select", { id: "dev-roles" },
+      h("option", { value: "ops" }, "Operator (ops)"),
+      h("option", { value: "compliance-officer" }, "Compliance officer"),
+      h("option", { value: "ops compliance-officer" }, "Both"))),
     devError,
     h("div", {}, h("button", { type: "submit", class: "button" }, "Get a development token")));
   devForm.addEventListener("submit", async (event) => {
@@ -300,7 +328,7 @@ function showSignIn(message) {
     const response = await fetch("/dev/tokens", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ subject: devForm.elements["dev-name"].value.trim() || "ops-dev", roles: ["ops"] }),
+      body: JSON.stringify({ subject: devForm.elements["dev-name"].value.trim() || "ops-dev", roles: devForm.elements["dev-roles"].value.split(" ") }),
     });
     if (!response.ok) {
       devError.textContent = response.status === 404 ? "This service is not running in Development." : `HTTP ${response.status}`;
@@ -314,17 +342,17 @@ function showSignIn(message) {
     h("div", { class: "sign-in" },
       h("section", { class: "panel" }, h("div", { class: "panel-body" }, tokenForm)),
       h("section", { class: "panel" }, h("div", { class: "panel-body" }, devForm))),
-  ], { head: h("p", { class: "muted" }, "The ops console and API are for operators (the ops role).") });
+  ], { head: h("p", { class: "muted" }, "The console is for operators (the ops role) and compliance officers (the review desk).") });
 }
 
 async function tryToken(jwt, error) {
-  const response = jwt ? await fetch(`${API}/summary`, { headers: { Authorization: `Bearer ${jwt}`, Accept: "application/json" } }) : null;
+  const response = jwt ? await fetch(SESSION, { headers: { Authorization: `Bearer ${jwt}`, Accept: "application/json" } }) : null;
   if (!response?.ok) {
-    error.textContent = !response ? "Paste a token." : response.status === 403 ? "This token does not carry the ops role." : "This token is not valid (or has expired).";
+    error.textContent = !response ? "Paste a token." : response.status === 403 ? NOT_ADMITTED : "This token is not valid (or has expired).";
     error.hidden = false;
     return;
   }
-  signIn(jwt);
+  signIn(jwt, await response.json());
   announce("Signed in.");
   navigate(location.pathname + location.search, false);
 }
@@ -350,14 +378,34 @@ async function navigate(url, push = true) {
     showSignIn();
     return;
   }
+  if (!session()) {
+    // Signed in before the console laid itself out by role (or the answer was lost): ask again.
+    const response = await fetch(SESSION, { headers: { Authorization: `Bearer ${token()}`, Accept: "application/json" } });
+    if (!response.ok) {
+      signOut(response.status === 403 ? NOT_ADMITTED : "Your session ended: sign in again.");
+      return;
+    }
+    signIn(token(), await response.json());
+  }
   state.route = parseRoute(new URL(url, location.origin));
+  const sections = session().sections;
+  if (state.route.name === "overview" && !sections.includes("overview")) {
+    // The console's start page for whoever may not see the overview (a compliance officer): their first page.
+    history.replaceState(null, "", `/ops/${sections[0]}`);
+    state.route = parseRoute(new URL(`/ops/${sections[0]}`, location.origin));
+  }
+  const section = state.route.name === "saga" ? "sagas" : state.route.name;
   document.querySelectorAll(".nav a").forEach((a) => {
-    const section = state.route.name === "saga" ? "sagas" : state.route.name;
     if (a.dataset.section === section) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   });
+  if (state.route.name !== "not-found" && !sections.includes(section)) {
+    page("For operators only", [h("p", { class: "notice", "data-testid": "not-for-role" },
+      "This page is for operators (the ops role). As a compliance officer you work the ", link("/ops/reviews", "review desk"), ".")]);
+    return;
+  }
   try {
-    await loadStates();
+    if (isOperator()) await loadStates();
     switch (state.route.name) {
       case "overview": await showOverview(); break;
       case "sagas": await showList(state.route.query); break;
@@ -812,6 +860,8 @@ async function loadReviews() {
   const shown = JSON.stringify(state.reviews && { ...state.reviews, at: null });
   const fresh = JSON.stringify({ ...queue, at: null });
   state.reviews = queue;
+  // An operator's count comes with the live summary; an officer has the queue itself.
+  if (!isOperator()) showReviewCount(queue.reviews.filter((row) => !row.ended).length);
   status.replaceChildren(queue.mayRule ? "" : h("p", { class: "notice", "data-testid": "viewer-notice" },
     "You can watch the queue: only a compliance officer can clear or confirm a potential match, and only officers see the listed party and the score."));
   // Re-render only on change: a re-render would move the focus of an officer reading the queue with the keyboard.
@@ -880,7 +930,9 @@ function reviewCard(row, mayRule) {
   return h("section", { class: "panel review", "aria-labelledby": titleId, "data-decision": review.decisionId, "data-reservation": review.reservationId, "data-ended": String(ended) },
     h("header", {},
       h("div", { class: "review-title" },
-        h("h2", { id: titleId }, "Reservation ", link(`/ops/sagas/${review.reservationId}`, shortId(review.reservationId), { class: "mono", "aria-label": `Reservation ${review.reservationId}` })),
+        h("h2", { id: titleId }, "Reservation ", isOperator()
+          ? link(`/ops/sagas/${review.reservationId}`, shortId(review.reservationId), { class: "mono", "aria-label": `Reservation ${review.reservationId}` })
+          : h("span", { class: "mono", title: review.reservationId }, shortId(review.reservationId))),
         row.reservationState ? badge(row.reservationState) : null),
       h("p", { class: "review-due" },
         h("span", { class: "muted small" }, ended ? "Ended" : `Due (${dueLabel}) in`),
