@@ -15,7 +15,19 @@ namespace Brokering.EndToEnd.Tests;
 public sealed class ReviewConsoleSystem() : BrokeringSystem(new BrokeringSystemOptions
 {
     Environment = new Dictionary<string, string> { ["Ordering__ScreeningDeadline"] = ReviewConsoleTests.ScreeningDeadline.ToString("c") },
-}), IAsyncLifetime;
+}), IAsyncLifetime
+{
+    private Task? stock;
+
+    /// <summary>Arrow's stock of the SKU the tests reserve, published once for whichever test runs first.</summary>
+    public Task StockOnceAsync(string sku, CancellationToken cancellationToken)
+    {
+        lock (this)
+        {
+            return stock ??= this.PublishSnapshotAsync("arrow", 1, sku, "HKG-1", 100, 31000m, cancellationToken);
+        }
+    }
+}
 
 /// <summary>
 /// The console's review desk against the three real services: reservations made potential matches through the public
@@ -38,7 +50,7 @@ public sealed partial class ReviewConsoleTests(ReviewConsoleSystem system) : ICl
     public async Task An_officer_sees_each_potential_match_counting_down_with_its_evidence_clears_one_confirms_another_and_keeps_a_reason_another_officer_beat()
     {
         var ct = TestContext.Current.CancellationToken;
-        await system.PublishSnapshotAsync("arrow", 1, Sku, "HKG-1", 100, 31000m, ct);
+        await system.StockOnceAsync(Sku, ct);
         using var buyer = system.Buyer("review-console-buyer");
         var toClear = await SubmitAsync(buyer, "PO-RC-1", ct);
         var toConfirm = await SubmitAsync(buyer, "PO-RC-2", ct);
@@ -154,6 +166,39 @@ public sealed partial class ReviewConsoleTests(ReviewConsoleSystem system) : ICl
 
         (await ComplianceQueueAsync(ct)).ShouldContainKey(Id(location));
         (await buyer.GetFromJsonAsync<JsonElement>(location, ct)).GetProperty("status").GetString().ShouldBe("UnderReview");
+    }
+
+    [Fact]
+    public async Task An_officer_without_the_ops_role_signs_in_to_the_review_desk_alone_sees_the_evidence_and_clears_a_potential_match()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await system.StockOnceAsync(Sku, ct);
+        using var buyer = system.Buyer("review-console-officer-only");
+        var location = await SubmitAsync(buyer, "PO-RC-OFFICER", ct);
+        await WaitForStatusAsync(buyer, location, "UnderReview", ct);
+
+        await using var chromium = await HeadlessChromium.LaunchAsync("review-desk-officer-only");
+        var page = await chromium.NewConsolePageAsync(system.Ordering.Rest, null);
+        await page.GotoAsync("/ops");
+        await page.GetByLabel("Access token").FillAsync(TestTokens.For("officer-cy", null, BrokeringRoles.ComplianceOfficer));
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Review desk", Level = 1 })).ToBeVisibleAsync();
+        await Expect(page.GetByRole(AriaRole.Navigation, new() { Name = "Console" }).GetByRole(AriaRole.Link)).ToHaveCountAsync(1);
+        await Expect(page.Locator("#nav-review-count")).ToBeVisibleAsync();
+        var card = Card(page, location);
+        await Expect(card.GetByTestId("listed-party")).ToContainTextAsync("Inspur Group Co., Ltd.");
+        await Expect(card.GetByTestId("score")).ToBeVisibleAsync();
+        await Expect(page.GetByTestId("viewer-notice")).ToHaveCountAsync(0);
+        await chromium.ScreenshotAsync(page, "01-officer-only");
+
+        await card.GetByRole(AriaRole.Button, new() { Name = "Clear…" }).ClickAsync();
+        var dialog = page.GetByRole(AriaRole.Dialog, new() { Name = "Clear this potential match?" });
+        await dialog.GetByLabel("Reason").FillAsync("A hotel chain in Lisbon, unrelated to the server maker (ticket CO-21).");
+        await dialog.GetByRole(AriaRole.Button, new() { Name = "Clear", Exact = true }).ClickAsync();
+        await Expect(page.GetByTestId("ruling-recorded")).ToContainTextAsync($"Cleared by officer-cy: compliance filed Approved for reservation {Id(location)}",
+            new() { Timeout = Ruling });
+        await WaitForStatusAsync(buyer, location, "Held", ct);
     }
 
     private static string OfficerToken(string subject) => TestTokens.For(subject, null, BrokeringRoles.Ops, BrokeringRoles.ComplianceOfficer);
