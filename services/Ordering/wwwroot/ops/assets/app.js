@@ -598,16 +598,23 @@ async function showList(query) {
   await loadList(query);
 }
 
+// Each read of the list is numbered: an answer that comes back after a newer read began (a quiet refresh of the old
+// filters racing the operator's Apply) is dropped instead of overwriting the newer one.
+let listReads = 0;
+
 async function loadList(query) {
   const results = document.getElementById("results");
   if (!results) return;
+  const read = ++listReads;
   const params = new URLSearchParams(query);
   const pageNumber = Number(params.get("page") ?? "1");
   params.set("pageSize", "25");
   let data;
   try {
     data = await api(`/sagas?${params}`);
+    if (read !== listReads) return;
   } catch (error) {
+    if (read !== listReads) return;
     results.replaceChildren(h("p", { class: "notice notice-error", role: "alert" }, error.message));
     document.getElementById("results-count").textContent = "";
     return;
