@@ -1,9 +1,7 @@
 using System.Net;
 using Brokering.Client;
 using Brokering.Client.Webhooks;
-using Brokering.Contracts.Grpc.Inventory;
 using Brokering.Testing;
-using Google.Protobuf.WellKnownTypes;
 using ClientOutcome = Brokering.Client.StockUpdateOutcome;
 
 namespace Brokering.Inventory.Tests;
@@ -93,10 +91,10 @@ public sealed class DistributorClientTests(InventoryFixture fixture)
         await fixture.SnapshotAsync(rival, 1, new Stock(A800, "SG1", 50));
         var ordered = Guid.NewGuid();
         var held = Guid.NewGuid();
-        await PlaceAsync(ordered, "acme-servers", InventoryFixture.Hold(distributor, A800, "SG1", 5), InventoryFixture.Hold(distributor, H100, "HK", 2),
+        await fixture.A.PlaceInFullAsync(ordered, "acme-servers", TimeSpan.FromMinutes(10), InventoryFixture.Hold(distributor, A800, "SG1", 5), InventoryFixture.Hold(distributor, H100, "HK", 2),
             InventoryFixture.Hold(rival, A800, "SG1", 7));
-        await CommitAsync(ordered);
-        await PlaceAsync(held, "globex", InventoryFixture.Hold(distributor, A800, "SG1", 3));
+        await fixture.A.CommitAsync(ordered);
+        await fixture.A.PlaceInFullAsync(held, "globex", TimeSpan.FromMinutes(10), InventoryFixture.Hold(distributor, A800, "SG1", 3));
         var client = ClientFor(distributor, TestTokens.Distributor(distributor));
 
         var holds = await ToListAsync(client.ListAllHoldsAsync(cancellationToken: Ct));
@@ -133,8 +131,8 @@ public sealed class DistributorClientTests(InventoryFixture fixture)
         var id = created.Subscription.Id;
         var reservation = Guid.NewGuid();
 
-        await PlaceAsync(reservation, "acme-servers", InventoryFixture.Hold(distributor, A800, "SG1", 4));
-        await CommitAsync(reservation);
+        await fixture.A.PlaceInFullAsync(reservation, "acme-servers", TimeSpan.FromMinutes(10), InventoryFixture.Hold(distributor, A800, "SG1", 4));
+        await fixture.A.CommitAsync(reservation);
 
         var received = await Eventually.Latest(() => Task.FromResult(receiver.Received.Where(r => r.Accepted && r.ReservationId == reservation).ToList()),
             seen => seen.Count >= 2, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(100));
@@ -159,20 +157,6 @@ public sealed class DistributorClientTests(InventoryFixture fixture)
         (await client.Webhooks.ListAsync(Ct)).ShouldBeEmpty();
         (await Should.ThrowAsync<BrokeringApiException>(() => client.Webhooks.DeleteAsync(id, Ct))).StatusCode.ShouldBe(HttpStatusCode.NotFound);
     }
-
-    private async Task PlaceAsync(Guid reservation, string buyer, params HoldRequest[] holds)
-    {
-        var request = InventoryFixture.PlaceRequest(reservation, 1, TimeSpan.FromMinutes(10), holds);
-        request.BuyerOrganisation = buyer;
-        (await fixture.A.Ledger.PlaceHoldsAsync(request, cancellationToken: Ct)).Holds.ShouldAllBe(h => h.Held == h.Requested);
-    }
-
-    private Task<CommitHoldsResponse> CommitAsync(Guid reservation) =>
-        fixture.A.Ledger.CommitHoldsAsync(new CommitHoldsRequest
-        {
-            ReservationId = reservation.ToString(),
-            CommitBefore = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMinutes(5)),
-        }, cancellationToken: Ct).ResponseAsync;
 
     private static async Task<List<T>> ToListAsync<T>(IAsyncEnumerable<T> items)
     {

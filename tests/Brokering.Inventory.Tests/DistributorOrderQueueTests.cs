@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json;
 using Brokering.Contracts.Grpc.Inventory;
 using Brokering.Testing;
-using Google.Protobuf.WellKnownTypes;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
 using static Brokering.Inventory.Tests.InventoryFixture;
@@ -68,8 +67,8 @@ public sealed class DistributorOrderQueueTests : IAsyncLifetime
         await SnapshotAsync(other, new Stock(A800, "SG1", 50, Price: 9100m));
         var reservation = Guid.NewGuid();
         // The queue was declared at registration: the notice waits there though no ERP has connected yet.
-        await PlaceAsync(reservation, "acme-servers", Hold(mine, H800, "HK", 2), Hold(mine, A800, "SG1", 5), Hold(other, A800, "SG1", 7));
-        await CommitAsync(reservation);
+        await inventory.PlaceInFullAsync(reservation, "acme-servers", TimeSpan.FromMinutes(10), Hold(mine, H800, "HK", 2), Hold(mine, A800, "SG1", 5), Hold(other, A800, "SG1", 7));
+        await inventory.CommitAsync(reservation);
 
         var notice = await NextNoticeAsync(myAccount, mine);
         var toOther = await NextNoticeAsync(otherAccount, other);
@@ -95,8 +94,8 @@ public sealed class DistributorOrderQueueTests : IAsyncLifetime
         var (mine, myAccount) = await RegisterAsync();
         await SnapshotAsync(mine, new Stock(A800, "SG1", 50));
         var reservation = Guid.NewGuid();
-        await PlaceAsync(reservation, "acme-servers", Hold(mine, A800, "SG1", 5));
-        var commit = await CommitAsync(reservation);
+        await inventory.PlaceInFullAsync(reservation, "acme-servers", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 5));
+        var commit = await inventory.CommitAsync(reservation);
         var placed = await NextNoticeAsync(myAccount, mine);
 
         await inventory.Ledger.ReleaseHoldsAsync(new ReleaseHoldsRequest
@@ -230,21 +229,6 @@ public sealed class DistributorOrderQueueTests : IAsyncLifetime
         }, Json, Cancel);
         response.EnsureSuccessStatusCode();
     }
-
-    private async Task PlaceAsync(Guid reservation, string buyer, params HoldRequest[] holds)
-    {
-        var request = PlaceRequest(reservation, 1, TimeSpan.FromMinutes(10), holds);
-        request.BuyerOrganisation = buyer;
-        var placed = await inventory.Ledger.PlaceHoldsAsync(request, cancellationToken: Cancel);
-        placed.Holds.ShouldAllBe(h => h.Held == h.Requested);
-    }
-
-    private Task<CommitHoldsResponse> CommitAsync(Guid reservation) =>
-        inventory.Ledger.CommitHoldsAsync(new CommitHoldsRequest
-        {
-            ReservationId = reservation.ToString(),
-            CommitBefore = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMinutes(5)),
-        }, cancellationToken: Cancel).ResponseAsync;
 
     private async Task<List<JsonElement>> OrdersAsync(string distributor)
     {

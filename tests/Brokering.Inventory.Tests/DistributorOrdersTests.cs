@@ -5,7 +5,6 @@ using System.Text.Json;
 using Brokering.Contracts.Grpc.Inventory;
 using Brokering.Contracts.Inventory;
 using Brokering.Testing;
-using Google.Protobuf.WellKnownTypes;
 using static Brokering.Inventory.Tests.InventoryFixture;
 
 namespace Brokering.Inventory.Tests;
@@ -27,9 +26,9 @@ public sealed class DistributorOrdersTests(InventoryFixture fixture)
         await fixture.SnapshotAsync(other, 1, new Stock(A800, "SG1", 50));
         var committed = Guid.NewGuid();
         var held = Guid.NewGuid();
-        await PlaceAsync(committed, "acme-servers", Hold(mine, A800, "SG1", 5), Hold(other, A800, "SG1", 7));
-        await PlaceAsync(held, "globex", Hold(mine, H800, "HK", 3));
-        await CommitAsync(committed);
+        await fixture.A.PlaceInFullAsync(committed, "acme-servers", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 5), Hold(other, A800, "SG1", 7));
+        await fixture.A.PlaceInFullAsync(held, "globex", TimeSpan.FromMinutes(10), Hold(mine, H800, "HK", 3));
+        await fixture.A.CommitAsync(committed);
 
         var all = await HoldsAsync(mine, "");
         var heldOnly = await HoldsAsync(mine, "?status=held");
@@ -54,7 +53,7 @@ public sealed class DistributorOrdersTests(InventoryFixture fixture)
         for (var i = 0; i < 5; i++)
         {
             reservations.Add(Guid.NewGuid());
-            await PlaceAsync(reservations[^1], "acme-servers", Hold(mine, A800, "SG1", 1));
+            await fixture.A.PlaceInFullAsync(reservations[^1], "acme-servers", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 1));
         }
 
         var seen = new List<Guid>();
@@ -88,9 +87,9 @@ public sealed class DistributorOrdersTests(InventoryFixture fixture)
         await fixture.SnapshotAsync(other, 1, new Stock(A800, "SG1", 50));
         var ordered = Guid.NewGuid();
         var onlyHeld = Guid.NewGuid();
-        await PlaceAsync(ordered, "acme-servers", Hold(mine, A800, "SG1", 5), Hold(mine, H800, "HK", 2), Hold(other, A800, "SG1", 7));
-        await PlaceAsync(onlyHeld, "globex", Hold(mine, A800, "SG1", 1));
-        var commit = await CommitAsync(ordered);
+        await fixture.A.PlaceInFullAsync(ordered, "acme-servers", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 5), Hold(mine, H800, "HK", 2), Hold(other, A800, "SG1", 7));
+        await fixture.A.PlaceInFullAsync(onlyHeld, "globex", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 1));
+        var commit = await fixture.A.CommitAsync(ordered);
 
         var orders = await OrdersAsync(mine, "");
 
@@ -115,10 +114,10 @@ public sealed class DistributorOrdersTests(InventoryFixture fixture)
         await fixture.SnapshotAsync(mine, 1, new Stock(A800, "SG1", 50, Price: 9000m), new Stock(H800, "HK", 50, Price: 25000m));
         await fixture.SnapshotAsync(other, 1, new Stock(A800, "SG1", 50, Price: 9100m));
         var reservation = Guid.NewGuid();
-        await PlaceAsync(reservation, "acme-servers", Hold(mine, H800, "HK", 2), Hold(mine, A800, "SG1", 5), Hold(other, A800, "SG1", 7));
+        await fixture.A.PlaceInFullAsync(reservation, "acme-servers", TimeSpan.FromMinutes(10), Hold(mine, H800, "HK", 2), Hold(mine, A800, "SG1", 5), Hold(other, A800, "SG1", 7));
 
-        var commit = await CommitAsync(reservation);
-        await CommitAsync(reservation);
+        var commit = await fixture.A.CommitAsync(reservation);
+        await fixture.A.CommitAsync(reservation);
 
         var toMine = await fixture.Events.WaitForAsync<DistributorOrderPlaced>(e => e.ReservationId == reservation && e.DistributorId == mine);
         var toOther = await fixture.Events.WaitForAsync<DistributorOrderPlaced>(e => e.ReservationId == reservation && e.DistributorId == other);
@@ -140,8 +139,8 @@ public sealed class DistributorOrdersTests(InventoryFixture fixture)
         var mine = await fixture.NewDistributorAsync();
         await fixture.SnapshotAsync(mine, 1, new Stock(A800, "SG1", 50));
         var reservation = Guid.NewGuid();
-        await PlaceAsync(reservation, "acme-servers", Hold(mine, A800, "SG1", 5));
-        var commit = await CommitAsync(reservation);
+        await fixture.A.PlaceInFullAsync(reservation, "acme-servers", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 5));
+        var commit = await fixture.A.CommitAsync(reservation);
         var placed = await fixture.Events.WaitForAsync<DistributorOrderPlaced>(e => e.ReservationId == reservation);
 
         await fixture.A.Ledger.ReleaseHoldsAsync(new ReleaseHoldsRequest
@@ -181,8 +180,8 @@ public sealed class DistributorOrdersTests(InventoryFixture fixture)
     {
         var mine = await fixture.NewDistributorAsync();
         await fixture.SnapshotAsync(mine, 1, new Stock(A800, "SG1", 10));
-        await PlaceAsync(Guid.NewGuid(), "acme-servers", Hold(mine, A800, "SG1", 1));
-        await PlaceAsync(Guid.NewGuid(), "acme-servers", Hold(mine, A800, "SG1", 1));
+        await fixture.A.PlaceInFullAsync(Guid.NewGuid(), "acme-servers", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 1));
+        await fixture.A.PlaceInFullAsync(Guid.NewGuid(), "acme-servers", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 1));
         using var first = await GetAsync(mine, "/v1/distributor/holds?limit=1");
         var next = (await first.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("next").GetString();
 
@@ -191,21 +190,6 @@ public sealed class DistributorOrdersTests(InventoryFixture fixture)
         response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
         (await response.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("errors").TryGetProperty("cursor", out _).ShouldBeTrue();
     }
-
-    private async Task PlaceAsync(Guid reservation, string buyer, params HoldRequest[] holds)
-    {
-        var request = PlaceRequest(reservation, 1, TimeSpan.FromMinutes(10), holds);
-        request.BuyerOrganisation = buyer;
-        var placed = await fixture.A.Ledger.PlaceHoldsAsync(request);
-        placed.Holds.ShouldAllBe(h => h.Held == h.Requested);
-    }
-
-    private Task<CommitHoldsResponse> CommitAsync(Guid reservation) =>
-        fixture.A.Ledger.CommitHoldsAsync(new CommitHoldsRequest
-        {
-            ReservationId = reservation.ToString(),
-            CommitBefore = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMinutes(5)),
-        }).ResponseAsync;
 
     private async Task<List<JsonElement>> HoldsAsync(string distributor, string query) => await ListAsync(distributor, $"/v1/distributor/holds{query}", "holds");
 

@@ -4,7 +4,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Brokering.Contracts.Grpc.Inventory;
 using Brokering.Testing;
-using Google.Protobuf.WellKnownTypes;
 using static Brokering.Inventory.Tests.InventoryFixture;
 
 namespace Brokering.Inventory.Tests;
@@ -36,8 +35,8 @@ public sealed class DistributorWebhookTests(InventoryFixture fixture)
         var subscription = await SubscribeAsync(mine, receiver.Url, AllEvents);
         var reservation = Guid.NewGuid();
 
-        await PlaceAsync(reservation, "acme-servers", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 5), Hold(mine, H800, "HK", 2), Hold(other, A800, "SG1", 7));
-        var commit = await CommitAsync(reservation);
+        await fixture.A.PlaceInFullAsync(reservation, "acme-servers", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 5), Hold(mine, H800, "HK", 2), Hold(other, A800, "SG1", 7));
+        var commit = await fixture.A.CommitAsync(reservation);
 
         var received = await AcceptedAsync(receiver, reservation, count: 3);
         received[0].Type.ShouldBe("holds.placed", "the placement comes before anything that follows from it");
@@ -71,9 +70,9 @@ public sealed class DistributorWebhookTests(InventoryFixture fixture)
         var released = Guid.NewGuid();
         var expired = Guid.NewGuid();
 
-        await PlaceAsync(released, "globex", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 3));
+        await fixture.A.PlaceInFullAsync(released, "globex", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 3));
         await fixture.A.Ledger.ReleaseHoldsAsync(new ReleaseHoldsRequest { ReservationId = released.ToString(), Reason = "The buyer cancelled." }, cancellationToken: Cancel);
-        await PlaceAsync(expired, "globex", TimeSpan.FromMilliseconds(300), Hold(mine, A800, "SG1", 4));
+        await fixture.A.PlaceInFullAsync(expired, "globex", TimeSpan.FromMilliseconds(300), Hold(mine, A800, "SG1", 4));
 
         var release = (await AcceptedAsync(receiver, released, count: 1)).Single();
         var expiry = (await AcceptedAsync(receiver, expired, count: 1)).Single();
@@ -93,7 +92,7 @@ public sealed class DistributorWebhookTests(InventoryFixture fixture)
         var subscription = await SubscribeAsync(mine, receiver.Url, ["holds.placed", "holds.released"]);
         var reservation = Guid.NewGuid();
 
-        await PlaceAsync(reservation, "globex", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 2));
+        await fixture.A.PlaceInFullAsync(reservation, "globex", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 2));
         await fixture.A.Ledger.ReleaseHoldsAsync(new ReleaseHoldsRequest { ReservationId = reservation.ToString(), Reason = "Cancelled." }, cancellationToken: Cancel);
 
         await AcceptedAsync(receiver, reservation, count: 2);
@@ -128,7 +127,7 @@ public sealed class DistributorWebhookTests(InventoryFixture fixture)
         var subscription = await SubscribeAsync(mine, receiver.Url, ["holds.placed"]);
         var reservation = Guid.NewGuid();
 
-        await PlaceAsync(reservation, "globex", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 2));
+        await fixture.A.PlaceInFullAsync(reservation, "globex", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 2));
         var paused = await Eventually.Latest(() => SubscriptionAsync(mine, subscription.Id), s => s.GetProperty("state").GetString() == "Paused",
             TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100));
 
@@ -159,8 +158,8 @@ public sealed class DistributorWebhookTests(InventoryFixture fixture)
         var reservation = Guid.NewGuid();
         await receiver.StopAsync();
 
-        await PlaceAsync(reservation, "initech", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 6));
-        await CommitAsync(reservation);
+        await fixture.A.PlaceInFullAsync(reservation, "initech", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 6));
+        await fixture.A.CommitAsync(reservation);
         await Eventually.Latest(() => DeliveriesAsync(mine, subscription.Id), log => log.Any(d => d.GetProperty("lastError").ValueKind == JsonValueKind.String),
             TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100));
         await receiver.StartAsync();
@@ -198,10 +197,10 @@ public sealed class DistributorWebhookTests(InventoryFixture fixture)
         var ofB = Guid.NewGuid();
         var shared = Guid.NewGuid();
 
-        await PlaceAsync(ofA, "acme-servers", TimeSpan.FromMinutes(10), Hold(a, A800, "SG1", 1));
-        await PlaceAsync(ofB, "acme-servers", TimeSpan.FromMinutes(10), Hold(b, A800, "SG1", 2));
-        await PlaceAsync(shared, "acme-servers", TimeSpan.FromMinutes(10), Hold(a, A800, "SG1", 3), Hold(b, A800, "SG1", 4));
-        await CommitAsync(shared);
+        await fixture.A.PlaceInFullAsync(ofA, "acme-servers", TimeSpan.FromMinutes(10), Hold(a, A800, "SG1", 1));
+        await fixture.A.PlaceInFullAsync(ofB, "acme-servers", TimeSpan.FromMinutes(10), Hold(b, A800, "SG1", 2));
+        await fixture.A.PlaceInFullAsync(shared, "acme-servers", TimeSpan.FromMinutes(10), Hold(a, A800, "SG1", 3), Hold(b, A800, "SG1", 4));
+        await fixture.A.CommitAsync(shared);
 
         await AcceptedAsync(receiverA, shared, count: 3);
         await AcceptedAsync(receiverB, shared, count: 3);
@@ -316,21 +315,6 @@ public sealed class DistributorWebhookTests(InventoryFixture fixture)
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", TestTokens.Distributor(distributor));
         return await fixture.A.Http.SendAsync(request, Cancel);
     }
-
-    private async Task PlaceAsync(Guid reservation, string buyer, TimeSpan expiresIn, params HoldRequest[] holds)
-    {
-        var request = PlaceRequest(reservation, 1, expiresIn, holds);
-        request.BuyerOrganisation = buyer;
-        var placed = await fixture.A.Ledger.PlaceHoldsAsync(request, cancellationToken: Cancel);
-        placed.Holds.ShouldAllBe(h => h.Held == h.Requested);
-    }
-
-    private Task<CommitHoldsResponse> CommitAsync(Guid reservation) =>
-        fixture.A.Ledger.CommitHoldsAsync(new CommitHoldsRequest
-        {
-            ReservationId = reservation.ToString(),
-            CommitBefore = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMinutes(5)),
-        }, cancellationToken: Cancel).ResponseAsync;
 
     /// <summary>The first <paramref name="count"/> deliveries of the reservation the receiver accepted, in arrival order.</summary>
     private static Task<List<ReceivedDelivery>> AcceptedAsync(WebhookReceiver receiver, Guid reservation, int count) =>

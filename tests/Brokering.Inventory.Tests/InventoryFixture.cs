@@ -238,6 +238,26 @@ public sealed partial class InventoryHost : WebApplicationFactory<Program>
         return host;
     }
 
+    /// <summary>
+    /// Places plan 1 of <paramref name="reservation"/> for the buyer organisation <paramref name="buyer"/> and checks every
+    /// hold was granted in full (the tests that use it are about what follows a placement).
+    /// </summary>
+    public async Task PlaceInFullAsync(Guid reservation, string buyer, TimeSpan expiresIn, params HoldRequest[] holds)
+    {
+        var request = InventoryFixture.PlaceRequest(reservation, 1, expiresIn, holds);
+        request.BuyerOrganisation = buyer;
+        var placed = await Ledger.PlaceHoldsAsync(request, cancellationToken: TestContext.Current.CancellationToken);
+        placed.Holds.ShouldAllBe(h => h.Held == h.Requested);
+    }
+
+    /// <summary>Commits every active hold of <paramref name="reservation"/>, before a cutoff five minutes away.</summary>
+    public Task<CommitHoldsResponse> CommitAsync(Guid reservation) =>
+        Ledger.CommitHoldsAsync(new CommitHoldsRequest
+        {
+            ReservationId = reservation.ToString(),
+            CommitBefore = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMinutes(5)),
+        }, cancellationToken: TestContext.Current.CancellationToken).ResponseAsync;
+
     /// <summary>Call metadata for a distributor publishing its own feed.</summary>
     public static Metadata AsDistributor(string distributorId) => new() { { "authorization", $"Bearer {TestTokens.Distributor(distributorId)}" } };
 
