@@ -17,8 +17,9 @@ public static class ReservationStepBinders
     /// <summary>
     /// The release that ends a reservation unconfirmed: its active holds, and any commit of it, whenever made. The saga
     /// learns of a commit only from inventory's answer, and that answer can be lost with the process that asked (killed
-    /// after inventory committed and before its own transaction did); the saga, back in Held, may then see its holds
-    /// lapse or its cutoff pass and end the reservation. Whatever inventory committed for it must not stand then.
+    /// after inventory committed and before its own transaction did); the saga, back in Held (or even in Screening, when the
+    /// lost try screened, held and committed at once), may then end the reservation. Whatever inventory committed for it
+    /// must not stand then.
     /// </summary>
     public static EventActivityBinder<ReservationState, TMessage> ReleaseHoldsAndCommits<TMessage>(
         this EventActivityBinder<ReservationState, TMessage> binder, string reason)
