@@ -12,7 +12,7 @@ namespace Brokering.EndToEnd.Tests;
 public sealed class BuyerApiCollection : ICollectionFixture<SystemUnderTest>;
 
 /// <summary>
-/// DESIGN §4.5 at the front door: a submission retried with the same Idempotency-Key has the effect of
+/// invariant §4.5 (docs/invariants.md) at the front door: a submission retried with the same Idempotency-Key has the effect of
 /// one, whatever the retries look like, and a key cannot be reused for a different request.
 /// </summary>
 [Collection(nameof(BuyerApiCollection))]

@@ -5,7 +5,7 @@ namespace Brokering.EndToEnd.Tests;
 
 /// <summary>
 /// The checker itself, on hand-made snapshots (no services): a consistent history passes, and each
-/// breach of DESIGN §4 is reported by the check that owns it.
+/// breach of docs/invariants.md is reported by the check that owns it.
 /// </summary>
 public sealed class InvariantCheckerTests
 {

@@ -19,7 +19,7 @@ public sealed class ScrambleCollection;
 /// distributors whose feeds change under them (snapshots and deltas, one dropping below what is held),
 /// a listed end user, a licence covering one buyer's H800s, mixed fill policies and confirmations, and
 /// midway a new rule set that pulls the cutoff to seconds ahead. Every outcome the rules fix is asserted,
-/// and DESIGN §4's invariants are checked on the three databases afterwards.
+/// and the invariants of docs/invariants.md are checked on the three databases afterwards.
 /// </summary>
 [Collection(nameof(ScrambleCollection))]
 public sealed class ScrambleTests(SystemUnderTest system) : IClassFixture<SystemUnderTest>

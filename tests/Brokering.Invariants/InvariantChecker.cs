@@ -16,7 +16,7 @@ public sealed record InvariantCheckOptions
 }
 
 /// <summary>
-/// Checks DESIGN §4 by reading the three services' databases (read-only): nothing lost, no oversell,
+/// Checks the invariants of docs/invariants.md by reading the three services' databases (read-only): nothing lost, no oversell,
 /// nothing committed at or after its cutoff without a licence, no compliance bypass, no duplicate
 /// effect, and every Confirmed reservation committed as the buyer was told. Run it on a quiet system
 /// (after a run, or with <see cref="InvariantCheckOptions.RequireTerminal"/> off during one).

@@ -13,7 +13,7 @@ public sealed record Violation(string Check, string Subject, string Detail)
 }
 
 /// <summary>The result of one check.</summary>
-/// <param name="Name">Short name (the DESIGN §4 invariant it checks).</param>
+/// <param name="Name">Short name (the invariant of docs/invariants.md it checks).</param>
 /// <param name="Description">What is checked, exactly.</param>
 /// <param name="Examined">How many subjects (reservations, holds, levels) were examined.</param>
 /// <param name="Violations">Every breach found.</param>
@@ -47,7 +47,7 @@ public sealed record ReservationOutcome(
     public long UnitsCommitted => CommittedByDistributor.Values.Sum();
 }
 
-/// <summary>Every check of DESIGN §4 over one snapshot of the three databases.</summary>
+/// <summary>Every check of docs/invariants.md over one snapshot of the three databases.</summary>
 public sealed class InvariantReport
 {
     internal InvariantReport(DateTimeOffset checkedAt, IReadOnlyList<InvariantCheck> checks, IReadOnlyList<ReservationOutcome> reservations)

@@ -167,7 +167,7 @@ public class BrokeringSystem : IAsyncDisposable
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>Checks DESIGN §4's invariants on the three databases as they are now.</summary>
+    /// <summary>Checks the invariants of docs/invariants.md on the three databases as they are now.</summary>
     public Task<InvariantReport> CheckInvariantsAsync(InvariantCheckOptions? options = null, CancellationToken cancellationToken = default) =>
         InvariantChecker.CheckAsync(Databases, options, cancellationToken);
 

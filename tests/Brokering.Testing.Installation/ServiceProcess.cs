@@ -182,9 +182,17 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The service's entry assembly: the solution's build output, or, when BROKERING_SERVICES_DIR names a directory, the
+    /// published service in its sub-directory of that name (<c>dotnet publish services/Ordering -o DIR/Ordering</c>), so
+    /// a benchmark or a deployment check can run exactly what an image would ship (ReadyToRun, say).
+    /// </summary>
     private static string Dll(string name)
     {
-        var dll = Path.Combine(RepositoryRoot(), "services", name, "bin", BuildConfiguration(), "net10.0", $"Brokering.{name}.dll");
+        var published = Environment.GetEnvironmentVariable("BROKERING_SERVICES_DIR");
+        var dll = string.IsNullOrEmpty(published)
+            ? Path.Combine(RepositoryRoot(), "services", name, "bin", BuildConfiguration(), "net10.0", $"Brokering.{name}.dll")
+            : Path.Combine(published, name, $"Brokering.{name}.dll");
         return File.Exists(dll) ? dll : throw new FileNotFoundException($"Build the solution first: {dll} is missing.", dll);
     }
 
