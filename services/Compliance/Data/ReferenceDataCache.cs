@@ -37,9 +37,23 @@ internal sealed class ReferenceDataCache(IOptionsMonitor<ComplianceOptions> opti
 
     public async Task<ReferenceSnapshot> GetAsync(ComplianceDbContext db, CancellationToken cancellationToken)
     {
-        var latestSequence = await db.RuleSets.MaxAsync(ruleSet => (long?)ruleSet.Sequence, cancellationToken) ?? 0;
-        var listState = await db.RestrictedPartyLists.AsNoTracking()
-            .SingleOrDefaultAsync(candidate => candidate.Id == RestrictedPartyList.CurrentId, cancellationToken);
+        // Both questions in one round trip (two of them on every screening, one more for its vouch): one snapshot of both.
+        var versions = await db.Database.SqlQuery<ReferenceVersions>($"""
+            SELECT coalesce((SELECT max(r.sequence) FROM rule_sets AS r), 0) AS latest_sequence,
+                   l.id, l.version, l.refreshed_at, l.source, l.refreshed_by
+            FROM (SELECT 1) AS one LEFT JOIN restricted_party_lists AS l ON l.id = {RestrictedPartyList.CurrentId}
+            """).SingleAsync(cancellationToken);
+        var latestSequence = versions.LatestSequence;
+        var listState = versions.Id is null
+            ? null
+            : new RestrictedPartyList
+            {
+                Id = versions.Id,
+                Version = versions.Version ?? 0,
+                RefreshedAt = versions.RefreshedAt ?? DateTimeOffset.MinValue,
+                Source = versions.Source,
+                RefreshedBy = versions.RefreshedBy,
+            };
         var threshold = options.CurrentValue.MatchThreshold;
         var reviewThreshold = options.CurrentValue.ReviewThreshold;
 
@@ -88,6 +102,22 @@ internal sealed class ReferenceDataCache(IOptionsMonitor<ComplianceOptions> opti
         return new Statics(
             products.ToDictionary(product => product.Sku, Brokering.Contracts.Sku.Comparer),
             new CountryGroupDirectory(groups));
+    }
+
+    /// <summary>The latest rule-set sequence and the current list's row (all null when no list was ever loaded).</summary>
+    private sealed class ReferenceVersions
+    {
+        public long LatestSequence { get; init; }
+
+        public string? Id { get; init; }
+
+        public long? Version { get; init; }
+
+        public DateTimeOffset? RefreshedAt { get; init; }
+
+        public string? Source { get; init; }
+
+        public string? RefreshedBy { get; init; }
     }
 
     private sealed record Statics(IReadOnlyDictionary<string, Product> Products, CountryGroupDirectory Groups);

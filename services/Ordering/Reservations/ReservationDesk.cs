@@ -260,6 +260,8 @@ public sealed class ReservationDesk(
         // a repeat is answered as accepted without another saga event. Before that (Submitted) every request is passed
         // on: the saga may not have its row yet when the first one arrives.
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        // Nothing here goes on after a failed save, so EF's savepoint around it would be two round trips for nothing.
+        db.Database.AutoSavepointsEnabled = false;
         if (view.Status != ReservationView.SubmittedStatus)
         {
             var first = await db.Database.ExecuteSqlAsync(

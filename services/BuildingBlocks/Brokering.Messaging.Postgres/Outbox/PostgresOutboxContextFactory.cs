@@ -103,7 +103,8 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
         {
             // First delivery: insert the inbox row; a row this transaction inserted is invisible to, and blocks, every other
             // (a racing duplicate waits on the unique key until this one commits). Otherwise, or when the insert found the
-            // row already there, lock it. Either way the row is held for the rest of the transaction.
+            // row already there, lock it. Either way the row is held for the rest of the transaction. A row inserted here
+            // already counts this delivery (receive_count 1), so a consume that changes nothing else on it updates nothing.
             InboxState? inbox = null;
             if (countReceive)
             {
@@ -114,6 +115,7 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
                     .AsTracking()
                     .ToListAsync(context.CancellationToken).ConfigureAwait(false);
                 inbox = inserted.FirstOrDefault();
+                countReceive = inbox is null;
             }
             else
             {
@@ -244,7 +246,7 @@ static class InboxSql
     public static string Insert(MappedTable t) =>
         $"INSERT INTO {t.Name} ({t.Column(nameof(InboxState.MessageId))}, {t.Column(nameof(InboxState.ConsumerId))}, " +
         $"{t.Column(nameof(InboxState.LockId))}, {t.Column(nameof(InboxState.Received))}, {t.Column(nameof(InboxState.ReceiveCount))}, " +
-        $"{t.Column(nameof(InboxState.ExpirationTime))}) VALUES ({{0}}, {{1}}, {{2}}, {{3}}, 0, {{4}}) " +
+        $"{t.Column(nameof(InboxState.ExpirationTime))}) VALUES ({{0}}, {{1}}, {{2}}, {{3}}, 1, {{4}}) " +
         $"ON CONFLICT ({t.Column(nameof(InboxState.MessageId))}, {t.Column(nameof(InboxState.ConsumerId))}) DO NOTHING RETURNING *";
 
     public static string Lock(MappedTable t) =>
