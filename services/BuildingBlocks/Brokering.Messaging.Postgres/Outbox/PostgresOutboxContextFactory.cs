@@ -99,6 +99,10 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
 
         await using var transaction = await _dbContext.Database.BeginTransactionAsync(IsolationLevel.ReadCommitted, context.CancellationToken)
             .ConfigureAwait(false);
+        // A failed save ends the round (rolled back and retried whole), so EF's savepoint around every save in it would be
+        // two round trips for nothing; the one place that goes on after a failed save (the saga's racing insert) takes
+        // its own savepoint.
+        _dbContext.Database.AutoSavepointsEnabled = false;
         try
         {
             // First delivery: insert the inbox row; a row this transaction inserted is invisible to, and blocks, every other
