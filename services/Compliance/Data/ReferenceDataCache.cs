@@ -25,7 +25,7 @@ internal sealed record ReferenceSnapshot(
 
 /// <summary>
 /// Keeps rule sets, catalogue, country groups and list entries in memory. Each read asks the database
-/// two cheap questions (the latest rule-set sequence, the list's version and freshness) and reloads only
+/// two cheap questions in one query (the latest rule-set sequence, the list's version and freshness) and reloads only
 /// what changed, so every replica sees a publication or a list change on its next screening.
 /// </summary>
 internal sealed class ReferenceDataCache(IOptionsMonitor<ComplianceOptions> options) : IDisposable
