@@ -37,23 +37,14 @@ internal sealed class ReferenceDataCache(IOptionsMonitor<ComplianceOptions> opti
 
     public async Task<ReferenceSnapshot> GetAsync(ComplianceDbContext db, CancellationToken cancellationToken)
     {
-        // Both questions in one round trip (two of them on every screening, one more for its vouch): one snapshot of both.
+        // Both questions in one round trip, and one snapshot of both: a screening asks them twice (to decide, then to vouch).
         var versions = await db.Database.SqlQuery<ReferenceVersions>($"""
             SELECT coalesce((SELECT max(r.sequence) FROM rule_sets AS r), 0) AS latest_sequence,
                    l.id, l.version, l.refreshed_at, l.source, l.refreshed_by
             FROM (SELECT 1) AS one LEFT JOIN restricted_party_lists AS l ON l.id = {RestrictedPartyList.CurrentId}
             """).SingleAsync(cancellationToken);
         var latestSequence = versions.LatestSequence;
-        var listState = versions.Id is null
-            ? null
-            : new RestrictedPartyList
-            {
-                Id = versions.Id,
-                Version = versions.Version ?? 0,
-                RefreshedAt = versions.RefreshedAt ?? DateTimeOffset.MinValue,
-                Source = versions.Source,
-                RefreshedBy = versions.RefreshedBy,
-            };
+        var listState = versions.List();
         var threshold = options.CurrentValue.MatchThreshold;
         var reviewThreshold = options.CurrentValue.ReviewThreshold;
 
@@ -118,6 +109,18 @@ internal sealed class ReferenceDataCache(IOptionsMonitor<ComplianceOptions> opti
         public string? Source { get; init; }
 
         public string? RefreshedBy { get; init; }
+
+        /// <summary>The list's row; its columns are non-null whenever the row exists.</summary>
+        public RestrictedPartyList? List() => Id is null
+            ? null
+            : new RestrictedPartyList
+            {
+                Id = Id,
+                Version = Version.GetValueOrDefault(),
+                RefreshedAt = RefreshedAt.GetValueOrDefault(),
+                Source = Source,
+                RefreshedBy = RefreshedBy,
+            };
     }
 
     private sealed record Statics(IReadOnlyDictionary<string, Product> Products, CountryGroupDirectory Groups);

@@ -110,6 +110,7 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
             // row already there, lock it. Either way the row is held for the rest of the transaction. A row inserted here
             // already counts this delivery (receive_count 1), so a consume that changes nothing else on it updates nothing.
             InboxState? inbox = null;
+            var insertedHere = false;
             if (countReceive)
             {
                 var inserted = await _dbContext.Set<InboxState>()
@@ -119,7 +120,7 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
                     .AsTracking()
                     .ToListAsync(context.CancellationToken).ConfigureAwait(false);
                 inbox = inserted.FirstOrDefault();
-                countReceive = inbox is null;
+                insertedHere = inbox is not null;
             }
             else
             {
@@ -133,7 +134,7 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
                 .AsTracking()
                 .SingleAsync(context.CancellationToken).ConfigureAwait(false);
 
-            if (countReceive)
+            if (countReceive && !insertedHere)
                 inbox.ReceiveCount++;
 
             var wasDelivered = inbox.Delivered.HasValue;
