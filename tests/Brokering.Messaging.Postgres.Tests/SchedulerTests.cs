@@ -79,6 +79,28 @@ public sealed class SchedulerTests
     }
 
     [Fact]
+    public async Task A_timer_a_saga_sets_while_consuming_its_previous_timer_is_delivered_under_its_own_token_and_not_ignored()
+    {
+        await using var environment = await TestEnvironment.CreateAsync("chain");
+        await using var host = await MessagingTestHost.StartAsync(environment);
+        var bus = host.Services.GetRequiredService<IBus>();
+        var counterId = NewId.NextGuid();
+        await using var db = environment.CreateDbContext();
+        await bus.Publish(new Increment(counterId));
+        await Eventually.Until(() => db.Counters.CountAsync(), c => c == 1, what: "the counter");
+
+        // Each reminder sets the next one in its own consume: a reminder delivered under its predecessor's token would be
+        // ignored by the saga as no longer current, and the chain would stop at the first.
+        await bus.Publish(new ArmReminder(counterId, 200, Repeats: 3));
+
+        var received = await Eventually.Until(() => db.Counters.AsNoTracking().Select(x => x.RemindersReceived).SingleAsync(), r => r >= 4,
+            TimeSpan.FromSeconds(30), what: "four reminders, each set by the one before");
+        received.ShouldBe(4);
+        await Eventually.Until(() => db.Counters.AsNoTracking().Select(x => x.ReminderTokenId).SingleAsync(), token => token is null,
+            what: "the last reminder's token to be cleared");
+    }
+
+    [Fact]
     public async Task A_cancelled_scheduled_message_is_never_delivered()
     {
         await using var environment = await TestEnvironment.CreateAsync("cancel");

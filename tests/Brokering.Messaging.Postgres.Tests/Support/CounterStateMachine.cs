@@ -43,11 +43,14 @@ public sealed class CounterStateMachine : MassTransitStateMachine<CounterState>
                     x.Saga.UpdatedAt = DateTimeOffset.UtcNow;
                 }),
             When(Armed)
+                .Then(x => x.Saga.RemindersWanted = x.Saga.RemindersReceived + 1 + x.Message.Repeats)
                 .Schedule(Reminder, x => new CounterReminder(x.Saga.CorrelationId), x => TimeSpan.FromMilliseconds(x.Message.DelayMilliseconds)),
             When(Disarmed)
                 .Unschedule(Reminder),
             When(Reminder!.Received)
-                .Then(x => x.Saga.RemindersReceived++),
+                .Then(x => x.Saga.RemindersReceived++)
+                .If(x => x.Saga.RemindersReceived < x.Saga.RemindersWanted,
+                    again => again.Schedule(Reminder, x => new CounterReminder(x.Saga.CorrelationId), _ => TimeSpan.FromMilliseconds(200))),
             When(Finished)
                 .Finalize());
 

@@ -9,8 +9,11 @@ public record EagerIncrement(Guid CounterId);
 /// <summary>Adds one to the counter saga with this name (correlated by expression).</summary>
 public record IncrementByName(string Name);
 
-/// <summary>Schedules the counter's reminder after a delay.</summary>
-public record ArmReminder(Guid CounterId, int DelayMilliseconds);
+/// <summary>
+/// Schedules the counter's reminder after a delay; with <paramref name="Repeats"/>, each reminder received schedules the
+/// next (from inside the consume of a scheduled message) until that many more have come.
+/// </summary>
+public record ArmReminder(Guid CounterId, int DelayMilliseconds, int Repeats = 0);
 
 /// <summary>Cancels the counter's reminder.</summary>
 public record DisarmReminder(Guid CounterId);

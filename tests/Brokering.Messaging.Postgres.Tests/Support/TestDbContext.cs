@@ -10,6 +10,7 @@ public sealed class CounterState : MassTransit.SagaStateMachineInstance
     public int Count { get; set; }
     public Guid? ReminderTokenId { get; set; }
     public int RemindersReceived { get; set; }
+    public int RemindersWanted { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 }
@@ -63,6 +64,7 @@ public sealed class TestDbContext(DbContextOptions<TestDbContext> options) : DbC
             saga.Property(x => x.Count).HasColumnName("count");
             saga.Property(x => x.ReminderTokenId).HasColumnName("reminder_token_id");
             saga.Property(x => x.RemindersReceived).HasColumnName("reminders_received");
+            saga.Property(x => x.RemindersWanted).HasColumnName("reminders_wanted");
             saga.Property(x => x.CreatedAt).HasColumnName("created_at");
             saga.Property(x => x.UpdatedAt).HasColumnName("updated_at");
             saga.HasIndex(x => x.Name);
