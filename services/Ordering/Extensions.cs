@@ -69,6 +69,7 @@ public static class Extensions
         builder.Services.AddScoped<ReservationAllocation>();
         builder.Services.AddScoped<HoldsCommitter>();
         builder.Services.AddScoped<HoldsReleaser>();
+        builder.Services.AddScoped<HoldsRenewer>();
         builder.Services.AddScoped<IReservationSteps, ImmediateReservationSteps>();
         builder.Services.AddScoped<IdempotencyStore>();
         builder.Services.AddScoped<ReservationDesk>();

@@ -3,8 +3,17 @@ namespace Brokering.Ordering;
 /// <summary>Tunables of the ordering service (section <c>Ordering</c>).</summary>
 public sealed class OrderingOptions
 {
-    /// <summary>How long holds last unconfirmed (capped at the cutoff).</summary>
+    /// <summary>
+    /// How long holds last unconfirmed (capped at the cutoff). A reservation waiting for stock (AwaitingStock) renews its
+    /// holds when half of this is left, each time to this much from then, up to its cutoff.
+    /// </summary>
     public TimeSpan HoldTimeToLive { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// How soon a renewal of the holds that inventory did not answer is tried again (sooner when the holds' window ends
+    /// sooner): a renewal is taken at once by the saga, not by a retrying command.
+    /// </summary>
+    public TimeSpan HoldRenewalRetryInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How long an Idempotency-Key is remembered.</summary>
     public TimeSpan IdempotencyKeyLifetime { get; set; } = TimeSpan.FromDays(1);

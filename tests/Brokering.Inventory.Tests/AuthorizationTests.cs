@@ -38,6 +38,7 @@ public sealed class AuthorizationTests(InventoryFixture fixture) : IClassFixture
         ["POST /brokering.inventory.v1.HoldsLedger/PlaceHolds"] = [BrokeringRoles.Service],
         ["POST /brokering.inventory.v1.HoldsLedger/ReleaseHolds"] = [BrokeringRoles.Service],
         ["POST /brokering.inventory.v1.HoldsLedger/CommitHolds"] = [BrokeringRoles.Service],
+        ["POST /brokering.inventory.v1.HoldsLedger/RenewHolds"] = [BrokeringRoles.Service],
         ["POST /brokering.inventory.v1.HoldsLedger/GetFeedFreshness"] = [BrokeringRoles.Service],
     });
 

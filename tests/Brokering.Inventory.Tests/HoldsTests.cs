@@ -350,4 +350,94 @@ public sealed class HoldsTests(InventoryFixture fixture)
         (await past).Status.Detail.ShouldContain("expiresAt");
         (await zero).Status.Detail.ShouldContain("holds[0].quantity");
     }
+
+    [Fact]
+    public async Task Renewing_extends_only_the_reservations_active_unexpired_holds_and_the_sweeper_then_leaves_them_be()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 40), new Stock(H800, "SG1", 40));
+        var reservation = Guid.NewGuid();
+        var other = Guid.NewGuid();
+        var waiting = await fixture.A.Ledger.PlaceHoldsAsync(PlaceRequest(reservation, 1, TimeSpan.FromSeconds(3), Hold(distributor, A800, "SG1", 6)));
+        var committed = await fixture.A.Ledger.PlaceHoldsAsync(PlaceRequest(reservation, 2, TimeSpan.FromSeconds(3), Hold(distributor, H800, "SG1", 4)));
+        await fixture.A.Ledger.CommitHoldsAsync(new CommitHoldsRequest
+        {
+            ReservationId = reservation.ToString(),
+            CommitBefore = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddHours(1)),
+            HoldIds = { committed.Holds.Single().HoldId },
+        });
+        await fixture.A.Ledger.PlaceHoldsAsync(PlaceRequest(other, 1, TimeSpan.FromSeconds(3), Hold(distributor, A800, "SG1", 5)));
+
+        var until = DateTimeOffset.UtcNow.AddMinutes(10);
+        var renewed = await fixture.B.Ledger.RenewHoldsAsync(new RenewHoldsRequest { ReservationId = reservation.ToString(), ExpiresAt = Timestamp.FromDateTimeOffset(until) });
+        var again = await fixture.A.Ledger.RenewHoldsAsync(new RenewHoldsRequest { ReservationId = reservation.ToString(), ExpiresAt = Timestamp.FromDateTimeOffset(until) });
+        var shorter = await fixture.A.Ledger.RenewHoldsAsync(new RenewHoldsRequest
+        {
+            ReservationId = reservation.ToString(), ExpiresAt = Timestamp.FromDateTimeOffset(until.AddMinutes(-5)),
+        });
+
+        renewed.HoldIds.ShouldBe([waiting.Holds.Single().HoldId], "the committed hold is not renewed, nor another reservation's");
+        again.HoldIds.ShouldBe(renewed.HoldIds, "a repeat answers the same holds");
+        shorter.HoldIds.ShouldBe(renewed.HoldIds, "a hold lasting longer already lasts until then (and is not shortened: see below)");
+        var other1 = await fixture.Events.WaitForAsync<HoldsExpired>(e => e.ReservationId == other);
+        other1.HoldIds.Count.ShouldBe(1);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        fixture.Events.All<HoldsExpired>(e => e.ReservationId == reservation).ShouldBeEmpty();
+        var holds = await fixture.A.Http.GetFromJsonAsync<JsonElement[]>($"/v1/reservations/{reservation}/holds", Json);
+        var active = holds!.Single(h => h.GetProperty("id").GetString() == waiting.Holds.Single().HoldId);
+        active.GetProperty("status").GetString().ShouldBe("Active");
+        active.GetProperty("expiresAt").GetDateTimeOffset().ShouldBe(until, TimeSpan.FromMilliseconds(1));
+        (await fixture.LevelAsync(distributor, A800, "SG1")).Held.ShouldBe(6);
+    }
+
+    [Fact]
+    public async Task A_hold_past_its_expiry_is_not_renewed_and_lapses()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 20));
+        var reservation = Guid.NewGuid();
+        await fixture.A.Ledger.PlaceHoldsAsync(PlaceRequest(reservation, 1, TimeSpan.FromSeconds(1), Hold(distributor, A800, "SG1", 8)));
+        await fixture.Events.WaitForAsync<HoldsExpired>(e => e.ReservationId == reservation);
+
+        var renewed = await fixture.A.Ledger.RenewHoldsAsync(new RenewHoldsRequest
+        {
+            ReservationId = reservation.ToString(), ExpiresAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMinutes(10)),
+        });
+
+        renewed.HoldIds.ShouldBeEmpty();
+        (await fixture.LevelAsync(distributor, A800, "SG1")).Held.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task Invalid_renewals_are_refused_with_invalid_argument()
+    {
+        var reservation = Guid.NewGuid().ToString();
+        var missingId = Should.ThrowAsync<RpcException>(() => fixture.A.Ledger.RenewHoldsAsync(new RenewHoldsRequest
+        {
+            ExpiresAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMinutes(1)),
+        }).ResponseAsync);
+        var missingExpiry = Should.ThrowAsync<RpcException>(() => fixture.A.Ledger.RenewHoldsAsync(new RenewHoldsRequest { ReservationId = reservation }).ResponseAsync);
+        var past = Should.ThrowAsync<RpcException>(() => fixture.A.Ledger.RenewHoldsAsync(new RenewHoldsRequest
+        {
+            ReservationId = reservation, ExpiresAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddMinutes(-1)),
+        }).ResponseAsync);
+        var tooFar = Should.ThrowAsync<RpcException>(() => fixture.A.Ledger.RenewHoldsAsync(new RenewHoldsRequest
+        {
+            ReservationId = reservation, ExpiresAt = Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow.AddYears(2)),
+        }).ResponseAsync);
+        var malformed = Should.ThrowAsync<RpcException>(() => fixture.A.Ledger.RenewHoldsAsync(new RenewHoldsRequest
+        {
+            ReservationId = reservation, ExpiresAt = new Timestamp { Seconds = long.MaxValue },
+        }).ResponseAsync);
+
+        (await missingId).Status.Detail.ShouldContain("reservation_id");
+        (await missingExpiry).Status.Detail.ShouldContain("expires_at is required");
+        (await past).Status.Detail.ShouldContain("in the future");
+        (await tooFar).Status.Detail.ShouldContain("a year ahead");
+        (await malformed).Status.Detail.ShouldContain("not a valid timestamp");
+        foreach (var refusal in new[] { await missingId, await missingExpiry, await past, await tooFar, await malformed })
+        {
+            refusal.StatusCode.ShouldBe(StatusCode.InvalidArgument);
+        }
+    }
 }

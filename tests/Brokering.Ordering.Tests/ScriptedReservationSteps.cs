@@ -19,6 +19,12 @@ internal sealed class ScriptedReservationSteps : IReservationSteps
     /// <summary>Whether inventory released at once; by default it did not, and the saga sends the command.</summary>
     public Func<ReleaseReservationHolds, bool> Release { get; set; } = _ => false;
 
+    /// <summary>Inventory's answer to a renewal (the holds now lasting until the instant asked); by default none, as when it is down.</summary>
+    public Func<Guid, DateTimeOffset, IReadOnlyList<Guid>?> Renew { get; set; } = (_, _) => null;
+
+    /// <summary>Every renewal the saga asked for at once, answered or not, in order.</summary>
+    public List<(Guid ReservationId, DateTimeOffset ExpiresAt)> RenewalsAsked { get; } = [];
+
     /// <summary>Every release the saga asked for at once, answered or not, in order.</summary>
     public List<ReleaseReservationHolds> ReleasesAsked { get; } = [];
 
@@ -40,5 +46,15 @@ internal sealed class ScriptedReservationSteps : IReservationSteps
         }
 
         return Task.FromResult(Release(command));
+    }
+
+    public Task<IReadOnlyList<Guid>?> RenewAsync(ConsumeContext context, Guid reservationId, DateTimeOffset expiresAt, CancellationToken cancellationToken)
+    {
+        lock (RenewalsAsked)
+        {
+            RenewalsAsked.Add((reservationId, expiresAt));
+        }
+
+        return Task.FromResult(Renew(reservationId, expiresAt));
     }
 }

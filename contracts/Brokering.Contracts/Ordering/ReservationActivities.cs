@@ -149,6 +149,14 @@ public sealed record ScreeningDeadlineReached(Guid ReservationId);
 /// <param name="ReservationId">Reservation id.</param>
 public sealed record FillDeadlineReached(Guid ReservationId);
 
+/// <summary>
+/// Timer message: the holds of a reservation waiting for stock are half way through their window, time to renew them
+/// (scheduled durably by the saga, only while the cutoff lies beyond the window).
+/// </summary>
+/// <param name="ReservationId">Reservation id.</param>
+/// <param name="HoldsExpireAt">The window the timer was set for; a timer for a window since renewed or replaced is ignored.</param>
+public sealed record HoldRenewalDue(Guid ReservationId, DateTimeOffset HoldsExpireAt);
+
 /// <summary>Stock appeared for a SKU that a reservation waiting in AwaitingStock still needs: plan again for what is missing.</summary>
 /// <param name="ReservationId">Reservation id.</param>
 /// <param name="Sku">The SKU that became available.</param>

@@ -177,6 +177,40 @@ internal sealed class HoldsLedger(InventoryTransactions transactions)
             cancellationToken);
 
     /// <summary>
+    /// Extends every active hold of the reservation that has not yet expired to <paramref name="expiresAt"/>, never
+    /// shortening one, and returns every active hold that now lasts until then. One statement: no level changes (held
+    /// units stay held), and the expiry sweeper, which takes due holds with <c>FOR UPDATE SKIP LOCKED</c>, either expired
+    /// a hold first (the renewal then finds it no longer active) or finds it no longer due.
+    /// </summary>
+    public Task<IReadOnlyList<Guid>> RenewAsync(Guid reservationId, DateTimeOffset expiresAt, CancellationToken cancellationToken) =>
+        transactions.RunRawAsync<IReadOnlyList<Guid>>(
+            async (unit, token) =>
+            {
+                await using var command = new NpgsqlCommand("""
+                    WITH renewed AS (
+                        UPDATE holds SET expires_at = $2
+                        WHERE reservation_id = $1 AND status = 'Active' AND expires_at > $3 AND expires_at < $2
+                        RETURNING id)
+                    SELECT id FROM renewed
+                    UNION
+                    SELECT id FROM holds WHERE reservation_id = $1 AND status = 'Active' AND expires_at >= $2
+                    ORDER BY id
+                    """, unit.Connection);
+                command.Parameters.Add(new NpgsqlParameter { Value = reservationId });
+                command.Parameters.Add(new NpgsqlParameter { Value = expiresAt });
+                command.Parameters.Add(new NpgsqlParameter { Value = unit.Now });
+                var renewed = new List<Guid>();
+                await using var reader = await command.ExecuteReaderAsync(token);
+                while (await reader.ReadAsync(token))
+                {
+                    renewed.Add(reader.GetGuid(0));
+                }
+
+                return renewed;
+            },
+            cancellationToken);
+
+    /// <summary>
     /// One order notice per distributor whose holds this commit made firm, in the commit's transaction: each distributor
     /// learns of its own lines only. The commit instant is the one stored on the holds (microseconds), so the notice and
     /// <c>GET /v1/distributor/orders</c> name the same order.

@@ -118,6 +118,35 @@ internal sealed class HoldsLedgerGrpcService(
         }
     }
 
+    public override async Task<RenewHoldsResponse> RenewHolds(RenewHoldsRequest request, ServerCallContext context)
+    {
+        var reservationId = ParseReservation(request.ReservationId);
+        if (request.ExpiresAt is null)
+        {
+            throw Invalid("expires_at is required.");
+        }
+
+        // The range a Timestamp may hold (0001-01-01 to 9999-12-31): outside it the conversion would throw.
+        if (request.ExpiresAt.Seconds is < -62_135_596_800 or > 253_402_300_799 || request.ExpiresAt.Nanos is < 0 or > 999_999_999)
+        {
+            throw Invalid("expires_at is not a valid timestamp.");
+        }
+
+        // A renewal runs to the reservation's cutoff at the latest, which the caller knows and inventory does not; the
+        // bound keeps a mistaken or hostile caller from pinning a distributor's stock for ever.
+        var expiresAt = request.ExpiresAt.ToDateTimeOffset();
+        var now = time.GetUtcNow();
+        if (expiresAt <= now || expiresAt > now.AddYears(1))
+        {
+            throw Invalid($"expires_at must lie in the future and at most a year ahead (was {expiresAt:O}, now {now:O}).");
+        }
+
+        var renewed = await ledger.RenewAsync(reservationId, expiresAt, context.CancellationToken);
+        var response = new RenewHoldsResponse { ExpiresAt = request.ExpiresAt };
+        response.HoldIds.AddRange(renewed.Select(id => id.ToString()));
+        return response;
+    }
+
     public override async Task<GetFeedFreshnessResponse> GetFeedFreshness(GetFeedFreshnessRequest request, ServerCallContext context)
     {
         var now = time.GetUtcNow();

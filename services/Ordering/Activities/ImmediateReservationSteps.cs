@@ -18,6 +18,7 @@ public sealed partial class ImmediateReservationSteps(
     ReservationAllocation allocation,
     HoldsCommitter committer,
     HoldsReleaser releaser,
+    HoldsRenewer renewer,
     IOptions<OrderingOptions> options,
     ILogger<ImmediateReservationSteps> logger) : IReservationSteps
 {
@@ -41,6 +42,10 @@ public sealed partial class ImmediateReservationSteps(
             await releaser.ReleaseAsync(command, Once, cancellationToken);
             return command;
         }, cancellationToken) is not null;
+
+    public Task<IReadOnlyList<Guid>?> RenewAsync(ConsumeContext context, Guid reservationId, DateTimeOffset expiresAt, CancellationToken cancellationToken) =>
+        AttemptAsync<IReadOnlyList<Guid>>("renew the holds of", reservationId,
+            async () => await renewer.RenewAsync(reservationId, expiresAt, Once, cancellationToken), cancellationToken);
 
     private async Task<T?> AttemptAsync<T>(string step, Guid reservationId, Func<Task<T?>> attempt, CancellationToken cancellationToken)
         where T : class

@@ -33,4 +33,11 @@ public interface IReservationSteps
     /// inventory treats as done.
     /// </summary>
     Task<bool> ReleaseAsync(ConsumeContext context, ReleaseReservationHolds command, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Extends the reservation's active holds to <paramref name="expiresAt"/>: the holds that now last until then, or null
+    /// when inventory did not answer (the saga then tries again while the holds' window is still open). A hold not among
+    /// them has lapsed or gone, and inventory announces that by its own event.
+    /// </summary>
+    Task<IReadOnlyList<Guid>?> RenewAsync(ConsumeContext context, Guid reservationId, DateTimeOffset expiresAt, CancellationToken cancellationToken);
 }

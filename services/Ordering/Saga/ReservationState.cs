@@ -65,6 +65,9 @@ public sealed class ReservationState : SagaStateMachineInstance
     /// <summary>Token of the scheduled <see cref="FillDeadlineReached"/> message (only while no cutoff applies).</summary>
     public Guid? FillDeadlineTokenId { get; set; }
 
+    /// <summary>Token of the scheduled <see cref="HoldRenewalDue"/> message (only while waiting for stock short of the cutoff).</summary>
+    public Guid? HoldRenewalTokenId { get; set; }
+
     public List<ReservationLine> Lines { get; set; } = [];
     public List<Allocation> Allocations { get; set; } = [];
     public List<Transition> History { get; set; } = [];

@@ -17,6 +17,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
         var holdTimeToLive = options.Value.HoldTimeToLive;
         var screeningDeadline = options.Value.ScreeningDeadline;
         var fillDeadline = options.Value.FillDeadlineWithoutCutoff;
+        var renewalRetry = options.Value.HoldRenewalRetryInterval;
 
         InstanceState(saga => saga.CurrentState);
 
@@ -39,6 +40,8 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
         Schedule(() => ScreeningTimer, saga => saga.ScreeningTimerTokenId, timer =>
             timer.Received = e => e.CorrelateById(m => m.Message.ReservationId));
         Schedule(() => FillDeadline, saga => saga.FillDeadlineTokenId, timer =>
+            timer.Received = e => e.CorrelateById(m => m.Message.ReservationId));
+        Schedule(() => HoldRenewal, saga => saga.HoldRenewalTokenId, timer =>
             timer.Received = e => e.CorrelateById(m => m.Message.ReservationId));
 
         // A message for a reservation that has moved on is a late arrival, not an error.
@@ -253,6 +256,16 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                 .TransitionTo(Allocating)
                 .ThenAsync(PlanAtOnceAsync));
 
+        // A reservation waiting for stock waits until its cutoff (or, with none, its fill deadline), not only as long as
+        // one window of holds lasts: what it holds is renewed half way through each window, up to the cutoff. Renewed
+        // by the saga, so holds outlive it by one window at most. A renewal inventory does not answer is tried again
+        // while the window is open; holds that lapse all the same end the reservation Expired, as for any lapse.
+        WhenEnter(AwaitingStock, waiting => waiting.ArmHoldRenewal(HoldRenewal, clock, holdTimeToLive, renewalRetry));
+        During(AwaitingStock,
+            When(HoldRenewal.Received, context => SameMicrosecond(context.Message.HoldsExpireAt, context.Saga.HoldsExpireAt))
+                .ThenAsync(context => RenewHoldsAtOnceAsync(context, clock.GetUtcNow(), holdTimeToLive))
+                .ArmHoldRenewal(HoldRenewal, clock, holdTimeToLive, renewalRetry));
+
         // A rule change while the commit is in flight: ask compliance again. An earlier cutoff is recorded (the
         // commit activity commits before the saga's cutoff as it stands when it calls inventory) and, once it has
         // passed, the holds are released: inventory serialises that release with the commit, and whichever
@@ -406,6 +419,9 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                     context.Saga.Cutoff = context.Message.Cutoff;
                     context.Saga.StatusReason = null;
                 })
+                // A cutoff moved later leaves a waiting reservation's holds room to be renewed into.
+                .If(context => context.Saga.CurrentState == AwaitingStock.Name,
+                    waiting => waiting.ArmHoldRenewal(HoldRenewal, clock, holdTimeToLive, renewalRetry))
                 .IfElse(context => context.Saga.Cutoff is not null,
                     timer => timer
                         .ArmCutoffTimer(CutoffTimer)
@@ -425,10 +441,10 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                 .ReleaseHoldsAndCommits("fill deadline reached")
                 .TransitionTo(Expired));
 
-        // However a reservation ends, its fill deadline has nothing left to end.
+        // However a reservation ends, its fill deadline has nothing left to end and its holds nothing left to renew.
         foreach (var terminal in new[] { Confirmed, Rejected, Cancelled, Expired, CutoffMissed })
         {
-            WhenEnter(terminal, ended => ended.Unschedule(FillDeadline));
+            WhenEnter(terminal, ended => ended.Unschedule(FillDeadline).Unschedule(HoldRenewal));
         }
 
         // A distributor's feed fell below what it held for us: drop those holds and plan again for
@@ -493,6 +509,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
     public Schedule<ReservationState, CutoffReached> CutoffTimer { get; private set; } = null!;
     public Schedule<ReservationState, ScreeningDeadlineReached> ScreeningTimer { get; private set; } = null!;
     public Schedule<ReservationState, FillDeadlineReached> FillDeadline { get; private set; } = null!;
+    public Schedule<ReservationState, HoldRenewalDue> HoldRenewal { get; private set; } = null!;
 
     /// <summary>Screens at once (<see cref="IReservationSteps"/>) and handles the answer as the event it is; else leaves the saga Screening.</summary>
     private async Task ScreenAtOnceAsync(BehaviorContext<ReservationState> context)
@@ -544,6 +561,29 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                 break;
         }
     }
+
+    /// <summary>
+    /// Renews the holds at once to the earlier of the cutoff and a full window from <paramref name="now"/>; when inventory
+    /// does not answer, the window stays as it was and <see cref="ReservationStepBinders.ArmHoldRenewal"/> tries again.
+    /// </summary>
+    private static async Task RenewHoldsAtOnceAsync(BehaviorContext<ReservationState> context, DateTimeOffset now, TimeSpan holdTimeToLive)
+    {
+        var saga = context.Saga;
+        var window = now + holdTimeToLive;
+        var until = ReservationStepBinders.ToMicrosecond(saga.Cutoff is { } cutoff && cutoff < window ? cutoff : window);
+        if (!(until > saga.HoldsExpireAt) || !(saga.HoldsExpireAt > now))
+        {
+            return;
+        }
+
+        if (await Steps(context).RenewAsync(context, saga.CorrelationId, until, context.CancellationToken) is not null)
+        {
+            saga.HoldsExpireAt = until;
+        }
+    }
+
+    private static bool SameMicrosecond(DateTimeOffset timer, DateTimeOffset? saga) =>
+        saga is { } value && ReservationStepBinders.ToMicrosecond(timer) == ReservationStepBinders.ToMicrosecond(value);
 
     private static IReservationSteps Steps(BehaviorContext<ReservationState> context) => context.GetServiceOrCreateInstance<IReservationSteps>();
 

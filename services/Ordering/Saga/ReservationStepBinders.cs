@@ -6,6 +6,8 @@ namespace Brokering.Ordering.Saga;
 /// <summary>The saga's named steps, each written once for every state that takes it.</summary>
 public static class ReservationStepBinders
 {
+    private static readonly TimeSpan MinimumRenewalLead = TimeSpan.FromMilliseconds(200);
+
     /// <summary>Sets (or moves) the cutoff timer to the saga's cutoff in force, which must be set.</summary>
     public static EventActivityBinder<ReservationState, TMessage> ArmCutoffTimer<TMessage>(
         this EventActivityBinder<ReservationState, TMessage> binder, Schedule<ReservationState, CutoffReached> cutoffTimer)
@@ -13,6 +15,50 @@ public static class ReservationStepBinders
         binder.Schedule(cutoffTimer,
             context => new CutoffReached(context.Saga.CorrelationId, context.Saga.Cutoff!.Value),
             context => context.Saga.Cutoff!.Value.UtcDateTime);
+
+    /// <summary>
+    /// Sets (or moves) the timer that renews the holds of a reservation waiting for stock, when its wait outlasts them:
+    /// the cutoff (or, with none, the fill deadline) lies beyond their window. Due when half of a full window is left,
+    /// or, when less is left already (a renewal inventory did not answer), after the retry interval or half of what is
+    /// left, whichever is sooner.
+    /// </summary>
+    public static EventActivityBinder<ReservationState, TMessage> ArmHoldRenewal<TMessage>(
+        this EventActivityBinder<ReservationState, TMessage> binder, Schedule<ReservationState, HoldRenewalDue> renewal,
+        TimeProvider clock, TimeSpan holdTimeToLive, TimeSpan retry)
+        where TMessage : class =>
+        binder.If(context => OutlastsHolds(context.Saga, clock.GetUtcNow()),
+            arm => arm.Schedule(renewal,
+                context => new HoldRenewalDue(context.Saga.CorrelationId, context.Saga.HoldsExpireAt!.Value),
+                context => RenewalDelay(context.Saga.HoldsExpireAt!.Value, clock.GetUtcNow(), holdTimeToLive, retry)));
+
+    /// <inheritdoc cref="ArmHoldRenewal{TMessage}"/>
+    public static EventActivityBinder<ReservationState> ArmHoldRenewal(
+        this EventActivityBinder<ReservationState> binder, Schedule<ReservationState, HoldRenewalDue> renewal,
+        TimeProvider clock, TimeSpan holdTimeToLive, TimeSpan retry) =>
+        binder.If(context => OutlastsHolds(context.Saga, clock.GetUtcNow()),
+            arm => arm.Schedule(renewal,
+                context => new HoldRenewalDue(context.Saga.CorrelationId, context.Saga.HoldsExpireAt!.Value),
+                context => RenewalDelay(context.Saga.HoldsExpireAt!.Value, clock.GetUtcNow(), holdTimeToLive, retry)));
+
+    /// <summary>An instant as PostgreSQL keeps it (whole microseconds), so a timer's copy compares equal to the saga row's.</summary>
+    public static DateTimeOffset ToMicrosecond(DateTimeOffset instant) =>
+        new(instant.UtcTicks - instant.UtcTicks % TimeSpan.TicksPerMicrosecond, TimeSpan.Zero);
+
+    private static bool OutlastsHolds(ReservationState saga, DateTimeOffset now) =>
+        // A window all but over is left to lapse: retrying ever closer to its end would only spin.
+        saga.HoldsExpireAt is { } expiry && expiry - now > MinimumRenewalLead && !(saga.Cutoff <= expiry);
+
+    private static TimeSpan RenewalDelay(DateTimeOffset expiry, DateTimeOffset now, TimeSpan holdTimeToLive, TimeSpan retry)
+    {
+        var halfWay = expiry - holdTimeToLive / 2 - now;
+        if (halfWay > TimeSpan.Zero)
+        {
+            return halfWay;
+        }
+
+        var halfLeft = (expiry - now) / 2;
+        return halfLeft < retry ? halfLeft : retry;
+    }
 
     /// <summary>
     /// The release that ends a reservation unconfirmed: its active holds, and any commit of it, whenever made. The saga

@@ -630,6 +630,10 @@ namespace Brokering.Ordering.Data.Migrations
                         .HasColumnType("jsonb")
                         .HasColumnName("history");
 
+                    b.Property<Guid?>("HoldRenewalTokenId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("hold_renewal_token_id");
+
                     b.Property<DateTimeOffset?>("HoldsExpireAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("holds_expire_at");
