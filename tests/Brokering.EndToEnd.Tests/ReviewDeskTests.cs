@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Brokering.ServiceDefaults.Security;
+using Brokering.Testing;
 using Brokering.Testing.Installation;
 using Shouldly;
 
@@ -78,6 +80,61 @@ public sealed class ReviewDeskTests(ReviewDeskSystem system) : IClassFixture<Rev
         reason.ShouldNotContain("Inspur");
         rejected.GetProperty("history").EnumerateArray().Select(step => step.GetProperty("to").GetString())
             .ShouldBe(["Screening", "UnderReview", "Rejected"]);
+    }
+
+    [Fact]
+    public async Task An_officer_judges_a_rule_set_against_the_reservations_in_flight_through_the_console_before_publishing_it()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        await system.PublishSnapshotAsync("arrow", 2, Sku, "HKG-1", 100, 31000m, cancellationToken);
+        using var buyer = system.Buyer("dry-run-buyer");
+        using var submitted = await buyer.PostAsJsonAsync("/v1/reservations",
+            ScrambleDriver.Reservation("PO-DRY-1", "Acme Hosting", "AllOrNone", "Manual", [new Line(Sku, 5, 32000m)], destination: "US", endUserCountry: "US"),
+            cancellationToken);
+        submitted.StatusCode.ShouldBe(HttpStatusCode.Accepted, await submitted.Content.ReadAsStringAsync(cancellationToken));
+        var held = await WaitForStatusAsync(buyer, submitted.Headers.Location!, "Held", cancellationToken);
+        held.GetProperty("cutoff").ValueKind.ShouldBe(JsonValueKind.Null, "no rule in force restricts a sale to the US");
+        var reservationId = submitted.Headers.Location!.ToString().Split('/')[^1];
+
+        // A rule that would add the US: effective in half an hour, and one already in effect.
+        var soon = DateTimeOffset.UtcNow.AddMinutes(30);
+        using var officer = BrokeringSystem.RestClient(system.Ordering, TestTokens.For("officer-dry", null, BrokeringRoles.ComplianceOfficer));
+        var sooner = await DryRunAsync(officer, new { version = "dry-us-soon", effectiveAt = soon, basedOn = "2023-10-17", destinations = new { countries = UnitedStates } },
+            cancellationToken);
+        var already = await DryRunAsync(officer,
+            new { version = "dry-us-now", effectiveAt = DateTimeOffset.UtcNow.AddMinutes(-1), basedOn = "2023-10-17", destinations = new { countries = UnitedStates } },
+            cancellationToken);
+
+        var mine = sooner.GetProperty("reservations").EnumerateArray().Single(r => r.GetProperty("reservationId").GetString() == reservationId);
+        mine.GetProperty("status").GetString().ShouldBe("Held");
+        mine.GetProperty("effect").GetString().ShouldBe("CutoffEarlier");
+        mine.GetProperty("cutoff").GetDateTimeOffset().ShouldBe(soon, TimeSpan.FromMilliseconds(1));
+        sooner.GetProperty("inFlight").GetInt32().ShouldBeGreaterThanOrEqualTo(1);
+        sooner.GetProperty("judged").GetInt32().ShouldBe(sooner.GetProperty("inFlight").GetInt32());
+        already.GetProperty("reservations").EnumerateArray().Single(r => r.GetProperty("reservationId").GetString() == reservationId)
+            .GetProperty("effect").GetString().ShouldBe("CutoffPassed");
+
+        // Judged, not published: the reservation is untouched and compliance has no such rule set.
+        (await buyer.GetFromJsonAsync<JsonElement>(submitted.Headers.Location!, cancellationToken)).GetProperty("status").GetString().ShouldBe("Held");
+        using var compliance = system.ComplianceOfficer();
+        using var unpublished = await compliance.GetAsync(new Uri("/v1/rule-sets/dry-us-now", UriKind.Relative), cancellationToken);
+        unpublished.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+
+        // Operators watch the desk; only officers judge rule sets.
+        using var operatorClient = system.Operator();
+        using var refused = await operatorClient.PostAsJsonAsync(new Uri("/v1/review-desk/rule-set-dry-run", UriKind.Relative),
+            new { ruleSet = new { version = "dry-op", effectiveAt = soon, basedOn = "2023-10-17" } }, cancellationToken);
+        refused.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+    }
+
+    private static readonly string[] UnitedStates = ["US"];
+
+    private static async Task<JsonElement> DryRunAsync(HttpClient officer, object ruleSet, CancellationToken cancellationToken)
+    {
+        using var response = await officer.PostAsJsonAsync(new Uri("/v1/review-desk/rule-set-dry-run", UriKind.Relative), new { ruleSet }, cancellationToken);
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        response.StatusCode.ShouldBe(HttpStatusCode.OK, body);
+        return JsonDocument.Parse(body).RootElement.Clone();
     }
 
     private static async Task<Uri> SubmitAsync(HttpClient buyer, string reference, CancellationToken cancellationToken)

@@ -55,6 +55,7 @@ public sealed class AuthorizationMatrixTests(OrderingHost host) : IClassFixture<
         ["GET /v1/review-desk/"] = Oversight,
         ["POST /v1/review-desk/{decisionId}/clear"] = Officer,
         ["POST /v1/review-desk/{decisionId}/confirm"] = Officer,
+        ["POST /v1/review-desk/rule-set-dry-run"] = Officer,
     });
 
     [Fact]

@@ -5,12 +5,28 @@ namespace Brokering.Compliance.Infrastructure;
 /// <summary>Collects validation errors by field path ("product.dieAreaMm2", "criteria[0].minTpp") for a problem+json answer.</summary>
 internal sealed class ValidationErrors
 {
-    private readonly Dictionary<string, List<string>> errors = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string>> errors;
+    private readonly string prefix;
+
+    public ValidationErrors()
+        : this(new Dictionary<string, List<string>>(StringComparer.Ordinal), string.Empty)
+    {
+    }
+
+    private ValidationErrors(Dictionary<string, List<string>> errors, string prefix)
+    {
+        this.errors = errors;
+        this.prefix = prefix;
+    }
 
     public bool Any => errors.Count > 0;
 
+    /// <summary>The same errors, for a part of the body at <paramref name="path"/> ("ruleSet"): its fields are reported under it.</summary>
+    public ValidationErrors Under(string path) => new(errors, $"{prefix}{path}.");
+
     public void Add(string field, string message)
     {
+        field = prefix + field;
         if (!errors.TryGetValue(field, out var messages))
         {
             errors[field] = messages = [];

@@ -88,6 +88,8 @@ internal static class RuleSetsApi
         var ruleSets = v1.MapGroup("/rule-sets").WithTags("Rule sets");
         ruleSets.MapPost("/", PublishAsync).RequireAuthorization(BrokeringRoles.ComplianceOfficer).WithName("PublishRuleSet")
             .WithSummary("Publishes a rule set; screening applies the most recently published one. Publishes CutoffChanged where cutoffs move.");
+        ruleSets.MapPost("/dry-run", RuleSetDryRun.RunAsync).RequireAuthorization(BrokeringRoles.ComplianceOfficer).WithName("DryRunRuleSet")
+            .WithSummary("Judges a rule set before it is published: what it would do to the reservations named (refuse them, move their cutoff). Files nothing.");
         ruleSets.MapGet("/", ListAsync).WithName("ListRuleSets").WithSummary("Every published rule set, in publication order.");
         ruleSets.MapGet("/{version}", GetAsync).WithName("GetRuleSet").WithSummary("One published rule set.");
 
@@ -104,6 +106,30 @@ internal static class RuleSetsApi
     {
         var snapshot = await cache.GetAsync(db, cancellationToken);
         var errors = new ValidationErrors();
+        var draft = ReadDraft(request, snapshot, http, errors);
+        if (draft is null)
+        {
+            return errors.Problem();
+        }
+
+        var result = await publisher.PublishAsync(draft, cancellationToken);
+        if (result.Conflict)
+        {
+            return TypedResults.Problem(
+                $"Rule set '{draft.Version}' was already published with different content; publish a new version instead.",
+                statusCode: StatusCodes.Status409Conflict,
+                title: "Rule set version already published");
+        }
+
+        var response = RuleSetResponse.From(result.RuleSet, result.CutoffChanges);
+        return result.Created
+            ? TypedResults.Created($"/v1/rule-sets/{Uri.EscapeDataString(result.RuleSet.Version)}", response)
+            : TypedResults.Ok(response);
+    }
+
+    /// <summary>The rule set a publication asks for, not yet published; null (with the errors) when the request is not valid.</summary>
+    internal static RuleSet? ReadDraft(PublishRuleSetRequest request, ReferenceSnapshot snapshot, HttpContext http, ValidationErrors errors)
+    {
         var version = errors.Text("version", request.Version, MaxVersionLength);
         if (version is not null && !version.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or ':' or '-'))
         {
@@ -177,10 +203,10 @@ internal static class RuleSetsApi
 
         if (errors.Any)
         {
-            return errors.Problem();
+            return null;
         }
 
-        var draft = new RuleSet
+        return new RuleSet
         {
             Version = version!,
             EffectiveAt = request.EffectiveAt!.Value.ToUniversalTime(),
@@ -191,19 +217,6 @@ internal static class RuleSetsApi
             PublishedBy = Actor.Of(http),
             Definition = new RuleDefinition(criteria!, exemptBelow, destinations!, parentHeadquarters, accelerated),
         };
-        var result = await publisher.PublishAsync(draft, cancellationToken);
-        if (result.Conflict)
-        {
-            return TypedResults.Problem(
-                $"Rule set '{draft.Version}' was already published with different content; publish a new version instead.",
-                statusCode: StatusCodes.Status409Conflict,
-                title: "Rule set version already published");
-        }
-
-        var response = RuleSetResponse.From(result.RuleSet, result.CutoffChanges);
-        return result.Created
-            ? TypedResults.Created($"/v1/rule-sets/{Uri.EscapeDataString(result.RuleSet.Version)}", response)
-            : TypedResults.Ok(response);
     }
 
     private static List<ControlCriterion>? ReadCriteria(IReadOnlyList<CriterionInput> inputs, ValidationErrors errors)

@@ -4,6 +4,7 @@ using Brokering.Compliance.Decisions;
 using Brokering.Compliance.Licences;
 using Brokering.Compliance.RestrictedParties;
 using Brokering.Compliance.Reviews;
+using Brokering.Compliance.RuleSets;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -44,36 +45,7 @@ internal sealed class ScreeningService(
     public async Task<ScreeningFiled> FileAsync(ScreeningInput input, IReadOnlyList<PartyClearance>? reviewClearances, CancellationToken cancellationToken)
     {
         var snapshot = await cache.GetAsync(db, cancellationToken);
-        var buyer = await BuyersApi.CurrentAsync(db, input.BuyerId, cancellationToken);
-        var partyNames = new[] { input.EndUser?.Name, input.BuyerParent?.Name, buyer?.LegalName, buyer?.ParentName }
-            .Where(name => !string.IsNullOrWhiteSpace(name))
-            .Select(name => PartyNameNormalizer.Canonical(name!))
-            .ToList();
-        var clearances = partyNames.Count == 0
-            ? []
-            : await db.PartyClearances.AsNoTracking().Where(clearance => partyNames.Contains(clearance.CanonicalName)).ToListAsync(cancellationToken);
-
-        var now = time.GetUtcNow();
-        var ledger = await LoadLedgerAsync(input, now, cancellationToken);
-        var reviewed = await ReviewClearancesAsync(input.ReservationId, cancellationToken);
-        if (reviewClearances is not null)
-        {
-            reviewed.AddRange(reviewClearances);
-        }
-
-        var evidence = Screener.Screen(input, new ScreeningContext(
-            now,
-            snapshot.Current,
-            snapshot.Groups,
-            snapshot.Products,
-            snapshot.List,
-            snapshot.Matcher,
-            options.CurrentValue.RestrictedPartyListMaxAge,
-            clearances,
-            ledger,
-            buyer,
-            reviewed));
-
+        var (evidence, ledger, now) = await JudgeAsync(input, snapshot, snapshot.Current, reviewClearances, lockLicences: true, cancellationToken);
         var decision = new ScreeningDecision
         {
             Id = Guid.CreateVersion7(now),
@@ -89,10 +61,51 @@ internal sealed class ScreeningService(
         db.ScreeningDecisions.Add(decision);
         var drawn = !ledger.IsEmpty && await RecordDrawdownsAsync(input.ReservationId, decision, ledger, evidence.Outcome, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
-        // Judged after the decision is written, in the same transaction: each of the voucher's reads sees every rule set
-        // or list change committed before it, as a VouchForDecision call right after this screening would.
         var vouch = evidence.Outcome == Verdict.Approved ? await voucher.VouchForFreshAsync(decision, cancellationToken) : null;
         return new ScreeningFiled(decision, drawn, vouch);
+    }
+
+    /// <summary>
+    /// What screening <paramref name="input"/> under <paramref name="ruleSet"/> would decide now, filing nothing and drawing no
+    /// licence: a rule set's dry run. Everything else (list, products, buyer registry, clearances, licences) as it stands.
+    /// </summary>
+    public async Task<DecisionEvidence> WouldDecideAsync(ScreeningInput input, ReferenceSnapshot snapshot, RuleSet ruleSet, CancellationToken cancellationToken) =>
+        (await JudgeAsync(input, snapshot, ruleSet, null, lockLicences: false, cancellationToken)).Evidence;
+
+    private async Task<(DecisionEvidence Evidence, LicenceLedger Ledger, DateTimeOffset Now)> JudgeAsync(
+        ScreeningInput input, ReferenceSnapshot snapshot, RuleSet? ruleSet, IReadOnlyList<PartyClearance>? reviewClearances, bool lockLicences,
+        CancellationToken cancellationToken)
+    {
+        var buyer = await BuyersApi.CurrentAsync(db, input.BuyerId, cancellationToken);
+        var partyNames = new[] { input.EndUser?.Name, input.BuyerParent?.Name, buyer?.LegalName, buyer?.ParentName }
+            .Where(name => !string.IsNullOrWhiteSpace(name))
+            .Select(name => PartyNameNormalizer.Canonical(name!))
+            .ToList();
+        var clearances = partyNames.Count == 0
+            ? []
+            : await db.PartyClearances.AsNoTracking().Where(clearance => partyNames.Contains(clearance.CanonicalName)).ToListAsync(cancellationToken);
+
+        var now = time.GetUtcNow();
+        var ledger = await LoadLedgerAsync(input, now, lockLicences, cancellationToken);
+        var reviewed = await ReviewClearancesAsync(input.ReservationId, cancellationToken);
+        if (reviewClearances is not null)
+        {
+            reviewed.AddRange(reviewClearances);
+        }
+
+        var evidence = Screener.Screen(input, new ScreeningContext(
+            now,
+            ruleSet,
+            snapshot.Groups,
+            snapshot.Products,
+            snapshot.List,
+            snapshot.Matcher,
+            options.CurrentValue.RestrictedPartyListMaxAge,
+            clearances,
+            ledger,
+            buyer,
+            reviewed));
+        return (evidence, ledger, now);
     }
 
     /// <summary>
@@ -109,7 +122,7 @@ internal sealed class ScreeningService(
         return [.. cleared.SelectMany(ruled => ReviewDesk.Clearances(ruled.Evidence, ruled.review.DecisionId, ruled.review.Reason, ruled.review.RuledBy, ruled.review.RuledAt))];
     }
 
-    private async Task<LicenceLedger> LoadLedgerAsync(ScreeningInput input, DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task<LicenceLedger> LoadLedgerAsync(ScreeningInput input, DateTimeOffset now, bool lockLicences, CancellationToken cancellationToken)
     {
         var destination = Screener.NormalizeCountry(input.DestinationCountry);
         if (string.IsNullOrWhiteSpace(input.BuyerId) || destination is null)
@@ -120,8 +133,10 @@ internal sealed class ScreeningService(
         // The end user's country may govern a line instead of the destination (see Screener), so its licences count too.
         var countries = new[] { destination, Screener.NormalizeCountry(input.EndUser?.Country) ?? destination }.Distinct().ToArray();
         // Row locks until commit: a concurrent screening on the same licences waits, then sees these drawdowns.
-        var licences = await db.Licences
-            .FromSql($"SELECT * FROM licences WHERE buyer_id = {input.BuyerId} AND destination_country = ANY({countries}) AND valid_from <= {now} AND valid_until > {now} ORDER BY id FOR UPDATE")
+        var licences = await (lockLicences
+                ? db.Licences.FromSql($"SELECT * FROM licences WHERE buyer_id = {input.BuyerId} AND destination_country = ANY({countries}) AND valid_from <= {now} AND valid_until > {now} ORDER BY id FOR UPDATE")
+                // A dry run only reads: it draws nothing.
+                : db.Licences.FromSql($"SELECT * FROM licences WHERE buyer_id = {input.BuyerId} AND destination_country = ANY({countries}) AND valid_from <= {now} AND valid_until > {now} ORDER BY id"))
             .AsNoTracking()
             .ToListAsync(cancellationToken);
         if (licences.Count == 0)

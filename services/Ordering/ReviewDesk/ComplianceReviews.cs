@@ -41,6 +41,11 @@ public sealed record ComplianceReview(
 /// <summary>A party of the reservation as screened.</summary>
 public sealed record ReviewParty(string Name, string Country);
 
+/// <summary>A reservation in flight, for compliance to judge a rule set against.</summary>
+/// <param name="ReservationId">The reservation, as ordering files its screenings.</param>
+/// <param name="Status">Where it stands.</param>
+public sealed record DryRunSubject(string ReservationId, string Status);
+
 /// <summary>An officer's ruling as compliance recorded it.</summary>
 /// <param name="DecisionId">The potential-match decision ruled on.</param>
 /// <param name="ReservationId">The reservation.</param>
@@ -96,6 +101,15 @@ public sealed class ComplianceReviews(HttpClient http, ILogger<ComplianceReviews
             bearerToken, mayAct: true,
             async content => await content.ReadFromJsonAsync<ComplianceRuling>(Json, cancellationToken)
                 ?? throw new InvalidOperationException("Compliance answered a ruling with no body."),
+            cancellationToken);
+
+    /// <summary>Compliance's dry run of <paramref name="ruleSet"/> over <paramref name="reservations"/>; its answer as it gave it.</summary>
+    public Task<ComplianceAnswer<JsonElement>> DryRunAsync(
+        JsonElement ruleSet, IReadOnlyList<DryRunSubject> reservations, string bearerToken, CancellationToken cancellationToken) =>
+        SendAsync(
+            new HttpRequestMessage(HttpMethod.Post, "v1/rule-sets/dry-run") { Content = JsonContent.Create(new { ruleSet, reservations }, options: Json) },
+            bearerToken, mayAct: false,
+            async content => await content.ReadFromJsonAsync<JsonElement>(Json, cancellationToken),
             cancellationToken);
 
     private async Task<ComplianceAnswer<T>> SendAsync<T>(

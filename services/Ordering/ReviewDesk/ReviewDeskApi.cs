@@ -18,6 +18,9 @@ public static class ReviewDeskApi
     /// <summary>Compliance's bound on a ruling's reason.</summary>
     public const int MaxReasonLength = 2000;
 
+    /// <summary>Most reservations one dry run sends compliance (compliance's own bound).</summary>
+    public const int MaxDryRunReservations = 2000;
+
     public static IEndpointRouteBuilder MapReviewDeskApi(this IEndpointRouteBuilder app)
     {
         var desk = app.MapGroup("/v1/review-desk").WithTags("Review desk");
@@ -28,6 +31,16 @@ public static class ReviewDeskApi
                 + "and the name screened only. While compliance cannot be reached, 200 with `unavailable` and no reviews.")
             .Produces<ReviewQueue>()
             .ProducesProblem(StatusCodes.Status403Forbidden);
+        desk.MapPost("/rule-set-dry-run", DryRunAsync)
+            .RequireAuthorization(BrokeringRoles.ComplianceOfficer)
+            .WithSummary("Judges a rule set before it is published against every reservation in flight (officers): which would be refused or see their cutoff move.")
+            .WithDescription("Body: `{ \"ruleSet\": <the body of compliance's POST /v1/rule-sets> }`. Ordering names the reservations in flight "
+                + $"(oldest first, at most {MaxDryRunReservations}) and compliance judges each on its latest screening; nothing is published "
+                + "or filed. The answer is compliance's, with `inFlight` (how many are in flight) and `judged` (how many were sent).")
+            .Produces<System.Text.Json.JsonElement>()
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         MapRuling(desk, "clear", "Clears a potential match with a reason (officers): the reservation goes on.");
         MapRuling(desk, "confirm", "Confirms a potential match with a reason (officers): the reservation is Rejected.");
         return app;
@@ -131,6 +144,41 @@ public static class ReviewDeskApi
 
         var answer = await compliance.RuleAsync(decisionId, ruling, request.Reason!.Trim(), ReviewDeskExtensions.BearerToken(http), cancellationToken);
         return answer is ComplianceAnswer<ComplianceRuling>.Answered(var recorded) ? TypedResults.Ok(recorded) : Failed(answer, "Nothing was recorded; try again.");
+    }
+
+    /// <summary>Body of a dry run.</summary>
+    /// <param name="RuleSet">The rule set as it would be published (compliance's <c>POST /v1/rule-sets</c> body); compliance validates it.</param>
+    public sealed record DryRunRequest(System.Text.Json.JsonElement? RuleSet);
+
+    private static async Task<IResult> DryRunAsync(
+        DryRunRequest? request, HttpContext http, OrderingDbContext db, ComplianceReviews compliance, CancellationToken cancellationToken)
+    {
+        if (request?.RuleSet is not { ValueKind: System.Text.Json.JsonValueKind.Object } ruleSet)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["ruleSet"] = ["The rule set to judge is required: the body compliance's POST /v1/rule-sets would take."],
+            });
+        }
+
+        var live = ReservationStates.Declared.Live;
+        var inFlight = db.Sagas.AsNoTracking().Where(saga => live.Contains(saga.CurrentState));
+        var count = await inFlight.CountAsync(cancellationToken);
+        var subjects = await inFlight
+            .OrderBy(saga => saga.SubmittedAt).ThenBy(saga => saga.CorrelationId)
+            .Take(MaxDryRunReservations)
+            .Select(saga => new DryRunSubject(saga.CorrelationId.ToString(), saga.CurrentState))
+            .ToListAsync(cancellationToken);
+        var answer = await compliance.DryRunAsync(ruleSet, subjects, ReviewDeskExtensions.BearerToken(http), cancellationToken);
+        if (answer is not ComplianceAnswer<System.Text.Json.JsonElement>.Answered(var judged))
+        {
+            return Failed(answer, "Nothing was published or filed; try again.");
+        }
+
+        var body = System.Text.Json.Nodes.JsonObject.Create(judged) ?? [];
+        body["inFlight"] = count;
+        body["judged"] = subjects.Count;
+        return TypedResults.Content(body.ToJsonString(), "application/json");
     }
 
     private static IResult Failed<T>(ComplianceAnswer<T> answer, string nothingDone) => answer switch

@@ -21,6 +21,7 @@ public sealed class AuthorizationMatrixTests(ComplianceServiceFixture fixture) :
         ["GET /v1/rule-sets/{version}"] = Anyone,
         ["POST /v1/classifications/"] = Anyone,
         ["POST /v1/rule-sets/"] = Officer,
+        ["POST /v1/rule-sets/dry-run"] = Officer,
         ["POST /v1/restricted-parties/"] = Officer,
         ["POST /v1/restricted-parties/clearances"] = Officer,
         ["POST /v1/restricted-parties/refreshes"] = Officer,
