@@ -67,6 +67,10 @@ public sealed record StockItemError(int Index, string? Sku, string Field, string
 /// <param name="GapHealed">A gap noted earlier was closed by this update.</param>
 /// <param name="PreviousSequence">The last sequence applied before this one.</param>
 /// <param name="ItemErrors">Items refused (the rest were applied).</param>
+/// <param name="Missing">
+/// The sequences the feed still misses once this update is dealt with (applied or not): resend them, or a snapshot
+/// newer than the last applied; until then the distributor's stock is not offered. Empty when nothing is missing.
+/// </param>
 public sealed record StockUpdateResult(
     string? DistributorId,
     long Sequence,
@@ -75,4 +79,8 @@ public sealed record StockUpdateResult(
     bool GapDetected,
     bool GapHealed,
     long PreviousSequence,
-    IReadOnlyList<StockItemError> ItemErrors);
+    IReadOnlyList<StockItemError> ItemErrors,
+    IReadOnlyList<MissingSequences>? Missing = null);
+
+/// <summary>Sequences of the feed that never arrived, <paramref name="From"/> to <paramref name="To"/> inclusive.</summary>
+public sealed record MissingSequences(long From, long To);

@@ -50,7 +50,9 @@ public sealed class DistributorClientTests(InventoryFixture fixture)
 
         late.Outcome.ShouldBe(ClientOutcome.Superseded);
         (ahead.Outcome, ahead.GapDetected).ShouldBe((ClientOutcome.Applied, true));
+        ahead.Missing.ShouldBe([new Brokering.Client.MissingSequences(6, 6)], "the client is told which sequence to resend");
         (missing.Outcome, missing.GapHealed).ShouldBe((ClientOutcome.Applied, true));
+        missing.Missing.ShouldBeEmpty();
         (await fixture.LevelAsync(distributor, H100, "SG1")).OnHand.ShouldBe(37);
     }
 

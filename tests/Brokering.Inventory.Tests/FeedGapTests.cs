@@ -102,6 +102,36 @@ public sealed class FeedGapTests(InventoryFixture fixture)
     }
 
     [Fact]
+    public async Task Every_answer_names_the_sequences_still_missing_and_a_late_snapshot_says_which_gap_it_left_open()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(H100, "SG1", 40));
+
+        var skipped = await fixture.DeltaAsync(distributor, 5, new Stock(H100, "SG1", -5));
+        var third = await fixture.DeltaAsync(distributor, 3, new Stock(H100, "SG1", 2));
+        // Above the last snapshot, below the deltas already applied: it cannot be applied over them, and sequence 2 (a
+        // delta) is still missing.
+        var lateSnapshot = await fixture.SnapshotAsync(distributor, 2, new Stock(H100, "SG1", 70));
+        using var call = fixture.A.Feeds.Publish(InventoryHost.AsDistributor(distributor));
+        var fourth = new StockUpdate { DistributorId = distributor, Sequence = 4, Kind = UpdateKind.Delta };
+        fourth.Items.Add(new StockItem { Sku = H100, Warehouse = "SG1", QuantityChange = 1 });
+        await call.RequestStream.WriteAsync(fourth, TestContext.Current.CancellationToken);
+        await call.RequestStream.CompleteAsync();
+        var overGrpc = (await call).Results.Single();
+        var newer = await fixture.SnapshotAsync(distributor, 6, new Stock(H100, "SG1", 50));
+
+        skipped.Missing.ShouldBe([new SequenceRange(2, 4)]);
+        third.Missing.ShouldBe([new SequenceRange(2, 2), new SequenceRange(4, 4)]);
+        lateSnapshot.Outcome.ShouldBe(StockUpdateOutcome.Duplicate);
+        lateSnapshot.Missing.ShouldBe([new SequenceRange(2, 2), new SequenceRange(4, 4)]);
+        overGrpc.Outcome.ShouldBe(UpdateOutcome.Applied);
+        overGrpc.Missing.Select(range => (range.From, range.To)).ShouldBe([(2L, 2L)]);
+        newer.Missing.ShouldBeEmpty();
+        newer.GapHealed.ShouldBeTrue();
+        (await fixture.LevelAsync(distributor, H100, "SG1")).OnHand.ShouldBe(50);
+    }
+
+    [Fact]
     public async Task A_delta_below_the_last_snapshot_is_superseded_and_not_applied_over_rest_and_grpc()
     {
         var distributor = await fixture.NewDistributorAsync();

@@ -13,7 +13,8 @@ public sealed record StockUpdateResponse(
     bool GapDetected,
     bool GapHealed,
     long PreviousSequence,
-    IReadOnlyList<StockItemError> ItemErrors);
+    IReadOnlyList<StockItemError> ItemErrors,
+    IReadOnlyList<SequenceRange> Missing);
 
 internal static class StockFeedApi
 {
@@ -63,7 +64,7 @@ internal static class StockFeedApi
                 detail: result.Error),
             _ => TypedResults.Ok(new StockUpdateResponse(
                 result.DistributorId, result.Sequence, result.Outcome, result.ItemsApplied, result.GapDetected, result.GapHealed,
-                result.PreviousSequence, result.ItemErrors)),
+                result.PreviousSequence, result.ItemErrors, result.MissingSequences)),
         };
     }
 }

@@ -229,7 +229,8 @@ internal sealed class StockFeedIngestor(
             if (sequence < lastSnapshotSequence)
             {
                 // Whether or not it was applied before, the newer snapshot already stands for it.
-                return new StockUpdateResult(distributorId, sequence, StockUpdateOutcome.Superseded, 0, false, false, lastSequence, [], null, StockUpdateRejection.None);
+                return new StockUpdateResult(distributorId, sequence, StockUpdateOutcome.Superseded, 0, false, false, lastSequence, [], null, StockUpdateRejection.None,
+                    Ranges(gaps));
             }
 
             (long From, long To)? filled = kind == StockUpdateKind.Delta && sequence <= lastSequence
@@ -237,12 +238,16 @@ internal sealed class StockFeedIngestor(
                 : null;
             if (sequence <= lastSequence && filled is null)
             {
-                return new StockUpdateResult(distributorId, sequence, StockUpdateOutcome.Duplicate, 0, false, false, lastSequence, [], null, StockUpdateRejection.None);
+                // Nothing changes, but a gap this update cannot fill (a late snapshot, below deltas already applied, cannot be
+                // applied over them) stays open: the answer names what to resend.
+                return new StockUpdateResult(distributorId, sequence, StockUpdateOutcome.Duplicate, 0, false, false, lastSequence, [], null, StockUpdateRejection.None,
+                    Ranges(gaps));
             }
 
             var gapDetected = lastSequence > 0 && sequence > lastSequence + 1;
             var gapWasOpen = gapOpen || gaps.Count > 0;
-            var sequenceCommands = GapCommands(gapDetected, filled, lastSequence, out var gapOpenAfter);
+            var sequenceCommands = GapCommands(gapDetected, filled, lastSequence, out var missingAfter);
+            var gapOpenAfter = missingAfter.Count > 0;
             // A gapped distributor's stock is not offered: before this update nothing of it was available to anyone.
             var wasOffered = lastFeedAt is { } at && at > unit.Now - options.StaleAfter && !gapWasOpen;
             var staged = Stage();
@@ -391,20 +396,24 @@ internal sealed class StockFeedIngestor(
 
             return new StockUpdateResult(
                 distributorId, sequence, StockUpdateOutcome.Applied, applied, gapDetected,
-                (gapWasOpen || gapDetected) && !gapOpenAfter, lastSequence, Sorted(errors), null, StockUpdateRejection.None);
+                (gapWasOpen || gapDetected) && !gapOpenAfter, lastSequence, Sorted(errors), null, StockUpdateRejection.None, Ranges(missingAfter));
         }
+
+        private static List<SequenceRange> Ranges(IEnumerable<(long From, long To)> gaps) =>
+            [.. gaps.OrderBy(gap => gap.From).Select(gap => new SequenceRange(gap.From, gap.To))];
 
         /// <summary>
         /// The statements that keep <c>feed_gaps</c> true once this update is applied: a snapshot closes every gap (all are
         /// below it); a delta above the last sequence opens one for the sequences it skipped; a delta inside a gap narrows
         /// or splits it. They run in the update's last round trip, before the sequence moves.
         /// </summary>
-        private List<NpgsqlBatchCommand> GapCommands(bool gapDetected, (long From, long To)? filled, long lastSequence, out bool gapOpenAfter)
+        private List<NpgsqlBatchCommand> GapCommands(bool gapDetected, (long From, long To)? filled, long lastSequence, out List<(long From, long To)> missingAfter)
         {
             var commands = new List<NpgsqlBatchCommand>();
+            missingAfter = [.. gaps];
             if (kind == StockUpdateKind.Snapshot)
             {
-                gapOpenAfter = false;
+                missingAfter.Clear();
                 if (gaps.Count > 0)
                 {
                     commands.Add(GapCommand("DELETE FROM feed_gaps WHERE distributor_id = $1"));
@@ -413,30 +422,28 @@ internal sealed class StockFeedIngestor(
                 return commands;
             }
 
-            var remaining = gaps.Count;
             if (filled is { } gap)
             {
-                remaining--;
+                missingAfter.Remove(gap);
                 commands.Add(GapCommand("DELETE FROM feed_gaps WHERE distributor_id = $1 AND from_sequence = $2", gap.From));
                 if (gap.From < sequence)
                 {
                     commands.Add(GapCommand("INSERT INTO feed_gaps (distributor_id, from_sequence, to_sequence) VALUES ($1, $2, $3)", gap.From, sequence - 1));
-                    remaining++;
+                    missingAfter.Add((gap.From, sequence - 1));
                 }
 
                 if (sequence < gap.To)
                 {
                     commands.Add(GapCommand("INSERT INTO feed_gaps (distributor_id, from_sequence, to_sequence) VALUES ($1, $2, $3)", sequence + 1, gap.To));
-                    remaining++;
+                    missingAfter.Add((sequence + 1, gap.To));
                 }
             }
             else if (gapDetected)
             {
                 commands.Add(GapCommand("INSERT INTO feed_gaps (distributor_id, from_sequence, to_sequence) VALUES ($1, $2, $3)", lastSequence + 1, sequence - 1));
-                remaining++;
+                missingAfter.Add((lastSequence + 1, sequence - 1));
             }
 
-            gapOpenAfter = remaining > 0;
             return commands;
         }
 

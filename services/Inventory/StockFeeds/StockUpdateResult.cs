@@ -39,7 +39,24 @@ public enum StockUpdateRejection
 /// <param name="Error">Why.</param>
 public sealed record StockItemError(int Index, string? Sku, string Field, string Error);
 
+/// <summary>Sequences of a distributor's feed that never arrived, <paramref name="From"/> to <paramref name="To"/> inclusive.</summary>
+public sealed record SequenceRange(long From, long To);
+
 /// <summary>The result of one stock update, the same whichever way it came in.</summary>
+/// <param name="DistributorId">The update's distributor.</param>
+/// <param name="Sequence">The update's sequence.</param>
+/// <param name="Outcome">Applied, duplicate, superseded or rejected.</param>
+/// <param name="ItemsApplied">Items applied.</param>
+/// <param name="GapDetected">This update skipped sequences after the last applied one.</param>
+/// <param name="GapHealed">This update closed the last open gap.</param>
+/// <param name="PreviousSequence">The last sequence applied before this update.</param>
+/// <param name="ItemErrors">Items not applied, with the reason.</param>
+/// <param name="Error">Why the whole update was rejected, when it was.</param>
+/// <param name="Rejection">What kind of rejection, when it was.</param>
+/// <param name="Missing">
+/// The feed's open gaps once this update is dealt with (applied or not): the sequences to resend (or a snapshot newer
+/// than the last applied), without which the distributor's stock is not offered. Empty when nothing is missing.
+/// </param>
 public sealed record StockUpdateResult(
     string? DistributorId,
     long Sequence,
@@ -50,8 +67,12 @@ public sealed record StockUpdateResult(
     long PreviousSequence,
     IReadOnlyList<StockItemError> ItemErrors,
     string? Error,
-    StockUpdateRejection Rejection)
+    StockUpdateRejection Rejection,
+    IReadOnlyList<SequenceRange>? Missing = null)
 {
+    /// <summary>The sequences still missing (never null).</summary>
+    public IReadOnlyList<SequenceRange> MissingSequences => Missing ?? [];
+
     public static StockUpdateResult Rejected(string? distributorId, long sequence, StockUpdateRejection rejection, string error, IReadOnlyList<StockItemError>? itemErrors = null, long previousSequence = 0) =>
         new(distributorId, sequence, StockUpdateOutcome.Rejected, 0, false, false, previousSequence, itemErrors ?? [], error, rejection);
 }

@@ -42,6 +42,23 @@ public sealed class ComplianceServiceFixture : IAsyncLifetime
         Grpc = new Api.Compliance.ComplianceClient(channel);
     }
 
+    /// <summary>
+    /// Screens a new reservation of 8 H100s for a cloud company in Singapore, shipped to <paramref name="destination"/>, as
+    /// ordering would: the datacenter GPU every rule set restricts, so the destination decides.
+    /// </summary>
+    public async Task<(string ReservationId, Api.ScreenResponse Answer)> ScreenH100Async(string destination, string buyerId = "buyer-1")
+    {
+        var request = new Api.ScreenRequest
+        {
+            ReservationId = Guid.NewGuid().ToString(),
+            BuyerId = buyerId,
+            EndUser = new Api.Party { Name = "Acme Cloud Pte. Ltd.", Country = "SG" },
+            DestinationCountry = destination,
+        };
+        request.Lines.Add(new Api.ScreenLine { Sku = "NVIDIA-H100-SXM5-80GB", Quantity = 8 });
+        return (request.ReservationId, await Grpc.ScreenAsync(request, cancellationToken: TestContext.Current.CancellationToken));
+    }
+
     /// <summary>A client of the service carrying no token.</summary>
     public HttpClient CreateAnonymousClient() => factory!.CreateClient();
 

@@ -109,16 +109,8 @@ public sealed class RuleSetDryRunTests(ComplianceServiceFixture service) : IClas
 
     private async Task<(string ReservationId, Api.ScreeningOutcome Outcome, Google.Protobuf.WellKnownTypes.Timestamp? EarliestCutoff)> ScreenAsync(string destination)
     {
-        var request = new Api.ScreenRequest
-        {
-            ReservationId = Guid.NewGuid().ToString(),
-            BuyerId = "buyer-dry",
-            EndUser = new Api.Party { Name = "Acme Cloud Pte. Ltd.", Country = "SG" },
-            DestinationCountry = destination,
-        };
-        request.Lines.Add(new Api.ScreenLine { Sku = "NVIDIA-H100-SXM5-80GB", Quantity = 8 });
-        var answer = await service.Grpc.ScreenAsync(request, cancellationToken: Cancel);
-        return (request.ReservationId, answer.Outcome, answer.EarliestCutoff);
+        var (reservationId, answer) = await service.ScreenH100Async(destination, "buyer-dry");
+        return (reservationId, answer.Outcome, answer.EarliestCutoff);
     }
 
     // PostgreSQL keeps microseconds; JSON round trips must compare equal.

@@ -107,18 +107,7 @@ public sealed class RuleSetPublicationTests(ComplianceServiceFixture service) : 
 
     private async Task<HttpResponseMessage> Publish(object body) => await service.Http.PostAsJsonAsync("/v1/rule-sets", body, Cancel);
 
-    private async Task<Api.ScreenResponse> Screen(string destination)
-    {
-        var request = new Api.ScreenRequest
-        {
-            ReservationId = Guid.NewGuid().ToString(),
-            BuyerId = "buyer-1",
-            EndUser = new Api.Party { Name = "Acme Cloud Pte. Ltd.", Country = "SG" },
-            DestinationCountry = destination,
-        };
-        request.Lines.Add(new Api.ScreenLine { Sku = "NVIDIA-H100-SXM5-80GB", Quantity = 8 });
-        return await service.Grpc.ScreenAsync(request, cancellationToken: Cancel);
-    }
+    private async Task<Api.ScreenResponse> Screen(string destination) => (await service.ScreenH100Async(destination)).Answer;
 
     // Events of other tests' publications (relayed by the outbox a moment later) are skipped.
     private static async Task<CutoffChanged> NextAsync(Channel<CutoffChanged> changes, string ruleSetVersion)
