@@ -10,13 +10,17 @@ namespace Brokering.Client;
 internal enum RetrySafety
 {
     /// <summary>
-    /// Sending it twice has the effect of sending it once (a read, a submission with its Idempotency-Key, a stock
+    /// Sending it twice has the effect of sending it once (a read, a submission with its idempotency key, a stock
     /// update with its sequence): retried after a timeout, a lost connection, a 5xx, a 429, or a 409 that says an
-    /// earlier attempt with the same key is still being handled.
+    /// earlier attempt with the same key is still being handled (over gRPC: UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL,
+    /// UNKNOWN, RESOURCE_EXHAUSTED, and ABORTED for the key in flight).
     /// </summary>
     Idempotent,
 
-    /// <summary>Only retried after a 429, which the service answers before the request reaches its handler.</summary>
+    /// <summary>
+    /// Only retried after a 429 (over gRPC, RESOURCE_EXHAUSTED), which the service answers before the request reaches
+    /// its handler.
+    /// </summary>
     OnlyIfRefusedUnread,
 }
 
@@ -65,7 +69,7 @@ internal sealed class ApiConnection(HttpClient http, TokenSource tokens, Brokeri
                 && safety == RetrySafety.Idempotent && !last)
             {
                 // The request may or may not have reached the service; only a request safe to repeat is sent again.
-                await Task.Delay(Backoff(attempt, retryAfter: null), cancellationToken);
+                await Task.Delay(options.Backoff(attempt, retryAfter: null), cancellationToken);
                 continue;
             }
 
@@ -78,7 +82,7 @@ internal sealed class ApiConnection(HttpClient http, TokenSource tokens, Brokeri
             {
                 if (!last && await RetriableAsync(response, safety, cancellationToken))
                 {
-                    await Task.Delay(Backoff(attempt, RetryAfterOf(response)), cancellationToken);
+                    await Task.Delay(options.Backoff(attempt, RetryAfterOf(response)), cancellationToken);
                     continue;
                 }
 
@@ -106,12 +110,6 @@ internal sealed class ApiConnection(HttpClient http, TokenSource tokens, Brokeri
         { Date: { } date } => date - DateTimeOffset.UtcNow,
         _ => null,
     };
-
-    private TimeSpan Backoff(int attempt, TimeSpan? retryAfter)
-    {
-        var wait = retryAfter ?? options.RetryBaseDelay * Math.Pow(2, attempt - 1) * (0.8 + (Random.Shared.NextDouble() * 0.4));
-        return wait < TimeSpan.Zero ? TimeSpan.Zero : wait > options.RetryMaxDelay ? options.RetryMaxDelay : wait;
-    }
 
     private static async Task<BrokeringApiException> RefusalAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {

@@ -13,7 +13,8 @@ public sealed class BrokeringClientOptions
 {
     /// <summary>
     /// Attempts for a request that is safe to send again (reads, a submission carrying its Idempotency-Key, a stock
-    /// update carrying its sequence), including the first. Default 5.
+    /// update carrying its sequence), including the first; for the gRPC change feed, connections in a row that break
+    /// before delivering a page. Default 5.
     /// </summary>
     public int MaxAttempts { get; init; } = 5;
 
@@ -34,4 +35,14 @@ public sealed class BrokeringClientOptions
 
     /// <summary>Changes asked for per read of the change feed, 1 to 1000. Default 100.</summary>
     public int ChangePageSize { get; init; } = 100;
+
+    /// <summary>
+    /// The wait before attempt <paramref name="attempt"/> + 1: what the service asked for (Retry-After) when it said,
+    /// otherwise <see cref="RetryBaseDelay"/> doubled per attempt with ±20 % jitter, never above <see cref="RetryMaxDelay"/>.
+    /// </summary>
+    internal TimeSpan Backoff(int attempt, TimeSpan? retryAfter)
+    {
+        var wait = retryAfter ?? RetryBaseDelay * Math.Pow(2, attempt - 1) * (0.8 + (Random.Shared.NextDouble() * 0.4));
+        return wait < TimeSpan.Zero ? TimeSpan.Zero : wait > RetryMaxDelay ? RetryMaxDelay : wait;
+    }
 }

@@ -15,15 +15,16 @@ namespace Brokering.Ordering.IntegrationTests.Support;
 /// Ordering on real PostgreSQL and RabbitMQ against the stand-in compliance and inventory, with failed activities
 /// redelivered every few seconds, and the few things its tests ask of it.
 /// </summary>
-internal sealed class StandInOrderingHost(StandInDependencies dependencies) : OrderingHost
+internal sealed class StandInOrderingHost(StandInDependencies dependencies, bool kestrel) : OrderingHost(kestrel)
 {
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(4);
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public static async Task<StandInOrderingHost> StartAsync(StandInDependencies dependencies)
+    /// <summary>Starts ordering in-process; with <paramref name="kestrel"/>, on real ports (gRPC clients need HTTP/2 over TCP).</summary>
+    public static async Task<StandInOrderingHost> StartAsync(StandInDependencies dependencies, bool kestrel = false)
     {
-        var host = new StandInOrderingHost(dependencies);
+        var host = new StandInOrderingHost(dependencies, kestrel);
         await host.InitializeAsync();
         dependencies.Inventory.Events = host.Probe.Publish;
         return host;
