@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Brokering.Compliance.Buyers;
 using Brokering.Compliance.Data;
 using Brokering.Compliance.Decisions;
@@ -61,6 +62,8 @@ internal sealed class ScreeningService(
         db.ScreeningDecisions.Add(decision);
         var drawn = !ledger.IsEmpty && await RecordDrawdownsAsync(input.ReservationId, decision, ledger, evidence.Outcome, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
+        // Judged after the decision is written, in the same transaction: each of the voucher's reads sees every rule set
+        // or list change committed before it, as a VouchForDecision call right after this screening would.
         var vouch = evidence.Outcome == Verdict.Approved ? await voucher.VouchForFreshAsync(decision, cancellationToken) : null;
         return new ScreeningFiled(decision, drawn, vouch);
     }
@@ -132,11 +135,11 @@ internal sealed class ScreeningService(
 
         // The end user's country may govern a line instead of the destination (see Screener), so its licences count too.
         var countries = new[] { destination, Screener.NormalizeCountry(input.EndUser?.Country) ?? destination }.Distinct().ToArray();
-        // Row locks until commit: a concurrent screening on the same licences waits, then sees these drawdowns.
-        var licences = await (lockLicences
-                ? db.Licences.FromSql($"SELECT * FROM licences WHERE buyer_id = {input.BuyerId} AND destination_country = ANY({countries}) AND valid_from <= {now} AND valid_until > {now} ORDER BY id FOR UPDATE")
-                // A dry run only reads: it draws nothing.
-                : db.Licences.FromSql($"SELECT * FROM licences WHERE buyer_id = {input.BuyerId} AND destination_country = ANY({countries}) AND valid_from <= {now} AND valid_until > {now} ORDER BY id"))
+        // Row locks until commit when filing: a concurrent screening on the same licences waits, then sees these
+        // drawdowns. A dry run only reads: it draws nothing.
+        const string current = "SELECT * FROM licences WHERE buyer_id = {0} AND destination_country = ANY({1}) AND valid_from <= {2} AND valid_until > {2} ORDER BY id";
+        var licences = await db.Licences
+            .FromSql(FormattableStringFactory.Create(lockLicences ? current + " FOR UPDATE" : current, input.BuyerId!, countries, now))
             .AsNoTracking()
             .ToListAsync(cancellationToken);
         if (licences.Count == 0)

@@ -64,7 +64,7 @@ internal static class StockFeedApi
                 detail: result.Error),
             _ => TypedResults.Ok(new StockUpdateResponse(
                 result.DistributorId, result.Sequence, result.Outcome, result.ItemsApplied, result.GapDetected, result.GapHealed,
-                result.PreviousSequence, result.ItemErrors, result.MissingSequences)),
+                result.PreviousSequence, result.ItemErrors, result.Missing)),
         };
     }
 }

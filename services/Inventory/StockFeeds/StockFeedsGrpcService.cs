@@ -75,7 +75,7 @@ internal sealed class StockFeedsGrpcService(StockFeedIngestor ingestor) : Broker
             Error = result.Error ?? string.Empty,
         };
         proto.ItemErrors.AddRange(result.ItemErrors.Select(e => new ItemError { Index = e.Index, Sku = e.Sku ?? string.Empty, Error = e.Error, Field = e.Field }));
-        proto.Missing.AddRange(result.MissingSequences.Select(range => new MissingSequences { From = range.From, To = range.To }));
+        proto.Missing.AddRange(result.Missing.Select(range => new MissingSequences { From = range.From, To = range.To }));
         return proto;
     }
 }

@@ -68,11 +68,8 @@ public sealed record StockUpdateResult(
     IReadOnlyList<StockItemError> ItemErrors,
     string? Error,
     StockUpdateRejection Rejection,
-    IReadOnlyList<SequenceRange>? Missing = null)
+    IReadOnlyList<SequenceRange> Missing)
 {
-    /// <summary>The sequences still missing (never null).</summary>
-    public IReadOnlyList<SequenceRange> MissingSequences => Missing ?? [];
-
     public static StockUpdateResult Rejected(string? distributorId, long sequence, StockUpdateRejection rejection, string error, IReadOnlyList<StockItemError>? itemErrors = null, long previousSequence = 0) =>
-        new(distributorId, sequence, StockUpdateOutcome.Rejected, 0, false, false, previousSequence, itemErrors ?? [], error, rejection);
+        new(distributorId, sequence, StockUpdateOutcome.Rejected, 0, false, false, previousSequence, itemErrors ?? [], error, rejection, []);
 }

@@ -262,7 +262,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
         // while the window is open; holds that lapse all the same end the reservation Expired, as for any lapse.
         WhenEnter(AwaitingStock, waiting => waiting.ArmHoldRenewal(HoldRenewal, clock, holdTimeToLive, renewalRetry));
         During(AwaitingStock,
-            When(HoldRenewal.Received, context => SameMicrosecond(context.Message.HoldsExpireAt, context.Saga.HoldsExpireAt))
+            When(HoldRenewal.Received, context => IsInForce(context.Message.HoldsExpireAt, context.Saga.HoldsExpireAt))
                 .ThenAsync(context => RenewHoldsAtOnceAsync(context, clock.GetUtcNow(), holdTimeToLive))
                 .ArmHoldRenewal(HoldRenewal, clock, holdTimeToLive, renewalRetry));
 
@@ -582,9 +582,6 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
         }
     }
 
-    private static bool SameMicrosecond(DateTimeOffset timer, DateTimeOffset? saga) =>
-        saga is { } value && ReservationStepBinders.ToMicrosecond(timer) == ReservationStepBinders.ToMicrosecond(value);
-
     private static IReservationSteps Steps(BehaviorContext<ReservationState> context) => context.GetServiceOrCreateInstance<IReservationSteps>();
 
     private static void Accept(ReservationState saga, ReservationSubmitted message)
@@ -640,12 +637,13 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
     }
 
     /// <summary>
-    /// Whether a cutoff timer is for the cutoff in force, not one since moved. Compared to the microsecond: the saga's
-    /// row keeps whole microseconds (PostgreSQL), while the timer carries the cutoff as it was scheduled (a compliance
-    /// answer carries nanoseconds), so an exact comparison would never match such a cutoff and its timer would never fire.
+    /// Whether a timer is for the instant in force (the cutoff, the holds' window), not one since moved. Compared to the
+    /// microsecond: the saga's row keeps whole microseconds (PostgreSQL), while the timer carries the instant as it was
+    /// scheduled (a compliance answer carries nanoseconds), so an exact comparison would never match such an instant and
+    /// its timer would never fire.
     /// </summary>
-    private static bool IsInForce(DateTimeOffset timer, DateTimeOffset? cutoff) =>
-        cutoff is { } inForce && timer.UtcTicks / TimeSpan.TicksPerMicrosecond == inForce.UtcTicks / TimeSpan.TicksPerMicrosecond;
+    private static bool IsInForce(DateTimeOffset timer, DateTimeOffset? inForce) =>
+        inForce is { } instant && ReservationStepBinders.ToMicrosecond(timer) == ReservationStepBinders.ToMicrosecond(instant);
 
     private static AllocateReservation NextPlan(ReservationState saga)
     {
