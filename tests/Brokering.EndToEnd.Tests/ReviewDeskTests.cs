@@ -31,7 +31,7 @@ public sealed class ReviewDeskTests(ReviewDeskSystem system) : IClassFixture<Rev
     public async Task A_near_miss_waits_under_review_until_an_officer_clears_it_over_rest_and_is_then_confirmed()
     {
         var cancellationToken = TestContext.Current.CancellationToken;
-        await system.PublishSnapshotAsync("arrow", 1, Sku, "HKG-1", 100, 31000m, cancellationToken);
+        await system.PublishSnapshotAsync("arrow", system.NextFeedSequence("arrow"), Sku, "HKG-1", 100, 31000m, cancellationToken);
         using var buyer = system.Buyer("review-buyer");
         var location = await SubmitAsync(buyer, "PO-REVIEW-1", cancellationToken);
 
@@ -86,7 +86,7 @@ public sealed class ReviewDeskTests(ReviewDeskSystem system) : IClassFixture<Rev
     public async Task An_officer_judges_a_rule_set_against_the_reservations_in_flight_through_the_console_before_publishing_it()
     {
         var cancellationToken = TestContext.Current.CancellationToken;
-        await system.PublishSnapshotAsync("arrow", 2, Sku, "HKG-1", 100, 31000m, cancellationToken);
+        await system.PublishSnapshotAsync("arrow", system.NextFeedSequence("arrow"), Sku, "HKG-1", 100, 31000m, cancellationToken);
         using var buyer = system.Buyer("dry-run-buyer");
         using var submitted = await buyer.PostAsJsonAsync("/v1/reservations",
             ScrambleDriver.Reservation("PO-DRY-1", "Acme Hosting", "AllOrNone", "Manual", [new Line(Sku, 5, 32000m)], destination: "US", endUserCountry: "US"),

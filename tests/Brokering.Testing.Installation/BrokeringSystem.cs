@@ -20,6 +20,7 @@ public class BrokeringSystem : IAsyncDisposable
     private Uri? virtualHost;
     private IReadOnlyDictionary<string, Uri> serviceAccounts = new Dictionary<string, Uri>();
     private long requests;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> feedSequences = new(StringComparer.Ordinal);
 
     /// <summary>The end-to-end tests' installation (see <see cref="BrokeringSystemOptions"/>'s defaults).</summary>
     public BrokeringSystem()
@@ -68,6 +69,13 @@ public class BrokeringSystem : IAsyncDisposable
 
     /// <summary>The three databases, for <see cref="InvariantChecker"/>.</summary>
     public InvariantDatabases Databases => new(OrderingDatabase, InventoryDatabase, ComplianceDatabase);
+
+    /// <summary>
+    /// The next sequence number of <paramref name="distributorId"/>'s stock feed on this installation. Tests of one class
+    /// share an installation and run in an order xUnit derives from their ids (which differ between checkouts), so a
+    /// test that picks a fixed sequence is superseded whenever a sibling published a higher one first.
+    /// </summary>
+    public long NextFeedSequence(string distributorId) => feedSequences.AddOrUpdate(distributorId, 1, (_, last) => last + 1);
 
     /// <summary>Starts compliance, inventory and ordering, in that order, each replica once ready.</summary>
     public async ValueTask InitializeAsync()
