@@ -106,6 +106,45 @@ public sealed class BuyerClient
             cancellationToken);
     }
 
+    /// <summary>
+    /// Submits a spreadsheet of reservations (<c>POST /v1/reservations/bulk</c> as <c>text/csv</c>, UTF-8): a header row,
+    /// then one row per reservation line, its rows tied together by the <c>idempotencyKey</c> column (the columns are
+    /// listed in docs/buyer-api.md). Each reservation is answered on its own, with the rows it was read from, never all or
+    /// nothing. The keys are the file's own, so the call is sent again, whole, when its answer is lost: the reservations
+    /// already accepted answer <c>Replayed</c>.
+    /// </summary>
+    /// <param name="csv">The file, read from its current position to its end before the first attempt.</param>
+    /// <param name="cancellationToken">Stops waiting (reservations may have been accepted all the same).</param>
+    /// <returns>Each reservation's result, in the order its key first appears, with its <see cref="BulkItemResult.Rows"/>.</returns>
+    /// <exception cref="BrokeringApiException">400 when the file as a whole cannot be read (a missing, unknown or repeated
+    /// column: <c>header</c>; broken quoting: <c>body</c>; no rows or too many reservations: <c>items</c>).</exception>
+    public async Task<BulkSubmission> SubmitCsvAsync(Stream csv, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(csv);
+        // Buffered once, so a retry sends the same bytes (a network stream cannot be rewound).
+        using var buffer = new MemoryStream();
+        await csv.CopyToAsync(buffer, cancellationToken);
+        var body = buffer.ToArray();
+        return await api.SendAsync<BulkSubmission>(
+            () => new HttpRequestMessage(HttpMethod.Post, "v1/reservations/bulk")
+            {
+                Content = new ByteArrayContent(body) { Headers = { ContentType = new("text/csv") { CharSet = "utf-8" } } },
+            },
+            RetrySafety.Idempotent,
+            cancellationToken);
+    }
+
+    /// <summary>Submits a spreadsheet of reservations given as text; see <see cref="SubmitCsvAsync(Stream, CancellationToken)"/>.</summary>
+    /// <param name="csv">The file's text.</param>
+    /// <param name="cancellationToken">Stops waiting (reservations may have been accepted all the same).</param>
+    /// <returns>Each reservation's result with the rows it was read from.</returns>
+    public async Task<BulkSubmission> SubmitCsvAsync(string csv, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(csv);
+        using var stream = new MemoryStream(Encoding.UTF8.GetBytes(csv));
+        return await SubmitCsvAsync(stream, cancellationToken);
+    }
+
     /// <summary>A reservation as it stands.</summary>
     /// <param name="id">Its id.</param>
     /// <param name="cancellationToken">Cancels the request.</param>

@@ -244,6 +244,7 @@ public static class BulkOutcome
 /// <param name="Location">Where to follow it.</param>
 /// <param name="Errors">Why it was refused, each field by its path in the request.</param>
 /// <param name="Detail">Why it was refused, when not for a field.</param>
+/// <param name="Rows">For a CSV upload, the rows it was read from (1-based; the header is row 1).</param>
 public sealed record BulkItemResult(
     int Index,
     string? IdempotencyKey,
@@ -253,7 +254,8 @@ public sealed record BulkItemResult(
     string? ReservationStatus,
     string? Location,
     IReadOnlyDictionary<string, string[]>? Errors,
-    string? Detail)
+    string? Detail,
+    IReadOnlyList<int>? Rows = null)
 {
     /// <summary>Whether the reservation stands (accepted now or before).</summary>
     public bool IsAccepted => Outcome is BulkOutcome.Accepted or BulkOutcome.Replayed;

@@ -119,6 +119,46 @@ public sealed class BuyerClientTests
     }
 
     [Fact]
+    public async Task A_spreadsheet_uploaded_with_the_client_answers_each_reservation_with_its_rows_and_a_lost_answer_is_sent_again_without_doubling()
+    {
+        await using var dependencies = await StandInDependencies.StartAsync();
+        await using var host = await StandInOrderingHost.StartAsync(dependencies);
+        var buyer = Sagas.NewBuyer("client-csv");
+        // The first upload reaches the service and is stored; its answer is replaced by a 503 on the way back.
+        var lossy = new AnswerLostOnce(host);
+        var client = new BuyerClient(new HttpClient(lossy) { BaseAddress = host.Server.BaseAddress }, _ => ValueTask.FromResult(TestTokens.Buyer(buyer)),
+            new BrokeringClientOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(50) });
+        var sku = StandInCompliance.Sku;
+        var csv = $"""
+            idempotencyKey,buyerReference,endUserName,endUserCountry,destinationCountry,fillPolicy,confirmation,sku,quantity,maxUnitPrice,currency
+            csv-1,PO-CSV-1,Lion City Compute Pte. Ltd.,SG,SG,AllOrNone,Manual,{sku},4,20000,USD
+            csv-2,PO-CSV-2,Lion City Compute Pte. Ltd.,SG,SG,AllOrNone,Manual,{sku},3,20000,USD
+            csv-3,PO-CSV-3,"Lion City Compute, Pte. Ltd.",SG,SG,AllOrNone,Auto,{sku},1,20000.50,USD
+            csv-2,,,,,,,{sku},0,20000,USD
+            """;
+
+        var answer = await client.SubmitCsvAsync(csv, Ct);
+
+        lossy.Posts.ShouldBe(2, "the upload whose answer was lost was sent again");
+        (answer.Accepted + answer.Replayed, answer.Refused).ShouldBe((2, 1));
+        answer.Results.Select(r => (r.IdempotencyKey, r.Outcome, string.Join(",", r.Rows ?? []))).ShouldBe(
+        [
+            ("csv-1", BulkOutcome.Replayed, "2"),
+            ("csv-2", BulkOutcome.Invalid, "3,5"),
+            ("csv-3", BulkOutcome.Replayed, "4"),
+        ], "the second attempt replays what the first stored; each result names its rows");
+        answer.Results[1].Errors.ShouldNotBeNull().Keys.ShouldContain("items[1].lines[1].quantity", "the key's second row is its second line");
+        (await client.GetAsync(answer.Results[0].Id!.Value, Ct)).Lines.Select(l => l.Quantity).ShouldBe([4L]);
+        (await client.GetAsync(answer.Results[2].Id!.Value, Ct)).EndUser.Name.ShouldBe("Lion City Compute, Pte. Ltd.");
+        var listed = await client.ListAsync(cancellationToken: Ct);
+        listed.Reservations.Select(r => r.BuyerReference).Order().ToList().ShouldBe(["PO-CSV-1", "PO-CSV-3"], "two reservations, though the file was sent twice");
+
+        var unreadable = await Should.ThrowAsync<BrokeringApiException>(() => client.SubmitCsvAsync("idempotencyKey,colour\nk,blue\n", Ct));
+        unreadable.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        unreadable.Errors.Keys.ShouldContain("header");
+    }
+
+    [Fact]
     public async Task A_submission_whose_answer_is_lost_is_sent_again_with_its_key_and_makes_one_reservation()
     {
         await using var dependencies = await StandInDependencies.StartAsync();
@@ -202,6 +242,25 @@ public sealed class BuyerClientTests
             Interlocked.Increment(ref calls);
             return ValueTask.FromResult(TestTokens.Buyer(buyer));
         }, new BrokeringClientOptions { ChangePollInterval = TimeSpan.FromMilliseconds(200), RetryBaseDelay = TimeSpan.FromMilliseconds(50) });
+    }
+
+    /// <summary>Passes every request to the host; the first POST's answer is lost on the way back (a 503 in its place).</summary>
+    private sealed class AnswerLostOnce(OrderingHost host) : DelegatingHandler(host.Server.CreateHandler())
+    {
+        public int Posts { get; private set; }
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = await base.SendAsync(request, cancellationToken);
+            if (request.Method == HttpMethod.Post && ++Posts == 1)
+            {
+                response.StatusCode.ShouldBe(HttpStatusCode.OK, "the lost answer was the service's answer to the whole upload");
+                response.Dispose();
+                return new HttpResponseMessage(HttpStatusCode.ServiceUnavailable);
+            }
+
+            return response;
+        }
     }
 
     /// <summary>
