@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Brokering.Client.Amqp;
 using Brokering.Contracts.Grpc.Inventory;
 using Brokering.Testing;
 using RabbitMQ.Client;
@@ -114,6 +115,85 @@ public sealed class DistributorOrderQueueTests : IAsyncLifetime
             .ShouldBe(placed.Body.GetProperty("lines").EnumerateArray().Select(l => l.GetProperty("holdId").GetGuid()));
         revoked.MessageId.ShouldNotBe(placed.MessageId);
         (await OrdersAsync(mine)).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task The_clients_order_queue_hands_over_inventorys_notices_typed_again_until_acknowledged_and_drops_a_message_inventory_did_not_publish()
+    {
+        var (mine, myAccount) = await RegisterAsync();
+        await SnapshotAsync(mine, new Stock(A800, "SG1", 50, Price: 9000m));
+        // A stock-feed account writes to the default exchange, which routes to the order queue by name: a forged order,
+        // ahead of inventory's, without inventory's user-id (the broker refuses a forged one).
+        await using (var connection = await FeedsRecipe.ConnectAsync(feedAccount))
+        {
+            await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), Cancel);
+            await channel.BasicPublishAsync("", DistributorOrderQueue.QueueName(mine), mandatory: true,
+                new BasicProperties { Type = "DistributorOrderPlaced", MessageId = "forged" },
+                Encoding.UTF8.GetBytes($$"""{"distributorId":"{{mine}}","reservationId":"{{Guid.NewGuid()}}","units":1000,"lines":[]}"""), Cancel);
+        }
+
+        var reservation = Guid.NewGuid();
+        await inventory.PlaceInFullAsync(reservation, "acme-servers", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 5));
+        var commit = await inventory.CommitAsync(reservation);
+        var dropped = new List<DroppedMessage>();
+        var options = new DistributorOrderQueueOptions { Broker = myAccount, DistributorId = mine, Dropped = d => { lock (dropped) { dropped.Add(d); } } };
+
+        // Read and not acknowledged: the connection closes and the notice stays on the queue.
+        DistributorOrderNotice first;
+        await using (var queue = await DistributorOrderQueue.ConnectAsync(options, Cancel))
+        {
+            first = await NextAsync(queue);
+            queue.DroppedCount.ShouldBe(1);
+        }
+
+        first.Redelivered.ShouldBeFalse();
+        var order = first.Order.ShouldNotBeNull();
+        first.Revocation.ShouldBeNull();
+        order.ReservationId.ShouldBe(reservation);
+        order.BuyerOrganisation.ShouldBe("acme-servers");
+        order.CommittedAt.ShouldBe(commit.CommittedAt.ToDateTimeOffset());
+        order.Lines.Select(l => (l.Sku, l.Warehouse, l.Units, l.UnitPrice, l.Currency)).ShouldBe([(A800, "SG1", 5L, 9000m, "USD")]);
+        var listed = (await OrdersAsync(mine)).ShouldHaveSingleItem();
+        order.Lines.Select(l => l.HoldId).ShouldBe(Lines(listed).Select(l => l.HoldId), "the notice's lines are the orders list's");
+        var forged = dropped.ShouldHaveSingleItem();
+        (forged.MessageId, forged.UserId).ShouldBe(("forged", null));
+        forged.Reason.ShouldContain("user-id");
+
+        await inventory.Ledger.ReleaseHoldsAsync(new ReleaseHoldsRequest
+        {
+            ReservationId = reservation.ToString(),
+            Reason = "The cutoff moved before the commit landed.",
+            RevokeCommitsFrom = commit.CommittedAt,
+        }, cancellationToken: Cancel);
+
+        await using (var queue = await DistributorOrderQueue.ConnectAsync(options, Cancel))
+        {
+            var again = await NextAsync(queue);
+            (again.MessageId, again.Redelivered).ShouldBe((first.MessageId, true), "a notice comes again until it is acknowledged");
+            await again.AcknowledgeAsync(Cancel);
+            var revoked = await NextAsync(queue);
+            await revoked.AcknowledgeAsync(Cancel);
+
+            var revocation = revoked.Revocation.ShouldNotBeNull();
+            revoked.Order.ShouldBeNull();
+            (revocation.ReservationId, revocation.CommittedAt, revocation.Units).ShouldBe((reservation, order.CommittedAt, 5L));
+            revocation.HoldIds.ShouldBe(order.Lines.Select(l => l.HoldId));
+            queue.DroppedCount.ShouldBe(0, "the forged message was dropped for good by the first reader");
+        }
+
+        (await NextNoticeOrNullAsync(myAccount, mine)).ShouldBeNull("both notices were acknowledged");
+    }
+
+    private static async Task<DistributorOrderNotice> NextAsync(DistributorOrderQueue queue)
+    {
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(Cancel);
+        patience.CancelAfter(TimeSpan.FromMinutes(1));
+        await foreach (var notice in queue.ReadAsync(patience.Token))
+        {
+            return notice;
+        }
+
+        throw new InvalidOperationException("the queue ended");
     }
 
     [Fact]
