@@ -76,7 +76,7 @@ cat >"$DIR/rabbitmq-definitions.json" <<EOF
     { "name": "inventory", "password_hash": "$(rabbit_hash "${mq[inventory]}")", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [], "limits": {} },
     { "name": "compliance", "password_hash": "$(rabbit_hash "${mq[compliance]}")", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [], "limits": {} },
     { "name": "inventory-feeds", "password_hash": "$(rabbit_hash "$inventory_feeds_password")", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [], "limits": {} },
-    { "name": "distributor-feed", "password_hash": "$(rabbit_hash "$distributor_feed_password")", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [], "limits": {} }
+    { "name": "distributor-feed", "password_hash": "$(rabbit_hash "$distributor_feed_password")", "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": [], "limits": { "max-connections": 32, "max-channels": 256 } }
   ],
   "vhosts": [
     { "name": "/", "default_queue_type": "quorum", "metadata": { "description": "Brokering", "tags": [], "default_queue_type": "quorum" } },
@@ -91,7 +91,12 @@ cat >"$DIR/rabbitmq-definitions.json" <<EOF
     { "user": "inventory-feeds", "vhost": "brokering-feeds", "configure": "^(stock-feed(_error|_skipped)?|distributor-orders(\\\\..+)?)$", "write": "^(amq\\\\.default|stock-feed(_error|_skipped)?|distributor-orders(\\\\..+)?)$", "read": "^(stock-feed(_error|_skipped)?|distributor-orders)$" },
     { "user": "distributor-feed", "vhost": "brokering-feeds", "configure": "", "write": "^amq\\\\.default$", "read": "" }
   ],
-  "parameters": [], "global_parameters": [], "policies": [], "queues": [], "exchanges": [], "bindings": []
+  "policies": [
+    {"vhost": "brokering-feeds", "name": "stock-feed-bounds", "pattern": "^stock-feed$", "apply-to": "queues", "priority": 1, "definition": {"max-length": 100000, "max-length-bytes": 268435456, "overflow": "reject-publish"}},
+    {"vhost": "brokering-feeds", "name": "stock-feed-evidence-bounds", "pattern": "^stock-feed_(error|skipped)$", "apply-to": "queues", "priority": 1, "definition": {"max-length": 100000, "max-length-bytes": 268435456, "overflow": "drop-head"}},
+    {"vhost": "brokering-feeds", "name": "distributor-orders-bounds", "pattern": "^distributor-orders\\\\.", "apply-to": "queues", "priority": 1, "definition": {"max-length": 100000, "max-length-bytes": 268435456, "overflow": "reject-publish"}}
+  ],
+  "parameters": [], "global_parameters": [], "queues": [], "exchanges": [], "bindings": []
 }
 EOF
 chmod 644 "$DIR/rabbitmq-definitions.json"

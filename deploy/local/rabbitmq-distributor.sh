@@ -30,6 +30,10 @@ PASSWORD="$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')"
 
 api PUT "users/$USER" "{\"password\":\"$PASSWORD\",\"tags\":\"\"}" >/dev/null
 api PUT "permissions/$V/$USER" "{\"configure\":\"\",\"write\":\"\",\"read\":\"^distributor-orders\\\\.$ID\$\"}" >/dev/null
+# An ERP reads one queue: a few connections (a reader and a standby), two channels each, so a leaked password or a
+# runaway client cannot exhaust the broker's connections or memory.
+api PUT "user-limits/$USER/max-connections" '{"value":4}' >/dev/null
+api PUT "user-limits/$USER/max-channels" '{"value":8}' >/dev/null
 # Rotation: connections opened with the old password would otherwise live on.
 for connection in $(api GET "connections?columns=name,user" | python3 -c '
 import json, sys, urllib.parse

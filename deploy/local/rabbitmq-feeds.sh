@@ -8,6 +8,8 @@
 # distributor account that has permissions on `brokering-feeds` alone cannot even open a connection to the internal one.
 #
 #   BROKERING_RABBITMQ_MANAGEMENT_PORT [15672]  BROKERING_FEEDS_VHOST [brokering-feeds]
+#   BROKERING_FEED_QUEUE_MAX_LENGTH [100000]  BROKERING_FEED_QUEUE_MAX_BYTES [268435456]
+#   BROKERING_FEED_CONNECTIONS [32]  (the shared distributor account's connections; channels are 8 per connection)
 # Prints the export lines for the feed connection strings on stdout.
 set -euo pipefail
 
@@ -34,6 +36,24 @@ api "permissions/$V/brokering-inventory-feeds" \
 # no configure, no read, and no permission at all on any other vhost.
 api "users/distributor-feed" "{\"password\":\"$DISTRIBUTOR_PASSWORD\",\"tags\":\"\"}"
 api "permissions/$V/distributor-feed" '{"configure":"","write":"^amq\\.default$","read":""}'
+
+# Bounds, so no distributor's account can exhaust the broker that also carries the internal bus (a node-wide memory
+# alarm blocks every publisher, the services' included). stock-feed refuses publishes once full (the publisher's
+# confirm is a nack: it sends again later; nothing already queued is dropped); the error and skipped queues keep the
+# newest (they are evidence for operators, not work); an order queue a distributor never reads refuses new notices
+# once full, so inventory's relay retries and, in the end, faults visibly, while GET /v1/distributor/orders keeps
+# every order. The same policies and limits are in compose's and Kubernetes' definitions.
+MAX_LENGTH="${BROKERING_FEED_QUEUE_MAX_LENGTH:-100000}"
+MAX_BYTES="${BROKERING_FEED_QUEUE_MAX_BYTES:-268435456}"
+CONNECTIONS="${BROKERING_FEED_CONNECTIONS:-32}"
+api "policies/$V/stock-feed-bounds" \
+  "{\"pattern\":\"^stock-feed$\",\"apply-to\":\"queues\",\"priority\":1,\"definition\":{\"max-length\":$MAX_LENGTH,\"max-length-bytes\":$MAX_BYTES,\"overflow\":\"reject-publish\"}}"
+api "policies/$V/stock-feed-evidence-bounds" \
+  "{\"pattern\":\"^stock-feed_(error|skipped)$\",\"apply-to\":\"queues\",\"priority\":1,\"definition\":{\"max-length\":$MAX_LENGTH,\"max-length-bytes\":$MAX_BYTES,\"overflow\":\"drop-head\"}}"
+api "policies/$V/distributor-orders-bounds" \
+  "{\"pattern\":\"^distributor-orders\\\\.\",\"apply-to\":\"queues\",\"priority\":1,\"definition\":{\"max-length\":$MAX_LENGTH,\"max-length-bytes\":$MAX_BYTES,\"overflow\":\"reject-publish\"}}"
+api "user-limits/distributor-feed/max-connections" "{\"value\":$CONNECTIONS}"
+api "user-limits/distributor-feed/max-channels" "{\"value\":$((CONNECTIONS * 8))}"
 
 echo "export BROKERING_RABBITMQ_FEEDS=\"amqp://brokering-inventory-feeds:$INVENTORY_FEEDS_PASSWORD@127.0.0.1:$RMQ_PORT/$V\""
 echo "export BROKERING_RABBITMQ_DISTRIBUTOR_FEED=\"amqp://distributor-feed:$DISTRIBUTOR_PASSWORD@127.0.0.1:$RMQ_PORT/$V\""

@@ -12,11 +12,14 @@ internal static class FeedsRecipe
 {
     private static readonly string[] Services = ["ordering", "inventory", "compliance"];
 
-    /// <summary>Runs the recipe on a fresh virtual host; returns it and the distributor's and inventory's amqp:// URIs on it.</summary>
-    public static async Task<(Uri VirtualHost, Uri Distributor, Uri InventoryFeeds)> CreateAsync(string prefix)
+    /// <summary>
+    /// Runs the recipe on a fresh virtual host (with the recipe's <paramref name="settings"/>, e.g. smaller bounds); returns
+    /// it and the distributor's and inventory's amqp:// URIs on it.
+    /// </summary>
+    public static async Task<(Uri VirtualHost, Uri Distributor, Uri InventoryFeeds)> CreateAsync(string prefix, IReadOnlyDictionary<string, string>? settings = null)
     {
         var virtualHost = await TestInfrastructure.CreateVirtualHostAsync(prefix);
-        var exports = await RunAsync("rabbitmq-feeds.sh", "BROKERING_FEEDS_VHOST", virtualHost);
+        var exports = await LocalRecipe.RunAsync("rabbitmq-feeds.sh", "BROKERING_FEEDS_VHOST", virtualHost, settings ?? new Dictionary<string, string>());
         return (virtualHost, new Uri(exports["BROKERING_RABBITMQ_DISTRIBUTOR_FEED"]), new Uri(exports["BROKERING_RABBITMQ_FEEDS"]));
     }
 

@@ -13,8 +13,14 @@ public static class LocalRecipe
     /// Runs <c>deploy/local/{script}</c> with <paramref name="vhostVariable"/> naming <paramref name="virtualHost"/>;
     /// returns what it exports (<c>export NAME="value"</c> lines), by name. A script that fails throws with its error output.
     /// </summary>
-    public static async Task<Dictionary<string, string>> RunAsync(string script, string vhostVariable, Uri virtualHost, params string[] arguments)
+    public static Task<Dictionary<string, string>> RunAsync(string script, string vhostVariable, Uri virtualHost, params string[] arguments) =>
+        RunAsync(script, vhostVariable, virtualHost, new Dictionary<string, string>(), arguments);
+
+    /// <summary>The same, with the script's settings in <paramref name="environment"/> (e.g. smaller bounds for a test).</summary>
+    public static async Task<Dictionary<string, string>> RunAsync(
+        string script, string vhostVariable, Uri virtualHost, IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
+        ArgumentNullException.ThrowIfNull(environment);
         ArgumentNullException.ThrowIfNull(virtualHost);
         var settings = await TestInfrastructure.GetSettingsAsync();
         var root = AppContext.BaseDirectory;
@@ -31,6 +37,11 @@ public static class LocalRecipe
         start.Environment[vhostVariable] = VirtualHostName(virtualHost);
         start.Environment["BROKERING_RABBITMQ_PORT"] = settings.RabbitMqUri.Port.ToString(CultureInfo.InvariantCulture);
         start.Environment["BROKERING_RABBITMQ_MANAGEMENT_PORT"] = settings.RabbitMqManagementUri.Port.ToString(CultureInfo.InvariantCulture);
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         using var process = Process.Start(start)!;
         var output = await process.StandardOutput.ReadToEndAsync();
         var error = await process.StandardError.ReadToEndAsync();

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
+using System.Text.Json.Nodes;
 using DotNet.Testcontainers.Builders;
 using Npgsql;
 using Testcontainers.PostgreSql;
@@ -162,6 +163,30 @@ public static class TestInfrastructure
         await EnsureSuccessAsync(response, cancellationToken);
     }
 
+    /// <summary>Sets one of a user's limits (<c>max-connections</c>, <c>max-channels</c>), as a recipe's definitions give it.</summary>
+    public static async Task SetUserLimitAsync(string user, string limit, long value, CancellationToken cancellationToken = default)
+    {
+        var management = (await Infrastructure.Value).Management;
+        using var response = await management.PutAsJsonAsync(
+            $"api/user-limits/{Uri.EscapeDataString(user)}/{Uri.EscapeDataString(limit)}", new Dictionary<string, long> { ["value"] = value }, cancellationToken);
+        await EnsureSuccessAsync(response, cancellationToken);
+    }
+
+    /// <summary>
+    /// Sets a policy on a virtual host made by <see cref="CreateVirtualHostAsync"/>: <paramref name="policy"/> is the
+    /// management API's body (<c>pattern</c>, <c>apply-to</c>, <c>priority</c>, <c>definition</c>), as a recipe's
+    /// definitions give it. The broker refuses a definition it does not know.
+    /// </summary>
+    public static async Task SetPolicyAsync(Uri virtualHostUri, string name, object policy, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(virtualHostUri);
+        var management = (await Infrastructure.Value).Management;
+        var vhost = Uri.UnescapeDataString(virtualHostUri.AbsolutePath.TrimStart('/'));
+        using var response = await management.PutAsJsonAsync(
+            $"api/policies/{Uri.EscapeDataString(vhost)}/{Uri.EscapeDataString(name)}", policy, cancellationToken);
+        await EnsureSuccessAsync(response, cancellationToken);
+    }
+
     /// <summary>Deletes a user made by <see cref="CreateUserAsync"/> (gone already is fine).</summary>
     public static async Task DeleteUserAsync(string name, CancellationToken cancellationToken = default)
     {
@@ -171,6 +196,21 @@ public static class TestInfrastructure
         {
             await EnsureSuccessAsync(response, cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// The policy in force on a queue of a virtual host made by <see cref="CreateVirtualHostAsync"/> and the limits it
+    /// applies (<c>effective_policy_definition</c>); null when no policy applies. The broker sets these a moment after a
+    /// queue is declared.
+    /// </summary>
+    public static async Task<(string? Policy, JsonObject? Definition)> QueuePolicyAsync(Uri virtualHostUri, string queue, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(virtualHostUri);
+        var management = (await Infrastructure.Value).Management;
+        var name = Uri.UnescapeDataString(virtualHostUri.AbsolutePath.TrimStart('/'));
+        var found = await management.GetFromJsonAsync<JsonObject>(
+            new Uri($"api/queues/{Uri.EscapeDataString(name)}/{Uri.EscapeDataString(queue)}", UriKind.Relative), cancellationToken);
+        return (found?["policy"]?.GetValue<string>(), found?["effective_policy_definition"] as JsonObject);
     }
 
     /// <summary>Whether a queue of this name exists on a virtual host made by <see cref="CreateVirtualHostAsync"/>.</summary>

@@ -35,5 +35,6 @@ public sealed class KubernetesDevOverlayTests
         await RecipeReservation.DriveAsync(installation, Token, cancel);
         await RecipeReservation.EachRoleReachesOnlyItsOwnDatabaseAsync(installation, cancel);
         await RecipeReservation.InventoryReadsTheStockFeedOnTheFeedsVirtualHostOnlyAsync(installation, cancel);
+        await RecipeReservation.TheFeedsVirtualHostIsBoundedAsync(recipe, installation, cancel);
     }
 }

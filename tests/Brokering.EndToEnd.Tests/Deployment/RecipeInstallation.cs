@@ -259,6 +259,20 @@ public sealed partial class RecipeInstallation : IAsyncDisposable
 
             virtualHost = await TestInfrastructure.CreateVirtualHostAsync("recipe", cancellationToken);
             virtualHosts[vhost] = virtualHost;
+            // The virtual host's policies as the broker would import them (the feeds vhost's bounds), so a policy the
+            // broker does not take fails here, and the services run under it.
+            foreach (var policy in (recipe.BrokerDefinitions["policies"] as JsonArray ?? []).Select(p => p!.AsObject())
+                         .Where(p => p["vhost"]!.GetValue<string>() == vhost))
+            {
+                var body = new JsonObject
+                {
+                    ["pattern"] = policy["pattern"]!.DeepClone(),
+                    ["apply-to"] = policy["apply-to"]!.DeepClone(),
+                    ["priority"] = policy["priority"]!.DeepClone(),
+                    ["definition"] = policy["definition"]!.DeepClone(),
+                };
+                await TestInfrastructure.SetPolicyAsync(virtualHost, policy["name"]!.GetValue<string>(), body, cancellationToken);
+            }
         }
 
         var localUser = $"{user}-{suffix}";
@@ -270,6 +284,11 @@ public sealed partial class RecipeInstallation : IAsyncDisposable
             _ => [],
         });
         await TestInfrastructure.CreateUserAsync(localUser, password, tags, cancellationToken);
+        foreach (var (limit, value) in definition["limits"] as JsonObject ?? [])
+        {
+            await TestInfrastructure.SetUserLimitAsync(localUser, limit, value!.GetValue<long>(), cancellationToken);
+        }
+
         await TestInfrastructure.SetPermissionsAsync(
             virtualHost, localUser,
             permission["configure"]!.GetValue<string>(), permission["write"]!.GetValue<string>(), permission["read"]!.GetValue<string>(),

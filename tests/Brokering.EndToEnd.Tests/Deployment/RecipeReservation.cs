@@ -48,6 +48,22 @@ public static class RecipeReservation
         (await TestInfrastructure.QueueExistsAsync(installation.VirtualHosts["/"], "stock-feed", cancel)).ShouldBeFalse();
     }
 
+    // Issue #15: the recipe bounds the feeds virtual host as the local recipe does, so no distributor's account can
+    // exhaust the broker that carries the internal bus: the stock-feed queue inventory declared is under its policy, and
+    // the distributors' shared account has connection and channel limits.
+    public static async Task TheFeedsVirtualHostIsBoundedAsync(DeploymentRecipe recipe, RecipeInstallation installation, CancellationToken cancel)
+    {
+        var (policy, definition) = await Eventually.Latest(
+            () => TestInfrastructure.QueuePolicyAsync(installation.VirtualHosts["brokering-feeds"], "stock-feed", cancel),
+            found => found.Policy is not null, TimeSpan.FromSeconds(10), cancellationToken: cancel);
+        policy.ShouldBe("stock-feed-bounds");
+        definition.ShouldNotBeNull()["overflow"]!.GetValue<string>().ShouldBe("reject-publish");
+        definition["max-length"]!.GetValue<long>().ShouldBeGreaterThan(0);
+        var distributor = recipe.BrokerDefinitions["users"]!.AsArray().Single(u => u!["name"]!.GetValue<string>() == "distributor-feed")!;
+        distributor["limits"]!["max-connections"]!.GetValue<long>().ShouldBeGreaterThan(0);
+        distributor["limits"]!["max-channels"]!.GetValue<long>().ShouldBeGreaterThan(0);
+    }
+
     // Least privilege: a service's role may not even connect to another service's database.
     public static async Task EachRoleReachesOnlyItsOwnDatabaseAsync(RecipeInstallation installation, CancellationToken cancel)
     {
