@@ -17,6 +17,7 @@ internal static class Program
                              [--ordering-db CS --inventory-db CS --compliance-db CS]
                              [--buyers N] [--distributors M] [--skus K] [--rate R] [--duration S] [--feed-interval S]
                              [--move-cutoff-at S] [--cutoff-lead S] [--poll-interval S] [--drain-timeout S] [--supply F] [--seed N]
+                             [--memory-limit MIB]
         brokering-load check --ordering-db CS --inventory-db CS --compliance-db CS [--while-running]
         brokering-load sweep --rates R1,R2,... [--duration S] [--markdown FILE] [--plot FILE] [--no-cutoff-step] [--buyers N] ...
                              (unless --move-cutoff-at or --no-cutoff-step is given, a last step at the highest rate
@@ -24,6 +25,8 @@ internal static class Program
 
         --self-host   start a fresh whole system (three services, fresh databases and virtual host) on the PostgreSQL
                       and RabbitMQ named by BROKERING_POSTGRES / BROKERING_RABBITMQ; stopped and dropped afterwards.
+                      With --memory-limit MIB, each service runs in a memory cgroup of that size, as a pod under
+                      resources.limits.memory (root only), and the run reports each one's peak and OOM kills.
         URLs          a running system's REST addresses (deploy/local/up.sh: 5100, 5200, 5300), in Development; tokens are
                       signed by its development issuer, whose key derives from --dev-key-seed-file (default
                       ~/.brokering/dev-key-seed, the seed the local services generate at first run).
@@ -68,7 +71,7 @@ internal static class Program
             if (options.Flag("self-host"))
             {
                 AnsiConsole.MarkupLine("[grey]Starting a fresh system (compliance, inventory, ordering)…[/]");
-                system = await SelfHostedSystem.StartAsync();
+                system = await SelfHostedSystem.StartAsync(options.Number("memory-limit"));
                 target = system.Target;
             }
             else
@@ -80,6 +83,11 @@ internal static class Program
                 $"Scramble {plan.RunTag}: {plan.Rate} reservations/s for {plan.Duration.TotalSeconds:0} s, {plan.Buyers} buyers, {plan.Distributors} distributors, {plan.Skus} SKU(s) against {target.Ordering}")));
             var report = await ReportConsole.RunWithProgressAsync(new LoadRunFactory(plan, target));
             ReportConsole.Write(report);
+            foreach (var line in system?.MemoryReport ?? [])
+            {
+                AnsiConsole.WriteLine(line);
+            }
+
             if (!report.Clean && system is not null)
             {
                 AnsiConsole.WriteLine(system.Logs);

@@ -23,9 +23,18 @@ public sealed class SelfHostedSystem : IAsyncDisposable
     /// <summary>The services' recent output, for diagnosing a run that went wrong.</summary>
     public string Logs => system.Logs;
 
-    public static async Task<SelfHostedSystem> StartAsync()
+    /// <summary>
+    /// Each service's memory: peak use and, when it ran under a limit, the limit and how often the kernel killed it
+    /// for going over (one line per service).
+    /// </summary>
+    public IEnumerable<string> MemoryReport => system.Processes.Select(service => service.Memory is { } memory
+        ? $"{service.Name}: peak {memory.PeakBytes / (1024 * 1024)} MiB of a {memory.Limit / (1024 * 1024)} MiB limit, OOM kills {memory.OomKills}, starts {service.Starts}, running {service.IsRunning}"
+        : $"{service.Name}: no memory limit");
+
+    /// <summary>Starts a fresh system; with <paramref name="memoryLimitMiB"/>, each service under that memory limit, as a pod's.</summary>
+    public static async Task<SelfHostedSystem> StartAsync(double? memoryLimitMiB = null)
     {
-        var system = new BrokeringSystem();
+        var system = new BrokeringSystem(new BrokeringSystemOptions { MemoryLimit = memoryLimitMiB is { } mib ? (long)(mib * 1024 * 1024) : null });
         try
         {
             await system.InitializeAsync();

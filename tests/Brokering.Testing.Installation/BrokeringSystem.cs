@@ -215,7 +215,7 @@ public class BrokeringSystem : IAsyncDisposable
         var replicas = new List<ServiceProcess>();
         for (var replica = 0; replica < options.Replicas; replica++)
         {
-            var service = ServiceProcess.Start(name, environment);
+            var service = ServiceProcess.Start(name, environment, options.MemoryLimit);
             replicas.Add(service);
             try
             {

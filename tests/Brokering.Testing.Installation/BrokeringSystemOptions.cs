@@ -31,6 +31,12 @@ public sealed record BrokeringSystemOptions
     /// </summary>
     public bool TestKeys { get; init; } = true;
 
+    /// <summary>
+    /// Each service process's memory limit in bytes, as a container's <c>resources.limits.memory</c> sets it (see
+    /// <see cref="MemoryCgroup"/>); null: unlimited.
+    /// </summary>
+    public long? MemoryLimit { get; init; }
+
     /// <summary>Extra environment for every service process (configuration overrides such as a short hold time).</summary>
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
 

@@ -17,8 +17,10 @@ public sealed class ServiceProcess : IAsyncDisposable
     private readonly bool exactEnvironment;
     private Process process = null!;
 
-    private ServiceProcess(string name, string dll, Uri rest, Uri grpc, IReadOnlyDictionary<string, string> environment, bool exactEnvironment = false)
+    private ServiceProcess(
+        string name, string dll, Uri rest, Uri grpc, IReadOnlyDictionary<string, string> environment, bool exactEnvironment = false, long? memoryLimit = null)
     {
+        Memory = memoryLimit is { } limit ? MemoryCgroup.Create(name, limit) : null;
         Name = name;
         this.dll = dll;
         this.environment = environment;
@@ -28,6 +30,10 @@ public sealed class ServiceProcess : IAsyncDisposable
     }
 
     public string Name { get; }
+
+    /// <summary>The memory cgroup the process runs in, limited as a container is; null when it runs unlimited.</summary>
+    public MemoryCgroup? Memory { get; }
+
     public Uri Rest { get; }
     public Uri Grpc { get; }
 
@@ -49,12 +55,13 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
     }
 
-    public static ServiceProcess Start(string name, IReadOnlyDictionary<string, string> environment)
+    /// <summary>Starts a service in Development on free ports; under <paramref name="memoryLimit"/> bytes when given (see <see cref="MemoryCgroup"/>).</summary>
+    public static ServiceProcess Start(string name, IReadOnlyDictionary<string, string> environment, long? memoryLimit = null)
     {
         var ports = FreePort.Next(2);
         var rest = new Uri($"http://127.0.0.1:{ports[0]}");
         var grpc = new Uri($"http://127.0.0.1:{ports[1]}");
-        var service = new ServiceProcess(name, Dll(name), rest, grpc, new Dictionary<string, string>(environment));
+        var service = new ServiceProcess(name, Dll(name), rest, grpc, new Dictionary<string, string>(environment), memoryLimit: memoryLimit);
         service.Launch();
         return service;
     }
@@ -62,11 +69,12 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// <summary>
     /// Starts a service with exactly <paramref name="environment"/> and nothing inherited from the test process (no
     /// Development default, no Kestrel addresses, no HOME): how a deployment recipe's container environment is run as
-    /// it is. <paramref name="rest"/> and <paramref name="grpc"/> are where the environment makes it listen.
+    /// it is. <paramref name="rest"/> and <paramref name="grpc"/> are where the environment makes it listen; with
+    /// <paramref name="memoryLimit"/>, the container's memory limit in bytes, it runs under that limit.
     /// </summary>
-    public static ServiceProcess StartWithExactly(string name, Uri rest, Uri grpc, IReadOnlyDictionary<string, string> environment)
+    public static ServiceProcess StartWithExactly(string name, Uri rest, Uri grpc, IReadOnlyDictionary<string, string> environment, long? memoryLimit = null)
     {
-        var service = new ServiceProcess(name, Dll(name), rest, grpc, new Dictionary<string, string>(environment), exactEnvironment: true);
+        var service = new ServiceProcess(name, Dll(name), rest, grpc, new Dictionary<string, string>(environment), exactEnvironment: true, memoryLimit);
         service.Launch();
         return service;
     }
@@ -101,13 +109,15 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     private void Launch()
     {
-        var start = new ProcessStartInfo("dotnet", $"\"{dll}\"")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
-        };
+        // In a memory cgroup: a shell joins it and becomes dotnet (exec), so the runtime starts inside the limit and sizes
+        // its heap from it, and killing the process kills the service itself.
+        var start = Memory is null
+            ? new ProcessStartInfo("dotnet", [dll])
+            : new ProcessStartInfo("/bin/sh", ["-c", "echo $$ > \"$0\" && exec \"$1\" \"$2\"", Memory.Processes, DotnetHost.Value, dll]);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.UseShellExecute = false;
+        start.WorkingDirectory = Path.GetDirectoryName(dll)!;
         if (exactEnvironment)
         {
             start.Environment.Clear();
@@ -139,7 +149,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         {
             if (process.HasExited)
             {
-                throw new InvalidOperationException($"{Name} exited with code {process.ExitCode}:\n{RecentOutput}");
+                throw new InvalidOperationException($"{Name} exited with code {process.ExitCode}{OomNote}:\n{RecentOutput}");
             }
 
             try
@@ -167,7 +177,18 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
 
         process.Dispose();
+        Memory?.Dispose();
     }
+
+    /// <summary>What to add to an exit's report when the kernel killed the process for its memory limit.</summary>
+    public string OomNote => Memory is { OomKills: > 0 } memory ? $" (killed for going over its {memory.Limit / (1024 * 1024)} MiB memory limit)" : string.Empty;
+
+    // The dotnet host by its full path, found on the test process's PATH: a service started with exactly a recipe's
+    // environment has no PATH of its own for the shell that puts it in its memory cgroup.
+    private static readonly Lazy<string> DotnetHost = new(() =>
+        (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(directory => Path.Combine(directory, "dotnet"))
+            .FirstOrDefault(File.Exists) ?? "dotnet");
 
     private void Append(string? line)
     {

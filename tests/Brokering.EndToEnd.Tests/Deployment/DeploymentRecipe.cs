@@ -25,7 +25,25 @@ public sealed record OutOfBandProvisioning(
 /// recipe sets, in the recipe's order of precedence.
 /// </param>
 /// <param name="Files">Files the recipe mounts into the container: path in the container to the file on this machine.</param>
-public sealed record ServiceContainer(IReadOnlyDictionary<string, string> Environment, IReadOnlyDictionary<string, string> Files);
+/// <param name="MemoryLimit">The container's memory limit in bytes (Kubernetes <c>resources.limits.memory</c>); null: none.</param>
+public sealed record ServiceContainer(IReadOnlyDictionary<string, string> Environment, IReadOnlyDictionary<string, string> Files, long? MemoryLimit = null)
+{
+    /// <summary>A Kubernetes memory quantity in bytes: <c>256Mi</c>, <c>1Gi</c>, <c>500M</c>, <c>268435456</c>.</summary>
+    public static long ParseQuantity(string quantity)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(quantity);
+        (string Suffix, long Factor)[] units = [("Ki", 1L << 10), ("Mi", 1L << 20), ("Gi", 1L << 30), ("Ti", 1L << 40), ("k", 1000), ("M", 1_000_000), ("G", 1_000_000_000), ("T", 1_000_000_000_000)];
+        foreach (var (suffix, factor) in units)
+        {
+            if (quantity.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                return long.Parse(quantity[..^suffix.Length], System.Globalization.CultureInfo.InvariantCulture) * factor;
+            }
+        }
+
+        return long.Parse(quantity, System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
 
 /// <summary>
 /// What a deployment recipe (docker-compose.yml, a kustomize overlay) gives the three services and sets up for them,
@@ -170,7 +188,8 @@ public sealed record DeploymentRecipe(
             var pod = Find("Deployment", name)["spec"]!["template"]!["spec"]!;
             var container = pod["containers"]!.AsArray().Single(c => c!["name"]!.GetValue<string>() == name)!.AsObject();
             var environment = ContainerEnvironment(container, ImageEnvironment(Path.Combine(Root, "deploy", "docker", $"Dockerfile.{name}")));
-            containers[name] = new ServiceContainer(environment, new Dictionary<string, string>());
+            var memory = container["resources"]?["limits"]?["memory"]?.GetValue<string>();
+            containers[name] = new ServiceContainer(environment, new Dictionary<string, string>(), memory is null ? null : ServiceContainer.ParseQuantity(memory));
         }
 
         if (outOfBand is not null)

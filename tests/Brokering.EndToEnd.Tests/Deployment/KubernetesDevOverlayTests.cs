@@ -35,6 +35,7 @@ public sealed class KubernetesDevOverlayTests
         await RecipeReservation.DriveAsync(installation, Token, cancel);
         await RecipeReservation.EachRoleReachesOnlyItsOwnDatabaseAsync(installation, cancel);
         await RecipeReservation.InventoryReadsTheStockFeedOnTheFeedsVirtualHostOnlyAsync(installation, cancel);
+        RecipeReservation.EachServiceRanWithinItsContainersMemoryLimit(recipe, installation);
         await RecipeReservation.TheFeedsVirtualHostIsBoundedAsync(recipe, installation, cancel);
     }
 }

@@ -49,6 +49,7 @@ public sealed class KubernetesProductionOverlayTests
             await RecipeReservation.DriveAsync(installation, Token, cancel);
             await RecipeReservation.EachRoleReachesOnlyItsOwnDatabaseAsync(installation, cancel);
             await RecipeReservation.InventoryReadsTheStockFeedOnTheFeedsVirtualHostOnlyAsync(installation, cancel);
+            RecipeReservation.EachServiceRanWithinItsContainersMemoryLimit(recipe, installation);
         }
         finally
         {

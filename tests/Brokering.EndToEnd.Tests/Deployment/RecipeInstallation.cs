@@ -156,7 +156,8 @@ public sealed partial class RecipeInstallation : IAsyncDisposable
             }
 
             var (rest, grpc) = listening[name];
-            var process = ServiceProcess.StartWithExactly(char.ToUpperInvariant(name[0]) + name[1..], rest, grpc, environment);
+            // Under the container's memory limit, when the recipe sets one: the kernel kills it for going over, as it would the pod.
+            var process = ServiceProcess.StartWithExactly(char.ToUpperInvariant(name[0]) + name[1..], rest, grpc, environment, recipe.Services[name].MemoryLimit);
             processes[name] = process;
         }
 

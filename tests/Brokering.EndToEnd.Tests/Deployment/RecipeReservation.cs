@@ -64,6 +64,22 @@ public static class RecipeReservation
         distributor["limits"]!["max-channels"]!.GetValue<long>().ShouldBeGreaterThan(0);
     }
 
+    // Issue #18: each service ran the reservation under its container's memory limit (the manifest's
+    // resources.limits.memory, enforced by a memory cgroup as the kubelet's is) without being killed for it.
+    public static void EachServiceRanWithinItsContainersMemoryLimit(DeploymentRecipe recipe, RecipeInstallation installation)
+    {
+        foreach (var service in new[] { installation.Ordering, installation.Inventory, installation.Compliance })
+        {
+            var limit = recipe.Services[service.Name.ToLowerInvariant()].MemoryLimit.ShouldNotBeNull($"{recipe.Name}: {service.Name}'s container has no memory limit");
+            var memory = service.Memory.ShouldNotBeNull();
+            memory.Limit.ShouldBe(limit);
+            memory.OomKills.ShouldBe(0, $"{service.Name} went over its {limit / (1024 * 1024)} MiB limit");
+            service.IsRunning.ShouldBeTrue($"{service.Name} exited{service.OomNote}");
+            service.Starts.ShouldBe(1);
+            memory.PeakBytes.ShouldBeInRange(1, limit, $"{service.Name}'s peak");
+        }
+    }
+
     // Least privilege: a service's role may not even connect to another service's database.
     public static async Task EachRoleReachesOnlyItsOwnDatabaseAsync(RecipeInstallation installation, CancellationToken cancel)
     {
