@@ -45,8 +45,7 @@ public sealed class MemoryCgroup : IDisposable
         var leaf = $"brokering-{name.ToLowerInvariant()}-{Guid.NewGuid():N}"[..40];
         if (File.Exists(System.IO.Path.Combine(V1Root, "memory.limit_in_bytes")))
         {
-            var path = System.IO.Path.Combine(Parent(V1Root, "memory"), leaf);
-            Directory.CreateDirectory(path);
+            var path = MakeDirectory(Parent(V1Root, "memory"), V1Root, leaf);
             var cgroup = new MemoryCgroup(path, limit, v1: true);
             cgroup.Write("memory.limit_in_bytes", limit);
             // Swap counts too (memory + swap), so the process cannot page its way past the limit.
@@ -63,8 +62,7 @@ public sealed class MemoryCgroup : IDisposable
         {
             var parent = Parent(V2Root, string.Empty);
             File.WriteAllText(System.IO.Path.Combine(parent, "cgroup.subtree_control"), "+memory");
-            var path = System.IO.Path.Combine(parent, leaf);
-            Directory.CreateDirectory(path);
+            var path = MakeDirectory(parent, parent, leaf);
             var cgroup = new MemoryCgroup(path, limit, v1: false);
             cgroup.Write("memory.max", limit);
             cgroup.Write("memory.swap.max", 0);
@@ -100,6 +98,19 @@ public sealed class MemoryCgroup : IDisposable
             .FirstOrDefault();
         var path = own is null ? root : System.IO.Path.Combine(root, own);
         return Directory.Exists(path) ? path : root;
+    }
+
+    // Under the preferred parent, or the controller's root when the machine does not let us nest there.
+    private static string MakeDirectory(string parent, string root, string leaf)
+    {
+        try
+        {
+            return Directory.CreateDirectory(System.IO.Path.Combine(parent, leaf)).FullName;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException && parent != root)
+        {
+            return Directory.CreateDirectory(System.IO.Path.Combine(root, leaf)).FullName;
+        }
     }
 
     private void Write(string file, long value) =>
