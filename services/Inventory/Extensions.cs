@@ -57,6 +57,7 @@ public static class Extensions
         builder.Services.AddSingleton<StockFeedIngestor>();
         builder.Services.AddSingleton<FeedKeys>();
         builder.Services.AddSingleton<HoldsLedger>();
+        builder.Services.AddSingleton<HoldBatch>();
         builder.Services.AddSingleton<HoldPlacer>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HoldPlacer>());
         builder.Services.AddSingleton<HoldExpirySweeper>();

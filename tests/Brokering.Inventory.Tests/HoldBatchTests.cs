@@ -73,9 +73,9 @@ public sealed class HoldBatchTests(InventoryFixture fixture)
 
     private static Task<PlaceHoldsResult[]> PlaceBatchAsync(InventoryHost host, IReadOnlyList<PlaceHoldsCommand> commands)
     {
-        var placer = host.Services.GetRequiredService<HoldPlacer>();
+        var batch = host.Services.GetRequiredService<HoldBatch>();
         var transactions = host.Services.GetRequiredService<InventoryTransactions>();
         var callers = commands.Select(_ => default(ActivityContext)).ToList();
-        return transactions.RunRawAsync((unit, token) => placer.PlaceBatchAsync(unit, commands, callers, token), CancellationToken.None);
+        return transactions.RunRawAsync((unit, token) => batch.PlaceAsync(unit, commands, callers, token), CancellationToken.None);
     }
 }
