@@ -1,10 +1,8 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Data;
 using Brokering.Ordering.Saga;
 using Brokering.ServiceDefaults.Security;
-using MassTransit;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
@@ -14,7 +12,7 @@ namespace Brokering.Ordering.Ops;
 /// The ops API: watch every reservation saga, find the stuck and the at-risk ones, and act on them.
 /// Everything is under <c>/v1/ops</c>, so one authorization policy (the ops role) covers it.
 /// </summary>
-public static class OpsApi
+public static partial class OpsApi
 {
     public const int MaxReasonLength = 500;
     public const int DefaultAtRiskMinutes = 15;
@@ -242,217 +240,6 @@ public static class OpsApi
             saga.Lines, saga.Allocations, byDistributor, timeline, AvailableActions(saga.CurrentState, id)));
     }
 
-    /// <summary>
-    /// Cancel: the saga ends Cancelled and releases its holds itself. The buyer sees "cancelled by ops"
-    /// with the action's id; the operator's reason stays in the ops audit.
-    /// </summary>
-    private static async Task<Results<Accepted<OpsActionAccepted>, ValidationProblem, ProblemHttpResult>> CancelAsync(
-        Guid id, OpsActionRequest? request, HttpContext http, OrderingDbContext db, OpsActionLog log, IPublishEndpoint publish,
-        TimeProvider clock, ReservationMetrics metrics, CancellationToken cancellationToken)
-    {
-        if (InvalidReason(request) is { } invalid)
-        {
-            return invalid;
-        }
-
-        var saga = await db.Sagas.AsNoTracking().SingleOrDefaultAsync(s => s.CorrelationId == id, cancellationToken);
-        if (saga is null)
-        {
-            return NotFound(id);
-        }
-
-        if (!States.OpsActionsIn(saga.CurrentState).Contains(OpsActionKind.Cancel))
-        {
-            return Conflict($"A saga that is {saga.CurrentState} can no longer be cancelled.");
-        }
-
-        var action = NewAction(OpsActionKind.Cancel, saga, request!, http, clock, "Cancellation requested: the saga releases its holds and ends Cancelled.");
-        await log.RecordAsync(action, () => publish.Publish(
-            new ReservationCancellationRequested(id, $"ops action {action.Id}", OpsRequester, action.RequestedAt), cancellationToken), cancellationToken);
-        return Accepted(action, metrics);
-    }
-
-    /// <summary>
-    /// Release holds. Releasing the holds of a live reservation behind the saga's back would leave it
-    /// Held on nothing (a later confirm would fail at commit, and the buyer would be told it is held), so
-    /// for a live one holding stock (<see cref="ReservationStates.ReleasedByCancelling"/>: Allocating, Held, AwaitingStock) it
-    /// is carried out as a cancel, whose release the saga issues itself. For a reservation that already ended unconfirmed, it
-    /// asks again for the release (idempotent in inventory): the repair for holds whose release was lost. Screening has
-    /// nothing held; Confirming and Confirmed have committed (or are committing) their holds: refused.
-    /// </summary>
-    private static async Task<Results<Accepted<OpsActionAccepted>, ValidationProblem, ProblemHttpResult>> ReleaseHoldsAsync(
-        Guid id, OpsActionRequest? request, HttpContext http, OrderingDbContext db, OpsActionLog log, IPublishEndpoint publish,
-        TimeProvider clock, ReservationMetrics metrics, CancellationToken cancellationToken)
-    {
-        if (InvalidReason(request) is { } invalid)
-        {
-            return invalid;
-        }
-
-        var saga = await db.Sagas.AsNoTracking().SingleOrDefaultAsync(s => s.CorrelationId == id, cancellationToken);
-        if (saga is null)
-        {
-            return NotFound(id);
-        }
-
-        if (States.ReleasedByCancelling.Contains(saga.CurrentState))
-        {
-            var cancel = NewAction(OpsActionKind.ReleaseHolds, saga, request!, http, clock,
-                "Carried out as a cancel: the saga releases its holds and ends Cancelled.");
-            await log.RecordAsync(cancel, () => publish.Publish(
-                new ReservationCancellationRequested(id, $"holds released (ops action {cancel.Id})", OpsRequester, cancel.RequestedAt), cancellationToken),
-                cancellationToken);
-            return Accepted(cancel, metrics);
-        }
-
-        if (States.EndedUnconfirmed.Contains(saga.CurrentState))
-        {
-            var release = NewAction(OpsActionKind.ReleaseHolds, saga, request!, http, clock,
-                $"Release of any remaining holds requested again; the saga stays {saga.CurrentState}.");
-            await log.RecordAsync(release, () => publish.Publish(
-                new ReleaseReservationHolds(id, $"released by ops (ops action {release.Id})"), cancellationToken), cancellationToken);
-            return Accepted(release, metrics);
-        }
-
-        return Conflict(!States.HoldingStock.Contains(saga.CurrentState) && States.Cancellable.Contains(saga.CurrentState)
-            ? $"Nothing is held while {saga.CurrentState}; cancel the reservation instead."
-            : $"A saga that is {saga.CurrentState} has committed or is committing its holds; they cannot be released.");
-    }
-
-    /// <summary>Re-screen: compliance is asked again and the saga applies its answer wherever it stands.</summary>
-    private static async Task<Results<Accepted<OpsActionAccepted>, ValidationProblem, ProblemHttpResult>> RescreenAsync(
-        Guid id, OpsActionRequest? request, HttpContext http, OrderingDbContext db, OpsActionLog log, IPublishEndpoint publish,
-        TimeProvider clock, ReservationMetrics metrics, CancellationToken cancellationToken)
-    {
-        if (InvalidReason(request) is { } invalid)
-        {
-            return invalid;
-        }
-
-        var saga = await db.Sagas.AsNoTracking().SingleOrDefaultAsync(s => s.CorrelationId == id, cancellationToken);
-        if (saga is null)
-        {
-            return NotFound(id);
-        }
-
-        if (!States.OpsActionsIn(saga.CurrentState).Contains(OpsActionKind.Rescreen))
-        {
-            return Conflict($"Only a reservation that is {string.Join(", ", States.ReachedByRuleChange)} can be re-screened; this one is {saga.CurrentState}.");
-        }
-
-        var action = NewAction(OpsActionKind.Rescreen, saga, request!, http, clock,
-            "Compliance screens the reservation again; the saga applies the answer (it may reject it or move its cutoff).");
-        await log.RecordAsync(action, () => publish.Publish(
-            new RescreenReservation(id, $"requested by ops (ops action {action.Id})"), cancellationToken), cancellationToken);
-        return Accepted(action, metrics);
-    }
-
-    private static async Task<Results<Ok<Summary>, ValidationProblem>> SummaryAsync(
-        OrderingDbContext db, StateMachineDiagram diagram, StockFreshnessBoard board, TimeProvider clock, CancellationToken cancellationToken, int atRiskWithin = DefaultAtRiskMinutes)
-    {
-        if (atRiskWithin is < 0 or > MaxAtRiskMinutes)
-        {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["atRiskWithin"] = [$"Minutes, between 0 and {MaxAtRiskMinutes}."] });
-        }
-
-        return TypedResults.Ok(await SummarizeAsync(db, diagram, board, clock, atRiskWithin, cancellationToken));
-    }
-
-    /// <summary>
-    /// Server-sent events: the summary now, then again whenever it changes (checked every second), and at
-    /// least every 15 s so proxies keep the connection. Each viewer costs two small queries a second.
-    /// </summary>
-    private static ServerSentEventsResult<Summary> Stream(
-        OrderingDbContext db, StateMachineDiagram diagram, StockFreshnessBoard board, TimeProvider clock, IHostApplicationLifetime lifetime,
-        CancellationToken cancellationToken, int atRiskWithin = DefaultAtRiskMinutes) =>
-        TypedResults.ServerSentEvents(
-            SummariesAsync(db, diagram, board, clock, Math.Clamp(atRiskWithin, 0, MaxAtRiskMinutes), cancellationToken, lifetime.ApplicationStopping),
-            eventType: "summary");
-
-    private static async IAsyncEnumerable<Summary> SummariesAsync(
-        OrderingDbContext db, StateMachineDiagram diagram, StockFreshnessBoard board, TimeProvider clock, int atRiskWithin,
-        [EnumeratorCancellation] CancellationToken requestAborted, CancellationToken stopping)
-    {
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, stopping);
-        using var timer = new PeriodicTimer(StreamInterval, clock);
-        string? sent = null;
-        var sentAt = DateTimeOffset.MinValue;
-        while (!stop.IsCancellationRequested)
-        {
-            var summary = await TrySummarizeAsync(db, diagram, board, clock, atRiskWithin, stop.Token);
-            if (summary is null)
-            {
-                yield break;
-            }
-
-            var fingerprint = Fingerprint(summary);
-            if (fingerprint != sent || summary.At - sentAt >= StreamHeartbeat)
-            {
-                (sent, sentAt) = (fingerprint, summary.At);
-                yield return summary;
-            }
-
-            if (!await TryWaitAsync(timer, stop.Token))
-            {
-                yield break;
-            }
-        }
-    }
-
-    private static async Task<Summary?> TrySummarizeAsync(OrderingDbContext db, StateMachineDiagram diagram, StockFreshnessBoard board, TimeProvider clock, int atRiskWithin, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await SummarizeAsync(db, diagram, board, clock, atRiskWithin, cancellationToken);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            return null;
-        }
-    }
-
-    private static async Task<bool> TryWaitAsync(PeriodicTimer timer, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await timer.WaitForNextTickAsync(cancellationToken);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-    }
-
-    private static async Task<Summary> SummarizeAsync(OrderingDbContext db, StateMachineDiagram diagram, StockFreshnessBoard board, TimeProvider clock, int atRiskWithin, CancellationToken cancellationToken)
-    {
-        var now = clock.GetUtcNow();
-        var horizon = now.AddMinutes(atRiskWithin);
-        var terminal = Ended;
-        var counted = await db.Sagas.AsNoTracking().GroupBy(s => s.CurrentState)
-            .Select(group => new { State = group.Key, Count = group.Count() })
-            .ToDictionaryAsync(group => group.State, group => group.Count, cancellationToken);
-        var counts = diagram.States.Where(s => s.Name != StateMachineDiagram.InitialState)
-            .ToDictionary(s => s.Name, s => counted.GetValueOrDefault(s.Name), StringComparer.Ordinal);
-        var nearest = await db.Sagas.AsNoTracking()
-            .Where(s => s.Cutoff != null && !terminal.Contains(s.CurrentState))
-            .OrderBy(s => s.Cutoff).ThenBy(s => s.CorrelationId)
-            .Take(NearestCutoffs).ToListAsync(cancellationToken);
-        var atRisk = nearest.Count(s => s.Cutoff <= horizon) < NearestCutoffs
-            ? nearest.Count(s => s.Cutoff <= horizon)
-            : await db.Sagas.AsNoTracking().CountAsync(s => s.Cutoff != null && s.Cutoff <= horizon && !terminal.Contains(s.CurrentState), cancellationToken);
-        var inFlight = counts.Where(c => !States.Terminal.Contains(c.Key)).Sum(c => c.Value);
-        var freshness = await board.CurrentAsync(cancellationToken);
-        return new Summary(counts, inFlight, atRisk, atRiskWithin, nearest.FirstOrDefault()?.Cutoff, [.. nearest.Select(s => Row(s, now))], freshness, now);
-    }
-
-    // What the stream compares: everything but the clock-driven fields (the console counts down by itself).
-    private static string Fingerprint(Summary summary) => string.Join('|',
-        string.Join(',', summary.CountsByState.Select(c => $"{c.Key}={c.Value}")),
-        summary.AtRisk.ToString(CultureInfo.InvariantCulture),
-        string.Join(',', summary.NearestCutoffs.Select(r => $"{r.Id}:{r.State}:{r.Cutoff:O}:{r.UnitsAllocated}:{r.UpdatedAt:O}")),
-        summary.StockFreshness.Unavailable,
-        string.Join(',', summary.StockFreshness.Distributors.Select(d => $"{d.DistributorId}:{d.LastFeedAt:O}:{d.Stale}:{d.GapOpen}")));
-
     private static List<AvailableAction> AvailableActions(string state, Guid id) =>
     [
         .. States.OpsActionsIn(state).Select(action => action switch
@@ -466,33 +253,6 @@ public static class OpsApi
             _ => throw new InvalidOperationException($"No available-action text for {action}."),
         }),
     ];
-
-    private static OpsAction NewAction(OpsActionKind kind, ReservationState saga, OpsActionRequest request, HttpContext http, TimeProvider clock, string effect) => new()
-    {
-        Id = Guid.CreateVersion7(),
-        ReservationId = saga.CorrelationId,
-        Action = kind.ToString(),
-        Effect = effect,
-        Reason = request.Reason!.Trim(),
-        RequestedBy = http.User.Identity?.Name is { Length: > 0 } name ? name : OpsRequester,
-        RequestedAt = clock.GetUtcNow(),
-        StateAtRequest = saga.CurrentState,
-    };
-
-    private static Accepted<OpsActionAccepted> Accepted(OpsAction action, ReservationMetrics metrics)
-    {
-        metrics.OpsActionTaken(Enum.Parse<OpsActionKind>(action.Action));
-        return TypedResults.Accepted($"/v1/ops/sagas/{action.ReservationId}",
-            new OpsActionAccepted(action.Id, action.ReservationId, action.Action, action.Effect, action.StateAtRequest));
-    }
-
-    private static ValidationProblem? InvalidReason(OpsActionRequest? request) =>
-        string.IsNullOrWhiteSpace(request?.Reason) || request.Reason.Trim().Length > MaxReasonLength
-            ? TypedResults.ValidationProblem(new Dictionary<string, string[]>
-            {
-                ["reason"] = [$"A reason (at most {MaxReasonLength} characters) is required; it goes into the saga's ops timeline."],
-            })
-            : null;
 
     private static SagaRow Row(ReservationState saga, DateTimeOffset now) => new(
         saga.CorrelationId, saga.CurrentState, saga.BuyerId, saga.DestinationCountry, saga.SubmittedAt, saga.UpdatedAt, saga.Cutoff,
