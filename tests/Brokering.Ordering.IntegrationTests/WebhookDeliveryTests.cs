@@ -42,6 +42,48 @@ public sealed class WebhookDeliveryTests(WebhookOrderingHost host) : IClassFixtu
     }
 
     [Fact]
+    public async Task A_subscription_made_after_a_cursor_is_sent_the_changes_made_before_it_past_that_cursor_and_none_it_was_read_up_to()
+    {
+        await using var backfilled = await new WebhookReceiver().StartAsync();
+        await using var fromNow = await new WebhookReceiver().StartAsync();
+        using var buyer = Buyer("hook-backfill");
+        // The buyer's system read the feed up to this reservation's end, then was down while another one happened.
+        var read = await buyer.SubmitAndCancelAsync();
+        var readUpTo = await buyer.CursorOfAsync(read, "Cancelled");
+        var missed = await buyer.SubmitAndCancelAsync();
+        await buyer.CursorOfAsync(missed, "Cancelled");
+
+        await buyer.SubscribeAfterAsync(backfilled.Url, readUpTo);
+        await buyer.SubscribeAsync(fromNow.Url);
+        var after = await buyer.SubmitAndCancelAsync();
+
+        (await WebhookBuyer.AcceptedAsync(backfilled, missed, count: 2)).Select(r => r.To).ShouldBe(["Screening", "Cancelled"], "the changes it missed, in order");
+        await WebhookBuyer.AcceptedAsync(backfilled, after, count: 2);
+        await WebhookBuyer.AcceptedAsync(fromNow, after, count: 2);
+        backfilled.Received.ShouldNotContain(r => r.ReservationId == read, "nothing up to the cursor it read to");
+        fromNow.Received.ShouldNotContain(r => r.ReservationId == missed || r.ReservationId == read, "without a cursor, only what happens from the subscription on");
+        backfilled.Received.Where(r => r.Accepted).Select(r => r.ReservationId).Distinct().Order().ShouldBe(new[] { missed, after }.Order(),
+            "the changes it missed and the new ones, each reservation's in order (reservations are delivered side by side)");
+    }
+
+    [Theory]
+    [InlineData("garbage")]
+    [InlineData("ahead")]
+    public async Task A_start_cursor_that_is_not_one_the_feed_handed_out_is_refused_naming_startAfter(string kind)
+    {
+        using var buyer = Buyer("hook-backfill-bad");
+        var cursor = kind == "garbage" ? "not-a-cursor" : new Brokering.Ordering.Reservations.Changes.ChangeCursor(long.MaxValue, 1).ToString();
+
+        using var response = await buyer.Client.PostAsJsonAsync("/v1/webhooks/subscriptions",
+            new { url = "https://erp.example.com/hooks", eventTypes = WebhookBuyer.StatusChanged, startAfter = cursor });
+
+        var text = await response.Content.ReadAsStringAsync();
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest, text);
+        JsonDocument.Parse(text).RootElement.GetProperty("errors").EnumerateObject().Select(e => e.Name).ShouldBe(["startAfter"]);
+        (await buyer.Client.GetFromJsonAsync<JsonElement>("/v1/webhooks/subscriptions")).GetProperty("subscriptions").GetArrayLength().ShouldBe(0);
+    }
+
+    [Fact]
     public async Task A_receiver_that_fails_three_times_gets_the_event_again_after_growing_waits_and_the_next_change_only_after_it()
     {
         await using var receiver = await new WebhookReceiver { Answer = n => n <= 3 ? 503 : 200 }.StartAsync();

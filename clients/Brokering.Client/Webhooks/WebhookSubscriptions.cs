@@ -142,7 +142,11 @@ public static class DistributorWebhookEvents
 /// <param name="EventTypes">One or more of <see cref="BuyerWebhookEvents"/> (buyers) or <see cref="DistributorWebhookEvents"/> (distributors).</param>
 /// <param name="Statuses">Buyers only: deliver only transitions into these reservation statuses (see <see cref="ReservationStatus"/>); all when null.</param>
 /// <param name="Description">What the endpoint is, for the caller's own records; at most 200 characters.</param>
-public sealed record NewWebhookSubscription(string Url, IReadOnlyList<string> EventTypes, IReadOnlyList<string>? Statuses = null, string? Description = null);
+/// <param name="StartAfter">Buyers only: a change feed cursor (<see cref="ReservationChange.Cursor"/>) to be sent every change
+/// after it, including those made before the subscription, so nothing between the feed you read and the subscription
+/// is missed; from the subscription's creation on when null.</param>
+public sealed record NewWebhookSubscription(
+    string Url, IReadOnlyList<string> EventTypes, IReadOnlyList<string>? Statuses = null, string? Description = null, string? StartAfter = null);
 
 /// <summary>A subscription as its owner reads it (never with its secret).</summary>
 /// <param name="Id">The subscription.</param>

@@ -22,6 +22,9 @@ public sealed class WebhookDeliveryLog<TContext>(TContext db, IOptions<WebhookOp
         public sealed record Created(WebhookSubscription Subscription) : Creation;
 
         public sealed record LimitReached(int Limit) : Creation;
+
+        /// <summary>The starting point asked for is past the end of the tenant's feed: no cursor the feed handed out is.</summary>
+        public sealed record StartAfterAhead : Creation;
     }
 
     /// <summary>
@@ -44,6 +47,18 @@ public sealed class WebhookDeliveryLog<TContext>(TContext db, IOptions<WebhookOp
         }
 
         var (order, position) = startingPoint is null ? (0, 0) : await startingPoint(db, tenant, cancellationToken);
+        if (request.StartAfter is { } after && startingPoint is not null)
+        {
+            // Backfill: the changes after a cursor the tenant read up to, including those made before this subscription.
+            // A cursor past the feed's final end was never handed out (and would skip changes still committing).
+            if (after.Order > order || (after.Order == order && after.Position > position))
+            {
+                return new Creation.StartAfterAhead();
+            }
+
+            (order, position) = after;
+        }
+
         var subscription = new WebhookSubscription
         {
             Id = Guid.CreateVersion7(),

@@ -7,7 +7,14 @@ namespace Brokering.Webhooks;
 /// <param name="EventTypes">The event types wanted, each once.</param>
 /// <param name="Statuses">The service's further filter (ordering: reservation statuses); empty for all.</param>
 /// <param name="Description">The tenant's note on the endpoint.</param>
-public sealed record ValidSubscription(string Url, IReadOnlyList<string> EventTypes, IReadOnlyList<string> Statuses, string? Description);
+public sealed record ValidSubscription(string Url, IReadOnlyList<string> EventTypes, IReadOnlyList<string> Statuses, string? Description)
+{
+    /// <summary>
+    /// For a service whose deliveries come from a feed: the feed cursor (transaction order, position) the deliveries
+    /// start after, when the tenant asked to be sent what it has not read yet; null: from the subscription's creation.
+    /// </summary>
+    public (long Order, long Position)? StartAfter { get; init; }
+}
 
 /// <summary>
 /// The checks every service makes of a new subscription, each bad field named by its path in the request: the

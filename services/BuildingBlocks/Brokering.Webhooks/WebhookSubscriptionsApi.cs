@@ -133,6 +133,10 @@ public static class WebhookSubscriptionsApi
                 WebhookDeliveryLog<TContext>.Creation.LimitReached limit => TypedResults.Problem(
                     $"This {api.TenantNoun} has {limit.Limit} subscriptions, as many as it may; delete one first.",
                     statusCode: StatusCodes.Status409Conflict, title: "Subscription limit reached."),
+                WebhookDeliveryLog<TContext>.Creation.StartAfterAhead => TypedResults.ValidationProblem(new Dictionary<string, string[]>
+                {
+                    ["startAfter"] = ["Past the end of this feed: give a cursor the change feed handed out."],
+                }),
                 _ => TypedResults.Problem(statusCode: StatusCodes.Status500InternalServerError),
             };
         }

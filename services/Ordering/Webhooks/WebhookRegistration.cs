@@ -1,4 +1,5 @@
 using Brokering.Ordering.Ops;
+using Brokering.Ordering.Reservations.Changes;
 using Brokering.Webhooks;
 
 namespace Brokering.Ordering.Webhooks;
@@ -8,7 +9,12 @@ namespace Brokering.Ordering.Webhooks;
 /// <param name="EventTypes">The event types wanted: <c>reservation.status_changed</c>.</param>
 /// <param name="Statuses">Optional: only transitions into these reservation statuses (absent or empty: every transition).</param>
 /// <param name="Description">Optional: what the endpoint is, for the tenant's own records.</param>
-public sealed record CreateSubscriptionRequest(string? Url, List<string?>? EventTypes, List<string?>? Statuses, string? Description);
+/// <param name="StartAfter">
+/// Optional: a change feed cursor (a change's <c>cursor</c> or a page's <c>next</c> from <c>GET /v1/reservations/changes</c>)
+/// to be sent every change after it, those made before the subscription included, so a receiver that read the feed up
+/// to there misses nothing in between. Absent: the changes made from the subscription's creation on.
+/// </param>
+public sealed record CreateSubscriptionRequest(string? Url, List<string?>? EventTypes, List<string?>? Statuses, string? Description, string? StartAfter = null);
 
 /// <summary>Checks a new subscription, naming each bad field by its path in the request.</summary>
 public sealed class WebhookRegistration(WebhookRequestRules rules, StateMachineDiagram diagram)
@@ -32,8 +38,24 @@ public sealed class WebhookRegistration(WebhookRequestRules rules, StateMachineD
             }
         }
 
+        ChangeCursor? startAfter = null;
+        if (request.StartAfter is { } text)
+        {
+            if (ChangeCursor.TryParse(text, out var cursor) && cursor.TransactionOrder <= long.MaxValue)
+            {
+                startAfter = cursor;
+            }
+            else
+            {
+                errors["startAfter"] = ["Not a change feed cursor: give a change's cursor or a page's next from GET /v1/reservations/changes."];
+            }
+        }
+
         return errors.Count > 0
             ? (null, errors)
-            : (new ValidSubscription(request.Url!, eventTypes, (request.Statuses ?? []).Distinct(StringComparer.Ordinal).ToList()!, request.Description), errors);
+            : (new ValidSubscription(request.Url!, eventTypes, (request.Statuses ?? []).Distinct(StringComparer.Ordinal).ToList()!, request.Description)
+            {
+                StartAfter = startAfter is { } after ? ((long)after.TransactionOrder, after.Position) : null,
+            }, errors);
     }
 }

@@ -34,10 +34,13 @@ public sealed class WebhookBuyer(HttpClient client) : IDisposable
 
     public sealed record DeliveryPage(List<Delivery> Deliveries, string? Next);
 
-    public async Task<Created> SubscribeAsync(string url, params string[] statuses)
+    public Task<Created> SubscribeAsync(string url, params string[] statuses) => SubscribeAfterAsync(url, null, statuses);
+
+    /// <summary>Subscribes to the changes after <paramref name="startAfter"/>, a change feed cursor (null: from now on).</summary>
+    public async Task<Created> SubscribeAfterAsync(string url, string? startAfter, params string[] statuses)
     {
         using var response = await client.PostAsJsonAsync("/v1/webhooks/subscriptions",
-            new { url, eventTypes = StatusChanged, statuses, description = "test receiver" });
+            new { url, eventTypes = StatusChanged, statuses, description = "test receiver", startAfter });
         var text = await response.Content.ReadAsStringAsync();
         response.StatusCode.ShouldBe(HttpStatusCode.Created, text);
         return JsonSerializer.Deserialize<Created>(text, OrderingHost.Json)!;
@@ -66,6 +69,33 @@ public sealed class WebhookBuyer(HttpClient client) : IDisposable
         cancelled.StatusCode.ShouldBe(HttpStatusCode.Accepted, await cancelled.Content.ReadAsStringAsync());
         await WaitForStatusAsync(id, "Cancelled");
         return id;
+    }
+
+    /// <summary>The cursor of <paramref name="reservation"/>'s change into <paramref name="status"/>, once the change feed serves it.</summary>
+    public async Task<string> CursorOfAsync(Guid reservation, string status)
+    {
+        var found = await Eventually.Latest(async () =>
+        {
+            string? after = null;
+            while (true)
+            {
+                using var page = JsonDocument.Parse(await client.GetStringAsync($"/v1/reservations/changes{(after is null ? "" : $"?after={Uri.EscapeDataString(after)}")}"));
+                var changes = page.RootElement.GetProperty("changes").EnumerateArray().ToList();
+                if (changes.FirstOrDefault(c => c.GetProperty("reservationId").GetGuid() == reservation && c.GetProperty("to").GetString() == status) is
+                    { ValueKind: JsonValueKind.Object } change)
+                {
+                    return change.GetProperty("cursor").GetString();
+                }
+
+                if (changes.Count == 0)
+                {
+                    return null;
+                }
+
+                after = page.RootElement.GetProperty("next").GetString();
+            }
+        }, cursor => cursor is not null, Patience);
+        return found.ShouldNotBeNull($"{reservation}'s change into {status} in the feed");
     }
 
     /// <summary>Waits until <paramref name="receiver"/> has accepted <paramref name="count"/> deliveries of <paramref name="reservation"/>.</summary>
