@@ -2,7 +2,6 @@ using System.Runtime.CompilerServices;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Wire = Brokering.Contracts.Grpc.Ordering;
-using WireDecimal = Brokering.Contracts.Grpc.Common.DecimalValue;
 
 namespace Brokering.Client;
 
@@ -249,7 +248,7 @@ public sealed class BuyerGrpcClient
         };
         if (reservation.FillPolicy?.MinFillRatio is { } ratio)
         {
-            request.MinFillRatio = ToWire(ratio, "fillPolicy.minFillRatio");
+            request.MinFillRatio = WireDecimals.ToWire(ratio, "fillPolicy.minFillRatio");
         }
 
         var lines = reservation.Lines ?? [];
@@ -259,28 +258,13 @@ public sealed class BuyerGrpcClient
             {
                 Sku = lines[i].Sku ?? string.Empty,
                 Quantity = lines[i].Quantity,
-                MaxUnitPrice = ToWire(lines[i].MaxUnitPrice, $"lines[{i}].maxUnitPrice"),
+                MaxUnitPrice = WireDecimals.ToWire(lines[i].MaxUnitPrice, $"lines[{i}].maxUnitPrice"),
                 Currency = lines[i].Currency ?? string.Empty,
             });
         }
 
         return request;
     }
-
-    /// <summary>The wire's units + nanos, exactly: a value the wire cannot carry is refused, never rounded into another.</summary>
-    private static WireDecimal ToWire(decimal value, string field)
-    {
-        var whole = decimal.Truncate(value);
-        var nanos = (value - whole) * 1_000_000_000m;
-        if (whole < long.MinValue || whole > long.MaxValue || nanos != decimal.Truncate(nanos))
-        {
-            throw new ArgumentException($"{field}: {value} has more than nine decimal places or does not fit the wire's 64-bit units.", nameof(value));
-        }
-
-        return new WireDecimal { Units = decimal.ToInt64(whole), Nanos = decimal.ToInt32(nanos) };
-    }
-
-    private static decimal FromWire(WireDecimal? value) => value is null ? 0m : value.Units + (value.Nanos / 1_000_000_000m);
 
     private static ReservationView ToView(Wire.ReservationView view) => new(
         Guid.Parse(view.Id),
@@ -294,7 +278,7 @@ public sealed class BuyerGrpcClient
             line.Sku,
             line.Quantity,
             line.Allocated,
-            [.. line.Allocations.Select(a => new Allocation(a.DistributorId, a.Warehouse, a.Quantity, FromWire(a.UnitPrice), a.Currency))]))]);
+            [.. line.Allocations.Select(a => new Allocation(a.DistributorId, a.Warehouse, a.Quantity, WireDecimals.FromWire(a.UnitPrice), a.Currency))]))]);
 
     private static ReservationChange ToChange(Wire.ReservationChange change) => new(
         change.Cursor,

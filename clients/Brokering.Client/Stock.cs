@@ -71,6 +71,7 @@ public sealed record StockItemError(int Index, string? Sku, string Field, string
 /// The sequences the feed still misses once this update is dealt with (applied or not): resend them, or a snapshot
 /// newer than the last applied; until then the distributor's stock is not offered. Empty when nothing is missing.
 /// </param>
+/// <param name="Error">Why the whole update was rejected (<see cref="StockUpdateOutcome.Rejected"/>, over gRPC; REST refuses it with a 400 instead).</param>
 public sealed record StockUpdateResult(
     string? DistributorId,
     long Sequence,
@@ -80,7 +81,8 @@ public sealed record StockUpdateResult(
     bool GapHealed,
     long PreviousSequence,
     IReadOnlyList<StockItemError> ItemErrors,
-    IReadOnlyList<MissingSequences>? Missing = null);
+    IReadOnlyList<MissingSequences>? Missing = null,
+    string? Error = null);
 
 /// <summary>Sequences of the feed that never arrived, <paramref name="From"/> to <paramref name="To"/> inclusive.</summary>
 public sealed record MissingSequences(long From, long To);

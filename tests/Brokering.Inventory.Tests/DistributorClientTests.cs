@@ -85,6 +85,54 @@ public sealed class DistributorClientTests(InventoryFixture fixture)
     }
 
     [Fact]
+    public async Task Over_grpc_a_distributor_publishes_several_updates_on_one_stream_and_the_stream_sent_again_is_applied_once()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        var feed = GrpcClientFor(distributor, TestTokens.Distributor(distributor));
+        StockUpdate[] updates =
+        [
+            new(1, StockUpdateKind.Snapshot, [new StockLevel(H100, "SG1", QuantityOnHand: 40, UnitPrice: 31_000.5m, Currency: "USD")]),
+            new(2, StockUpdateKind.Delta, [new StockLevel(H100, "SG1", QuantityChange: -5)]),
+            new(4, StockUpdateKind.Delta, [new StockLevel(H100, "SG1", QuantityChange: -1)]),
+        ];
+
+        var first = await feed.PublishAsync(updates, Ct);
+        var again = await feed.PublishAsync(updates, Ct);
+
+        first.Select(r => (r.Sequence, r.Outcome)).ShouldBe([(1L, ClientOutcome.Applied), (2L, ClientOutcome.Applied), (4L, ClientOutcome.Applied)]);
+        first[2].GapDetected.ShouldBeTrue();
+        first[2].Missing.ShouldBe([new Brokering.Client.MissingSequences(3, 3)], "the client is told which sequence to resend");
+        again.Select(r => r.Outcome).ShouldAllBe(outcome => outcome == ClientOutcome.Duplicate || outcome == ClientOutcome.Superseded);
+        var level = await fixture.LevelAsync(distributor, H100, "SG1");
+        level.OnHand.ShouldBe(34, "each update applied once");
+        (await feed.PublishAsync(new StockUpdate(3, StockUpdateKind.Delta, [new StockLevel(H100, "SG1", QuantityChange: -2)]), Ct)).GapHealed.ShouldBeTrue();
+    }
+
+    [Fact]
+    public async Task Over_grpc_a_bad_item_is_named_by_its_path_a_price_the_wire_cannot_carry_is_refused_before_sending_and_another_distributors_token_is_refused()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        var other = await fixture.NewDistributorAsync();
+        var feed = GrpcClientFor(distributor, TestTokens.Distributor(distributor));
+
+        var partial = await feed.PublishAsync(new StockUpdate(1, StockUpdateKind.Snapshot,
+        [
+            new StockLevel(H100, "SG1", QuantityOnHand: 10, UnitPrice: 31_000m, Currency: "USD"),
+            new StockLevel(A800, "SG1", QuantityOnHand: 10, UnitPrice: 9_000m, Currency: "USD", LeadTimeDays: 5000),
+        ]), Ct);
+        var tooFine = await Should.ThrowAsync<ArgumentException>(() => feed.PublishAsync(new StockUpdate(2, StockUpdateKind.Snapshot,
+            [new StockLevel(H100, "SG1", QuantityOnHand: 10, UnitPrice: 0.0000000001m, Currency: "USD")]), Ct));
+        var notMine = await Should.ThrowAsync<BrokeringRpcException>(() => GrpcClientFor(distributor, TestTokens.Distributor(other))
+            .PublishAsync(new StockUpdate(2, StockUpdateKind.Delta, [new StockLevel(H100, "SG1", QuantityChange: -1)]), Ct));
+
+        (partial.Outcome, partial.ItemsApplied).ShouldBe((ClientOutcome.Applied, 1));
+        partial.ItemErrors.Select(e => (e.Index, e.Field)).ShouldBe([(1, "items[1].leadTimeDays")]);
+        tooFine.Message.ShouldContain("updates[0].items[0].unitPrice");
+        notMine.StatusCode.ShouldBe(Grpc.Core.StatusCode.PermissionDenied);
+        (await fixture.LevelAsync(distributor, H100, "SG1")).OnHand.ShouldBe(10, "neither refused update changed anything");
+    }
+
+    [Fact]
     public async Task A_distributor_reads_its_own_holds_and_orders_with_the_client_filtered_and_page_by_page()
     {
         var distributor = await fixture.NewDistributorAsync();
@@ -170,6 +218,9 @@ public sealed class DistributorClientTests(InventoryFixture fixture)
 
         return list;
     }
+
+    private DistributorGrpcClient GrpcClientFor(string distributor, string token) =>
+        new(fixture.A.FeedChannel, distributor, _ => ValueTask.FromResult(token));
 
     private DistributorClient ClientFor(string distributor, string token) =>
         new(fixture.A.CreateClient(), distributor, _ => ValueTask.FromResult(token));
