@@ -161,6 +161,9 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
         // Buyers keep their ids from run to run (a sweep plays many on one system): start after what earlier runs did.
         foreach (var buyer in buyers)
         {
+            // Known to compliance, as a real buyer would be (an installation in production settings refuses others).
+            (await driver.RegisterBuyerAsync(buyer.Id, $"Load buyer {buyer.Id}", "SG", cancellationToken))
+                .Expect("registering a buyer with compliance", HttpStatusCode.Created, HttpStatusCode.OK);
             cursors[buyer.Id] = null;
             while ((await ReadChangesAsync(buyer, cancellationToken)).Count > 0)
             {

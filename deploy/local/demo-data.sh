@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Demo data for a locally running system (deploy/local/up.sh runs this): stock at the three seeded
-# distributors, and a scenario rule set modelled on the 2023 rule whose cutoff lies 30 minutes ahead,
+# distributors, the README's buyer organisation registered with compliance, and a scenario rule set modelled on the 2023 rule whose cutoff lies 30 minutes ahead,
 # so reservations to CN race a real cutoff (every historical cutoff for CN is long past).
 # Safe to run again: sequences and the rule-set version come from the clock.
 set -euo pipefail
@@ -31,6 +31,12 @@ item() { # sku, warehouse, on hand, price, lead time, moq
 snapshot arrow "[$(item NVIDIA-H800-SXM5-80GB HKG-1 400 31000 3 1),$(item NVIDIA-A800-SXM4-80GB HKG-1 600 17500 3 1),$(item NVIDIA-H20 HKG-1 2000 12500 2 10)]"
 snapshot avnet "[$(item NVIDIA-H800-SXM5-80GB SIN-2 250 30500 5 5),$(item NVIDIA-A800-SXM4-80GB SIN-2 300 17900 5 5),$(item NVIDIA-L40S SIN-2 800 9800 4 1)]"
 snapshot wpg "[$(item NVIDIA-H800-SXM5-80GB TPE-1 120 32000 2 1),$(item NVIDIA-A800-SXM4-80GB TPE-1 900 17200 2 1),$(item NVIDIA-H100-SXM5-80GB TPE-1 50 34000 7 1)]"
+
+# The README's buyer, known to compliance: an unregistered buyer organisation is refused (Compliance:UnregisteredBuyers).
+curl -fsS -o /dev/null -X PUT "$COMPLIANCE/v1/buyers/acme-servers" \
+  -H "Authorization: Bearer $(token officer compliance-officer '')" -H 'Content-Type: application/json' \
+  -d '{"legalName":"Acme Servers Inc.","country":"US"}'
+echo "[demo] compliance: buyer organisation acme-servers registered"
 
 effective="$(date -u -d '+30 minutes' +%Y-%m-%dT%H:%M:%SZ)"
 curl -fsS -o /dev/null -X POST "$COMPLIANCE/v1/rule-sets" \

@@ -18,6 +18,13 @@ internal sealed class ComplianceOptions
     /// </summary>
     public double ReviewThreshold { get; set; } = 0.8;
 
+    /// <summary>
+    /// What screening does with a buyer organisation compliance's officers have not registered (<c>PUT /v1/buyers/{id}</c>):
+    /// its legal name and its ultimate parent are unknown, so neither can be screened. Default
+    /// <see cref="UnregisteredBuyerPolicy.Refuse"/>: know your customer first.
+    /// </summary>
+    public UnregisteredBuyerPolicy UnregisteredBuyers { get; set; } = UnregisteredBuyerPolicy.Refuse;
+
     /// <summary>Whether start-up adds the demo restricted-party entries shipped with the service. Default true.</summary>
     public bool SeedDemoRestrictedParties { get; set; } = true;
 
@@ -28,4 +35,17 @@ internal sealed class ComplianceOptions
     /// Default 3 s.
     /// </summary>
     public TimeSpan DecisionVouchWindow { get; set; } = TimeSpan.FromSeconds(3);
+}
+
+/// <summary>See <see cref="ComplianceOptions.UnregisteredBuyers"/>.</summary>
+internal enum UnregisteredBuyerPolicy
+{
+    /// <summary>Denied, the reason saying the buyer organisation is not registered; an officer registers it and the buyer submits again.</summary>
+    Refuse,
+
+    /// <summary>
+    /// Screened on what the reservation says (the end user, and the buyer's parent when given): for development and
+    /// test installations whose buyers nobody registers, never for a real one.
+    /// </summary>
+    ScreenReservationOnly,
 }

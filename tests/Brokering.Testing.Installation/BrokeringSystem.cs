@@ -88,7 +88,12 @@ public class BrokeringSystem : IAsyncDisposable
         }
 
         Broker = options.Broker ?? virtualHost!;
-        (ComplianceReplicas, ComplianceDatabase) = await StartAsync("Compliance", []);
+        (ComplianceReplicas, ComplianceDatabase) = await StartAsync("Compliance", options.Environment.ContainsKey("Compliance__UnregisteredBuyers") ? [] : new()
+        {
+            // Nobody registers the scrambles' buyers with compliance: screened on what their reservations say, as a
+            // development installation may be (production refuses unregistered buyers; the deployment tests register theirs).
+            ["Compliance__UnregisteredBuyers"] = "ScreenReservationOnly",
+        });
         (InventoryReplicas, InventoryDatabase) = await StartAsync("Inventory", []);
         (OrderingReplicas, OrderingDatabase) = await StartAsync("Ordering", new()
         {

@@ -24,7 +24,8 @@ internal sealed record ScreeningContext(
     IReadOnlyList<PartyClearance> Clearances,
     LicenceLedger Licences,
     BuyerRegistration? Buyer = null,
-    IReadOnlyList<PartyClearance>? ReviewClearances = null);
+    IReadOnlyList<PartyClearance>? ReviewClearances = null,
+    UnregisteredBuyerPolicy UnregisteredBuyers = UnregisteredBuyerPolicy.ScreenReservationOnly);
 
 /// <summary>
 /// Screens a reservation: parties against the restricted-party list, each line's product and destination
@@ -71,6 +72,11 @@ internal static class Screener
         if (string.IsNullOrWhiteSpace(input.BuyerId))
         {
             denials.Add("the buyer id is missing");
+        }
+        else if (registered is null && context.UnregisteredBuyers == UnregisteredBuyerPolicy.Refuse)
+        {
+            // Neither the buyer's legal name nor its ultimate parent is known, so neither can be screened: fail closed.
+            denials.Add($"the buyer organisation {input.BuyerId} is not registered with compliance, so it and its ultimate parent cannot be screened");
         }
 
         CheckCountry(input.DestinationCountry, "destination country", denials);

@@ -107,7 +107,8 @@ internal sealed class ScreeningService(
             clearances,
             ledger,
             buyer,
-            reviewed));
+            reviewed,
+            options.CurrentValue.UnregisteredBuyers));
         return (evidence, ledger, now);
     }
 

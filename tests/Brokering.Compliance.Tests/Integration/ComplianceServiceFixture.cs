@@ -33,7 +33,11 @@ public sealed class ComplianceServiceFixture : IAsyncLifetime
     {
         DatabaseConnectionString = await TestInfrastructure.CreateDatabaseAsync("compliance_tests");
         VirtualHost = await TestInfrastructure.CreateVirtualHostAsync("compliance-tests");
-        factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web => web.UseTestInfrastructure("compliance", DatabaseConnectionString, VirtualHost));
+        // The tests' buyers are not registered with compliance: screened on what their reservations say, unless a test
+        // registers one (the refusal of unregistered buyers, the production default, has tests of its own).
+        factory = new WebApplicationFactory<Program>().WithWebHostBuilder(web => web
+            .UseTestInfrastructure("compliance", DatabaseConnectionString, VirtualHost)
+            .UseSetting("Compliance:UnregisteredBuyers", nameof(UnregisteredBuyerPolicy.ScreenReservationOnly)));
         // The officer publishes rules, lists and licences; ordering calls gRPC with its service identity.
         Http = factory.CreateClient();
         Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer",

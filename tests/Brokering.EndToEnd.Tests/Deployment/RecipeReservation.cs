@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using Brokering.Testing;
 using Brokering.Testing.Installation;
 using Npgsql;
@@ -15,14 +16,31 @@ public static class RecipeReservation
     private const string Sku = "NVIDIA-H20";
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
-    // A distributor's snapshot, then a buyer's reservation held (compliance screened it and inventory held it on
-    // ordering's service token, over gRPC; inventory said so over RabbitMQ) and confirmed (inventory committed).
+    // A distributor's snapshot; a buyer compliance does not know refused; then, once an officer has registered it, a
+    // buyer's reservation held (compliance screened it and inventory held it on ordering's service token, over gRPC;
+    // inventory said so over RabbitMQ) and confirmed (inventory committed).
     public static async Task DriveAsync(
         RecipeInstallation installation, Func<string, string, string?, Task<string>> token, CancellationToken cancel)
     {
         var distributorToken = await token("distributor", "feed@arrow", "arrow");
         await new ScrambleDriver((_, _, _) => BrokeringSystem.RestClient(installation.Inventory, distributorToken))
             .PublishSnapshotAsync("arrow", 1, Sku, "HKG-1", 10, 12000m, cancel);
+
+        // Production settings refuse a buyer organisation compliance has not registered (know your customer)...
+        var strangerToken = await token("buyer", "eve@stranger", "stranger-servers");
+        var stranger = new ScrambleDriver((_, _, _) => BrokeringSystem.RestClient(installation.Ordering, strangerToken), () => installation.Logs);
+        var refused = await stranger.SubmitAcceptedAsync(
+            "stranger-servers",
+            ScrambleDriver.Reservation("PO-STRANGER", "Acme Cloud Inc.", "AllOrNone", "Manual", [new Line(Sku, 1, 13000m)], destination: "US", endUserCountry: "US"),
+            cancel);
+        ReservationView.Status(await stranger.WaitUntilEndedAsync("stranger-servers", refused, Patience, cancel)).ShouldBe("Rejected", installation.Logs);
+
+        // ...so an officer registers the buyer first.
+        using (var officer = BrokeringSystem.RestClient(installation.Compliance, await token("compliance-officer", "carol@compliance", null)))
+        using (var registered = await officer.PutAsJsonAsync("/v1/buyers/acme-servers", new { legalName = "Acme Servers Inc.", country = "US" }, cancel))
+        {
+            registered.IsSuccessStatusCode.ShouldBeTrue(await registered.Content.ReadAsStringAsync(cancel));
+        }
 
         var buyerToken = await token("buyer", "alice@acme", "acme-servers");
         var driver = new ScrambleDriver((_, _, _) => BrokeringSystem.RestClient(installation.Ordering, buyerToken), () => installation.Logs);

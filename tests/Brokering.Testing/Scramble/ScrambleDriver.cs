@@ -164,6 +164,17 @@ public sealed class ScrambleDriver(ScrambleClients clients, Func<string>? detail
         return await AnswerAsync(response, cancellationToken);
     }
 
+    /// <summary>
+    /// Registers a buyer organisation with compliance, as an officer (<c>PUT /v1/buyers/{id}</c>: its own ultimate
+    /// parent), so screening knows whom it screens; production refuses a buyer it does not know.
+    /// </summary>
+    public async Task<ApiAnswer> RegisterBuyerAsync(string buyerId, string legalName, string country, CancellationToken cancellationToken)
+    {
+        using var officer = clients(ScrambleService.Compliance, OfficerRole, null);
+        using var response = await officer.PutAsJsonAsync($"/v1/buyers/{Uri.EscapeDataString(buyerId)}", new { legalName, country }, cancellationToken);
+        return await AnswerAsync(response, cancellationToken);
+    }
+
     /// <summary>Registers a distributor (201 Created, or 200 OK when it already was), as an operator.</summary>
     public async Task<ApiAnswer> RegisterDistributorAsync(string id, string name, CancellationToken cancellationToken)
     {
