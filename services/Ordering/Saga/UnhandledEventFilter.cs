@@ -22,8 +22,8 @@ namespace Brokering.Ordering.Saga;
 /// before the transaction that moves the reservation to Confirming has committed). So the read skips a row locked by
 /// such a transaction (<c>FOR KEY SHARE SKIP LOCKED</c>: the saga holds its row <c>FOR UPDATE</c> for its whole
 /// transaction), and the event then goes to the saga, which waits for the row and sees the state it leads to. A
-/// reservation not found or locked, a state the machine handles the event in (whatever the guard), or a message that
-/// names no reservation goes to the saga as before.
+/// reservation not found or locked, a state the machine handles the event in (whatever the guard), a message that
+/// names no reservation, or an event that creates the saga goes to the saga as before.
 /// </remarks>
 public sealed class UnhandledEventFilter : IFilter<ConsumeContext>, IDisposable
 {
@@ -37,7 +37,10 @@ public sealed class UnhandledEventFilter : IFilter<ConsumeContext>, IDisposable
         dataSource = NpgsqlDataSource.Create(DatabaseExtensions.WithConnectionDefaults(connectionString));
         handledIn = StateMachineDiagram.Of(machine).States.ToDictionary(
             state => state.Name, IReadOnlySet<string> (state) => state.Handles.ToHashSet(StringComparer.Ordinal), StringComparer.Ordinal);
-        probes = [.. machine.Events.Select(ProbeFor).OfType<IEventProbe>()];
+        // An event the initial state handles creates the saga: its row does not exist yet when it first arrives, so a probe
+        // would only cost a statement per reservation and find nothing.
+        var creating = handledIn.GetValueOrDefault(StateMachineDiagram.InitialState) ?? new HashSet<string>();
+        probes = [.. machine.Events.Where(@event => !creating.Contains(@event.Name)).Select(ProbeFor).OfType<IEventProbe>()];
         ignored = meters.Create(ReservationMetrics.MeterName).CreateCounter<long>("brokering.ordering.saga.events_ignored_unlocked", "{event}",
             "Saga events acknowledged without a transaction because the reservation's state has no behaviour for them (tag: event).");
     }
