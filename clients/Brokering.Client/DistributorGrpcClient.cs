@@ -60,35 +60,18 @@ public sealed class DistributorGrpcClient
 
         // Converted before the first attempt: a value the wire cannot carry fails here, with nothing sent.
         var wire = updates.Select((update, i) => ToWire(update, $"updates[{i}]")).ToList();
-        for (var attempt = 1; ; attempt++)
+        return await grpc.RetryAsync(async callOptions =>
         {
-            var last = attempt >= Math.Max(1, grpc.Options.MaxAttempts);
-            var headers = await grpc.HeadersAsync(cancellationToken);
-            try
+            using var call = feeds.Publish(callOptions);
+            foreach (var update in wire)
             {
-                using var call = feeds.Publish(headers, DateTime.UtcNow + grpc.Options.AttemptTimeout, cancellationToken);
-                foreach (var update in wire)
-                {
-                    await call.RequestStream.WriteAsync(update, cancellationToken);
-                }
+                await call.RequestStream.WriteAsync(update, cancellationToken);
+            }
 
-                await call.RequestStream.CompleteAsync();
-                var summary = await call.ResponseAsync;
-                return [.. summary.Results.Select(ToResult)];
-            }
-            catch (RpcException exception) when (cancellationToken.IsCancellationRequested)
-            {
-                throw new OperationCanceledException("The call was cancelled.", exception, cancellationToken);
-            }
-            catch (RpcException exception) when (!last && GrpcConnection.Retriable(exception.StatusCode, RetrySafety.Idempotent))
-            {
-                await Task.Delay(grpc.Options.Backoff(attempt, GrpcConnection.RetryAfterOf(exception)), cancellationToken);
-            }
-            catch (RpcException exception)
-            {
-                throw new BrokeringRpcException(exception);
-            }
-        }
+            await call.RequestStream.CompleteAsync();
+            var summary = await call.ResponseAsync;
+            return (IReadOnlyList<StockUpdateResult>)[.. summary.Results.Select(ToResult)];
+        }, RetrySafety.Idempotent, cancellationToken);
     }
 
     private Wire.StockUpdate ToWire(StockUpdate update, string path)

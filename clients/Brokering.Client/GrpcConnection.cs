@@ -11,21 +11,34 @@ internal sealed class GrpcConnection(TokenSource tokens, BrokeringClientOptions 
 {
     public BrokeringClientOptions Options => options;
 
-    /// <summary>The answer of the first attempt that succeeds.</summary>
+    /// <summary>The answer of the first attempt of a unary call that succeeds.</summary>
     /// <param name="call">Starts one attempt with the options given (headers, deadline, cancellation).</param>
     /// <param name="safety">Which failures may be followed by another attempt.</param>
     /// <param name="cancellationToken">Stops waiting.</param>
-    public async Task<TResponse> CallAsync<TResponse>(
-        Func<CallOptions, AsyncUnaryCall<TResponse>> call, RetrySafety safety, CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
+    public Task<TResponse> CallAsync<TResponse>(
+        Func<CallOptions, AsyncUnaryCall<TResponse>> call, RetrySafety safety, CancellationToken cancellationToken) =>
+        RetryAsync(async callOptions =>
         {
-            var last = attempt >= Math.Max(1, options.MaxAttempts);
+            using var unary = call(callOptions);
+            return await unary.ResponseAsync;
+        }, safety, cancellationToken);
+
+    /// <summary>
+    /// The answer of the first attempt that succeeds, whatever the call's shape (a client stream is written whole in
+    /// each attempt): a fresh token and deadline per attempt, back-off between them, refusals as <see cref="BrokeringRpcException"/>.
+    /// </summary>
+    /// <param name="attempt">Makes one attempt with the options given (headers, deadline, cancellation).</param>
+    /// <param name="safety">Which failures may be followed by another attempt.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public async Task<TResponse> RetryAsync<TResponse>(Func<CallOptions, Task<TResponse>> attempt, RetrySafety safety, CancellationToken cancellationToken)
+    {
+        for (var number = 1; ; number++)
+        {
+            var last = number >= Math.Max(1, options.MaxAttempts);
             var headers = await HeadersAsync(cancellationToken);
             try
             {
-                using var unary = call(new CallOptions(headers, DateTime.UtcNow + options.AttemptTimeout, cancellationToken));
-                return await unary.ResponseAsync;
+                return await attempt(new CallOptions(headers, DateTime.UtcNow + options.AttemptTimeout, cancellationToken));
             }
             catch (RpcException exception) when (cancellationToken.IsCancellationRequested)
             {
@@ -33,7 +46,7 @@ internal sealed class GrpcConnection(TokenSource tokens, BrokeringClientOptions 
             }
             catch (RpcException exception) when (!last && Retriable(exception.StatusCode, safety))
             {
-                await Task.Delay(options.Backoff(attempt, RetryAfterOf(exception)), cancellationToken);
+                await Task.Delay(options.Backoff(number, RetryAfterOf(exception)), cancellationToken);
             }
             catch (RpcException exception)
             {
