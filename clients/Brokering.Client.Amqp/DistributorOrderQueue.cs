@@ -114,65 +114,59 @@ public sealed class DistributorOrderQueue : IAsyncDisposable
     private async Task ReceiveAsync(object sender, BasicDeliverEventArgs delivery)
     {
         var properties = delivery.BasicProperties;
-        var why = Judge(properties, delivery.Body, out var notice, delivery.DeliveryTag, delivery.Redelivered);
-        if (why is not null)
+        var (notice, why) = Judge(delivery);
+        if (notice is null)
         {
             Interlocked.Increment(ref dropped);
-            options.Dropped?.Invoke(new DroppedMessage(properties.MessageId, properties.UserId, why));
+            options.Dropped?.Invoke(new DroppedMessage(properties.MessageId, properties.UserId, why!));
             // Not requeued: it would come back for ever. Nothing is lost, as the message is not inventory's (or unreadable,
             // and the same order is listed by GET /v1/distributor/orders).
             await channel.BasicRejectAsync(delivery.DeliveryTag, requeue: false);
             return;
         }
 
-        await notices.Writer.WriteAsync(notice!);
+        await notices.Writer.WriteAsync(notice);
     }
 
-    private string? Judge(IReadOnlyBasicProperties properties, ReadOnlyMemory<byte> body, out DistributorOrderNotice? notice, ulong tag, bool redelivered)
+    // The notice a delivery carries, or why it is dropped instead.
+    private (DistributorOrderNotice? Notice, string? DroppedBecause) Judge(BasicDeliverEventArgs delivery)
     {
-        notice = null;
+        var properties = delivery.BasicProperties;
         if (!string.Equals(properties.UserId, options.InventoryUserId, StringComparison.Ordinal))
         {
-            return $"its user-id is '{properties.UserId}', not inventory's '{options.InventoryUserId}': inventory did not publish it";
+            return (null, $"its user-id is '{properties.UserId}', not inventory's '{options.InventoryUserId}': inventory did not publish it");
         }
 
         if (string.IsNullOrEmpty(properties.MessageId))
         {
-            return "it has no message-id";
+            return (null, "it has no message-id");
         }
 
+        var settle = Settle(delivery.DeliveryTag);
         try
         {
             switch (properties.Type)
             {
                 case Placed:
-                    var order = JsonSerializer.Deserialize<PlacedBody>(body.Span, Json);
-                    if (order is null || order.DistributorId != options.DistributorId)
-                    {
-                        return $"it is an order for '{order?.DistributorId}', not for '{options.DistributorId}'";
-                    }
-
-                    notice = new DistributorOrderNotice(properties.MessageId, redelivered,
-                        new DistributorOrder(order.ReservationId, order.BuyerOrganisation, order.CommittedAt, order.Units, order.Lines ?? []), null, Settle(tag));
-                    return null;
+                    var order = JsonSerializer.Deserialize<PlacedBody>(delivery.Body.Span, Json);
+                    return order is null || order.DistributorId != options.DistributorId
+                        ? (null, $"it is an order for '{order?.DistributorId}', not for '{options.DistributorId}'")
+                        : (new DistributorOrderNotice(properties.MessageId, delivery.Redelivered,
+                            new DistributorOrder(order.ReservationId, order.BuyerOrganisation, order.CommittedAt, order.Units, order.Lines ?? []), null, settle), null);
                 case Revoked:
-                    var revoked = JsonSerializer.Deserialize<RevokedBody>(body.Span, Json);
-                    if (revoked is null || revoked.DistributorId != options.DistributorId)
-                    {
-                        return $"it revokes an order of '{revoked?.DistributorId}', not of '{options.DistributorId}'";
-                    }
-
-                    notice = new DistributorOrderNotice(properties.MessageId, redelivered, null,
-                        new DistributorOrderRevocation(revoked.ReservationId, revoked.CommittedAt, revoked.HoldIds ?? [], revoked.Units, revoked.Reason ?? string.Empty),
-                        Settle(tag));
-                    return null;
+                    var revoked = JsonSerializer.Deserialize<RevokedBody>(delivery.Body.Span, Json);
+                    return revoked is null || revoked.DistributorId != options.DistributorId
+                        ? (null, $"it revokes an order of '{revoked?.DistributorId}', not of '{options.DistributorId}'")
+                        : (new DistributorOrderNotice(properties.MessageId, delivery.Redelivered, null,
+                            new DistributorOrderRevocation(revoked.ReservationId, revoked.CommittedAt, revoked.HoldIds ?? [], revoked.Units, revoked.Reason ?? string.Empty),
+                            settle), null);
                 default:
-                    return $"its type '{properties.Type}' is not a notice this client knows";
+                    return (null, $"its type '{properties.Type}' is not a notice this client knows");
             }
         }
         catch (JsonException e)
         {
-            return $"its body is not a notice: {e.Message}";
+            return (null, $"its body is not a notice: {e.Message}");
         }
     }
 

@@ -29,7 +29,7 @@ internal static class FeedsRecipe
     /// </summary>
     public static async Task<Dictionary<string, Uri>> ServiceAccountsAsync(Uri internalVhost)
     {
-        var exports = await RunAsync("rabbitmq-services.sh", "BROKERING_INTERNAL_VHOST", internalVhost);
+        var exports = await LocalRecipe.RunAsync("rabbitmq-services.sh", "BROKERING_INTERNAL_VHOST", internalVhost);
         return Services.ToDictionary(service => service, service => new Uri(exports[$"BROKERING_RABBITMQ_{service.ToUpperInvariant()}"]));
     }
 
@@ -39,13 +39,10 @@ internal static class FeedsRecipe
     /// broker: delete <c>distributor-orders-{id}</c> with <see cref="TestInfrastructure.DeleteUserAsync"/> when done.
     /// </summary>
     public static async Task<Uri> DistributorAccountAsync(Uri feedsVhost, string distributorId) =>
-        new((await RunAsync("rabbitmq-distributor.sh", "BROKERING_FEEDS_VHOST", feedsVhost, distributorId))["BROKERING_RABBITMQ_DISTRIBUTOR_ORDERS"]);
+        new((await LocalRecipe.RunAsync("rabbitmq-distributor.sh", "BROKERING_FEEDS_VHOST", feedsVhost, distributorId))["BROKERING_RABBITMQ_DISTRIBUTOR_ORDERS"]);
 
     /// <summary>The name of the virtual host an amqp:// URI names.</summary>
     public static string NameOf(Uri virtualHost) => LocalRecipe.VirtualHostName(virtualHost);
-
-    private static Task<Dictionary<string, string>> RunAsync(string script, string vhostVariable, Uri virtualHost, params string[] arguments) =>
-        LocalRecipe.RunAsync(script, vhostVariable, virtualHost, arguments);
 
     /// <summary>Connects with the account of <paramref name="uri"/>, to its virtual host or to <paramref name="virtualHost"/>.</summary>
     public static async Task<IConnection> ConnectAsync(Uri uri, string? virtualHost = null)

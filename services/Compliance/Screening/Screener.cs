@@ -25,7 +25,7 @@ internal sealed record ScreeningContext(
     LicenceLedger Licences,
     BuyerRegistration? Buyer = null,
     IReadOnlyList<PartyClearance>? ReviewClearances = null,
-    UnregisteredBuyerPolicy UnregisteredBuyers = UnregisteredBuyerPolicy.ScreenReservationOnly);
+    UnregisteredBuyerPolicy UnregisteredBuyers = UnregisteredBuyerPolicy.Refuse);
 
 /// <summary>
 /// Screens a reservation: parties against the restricted-party list, each line's product and destination

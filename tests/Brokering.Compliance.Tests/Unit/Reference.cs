@@ -62,7 +62,10 @@ internal static class Reference
         listMaxAge ?? TimeSpan.FromDays(30),
         clearances ?? [],
         licences ?? LicenceLedger.Empty,
-        ReviewClearances: reviewClearances);
+        ReviewClearances: reviewClearances,
+        // The reference reservations' buyers are not registered: these tests are about the other rules
+        // (UnregisteredBuyerTests covers the default, which refuses them).
+        UnregisteredBuyers: UnregisteredBuyerPolicy.ScreenReservationOnly);
 
     public static ScreeningInput Reservation(
         string destination,
