@@ -125,6 +125,12 @@ public sealed class ReviewDeskTests(ReviewDeskSystem system) : IClassFixture<Rev
         using var refused = await operatorClient.PostAsJsonAsync(new Uri("/v1/review-desk/rule-set-dry-run", UriKind.Relative),
             new { ruleSet = new { version = "dry-op", effectiveAt = soon, basedOn = "2023-10-17" } }, cancellationToken);
         refused.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
+
+        // The installation is shared with the other tests, which check the invariants over every reservation: this one
+        // must end too, whichever test runs first.
+        using var cancelled = await buyer.PostAsJsonAsync(new Uri($"{submitted.Headers.Location}/cancel", UriKind.Relative), new { reason = "dry run done" }, cancellationToken);
+        cancelled.StatusCode.ShouldBe(HttpStatusCode.Accepted, await cancelled.Content.ReadAsStringAsync(cancellationToken));
+        await WaitForStatusAsync(buyer, submitted.Headers.Location!, "Cancelled", cancellationToken);
     }
 
     private static readonly string[] UnitedStates = ["US"];
