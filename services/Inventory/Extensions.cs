@@ -26,7 +26,12 @@ public static class Extensions
         builder.AddServiceBus(
             x =>
             {
-                x.AddPostgresOutbox<InventoryDbContext>(o => o.UseBusOutbox());
+                x.AddPostgresOutbox<InventoryDbContext>(o =>
+                {
+                    o.UseBusOutbox();
+                    // The recorder writes each delivery once by (subscription, event id) and sends nothing.
+                    o.EndpointsWithoutInbox.Add(DistributorWebhookRecorderDefinition.QueueName);
+                });
                 // Hold and order events become deliveries to the distributors' webhooks.
                 x.AddConsumer<DistributorWebhookRecorder>(typeof(DistributorWebhookRecorderDefinition));
                 if (feeds is null)

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using Brokering.Contracts.Grpc.Compliance;
 using Brokering.Contracts.Grpc.Inventory;
+using Brokering.Contracts.Inventory;
 using Brokering.Messaging.Postgres;
 using Brokering.Ordering.Activities;
 using Brokering.Ordering.Catalogue;
@@ -47,10 +48,21 @@ public static class Extensions
                     {
                         endpoint.ConcurrentMessageLimit = sagaConcurrency;
                         endpoint.PrefetchCount = sagaConcurrency * 2;
-                        endpoint.AddConfigureEndpointCallback((context, receive) => receive.UseFilter(new UnhandledEventFilter(
-                            context.GetRequiredService<ReservationStateMachine>(),
-                            context.GetRequiredService<IConfiguration>().GetConnectionString("Database")!,
-                            context.GetRequiredService<IMeterFactory>())));
+                        endpoint.AddConfigureEndpointCallback((context, receive) =>
+                        {
+                            receive.UseFilter(new UnhandledEventFilter(
+                                context.GetRequiredService<ReservationStateMachine>(),
+                                context.GetRequiredService<IConfiguration>().GetConnectionString("Database")!,
+                                context.GetRequiredService<IMeterFactory>()));
+
+                            // Inventory's HoldsCommitted announces what a call already answered: the saga handled the
+                            // answer of its own call, or the command's consumer sends it the answer (SagaAnswers), and only
+                            // Confirming takes it. Bound to the event as well, the saga's queue took in a message per
+                            // confirmation that it only dropped; the answers sent to it still reach it. HoldsPlaced stays
+                            // bound: a placement that lands after its call gave up (and after the reservation ended) is
+                            // heard only through it, and the ended saga releases those late holds.
+                            receive.ConfigureMessageTopology<HoldsCommitted>(false);
+                        });
                     });
                 x.AddConsumer<ScreenReservationConsumer>();
                 x.AddConsumer<AllocateReservationConsumer>();

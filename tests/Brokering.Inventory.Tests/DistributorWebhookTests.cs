@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Brokering.Contracts.Grpc.Inventory;
 using Brokering.Testing;
+using MassTransit;
 using static Brokering.Inventory.Tests.InventoryFixture;
 
 namespace Brokering.Inventory.Tests;
@@ -81,6 +82,43 @@ public sealed class DistributorWebhookTests(InventoryFixture fixture)
         new[] { release, expiry }.ShouldAllBe(r => r.SignatureVerifies(subscription.Secret));
         await Task.Delay(500, Cancel);
         receiver.Received.ShouldNotContain(r => r.Type == "holds.placed", "the subscription did not ask for placements");
+    }
+
+    [Fact]
+    public async Task A_hold_event_the_recorder_is_given_again_records_no_second_delivery_and_leaves_no_inbox_row()
+    {
+        await using var receiver = await new WebhookReceiver().StartAsync();
+        var mine = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(mine, 1, new Stock(A800, "SG1", 50));
+        var subscription = await SubscribeAsync(mine, receiver.Url, ["holds.committed"]);
+        var reservation = Guid.NewGuid();
+        await fixture.A.PlaceInFullAsync(reservation, "globex", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 3));
+        await fixture.A.CommitAsync(reservation);
+        await SettledLogAsync(mine, subscription.Id, count: 1);
+
+        // The broker hands the recorder the same event again, twice, under one id (an acknowledgement lost, a replica
+        // killed mid-message): the recorder keeps no inbox, its (subscription, event id) key is what makes it idempotent.
+        var committed = await fixture.Events.WaitForAsync<Contracts.Inventory.HoldsCommitted>(e => e.ReservationId == reservation);
+        var recorder = await fixture.Events.Send.GetSendEndpoint(new Uri("exchange:distributor-webhooks"));
+        var messageId = NewId.NextGuid();
+        for (var delivery = 0; delivery < 2; delivery++)
+        {
+            await recorder.Send(committed, context => context.MessageId = messageId, Cancel);
+        }
+
+        // A later reservation's event queues behind them: once it is recorded, so are they.
+        var later = Guid.NewGuid();
+        await fixture.A.PlaceInFullAsync(later, "globex", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 2));
+        await fixture.A.CommitAsync(later);
+        await SettledLogAsync(mine, subscription.Id, count: 2);
+        await Task.Delay(500, Cancel);
+        (await DeliveriesAsync(mine, subscription.Id)).Select(d => d.GetProperty("reservationId").GetGuid()).Order()
+            .ShouldBe(new[] { reservation, later }.Order(), "one delivery per reservation's commit, however often the event came");
+
+        await using var connection = new Npgsql.NpgsqlConnection(fixture.Database);
+        await connection.OpenAsync(Cancel);
+        await using var inbox = new Npgsql.NpgsqlCommand("SELECT count(*) FROM inbox_state WHERE message_id = $1", connection) { Parameters = { new() { Value = messageId } } };
+        ((long)(await inbox.ExecuteScalarAsync(Cancel))!).ShouldBe(0);
     }
 
     [Fact]

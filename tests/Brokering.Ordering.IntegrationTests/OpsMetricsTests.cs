@@ -26,7 +26,9 @@ public sealed class OpsMetricsTests(OrderingHost host) : IClassFixture<OrderingH
         await host.WaitForStateAsync(id, "Held");
         await host.Probe.Publish.Publish(new ReservationConfirmationRequested(id, DateTimeOffset.UtcNow));
         await host.WaitForStateAsync(id, "Confirming");
-        await host.Probe.Publish.Publish(new HoldsCommitted(id, [Guid.NewGuid()], 40, DateTimeOffset.UtcNow));
+        // The commit's answer, sent to the saga as the commit's consumer sends it (inventory's own event is not bound there).
+        var sagaExchange = await host.Probe.Send.GetSendEndpoint(new Uri("exchange:reservation-state"));
+        await sagaExchange.Send(new HoldsCommitted(id, [Guid.NewGuid()], 40, DateTimeOffset.UtcNow));
         await host.WaitForStateAsync(id, "Confirmed");
 
         // The gauge is cached for 5 s; wait it out so the Confirmed saga is counted.

@@ -17,8 +17,11 @@ public sealed class UnhandledEventFilterTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    /// <summary>The exchange of the saga's own queue, where the activities' consumers send it their answers.</summary>
+    private static readonly Uri SagaExchange = new("exchange:reservation-state");
+
     [Fact]
-    public async Task An_answer_the_saga_already_handled_is_acknowledged_without_the_sagas_transaction()
+    public async Task An_answer_the_saga_already_handled_is_acknowledged_without_the_sagas_transaction_and_inventorys_own_HoldsCommitted_never_reaches_it()
     {
         await using var dependencies = await StandInDependencies.StartAsync();
         await using var host = await StandInOrderingHost.StartAsync(dependencies);
@@ -27,12 +30,20 @@ public sealed class UnhandledEventFilterTests
         await host.SeedAsync(confirmed);
         var messageId = NewId.NextGuid();
 
-        await host.Probe.Publish.Publish(
-            new HoldsCommitted(confirmed.CorrelationId, [confirmed.Allocations[0].HoldId], confirmed.Allocations[0].Quantity, DateTimeOffset.UtcNow),
-            context => context.MessageId = messageId, Ct);
+        var committed = new HoldsCommitted(confirmed.CorrelationId, [confirmed.Allocations[0].HoldId], confirmed.Allocations[0].Quantity, DateTimeOffset.UtcNow);
+
+        // Inventory's own event, published as inventory publishes it: the saga's queue is not bound to it (the saga has
+        // every commit's answer from its own call or from the commit's consumer), so it costs the saga nothing at all.
+        await host.Probe.Publish.Publish(committed, Ct);
+        // The commit's consumer's answer, sent to the saga's own exchange: it reaches the saga, which handled it already.
+        var saga = await host.Probe.Send.GetSendEndpoint(SagaExchange);
+        await saga.Send(committed, context => context.MessageId = messageId, Ct);
 
         await StandInOrderingHost.EventuallyAsync(() => Task.FromResult(ignored.Count >= 1), "the HoldsCommitted to be acknowledged unlocked");
         (await InboxRecordsOfAsync(host, messageId)).ShouldBe(0);
+        // Published first on the same channel, the event would have been in the queue ahead of the answer.
+        await Task.Delay(TimeSpan.FromSeconds(1), Ct);
+        ignored.Count.ShouldBe(1);
         (await host.StateAsync(confirmed.CorrelationId)).ShouldBe("Confirmed");
     }
 
@@ -53,7 +64,8 @@ public sealed class UnhandledEventFilterTests
         {
             await db.Database.ExecuteSqlInterpolatedAsync(
                 $"SELECT 1 FROM reservation_sagas WHERE reservation_id = {held.CorrelationId} FOR UPDATE", Ct);
-            await host.Probe.Publish.Publish(
+            var saga = await host.Probe.Send.GetSendEndpoint(SagaExchange);
+            await saga.Send(
                 new HoldsCommitted(held.CorrelationId, [held.Allocations[0].HoldId], held.Allocations[0].Quantity, DateTimeOffset.UtcNow), Ct);
             await Task.Delay(TimeSpan.FromSeconds(2), Ct);
             await db.Database.ExecuteSqlInterpolatedAsync(

@@ -30,6 +30,9 @@ public sealed class BrokerProbe : IAsyncDisposable
     /// <summary>The probe's bus, for publishing as another service would.</summary>
     public IPublishEndpoint Publish => bus;
 
+    /// <summary>The probe's bus, for sending to one service's endpoint as another service's consumer would.</summary>
+    public ISendEndpointProvider Send => bus;
+
     /// <summary>
     /// Starts a probe whose queue <paramref name="queue"/> (unique per test project: probes of one project
     /// compete for its messages) receives the message types <paramref name="subscribe"/> names.

@@ -31,7 +31,7 @@ public static class PostgresMessagingRegistrationExtensions
 
         if (settings.ConfigureAllEndpoints)
         {
-            configurator.AddConfigureEndpointsCallback((context, _, endpoint) =>
+            configurator.AddConfigureEndpointsCallback((context, name, endpoint) =>
             {
                 // Outermost, so an attempt repeated once the database is back runs every inner filter afresh.
                 if (settings.DatabaseOutageRetryIntervals.Count > 0)
@@ -46,8 +46,11 @@ public static class PostgresMessagingRegistrationExtensions
                 if (settings.Retry is { } retry)
                     endpoint.UseMessageRetry(retry);
 
-                endpoint.UsePostgresOutbox<TDbContext>(context, settings.InsertConflictRetryLimit, settings.MessageDeliveryLimit,
-                    settings.MessageDeliveryTimeout);
+                if (!settings.EndpointsWithoutInbox.Contains(name))
+                {
+                    endpoint.UsePostgresOutbox<TDbContext>(context, settings.InsertConflictRetryLimit, settings.MessageDeliveryLimit,
+                        settings.MessageDeliveryTimeout);
+                }
             });
         }
 

@@ -17,7 +17,8 @@ namespace Brokering.Inventory.DistributorWebhooks;
 /// <para>
 /// <b>Driven by the durable outbox.</b> Each event is published from inventory's outbox in the transaction that moved the
 /// holds; this consumer acknowledges it only once its deliveries are rows, and a redelivery records nothing twice (one
-/// first delivery per subscription and event id). A restart between the two loses nothing.
+/// first delivery per subscription and event id). A restart between the two loses nothing. That key is its
+/// idempotence, so its endpoint runs without the inbox (<c>EndpointsWithoutInbox</c>): each statement commits alone.
 /// </para>
 /// <para>
 /// <b>Ordered per reservation.</b> The dispatcher sends a reservation's deliveries in the order they were recorded, and a

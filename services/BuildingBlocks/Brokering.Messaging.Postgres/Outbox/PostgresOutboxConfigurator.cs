@@ -60,6 +60,14 @@ public sealed class PostgresOutboxConfigurator
     public bool ConfigureAllEndpoints { get; set; } = true;
 
     /// <summary>
+    /// Receive endpoints, by name, left out of <see cref="ConfigureAllEndpoints"/>: their consumers are idempotent by
+    /// keys of their own and send nothing, so a message costs them no inbox row and no transaction around it (an insert,
+    /// an update and a commit fewer per message). The database-outage and retry policies still wrap them. A consumer
+    /// there that published would publish straight to the broker, outside any transaction: keep such consumers out.
+    /// </summary>
+    public ISet<string> EndpointsWithoutInbox { get; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>
     /// Number of immediate in-process retries when a saga's first event loses an insert race (unique violation).
     /// Default 5. Set 0 to leave retries entirely to the endpoint's own retry policy.
     /// </summary>
