@@ -8,12 +8,12 @@
 # Uses the PostgreSQL and RabbitMQ named by BROKERING_POSTGRES / BROKERING_RABBITMQ (from .local/env.sh when unset);
 # every run creates and drops its own databases and virtual hosts.
 #
-#   RATES=10,25,50 DURATION=20 bash bench/report.sh
+#   RATES=25,50,100,150 DURATION=20 bash bench/report.sh
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$REPO_ROOT"
-RATES="${RATES:-10,25,50}"
+RATES="${RATES:-25,50,100,150}"
 DURATION="${DURATION:-20}"
 DOC=docs/benchmarks.md
 PLOT=docs/benchmarks-end-to-end.png

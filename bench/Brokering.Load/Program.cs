@@ -20,8 +20,10 @@ internal static class Program
                              [--memory-limit MIB]
         brokering-load check --ordering-db CS --inventory-db CS --compliance-db CS [--while-running]
         brokering-load sweep --rates R1,R2,... [--duration S] [--markdown FILE] [--plot FILE] [--no-cutoff-step] [--buyers N] ...
+                             [--warmup-rate R] [--warmup-seconds S]
                              (unless --move-cutoff-at or --no-cutoff-step is given, a last step at the highest rate
-                             pulls the cutoff in halfway through)
+                             pulls the cutoff in halfway through; an unreported warm-up of 20 reservations/s for 20 s
+                             comes first, so the steps measure warm processes: --warmup-rate 0 measures them cold)
 
         --self-host   start a fresh whole system (three services, fresh databases and virtual host) on the PostgreSQL
                       and RabbitMQ named by BROKERING_POSTGRES / BROKERING_RABBITMQ; stopped and dropped afterwards.
