@@ -193,8 +193,9 @@ public static partial class LoadSweep
             var ours = top.Sum(r => r.CpuSeconds);
             text.AppendLine(F($"- At the best rate the machine was {machine.CpuSeconds / window / Environment.ProcessorCount:P0} busy; this run's processes ",
             $"({string.Join(", ", top.Take(4).Select(r => $"{r.Name} {r.CpuSeconds / window:0.00} cores"))}) account for {ours / Math.Max(0.001, machine.CpuSeconds):P0} of it, ",
-            $"the rest is other sessions' work. With the cores shared, the services are CPU-bound long before PostgreSQL's commit rate is the limit: ",
-            $"the gap to the yardsticks is CPU spent in the services (JSON, EF Core, MassTransit, gRPC, JWT validation) and in the broker, not lock waits."));
+            $"the rest is other sessions' work. The run is CPU-bound, not held up by lock waits or the commit rate: every process shares the two cores, ",
+            $"and {top[0].Name} is the largest consumer ({top[0].CpuSeconds / Math.Max(0.001, ours):P0} of this run's CPU), so what it is asked to do per reservation ",
+            $"(statements and transactions for the database; messages, calls and queries for a service) is what moves the ceiling."));
         }
 
         text.AppendLine();
