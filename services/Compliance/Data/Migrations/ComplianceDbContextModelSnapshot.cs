@@ -691,12 +691,6 @@ namespace Brokering.Compliance.Data.Migrations
                     b.HasKey("SequenceNumber")
                         .HasName("pk_outbox_message");
 
-                    b.HasIndex("EnqueueTime")
-                        .HasDatabaseName("ix_outbox_message_enqueue_time");
-
-                    b.HasIndex("ExpirationTime")
-                        .HasDatabaseName("ix_outbox_message_expiration_time");
-
                     b.HasIndex("OutboxId", "SequenceNumber")
                         .IsUnique()
                         .HasDatabaseName("ix_outbox_message_outbox_id_sequence_number");
@@ -847,22 +841,6 @@ namespace Brokering.Compliance.Data.Migrations
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
                         .HasConstraintName("fk_licence_drawdowns_licences_licence_id");
-                });
-
-            modelBuilder.Entity("Brokering.Messaging.Postgres.OutboxMessage", b =>
-                {
-                    b.HasOne("Brokering.Messaging.Postgres.OutboxState", null)
-                        .WithMany()
-                        .HasForeignKey("OutboxId")
-                        .OnDelete(DeleteBehavior.Restrict)
-                        .HasConstraintName("fk_outbox_message_outbox_state");
-
-                    b.HasOne("Brokering.Messaging.Postgres.InboxState", null)
-                        .WithMany()
-                        .HasForeignKey("InboxMessageId", "InboxConsumerId")
-                        .HasPrincipalKey("MessageId", "ConsumerId")
-                        .OnDelete(DeleteBehavior.Restrict)
-                        .HasConstraintName("fk_outbox_message_inbox_state");
                 });
 #pragma warning restore 612, 618
         }

@@ -515,12 +515,6 @@ namespace Brokering.Inventory.Data.Migrations
                     b.HasKey("SequenceNumber")
                         .HasName("pk_outbox_message");
 
-                    b.HasIndex("EnqueueTime")
-                        .HasDatabaseName("ix_outbox_message_enqueue_time");
-
-                    b.HasIndex("ExpirationTime")
-                        .HasDatabaseName("ix_outbox_message_expiration_time");
-
                     b.HasIndex("OutboxId", "SequenceNumber")
                         .IsUnique()
                         .HasDatabaseName("ix_outbox_message_outbox_id_sequence_number");
@@ -688,22 +682,6 @@ namespace Brokering.Inventory.Data.Migrations
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_stock_levels_skus_sku");
-                });
-
-            modelBuilder.Entity("Brokering.Messaging.Postgres.OutboxMessage", b =>
-                {
-                    b.HasOne("Brokering.Messaging.Postgres.OutboxState", null)
-                        .WithMany()
-                        .HasForeignKey("OutboxId")
-                        .OnDelete(DeleteBehavior.Restrict)
-                        .HasConstraintName("fk_outbox_message_outbox_state");
-
-                    b.HasOne("Brokering.Messaging.Postgres.InboxState", null)
-                        .WithMany()
-                        .HasForeignKey("InboxMessageId", "InboxConsumerId")
-                        .HasPrincipalKey("MessageId", "ConsumerId")
-                        .OnDelete(DeleteBehavior.Restrict)
-                        .HasConstraintName("fk_outbox_message_inbox_state");
                 });
 #pragma warning restore 612, 618
         }
