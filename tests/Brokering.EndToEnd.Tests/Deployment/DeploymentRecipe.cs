@@ -25,7 +25,8 @@ public sealed record OutOfBandProvisioning(
 /// recipe sets, in the recipe's order of precedence.
 /// </param>
 /// <param name="Files">Files the recipe mounts into the container: path in the container to the file on this machine.</param>
-/// <param name="MemoryLimit">The container's memory limit in bytes (Kubernetes <c>resources.limits.memory</c>); null: none.</param>
+/// <param name="MemoryLimit">The container's memory limit in bytes (Kubernetes <c>resources.limits.memory</c>, compose
+/// <c>deploy.resources.limits.memory</c> or <c>mem_limit</c>); null: none.</param>
 public sealed record ServiceContainer(IReadOnlyDictionary<string, string> Environment, IReadOnlyDictionary<string, string> Files, long? MemoryLimit = null)
 {
     /// <summary>A Kubernetes memory quantity in bytes: <c>256Mi</c>, <c>1Gi</c>, <c>500M</c>, <c>268435456</c>.</summary>
@@ -42,6 +43,26 @@ public sealed record ServiceContainer(IReadOnlyDictionary<string, string> Enviro
         }
 
         return long.Parse(quantity, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// A compose byte value in bytes, as Docker reads it: a number with an optional unit b, k, m or g (kb, mb, gb too,
+    /// any case), all powers of 1024: <c>256M</c>, <c>256m</c>, <c>1g</c>, <c>268435456</c>.
+    /// </summary>
+    public static long ParseComposeBytes(string value)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(value);
+        var text = value.Trim().ToLowerInvariant();
+        (string Suffix, long Factor)[] units = [("kb", 1L << 10), ("mb", 1L << 20), ("gb", 1L << 30), ("k", 1L << 10), ("m", 1L << 20), ("g", 1L << 30), ("b", 1)];
+        foreach (var (suffix, factor) in units)
+        {
+            if (text.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                return long.Parse(text[..^suffix.Length], System.Globalization.CultureInfo.InvariantCulture) * factor;
+            }
+        }
+
+        return long.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
     }
 }
 
@@ -105,7 +126,8 @@ public sealed record DeploymentRecipe(
                     files[target.StartsWith('/') ? target : $"/run/secrets/{target}"] = secretFiles[source]!["file"]!.GetValue<string>();
                 }
 
-                containers[name] = new ServiceContainer(environment, files);
+                var memory = service["deploy"]?["resources"]?["limits"]?["memory"] ?? service["mem_limit"];
+                containers[name] = new ServiceContainer(environment, files, memory is null ? null : ServiceContainer.ParseComposeBytes(memory.ToString()));
             }
 
             var postgres = services["postgres"]!.AsObject();

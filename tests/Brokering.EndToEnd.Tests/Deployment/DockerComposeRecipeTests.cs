@@ -36,6 +36,7 @@ public sealed class DockerComposeRecipeTests
         await RecipeReservation.EachRoleReachesOnlyItsOwnDatabaseAsync(installation, cancel);
         await RecipeReservation.InventoryReadsTheStockFeedOnTheFeedsVirtualHostOnlyAsync(installation, cancel);
         await RecipeReservation.TheFeedsVirtualHostIsBoundedAsync(recipe, installation, cancel);
+        RecipeReservation.EachServiceRanWithinItsContainersMemoryLimit(recipe, installation);
 
         // Production: there is no development issuer to ask for a token, even for a caller with a good one.
         using var buyer = BrokeringSystem.RestClient(installation.Ordering, await Token("buyer", "alice@acme", "acme-servers"));

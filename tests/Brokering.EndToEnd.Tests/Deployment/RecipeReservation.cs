@@ -82,8 +82,9 @@ public static class RecipeReservation
         distributor["limits"]!["max-channels"]!.GetValue<long>().ShouldBeGreaterThan(0);
     }
 
-    // Issue #18: each service ran the reservation under its container's memory limit (the manifest's
-    // resources.limits.memory, enforced by a memory cgroup as the kubelet's is) without being killed for it.
+    // Each service ran the reservation under its container's memory limit (a manifest's resources.limits.memory or
+    // compose's deploy.resources.limits.memory, enforced by a memory cgroup as the kubelet's or Docker's is) without
+    // being killed for it.
     public static void EachServiceRanWithinItsContainersMemoryLimit(DeploymentRecipe recipe, RecipeInstallation installation)
     {
         foreach (var service in new[] { installation.Ordering, installation.Inventory, installation.Compliance })
