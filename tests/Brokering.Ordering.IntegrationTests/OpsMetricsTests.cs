@@ -27,7 +27,7 @@ public sealed class OpsMetricsTests(OrderingHost host) : IClassFixture<OrderingH
         await host.Probe.Publish.Publish(new ReservationConfirmationRequested(id, DateTimeOffset.UtcNow));
         await host.WaitForStateAsync(id, "Confirming");
         // The commit's answer, sent to the saga as the commit's consumer sends it (inventory's own event is not bound there).
-        var sagaExchange = await host.Probe.Send.GetSendEndpoint(new Uri("exchange:reservation-state"));
+        var sagaExchange = await host.Probe.Send.GetSendEndpoint(Sagas.Exchange);
         await sagaExchange.Send(new HoldsCommitted(id, [Guid.NewGuid()], 40, DateTimeOffset.UtcNow));
         await host.WaitForStateAsync(id, "Confirmed");
 

@@ -17,9 +17,6 @@ public sealed class UnhandledEventFilterTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    /// <summary>The exchange of the saga's own queue, where the activities' consumers send it their answers.</summary>
-    private static readonly Uri SagaExchange = new("exchange:reservation-state");
-
     [Fact]
     public async Task An_answer_the_saga_already_handled_is_acknowledged_without_the_sagas_transaction_and_inventorys_own_HoldsCommitted_never_reaches_it()
     {
@@ -36,7 +33,7 @@ public sealed class UnhandledEventFilterTests
         // every commit's answer from its own call or from the commit's consumer), so it costs the saga nothing at all.
         await host.Probe.Publish.Publish(committed, Ct);
         // The commit's consumer's answer, sent to the saga's own exchange: it reaches the saga, which handled it already.
-        var saga = await host.Probe.Send.GetSendEndpoint(SagaExchange);
+        var saga = await host.Probe.Send.GetSendEndpoint(Sagas.Exchange);
         await saga.Send(committed, context => context.MessageId = messageId, Ct);
 
         await StandInOrderingHost.EventuallyAsync(() => Task.FromResult(ignored.Count >= 1), "the HoldsCommitted to be acknowledged unlocked");
@@ -64,7 +61,7 @@ public sealed class UnhandledEventFilterTests
         {
             await db.Database.ExecuteSqlInterpolatedAsync(
                 $"SELECT 1 FROM reservation_sagas WHERE reservation_id = {held.CorrelationId} FOR UPDATE", Ct);
-            var saga = await host.Probe.Send.GetSendEndpoint(SagaExchange);
+            var saga = await host.Probe.Send.GetSendEndpoint(Sagas.Exchange);
             await saga.Send(
                 new HoldsCommitted(held.CorrelationId, [held.Allocations[0].HoldId], held.Allocations[0].Quantity, DateTimeOffset.UtcNow), Ct);
             await Task.Delay(TimeSpan.FromSeconds(2), Ct);

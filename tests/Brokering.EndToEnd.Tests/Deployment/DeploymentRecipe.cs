@@ -30,39 +30,25 @@ public sealed record OutOfBandProvisioning(
 public sealed record ServiceContainer(IReadOnlyDictionary<string, string> Environment, IReadOnlyDictionary<string, string> Files, long? MemoryLimit = null)
 {
     /// <summary>A Kubernetes memory quantity in bytes: <c>256Mi</c>, <c>1Gi</c>, <c>500M</c>, <c>268435456</c>.</summary>
-    public static long ParseQuantity(string quantity)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(quantity);
-        (string Suffix, long Factor)[] units = [("Ki", 1L << 10), ("Mi", 1L << 20), ("Gi", 1L << 30), ("Ti", 1L << 40), ("k", 1000), ("M", 1_000_000), ("G", 1_000_000_000), ("T", 1_000_000_000_000)];
-        foreach (var (suffix, factor) in units)
-        {
-            if (quantity.EndsWith(suffix, StringComparison.Ordinal))
-            {
-                return long.Parse(quantity[..^suffix.Length], System.Globalization.CultureInfo.InvariantCulture) * factor;
-            }
-        }
-
-        return long.Parse(quantity, System.Globalization.CultureInfo.InvariantCulture);
-    }
+    public static long ParseQuantity(string quantity) =>
+        ParseWithUnit(quantity, StringComparison.Ordinal,
+            [("Ki", 1L << 10), ("Mi", 1L << 20), ("Gi", 1L << 30), ("Ti", 1L << 40), ("k", 1000), ("M", 1_000_000), ("G", 1_000_000_000), ("T", 1_000_000_000_000)]);
 
     /// <summary>
     /// A compose byte value in bytes, as Docker reads it: a number with an optional unit b, k, m or g (kb, mb, gb too,
     /// any case), all powers of 1024: <c>256M</c>, <c>256m</c>, <c>1g</c>, <c>268435456</c>.
     /// </summary>
-    public static long ParseComposeBytes(string value)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(value);
-        var text = value.Trim().ToLowerInvariant();
-        (string Suffix, long Factor)[] units = [("kb", 1L << 10), ("mb", 1L << 20), ("gb", 1L << 30), ("k", 1L << 10), ("m", 1L << 20), ("g", 1L << 30), ("b", 1)];
-        foreach (var (suffix, factor) in units)
-        {
-            if (text.EndsWith(suffix, StringComparison.Ordinal))
-            {
-                return long.Parse(text[..^suffix.Length], System.Globalization.CultureInfo.InvariantCulture) * factor;
-            }
-        }
+    public static long ParseComposeBytes(string value) =>
+        ParseWithUnit(value, StringComparison.OrdinalIgnoreCase,
+            [("kb", 1L << 10), ("mb", 1L << 20), ("gb", 1L << 30), ("k", 1L << 10), ("m", 1L << 20), ("g", 1L << 30), ("b", 1)]);
 
-        return long.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
+    // A whole number followed by the first of the units (longest first where one ends another) it ends with, or by none.
+    private static long ParseWithUnit(string text, StringComparison comparison, (string Suffix, long Factor)[] units)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(text);
+        text = text.Trim();
+        var (suffix, factor) = units.FirstOrDefault(unit => text.EndsWith(unit.Suffix, comparison), (string.Empty, 1));
+        return long.Parse(text[..^suffix.Length], System.Globalization.CultureInfo.InvariantCulture) * factor;
     }
 }
 

@@ -156,6 +156,12 @@ public static class Sagas
     public const string Sku = "NVIDIA-H800-SXM5-80GB";
 
     /// <summary>
+    /// The exchange of the saga's own queue, named as ordering names it: where the activities' consumers send the saga
+    /// their answers (<c>SagaAnswers</c>), so a test sends there what such a consumer would.
+    /// </summary>
+    public static readonly Uri Exchange = new($"exchange:{MassTransit.KebabCaseEndpointNameFormatter.Instance.Saga<ReservationState>()}");
+
+    /// <summary>
     /// A saga in <paramref name="state"/>, with a plausible history up to it; holds at
     /// <paramref name="distributors"/> (split evenly) when the state has any.
     /// </summary>
