@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the fault suite (tests/Brokering.Faults.Tests, issue #9): for each scenario a whole installation runs a
 # reservation load while a fault is injected (kill -9 of each service, two replicas of each, gRPC calls delayed,
-# cut and refused, every message delivered twice and late, RabbitMQ and PostgreSQL restarted, a PostgreSQL primary
+# cut and refused, every message delivered twice and late, a RabbitMQ cluster node killed for good, PostgreSQL
+# restarted, a PostgreSQL primary
 # lost and its synchronous standby promoted), then every
 # reservation must come to rest by itself, every accepted one must end and the invariant checker must pass.
 # Scenarios run one at a time.

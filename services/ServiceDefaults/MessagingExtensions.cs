@@ -1,3 +1,4 @@
+using System.Globalization;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
@@ -9,16 +10,18 @@ public static class MessagingExtensions
 {
     /// <summary>
     /// Registers MassTransit on the RabbitMQ broker named by <c>ConnectionStrings:RabbitMq</c>
-    /// (an amqp:// URI, virtual host in the path). Every receive endpoint is a quorum queue:
-    /// replicated, and durable across a broker node's loss.
+    /// (an amqp:// URI, virtual host in the path, or a cluster's nodes: <see cref="BrokerAddress"/>). Every receive
+    /// endpoint is a quorum queue: replicated, and durable across a broker node's loss.
     /// </summary>
     public static WebApplicationBuilder AddServiceBus(
         this WebApplicationBuilder builder,
         Action<IBusRegistrationConfigurator> registrations,
         Action<IBusRegistrationContext, IRabbitMqBusFactoryConfigurator>? bus = null)
     {
-        var broker = new Uri(builder.Configuration.GetConnectionString("RabbitMq")
-            ?? throw new InvalidOperationException("ConnectionStrings:RabbitMq is not configured."));
+        var broker = BrokerAddress.Parse(
+            builder.Configuration.GetConnectionString("RabbitMq")
+                ?? throw new InvalidOperationException("ConnectionStrings:RabbitMq is not configured."),
+            "ConnectionStrings:RabbitMq");
 
         builder.Services.AddMassTransit(x =>
         {
@@ -41,33 +44,29 @@ public static class MessagingExtensions
         return builder;
     }
 
-    /// <summary>Connects a bus to the broker, virtual host and account an amqp:// URI names (guest when it names none).</summary>
-    public static void UseBroker(this IRabbitMqBusFactoryConfigurator cfg, Uri broker)
+    /// <summary>
+    /// Connects a bus to the broker, virtual host and account <paramref name="broker"/> names; to a cluster, through
+    /// whichever of its nodes answers, and again through another when that node goes away.
+    /// </summary>
+    public static void UseBroker(this IRabbitMqBusFactoryConfigurator cfg, BrokerAddress broker)
     {
         ArgumentNullException.ThrowIfNull(cfg);
         ArgumentNullException.ThrowIfNull(broker);
-        cfg.Host(broker.Host, (ushort)(broker.IsDefaultPort ? 5672 : broker.Port), VirtualHostOf(broker), host =>
+        cfg.Host(broker.First.Host, (ushort)BrokerAddress.PortOf(broker.First), broker.VirtualHost, host =>
         {
-            var (user, password) = CredentialsOf(broker);
+            var (user, password) = broker.Credentials;
             host.Username(user);
             host.Password(password);
+            if (broker.Nodes.Count > 1)
+            {
+                host.UseCluster(cluster =>
+                {
+                    foreach (var node in broker.Nodes)
+                    {
+                        cluster.Node(string.Create(CultureInfo.InvariantCulture, $"{node.Host}:{BrokerAddress.PortOf(node)}"));
+                    }
+                });
+            }
         });
-    }
-
-    private static string VirtualHostOf(Uri broker)
-    {
-        var path = Uri.UnescapeDataString(broker.AbsolutePath.TrimStart('/'));
-        return path.Length == 0 ? "/" : path;
-    }
-
-    private static (string User, string Password) CredentialsOf(Uri broker)
-    {
-        if (string.IsNullOrEmpty(broker.UserInfo))
-        {
-            return ("guest", "guest");
-        }
-
-        var parts = broker.UserInfo.Split(':', 2);
-        return (Uri.UnescapeDataString(parts[0]), parts.Length > 1 ? Uri.UnescapeDataString(parts[1]) : string.Empty);
     }
 }

@@ -196,7 +196,8 @@ public static class FaultScenario
 /// <summary>
 /// Which scenarios CI's test run (deploy/local/test.sh) leaves to deploy/local/faults.sh: a whole installation per
 /// scenario costs minutes on two shared cores, so CI runs a few that cover each kind of fault (kill -9 of inventory,
-/// replicas with ordering and inventory killed, every message twice and late, RabbitMQ and PostgreSQL restarted) and
+/// replicas with ordering and inventory killed, every message twice and late, a RabbitMQ cluster node killed, PostgreSQL
+/// restarted) and
 /// excludes the slower rest with <c>--filter "FaultRun!=FullOnly"</c>; the README's fault-suite paragraph says which.
 /// </summary>
 public static class FaultRun

@@ -4,7 +4,7 @@ using Brokering.Testing.Installation;
 namespace Brokering.Faults.Tests;
 
 /// <summary>
-/// The servers under the services go away mid-load and come back: RabbitMQ stopped and started again, PostgreSQL
+/// The servers under the services go away mid-load: a node of a RabbitMQ cluster killed for good, PostgreSQL
 /// stopped in immediate mode (no checkpoint, every session cut, crash recovery at the next start) and started
 /// again, or a PostgreSQL primary lost for good and its standby promoted. Each scenario runs on private servers of
 /// its own so the shared ones are never touched.
@@ -15,19 +15,22 @@ public sealed class InfrastructureRestartTests
     private static readonly TimeSpan Outage = TimeSpan.FromSeconds(5);
 
     [Fact]
-    public async Task Stopping_and_restarting_RabbitMQ_mid_run_loses_no_reservation_and_applies_every_effect_once()
+    public async Task Killing_a_node_of_a_three_node_RabbitMQ_cluster_for_good_mid_run_loses_no_reservation_and_applies_every_effect_once()
     {
         var cancellationToken = TestContext.Current.CancellationToken;
-        await using var broker = await PrivateRabbitMq.StartAsync(cancellationToken);
-        await using var system = new BrokeringSystem(FaultScenario.Options(new BrokeringSystemOptions { Broker = broker.AmqpUri }));
+        await using var cluster = await PrivateRabbitMqCluster.StartAsync(3, cancellationToken);
+        // The services are given every node, as the recipes give them a cluster; their queues are quorum queues,
+        // declared once the cluster has formed, so each has a replica on all three nodes.
+        await using var system = new BrokeringSystem(FaultScenario.Options(new BrokeringSystemOptions { Broker = cluster.ConnectionString }));
         await system.InitializeAsync();
 
-        await FaultScenario.RunAsync("RabbitMQ stopped and restarted", system, async (load, token) =>
+        await FaultScenario.RunAsync("RabbitMQ cluster node killed (SIGKILL) for good", system, async (load, token) =>
         {
             await Task.Delay(load * 0.3, token);
-            await broker.StopAsync();
-            await Task.Delay(Outage, token);
-            await broker.StartAgainAsync(token);
+            // The first node: every service connected to it first and declared its queues there, so it leads them all;
+            // killing it takes every connection and every queue's leader at once, with publishes and deliveries in
+            // flight. It never comes back: the rest of the run, and every reservation's end, is the other two nodes' work.
+            await cluster.Nodes[0].KillAsync();
         }, cancellationToken);
     }
 

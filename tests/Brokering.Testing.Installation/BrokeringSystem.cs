@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using Brokering.Invariants;
+using Brokering.ServiceDefaults;
 using Brokering.Testing.Scramble;
 using Grpc.Net.Client;
 
@@ -53,8 +54,8 @@ public class BrokeringSystem : IAsyncDisposable
     public IEnumerable<ServiceProcess> Processes => [.. OrderingReplicas, .. InventoryReplicas, .. ComplianceReplicas];
 
     /// <summary>
-    /// The AMQP URI of the services' virtual host, as the test's administrator (guest). On a fresh virtual host the
-    /// services themselves connect with their own accounts from <c>deploy/local/rabbitmq-services.sh</c>.
+    /// The AMQP URI of the services' virtual host, as the test's administrator (guest); of a cluster's first node. On a
+    /// fresh virtual host the services themselves connect with their own accounts from <c>deploy/local/rabbitmq-services.sh</c>.
     /// </summary>
     public Uri Broker { get; private set; } = null!;
 
@@ -87,7 +88,7 @@ public class BrokeringSystem : IAsyncDisposable
             serviceAccounts = await ServiceBrokerAccounts.CreateAsync(virtualHost);
         }
 
-        Broker = options.Broker ?? virtualHost!;
+        Broker = options.Broker is { } broker ? BrokerAddress.Parse(broker, nameof(options.Broker)).First : virtualHost!;
         (ComplianceReplicas, ComplianceDatabase) = await StartAsync("Compliance", options.Environment.ContainsKey("Compliance__UnregisteredBuyers") ? [] : new()
         {
             // Nobody registers the scrambles' buyers with compliance: screened on what their reservations say, as a
@@ -207,7 +208,8 @@ public class BrokeringSystem : IAsyncDisposable
         }
 
         environment["ConnectionStrings__Database"] = database;
-        environment["ConnectionStrings__RabbitMq"] = (serviceAccounts.GetValueOrDefault(name.ToLowerInvariant()) ?? Broker).ToString();
+        environment["ConnectionStrings__RabbitMq"] = serviceAccounts.GetValueOrDefault(name.ToLowerInvariant())?.ToString()
+            ?? options.Broker ?? Broker.ToString();
         if (options.TestKeys)
         {
             foreach (var (key, value) in TestTokens.EnvironmentVariables(name.ToLowerInvariant()))

@@ -13,10 +13,11 @@ public sealed record BrokeringSystemOptions
     public string? PostgresServer { get; init; }
 
     /// <summary>
-    /// AMQP URI the services use as it is (a private broker a test may stop). Null: a fresh virtual host on the
-    /// shared broker, deleted afterwards.
+    /// AMQP connection string the services use as it is: a private broker a test may stop, or a private cluster's
+    /// nodes (<c>Brokering.ServiceDefaults.BrokerAddress</c>). Null: a fresh virtual host on the shared broker,
+    /// deleted afterwards.
     /// </summary>
-    public Uri? Broker { get; init; }
+    public string? Broker { get; init; }
 
     /// <summary>How long each service process gets to report ready at start (busy machines start slowly).</summary>
     public TimeSpan ReadyPatience { get; init; } = TimeSpan.FromMinutes(3);

@@ -114,6 +114,56 @@ public sealed class PrivateServerTests
         declared.MessageCount.ShouldBe(1u);
     }
 
+    [Fact]
+    public async Task A_private_rabbitmq_cluster_keeps_a_quorum_queues_messages_when_the_node_that_took_them_is_killed()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var cluster = await PrivateRabbitMqCluster.StartAsync(3, ct);
+        var first = new ConnectionFactory { Uri = cluster.Nodes[0].AmqpUri, AutomaticRecoveryEnabled = false };
+        await using (var connection = await first.CreateConnectionAsync(ct))
+        {
+            // Declared and filled through the first node, so its leader is there: the kill takes the leader.
+            await using var channel = await connection.CreateChannelAsync(
+                new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), ct);
+            await channel.QueueDeclareAsync("replicated", durable: true, exclusive: false, autoDelete: false,
+                new Dictionary<string, object?> { ["x-queue-type"] = "quorum" }, cancellationToken: ct);
+            for (var i = 1; i <= 20; i++)
+            {
+                await channel.BasicPublishAsync(
+                    string.Empty, "replicated", mandatory: true, new BasicProperties { Persistent = true },
+                    Encoding.UTF8.GetBytes($"message {i}"), ct);
+            }
+        }
+
+        await cluster.Nodes[0].KillAsync();
+
+        // The cluster's address lists every node: a client given it connects to one that is still up.
+        var address = Brokering.ServiceDefaults.BrokerAddress.Parse(cluster.ConnectionString, "cluster");
+        address.Nodes.Count.ShouldBe(3);
+        var survivor = new ConnectionFactory { Uri = address.Nodes[1], AutomaticRecoveryEnabled = false };
+        List<string> drained;
+        try
+        {
+            // The survivors elect a new leader within seconds; until then a read answers 541 "nodedown", and a
+            // client (MassTransit's receive endpoints among them) opens a channel again.
+            await Eventually.Succeeds(async () =>
+            {
+                await using var connection = await survivor.CreateConnectionAsync(ct);
+                await using var probe = await connection.CreateChannelAsync(cancellationToken: ct);
+                (await probe.BasicGetAsync("replicated", autoAck: false, ct)).ShouldNotBeNull();
+            }, e => e is OperationInterruptedException { ShutdownReason.ReplyCode: 541 }, TimeSpan.FromMinutes(1), TimeSpan.FromMilliseconds(250),
+                cancellationToken: ct);
+            drained = await DrainAsync(survivor, "replicated", ct);
+        }
+        catch (OperationInterruptedException e)
+        {
+            throw new InvalidOperationException($"{e.Message}\n{await cluster.DiagnosticsAsync()}", e);
+        }
+
+        // The probe's unacknowledged read went back to the queue when its channel closed: every message, once each.
+        drained.ShouldBe(Enumerable.Range(1, 20).Select(i => $"message {i}"), ignoreOrder: true);
+    }
+
     private static async Task<List<string>> DrainAsync(ConnectionFactory factory, string queue, CancellationToken cancellationToken)
     {
         await using var connection = await factory.CreateConnectionAsync(cancellationToken);

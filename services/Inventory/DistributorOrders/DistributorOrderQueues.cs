@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
+using Brokering.ServiceDefaults;
 using RabbitMQ.Client;
 
 namespace Brokering.Inventory.DistributorOrders;
@@ -13,7 +14,7 @@ namespace Brokering.Inventory.DistributorOrders;
 /// A plain RabbitMQ.Client channel with publisher confirms rather than the feed bus: the queues and their bindings are
 /// named per distributor at run time, which MassTransit's topology (one exchange per message type) does not express.
 /// </summary>
-public sealed class DistributorOrderQueues(Uri broker, ILogger<DistributorOrderQueues> logger) : IAsyncDisposable
+public sealed class DistributorOrderQueues(BrokerAddress broker, ILogger<DistributorOrderQueues> logger) : IAsyncDisposable
 {
     /// <summary>The exchange inventory publishes every notice to, the distributor id as routing key.</summary>
     public const string Exchange = "distributor-orders";
@@ -31,7 +32,7 @@ public sealed class DistributorOrderQueues(Uri broker, ILogger<DistributorOrderQ
     /// the publishing connection's account, so a notice with this <c>user-id</c> was published by inventory and by no one
     /// who can merely write to the virtual host's default exchange.
     /// </summary>
-    public string Publisher => Uri.UnescapeDataString(broker.UserInfo.Split(':', 2)[0]);
+    public string Publisher => broker.Credentials.User;
 
     /// <summary>Declares (idempotently) the distributor's queue and its binding, so nothing is lost before its ERP first connects.</summary>
     public async Task DeclareAsync(string distributorId, CancellationToken cancellationToken)
@@ -115,8 +116,10 @@ public sealed class DistributorOrderQueues(Uri broker, ILogger<DistributorOrderQ
         }
 
         await ResetAsync();
-        var factory = new ConnectionFactory { Uri = broker, AutomaticRecoveryEnabled = false, ClientProvidedName = "inventory distributor-orders" };
-        connection = await factory.CreateConnectionAsync(cancellationToken);
+        var factory = new ConnectionFactory { Uri = broker.First, AutomaticRecoveryEnabled = false, ClientProvidedName = "inventory distributor-orders" };
+        // The first node of a cluster that answers (each node's host and port; account and virtual host as the URI says).
+        connection = await factory.CreateConnectionAsync(
+            broker.Nodes.Select(node => new AmqpTcpEndpoint(node.Host, BrokerAddress.PortOf(node), factory.Ssl)).ToList(), cancellationToken);
         // Confirms tracked by the client: BasicPublishAsync returns once the broker has the notice, and throws on a nack or a return.
         channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true),
             cancellationToken);

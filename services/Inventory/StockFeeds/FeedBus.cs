@@ -22,16 +22,14 @@ internal static class FeedBus
     /// <summary>The connection string naming the feeds virtual host and inventory's account there.</summary>
     public const string ConnectionName = "RabbitMqFeeds";
 
-    /// <summary>The feeds virtual host's amqp:// URI, or null when the feed is read from the internal bus.</summary>
-    public static Uri? FeedsBroker(this IConfiguration configuration) =>
+    /// <summary>The feeds virtual host's address (one node or a cluster's), or null when the feed is read from the internal bus.</summary>
+    public static BrokerAddress? FeedsBroker(this IConfiguration configuration) =>
         configuration.GetConnectionString(ConnectionName) is { Length: > 0 } text
-            ? Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "amqp" or "amqps"
-                ? uri
-                : throw new InvalidOperationException($"ConnectionStrings:{ConnectionName} is not an amqp:// URI.")
+            ? BrokerAddress.Parse(text, $"ConnectionStrings:{ConnectionName}")
             : null;
 
     /// <summary>Registers the feed bus: the <c>stock-feed</c> endpoint alone, on <paramref name="broker"/>.</summary>
-    public static WebApplicationBuilder AddFeedBus(this WebApplicationBuilder builder, Uri broker)
+    public static WebApplicationBuilder AddFeedBus(this WebApplicationBuilder builder, BrokerAddress broker)
     {
         builder.Services.AddMassTransit<IFeedBus>(x =>
         {

@@ -12,9 +12,10 @@ namespace Brokering.Testing.Faults;
 /// kill: RabbitMQ 3.10 may not have written its definition out yet and comes back without it.
 /// Started like <c>deploy/local/infra-up.sh</c> starts the shared one (as the current user, no systemd), but in
 /// the foreground as a child of the test process so that a kill hits exactly this node's processes.
-/// "Ready" means the node accepts AMQP connections. Use classic durable queues on it (its default virtual host
-/// creates them): on this RabbitMQ (3.10) a quorum queue of a single node killed with SIGKILL answered reads only
-/// with timeouts for minutes after the restart.
+/// "Ready" means the node accepts AMQP connections. Use classic durable queues on a node of its own (its default
+/// virtual host creates them): on this RabbitMQ (3.10) a quorum queue of a single node killed with SIGKILL answered
+/// reads only with timeouts for minutes after the restart. Quorum queues belong on a <see cref="PrivateRabbitMqCluster"/>,
+/// where a majority of nodes outlives the one killed.
 /// </summary>
 public sealed class PrivateRabbitMq : IAsyncDisposable
 {
@@ -69,7 +70,14 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
     public bool IsRunning => _node is { HasExited: false };
 
     /// <summary>Creates a fresh node and returns once it accepts AMQP connections.</summary>
-    public static async Task<PrivateRabbitMq> StartAsync(CancellationToken cancellationToken = default)
+    public static Task<PrivateRabbitMq> StartAsync(CancellationToken cancellationToken = default) =>
+        StartAsync(erlangCookie: null, cancellationToken);
+
+    /// <summary>
+    /// Creates a fresh node with <paramref name="erlangCookie"/> (null: one of its own), the shared secret the nodes
+    /// of one cluster and their rabbitmqctl must all hold; returns once it accepts AMQP connections.
+    /// </summary>
+    internal static async Task<PrivateRabbitMq> StartAsync(string? erlangCookie, CancellationToken cancellationToken)
     {
         var directory = Directory.CreateTempSubdirectory("brokering-rabbitmq-").FullName;
         var name = $"rabbit-private-{Guid.NewGuid().ToString("N")[..12]}@localhost";
@@ -77,7 +85,7 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
         var broker = new PrivateRabbitMq(directory, name, ports[0], ports[1]);
         try
         {
-            broker.WriteConfiguration();
+            broker.WriteConfiguration(erlangCookie);
             await broker.BootAsync(cancellationToken);
             return broker;
         }
@@ -158,8 +166,34 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
         }
     }
 
-    private void WriteConfiguration()
+    /// <summary>
+    /// Joins this fresh node to <paramref name="seed"/>'s cluster (<c>rabbitmqctl stop_app</c>, <c>join_cluster</c>,
+    /// <c>start_app</c>); both must have been started with the same Erlang cookie. Returns once it accepts AMQP again.
+    /// </summary>
+    internal async Task JoinAsync(PrivateRabbitMq seed, CancellationToken cancellationToken)
     {
+        var timeout = TimeSpan.FromMinutes(2);
+        await OsCommand.RunAsync(ControlScript, ["-n", NodeName, "stop_app"], timeout, _environment, _directory);
+        await OsCommand.RunAsync(ControlScript, ["-n", NodeName, "join_cluster", seed.NodeName], timeout, _environment, _directory);
+        await OsCommand.RunAsync(ControlScript, ["-n", NodeName, "start_app"], timeout, _environment, _directory);
+        await WaitUntilAcceptingAsync(_node!, cancellationToken);
+    }
+
+    /// <summary>What <c>rabbitmqctl cluster_status</c> says from this node (for failure messages).</summary>
+    internal Task<string> ClusterStatusAsync() =>
+        OsCommand.RunAsync(ControlScript, ["-n", NodeName, "cluster_status"], TimeSpan.FromMinutes(1), _environment, _directory);
+
+    private void WriteConfiguration(string? erlangCookie)
+    {
+        // RabbitMQ's scripts run on Unix only, as does everything here.
+        if (erlangCookie is not null && !OperatingSystem.IsWindows())
+        {
+            // Erlang refuses a cookie file that anyone but its owner can read.
+            var cookie = Path.Combine(_directory, ".erlang.cookie");
+            File.WriteAllText(cookie, erlangCookie);
+            File.SetUnixFileMode(cookie, UnixFileMode.UserRead);
+        }
+
         Directory.CreateDirectory(_environment["RABBITMQ_MNESIA_BASE"]);
         Directory.CreateDirectory(_environment["RABBITMQ_LOG_BASE"]);
         File.WriteAllText(_environment["RABBITMQ_CONF_ENV_FILE"], string.Empty);
