@@ -400,11 +400,16 @@ public sealed class StockFeedTests(InventoryFixture fixture)
 
 /// <summary>
 /// The most StockAvailable sends of one update (same instant) for the given SKUs under way at once: begun, neither
-/// confirmed nor failed. Other tests' updates run at the same time on the same host; they have other instants.
+/// confirmed nor failed, the first held back until a second begins. Other tests' updates run at the same time on the
+/// same host; they have other instants.
 /// </summary>
 internal sealed class StockAvailableSendsInFlight(string[] skus, DateTimeOffset since) : ISendObserver
 {
+    private static readonly TimeSpan HoldFirstSendAtMost = TimeSpan.FromSeconds(10);
+
     private readonly Dictionary<DateTimeOffset, int> current = [];
+    private readonly TaskCompletionSource secondBegun = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool holding;
     private int most;
     private int confirmed;
 
@@ -424,12 +429,26 @@ internal sealed class StockAvailableSendsInFlight(string[] skus, DateTimeOffset 
     public Task PreSend<T>(SendContext<T> context)
         where T : class
     {
-        if (Mine(context) is { } at)
+        if (Mine(context) is not { } at)
         {
-            lock (current)
+            return Task.CompletedTask;
+        }
+
+        lock (current)
+        {
+            current[at] = current.GetValueOrDefault(at) + 1;
+            most = Math.Max(most, current[at]);
+            if (most > 1)
             {
-                current[at] = current.GetValueOrDefault(at) + 1;
-                most = Math.Max(most, current[at]);
+                secondBegun.TrySetResult();
+            }
+            else if (!holding)
+            {
+                // The first send is held until a second one of its update has begun (or long enough that it would
+                // have, had they been sent together): what is observed is then whether the relay starts a send
+                // before the previous one is confirmed, not how the machine happened to schedule two quick sends.
+                holding = true;
+                return Task.WhenAny(secondBegun.Task, Task.Delay(HoldFirstSendAtMost));
             }
         }
 
