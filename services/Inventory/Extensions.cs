@@ -61,7 +61,7 @@ public static class Extensions
         builder.Services.AddSingleton<InventoryTransactions>();
         builder.Services.AddSingleton<StockFeedIngestor>();
         builder.Services.AddSingleton<FeedKeys>();
-        builder.Services.AddSingleton<HoldsLedger>();
+        builder.Services.AddSingleton<ReservationHolds>();
         builder.Services.AddSingleton<HoldBatch>();
         builder.Services.AddSingleton<HoldPlacer>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<HoldPlacer>());

@@ -12,7 +12,7 @@ namespace Brokering.Inventory.Holds;
 
 /// <summary>gRPC <c>HoldsLedger</c>: ordering's view of stock and its holds.</summary>
 internal sealed class HoldsLedgerGrpcService(
-    HoldPlacer placer, HoldsLedger ledger, OfferQuery offers, InventoryDbContext db, IOptions<InventoryOptions> options, TimeProvider time)
+    HoldPlacer placer, ReservationHolds reservationHolds, OfferQuery offers, InventoryDbContext db, IOptions<InventoryOptions> options, TimeProvider time)
     : Brokering.Contracts.Grpc.Inventory.HoldsLedger.HoldsLedgerBase
 {
     public override async Task<GetOffersResponse> GetOffers(GetOffersRequest request, ServerCallContext context)
@@ -86,7 +86,7 @@ internal sealed class HoldsLedgerGrpcService(
     public override async Task<ReleaseHoldsResponse> ReleaseHolds(ReleaseHoldsRequest request, ServerCallContext context)
     {
         var reason = string.IsNullOrWhiteSpace(request.Reason) ? "Released by the reservation." : request.Reason.Trim();
-        var released = await ledger.ReleaseAsync(
+        var released = await reservationHolds.ReleaseAsync(
             ParseReservation(request.ReservationId), reason, request.RevokeCommitsFrom?.ToDateTimeOffset(), context.CancellationToken);
         return new ReleaseHoldsResponse { Released = released };
     }
@@ -98,7 +98,7 @@ internal sealed class HoldsLedgerGrpcService(
         var holdIds = request.HoldIds.Select(id => Guid.TryParse(id, out var holdId) ? holdId : throw Invalid($"hold_ids: '{id}' is not a hold id.")).ToList();
         try
         {
-            var result = await ledger.CommitAsync(reservationId, commitBefore, holdIds, context.CancellationToken);
+            var result = await reservationHolds.CommitAsync(reservationId, commitBefore, holdIds, context.CancellationToken);
             var response = new CommitHoldsResponse { Units = result.Units, CommittedAt = Timestamp.FromDateTimeOffset(result.CommittedAt) };
             response.HoldIds.AddRange(result.HoldIds.Select(id => id.ToString()));
             return response;
@@ -141,7 +141,7 @@ internal sealed class HoldsLedgerGrpcService(
             throw Invalid($"expires_at must lie in the future and at most a year ahead (was {expiresAt:O}, now {now:O}).");
         }
 
-        var renewed = await ledger.RenewAsync(reservationId, expiresAt, context.CancellationToken);
+        var renewed = await reservationHolds.RenewAsync(reservationId, expiresAt, context.CancellationToken);
         var response = new RenewHoldsResponse { ExpiresAt = request.ExpiresAt };
         response.HoldIds.AddRange(renewed.Select(id => id.ToString()));
         return response;

@@ -21,7 +21,6 @@ public sealed class CommitRefusedException(string message, CommitRefusal refusal
     public CommitRefusal Refusal { get; } = refusal;
 }
 
-/// <summary>The result of a commit: every committed hold of the reservation.</summary>
 /// <summary>What a commit of a reservation's holds committed.</summary>
 /// <param name="HoldIds">Every committed hold named (or, with none named, of the reservation), by id.</param>
 /// <param name="Units">Their units in all.</param>
@@ -29,14 +28,15 @@ public sealed class CommitRefusedException(string message, CommitRefusal refusal
 public sealed record CommitHoldsResult(IReadOnlyList<Guid> HoldIds, long Units, DateTimeOffset CommittedAt);
 
 /// <summary>
-/// Releases and commits a reservation's holds. Both are idempotent. Each is two round trips on a bare connection: the
-/// reservation's holds locked (not a hot row: another reservation's commit does not wait on them), then, in one batch,
+/// Releases, commits and renews a reservation's holds (the gRPC service <c>HoldsLedger</c> places them with
+/// <see cref="HoldPlacer"/> and settles them here). Release and commit are idempotent; each is two round trips on a
+/// bare connection: the reservation's holds locked (not a hot row: another reservation's commit does not wait on them), then, in one batch,
 /// the holds' new status, the outbox rows, the stock levels' change and the COMMIT. A level is a hot row (every hold of a
 /// popular SKU at one distributor moves it), so it is locked for that last batch only, not across client round trips:
 /// under a burst the process that holds it may wait for a core between statements, and every other commit, release and
 /// hold batch of that SKU would wait with it.
 /// </summary>
-internal sealed class HoldsLedger(InventoryTransactions transactions)
+internal sealed class ReservationHolds(InventoryTransactions transactions)
 {
     private sealed record HoldRow(
         Guid Id, string Status, string DistributorId, string Sku, string Warehouse, long Quantity, DateTimeOffset ExpiresAt, DateTimeOffset? ClosedAt,
