@@ -262,7 +262,9 @@ public static class TestInfrastructure
         var published = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var exchange in document.RootElement.EnumerateArray())
         {
-            if (exchange.TryGetProperty("message_stats", out var stats) && stats.TryGetProperty("publish_in", out var count))
+            // An exchange nothing was published into yet may carry "message_stats": [] rather than an object.
+            if (exchange.TryGetProperty("message_stats", out var stats) && stats.ValueKind == System.Text.Json.JsonValueKind.Object
+                && stats.TryGetProperty("publish_in", out var count))
             {
                 published[exchange.GetProperty("name").GetString() ?? string.Empty] = count.GetInt64();
             }
