@@ -52,13 +52,6 @@ public sealed class BrokerAddress
         return node.IsDefaultPort || node.Port < 0 ? 5672 : node.Port;
     }
 
-    /// <summary>A single broker's address.</summary>
-    public static BrokerAddress Of(Uri broker)
-    {
-        ArgumentNullException.ThrowIfNull(broker);
-        return Parse(broker.ToString(), "broker");
-    }
-
     /// <summary>
     /// Reads <paramref name="text"/>; a malformed one throws naming <paramref name="setting"/>, so a service that is
     /// misconfigured says which setting at start instead of failing its first connection.
