@@ -3,8 +3,10 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Brokering.Contracts.Grpc.Inventory;
+using Brokering.Inventory.DistributorWebhooks;
 using Brokering.Testing;
 using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
 using static Brokering.Inventory.Tests.InventoryFixture;
 
 namespace Brokering.Inventory.Tests;
@@ -59,6 +61,41 @@ public sealed class DistributorWebhookTests(InventoryFixture fixture)
         var log = await SettledLogAsync(mine, subscription.Id, count: 3);
         log.Select(d => (d.GetProperty("eventId").GetString(), d.GetProperty("status").GetString(), d.GetProperty("attempts").GetInt32()))
             .ShouldBe(received.AsEnumerable().Reverse().Select(r => ((string?)r.Id, (string?)"Delivered", 1)), "the log, newest first, shows each event delivered at the first attempt");
+    }
+
+    [Fact]
+    public async Task A_subscription_made_while_the_recorder_remembers_there_are_none_gets_the_next_event_once_its_create_is_answered()
+    {
+        // A system of its own: the fixture's database holds other tests' subscriptions, and this is about a replica that
+        // has just found none and remembers it.
+        var database = await TestInfrastructure.CreateDatabaseAsync("inventory_first_webhook");
+        var virtualHost = await TestInfrastructure.CreateVirtualHostAsync("inventory-first-webhook");
+        try
+        {
+            await using var host = await InventoryHost.StartAsync(database, virtualHost);
+            await using var receiver = await new WebhookReceiver().StartAsync();
+            var mine = await fixture.NewDistributorAsync(host);
+            await fixture.SnapshotAsync(host, mine, 1, new Stock(A800, "SG1", 50));
+            using (var scope = host.Services.CreateScope())
+            {
+                var presence = scope.ServiceProvider.GetRequiredService<SubscriptionPresence>();
+                (await presence.AnyAsync(scope.ServiceProvider.GetRequiredService<DistributorWebhooksDbContext>(), Cancel))
+                    .ShouldBeFalse("the recorder now remembers that nobody subscribes");
+            }
+
+            var subscription = await SubscribeAsync(mine, receiver.Url, AllEvents, host);
+            var reservation = Guid.NewGuid();
+            await host.PlaceInFullAsync(reservation, "acme-servers", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 2));
+
+            var placed = (await AcceptedAsync(receiver, reservation, count: 1)).Single();
+            placed.Type.ShouldBe("holds.placed", "an event recorded after the create answer reaches the subscription, whatever a replica remembered");
+            placed.SignatureVerifies(subscription.Secret).ShouldBeTrue();
+        }
+        finally
+        {
+            await TestInfrastructure.DropDatabaseAsync(database);
+            await TestInfrastructure.DeleteVirtualHostAsync(virtualHost);
+        }
     }
 
     [Fact]
@@ -307,9 +344,9 @@ public sealed class DistributorWebhookTests(InventoryFixture fixture)
         (await badLimit.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("errors").EnumerateObject().Select(e => e.Name).Order().ShouldBe(["before", "limit"]);
     }
 
-    private async Task<Created> SubscribeAsync(string distributor, string url, string[] eventTypes)
+    private async Task<Created> SubscribeAsync(string distributor, string url, string[] eventTypes, InventoryHost? host = null)
     {
-        using var response = await SendAsync(distributor, HttpMethod.Post, Subscriptions, JsonContent.Create(new { url, eventTypes }));
+        using var response = await SendAsync(distributor, HttpMethod.Post, Subscriptions, JsonContent.Create(new { url, eventTypes }), host);
         response.StatusCode.ShouldBe(HttpStatusCode.Created, await response.Content.ReadAsStringAsync(Cancel));
         var created = await response.Content.ReadFromJsonAsync<JsonElement>(Cancel);
         return new Created(created.GetProperty("subscription").GetProperty("id").GetGuid(), created.GetProperty("secret").GetString()!);
@@ -347,11 +384,11 @@ public sealed class DistributorWebhookTests(InventoryFixture fixture)
         delivery.Data.TryGetProperty("holds", out var holds) ? holds.EnumerateArray().Select(h => h.GetProperty("holdId").GetString()!)
         : delivery.Data.GetProperty("lines").EnumerateArray().Select(l => l.GetProperty("holdId").GetString()!);
 
-    private async Task<HttpResponseMessage> SendAsync(string distributor, HttpMethod method, string path, HttpContent? content = null)
+    private async Task<HttpResponseMessage> SendAsync(string distributor, HttpMethod method, string path, HttpContent? content = null, InventoryHost? host = null)
     {
         using var request = new HttpRequestMessage(method, path) { Content = content };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", TestTokens.Distributor(distributor));
-        return await fixture.A.Http.SendAsync(request, Cancel);
+        return await (host ?? fixture.A).Http.SendAsync(request, Cancel);
     }
 
     /// <summary>The first <paramref name="count"/> deliveries of the reservation the receiver accepted, in arrival order.</summary>

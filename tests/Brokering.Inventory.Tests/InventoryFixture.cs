@@ -71,10 +71,10 @@ public sealed class InventoryFixture : IAsyncLifetime
             new Dictionary<string, string>(settings) { ["Inventory:SweepExpiredHolds"] = "false" }, services);
 
     /// <summary>Registers a distributor of the test's own and returns its id.</summary>
-    public async Task<string> NewDistributorAsync()
+    public async Task<string> NewDistributorAsync(InventoryHost? host = null)
     {
         var id = $"t-{Guid.NewGuid():N}"[..20];
-        using var response = await A.Http.PostAsJsonAsync("/v1/distributors", new { id, name = $"Test distributor {id}" });
+        using var response = await (host ?? A).Http.PostAsJsonAsync("/v1/distributors", new { id, name = $"Test distributor {id}" });
         response.EnsureSuccessStatusCode();
         return id;
     }
@@ -97,7 +97,11 @@ public sealed class InventoryFixture : IAsyncLifetime
         (host ?? A).Http.PostAsJsonAsync($"/v1/distributors/{distributorId}/stock-feed", body, Json);
 
     /// <summary>Posts a snapshot through REST and returns the result (which must be a success).</summary>
-    public async Task<StockUpdateResponse> SnapshotAsync(string distributorId, long sequence, params Stock[] items)
+    public Task<StockUpdateResponse> SnapshotAsync(string distributorId, long sequence, params Stock[] items) =>
+        SnapshotAsync(A, distributorId, sequence, items);
+
+    /// <summary>Posts a snapshot through <paramref name="host"/>'s REST API and returns the result (which must be a success).</summary>
+    public async Task<StockUpdateResponse> SnapshotAsync(InventoryHost host, string distributorId, long sequence, params Stock[] items)
     {
         using var response = await PostFeedAsync(distributorId, new
         {
@@ -114,7 +118,7 @@ public sealed class InventoryFixture : IAsyncLifetime
                 leadTimeDays = 2,
                 minimumOrderQuantity = i.Moq,
             }),
-        });
+        }, host);
         response.EnsureSuccessStatusCode();
         return (await response.Content.ReadFromJsonAsync<StockUpdateResponse>(Json))!;
     }

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Brokering.Webhooks;
 
@@ -45,6 +46,13 @@ public sealed class WebhookSubscriptionsApiDefinition<TContext, TRequest, TView,
 
     /// <summary>Where a new subscription's deliveries start, for a service that makes them from a feed; null for "from now on".</summary>
     public Func<TContext, string, CancellationToken, Task<(long Order, long Position)>>? StartingPoint { get; init; }
+
+    /// <summary>
+    /// How long after its commit a new subscription may still go unseen by the service's recorders (which remember for
+    /// that long that no subscription exists, rather than ask for every event). The create answer waits that long, so
+    /// every event recorded after the answer reaches the subscription. Zero (the default) for a service that always asks.
+    /// </summary>
+    public TimeSpan TakesEffectWithin { get; init; }
 
     /// <summary>The summary of the create operation: which events can be subscribed to.</summary>
     public required string CreateSummary { get; init; }
@@ -126,7 +134,13 @@ public static class WebhookSubscriptionsApi
                 return TypedResults.ValidationProblem(errors);
             }
 
-            return await log.CreateAsync(api.Tenant(http), valid, cancellationToken, api.StartingPoint) switch
+            var creation = await log.CreateAsync(api.Tenant(http), valid, cancellationToken, api.StartingPoint);
+            if (creation is WebhookDeliveryLog<TContext>.Creation.Created && api.TakesEffectWithin > TimeSpan.Zero)
+            {
+                await Task.Delay(api.TakesEffectWithin, http.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System, cancellationToken);
+            }
+
+            return creation switch
             {
                 WebhookDeliveryLog<TContext>.Creation.Created created => TypedResults.Created(
                     $"{api.Route}/{created.Subscription.Id}", api.Created(api.View(created.Subscription), created.Subscription.Secret)),

@@ -28,7 +28,7 @@ namespace Brokering.Inventory.DistributorWebhooks;
 /// <c>holds.released</c> and <c>order.revoked</c>) may be recorded either way round when two replicas take them.
 /// </para>
 /// </remarks>
-public sealed class DistributorWebhookRecorder(DistributorWebhooksDbContext db, TimeProvider clock) :
+public sealed class DistributorWebhookRecorder(DistributorWebhooksDbContext db, SubscriptionPresence subscriptions, TimeProvider clock) :
     IConsumer<HoldsPlaced>, IConsumer<HoldsCommitted>, IConsumer<HoldsReleased>, IConsumer<HoldsExpired>,
     IConsumer<DistributorOrderPlaced>, IConsumer<DistributorOrderRevoked>
 {
@@ -90,8 +90,8 @@ public sealed class DistributorWebhookRecorder(DistributorWebhooksDbContext db, 
         Guid reservationId, IReadOnlyList<Guid>? holdIds, Func<IReadOnlyList<HoldRow>, IReadOnlyList<Delivery>>? events, CancellationToken cancellationToken)
     {
         // Every hold event of every reservation comes here: while no distributor has a subscription (a subscription gets
-        // only what is recorded after it is made), one indexed probe answers it instead of a read of the ledger.
-        if (!await db.Set<WebhookSubscription>().AnyAsync(cancellationToken))
+        // only what is recorded after its create answer), a remembered answer saves the read of the ledger.
+        if (!await subscriptions.AnyAsync(db, cancellationToken))
         {
             return;
         }

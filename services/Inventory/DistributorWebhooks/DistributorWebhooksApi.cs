@@ -18,7 +18,7 @@ public sealed record DistributorSubscriptionRequest(string? Url, List<string?>? 
 /// <param name="PausedBecause">Why it is paused; null while active.</param>
 /// <param name="PausedAt">When it was paused.</param>
 /// <param name="ConsecutiveFailures">Failed attempts since the last success.</param>
-/// <param name="CreatedAt">When it was made; it receives the events recorded from then on.</param>
+/// <param name="CreatedAt">When it was made; it receives the events recorded from the create answer on (given about a second later).</param>
 public sealed record DistributorSubscriptionView(
     Guid Id, string Url, IReadOnlyList<string> EventTypes, string? Description, string State, string? PausedBecause, DateTimeOffset? PausedAt,
     int ConsecutiveFailures, DateTimeOffset CreatedAt)
@@ -52,10 +52,12 @@ internal static class DistributorWebhooksApi
             Tenant = Caller,
             Validate = (request, services) => Validate(request, services.GetRequiredService<WebhookRequestRules>()),
             CreateSummary = "Subscribes an HTTPS endpoint to events about the caller's own stock: holds placed, committed, released, expired, and order notices.",
-            CreateDescription = "201 with the subscription and its signing secret, shown this once. Deliveries are signed the Standard Webhooks way "
+            CreateDescription = "201 with the subscription and its signing secret, shown this once, given once the subscription is in effect on "
+                + "every replica (about a second): every event recorded after the answer is delivered to it. Deliveries are signed the Standard Webhooks way "
                 + "(webhook-id, webhook-timestamp, webhook-signature: v1,HMAC-SHA256 of id.timestamp.body), retried with back-off, sent in order "
                 + "per reservation, and the subscription is paused after repeated failures. 400 names each bad field (an endpoint that is not "
                 + "https, or on a private, loopback or link-local address, is refused); 409 when the distributor has as many subscriptions as it may.",
+            TakesEffectWithin = SubscriptionPresence.Staleness,
             View = DistributorSubscriptionView.Of,
             Created = (view, secret) => new DistributorSubscriptionCreated(view, secret),
             List = views => new DistributorSubscriptionList(views),
@@ -91,6 +93,7 @@ internal static class DistributorWebhooksExtensions
             ?? throw new InvalidOperationException("ConnectionStrings:Database is not configured.");
         builder.Services.AddDbContext<DistributorWebhooksDbContext>(options => DistributorWebhooksDbContext.Configure(options, connectionString));
         builder.AddWebhookDelivery<DistributorWebhooksDbContext>();
+        builder.Services.AddSingleton<SubscriptionPresence>();
         return builder;
     }
 }
