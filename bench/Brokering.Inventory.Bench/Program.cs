@@ -1,3 +1,5 @@
+extern alias contracts;
+
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
@@ -10,6 +12,8 @@ using Grpc.Net.Client;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Npgsql;
+using HoldsLedgerClient = contracts::Brokering.Contracts.Grpc.Inventory.HoldsLedger.HoldsLedgerClient;
+using StockFeedsClient = contracts::Brokering.Contracts.Grpc.Inventory.StockFeeds.StockFeedsClient;
 
 namespace Brokering.Inventory.Bench;
 
@@ -65,8 +69,8 @@ internal static class BenchProgram
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
             http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", TestTokens.Operator());
             using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
-            var ledger = new HoldsLedger.HoldsLedgerClient(channel);
-            var feeds = new Brokering.Contracts.Grpc.Inventory.StockFeeds.StockFeedsClient(channel);
+            var ledger = new HoldsLedgerClient(channel);
+            var feeds = new StockFeedsClient(channel);
             (await http.PostAsJsonAsync("/v1/distributors", new { id = "bench", name = "Bench" })).EnsureSuccessStatusCode();
             (await http.PostAsJsonAsync("/v1/distributors", new { id = "bench-feed", name = "Bench feed" })).EnsureSuccessStatusCode();
 
@@ -289,7 +293,7 @@ internal static class BenchProgram
         units == 0 ? "n/a" : ((Cpu() - cpuBefore).TotalMicroseconds / units).ToString("N0", CultureInfo.InvariantCulture);
 
     private static async Task<(double Rate, double P50, double P99, long Count)> HoldsAsync(
-        HoldsLedger.HoldsLedgerClient ledger, int clients, TimeSpan duration, Func<Random, (string Sku, string Warehouse)> pick)
+        HoldsLedgerClient ledger, int clients, TimeSpan duration, Func<Random, (string Sku, string Warehouse)> pick)
     {
         var latencies = new List<double>[clients];
         var stop = Stopwatch.StartNew();
@@ -347,7 +351,7 @@ internal static class BenchProgram
         return match.Success ? double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : double.NaN;
     }
 
-    private static async Task<(double ItemsPerSecond, double UpdatesPerSecond, long Items)> IngestAsync(Brokering.Contracts.Grpc.Inventory.StockFeeds.StockFeedsClient feeds, string[] skus, TimeSpan duration)
+    private static async Task<(double ItemsPerSecond, double UpdatesPerSecond, long Items)> IngestAsync(StockFeedsClient feeds, string[] skus, TimeSpan duration)
     {
         var sequence = 0L;
         long items = 0;

@@ -1,3 +1,5 @@
+extern alias contracts;
+
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -14,6 +16,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Brokering.ServiceDefaults.Security;
 using Grpc.Core;
+using HoldsLedgerClient = contracts::Brokering.Contracts.Grpc.Inventory.HoldsLedger.HoldsLedgerClient;
+using StockFeedsClient = contracts::Brokering.Contracts.Grpc.Inventory.StockFeeds.StockFeedsClient;
 
 [assembly: AssemblyFixture(typeof(Brokering.Inventory.Tests.InventoryFixture))]
 
@@ -220,9 +224,9 @@ public sealed partial class InventoryHost : WebApplicationFactory<Program>
 
     public GrpcChannel FeedChannel { get; private set; } = null!;
 
-    public HoldsLedger.HoldsLedgerClient Ledger { get; private set; } = null!;
+    public HoldsLedgerClient Ledger { get; private set; } = null!;
 
-    public Brokering.Contracts.Grpc.Inventory.StockFeeds.StockFeedsClient Feeds { get; private set; } = null!;
+    public StockFeedsClient Feeds { get; private set; } = null!;
 
     /// <summary>Starts a replica; <paramref name="settings"/> override configuration, <paramref name="services"/> adds test services.</summary>
     public static async Task<InventoryHost> StartAsync(
@@ -235,8 +239,8 @@ public sealed partial class InventoryHost : WebApplicationFactory<Program>
         // distributor's own token per call (AsDistributor), on a channel without credentials of its own.
         host.Channel = TestServiceHost.ServiceChannel(host.Server);
         host.FeedChannel = GrpcChannel.ForAddress(host.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = host.Server.CreateHandler() });
-        host.Ledger = new HoldsLedger.HoldsLedgerClient(host.Channel);
-        host.Feeds = new Brokering.Contracts.Grpc.Inventory.StockFeeds.StockFeedsClient(host.FeedChannel);
+        host.Ledger = new HoldsLedgerClient(host.Channel);
+        host.Feeds = new StockFeedsClient(host.FeedChannel);
         using var ready = await host.Http.GetAsync("/health/ready");
         ready.EnsureSuccessStatusCode();
         return host;

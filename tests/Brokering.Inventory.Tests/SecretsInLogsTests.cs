@@ -1,3 +1,5 @@
+extern alias contracts;
+
 using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -12,6 +14,7 @@ using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using HoldsLedgerClient = contracts::Brokering.Contracts.Grpc.Inventory.HoldsLedger.HoldsLedgerClient;
 
 namespace Brokering.Inventory.Tests;
 
@@ -72,7 +75,7 @@ public sealed class SecretsInLogsTests
                 await SendAsync(HttpMethod.Get, "/v1/distributors/arrow", issuedToken);
 
                 using var channel = GrpcChannel.ForAddress(factory.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = factory.Server.CreateHandler() });
-                var ledger = new HoldsLedger.HoldsLedgerClient(channel);
+                var ledger = new HoldsLedgerClient(channel);
                 foreach (var token in new[] { service, forged, garbage })
                 {
                     try

@@ -1,3 +1,5 @@
+extern alias contracts;
+
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -14,6 +16,7 @@ using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Protocols;
 using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Microsoft.IdentityModel.Tokens;
+using HoldsLedgerClient = contracts::Brokering.Contracts.Grpc.Inventory.HoldsLedger.HoldsLedgerClient;
 
 namespace Brokering.Inventory.Tests;
 
@@ -67,7 +70,7 @@ public sealed class TokenValidationTests(InventoryFixture fixture)
     {
         var token = ServiceToken("ordering");
         using var channel = GrpcChannel.ForAddress(fixture.A.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = fixture.A.Server.CreateHandler() });
-        var ledger = new HoldsLedger.HoldsLedgerClient(channel);
+        var ledger = new HoldsLedgerClient(channel);
 
         var offers = await ledger.GetOffersAsync(new GetOffersRequest { Sku = "NVIDIA-H20", Quantity = 1 },
             new Metadata { { "authorization", $"Bearer {token}" } }, cancellationToken: TestContext.Current.CancellationToken);

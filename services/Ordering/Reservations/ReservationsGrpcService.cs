@@ -16,7 +16,7 @@ using GrpcConfirmation = Brokering.Contracts.Grpc.Ordering.Confirmation;
 namespace Brokering.Ordering.Reservations;
 
 /// <summary>The buyers' gRPC API, <c>brokering.ordering.v1.Reservations</c>: the same desk as REST.</summary>
-public sealed class ReservationsGrpcService(
+internal sealed class ReservationsGrpcService(
     ReservationDesk desk,
     ReservationChangeFeed feed,
     ReservationList list,

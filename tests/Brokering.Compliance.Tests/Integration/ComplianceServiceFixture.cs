@@ -1,3 +1,5 @@
+extern alias contracts;
+
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -7,6 +9,7 @@ using Grpc.Net.Client;
 using MassTransit;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Api = Brokering.Contracts.Grpc.Compliance;
+using ComplianceClient = contracts::Brokering.Contracts.Grpc.Compliance.Compliance.ComplianceClient;
 
 namespace Brokering.Compliance.Tests.Integration;
 
@@ -25,7 +28,7 @@ public sealed class ComplianceServiceFixture : IAsyncLifetime
 
     public HttpClient Http { get; private set; } = null!;
 
-    public Api.Compliance.ComplianceClient Grpc { get; private set; } = null!;
+    public ComplianceClient Grpc { get; private set; } = null!;
 
     public IServiceProvider Services => factory!.Services;
 
@@ -43,7 +46,7 @@ public sealed class ComplianceServiceFixture : IAsyncLifetime
         Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer",
             TestTokens.For("officer", null, BrokeringRoles.ComplianceOfficer, BrokeringRoles.Ops));
         channel = TestServiceHost.ServiceChannel(factory.Server);
-        Grpc = new Api.Compliance.ComplianceClient(channel);
+        Grpc = new ComplianceClient(channel);
     }
 
     /// <summary>
