@@ -54,6 +54,9 @@ public static class Extensions
         if (feeds is not null)
         {
             builder.AddFeedBus(feeds);
+            // After the feed bus, so its hosted service has started the bus before the queues are connected to it.
+            builder.Services.AddSingleton<DistributorFeedQueues>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<DistributorFeedQueues>());
             builder.Services.AddSingleton(sp => new DistributorOrderQueues(feeds, sp.GetRequiredService<ILogger<DistributorOrderQueues>>()));
         }
 

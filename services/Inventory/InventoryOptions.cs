@@ -33,6 +33,12 @@ public sealed class InventoryOptions
     public int FeedDeliveryLimit { get; set; } = 5;
 
     /// <summary>
+    /// How often a replica looks for distributors registered through another replica, to consume their own feed queues
+    /// too (the replica that registers one consumes its queue at once). Until then that queue has fewer consumers, not none.
+    /// </summary>
+    public TimeSpan FeedQueueRescanInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// Whether this replica expires lapsed holds. Every replica does by default, sharing the work (SKIP LOCKED). A replica
     /// attached to another broker virtual host than the rest must not: the HoldsExpired it publishes would go to that
     /// virtual host, where the saga and distributors of the others never hear of it.

@@ -66,15 +66,15 @@ internal static class AmqpFeed
         }
     }
 
-    /// <summary>The messages of <c>stock-feed_error</c> whose payload contains the marker, with their fault reason (left in the queue).</summary>
-    public static async Task<List<(string Payload, string Reason)>> ErrorQueueAsync(Uri virtualHost, string marker)
+    /// <summary>The messages of <paramref name="errorQueue"/> whose payload contains the marker, with their fault reason (left in the queue).</summary>
+    public static async Task<List<(string Payload, string Reason)>> ErrorQueueAsync(Uri virtualHost, string marker, string errorQueue = "stock-feed_error")
     {
         var vhost = Uri.EscapeDataString(Uri.UnescapeDataString(virtualHost.AbsolutePath.TrimStart('/')));
         var management = (await Brokering.Testing.TestInfrastructure.GetSettingsAsync()).RabbitMqManagementUri;
         using var http = new HttpClient { BaseAddress = new UriBuilder(management) { UserName = string.Empty, Password = string.Empty, Path = "/" }.Uri };
         var credentials = Encoding.UTF8.GetBytes(Uri.UnescapeDataString(management.UserInfo));
         http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String(credentials));
-        using var response = await http.PostAsJsonAsync($"api/queues/{vhost}/stock-feed_error/get", new { count = 1000, ackmode = "ack_requeue_true", encoding = "auto" });
+        using var response = await http.PostAsJsonAsync($"api/queues/{vhost}/{Uri.EscapeDataString(errorQueue)}/get", new { count = 1000, ackmode = "ack_requeue_true", encoding = "auto" });
         if (!response.IsSuccessStatusCode)
         {
             return [];

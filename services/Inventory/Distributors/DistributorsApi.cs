@@ -127,6 +127,13 @@ internal static partial class DistributorsApi
             await orderQueues.DeclareAsync(id, cancellationToken);
         }
 
+        if (distributor.Name == name && services.GetService<Brokering.Inventory.StockFeeds.DistributorFeedQueues>() is { } feedQueues)
+        {
+            // Likewise its own feed queue is read before it is told it is registered, so its first update is not refused
+            // for want of a queue; the other replicas pick it up within Inventory:FeedQueueRescanInterval.
+            await feedQueues.ConnectAsync(id, cancellationToken);
+        }
+
         if (inserted == 1)
         {
             return TypedResults.Created($"/v1/distributors/{id}", view);

@@ -38,6 +38,9 @@ public enum FeedRefusal
 
     /// <summary>The message was delivered <see cref="InventoryOptions.FeedDeliveryLimit"/> times without being settled.</summary>
     DeliveryLimit,
+
+    /// <summary>The message names another distributor than the one whose own queue it arrived on.</summary>
+    OtherDistributorsQueue,
 }
 
 /// <summary>
@@ -73,6 +76,9 @@ internal sealed class StockFeedConsumer(
                 FeedRefusal.Undated => $"The message has no {FeedSignature.SignedAtHeader} header with an RFC 3339 time.",
                 FeedRefusal.Stale => $"{FeedSignature.SignedAtHeader} is more than {options.Value.FeedSignatureMaxAge} from now.",
                 FeedRefusal.DeliveryLimit => $"The message was delivered {options.Value.FeedDeliveryLimit} times without being settled.",
+                FeedRefusal.OtherDistributorsQueue =>
+                    $"It arrived on distributor '{DistributorFeedQueues.DistributorOf(context.ReceiveContext.InputAddress)}''s own queue; "
+                    + $"distributor '{distributorId}' publishes to {DistributorFeedQueues.QueueOf(distributorId ?? string.Empty)}.",
                 _ => $"The {FeedSignature.Header} is not distributor '{distributorId}''s signature over {FeedSignature.SignedAtHeader} and this body.",
             };
             logger.LogWarning("Stock update of {DistributorId} via amqp refused ({Reason}): {Explanation}", distributorId, reason, explanation);
@@ -129,6 +135,13 @@ internal sealed class StockFeedConsumer(
         if (string.IsNullOrEmpty(distributorId) || distributorId.Length > 64)
         {
             return (FeedRefusal.UnknownDistributor, distributorId);
+        }
+
+        // A distributor's own queue is bounded for it alone: whatever else arrives there, even signed, is not its feed.
+        if (DistributorFeedQueues.DistributorOf(context.ReceiveContext.InputAddress) is { } queueOwner
+            && !string.Equals(queueOwner, distributorId, StringComparison.Ordinal))
+        {
+            return (FeedRefusal.OtherDistributorsQueue, distributorId);
         }
 
         var registered = await feedKeys.FindAsync(distributorId, db, context.CancellationToken);
