@@ -54,8 +54,7 @@ public static class Extensions
         if (feeds is not null)
         {
             builder.AddFeedBus(feeds);
-            // After the feed bus, so its hosted service has started the bus before the queues are connected to it.
-            builder.Services.AddSingleton<DistributorFeedQueues>();
+            builder.Services.AddSingleton(sp => ActivatorUtilities.CreateInstance<DistributorFeedQueues>(sp, feeds));
             builder.Services.AddHostedService(sp => sp.GetRequiredService<DistributorFeedQueues>());
             builder.Services.AddSingleton(sp => new DistributorOrderQueues(feeds, sp.GetRequiredService<ILogger<DistributorOrderQueues>>()));
         }
@@ -63,6 +62,7 @@ public static class Extensions
         builder.Services.AddSingleton<InventoryMetrics>();
         builder.Services.AddSingleton<InventoryTransactions>();
         builder.Services.AddSingleton<StockFeedIngestor>();
+        builder.Services.AddSingleton<StockFeedReceiver>();
         builder.Services.AddSingleton<FeedKeys>();
         builder.Services.AddSingleton<ReservationHolds>();
         builder.Services.AddSingleton<HoldBatch>();

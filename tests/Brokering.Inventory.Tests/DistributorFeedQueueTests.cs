@@ -11,21 +11,24 @@ using RabbitMQ.Client.Exceptions;
 namespace Brokering.Inventory.Tests;
 
 /// <summary>
-/// Issue #15, hostile tenants on the AMQP feed: each distributor publishes to its own queue
+/// Issue #15, hostile tenants on the AMQP feed: each distributor with a feed key publishes to its own queue
 /// <c>stock-feed.{id}.updates</c> through the <c>stock-feeds</c> topic exchange, with its own account
 /// (<c>deploy/local/rabbitmq-distributor.sh</c>), which may use its own id as routing key and nothing else; inventory
-/// reads every such queue. The replica has its own database (it consumes the queue of every distributor registered
-/// there) and runs on the local recipe's accounts, with small queue bounds so a flood reaches them quickly.
+/// reads every such queue on one channel. The replica has its own database and runs on the local recipe's accounts,
+/// with small queue bounds so a flood reaches them quickly.
 /// </summary>
 public sealed class DistributorFeedQueueTests : IAsyncLifetime
 {
     private const string Sku = "NVIDIA-L40S";
     private const int MaxLength = 20;
+    private const int RegisteredWithoutFeed = 600;
 
     private readonly List<string> accounts = [];
     private string database = null!;
     private Uri internalVhost = null!;
     private Uri feedsVhost = null!;
+    private Uri inventoryFeeds = null!;
+    private Uri inventoryAccount = null!;
     private InventoryHost inventory = null!;
 
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
@@ -34,16 +37,18 @@ public sealed class DistributorFeedQueueTests : IAsyncLifetime
     {
         database = await TestInfrastructure.CreateDatabaseAsync("inventory_feed_queues");
         internalVhost = await TestInfrastructure.CreateVirtualHostAsync("inventory-feeds-internal");
-        Uri inventoryFeeds;
         (feedsVhost, _, inventoryFeeds) = await FeedsRecipe.CreateAsync("brokering-feeds-tenants",
             new Dictionary<string, string> { ["BROKERING_FEED_QUEUE_MAX_LENGTH"] = $"{MaxLength}" });
-        var account = (await FeedsRecipe.ServiceAccountsAsync(internalVhost))["inventory"];
-        inventory = await InventoryHost.StartAsync(database, account, new Dictionary<string, string>
+        inventoryAccount = (await FeedsRecipe.ServiceAccountsAsync(internalVhost))["inventory"];
+        inventory = await StartInventoryAsync(TimeSpan.FromSeconds(1));
+    }
+
+    private Task<InventoryHost> StartInventoryAsync(TimeSpan rescanInterval) =>
+        InventoryHost.StartAsync(database, inventoryAccount, new Dictionary<string, string>
         {
             ["ConnectionStrings:RabbitMqFeeds"] = inventoryFeeds.ToString(),
-            ["Inventory:FeedQueueRescanInterval"] = "00:00:01",
+            ["Inventory:FeedQueueRescanInterval"] = rescanInterval.ToString(),
         });
-    }
 
     public async ValueTask DisposeAsync()
     {
@@ -110,9 +115,14 @@ public sealed class DistributorFeedQueueTests : IAsyncLifetime
 
     [Theory]
     [InlineData("the other's routing key on stock-feeds")]
+    [InlineData("its own routing key with more after it on stock-feeds")]
     [InlineData("the other's queue name on the default exchange")]
-    [InlineData("the exchange named after the other's queue")]
-    public async Task A_distributors_account_is_refused_publishing_into_another_distributors_feed_queue(string way)
+    [InlineData("an exchange named after the other's queue")]
+    [InlineData("the other's error queue on the default exchange")]
+    [InlineData("the shared stock-feed exchange")]
+    [InlineData("the distributor-orders exchange")]
+    [InlineData("amq.topic")]
+    public async Task A_distributors_account_is_refused_publishing_anywhere_but_its_own_routing_key_on_stock_feeds(string way)
     {
         var mine = await RegisterAsync();
         var other = await RegisterAsync();
@@ -120,8 +130,13 @@ public sealed class DistributorFeedQueueTests : IAsyncLifetime
         var (exchange, routingKey) = way switch
         {
             "the other's routing key on stock-feeds" => (DistributorFeedQueues.Exchange, other.Id),
+            "its own routing key with more after it on stock-feeds" => (DistributorFeedQueues.Exchange, $"{mine.Id}.{other.Id}"),
             "the other's queue name on the default exchange" => ("", DistributorFeedQueues.QueueOf(other.Id)),
-            _ => (DistributorFeedQueues.QueueOf(other.Id), other.Id),
+            "an exchange named after the other's queue" => (DistributorFeedQueues.QueueOf(other.Id), other.Id),
+            "the other's error queue on the default exchange" => ("", DistributorFeedQueues.QueueOf(other.Id) + "_error"),
+            "the shared stock-feed exchange" => ("stock-feed", ""),
+            "the distributor-orders exchange" => ("distributor-orders", other.Id),
+            _ => ("amq.topic", other.Id),
         };
 
         await using var connection = await FeedsRecipe.ConnectAsync(mine.Account);
@@ -140,7 +155,22 @@ public sealed class DistributorFeedQueueTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_distributor_registered_while_inventory_runs_has_its_own_feed_read_without_a_restart()
+    public async Task Registering_a_distributor_without_a_feed_key_declares_no_feed_queue_for_it()
+    {
+        var id = NewId();
+        using (var response = await inventory.Http.PostAsJsonAsync("/v1/distributors", new { id, name = $"Test distributor {id}" }, Cancel))
+        {
+            response.EnsureSuccessStatusCode();
+        }
+
+        // Long enough for the replica's rescans (every second here) to have found it, were it a candidate.
+        await Task.Delay(TimeSpan.FromSeconds(3), Cancel);
+
+        (await TestInfrastructure.QueueExistsAsync(feedsVhost, DistributorFeedQueues.QueueOf(id), Cancel)).ShouldBeFalse();
+    }
+
+    [Fact]
+    public async Task A_distributor_whose_feed_key_is_set_while_inventory_runs_can_publish_as_soon_as_the_call_returns_and_has_its_update_read()
     {
         var registered = await RegisterAsync();
         var body = Snapshot(registered.Id, 1, 23);
@@ -152,22 +182,16 @@ public sealed class DistributorFeedQueueTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_distributor_registered_through_another_replica_has_its_own_feed_read_within_the_rescan_interval()
+    public async Task A_distributor_whose_feed_key_was_set_through_another_replica_has_its_own_feed_read_within_the_rescan_interval()
     {
         var id = NewId();
-        // As another replica's registration writes it: this replica serves no request for it.
-        await using (var connection = new Npgsql.NpgsqlConnection(database))
-        {
-            await connection.OpenAsync(Cancel);
-            await using var insert = new Npgsql.NpgsqlCommand(
-                "INSERT INTO distributors (id, name, last_sequence, gap_open, created_at) VALUES (@id, @id, 0, false, now())", connection);
-            insert.Parameters.AddWithValue("id", id);
-            await insert.ExecuteNonQueryAsync(Cancel);
-        }
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        // As another replica's registration and PUT feed-key write them: this replica serves no request for it.
+        await InsertDistributorsAsync([id], key);
 
         await Eventually.Until(() => TestInfrastructure.QueueExistsAsync(feedsVhost, DistributorFeedQueues.QueueOf(id), Cancel),
             $"{DistributorFeedQueues.QueueOf(id)} to be declared", TimeSpan.FromSeconds(30));
-        var (account, key) = await AccountAndKeyAsync(id);
+        var account = await AccountAsync(id);
         var body = Snapshot(id, 1, 29);
         await PublishAsync(account, id, body, AmqpFeed.Sign(key, body));
 
@@ -193,7 +217,53 @@ public sealed class DistributorFeedQueueTests : IAsyncLifetime
         (await distributor.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("lastSequence").GetInt64().ShouldBe(0);
     }
 
+    [Fact]
+    public async Task Inventory_restarting_among_many_distributors_without_an_amqp_feed_consumes_only_the_keyed_ones_and_applies_their_updates()
+    {
+        await inventory.DisposeAsync();
+        var withoutFeed = Enumerable.Range(0, RegisteredWithoutFeed).Select(_ => NewId()).ToList();
+        await InsertDistributorsAsync(withoutFeed, key: null);
+        var keyedBefore = NewId();
+        using var keyBefore = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        await InsertDistributorsAsync([keyedBefore], keyBefore);
+
+        // No rescan during the test: whatever is consumed was found at start or opened by a call.
+        inventory = await StartInventoryAsync(TimeSpan.FromHours(1));
+
+        await Eventually.Until(async () => (await TestInfrastructure.ListQueuesAsync(feedsVhost, Cancel)).GetValueOrDefault(DistributorFeedQueues.QueueOf(keyedBefore)) == 1,
+            $"{DistributorFeedQueues.QueueOf(keyedBefore)} to be consumed after the start", TimeSpan.FromMinutes(1));
+        var before = Snapshot(keyedBefore, 1, 61);
+        await PublishAsync(await AccountAsync(keyedBefore), keyedBefore, before, AmqpFeed.Sign(keyBefore, before));
+        var keyedAfter = await RegisterAsync();
+        var after = Snapshot(keyedAfter.Id, 1, 62);
+        await PublishAsync(keyedAfter.Account, keyedAfter.Id, after, AmqpFeed.Sign(keyedAfter.Key, after));
+
+        (await Eventually.Latest(() => OffersAsync(keyedBefore), o => o.Count == 1, TimeSpan.FromSeconds(30))).ShouldHaveSingleItem().Available.ShouldBe(61);
+        (await Eventually.Latest(() => OffersAsync(keyedAfter.Id), o => o.Count == 1, TimeSpan.FromSeconds(30))).ShouldHaveSingleItem().Available.ShouldBe(62);
+        var queues = await TestInfrastructure.ListQueuesAsync(feedsVhost, Cancel);
+        withoutFeed.Where(id => queues.ContainsKey(DistributorFeedQueues.QueueOf(id))).ShouldBeEmpty("a distributor without a feed key has no feed queue");
+    }
+
     private static string NewId() => $"t-{Guid.NewGuid():N}"[..20];
+
+    /// <summary>Registers distributors as another replica would (in the database only), with <paramref name="key"/> as their feed key.</summary>
+    private async Task InsertDistributorsAsync(IReadOnlyList<string> ids, ECDsa? key)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(database);
+        await connection.OpenAsync(Cancel);
+        await using var insert = new Npgsql.NpgsqlCommand(
+            "INSERT INTO distributors (id, name, last_sequence, gap_open, created_at, feed_public_key) SELECT id, id, 0, false, now(), @key FROM unnest(@ids) AS id",
+            connection);
+        insert.Parameters.AddWithValue("ids", ids.ToArray());
+        insert.Parameters.Add(new Npgsql.NpgsqlParameter("key", NpgsqlTypes.NpgsqlDbType.Bytea) { Value = (object?)key?.ExportSubjectPublicKeyInfo() ?? DBNull.Value });
+        await insert.ExecuteNonQueryAsync(Cancel);
+    }
+
+    private async Task<Uri> AccountAsync(string id)
+    {
+        accounts.Add($"distributor-orders-{id}");
+        return await FeedsRecipe.DistributorAccountAsync(feedsVhost, id);
+    }
 
     private async Task<(string Id, Uri Account, ECDsa Key)> RegisterAsync()
     {
@@ -209,8 +279,7 @@ public sealed class DistributorFeedQueueTests : IAsyncLifetime
 
     private async Task<(Uri Account, ECDsa Key)> AccountAndKeyAsync(string id)
     {
-        accounts.Add($"distributor-orders-{id}");
-        var account = await FeedsRecipe.DistributorAccountAsync(feedsVhost, id);
+        var account = await AccountAsync(id);
         var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         using var request = new HttpRequestMessage(HttpMethod.Put, $"/v1/distributors/{id}/feed-key")
         {
