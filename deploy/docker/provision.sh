@@ -16,9 +16,10 @@
 # user (all of the internal virtual host, nothing else, no management access). Distributors publish their AMQP stock
 # feeds on a virtual host of their own, brokering-feeds, where inventory reads the stock-feed queue and each
 # distributor's own stock-feed.{id}.updates with a second account (inventory-feeds); the example distributor account
-# (distributor-feed) may only write to the default exchange, and a tenant's own account (deploy/k8s/README.md,
-# production) only to its own queue through the stock-feeds exchange: no account but admin has permissions on both
-# virtual hosts, so a distributor's cannot reach the internal bus (docs/security.md). Passwords are hex, so they go into connection
+# (distributor-feed) may only write to the stock-feed exchange (the shared queue alone, not the default exchange,
+# which routes to any queue by name), and a tenant's own account (deploy/k8s/README.md, production) only to its own
+# queue through the stock-feeds exchange: no account but admin has permissions on both virtual hosts, so a
+# distributor's cannot reach the internal bus (docs/security.md). Passwords are hex, so they go into connection
 # strings and amqp:// URIs unescaped.
 #
 #   bash deploy/docker/provision.sh [DIR]      refuses to overwrite an existing DIR/brokering.env
@@ -90,7 +91,7 @@ cat >"$DIR/rabbitmq-definitions.json" <<EOF
     { "user": "inventory", "vhost": "/", "configure": "^((distributor-order-relay|distributor-webhooks|stock-feed)(_error|_skipped)?|Brokering\\\\.Contracts\\\\.Inventory:.*|Brokering\\\\.Contracts\\\\.Inventory:(DistributorOrderPlaced|DistributorOrderRevoked|HoldsPlaced|HoldsCommitted|HoldsReleased|HoldsExpired|StockFeedUpdate)|MassTransit:Fault.*|.*_bus_.*)$", "write": "^((distributor-order-relay|distributor-webhooks|stock-feed)(_error|_skipped)?|Brokering\\\\.Contracts\\\\.Inventory:.*|MassTransit:Fault.*|.*_bus_.*)$", "read": "^((distributor-order-relay|distributor-webhooks|stock-feed)(_error|_skipped)?|Brokering\\\\.Contracts\\\\.Inventory:(DistributorOrderPlaced|DistributorOrderRevoked|HoldsPlaced|HoldsCommitted|HoldsReleased|HoldsExpired|StockFeedUpdate)|MassTransit:Fault.*|.*_bus_.*)$" },
     { "user": "compliance", "vhost": "/", "configure": "^(reservation-ended(_error|_skipped)?|Brokering\\\\.Contracts\\\\.Compliance:.*|Brokering\\\\.Contracts\\\\.Ordering:ReservationScreened|Brokering\\\\.Contracts\\\\.Ordering:(ReservationEndedUnconfirmed|ReservationStatusChanged)|MassTransit:Fault.*|.*_bus_.*)$", "write": "^(reservation-ended(_error|_skipped)?|Brokering\\\\.Contracts\\\\.Compliance:.*|Brokering\\\\.Contracts\\\\.Ordering:ReservationScreened|MassTransit:Fault.*|.*_bus_.*)$", "read": "^(reservation-ended(_error|_skipped)?|Brokering\\\\.Contracts\\\\.Ordering:(ReservationEndedUnconfirmed|ReservationStatusChanged)|MassTransit:Fault.*|.*_bus_.*)$" },
     { "user": "inventory-feeds", "vhost": "brokering-feeds", "configure": "^(stock-feeds|stock-feed(\\\\.[a-z0-9_-]+\\\\.updates)?(_error|_skipped)?|distributor-orders(\\\\..+)?)$", "write": "^(amq\\\\.default|stock-feed(\\\\.[a-z0-9_-]+\\\\.updates)?(_error|_skipped)?|distributor-orders(\\\\..+)?)$", "read": "^(stock-feeds|stock-feed(\\\\.[a-z0-9_-]+\\\\.updates)?(_error|_skipped)?|distributor-orders)$" },
-    { "user": "distributor-feed", "vhost": "brokering-feeds", "configure": "", "write": "^amq\\\\.default$", "read": "" }
+    { "user": "distributor-feed", "vhost": "brokering-feeds", "configure": "", "write": "^stock-feed$", "read": "" }
   ],
   "policies": [
     {"vhost": "brokering-feeds", "name": "stock-feed-bounds", "pattern": "^stock-feed$", "apply-to": "queues", "priority": 1, "definition": {"max-length": 100000, "max-length-bytes": 268435456, "overflow": "reject-publish"}},

@@ -26,20 +26,22 @@ vhost_path() { printf '%s' "$1" | sed 's|/|%2F|g'; }
 V="$(vhost_path "$FEEDS_VHOST")"
 api "vhosts/$V" '{}'
 
-# inventory: declares and consumes stock-feed and each distributor's own stock-feed.{id}.updates, dead-letters to
-# their _error queues; declares the stock-feeds exchange and binds it (read) to each distributor's queue; declares the
+# inventory: declares and consumes stock-feed and each distributor's own stock-feed.{id}.updates, moves refused
+# messages to their _error queues (a distributor's through the default exchange, its own account's only write there);
+# declares the stock-feeds exchange and binds it (read) to each distributor's queue; declares the
 # distributor-orders exchange and each distributor's distributor-orders.{id} queue, binds them and publishes the order
 # notices; nothing else.
 api "users/brokering-inventory-feeds" "{\"password\":\"$INVENTORY_FEEDS_PASSWORD\",\"tags\":\"\"}"
 api "permissions/$V/brokering-inventory-feeds" \
   '{"configure":"^(stock-feeds|stock-feed(\\.[a-z0-9_-]+\\.updates)?(_error|_skipped)?|distributor-orders(\\..+)?)$","write":"^(amq\\.default|stock-feed(\\.[a-z0-9_-]+\\.updates)?(_error|_skipped)?|distributor-orders(\\..+)?)$","read":"^(stock-feeds|stock-feed(\\.[a-z0-9_-]+\\.updates)?(_error|_skipped)?|distributor-orders)$"}'
 
-# The shared example account: may only publish through the default exchange of the feeds vhost (routing key
-# stock-feed); no configure, no read, and no permission at all on any other vhost. The default exchange routes to any
-# queue by name, the distributors' own stock-feed.{id}.updates included, so this account is for trying the feed
-# out, never for a tenant: a distributor publishes with its own account (rabbitmq-distributor.sh; docs/security.md).
+# The shared example account: may only publish to the exchange stock-feed, which inventory's feed bus binds to the
+# shared stock-feed queue alone; no configure, no read, and no permission at all on any other vhost. Not the default
+# exchange: that routes to any queue by name, each distributor's own stock-feed.{id}.updates and order queue included.
+# Whoever holds it can still fill the shared queue for everyone who uses it, so it is for trying the feed out, never
+# for a tenant: a distributor publishes with its own account (rabbitmq-distributor.sh; docs/security.md).
 api "users/distributor-feed" "{\"password\":\"$DISTRIBUTOR_PASSWORD\",\"tags\":\"\"}"
-api "permissions/$V/distributor-feed" '{"configure":"","write":"^amq\\.default$","read":""}'
+api "permissions/$V/distributor-feed" '{"configure":"","write":"^stock-feed$","read":""}'
 
 # Bounds, so no distributor's account can exhaust the broker that also carries the internal bus (a node-wide memory
 # alarm blocks every publisher, the services' included). stock-feed refuses publishes once full (the publisher's

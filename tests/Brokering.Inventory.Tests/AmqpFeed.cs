@@ -20,11 +20,11 @@ internal static class AmqpFeed
         return new FeedSignatureHeaders(at, Convert.ToBase64String(signature));
     }
 
-    /// <summary>Publishes a raw JSON body to the stock-feed queue (default exchange), with the signature headers when given.</summary>
+    /// <summary>Publishes a raw JSON body to the shared stock-feed queue (through its exchange), with the signature headers when given.</summary>
     public static async Task PublishAsync(Uri virtualHost, string body, FeedSignatureHeaders? signature, params string[] headers)
     {
         var url = new UriBuilder(virtualHost) { Scheme = "amqp" }.Uri.AbsoluteUri;
-        var arguments = new List<string> { "-u", url, "-r", "stock-feed", "-p", "-C", "application/json", "-b", body };
+        var arguments = new List<string> { "-u", url, "-e", "stock-feed", "-p", "-C", "application/json", "-b", body };
         if (signature is not null)
         {
             arguments.AddRange(["-H", $"Feed-Signed-At: {signature.SignedAt}", "-H", $"Feed-Signature: {signature.Signature}"]);
