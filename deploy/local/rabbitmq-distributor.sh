@@ -3,8 +3,8 @@
 # `distributor-orders-{id}`, which may read its order queue distributor-orders.{id} and publish its own stock feed to
 # the stock-feeds exchange with its id as routing key (a topic permission), and nothing else (configure "", no write on
 # any other exchange, the default one included, no permission on any other virtual host, no tags). Inventory declares
-# both queues when the distributor is registered; the feed lands in stock-feed.{id}.updates, which only this account
-# can fill (issue #15).
+# the order queue when the distributor is registered and the feed queue stock-feed.{id}.updates when its feed key is
+# set (PUT /v1/distributors/{id}/feed-key); only this account can fill that queue (issue #15).
 #
 # The password is made here from the kernel's random source and printed once, in the amqp:// URI on stdout; it is
 # stored nowhere but in the broker, which keeps only its salted hash. Running the script again for the same id is the
