@@ -154,9 +154,8 @@ public sealed class DistributorFeedQueues(
                     catch (RabbitMQ.Client.Exceptions.OperationInterruptedException e) when (connection.IsOpen && consuming.IsOpen)
                     {
                         // One queue the broker refuses (say, made by hand with other arguments) must not keep the others
-                        // unread: it is tried again at the next rescan, on a new channel.
+                        // unread: it is tried again at the next rescan, and the next declaration opens a new channel.
                         logger.LogError(e, "Declaring distributor {DistributorId}'s own feed queue was refused", distributorId);
-                        await current.RenewControlAsync(ended.Token);
                     }
                 }
             }
@@ -230,6 +229,7 @@ public sealed class DistributorFeedQueues(
             await owner.topology.WaitAsync(cancellationToken);
             try
             {
+                await OpenControlAsync(cancellationToken);
                 // Bounds come from the policy, not from arguments: a queue redeclared with other arguments than it was
                 // made with is refused (PRECONDITION_FAILED), so bounds changed by an operator would break every start.
                 await control.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false,
@@ -258,20 +258,18 @@ public sealed class DistributorFeedQueues(
             owner.logger.LogInformation("Consuming distributor {DistributorId}'s own feed queue {Queue}", distributorId, queue);
         }
 
-        public async Task RenewControlAsync(CancellationToken cancellationToken)
+        // The broker closes a channel on any refusal (a queue declared with other arguments, a publish it returns):
+        // the next use, under the topology lock, opens another rather than failing every distributor after it.
+        private async Task OpenControlAsync(CancellationToken cancellationToken)
         {
-            await owner.topology.WaitAsync(cancellationToken);
-            try
+            if (control.IsOpen)
             {
-                await control.DisposeAsync();
-                errorQueues.Clear();
-                control = await connection.CreateChannelAsync(
-                    new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
+                return;
             }
-            finally
-            {
-                owner.topology.Release();
-            }
+
+            await control.DisposeAsync();
+            control = await connection.CreateChannelAsync(
+                new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), cancellationToken);
         }
 
         public ValueTask DisposeAsync() => control.DisposeAsync();
@@ -355,6 +353,7 @@ public sealed class DistributorFeedQueues(
             await owner.topology.WaitAsync(ended);
             try
             {
+                await OpenControlAsync(ended);
                 if (!errorQueues.ContainsKey(errorQueue))
                 {
                     await control.QueueDeclareAsync(errorQueue, durable: true, exclusive: false, autoDelete: false,
