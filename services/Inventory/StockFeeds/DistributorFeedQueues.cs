@@ -108,6 +108,11 @@ public sealed class DistributorFeedQueues(
                 // Messages stay in their queues meanwhile; the next session consumes every keyed distributor's again.
                 logger.LogWarning(e, "Consuming the distributors' own feed queues stopped; reconnecting");
             }
+            catch (Exception) when (stoppingToken.IsCancellationRequested)
+            {
+                // Stopping: whatever the closing connection threw, unacknowledged messages are delivered again.
+                break;
+            }
 
             try
             {
@@ -136,8 +141,9 @@ public sealed class DistributorFeedQueues(
         await control.ExchangeDeclareAsync(Exchange, ExchangeType.Topic, durable: true, autoDelete: false, cancellationToken: stoppingToken);
 
         using var ended = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        connection.ConnectionShutdownAsync += (_, _) => ended.CancelAsync();
-        consuming.ChannelShutdownAsync += (_, _) => ended.CancelAsync();
+        // Cancelled before it is disposed (below), so a shutdown reported while the connection closes finds it cancelled.
+        connection.ConnectionShutdownAsync += (_, _) => ended.IsCancellationRequested ? Task.CompletedTask : ended.CancelAsync();
+        consuming.ChannelShutdownAsync += (_, _) => ended.IsCancellationRequested ? Task.CompletedTask : ended.CancelAsync();
         await using var current = new Session(this, connection, control, consuming, ended);
         session = current;
         try
