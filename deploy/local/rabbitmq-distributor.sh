@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Issues (or rotates) one distributor's own broker account on the feeds virtual host, through the management API:
-# `distributor-orders-{id}`, which may read its order queue distributor-orders.{id} and nothing else (configure "", write "",
-# no permission on any other virtual host, no tags). Inventory declares the queue when the distributor is registered.
+# `distributor-orders-{id}`, which may read its order queue distributor-orders.{id} and publish its own stock feed to
+# the stock-feeds exchange with its id as routing key (a topic permission), and nothing else (configure "", no write on
+# any other exchange, the default one included, no permission on any other virtual host, no tags). Inventory declares
+# the order queue when the distributor is registered and the feed queue stock-feed.{id}.updates when its feed key is
+# set (PUT /v1/distributors/{id}/feed-key); only this account can fill that queue (issue #15).
 #
 # The password is made here from the kernel's random source and printed once, in the amqp:// URI on stdout; it is
 # stored nowhere but in the broker, which keeps only its salted hash. Running the script again for the same id is the
@@ -29,7 +32,10 @@ V="$(vhost_path "$FEEDS_VHOST")"
 PASSWORD="$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')"
 
 api PUT "users/$USER" "{\"password\":\"$PASSWORD\",\"tags\":\"\"}" >/dev/null
-api PUT "permissions/$V/$USER" "{\"configure\":\"\",\"write\":\"\",\"read\":\"^distributor-orders\\\\.$ID\$\"}" >/dev/null
+api PUT "permissions/$V/$USER" "{\"configure\":\"\",\"write\":\"^stock-feeds\$\",\"read\":\"^distributor-orders\\\\.$ID\$\"}" >/dev/null
+# Without a topic permission on the exchange RabbitMQ lets any routing key through: this one is what keeps the
+# account's feed out of every other distributor's queue.
+api PUT "topic-permissions/$V/$USER" "{\"exchange\":\"stock-feeds\",\"write\":\"^$ID\$\",\"read\":\"^\$\"}" >/dev/null
 # An ERP reads one queue: a few connections (a reader and a standby), two channels each, so a leaked password or a
 # runaway client cannot exhaust the broker's connections or memory.
 api PUT "user-limits/$USER/max-connections" '{"value":4}' >/dev/null

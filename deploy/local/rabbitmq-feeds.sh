@@ -26,16 +26,22 @@ vhost_path() { printf '%s' "$1" | sed 's|/|%2F|g'; }
 V="$(vhost_path "$FEEDS_VHOST")"
 api "vhosts/$V" '{}'
 
-# inventory: declares and consumes stock-feed, dead-letters to stock-feed_error; declares the distributor-orders
-# exchange and each distributor's distributor-orders.{id} queue, binds them and publishes the order notices; nothing else.
+# inventory: declares and consumes stock-feed and each distributor's own stock-feed.{id}.updates, moves refused
+# messages to their _error queues (a distributor's through the default exchange, its own account's only write there);
+# declares the stock-feeds exchange and binds it (read) to each distributor's queue; declares the
+# distributor-orders exchange and each distributor's distributor-orders.{id} queue, binds them and publishes the order
+# notices; nothing else.
 api "users/brokering-inventory-feeds" "{\"password\":\"$INVENTORY_FEEDS_PASSWORD\",\"tags\":\"\"}"
 api "permissions/$V/brokering-inventory-feeds" \
-  '{"configure":"^(stock-feed(_error|_skipped)?|distributor-orders(\\..+)?)$","write":"^(amq\\.default|stock-feed(_error|_skipped)?|distributor-orders(\\..+)?)$","read":"^(stock-feed(_error|_skipped)?|distributor-orders)$"}'
+  '{"configure":"^(stock-feeds|stock-feed(\\.[a-z0-9_-]+\\.updates)?(_error|_skipped)?|distributor-orders(\\..+)?)$","write":"^(amq\\.default|stock-feed(\\.[a-z0-9_-]+\\.updates)?(_error|_skipped)?|distributor-orders(\\..+)?)$","read":"^(stock-feeds|stock-feed(\\.[a-z0-9_-]+\\.updates)?(_error|_skipped)?|distributor-orders)$"}'
 
-# A distributor: may only publish through the default exchange of the feeds vhost (routing key stock-feed);
-# no configure, no read, and no permission at all on any other vhost.
+# The shared example account: may only publish to the exchange stock-feed, which inventory's feed bus binds to the
+# shared stock-feed queue alone; no configure, no read, and no permission at all on any other vhost. Not the default
+# exchange: that routes to any queue by name, each distributor's own stock-feed.{id}.updates and order queue included.
+# Whoever holds it can still fill the shared queue for everyone who uses it, so it is for trying the feed out, never
+# for a tenant: a distributor publishes with its own account (rabbitmq-distributor.sh; docs/security.md).
 api "users/distributor-feed" "{\"password\":\"$DISTRIBUTOR_PASSWORD\",\"tags\":\"\"}"
-api "permissions/$V/distributor-feed" '{"configure":"","write":"^amq\\.default$","read":""}'
+api "permissions/$V/distributor-feed" '{"configure":"","write":"^stock-feed$","read":""}'
 
 # Bounds, so no distributor's account can exhaust the broker that also carries the internal bus (a node-wide memory
 # alarm blocks every publisher, the services' included). stock-feed refuses publishes once full (the publisher's
@@ -48,8 +54,11 @@ MAX_BYTES="${BROKERING_FEED_QUEUE_MAX_BYTES:-268435456}"
 CONNECTIONS="${BROKERING_FEED_CONNECTIONS:-32}"
 api "policies/$V/stock-feed-bounds" \
   "{\"pattern\":\"^stock-feed$\",\"apply-to\":\"queues\",\"priority\":1,\"definition\":{\"max-length\":$MAX_LENGTH,\"max-length-bytes\":$MAX_BYTES,\"overflow\":\"reject-publish\"}}"
+# Each distributor's own feed queue is bounded on its own, so a flood refuses only its own publisher's messages.
+api "policies/$V/stock-feed-distributor-bounds" \
+  "{\"pattern\":\"^stock-feed\\\\.[a-z0-9_-]+\\\\.updates$\",\"apply-to\":\"queues\",\"priority\":1,\"definition\":{\"max-length\":$MAX_LENGTH,\"max-length-bytes\":$MAX_BYTES,\"overflow\":\"reject-publish\"}}"
 api "policies/$V/stock-feed-evidence-bounds" \
-  "{\"pattern\":\"^stock-feed_(error|skipped)$\",\"apply-to\":\"queues\",\"priority\":1,\"definition\":{\"max-length\":$MAX_LENGTH,\"max-length-bytes\":$MAX_BYTES,\"overflow\":\"drop-head\"}}"
+  "{\"pattern\":\"^stock-feed(\\\\.[a-z0-9_-]+\\\\.updates)?_(error|skipped)$\",\"apply-to\":\"queues\",\"priority\":1,\"definition\":{\"max-length\":$MAX_LENGTH,\"max-length-bytes\":$MAX_BYTES,\"overflow\":\"drop-head\"}}"
 api "policies/$V/distributor-orders-bounds" \
   "{\"pattern\":\"^distributor-orders\\\\.\",\"apply-to\":\"queues\",\"priority\":1,\"definition\":{\"max-length\":$MAX_LENGTH,\"max-length-bytes\":$MAX_BYTES,\"overflow\":\"reject-publish\"}}"
 api "user-limits/distributor-feed/max-connections" "{\"value\":$CONNECTIONS}"

@@ -54,12 +54,15 @@ public static class Extensions
         if (feeds is not null)
         {
             builder.AddFeedBus(feeds);
+            builder.Services.AddSingleton(sp => ActivatorUtilities.CreateInstance<DistributorFeedQueues>(sp, feeds));
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<DistributorFeedQueues>());
             builder.Services.AddSingleton(sp => new DistributorOrderQueues(feeds, sp.GetRequiredService<ILogger<DistributorOrderQueues>>()));
         }
 
         builder.Services.AddSingleton<InventoryMetrics>();
         builder.Services.AddSingleton<InventoryTransactions>();
         builder.Services.AddSingleton<StockFeedIngestor>();
+        builder.Services.AddSingleton<StockFeedReceiver>();
         builder.Services.AddSingleton<FeedKeys>();
         builder.Services.AddSingleton<ReservationHolds>();
         builder.Services.AddSingleton<HoldBatch>();

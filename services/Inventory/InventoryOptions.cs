@@ -33,6 +33,22 @@ public sealed class InventoryOptions
     public int FeedDeliveryLimit { get; set; } = 5;
 
     /// <summary>
+    /// How often a replica looks for distributors whose feed key was set through another replica, to consume their own
+    /// feed queues too (the replica that sets one consumes its queue at once). Until then that queue has fewer
+    /// consumers, not none.
+    /// </summary>
+    public TimeSpan FeedQueueRescanInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// How long <c>PUT /v1/distributors/{id}/feed-key</c> waits for the feeds broker to declare the distributor's own
+    /// feed queue before answering 503 (the key stays registered; the queue follows within the rescan interval).
+    /// </summary>
+    public TimeSpan FeedQueueDeclareTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How many distributors' own feed queues one replica applies updates from at once (one update per queue at a time).</summary>
+    public int FeedQueueConcurrency { get; set; } = 4;
+
+    /// <summary>
     /// Whether this replica expires lapsed holds. Every replica does by default, sharing the work (SKIP LOCKED). A replica
     /// attached to another broker virtual host than the rest must not: the HoldsExpired it publishes would go to that
     /// virtual host, where the saga and distributors of the others never hear of it.

@@ -20,11 +20,11 @@ internal static class AmqpFeed
         return new FeedSignatureHeaders(at, Convert.ToBase64String(signature));
     }
 
-    /// <summary>Publishes a raw JSON body to the stock-feed queue (default exchange), with the signature headers when given.</summary>
+    /// <summary>Publishes a raw JSON body to the shared stock-feed queue (through its exchange), with the signature headers when given.</summary>
     public static async Task PublishAsync(Uri virtualHost, string body, FeedSignatureHeaders? signature, params string[] headers)
     {
         var url = new UriBuilder(virtualHost) { Scheme = "amqp" }.Uri.AbsoluteUri;
-        var arguments = new List<string> { "-u", url, "-r", "stock-feed", "-p", "-C", "application/json", "-b", body };
+        var arguments = new List<string> { "-u", url, "-e", "stock-feed", "-p", "-C", "application/json", "-b", body };
         if (signature is not null)
         {
             arguments.AddRange(["-H", $"Feed-Signed-At: {signature.SignedAt}", "-H", $"Feed-Signature: {signature.Signature}"]);
@@ -66,15 +66,15 @@ internal static class AmqpFeed
         }
     }
 
-    /// <summary>The messages of <c>stock-feed_error</c> whose payload contains the marker, with their fault reason (left in the queue).</summary>
-    public static async Task<List<(string Payload, string Reason)>> ErrorQueueAsync(Uri virtualHost, string marker)
+    /// <summary>The messages of <paramref name="errorQueue"/> whose payload contains the marker, with their fault reason (left in the queue).</summary>
+    public static async Task<List<(string Payload, string Reason)>> ErrorQueueAsync(Uri virtualHost, string marker, string errorQueue = "stock-feed_error")
     {
         var vhost = Uri.EscapeDataString(Uri.UnescapeDataString(virtualHost.AbsolutePath.TrimStart('/')));
         var management = (await Brokering.Testing.TestInfrastructure.GetSettingsAsync()).RabbitMqManagementUri;
         using var http = new HttpClient { BaseAddress = new UriBuilder(management) { UserName = string.Empty, Password = string.Empty, Path = "/" }.Uri };
         var credentials = Encoding.UTF8.GetBytes(Uri.UnescapeDataString(management.UserInfo));
         http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String(credentials));
-        using var response = await http.PostAsJsonAsync($"api/queues/{vhost}/stock-feed_error/get", new { count = 1000, ackmode = "ack_requeue_true", encoding = "auto" });
+        using var response = await http.PostAsJsonAsync($"api/queues/{vhost}/{Uri.EscapeDataString(errorQueue)}/get", new { count = 1000, ackmode = "ack_requeue_true", encoding = "auto" });
         if (!response.IsSuccessStatusCode)
         {
             return [];

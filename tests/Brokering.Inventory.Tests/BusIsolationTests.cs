@@ -46,14 +46,17 @@ public sealed class BusIsolationTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("", "stock-feed")]
+    [InlineData("", "distributor-orders.arrow")]
     [InlineData("amq.topic", "")]
     [InlineData("amq.direct", "stock-feed")]
     [InlineData("amq.fanout", "")]
+    [InlineData("stock-feeds", "arrow")]
     [InlineData("Brokering.Contracts.Inventory:HoldsCommitted", "")]
-    public async Task A_distributor_publishing_to_any_exchange_but_the_default_one_has_its_channel_closed_with_access_refused(
+    public async Task The_shared_distributor_account_publishing_to_any_exchange_but_the_shared_stock_feed_one_has_its_channel_closed_with_access_refused(
         string exchange, string routingKey)
     {
-        if (!exchange.StartsWith("amq.", StringComparison.Ordinal))
+        if (exchange.Length > 0 && !exchange.StartsWith("amq.", StringComparison.Ordinal))
         {
             // An event exchange as MassTransit declares it, made by an administrator so that only the permission stops it.
             await using var admin = await FeedsRecipe.ConnectAsync(feedsVhost);
@@ -89,7 +92,7 @@ public sealed class BusIsolationTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_distributor_publishes_through_the_default_exchange_of_the_feeds_virtual_host_and_inventory_reads_it()
+    public async Task A_distributor_publishes_through_the_shared_stock_feed_exchange_of_the_feeds_virtual_host_and_inventory_reads_it()
     {
         await using var inventory = await FeedsRecipe.ConnectAsync(inventoryFeeds);
         await using var inventoryChannel = await inventory.CreateChannelAsync();
@@ -100,7 +103,7 @@ public sealed class BusIsolationTests : IAsyncLifetime
         await using (var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true)))
         {
             // With confirmations tracked, the call returns only once the broker has accepted the message.
-            await channel.BasicPublishAsync("", "stock-feed", mandatory: true, new BasicProperties(), Encoding.UTF8.GetBytes(body));
+            await channel.BasicPublishAsync("stock-feed", "", mandatory: true, new BasicProperties(), Encoding.UTF8.GetBytes(body));
         }
 
         var got = await Eventually.Latest(() => inventoryChannel.BasicGetAsync("stock-feed", autoAck: true), got => got is not null, TimeSpan.FromSeconds(5));
@@ -269,9 +272,14 @@ public sealed class BusIsolationTests : IAsyncLifetime
         }
     }
 
-    private static Task<QueueDeclareOk> DeclareFeedQueueAsync(IChannel channel) =>
-        channel.QueueDeclareAsync("stock-feed", durable: true, exclusive: false, autoDelete: false,
+    /// <summary>As inventory's feed bus declares the shared queue: with an exchange of its name bound to it (MassTransit's endpoint topology).</summary>
+    internal static async Task DeclareFeedQueueAsync(IChannel channel)
+    {
+        await channel.QueueDeclareAsync("stock-feed", durable: true, exclusive: false, autoDelete: false,
             arguments: new Dictionary<string, object?> { ["x-queue-type"] = "quorum" });
+        await channel.ExchangeDeclareAsync("stock-feed", ExchangeType.Fanout, durable: true);
+        await channel.QueueBindAsync("stock-feed", "stock-feed", string.Empty);
+    }
 
     /// <summary>The reply code the broker closed the channel with after <paramref name="act"/>; fails if it stayed open.</summary>
     internal static async Task<ushort> ReplyCodeOfRefusalAsync(IChannel channel, Func<Task> act)

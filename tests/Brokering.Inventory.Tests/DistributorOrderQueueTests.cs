@@ -122,9 +122,9 @@ public sealed class DistributorOrderQueueTests : IAsyncLifetime
     {
         var (mine, myAccount) = await RegisterAsync();
         await SnapshotAsync(mine, new Stock(A800, "SG1", 50, Price: 9000m));
-        // A stock-feed account writes to the default exchange, which routes to the order queue by name: a forged order,
-        // ahead of inventory's, without inventory's user-id (the broker refuses a forged one).
-        await using (var connection = await FeedsRecipe.ConnectAsync(feedAccount))
+        // An account that may write to the default exchange (no tenant's: an operator's) puts a forged order in the
+        // queue by name, ahead of inventory's, without inventory's user-id (the broker refuses a forged one).
+        await using (var connection = await FeedsRecipe.ConnectAsync(feedsVhost))
         {
             await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), Cancel);
             await channel.BasicPublishAsync("", DistributorOrderQueue.QueueName(mine), mandatory: true,
@@ -250,14 +250,31 @@ public sealed class DistributorOrderQueueTests : IAsyncLifetime
             $"expected the broker to refuse the vhost; got {refused}");
     }
 
-    [Fact]
-    public async Task A_feed_account_cannot_pass_a_message_it_puts_in_an_order_queue_off_as_inventorys()
+    [Theory]
+    [InlineData("")]
+    [InlineData("distributor-orders")]
+    public async Task The_shared_feed_account_is_refused_publishing_into_an_order_queue(string exchange)
     {
-        // The shared stock-feed account may write to the default exchange, which routes to any queue by name; the
-        // broker checks user-id against the publishing account, so only inventory's notices carry inventory's.
+        // It may write to the shared stock-feed exchange only: not to the default exchange, which routes to any queue by name.
         var (other, _) = await RegisterAsync();
 
         await using var connection = await FeedsRecipe.ConnectAsync(feedAccount);
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), Cancel);
+        var code = await BusIsolationTests.ReplyCodeOfRefusalAsync(channel, () => channel.BasicPublishAsync(
+            exchange, exchange.Length == 0 ? $"distributor-orders.{other}" : other, mandatory: false, new BasicProperties { Type = "DistributorOrderPlaced" },
+            Encoding.UTF8.GetBytes("{}")).AsTask());
+
+        code.ShouldBe((ushort)403);
+    }
+
+    [Fact]
+    public async Task An_account_that_can_write_to_an_order_queue_cannot_pass_its_message_off_as_inventorys()
+    {
+        // No tenant's account can write there any more; an operator's (here the broker's administrator) can, and the
+        // broker checks user-id against the publishing account, so only inventory's notices carry inventory's.
+        var (other, _) = await RegisterAsync();
+
+        await using var connection = await FeedsRecipe.ConnectAsync(feedsVhost);
         await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), Cancel);
         var code = await BusIsolationTests.ReplyCodeOfRefusalAsync(channel, () => channel.BasicPublishAsync(
             "", $"distributor-orders.{other}", mandatory: false, new BasicProperties { UserId = "brokering-inventory-feeds" },

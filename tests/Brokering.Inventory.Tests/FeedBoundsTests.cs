@@ -39,8 +39,7 @@ public sealed class FeedBoundsTests : IAsyncLifetime
         await using var inventory = await FeedsRecipe.ConnectAsync(inventoryFeeds);
         await using var inventoryChannel = await inventory.CreateChannelAsync();
         // As inventory declares it; nobody consumes here, so the queue fills.
-        await inventoryChannel.QueueDeclareAsync("stock-feed", durable: true, exclusive: false, autoDelete: false,
-            arguments: new Dictionary<string, object?> { ["x-queue-type"] = "quorum" });
+        await BusIsolationTests.DeclareFeedQueueAsync(inventoryChannel);
 
         await using var connection = await FeedsRecipe.ConnectAsync(distributor);
         // With confirmations tracked, a publish returns once the broker accepted it and throws when it refused it.
@@ -51,7 +50,7 @@ public sealed class FeedBoundsTests : IAsyncLifetime
         {
             try
             {
-                await channel.BasicPublishAsync("", "stock-feed", mandatory: true, new BasicProperties(), Body(accepted + 1));
+                await channel.BasicPublishAsync("stock-feed", "", mandatory: true, new BasicProperties(), Body(accepted + 1));
                 accepted++;
             }
             catch (PublishException nack)
@@ -74,7 +73,7 @@ public sealed class FeedBoundsTests : IAsyncLifetime
         queued.ShouldBe(Enumerable.Range(1, accepted).Select(sequence => Encoding.UTF8.GetString(Body(sequence))), "every accepted update is there, in order: nothing was dropped");
 
         // Read by inventory, the queue has room again: the publisher's retry is accepted.
-        await channel.BasicPublishAsync("", "stock-feed", mandatory: true, new BasicProperties(), Body(accepted + 1));
+        await channel.BasicPublishAsync("stock-feed", "", mandatory: true, new BasicProperties(), Body(accepted + 1));
     }
 
     [Fact]

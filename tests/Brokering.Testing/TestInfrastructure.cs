@@ -230,6 +230,17 @@ public static class TestInfrastructure
         return true;
     }
 
+    /// <summary>The queues of a virtual host made by <see cref="CreateVirtualHostAsync"/>, by name, with how many consumers each has.</summary>
+    public static async Task<IReadOnlyDictionary<string, long>> ListQueuesAsync(Uri virtualHostUri, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(virtualHostUri);
+        var management = (await Infrastructure.Value).Management;
+        var name = Uri.UnescapeDataString(virtualHostUri.AbsolutePath.TrimStart('/'));
+        var queues = await management.GetFromJsonAsync<List<JsonObject>>(
+            new Uri($"api/queues/{Uri.EscapeDataString(name)}?columns=name,consumers", UriKind.Relative), cancellationToken) ?? [];
+        return queues.ToDictionary(q => q["name"]!.GetValue<string>(), q => q["consumers"]?.GetValue<long>() ?? 0, StringComparer.Ordinal);
+    }
+
     /// <summary>
     /// The durable exchanges of a virtual host created by <see cref="CreateVirtualHostAsync"/>, the broker's own
     /// (<c>amq.*</c> and the default exchange) left out: where a fault test taps the services' messages.

@@ -89,6 +89,24 @@ internal static partial class DistributorsApi
         var fingerprint = Brokering.Inventory.StockFeeds.FeedSignature.Fingerprint(key);
         loggers.CreateLogger("Brokering.Inventory.Distributors").LogInformation(
             "Feed key {Fingerprint} registered for distributor {DistributorId} by {Subject}", fingerprint, id, http.User.Identity?.Name);
+        if (http.RequestServices.GetService<Brokering.Inventory.StockFeeds.DistributorFeedQueues>() is { } feedQueues)
+        {
+            // A key is what the AMQP feed needs, so setting one is the opt-in to a feed queue of its own: declared before
+            // the answer, so the distributor's first publish is routed (a registration without a key costs the broker nothing).
+            try
+            {
+                await feedQueues.OpenAsync(id, cancellationToken);
+            }
+            catch (Brokering.Inventory.StockFeeds.FeedQueueUnavailableException e)
+            {
+                loggers.CreateLogger("Brokering.Inventory.Distributors").LogWarning(e, "Distributor {DistributorId}'s own feed queue is not declared yet", id);
+                return TypedResults.Problem(
+                    $"The feed key {fingerprint} is registered, but the feed queue {Brokering.Inventory.StockFeeds.DistributorFeedQueues.QueueOf(id)} could not be "
+                    + "declared yet; inventory declares it within a minute, or PUT the same key again.",
+                    statusCode: StatusCodes.Status503ServiceUnavailable, title: "Feed queue not ready");
+            }
+        }
+
         return TypedResults.Ok(new FeedKeyView(id, fingerprint));
     }
 

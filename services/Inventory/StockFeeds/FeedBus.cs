@@ -11,11 +11,11 @@ namespace Brokering.Inventory.StockFeeds;
 public interface IFeedBus : IBus;
 
 /// <summary>
-/// Where the AMQP stock feed is read. With a feeds connection configured, from its own virtual host through a second
-/// MassTransit bus (<see cref="IFeedBus"/>); without one, from the internal virtual host as before (one machine, tests).
-/// A MassTransit bus rather than a hand-written RabbitMQ.Client consumer, so the feed keeps the one pipeline it has:
-/// the unread-body deserializer, the database-only retry, the move to <c>stock-feed_error</c> with the fault reason,
-/// and the quorum queue's <c>x-delivery-count</c>, all as <see cref="StockFeedEndpoint"/> configures them.
+/// Where the shared AMQP stock feed <c>stock-feed</c> is read. With a feeds connection configured, from its own virtual
+/// host through a second MassTransit bus (<see cref="IFeedBus"/>); without one, from the internal virtual host as before
+/// (one machine, tests). One endpoint on one queue suits a MassTransit bus: the unread-body deserializer, the
+/// database-only retry and the move to <c>stock-feed_error</c> with the fault reason come with it. Each distributor's
+/// own queue is read by <see cref="DistributorFeedQueues"/> instead, on one channel for all of them.
 /// </summary>
 internal static class FeedBus
 {

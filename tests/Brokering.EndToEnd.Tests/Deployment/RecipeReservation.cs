@@ -80,6 +80,10 @@ public static class RecipeReservation
         var distributor = recipe.BrokerDefinitions["users"]!.AsArray().Single(u => u!["name"]!.GetValue<string>() == "distributor-feed")!;
         distributor["limits"]!["max-connections"]!.GetValue<long>().ShouldBeGreaterThan(0);
         distributor["limits"]!["max-channels"]!.GetValue<long>().ShouldBeGreaterThan(0);
+        // Not the default exchange, which routes to any queue by name, each distributor's own included (issue #15).
+        var permission = recipe.BrokerDefinitions["permissions"]!.AsArray().Single(p => p!["user"]!.GetValue<string>() == "distributor-feed")!;
+        (permission["configure"]!.GetValue<string>(), permission["write"]!.GetValue<string>(), permission["read"]!.GetValue<string>())
+            .ShouldBe((string.Empty, "^stock-feed$", string.Empty));
     }
 
     // Each service ran the reservation under its container's memory limit (a manifest's resources.limits.memory or
