@@ -35,6 +35,8 @@ public static class SecurityExtensions
             .AddJwtBearer(UserScheme, options =>
             {
                 options.MapInboundClaims = false;
+                options.TokenHandlers.Clear();
+                options.TokenHandlers.Add(new ValidatedTokens(TimeProvider.System));
                 options.Authority = settings.Authority;
                 options.MetadataAddress = settings.MetadataAddress!;
                 options.RequireHttpsMetadata = settings.RequireHttpsMetadata;
@@ -56,6 +58,8 @@ public static class SecurityExtensions
             authentication.AddJwtBearer(ServiceSchemePrefix + caller.Name, options =>
             {
                 options.MapInboundClaims = false;
+                options.TokenHandlers.Clear();
+                options.TokenHandlers.Add(new ValidatedTokens(TimeProvider.System));
                 options.MetadataAddress = caller.MetadataAddress!;
                 options.RequireHttpsMetadata = caller.RequireHttpsMetadata;
                 // A caller signs with ES256 under its own key and names itself as issuer; nothing else speaks for it.
