@@ -23,45 +23,17 @@ public sealed class DistributorFeedQueueTests : IAsyncLifetime
     private const int MaxLength = 20;
     private const int RegisteredWithoutFeed = 600;
 
-    private readonly List<string> accounts = [];
-    private string database = null!;
-    private Uri internalVhost = null!;
-    private Uri feedsVhost = null!;
-    private Uri inventoryFeeds = null!;
-    private Uri inventoryAccount = null!;
-    private InventoryHost inventory = null!;
+    private FeedsReplica replica = null!;
 
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
-    public async ValueTask InitializeAsync()
-    {
-        database = await TestInfrastructure.CreateDatabaseAsync("inventory_feed_queues");
-        internalVhost = await TestInfrastructure.CreateVirtualHostAsync("inventory-feeds-internal");
-        (feedsVhost, _, inventoryFeeds) = await FeedsRecipe.CreateAsync("brokering-feeds-tenants",
-            new Dictionary<string, string> { ["BROKERING_FEED_QUEUE_MAX_LENGTH"] = $"{MaxLength}" });
-        inventoryAccount = (await FeedsRecipe.ServiceAccountsAsync(internalVhost))["inventory"];
-        inventory = await StartInventoryAsync(TimeSpan.FromSeconds(1));
-    }
+    public async ValueTask InitializeAsync() =>
+        replica = await FeedsReplica.CreateAsync("feed-queues", new Dictionary<string, string> { ["BROKERING_FEED_QUEUE_MAX_LENGTH"] = $"{MaxLength}" },
+            Rescanning(TimeSpan.FromSeconds(1)));
 
-    private Task<InventoryHost> StartInventoryAsync(TimeSpan rescanInterval) =>
-        InventoryHost.StartAsync(database, inventoryAccount, new Dictionary<string, string>
-        {
-            ["ConnectionStrings:RabbitMqFeeds"] = inventoryFeeds.ToString(),
-            ["Inventory:FeedQueueRescanInterval"] = rescanInterval.ToString(),
-        });
+    public ValueTask DisposeAsync() => replica.DisposeAsync();
 
-    public async ValueTask DisposeAsync()
-    {
-        await inventory.DisposeAsync();
-        foreach (var user in accounts)
-        {
-            await TestInfrastructure.DeleteUserAsync(user);
-        }
-
-        await TestInfrastructure.DeleteVirtualHostAsync(internalVhost);
-        await TestInfrastructure.DeleteVirtualHostAsync(feedsVhost);
-        await TestInfrastructure.DropDatabaseAsync(database);
-    }
+    private static Dictionary<string, string> Rescanning(TimeSpan interval) => new() { ["Inventory:FeedQueueRescanInterval"] = interval.ToString() };
 
     [Fact]
     public async Task A_distributor_flooding_its_own_feed_queue_to_its_bound_does_not_delay_another_distributors_amqp_update()
@@ -151,14 +123,14 @@ public sealed class DistributorFeedQueueTests : IAsyncLifetime
             exchange, routingKey, mandatory: false, new BasicProperties(), Encoding.UTF8.GetBytes(body)).AsTask());
 
         code.ShouldBe((ushort)403, "ACCESS_REFUSED");
-        (await TestInfrastructure.QueueExistsAsync(feedsVhost, DistributorFeedQueues.QueueOf(other.Id), Cancel)).ShouldBeTrue("the other's queue exists");
+        (await TestInfrastructure.QueueExistsAsync(replica.FeedsVhost, DistributorFeedQueues.QueueOf(other.Id), Cancel)).ShouldBeTrue("the other's queue exists");
     }
 
     [Fact]
     public async Task Registering_a_distributor_without_a_feed_key_declares_no_feed_queue_for_it()
     {
         var id = NewId();
-        using (var response = await inventory.Http.PostAsJsonAsync("/v1/distributors", new { id, name = $"Test distributor {id}" }, Cancel))
+        using (var response = await replica.Inventory.Http.PostAsJsonAsync("/v1/distributors", new { id, name = $"Test distributor {id}" }, Cancel))
         {
             response.EnsureSuccessStatusCode();
         }
@@ -166,7 +138,7 @@ public sealed class DistributorFeedQueueTests : IAsyncLifetime
         // Long enough for the replica's rescans (every second here) to have found it, were it a candidate.
         await Task.Delay(TimeSpan.FromSeconds(3), Cancel);
 
-        (await TestInfrastructure.QueueExistsAsync(feedsVhost, DistributorFeedQueues.QueueOf(id), Cancel)).ShouldBeFalse();
+        (await TestInfrastructure.QueueExistsAsync(replica.FeedsVhost, DistributorFeedQueues.QueueOf(id), Cancel)).ShouldBeFalse();
     }
 
     [Fact]
@@ -189,7 +161,7 @@ public sealed class DistributorFeedQueueTests : IAsyncLifetime
         // As another replica's registration and PUT feed-key write them: this replica serves no request for it.
         await InsertDistributorsAsync([id], key);
 
-        await Eventually.Until(() => TestInfrastructure.QueueExistsAsync(feedsVhost, DistributorFeedQueues.QueueOf(id), Cancel),
+        await Eventually.Until(() => TestInfrastructure.QueueExistsAsync(replica.FeedsVhost, DistributorFeedQueues.QueueOf(id), Cancel),
             $"{DistributorFeedQueues.QueueOf(id)} to be declared", TimeSpan.FromSeconds(30));
         var account = await AccountAsync(id);
         var body = Snapshot(id, 1, 29);
@@ -210,17 +182,17 @@ public sealed class DistributorFeedQueueTests : IAsyncLifetime
         await PublishAsync(carrier.Account, carrier.Id, body, AmqpFeed.Sign(signer.Key, body));
 
         var refused = await Eventually.Latest(
-            () => AmqpFeed.ErrorQueueAsync(feedsVhost, signer.Id, DistributorFeedQueues.QueueOf(carrier.Id) + "_error"), f => f.Count == 1, TimeSpan.FromSeconds(30));
+            () => AmqpFeed.ErrorQueueAsync(replica.FeedsVhost, signer.Id, DistributorFeedQueues.QueueOf(carrier.Id) + "_error"), f => f.Count == 1, TimeSpan.FromSeconds(30));
         refused.ShouldHaveSingleItem().Reason.ShouldContain("(OtherDistributorsQueue)");
         (await OffersAsync(signer.Id)).ShouldBeEmpty();
-        using var distributor = await inventory.Http.GetAsync($"/v1/distributors/{signer.Id}", Cancel);
+        using var distributor = await replica.Inventory.Http.GetAsync($"/v1/distributors/{signer.Id}", Cancel);
         (await distributor.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("lastSequence").GetInt64().ShouldBe(0);
     }
 
     [Fact]
     public async Task Inventory_restarting_among_many_distributors_without_an_amqp_feed_consumes_only_the_keyed_ones_and_applies_their_updates()
     {
-        await inventory.DisposeAsync();
+        await replica.StopInventoryAsync();
         var withoutFeed = Enumerable.Range(0, RegisteredWithoutFeed).Select(_ => NewId()).ToList();
         await InsertDistributorsAsync(withoutFeed, key: null);
         var keyedBefore = NewId();
@@ -228,9 +200,9 @@ public sealed class DistributorFeedQueueTests : IAsyncLifetime
         await InsertDistributorsAsync([keyedBefore], keyBefore);
 
         // No rescan during the test: whatever is consumed was found at start or opened by a call.
-        inventory = await StartInventoryAsync(TimeSpan.FromHours(1));
+        await replica.StartInventoryAsync(Rescanning(TimeSpan.FromHours(1)));
 
-        await Eventually.Until(async () => (await TestInfrastructure.ListQueuesAsync(feedsVhost, Cancel)).GetValueOrDefault(DistributorFeedQueues.QueueOf(keyedBefore)) == 1,
+        await Eventually.Until(async () => (await TestInfrastructure.ListQueuesAsync(replica.FeedsVhost, Cancel)).GetValueOrDefault(DistributorFeedQueues.QueueOf(keyedBefore)) == 1,
             $"{DistributorFeedQueues.QueueOf(keyedBefore)} to be consumed after the start", TimeSpan.FromMinutes(1));
         var before = Snapshot(keyedBefore, 1, 61);
         await PublishAsync(await AccountAsync(keyedBefore), keyedBefore, before, AmqpFeed.Sign(keyBefore, before));
@@ -240,7 +212,7 @@ public sealed class DistributorFeedQueueTests : IAsyncLifetime
 
         (await Eventually.Latest(() => OffersAsync(keyedBefore), o => o.Count == 1, TimeSpan.FromSeconds(30))).ShouldHaveSingleItem().Available.ShouldBe(61);
         (await Eventually.Latest(() => OffersAsync(keyedAfter.Id), o => o.Count == 1, TimeSpan.FromSeconds(30))).ShouldHaveSingleItem().Available.ShouldBe(62);
-        var queues = await TestInfrastructure.ListQueuesAsync(feedsVhost, Cancel);
+        var queues = await TestInfrastructure.ListQueuesAsync(replica.FeedsVhost, Cancel);
         withoutFeed.Where(id => queues.ContainsKey(DistributorFeedQueues.QueueOf(id))).ShouldBeEmpty("a distributor without a feed key has no feed queue");
     }
 
@@ -249,7 +221,7 @@ public sealed class DistributorFeedQueueTests : IAsyncLifetime
     /// <summary>Registers distributors as another replica would (in the database only), with <paramref name="key"/> as their feed key.</summary>
     private async Task InsertDistributorsAsync(IReadOnlyList<string> ids, ECDsa? key)
     {
-        await using var connection = new Npgsql.NpgsqlConnection(database);
+        await using var connection = new Npgsql.NpgsqlConnection(replica.Database);
         await connection.OpenAsync(Cancel);
         await using var insert = new Npgsql.NpgsqlCommand(
             "INSERT INTO distributors (id, name, last_sequence, gap_open, created_at, feed_public_key) SELECT id, id, 0, false, now(), @key FROM unnest(@ids) AS id",
@@ -259,16 +231,12 @@ public sealed class DistributorFeedQueueTests : IAsyncLifetime
         await insert.ExecuteNonQueryAsync(Cancel);
     }
 
-    private async Task<Uri> AccountAsync(string id)
-    {
-        accounts.Add($"distributor-orders-{id}");
-        return await FeedsRecipe.DistributorAccountAsync(feedsVhost, id);
-    }
+    private Task<Uri> AccountAsync(string id) => replica.DistributorAccountAsync(id);
 
     private async Task<(string Id, Uri Account, ECDsa Key)> RegisterAsync()
     {
         var id = NewId();
-        using (var response = await inventory.Http.PostAsJsonAsync("/v1/distributors", new { id, name = $"Test distributor {id}" }, Cancel))
+        using (var response = await replica.Inventory.Http.PostAsJsonAsync("/v1/distributors", new { id, name = $"Test distributor {id}" }, Cancel))
         {
             response.EnsureSuccessStatusCode();
         }
@@ -285,7 +253,7 @@ public sealed class DistributorFeedQueueTests : IAsyncLifetime
         {
             Content = JsonContent.Create(new { publicKey = key.ExportSubjectPublicKeyInfoPem() }),
         };
-        using var response = await inventory.Http.SendAsync(request, Cancel);
+        using var response = await replica.Inventory.Http.SendAsync(request, Cancel);
         response.EnsureSuccessStatusCode();
         return (account, key);
     }
@@ -306,7 +274,7 @@ public sealed class DistributorFeedQueueTests : IAsyncLifetime
 
     private async Task<List<OfferView>> OffersAsync(string distributorId)
     {
-        using var response = await inventory.Http.GetAsync($"/v1/skus/{Sku}/offers", Cancel);
+        using var response = await replica.Inventory.Http.GetAsync($"/v1/skus/{Sku}/offers", Cancel);
         response.EnsureSuccessStatusCode();
         var offers = await response.Content.ReadFromJsonAsync<List<OfferView>>(InventoryFixture.Json, Cancel) ?? [];
         return [.. offers.Where(o => o.DistributorId == distributorId)];

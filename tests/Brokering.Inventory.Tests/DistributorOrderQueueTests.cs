@@ -24,40 +24,13 @@ public sealed class DistributorOrderQueueTests : IAsyncLifetime
     private const string A800 = "NVIDIA-A800-SXM4-80GB";
     private const string H800 = "NVIDIA-H800-SXM5-80GB";
 
-    private readonly List<string> accounts = [];
-    private string database = null!;
-    private Uri internalVhost = null!;
-    private Uri feedsVhost = null!;
-    private Uri feedAccount = null!;
-    private InventoryHost inventory = null!;
+    private FeedsReplica replica = null!;
 
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
-    public async ValueTask InitializeAsync()
-    {
-        database = await TestInfrastructure.CreateDatabaseAsync("inventory_order_queues");
-        internalVhost = await TestInfrastructure.CreateVirtualHostAsync("inventory-orders-internal");
-        Uri inventoryFeeds;
-        (feedsVhost, feedAccount, inventoryFeeds) = await FeedsRecipe.CreateAsync("brokering-feeds-orders");
-        var account = (await FeedsRecipe.ServiceAccountsAsync(internalVhost))["inventory"];
-        inventory = await InventoryHost.StartAsync(database, account, new Dictionary<string, string>
-        {
-            ["ConnectionStrings:RabbitMqFeeds"] = inventoryFeeds.ToString(),
-        });
-    }
+    public async ValueTask InitializeAsync() => replica = await FeedsReplica.CreateAsync("order-queues");
 
-    public async ValueTask DisposeAsync()
-    {
-        await inventory.DisposeAsync();
-        foreach (var user in accounts)
-        {
-            await TestInfrastructure.DeleteUserAsync(user);
-        }
-
-        await TestInfrastructure.DeleteVirtualHostAsync(internalVhost);
-        await TestInfrastructure.DeleteVirtualHostAsync(feedsVhost);
-        await TestInfrastructure.DropDatabaseAsync(database);
-    }
+    public ValueTask DisposeAsync() => replica.DisposeAsync();
 
     [Fact]
     public async Task A_committed_order_arrives_on_the_distributors_own_queue_with_the_lines_its_orders_list_shows()
@@ -68,8 +41,8 @@ public sealed class DistributorOrderQueueTests : IAsyncLifetime
         await SnapshotAsync(other, new Stock(A800, "SG1", 50, Price: 9100m));
         var reservation = Guid.NewGuid();
         // The queue was declared at registration: the notice waits there though no ERP has connected yet.
-        await inventory.PlaceInFullAsync(reservation, "acme-servers", TimeSpan.FromMinutes(10), Hold(mine, H800, "HK", 2), Hold(mine, A800, "SG1", 5), Hold(other, A800, "SG1", 7));
-        await inventory.CommitAsync(reservation);
+        await replica.Inventory.PlaceInFullAsync(reservation, "acme-servers", TimeSpan.FromMinutes(10), Hold(mine, H800, "HK", 2), Hold(mine, A800, "SG1", 5), Hold(other, A800, "SG1", 7));
+        await replica.Inventory.CommitAsync(reservation);
 
         var notice = await NextNoticeAsync(myAccount, mine);
         var toOther = await NextNoticeAsync(otherAccount, other);
@@ -95,11 +68,11 @@ public sealed class DistributorOrderQueueTests : IAsyncLifetime
         var (mine, myAccount) = await RegisterAsync();
         await SnapshotAsync(mine, new Stock(A800, "SG1", 50));
         var reservation = Guid.NewGuid();
-        await inventory.PlaceInFullAsync(reservation, "acme-servers", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 5));
-        var commit = await inventory.CommitAsync(reservation);
+        await replica.Inventory.PlaceInFullAsync(reservation, "acme-servers", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 5));
+        var commit = await replica.Inventory.CommitAsync(reservation);
         var placed = await NextNoticeAsync(myAccount, mine);
 
-        await inventory.Ledger.ReleaseHoldsAsync(new ReleaseHoldsRequest
+        await replica.Inventory.Ledger.ReleaseHoldsAsync(new ReleaseHoldsRequest
         {
             ReservationId = reservation.ToString(),
             Reason = "The cutoff moved before the commit landed.",
@@ -124,7 +97,7 @@ public sealed class DistributorOrderQueueTests : IAsyncLifetime
         await SnapshotAsync(mine, new Stock(A800, "SG1", 50, Price: 9000m));
         // An account that may write to the default exchange (no tenant's: an operator's) puts a forged order in the
         // queue by name, ahead of inventory's, without inventory's user-id (the broker refuses a forged one).
-        await using (var connection = await FeedsRecipe.ConnectAsync(feedsVhost))
+        await using (var connection = await FeedsRecipe.ConnectAsync(replica.FeedsVhost))
         {
             await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), Cancel);
             await channel.BasicPublishAsync("", DistributorOrderQueue.QueueName(mine), mandatory: true,
@@ -133,8 +106,8 @@ public sealed class DistributorOrderQueueTests : IAsyncLifetime
         }
 
         var reservation = Guid.NewGuid();
-        await inventory.PlaceInFullAsync(reservation, "acme-servers", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 5));
-        var commit = await inventory.CommitAsync(reservation);
+        await replica.Inventory.PlaceInFullAsync(reservation, "acme-servers", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 5));
+        var commit = await replica.Inventory.CommitAsync(reservation);
         var dropped = new List<DroppedMessage>();
         var options = new DistributorOrderQueueOptions { Broker = myAccount, DistributorId = mine, Dropped = d => { lock (dropped) { dropped.Add(d); } } };
 
@@ -159,7 +132,7 @@ public sealed class DistributorOrderQueueTests : IAsyncLifetime
         (forged.MessageId, forged.UserId).ShouldBe(("forged", null));
         forged.Reason.ShouldContain("user-id");
 
-        await inventory.Ledger.ReleaseHoldsAsync(new ReleaseHoldsRequest
+        await replica.Inventory.Ledger.ReleaseHoldsAsync(new ReleaseHoldsRequest
         {
             ReservationId = reservation.ToString(),
             Reason = "The cutoff moved before the commit landed.",
@@ -232,7 +205,7 @@ public sealed class DistributorOrderQueueTests : IAsyncLifetime
     public async Task A_distributors_account_is_refused_by_the_internal_virtual_host()
     {
         var (_, myAccount) = await RegisterAsync();
-        var vhost = FeedsRecipe.NameOf(internalVhost);
+        var vhost = FeedsRecipe.NameOf(replica.InternalVhost);
         Exception? refused = null;
         try
         {
@@ -258,7 +231,7 @@ public sealed class DistributorOrderQueueTests : IAsyncLifetime
         // It may write to the shared stock-feed exchange only: not to the default exchange, which routes to any queue by name.
         var (other, _) = await RegisterAsync();
 
-        await using var connection = await FeedsRecipe.ConnectAsync(feedAccount);
+        await using var connection = await FeedsRecipe.ConnectAsync(replica.SharedFeedAccount);
         await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), Cancel);
         var code = await BusIsolationTests.ReplyCodeOfRefusalAsync(channel, () => channel.BasicPublishAsync(
             exchange, exchange.Length == 0 ? $"distributor-orders.{other}" : other, mandatory: false, new BasicProperties { Type = "DistributorOrderPlaced" },
@@ -274,7 +247,7 @@ public sealed class DistributorOrderQueueTests : IAsyncLifetime
         // broker checks user-id against the publishing account, so only inventory's notices carry inventory's.
         var (other, _) = await RegisterAsync();
 
-        await using var connection = await FeedsRecipe.ConnectAsync(feedsVhost);
+        await using var connection = await FeedsRecipe.ConnectAsync(replica.FeedsVhost);
         await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(true, true), Cancel);
         var code = await BusIsolationTests.ReplyCodeOfRefusalAsync(channel, () => channel.BasicPublishAsync(
             "", $"distributor-orders.{other}", mandatory: false, new BasicProperties { UserId = "brokering-inventory-feeds" },
@@ -288,7 +261,7 @@ public sealed class DistributorOrderQueueTests : IAsyncLifetime
     {
         var (mine, first) = await RegisterAsync();
 
-        var second = await FeedsRecipe.DistributorAccountAsync(feedsVhost, mine);
+        var second = await FeedsRecipe.DistributorAccountAsync(replica.FeedsVhost, mine);
 
         second.UserInfo.ShouldNotBe(first.UserInfo);
         await using (var connection = await FeedsRecipe.ConnectAsync(second))
@@ -303,18 +276,17 @@ public sealed class DistributorOrderQueueTests : IAsyncLifetime
     private async Task<(string Id, Uri Account)> RegisterAsync()
     {
         var id = $"t-{Guid.NewGuid():N}"[..20];
-        using (var response = await inventory.Http.PostAsJsonAsync("/v1/distributors", new { id, name = $"Test distributor {id}" }, Cancel))
+        using (var response = await replica.Inventory.Http.PostAsJsonAsync("/v1/distributors", new { id, name = $"Test distributor {id}" }, Cancel))
         {
             response.EnsureSuccessStatusCode();
         }
 
-        accounts.Add($"distributor-orders-{id}");
-        return (id, await FeedsRecipe.DistributorAccountAsync(feedsVhost, id));
+        return (id, await replica.DistributorAccountAsync(id));
     }
 
     private async Task SnapshotAsync(string distributor, params Stock[] items)
     {
-        using var response = await inventory.Http.PostAsJsonAsync($"/v1/distributors/{distributor}/stock-feed", new
+        using var response = await replica.Inventory.Http.PostAsJsonAsync($"/v1/distributors/{distributor}/stock-feed", new
         {
             distributorId = distributor,
             sequence = 1,
@@ -331,7 +303,7 @@ public sealed class DistributorOrderQueueTests : IAsyncLifetime
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/v1/distributor/orders");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", TestTokens.Distributor(distributor));
-        using var response = await inventory.Http.SendAsync(request, Cancel);
+        using var response = await replica.Inventory.Http.SendAsync(request, Cancel);
         response.EnsureSuccessStatusCode();
         return [.. (await response.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("orders").EnumerateArray()];
     }
