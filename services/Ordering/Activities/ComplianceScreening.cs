@@ -1,6 +1,7 @@
 using Brokering.Contracts.Grpc.Compliance;
 using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Data;
+using Brokering.Ordering.Reservations;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.Extensions.Options;
@@ -34,14 +35,19 @@ public sealed class ComplianceScreening(
     /// One attempt within <paramref name="deadline"/>, for a caller that has a slower way to wait: null when compliance
     /// did not answer (down, busy, too slow), so the caller asks through the retrying path instead.
     /// </summary>
-    public async Task<ReservationScreened?> TryScreenNowAsync(Guid reservationId, TimeSpan deadline, CancellationToken cancellationToken)
+    /// <remarks>
+    /// <paramref name="submitted"/>: the reservation as the event being consumed carries it, when that is its submission,
+    /// so screening it reads no row (the event was made from the row, which never changes).
+    /// </remarks>
+    public async Task<ReservationScreened?> TryScreenNowAsync(Guid reservationId, ReservationSubmitted? submitted, TimeSpan deadline, CancellationToken cancellationToken)
     {
         try
         {
             return await ScreenAsync(
                 reservationId,
                 async (request, token) => await compliance.ScreenAsync(request, deadline: DateTime.UtcNow.Add(deadline), cancellationToken: token),
-                cancellationToken);
+                cancellationToken,
+                submitted?.ReservationId == reservationId ? Reservation.Of(submitted) : null);
         }
         catch (RpcException exception) when (Brokering.ServiceDefaults.GrpcClientExtensions.IsTransient(exception))
         {
@@ -50,9 +56,9 @@ public sealed class ComplianceScreening(
     }
 
     private async Task<ReservationScreened> ScreenAsync(
-        Guid reservationId, Func<ScreenRequest, CancellationToken, Task<ScreenResponse>> call, CancellationToken cancellationToken)
+        Guid reservationId, Func<ScreenRequest, CancellationToken, Task<ScreenResponse>> call, CancellationToken cancellationToken, Reservation? known = null)
     {
-        var reservation = await db.Reservations.AsNoTracking().SingleAsync(r => r.Id == reservationId, cancellationToken);
+        var reservation = known ?? await db.Reservations.AsNoTracking().SingleAsync(r => r.Id == reservationId, cancellationToken);
         var request = new ScreenRequest
         {
             ReservationId = reservation.Id.ToString(),

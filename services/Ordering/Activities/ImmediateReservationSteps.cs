@@ -25,7 +25,8 @@ public sealed partial class ImmediateReservationSteps(
     private CallMode Once => CallMode.Once(options.Value.ImmediateStepDeadline);
 
     public Task<ReservationScreened?> ScreenAsync(ConsumeContext context, Guid reservationId, CancellationToken cancellationToken) =>
-        AttemptAsync("screen", reservationId, () => screening.TryScreenNowAsync(reservationId, options.Value.ImmediateStepDeadline, cancellationToken),
+        AttemptAsync("screen", reservationId, () => screening.TryScreenNowAsync(
+                reservationId, context.TryGetMessage<ReservationSubmitted>(out var submitted) ? submitted.Message : null, options.Value.ImmediateStepDeadline, cancellationToken),
             cancellationToken);
 
     public Task<object?> PlanAsync(ConsumeContext context, string buyerId, AllocateReservation plan, CancellationToken cancellationToken) =>

@@ -17,6 +17,22 @@ public sealed class Reservation
     public required List<ReservationLine> Lines { get; init; }
     public required DateTimeOffset SubmittedAt { get; init; }
 
+    /// <summary>The reservation as its submission event carries it (the event is made from the row, which never changes).</summary>
+    public static Reservation Of(ReservationSubmitted submitted) => new()
+    {
+        Id = submitted.ReservationId,
+        BuyerId = submitted.BuyerId,
+        BuyerReference = submitted.BuyerReference,
+        EndUserName = submitted.EndUser.Name,
+        EndUserCountry = submitted.EndUser.Country,
+        DestinationCountry = submitted.DestinationCountry,
+        FillPolicy = submitted.FillPolicy,
+        MinFillRatio = submitted.MinFillRatio,
+        Confirmation = submitted.Confirmation,
+        Lines = [.. submitted.Lines],
+        SubmittedAt = submitted.SubmittedAt,
+    };
+
     public ReservationSubmitted ToSubmittedEvent() => new()
     {
         ReservationId = Id,
