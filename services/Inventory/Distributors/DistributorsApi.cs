@@ -87,7 +87,8 @@ internal static partial class DistributorsApi
         }
 
         var fingerprint = Brokering.Inventory.StockFeeds.FeedSignature.Fingerprint(key);
-        loggers.CreateLogger("Brokering.Inventory.Distributors").LogInformation(
+        var logger = loggers.CreateLogger("Brokering.Inventory.Distributors");
+        logger.LogInformation(
             "Feed key {Fingerprint} registered for distributor {DistributorId} by {Subject}", fingerprint, id, http.User.Identity?.Name);
         if (http.RequestServices.GetService<Brokering.Inventory.StockFeeds.DistributorFeedQueues>() is { } feedQueues)
         {
@@ -99,7 +100,7 @@ internal static partial class DistributorsApi
             }
             catch (Brokering.Inventory.StockFeeds.FeedQueueUnavailableException e)
             {
-                loggers.CreateLogger("Brokering.Inventory.Distributors").LogWarning(e, "Distributor {DistributorId}'s own feed queue is not declared yet", id);
+                logger.LogWarning(e, "Distributor {DistributorId}'s own feed queue is not declared yet", id);
                 return TypedResults.Problem(
                     $"The feed key {fingerprint} is registered, but the feed queue {Brokering.Inventory.StockFeeds.DistributorFeedQueues.QueueOf(id)} could not be "
                     + "declared yet; inventory declares it within a minute, or PUT the same key again.",

@@ -45,9 +45,6 @@ public sealed class DistributorFeedQueues(
     // contain '_', so with the id last distributor "a_error"'s feed would be distributor "a"'s error queue.
     private const string QueueSuffix = ".updates";
 
-    // The same back-off as the stock-feed endpoint's retry: only the database being briefly unreachable is worth another try.
-    private static readonly TimeSpan[] DatabaseRetries = [TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(2)];
-
     // The sessions' consumers use these too.
     private readonly IServiceScopeFactory scopes = scopes;
     private readonly TimeProvider clock = clock;
@@ -335,9 +332,9 @@ public sealed class DistributorFeedQueues(
                     await receiver.ReceiveAsync(message, scope.ServiceProvider.GetRequiredService<InventoryDbContext>(), ended);
                     return;
                 }
-                catch (Exception e) when (e is NpgsqlException or TimeoutException && attempt < DatabaseRetries.Length)
+                catch (Exception e) when (e is NpgsqlException or TimeoutException && attempt < StockFeedRetries.Database.Length)
                 {
-                    await Task.Delay(DatabaseRetries[attempt], owner.clock, ended);
+                    await Task.Delay(StockFeedRetries.Database[attempt], owner.clock, ended);
                 }
             }
         }

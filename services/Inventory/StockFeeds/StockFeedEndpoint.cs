@@ -35,13 +35,11 @@ internal static class StockFeedEndpoint
         endpoint.ClearSerialization();
         endpoint.AddSerializer(new UnreadBodySerializerFactory());
         endpoint.AddDeserializer(new UnreadBodySerializerFactory(), isDefault: true);
-        // Only the database being briefly unreachable is worth another try; a message that cannot be
-        // read or applied goes to stock-feed_error at once.
         endpoint.UseMessageRetry(retry =>
         {
             retry.Handle<NpgsqlException>();
             retry.Handle<TimeoutException>();
-            retry.Intervals(100, 500, 2000);
+            retry.Intervals(StockFeedRetries.Database);
         });
         endpoint.ConfigureConsumer<StockFeedConsumer>(context);
     }

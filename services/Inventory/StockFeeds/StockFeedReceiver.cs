@@ -42,6 +42,16 @@ public enum FeedRefusal
     OtherDistributorsQueue,
 }
 
+/// <summary>How often an AMQP stock update is tried again when applying it failed.</summary>
+internal static class StockFeedRetries
+{
+    /// <summary>
+    /// Only the database being briefly unreachable is worth another try, after these waits; a message that cannot be read
+    /// or applied goes to its queue's <c>_error</c> at once. The shared endpoint and the distributors' queues alike.
+    /// </summary>
+    public static readonly TimeSpan[] Database = [TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(2)];
+}
+
 /// <summary>
 /// An AMQP stock update as it arrived, whichever client took it off which queue: the body as published, the two
 /// signature headers' text, the quorum queue's <c>x-delivery-count</c>, and the distributor whose own queue it came

@@ -29,6 +29,7 @@ public sealed class ComplianceScreening(
             reservationId,
             (request, token) => pipelines.GetPipeline(ServiceNames.Compliance).ExecuteAsync(
                 async inner => await compliance.ScreenAsync(request, deadline: DateTime.UtcNow.AddSeconds(5), cancellationToken: inner), token).AsTask(),
+            null,
             cancellationToken);
 
     /// <summary>
@@ -46,8 +47,8 @@ public sealed class ComplianceScreening(
             return await ScreenAsync(
                 reservationId,
                 async (request, token) => await compliance.ScreenAsync(request, deadline: DateTime.UtcNow.Add(deadline), cancellationToken: token),
-                cancellationToken,
-                submitted?.ReservationId == reservationId ? Reservation.Of(submitted) : null);
+                submitted?.ReservationId == reservationId ? Reservation.Of(submitted) : null,
+                cancellationToken);
         }
         catch (RpcException exception) when (Brokering.ServiceDefaults.GrpcClientExtensions.IsTransient(exception))
         {
@@ -56,7 +57,7 @@ public sealed class ComplianceScreening(
     }
 
     private async Task<ReservationScreened> ScreenAsync(
-        Guid reservationId, Func<ScreenRequest, CancellationToken, Task<ScreenResponse>> call, CancellationToken cancellationToken, Reservation? known = null)
+        Guid reservationId, Func<ScreenRequest, CancellationToken, Task<ScreenResponse>> call, Reservation? known, CancellationToken cancellationToken)
     {
         var reservation = known ?? await db.Reservations.AsNoTracking().SingleAsync(r => r.Id == reservationId, cancellationToken);
         var request = new ScreenRequest

@@ -34,9 +34,7 @@ public static class SecurityExtensions
             .AddPolicyScheme(Scheme, "Brokering bearer tokens", options => options.ForwardDefaultSelector = context => SchemeFor(context, settings))
             .AddJwtBearer(UserScheme, options =>
             {
-                options.MapInboundClaims = false;
-                options.TokenHandlers.Clear();
-                options.TokenHandlers.Add(new ValidatedTokens(TimeProvider.System));
+                RememberValidTokens(options);
                 options.Authority = settings.Authority;
                 options.MetadataAddress = settings.MetadataAddress!;
                 options.RequireHttpsMetadata = settings.RequireHttpsMetadata;
@@ -57,9 +55,7 @@ public static class SecurityExtensions
         {
             authentication.AddJwtBearer(ServiceSchemePrefix + caller.Name, options =>
             {
-                options.MapInboundClaims = false;
-                options.TokenHandlers.Clear();
-                options.TokenHandlers.Add(new ValidatedTokens(TimeProvider.System));
+                RememberValidTokens(options);
                 options.MetadataAddress = caller.MetadataAddress!;
                 options.RequireHttpsMetadata = caller.RequireHttpsMetadata;
                 // A caller signs with ES256 under its own key and names itself as issuer; nothing else speaks for it.
@@ -86,6 +82,15 @@ public static class SecurityExtensions
 
         builder.AddRateLimits();
         return builder;
+    }
+
+    // Claim types as the token names them, and a token found valid taken again without its signature checked (ValidatedTokens):
+    // one handler per scheme, so what one scheme found valid says nothing to another.
+    private static void RememberValidTokens(JwtBearerOptions options)
+    {
+        options.MapInboundClaims = false;
+        options.TokenHandlers.Clear();
+        options.TokenHandlers.Add(new ValidatedTokens(TimeProvider.System));
     }
 
     private static TokenValidationParameters Parameters(TokenSettings settings, IReadOnlyList<string> algorithms) => new()
