@@ -55,12 +55,14 @@ public static class Extensions
                                 context.GetRequiredService<IConfiguration>().GetConnectionString("Database")!,
                                 context.GetRequiredService<IMeterFactory>()));
 
-                            // Inventory's HoldsCommitted announces what a call already answered: the saga handled the
-                            // answer of its own call, or the command's consumer sends it the answer (SagaAnswers), and only
-                            // Confirming takes it. Bound to the event as well, the saga's queue took in a message per
-                            // confirmation that it only dropped; the answers sent to it still reach it. HoldsPlaced stays
-                            // bound: a placement that lands after its call gave up (and after the reservation ended) is
-                            // heard only through it, and the ended saga releases those late holds.
+                            // Inventory's HoldsPlaced and HoldsCommitted announce what a call already answered: the saga
+                            // handled the answer of its own call, or the command's consumer sends it the answer
+                            // (SagaAnswers). Bound to the events as well, the saga's queue took in a message per placement
+                            // and per confirmation that it only dropped, often after waiting for the row its own step
+                            // still held. A placement that lands after its call gave up needs no announcement either: the
+                            // release that ends a reservation makes inventory refuse its plans from then on and wait for
+                            // one in flight, which it releases with the rest (ReleaseReservationHolds.RefusePlansThrough).
+                            receive.ConfigureMessageTopology<HoldsPlaced>(false);
                             receive.ConfigureMessageTopology<HoldsCommitted>(false);
                         });
                     });

@@ -281,6 +281,63 @@ public sealed class HoldsTests(InventoryFixture fixture)
     }
 
     [Fact]
+    public async Task A_release_that_ends_a_reservation_makes_a_later_placement_of_its_plans_hold_nothing()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 20));
+        var reservation = Guid.NewGuid();
+        await fixture.A.Ledger.PlaceHoldsAsync(PlaceRequest(reservation, 1, TimeSpan.FromMinutes(5), Hold(distributor, A800, "SG1", 5)));
+
+        var released = await fixture.A.Ledger.ReleaseHoldsAsync(new ReleaseHoldsRequest
+        {
+            ReservationId = reservation.ToString(), Reason = "Buyer cancelled", RefusePlansThrough = 2,
+        });
+
+        // Plan 2's call was still on its way (its caller had given up on it, or its attempt was rolled back): it holds nothing.
+        var late = await fixture.B.Ledger.PlaceHoldsAsync(PlaceRequest(reservation, 2, TimeSpan.FromMinutes(5), Hold(distributor, A800, "SG1", 7)));
+        released.Released.ShouldBe(1);
+        late.Holds.Sum(h => h.Held).ShouldBe(0);
+        (await fixture.LevelAsync(distributor, A800, "SG1")).Held.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task A_placement_racing_the_release_that_ends_its_reservation_never_leaves_a_hold_behind()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 1000));
+
+        // Each pair: a plan's call and the ending release sent together, on either replica; whichever lands first, nothing
+        // stays held (a placement that commits after the release would, without the release refusing its plan).
+        var pairs = Enumerable.Range(0, 24).Select(async i =>
+        {
+            var reservation = Guid.NewGuid();
+            var placing = (i % 2 == 0 ? fixture.A : fixture.B).Ledger
+                .PlaceHoldsAsync(PlaceRequest(reservation, 1, TimeSpan.FromMinutes(5), Hold(distributor, A800, "SG1", 3))).ResponseAsync;
+            var releasing = (i % 2 == 0 ? fixture.B : fixture.A).Ledger
+                .ReleaseHoldsAsync(new ReleaseHoldsRequest { ReservationId = reservation.ToString(), Reason = "cutoff missed", RefusePlansThrough = 1 }).ResponseAsync;
+            await Task.WhenAll(placing, releasing);
+        });
+        await Task.WhenAll(pairs);
+
+        var level = await fixture.LevelAsync(distributor, A800, "SG1");
+        (level.Held, level.ActiveHolds).ShouldBe((0, 0));
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(10_001)]
+    public async Task A_release_refusing_a_negative_or_absurd_number_of_plans_is_refused_with_invalid_argument(int refusePlansThrough)
+    {
+        var refusal = await Should.ThrowAsync<RpcException>(() => fixture.A.Ledger.ReleaseHoldsAsync(new ReleaseHoldsRequest
+        {
+            ReservationId = Guid.NewGuid().ToString(), RefusePlansThrough = refusePlansThrough,
+        }).ResponseAsync);
+
+        refusal.StatusCode.ShouldBe(StatusCode.InvalidArgument);
+        refusal.Status.Detail.ShouldContain("refuse_plans_through");
+    }
+
+    [Fact]
     public async Task A_feed_below_what_is_held_flags_the_youngest_holds_as_shortfall()
     {
         var distributor = await fixture.NewDistributorAsync();

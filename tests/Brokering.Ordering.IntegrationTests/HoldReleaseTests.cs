@@ -16,7 +16,7 @@ public sealed class HoldReleaseTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task A_cancelled_reservation_has_its_holds_released_within_the_cancellation_and_no_release_command_is_sent()
+    public async Task A_cancelled_reservation_has_its_holds_released_within_the_cancellation_and_its_plans_refused_and_no_release_command_is_sent()
     {
         await using var dependencies = await StandInDependencies.StartAsync();
         await using var host = await StandInOrderingHost.StartAsync(dependencies);
@@ -32,6 +32,8 @@ public sealed class HoldReleaseTests
         // Released by the time the reservation shows Cancelled: the release was part of the transaction that ended it.
         dependencies.Inventory.HoldsOf(id).ShouldAllBe(hold => hold.Status == StandInHoldStatus.Released);
         dependencies.Inventory.ReleasesReceived.Count(reservation => reservation == id.ToString()).ShouldBe(1);
+        // Its one plan, and the next version an attempt rolled back since might have asked for, can hold nothing more.
+        dependencies.Inventory.PlansRefusedThrough(id).ShouldBe(2);
         // A command would have been published before the transaction committed; the probe has had a second more.
         await Task.Delay(TimeSpan.FromSeconds(1), Ct);
         host.Probe.All<ReleaseReservationHolds>(release => release.ReservationId == id).ShouldBeEmpty();
@@ -57,6 +59,7 @@ public sealed class HoldReleaseTests
         await StandInOrderingHost.EventuallyAsync(
             () => Task.FromResult(dependencies.Inventory.HoldsOf(id).All(hold => hold.Status == StandInHoldStatus.Released)),
             "every hold released");
+        dependencies.Inventory.PlansRefusedThrough(id).ShouldBe(2);
     }
 
     private static async Task CancelAsync(StandInOrderingHost host, Guid id)

@@ -21,13 +21,13 @@ public sealed class OpsMetricsTests(OrderingHost host) : IClassFixture<OrderingH
         await host.SeedAsync(saga);
         var id = saga.CorrelationId;
 
-        await host.Probe.Publish.Publish(new HoldsPlaced(id, saga.PlanVersion,
+        // The answers as the activities' consumers send them to the saga (inventory's own announcements are not bound there).
+        var sagaExchange = await host.Probe.Send.GetSendEndpoint(Sagas.Exchange);
+        await sagaExchange.Send(new HoldsPlaced(id, saga.PlanVersion,
             [new PlacedHold(Guid.NewGuid(), Sagas.Sku, "arrow", "HKG-1", 40, 40, 31000m, "USD")], DateTimeOffset.UtcNow.AddMinutes(10)));
         await host.WaitForStateAsync(id, "Held");
         await host.Probe.Publish.Publish(new ReservationConfirmationRequested(id, DateTimeOffset.UtcNow));
         await host.WaitForStateAsync(id, "Confirming");
-        // The commit's answer, sent to the saga as the commit's consumer sends it (inventory's own event is not bound there).
-        var sagaExchange = await host.Probe.Send.GetSendEndpoint(Sagas.Exchange);
         await sagaExchange.Send(new HoldsCommitted(id, [Guid.NewGuid()], 40, DateTimeOffset.UtcNow));
         await host.WaitForStateAsync(id, "Confirmed");
 

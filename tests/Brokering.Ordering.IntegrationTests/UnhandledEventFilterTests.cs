@@ -18,7 +18,7 @@ public sealed class UnhandledEventFilterTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task An_answer_the_saga_already_handled_is_acknowledged_without_the_sagas_transaction_and_inventorys_own_HoldsCommitted_never_reaches_it()
+    public async Task An_answer_the_saga_already_handled_is_acknowledged_without_the_sagas_transaction_and_inventorys_own_announcements_never_reach_it()
     {
         await using var dependencies = await StandInDependencies.StartAsync();
         await using var host = await StandInOrderingHost.StartAsync(dependencies);
@@ -29,8 +29,13 @@ public sealed class UnhandledEventFilterTests
 
         var committed = new HoldsCommitted(confirmed.CorrelationId, [confirmed.Allocations[0].HoldId], confirmed.Allocations[0].Quantity, DateTimeOffset.UtcNow);
 
-        // Inventory's own event, published as inventory publishes it: the saga's queue is not bound to it (the saga has
-        // every commit's answer from its own call or from the commit's consumer), so it costs the saga nothing at all.
+        // Inventory's own events, published as inventory publishes them: the saga's queue is bound to neither (the saga has
+        // every placement's and commit's answer from its own call or from the command's consumer), so they cost the saga
+        // nothing at all. (A Confirmed saga has no behaviour for either: delivered, each would be acknowledged unlocked.)
+        await host.Probe.Publish.Publish(
+            new HoldsPlaced(confirmed.CorrelationId, confirmed.PlanVersion, [new PlacedHold(Guid.NewGuid(), Sagas.Sku, "dist-a", "HKG-1", 4, 4, 31000m, "USD")],
+                DateTimeOffset.UtcNow.AddMinutes(10)),
+            Ct);
         await host.Probe.Publish.Publish(committed, Ct);
         // The commit's consumer's answer, sent to the saga's own exchange: it reaches the saga, which handled it already.
         var saga = await host.Probe.Send.GetSendEndpoint(Sagas.Exchange);
@@ -38,7 +43,7 @@ public sealed class UnhandledEventFilterTests
 
         await StandInOrderingHost.EventuallyAsync(() => Task.FromResult(ignored.Count >= 1), "the HoldsCommitted to be acknowledged unlocked");
         (await InboxRecordsOfAsync(host, messageId)).ShouldBe(0);
-        // Published first on the same channel, the event would have been in the queue ahead of the answer.
+        // Published first on the same channel, the events would have been in the queue ahead of the answer.
         await Task.Delay(TimeSpan.FromSeconds(1), Ct);
         ignored.Count.ShouldBe(1);
         (await host.StateAsync(confirmed.CorrelationId)).ShouldBe("Confirmed");
@@ -76,7 +81,7 @@ public sealed class UnhandledEventFilterTests
     }
 
     [Fact]
-    public async Task Holds_placed_for_a_reservation_that_ended_still_reach_the_saga_which_releases_them()
+    public async Task A_placement_answered_for_a_reservation_that_ended_still_reaches_the_saga_which_releases_the_holds()
     {
         await using var dependencies = await StandInDependencies.StartAsync();
         await using var host = await StandInOrderingHost.StartAsync(dependencies);
@@ -85,7 +90,10 @@ public sealed class UnhandledEventFilterTests
         await host.SeedAsync(cancelled);
         var messageId = NewId.NextGuid();
 
-        await host.Probe.Publish.Publish(
+        // The answer of a placement the allocation's consumer made (the saga's own call had given up), sent to the saga as
+        // that consumer sends it: inventory's announcement of the placement is not bound to the saga's queue.
+        var saga = await host.Probe.Send.GetSendEndpoint(Sagas.Exchange);
+        await saga.Send(
             new HoldsPlaced(cancelled.CorrelationId, 2, [new PlacedHold(Guid.NewGuid(), Sagas.Sku, "dist-a", "HKG-1", 4, 4, 31000m, "USD")],
                 DateTimeOffset.UtcNow.AddMinutes(10)),
             context => context.MessageId = messageId, Ct);

@@ -106,7 +106,9 @@ public sealed class StateMachineDiagramTests
             .Append("command instead (ScreenReservation under the screening deadline, AllocateReservation, CommitReservationHolds, ReleaseReservationHolds), whose consumer retries ")
             .Append("as long as it must, and the answer comes back as a message: the arrows are the same either way. Every call made at once is one ")
             .Append("the command's consumer may repeat: screening decides afresh, holds are idempotent per plan version, a repeated commit reports the first, and a repeated release releases nothing more. ")
-            .Append("Inventory still publishes HoldsPlaced and HoldsCommitted, facts for anyone. The saga's queue is bound to HoldsPlaced only, for a placement that lands after its call gave up (an ended reservation releases those late holds), and a saga that has already handled the answer ignores it; every commit's answer reaches the saga from its own call or from the commit's consumer, so inventory's HoldsCommitted is not delivered to it at all. ")
+            .Append("Inventory still publishes HoldsPlaced and HoldsCommitted, facts for anyone, but neither is delivered to the saga: every answer reaches it from its own call or from the command's consumer. ")
+            .Append("A placement that lands after its call gave up is no loose end either: the release that ends a reservation tells inventory to refuse every plan version through the next one (an attempt rolled back may have asked for that one), ")
+            .Append("so a late placement holds nothing, and one still in flight is waited for and released with the rest (`ReleaseReservationHolds.RefusePlansThrough`, `refuse_plans_through` in inventory's API). ")
             .Append("While a step is taken the saga's row is locked, so a cancellation or a rule change waits for it and then finds the reservation where the step left it.\n\n");
         text.Append("## Waking reservations that wait for stock\n\n");
         text.Append("A reservation in AwaitingStock is woken by TopUp. When inventory announces that a SKU's available units went up ")
@@ -118,8 +120,8 @@ public sealed class StateMachineDiagramTests
             .Append("tried again in turn as the stock on offer changes.\n\n");
         text.Append("## Events a state does not react to\n\n");
         text.Append("The table below is also what ordering's saga endpoint acts on before it opens a transaction (`UnhandledEventFilter`): ")
-            .Append("an event whose reservation is in a state that lists no behaviour for it (inventory's own HoldsPlaced for a call the saga ")
-            .Append("already handled at once, a commit's answer it already had, a timer or a top-up for a reservation that has moved on) is acknowledged ")
+            .Append("an event whose reservation is in a state that lists no behaviour for it (a commit's or a placement's answer it already had, ")
+            .Append("a timer or a top-up for a reservation that has moved on) is acknowledged ")
             .Append("after one indexed read of the reservation's state, without locking its row or writing an inbox record. That is what the ")
             .Append("saga would do with it had it been delivered at the instant of the read: the read sees a committed state, and the saga's ")
             .Append("events are unordered anyway. An event the state handles (whatever its guard), or one for a reservation not found, goes ")

@@ -106,7 +106,12 @@ public sealed record ReservationCommitRefused(
 /// When set, holds committed at or after this instant are released too: a commit that landed at or after
 /// a cutoff moved earlier while it was in flight does not stand. Null releases active holds only.
 /// </param>
-public sealed record ReleaseReservationHolds(Guid ReservationId, string Reason, DateTimeOffset? RevokeCommitsFrom = null);
+/// <param name="RefusePlansThrough">
+/// Set by a release that ends the reservation: every plan version up to this one that inventory has not placed yet
+/// holds nothing, ever, and one in flight is waited for and released with the rest (inventory's
+/// <c>ReleaseHoldsRequest.refuse_plans_through</c>). 0 for a release the reservation may plan again after.
+/// </param>
+public sealed record ReleaseReservationHolds(Guid ReservationId, string Reason, DateTimeOffset? RevokeCommitsFrom = null, int RefusePlansThrough = 0);
 
 /// <summary>The allocation activity found no offer for any line of a plan, so nothing was asked of inventory.</summary>
 /// <param name="ReservationId">Reservation id.</param>

@@ -15,6 +15,10 @@ internal sealed class HoldsLedgerGrpcService(
     HoldPlacer placer, ReservationHolds reservationHolds, OfferQuery offers, InventoryDbContext db, IOptions<InventoryOptions> options, TimeProvider time)
     : Brokering.Contracts.Grpc.Inventory.HoldsLedger.HoldsLedgerBase
 {
+    // A reservation plans again only for stock that fell short or arrived late: tens of versions, not thousands. The
+    // bound keeps one call's refusal records (one row per version) small.
+    private const int MaxRefusedPlans = 10_000;
+
     public override async Task<GetOffersResponse> GetOffers(GetOffersRequest request, ServerCallContext context)
     {
         if (string.IsNullOrWhiteSpace(request.Sku))
@@ -86,8 +90,14 @@ internal sealed class HoldsLedgerGrpcService(
     public override async Task<ReleaseHoldsResponse> ReleaseHolds(ReleaseHoldsRequest request, ServerCallContext context)
     {
         var reason = string.IsNullOrWhiteSpace(request.Reason) ? "Released by the reservation." : request.Reason.Trim();
+        if (request.RefusePlansThrough is < 0 or > MaxRefusedPlans)
+        {
+            throw Invalid($"refuse_plans_through must be between 0 and {MaxRefusedPlans}.");
+        }
+
         var released = await reservationHolds.ReleaseAsync(
-            ParseReservation(request.ReservationId), reason, request.RevokeCommitsFrom?.ToDateTimeOffset(), context.CancellationToken);
+            ParseReservation(request.ReservationId), reason, request.RevokeCommitsFrom?.ToDateTimeOffset(), request.RefusePlansThrough,
+            context.CancellationToken);
         return new ReleaseHoldsResponse { Released = released };
     }
 

@@ -47,12 +47,18 @@ internal sealed class ReservationHolds(InventoryTransactions transactions)
     /// With <paramref name="revokeCommitsFrom"/>, holds committed at or after that instant are released too: ordering
     /// asks for it when the cutoff was moved earlier while the commit was in flight and the commit did not land strictly
     /// before the new cutoff, so that commit does not stand and its units return to the distributor's available stock.
+    /// With <paramref name="refusePlansThrough"/> (a release that ends the reservation), plan versions 1 through it that
+    /// were never placed are recorded as having held nothing, so a placement of one of them, now or later, holds
+    /// nothing (<see cref="HoldBatch"/> replays the record). A placement in flight holds its key's record uncommitted: the
+    /// insert waits for it, and the lock that follows, a statement with a snapshot of its own, then finds its holds and
+    /// releases them with the rest. No hold outlives an ended reservation, whoever still waits for the placement's answer.
     /// </summary>
-    public Task<int> ReleaseAsync(Guid reservationId, string reason, DateTimeOffset? revokeCommitsFrom, CancellationToken cancellationToken) =>
+    public Task<int> ReleaseAsync(
+        Guid reservationId, string reason, DateTimeOffset? revokeCommitsFrom, int refusePlansThrough, CancellationToken cancellationToken) =>
         transactions.RunRawAsync(
             async (unit, token) =>
             {
-                var holds = await BeginAndLockHoldsAsync(unit, reservationId, token);
+                var holds = await BeginAndLockHoldsAsync(unit, reservationId, token, refusePlansThrough);
                 var released = holds
                     .Where(h => h.Status is nameof(HoldStatus.Active) or nameof(HoldStatus.Shortfall)
                         || (h.Status == nameof(HoldStatus.Committed) && revokeCommitsFrom is { } from && h.ClosedAt >= from))
@@ -233,10 +239,24 @@ internal sealed class ReservationHolds(InventoryTransactions transactions)
     }
 
     /// <summary>Opens the transaction and locks the reservation's holds, in one round trip.</summary>
-    private static async Task<List<HoldRow>> BeginAndLockHoldsAsync(RawUnitOfWork unit, Guid reservationId, CancellationToken cancellationToken)
+    private static async Task<List<HoldRow>> BeginAndLockHoldsAsync(
+        RawUnitOfWork unit, Guid reservationId, CancellationToken cancellationToken, int refusePlansThrough = 0)
     {
         await using var batch = unit.Connection.CreateBatch();
         batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+        if (refusePlansThrough > 0)
+        {
+            var refuse = new NpgsqlBatchCommand("""
+                INSERT INTO hold_requests (reservation_id, plan_version, result, created_at)
+                SELECT $1, v, '[]'::jsonb, $3 FROM generate_series(1, $2) AS v
+                ON CONFLICT DO NOTHING
+                """);
+            refuse.Parameters.Add(new NpgsqlParameter { Value = reservationId });
+            refuse.Parameters.Add(new NpgsqlParameter { Value = refusePlansThrough });
+            refuse.Parameters.Add(new NpgsqlParameter { Value = unit.Now });
+            batch.BatchCommands.Add(refuse);
+        }
+
         var select = new NpgsqlBatchCommand("""
             SELECT id, status, distributor_id, sku, warehouse, quantity, expires_at, closed_at, unit_price, currency, buyer_organisation FROM holds
             WHERE reservation_id = $1 ORDER BY id FOR UPDATE

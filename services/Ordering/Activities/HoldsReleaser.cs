@@ -14,7 +14,12 @@ public sealed class HoldsReleaser(HoldsLedger.HoldsLedgerClient inventory, Resil
     /// <summary>Asks inventory to release, as <paramref name="mode"/> says; throws when it did not answer.</summary>
     public async Task ReleaseAsync(ReleaseReservationHolds command, CallMode mode, CancellationToken cancellationToken)
     {
-        var request = new ReleaseHoldsRequest { ReservationId = command.ReservationId.ToString(), Reason = command.Reason };
+        var request = new ReleaseHoldsRequest
+        {
+            ReservationId = command.ReservationId.ToString(),
+            Reason = command.Reason,
+            RefusePlansThrough = command.RefusePlansThrough,
+        };
         if (command.RevokeCommitsFrom is { } from)
         {
             request.RevokeCommitsFrom = Timestamp.FromDateTimeOffset(from);

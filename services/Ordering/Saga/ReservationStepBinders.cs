@@ -65,7 +65,9 @@ public static class ReservationStepBinders
     /// learns of a commit only from inventory's answer, and that answer can be lost with the process that asked (killed
     /// after inventory committed and before its own transaction did); the saga, back in Held (or even in Screening, when the
     /// lost try screened, held and committed at once), may then end the reservation. Whatever inventory committed for it
-    /// must not stand then.
+    /// must not stand then. And no placement may land after it: a plan's call can still be in flight (its caller gave up
+    /// on the answer, or the attempt that made it was rolled back, having taken the next plan version), so inventory is
+    /// told to refuse every plan version up to the next one and to wait for one in flight, which it then releases too.
     /// </summary>
     public static EventActivityBinder<ReservationState, TMessage> ReleaseHoldsAndCommits<TMessage>(
         this EventActivityBinder<ReservationState, TMessage> binder, string reason)
@@ -76,7 +78,8 @@ public static class ReservationStepBinders
     public static EventActivityBinder<ReservationState, TMessage> ReleaseHoldsAndCommits<TMessage>(
         this EventActivityBinder<ReservationState, TMessage> binder, Func<BehaviorContext<ReservationState, TMessage>, string> reason)
         where TMessage : class =>
-        binder.ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, reason(context), context.Saga.SubmittedAt));
+        binder.ReleaseHolds(context => new ReleaseReservationHolds(
+            context.Saga.CorrelationId, reason(context), context.Saga.SubmittedAt, RefusePlansThrough: context.Saga.PlanVersion + 1));
 
     /// <summary>
     /// Releases the reservation's holds at once (<see cref="IReservationSteps.ReleaseAsync"/>), or, when inventory does

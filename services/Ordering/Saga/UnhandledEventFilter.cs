@@ -10,8 +10,8 @@ namespace Brokering.Ordering.Saga;
 
 /// <summary>
 /// Acknowledges, on the saga's endpoint and before any transaction, an event that the reservation's current state has
-/// no behaviour for: the answer to a call the saga already handled at once (inventory's own HoldsPlaced and
-/// HoldsCommitted), a timer or a top-up for a reservation that has moved on. The saga would lock its row in a
+/// no behaviour for: the answer to a call the saga already handled at once (a consumer's HoldsPlaced or HoldsCommitted
+/// after the saga's own call had answered), a timer or a top-up for a reservation that has moved on. The saga would lock its row in a
 /// transaction with an inbox record only to ignore it (<c>OnUnhandledEvent</c>); here one indexed read does.
 /// </summary>
 /// <remarks>

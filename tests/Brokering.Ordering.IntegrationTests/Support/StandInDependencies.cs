@@ -231,6 +231,7 @@ public sealed class StandInInventory : HoldsLedger.HoldsLedgerBase
     private readonly Dictionary<Guid, StandInHold> holds = [];
     private readonly Dictionary<(string Reservation, int Plan), PlaceHoldsResponse> plans = [];
     private readonly List<string> releasesReceived = [];
+    private readonly Dictionary<Guid, int> plansRefusedThrough = [];
     private int refused;
 
     /// <summary>Where holds placed and committed are reported (the ordering host's broker).</summary>
@@ -285,6 +286,15 @@ public sealed class StandInInventory : HoldsLedger.HoldsLedgerBase
     public Task TellShortfallAsync(Guid reservationId, IReadOnlyList<Guid> holdIds, long units) =>
         Events.Publish(new StockShortfallDetected(reservationId, StandInCompliance.Sku, "arrow", holdIds, units));
 
+    /// <summary>The highest plan version a release of the reservation told inventory to refuse (0: none).</summary>
+    public int PlansRefusedThrough(Guid reservationId)
+    {
+        lock (gate)
+        {
+            return plansRefusedThrough.GetValueOrDefault(reservationId);
+        }
+    }
+
     /// <summary>Reservations a ReleaseHolds call reached inventory for, in order.</summary>
     public IReadOnlyList<string> ReleasesReceived
     {
@@ -323,6 +333,12 @@ public sealed class StandInInventory : HoldsLedger.HoldsLedgerBase
             if (plans.TryGetValue((request.ReservationId, request.PlanVersion), out var replay))
             {
                 return new PlaceHoldsResponse { Holds = { replay.Holds }, Replayed = true };
+            }
+
+            // As the real ledger: a plan an ending release refused was recorded as having held nothing.
+            if (plansRefusedThrough.GetValueOrDefault(reservationId) >= request.PlanVersion)
+            {
+                return new PlaceHoldsResponse { Replayed = true };
             }
 
             response = new PlaceHoldsResponse();
@@ -425,6 +441,11 @@ public sealed class StandInInventory : HoldsLedger.HoldsLedgerBase
         lock (gate)
         {
             releasesReceived.Add(request.ReservationId);
+            if (request.RefusePlansThrough > plansRefusedThrough.GetValueOrDefault(reservationId))
+            {
+                plansRefusedThrough[reservationId] = request.RefusePlansThrough;
+            }
+
             foreach (var hold in holds.Values.Where(hold => hold.ReservationId == reservationId))
             {
                 if (hold.Status == StandInHoldStatus.Active
