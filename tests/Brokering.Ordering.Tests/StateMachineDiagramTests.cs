@@ -125,7 +125,9 @@ public sealed class StateMachineDiagramTests
             .Append("after one indexed read of the reservation's state, without locking its row or writing an inbox record. That is what the ")
             .Append("saga would do with it had it been delivered at the instant of the read: the read sees a committed state, and the saga's ")
             .Append("events are unordered anyway. An event the state handles (whatever its guard), or one for a reservation not found, goes ")
-            .Append("to the saga as before. The count is `brokering.ordering.saga.events_ignored_unlocked` (tag: event).\n\n");
+            .Append("to the saga as before, and so do the buyers' and ops' ConfirmationRequested and CancellationRequested, which their sender ")
+            .Append("publishes only after finding the reservation in a state that takes them (a read would find it there all but always). ")
+            .Append("The count is `brokering.ordering.saga.events_ignored_unlocked` (tag: event).\n\n");
         text.Append("## What each state reacts to\n\n");
         text.Append("Events a state handles without moving (a re-screen that approves, a late hold released) appear here but not as arrows.\n\n");
         text.Append("| State | Ends the reservation | Events handled |\n|---|---|---|\n");
