@@ -45,6 +45,19 @@ public sealed class InventoryOptions
     /// </summary>
     public TimeSpan FeedQueueDeclareTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long creating a distributor's webhook subscription waits to bind the recorder's <c>distributor-webhooks</c>
+    /// queue to the events (and a replica's reconcile to bind or unbind it) before giving up: the create answers 503 and
+    /// no subscription is made.
+    /// </summary>
+    public TimeSpan WebhookQueueBindTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How often each replica makes the <c>distributor-webhooks</c> queue's bindings match the database (bound while any
+    /// webhook subscription exists), besides at start and on every create and delete.
+    /// </summary>
+    public TimeSpan WebhookBindingsReconcileInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>How many distributors' own feed queues one replica applies updates from at once (one update per queue at a time).</summary>
     public int FeedQueueConcurrency { get; set; } = 4;
 

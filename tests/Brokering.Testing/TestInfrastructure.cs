@@ -242,6 +242,27 @@ public static class TestInfrastructure
     }
 
     /// <summary>
+    /// The exchanges bound to <paramref name="exchange"/> (its bindings as destination) on a virtual host made by
+    /// <see cref="CreateVirtualHostAsync"/>, by source name; none when the exchange does not exist.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> ExchangeSourcesAsync(Uri virtualHostUri, string exchange, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(virtualHostUri);
+        var management = (await Infrastructure.Value).Management;
+        var name = Uri.UnescapeDataString(virtualHostUri.AbsolutePath.TrimStart('/'));
+        using var response = await management.GetAsync(
+            new Uri($"api/exchanges/{Uri.EscapeDataString(name)}/{Uri.EscapeDataString(exchange)}/bindings/destination", UriKind.Relative), cancellationToken);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return [];
+        }
+
+        await EnsureSuccessAsync(response, cancellationToken);
+        var bindings = await response.Content.ReadFromJsonAsync<List<JsonObject>>(cancellationToken) ?? [];
+        return [.. bindings.Select(b => b["source"]!.GetValue<string>()).Order(StringComparer.Ordinal)];
+    }
+
+    /// <summary>
     /// The durable exchanges of a virtual host created by <see cref="CreateVirtualHostAsync"/>, the broker's own
     /// (<c>amq.*</c> and the default exchange) left out: where a fault test taps the services' messages.
     /// </summary>

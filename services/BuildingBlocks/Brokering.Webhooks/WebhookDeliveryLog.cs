@@ -25,6 +25,14 @@ public sealed class WebhookDeliveryLog<TContext>(TContext db, IOptions<WebhookOp
 
         /// <summary>The starting point asked for is past the end of the tenant's feed: no cursor the feed handed out is.</summary>
         public sealed record StartAfterAhead : Creation;
+
+        /// <summary>
+        /// Not made: what the service needs in place before a subscription exists could not be set up in time
+        /// (<see cref="WebhookSubscriptionsApiDefinition{TContext, TRequest, TView, TCreated, TList}.AroundCreate"/>); 503.
+        /// </summary>
+        /// <param name="Title">The problem's title.</param>
+        /// <param name="Detail">What was not ready, and what the caller can do.</param>
+        public sealed record Unavailable(string Title, string Detail) : Creation;
     }
 
     /// <summary>

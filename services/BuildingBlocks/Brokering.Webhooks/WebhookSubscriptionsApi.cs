@@ -54,6 +54,20 @@ public sealed class WebhookSubscriptionsApiDefinition<TContext, TRequest, TView,
     /// </summary>
     public TimeSpan TakesEffectWithin { get; init; }
 
+    /// <summary>
+    /// Runs a creation (the function given, at most once) with what the service must have in place before a
+    /// subscription exists, e.g. inventory's recorder queue bound to the events, so nothing recorded after the answer
+    /// misses it. <see cref="WebhookDeliveryLog{TContext}.Creation.Unavailable"/> when that could not be done in time
+    /// (answered 503), in which case the creation must not have been run. Null runs the creation alone.
+    /// </summary>
+    public Func<HttpContext, Func<CancellationToken, Task<WebhookDeliveryLog<TContext>.Creation>>, CancellationToken, Task<WebhookDeliveryLog<TContext>.Creation>>? AroundCreate
+    {
+        get; init;
+    }
+
+    /// <summary>Runs after a subscription is deleted, before the answer (inventory unbinds its recorder's queue after the last one); null for nothing.</summary>
+    public Func<HttpContext, CancellationToken, Task>? AfterDelete { get; init; }
+
     /// <summary>The summary of the create operation: which events can be subscribed to.</summary>
     public required string CreateSummary { get; init; }
 
@@ -89,11 +103,16 @@ public static class WebhookSubscriptionsApi
         // Passed as a Delegate: ASP.NET's route handler analyzer fails (AD0001) on a handler parameter whose type is a
         // type parameter; the handler binds at run time as any other (the body as the service's closed request type).
         Delegate create = endpoints.CreateAsync;
-        group.MapPost("/", create).Named(api, "Create{0}WebhookSubscription")
+        var creating = group.MapPost("/", create).Named(api, "Create{0}WebhookSubscription")
             .WithSummary(api.CreateSummary)
             .WithDescription(api.CreateDescription)
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        if (api.AroundCreate is not null)
+        {
+            creating.ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        }
+
         group.MapGet("/", endpoints.ListAsync).Named(api, "List{0}WebhookSubscriptions")
             .WithSummary("The caller's subscriptions, oldest first.");
         group.MapGet("/{id:guid}", endpoints.GetAsync).Named(api, "Get{0}WebhookSubscription")
@@ -134,7 +153,9 @@ public static class WebhookSubscriptionsApi
                 return TypedResults.ValidationProblem(errors);
             }
 
-            var creation = await log.CreateAsync(api.Tenant(http), valid, cancellationToken, api.StartingPoint);
+            var tenant = api.Tenant(http);
+            Func<CancellationToken, Task<WebhookDeliveryLog<TContext>.Creation>> create = token => log.CreateAsync(tenant, valid, token, api.StartingPoint);
+            var creation = api.AroundCreate is { } around ? await around(http, create, cancellationToken) : await create(cancellationToken);
             if (creation is WebhookDeliveryLog<TContext>.Creation.Created && api.TakesEffectWithin > TimeSpan.Zero)
             {
                 await Task.Delay(api.TakesEffectWithin, http.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System, cancellationToken);
@@ -147,6 +168,8 @@ public static class WebhookSubscriptionsApi
                 WebhookDeliveryLog<TContext>.Creation.LimitReached limit => TypedResults.Problem(
                     $"This {api.TenantNoun} has {limit.Limit} subscriptions, as many as it may; delete one first.",
                     statusCode: StatusCodes.Status409Conflict, title: "Subscription limit reached."),
+                WebhookDeliveryLog<TContext>.Creation.Unavailable unavailable => TypedResults.Problem(
+                    unavailable.Detail, statusCode: StatusCodes.Status503ServiceUnavailable, title: unavailable.Title),
                 WebhookDeliveryLog<TContext>.Creation.StartAfterAhead => TypedResults.ValidationProblem(new Dictionary<string, string[]>
                 {
                     ["startAfter"] = ["Past the end of this feed: give a cursor the change feed handed out."],
@@ -163,8 +186,20 @@ public static class WebhookSubscriptionsApi
             await log.GetAsync(api.Tenant(http), id, cancellationToken) is { } found ? TypedResults.Ok(api.View(found)) : NotFound(id);
 
         public async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-            HttpContext http, Guid id, WebhookDeliveryLog<TContext> log, CancellationToken cancellationToken) =>
-            await log.DeleteAsync(api.Tenant(http), id, cancellationToken) ? TypedResults.NoContent() : NotFound(id);
+            HttpContext http, Guid id, WebhookDeliveryLog<TContext> log, CancellationToken cancellationToken)
+        {
+            if (!await log.DeleteAsync(api.Tenant(http), id, cancellationToken))
+            {
+                return NotFound(id);
+            }
+
+            if (api.AfterDelete is { } after)
+            {
+                await after(http, cancellationToken);
+            }
+
+            return TypedResults.NoContent();
+        }
 
         public async Task<Results<Ok<TView>, ProblemHttpResult>> PauseAsync(
             HttpContext http, Guid id, WebhookDeliveryLog<TContext> log, CancellationToken cancellationToken) =>

@@ -89,8 +89,8 @@ public sealed class DistributorWebhookRecorder(DistributorWebhooksDbContext db, 
     private async Task RecordAsync(
         Guid reservationId, IReadOnlyList<Guid>? holdIds, Func<IReadOnlyList<HoldRow>, IReadOnlyList<Delivery>>? events, CancellationToken cancellationToken)
     {
-        // Every hold event of every reservation comes here: while no distributor has a subscription (a subscription gets
-        // only what is recorded after its create answer), a remembered answer saves the read of the ledger.
+        // Events come here only while some distributor subscribes (DistributorWebhookBindings), but those already queued
+        // when the last subscription goes away still do: a remembered answer saves them the read of the ledger.
         if (!await subscriptions.AnyAsync(db, cancellationToken))
         {
             return;
@@ -185,7 +185,8 @@ public sealed class DistributorWebhookRecorder(DistributorWebhooksDbContext db, 
 
 /// <summary>
 /// The recorder's endpoint, <c>distributor-webhooks</c>: one message at a time per replica, so a reservation's events
-/// are recorded in the order they arrive, with a failed recording retried in place.
+/// are recorded in the order they arrive, with a failed recording retried in place. Without consume topology: its
+/// queue is bound to the events only while some distributor subscribes (<see cref="DistributorWebhookBindings"/>).
 /// </summary>
 public sealed class DistributorWebhookRecorderDefinition : ConsumerDefinition<DistributorWebhookRecorder>
 {
@@ -195,6 +196,11 @@ public sealed class DistributorWebhookRecorderDefinition : ConsumerDefinition<Di
     {
         EndpointName = QueueName;
         ConcurrentMessageLimit = 1;
+        Endpoint(endpoint =>
+        {
+            endpoint.Name = QueueName;
+            endpoint.ConfigureConsumeTopology = false;
+        });
     }
 
     // A failure to record (a subscription deleted mid-statement, a deadlock) is retried here rather than sending the

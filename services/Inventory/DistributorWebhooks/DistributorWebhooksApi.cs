@@ -1,3 +1,4 @@
+using Brokering.ServiceDefaults;
 using Brokering.ServiceDefaults.Security;
 using Brokering.Webhooks;
 
@@ -58,6 +59,8 @@ internal static class DistributorWebhooksApi
                 + "per reservation, and the subscription is paused after repeated failures. 400 names each bad field (an endpoint that is not "
                 + "https, or on a private, loopback or link-local address, is refused); 409 when the distributor has as many subscriptions as it may.",
             TakesEffectWithin = SubscriptionPresence.Staleness,
+            AroundCreate = CreateBoundAsync,
+            AfterDelete = UnbindAfterTheLastAsync,
             View = DistributorSubscriptionView.Of,
             Created = (view, secret) => new DistributorSubscriptionCreated(view, secret),
             List = views => new DistributorSubscriptionList(views),
@@ -78,6 +81,39 @@ internal static class DistributorWebhooksApi
         return errors.Count > 0 ? (null, errors) : (new ValidSubscription(request.Url!, eventTypes, [], request.Description), errors);
     }
 
+    // The recorder's queue receives the events only while subscriptions exist: bound before the subscription is, so every
+    // event recorded after the answer reaches it; never a subscription made while the broker cannot bind.
+    private static async Task<WebhookDeliveryLog<DistributorWebhooksDbContext>.Creation> CreateBoundAsync(
+        HttpContext http, Func<CancellationToken, Task<WebhookDeliveryLog<DistributorWebhooksDbContext>.Creation>> create, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await http.RequestServices.GetRequiredService<DistributorWebhookBindings>().WhileBoundAsync(create, cancellationToken);
+        }
+        catch (WebhookQueueUnavailableException e)
+        {
+            http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Brokering.Inventory.DistributorWebhooks")
+                .LogWarning(e, "A webhook subscription was refused: the broker did not bind {Queue} in time", DistributorWebhookRecorderDefinition.QueueName);
+            return new WebhookDeliveryLog<DistributorWebhooksDbContext>.Creation.Unavailable(
+                "Webhook events not ready", "The subscription was not made: the events could not be routed to it yet. Try again in a moment.");
+        }
+    }
+
+    // The subscription is gone whatever follows; an unbind that fails leaves the queue bound, which costs the recorder
+    // events it drops until a replica's next reconcile, and loses nobody anything.
+    private static async Task UnbindAfterTheLastAsync(HttpContext http, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await http.RequestServices.GetRequiredService<DistributorWebhookBindings>().ReconcileAsync(cancellationToken);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Brokering.Inventory.DistributorWebhooks")
+                .LogWarning(e, "Unbinding {Queue} after a subscription's delete failed; a reconcile will", DistributorWebhookRecorderDefinition.QueueName);
+        }
+    }
+
     // The distributor policy admits only tokens with a tenant claim.
     private static string Caller(HttpContext http) =>
         http.User.FindFirst(BrokeringRoles.TenantClaim)?.Value
@@ -94,6 +130,11 @@ internal static class DistributorWebhooksExtensions
         builder.Services.AddDbContext<DistributorWebhooksDbContext>(options => DistributorWebhooksDbContext.Configure(options, connectionString));
         builder.AddWebhookDelivery<DistributorWebhooksDbContext>();
         builder.Services.AddSingleton<SubscriptionPresence>();
+        var broker = BrokerAddress.Parse(
+            builder.Configuration.GetConnectionString("RabbitMq") ?? throw new InvalidOperationException("ConnectionStrings:RabbitMq is not configured."),
+            "ConnectionStrings:RabbitMq");
+        builder.Services.AddSingleton(sp => ActivatorUtilities.CreateInstance<DistributorWebhookBindings>(sp, broker));
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<DistributorWebhookBindings>());
         return builder;
     }
 }

@@ -5,8 +5,9 @@ namespace Brokering.Inventory.DistributorWebhooks;
 
 /// <summary>
 /// Whether any distributor has a webhook subscription, asked of the database at most once per
-/// <see cref="Staleness"/> per replica. Every hold event of every reservation reaches the recorder, and while no
-/// distributor subscribes (the common case) asking for each one cost a transaction per event, two per reservation.
+/// <see cref="Staleness"/> per replica. The recorder's queue receives the events only while some subscription exists
+/// (<see cref="DistributorWebhookBindings"/>), but those queued when the last one is deleted still arrive, and asking for
+/// each of them would cost a transaction per event.
 /// </summary>
 /// <remarks>
 /// Remembering "none" could miss the events of a subscription made meanwhile on another replica, so the create answer
