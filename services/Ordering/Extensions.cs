@@ -1,7 +1,5 @@
-using System.Diagnostics.Metrics;
 using Brokering.Contracts.Grpc.Compliance;
 using Brokering.Contracts.Grpc.Inventory;
-using Brokering.Contracts.Inventory;
 using Brokering.Messaging.Postgres;
 using Brokering.Ordering.Activities;
 using Brokering.Ordering.Catalogue;
@@ -39,31 +37,9 @@ public static class Extensions
                 x.AddConfigureEndpointsCallback(ConfigureActivityRetry);
                 x.AddPostgresOutbox<OrderingDbContext>(outbox => outbox.UseBusOutbox());
                 x.AddPostgresMessageScheduler<OrderingDbContext>();
-                var sagaConcurrency = builder.Configuration.GetSection("Ordering").Get<OrderingOptions>()?.SagaConcurrency ?? new OrderingOptions().SagaConcurrency;
-                x.AddSagaStateMachine<ReservationStateMachine, ReservationState>()
-                    .PostgresRepository<OrderingDbContext>()
-                    // See OrderingOptions.SagaConcurrency: the broker's default of two messages in flight per core would
-                    // leave the services idle while a burst queues.
-                    .Endpoint(endpoint =>
-                    {
-                        endpoint.ConcurrentMessageLimit = sagaConcurrency;
-                        endpoint.PrefetchCount = sagaConcurrency * 2;
-                        endpoint.AddConfigureEndpointCallback((context, receive) =>
-                        {
-                            receive.UseFilter(new UnhandledEventFilter(
-                                context.GetRequiredService<ReservationStateMachine>(),
-                                context.GetRequiredService<IConfiguration>().GetConnectionString("Database")!,
-                                context.GetRequiredService<IMeterFactory>()));
-
-                            // Inventory's HoldsCommitted announces what a call already answered: the saga handled the
-                            // answer of its own call, or the command's consumer sends it the answer (SagaAnswers), and only
-                            // Confirming takes it. Bound to the event as well, the saga's queue took in a message per
-                            // confirmation that it only dropped; the answers sent to it still reach it. HoldsPlaced stays
-                            // bound: a placement that lands after its call gave up (and after the reservation ended) is
-                            // heard only through it, and the ended saga releases those late holds.
-                            receive.ConfigureMessageTopology<HoldsCommitted>(false);
-                        });
-                    });
+                // Concurrency, the unhandled-event probe and the topology opt-out: see the definition.
+                x.AddSagaStateMachine<ReservationStateMachine, ReservationState, ReservationStateMachineDefinition>()
+                    .PostgresRepository<OrderingDbContext>();
                 x.AddConsumer<ScreenReservationConsumer>();
                 x.AddConsumer<AllocateReservationConsumer>();
                 x.AddConsumer<CommitReservationHoldsConsumer>();
