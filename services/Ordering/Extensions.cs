@@ -1,7 +1,5 @@
-using System.Diagnostics.Metrics;
 using Brokering.Contracts.Grpc.Compliance;
 using Brokering.Contracts.Grpc.Inventory;
-using Brokering.Contracts.Inventory;
 using Brokering.Messaging.Postgres;
 using Brokering.Ordering.Activities;
 using Brokering.Ordering.Catalogue;
@@ -39,33 +37,9 @@ public static class Extensions
                 x.AddConfigureEndpointsCallback(ConfigureActivityRetry);
                 x.AddPostgresOutbox<OrderingDbContext>(outbox => outbox.UseBusOutbox());
                 x.AddPostgresMessageScheduler<OrderingDbContext>();
-                var sagaConcurrency = builder.Configuration.GetSection("Ordering").Get<OrderingOptions>()?.SagaConcurrency ?? new OrderingOptions().SagaConcurrency;
-                x.AddSagaStateMachine<ReservationStateMachine, ReservationState>()
-                    .PostgresRepository<OrderingDbContext>()
-                    // See OrderingOptions.SagaConcurrency: the broker's default of two messages in flight per core would
-                    // leave the services idle while a burst queues.
-                    .Endpoint(endpoint =>
-                    {
-                        endpoint.ConcurrentMessageLimit = sagaConcurrency;
-                        endpoint.PrefetchCount = sagaConcurrency * 2;
-                        endpoint.AddConfigureEndpointCallback((context, receive) =>
-                        {
-                            receive.UseFilter(new UnhandledEventFilter(
-                                context.GetRequiredService<ReservationStateMachine>(),
-                                context.GetRequiredService<IConfiguration>().GetConnectionString("Database")!,
-                                context.GetRequiredService<IMeterFactory>()));
-
-                            // Inventory's HoldsPlaced and HoldsCommitted announce what a call already answered: the saga
-                            // handled the answer of its own call, or the command's consumer sends it the answer
-                            // (SagaAnswers). Bound to the events as well, the saga's queue took in a message per placement
-                            // and per confirmation that it only dropped, often after waiting for the row its own step
-                            // still held. A placement that lands after its call gave up needs no announcement either: the
-                            // release that ends a reservation makes inventory refuse its plans from then on and wait for
-                            // one in flight, which it releases with the rest (ReleaseReservationHolds.RefusePlansThrough).
-                            receive.ConfigureMessageTopology<HoldsPlaced>(false);
-                            receive.ConfigureMessageTopology<HoldsCommitted>(false);
-                        });
-                    });
+                // Concurrency, the unhandled-event probe and the topology opt-out: see the definition.
+                x.AddSagaStateMachine<ReservationStateMachine, ReservationState, ReservationStateMachineDefinition>()
+                    .PostgresRepository<OrderingDbContext>();
                 x.AddConsumer<ScreenReservationConsumer>();
                 x.AddConsumer<AllocateReservationConsumer>();
                 x.AddConsumer<CommitReservationHoldsConsumer>();

@@ -7,5 +7,5 @@ public sealed partial class ReservationStateMachine
     private ReservationStates? classified;
 
     /// <summary>The states this machine never leaves, read from its own declaration (<see cref="ReservationStates"/>).</summary>
-    private IReadOnlyList<string> TerminalStates => (classified ??= ReservationStates.Of(StateMachineDiagram.Of(this))).Terminal;
+    internal IReadOnlyList<string> TerminalStates => (classified ??= ReservationStates.Of(StateMachineDiagram.Of(this))).Terminal;
 }

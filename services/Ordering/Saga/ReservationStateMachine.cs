@@ -10,14 +10,28 @@ namespace Brokering.Ordering.Saga;
 /// then committed before the cutoff, or everything released. The saga only decides and records;
 /// ordering's activities make the calls to other services and report back with events.
 /// </summary>
+/// <remarks>
+/// The constructor tells the story state by state, in the order a reservation lives them: Submitted, Screening (and
+/// UnderReview, a screening waiting for an officer), Allocating, Held, AwaitingStock, Confirming, and the ended states.
+/// What several states do alike (a rule change's re-screen, a cancellation, the cutoff passing) is declared once, as a
+/// group of event activities each of those states lists. The steps themselves are named in
+/// <see cref="ReservationStepBinders"/>; where this machine is registered and how its endpoint runs, in
+/// <see cref="ReservationStateMachineDefinition"/>.
+/// </remarks>
 public sealed partial class ReservationStateMachine : MassTransitStateMachine<ReservationState>
 {
+    private readonly TimeProvider clock;
+    private readonly TimeSpan holdTimeToLive;
+    private readonly TimeSpan screeningDeadline;
+    private readonly TimeSpan renewalRetry;
+
     public ReservationStateMachine(TimeProvider clock, IOptions<OrderingOptions> options)
     {
-        var holdTimeToLive = options.Value.HoldTimeToLive;
-        var screeningDeadline = options.Value.ScreeningDeadline;
-        var fillDeadline = options.Value.FillDeadlineWithoutCutoff;
-        var renewalRetry = options.Value.HoldRenewalRetryInterval;
+        this.clock = clock;
+        holdTimeToLive = options.Value.HoldTimeToLive;
+        screeningDeadline = options.Value.ScreeningDeadline;
+        FillDeadlineWithoutCutoff = options.Value.FillDeadlineWithoutCutoff;
+        renewalRetry = options.Value.HoldRenewalRetryInterval;
 
         InstanceState(saga => saga.CurrentState);
 
@@ -47,48 +61,39 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
         // A message for a reservation that has moved on is a late arrival, not an error.
         OnUnhandledEvent(context => context.Ignore());
 
+        // Submitted: screened at once if compliance answers. Else asked by command, and until screened there is no
+        // cutoff to end a reservation whose screening never succeeds, so the screening deadline does.
         Initially(
             When(Submitted)
                 .Then(context => Accept(context.Saga, context.Message))
                 .TransitionTo(Screening)
                 .ThenAsync(ScreenAtOnceAsync)
-                // Compliance did not answer at once: ask through the command, and until screened there is no cutoff
-                // to end a reservation whose screening never succeeds, so a deadline does.
                 .If(context => context.Saga.CurrentState == Screening.Name,
                     waiting => waiting
-                        .Publish(context => RequestScreening(context.Saga))
+                        .AskForScreening()
                         .Schedule(ScreeningTimer, context => new ScreeningDeadlineReached(context.Saga.CorrelationId), _ => screeningDeadline)));
 
-        // An officer's clearance of a potential match arrives as an approval like any other: the reservation goes on
-        // from UnderReview exactly as from Screening.
+        // Screening, and UnderReview (a potential match waiting for a compliance officer): compliance's answer decides.
+        // An officer's clearance arrives as an approval like any other, so both states take the same answers.
         During(Screening, UnderReview,
+        [
             When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved)
                 .Unschedule(ScreeningTimer)
                 .Then(context => RecordApproval(context.Saga, context.Message, clock.GetUtcNow(), holdTimeToLive))
-                .IfElse(context => context.Saga.Cutoff is not null && context.Saga.Cutoff <= clock.GetUtcNow(),
+                .IfElse(CutoffPassed,
                     tooLate => tooLate
-                        .Then(context => context.Saga.StatusReason = "The cutoff had already passed when screening finished.")
-                        .ReleaseHoldsAndCommits("cutoff passed before screening finished")
-                        .TransitionTo(CutoffMissed),
+                        .Because("The cutoff had already passed when screening finished.")
+                        .EndAs(CutoffMissed, "cutoff passed before screening finished"),
                     inTime => inTime
-                        .TransitionTo(Allocating)
-                        .ThenAsync(PlanAtOnceAsync)
-                        // Set only if the reservation is still live once the steps taken at once are done: a timer set
-                        // and cancelled in one transaction would cost two messages for nothing.
-                        .If(context => !TerminalStates.Contains(context.Saga.CurrentState),
-                            live => live.IfElse(context => context.Saga.Cutoff is not null,
-                                timer => timer.ArmCutoffTimer(CutoffTimer),
-                                unbounded => unbounded.Schedule(FillDeadline, context => new FillDeadlineReached(context.Saga.CorrelationId), _ => fillDeadline)))),
+                        .AllocateAtOnce()
+                        .ArmDeadlineIfLive()),
             When(Screened, context => context.Message.Outcome is not (ScreeningOutcome.Approved or ScreeningOutcome.PotentialMatch))
-                .Unschedule(ScreeningTimer)
-                .Unschedule(CutoffTimer)
                 .Then(context =>
                 {
                     context.Saga.DecisionId = context.Message.DecisionId;
                     context.Saga.StatusReason = RejectionReason(context.Message);
                 })
-                .ReleaseHoldsAndCommits("screening refused")
-                .TransitionTo(Rejected),
+                .EndAs(Rejected, "screening refused", CutoffTimer, ScreeningTimer),
             // A party resembles a list entry: a compliance officer decides. Nothing is held meanwhile, and the wait fails
             // closed: the screening deadline (counted from submission, as for a screening never answered) rejects it and
             // the cutoff ends it. The buyer is told it waits for review, not what resembles what.
@@ -96,16 +101,13 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                 .Then(context =>
                 {
                     context.Saga.DecisionId = context.Message.DecisionId;
-                    // A rule change while screening may have set an earlier cutoff than this answer gives.
-                    context.Saga.Cutoff = context.Saga.Cutoff is { } moved && !(context.Message.Cutoff <= moved) ? moved : context.Message.Cutoff;
+                    KeepEarlierCutoff(context.Saga, context.Message);
                     context.Saga.StatusReason = "Awaiting a compliance officer's review of the export screening.";
                 })
-                .IfElse(context => context.Saga.Cutoff is not null && context.Saga.Cutoff <= clock.GetUtcNow(),
+                .IfElse(CutoffPassed,
                     tooLate => tooLate
-                        .Then(context => context.Saga.StatusReason = "The cutoff had already passed when screening finished.")
-                        .Unschedule(ScreeningTimer)
-                        .ReleaseHoldsAndCommits("cutoff passed before screening finished")
-                        .TransitionTo(CutoffMissed),
+                        .Because("The cutoff had already passed when screening finished.")
+                        .EndAs(CutoffMissed, "cutoff passed before screening finished", ScreeningTimer),
                     review => review
                         .TransitionTo(UnderReview)
                         .If(context => context.Saga.ScreeningTimerTokenId is null,
@@ -115,50 +117,38 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
             // The rules changed while the first screening was in flight, which may have been answered under the old
             // ones: screen again, and the later answer governs (handled as a re-screen once allocating).
             When(Rescreen, context => !MovesCutoffEarlier(context.Saga, context.Message))
-                .Publish(context => RequestScreening(context.Saga)),
+                .AskForScreening(),
             // A cutoff moved earlier binds at once, even before the first answer: the approval takes the earlier of it
             // and its own, and the reservation ends when it passes, however long compliance takes.
             When(Rescreen, context => MovesCutoffEarlier(context.Saga, context.Message))
                 .Then(context => ApplyMovedCutoff(context.Saga, context.Message))
-                .IfElse(context => context.Saga.Cutoff <= clock.GetUtcNow(),
+                .IfElse(CutoffPassed,
                     past => past
-                        .Then(context => context.Saga.StatusReason = "A new rule set moved the cutoff into the past before screening finished.")
-                        .Unschedule(ScreeningTimer)
-                        .ReleaseHoldsAndCommits("cutoff moved into the past before screening finished")
-                        .TransitionTo(CutoffMissed),
+                        .Because("A new rule set moved the cutoff into the past before screening finished.")
+                        .EndAs(CutoffMissed, "cutoff moved into the past before screening finished", ScreeningTimer),
                     future => future
-                        .Publish(context => RequestScreening(context.Saga))
+                        .AskForScreening()
                         .ArmCutoffTimer(CutoffTimer)),
-            // Nothing is held before screening, or while under review, as far as this row knows; but a step of an earlier
-            // try of this reservation's events may have placed or even committed holds before its replica died and the row
-            // was rolled back. So every ending that does not confirm releases them and revokes any commit (one call that
-            // finds nothing when there is nothing), as the endings after allocation do.
             When(ScreeningTimer.Received)
-                .Then(context => context.Saga.StatusReason = context.Saga.CurrentState == UnderReview.Name
+                .Because(context => context.Saga.CurrentState == UnderReview.Name
                     ? $"No compliance officer reviewed the export screening within {screeningDeadline} of submission; it was not approved."
                     : $"Compliance could not screen the reservation within {screeningDeadline}; it was not approved.")
-                .Unschedule(CutoffTimer)
-                .ReleaseHoldsAndCommits("screening deadline passed")
-                .TransitionTo(Rejected));
+                .EndAs(Rejected, "screening deadline passed", CutoffTimer),
+            .. EndsUnconfirmedWhileLive(),
+        ]);
 
+        // Allocating: a plan is in flight; its holds decide what the reservation waits for next.
         During(Allocating,
+        [
             When(HoldsPlaced, context => context.Message.PlanVersion == context.Saga.PlanVersion)
                 .Then(context => RecordHolds(context.Saga, context.Message))
-                .IfElse(context => Fill.Of(context.Saga).IsComplete,
-                    complete => complete.IfElse(context => context.Saga.Confirmation == Confirmation.Auto || context.Saga.ConfirmationPending,
-                        auto => auto.TransitionTo(Confirming).ThenAsync(CommitAtOnceAsync),
-                        manual => manual.TransitionTo(Held)),
-                    shortfall => shortfall.IfElse(context => context.Saga.FillPolicy == FillPolicy.AllOrNone,
-                        allOrNone => allOrNone
-                            .Then(context => context.Saga.StatusReason = "Not enough stock to fill every line in full (all-or-none).")
-                            .ReleaseHoldsAndCommits("all-or-none not satisfied")
-                            .Unschedule(CutoffTimer)
-                            .TransitionTo(Rejected),
-                        partial => partial.IfElse(
-                            context => (context.Saga.Confirmation == Confirmation.Auto || context.Saga.ConfirmationPending)
-                                && Fill.Of(context.Saga).Satisfies(context.Saga.MinFillRatio),
-                            auto => auto.TransitionTo(Confirming).ThenAsync(CommitAtOnceAsync),
-                            wait => wait.TransitionTo(AwaitingStock)))),
+                .IfElse(context => FallsShortOfAllOrNone(context.Saga),
+                    allOrNone => allOrNone
+                        .Because("Not enough stock to fill every line in full (all-or-none).")
+                        .EndAs(Rejected, "all-or-none not satisfied", CutoffTimer),
+                    holding => holding.IfElse(context => ConfirmsWhatIsHeld(context.Saga),
+                        confirm => confirm.ConfirmAtOnce(),
+                        wait => wait.WaitForBuyerOrStock())),
             When(NoStockOffered, context => context.Message.PlanVersion == context.Saga.PlanVersion)
                 .Then(context =>
                 {
@@ -166,35 +156,70 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                     context.Saga.PassedOverAt = context.Message.PassedOver ? clock.GetUtcNow() : null;
                 })
                 .IfElse(context => context.Saga.FillPolicy == FillPolicy.AllOrNone,
-                    allOrNone => allOrNone.ReleaseHoldsAndCommits("no stock offered (all-or-none)").Unschedule(CutoffTimer).TransitionTo(Rejected),
+                    allOrNone => allOrNone.EndAs(Rejected, "no stock offered (all-or-none)", CutoffTimer),
                     partial => partial.TransitionTo(AwaitingStock)),
             // The plan came after its holds' window had closed: whatever earlier plans held lapses at that same
             // instant, so the reservation has lapsed unconfirmed, as if its holds had expired.
             When(WindowClosed, context => context.Message.PlanVersion == context.Saga.PlanVersion)
-                .Then(context => context.Saga.StatusReason = "The holds' window closed before they could be placed.")
-                .ReleaseHoldsAndCommits("hold window closed before allocation")
-                .Unschedule(CutoffTimer)
-                .TransitionTo(Expired));
+                .Because("The holds' window closed before they could be placed.")
+                .EndAs(Expired, "hold window closed before allocation", CutoffTimer),
+            // The buyer confirmed (from Held or AwaitingStock) just as a top-up or re-allocation began:
+            // remember it, so the confirmation is honoured when the plan lands instead of being lost.
+            When(ConfirmationRequested)
+                .Then(context => context.Saga.ConfirmationPending = true),
+            // A distributor's feed fell below what it held for us: the plan in flight is evaluated without those holds.
+            When(Shortfall)
+                .Then(context => DropHolds(context.Saga, context.Message)),
+            .. RuleChangeOnceApproved(),
+            FillDeadlinePasses(),
+            .. EndsUnconfirmedWhileLive(),
+        ]);
 
-        During(Held, AwaitingStock,
-            When(ConfirmationRequested, context => Fill.Of(context.Saga).Satisfies(context.Saga.MinFillRatio))
-                .TransitionTo(Confirming)
-                .ThenAsync(CommitAtOnceAsync),
-            When(HoldsExpired)
-                .Then(context => context.Saga.StatusReason = "The holds lapsed before the reservation was confirmed.")
-                .ReleaseHoldsAndCommits("holds expired")
-                .Unschedule(CutoffTimer)
-                .TransitionTo(Expired));
+        // Held: every line is held in full; the buyer confirms, or the holds lapse.
+        During(Held,
+        [
+            .. WaitingOnHolds(),
+            .. RuleChangeOnceApproved(),
+            FillDeadlinePasses(),
+            .. EndsUnconfirmedWhileLive(),
+        ]);
 
+        // AwaitingStock: part is held, and the reservation waits for stock (or the buyer's confirmation of what is held)
+        // until its cutoff (or, with none, its fill deadline), not only as long as one window of holds lasts: what it
+        // holds is renewed half way through each window, up to the cutoff. Renewed by the saga, so holds outlive it by
+        // one window at most. A renewal inventory does not answer is tried again while the window is open; holds that
+        // lapse all the same end the reservation Expired, as for any lapse.
+        During(AwaitingStock,
+        [
+            When(AwaitingStock.Enter)
+                .ArmHoldRenewal(HoldRenewal, clock, holdTimeToLive, renewalRetry),
+            // Stock arrived for a SKU this reservation still lacks: plan again for what is missing.
+            When(TopUp)
+                .AllocateAtOnce(),
+            When(HoldRenewal.Received, context => IsInForce(context.Message.HoldsExpireAt, context.Saga.HoldsExpireAt))
+                .ThenAsync(context => RenewHoldsAtOnceAsync(context, clock.GetUtcNow(), holdTimeToLive))
+                .ArmHoldRenewal(HoldRenewal, clock, holdTimeToLive, renewalRetry),
+            .. WaitingOnHolds(),
+            .. RuleChangeOnceApproved(),
+            FillDeadlinePasses(),
+            .. EndsUnconfirmedWhileLive(),
+        ]);
+
+        // Confirming: a commit is in flight; only its answer ends the reservation. Whatever happens meanwhile (a rule
+        // change, the cutoff, a lapse) is recorded, and once the commit can no longer stand the holds are released and
+        // inventory asked again (ReleaseAndAskForCommitAgain), so an answer that never comes cannot leave it here.
+        // A commit already in flight is not cancelled, nor ended by the fill deadline: it commits before the holds
+        // lapse or is refused.
         During(Confirming,
+        [
             // The cutoff was moved earlier while the commit was in flight and the commit did not land strictly
             // before it: that commit does not stand, so inventory releases it with the rest.
             When(HoldsCommitted, context => context.Saga.Cutoff is { } cutoff && context.Message.CommittedAt >= cutoff)
-                .Then(context => context.Saga.StatusReason =
+                .Because(context =>
                     $"The commit landed at {context.Message.CommittedAt:O}, not before the cutoff {context.Saga.Cutoff:O} in force; it was revoked.")
-                .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "committed at or after the cutoff", context.Saga.Cutoff))
-                .Unschedule(CutoffTimer)
-                .TransitionTo(CutoffMissed),
+                .EndAs(CutoffMissed,
+                    context => new ReleaseReservationHolds(context.Saga.CorrelationId, "committed at or after the cutoff", context.Saga.Cutoff),
+                    CutoffTimer),
             When(HoldsCommitted, context => !(context.Saga.Cutoff is { } cutoff && context.Message.CommittedAt >= cutoff))
                 .Then(context =>
                 {
@@ -212,11 +237,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                 .Then(context =>
                 {
                     context.Saga.ConfirmationPending = true;
-                    if (context.Message.CutoffInForce is { } inForce && !(context.Saga.Cutoff <= inForce))
-                    {
-                        context.Saga.Cutoff = inForce;
-                    }
-
+                    TakeCutoffInForce(context.Saga, context.Message);
                     context.Saga.StatusReason = "A distributor's stock fell short while committing; re-allocating what is missing, "
                         + "and the confirmation stands.";
                 })
@@ -226,59 +247,26 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                 .IfElse(context => Fill.Of(context.Saga).IsComplete,
                     // Nothing is known to be missing yet: the shortfall's news re-allocates (as for any held reservation).
                     notYetTold => notYetTold.TransitionTo(AwaitingStock),
-                    missing => missing.TransitionTo(Allocating).ThenAsync(PlanAtOnceAsync)),
+                    missing => missing.AllocateAtOnce()),
+            // Refused otherwise: released, and ended as the refusal says (decided once the release is done).
             When(CommitRefused, context => !IsShortfallRefusal(context.Saga, context.Message, clock.GetUtcNow()))
                 .Then(context =>
                 {
                     context.Saga.StatusReason = context.Message.Reason;
-                    if (context.Message.CutoffInForce is { } inForce && !(context.Saga.Cutoff <= inForce))
-                    {
-                        context.Saga.Cutoff = inForce;
-                    }
+                    TakeCutoffInForce(context.Saga, context.Message);
                 })
                 .ReleaseHoldsAndCommits("commit refused")
                 .Unschedule(CutoffTimer)
-                .IfElse(context => context.Saga.Cutoff is not null && clock.GetUtcNow() >= context.Saga.Cutoff,
+                .IfElse(CutoffPassed,
                     late => late.TransitionTo(CutoffMissed),
                     notLate => notLate.IfElse(context => context.Message.RefusedByCompliance,
                         refused => refused.TransitionTo(Rejected),
-                        lapsed => lapsed.TransitionTo(Expired))));
-
-        // The buyer confirmed (from Held or AwaitingStock) just as a top-up or re-allocation began:
-        // remember it, so the confirmation is honoured when the plan lands instead of being lost.
-        During(Allocating,
-            When(ConfirmationRequested)
-                .Then(context => context.Saga.ConfirmationPending = true));
-
-        // Stock arrived for a SKU this reservation still lacks: plan again for what is missing.
-        During(AwaitingStock,
-            When(TopUp)
-                .TransitionTo(Allocating)
-                .ThenAsync(PlanAtOnceAsync));
-
-        // A reservation waiting for stock waits until its cutoff (or, with none, its fill deadline), not only as long as
-        // one window of holds lasts: what it holds is renewed half way through each window, up to the cutoff. Renewed
-        // by the saga, so holds outlive it by one window at most. A renewal inventory does not answer is tried again
-        // while the window is open; holds that lapse all the same end the reservation Expired, as for any lapse.
-        WhenEnter(AwaitingStock, waiting => waiting.ArmHoldRenewal(HoldRenewal, clock, holdTimeToLive, renewalRetry));
-        During(AwaitingStock,
-            When(HoldRenewal.Received, context => IsInForce(context.Message.HoldsExpireAt, context.Saga.HoldsExpireAt))
-                .ThenAsync(context => RenewHoldsAtOnceAsync(context, clock.GetUtcNow(), holdTimeToLive))
-                .ArmHoldRenewal(HoldRenewal, clock, holdTimeToLive, renewalRetry));
-
-        // A rule change while the commit is in flight: ask compliance again. An earlier cutoff is recorded (the
-        // commit activity commits before the saga's cutoff as it stands when it calls inventory) and, once it has
-        // passed, the holds are released: inventory serialises that release with the commit, and whichever
-        // lands first decides between Confirmed (committed strictly before the cutoff) and CutoffMissed.
-        // Once the cutoff has passed or a hold has lapsed, the commit in flight has either landed already or can no
-        // longer land; only its answer ends the reservation, and that answer may never come (a command past its last
-        // redelivery, an inventory outage longer than the redelivery schedule). So the
-        // saga asks inventory again with a command of its own: a commit that already landed is answered by the
-        // HoldsCommitted it published, one that has not is refused, and either ends the reservation.
-        During(Confirming,
+                        lapsed => lapsed.TransitionTo(Expired))),
+            // A rule change while the commit is in flight: ask compliance again. The commit activity commits before the
+            // saga's cutoff as it stands when it calls inventory.
             When(Rescreen, context => !MovesCutoffEarlier(context.Saga, context.Message))
-                .Then(context => context.Saga.StatusReason = $"Re-screening while committing: {context.Message.Cause}")
-                .Publish(context => RequestScreening(context.Saga)),
+                .Because(context => $"Re-screening while committing: {context.Message.Cause}")
+                .AskForScreening(),
             // A cutoff moved earlier is recorded at once, not when compliance answers the re-screen (it may be down or
             // slow): a commit retried from now on commits before it, and once it has passed the holds are released and
             // inventory asked again, as when the re-screen's answer moves it.
@@ -288,12 +276,10 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                     ApplyMovedCutoff(context.Saga, context.Message);
                     context.Saga.StatusReason = $"A new rule set moved the cutoff to {context.Saga.Cutoff:O} while committing.";
                 })
-                .IfElse(context => context.Saga.Cutoff <= clock.GetUtcNow(),
-                    past => past
-                        .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff moved into the past while committing"))
-                        .Publish(context => Commit(context.Saga)),
+                .IfElse(CutoffPassed,
+                    past => past.ReleaseAndAskForCommitAgain("cutoff moved into the past while committing"),
                     future => future
-                        .Publish(context => RequestScreening(context.Saga))
+                        .AskForScreening()
                         .ArmCutoffTimer(CutoffTimer)),
             When(Screened, context => context.Message.Outcome is not (ScreeningOutcome.Denied or ScreeningOutcome.PotentialMatch)
                     && context.Message.Cutoff is { } cutoff && !(context.Saga.Cutoff <= cutoff))
@@ -307,10 +293,8 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                     context.Saga.Cutoff = context.Message.Cutoff;
                     context.Saga.StatusReason = $"A new rule set moved the cutoff to {context.Message.Cutoff:O} while committing.";
                 })
-                .IfElse(context => context.Saga.Cutoff <= clock.GetUtcNow(),
-                    past => past
-                        .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff moved into the past while committing"))
-                        .Publish(context => Commit(context.Saga)),
+                .IfElse(CutoffPassed,
+                    past => past.ReleaseAndAskForCommitAgain("cutoff moved into the past while committing"),
                     future => future.ArmCutoffTimer(CutoffTimer)),
             // An approval that leaves the cutoff where it was (the commit gate screened again after an unrelated rule
             // change, say): the commit in flight now rests on this decision.
@@ -328,14 +312,10 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                     context.Saga.DecisionId = context.Message.DecisionId;
                     context.Saga.StatusReason = RejectionReason(context.Message);
                 })
-                .ReleaseHolds(context => new ReleaseReservationHolds(
-                    context.Saga.CorrelationId, "compliance re-screen denied while committing", context.Saga.SubmittedAt))
-                .Unschedule(CutoffTimer)
-                .TransitionTo(Rejected),
+                .EndAs(Rejected, "compliance re-screen denied while committing", CutoffTimer),
             When(CutoffTimer.Received, context => IsInForce(context.Message.Cutoff, context.Saga.Cutoff))
-                .Then(context => context.Saga.StatusReason = "The cutoff arrived while committing.")
-                .ReleaseHolds(context => new ReleaseReservationHolds(context.Saga.CorrelationId, "cutoff reached while committing"))
-                .Publish(context => Commit(context.Saga)),
+                .Because("The cutoff arrived while committing.")
+                .ReleaseAndAskForCommitAgain("cutoff reached while committing"),
             When(HoldsExpired)
                 .Then(context =>
                 {
@@ -346,139 +326,146 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                         context.Saga.HoldsExpireAt = context.Message.ExpiredAt;
                     }
                 })
-                .Publish(context => Commit(context.Saga)),
+                .AskForCommitAgain(),
             // The commit in flight names these holds, so inventory refuses it; its refusal re-allocates (see CommitRefused).
             When(Shortfall)
-                .Then(context => DropHolds(context.Saga, context.Message)));
+                .Then(context => DropHolds(context.Saga, context.Message)),
+        ]);
 
-        // Rules changed (a cutoff moved, a party was listed): ask compliance again, and apply its
-        // answer wherever the reservation stands.
-        During(Allocating, Held, AwaitingStock,
-            When(Rescreen, context => !MovesCutoffEarlier(context.Saga, context.Message))
-                .Then(context => context.Saga.StatusReason = $"Re-screening: {context.Message.Cause}")
-                .Publish(context => RequestScreening(context.Saga)),
-            // A cutoff moved earlier binds at once, whatever compliance's re-screen later says and however long it takes.
-            When(Rescreen, context => MovesCutoffEarlier(context.Saga, context.Message))
-                .Then(context => ApplyMovedCutoff(context.Saga, context.Message))
-                .IfElse(context => context.Saga.Cutoff <= clock.GetUtcNow(),
-                    past => past
-                        .Then(context => context.Saga.StatusReason = "A new rule set moved the cutoff into the past.")
-                        .ReleaseHoldsAndCommits("cutoff moved into the past")
-                        .Unschedule(CutoffTimer)
-                        .TransitionTo(CutoffMissed),
-                    future => future
-                        .Then(context => context.Saga.StatusReason = $"Re-screening: {context.Message.Cause}")
-                        .Publish(context => RequestScreening(context.Saga))
-                        .ArmCutoffTimer(CutoffTimer)),
-            // A licence now needed because the cutoff moved into the past is a missed cutoff, not a refusal.
-            When(Screened, context => context.Message.Outcome == ScreeningOutcome.LicenceRequired
-                    && context.Message.Cutoff is { } cutoff && cutoff <= clock.GetUtcNow())
-                .Then(context =>
-                {
-                    context.Saga.DecisionId = context.Message.DecisionId;
-                    context.Saga.Cutoff = context.Message.Cutoff;
-                    context.Saga.StatusReason = "A new rule set moved the cutoff into the past.";
-                })
-                .ReleaseHoldsAndCommits("cutoff moved into the past")
-                .Unschedule(CutoffTimer)
-                .TransitionTo(CutoffMissed),
-            // A potential match found by a re-screen (a party listed since resembles one of the reservation's) refuses it:
-            // its holds are not kept waiting on a review.
-            When(Screened, context => context.Message.Outcome is ScreeningOutcome.Denied or ScreeningOutcome.PotentialMatch
-                    || (context.Message.Outcome == ScreeningOutcome.LicenceRequired && !(context.Message.Cutoff <= clock.GetUtcNow())))
-                .Then(context =>
-                {
-                    context.Saga.DecisionId = context.Message.DecisionId;
-                    context.Saga.StatusReason = RejectionReason(context.Message);
-                })
-                .ReleaseHoldsAndCommits("compliance re-screen refused")
-                .Unschedule(CutoffTimer)
-                .TransitionTo(Rejected),
-            When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved && context.Message.Cutoff is { } cutoff && cutoff <= clock.GetUtcNow())
-                .Then(context =>
-                {
-                    context.Saga.Cutoff = context.Message.Cutoff;
-                    context.Saga.StatusReason = "A new rule set moved the cutoff into the past.";
-                })
-                .ReleaseHoldsAndCommits("cutoff moved into the past")
-                .Unschedule(CutoffTimer)
-                .TransitionTo(CutoffMissed),
-            // A stale approval (see IsStale) can still bring the cutoff in, never take it out: the latest answer decides.
-            When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved && (context.Message.Cutoff is null || context.Message.Cutoff > clock.GetUtcNow())
-                    && IsStale(context.Saga, context.Message))
-                .If(context => context.Message.Cutoff is { } cutoff && !(context.Saga.Cutoff <= cutoff),
-                    earlier => earlier
-                        .Then(context => context.Saga.Cutoff = context.Message.Cutoff)
-                        .ArmCutoffTimer(CutoffTimer)
-                        .Unschedule(FillDeadline)),
-            When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved && (context.Message.Cutoff is null || context.Message.Cutoff > clock.GetUtcNow())
-                    && !IsStale(context.Saga, context.Message))
-                .Then(context =>
-                {
-                    context.Saga.DecisionId = context.Message.DecisionId;
-                    context.Saga.Cutoff = context.Message.Cutoff;
-                    context.Saga.StatusReason = null;
-                })
-                // A cutoff moved later leaves a waiting reservation's holds room to be renewed into.
-                .If(context => context.Saga.CurrentState == AwaitingStock.Name,
-                    waiting => waiting.ArmHoldRenewal(HoldRenewal, clock, holdTimeToLive, renewalRetry))
-                .IfElse(context => context.Saga.Cutoff is not null,
-                    timer => timer
-                        .ArmCutoffTimer(CutoffTimer)
-                        .Unschedule(FillDeadline),
-                    // The deadline counts from the first approval without a cutoff: a re-screen does not extend it.
-                    none => none
-                        .Unschedule(CutoffTimer)
-                        .If(context => context.Saga.FillDeadlineTokenId is null,
-                            deadline => deadline.Schedule(FillDeadline, context => new FillDeadlineReached(context.Saga.CorrelationId), _ => fillDeadline))));
-
-        // No cutoff ends this reservation's wait, so the fill deadline does. A commit already in flight (Confirming)
-        // is left to finish: it commits before the holds lapse or is refused.
-        During(Allocating, Held, AwaitingStock,
-            When(FillDeadline.Received)
-                .Then(context => context.Saga.StatusReason =
-                    $"No cutoff applies and the reservation was not filled and confirmed within {fillDeadline} of its approval.")
-                .ReleaseHoldsAndCommits("fill deadline reached")
-                .TransitionTo(Expired));
-
-        // However a reservation ends, its fill deadline has nothing left to end and its holds nothing left to renew.
-        foreach (var terminal in new[] { Confirmed, Rejected, Cancelled, Expired, CutoffMissed })
+        // Ended: however a reservation ends, its fill deadline has nothing left to end and its holds nothing left to
+        // renew. Holds placed for a reservation that ended unconfirmed meanwhile must not outlive it.
+        During(Confirmed, StopsItsTimers(Confirmed));
+        var lateHoldsReleased = When(HoldsPlaced).ReleaseHoldsAndCommits(context => $"reservation already {context.Saga.CurrentState}");
+        foreach (var unconfirmed in new[] { Rejected, Cancelled, Expired, CutoffMissed })
         {
-            WhenEnter(terminal, ended => ended.Unschedule(FillDeadline).Unschedule(HoldRenewal));
+            During(unconfirmed, StopsItsTimers(unconfirmed), lateHoldsReleased);
         }
-
-        // A distributor's feed fell below what it held for us: drop those holds and plan again for
-        // what is now missing. While allocating, the plan in flight is evaluated without them.
-        During(Held, AwaitingStock,
-            When(Shortfall)
-                .Then(context => DropHolds(context.Saga, context.Message))
-                .TransitionTo(Allocating)
-                .ThenAsync(PlanAtOnceAsync));
-        During(Allocating,
-            When(Shortfall)
-                .Then(context => DropHolds(context.Saga, context.Message)));
-
-        During([Screening, UnderReview, Allocating, Held, AwaitingStock],
-            When(CancellationRequested)
-                .Then(context => context.Saga.StatusReason = $"Cancelled by {context.Message.RequestedBy}: {context.Message.Reason}")
-                .ReleaseHoldsAndCommits("cancelled")
-                .Unschedule(CutoffTimer)
-                .Unschedule(ScreeningTimer)
-                .TransitionTo(Cancelled),
-            When(CutoffTimer.Received, context => IsInForce(context.Message.Cutoff, context.Saga.Cutoff))
-                .Then(context => context.Saga.StatusReason = "The cutoff passed before the reservation was confirmed.")
-                .ReleaseHoldsAndCommits("cutoff missed")
-                // A cutoff moved earlier can pass while still screening.
-                .Unschedule(ScreeningTimer)
-                .TransitionTo(CutoffMissed));
-
-        // Holds placed for a reservation that ended meanwhile must not outlive it.
-        During(Rejected, Cancelled, Expired, CutoffMissed,
-            When(HoldsPlaced)
-                .ReleaseHoldsAndCommits(context => $"reservation already {context.Saga.CurrentState}"));
 
         this.ConnectStateObserver(new TransitionHistory(clock));
     }
+
+    /// <summary>
+    /// Held and AwaitingStock: stock is held for the buyer. A confirmation of enough of it commits at once; holds that
+    /// lapse first end the reservation; a distributor's feed that fell below what it held for us drops those holds
+    /// and plans again for what is now missing.
+    /// </summary>
+    private EventActivities<ReservationState>[] WaitingOnHolds() =>
+    [
+        When(ConfirmationRequested, context => Fill.Of(context.Saga).Satisfies(context.Saga.MinFillRatio))
+            .ConfirmAtOnce(),
+        When(HoldsExpired)
+            .Because("The holds lapsed before the reservation was confirmed.")
+            .EndAs(Expired, "holds expired", CutoffTimer),
+        When(Shortfall)
+            .Then(context => DropHolds(context.Saga, context.Message))
+            .AllocateAtOnce(),
+    ];
+
+    /// <summary>
+    /// Allocating, Held and AwaitingStock: rules changed (a cutoff moved, a party was listed). Compliance is asked
+    /// again and its answer applied wherever the reservation stands; a cutoff moved earlier binds at once, whatever the
+    /// re-screen later says and however long it takes.
+    /// </summary>
+    private EventActivities<ReservationState>[] RuleChangeOnceApproved() =>
+    [
+        When(Rescreen, context => !MovesCutoffEarlier(context.Saga, context.Message))
+            .Because(context => $"Re-screening: {context.Message.Cause}")
+            .AskForScreening(),
+        When(Rescreen, context => MovesCutoffEarlier(context.Saga, context.Message))
+            .Then(context => ApplyMovedCutoff(context.Saga, context.Message))
+            .IfElse(CutoffPassed,
+                past => past
+                    .Because("A new rule set moved the cutoff into the past.")
+                    .EndAs(CutoffMissed, "cutoff moved into the past", CutoffTimer),
+                future => future
+                    .Because(context => $"Re-screening: {context.Message.Cause}")
+                    .AskForScreening()
+                    .ArmCutoffTimer(CutoffTimer)),
+        // A licence now needed because the cutoff moved into the past is a missed cutoff, not a refusal.
+        When(Screened, context => context.Message.Outcome == ScreeningOutcome.LicenceRequired && AnswerCutoffPassed(context))
+            .Then(context =>
+            {
+                context.Saga.DecisionId = context.Message.DecisionId;
+                context.Saga.Cutoff = context.Message.Cutoff;
+                context.Saga.StatusReason = "A new rule set moved the cutoff into the past.";
+            })
+            .EndAs(CutoffMissed, "cutoff moved into the past", CutoffTimer),
+        // A potential match found by a re-screen (a party listed since resembles one of the reservation's) refuses it:
+        // its holds are not kept waiting on a review.
+        When(Screened, context => context.Message.Outcome is ScreeningOutcome.Denied or ScreeningOutcome.PotentialMatch
+                || (context.Message.Outcome == ScreeningOutcome.LicenceRequired && !AnswerCutoffPassed(context)))
+            .Then(context =>
+            {
+                context.Saga.DecisionId = context.Message.DecisionId;
+                context.Saga.StatusReason = RejectionReason(context.Message);
+            })
+            .EndAs(Rejected, "compliance re-screen refused", CutoffTimer),
+        When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved && AnswerCutoffPassed(context))
+            .Then(context =>
+            {
+                context.Saga.Cutoff = context.Message.Cutoff;
+                context.Saga.StatusReason = "A new rule set moved the cutoff into the past.";
+            })
+            .EndAs(CutoffMissed, "cutoff moved into the past", CutoffTimer),
+        // A stale approval (see IsStale) can still bring the cutoff in, never take it out: the latest answer decides.
+        When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved && !AnswerCutoffPassed(context)
+                && IsStale(context.Saga, context.Message))
+            .If(context => context.Message.Cutoff is { } cutoff && !(context.Saga.Cutoff <= cutoff),
+                earlier => earlier
+                    .Then(context => context.Saga.Cutoff = context.Message.Cutoff)
+                    .ArmCutoffTimer(CutoffTimer)
+                    .Unschedule(FillDeadline)),
+        When(Screened, context => context.Message.Outcome == ScreeningOutcome.Approved && !AnswerCutoffPassed(context)
+                && !IsStale(context.Saga, context.Message))
+            .Then(context =>
+            {
+                context.Saga.DecisionId = context.Message.DecisionId;
+                context.Saga.Cutoff = context.Message.Cutoff;
+                context.Saga.StatusReason = null;
+            })
+            // A cutoff moved later leaves a waiting reservation's holds room to be renewed into.
+            .If(context => context.Saga.CurrentState == AwaitingStock.Name,
+                waiting => waiting.ArmHoldRenewal(HoldRenewal, clock, holdTimeToLive, renewalRetry))
+            .IfElse(context => context.Saga.Cutoff is not null,
+                timer => timer
+                    .ArmCutoffTimer(CutoffTimer)
+                    .Unschedule(FillDeadline),
+                // The deadline counts from the first approval without a cutoff: a re-screen does not extend it.
+                none => none
+                    .Unschedule(CutoffTimer)
+                    .If(context => context.Saga.FillDeadlineTokenId is null,
+                        deadline => deadline.ArmFillDeadline(FillDeadline, FillDeadlineWithoutCutoff))),
+    ];
+
+    /// <summary>
+    /// Allocating, Held and AwaitingStock: no cutoff ends this reservation's wait, so the fill deadline does. (A commit
+    /// already in flight, in Confirming, is left to finish.)
+    /// </summary>
+    private EventActivities<ReservationState> FillDeadlinePasses() =>
+        When(FillDeadline.Received)
+            .Because($"No cutoff applies and the reservation was not filled and confirmed within {FillDeadlineWithoutCutoff} of its approval.")
+            .EndAs(Expired, "fill deadline reached");
+
+    /// <summary>
+    /// Every live state before Confirming: the buyer or ops cancels, or the cutoff passes unconfirmed. Nothing is held
+    /// before screening, or while under review, as far as the saga's row knows; but a step of an earlier try of this
+    /// reservation's events may have placed or even committed holds before its replica died and the row was rolled
+    /// back. So every ending that does not confirm releases them and revokes any commit (one call that finds nothing
+    /// when there is nothing).
+    /// </summary>
+    private EventActivities<ReservationState>[] EndsUnconfirmedWhileLive() =>
+    [
+        When(CancellationRequested)
+            .Because(context => $"Cancelled by {context.Message.RequestedBy}: {context.Message.Reason}")
+            .EndAs(Cancelled, "cancelled", CutoffTimer, ScreeningTimer),
+        // A cutoff moved earlier can pass while still screening: the screening deadline has nothing left to end.
+        When(CutoffTimer.Received, context => IsInForce(context.Message.Cutoff, context.Saga.Cutoff))
+            .Because("The cutoff passed before the reservation was confirmed.")
+            .EndAs(CutoffMissed, "cutoff missed", ScreeningTimer),
+    ];
+
+    private EventActivities<ReservationState> StopsItsTimers(State ended) =>
+        When(ended.Enter).Unschedule(FillDeadline).Unschedule(HoldRenewal);
 
     public State Screening { get; private set; } = null!;
     public State UnderReview { get; private set; } = null!;
@@ -511,6 +498,9 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
     public Schedule<ReservationState, FillDeadlineReached> FillDeadline { get; private set; } = null!;
     public Schedule<ReservationState, HoldRenewalDue> HoldRenewal { get; private set; } = null!;
 
+    /// <summary>How long a reservation no cutoff applies to may take from its approval to be filled and confirmed.</summary>
+    internal TimeSpan FillDeadlineWithoutCutoff { get; }
+
     /// <summary>Screens at once (<see cref="IReservationSteps"/>) and handles the answer as the event it is; else leaves the saga Screening.</summary>
     private async Task ScreenAtOnceAsync(BehaviorContext<ReservationState> context)
     {
@@ -524,7 +514,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
     }
 
     /// <summary>Makes the next plan, at once if inventory answers (its answer handled as the event it is), else by command.</summary>
-    private async Task PlanAtOnceAsync(BehaviorContext<ReservationState> context)
+    internal async Task PlanAtOnceAsync(BehaviorContext<ReservationState> context)
     {
         var plan = NextPlan(context.Saga);
         switch (await Steps(context).PlanAsync(context, context.Saga.BuyerId, plan, context.CancellationToken))
@@ -545,9 +535,9 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
     }
 
     /// <summary>Commits the holds, at once if the commit gate and inventory answer (handled as the event it is), else by command.</summary>
-    private async Task CommitAtOnceAsync(BehaviorContext<ReservationState> context)
+    internal async Task CommitAtOnceAsync(BehaviorContext<ReservationState> context)
     {
-        var command = Commit(context.Saga);
+        var command = ReservationStepBinders.Commit(context.Saga);
         switch (await Steps(context).CommitAsync(context, command, context.Saga.Cutoff, context.Saga.DecisionId, context.CancellationToken))
         {
             case HoldsCommitted committed:
@@ -584,6 +574,36 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
 
     private static IReservationSteps Steps(BehaviorContext<ReservationState> context) => context.GetServiceOrCreateInstance<IReservationSteps>();
 
+    /// <summary>Whether the cutoff in force has passed (never, while none applies).</summary>
+    private bool CutoffPassed(BehaviorContext<ReservationState> context) => context.Saga.Cutoff <= clock.GetUtcNow();
+
+    /// <summary>Whether a screening answer carries a cutoff that has passed already.</summary>
+    private bool AnswerCutoffPassed(BehaviorContext<ReservationState, ReservationScreened> context) => context.Message.Cutoff <= clock.GetUtcNow();
+
+    /// <summary>Whether the holds leave an all-or-none reservation short of some line: it is refused.</summary>
+    private static bool FallsShortOfAllOrNone(ReservationState saga) => saga.FillPolicy == FillPolicy.AllOrNone && !Fill.Of(saga).IsComplete;
+
+    /// <summary>
+    /// Whether what is held is committed at once: the buyer asked for it (automatic confirmation, or a confirmation that
+    /// raced the plan), and every line is held in full or, short of that, enough to satisfy the fill ratio.
+    /// </summary>
+    private static bool ConfirmsWhatIsHeld(ReservationState saga) =>
+        (saga.Confirmation == Confirmation.Auto || saga.ConfirmationPending)
+            && (Fill.Of(saga).IsComplete || Fill.Of(saga).Satisfies(saga.MinFillRatio));
+
+    /// <summary>A rule change while screening may have set an earlier cutoff than a screening answer, taken under the old rules, gives.</summary>
+    private static void KeepEarlierCutoff(ReservationState saga, ReservationScreened message) =>
+        saga.Cutoff = saga.Cutoff is { } moved && !(message.Cutoff <= moved) ? moved : message.Cutoff;
+
+    /// <summary>The commit gate's screening may have moved the cutoff in: a refusal carries the cutoff it found in force.</summary>
+    private static void TakeCutoffInForce(ReservationState saga, ReservationCommitRefused message)
+    {
+        if (message.CutoffInForce is { } inForce && !(saga.Cutoff <= inForce))
+        {
+            saga.Cutoff = inForce;
+        }
+    }
+
     private static void Accept(ReservationState saga, ReservationSubmitted message)
     {
         saga.BuyerId = message.BuyerId;
@@ -598,8 +618,7 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
     private static void RecordApproval(ReservationState saga, ReservationScreened message, DateTimeOffset now, TimeSpan holdTimeToLive)
     {
         saga.DecisionId = message.DecisionId;
-        // A rule change while screening may have set an earlier cutoff than this answer, taken under the old rules, gives.
-        saga.Cutoff = saga.Cutoff is { } moved && !(message.Cutoff <= moved) ? moved : message.Cutoff;
+        KeepEarlierCutoff(saga, message);
         var expiry = now + holdTimeToLive;
         saga.HoldsExpireAt = saga.Cutoff is { } cutoff && cutoff < expiry ? cutoff : expiry;
     }
@@ -682,14 +701,6 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
         saga.StatusReason = $"{message.DistributorId} no longer has {message.UnitsShort} units of {message.Sku}; re-allocating.";
     }
 
-    /// <summary>A screening whose answer comes back as a message, which may find the reservation ended and go unhandled.</summary>
-    private static ScreenReservation RequestScreening(ReservationState saga)
-    {
-        saga.MayHoldLicenceUnits = true;
-        saga.ScreeningRequests++;
-        return new ScreenReservation(saga.CorrelationId, saga.ScreeningRequests);
-    }
-
     /// <summary>
     /// Whether an answer is to an earlier screening request than the saga's latest: asked before a rule change the
     /// latest was asked after, it may carry the cutoff of rules since replaced. An answer taken at once, or to a request
@@ -697,17 +708,6 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
     /// </summary>
     private static bool IsStale(ReservationState saga, ReservationScreened message) =>
         message.Request is { } request && request < saga.ScreeningRequests;
-
-    /// <summary>
-    /// A commit, taken at once or by command. Its gate screens again when the rules have moved since the decision the
-    /// saga holds, and that screening's answer comes back as a message: so compliance may have drawn units.
-    /// </summary>
-    private static CommitReservationHolds Commit(ReservationState saga)
-    {
-        saga.ConfirmationPending = false;
-        saga.MayHoldLicenceUnits = true;
-        return new(saga.CorrelationId, saga.Cutoff ?? DateTimeOffset.MaxValue, [.. saga.Allocations.Select(allocation => allocation.HoldId)]);
-    }
 
     /// <summary>
     /// What the buyer is told. A licence requirement is the rule's to state; a denial is not explained: its evidence (which
