@@ -275,39 +275,14 @@ public sealed class BusOutboxDeliveryService<TDbContext> : BackgroundService
         return new RelayResult(sent, complete, null);
     }
 
-    /// <summary>
-    /// Hands one message to the broker and waits for its confirm, <paramref name="timeout"/> at most. The wait is bounded
-    /// by the relay itself, not only by the token given to MassTransit: parts of its send path wait without the token
-    /// (a send endpoint's channel being created, the exchange's one-time declaration that other sends queue behind), so a
-    /// send stuck there would otherwise hold its relay round, and with it every outbox of the round, for ever. A send
-    /// given up on keeps its row, so it is sent again (the same <c>MessageId</c>); should the abandoned one still reach
-    /// the broker, the receiver's inbox absorbs the copy.
-    /// </summary>
     internal static async Task Relay(IBus bus, OutboxMessageContext message, Uri destination, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var sendTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         sendTimeout.CancelAfter(timeout);
         using var relay = MessagingTracing.StartRelay(message, destination);
 
-        var send = Send(bus, message, destination, sendTimeout.Token);
-        try
-        {
-            await send.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException exception)
-        {
-            // Observed, so that its eventual failure is not an unobserved task exception; its outcome no longer matters.
-            _ = send.ContinueWith(static abandoned => abandoned.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted,
-                TaskScheduler.Default);
-            throw new OutboxRelayTimeoutException(
-                $"The broker did not confirm message {message.MessageId} to {destination} within {timeout}; it stays stored and will be sent again", exception);
-        }
-
-        static async Task Send(IBus bus, OutboxMessageContext message, Uri destination, CancellationToken cancellationToken)
-        {
-            var endpoint = await bus.GetSendEndpoint(destination).ConfigureAwait(false);
-            await endpoint.Send(new SerializedMessageBody(), new OutboxMessageSendPipe(message, destination), cancellationToken).ConfigureAwait(false);
-        }
+        var endpoint = await bus.GetSendEndpoint(destination).ConfigureAwait(false);
+        await endpoint.Send(new SerializedMessageBody(), new OutboxMessageSendPipe(message, destination), sendTimeout.Token).ConfigureAwait(false);
     }
 
     async Task RefreshBacklog(CancellationToken cancellationToken)
@@ -416,24 +391,6 @@ static class OutboxSql
     public static string LockStrandedInboxes(MappedTable t) =>
         $"SELECT * FROM {t.Name} WHERE {t.Column(nameof(InboxState.Delivered))} IS NULL AND {t.Column(nameof(InboxState.Consumed))} < {{0}} " +
         $"ORDER BY {t.Column(nameof(InboxState.Consumed))} LIMIT 10 FOR UPDATE SKIP LOCKED";
-}
-
-/// <summary>A relayed send got no answer in time and was given up on; its row stays and it is sent again.</summary>
-public sealed class OutboxRelayTimeoutException : TimeoutException
-{
-    public OutboxRelayTimeoutException()
-    {
-    }
-
-    public OutboxRelayTimeoutException(string message)
-        : base(message)
-    {
-    }
-
-    public OutboxRelayTimeoutException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-    }
 }
 
 /// <summary>The broker refused a relay; the rows stay and the relay is retried.</summary>
