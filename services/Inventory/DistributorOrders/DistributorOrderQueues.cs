@@ -21,8 +21,9 @@ public sealed class DistributorOrderQueues(BrokerAddress broker, ILogger<Distrib
 
     private readonly SemaphoreSlim gate = new(1, 1);
     private readonly ConcurrentDictionary<string, bool> declared = new(StringComparer.Ordinal);
-    private IConnection? connection;
-    private IChannel? channel;
+    // Confirms tracked by the client: BasicPublishAsync returns once the broker has the notice, and throws on a nack or a return.
+    private readonly BrokerChannel link = new(broker, "inventory distributor-orders",
+        new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true), logger);
 
     /// <summary>The queue a distributor's notices wait in until its ERP reads them.</summary>
     public static string QueueOf(string distributorId) => $"{Exchange}.{distributorId}";
@@ -108,46 +109,14 @@ public sealed class DistributorOrderQueues(BrokerAddress broker, ILogger<Distrib
         gate.Dispose();
     }
 
-    private async Task<IChannel> ChannelAsync(CancellationToken cancellationToken)
-    {
-        if (channel is { IsOpen: true })
-        {
-            return channel;
-        }
-
-        await ResetAsync();
-        var factory = new ConnectionFactory { Uri = broker.First, AutomaticRecoveryEnabled = false, ClientProvidedName = "inventory distributor-orders" };
-        // The first node of a cluster that answers (each node's host and port; account and virtual host as the URI says).
-        connection = await factory.CreateConnectionAsync(
-            broker.Nodes.Select(node => new AmqpTcpEndpoint(node.Host, BrokerAddress.PortOf(node), factory.Ssl)).ToList(), cancellationToken);
-        // Confirms tracked by the client: BasicPublishAsync returns once the broker has the notice, and throws on a nack or a return.
-        channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true),
+    private Task<IChannel> ChannelAsync(CancellationToken cancellationToken) =>
+        link.OpenAsync((channel, token) => channel.ExchangeDeclareAsync(Exchange, ExchangeType.Direct, durable: true, autoDelete: false, cancellationToken: token),
             cancellationToken);
-        await channel.ExchangeDeclareAsync(Exchange, ExchangeType.Direct, durable: true, autoDelete: false, cancellationToken: cancellationToken);
-        return channel;
-    }
 
+    // A new channel may find queues gone with a broker rebuilt: each is declared again on its next use.
     private async Task ResetAsync()
     {
         declared.Clear();
-        try
-        {
-            if (channel is not null)
-            {
-                await channel.DisposeAsync();
-            }
-
-            if (connection is not null)
-            {
-                await connection.DisposeAsync();
-            }
-        }
-        catch (Exception e)
-        {
-            logger.LogDebug(e, "Closing the distributor-orders connection failed");
-        }
-
-        channel = null;
-        connection = null;
+        await link.ResetAsync();
     }
 }

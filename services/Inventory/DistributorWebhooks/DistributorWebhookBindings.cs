@@ -50,8 +50,7 @@ public sealed class DistributorWebhookBindings(
     // RabbitMQ.Client runs one RPC at a time on a channel; the advisory lock serialises this replica's callers already,
     // this keeps the channel safe whatever the database does.
     private readonly SemaphoreSlim gate = new(1, 1);
-    private IConnection? connection;
-    private IChannel? channel;
+    private readonly BrokerChannel link = new(broker, "inventory distributor-webhooks bindings", null, logger);
 
     /// <summary>The endpoint's exchange the event exchanges are bound to (MassTransit binds it to the queue of the same name).</summary>
     public static string Destination => DistributorWebhookRecorderDefinition.QueueName;
@@ -202,43 +201,9 @@ public sealed class DistributorWebhookBindings(
         }
     }
 
-    private async Task<IChannel> ChannelAsync(CancellationToken cancellationToken)
-    {
-        if (channel is { IsOpen: true })
-        {
-            return channel;
-        }
+    private Task<IChannel> ChannelAsync(CancellationToken cancellationToken) => link.OpenAsync(null, cancellationToken);
 
-        await ResetAsync();
-        var factory = new ConnectionFactory { Uri = broker.First, AutomaticRecoveryEnabled = false, ClientProvidedName = "inventory distributor-webhooks bindings" };
-        connection = await factory.CreateConnectionAsync(
-            broker.Nodes.Select(node => new AmqpTcpEndpoint(node.Host, BrokerAddress.PortOf(node), factory.Ssl)).ToList(), cancellationToken);
-        channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
-        return channel;
-    }
-
-    private async Task ResetAsync()
-    {
-        try
-        {
-            if (channel is not null)
-            {
-                await channel.DisposeAsync();
-            }
-
-            if (connection is not null)
-            {
-                await connection.DisposeAsync();
-            }
-        }
-        catch (Exception e)
-        {
-            logger.LogDebug(e, "Closing the distributor-webhooks bindings connection failed");
-        }
-
-        channel = null;
-        connection = null;
-    }
+    private Task ResetAsync() => link.ResetAsync();
 }
 
 /// <summary>The recorder's queue could not be bound in time; no subscription was made.</summary>
