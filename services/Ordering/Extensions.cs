@@ -29,6 +29,9 @@ public static class Extensions
         builder.AddServiceDatabase<OrderingDbContext>();
         builder.AddServiceClient<Compliance.ComplianceClient>(ServiceNames.Compliance);
         builder.AddServiceClient<HoldsLedger.HoldsLedgerClient>(ServiceNames.Inventory);
+        // Before the bus: hosted services stop in reverse order, so the claims' batches outlive the consumers that wait on them.
+        builder.Services.AddSingleton<BuyerSkuClaims>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<BuyerSkuClaims>());
 
         builder.AddServiceBus(
             x =>

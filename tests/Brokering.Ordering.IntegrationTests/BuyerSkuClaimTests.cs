@@ -196,8 +196,8 @@ public sealed class BuyerSkuClaimTests(OrderingHost host) : IClassFixture<Orderi
             using var scope = host.Services.CreateScope();
             var db = scope.ServiceProvider.GetRequiredService<OrderingDbContext>();
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            firstClaimed.SetResult((await new BuyerSkuClaims(db).ClaimAsync(
-                buyer, first.CorrelationId, 1, first.Lines[0] with { Quantity = Cap - 40 }, Cap, cancellationToken)).Quantity);
+            firstClaimed.SetResult((await host.Services.GetRequiredService<BuyerSkuClaims>().ClaimAsync(
+                buyer, first.CorrelationId, 1, [first.Lines[0] with { Quantity = Cap - 40 }], Cap, cancellationToken)).Single().Quantity);
             await release.Task.WaitAsync(TimeSpan.FromSeconds(60), cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }, cancellationToken);
@@ -217,8 +217,8 @@ public sealed class BuyerSkuClaimTests(OrderingHost host) : IClassFixture<Orderi
         using var scope = host.Services.CreateScope();
         var db = scope.ServiceProvider.GetRequiredService<OrderingDbContext>();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var line = await new BuyerSkuClaims(db).ClaimAsync(
-            saga.BuyerId, saga.CorrelationId, planVersion, saga.Lines[0] with { Quantity = wanted }, Cap, cancellationToken);
+        var line = (await host.Services.GetRequiredService<BuyerSkuClaims>().ClaimAsync(
+            saga.BuyerId, saga.CorrelationId, planVersion, [saga.Lines[0] with { Quantity = wanted }], Cap, cancellationToken)).Single();
         if (heldOpen is { } pause)
         {
             await Task.Delay(pause, cancellationToken);

@@ -1,7 +1,7 @@
+using System.Threading.Channels;
 using Brokering.Contracts.Ordering;
-using Brokering.Ordering.Data;
 using Brokering.Ordering.Saga;
-using Microsoft.EntityFrameworkCore;
+using Brokering.ServiceDefaults;
 using Npgsql;
 
 namespace Brokering.Ordering.Activities;
@@ -10,8 +10,9 @@ namespace Brokering.Ordering.Activities;
 /// The per-buyer cap on one SKU (<see cref="OrderingOptions.MaxUnitsPerBuyerPerSku"/>), race-free. Holds reach the
 /// saga row only when the plan that asked for them lands, so two plans of one buyer for one SKU reading the saga rows
 /// side by side would each see the whole cap free. Instead every plan claims its units first, in a short transaction
-/// of its own under a transaction-scoped advisory lock per (buyer, SKU): the next claim waits for that lock only, and
-/// then sees the claim. The lock is not held while the plan calls inventory, so plans of one buyer and SKU overlap.
+/// (shared by the claims of the plans made at that moment, one commit for all) under a transaction-scoped advisory lock
+/// per (buyer, SKU): the next claim waits for that lock only, and then sees the claim. The lock is not held while the
+/// plan calls inventory, so plans of one buyer and SKU overlap.
 /// </summary>
 /// <remarks>
 /// What counts against the cap: the units held or committed in the buyer's live reservations (from their saga rows),
@@ -25,10 +26,15 @@ namespace Brokering.Ordering.Activities;
 /// reservation, or by one still in flight) the claim counts: a plan whose event is retried claims again and is given
 /// the same units.
 /// </remarks>
-public sealed class BuyerSkuClaims(OrderingDbContext db)
+public sealed class BuyerSkuClaims : BackgroundService
 {
     /// <summary>First half of the two-key advisory lock ("cap" in ASCII), so it cannot meet another of ordering's locks.</summary>
     private const int LockSpace = 0x636170;
+
+    /// <summary>Lines claimed in one transaction at most (five statements each).</summary>
+    private const int MaxBatchLines = 64;
+
+    private const int Workers = 2;
 
     private static readonly string[] Ended = [.. ReservationStates.Declared.Terminal];
     // Confirmed units are read from the running total and the rows not yet folded into it, not from the buyer's confirmed
@@ -36,100 +42,236 @@ public sealed class BuyerSkuClaims(OrderingDbContext db)
     private static readonly string[] HoldingStock = [.. ReservationStates.Declared.HoldingStock.Where(state => state != ReservationStates.Declared.Confirmed)];
     private static readonly string[] Planning = [.. ReservationStates.Declared.Planning];
 
-    /// <summary>
-    /// Claims up to the line's units for plan <paramref name="planVersion"/> of the reservation and returns the part
-    /// of the line the plan may hold. Commits at once, on a connection of its own. The same plan asking again is
-    /// given what it was given the first time.
-    /// </summary>
-    public async Task<ReservationLine> ClaimAsync(
-        string buyer, Guid reservationId, int planVersion, ReservationLine line, long cap, CancellationToken cancellationToken)
-    {
-        if (cap <= 0)
-        {
-            return line;
-        }
-
-        // One round trip: the batch runs as one implicit transaction, so the advisory lock is held from its first
-        // statement to the batch's end, no longer than the database needs (a transaction of its own per statement set
-        // with client round trips in between made every other plan of the buyer and SKU wait for those round trips).
-        await using var connection = new NpgsqlConnection(db.Database.GetConnectionString());
-        await connection.OpenAsync(cancellationToken);
-        await using var batch = new NpgsqlBatch(connection);
-        batch.BatchCommands.Add(ClaimCommand("SELECT pg_advisory_xact_lock($1, hashtext($2 || chr(31) || $3))"));
+    /// <summary>A line's claim, as the batch runs it.</summary>
+    private static readonly string[] LineStatements =
+    [
+        "SELECT pg_advisory_xact_lock($1, hashtext($2 || chr(31) || $3))",
         // Claims of reservations that ended are given back for good.
-        batch.BatchCommands.Add(ClaimCommand("""
-            DELETE FROM buyer_sku_claims c USING reservation_sagas s
-            WHERE c.reservation_id = s.reservation_id AND c.buyer_id = $2 AND c.sku = $3
-              AND s.current_state = ANY($8)
-            """));
+        """
+        DELETE FROM buyer_sku_claims c USING reservation_sagas s
+        WHERE c.reservation_id = s.reservation_id AND c.buyer_id = $2 AND c.sku = $3
+          AND s.current_state = ANY($8)
+        """,
         // Confirmations append their units as rows of their own (a trigger on the saga row, in the confirming
         // transaction) rather than add to the total, a row every confirmation of the buyer and SKU would queue on; the
         // claims, one at a time per buyer and SKU under the lock above, fold those rows into the total.
-        batch.BatchCommands.Add(ClaimCommand("""
-            WITH folded AS (
-                DELETE FROM buyer_sku_confirmed_deltas WHERE buyer_id = $2 AND sku = $3 RETURNING units)
-            INSERT INTO buyer_sku_confirmed_units AS t (buyer_id, sku, units)
-            SELECT $2, $3, SUM(units) FROM folded HAVING count(*) > 0
-            ON CONFLICT (buyer_id, sku) DO UPDATE SET units = t.units + excluded.units
-            """));
+        """
+        WITH folded AS (
+            DELETE FROM buyer_sku_confirmed_deltas WHERE buyer_id = $2 AND sku = $3 RETURNING units)
+        INSERT INTO buyer_sku_confirmed_units AS t (buyer_id, sku, units)
+        SELECT $2, $3, SUM(units) FROM folded HAVING count(*) > 0
+        ON CONFLICT (buyer_id, sku) DO UPDATE SET units = t.units + excluded.units
+        """,
         // The same plan asking again keeps what it was given; otherwise what is left under the cap, up to the line.
-        batch.BatchCommands.Add(ClaimCommand("""
-            INSERT INTO buyer_sku_claims (reservation_id, sku, buyer_id, plan_version, units, claimed_at)
-            SELECT $4, $3, $2, $5, LEAST($6, GREATEST($7 - counted.taken, 0)), now()
-            FROM (
-                SELECT COALESCE(SUM(units), 0)::bigint AS taken FROM (
-                    SELECT (hold->>'quantity')::bigint AS units
-                    FROM reservation_sagas s, jsonb_array_elements(s.allocations) hold
-                    WHERE s.buyer_id = $2 AND hold->>'sku' = $3
-                      AND s.current_state = ANY($9)
-                    UNION ALL
-                    SELECT t.units FROM buyer_sku_confirmed_units t WHERE t.buyer_id = $2 AND t.sku = $3
-                    UNION ALL
-                    SELECT d.units FROM buyer_sku_confirmed_deltas d WHERE d.buyer_id = $2 AND d.sku = $3
-                    UNION ALL
-                    SELECT c.units
-                    FROM buyer_sku_claims c LEFT JOIN reservation_sagas s ON s.reservation_id = c.reservation_id
-                    WHERE c.buyer_id = $2 AND c.sku = $3 AND c.reservation_id <> $4
-                      AND (s.reservation_id IS NULL
-                           OR (s.current_state = ANY($10) AND s.plan_version = c.plan_version)
-                           OR (s.current_state <> ALL($8) AND s.plan_version < c.plan_version))
-                ) held
-            ) counted
-            WHERE NOT EXISTS (SELECT 1 FROM buyer_sku_claims WHERE reservation_id = $4 AND sku = $3 AND plan_version = $5)
-            ON CONFLICT (reservation_id, sku) DO UPDATE
-            SET plan_version = excluded.plan_version, units = excluded.units, claimed_at = excluded.claimed_at
-            """));
-        batch.BatchCommands.Add(ClaimCommand("SELECT units FROM buyer_sku_claims WHERE reservation_id = $4 AND sku = $3 AND plan_version = $5"));
+        """
+        INSERT INTO buyer_sku_claims (reservation_id, sku, buyer_id, plan_version, units, claimed_at)
+        SELECT $4, $3, $2, $5, LEAST($6, GREATEST($7 - counted.taken, 0)), now()
+        FROM (
+            SELECT COALESCE(SUM(units), 0)::bigint AS taken FROM (
+                SELECT (hold->>'quantity')::bigint AS units
+                FROM reservation_sagas s, jsonb_array_elements(s.allocations) hold
+                WHERE s.buyer_id = $2 AND hold->>'sku' = $3
+                  AND s.current_state = ANY($9)
+                UNION ALL
+                SELECT t.units FROM buyer_sku_confirmed_units t WHERE t.buyer_id = $2 AND t.sku = $3
+                UNION ALL
+                SELECT d.units FROM buyer_sku_confirmed_deltas d WHERE d.buyer_id = $2 AND d.sku = $3
+                UNION ALL
+                SELECT c.units
+                FROM buyer_sku_claims c LEFT JOIN reservation_sagas s ON s.reservation_id = c.reservation_id
+                WHERE c.buyer_id = $2 AND c.sku = $3 AND c.reservation_id <> $4
+                  AND (s.reservation_id IS NULL
+                       OR (s.current_state = ANY($10) AND s.plan_version = c.plan_version)
+                       OR (s.current_state <> ALL($8) AND s.plan_version < c.plan_version))
+            ) held
+        ) counted
+        WHERE NOT EXISTS (SELECT 1 FROM buyer_sku_claims WHERE reservation_id = $4 AND sku = $3 AND plan_version = $5)
+        ON CONFLICT (reservation_id, sku) DO UPDATE
+        SET plan_version = excluded.plan_version, units = excluded.units, claimed_at = excluded.claimed_at
+        """,
+        "SELECT units FROM buyer_sku_claims WHERE reservation_id = $4 AND sku = $3 AND plan_version = $5",
+    ];
 
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+    private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>();
+    private readonly NpgsqlDataSource dataSource;
+    private readonly ILogger<BuyerSkuClaims> logger;
+
+    public BuyerSkuClaims(IConfiguration configuration, ILogger<BuyerSkuClaims> logger)
+    {
+        dataSource = NpgsqlDataSource.Create(DatabaseExtensions.WithConnectionDefaults(
+            configuration.GetConnectionString("Database") ?? throw new InvalidOperationException("ConnectionStrings:Database is not set.")));
+        this.logger = logger;
+    }
+
+    /// <summary>
+    /// Claims up to each line's units for plan <paramref name="planVersion"/> of the reservation and returns, line by line,
+    /// the part the plan may hold. Committed before it returns, in a transaction of its own that the claims of other plans
+    /// made at the same moment share (one commit for all of them, as inventory's hold batches). The same plan asking
+    /// again is given what it was given the first time.
+    /// </summary>
+    public async Task<IReadOnlyList<ReservationLine>> ClaimAsync(
+        string buyer, Guid reservationId, int planVersion, IReadOnlyList<ReservationLine> lines, long cap, CancellationToken cancellationToken)
+    {
+        if (cap <= 0 || lines.Count == 0)
+        {
+            return lines;
+        }
+
+        var pending = new Pending(buyer, reservationId, planVersion, lines, cap,
+            new TaskCompletionSource<long[]>(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (!queue.Writer.TryWrite(pending))
+        {
+            throw new InvalidOperationException("The service is shutting down.");
+        }
+
+        // A caller that gives up leaves its claim made: asked again, the same plan is given the same units.
+        var units = await pending.Completion.Task.WaitAsync(cancellationToken);
+        return [.. lines.Select((line, i) => line with { Quantity = units[i] })];
+    }
+
+    public override void Dispose()
+    {
+        dataSource.Dispose();
+        base.Dispose();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await Task.WhenAll(Enumerable.Range(0, Workers).Select(_ => RunWorkerAsync(stoppingToken)));
+        }
+        finally
+        {
+            queue.Writer.TryComplete();
+            while (queue.Reader.TryRead(out var pending))
+            {
+                pending.Completion.TrySetCanceled(stoppingToken);
+            }
+        }
+    }
+
+    private async Task RunWorkerAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<Pending>();
+        try
+        {
+            while (await queue.Reader.WaitToReadAsync(stoppingToken))
+            {
+                batch.Clear();
+                var lines = 0;
+                while (lines < MaxBatchLines && queue.Reader.TryRead(out var pending))
+                {
+                    batch.Add(pending);
+                    lines += pending.Lines.Count;
+                }
+
+                if (batch.Count > 0)
+                {
+                    await ProcessAsync(batch, stoppingToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            foreach (var pending in batch)
+            {
+                pending.Completion.TrySetCanceled(stoppingToken);
+            }
+        }
+    }
+
+    private async Task ProcessAsync(IReadOnlyList<Pending> batch, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var granted = await ClaimBatchAsync(batch, cancellationToken);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                batch[i].Completion.TrySetResult(granted[i]);
+            }
+        }
+        catch (Exception exception) when (batch.Count > 1 && exception is not OperationCanceledException)
+        {
+            // A deadlock (two keys whose locks hash alike, taken in opposite orders) or one plan's failure must not fail
+            // the others: each plan claims alone.
+            logger.LogWarning(exception, "A batch of {Count} plans' claims failed; claiming them one by one", batch.Count);
+            foreach (var pending in batch)
+            {
+                await ProcessAsync([pending], cancellationToken);
+            }
+        }
+        catch (Exception exception)
+        {
+            foreach (var pending in batch)
+            {
+                pending.Completion.TrySetException(exception);
+            }
+        }
+    }
+
+    /// <summary>
+    /// One round trip and one implicit transaction for every line of the batch: each (buyer, SKU) advisory lock is taken
+    /// in key order (the same order in every batch of every replica, so two batches never wait on each other in a
+    /// circle) and held to the batch's end, no longer than the database needs; the claims of one buyer and SKU in the
+    /// batch run one after another and each sees the one before.
+    /// </summary>
+    private async Task<long[][]> ClaimBatchAsync(IReadOnlyList<Pending> batch, CancellationToken cancellationToken)
+    {
+        var lines = batch
+            .SelectMany((pending, p) => pending.Lines.Select((line, l) => (Pending: p, Line: l, pending.Buyer, line.Sku)))
+            .OrderBy(x => x.Buyer, StringComparer.Ordinal).ThenBy(x => x.Sku, StringComparer.Ordinal)
+            .ToList();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlBatch(connection);
+        foreach (var (p, l, _, _) in lines)
+        {
+            var pending = batch[p];
+            foreach (var sql in LineStatements)
+            {
+                command.BatchCommands.Add(ClaimCommand(sql, pending, pending.Lines[l]));
+            }
+        }
+
+        var granted = batch.Select(pending => new long[pending.Lines.Count]).ToArray();
+        var next = 0;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         do
         {
-            if (reader.FieldCount == 1 && reader.GetName(0) == "units" && await reader.ReadAsync(cancellationToken))
+            if (reader.FieldCount == 1 && reader.GetName(0) == "units")
             {
-                return line with { Quantity = reader.GetInt64(0) };
+                var (p, l, buyer, sku) = lines[next++];
+                granted[p][l] = await reader.ReadAsync(cancellationToken)
+                    ? reader.GetInt64(0)
+                    : throw new InvalidOperationException(
+                        $"The claim of plan {batch[p].PlanVersion} of reservation {batch[p].ReservationId} for {sku} ({buyer}) was not stored.");
             }
         }
         while (await reader.NextResultAsync(cancellationToken));
 
-        throw new InvalidOperationException($"The claim of plan {planVersion} of reservation {reservationId} for {line.Sku} was not stored.");
-
-        // Every statement takes the claim's key positionally: $1 lock space, $2 buyer, $3 SKU, $4 reservation, $5 plan,
-        // $6 the line's units, $7 the cap, $8 the terminal states, $9 the live states holding stock, $10 the states planning
-        // (all three from ReservationStates).
-        NpgsqlBatchCommand ClaimCommand(string sql)
-        {
-            var command = new NpgsqlBatchCommand(sql);
-            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = LockSpace });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = buyer });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = line.Sku });
-            command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = reservationId });
-            command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = planVersion });
-            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = line.Quantity });
-            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = cap });
-            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Ended });
-            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = HoldingStock });
-            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Planning });
-            return command;
-        }
+        return next == lines.Count ? granted : throw new InvalidOperationException($"{lines.Count - next} claim(s) of the batch were not answered.");
     }
+
+
+    // Every statement takes the claim's key positionally: $1 lock space, $2 buyer, $3 SKU, $4 reservation, $5 plan, $6 the
+    // line's units, $7 the cap, $8 the terminal states, $9 the live states holding stock, $10 the states planning (all
+    // three from ReservationStates).
+    private static NpgsqlBatchCommand ClaimCommand(string sql, Pending pending, ReservationLine line)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = LockSpace });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = pending.Buyer });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = line.Sku });
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = pending.ReservationId });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = pending.PlanVersion });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = line.Quantity });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = pending.Cap });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Ended });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = HoldingStock });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = Planning });
+        return command;
+    }
+
+    private sealed record Pending(
+        string Buyer, Guid ReservationId, int PlanVersion, IReadOnlyList<ReservationLine> Lines, long Cap, TaskCompletionSource<long[]> Completion);
 }

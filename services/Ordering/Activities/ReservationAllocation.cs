@@ -4,7 +4,6 @@ using Brokering.Contracts.Ordering;
 using Google.Protobuf.WellKnownTypes;
 using Microsoft.Extensions.Options;
 using Polly.Registry;
-using Brokering.Ordering.Data;
 
 namespace Brokering.Ordering.Activities;
 
@@ -14,7 +13,7 @@ namespace Brokering.Ordering.Activities;
 /// twice and is answered with the same holds.
 /// </summary>
 public sealed class ReservationAllocation(
-    OrderingDbContext db,
+    BuyerSkuClaims claims,
     HoldsLedger.HoldsLedgerClient inventory,
     ResiliencePipelineProvider<string> pipelines,
     IOptions<OrderingOptions> options,
@@ -45,13 +44,15 @@ public sealed class ReservationAllocation(
         };
         var reasons = new List<string>();
         var passedOver = false;
-        var claims = new BuyerSkuClaims(db);
         var cap = options.Value.MaxUnitsPerBuyerPerSku;
 
-        // In SKU order, so two plans of one buyer take their (buyer, SKU) claim locks in the same order.
-        foreach (var requested in command.Lines.OrderBy(line => line.Sku, StringComparer.Ordinal))
+        // Every line's share claimed at once, before the first call to inventory: one commit for the whole plan, shared
+        // with the other plans claiming at that moment.
+        var requestedLines = command.Lines.OrderBy(line => line.Sku, StringComparer.Ordinal).ToList();
+        var granted = await claims.ClaimAsync(buyerId, command.ReservationId, command.PlanVersion, requestedLines, cap, cancellationToken);
+        for (var i = 0; i < requestedLines.Count; i++)
         {
-            var line = await claims.ClaimAsync(buyerId, command.ReservationId, command.PlanVersion, requested, cap, cancellationToken);
+            var (requested, line) = (requestedLines[i], granted[i]);
             if (line.Quantity == 0)
             {
                 reasons.Add($"{requested.Sku}: the buyer already holds, or is being allocated, the most units of this SKU one buyer may ({cap}).");
