@@ -24,14 +24,22 @@ public sealed class InfrastructureRestartTests
         await using var system = new BrokeringSystem(FaultScenario.Options(new BrokeringSystemOptions { Broker = cluster.ConnectionString }));
         await system.InitializeAsync();
 
-        await FaultScenario.RunAsync("RabbitMQ cluster node killed (SIGKILL) for good", system, async (load, token) =>
+        try
         {
-            await Task.Delay(load * 0.3, token);
-            // The first node: every service connected to it first and declared its queues there, so it leads them all;
-            // killing it takes every connection and every queue's leader at once, with publishes and deliveries in
-            // flight. It never comes back: the rest of the run, and every reservation's end, is the other two nodes' work.
-            await cluster.Nodes[0].KillAsync();
-        }, cancellationToken);
+            await FaultScenario.RunAsync("RabbitMQ cluster node killed (SIGKILL) for good", system, async (load, token) =>
+            {
+                await Task.Delay(load * 0.3, token);
+                // The first node: every service connected to it first and declared its queues there, so it leads them all;
+                // killing it takes every connection and every queue's leader at once, with publishes and deliveries in
+                // flight. It never comes back: the rest of the run, and every reservation's end, is the other two nodes' work.
+                await cluster.Nodes[0].KillAsync();
+            }, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Which queues lost their majority or their leader is what a failure here needs explaining by.
+            throw new InvalidOperationException($"{e.Message}\n--- the surviving nodes ---\n{await cluster.DiagnosticsAsync()}", e);
+        }
     }
 
     [Fact]

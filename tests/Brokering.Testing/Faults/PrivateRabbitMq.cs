@@ -179,6 +179,11 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
         await WaitUntilAcceptingAsync(_node!, cancellationToken);
     }
 
+    /// <summary>Each queue's type, leader, members and which of them are online, as this node sees them (for failure messages).</summary>
+    internal Task<string> QueuesStatusAsync() =>
+        OsCommand.RunAsync(ControlScript, ["-n", NodeName, "list_queues", "name", "type", "leader", "members", "online", "messages"],
+            TimeSpan.FromMinutes(1), _environment, _directory);
+
     /// <summary>What <c>rabbitmqctl cluster_status</c> says from this node (for failure messages).</summary>
     internal Task<string> ClusterStatusAsync() =>
         OsCommand.RunAsync(ControlScript, ["-n", NodeName, "cluster_status"], TimeSpan.FromMinutes(1), _environment, _directory);

@@ -62,7 +62,7 @@ public sealed class PrivateRabbitMqCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>What each running node says of the cluster, for a failure message.</summary>
+    /// <summary>What each running node says of the cluster and of each queue's replicas, for a failure message.</summary>
     public async Task<string> DiagnosticsAsync()
     {
         var parts = new List<string>();
@@ -70,7 +70,7 @@ public sealed class PrivateRabbitMqCluster : IAsyncDisposable
         {
             try
             {
-                parts.Add($"{node.NodeName}:\n{await node.ClusterStatusAsync()}");
+                parts.Add($"{node.NodeName}:\n{await node.ClusterStatusAsync()}\nqueues:\n{await node.QueuesStatusAsync()}");
             }
             catch (InvalidOperationException e)
             {
