@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Saga;
 using Brokering.ServiceDefaults;
@@ -92,15 +91,16 @@ public sealed class BuyerSkuClaims : BackgroundService
         "SELECT units FROM buyer_sku_claims WHERE reservation_id = $4 AND sku = $3 AND plan_version = $5",
     ];
 
-    private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>();
     private readonly NpgsqlDataSource dataSource;
-    private readonly ILogger<BuyerSkuClaims> logger;
+    private readonly GroupCommit<Pending, long[]> claims;
 
     public BuyerSkuClaims(IConfiguration configuration, ILogger<BuyerSkuClaims> logger)
     {
         dataSource = NpgsqlDataSource.Create(DatabaseExtensions.WithConnectionDefaults(
             configuration.GetConnectionString("Database") ?? throw new InvalidOperationException("ConnectionStrings:Database is not set.")));
-        this.logger = logger;
+        // A failed batch (a deadlock between two keys whose locks hash alike, taken in opposite orders, or one plan's
+        // failure) is claimed again plan by plan.
+        claims = new GroupCommit<Pending, long[]>(ClaimBatchAsync, pending => pending.Lines.Count, MaxBatchLines, Workers, "plans' claims", logger);
     }
 
     /// <summary>
@@ -117,15 +117,8 @@ public sealed class BuyerSkuClaims : BackgroundService
             return lines;
         }
 
-        var pending = new Pending(buyer, reservationId, planVersion, lines, cap,
-            new TaskCompletionSource<long[]>(TaskCreationOptions.RunContinuationsAsynchronously));
-        if (!queue.Writer.TryWrite(pending))
-        {
-            throw new InvalidOperationException("The service is shutting down.");
-        }
-
         // A caller that gives up leaves its claim made: asked again, the same plan is given the same units.
-        var units = await pending.Completion.Task.WaitAsync(cancellationToken);
+        var units = await claims.CommitAsync(new Pending(buyer, reservationId, planVersion, lines, cap), cancellationToken);
         return [.. lines.Select((line, i) => line with { Quantity = units[i] })];
     }
 
@@ -135,80 +128,7 @@ public sealed class BuyerSkuClaims : BackgroundService
         base.Dispose();
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        try
-        {
-            await Task.WhenAll(Enumerable.Range(0, Workers).Select(_ => RunWorkerAsync(stoppingToken)));
-        }
-        finally
-        {
-            queue.Writer.TryComplete();
-            while (queue.Reader.TryRead(out var pending))
-            {
-                pending.Completion.TrySetCanceled(stoppingToken);
-            }
-        }
-    }
-
-    private async Task RunWorkerAsync(CancellationToken stoppingToken)
-    {
-        var batch = new List<Pending>();
-        try
-        {
-            while (await queue.Reader.WaitToReadAsync(stoppingToken))
-            {
-                batch.Clear();
-                var lines = 0;
-                while (lines < MaxBatchLines && queue.Reader.TryRead(out var pending))
-                {
-                    batch.Add(pending);
-                    lines += pending.Lines.Count;
-                }
-
-                if (batch.Count > 0)
-                {
-                    await ProcessAsync(batch, stoppingToken);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-            foreach (var pending in batch)
-            {
-                pending.Completion.TrySetCanceled(stoppingToken);
-            }
-        }
-    }
-
-    private async Task ProcessAsync(IReadOnlyList<Pending> batch, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var granted = await ClaimBatchAsync(batch, cancellationToken);
-            for (var i = 0; i < batch.Count; i++)
-            {
-                batch[i].Completion.TrySetResult(granted[i]);
-            }
-        }
-        catch (Exception exception) when (batch.Count > 1 && exception is not OperationCanceledException)
-        {
-            // A deadlock (two keys whose locks hash alike, taken in opposite orders) or one plan's failure must not fail
-            // the others: each plan claims alone.
-            logger.LogWarning(exception, "A batch of {Count} plans' claims failed; claiming them one by one", batch.Count);
-            foreach (var pending in batch)
-            {
-                await ProcessAsync([pending], cancellationToken);
-            }
-        }
-        catch (Exception exception)
-        {
-            foreach (var pending in batch)
-            {
-                pending.Completion.TrySetException(exception);
-            }
-        }
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => claims.RunAsync(stoppingToken);
 
     /// <summary>
     /// One round trip and one implicit transaction for every line of the batch: each (buyer, SKU) advisory lock is taken
@@ -216,7 +136,7 @@ public sealed class BuyerSkuClaims : BackgroundService
     /// circle) and held to the batch's end, no longer than the database needs; the claims of one buyer and SKU in the
     /// batch run one after another and each sees the one before.
     /// </summary>
-    private async Task<long[][]> ClaimBatchAsync(IReadOnlyList<Pending> batch, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<long[]>> ClaimBatchAsync(IReadOnlyList<Pending> batch, CancellationToken cancellationToken)
     {
         var lines = batch
             .SelectMany((pending, p) => pending.Lines.Select((line, l) => (Pending: p, Line: l, pending.Buyer, line.Sku)))
@@ -272,6 +192,5 @@ public sealed class BuyerSkuClaims : BackgroundService
         return command;
     }
 
-    private sealed record Pending(
-        string Buyer, Guid ReservationId, int PlanVersion, IReadOnlyList<ReservationLine> Lines, long Cap, TaskCompletionSource<long[]> Completion);
+    private sealed record Pending(string Buyer, Guid ReservationId, int PlanVersion, IReadOnlyList<ReservationLine> Lines, long Cap);
 }
