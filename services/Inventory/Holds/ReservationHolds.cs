@@ -58,7 +58,7 @@ internal sealed class ReservationHolds(InventoryTransactions transactions)
         transactions.RunRawAsync(
             async (unit, token) =>
             {
-                var holds = await BeginAndLockHoldsAsync(unit, reservationId, token, refusePlansThrough);
+                var holds = await BeginAndLockHoldsAsync(unit, reservationId, refusePlansThrough, token);
                 var released = holds
                     .Where(h => h.Status is nameof(HoldStatus.Active) or nameof(HoldStatus.Shortfall)
                         || (h.Status == nameof(HoldStatus.Committed) && revokeCommitsFrom is { } from && h.ClosedAt >= from))
@@ -112,7 +112,7 @@ internal sealed class ReservationHolds(InventoryTransactions transactions)
         transactions.RunRawAsync(
             async (unit, token) =>
             {
-                var holds = await BeginAndLockHoldsAsync(unit, reservationId, token);
+                var holds = await BeginAndLockHoldsAsync(unit, reservationId, refusePlansThrough: 0, token);
                 if (holdIds.Count > 0)
                 {
                     var named = holds.Where(h => holdIds.Contains(h.Id)).ToList();
@@ -240,7 +240,7 @@ internal sealed class ReservationHolds(InventoryTransactions transactions)
 
     /// <summary>Opens the transaction and locks the reservation's holds, in one round trip.</summary>
     private static async Task<List<HoldRow>> BeginAndLockHoldsAsync(
-        RawUnitOfWork unit, Guid reservationId, CancellationToken cancellationToken, int refusePlansThrough = 0)
+        RawUnitOfWork unit, Guid reservationId, int refusePlansThrough, CancellationToken cancellationToken)
     {
         await using var batch = unit.Connection.CreateBatch();
         batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
