@@ -2,6 +2,8 @@ using System.Globalization;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Brokering.ServiceDefaults;
 
@@ -23,6 +25,8 @@ public static class MessagingExtensions
                 ?? throw new InvalidOperationException("ConnectionStrings:RabbitMq is not configured."),
             "ConnectionStrings:RabbitMq");
 
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<RefusedPublishWatch>();
         builder.Services.AddMassTransit(x =>
         {
             x.SetKebabCaseEndpointNameFormatter();
@@ -37,6 +41,9 @@ public static class MessagingExtensions
             x.UsingRabbitMq((context, cfg) =>
             {
                 cfg.UseBroker(broker);
+                var refusals = context.GetRequiredService<RefusedPublishWatch>();
+                cfg.ConnectSendObserver(refusals);
+                cfg.ConnectPublishObserver(refusals);
                 bus?.Invoke(context, cfg);
                 cfg.ConfigureEndpoints(context);
             });

@@ -12,6 +12,7 @@ namespace Brokering.Testing.Installation;
 public sealed class ServiceProcess : IAsyncDisposable
 {
     private readonly StringBuilder output = new();
+    private readonly StreamWriter? logFile;
     private readonly string dll;
     private readonly IReadOnlyDictionary<string, string> environment;
     private readonly bool exactEnvironment;
@@ -27,6 +28,14 @@ public sealed class ServiceProcess : IAsyncDisposable
         this.exactEnvironment = exactEnvironment;
         Rest = rest;
         Grpc = grpc;
+        // RecentOutput keeps the last lines for a failure message; a fault that needs the whole story (a relay failing
+        // for minutes) is read from the full log, written when BROKERING_SERVICE_LOGS names a directory.
+        var logs = Environment.GetEnvironmentVariable("BROKERING_SERVICE_LOGS");
+        if (!string.IsNullOrEmpty(logs))
+        {
+            Directory.CreateDirectory(logs);
+            logFile = new StreamWriter(Path.Combine(logs, $"{name}-{Guid.NewGuid():N}.log")) { AutoFlush = true };
+        }
     }
 
     public string Name { get; }
@@ -178,6 +187,10 @@ public sealed class ServiceProcess : IAsyncDisposable
 
         process.Dispose();
         Memory?.Dispose();
+        lock (output)
+        {
+            logFile?.Dispose();
+        }
     }
 
     /// <summary>What to add to an exit's report when the kernel killed the process for its memory limit.</summary>
@@ -200,6 +213,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         lock (output)
         {
             output.AppendLine(line);
+            logFile?.WriteLine(line);
         }
     }
 

@@ -242,6 +242,20 @@ public static class TestInfrastructure
     }
 
     /// <summary>
+    /// The AMQP connections open on a virtual host made by <see cref="CreateVirtualHostAsync"/>, by name (client
+    /// address and port -> broker): a connection closed and opened again shows under a new name.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> ListConnectionsAsync(Uri virtualHostUri, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(virtualHostUri);
+        var management = (await Infrastructure.Value).Management;
+        var name = Uri.UnescapeDataString(virtualHostUri.AbsolutePath.TrimStart('/'));
+        var connections = await management.GetFromJsonAsync<List<JsonObject>>(
+            new Uri($"api/vhosts/{Uri.EscapeDataString(name)}/connections?columns=name", UriKind.Relative), cancellationToken) ?? [];
+        return [.. connections.Select(c => c["name"]!.GetValue<string>()).Order(StringComparer.Ordinal)];
+    }
+
+    /// <summary>
     /// The exchanges bound to <paramref name="exchange"/> (its bindings as destination) on a virtual host made by
     /// <see cref="CreateVirtualHostAsync"/>, by source name; none when the exchange does not exist.
     /// </summary>
