@@ -5,9 +5,10 @@ namespace Brokering.Messaging.Postgres;
 
 /// <summary>
 /// Loads saga rows with <c>SELECT … FOR UPDATE</c> (EF <c>FromSql</c> on the mapped table), inside the caller's transaction.
-/// When the row does not exist yet, a transaction-scoped advisory lock on (table, correlation id) is taken and the row
-/// is looked up again, so two first events for one instance are serialised: the second sees the first's committed row
-/// and applies its event to it instead of inserting a duplicate.
+/// A row that does not exist yet is simply absent: two first events for one instance race to insert it, and the loser's
+/// unique violation (<see cref="SagaInsertConflictException"/>) rolls its transaction back and retries it, when it finds
+/// and locks the winner's row. The race is rare (a message's duplicates are already serialised by its inbox row), so it
+/// is not worth the two extra round trips (an advisory lock and a second look) every new instance used to pay to avoid it.
 /// </summary>
 sealed class SagaRowLocker<TSaga>
     where TSaga : class, ISaga
@@ -19,20 +20,8 @@ sealed class SagaRowLocker<TSaga>
         _customize = customize;
     }
 
-    public async Task<TSaga?> LoadForUpdate(DbContext dbContext, Guid correlationId, CancellationToken cancellationToken)
-    {
-        var table = TableNames.For<TSaga>(dbContext);
-
-        var instance = await Query(dbContext, table, correlationId, cancellationToken).ConfigureAwait(false);
-        if (instance is not null)
-            return instance;
-
-        await dbContext.Database.ExecuteSqlRawAsync("SELECT pg_advisory_xact_lock(hashtextextended({0}, 0))",
-            [AdvisoryKey(table, correlationId)], cancellationToken).ConfigureAwait(false);
-
-        // A new statement, a new snapshot: a row committed by whoever held the advisory lock is visible now.
-        return await Query(dbContext, table, correlationId, cancellationToken).ConfigureAwait(false);
-    }
+    public Task<TSaga?> LoadForUpdate(DbContext dbContext, Guid correlationId, CancellationToken cancellationToken) =>
+        Query(dbContext, TableNames.For<TSaga>(dbContext), correlationId, cancellationToken);
 
     Task<TSaga?> Query(DbContext dbContext, MappedTable table, Guid correlationId, CancellationToken cancellationToken)
     {
@@ -47,6 +36,4 @@ sealed class SagaRowLocker<TSaga>
 
     static string LockStatement(MappedTable table) =>
         $"SELECT * FROM {table.Name} WHERE {table.Column(nameof(ISaga.CorrelationId))} = {{0}} FOR UPDATE";
-
-    static string AdvisoryKey(MappedTable table, Guid correlationId) => table.Name + "/" + correlationId.ToString("N");
 }
