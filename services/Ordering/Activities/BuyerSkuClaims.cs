@@ -30,7 +30,7 @@ public sealed class BuyerSkuClaims : BackgroundService
     /// <summary>First half of the two-key advisory lock ("cap" in ASCII), so it cannot meet another of ordering's locks.</summary>
     private const int LockSpace = 0x636170;
 
-    /// <summary>Lines claimed in one transaction at most (five statements each).</summary>
+    /// <summary>Lines claimed in one transaction at most (one statement each, and one lock per buyer and SKU).</summary>
     private const int MaxBatchLines = 64;
 
     private const int Workers = 2;
@@ -41,55 +41,64 @@ public sealed class BuyerSkuClaims : BackgroundService
     private static readonly string[] HoldingStock = [.. ReservationStates.Declared.HoldingStock.Where(state => state != ReservationStates.Declared.Confirmed)];
     private static readonly string[] Planning = [.. ReservationStates.Declared.Planning];
 
-    /// <summary>A line's claim, as the batch runs it.</summary>
-    private static readonly string[] LineStatements =
-    [
-        "SELECT pg_advisory_xact_lock($1, hashtext($2 || chr(31) || $3))",
-        // Claims of reservations that ended are given back for good.
+    /// <summary>
+    /// Taken once per (buyer, SKU) of a batch, in a statement of its own: a statement's snapshot is taken when it starts,
+    /// so the claim must start after the lock is granted to see the claim made by whoever held it before.
+    /// </summary>
+    private const string LockStatement = "SELECT pg_advisory_xact_lock($1, hashtext($2 || chr(31) || $3))";
+
+    /// <summary>
+    /// A line's claim, in one statement. Its parts all read the snapshot taken when it starts (after the lock), so the
+    /// count sees the confirmed total and the rows not yet folded into it as they were before this statement folds
+    /// them: the same sum. Claims of ended reservations are given back for good (they no longer count either way).
+    /// The same plan asking again keeps what it was given; otherwise it is given what is left under the cap, up to the line.
+    /// </summary>
+    private const string ClaimStatement =
         """
-        DELETE FROM buyer_sku_claims c USING reservation_sagas s
-        WHERE c.reservation_id = s.reservation_id AND c.buyer_id = $2 AND c.sku = $3
-          AND s.current_state = ANY($8)
-        """,
-        // Confirmations append their units as rows of their own (a trigger on the saga row, in the confirming
-        // transaction) rather than add to the total, a row every confirmation of the buyer and SKU would queue on; the
-        // claims, one at a time per buyer and SKU under the lock above, fold those rows into the total.
-        """
-        WITH folded AS (
-            DELETE FROM buyer_sku_confirmed_deltas WHERE buyer_id = $2 AND sku = $3 RETURNING units)
-        INSERT INTO buyer_sku_confirmed_units AS t (buyer_id, sku, units)
-        SELECT $2, $3, SUM(units) FROM folded HAVING count(*) > 0
-        ON CONFLICT (buyer_id, sku) DO UPDATE SET units = t.units + excluded.units
-        """,
-        // The same plan asking again keeps what it was given; otherwise what is left under the cap, up to the line.
-        """
-        INSERT INTO buyer_sku_claims (reservation_id, sku, buyer_id, plan_version, units, claimed_at)
-        SELECT $4, $3, $2, $5, LEAST($6, GREATEST($7 - counted.taken, 0)), now()
-        FROM (
-            SELECT COALESCE(SUM(units), 0)::bigint AS taken FROM (
-                SELECT (hold->>'quantity')::bigint AS units
-                FROM reservation_sagas s, jsonb_array_elements(s.allocations) hold
-                WHERE s.buyer_id = $2 AND hold->>'sku' = $3
-                  AND s.current_state = ANY($9)
-                UNION ALL
-                SELECT t.units FROM buyer_sku_confirmed_units t WHERE t.buyer_id = $2 AND t.sku = $3
-                UNION ALL
-                SELECT d.units FROM buyer_sku_confirmed_deltas d WHERE d.buyer_id = $2 AND d.sku = $3
-                UNION ALL
-                SELECT c.units
-                FROM buyer_sku_claims c LEFT JOIN reservation_sagas s ON s.reservation_id = c.reservation_id
-                WHERE c.buyer_id = $2 AND c.sku = $3 AND c.reservation_id <> $4
-                  AND (s.reservation_id IS NULL
-                       OR (s.current_state = ANY($10) AND s.plan_version = c.plan_version)
-                       OR (s.current_state <> ALL($8) AND s.plan_version < c.plan_version))
-            ) held
-        ) counted
-        WHERE NOT EXISTS (SELECT 1 FROM buyer_sku_claims WHERE reservation_id = $4 AND sku = $3 AND plan_version = $5)
-        ON CONFLICT (reservation_id, sku) DO UPDATE
-        SET plan_version = excluded.plan_version, units = excluded.units, claimed_at = excluded.claimed_at
-        """,
-        "SELECT units FROM buyer_sku_claims WHERE reservation_id = $4 AND sku = $3 AND plan_version = $5",
-    ];
+        WITH given_back AS (
+            DELETE FROM buyer_sku_claims c USING reservation_sagas s
+            WHERE c.reservation_id = s.reservation_id AND c.buyer_id = $2 AND c.sku = $3
+              AND s.current_state = ANY($8) AND c.reservation_id <> $4),
+        -- Confirmations append their units as rows of their own (a trigger on the saga row, in the confirming
+        -- transaction) rather than add to the total, a row every confirmation of the buyer and SKU would queue on;
+        -- the claims, one at a time per buyer and SKU under the lock, fold those rows into the total.
+        folded AS (
+            DELETE FROM buyer_sku_confirmed_deltas WHERE buyer_id = $2 AND sku = $3 RETURNING units),
+        total AS (
+            INSERT INTO buyer_sku_confirmed_units AS t (buyer_id, sku, units)
+            SELECT $2, $3, SUM(units) FROM folded HAVING count(*) > 0
+            ON CONFLICT (buyer_id, sku) DO UPDATE SET units = t.units + excluded.units),
+        claimed AS (
+            INSERT INTO buyer_sku_claims (reservation_id, sku, buyer_id, plan_version, units, claimed_at)
+            SELECT $4, $3, $2, $5, LEAST($6, GREATEST($7 - counted.taken, 0)), now()
+            FROM (
+                SELECT COALESCE(SUM(units), 0)::bigint AS taken FROM (
+                    SELECT (hold->>'quantity')::bigint AS units
+                    FROM reservation_sagas s, jsonb_array_elements(s.allocations) hold
+                    WHERE s.buyer_id = $2 AND hold->>'sku' = $3
+                      AND s.current_state = ANY($9)
+                    UNION ALL
+                    SELECT t.units FROM buyer_sku_confirmed_units t WHERE t.buyer_id = $2 AND t.sku = $3
+                    UNION ALL
+                    SELECT d.units FROM buyer_sku_confirmed_deltas d WHERE d.buyer_id = $2 AND d.sku = $3
+                    UNION ALL
+                    SELECT c.units
+                    FROM buyer_sku_claims c LEFT JOIN reservation_sagas s ON s.reservation_id = c.reservation_id
+                    WHERE c.buyer_id = $2 AND c.sku = $3 AND c.reservation_id <> $4
+                      AND (s.reservation_id IS NULL
+                           OR (s.current_state = ANY($10) AND s.plan_version = c.plan_version)
+                           OR (s.current_state <> ALL($8) AND s.plan_version < c.plan_version))
+                ) held
+            ) counted
+            WHERE NOT EXISTS (SELECT 1 FROM buyer_sku_claims WHERE reservation_id = $4 AND sku = $3 AND plan_version = $5)
+            ON CONFLICT (reservation_id, sku) DO UPDATE
+            SET plan_version = excluded.plan_version, units = excluded.units, claimed_at = excluded.claimed_at
+            RETURNING units)
+        -- What this statement gave, or, for a plan asking again, what it was given before (invisible to the insert above).
+        SELECT units FROM claimed
+        UNION ALL
+        SELECT units FROM buyer_sku_claims WHERE reservation_id = $4 AND sku = $3 AND plan_version = $5
+        """;
 
     private readonly NpgsqlDataSource dataSource;
     private readonly GroupCommit<Pending, long[]> claims;
@@ -144,13 +153,17 @@ public sealed class BuyerSkuClaims : BackgroundService
             .ToList();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlBatch(connection);
-        foreach (var (p, l, _, _) in lines)
+        for (var i = 0; i < lines.Count; i++)
         {
+            var (p, l, buyer, sku) = lines[i];
             var pending = batch[p];
-            foreach (var sql in LineStatements)
+            // Lines of one buyer and SKU are next to each other: the lock, once taken, is held to the batch's end.
+            if (i == 0 || !string.Equals(lines[i - 1].Buyer, buyer, StringComparison.Ordinal) || !string.Equals(lines[i - 1].Sku, sku, StringComparison.Ordinal))
             {
-                command.BatchCommands.Add(ClaimCommand(sql, pending, pending.Lines[l]));
+                command.BatchCommands.Add(ClaimCommand(LockStatement, pending, pending.Lines[l]));
             }
+
+            command.BatchCommands.Add(ClaimCommand(ClaimStatement, pending, pending.Lines[l]));
         }
 
         var granted = batch.Select(pending => new long[pending.Lines.Count]).ToArray();
