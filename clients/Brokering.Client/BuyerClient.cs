@@ -75,8 +75,8 @@ public sealed class BuyerClient
     /// <param name="idempotencyKeys">One key per reservation, in the same order (each 1 to 200 characters, unique); new ones when null.
     /// To resend after a crash, persist them before calling and pass them again.</param>
     /// <param name="cancellationToken">Stops waiting (items may have been accepted all the same).</param>
-    /// <returns>Each item's result, in request order, with its key: resend the <see cref="BulkOutcome.RateLimited"/> or
-    /// <see cref="BulkOutcome.KeyInFlight"/> ones later with the same key.</returns>
+    /// <returns>Each item's result, in request order, with its key: resend the <see cref="BulkOutcome.RateLimited"/>,
+    /// <see cref="BulkOutcome.KeyInFlight"/> or <see cref="BulkOutcome.Unavailable"/> ones later with the same key.</returns>
     /// <exception cref="BrokeringApiException">400 when the call as a whole is refused (no reservations, more than the service takes).</exception>
     public async Task<BulkSubmission> SubmitBulkAsync(
         IReadOnlyList<NewReservation> reservations, IReadOnlyList<string>? idempotencyKeys = null, CancellationToken cancellationToken = default)

@@ -232,6 +232,12 @@ public static class BulkOutcome
 
     /// <summary>Over the caller's rate limit: send it again later.</summary>
     public const string RateLimited = "RateLimited";
+
+    /// <summary>
+    /// Ordering cannot check a line's SKU against the catalogue yet (<see cref="BulkItemResult.Errors"/> names the
+    /// lines): nothing was stored and its key was not used, so send it again later with the same key.
+    /// </summary>
+    public const string Unavailable = "Unavailable";
 }
 
 /// <summary>One reservation's result in a bulk submission.</summary>

@@ -8,7 +8,11 @@
 #                              Never mounted into a container.
 #   issuer-public-key.pem      its public half: every service checks user tokens with it
 #   ordering-service-key.pem   ordering's own ES256 private key, signing its gRPC calls (mounted into ordering only)
-#   ordering-public-key.pem    its public half: inventory and compliance check ordering's service tokens with it
+#   ordering-public-key.pem    its public half: inventory and compliance check ordering's service tokens with it.
+#                              Rotating ordering's key (docs/security.md, "Rotating ordering's service key"): append
+#                              the new key's public half to this file and restart inventory and compliance; give
+#                              ordering the new key as Authentication__ServiceKeyFile and the old one as
+#                              Authentication__ServiceKeyPreviousFile; later drop the old key from both.
 #   rabbitmq-definitions.json  the broker's users (one per service, inventory's feeds account, an example distributor's
 #                              and an administrator), virtual hosts and permissions
 #

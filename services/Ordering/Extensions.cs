@@ -54,6 +54,7 @@ public static class Extensions
 
         builder.Services.AddSingleton<CatalogueCopy>();
         builder.Services.AddHostedService<CatalogueRefresher>();
+        builder.Services.AddHealthChecks().AddCheck<CatalogueReadiness>("catalogue", tags: [ServiceDefaultsExtensions.ReadyTag]);
         builder.Services.AddScoped<ComplianceScreening>();
         builder.Services.AddScoped<VouchesInHand>();
         builder.Services.AddScoped<CommitGate>();

@@ -56,8 +56,9 @@ public sealed class OrderingOptions
     public TimeSpan CatalogueRefreshInterval { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// Past this age (compliance unreachable meanwhile) the catalogue copy refuses nothing, so a product
-    /// added since is not refused; compliance's screening rejects an unknown SKU instead.
+    /// Past this age (compliance unreachable meanwhile) the catalogue copy no longer calls a SKU it does not list
+    /// unknown (a product added since would be refused wrongly): such a submission is refused as retryable (503)
+    /// until compliance answers, while the SKUs it lists are still accepted.
     /// </summary>
     public TimeSpan CatalogueMaxAge { get; set; } = TimeSpan.FromHours(1);
 

@@ -12,6 +12,8 @@ using Brokering.ServiceDefaults.Security;
 using Brokering.Testing;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting.Internal;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Protocols;
 using Microsoft.IdentityModel.Protocols.OpenIdConnect;
@@ -195,6 +197,117 @@ public sealed class TokenValidationTests(InventoryFixture fixture)
         (await Status(provider.IssueWithUnpublishedKey([Audience], BrokeringRoles.Ops))).ShouldBe(HttpStatusCode.Unauthorized, "a key it never published");
         (await Status(UserToken())).ShouldBe(HttpStatusCode.Unauthorized, "the test issuer is not configured here");
         (await Status(ServiceToken("ordering"))).ShouldBe(HttpStatusCode.OK, "ordering's key from its discovery document");
+    }
+
+    [Fact]
+    public async Task With_keycloaks_role_paths_configured_roles_come_from_realm_access_and_this_services_client_roles_and_from_no_other_claim()
+    {
+        var cancel = TestContext.Current.CancellationToken;
+        await using var provider = await LocalIdentityProvider.StartAsync(cancel);
+        await using var production = await InventoryHost.StartAsync(fixture.Database, fixture.VirtualHost, new Dictionary<string, string>
+        {
+            ["environment"] = "Production",
+            ["Authentication:Issuer"] = "",
+            ["Authentication:IssuerKey"] = "",
+            ["Authentication:Authority"] = provider.Authority,
+            ["Authentication:RequireHttpsMetadata"] = "false",
+            ["Authentication:RoleClaim"] = "realm_access.roles, resource_access.{audience}.roles",
+        });
+
+        async Task<HttpStatusCode> Status(Dictionary<string, object> claims)
+        {
+            using var client = production.CreateClient();
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", provider.IssueWith([Audience], claims));
+            // A reservation's holds: ops (or a service) only, so a token without the role is a 403.
+            using var response = await client.GetAsync($"/v1/reservations/{Guid.NewGuid()}/holds", cancel);
+            return response.StatusCode;
+        }
+
+        static Dictionary<string, object> Roles(params string[] roles) => new() { ["roles"] = roles };
+
+        (await Status(new() { ["realm_access"] = Roles("offline_access", BrokeringRoles.Ops) })).ShouldBe(HttpStatusCode.OK, "a realm role");
+        (await Status(new() { ["resource_access"] = new Dictionary<string, object> { [Audience] = Roles(BrokeringRoles.Ops) } }))
+            .ShouldBe(HttpStatusCode.OK, "a role of inventory's own client");
+        (await Status(new() { ["resource_access"] = new Dictionary<string, object> { ["brokering-compliance"] = Roles(BrokeringRoles.Ops) } }))
+            .ShouldBe(HttpStatusCode.Forbidden, "a role of another client");
+        (await Status(new() { ["realm_access"] = Roles("offline_access", "uma_authorization") })).ShouldBe(HttpStatusCode.Forbidden, "Keycloak's default roles only");
+        (await Status(new() { ["realm_access"] = Roles(), [BrokeringRoles.RoleClaim] = BrokeringRoles.Ops })).ShouldBe(HttpStatusCode.Forbidden, "a flat role claim");
+        (await Status(new() { ["realm_access.roles"] = new[] { BrokeringRoles.Ops } })).ShouldBe(HttpStatusCode.Forbidden, "a flat claim named like the path");
+        (await Status(new() { ["realm_access"] = """{"roles":["ops"]}""" })).ShouldBe(HttpStatusCode.Forbidden, "the path's JSON as a string");
+        (await Status(new() { ["realm_access"] = new Dictionary<string, object> { ["roles"] = new Dictionary<string, object> { ["ops"] = true } } }))
+            .ShouldBe(HttpStatusCode.Forbidden, "an object where the roles should be");
+        (await Status(new() { ["realm_access"] = Roles(BrokeringRoles.Ops, BrokeringRoles.Service) }))
+            .ShouldBe(HttpStatusCode.Unauthorized, "the service role from the provider, nested");
+        (await Status(new() { ["resource_access"] = new Dictionary<string, object> { [Audience] = Roles(BrokeringRoles.Service) } }))
+            .ShouldBe(HttpStatusCode.Unauthorized, "the service role as a client role");
+    }
+
+    [Fact]
+    public async Task During_a_rotation_of_orderings_key_inventory_accepts_ordering_tokens_under_either_key_and_under_no_third()
+    {
+        var cancel = TestContext.Current.CancellationToken;
+        var (previous, current, stranger) = (SigningKeys.NewPrivateKeyPem(), SigningKeys.NewPrivateKeyPem(), SigningKeys.NewPrivateKeyPem());
+        // Ordering mid-rotation, as its configuration is read: the new key signs, the old one is published beside it.
+        var ordering = TokenSettings.Load(
+            new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Authentication:Issuer"] = TestTokens.IssuerName,
+                ["Authentication:IssuerKey"] = TestTokens.IssuerPublicKey,
+                ["Authentication:ServiceKey"] = current,
+                ["Authentication:ServiceKeyPrevious"] = SigningKeys.PublicKeyPem(previous),
+            }).Build(),
+            new HostingEnvironment { EnvironmentName = "Production", ApplicationName = "Brokering.Ordering" },
+            TimeProvider.System);
+        var signedNow = ordering.ServiceIssuer!.Issue("ordering", [BrokeringRoles.Service], null, [Audience], TimeSpan.FromMinutes(10));
+        var signedBefore = new TokenIssuer("ordering", SigningKeys.PrivateKey(previous), TimeProvider.System)
+            .Issue("ordering", [BrokeringRoles.Service], null, [Audience], TimeSpan.FromMinutes(10));
+        var signedByAnother = new TokenIssuer("ordering", SigningKeys.PrivateKey(stranger), TimeProvider.System)
+            .Issue("ordering", [BrokeringRoles.Service], null, [Audience], TimeSpan.FromMinutes(10));
+        await using var provider = await LocalIdentityProvider.StartAsync(cancel, orderingKeys: ordering.PublishedServiceKeys);
+        await using var byDiscovery = await InventoryHost.StartAsync(fixture.Database, fixture.VirtualHost, new Dictionary<string, string>
+        {
+            ["Authentication:Callers:ordering:PublicKey"] = "",
+            ["Authentication:Callers:ordering:MetadataAddress"] = provider.OrderingMetadata,
+            ["Authentication:Callers:ordering:RequireHttpsMetadata"] = "false",
+        });
+        await using var byConfiguration = await InventoryHost.StartAsync(fixture.Database, fixture.VirtualHost, new Dictionary<string, string>
+        {
+            ["Authentication:Callers:ordering:PublicKey"] = SigningKeys.PublicKeyPem(current) + "\n" + SigningKeys.PublicKeyPem(previous),
+        });
+
+        foreach (var (receiver, how) in new[] { (byDiscovery, "ordering's key set"), (byConfiguration, "both public keys configured") })
+        {
+            async Task<HttpStatusCode> Status(string token)
+            {
+                using var client = receiver.CreateClient();
+                client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+                using var response = await client.GetAsync("/v1/distributors", cancel);
+                return response.StatusCode;
+            }
+
+            (await Status(signedNow)).ShouldBe(HttpStatusCode.OK, $"the signing key, {how}");
+            (await Status(signedBefore)).ShouldBe(HttpStatusCode.OK, $"the previous key, {how}");
+            (await Status(signedByAnother)).ShouldBe(HttpStatusCode.Unauthorized, $"a key ordering does not publish, {how}");
+        }
+    }
+
+    [Fact]
+    public async Task During_a_rotation_a_service_publishes_its_signing_key_first_and_the_other_key_beside_it_and_nothing_private()
+    {
+        var (previous, current) = (SigningKeys.NewPrivateKeyPem(), SigningKeys.NewPrivateKeyPem());
+        await using var rotating = await InventoryHost.StartAsync(fixture.Database, fixture.VirtualHost, new Dictionary<string, string>
+        {
+            ["Authentication:ServiceKey"] = current,
+            ["Authentication:ServiceKeyPrevious"] = previous,
+        });
+        using var client = rotating.CreateClient();
+
+        var keys = (await client.GetFromJsonAsync<JsonElement>("/.well-known/jwks.json", TestContext.Current.CancellationToken))
+            .GetProperty("keys").EnumerateArray().ToList();
+
+        keys.Select(key => key.GetProperty("kid").GetString())
+            .ShouldBe([SigningKeys.PrivateKey(current).KeyId, SigningKeys.PrivateKey(previous).KeyId]);
+        keys.Where(key => key.TryGetProperty("d", out _)).ShouldBeEmpty();
     }
 
     private async Task<HttpResponseMessage> GetAsync(string token)

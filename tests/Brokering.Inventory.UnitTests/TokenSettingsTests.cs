@@ -24,6 +24,78 @@ public sealed class TokenSettingsTests
         exception.Message.ShouldContain("asymmetric");
     }
 
+    [Theory]
+    [InlineData("realm_access..roles")]
+    [InlineData("realm_access.roles,.roles")]
+    [InlineData("realm access.roles")]
+    public void A_role_claim_that_is_not_a_claim_path_is_refused_at_startup(string path)
+    {
+        var exception = Should.Throw<InvalidOperationException>(() => Load(Environments.Production, Valid(("Authentication:RoleClaim", path))));
+
+        exception.Message.ShouldContain("Authentication:RoleClaim");
+    }
+
+    [Fact]
+    public void Role_claim_paths_name_this_services_own_client_for_the_audience_placeholder()
+    {
+        var settings = Load(Environments.Production, Valid(("Authentication:RoleClaim", "realm_access.roles, resource_access.{audience}.roles")));
+
+        settings.UserRoleClaims.Paths.ShouldBe(["realm_access.roles", $"resource_access.{settings.Audience}.roles"]);
+    }
+
+    [Theory]
+    [InlineData("Authentication:ServiceKeyNext")]
+    [InlineData("Authentication:ServiceKeyPrevious")]
+    public void During_a_rotation_the_other_key_is_published_after_the_signing_key_by_its_public_half_and_never_signs(string setting)
+    {
+        var other = SigningKeys.NewPrivateKeyPem();
+
+        var settings = Load(Environments.Production, Valid((setting, other)));
+
+        var signing = SigningKeys.PrivateKey(TestTokens.ServiceKey("inventory")).KeyId;
+        settings.ServiceIssuer!.Key.KeyId.ShouldBe(signing);
+        settings.PublishedServiceKeys.Select(key => key.KeyId).ShouldBe([signing, SigningKeys.PrivateKey(other).KeyId]);
+        settings.PublishedServiceKeys.ShouldAllBe(key => key.PrivateKeyStatus != Microsoft.IdentityModel.Tokens.PrivateKeyStatus.Exists);
+    }
+
+    [Fact]
+    public void During_a_rotation_the_other_key_may_be_given_by_its_public_half_alone()
+    {
+        var other = SigningKeys.NewPrivateKeyPem();
+
+        var settings = Load(Environments.Production, Valid(("Authentication:ServiceKeyPrevious", SigningKeys.PublicKeyPem(other))));
+
+        settings.PublishedServiceKeys[1].KeyId.ShouldBe(SigningKeys.PrivateKey(other).KeyId);
+    }
+
+    [Fact]
+    public void During_a_rotation_the_signing_key_given_again_as_the_other_key_is_refused()
+    {
+        var exception = Should.Throw<InvalidOperationException>(() =>
+            Load(Environments.Production, Valid(("Authentication:ServiceKeyPrevious", TestTokens.ServiceKey("inventory")))));
+
+        exception.Message.ShouldContain("Authentication:ServiceKeyPrevious");
+    }
+
+    [Fact]
+    public void During_a_rotation_another_key_without_a_signing_key_is_refused()
+    {
+        var exception = Should.Throw<InvalidOperationException>(() =>
+            Load(Environments.Production, Valid(("Authentication:ServiceKey", ""), ("Authentication:ServiceKeyNext", SigningKeys.NewPrivateKeyPem()))));
+
+        exception.Message.ShouldContain("Authentication:ServiceKey");
+    }
+
+    [Fact]
+    public void A_callers_public_keys_may_be_given_one_pem_after_the_other()
+    {
+        var (current, next) = (SigningKeys.NewPrivateKeyPem(), SigningKeys.NewPrivateKeyPem());
+
+        var settings = Load(Environments.Production, Valid(("Authentication:Callers:ordering:PublicKey", SigningKeys.PublicKeyPem(current) + "\n" + SigningKeys.PublicKeyPem(next))));
+
+        settings.Callers["ordering"].Keys.Select(key => key.KeyId).ShouldBe([SigningKeys.PrivateKey(current).KeyId, SigningKeys.PrivateKey(next).KeyId]);
+    }
+
     [Fact]
     public void A_private_key_given_as_the_issuers_key_is_refused()
     {

@@ -146,6 +146,10 @@ public sealed class BuyerApiDocumentTests(SmallBudgetOrderingHost host) : IClass
         await Call(submit, submitter, HttpMethod.Post, "/v1/reservations", Body, contentType: "text/plain");
         var (inFlightBuyer, inFlightKey) = await AbandonedClaimAsync();
         await Call(submit, TestTokens.Buyer(inFlightBuyer), HttpMethod.Post, "/v1/reservations", Body, idempotencyKey: inFlightKey);
+        // A stale catalogue copy that does not list the SKU cannot vouch for it either way.
+        host.Services.GetRequiredService<Catalogue.CatalogueCopy>().Replace(["NVIDIA-H800-SXM5-80GB"], DateTimeOffset.UtcNow.AddDays(-1));
+        await Call(submit, submitter, HttpMethod.Post, "/v1/reservations", OtherBody, idempotencyKey: Guid.NewGuid().ToString("N"));
+        TestCatalogue.LoadInto(host.Services);
         await Refusals(submit, HttpMethod.Post, "/v1/reservations", Body);
 
         const string bulk = "POST /v1/reservations/bulk";

@@ -70,6 +70,7 @@ public sealed class WebhookRestartTests : IAsyncLifetime
     private static HttpClient Client(OrderingRun run, string tenant)
     {
         var client = run.CreateClient();
+        TestCatalogue.LoadInto(run.Services);
         client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", TestTokens.Buyer(tenant));
         return client;
     }

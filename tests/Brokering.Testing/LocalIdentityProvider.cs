@@ -38,8 +38,12 @@ public sealed class LocalIdentityProvider : IAsyncDisposable
     /// <summary>Where ordering's discovery document is served.</summary>
     public string OrderingMetadata { get; private set; } = "";
 
-    /// <summary>Starts the provider on a free loopback port: plain HTTP, or HTTPS with <paramref name="certificate"/>.</summary>
-    public static async Task<LocalIdentityProvider> StartAsync(CancellationToken cancellationToken, X509Certificate2? certificate = null)
+    /// <summary>
+    /// Starts the provider on a free loopback port: plain HTTP, or HTTPS with <paramref name="certificate"/>. Ordering's
+    /// key set lists <paramref name="orderingKeys"/> (ordering's test key unless given: two during a rotation).
+    /// </summary>
+    public static async Task<LocalIdentityProvider> StartAsync(
+        CancellationToken cancellationToken, X509Certificate2? certificate = null, IReadOnlyList<ECDsaSecurityKey>? orderingKeys = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         // The test's output folder holds inventory's appsettings.json, whose Kestrel endpoints are the real service's ports.
@@ -75,13 +79,13 @@ public sealed class LocalIdentityProvider : IAsyncDisposable
                 },
             },
         }));
-        var ordering = SigningKeys.PrivateKey(TestTokens.ServiceKey("ordering"));
+        var ordering = orderingKeys ?? [SigningKeys.PublicHalf(SigningKeys.PrivateKey(TestTokens.ServiceKey("ordering")))];
         app.MapGet("/ordering/.well-known/openid-configuration", (HttpRequest request) => Results.Json(new Dictionary<string, object>
         {
             ["issuer"] = "ordering",
             ["jwks_uri"] = $"{request.Scheme}://{request.Host}/ordering/.well-known/jwks.json",
         }));
-        app.MapGet("/ordering/.well-known/jwks.json", () => Results.Json(new { keys = new[] { SigningKeys.PublicJwk(ordering) } }));
+        app.MapGet("/ordering/.well-known/jwks.json", () => Results.Json(new { keys = ordering.Select(SigningKeys.PublicJwk).ToArray() }));
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
         provider.Authority = $"{address}/realms/brokering";
@@ -95,6 +99,17 @@ public sealed class LocalIdentityProvider : IAsyncDisposable
     /// <summary>A person's token of the realm: its subject, role and tenant (a buyer's or distributor's), for the given audiences.</summary>
     public string Issue(string subject, string role, string? tenant, string[] audiences) => Sign(key, audiences, role, subject, tenant);
 
+    /// <summary>
+    /// A token of the realm whose payload is <paramref name="claims"/> besides its subject (no flat role unless given):
+    /// nested objects and arrays as Keycloak writes <c>realm_access</c> and <c>resource_access</c>.
+    /// </summary>
+    public string IssueWith(string[] audiences, IDictionary<string, object> claims)
+    {
+        var descriptor = Descriptor(key, audiences, [new Claim("sub", "idp-user")]);
+        descriptor.Claims = claims;
+        return new JsonWebTokenHandler().CreateToken(descriptor);
+    }
+
     /// <summary>The same, under the published key's id but signed with a key the realm never published.</summary>
     public string IssueWithUnpublishedKey(string[] audiences, string role) => Sign(unpublished, audiences, role);
 
@@ -107,13 +122,18 @@ public sealed class LocalIdentityProvider : IAsyncDisposable
 
     private string Sign(RsaSecurityKey signingKey, string[] audiences, string role, string subject = "idp-user", string? tenant = null)
     {
-        var now = DateTime.UtcNow;
         var claims = new List<Claim> { new("sub", subject), new(BrokeringRoles.RoleClaim, role) };
         if (tenant is not null)
         {
             claims.Add(new Claim(BrokeringRoles.TenantClaim, tenant));
         }
 
+        return new JsonWebTokenHandler().CreateToken(Descriptor(signingKey, audiences, claims));
+    }
+
+    private SecurityTokenDescriptor Descriptor(RsaSecurityKey signingKey, string[] audiences, List<Claim> claims)
+    {
+        var now = DateTime.UtcNow;
         var descriptor = new SecurityTokenDescriptor
         {
             Issuer = Authority,
@@ -128,6 +148,6 @@ public sealed class LocalIdentityProvider : IAsyncDisposable
             descriptor.Audiences.Add(audience);
         }
 
-        return new JsonWebTokenHandler().CreateToken(descriptor);
+        return descriptor;
     }
 }

@@ -5,26 +5,26 @@ namespace Brokering.Ordering.Catalogue;
 /// <summary>What ordering's copy of the catalogue can say about a SKU.</summary>
 public enum SkuStanding
 {
-    /// <summary>The SKU is in the catalogue.</summary>
+    /// <summary>The SKU is in the catalogue (a stale copy still vouches for what it lists: products are not withdrawn between refreshes).</summary>
     Known,
 
-    /// <summary>A fresh copy of the catalogue does not list the SKU: the buyer is told at once.</summary>
+    /// <summary>A fresh copy of the catalogue does not list the SKU: the buyer is told at once (400).</summary>
     Unknown,
 
     /// <summary>
-    /// The copy is missing or too old to refuse anything on: the reservation is accepted and compliance,
-    /// which screens every line against its own catalogue, rejects an unknown SKU with the reason.
+    /// The copy cannot vouch for the SKU: there is no copy yet, compliance listed nothing, or the copy is older than
+    /// <see cref="OrderingOptions.CatalogueMaxAge"/> and does not list it (a product added since would be refused
+    /// wrongly as unknown). The submission is refused as retryable (503) and nothing is stored (docs/security.md,
+    /// "Ordering's catalogue copy fails closed").
     /// </summary>
     Undecided,
 }
 
 /// <summary>
-/// Ordering's own copy of compliance's catalogue SKUs, so a submission can be refused for an unknown SKU
-/// without asking another service anything on the request path: a reservation is accepted before any
-/// other service is asked anything, so a compliance outage never loses an order. Compliance stays the
-/// source of truth; this copy only ever turns a certain "unknown" into an early 400. It fails open:
-/// with no copy, or one older than <see cref="OrderingOptions.CatalogueMaxAge"/> (compliance unreachable
-/// for long, so a product added since would be refused wrongly), it refuses nothing.
+/// Ordering's own copy of compliance's catalogue SKUs, so a submission is checked against the catalogue without
+/// asking another service anything on the request path. Compliance stays the source of truth and screens every
+/// line again. It fails closed: what the copy cannot vouch for is refused as "try again", never accepted on trust,
+/// so an order for a SKU nobody checked is never taken while compliance is out of reach.
 /// </summary>
 public sealed class CatalogueCopy(TimeProvider clock, Microsoft.Extensions.Options.IOptions<OrderingOptions> options)
 {
@@ -36,6 +36,12 @@ public sealed class CatalogueCopy(TimeProvider clock, Microsoft.Extensions.Optio
     /// <summary>Number of SKUs in the copy.</summary>
     public int Count => current?.Skus.Count ?? 0;
 
+    /// <summary>Whether compliance has listed its catalogue at least once: until then the copy vouches for nothing.</summary>
+    public bool Loaded => current is { Skus.Count: > 0 };
+
+    /// <summary>Whether the copy is older than <see cref="OrderingOptions.CatalogueMaxAge"/>: it then vouches only for what it lists.</summary>
+    public bool Stale => current is { } snapshot && clock.GetUtcNow() - snapshot.RefreshedAt > options.Value.CatalogueMaxAge;
+
     /// <summary>Replaces the copy with the catalogue as compliance listed it at <paramref name="refreshedAt"/>.</summary>
     public void Replace(IEnumerable<string> skus, DateTimeOffset refreshedAt) =>
         // Compliance matches SKUs case-insensitively; so does the copy, or it would refuse what screening accepts.
@@ -44,13 +50,18 @@ public sealed class CatalogueCopy(TimeProvider clock, Microsoft.Extensions.Optio
     public SkuStanding Standing(string sku)
     {
         var snapshot = current;
-        // An empty list is not a catalogue: a compliance without products would otherwise refuse every order here.
-        if (snapshot is null || snapshot.Skus.Count == 0 || clock.GetUtcNow() - snapshot.RefreshedAt > options.Value.CatalogueMaxAge)
+        // An empty list is not a catalogue (compliance's reference data not loaded): it vouches for nothing.
+        if (snapshot is null || snapshot.Skus.Count == 0)
         {
             return SkuStanding.Undecided;
         }
 
-        return snapshot.Skus.Contains(sku) ? SkuStanding.Known : SkuStanding.Unknown;
+        if (snapshot.Skus.Contains(sku))
+        {
+            return SkuStanding.Known;
+        }
+
+        return clock.GetUtcNow() - snapshot.RefreshedAt > options.Value.CatalogueMaxAge ? SkuStanding.Undecided : SkuStanding.Unknown;
     }
 
     private sealed record Snapshot(FrozenSet<string> Skus, DateTimeOffset RefreshedAt);

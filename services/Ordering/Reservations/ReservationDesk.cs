@@ -32,6 +32,12 @@ public abstract record DeskResult
     public sealed record KeyReused : DeskResult;
 
     public sealed record KeyInFlight : DeskResult;
+
+    /// <summary>
+    /// The catalogue copy cannot vouch for these lines' SKUs yet (no copy, or a stale one not listing them): nothing is
+    /// stored and the key is not used up, so the same request sent again later is taken as new.
+    /// </summary>
+    public sealed record CatalogueUndecided(IDictionary<string, string[]> Lines) : DeskResult;
 }
 
 /// <summary>
@@ -54,9 +60,10 @@ public sealed class ReservationDesk(
     public async Task<DeskResult> SubmitAsync(string buyerId, SubmitReservationRequest request, string? idempotencyKey, CancellationToken cancellationToken)
     {
         var errors = SubmitReservationValidator.Validate(request, options.Value);
+        var undecided = new Dictionary<string, string[]>(StringComparer.Ordinal);
         if (errors.Count == 0)
         {
-            UnknownSkus(request, errors);
+            CheckCatalogue(request, errors, undecided);
         }
 
         if (errors.Count > 0)
@@ -65,6 +72,11 @@ public sealed class ReservationDesk(
         }
 
         var requestHash = idempotencyKey is null ? null : IdempotencyStore.Hash(JsonSerializer.Serialize(request, Json));
+        if (undecided.Count > 0)
+        {
+            return await RefuseUndecidedAsync(buyerId, idempotencyKey, requestHash, undecided, cancellationToken);
+        }
+
         var (reservation, view) = NewReservation(buyerId, request, idempotencyKey);
         if (await TryAcceptAtOnceAsync(reservation, view, idempotencyKey, requestHash, cancellationToken))
         {
@@ -281,18 +293,50 @@ public sealed class ReservationDesk(
         return new DeskResult.Accepted(view);
     }
 
-    // Only a SKU the catalogue copy is sure about is refused here; anything undecided goes to screening.
-    private void UnknownSkus(SubmitReservationRequest request, Dictionary<string, string[]> errors)
+    // A SKU a fresh copy does not list is a 400; one the copy cannot vouch for either way is refused as retryable,
+    // never accepted on trust (fail closed, docs/security.md).
+    private void CheckCatalogue(SubmitReservationRequest request, Dictionary<string, string[]> errors, Dictionary<string, string[]> undecided)
     {
         for (var i = 0; i < request.Lines!.Count; i++)
         {
             var sku = Sku.Normalize(request.Lines[i].Sku)!;
-            if (catalogue.Standing(sku) == SkuStanding.Unknown)
+            var path = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"lines[{i}].sku");
+            switch (catalogue.Standing(sku))
             {
-                errors[string.Create(System.Globalization.CultureInfo.InvariantCulture, $"lines[{i}].sku")] =
-                    [$"Unknown SKU '{sku}': it is not in the catalogue."];
+                case SkuStanding.Unknown:
+                    errors[path] = [$"Unknown SKU '{sku}': it is not in the catalogue."];
+                    break;
+                case SkuStanding.Undecided:
+                    undecided[path] = [$"SKU '{sku}' cannot be checked against the catalogue yet: compliance has not listed it to ordering lately. Send the same request again later."];
+                    break;
             }
         }
+    }
+
+    /// <summary>
+    /// A submission the catalogue copy cannot vouch for: a retry of one already accepted (its key answered before) is
+    /// still replayed, so its buyer learns it was taken; any other is refused without using the key up. The claim is
+    /// taken in a transaction that is rolled back, so a new key leaves no record behind.
+    /// </summary>
+    private async Task<DeskResult> RefuseUndecidedAsync(string buyerId, string? idempotencyKey, string? requestHash,
+        IDictionary<string, string[]> undecided, CancellationToken cancellationToken)
+    {
+        if (idempotencyKey is null)
+        {
+            return new DeskResult.CatalogueUndecided(undecided);
+        }
+
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var decision = await idempotency.ClaimAsync(buyerId, idempotencyKey, SubmitEndpoint, requestHash!, cancellationToken);
+        await transaction.RollbackAsync(cancellationToken);
+        db.ChangeTracker.Clear();
+        return decision switch
+        {
+            IdempotencyDecision.Replay replay => new DeskResult.Replayed(replay.Record.ResponseStatus!.Value, replay.Record.ResponseBody ?? "{}", replay.Record.ResponseLocation),
+            IdempotencyDecision.Mismatch => new DeskResult.KeyReused(),
+            IdempotencyDecision.InFlight => new DeskResult.KeyInFlight(),
+            _ => new DeskResult.CatalogueUndecided(undecided),
+        };
     }
 
     public static string LocationOf(Guid id) => $"/v1/reservations/{id}";

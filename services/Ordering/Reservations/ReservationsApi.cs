@@ -29,10 +29,13 @@ public static class ReservationsApi
         group.MapPost("/", SubmitAsync)
             .WithSummary("Submits a reservation.")
             .WithDescription("202 with its id, status and Location; the same Idempotency-Key and body replay the first answer. "
-                + "409 while an earlier request with the key is still being handled, 422 when the key was used with another body.")
+                + "409 while an earlier request with the key is still being handled, 422 when the key was used with another body. "
+                + "503 with Retry-After, naming each line (lines[i].sku) whose SKU ordering cannot check against the catalogue yet: "
+                + "nothing is stored and the key is not used up; send the same request again.")
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
+            .ProducesValidationProblem(StatusCodes.Status503ServiceUnavailable);
         group.MapBulkSubmission();
         group.MapReservationList();
         group.MapGet("/changes", ChangesAsync)
@@ -84,8 +87,27 @@ public static class ReservationsApi
             return new ReplayedAnswer(replayed);
         }
 
+        if (result is DeskResult.CatalogueUndecided undecided)
+        {
+            http.Response.Headers.RetryAfter = CatalogueUndecidedRetryAfter;
+            return CatalogueUndecidedProblem(undecided);
+        }
+
         return result is DeskResult.Invalid invalid ? TypedResults.ValidationProblem(invalid.Errors) : ToProblem(result);
     }
+
+    /// <summary>Seconds a buyer waits before sending a submission the catalogue copy could not vouch for again: as often as a replica without a copy asks compliance.</summary>
+    public static readonly string CatalogueUndecidedRetryAfter =
+        ((int)Catalogue.CatalogueRefresher.RetryWithoutCopy.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>503 naming each line whose SKU could not be checked, as a validation problem names a field.</summary>
+    public static ProblemHttpResult CatalogueUndecidedProblem(DeskResult.CatalogueUndecided undecided) =>
+        TypedResults.Problem(new HttpValidationProblemDetails(undecided.Lines)
+        {
+            Status = StatusCodes.Status503ServiceUnavailable,
+            Title = "The catalogue cannot be checked yet.",
+            Detail = "Ordering cannot check these lines' SKUs against compliance's catalogue at the moment. Nothing was stored and the Idempotency-Key was not used; send the same request again after Retry-After.",
+        });
 
     private static async Task<Results<Ok<ReservationView>, ProblemHttpResult>> GetAsync(HttpContext http, Guid id, ReservationDesk desk, CancellationToken cancellationToken)
     {

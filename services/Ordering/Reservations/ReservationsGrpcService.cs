@@ -102,6 +102,7 @@ internal sealed class ReservationsGrpcService(
                     BulkSubmitter.Outcomes.Invalid => SubmitOutcome.Invalid,
                     BulkSubmitter.Outcomes.KeyReused => SubmitOutcome.KeyReused,
                     BulkSubmitter.Outcomes.KeyInFlight => SubmitOutcome.KeyInFlight,
+                    BulkSubmitter.Outcomes.Unavailable => SubmitOutcome.Unavailable,
                     _ => SubmitOutcome.RateLimited,
                 },
                 ReservationId = result.Id?.ToString() ?? string.Empty,
@@ -326,6 +327,11 @@ internal sealed class ReservationsGrpcService(
         DeskResult.Conflict conflict => new RpcException(new Status(StatusCode.FailedPrecondition, conflict.Detail)),
         DeskResult.KeyReused => new RpcException(new Status(StatusCode.FailedPrecondition, "idempotency_key was already used with a different request.")),
         DeskResult.KeyInFlight => new RpcException(new Status(StatusCode.Aborted, "A request with this idempotency_key is still being processed; retry shortly.")),
+        // UNAVAILABLE is what gRPC clients' retry policies retry; the trailer says when, as a rate limit's does.
+        DeskResult.CatalogueUndecided undecided => new RpcException(
+            new Status(StatusCode.Unavailable, "The catalogue cannot be checked yet; nothing was stored and idempotency_key was not used, send the same request again. "
+                + string.Join(" ", undecided.Lines.Select(line => $"{line.Key}: {string.Join(" ", line.Value)}"))),
+            new Metadata { { "retry-after", ReservationsApi.CatalogueUndecidedRetryAfter } }),
         _ => new RpcException(new Status(StatusCode.Internal, "An unexpected error occurred.")),
     };
 

@@ -136,14 +136,8 @@ public static class SecurityExtensions
     private static Task CheckUser(TokenValidatedContext context, TokenSettings settings)
     {
         var identity = (ClaimsIdentity)context.Principal!.Identity!;
-        if (settings.UserRoleClaim != BrokeringRoles.RoleClaim)
-        {
-            foreach (var role in identity.FindAll(settings.UserRoleClaim).ToList())
-            {
-                identity.AddClaim(new Claim(BrokeringRoles.RoleClaim, role.Value));
-            }
-        }
-
+        // Before the service check: a provider's nested roles naming service are refused like a flat one.
+        settings.UserRoleClaims.Apply(identity);
         if (identity.FindAll(BrokeringRoles.RoleClaim).Any(role => role.Value == BrokeringRoles.Service))
         {
             context.Fail("A user token cannot carry the service role.");
@@ -184,14 +178,15 @@ public static class SecurityExtensions
     }
 
     /// <summary>
-    /// This service's own public key, published as a key set (<c>/.well-known/jwks.json</c>) behind a discovery
-    /// document whose issuer is the service's name, so a service it calls can take its key from there
-    /// (<c>Authentication:Callers:{name}:MetadataAddress</c>) instead of configuring it.
+    /// This service's own public keys (its signing key, and the next or previous one during a rotation), published as a
+    /// key set (<c>/.well-known/jwks.json</c>) behind a discovery document whose issuer is the service's name, so a
+    /// service it calls can take its keys from there (<c>Authentication:Callers:{name}:MetadataAddress</c>) instead of
+    /// configuring them.
     /// </summary>
     private static void MapServiceKeys(this WebApplication app)
     {
         var settings = app.Services.GetRequiredService<TokenSettings>();
-        var keys = settings.ServiceIssuer is { } own ? new[] { SigningKeys.PublicJwk(own.Key) } : [];
+        var keys = settings.PublishedServiceKeys.Select(SigningKeys.PublicJwk).ToArray();
         app.MapKeySet("/.well-known/openid-configuration", "/.well-known/jwks.json", settings.ServiceName, keys);
     }
 

@@ -50,10 +50,35 @@ public static class SigningKeys
     }
 
     /// <summary>
-    /// Verification keys from text: a JWKS document (<c>{"keys":[…]}</c>) or one PEM public key (EC or RSA).
+    /// Verification keys from text: a JWKS document (<c>{"keys":[…]}</c>) or PEM public keys (EC or RSA), one or
+    /// several one after the other (a caller's current and next key during a rotation).
     /// Refuses private keys: whoever holds one could sign what it is meant only to check.
     /// </summary>
     public static IReadOnlyList<SecurityKey> PublicKeys(string text)
+    {
+        text = text.Trim();
+        if (!text.StartsWith('{') && PemBlocks(text) is { Count: > 1 } blocks)
+        {
+            return [.. blocks.SelectMany(PublicKeys)];
+        }
+
+        return [.. OnePublicKeyOrSet(text)];
+    }
+
+    private static List<string> PemBlocks(string text)
+    {
+        var blocks = new List<string>();
+        var rest = text.AsSpan();
+        while (PemEncoding.TryFind(rest, out var fields))
+        {
+            blocks.Add(rest[fields.Location].ToString());
+            rest = rest[fields.Location.End..];
+        }
+
+        return blocks;
+    }
+
+    private static IReadOnlyList<SecurityKey> OnePublicKeyOrSet(string text)
     {
         text = text.Trim();
         if (text.StartsWith('{'))

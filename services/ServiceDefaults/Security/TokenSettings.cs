@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.IdentityModel.Tokens;
@@ -12,7 +13,10 @@ namespace Brokering.ServiceDefaults.Security;
 /// (a PEM public key or a JWKS document); algorithms <c>Algorithms</c> (asymmetric only, RS256 and ES256 by default);</item>
 /// <item>service tokens from the services listed under <c>Callers:{name}</c>, each with its own public key
 /// (<c>PublicKey</c>, <c>PublicKeyFile</c>) or the caller's discovery document (<c>MetadataAddress</c>), ES256 only;</item>
-/// <item>its own service identity for the calls it makes: <c>ServiceKey</c>/<c>ServiceKeyFile</c> (ES256 private key, PEM).</item>
+/// <item>its own service identity for the calls it makes: <c>ServiceKey</c>/<c>ServiceKeyFile</c> (ES256 private key, PEM),
+/// and during a rotation one key besides it, published but never signed with: <c>ServiceKeyNext</c> (the key about to
+/// sign) or <c>ServiceKeyPrevious</c> (the key that signed until now), each with its <c>File</c> form, a private or
+/// public PEM (docs/security.md, "Rotating a service's key").</item>
 /// </list>
 /// Every token must name this service's <c>Audience</c> (default <c>brokering-{service}</c>). In Development, keys that
 /// are not configured are derived from the development seed (<see cref="SigningKeys.DevelopmentKey"/>), and the
@@ -60,14 +64,20 @@ public sealed class TokenSettings
     /// <summary>The algorithms user tokens may be signed with.</summary>
     public IReadOnlyList<string> UserAlgorithms { get; private init; } = [];
 
-    /// <summary>The claim a user token carries its roles in, when the identity provider does not call it <c>role</c>.</summary>
-    public string UserRoleClaim { get; private init; } = BrokeringRoles.RoleClaim;
+    /// <summary>Where a user token carries its roles (<c>Authentication:RoleClaim</c>), when the identity provider does not put them in <c>role</c>.</summary>
+    public UserRoleClaims UserRoleClaims { get; private init; } = UserRoleClaims.Parse(null, string.Empty);
 
     /// <summary>The services allowed to call this one, each with how its service tokens are checked.</summary>
     public IReadOnlyDictionary<string, CallerTrust> Callers { get; private init; } = new Dictionary<string, CallerTrust>();
 
     /// <summary>This service's own signer for its service tokens; null when it has no key (it then calls no one).</summary>
     public TokenIssuer? ServiceIssuer { get; private init; }
+
+    /// <summary>
+    /// The public halves of this service's keys, as its key set publishes them: the signing key first, then the
+    /// next or previous key of a rotation, so a service it calls accepts tokens under either while they change over.
+    /// </summary>
+    public IReadOnlyList<ECDsaSecurityKey> PublishedServiceKeys { get; private init; } = [];
 
     /// <summary>Development only: the issuer behind <c>/dev/tokens</c>.</summary>
     public TokenIssuer? DevelopmentIssuer { get; private init; }
@@ -157,6 +167,26 @@ public sealed class TokenSettings
             ? SigningKeys.PrivateKey(pem)
             : development ? SigningKeys.DevelopmentKey(configuration, environment, name) : null;
 
+        var rotating = new List<ECDsaSecurityKey>();
+        foreach (var setting in (string[])["ServiceKeyNext", "ServiceKeyPrevious"])
+        {
+            if (Text(section, setting) is not { } text)
+            {
+                continue;
+            }
+
+            var published = serviceKey is null
+                ? throw new InvalidOperationException($"Authentication:{setting} is a key published beside Authentication:ServiceKey during a rotation; ServiceKey is not configured.")
+                : RotatingKey(setting, text);
+            if (published.KeyId == serviceKey.KeyId || rotating.Any(key => key.KeyId == published.KeyId))
+            {
+                throw new InvalidOperationException(
+                    $"Authentication:{setting} is a key already configured: during a rotation it is the other key (ServiceKeyNext the new one, ServiceKeyPrevious the old one).");
+            }
+
+            rotating.Add(published);
+        }
+
         return new TokenSettings(name, audience)
         {
             Authority = authority,
@@ -165,11 +195,29 @@ public sealed class TokenSettings
             UserIssuers = issuers,
             UserKeys = keys,
             UserAlgorithms = algorithms,
-            UserRoleClaim = section["RoleClaim"] is { Length: > 0 } roleClaim ? roleClaim : BrokeringRoles.RoleClaim,
+            UserRoleClaims = UserRoleClaims.Parse(section["RoleClaim"], audience),
             Callers = callers,
             ServiceIssuer = serviceKey is null ? null : new TokenIssuer(name, serviceKey, clock),
+            PublishedServiceKeys = serviceKey is null ? [] : [SigningKeys.PublicHalf(serviceKey), .. rotating],
             DevelopmentIssuer = developmentIssuer,
         };
+    }
+
+    // The operator may hand over the key pair as it is kept (the previous key's Secret) or only its public half: either
+    // way nothing but the public half is held, since this key only has to be published.
+    private static ECDsaSecurityKey RotatingKey(string setting, string text)
+    {
+        try
+        {
+            var key = text.Contains("PRIVATE KEY", StringComparison.Ordinal)
+                ? SigningKeys.PublicHalf(SigningKeys.PrivateKey(text))
+                : SigningKeys.PublicKeys(text) is [ECDsaSecurityKey { ECDsa.KeySize: 256 } single] ? single : null;
+            return key ?? throw new InvalidOperationException($"Authentication:{setting} must be one ECDSA P-256 key (PEM).");
+        }
+        catch (Exception exception) when (exception is ArgumentException or CryptographicException)
+        {
+            throw new InvalidOperationException($"Authentication:{setting} must be one ECDSA P-256 key (PEM).", exception);
+        }
     }
 
     // A setting given inline or as a file (Kubernetes Secrets and ConfigMaps mount as files).

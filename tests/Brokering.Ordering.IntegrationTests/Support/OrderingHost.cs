@@ -68,10 +68,21 @@ public class OrderingHost : WebApplicationFactory<Program>, IAsyncLifetime
         }
 
         Http = ClientWith(OperatorToken);
+        if (!LoadsCatalogue)
+        {
+            return;
+        }
 
+        TestCatalogue.LoadInto(Services);
         using var ready = await Http.GetAsync(new Uri("/health/ready", UriKind.Relative));
         ready.EnsureSuccessStatusCode();
     }
+
+    /// <summary>
+    /// Whether the host is given <see cref="TestCatalogue"/> before its first request (and waited on to be ready). A host
+    /// without it has no catalogue copy, as a replica has until compliance first answers.
+    /// </summary>
+    protected virtual bool LoadsCatalogue => true;
 
     /// <summary>A client sending <paramref name="token"/> (none: anonymous).</summary>
     public HttpClient ClientWith(string? token)

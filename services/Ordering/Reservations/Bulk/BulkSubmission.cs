@@ -35,7 +35,7 @@ public sealed record BulkEntry(BulkReservationItem? Item, string? Key, IReadOnly
 /// <summary>What became of one item, in the terms of a single submission's answer.</summary>
 /// <param name="Index">The item's position in the request (its <c>items[i]</c>).</param>
 /// <param name="IdempotencyKey">The item's key, when it could be read.</param>
-/// <param name="Outcome">Accepted, Replayed, Invalid, KeyReused, KeyInFlight or RateLimited.</param>
+/// <param name="Outcome">Accepted, Replayed, Invalid, KeyReused, KeyInFlight, RateLimited or Unavailable.</param>
 /// <param name="Status">The HTTP status a single submission of the item would have been answered with.</param>
 /// <param name="Id">The reservation, when accepted or replayed.</param>
 /// <param name="ReservationStatus">Its status when it was accepted.</param>

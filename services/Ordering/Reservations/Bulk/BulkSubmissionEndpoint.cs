@@ -17,7 +17,7 @@ public static class BulkSubmissionEndpoint
                 + "idempotencyKey,buyerReference,endUserName,endUserCountry,destinationCountry,fillPolicy,minFillRatio,confirmation,"
                 + "sku,quantity,maxUnitPrice,currency). Each item is submitted exactly as POST /v1/reservations would submit it and "
                 + "answered on its own (Accepted, Replayed, Invalid with paths like items[3].lines[0].quantity, KeyReused, "
-                + "KeyInFlight, RateLimited), never all or nothing. 400 for a body that cannot be read at all or more "
+                + "KeyInFlight, RateLimited, Unavailable), never all or nothing. 400 for a body that cannot be read at all or more "
                 + "reservations than Ordering:MaxReservationsPerBulk (100).")
             .Accepts<IReadOnlyList<BulkReservationItem>>("application/json", BulkCsv.ContentType)
             // Accepts gives every media type the JSON schema; the CSV form is text.

@@ -49,6 +49,9 @@ public sealed class BulkSubmitter(IServiceScopeFactory scopes, IOptions<RateLimi
         public const string KeyReused = "KeyReused";
         public const string KeyInFlight = "KeyInFlight";
         public const string RateLimited = "RateLimited";
+
+        /// <summary>The catalogue copy cannot vouch for a line's SKU yet: nothing stored, the key not used up; send it again later.</summary>
+        public const string Unavailable = "Unavailable";
     }
 
     private async Task<BulkItemResult> SubmitOneAsync(
@@ -87,6 +90,10 @@ public sealed class BulkSubmitter(IServiceScopeFactory scopes, IOptions<RateLimi
                 accepted.Reservation.Id, accepted.Reservation.Status, ReservationDesk.LocationOf(accepted.Reservation.Id), Rows: entry.Rows),
             DeskResult.Replayed replayed => Replay(index, key, replayed, entry.Rows),
             DeskResult.Invalid invalid => Invalid(collection, index, key, invalid.Errors.AsReadOnly(), entry.Rows),
+            DeskResult.CatalogueUndecided undecided => new BulkItemResult(index, key, Outcomes.Unavailable, StatusCodes.Status503ServiceUnavailable,
+                Errors: undecided.Lines.ToDictionary(error => PathOf(collection, index, error.Key), error => error.Value, StringComparer.Ordinal),
+                Detail: "The catalogue cannot be checked for this item's SKUs yet; nothing was stored and its key was not used: send this item again later.",
+                Rows: entry.Rows),
             DeskResult.KeyReused => new BulkItemResult(index, key, Outcomes.KeyReused, StatusCodes.Status422UnprocessableEntity,
                 Detail: "This idempotencyKey was already used with a different reservation.", Rows: entry.Rows),
             _ => new BulkItemResult(index, key, Outcomes.KeyInFlight, StatusCodes.Status409Conflict,
