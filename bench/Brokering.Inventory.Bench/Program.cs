@@ -20,10 +20,12 @@ namespace Brokering.Inventory.Bench;
 /// <summary>
 /// Benchmarks of the inventory service on this machine (not a test): PlaceHolds per second on one hot SKU
 /// and spread over many levels, next to pgbench's rate for the bare conditional UPDATE on the same row, and
-/// stock-feed ingest in items per second. Appends a table to docs/benchmarks.md.
-/// <c>dotnet run -c Release --project bench/Brokering.Inventory.Bench -- [seconds per run, default 10] [--port-base N] [--no-docs]</c>:
+/// stock-feed ingest in items per second (5,000-item snapshots, then 5,000-item deltas) beside the batched-upsert limit.
+/// Appends a table to docs/benchmarks.md.
+/// <c>dotnet run -c Release --project bench/Brokering.Inventory.Bench -- [seconds per run, default 10] [--port-base N] [--no-docs] [--feeds-only]</c>:
 /// without <c>--port-base</c> the service listens on two free ports, so the bench runs beside a live stack;
-/// <c>--no-docs</c> prints the table without appending it to docs/benchmarks.md.
+/// <c>--no-docs</c> prints the table without appending it to docs/benchmarks.md; <c>--feeds-only</c> skips the holds and
+/// pgbench runs, for before/after pairs of the feed ingest alone on a shared machine.
 /// </summary>
 internal static class BenchProgram
 {
@@ -46,6 +48,7 @@ internal static class BenchProgram
         var positional = new List<string>();
         int? portBase = null;
         var writeDocs = true;
+        var feedsOnly = false;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -55,6 +58,9 @@ internal static class BenchProgram
                     break;
                 case "--no-docs":
                     writeDocs = false;
+                    break;
+                case "--feeds-only":
+                    feedsOnly = true;
                     break;
                 default:
                     positional.Add(args[i]);
@@ -102,45 +108,52 @@ internal static class BenchProgram
                 await call;
             }
 
-            await HoldsInClientProcessAsync(grpcPort, 16, TimeSpan.FromSeconds(10), spread: false); // warm-up: tiered JIT and connection pools
-            report.Add(await IdleAfterBurstAsync(database, "Service idle after a 10 s, 16-client burst, the first one (warm-up)"));
-            double? hot64 = null;
-            foreach (var clients in new[] { 1, 16, 64 })
+            if (!feedsOnly)
             {
-                var batches = await BatchSizeAsync(http);
-                var cpu = Cpu();
-                var machine = MachineBusy();
-                var (rate, p50, p99, count) = await HoldsInClientProcessAsync(grpcPort, clients, duration, spread: false);
-                hot64 = clients == 64 ? rate : hot64;
-                report.Add(($"PlaceHolds, one hot SKU, {clients} client(s)", $"{rate:N0} holds/s", $"p50 {p50:N1} ms, p99 {p99:N1} ms, {PerUnit(cpu, count)} µs service CPU/hold, {MachinePerUnit(machine, count)} µs machine CPU/hold, {MeanBatch(batches, await BatchSizeAsync(http))} calls per transaction"));
-                if (clients == 16)
+                await HoldsInClientProcessAsync(grpcPort, 16, TimeSpan.FromSeconds(10), spread: false); // warm-up: tiered JIT and connection pools
+                report.Add(await IdleAfterBurstAsync(database, "Service idle after a 10 s, 16-client burst, the first one (warm-up)"));
+                double? hot64 = null;
+                foreach (var clients in new[] { 1, 16, 64 })
                 {
-                    report.Add(await IdleAfterBurstAsync(database, $"Service idle after the {seconds} s, 16-client hot-SKU run (JIT warm)"));
+                    var batches = await BatchSizeAsync(http);
+                    var cpu = Cpu();
+                    var machine = MachineBusy();
+                    var (rate, p50, p99, count) = await HoldsInClientProcessAsync(grpcPort, clients, duration, spread: false);
+                    hot64 = clients == 64 ? rate : hot64;
+                    report.Add(($"PlaceHolds, one hot SKU, {clients} client(s)", $"{rate:N0} holds/s", $"p50 {p50:N1} ms, p99 {p99:N1} ms, {PerUnit(cpu, count)} µs service CPU/hold, {MachinePerUnit(machine, count)} µs machine CPU/hold, {MeanBatch(batches, await BatchSizeAsync(http))} calls per transaction"));
+                    if (clients == 16)
+                    {
+                        report.Add(await IdleAfterBurstAsync(database, $"Service idle after the {seconds} s, 16-client hot-SKU run (JIT warm)"));
+                    }
                 }
+
+                var spreadCpu = Cpu();
+                var spreadMachine = MachineBusy();
+                var (spread, s50, s99, spreadCount) = await HoldsInClientProcessAsync(grpcPort, 64, duration, spread: true);
+                report.Add(("PlaceHolds, 1000 levels, 64 clients", $"{spread:N0} holds/s", $"p50 {s50:N1} ms, p99 {s99:N1} ms, {PerUnit(spreadCpu, spreadCount)} µs service CPU/hold, {MachinePerUnit(spreadMachine, spreadCount)} µs machine CPU/hold"));
+
+                double? bare8 = null;
+                foreach (var clients in new[] { 1, 8, 32 })
+                {
+                    var tps = await PgbenchAsync(database, clients, TimeSpan.FromSeconds(Math.Max(5, seconds / 2)));
+                    bare8 = clients == 8 ? tps : bare8;
+                    report.Add(($"pgbench: bare conditional UPDATE of the hot row, {clients} client(s)", $"{tps:N0} tps", "one hold per transaction, durable commit"));
+                }
+
+                report.Add(("Hot-SKU holds at 64 clients ÷ bare UPDATE at 8 clients", $"{hot64 / bare8:N2}×", "same run, same PostgreSQL"));
             }
-
-            var spreadCpu = Cpu();
-            var spreadMachine = MachineBusy();
-            var (spread, s50, s99, spreadCount) = await HoldsInClientProcessAsync(grpcPort, 64, duration, spread: true);
-            report.Add(("PlaceHolds, 1000 levels, 64 clients", $"{spread:N0} holds/s", $"p50 {s50:N1} ms, p99 {s99:N1} ms, {PerUnit(spreadCpu, spreadCount)} µs service CPU/hold, {MachinePerUnit(spreadMachine, spreadCount)} µs machine CPU/hold"));
-
-            double? bare8 = null;
-            foreach (var clients in new[] { 1, 8, 32 })
-            {
-                var tps = await PgbenchAsync(database, clients, TimeSpan.FromSeconds(Math.Max(5, seconds / 2)));
-                bare8 = clients == 8 ? tps : bare8;
-                report.Add(($"pgbench: bare conditional UPDATE of the hot row, {clients} client(s)", $"{tps:N0} tps", "one hold per transaction, durable commit"));
-            }
-
-            report.Add(("Hot-SKU holds at 64 clients ÷ bare UPDATE at 8 clients", $"{hot64 / bare8:N2}×", "same run, same PostgreSQL"));
 
             var ingestCpu = Cpu();
-            var (items, updates, total) = await IngestAsync(feeds, skus, duration);
+            var (items, updates, total, sequence) = await IngestAsync(feeds, skus, duration, UpdateKind.Snapshot, 0);
             report.Add(("Feed ingest, gRPC stream of 5,000-item snapshots", $"{items:N0} items/s", $"{updates:N1} updates/s, each one transaction, {PerUnit(ingestCpu, total)} µs CPU/item in-process"));
+            var deltaCpu = Cpu();
+            var (deltaItems, deltaUpdates, deltaTotal, _) = await IngestAsync(feeds, skus, duration, UpdateKind.Delta, sequence);
+            report.Add(("Feed ingest, gRPC stream of 5,000-item deltas (levels reported before)", $"{deltaItems:N0} items/s", $"{deltaUpdates:N1} updates/s, each one transaction, {PerUnit(deltaCpu, deltaTotal)} µs CPU/item in-process"));
             (await http.PostAsJsonAsync("/v1/distributors", new { id = "bench-limit", name = "Bench upsert limit" })).EnsureSuccessStatusCode();
             var upsert = await UpsertLimitAsync(database, skus, duration);
             report.Add(("Batched upsert limit: 5,000-row `INSERT … SELECT FROM unnest … ON CONFLICT DO UPDATE`, one connection", $"{upsert:N0} rows/s", "one transaction per 5,000 rows, durable commit, no service in the way"));
             report.Add(("Feed ingest ÷ batched-upsert limit", $"{items / upsert:N2}×", "same run, same PostgreSQL"));
+            report.Add(("Delta ingest ÷ batched-upsert limit", $"{deltaItems / upsert:N2}×", "same run, same PostgreSQL"));
         }
         finally
         {
@@ -428,21 +441,29 @@ internal static class BenchProgram
         return match.Success ? double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : double.NaN;
     }
 
-    private static async Task<(double ItemsPerSecond, double UpdatesPerSecond, long Items)> IngestAsync(StockFeedsClient feeds, string[] skus, TimeSpan duration)
+    /// <summary>
+    /// One stream of 5,000-item updates for <paramref name="duration"/>, sequences after <paramref name="lastSequence"/>.
+    /// A snapshot sets every level; a delta (price and currency omitted, as for stock reported before) adds 1–3 units to
+    /// each, so none is refused and every level is written.
+    /// </summary>
+    private static async Task<(double ItemsPerSecond, double UpdatesPerSecond, long Items, long LastSequence)> IngestAsync(
+        StockFeedsClient feeds, string[] skus, TimeSpan duration, UpdateKind kind, long lastSequence)
     {
-        var sequence = 0L;
+        var sequence = lastSequence;
         long items = 0;
         var updates = 0;
         var stop = Stopwatch.StartNew();
         using var call = feeds.Publish(Bearer(TestTokens.Distributor("bench-feed")));
         while (stop.Elapsed < duration)
         {
-            var update = new StockUpdate { DistributorId = "bench-feed", Sequence = ++sequence, Kind = UpdateKind.Snapshot };
+            var update = new StockUpdate { DistributorId = "bench-feed", Sequence = ++sequence, Kind = kind };
             foreach (var sku in skus)
             {
                 for (var w = 0; w < 500; w++)
                 {
-                    update.Items.Add(new StockItem { Sku = sku, Warehouse = $"W{w:D3}", QuantityOnHand = (sequence + w) % 97, UnitPrice = 1000m, Currency = "USD" });
+                    update.Items.Add(kind == UpdateKind.Snapshot
+                        ? new StockItem { Sku = sku, Warehouse = $"W{w:D3}", QuantityOnHand = (sequence + w) % 97, UnitPrice = 1000m, Currency = "USD" }
+                        : new StockItem { Sku = sku, Warehouse = $"W{w:D3}", QuantityChange = 1 + (sequence + w) % 3 });
                 }
             }
 
@@ -459,7 +480,7 @@ internal static class BenchProgram
             throw new InvalidOperationException("A bench stock update was not applied.");
         }
 
-        return (items / elapsed, updates / elapsed, items);
+        return (items / elapsed, updates / elapsed, items, sequence);
     }
 
     private static Grpc.Core.Metadata Bearer(string token) => new() { { "Authorization", $"Bearer {token}" } };

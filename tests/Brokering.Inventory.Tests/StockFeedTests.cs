@@ -271,6 +271,31 @@ public sealed class StockFeedTests(InventoryFixture fixture)
     }
 
     [Fact]
+    public async Task A_large_update_whose_every_item_is_refused_writes_neither_its_sequence_nor_the_gap_it_skipped()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, Enumerable.Range(0, 200).Select(w => new Stock(H20, $"W{w:D3}", 5)).ToArray());
+
+        // Staged by binary COPY; sequences 2 to 4 skipped; every change would take its level below zero. The sequence and
+        // the gap are sent in the merge's round trip, before the service knows that nothing of the update applies.
+        using var response = await fixture.PostFeedAsync(distributor, new
+        {
+            distributorId = distributor,
+            sequence = 5,
+            kind = "Delta",
+            items = Enumerable.Range(0, 200).Select(w => new { sku = H20, warehouse = $"W{w:D3}", quantityChange = -6 }),
+        });
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        var next = await fixture.DeltaAsync(distributor, 2, new Stock(H20, "W000", 1));
+        next.Outcome.ShouldBe(StockUpdateOutcome.Applied);
+        (next.PreviousSequence, next.GapDetected).ShouldBe((1L, false));
+        next.Missing.ShouldBeEmpty();
+        (await fixture.LevelAsync(distributor, H20, "W000")).OnHand.ShouldBe(6);
+        (await fixture.LevelAsync(distributor, H20, "W199")).OnHand.ShouldBe(5);
+    }
+
+    [Fact]
     public async Task A_grpc_update_without_a_kind_is_rejected_in_the_summary()
     {
         var distributor = await fixture.NewDistributorAsync();
