@@ -170,13 +170,8 @@ public sealed class TokenValidationTests(InventoryFixture fixture)
     {
         var cancel = TestContext.Current.CancellationToken;
         await using var provider = await LocalIdentityProvider.StartAsync(cancel);
-        await using var production = await InventoryHost.StartAsync(fixture.Database, fixture.VirtualHost, new Dictionary<string, string>
+        await using var production = await StartInProductionAsync(provider, new Dictionary<string, string>
         {
-            ["environment"] = "Production",
-            ["Authentication:Issuer"] = "",
-            ["Authentication:IssuerKey"] = "",
-            ["Authentication:Authority"] = provider.Authority,
-            ["Authentication:RequireHttpsMetadata"] = "false",
             // Ordering's key, too, comes from its published key set rather than configuration.
             ["Authentication:Callers:ordering:PublicKey"] = "",
             ["Authentication:Callers:ordering:MetadataAddress"] = provider.OrderingMetadata,
@@ -204,13 +199,8 @@ public sealed class TokenValidationTests(InventoryFixture fixture)
     {
         var cancel = TestContext.Current.CancellationToken;
         await using var provider = await LocalIdentityProvider.StartAsync(cancel);
-        await using var production = await InventoryHost.StartAsync(fixture.Database, fixture.VirtualHost, new Dictionary<string, string>
+        await using var production = await StartInProductionAsync(provider, new Dictionary<string, string>
         {
-            ["environment"] = "Production",
-            ["Authentication:Issuer"] = "",
-            ["Authentication:IssuerKey"] = "",
-            ["Authentication:Authority"] = provider.Authority,
-            ["Authentication:RequireHttpsMetadata"] = "false",
             ["Authentication:RoleClaim"] = "realm_access.roles, resource_access.{audience}.roles",
         });
 
@@ -309,6 +299,20 @@ public sealed class TokenValidationTests(InventoryFixture fixture)
             .ShouldBe([SigningKeys.PrivateKey(current).KeyId, SigningKeys.PrivateKey(previous).KeyId]);
         keys.Where(key => key.TryGetProperty("d", out _)).ShouldBeEmpty();
     }
+
+    /// <summary>
+    /// Inventory in Production, its user tokens checked only with the keys <paramref name="provider"/> publishes (found by
+    /// OIDC discovery, over plain HTTP on loopback), plus <paramref name="settings"/>.
+    /// </summary>
+    private Task<InventoryHost> StartInProductionAsync(LocalIdentityProvider provider, Dictionary<string, string> settings) =>
+        InventoryHost.StartAsync(fixture.Database, fixture.VirtualHost, new Dictionary<string, string>(settings)
+        {
+            ["environment"] = "Production",
+            ["Authentication:Issuer"] = "",
+            ["Authentication:IssuerKey"] = "",
+            ["Authentication:Authority"] = provider.Authority,
+            ["Authentication:RequireHttpsMetadata"] = "false",
+        });
 
     private async Task<HttpResponseMessage> GetAsync(string token)
     {
