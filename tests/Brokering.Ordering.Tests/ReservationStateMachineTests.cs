@@ -57,6 +57,9 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
     public async Task A_denial_rejects_the_reservation_naming_the_decision_but_not_its_evidence()
     {
         await SubmitAsync(FillPolicy.AllOrNone, Confirmation.Manual);
+        // The answer to the saga's own request: it can only come once the reservation is being screened (published
+        // before, on a busy machine it may be consumed first and find no reservation to answer).
+        (await saga.Exists(id, machine => machine.Screening)).ShouldNotBeNull();
         await harness.Bus.Publish(new ReservationScreened(id, "d-1", ScreeningOutcome.Denied, null, [], ["end user is listed"]), Ct);
 
         (await saga.Exists(id, machine => machine.Rejected)).ShouldNotBeNull();
@@ -160,6 +163,9 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
         // A try that screened, held and committed at once can land in inventory while its replica dies before the saga's
         // row commits: the row still says Screening, and a later denial must not leave those holds standing.
         await SubmitAsync(FillPolicy.AllOrNone, Confirmation.Auto);
+        // The answer to the saga's own request: it can only come once the reservation is being screened (published
+        // before, on a busy machine it may be consumed first and find no reservation to answer).
+        (await saga.Exists(id, machine => machine.Screening)).ShouldNotBeNull();
         await harness.Bus.Publish(new ReservationScreened(id, "d-1", ScreeningOutcome.Denied, null, [], ["end user is listed"]), Ct);
 
         (await saga.Exists(id, machine => machine.Rejected)).ShouldNotBeNull();
