@@ -20,13 +20,10 @@ sealed class SagaRowLocker<TSaga>
         _customize = customize;
     }
 
-    public Task<TSaga?> LoadForUpdate(DbContext dbContext, Guid correlationId, CancellationToken cancellationToken) =>
-        Query(dbContext, TableNames.For<TSaga>(dbContext), correlationId, cancellationToken);
-
-    Task<TSaga?> Query(DbContext dbContext, MappedTable table, Guid correlationId, CancellationToken cancellationToken)
+    public Task<TSaga?> LoadForUpdate(DbContext dbContext, Guid correlationId, CancellationToken cancellationToken)
     {
         var query = dbContext.Set<TSaga>()
-            .FromSqlRaw(LockStatement(table), correlationId);
+            .FromSqlRaw(LockStatement(TableNames.For<TSaga>(dbContext)), correlationId);
 
         if (_customize is not null)
             query = _customize(query);
