@@ -7,6 +7,10 @@ using Brokering.Testing;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Npgsql;
+using Brokering.Ordering.Data;
+using StoredChange = Brokering.Ordering.Reservations.Changes.ReservationChange;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using GrpcReservations = Brokering.Contracts.Grpc.Ordering.Reservations;
 
 namespace Brokering.Ordering.IntegrationTests;
@@ -145,6 +149,38 @@ public sealed class ReservationChangeFeedTests(ChangeFeedHost host) : IClassFixt
         var changes = await ReadUntilAsync(buyer, count: 2);
         changes.Select(c => c.To).ShouldBe(["Screening", "Cancelled"]);
     }
+
+    [Fact]
+    public async Task Changes_ordering_saves_together_keep_their_order_and_follow_the_reservations_earlier_changes_even_from_an_older_transaction()
+    {
+        var buyer = Sagas.NewBuyer("feed-save");
+        var reservation = Guid.NewGuid();
+        using var olderScope = host.Services.CreateScope();
+        var older = olderScope.ServiceProvider.GetRequiredService<OrderingDbContext>();
+        await using var olderTransaction = await older.Database.BeginTransactionAsync();
+        await older.Database.ExecuteSqlRawAsync("SELECT pg_current_xact_id()"); // its id is taken before the younger one's
+
+        using (var youngerScope = host.Services.CreateScope())
+        {
+            var younger = youngerScope.ServiceProvider.GetRequiredService<OrderingDbContext>();
+            younger.ReservationChanges.AddRange(Stored(reservation, buyer, "Submitted", "Screening"), Stored(reservation, buyer, "Screening", "Allocating"));
+            await younger.SaveChangesAsync(); // no transaction of its own: the save opens one
+        }
+
+        older.ReservationChanges.AddRange(
+            Stored(reservation, buyer, "Allocating", "Held"), Stored(reservation, buyer, "Held", "Confirming"), Stored(reservation, buyer, "Confirming", "Confirmed"));
+        await older.SaveChangesAsync();
+        older.ChangeTracker.Entries().ShouldBeEmpty("written changes are not tracked, so a second save does not write them again");
+        await older.SaveChangesAsync();
+        await olderTransaction.CommitAsync();
+
+        var changes = await ReadUntilAsync(buyer, count: 5);
+        changes.Select(c => c.To).ShouldBe(["Screening", "Allocating", "Held", "Confirming", "Confirmed"]);
+        (await ReadAllAsync(buyer, cursor: null)).Count.ShouldBe(5);
+    }
+
+    private static StoredChange Stored(Guid reservation, string buyer, string from, string to) =>
+        new() { ReservationId = reservation, BuyerId = buyer, From = from, To = to, Event = "Test", At = DateTimeOffset.UtcNow };
 
     [Fact]
     public async Task Only_an_unconfirmed_end_is_announced_on_the_bus_and_the_transitions_before_it_are_not()

@@ -18,6 +18,45 @@ public sealed class OrderingDbContext(DbContextOptions<OrderingDbContext> option
     public DbSet<ReservationChange> ReservationChanges => Set<ReservationChange>();
     public DbSet<CancellationRequest> CancellationRequests => Set<CancellationRequest>();
 
+    /// <summary>
+    /// Saves, writing the reservation changes added since the last save first, as one statement
+    /// (<see cref="ReservationChangeAppender"/>), in the same transaction as the rest: one is opened for the two when
+    /// the caller has none, so a change is never stored without the save that made it.
+    /// </summary>
+    public override async Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
+    {
+        if (!ChangeTracker.Entries<ReservationChange>().Any(entry => entry.State == EntityState.Added))
+        {
+            return await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+        }
+
+        if (Database.CurrentTransaction is not null)
+        {
+            var appended = await ReservationChangeAppender.AppendAsync(this, cancellationToken);
+            return appended + await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+        }
+
+        await using var transaction = await Database.BeginTransactionAsync(cancellationToken);
+        // A failed save fails the whole transaction here, so EF's savepoint around it would be two statements for nothing.
+        var savepoints = Database.AutoSavepointsEnabled;
+        Database.AutoSavepointsEnabled = false;
+        try
+        {
+            var written = await ReservationChangeAppender.AppendAsync(this, cancellationToken);
+            written += await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return written;
+        }
+        finally
+        {
+            Database.AutoSavepointsEnabled = savepoints;
+        }
+    }
+
+    /// <summary>Not used by ordering (every save is asynchronous): refused, so no change could bypass <see cref="ReservationChangeAppender"/>.</summary>
+    public override int SaveChanges(bool acceptAllChangesOnSuccess) =>
+        throw new NotSupportedException("Ordering saves asynchronously (SaveChangesAsync), which writes reservation changes as one statement.");
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.Entity<Reservation>(reservation =>
@@ -79,7 +118,7 @@ public sealed class OrderingDbContext(DbContextOptions<OrderingDbContext> option
             claim.HasIndex(c => new { c.BuyerId, c.Sku });
         });
 
-        // transaction_order (xid8), its insert trigger and the feed's index are created by the ReservationChanges
+        // transaction_order (xid8), its insert trigger (for rows written other than by ReservationChangeAppender) and the feed's index are created by the ReservationChanges
         // migration in SQL: EF maps none of them (see ReservationChangeFeed).
         modelBuilder.Entity<ReservationChange>(change =>
         {

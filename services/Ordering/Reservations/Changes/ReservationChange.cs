@@ -5,7 +5,7 @@ namespace Brokering.Ordering.Reservations.Changes;
 /// the saga's own transaction, so a change is in the feed exactly when the transition committed.
 /// </summary>
 /// <remarks>
-/// The table also has a <c>transaction_order</c> column (xid8) that EF does not map: a trigger sets it on insert,
+/// The table also has a <c>transaction_order</c> column (xid8) that EF does not map: the statement that writes the change sets it (<see cref="ReservationChangeAppender"/>; a trigger for any other insert),
 /// and the feed orders and cuts by it (see <see cref="ReservationChangeFeed"/>).
 /// </remarks>
 public sealed class ReservationChange

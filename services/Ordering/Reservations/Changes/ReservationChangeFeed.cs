@@ -32,7 +32,7 @@ public sealed record ChangePage(IReadOnlyList<ChangeView> Changes, [property: Js
 /// <para>
 /// A transaction id is assigned at a transaction's first write, which for a saga step is its inbox row, before the
 /// saga row is locked; so two steps of one reservation could hold their ids in the opposite order to the one they
-/// commit in. The insert trigger therefore takes the larger of the transaction's id and the reservation's previous
+/// commit in. The insert (<see cref="ReservationChangeAppender"/>, or the table's trigger for any other writer) therefore takes the larger of the transaction's id and the reservation's previous
 /// <c>transaction_order</c> (committed before this step could lock the saga row), which keeps each reservation's
 /// changes in the order they happened without giving up the horizon argument (the value is never below the writer's
 /// own id).
