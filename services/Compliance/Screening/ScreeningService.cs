@@ -33,6 +33,9 @@ internal sealed class ScreeningService(
         }
 
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        // A failed save fails the screening whole (rolled back, the caller asks again), so EF's savepoint around each save
+        // in this transaction would be two statements for nothing.
+        db.Database.AutoSavepointsEnabled = false;
         var filed = await FileAsync(input, null, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return filed;
