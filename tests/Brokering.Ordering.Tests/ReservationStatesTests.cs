@@ -66,6 +66,12 @@ public sealed class ReservationStatesTests
         States.ReleasedByCancelling.ShouldBe(["Allocating", "Held", "AwaitingStock"]);
     }
 
+    [Fact]
+    public void The_spine_the_console_draws_is_the_way_of_a_sale_its_buyer_confirms()
+    {
+        States.Spine.ShouldBe(["Submitted", "Screening", "Allocating", "Held", "Confirming", "Confirmed"]);
+    }
+
     /// <summary>
     /// What cannot reference the service names the states itself: the client package a buyer builds on, the invariant
     /// checker that reads the databases, the scramble that drives the APIs. Each copy is compared with the saga here, so a
