@@ -1,5 +1,6 @@
 using Brokering.Compliance.Buyers;
 using Brokering.Compliance.Screening;
+using Brokering.Testing;
 
 namespace Brokering.Compliance.Tests.Unit;
 
@@ -8,6 +9,7 @@ namespace Brokering.Compliance.Tests.Unit;
 /// and ultimate parent are unknown), so under the production default it is refused, whatever the rest of the
 /// reservation says; registered, it is screened as usual; and the development policy screens what the reservation says.
 /// </summary>
+[Trait(TestCategory.Trait, TestCategory.Unit)]
 public sealed class UnregisteredBuyerTests
 {
     private const string H20 = "NVIDIA-H20";
