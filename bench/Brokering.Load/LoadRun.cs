@@ -354,7 +354,7 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
             return;
         }
 
-        if (draining || (reservation.CancelWhenHeld && reservation.Status == "Held"))
+        if (draining || (reservation.CancelWhenHeld && reservation.Status == ReservationView.Held))
         {
             // A cancellation ordering accepted is durable and ends the reservation however long the saga takes to get to
             // it: a buyer does not ask again while nothing has changed, and a generator that did would measure its own
@@ -407,7 +407,7 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
     private async Task ReadConfirmedAllocationsAsync(CancellationToken cancellationToken)
     {
         using var gate = new SemaphoreSlim(16);
-        await Task.WhenAll(reservations.Values.Where(r => r.Status == "Confirmed").ToList().Select(async reservation =>
+        await Task.WhenAll(reservations.Values.Where(r => r.Status == ReservationView.Confirmed).ToList().Select(async reservation =>
         {
             await gate.WaitAsync(cancellationToken);
             try
@@ -481,7 +481,7 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
     /// <summary>After the run every distributor reports on hand = what it committed: nothing free is left behind.</summary>
     private async Task CloseBooksAsync(CancellationToken cancellationToken)
     {
-        var committed = reservations.Values.Where(r => r.Status == "Confirmed")
+        var committed = reservations.Values.Where(r => r.Status == ReservationView.Confirmed)
             .SelectMany(r => r.Allocations)
             .GroupBy(a => (a.Distributor, a.Sku))
             .ToDictionary(g => g.Key, g => g.Sum(a => a.Quantity));
@@ -572,7 +572,7 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
         public DateTimeOffset SentAt { get; } = sentAt;
         public bool CancelWhenHeld { get; } = cancelWhenHeld;
         public long Requested { get; } = requested;
-        public string Status { get; private set; } = "Submitted";
+        public string Status { get; private set; } = ReservationView.Submitted;
         public bool Ended { get; private set; }
         public DateTimeOffset? HeldAt { get; private set; }
         public DateTimeOffset? TerminalAt { get; private set; }
@@ -594,7 +594,7 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
         {
             Changes++;
             Status = change.To;
-            if (HeldAt is null && change.To is "Held" or "Confirming")
+            if (HeldAt is null && change.To is ReservationView.Held or ReservationView.Confirming)
             {
                 HeldAt = change.At;
             }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the fault suite (tests/Brokering.Faults.Tests, issue #9): for each scenario a whole installation runs a
+# Runs the fault suite (tests/Brokering.Faults.Tests): for each scenario a whole installation runs a
 # reservation load while a fault is injected (kill -9 of each service, two replicas of each, gRPC calls delayed,
 # cut and refused, every message delivered twice and late, a RabbitMQ cluster node killed for good, PostgreSQL
 # restarted, a PostgreSQL primary

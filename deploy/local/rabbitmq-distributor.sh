@@ -4,7 +4,7 @@
 # the stock-feeds exchange with its id as routing key (a topic permission), and nothing else (configure "", no write on
 # any other exchange, the default one included, no permission on any other virtual host, no tags). Inventory declares
 # the order queue when the distributor is registered and the feed queue stock-feed.{id}.updates when its feed key is
-# set (PUT /v1/distributors/{id}/feed-key); only this account can fill that queue (issue #15).
+# set (PUT /v1/distributors/{id}/feed-key); only this account can fill that queue (docs/security.md, "The AMQP stock feed").
 #
 # The password is made here from the kernel's random source and printed once, in the amqp:// URI on stdout; it is
 # stored nowhere but in the broker, which keeps only its salted hash. Running the script again for the same id is the

@@ -6,7 +6,7 @@ using RabbitMQ.Client.Exceptions;
 namespace Brokering.Inventory.Tests;
 
 /// <summary>
-/// Issue #15, bus isolation: the broker itself refuses a distributor's account everywhere but the default exchange of the
+/// Bus isolation (docs/security.md, "The AMQP stock feed"): the broker itself refuses a distributor's account everywhere but the default exchange of the
 /// feeds virtual host. The accounts are made by the recipe operators run (<c>deploy/local/rabbitmq-feeds.sh</c>), on a
 /// fresh feeds virtual host per run, so a looser recipe fails these tests. The hostile publishes use RabbitMQ.Client
 /// directly, as a distributor would.

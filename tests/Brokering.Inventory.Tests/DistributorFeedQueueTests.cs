@@ -11,7 +11,7 @@ using RabbitMQ.Client.Exceptions;
 namespace Brokering.Inventory.Tests;
 
 /// <summary>
-/// Issue #15, hostile tenants on the AMQP feed: each distributor with a feed key publishes to its own queue
+/// Hostile tenants on the AMQP feed (docs/inventory.md, "Each distributor's own feed queue"): each distributor with a feed key publishes to its own queue
 /// <c>stock-feed.{id}.updates</c> through the <c>stock-feeds</c> topic exchange, with its own account
 /// (<c>deploy/local/rabbitmq-distributor.sh</c>), which may use its own id as routing key and nothing else; inventory
 /// reads every such queue on one channel. The replica has its own database and runs on the local recipe's accounts,

@@ -12,7 +12,8 @@ using static Brokering.Inventory.Tests.InventoryFixture;
 namespace Brokering.Inventory.Tests;
 
 /// <summary>
-/// Issue #17's distributor order notices on the distributor's own AMQP queue, and issue #15's isolation of it: an
+/// Distributor order notices on the distributor's own AMQP queue (docs/inventory.md, "Order notices (events)"), and
+/// their isolation (docs/security.md, "Distributors' order queues"): an
 /// inventory replica with a feeds connection relays each order notice to <c>distributor-orders.{id}</c> on the feeds
 /// virtual host, and each distributor's own account (<c>deploy/local/rabbitmq-distributor.sh</c>) reads that queue
 /// and nothing else. The replica has a database and an internal virtual host of its own (the notices are relayed from

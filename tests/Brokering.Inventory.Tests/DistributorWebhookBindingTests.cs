@@ -17,7 +17,7 @@ namespace Brokering.Inventory.Tests;
 
 /// <summary>
 /// The recorder's <c>distributor-webhooks</c> queue receives inventory's hold and order events only while some
-/// distributor has a webhook subscription (issues #14, #19): what the broker routes, read through its management API,
+/// distributor has a webhook subscription (docs/inventory.md, "Only while someone subscribes"): what the broker routes, read through its management API,
 /// and what the recorder is given, on replicas of the tests' own (inventory's own broker account where it binds).
 /// </summary>
 public sealed class DistributorWebhookBindingTests(InventoryFixture fixture)

@@ -6,7 +6,7 @@ using RabbitMQ.Client.Exceptions;
 namespace Brokering.Inventory.Tests;
 
 /// <summary>
-/// Issue #15: the feeds virtual host's bounds as the local recipe sets them (<c>deploy/local/rabbitmq-feeds.sh</c>,
+/// The feeds virtual host's bounds (docs/security.md, "Bounds on the feeds virtual host") as the local recipe sets them (<c>deploy/local/rabbitmq-feeds.sh</c>,
 /// <c>rabbitmq-distributor.sh</c>), on the real broker. A distributor's account cannot exhaust the broker that also
 /// carries the internal bus: the stock-feed queue refuses publishes once full and keeps what it holds, and a
 /// distributor's order account opens a few connections and no more.

@@ -10,7 +10,7 @@ using RabbitMQ.Client.Exceptions;
 namespace Brokering.Inventory.Tests;
 
 /// <summary>
-/// Issue #15, bus isolation end to end: an inventory replica configured with a feeds connection
+/// Bus isolation end to end (docs/inventory.md, "Where the AMQP feed is read"): an inventory replica configured with a feeds connection
 /// (<c>ConnectionStrings:RabbitMqFeeds</c>, inventory's own account from <c>deploy/local/rabbitmq-feeds.sh</c>) reads the
 /// stock feed from the feeds virtual host and nowhere else, and a distributor publishing there with its own account
 /// reaches the ledger only with a signed update. The replica's internal bus is a virtual host of its own, which the

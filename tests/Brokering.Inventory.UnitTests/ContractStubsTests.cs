@@ -8,7 +8,7 @@ using Grpc.Core;
 namespace Brokering.Inventory.UnitTests;
 
 /// <summary>
-/// Which gRPC stubs go where (issue #20). Brokering.Contracts is what every caller references (the client package's
+/// Which gRPC stubs go where (docs/conventions.md, "A service, top down"). Brokering.Contracts is what every caller references (the client package's
 /// users, the load generator, the tests, the services calling one another), so it must carry the messages and the
 /// client stubs and never a service's base class; a service compiles the base classes of the services it implements
 /// (contracts/ServerStubs.targets) and takes the messages from Brokering.Contracts rather than a second copy.

@@ -1,7 +1,10 @@
+using System.Reflection;
 using Brokering.Contracts.Inventory;
 using Brokering.Contracts.Ordering;
+using Brokering.Invariants;
 using Brokering.Ordering.Ops;
 using Brokering.Ordering.Saga;
+using Brokering.Testing.Scramble;
 using MassTransit;
 using Microsoft.Extensions.Options;
 using Shouldly;
@@ -61,6 +64,42 @@ public sealed class ReservationStatesTests
         States.Planning.ShouldBe(["Allocating"]);
         States.HoldingStock.ShouldBe(["Allocating", "Held", "AwaitingStock", "Confirming", "Confirmed"]);
         States.ReleasedByCancelling.ShouldBe(["Allocating", "Held", "AwaitingStock"]);
+    }
+
+    [Fact]
+    public void The_spine_the_console_draws_is_the_way_of_a_sale_its_buyer_confirms()
+    {
+        States.Spine.ShouldBe(["Submitted", "Screening", "Allocating", "Held", "Confirming", "Confirmed"]);
+    }
+
+    /// <summary>
+    /// What cannot reference the service names the states itself: the client package a buyer builds on, the invariant
+    /// checker that reads the databases, the scramble that drives the APIs. Each copy is compared with the saga here, so a
+    /// state added, renamed or reclassified fails this test until every copy knows it.
+    /// </summary>
+    [Fact]
+    public void Every_copy_of_the_states_outside_the_service_is_the_sagas()
+    {
+        var declared = ReservationStates.Declared;
+        declared.All.ShouldBe(States.All);
+
+        var clientStatuses = typeof(Brokering.Client.ReservationStatus).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(field => field.IsLiteral).Select(field => (string)field.GetRawConstantValue()!).ToList();
+        clientStatuses.ShouldBe(States.All, ignoreOrder: true, "Brokering.Client's ReservationStatus names every state and only those");
+        foreach (var state in States.All)
+        {
+            Brokering.Client.ReservationStatus.IsFinal(state).ShouldBe(States.Terminal.Contains(state), $"Brokering.Client's IsFinal({state})");
+        }
+
+        InvariantChecker.TerminalStates.ShouldBe(States.Terminal, ignoreOrder: true, "the invariant checker's ended states");
+        InvariantChecker.ConfirmedState.ShouldBe(States.Confirmed);
+
+        ReservationView.Submitted.ShouldBe(States.Initial);
+        ReservationView.Confirming.ShouldBe(States.Confirming);
+        ReservationView.Confirmed.ShouldBe(States.Confirmed);
+        ReservationView.BuyerMayConfirm.ShouldBe(States.Confirmable, ignoreOrder: true, "the scramble's states a buyer may confirm in");
+        ReservationView.BuyerMayConfirm.ShouldContain(ReservationView.Held);
+        ReservationView.TerminalStates.ShouldBe(States.Terminal, ignoreOrder: true);
     }
 
     [Fact]

@@ -391,30 +391,28 @@ public static class TestInfrastructure
         }
 
         // The management plugin may come up a moment after the broker: poll briefly.
-        Exception? last = null;
-        while (!timeout.IsCancellationRequested)
+        var last = await Eventually.Latest(() => ManagementProblemAsync(management, timeout.Token), problem => problem is null,
+            TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(500));
+        if (last is not null)
         {
-            try
-            {
-                using var response = await management.GetAsync(new Uri("api/overview", UriKind.Relative), timeout.Token);
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-
-                last = new HttpRequestException($"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
-            }
-            catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
-            {
-                last = e;
-            }
-
-            await Task.Delay(500, CancellationToken.None);
+            throw new InvalidOperationException(
+                $"The RabbitMQ management API is not reachable at {settings.RabbitMqManagementUri.Authority} ({settings.Source}): "
+                + $"{last.Message}. {StartHint}", last);
         }
+    }
 
-        throw new InvalidOperationException(
-            $"The RabbitMQ management API is not reachable at {settings.RabbitMqManagementUri.Authority} ({settings.Source}): "
-            + $"{last?.Message}. {StartHint}", last);
+    /// <summary>Why the management API did not answer its overview, or null when it did.</summary>
+    private static async Task<Exception?> ManagementProblemAsync(HttpClient management, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await management.GetAsync(new Uri("api/overview", UriKind.Relative), cancellationToken);
+            return response.IsSuccessStatusCode ? null : new HttpRequestException($"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
+        {
+            return e;
+        }
     }
 
     private static HttpClient CreateManagementClient(Uri managementUri)

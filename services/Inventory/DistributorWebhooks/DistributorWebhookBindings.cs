@@ -10,7 +10,7 @@ namespace Brokering.Inventory.DistributorWebhooks;
 
 /// <summary>
 /// Binds the recorder's <c>distributor-webhooks</c> endpoint to the exchanges of the events it records while, and only
-/// while, some distributor has a webhook subscription (issues #14, #19). Bound always, as MassTransit's consume
+/// while, some distributor has a webhook subscription (docs/inventory.md, "Only while someone subscribes"). Bound always, as MassTransit's consume
 /// topology had it, every hold and order event of every reservation was routed, delivered and consumed only to be
 /// dropped when nobody subscribes (the usual case): a sixth of inventory's CPU under a hot SKU, and as many broker
 /// deliveries as events.

@@ -11,7 +11,7 @@ using RabbitMQ.Client;
 namespace Brokering.Inventory.StockFeeds;
 
 /// <summary>
-/// Each distributor's own AMQP feed queue on the feeds virtual host (issue #15): the topic exchange
+/// Each distributor's own AMQP feed queue on the feeds virtual host (docs/inventory.md, "Each distributor's own feed queue"): the topic exchange
 /// <see cref="Exchange"/> routes by distributor id to the quorum queue <c>stock-feed.{id}.updates</c>, bounded on its
 /// own (policy <c>stock-feed-distributor-bounds</c>), and a distributor's broker account may publish there with its
 /// own id as routing key only (topic permission), so a distributor flooding its feed fills its own queue and has only

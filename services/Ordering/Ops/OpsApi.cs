@@ -42,7 +42,7 @@ public static partial class OpsApi
         group.MapGet("/summary", SummaryAsync);
         group.MapGet("/stream", Stream).RequireRateLimiting(RateLimits.StreamPolicy);
         group.MapGet("/states", () => TypedResults.Ok(StatesView.Of(States)));
-        group.MapGet("/state-machine", (StateMachineDiagram diagram) => TypedResults.Ok(new StateMachineView(diagram.States, diagram.Transitions, diagram.ToMermaid())));
+        group.MapGet("/state-machine", (StateMachineDiagram diagram) => TypedResults.Ok(new StateMachineView(diagram.States, diagram.Transitions, diagram.ToMermaid(), States.Spine)));
         group.MapGet("/state-machine.mmd", (StateMachineDiagram diagram) => TypedResults.Text(diagram.ToMermaid(), "text/plain; charset=utf-8"));
         return app;
     }
@@ -128,7 +128,12 @@ public static partial class OpsApi
     /// <param name="HoldsStock">Whether its allocations are stock held or committed (they count against the buyer's cap).</param>
     public sealed record StateGates(string Name, bool Ended, IReadOnlyList<string> OpsActions, bool ReachedByRuleChange, bool BuyerMayConfirm, bool BuyerMayCancel, bool HoldsStock);
 
-    public sealed record StateMachineView(IReadOnlyList<DiagramState> States, IReadOnlyList<DiagramTransition> Transitions, string Mermaid);
+    /// <summary>The saga's diagram as the console draws it.</summary>
+    /// <param name="States">Every state and the events it handles.</param>
+    /// <param name="Transitions">Every arrow and the events that take it.</param>
+    /// <param name="Mermaid">The same diagram as Mermaid text.</param>
+    /// <param name="Spine">The way of a sale its buyer confirms, drawn straight (<see cref="ReservationStates.Spine"/>).</param>
+    public sealed record StateMachineView(IReadOnlyList<DiagramState> States, IReadOnlyList<DiagramTransition> Transitions, string Mermaid, IReadOnlyList<string> Spine);
 
     private static async Task<Results<Ok<SagaPage>, ValidationProblem>> ListAsync(
         OrderingDbContext db, StateMachineDiagram diagram, TimeProvider clock, CancellationToken cancellationToken,

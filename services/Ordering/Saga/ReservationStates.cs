@@ -70,7 +70,42 @@ public sealed class ReservationStates
         HoldingStock = [.. All.Where(state => reachable.Contains(state) && !EndedUnconfirmed.Contains(state))];
         ReleasedByCancelling = [.. Cancellable.Where(HoldingStock.Contains)];
 
+        // The sale its buyer confirms: the shortest way to a state a confirmation is accepted in, then on through
+        // Confirming to Confirmed. Ties go to the state declared first (Held before AwaitingStock).
+        var toConfirmable = ShortestPath(Initial, Confirmable.Contains);
+        var toConfirmed = ShortestPath(Confirming, state => state == Confirmed);
+        Spine = toConfirmable is not null && toConfirmed is not null
+            ? [.. toConfirmable, .. toConfirmed]
+            : throw new InvalidOperationException($"No way leads from {Initial} through a confirmation to {Confirmed}.");
+
         bool Handles(string state, string @event) => states.Single(s => s.Name == state).Handles.Contains(@event);
+
+        // Breadth first; the diagram lists a state's transitions in the order the machine declares their targets.
+        List<string>? ShortestPath(string from, Func<string, bool> isGoal)
+        {
+            var cameFrom = new Dictionary<string, string?>(StringComparer.Ordinal) { [from] = null };
+            var frontier = new Queue<string>([from]);
+            while (frontier.TryDequeue(out var state))
+            {
+                if (isGoal(state))
+                {
+                    var path = new List<string>();
+                    for (string? step = state; step is not null; step = cameFrom[step])
+                    {
+                        path.Insert(0, step);
+                    }
+
+                    return path;
+                }
+
+                foreach (var next in diagram.Transitions.Where(t => t.From == state).Select(t => t.To).Where(next => cameFrom.TryAdd(next, state)))
+                {
+                    frontier.Enqueue(next);
+                }
+            }
+
+            return null;
+        }
         bool Leaves(string state, string @event) => diagram.Transitions.Any(t => t.From == state && t.Events.Contains(@event));
     }
 
@@ -130,6 +165,12 @@ public sealed class ReservationStates
     /// because a reservation left live on released holds would tell its buyer it holds stock it does not.
     /// </summary>
     public IReadOnlyList<string> ReleasedByCancelling { get; }
+
+    /// <summary>
+    /// The way of a sale its buyer confirms, from <see cref="Initial"/> to <see cref="Confirmed"/>: the shortest way to a
+    /// state a confirmation is accepted in, then <see cref="Confirming"/> and on. The console draws it as the diagram's spine.
+    /// </summary>
+    public IReadOnlyList<string> Spine { get; }
 
     /// <summary>
     /// The ops actions that work in <paramref name="state"/>. Each is exactly what the saga accepts there, with no

@@ -1,9 +1,11 @@
 using Brokering.Compliance.RuleSets;
 using Brokering.Compliance.Screening;
+using Brokering.Testing;
 
 namespace Brokering.Compliance.Tests.Unit;
 
 /// <summary>What a dry run says a new answer would do to a reservation, against the decision it holds.</summary>
+[Trait(TestCategory.Trait, TestCategory.Unit)]
 public sealed class RuleSetDryRunEffectTests
 {
     private static readonly DateTimeOffset Now = new(2023, 10, 20, 12, 0, 0, TimeSpan.Zero);

@@ -1,13 +1,15 @@
 using Brokering.Compliance.Buyers;
 using Brokering.Compliance.Screening;
+using Brokering.Testing;
 
 namespace Brokering.Compliance.Tests.Unit;
 
 /// <summary>
-/// Issue #16, unscreened buyers: a buyer organisation compliance has not registered cannot be screened (its legal name
+/// Unscreened buyers (docs/compliance.md, "Screening (now)"): a buyer organisation compliance has not registered cannot be screened (its legal name
 /// and ultimate parent are unknown), so under the production default it is refused, whatever the rest of the
 /// reservation says; registered, it is screened as usual; and the development policy screens what the reservation says.
 /// </summary>
+[Trait(TestCategory.Trait, TestCategory.Unit)]
 public sealed class UnregisteredBuyerTests
 {
     private const string H20 = "NVIDIA-H20";

@@ -57,7 +57,7 @@ public static class RecipeReservation
         ReservationView.Allocated(ended).ShouldBe(4);
     }
 
-    // Issue #15: the recipe gives inventory the distributors' virtual host, and inventory reads the AMQP stock feed there
+    // Bus isolation (docs/security.md): the recipe gives inventory the distributors' virtual host, and inventory reads the AMQP stock feed there
     // with the recipe's feeds account, not on the internal bus.
     public static async Task InventoryReadsTheStockFeedOnTheFeedsVirtualHostOnlyAsync(RecipeInstallation installation, CancellationToken cancel)
     {
@@ -66,7 +66,7 @@ public static class RecipeReservation
         (await TestInfrastructure.QueueExistsAsync(installation.VirtualHosts["/"], "stock-feed", cancel)).ShouldBeFalse();
     }
 
-    // Issue #15: the recipe bounds the feeds virtual host as the local recipe does, so no distributor's account can
+    // Bus isolation (docs/security.md, "Bounds on the feeds virtual host"): the recipe bounds the feeds virtual host as the local recipe does, so no distributor's account can
     // exhaust the broker that carries the internal bus: the stock-feed queue inventory declared is under its policy, and
     // the distributors' shared account has connection and channel limits.
     public static async Task TheFeedsVirtualHostIsBoundedAsync(DeploymentRecipe recipe, RecipeInstallation installation, CancellationToken cancel)
@@ -80,7 +80,7 @@ public static class RecipeReservation
         var distributor = recipe.BrokerDefinitions["users"]!.AsArray().Single(u => u!["name"]!.GetValue<string>() == "distributor-feed")!;
         distributor["limits"]!["max-connections"]!.GetValue<long>().ShouldBeGreaterThan(0);
         distributor["limits"]!["max-channels"]!.GetValue<long>().ShouldBeGreaterThan(0);
-        // Not the default exchange, which routes to any queue by name, each distributor's own included (issue #15).
+        // Not the default exchange, which routes to any queue by name, each distributor's own included (docs/security.md, "The AMQP stock feed").
         var permission = recipe.BrokerDefinitions["permissions"]!.AsArray().Single(p => p!["user"]!.GetValue<string>() == "distributor-feed")!;
         (permission["configure"]!.GetValue<string>(), permission["write"]!.GetValue<string>(), permission["read"]!.GetValue<string>())
             .ShouldBe((string.Empty, "^stock-feed$", string.Empty));

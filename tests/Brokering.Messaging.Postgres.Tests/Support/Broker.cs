@@ -36,14 +36,10 @@ public static class Broker
 
             // Connections show up in the management API after a statistics delay (seconds, more on a loaded machine):
             // wait until at least one was seen and closed, then close until none is left for a while.
-            var deadline = DateTime.UtcNow.AddMinutes(2);
             var closed = 0;
             var quietRounds = 0;
-            while (closed == 0 || quietRounds < 10)
+            await Eventually.Until(async () =>
             {
-                if (DateTime.UtcNow > deadline)
-                    throw new TimeoutException($"No connection to virtual host {VirtualHostName(virtualHost)} showed up to be closed");
-
                 using var connections = await JsonDocument.ParseAsync(await client.GetStreamAsync($"api/vhosts/{vhost}/connections"));
                 var names = connections.RootElement.EnumerateArray().Select(c => c.GetProperty("name").GetString()!).ToList();
                 quietRounds = names.Count == 0 ? quietRounds + 1 : 0;
@@ -54,8 +50,9 @@ public static class Broker
                         closed++;
                 }
 
-                await Task.Delay(200);
-            }
+                return closed > 0 && quietRounds >= 10;
+            }, $"a connection to virtual host {VirtualHostName(virtualHost)} to show up and be closed, then none for ten rounds",
+                TimeSpan.FromMinutes(2), TimeSpan.FromMilliseconds(200));
         }
     }
 

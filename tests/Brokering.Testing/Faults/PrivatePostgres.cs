@@ -15,11 +15,11 @@ public sealed class PrivatePostgres : IAsyncDisposable
     private const string BinDirectory = "/usr/lib/postgresql/15/bin";
     private static readonly TimeSpan ControlTimeout = TimeSpan.FromMinutes(3);
 
-    private readonly string _directory;
+    private readonly string dataRoot;
 
     private PrivatePostgres(string directory, int port)
     {
-        _directory = directory;
+        dataRoot = directory;
         Port = port;
     }
 
@@ -27,9 +27,9 @@ public sealed class PrivatePostgres : IAsyncDisposable
     public int Port { get; }
 
     /// <summary>The server's log (crash recovery is reported there).</summary>
-    public string LogFile => Path.Combine(_directory, "postgres.log");
+    public string LogFile => Path.Combine(dataRoot, "postgres.log");
 
-    private string DataDirectory => Path.Combine(_directory, "data");
+    private string DataDirectory => Path.Combine(dataRoot, "data");
 
     /// <summary>Creates and starts a fresh cluster; returns once it accepts connections.</summary>
     public static async Task<PrivatePostgres> StartAsync(CancellationToken cancellationToken = default)
@@ -168,17 +168,17 @@ public sealed class PrivatePostgres : IAsyncDisposable
         }
 
         NpgsqlConnection.ClearAllPools();
-        Directory.Delete(_directory, recursive: true);
+        Directory.Delete(dataRoot, recursive: true);
     }
 
     private async Task InitializeAsync()
     {
-        var passwordFile = Path.Combine(_directory, "password");
+        var passwordFile = Path.Combine(dataRoot, "password");
         await File.WriteAllTextAsync(passwordFile, "postgres\n");
         if (OsCommand.IsRoot)
         {
             // The temporary directory is root's and private: user postgres must own it to create the cluster.
-            await OsCommand.RunAsync("chown", ["-R", "postgres:postgres", _directory], ControlTimeout);
+            await OsCommand.RunAsync("chown", ["-R", "postgres:postgres", dataRoot], ControlTimeout);
         }
 
         await OsCommand.RunAsPostgresAsync(

@@ -25,19 +25,19 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
     /// <summary>Boot, including recovery of queues after a kill, on a machine shared with parallel builds.</summary>
     private static readonly TimeSpan BootTimeout = TimeSpan.FromMinutes(4);
 
-    private readonly string _directory;
-    private readonly int _port;
-    private readonly Dictionary<string, string> _environment;
-    private readonly ConsoleTail _console = new();
-    private Process? _node;
+    private readonly string dataRoot;
+    private readonly int amqpPort;
+    private readonly Dictionary<string, string> nodeEnvironment;
+    private readonly ConsoleTail consoleTail = new();
+    private Process? nodeProcess;
 
     private PrivateRabbitMq(string directory, string nodeName, int port, int distributionPort)
     {
-        _directory = directory;
-        _port = port;
+        dataRoot = directory;
+        amqpPort = port;
         NodeName = nodeName;
         AmqpUri = new Uri($"amqp://guest:guest@127.0.0.1:{port}/");
-        _environment = new Dictionary<string, string>
+        nodeEnvironment = new Dictionary<string, string>
         {
             // The Erlang cookie lives in $HOME: a private home gives the node and its rabbitmqctl their own cookie.
             ["HOME"] = directory,
@@ -64,10 +64,10 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
     public Uri AmqpUri { get; }
 
     /// <summary>The node's log file (boot failures and crash recovery are written there).</summary>
-    public string LogFile => Path.Combine(_environment["RABBITMQ_LOG_BASE"], NodeName + ".log");
+    public string LogFile => Path.Combine(nodeEnvironment["RABBITMQ_LOG_BASE"], NodeName + ".log");
 
     /// <summary>Whether the node's OS process is alive (it may still be booting).</summary>
-    public bool IsRunning => _node is { HasExited: false };
+    public bool IsRunning => nodeProcess is { HasExited: false };
 
     /// <summary>Creates a fresh node and returns once it accepts AMQP connections.</summary>
     public static Task<PrivateRabbitMq> StartAsync(CancellationToken cancellationToken = default) =>
@@ -99,14 +99,14 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
     /// <summary>Stops the node gracefully (<c>rabbitmqctl stop</c>) and waits for its process to end.</summary>
     public async Task StopAsync()
     {
-        var node = _node;
+        var node = nodeProcess;
         if (node is null || node.HasExited)
         {
             return;
         }
 
         await OsCommand.RunAsync(
-            ControlScript, ["-n", NodeName, "stop"], TimeSpan.FromMinutes(2), _environment, _directory);
+            ControlScript, ["-n", NodeName, "stop"], TimeSpan.FromMinutes(2), nodeEnvironment, dataRoot);
         using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         await node.WaitForExitAsync(deadline.Token);
     }
@@ -117,7 +117,7 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
     /// </summary>
     public async Task KillAsync()
     {
-        var node = _node;
+        var node = nodeProcess;
         if (node is null || node.HasExited)
         {
             return;
@@ -152,13 +152,13 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
         }
         finally
         {
-            _node?.Dispose();
-            _node = null;
+            nodeProcess?.Dispose();
+            nodeProcess = null;
         }
 
         try
         {
-            Directory.Delete(_directory, recursive: true);
+            Directory.Delete(dataRoot, recursive: true);
         }
         catch (IOException)
         {
@@ -173,20 +173,20 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
     internal async Task JoinAsync(PrivateRabbitMq seed, CancellationToken cancellationToken)
     {
         var timeout = TimeSpan.FromMinutes(2);
-        await OsCommand.RunAsync(ControlScript, ["-n", NodeName, "stop_app"], timeout, _environment, _directory);
-        await OsCommand.RunAsync(ControlScript, ["-n", NodeName, "join_cluster", seed.NodeName], timeout, _environment, _directory);
-        await OsCommand.RunAsync(ControlScript, ["-n", NodeName, "start_app"], timeout, _environment, _directory);
-        await WaitUntilAcceptingAsync(_node!, cancellationToken);
+        await OsCommand.RunAsync(ControlScript, ["-n", NodeName, "stop_app"], timeout, nodeEnvironment, dataRoot);
+        await OsCommand.RunAsync(ControlScript, ["-n", NodeName, "join_cluster", seed.NodeName], timeout, nodeEnvironment, dataRoot);
+        await OsCommand.RunAsync(ControlScript, ["-n", NodeName, "start_app"], timeout, nodeEnvironment, dataRoot);
+        await WaitUntilAcceptingAsync(nodeProcess!, cancellationToken);
     }
 
     /// <summary>Each queue's type, leader, members and which of them are online, as this node sees them (for failure messages).</summary>
     internal Task<string> QueuesStatusAsync() =>
         OsCommand.RunAsync(ControlScript, ["-n", NodeName, "list_queues", "name", "type", "leader", "members", "online", "messages"],
-            TimeSpan.FromMinutes(1), _environment, _directory);
+            TimeSpan.FromMinutes(1), nodeEnvironment, dataRoot);
 
     /// <summary>What <c>rabbitmqctl cluster_status</c> says from this node (for failure messages).</summary>
     internal Task<string> ClusterStatusAsync() =>
-        OsCommand.RunAsync(ControlScript, ["-n", NodeName, "cluster_status"], TimeSpan.FromMinutes(1), _environment, _directory);
+        OsCommand.RunAsync(ControlScript, ["-n", NodeName, "cluster_status"], TimeSpan.FromMinutes(1), nodeEnvironment, dataRoot);
 
     private void WriteConfiguration(string? erlangCookie)
     {
@@ -194,17 +194,17 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
         if (erlangCookie is not null && !OperatingSystem.IsWindows())
         {
             // Erlang refuses a cookie file that anyone but its owner can read.
-            var cookie = Path.Combine(_directory, ".erlang.cookie");
+            var cookie = Path.Combine(dataRoot, ".erlang.cookie");
             File.WriteAllText(cookie, erlangCookie);
             File.SetUnixFileMode(cookie, UnixFileMode.UserRead);
         }
 
-        Directory.CreateDirectory(_environment["RABBITMQ_MNESIA_BASE"]);
-        Directory.CreateDirectory(_environment["RABBITMQ_LOG_BASE"]);
-        File.WriteAllText(_environment["RABBITMQ_CONF_ENV_FILE"], string.Empty);
-        File.WriteAllText(_environment["RABBITMQ_ENABLED_PLUGINS_FILE"], "[].\n");
-        File.WriteAllText(_environment["RABBITMQ_CONFIG_FILE"], $"""
-            listeners.tcp.1 = 127.0.0.1:{_port}
+        Directory.CreateDirectory(nodeEnvironment["RABBITMQ_MNESIA_BASE"]);
+        Directory.CreateDirectory(nodeEnvironment["RABBITMQ_LOG_BASE"]);
+        File.WriteAllText(nodeEnvironment["RABBITMQ_CONF_ENV_FILE"], string.Empty);
+        File.WriteAllText(nodeEnvironment["RABBITMQ_ENABLED_PLUGINS_FILE"], "[].\n");
+        File.WriteAllText(nodeEnvironment["RABBITMQ_CONFIG_FILE"], $"""
+            listeners.tcp.1 = 127.0.0.1:{amqpPort}
             loopback_users.guest = true
             log.console = false
             log.file.level = info
@@ -214,28 +214,28 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
 
     private async Task BootAsync(CancellationToken cancellationToken)
     {
-        File.Delete(_environment["RABBITMQ_PID_FILE"]);
+        File.Delete(nodeEnvironment["RABBITMQ_PID_FILE"]);
         var start = new ProcessStartInfo(ServerScript)
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = _directory,
+            WorkingDirectory = dataRoot,
         };
-        foreach (var (name, value) in _environment)
+        foreach (var (name, value) in nodeEnvironment)
         {
             start.Environment[name] = value;
         }
 
-        _node?.Dispose();
+        nodeProcess?.Dispose();
         // The script runs the Erlang VM as its child: killing this process tree kills exactly this node.
         var node = new Process { StartInfo = start };
-        node.OutputDataReceived += (_, e) => _console.Add(e.Data);
-        node.ErrorDataReceived += (_, e) => _console.Add(e.Data);
+        node.OutputDataReceived += (_, e) => consoleTail.Add(e.Data);
+        node.ErrorDataReceived += (_, e) => consoleTail.Add(e.Data);
         node.Start();
         node.BeginOutputReadLine();
         node.BeginErrorReadLine();
-        _node = node;
+        nodeProcess = node;
         await WaitUntilAcceptingAsync(node, cancellationToken);
     }
 
@@ -278,13 +278,13 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
     public string Diagnostics()
     {
         var log = File.Exists(LogFile) ? string.Join('\n', File.ReadLines(LogFile).TakeLast(120)) : "(no log file)";
-        return $"Console:\n{_console}\nLog {LogFile}:\n{log}";
+        return $"Console:\n{consoleTail}\nLog {LogFile}:\n{log}";
     }
 
     /// <summary>The last lines the node printed, kept for failure messages without filling the pipe.</summary>
     private sealed class ConsoleTail
     {
-        private readonly Queue<string> _lines = new();
+        private readonly Queue<string> tailLines = new();
 
         public void Add(string? line)
         {
@@ -293,21 +293,21 @@ public sealed class PrivateRabbitMq : IAsyncDisposable
                 return;
             }
 
-            lock (_lines)
+            lock (tailLines)
             {
-                _lines.Enqueue(line);
-                while (_lines.Count > 60)
+                tailLines.Enqueue(line);
+                while (tailLines.Count > 60)
                 {
-                    _lines.Dequeue();
+                    tailLines.Dequeue();
                 }
             }
         }
 
         public override string ToString()
         {
-            lock (_lines)
+            lock (tailLines)
             {
-                return string.Join('\n', _lines);
+                return string.Join('\n', tailLines);
             }
         }
     }

@@ -12,12 +12,30 @@ public static class ReservationView
     /// <summary>States a reservation has ended in: the invariant checker's, so the two never disagree.</summary>
     public static IReadOnlySet<string> TerminalStates => InvariantChecker.TerminalStates;
 
+    // The saga's states as a buyer reads them. The scramble drives the services from outside, so it names them itself;
+    // ReservationStatesTests (ordering's unit tests) fails when any of them drifts from the saga.
+
+    /// <summary>Accepted, not yet picked up by the saga (its Initial state).</summary>
+    public const string Submitted = "Submitted";
+
+    /// <summary>Stock held, waiting for the buyer.</summary>
+    public const string Held = "Held";
+
+    /// <summary>Confirmed by the buyer, the holds being committed.</summary>
+    public const string Confirming = "Confirming";
+
+    /// <summary>The ended state that is a sale.</summary>
+    public const string Confirmed = InvariantChecker.ConfirmedState;
+
+    /// <summary>States its buyer may confirm in (the saga's Confirmable).</summary>
+    public static readonly IReadOnlySet<string> BuyerMayConfirm = new HashSet<string>([Held, "AwaitingStock"], StringComparer.Ordinal);
+
     /// <summary>States a reservation rests in until someone (buyer, feed, clock) acts.</summary>
     public static readonly IReadOnlySet<string> RestingStates =
-        new HashSet<string>(["Held", "AwaitingStock", .. InvariantChecker.TerminalStates], StringComparer.Ordinal);
+        new HashSet<string>([.. BuyerMayConfirm, .. InvariantChecker.TerminalStates], StringComparer.Ordinal);
 
     /// <summary>Whether a reservation in <paramref name="status"/> waits for its buyer: Held, or AwaitingStock.</summary>
-    public static bool AwaitsBuyer(string? status) => status is "Held" or "AwaitingStock";
+    public static bool AwaitsBuyer(string? status) => status is not null && BuyerMayConfirm.Contains(status);
 
     public static bool Ended(string? status) => status is not null && InvariantChecker.TerminalStates.Contains(status);
 

@@ -1097,8 +1097,8 @@ function drawDiagram(graph, current) {
     g.setNode(st.name, { width: measure(st.name, nodeFont) + 32, height: 34, terminal: st.terminal });
   }
   g.setEdge("[*]", graph.states[0].name, { width: 0, height: 0 });
-  // The way most reservations go, drawn as a straight spine; every other arrow branches off it.
-  const spine = ["Submitted", "Screening", "Allocating", "Held", "Confirming", "Confirmed"];
+  // The way of a sale its buyer confirms (as the saga declares it), drawn as a straight spine; every other arrow branches off it.
+  const spine = graph.spine;
   for (const t of graph.transitions) {
     const widest = Math.max(...t.events.map((e) => measure(e, edgeFont)));
     const onSpine = spine.indexOf(t.to) === spine.indexOf(t.from) + 1 && spine.includes(t.from);
