@@ -53,6 +53,16 @@ public sealed record LoadPlan
     /// <summary>Share of manually confirmed reservations whose buyer changes plans and cancels once Held.</summary>
     public double CancelShare { get; init; } = 0.1;
 
+    /// <summary>
+    /// The happy path alone: every reservation one line, all-or-none with automatic confirmation, for a buyer no list
+    /// names, against stock that does not run out (<see cref="HappyPathSupply"/> unless a supply is given): what one
+    /// reservation costs when nothing goes wrong, the figure the cost targets are set in. The stock feeds still change.
+    /// </summary>
+    public bool HappyPath { get; init; }
+
+    /// <summary>The supply a happy-path run takes unless told otherwise: three times the expected demand.</summary>
+    public const double HappyPathSupply = 3;
+
     /// <summary>Seed for every random choice, so a run can be replayed.</summary>
     public int Seed { get; init; } = 4711;
 
@@ -62,9 +72,9 @@ public sealed record LoadPlan
     /// <summary>Throws when the plan cannot be played.</summary>
     public void Validate()
     {
-        if (Buyers < 2)
+        if (Buyers < (HappyPath ? 1 : 2))
         {
-            throw new ArgumentException("At least 2 buyers: one listed-party buyer and one that can buy.");
+            throw new ArgumentException(HappyPath ? "At least 1 buyer." : "At least 2 buyers: one listed-party buyer and one that can buy.");
         }
 
         if (Distributors is < 1 or > 40)

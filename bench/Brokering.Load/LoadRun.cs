@@ -34,6 +34,9 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
     private readonly Dictionary<Guid, List<ReservationChange>> unclaimed = [];
     private readonly ConcurrentQueue<double> accepted = new();
     private readonly Dictionary<(string Distributor, string Sku), long> onHand = [];
+    /// <summary>The happy path's one profile: all-or-none, confirmed automatically once held.</summary>
+    private static readonly BuyerProfile HappyPathProfile = new("AllOrNone", null, "Auto");
+
     private readonly Stopwatch clock = new();
     private IReadOnlyList<Buyer> buyers = [];
     private IReadOnlyList<string> distributors = [];
@@ -55,7 +58,9 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
     public async Task<LoadReport> RunAsync(CancellationToken cancellationToken = default)
     {
         plan.Validate();
-        buyers = ScrambleCast.Buyers(plan.Buyers);
+        buyers = plan.HappyPath
+            ? [.. ScrambleCast.UnlistedBuyers(plan.Buyers).Select(buyer => buyer with { Profile = HappyPathProfile })]
+            : ScrambleCast.Buyers(plan.Buyers);
         distributors = ScrambleCast.Distributors(plan.Distributors, plan.RunTag);
         skus = [.. ScrambleCast.Skus.Take(plan.Skus)];
         using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 512, PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
@@ -178,7 +183,7 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
         }
 
         // Units the run is expected to ask for per SKU: arrivals × lines per reservation × mean units per line, split over the SKUs.
-        var linesPerReservation = skus.Count > 1 ? 1.5 : 1.0;
+        var linesPerReservation = skus.Count > 1 && !plan.HappyPath ? 1.5 : 1.0;
         var demandPerSku = plan.Rate * plan.Duration.TotalSeconds * linesPerReservation * (1 + plan.MaxUnitsPerLine) / 2 / skus.Count;
         var perLevel = Math.Max(plan.MaxUnitsPerLine, (long)Math.Ceiling(plan.Supply * demandPerSku / distributors.Count));
         foreach (var distributor in distributors)
@@ -212,7 +217,7 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
             }
 
             var buyer = buyers[i % buyers.Count]; // round robin: every profile, and the listed party, in every run
-            var lines = skus.OrderBy(_ => random.Next()).Take(skus.Count > 1 && random.Next(2) == 0 ? 2 : 1)
+            var lines = skus.OrderBy(_ => random.Next()).Take(skus.Count > 1 && random.Next(2) == 0 && !plan.HappyPath ? 2 : 1)
                 .Select(sku => (sku, Units: (long)random.Next(1, plan.MaxUnitsPerLine + 1))).ToList();
             var cancelWhenHeld = buyer.Profile.Manual && random.NextDouble() < plan.CancelShare;
             var number = i;

@@ -52,7 +52,7 @@ public static partial class LoadSweep
             // A scramble is a race against a cutoff that compliance may pull in: unless every step already moves it, one more
             // step at the highest rate moves it in halfway through, judged by the same invariant checker.
             var plans = rates.Select(rate => basePlan with { Rate = rate }).ToList();
-            if (basePlan.MoveCutoffAt is null && !options.Flag("no-cutoff-step"))
+            if (basePlan.MoveCutoffAt is null && !options.Flag("no-cutoff-step") && !basePlan.HappyPath)
             {
                 plans.Add(basePlan with { Rate = rates.Max(), MoveCutoffAt = basePlan.Duration / 2 });
             }
@@ -109,13 +109,13 @@ public static partial class LoadSweep
             ? (FormattableString)$"warmed up by {warmup.Rate:0.#} reservations/s for {warmup.Seconds:0} s (not reported: a fresh process spends its first half-minute on JIT), "
             : (FormattableString)$"not warmed up (each figure includes the fresh processes' JIT), ";
         var text = new StringBuilder();
-        text.AppendLine(Invariant, $"## End to end: the scramble against offered load, {started:yyyy-MM-dd HH:mm} UTC ({Environment.ProcessorCount} cores)");
+        text.AppendLine(Invariant, $"## End to end: {(first.HappyPath ? "the happy path" : "the scramble")} against offered load, {started:yyyy-MM-dd HH:mm} UTC ({Environment.ProcessorCount} cores)");
         text.AppendLine();
         text.AppendLine(F($"`bench/Brokering.Load` (`brokering-load sweep`): one fresh system (the three services as processes, fresh databases and virtual host), ",
             warmedUp,
-            $"then at each offered rate a {first.Duration.TotalSeconds:0} s scramble: {first.Buyers} buyers (one buying for a listed party), {first.Distributors} distributors ",
-            $"whose feeds change every {first.FeedInterval.TotalSeconds:0.#} s, {first.Skus} SKU(s), stock {first.Supply:P0} of the expected demand; reservations to CN ",
-            $"racing a scenario cutoff, mixed fill policies and confirmations; then every reservation followed to its end and the invariants checked. ",
+            first.HappyPath
+                ? (FormattableString)$"then at each offered rate {first.Duration.TotalSeconds:0} s of the happy path alone (`--happy-path`): {first.Buyers} buyers no list names, every reservation one line, all-or-none, confirmed automatically, {first.Distributors} distributors whose feeds change every {first.FeedInterval.TotalSeconds:0.#} s, {first.Skus} SKU(s), stock {first.Supply:P0} of the expected demand; then every reservation followed to its end and the invariants checked. "
+                : (FormattableString)$"then at each offered rate a {first.Duration.TotalSeconds:0} s scramble: {first.Buyers} buyers (one buying for a listed party), {first.Distributors} distributors whose feeds change every {first.FeedInterval.TotalSeconds:0.#} s, {first.Skus} SKU(s), stock {first.Supply:P0} of the expected demand; reservations to CN racing a scenario cutoff, mixed fill policies and confirmations; then every reservation followed to its end and the invariants checked. ",
             $"Load generator, services, PostgreSQL and RabbitMQ share the machine. Load average (1 min) before the sweep: {loadBefore:0.00} — ",
             $"other sessions' builds and tests were running on the same 2 cores, so compare figures taken at similar load."));
         text.AppendLine();

@@ -17,7 +17,7 @@ internal static class Program
                              [--ordering-db CS --inventory-db CS --compliance-db CS]
                              [--buyers N] [--distributors M] [--skus K] [--rate R] [--duration S] [--feed-interval S]
                              [--move-cutoff-at S] [--cutoff-lead S] [--poll-interval S] [--drain-timeout S] [--supply F] [--seed N]
-                             [--memory-limit MIB]
+                             [--memory-limit MIB] [--happy-path]
         brokering-load check --ordering-db CS --inventory-db CS --compliance-db CS [--while-running]
         brokering-load sweep --rates R1,R2,... [--duration S] [--markdown FILE] [--plot FILE] [--no-cutoff-step] [--buyers N] ...
                              [--warmup-rate R] [--warmup-seconds S]
@@ -32,6 +32,9 @@ internal static class Program
         URLs          a running system's REST addresses (deploy/local/up.sh: 5100, 5200, 5300), in Development; tokens are
                       signed by its development issuer, whose key derives from --dev-key-seed-file (default
                       ~/.brokering/dev-key-seed, the seed the local services generate at first run).
+        --happy-path  every reservation one line, all-or-none, confirmed automatically, for buyers no list names,
+                      against stock three times the demand (unless --supply): the cost of a reservation when nothing
+                      goes wrong (run and sweep).
         Exit code: 0 when every reservation ended and no invariant is breached, 1 otherwise, 2 on bad usage.
         """;
 
@@ -169,7 +172,8 @@ internal sealed class Options
             CutoffLead = Seconds("cutoff-lead") ?? defaults.CutoffLead,
             PollInterval = Seconds("poll-interval") ?? defaults.PollInterval,
             DrainTimeout = Seconds("drain-timeout") ?? defaults.DrainTimeout,
-            Supply = Number("supply") ?? defaults.Supply,
+            Supply = Number("supply") ?? (Flag("happy-path") ? LoadPlan.HappyPathSupply : defaults.Supply),
+            HappyPath = Flag("happy-path"),
             MaxUnitsPerLine = (int?)Number("max-units") ?? defaults.MaxUnitsPerLine,
             Seed = (int?)Number("seed") ?? defaults.Seed,
         };

@@ -45,6 +45,36 @@ public sealed class LoadRunTests
         report.Clean.ShouldBeTrue();
     }
 
+    [Fact]
+    public async Task A_happy_path_run_confirms_every_reservation_however_many_buyers_take_part()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var output = TestContext.Current.TestOutputHelper!;
+        await using var system = await SelfHostedSystem.StartAsync();
+        var plan = new LoadPlan
+        {
+            HappyPath = true,
+            // More buyers than the cast has names, so the names (and end users) come round again.
+            Buyers = 10,
+            Distributors = 2,
+            Skus = 2,
+            Rate = 2,
+            Duration = TimeSpan.FromSeconds(6),
+            Supply = LoadPlan.HappyPathSupply,
+            DrainTimeout = TimeSpan.FromMinutes(5),
+        };
+
+        var report = await new LoadRun(plan, system.Target, new Progress<LoadProgress>(p => output.WriteLine(ReportLine(p)))).RunAsync(cancellationToken);
+
+        output.WriteLine("outcomes: " + string.Join(", ", report.Outcomes.Select(o => $"{o.Key} {o.Value}")));
+        report.Accepted.ShouldBeGreaterThan(0, report.FirstFailure);
+        report.Ended.ShouldBe(report.Accepted, $"every accepted reservation should have ended:\n{system.Logs}");
+        report.Outcomes.Keys.ShouldBe(["Confirmed"], "nothing on the happy path is refused, short of stock or waiting for a buyer");
+        report.Confirmations.ShouldBe(0, "every reservation confirms itself");
+        report.Invariants.ShouldNotBeNull();
+        report.Invariants.Passed.ShouldBeTrue(report.Invariants.ToString());
+    }
+
     private static string ReportLine(LoadProgress p) =>
         $"[{p.Elapsed.TotalSeconds:0}s] {p.Phase}: submitted {p.Submitted}, accepted {p.Accepted}, open {p.Open}, ended {p.Ended}";
 }

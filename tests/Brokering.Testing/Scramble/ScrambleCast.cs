@@ -76,7 +76,9 @@ public static class ScrambleCast
         {
             var round = i / BuyerNames.Length;
             var suffix = round == 0 ? string.Empty : string.Create(CultureInfo.InvariantCulture, $"-{round + 1}");
-            var endUser = i == 0 ? ListedEndUser : EndUsers[i % EndUsers.Length].Replace(" Ltd.", suffix.Length == 0 ? " Ltd." : $" {round + 1} Ltd.", StringComparison.Ordinal);
+            // Only the first buyer buys for the listed party: past the eighth, the others' end users come round again from
+            // the second name on (the first coming round again would be a look-alike of the listed party, and refused).
+            var endUser = i == 0 ? ListedEndUser : EndUsers[1 + (i - 1) % (EndUsers.Length - 1)].Replace(" Ltd.", suffix.Length == 0 ? " Ltd." : $" {round + 1} Ltd.", StringComparison.Ordinal);
             return new Buyer(BuyerNames[i % BuyerNames.Length] + suffix, endUser, Profiles[i % Profiles.Length], Listed: i == 0);
         })];
 
