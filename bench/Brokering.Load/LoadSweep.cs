@@ -158,6 +158,33 @@ public static partial class LoadSweep
                     : "-")) + " |");
         }
 
+        if (steps.Any(s => s.Report.Work is not null && s.Report.Accepted > 0))
+        {
+            text.AppendLine();
+            text.AppendLine("Work per accepted reservation, over each step (transactions: `pg_stat_database`'s commits, read-only ones included; statements: "
+                + "`pg_stat_statements`' calls, statements run inside functions and triggers included; broker messages: published into the run's virtual host; "
+                + "gRPC calls: answered by the three services, from their own request counters; CPU: milliseconds of each process per reservation):");
+            text.AppendLine();
+            var processes = names.Where(name => !name.StartsWith("machine", StringComparison.Ordinal)).ToList();
+            text.AppendLine("| offered /s | transactions: ordering / inventory / compliance / all | statements: ordering / inventory / compliance | broker messages | gRPC calls | CPU ms: "
+                + string.Join(" / ", processes) + " / all processes |");
+            text.AppendLine("|---|---|---|---|---|---|");
+            foreach (var (report, _) in steps.Where(s => s.Report.Work is not null && s.Report.Accepted > 0))
+            {
+                var work = report.Work!;
+                double Per(double total) => total / report.Accepted;
+                string Of(IReadOnlyDictionary<string, long>? counts, string key) =>
+                    counts is null ? "-" : Per(counts.GetValueOrDefault(key)).ToString("0.0", Invariant);
+                var cpu = processes.Select(name => report.Resources.FirstOrDefault(r => r.Name == name) is { } use ? Per(use.CpuSeconds * 1000).ToString("0.0", Invariant) : "-");
+                var all = report.Resources.FirstOrDefault(r => r.Name.StartsWith("machine", StringComparison.Ordinal)) is { } machineUse
+                    ? Per(machineUse.CpuSeconds * 1000).ToString("0.0", Invariant) : "-";
+                text.AppendLine(F($"| {Offered(report.Plan)} | {Of(work.Transactions, "ordering")} / {Of(work.Transactions, "inventory")} / {Of(work.Transactions, "compliance")} / {Per(work.TotalTransactions):0.0} ",
+                    $"| {Of(work.Statements, "ordering")} / {Of(work.Statements, "inventory")} / {Of(work.Statements, "compliance")} ",
+                    $"| {(work.TotalMessages is { } messages ? Per(messages).ToString("0.00", Invariant) : "-")} | {(work.TotalGrpcCalls is { } calls ? Per(calls).ToString("0.00", Invariant) : "-")} ",
+                    $"| {string.Join(" / ", cpu)} / {all} |"));
+            }
+        }
+
         // Throughput against offered load is read from the steps of one scenario: not the extra one that pulled the cutoff in.
         var measured = steps.Where(s => s.Report.Plan.MoveCutoffAt is null || first.MoveCutoffAt is not null).Select(s => s.Report).ToList();
         var best = measured.MaxBy(r => r.EndedPerSecond)!;

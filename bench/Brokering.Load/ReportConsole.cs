@@ -142,6 +142,15 @@ internal static class ReportConsole
             }
         }
 
+        if (work.TotalGrpcCalls is { } calls)
+        {
+            table.AddRow("gRPC calls answered", Per(calls).ToString("0.00", Invariant), calls.ToString(Invariant));
+            foreach (var (method, count) in work.GrpcCalls!.OrderByDescending(pair => pair.Value).Take(12))
+            {
+                table.AddRow(Markup.Escape($"  {method}"), Per(count).ToString("0.00", Invariant), count.ToString(Invariant));
+            }
+        }
+
         foreach (var use in report.Resources)
         {
             table.AddRow(Markup.Escape($"CPU ms, {use.Name}"), Per(use.CpuSeconds * 1000).ToString("0.0", Invariant), use.CpuSeconds.ToString("0.0 s", Invariant));

@@ -13,34 +13,41 @@ namespace Brokering.Load;
 /// <param name="Transactions">Committed transactions by database (ordering, inventory, compliance).</param>
 /// <param name="Statements">Statements executed by database; null when <c>pg_stat_statements</c> is not loaded.</param>
 /// <param name="Messages">Messages published into the virtual host's exchanges, by exchange (message type); null without a broker.</param>
+/// <param name="GrpcCalls">gRPC calls the services answered, by method (<c>HoldsLedger/PlaceHolds</c>), from each service's own
+/// request counter on <c>/metrics</c>; null when the services' metrics could not be read.</param>
 public sealed record WorkCost(
     IReadOnlyDictionary<string, long> Transactions,
     IReadOnlyDictionary<string, long>? Statements,
-    IReadOnlyDictionary<string, long>? Messages)
+    IReadOnlyDictionary<string, long>? Messages,
+    IReadOnlyDictionary<string, long>? GrpcCalls = null)
 {
     public long TotalTransactions => Transactions.Values.Sum();
     public long? TotalStatements => Statements?.Values.Sum();
     public long? TotalMessages => Messages?.Values.Sum();
+    public long? TotalGrpcCalls => GrpcCalls?.Values.Sum();
 }
 
 /// <summary>Takes the counters behind <see cref="WorkCost"/> before and after a run.</summary>
-internal sealed class WorkCounters
+public sealed class WorkCounters
 {
     // The management API refreshes its message counts every five seconds (RabbitMQ's collect_statistics_interval).
     private static readonly TimeSpan BrokerStatisticsLag = TimeSpan.FromSeconds(5.5);
 
     private readonly InvariantDatabases databases;
     private readonly Uri? broker;
+    private readonly Uri[] services;
     private Snapshot? before;
 
-    private WorkCounters(InvariantDatabases databases, Uri? broker)
+    private WorkCounters(InvariantDatabases databases, Uri? broker, Uri[] services)
     {
         this.databases = databases;
         this.broker = broker;
+        this.services = services;
     }
 
-    /// <summary>Counters for the target's databases and virtual host; null when its databases are not known.</summary>
-    public static WorkCounters? For(LoadTarget target) => target.Databases is { } databases ? new WorkCounters(databases, target.Broker) : null;
+    /// <summary>Counters for the target's databases, virtual host and services; null when its databases are not known.</summary>
+    public static WorkCounters? For(LoadTarget target) =>
+        target.Databases is { } databases ? new WorkCounters(databases, target.Broker, [target.Ordering, target.Inventory, target.Compliance]) : null;
 
     public async Task StartAsync(CancellationToken cancellationToken) => before = await TakeAsync(cancellationToken);
 
@@ -60,7 +67,8 @@ internal sealed class WorkCounters
         return new WorkCost(
             Difference(before.Transactions, after.Transactions)!,
             Difference(before.Statements, after.Statements),
-            Difference(before.Messages, after.Messages));
+            Difference(before.Messages, after.Messages),
+            Difference(before.GrpcCalls, after.GrpcCalls));
     }
 
     private static Dictionary<string, long>? Difference(IReadOnlyDictionary<string, long>? first, IReadOnlyDictionary<string, long>? last) =>
@@ -96,7 +104,63 @@ internal sealed class WorkCounters
         }
 
         var messages = broker is null ? null : await TestInfrastructure.PublishedByExchangeAsync(broker, cancellationToken);
-        return new Snapshot(transactions, statements, messages);
+        return new Snapshot(transactions, statements, messages, await GrpcCallsAsync(cancellationToken));
+    }
+
+    /// <summary>
+    /// The gRPC calls each service has answered so far, by method: ASP.NET Core's request counter
+    /// (<c>http_server_request_duration_seconds_count</c>) on the service's Prometheus scrape, for the routes of the
+    /// <c>brokering.*</c> gRPC services. Null when a service's metrics cannot be read.
+    /// </summary>
+    private async Task<Dictionary<string, long>?> GrpcCallsAsync(CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var calls = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var service in services)
+        {
+            string scrape;
+            try
+            {
+                scrape = await http.GetStringAsync(new Uri(service, "/metrics"), cancellationToken);
+            }
+            catch (HttpRequestException)
+            {
+                return null;
+            }
+
+            foreach (var (method, count) in GrpcRequestCounts(scrape))
+            {
+                calls[method] = calls.GetValueOrDefault(method) + count;
+            }
+        }
+
+        return calls;
+    }
+
+    /// <summary>Per gRPC method, the requests counted in one Prometheus scrape (summed over status codes).</summary>
+    public static IEnumerable<(string Method, long Count)> GrpcRequestCounts(string scrape)
+    {
+        const string Counter = "http_server_request_duration_seconds_count{";
+        const string Route = "http_route=\"/brokering.";
+        foreach (var line in scrape.Split('\n'))
+        {
+            var at = line.StartsWith(Counter, StringComparison.Ordinal) ? line.IndexOf(Route, StringComparison.Ordinal) : -1;
+            if (at < 0)
+            {
+                continue;
+            }
+
+            var start = at + Route.Length;
+            var end = line.IndexOf('"', start);
+            var path = line[start..end];
+            // inventory.v1.HoldsLedger/PlaceHolds → HoldsLedger/PlaceHolds
+            var slash = path.IndexOf('/', StringComparison.Ordinal);
+            var method = slash < 0 ? path : path[(path.LastIndexOf('.', slash) + 1)..];
+            if (long.TryParse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var count))
+            {
+                yield return (method, count);
+            }
+        }
     }
 
     private static async Task<Dictionary<string, long>> ByDatabaseAsync(
@@ -115,5 +179,6 @@ internal sealed class WorkCounters
     }
 
     private sealed record Snapshot(
-        IReadOnlyDictionary<string, long> Transactions, IReadOnlyDictionary<string, long>? Statements, IReadOnlyDictionary<string, long>? Messages);
+        IReadOnlyDictionary<string, long> Transactions, IReadOnlyDictionary<string, long>? Statements, IReadOnlyDictionary<string, long>? Messages,
+        IReadOnlyDictionary<string, long>? GrpcCalls);
 }

@@ -73,6 +73,26 @@ public sealed class LoadRunTests
         report.Confirmations.ShouldBe(0, "every reservation confirms itself");
         report.Invariants.ShouldNotBeNull();
         report.Invariants.Passed.ShouldBeTrue(report.Invariants.ToString());
+        var calls = report.Work?.GrpcCalls.ShouldNotBeNull("the services' request counters are read");
+        calls!.GetValueOrDefault("Compliance/Screen").ShouldBeGreaterThanOrEqualTo(report.Accepted, "every reservation is screened");
+        calls!.GetValueOrDefault("HoldsLedger/CommitHolds").ShouldBeGreaterThanOrEqualTo(report.Accepted, "every reservation is committed");
+    }
+
+    [Fact]
+    public void The_gRPC_calls_a_service_answered_are_read_by_method_from_its_request_counter_summed_over_statuses()
+    {
+        const string Scrape = """
+            # TYPE http_server_request_duration_seconds histogram
+            http_server_request_duration_seconds_bucket{http_route="/brokering.inventory.v1.HoldsLedger/PlaceHolds",le="0.005"} 7
+            http_server_request_duration_seconds_count{otel_scope_name="Microsoft.AspNetCore.Hosting",http_request_method="POST",http_response_status_code="200",http_route="/brokering.inventory.v1.HoldsLedger/PlaceHolds",network_protocol_version="2"} 30
+            http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="200",http_route="/brokering.inventory.v1.HoldsLedger/PlaceHolds",error_type="x"} 2
+            http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="200",http_route="/brokering.compliance.v1.Compliance/Screen"} 12
+            http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",http_route="/v1/reservations/changes"} 138
+            """;
+
+        var counts = WorkCounters.GrpcRequestCounts(Scrape).GroupBy(c => c.Method).ToDictionary(g => g.Key, g => g.Sum(c => c.Count));
+
+        counts.ShouldBe(new Dictionary<string, long> { ["HoldsLedger/PlaceHolds"] = 32, ["Compliance/Screen"] = 12 }, ignoreOrder: true);
     }
 
     private static string ReportLine(LoadProgress p) =>
