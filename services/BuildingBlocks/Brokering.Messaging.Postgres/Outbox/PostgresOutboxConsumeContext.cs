@@ -130,8 +130,11 @@ sealed class PostgresOutboxConsumeContext<TDbContext, TMessage> :
         await DeleteOutboxMessages().ConfigureAwait(false);
     }
 
-    /// <summary>Whether this round stored a timer (the scheduler's loop is woken once the round commits).</summary>
-    public bool StoredSchedules { get; private set; }
+    /// <summary>
+    /// When the earliest timer this round stored is due (UTC); null when it stored none. Once the round commits, the
+    /// scheduler's loop is woken if that is before it would look again.
+    /// </summary>
+    public DateTime? EarliestStoredDue { get; private set; }
 
     public override async Task AddSend<T>(SendContext<T> context)
     {
@@ -139,9 +142,13 @@ sealed class PostgresOutboxConsumeContext<TDbContext, TMessage> :
         {
             if (context.Message is ScheduleMessage schedule)
             {
+                var dueAt = OutboxMessageFactory.Utc(schedule.ScheduledTime);
                 lock (_addLock)
+                {
                     TransactionalSchedules.Store(_dbContext, context, schedule, SerializerContext, Now);
-                StoredSchedules = true;
+                    if (!(EarliestStoredDue <= dueAt))
+                        EarliestStoredDue = dueAt;
+                }
             }
             else if (context.Message is CancelScheduledMessage cancel)
                 await TransactionalSchedules.Cancel(_dbContext, cancel, Now, CancellationToken).ConfigureAwait(false);

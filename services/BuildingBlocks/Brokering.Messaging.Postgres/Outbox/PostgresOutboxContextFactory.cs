@@ -148,8 +148,8 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
             {
                 await _dbContext.SaveChangesAsync(context.CancellationToken).ConfigureAwait(false);
                 await transaction.CommitAsync(context.CancellationToken).ConfigureAwait(false);
-                if (outboxContext.StoredSchedules)
-                    (_provider.GetService(typeof(ScheduledMessageSignal)) as ScheduledMessageSignal)?.Notify();
+                if (outboxContext.EarliestStoredDue is { } dueAt)
+                    (_provider.GetService(typeof(ScheduledMessageSignal)) as ScheduledMessageSignal)?.Notify(dueAt);
             }
             catch (Exception exception)
             {

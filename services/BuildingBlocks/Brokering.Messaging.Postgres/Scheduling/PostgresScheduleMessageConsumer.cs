@@ -54,7 +54,7 @@ public sealed class PostgresScheduleMessageConsumer<TDbContext> :
 
         await _dbContext.Database.ExecuteSqlRawAsync(ScheduledMessageSql.Upsert(t), values, context.CancellationToken).ConfigureAwait(false);
 
-        _signal.Notify();
+        _signal.Notify(OutboxMessageFactory.Utc(message.ScheduledTime));
 
         LogContext.Debug?.Log("Scheduled {TokenId} for {DueAt:O} to {Destination}", message.CorrelationId, message.ScheduledTime, message.Destination);
     }

@@ -63,7 +63,7 @@ public sealed class ScheduledMessageDeliveryService<TDbContext> : BackgroundServ
                 if (wait < MinimumWait)
                     wait = MinimumWait;
 
-                await _signal.WaitAsync(wait, stoppingToken).ConfigureAwait(false);
+                await _signal.WaitUntilAsync(Now + wait, wait, stoppingToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -92,6 +92,8 @@ public sealed class ScheduledMessageDeliveryService<TDbContext> : BackgroundServ
     /// <summary>One delivery round; returns how many rows it took and when the next one is due.</summary>
     internal async Task<(int Taken, DateTime? NextDue)> DeliverDue(CancellationToken cancellationToken)
     {
+        // From here until the loop waits again, a schedule stored by this process may be missed by the reads below.
+        _signal.Awake();
         await using var scope = _scopeFactory.CreateAsyncScope();
         var dbContext = scope.ServiceProvider.GetRequiredService<TDbContext>();
         var t = TableNames.For<ScheduledMessageRecord>(dbContext);
