@@ -35,6 +35,34 @@ public static class InputBounds
     /// <summary>Longest idempotency key (REST <c>Idempotency-Key</c>, gRPC <c>idempotency_key</c>).</summary>
     public const int MaxIdempotencyKeyLength = 200;
 
+    /// <summary>Longest free text a caller writes into a stored record (a reason, a description, a citation).</summary>
+    public const int MaxFreeTextLength = 2_000;
+
+    /// <summary>
+    /// Whether <paramref name="value"/> is text Brokering may store and pass on as it is: no NUL (which PostgreSQL
+    /// <c>text</c> and <c>jsonb</c> cannot hold, so a stored NUL fails the write and a NUL in a message fails it at every
+    /// redelivery) and no other control character (they forge lines in logs and consoles), except tab, line feed and
+    /// carriage return in free text (<paramref name="multiline"/>). Every stored string a caller sends, on every
+    /// channel, is checked with this besides its length.
+    /// </summary>
+    public static bool IsPlainText(string value, bool multiline = false)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        foreach (var c in value)
+        {
+            if (char.IsControl(c) && !(multiline && (c is '\t' or '\n' or '\r')))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether <paramref name="key"/> is an idempotency key: 1 to <see cref="MaxIdempotencyKeyLength"/> characters, none a control character.</summary>
+    public static bool IsIdempotencyKey(string key) =>
+        key.Length is > 0 and <= MaxIdempotencyKeyLength && IsPlainText(key);
+
     /// <summary>Whether <paramref name="price"/> is a unit price Brokering keeps exactly: 0 to <see cref="MaxUnitPrice"/>, at most nine decimals.</summary>
     public static bool IsUnitPrice(decimal price) =>
         price >= 0m && price <= MaxUnitPrice && decimal.Round(price, PriceDecimals) == price;

@@ -148,6 +148,39 @@ public sealed class InputBoundsTests(InventoryFixture fixture)
         (await rest.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).ShouldNotContain(absurd);
     }
 
+    [Fact]
+    public async Task A_distributor_registered_with_a_nul_in_its_name_is_a_400_naming_the_name_and_is_not_registered()
+    {
+        var id = $"text-{Guid.NewGuid():N}"[..20];
+
+        using var response = await fixture.A.Http.PostAsJsonAsync("/v1/distributors", new { id, name = "Arrow\0 Asia" }, TestContext.Current.CancellationToken);
+        using var lookup = await fixture.A.Http.GetAsync(new Uri($"/v1/distributors/{id}", UriKind.Relative), TestContext.Current.CancellationToken);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        (await ErrorsAsync(response)).ShouldContainKey("name");
+        lookup.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+    }
+
+    [Theory]
+    [InlineData("description", "https://example.com/hook", "night\0shift")]
+    [InlineData("url", "https://example.com/ho\0ok", "night shift")]
+    public async Task A_distributor_webhook_subscription_with_a_nul_in_its_url_or_description_is_a_400_naming_the_field(string field, string url, string description)
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/distributor/webhooks/subscriptions")
+        {
+            Content = JsonContent.Create(new { url, eventTypes = HoldsPlaced, description }),
+        };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", TestTokens.Distributor(distributor));
+
+        using var response = await fixture.A.Http.SendAsync(request, TestContext.Current.CancellationToken);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        (await ErrorsAsync(response)).ShouldContainKey(field);
+    }
+
+    private static readonly string[] HoldsPlaced = ["holds.placed"];
+
     private static object Snapshot(string distributor, long sequence, decimal price) => new
     {
         distributorId = distributor,

@@ -20,6 +20,11 @@ public sealed class EndpointAddressRules(bool allowInsecureLoopback)
             return $"At most {maxLength} characters.";
         }
 
+        if (WebhookRequestRules.HasControlCharacters(url, multiline: false))
+        {
+            return "Must not contain control characters.";
+        }
+
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Host.Length == 0)
         {
             return "Not an absolute URL.";

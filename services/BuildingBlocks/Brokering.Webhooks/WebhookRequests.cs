@@ -50,13 +50,18 @@ public sealed class WebhookRequestRules(EndpointAddressRules addresses, WebhookO
             }
         }
 
-        if (description is { Length: > WebhookModel.MaxDescriptionLength })
+        if (description is { } note && (note.Length > WebhookModel.MaxDescriptionLength || HasControlCharacters(note)))
         {
-            errors["description"] = [$"At most {WebhookModel.MaxDescriptionLength} characters."];
+            errors["description"] = [$"At most {WebhookModel.MaxDescriptionLength} characters, no control characters but tabs and line breaks."];
         }
 
         return wanted!;
     }
+
+    // As Brokering.Contracts.InputBounds.IsPlainText(multiline: true), which this building block does not reference: NUL
+    // cannot be stored by PostgreSQL (a 500), and other control characters forge lines where the note is shown.
+    internal static bool HasControlCharacters(string text, bool multiline = true) =>
+        text.Any(c => char.IsControl(c) && !(multiline && (c is '\t' or '\n' or '\r')));
 }
 
 /// <summary>Where a page of a delivery log starts and how long it is, read from the query string.</summary>

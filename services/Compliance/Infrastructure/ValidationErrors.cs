@@ -57,8 +57,12 @@ internal sealed class ValidationErrors
         return code;
     }
 
-    /// <summary>Adds an error when a required text is missing or longer than <paramref name="maxLength"/>.</summary>
-    public string? Text(string field, string? value, int maxLength, bool required = true)
+    /// <summary>
+    /// Adds an error when a required text is missing, longer than <paramref name="maxLength"/> or holds a control character
+    /// (NUL cannot be stored at all; tab and line breaks are allowed in <paramref name="multiline"/> free text):
+    /// <see cref="Brokering.Contracts.InputBounds.IsPlainText"/>. Every stored text of a compliance write goes through here.
+    /// </summary>
+    public string? Text(string field, string? value, int maxLength, bool required = true, bool multiline = false)
     {
         if (string.IsNullOrWhiteSpace(value))
         {
@@ -74,6 +78,11 @@ internal sealed class ValidationErrors
         if (trimmed.Length > maxLength)
         {
             Add(field, $"At most {maxLength} characters.");
+        }
+
+        if (!Brokering.Contracts.InputBounds.IsPlainText(trimmed, multiline))
+        {
+            Add(field, multiline ? "No control characters but tabs and line breaks." : "No control characters.");
         }
 
         return trimmed;

@@ -63,6 +63,9 @@ internal static class RestrictedPartiesApi
     // "compl-rp" in ASCII: serializes list changes, so versions are gapless and PartyListed carries the right one.
     private const long LockKey = 0x636F6D706C2D7270;
 
+    // Where a list was checked against: a URL or a document's name.
+    private const int MaxSourceLength = 512;
+
     public static RouteGroupBuilder MapRestrictedPartiesApi(this RouteGroupBuilder v1)
     {
         var parties = v1.MapGroup("/restricted-parties").WithTags("Restricted parties").RequireAuthorization(BrokeringRoles.Oversight);
@@ -89,6 +92,7 @@ internal static class RestrictedPartiesApi
         var list = errors.Text("list", request.List, 128, required: false) ?? "Entity List";
         var aliases = Texts("aliases", request.Aliases, errors);
         var addresses = Texts("addresses", request.Addresses, errors);
+        var citation = errors.Text("citation", request.Citation, Brokering.Contracts.InputBounds.MaxFreeTextLength, required: false, multiline: true);
         if (errors.Any)
         {
             return errors.Problem();
@@ -130,7 +134,7 @@ internal static class RestrictedPartiesApi
             Country = country!,
             List = list,
             ListedOn = request.ListedOn ?? DateOnly.FromDateTime(now.UtcDateTime),
-            Citation = request.Citation?.Trim(),
+            Citation = citation,
             AddedAt = now,
             AddedInListVersion = state.Version,
             AddedBy = Actor.Of(http),
@@ -205,9 +209,16 @@ internal static class RestrictedPartiesApi
             LatinReadings.MixesScripts(text!), LatinReadings.Of(text!)));
     }
 
-    private static async Task<Ok<ListStateResponse>> RefreshAsync(
+    private static async Task<Results<Ok<ListStateResponse>, ValidationProblem>> RefreshAsync(
         RefreshListRequest? request, HttpContext http, ComplianceDbContext db, TimeProvider time, IOptionsMonitor<ComplianceOptions> options, CancellationToken cancellationToken)
     {
+        var errors = new ValidationErrors();
+        var source = errors.Text("source", request?.Source, MaxSourceLength, required: false);
+        if (errors.Any)
+        {
+            return errors.Problem();
+        }
+
         var now = time.GetUtcNow();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({LockKey})", cancellationToken);
@@ -220,9 +231,9 @@ internal static class RestrictedPartiesApi
 
         state.RefreshedAt = now;
         state.RefreshedBy = Actor.Of(http);
-        if (!string.IsNullOrWhiteSpace(request?.Source))
+        if (source is not null)
         {
-            state.Source = request.Source.Trim();
+            state.Source = source;
         }
 
         await db.SaveChangesAsync(cancellationToken);
@@ -236,7 +247,7 @@ internal static class RestrictedPartiesApi
     {
         var errors = new ValidationErrors();
         var partyName = errors.Text("partyName", request.PartyName, 512);
-        var reason = errors.Text("reason", request.Reason, 2000);
+        var reason = errors.Text("reason", request.Reason, Brokering.Contracts.InputBounds.MaxFreeTextLength, multiline: true);
         var clearedBy = Actor.Of(http);
         // Refused rather than ignored: a body naming someone else is an attempt to put words in a colleague's mouth.
         if (request.ClearedBy is { } claimed && !string.Equals(claimed.Trim(), clearedBy, StringComparison.Ordinal))

@@ -126,7 +126,7 @@ internal static class ReviewsApi
             errors.Add("decisionId", $"'{decisionId}' is not a decision id.");
         }
 
-        var reason = errors.Text("reason", request?.Reason, 2000);
+        var reason = errors.Text("reason", request?.Reason, Brokering.Contracts.InputBounds.MaxFreeTextLength, multiline: true);
         if (errors.Any)
         {
             return errors.Problem();

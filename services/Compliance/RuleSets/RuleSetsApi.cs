@@ -83,6 +83,9 @@ internal static class RuleSetsApi
 {
     private const int MaxVersionLength = 64;
 
+    // Where a rule comes from: a URL or the title of a regulation.
+    private const int MaxSourceLength = 512;
+
     public static RouteGroupBuilder MapRuleSetsApi(this RouteGroupBuilder v1)
     {
         var ruleSets = v1.MapGroup("/rule-sets").WithTags("Rule sets");
@@ -136,6 +139,8 @@ internal static class RuleSetsApi
             errors.Add("version", "Use letters, digits and . _ : - only (the version is part of the rule set's URL).");
         }
 
+        var description = errors.Text("description", request.Description, Brokering.Contracts.InputBounds.MaxFreeTextLength, required: false, multiline: true);
+        var source = errors.Text("source", request.Source, MaxSourceLength, required: false);
         if (request.EffectiveAt is null)
         {
             errors.Add("effectiveAt", "The instant the rule takes effect is required.");
@@ -211,8 +216,8 @@ internal static class RuleSetsApi
             Version = version!,
             EffectiveAt = request.EffectiveAt!.Value.ToUniversalTime(),
             PublishedAt = default,
-            Description = request.Description?.Trim() ?? basis?.Description,
-            Source = request.Source?.Trim() ?? basis?.Source,
+            Description = description ?? basis?.Description,
+            Source = source ?? basis?.Source,
             BasedOn = basis?.Version,
             PublishedBy = Actor.Of(http),
             Definition = new RuleDefinition(criteria!, exemptBelow, destinations!, parentHeadquarters, accelerated),
@@ -260,7 +265,7 @@ internal static class RuleSetsApi
 
             var criterion = new ControlCriterion(
                 input.Classification ?? string.Empty, input.MinTpp, input.MaxTpp, input.MinPerformanceDensity,
-                input.MaxPerformanceDensity, input.MinInterconnectGBps, string.IsNullOrWhiteSpace(input.Description) ? null : input.Description.Trim());
+                input.MaxPerformanceDensity, input.MinInterconnectGBps, errors.Text($"{path}.description", input.Description, Brokering.Contracts.InputBounds.MaxFreeTextLength, required: false, multiline: true));
             if (!criterion.HasBounds)
             {
                 errors.Add(path, "A criterion needs at least one bound (it would otherwise control every product).");

@@ -123,9 +123,9 @@ internal static partial class DistributorsApi
             errors["id"] = ["id is required: 1 to 64 lower-case letters, digits, '-' or '_'."];
         }
 
-        if (name.Length is 0 or > 200)
+        if (name.Length is 0 or > 200 || !Brokering.Contracts.InputBounds.IsPlainText(name))
         {
-            errors["name"] = ["name is required (at most 200 characters)."];
+            errors["name"] = ["name is required (at most 200 characters, no control characters)."];
         }
 
         if (errors.Count > 0)

@@ -135,9 +135,10 @@ public static partial class OpsApi
 
     private static ValidationProblem? InvalidReason(OpsActionRequest? request) =>
         string.IsNullOrWhiteSpace(request?.Reason) || request.Reason.Trim().Length > MaxReasonLength
+            || !Brokering.Contracts.InputBounds.IsPlainText(request.Reason, multiline: true)
             ? TypedResults.ValidationProblem(new Dictionary<string, string[]>
             {
-                ["reason"] = [$"A reason (at most {MaxReasonLength} characters) is required; it goes into the saga's ops timeline."],
+                ["reason"] = [$"A reason (at most {MaxReasonLength} characters, no control characters but tabs and line breaks) is required; it goes into the saga's ops timeline."],
             })
             : null;
 }

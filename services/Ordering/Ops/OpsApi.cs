@@ -1,4 +1,5 @@
 using System.Globalization;
+using Brokering.Contracts;
 using Brokering.Contracts.Ordering;
 using Brokering.Ordering.Data;
 using Brokering.Ordering.Saga;
@@ -163,9 +164,9 @@ public static partial class OpsApi
 
         foreach (var (name, value) in new[] { ("sku", sku), ("buyer", buyer), ("distributor", distributor) })
         {
-            if (value is { Length: > 100 })
+            if (value is { } text && (text.Length > 100 || !InputBounds.IsPlainText(text)))
             {
-                errors[name] = ["At most 100 characters."];
+                errors[name] = ["At most 100 characters, no control characters."];
             }
         }
 

@@ -66,11 +66,11 @@ public static class ReservationsApi
     {
         var buyer = BuyerIdentity.Of(http);
 
-        if (idempotencyKey is { Length: 0 or > InputBounds.MaxIdempotencyKeyLength })
+        if (idempotencyKey is not null && !InputBounds.IsIdempotencyKey(idempotencyKey))
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]>
             {
-                ["Idempotency-Key"] = [$"Must be 1 to {InputBounds.MaxIdempotencyKeyLength} characters."],
+                ["Idempotency-Key"] = [$"Must be 1 to {InputBounds.MaxIdempotencyKeyLength} characters, no control characters."],
             });
         }
 
@@ -159,9 +159,9 @@ public static class ReservationsApi
     {
         var buyer = BuyerIdentity.Of(http);
 
-        if (request?.Reason is { Length: > 500 })
+        if (request?.Reason is { } reason && (reason.Length > 500 || !InputBounds.IsPlainText(reason, multiline: true)))
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["reason"] = ["At most 500 characters."] });
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["reason"] = ["At most 500 characters, no control characters but tabs and line breaks."] });
         }
 
         var result = await desk.CancelAsync(buyer, id, request?.Reason, cancellationToken);

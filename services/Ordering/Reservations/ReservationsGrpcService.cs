@@ -34,9 +34,9 @@ internal sealed class ReservationsGrpcService(
     public override async Task<Contracts.Grpc.Ordering.ReservationView> Submit(Contracts.Grpc.Ordering.SubmitReservationRequest request, ServerCallContext context)
     {
         var buyer = BuyerIdentity.Of(context);
-        if (request.IdempotencyKey.Length > InputBounds.MaxIdempotencyKeyLength)
+        if (request.IdempotencyKey.Length > 0 && !InputBounds.IsIdempotencyKey(request.IdempotencyKey))
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"idempotency_key: at most {InputBounds.MaxIdempotencyKeyLength} characters."));
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"idempotency_key: at most {InputBounds.MaxIdempotencyKeyLength} characters, no control characters."));
         }
 
         if (request.MinFillRatio is { IsWellFormed: false })
@@ -184,9 +184,9 @@ internal sealed class ReservationsGrpcService(
     {
         var buyer = BuyerIdentity.Of(context);
         var id = ParseId(request.Id);
-        if (request.Reason.Length > 500)
+        if (request.Reason.Length > 500 || !InputBounds.IsPlainText(request.Reason, multiline: true))
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "reason: at most 500 characters."));
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "reason: at most 500 characters, no control characters but tabs and line breaks."));
         }
 
         var result = await desk.CancelAsync(buyer, id, request.Reason, context.CancellationToken);

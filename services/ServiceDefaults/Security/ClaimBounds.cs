@@ -18,20 +18,18 @@ public static class ClaimBounds
     /// <summary>The first claim out of bounds as (claim, reason), or null when the caller's claims are acceptable.</summary>
     public static (string Claim, string Reason)? Check(System.Security.Claims.ClaimsPrincipal user)
     {
-        foreach (var claim in user.FindAll(BrokeringRoles.TenantClaim))
+        // One value each: every scope and every audit record reads the first, so a token naming two tenants (a JSON array)
+        // or an empty one would act for whichever comes first, or for a tenant nobody registered.
+        var tenants = user.FindAll(BrokeringRoles.TenantClaim).ToList();
+        if (tenants.Count > 1 || tenants.Any(claim => claim.Value.Trim().Length == 0 || claim.Value.Length > InputBounds.MaxTenantLength || !InputBounds.IsPlainText(claim.Value)))
         {
-            if (claim.Value.Length > InputBounds.MaxTenantLength || claim.Value.Any(char.IsControl))
-            {
-                return ("token.tenant", $"The tenant claim is at most {InputBounds.MaxTenantLength} characters, with no control characters.");
-            }
+            return ("token.tenant", $"The tenant claim is one value of 1 to {InputBounds.MaxTenantLength} characters, with no control characters.");
         }
 
-        foreach (var claim in user.FindAll("sub"))
+        var subjects = user.FindAll("sub").ToList();
+        if (subjects.Count > 1 || subjects.Any(claim => claim.Value.Trim().Length == 0 || claim.Value.Length > InputBounds.MaxSubjectLength || !InputBounds.IsPlainText(claim.Value)))
         {
-            if (claim.Value.Length > InputBounds.MaxSubjectLength || claim.Value.Any(char.IsControl))
-            {
-                return ("token.sub", $"The sub claim is at most {InputBounds.MaxSubjectLength} characters, with no control characters.");
-            }
+            return ("token.sub", $"The sub claim is one value of 1 to {InputBounds.MaxSubjectLength} characters, with no control characters.");
         }
 
         return null;

@@ -73,11 +73,11 @@ public sealed class BulkSubmitter(IServiceScopeFactory scopes, IOptions<RateLimi
             return Invalid(collection, index, key, entry.Errors, entry.Rows);
         }
 
-        if (key is null or { Length: 0 or > InputBounds.MaxIdempotencyKeyLength })
+        if (key is null || !InputBounds.IsIdempotencyKey(key))
         {
             return Invalid(collection, index, key, new Dictionary<string, string[]>
             {
-                ["idempotencyKey"] = [$"Required in a bulk submission: 1 to {InputBounds.MaxIdempotencyKeyLength} characters, unique to this reservation."],
+                ["idempotencyKey"] = [$"Required in a bulk submission: 1 to {InputBounds.MaxIdempotencyKeyLength} characters, no control characters, unique to this reservation."],
             }, entry.Rows);
         }
 

@@ -62,9 +62,9 @@ public sealed record ReservationListQuery(
             errors[Parameters.Status] = [$"Unknown status {string.Join(", ", unknown.Select(s => $"'{Shorten(s)}'"))}: one or more of {string.Join(", ", known)}."];
         }
 
-        if (buyerReference is { Length: > 200 })
+        if (buyerReference is { } reference && (reference.Length > 200 || !InputBounds.IsPlainText(reference)))
         {
-            errors[Parameters.BuyerReference] = ["At most 200 characters."];
+            errors[Parameters.BuyerReference] = ["At most 200 characters, no control characters."];
         }
 
         string? canonicalSku = null;

@@ -36,9 +36,9 @@ public static class SubmitReservationValidator
             list.Add(message);
         }
 
-        if (string.IsNullOrWhiteSpace(request.BuyerReference) || request.BuyerReference.Length > 200)
+        if (string.IsNullOrWhiteSpace(request.BuyerReference) || request.BuyerReference.Length > 200 || !InputBounds.IsPlainText(request.BuyerReference))
         {
-            Fail("buyerReference", "Required, at most 200 characters.");
+            Fail("buyerReference", "Required, at most 200 characters, no control characters.");
         }
 
         if (request.EndUser is null)
@@ -47,9 +47,9 @@ public static class SubmitReservationValidator
         }
         else
         {
-            if (string.IsNullOrWhiteSpace(request.EndUser.Name) || request.EndUser.Name.Length > 300)
+            if (string.IsNullOrWhiteSpace(request.EndUser.Name) || request.EndUser.Name.Length > 300 || !InputBounds.IsPlainText(request.EndUser.Name))
             {
-                Fail("endUser.name", "Required, at most 300 characters.");
+                Fail("endUser.name", "Required, at most 300 characters, no control characters.");
             }
 
             if (!CountryCodes.IsValid(request.EndUser.Country))
