@@ -60,9 +60,9 @@ public sealed class BuyerApiDocumentTests(SmallBudgetOrderingHost host) : IClass
     }
 
     /// <summary>Each operation's answers, keyed "METHOD /path" as the document names it.</summary>
-    private async Task<Dictionary<string, List<ApiAnswer>>> ExerciseEveryOperationAsync()
+    private async Task<Dictionary<string, List<ObservedAnswer>>> ExerciseEveryOperationAsync()
     {
-        var observed = new Dictionary<string, List<ApiAnswer>>(StringComparer.Ordinal);
+        var observed = new Dictionary<string, List<ObservedAnswer>>(StringComparer.Ordinal);
         async Task<int> Call(string operation, string? token, HttpMethod method, string path, string? body = null, string? idempotencyKey = null,
             string contentType = "application/json")
         {
@@ -81,7 +81,7 @@ public sealed class BuyerApiDocumentTests(SmallBudgetOrderingHost host) : IClass
             using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
             var hasBody = (await response.Content.ReadAsByteArrayAsync(TestContext.Current.CancellationToken)).Length > 0;
             var answers = observed.TryGetValue(operation, out var list) ? list : observed[operation] = [];
-            answers.Add(new ApiAnswer((int)response.StatusCode, hasBody ? response.Content.Headers.ContentType?.MediaType : null));
+            answers.Add(new ObservedAnswer((int)response.StatusCode, hasBody ? response.Content.Headers.ContentType?.MediaType : null));
             return (int)response.StatusCode;
         }
 

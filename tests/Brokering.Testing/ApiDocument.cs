@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Routing;
 namespace Brokering.Testing;
 
 /// <summary>What one call answered: its status and the media type of its body (null when it had none).</summary>
-public sealed record ApiAnswer(int Status, string? MediaType);
+public sealed record ObservedAnswer(int Status, string? MediaType);
 
 /// <summary>One operation of a service's OpenAPI document: the statuses it declares, each with its media types, and what it takes.</summary>
 public sealed record ApiOperation(IReadOnlyDictionary<int, IReadOnlySet<string>> Responses, bool HasBody, IReadOnlyList<string> QueryParameters);
@@ -74,7 +74,7 @@ public sealed partial class ApiDocument
     /// operation, or declares with other media types; with <paramref name="exactly"/> also every declared status no
     /// call got, and every operation of the document not called at all. Empty when the document tells the truth.
     /// </summary>
-    public IReadOnlyList<string> Undeclared(IReadOnlyDictionary<string, List<ApiAnswer>> observed, bool exactly = false)
+    public IReadOnlyList<string> Undeclared(IReadOnlyDictionary<string, List<ObservedAnswer>> observed, bool exactly = false)
     {
         var failures = new List<string>();
         foreach (var (operation, answers) in observed.OrderBy(pair => pair.Key, StringComparer.Ordinal))

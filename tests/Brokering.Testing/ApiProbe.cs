@@ -24,7 +24,7 @@ public sealed partial class ApiProbe(HttpClient client, IServiceProvider service
     public const string Tenant = "api-probe";
 
     /// <summary>Every answer so far, by operation ("METHOD /path" as the document names it).</summary>
-    public Dictionary<string, List<ApiAnswer>> Observed { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, List<ObservedAnswer>> Observed { get; } = new(StringComparer.Ordinal);
 
     /// <summary>A token of <paramref name="role"/>: the service's own for <see cref="BrokeringRoles.Service"/>, a person's (of <see cref="Tenant"/> where it has one) otherwise.</summary>
     public static string TokenFor(string role) => role == BrokeringRoles.Service
@@ -53,7 +53,7 @@ public sealed partial class ApiProbe(HttpClient client, IServiceProvider service
         var hasBody = mediaType == "text/event-stream"
             || (await response.Content.ReadAsByteArrayAsync(cancellationToken)).Length > 0;
         var status = (int)response.StatusCode;
-        (Observed.TryGetValue(operation, out var answers) ? answers : Observed[operation] = []).Add(new ApiAnswer(status, hasBody ? mediaType : null));
+        (Observed.TryGetValue(operation, out var answers) ? answers : Observed[operation] = []).Add(new ObservedAnswer(status, hasBody ? mediaType : null));
         return status;
     }
 
