@@ -37,6 +37,8 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddProblemDetails(ProblemDetailsDefaults.Configure);
         builder.Services.AddExceptionHandler<UnhandledExceptionHandler>();
         builder.Services.AddOpenApi(OpenApiDocument);
+        // The 401, 403 and 429 every endpoint can answer before its handler runs, from its own metadata.
+        RefusalAnswers.Register(builder.Services);
 
         // Strict JSON: a field the API does not know is an error (a typo must not silently drop a
         // price ceiling), and numbers must be numbers.

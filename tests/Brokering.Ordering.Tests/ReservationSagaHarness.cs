@@ -12,22 +12,26 @@ namespace Brokering.Ordering.Tests;
 
 /// <summary>
 /// The reservation saga alone on MassTransit's in-memory test harness, its timers on the delayed scheduler of the
-/// in-memory transport, whose clock <see cref="PassAsync"/> moves on together with the saga's own.
+/// in-memory transport, whose clock <see cref="PassAsync"/> moves on together with the saga's own. The harness's
+/// message lists answer once the bus has settled (<see cref="BusSettlement"/>), not after a second of quiet.
 /// </summary>
 internal sealed class ReservationSagaHarness : IAsyncDisposable
 {
     private readonly ServiceProvider provider;
     private readonly TimeProvider clock;
+    private readonly BusSettlement settlement;
 
-    private ReservationSagaHarness(ServiceProvider provider, TimeProvider clock, ITestHarness bus, ScriptedReservationSteps steps)
+    private ReservationSagaHarness(ServiceProvider provider, TimeProvider clock, SettledTestHarness bus, BusSettlement settlement, ScriptedReservationSteps steps)
     {
         this.provider = provider;
         this.clock = clock;
+        this.settlement = settlement;
         Steps = steps;
         Bus = bus;
         Saga = bus.GetSagaStateMachineHarness<ReservationStateMachine, ReservationState>();
     }
 
+    /// <summary>The bus; its <c>Published</c>, <c>Sent</c> and <c>Consumed</c> answer once it has settled.</summary>
     public ITestHarness Bus { get; }
 
     public ISagaStateMachineTestHarness<ReservationStateMachine, ReservationState> Saga { get; }
@@ -39,6 +43,7 @@ internal sealed class ReservationSagaHarness : IAsyncDisposable
     public static async Task<ReservationSagaHarness> StartAsync(TimeProvider clock, OrderingOptions options, TimeSpan? testTimeout = null)
     {
         var steps = new ScriptedReservationSteps();
+        var settlement = new BusSettlement(SagaMessageTypes(clock, options));
         var provider = new ServiceCollection()
             .AddSingleton(clock)
             .AddSingleton<IReservationSteps>(steps)
@@ -50,6 +55,9 @@ internal sealed class ReservationSagaHarness : IAsyncDisposable
                 x.UsingInMemory((context, cfg) =>
                 {
                     cfg.UseDelayedMessageScheduler();
+                    cfg.ConnectReceiveObserver(settlement);
+                    cfg.ConnectSendObserver(settlement);
+                    cfg.ConnectPublishObserver(settlement);
                     cfg.ConfigureEndpoints(context);
                 });
             })
@@ -61,8 +69,17 @@ internal sealed class ReservationSagaHarness : IAsyncDisposable
         }
 
         await bus.Start();
-        return new ReservationSagaHarness(provider, clock, bus, steps);
+        // The harness's own lists never wait for a quiet spell: the settled lists wait for the count instead.
+        bus.ForceInactive();
+        return new ReservationSagaHarness(provider, clock, new SettledTestHarness(bus, settlement, Eventually.DefaultPatience), settlement, steps);
     }
+
+    /// <summary>Every message type the saga consumes: its events and its timers.</summary>
+    private static HashSet<Type> SagaMessageTypes(TimeProvider clock, OrderingOptions options) =>
+        [.. new ReservationStateMachine(clock, Options.Create(options)).Events
+            .SelectMany(@event => @event.GetType().GetInterfaces())
+            .Where(type => type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Event<>))
+            .Select(type => type.GetGenericArguments()[0])];
 
     /// <summary>
     /// Lets <paramref name="duration"/> pass without waiting for it: moves the saga's clock (when it is a
@@ -72,7 +89,12 @@ internal sealed class ReservationSagaHarness : IAsyncDisposable
     public async Task PassAsync(TimeSpan duration)
     {
         (clock as FakeTimeProvider)?.Advance(duration);
-        await provider.GetRequiredService<IInMemoryDelayProvider>().Advance(duration);
+        var delays = provider.GetRequiredService<IInMemoryDelayProvider>();
+        await delays.Advance(duration);
+        // The delay clock takes the advance in turn with the delays asked of it: once a delay asked after it is over, it
+        // has taken it, and only then does the settlement count timers due by it (never ahead of the transport).
+        await delays.Delay(TimeSpan.Zero);
+        settlement.Passed(duration);
     }
 
     /// <summary>

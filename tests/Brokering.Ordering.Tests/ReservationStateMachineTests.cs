@@ -201,7 +201,7 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
         await ScreenedAsync(FillPolicy.AllowPartial, Confirmation.Manual, cutoff: null);
 
         await harness.Bus.Publish(new AllocationWindowClosed(id, PlanVersion: 0, clock.GetUtcNow()), Ct);
-        (await saga.Consumed.Any<AllocationWindowClosed>(m => m.Context.Message.ReservationId == id, Ct)).ShouldBeTrue();
+        (await harness.Consumed.Any<AllocationWindowClosed>(m => m.Context.Message.ReservationId == id, Ct)).ShouldBeTrue();
         await HoldsPlacedAsync(100);
 
         (await saga.Exists(id, machine => machine.Held)).ShouldNotBeNull();
@@ -713,7 +713,7 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
         (await saga.Exists(id, machine => machine.Confirming)).ShouldNotBeNull();
     }
 
-    // The harness's own Any() gives up after a short spell of inactivity, which a loaded machine exceeds.
+    // At least count of them: the harness's lists answer once the bus has settled (BusSettlement).
     private async Task EventuallyPublishedAsync<T>(Func<T, bool> match, int count = 1)
         where T : class =>
         (await Eventually.Latest(() => Task.FromResult(harness.Published.Select<T>(Ct).Count(m => match(m.Context.Message))), seen => seen >= count,

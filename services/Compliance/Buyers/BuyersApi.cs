@@ -35,7 +35,8 @@ internal static class BuyersApi
         var buyers = v1.MapGroup("/buyers").WithTags("Buyers").RequireAuthorization(BrokeringRoles.Oversight);
         buyers.MapPut("/{buyerId}", RegisterAsync).RequireAuthorization(BrokeringRoles.ComplianceOfficer).WithName("RegisterBuyer")
             .WithSummary("Records a buyer organisation's legal name, country and ultimate parent; earlier registrations are kept.");
-        buyers.MapGet("/{buyerId}", GetAsync).WithName("GetBuyer").WithSummary("The buyer's registration in force and its history.");
+        buyers.MapGet("/{buyerId}", GetAsync).WithName("GetBuyer").WithSummary("The buyer's registration in force and its history.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return v1;
     }
 

@@ -31,7 +31,8 @@ internal static class CatalogueApi
     {
         var products = v1.MapGroup("/products").WithTags("Catalogue");
         products.MapGet("/", ListAsync).WithName("ListProducts").WithSummary("Lists the catalogue with each product's specs and sources.");
-        products.MapGet("/{sku}", GetAsync).WithName("GetProduct").WithSummary("One catalogue product.");
+        products.MapGet("/{sku}", GetAsync).WithName("GetProduct").WithSummary("One catalogue product.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return v1;
     }
 

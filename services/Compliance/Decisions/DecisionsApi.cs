@@ -42,11 +42,22 @@ internal static class DecisionsApi
             .WithDescription("Filters: `outcome` (Approved, Denied, LicenceRequired, PotentialMatch), `buyerId`, `ruleSetVersion`, `from` (inclusive) "
                 + "and `to` (exclusive) ISO 8601 instants. JSON pages of `limit` (1-500, default 100) with an opaque `next` to pass "
                 + "back as `cursor`; `format=csv` gives every match as one CSV download instead (no paging), for a spreadsheet or an auditor.")
-            .Produces<DecisionPage>(StatusCodes.Status200OK)
-            .Produces(StatusCodes.Status200OK, contentType: "text/csv");
+            .Produces<DecisionPage>(StatusCodes.Status200OK, "application/json", "text/csv")
+            .ProducesValidationProblem()
+            // Produces gives every media type the page's schema; the CSV download is text.
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                if (operation.Responses?.TryGetValue("200", out var ok) == true && ok.Content?.TryGetValue("text/csv", out var csv) == true)
+                {
+                    csv.Schema = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String };
+                }
+
+                return Task.CompletedTask;
+            });
         decisions.MapGet("/{reservationId}", GetAsync)
             .WithName("GetDecisions")
-            .WithSummary("Every screening decision of a reservation with its evidence, oldest first (compliance officers only).");
+            .WithSummary("Every screening decision of a reservation with its evidence, oldest first (compliance officers only).")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return v1;
     }
 

@@ -34,7 +34,8 @@ internal static class LicencesApi
         var licences = v1.MapGroup("/licences").WithTags("Licences").RequireAuthorization(BrokeringRoles.Oversight);
         licences.MapPost("/", RecordAsync).RequireAuthorization(BrokeringRoles.ComplianceOfficer).WithName("RecordLicence").WithSummary("Records a licence on file.");
         licences.MapGet("/", ListAsync).WithName("ListLicences").WithSummary("Licences on file, optionally for one buyer.");
-        licences.MapGet("/{id:guid}", GetAsync).WithName("GetLicence").WithSummary("One licence, with the units drawn.");
+        licences.MapGet("/{id:guid}", GetAsync).WithName("GetLicence").WithSummary("One licence, with the units drawn.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return v1;
     }
 

@@ -69,9 +69,11 @@ internal static class RestrictedPartiesApi
     public static RouteGroupBuilder MapRestrictedPartiesApi(this RouteGroupBuilder v1)
     {
         var parties = v1.MapGroup("/restricted-parties").WithTags("Restricted parties").RequireAuthorization(BrokeringRoles.Oversight);
-        parties.MapPost("/", AddAsync).RequireAuthorization(BrokeringRoles.ComplianceOfficer).WithName("AddRestrictedParty").WithSummary("Adds a list entry; publishes PartyListed.");
+        parties.MapPost("/", AddAsync).RequireAuthorization(BrokeringRoles.ComplianceOfficer).WithName("AddRestrictedParty").WithSummary("Adds a list entry; publishes PartyListed.")
+            .ProducesProblem(StatusCodes.Status409Conflict);
         parties.MapGet("/", ListAsync).WithName("ListRestrictedParties").WithSummary("The list's version, freshness and entries.");
-        parties.MapGet("/{id:guid}", GetAsync).WithName("GetRestrictedParty").WithSummary("One list entry.");
+        parties.MapGet("/{id:guid}", GetAsync).WithName("GetRestrictedParty").WithSummary("One list entry.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         // Officers only: a score against the threshold tells whoever sees it how close a spelling came and how to
         // tune the next one, so no one who is not deciding on matches may ask.
         parties.MapGet("/matches", CheckNameAsync).RequireAuthorization(BrokeringRoles.ComplianceOfficer).WithName("CheckPartyName")

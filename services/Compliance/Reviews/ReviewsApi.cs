@@ -93,12 +93,16 @@ internal static class ReviewsApi
             .RequireAuthorization(BrokeringRoles.ComplianceOfficer)
             .WithName("ClearReview")
             .WithSummary("Clears a potential match as a false positive, with a reason: the reservation is screened again with the "
-                + "resemblance set aside, and the decision told to ordering.");
+                + "resemblance set aside, and the decision told to ordering.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         reviews.MapPost("/{decisionId}/confirm", (string decisionId, RulingRequest? request, HttpContext http, ReviewDesk desk, CancellationToken cancellationToken) =>
                 RuleAsync(decisionId, ReviewRuling.Confirmed, request, http, desk, cancellationToken))
             .RequireAuthorization(BrokeringRoles.ComplianceOfficer)
             .WithName("ConfirmReview")
-            .WithSummary("Confirms a potential match as the listed party, with a reason: a denial is filed and told to ordering.");
+            .WithSummary("Confirms a potential match as the listed party, with a reason: a denial is filed and told to ordering.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         return v1;
     }
 

@@ -90,11 +90,13 @@ internal static class RuleSetsApi
     {
         var ruleSets = v1.MapGroup("/rule-sets").WithTags("Rule sets");
         ruleSets.MapPost("/", PublishAsync).RequireAuthorization(BrokeringRoles.ComplianceOfficer).WithName("PublishRuleSet")
-            .WithSummary("Publishes a rule set; screening applies the most recently published one. Publishes CutoffChanged where cutoffs move.");
+            .WithSummary("Publishes a rule set; screening applies the most recently published one. Publishes CutoffChanged where cutoffs move.")
+            .ProducesProblem(StatusCodes.Status409Conflict);
         ruleSets.MapPost("/dry-run", RuleSetDryRun.RunAsync).RequireAuthorization(BrokeringRoles.ComplianceOfficer).WithName("DryRunRuleSet")
             .WithSummary("Judges a rule set before it is published: what it would do to the reservations named (refuse them, move their cutoff). Files nothing.");
         ruleSets.MapGet("/", ListAsync).WithName("ListRuleSets").WithSummary("Every published rule set, in publication order.");
-        ruleSets.MapGet("/{version}", GetAsync).WithName("GetRuleSet").WithSummary("One published rule set.");
+        ruleSets.MapGet("/{version}", GetAsync).WithName("GetRuleSet").WithSummary("One published rule set.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
         v1.MapGroup("/cutoffs").WithTags("Rule sets")
             .MapGet("/", GetCutoffAsync).WithName("GetCutoff")

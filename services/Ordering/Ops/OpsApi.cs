@@ -36,15 +36,16 @@ public static partial class OpsApi
     {
         var group = app.MapGroup("/v1/ops").WithTags("Ops").RequireAuthorization(BrokeringRoles.Ops);
         group.MapGet("/sagas", ListAsync);
-        group.MapGet("/sagas/{id:guid}", GetAsync);
-        group.MapPost("/sagas/{id:guid}/cancel", CancelAsync);
-        group.MapPost("/sagas/{id:guid}/release-holds", ReleaseHoldsAsync);
-        group.MapPost("/sagas/{id:guid}/rescreen", RescreenAsync);
+        group.MapGet("/sagas/{id:guid}", GetAsync).ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPost("/sagas/{id:guid}/cancel", CancelAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        group.MapPost("/sagas/{id:guid}/release-holds", ReleaseHoldsAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
+        group.MapPost("/sagas/{id:guid}/rescreen", RescreenAsync).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict);
         group.MapGet("/summary", SummaryAsync);
         group.MapGet("/stream", Stream).RequireRateLimiting(RateLimits.StreamPolicy);
         group.MapGet("/states", () => TypedResults.Ok(StatesView.Of(States)));
         group.MapGet("/state-machine", (StateMachineDiagram diagram) => TypedResults.Ok(new StateMachineView(diagram.States, diagram.Transitions, diagram.ToMermaid(), States.Spine)));
-        group.MapGet("/state-machine.mmd", (StateMachineDiagram diagram) => TypedResults.Text(diagram.ToMermaid(), "text/plain; charset=utf-8"));
+        group.MapGet("/state-machine.mmd", (StateMachineDiagram diagram) => TypedResults.Text(diagram.ToMermaid(), "text/plain; charset=utf-8"))
+            .Produces<string>(StatusCodes.Status200OK, "text/plain");
         return app;
     }
 
