@@ -9,7 +9,8 @@
 #   3. messaging: saga transitions/s and outbox writes/relays per second (bench/Brokering.Messaging.Postgres.Bench).
 # Uses the PostgreSQL and RabbitMQ named by BROKERING_POSTGRES / BROKERING_RABBITMQ (from .local/env.sh when unset);
 # every run creates and drops its own databases and virtual hosts. Everything from the heading "# Measured by hand"
-# on is kept as it was (hand-measured sections and earlier reports), after the regenerated sections.
+# on is kept as it was (hand-measured sections and earlier reports), after the regenerated sections, with the report
+# this run replaces at its head (bench/keep-previous-report.sh).
 #
 #   RATES=25,50,100,150 HAPPY_RATES=50,100 DURATION=20 bash bench/report.sh
 set -euo pipefail
@@ -86,8 +87,9 @@ dotnet bench/Brokering.Messaging.Postgres.Bench/bin/Release/net10.0/Brokering.Me
   || printf '## Messaging on PostgreSQL\n\nThe messaging bench failed in this run (exit %d); see its output.\n\n' $? >>"$DOC"
 
 printf 'The whole report took %d s; load average (1 min) at its end: %s.\n\n' $((SECONDS - started)) "$(cut -d' ' -f1 /proc/loadavg)" >>"$DOC"
-# The sections measured by hand (and the earlier reports kept beside them) stay, after this run's.
-sed -n '/^# Measured by hand/,$p' "$backup" >>"$DOC"
+# The sections measured by hand (and the earlier reports kept beside them) stay, after this run's; the report this run
+# replaces joins them, first, its titles marked as the previous report, so a reader can compare the two.
+bash bench/keep-previous-report.sh "$backup" >>"$DOC"
 rm -f "$backup"
 if [ $sweep -ne 0 ]; then
   log "done, but an end-to-end step left reservations open or broke an invariant: see $DOC"
