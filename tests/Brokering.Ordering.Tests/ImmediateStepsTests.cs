@@ -133,7 +133,8 @@ public sealed class ImmediateStepsTests : IAsyncLifetime
     public async Task A_partial_hold_for_an_all_or_none_reservation_made_at_once_is_rejected_and_released()
     {
         AnswerScreening(ScreeningOutcome.Approved, clock.GetUtcNow().AddHours(1));
-        Steps.Plan = plan => Placed(plan, Guid.NewGuid(), held: 40);
+        // Inventory held all it was asked for: the offers themselves fell short of the line.
+        Steps.Plan = plan => Placed(plan, Guid.NewGuid(), held: 40, requested: 40);
         var committed = 0;
         Steps.Commit = (_, _) => { committed++; return null; };
 
@@ -168,7 +169,7 @@ public sealed class ImmediateStepsTests : IAsyncLifetime
     public async Task A_release_inventory_answers_at_once_sends_no_release_command()
     {
         AnswerScreening(ScreeningOutcome.Approved, clock.GetUtcNow().AddHours(1));
-        Steps.Plan = plan => Placed(plan, Guid.NewGuid(), held: 40);
+        Steps.Plan = plan => Placed(plan, Guid.NewGuid(), held: 40, requested: 40);
         Steps.Release = _ => true;
 
         await SubmitAsync(Confirmation.Auto, FillPolicy.AllOrNone);
@@ -204,12 +205,74 @@ public sealed class ImmediateStepsTests : IAsyncLifetime
         Steps.ReleasesAsked.Select(release => release.ReservationId).ShouldBe([id, other], ignoreOrder: true);
     }
 
+    [Fact]
+    public async Task An_all_or_none_reservation_outrun_to_one_distributors_stock_is_planned_again_for_the_rest_and_confirmed()
+    {
+        var (first, second) = (Guid.NewGuid(), Guid.NewGuid());
+        AnswerScreening(ScreeningOutcome.Approved, clock.GetUtcNow().AddHours(1));
+        var plans = new List<AllocateReservation>();
+        Steps.Plan = plan =>
+        {
+            plans.Add(plan);
+            // The first plan asked arrow for all 100 but others took 60 of them meanwhile; the second plan asks avnet.
+            return plans.Count == 1
+                ? Placed(plan, first, held: 40)
+                : new HoldsPlaced(plan.ReservationId, plan.PlanVersion, [new PlacedHold(second, Sku, "avnet", "SGP", 60, 60, 29_100m, "USD")], plan.HoldsExpireAt);
+        };
+        Steps.Commit = (command, _) => new HoldsCommitted(command.ReservationId, [.. command.HoldIds!], 100, clock.GetUtcNow());
+
+        await SubmitAsync(Confirmation.Auto, FillPolicy.AllOrNone);
+
+        (await Saga.Exists(id, machine => machine.Confirmed)).ShouldNotBeNull();
+        plans.Select(plan => plan.Lines.Single().Quantity).ShouldBe([100L, 60L], "the second plan asks only for what the first did not hold");
+        Saga.Sagas.Contains(id)!.Allocations.Select(allocation => allocation.HoldId).ShouldBe([first, second]);
+        Steps.ReleasesAsked.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task An_all_or_none_reservation_short_of_stock_that_was_never_offered_is_refused_without_planning_again()
+    {
+        AnswerScreening(ScreeningOutcome.Approved, clock.GetUtcNow().AddHours(1));
+        var plans = 0;
+        Steps.Plan = plan =>
+        {
+            plans++;
+            // Inventory held all it was asked for: the offers themselves fell short.
+            return new HoldsPlaced(plan.ReservationId, plan.PlanVersion, [new PlacedHold(Guid.NewGuid(), Sku, "arrow", "HKG", 40, 40, 29_000m, "USD")], plan.HoldsExpireAt);
+        };
+        Steps.Release = _ => true;
+
+        await SubmitAsync(Confirmation.Auto, FillPolicy.AllOrNone);
+
+        (await Saga.Exists(id, machine => machine.Rejected)).ShouldNotBeNull();
+        plans.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task An_all_or_none_reservation_outrun_again_and_again_is_refused_after_its_last_plan()
+    {
+        AnswerScreening(ScreeningOutcome.Approved, clock.GetUtcNow().AddHours(1));
+        var plans = 0;
+        Steps.Plan = plan =>
+        {
+            plans++;
+            return new HoldsPlaced(plan.ReservationId, plan.PlanVersion, [new PlacedHold(Guid.NewGuid(), Sku, "arrow", "HKG", 50, 0, 29_000m, "USD")], plan.HoldsExpireAt);
+        };
+        Steps.Release = _ => true;
+
+        await SubmitAsync(Confirmation.Auto, FillPolicy.AllOrNone);
+
+        (await Saga.Exists(id, machine => machine.Rejected)).ShouldNotBeNull();
+        plans.ShouldBe(ReservationStateMachine.AllOrNonePlansAtMost);
+        Steps.ReleasesAsked.ShouldHaveSingleItem().Reason.ShouldBe("all-or-none not satisfied");
+    }
+
     private void AnswerScreening(ScreeningOutcome outcome, DateTimeOffset? cutoff) =>
         Steps.Screen = reservation => new ReservationScreened(reservation, "d-1", outcome, cutoff,
             [new ScreenedLine(Sku, outcome, cutoff, [])], outcome == ScreeningOutcome.Approved ? [] : ["end user is listed"]);
 
-    private static HoldsPlaced Placed(AllocateReservation plan, Guid hold, long held) =>
-        new(plan.ReservationId, plan.PlanVersion, [new PlacedHold(hold, Sku, "arrow", "HKG", 100, held, 29_000m, "USD")], plan.HoldsExpireAt);
+    private static HoldsPlaced Placed(AllocateReservation plan, Guid hold, long held, long requested = 100) =>
+        new(plan.ReservationId, plan.PlanVersion, [new PlacedHold(hold, Sku, "arrow", "HKG", requested, held, 29_000m, "USD")], plan.HoldsExpireAt);
 
     private async Task SubmitAsync(Confirmation confirmation, FillPolicy fillPolicy = FillPolicy.AllowPartial) =>
         await Harness.Bus.Publish(ReservationSagaHarness.Submission(id, Sku, 100, fillPolicy, 0.5m, confirmation, clock.GetUtcNow()), Ct);

@@ -96,7 +96,8 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
     public async Task All_or_none_short_of_stock_releases_what_it_held_and_is_rejected()
     {
         await ScreenedAsync(FillPolicy.AllOrNone, Confirmation.Manual, cutoff: null);
-        await HoldsPlacedAsync(60);
+        // Inventory held all it was asked for: the offers themselves fell short of the line.
+        await HoldsPlacedAsync(60, requested: 60);
 
         (await saga.Exists(id, machine => machine.Rejected)).ShouldNotBeNull();
         (await harness.Published.Any<ReleaseReservationHolds>(m => m.Context.Message.ReservationId == id, Ct)).ShouldBeTrue();
@@ -743,8 +744,8 @@ public sealed class ReservationStateMachineTests : IAsyncLifetime
         (await saga.Exists(id, machine => machine.Allocating)).ShouldNotBeNull();
     }
 
-    private async Task HoldsPlacedAsync(long held) =>
+    private async Task HoldsPlacedAsync(long held, long requested = 100) =>
         await harness.Bus.Publish(new HoldsPlaced(id, 1,
-            [new PlacedHold(Guid.NewGuid(), Sku, "arrow", "HKG", 100, held, 29_000m, "USD")],
+            [new PlacedHold(Guid.NewGuid(), Sku, "arrow", "HKG", requested, held, 29_000m, "USD")],
             clock.GetUtcNow().AddMinutes(10)), Ct);
 }

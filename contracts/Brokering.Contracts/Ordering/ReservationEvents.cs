@@ -3,7 +3,11 @@ namespace Brokering.Contracts.Ordering;
 /// <summary>How much of a reservation must be filled.</summary>
 public enum FillPolicy
 {
-    /// <summary>Every line in full, or nothing.</summary>
+    /// <summary>
+    /// Every line in full, or nothing: refused when the stock on offer cannot fill a line. Stock that other reservations
+    /// take between the offers and the placement (a distributor running out in a scramble) is planned around, on the
+    /// offers that remain, before the reservation is judged.
+    /// </summary>
     AllOrNone,
 
     /// <summary>Hold what exists if at least the minimum fill ratio; top up until the cutoff.</summary>

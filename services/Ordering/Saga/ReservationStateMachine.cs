@@ -143,9 +143,14 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
             When(HoldsPlaced, context => context.Message.PlanVersion == context.Saga.PlanVersion)
                 .Then(context => RecordHolds(context.Saga, context.Message))
                 .IfElse(context => FallsShortOfAllOrNone(context.Saga),
-                    allOrNone => allOrNone
-                        .Because("Not enough stock to fill every line in full (all-or-none).")
-                        .EndAs(Rejected, "all-or-none not satisfied", CutoffTimer),
+                    allOrNone => allOrNone.IfElse(context => WasOutrunToStock(context.Saga, context.Message),
+                        // Other reservations took the offers this plan counted on between inventory's answer and the
+                        // placement (a distributor running out in a scramble): what is held stays, and what is missing
+                        // is planned again on the offers as they stand now, before all-or-none is judged.
+                        outrun => outrun.AllocateAtOnce(),
+                        shortOfStock => shortOfStock
+                            .Because("Not enough stock to fill every line in full (all-or-none).")
+                            .EndAs(Rejected, "all-or-none not satisfied", CutoffTimer)),
                     holding => holding.IfElse(context => ConfirmsWhatIsHeld(context.Saga),
                         confirm => confirm.ConfirmAtOnce(),
                         wait => wait.WaitForBuyerOrStock())),
@@ -582,6 +587,17 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
 
     /// <summary>Whether the holds leave an all-or-none reservation short of some line: it is refused.</summary>
     private static bool FallsShortOfAllOrNone(ReservationState saga) => saga.FillPolicy == FillPolicy.AllOrNone && !Fill.Of(saga).IsComplete;
+
+    /// <summary>How many plans an all-or-none reservation may make while others outrun it to the offers it counted on.</summary>
+    internal const int AllOrNonePlansAtMost = 4;
+
+    /// <summary>
+    /// Whether a placement got less than it asked of some distributor (that stock went to others between the offers and
+    /// the placement), so planning again on the offers as they are now may still fill the reservation; at most
+    /// <see cref="AllOrNonePlansAtMost"/> plans, so a reservation that keeps being outrun is refused all the same.
+    /// </summary>
+    private static bool WasOutrunToStock(ReservationState saga, HoldsPlaced message) =>
+        message.Holds.Any(hold => hold.Held < hold.Requested) && saga.PlanVersion < AllOrNonePlansAtMost;
 
     /// <summary>
     /// Whether what is held is committed at once: the buyer asked for it (automatic confirmation, or a confirmation that
