@@ -30,21 +30,20 @@ public sealed class OrderingDbContext(DbContextOptions<OrderingDbContext> option
             return await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
         }
 
-        if (Database.CurrentTransaction is not null)
-        {
-            var appended = await ReservationChangeAppender.AppendAsync(this, cancellationToken);
-            return appended + await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
-        }
-
-        await using var transaction = await Database.BeginTransactionAsync(cancellationToken);
-        // A failed save fails the whole transaction here, so EF's savepoint around it would be two statements for nothing.
+        await using var owned = Database.CurrentTransaction is null ? await Database.BeginTransactionAsync(cancellationToken) : null;
+        // In a transaction opened here a failed save fails it whole, so EF's savepoint around the save would be two
+        // statements for nothing; a caller's transaction keeps its own setting.
         var savepoints = Database.AutoSavepointsEnabled;
-        Database.AutoSavepointsEnabled = false;
+        Database.AutoSavepointsEnabled = savepoints && owned is null;
         try
         {
             var written = await ReservationChangeAppender.AppendAsync(this, cancellationToken);
             written += await base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
+            if (owned is not null)
+            {
+                await owned.CommitAsync(cancellationToken);
+            }
+
             return written;
         }
         finally
@@ -118,8 +117,8 @@ public sealed class OrderingDbContext(DbContextOptions<OrderingDbContext> option
             claim.HasIndex(c => new { c.BuyerId, c.Sku });
         });
 
-        // transaction_order (xid8), its insert trigger (for rows written other than by ReservationChangeAppender) and the feed's index are created by the ReservationChanges
-        // migration in SQL: EF maps none of them (see ReservationChangeFeed).
+        // transaction_order (xid8), its insert trigger (for rows not written by ReservationChangeAppender) and the feed's
+        // index are created by the ReservationChanges migration in SQL: EF maps none of them (see ReservationChangeFeed).
         modelBuilder.Entity<ReservationChange>(change =>
         {
             change.ToTable("reservation_changes");
