@@ -1,3 +1,4 @@
+using Brokering.Compliance.Buyers;
 using Brokering.Compliance.Catalogue;
 using Brokering.Compliance.RestrictedParties;
 using Brokering.Compliance.RuleSets;
@@ -35,13 +36,32 @@ internal sealed class ReferenceDataCache(IOptionsMonitor<ComplianceOptions> opti
     private RuleSetsLoaded? ruleSets;
     private ListLoaded? list;
 
-    public async Task<ReferenceSnapshot> GetAsync(ComplianceDbContext db, CancellationToken cancellationToken)
+    public async Task<ReferenceSnapshot> GetAsync(ComplianceDbContext db, CancellationToken cancellationToken) =>
+        (await GetAsync(db, null, cancellationToken)).Reference;
+
+    /// <summary>
+    /// The reference data and <paramref name="buyerId"/>'s current registration (null when it has none), read by one
+    /// statement: a screening needs both, to decide and again to vouch, and one statement sees them as of one moment.
+    /// </summary>
+    public async Task<(ReferenceSnapshot Reference, BuyerRegistration? Buyer)> GetAsync(
+        ComplianceDbContext db, string? buyerId, CancellationToken cancellationToken)
     {
-        // Both questions in one round trip, and one snapshot of both: a screening asks them twice (to decide, then to vouch).
+        // Every question in one round trip, and one snapshot of all: a screening asks them twice (to decide, then to vouch).
+        // The buyer's registration is looked up as BuyersApi.CurrentAsync does (latest recorded, trimmed id, none for a
+        // blank one).
+        var buyer = string.IsNullOrWhiteSpace(buyerId) ? null : buyerId.Trim();
         var versions = await db.Database.SqlQuery<ReferenceVersions>($"""
             SELECT coalesce((SELECT max(r.sequence) FROM rule_sets AS r), 0) AS latest_sequence,
-                   l.id, l.version, l.refreshed_at, l.source, l.refreshed_by
-            FROM (SELECT 1) AS one LEFT JOIN restricted_party_lists AS l ON l.id = {RestrictedPartyList.CurrentId}
+                   l.id, l.version, l.refreshed_at, l.source, l.refreshed_by,
+                   b.id AS buyer_registration_id, b.buyer_id AS buyer_id, b.legal_name AS buyer_legal_name,
+                   b.country AS buyer_country, b.parent_name AS buyer_parent_name,
+                   b.parent_headquarters_country AS buyer_parent_headquarters_country,
+                   b.recorded_by AS buyer_recorded_by, b.recorded_at AS buyer_recorded_at
+            FROM (SELECT 1) AS one
+            LEFT JOIN restricted_party_lists AS l ON l.id = {RestrictedPartyList.CurrentId}
+            LEFT JOIN LATERAL (
+                SELECT * FROM buyer_registrations AS r WHERE r.buyer_id = {buyer}
+                ORDER BY r.recorded_at DESC, r.id DESC LIMIT 1) AS b ON true
             """).SingleAsync(cancellationToken);
         var latestSequence = versions.LatestSequence;
         var listState = versions.List();
@@ -78,7 +98,8 @@ internal sealed class ReferenceDataCache(IOptionsMonitor<ComplianceOptions> opti
             }
         }
 
-        return new ReferenceSnapshot(currentRuleSets!.All, currentStatics.Products, currentStatics.Groups, listState, currentList!.Matcher);
+        return (new ReferenceSnapshot(currentRuleSets!.All, currentStatics.Products, currentStatics.Groups, listState, currentList!.Matcher),
+            versions.Buyer());
     }
 
     public void Dispose() => gate.Dispose();
@@ -109,6 +130,37 @@ internal sealed class ReferenceDataCache(IOptionsMonitor<ComplianceOptions> opti
         public string? Source { get; init; }
 
         public string? RefreshedBy { get; init; }
+
+        public Guid? BuyerRegistrationId { get; init; }
+
+        public string? BuyerId { get; init; }
+
+        public string? BuyerLegalName { get; init; }
+
+        public string? BuyerCountry { get; init; }
+
+        public string? BuyerParentName { get; init; }
+
+        public string? BuyerParentHeadquartersCountry { get; init; }
+
+        public string? BuyerRecordedBy { get; init; }
+
+        public DateTimeOffset? BuyerRecordedAt { get; init; }
+
+        /// <summary>The buyer's current registration; its required columns are non-null whenever the row exists.</summary>
+        public BuyerRegistration? Buyer() => BuyerRegistrationId is not { } id
+            ? null
+            : new BuyerRegistration
+            {
+                Id = id,
+                BuyerId = BuyerId!,
+                LegalName = BuyerLegalName!,
+                Country = BuyerCountry!,
+                ParentName = BuyerParentName,
+                ParentHeadquartersCountry = BuyerParentHeadquartersCountry,
+                RecordedBy = BuyerRecordedBy!,
+                RecordedAt = BuyerRecordedAt.GetValueOrDefault(),
+            };
 
         /// <summary>The list's row; its columns are non-null whenever the row exists.</summary>
         public RestrictedPartyList? List() => Id is null

@@ -47,19 +47,19 @@ internal sealed class DecisionVoucher(ComplianceDbContext db, ReferenceDataCache
 
     private async Task<Vouch> VouchAsync(VouchedDecision decision, CancellationToken cancellationToken)
     {
-        // Read after the decision, so a rule set or list change committed before this call is always seen.
-        var snapshot = await cache.GetAsync(db, cancellationToken);
+        // Read after the decision, so a rule set, list or registration change committed before this call is always seen.
+        var (snapshot, buyer) = await cache.GetAsync(db, decision.BuyerId, cancellationToken);
         var vouch = Judge(decision, snapshot, time.GetUtcNow(), options.CurrentValue);
-        return vouch.Current ? await JudgeBuyerAsync(decision, vouch, cancellationToken) : vouch;
+        return vouch.Current ? await JudgeBuyerAsync(decision, buyer, vouch, cancellationToken) : vouch;
     }
 
     // An officer's registration of the buyer (a parent headquartered in China, a listed legal name) changes what
     // screening says of every reservation of that buyer, so a decision taken under another registration, or none, no
-    // longer vouches. Most buyers have none, which costs one indexed look-up; the decision's evidence is read only
-    // when there is one to compare.
-    private async Task<Vouch> JudgeBuyerAsync(VouchedDecision decision, Vouch vouch, CancellationToken cancellationToken)
+    // longer vouches. Most buyers have none (read with the reference data, in the same statement); the decision's
+    // evidence is read only when there is one to compare.
+    private async Task<Vouch> JudgeBuyerAsync(VouchedDecision decision, Buyers.BuyerRegistration? current, Vouch vouch, CancellationToken cancellationToken)
     {
-        if (await Buyers.BuyersApi.CurrentAsync(db, decision.BuyerId, cancellationToken) is not { } current)
+        if (current is null)
         {
             return vouch;
         }

@@ -48,8 +48,8 @@ internal sealed class ScreeningService(
     /// </summary>
     public async Task<ScreeningFiled> FileAsync(ScreeningInput input, IReadOnlyList<PartyClearance>? reviewClearances, CancellationToken cancellationToken)
     {
-        var snapshot = await cache.GetAsync(db, cancellationToken);
-        var (evidence, ledger, now) = await JudgeAsync(input, snapshot, snapshot.Current, reviewClearances, lockLicences: true, cancellationToken);
+        var (snapshot, buyer) = await cache.GetAsync(db, input.BuyerId, cancellationToken);
+        var (evidence, ledger, now) = await JudgeAsync(input, snapshot, snapshot.Current, buyer, reviewClearances, lockLicences: true, cancellationToken);
         var decision = new ScreeningDecision
         {
             Id = Guid.CreateVersion7(now),
@@ -75,14 +75,17 @@ internal sealed class ScreeningService(
     /// What screening <paramref name="input"/> under <paramref name="ruleSet"/> would decide now, filing nothing and drawing no
     /// licence: a rule set's dry run. Everything else (list, products, buyer registry, clearances, licences) as it stands.
     /// </summary>
-    public async Task<DecisionEvidence> WouldDecideAsync(ScreeningInput input, ReferenceSnapshot snapshot, RuleSet ruleSet, CancellationToken cancellationToken) =>
-        (await JudgeAsync(input, snapshot, ruleSet, null, lockLicences: false, cancellationToken)).Evidence;
-
-    private async Task<(DecisionEvidence Evidence, LicenceLedger Ledger, DateTimeOffset Now)> JudgeAsync(
-        ScreeningInput input, ReferenceSnapshot snapshot, RuleSet? ruleSet, IReadOnlyList<PartyClearance>? reviewClearances, bool lockLicences,
-        CancellationToken cancellationToken)
+    public async Task<DecisionEvidence> WouldDecideAsync(ScreeningInput input, ReferenceSnapshot snapshot, RuleSet ruleSet, CancellationToken cancellationToken)
     {
         var buyer = await BuyersApi.CurrentAsync(db, input.BuyerId, cancellationToken);
+        return (await JudgeAsync(input, snapshot, ruleSet, buyer, null, lockLicences: false, cancellationToken)).Evidence;
+    }
+
+    // buyer: the buyer's current registration as read with the snapshot (null: it has none).
+    private async Task<(DecisionEvidence Evidence, LicenceLedger Ledger, DateTimeOffset Now)> JudgeAsync(
+        ScreeningInput input, ReferenceSnapshot snapshot, RuleSet? ruleSet, BuyerRegistration? buyer, IReadOnlyList<PartyClearance>? reviewClearances,
+        bool lockLicences, CancellationToken cancellationToken)
+    {
         var partyNames = new[] { input.EndUser?.Name, input.BuyerParent?.Name, buyer?.LegalName, buyer?.ParentName }
             .Where(name => !string.IsNullOrWhiteSpace(name))
             .Select(name => PartyNameNormalizer.Canonical(name!))
