@@ -117,10 +117,11 @@ internal static class BenchProgram
                 {
                     var batches = await BatchSizeAsync(http);
                     var cpu = Cpu();
+                    var threads = ThreadCpu();
                     var machine = MachineBusy();
                     var (rate, p50, p99, count) = await HoldsInClientProcessAsync(grpcPort, clients, duration, spread: false);
                     hot64 = clients == 64 ? rate : hot64;
-                    report.Add(($"PlaceHolds, one hot SKU, {clients} client(s)", $"{rate:N0} holds/s", $"p50 {p50:N1} ms, p99 {p99:N1} ms, {PerUnit(cpu, count)} µs service CPU/hold, {MachinePerUnit(machine, count)} µs machine CPU/hold, {MeanBatch(batches, await BatchSizeAsync(http))} calls per transaction"));
+                    report.Add(($"PlaceHolds, one hot SKU, {clients} client(s)", $"{rate:N0} holds/s", $"p50 {p50:N1} ms, p99 {p99:N1} ms, {PerUnit(cpu, count)} µs service CPU/hold ({ThreadsPerUnit(cpu, threads, count)}), {MachinePerUnit(machine, count)} µs machine CPU/hold, {MeanBatch(batches, await BatchSizeAsync(http))} calls per transaction"));
                     if (clients == 16)
                     {
                         report.Add(await IdleAfterBurstAsync(database, $"Service idle after the {seconds} s, 16-client hot-SKU run (JIT warm)"));
@@ -256,13 +257,13 @@ internal static class BenchProgram
         var threadsAtStart = ThreadCpu();
         await Task.Delay(TimeSpan.FromSeconds(1));
         var afterFirst = Cpu();
-        var threads = ThreadCpu();
+        var threads = SpentByKind(threadsAtStart);
         var backlogAfter = await OutboxBacklogAsync(database);
         await Task.Delay(TimeSpan.FromSeconds(2));
         var first = (afterFirst - start).TotalMilliseconds / 1000;
         var next = (Cpu() - afterFirst).TotalMilliseconds / 2000;
         var split = string.Join(", ", threads
-            .Select(t => (t.Key, Share: (t.Value - threadsAtStart.GetValueOrDefault(t.Key)).TotalMilliseconds / 1000))
+            .Select(t => (t.Key, Share: t.Value.TotalMilliseconds / 1000))
             .Where(t => t.Share > 0)
             .OrderByDescending(t => t.Share)
             .Select(t => $"{t.Key} {t.Share:P0}"));
@@ -270,13 +271,13 @@ internal static class BenchProgram
         return (name, $"{first:P1} of a core in the first second", $"by thread: {(split.Length == 0 ? "none" : split)}; {next:P1} in the next two seconds; outbox rows waiting at the burst's end {backlogAtEnd:N0}, one second later {backlogAfter:N0}");
     }
 
-    /// <summary>CPU time per kind of thread of this process (Linux: /proc/self/task/*/stat, in clock ticks of 10 ms).</summary>
-    private static Dictionary<string, TimeSpan> ThreadCpu()
+    /// <summary>CPU time of each thread of this process, with its kind (Linux: /proc/self/task/*/stat, in clock ticks of 10 ms).</summary>
+    private static Dictionary<int, (string Kind, TimeSpan Cpu)> ThreadCpu()
     {
-        var byKind = new Dictionary<string, TimeSpan>();
+        var threads = new Dictionary<int, (string Kind, TimeSpan Cpu)>();
         if (!Directory.Exists("/proc/self/task"))
         {
-            return byKind;
+            return threads;
         }
 
         foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
@@ -301,11 +302,21 @@ internal static class BenchProgram
                 ".NET TP Worker" => "thread pool",
                 _ => "other",
             };
-            byKind[kind] = byKind.GetValueOrDefault(kind) + TimeSpan.FromMilliseconds(ticks * 10);
+            threads[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] = (kind, TimeSpan.FromMilliseconds(ticks * 10));
         }
 
-        return byKind;
+        return threads;
     }
+
+    /// <summary>
+    /// CPU spent since <paramref name="before"/> by the threads alive now, per kind (a thread started since counts whole).
+    /// Compared thread by thread: the thread pool retires idle workers and starts new ones, so sums per kind taken at two
+    /// moments do not subtract.
+    /// </summary>
+    private static Dictionary<string, TimeSpan> SpentByKind(Dictionary<int, (string Kind, TimeSpan Cpu)> before) =>
+        ThreadCpu()
+            .GroupBy(t => t.Value.Kind, t => t.Value.Cpu - (before.TryGetValue(t.Key, out var then) ? then.Cpu : TimeSpan.Zero))
+            .ToDictionary(g => g.Key, g => g.Aggregate(TimeSpan.Zero, (sum, spent) => sum + spent));
 
     private static async Task<long> OutboxBacklogAsync(string database)
     {
@@ -313,6 +324,29 @@ internal static class BenchProgram
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("SELECT count(*) FROM outbox_message", connection);
         return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>
+    /// The service's CPU per unit since <paramref name="before"/>, by kind of thread: a process a minute old still spends
+    /// much of it in the tiered JIT recompiling what the run made hot, which a long-running service pays once. A thread
+    /// that ended during the run took its CPU time with it (the thread pool retires idle workers, the JIT's background
+    /// worker too): what the process spent beyond the threads still alive is shown as "ended threads".
+    /// </summary>
+    private static string ThreadsPerUnit(TimeSpan cpuBefore, Dictionary<int, (string Kind, TimeSpan Cpu)> before, long units)
+    {
+        if (units == 0)
+        {
+            return "n/a";
+        }
+
+        var process = Cpu() - cpuBefore;
+        var byKind = SpentByKind(before).Select(t => (t.Key, Spent: t.Value)).ToList();
+        byKind.Add(("ended threads", process - byKind.Aggregate(TimeSpan.Zero, (sum, t) => sum + t.Spent)));
+        return string.Join(", ", byKind
+            .Select(t => (t.Key, PerUnit: t.Spent.TotalMicroseconds / units))
+            .Where(t => t.PerUnit >= 1)
+            .OrderByDescending(t => t.PerUnit)
+            .Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Key} {t.PerUnit:N0}")));
     }
 
     private static string PerUnit(TimeSpan cpuBefore, long units) =>

@@ -95,14 +95,19 @@ internal sealed class StockFeedIngestor(
         /// rows. Keys are compared in the "C" collation (the stage's own, and a cast of the levels' columns), so the
         /// joins and sorts compare bytes, not locale rules; equality is the same in both. Existing levels are written by
         /// an UPDATE joined to that row (cheaper than an upsert's speculative insert per row, and they are locked
-        /// already); only new ones are inserted.
+        /// already) through the row's ctid, read in the join: the levels are locked, so it is their latest version, and a
+        /// TID fetch per changed level costs the same whatever the statistics say. Joined on the key instead, the UPDATE
+        /// was planned from the table's statistics, which know nothing of a distributor whose levels arrived after the
+        /// last ANALYZE: the planner expected one level, rescanned the changes for each of them (5,000 × 5,000 rows for a
+        /// delta, seconds instead of tens of milliseconds) until autovacuum analysed the table again.
+        /// Only new levels are inserted.
         /// $1 distributor, $2 snapshot?, $3 now, $4 shortfall reason, $5 was the feed fresh before this update?
         /// </summary>
         private const string MergeSql = """
             WITH
             joined AS MATERIALIZED (
                 SELECT coalesce(f.sku, c.sku) AS sku, coalesce(f.warehouse, c.warehouse) AS warehouse, f.sku IS NOT NULL AS staged, f.idx, f.valid, f.qty,
-                       c.sku IS NOT NULL AS existed, c.on_hand AS before_on_hand, coalesce(c.held, 0) AS held, coalesce(c.committed, 0) AS committed,
+                       c.sku IS NOT NULL AS existed, c.level, c.on_hand AS before_on_hand, coalesce(c.held, 0) AS held, coalesce(c.committed, 0) AS committed,
                        CASE
                            WHEN $2 OR NOT f.valid THEN NULL
                            WHEN f.qty < 0 AND coalesce(c.on_hand, 0) + f.qty < 0 THEN 'below'
@@ -112,7 +117,7 @@ internal sealed class StockFeedIngestor(
                        coalesce(f.lead_time_days, c.lead_time_days, 0) AS lead_time_days, coalesce(f.moq, c.moq, 1) AS moq
                 FROM feed_stage f
                 FULL JOIN (
-                    SELECT s.sku::text COLLATE "C" AS sku, s.warehouse::text COLLATE "C" AS warehouse, s.on_hand, s.held, s.committed, s.unit_price,
+                    SELECT s.ctid AS level, s.sku::text COLLATE "C" AS sku, s.warehouse::text COLLATE "C" AS warehouse, s.on_hand, s.held, s.committed, s.unit_price,
                            s.currency, s.lead_time_days, s.minimum_order_quantity AS moq
                     FROM stock_levels s
                     -- Locked by the statement before, so read as they are (the latest committed versions, which nobody else can change now).
@@ -120,13 +125,13 @@ internal sealed class StockFeedIngestor(
                 ON c.sku = f.sku AND c.warehouse = f.warehouse),
             changes AS MATERIALIZED (
                 SELECT j.sku, j.warehouse, CASE WHEN $2 THEN j.qty ELSE coalesce(j.before_on_hand, 0) + j.qty END AS on_hand, j.held, j.committed,
-                       j.unit_price, j.currency, j.lead_time_days, j.moq, j.existed,
+                       j.unit_price, j.currency, j.lead_time_days, j.moq, j.existed, j.level,
                        CASE WHEN $5 AND j.existed THEN GREATEST(j.before_on_hand - j.held - j.committed, 0) ELSE 0 END AS available_before
                 FROM joined j
                 WHERE j.valid AND j.quantity_error IS NULL AND j.unit_price IS NOT NULL AND j.currency IS NOT NULL
                 UNION ALL
                 -- A snapshot is the whole truth, but a level it mentions with an error is left as it was.
-                SELECT j.sku, j.warehouse, 0, j.held, j.committed, j.unit_price, j.currency, j.lead_time_days, j.moq, true,
+                SELECT j.sku, j.warehouse, 0, j.held, j.committed, j.unit_price, j.currency, j.lead_time_days, j.moq, true, j.level,
                        CASE WHEN $5 THEN GREATEST(j.before_on_hand - j.held - j.committed, 0) ELSE 0 END
                 FROM joined j
                 WHERE $2 AND NOT j.staged AND j.before_on_hand <> 0),
@@ -150,7 +155,7 @@ internal sealed class StockFeedIngestor(
             released AS (SELECT sku, warehouse, sum(quantity)::bigint AS units FROM flagged GROUP BY sku, warehouse),
             final AS MATERIALIZED (
                 SELECT c.sku, c.warehouse, c.on_hand, c.held - coalesce(r.units, 0) AS held, c.committed, c.unit_price, c.currency, c.lead_time_days, c.moq,
-                       c.existed, c.available_before
+                       c.existed, c.level, c.available_before
                 FROM changes c LEFT JOIN released r ON r.sku = c.sku AND r.warehouse = c.warehouse),
             marked AS (
                 UPDATE holds h SET status = 'Shortfall', closed_at = $3, reason = $4
@@ -161,7 +166,7 @@ internal sealed class StockFeedIngestor(
                     on_hand = f.on_hand, held = f.held, unit_price = f.unit_price, currency = f.currency,
                     lead_time_days = f.lead_time_days, minimum_order_quantity = f.moq, updated_at = $3
                 FROM final f
-                WHERE f.existed AND s.distributor_id = $1 AND s.sku = f.sku AND s.warehouse = f.warehouse
+                WHERE f.existed AND s.ctid = f.level
                 RETURNING 1),
             inserted AS (
                 -- No ON CONFLICT: the distributor's row lock serialises its updates, and only they create its levels.
