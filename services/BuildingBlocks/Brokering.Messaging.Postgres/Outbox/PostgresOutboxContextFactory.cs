@@ -111,6 +111,7 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
             // already counts this delivery (receive_count 1), so a consume that changes nothing else on it updates nothing.
             InboxState? inbox = null;
             var insertedHere = false;
+            DateTime? storedMark = null;
             if (countReceive)
             {
                 var inserted = await _dbContext.Set<InboxState>()
@@ -121,6 +122,8 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
                     .ToListAsync(context.CancellationToken).ConfigureAwait(false);
                 inbox = inserted.FirstOrDefault();
                 insertedHere = inbox is not null;
+                if (inbox is not null)
+                    storedMark = HideStoredMarks(inbox);
             }
             else
             {
@@ -143,6 +146,8 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
                 completionOnly: false);
 
             await next.Send(outboxContext).ConfigureAwait(false);
+            if (storedMark is { } stored)
+                KeepStoredMarks(inbox, stored);
 
             try
             {
@@ -172,6 +177,42 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
             }
 
             throw;
+        }
+    }
+
+    /// <summary>
+    /// A row this round inserted is stored consumed and delivered (see <see cref="InboxSql.Insert"/>), which only becomes
+    /// visible, and true, when the round commits with the consumer's effects (a rollback takes the row with it). To the
+    /// pipe, and to EF (so a save in the middle of the consume writes nothing to it), the row is one not consumed yet.
+    /// </summary>
+    DateTime? HideStoredMarks(InboxState inbox)
+    {
+        var stored = inbox.Consumed;
+        var entry = _dbContext.Entry(inbox);
+        foreach (var mark in new[] { entry.Property(x => x.Consumed), entry.Property(x => x.Delivered) })
+        {
+            mark.OriginalValue = null;
+            mark.CurrentValue = null;
+            mark.IsModified = false;
+        }
+
+        return stored;
+    }
+
+    /// <summary>
+    /// After the consume: where it set a mark too, the stored one stands and the row needs no UPDATE; a mark it left unset
+    /// (messages captured: not delivered yet) is written unset.
+    /// </summary>
+    void KeepStoredMarks(InboxState inbox, DateTime stored)
+    {
+        var entry = _dbContext.Entry(inbox);
+        foreach (var mark in new[] { entry.Property(x => x.Consumed), entry.Property(x => x.Delivered) })
+        {
+            var setByConsume = mark.CurrentValue is not null;
+            mark.OriginalValue = stored;
+            if (setByConsume)
+                mark.CurrentValue = stored;
+            mark.IsModified = !setByConsume;
         }
     }
 
@@ -248,10 +289,14 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
 
 static class InboxSql
 {
+    // Consumed and delivered from the start: the row is invisible until the round commits, and then both are true unless
+    // the consume captured messages, when the round's save unsets "delivered" (PostgresOutboxContextFactory's KeepStoredMarks).
+    // The common consume, one that sends nothing, so writes its inbox row once instead of inserting it and updating it.
     public static string Insert(MappedTable t) =>
         $"INSERT INTO {t.Name} ({t.Column(nameof(InboxState.MessageId))}, {t.Column(nameof(InboxState.ConsumerId))}, " +
         $"{t.Column(nameof(InboxState.LockId))}, {t.Column(nameof(InboxState.Received))}, {t.Column(nameof(InboxState.ReceiveCount))}, " +
-        $"{t.Column(nameof(InboxState.ExpirationTime))}) VALUES ({{0}}, {{1}}, {{2}}, {{3}}, 1, {{4}}) " +
+        $"{t.Column(nameof(InboxState.ExpirationTime))}, {t.Column(nameof(InboxState.Consumed))}, {t.Column(nameof(InboxState.Delivered))}) " +
+        $"VALUES ({{0}}, {{1}}, {{2}}, {{3}}, 1, {{4}}, {{3}}, {{3}}) " +
         $"ON CONFLICT ({t.Column(nameof(InboxState.MessageId))}, {t.Column(nameof(InboxState.ConsumerId))}) DO NOTHING RETURNING *";
 
     public static string Lock(MappedTable t) =>
