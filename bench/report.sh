@@ -12,13 +12,13 @@
 # on is kept as it was (hand-measured sections and earlier reports), after the regenerated sections, with the report
 # this run replaces at its head (bench/keep-previous-report.sh).
 #
-#   RATES=25,50,100,150 HAPPY_RATES=50,100 DURATION=20 bash bench/report.sh
+#   RATES=25,50,100,150,200 HAPPY_RATES=50,100,150 DURATION=20 bash bench/report.sh
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$REPO_ROOT"
-RATES="${RATES:-25,50,100,150}"
-HAPPY_RATES="${HAPPY_RATES:-50,100}"
+RATES="${RATES:-25,50,100,150,200}"
+HAPPY_RATES="${HAPPY_RATES:-50,100,150}"
 # A service runs for hours and spends nearly all of them warm: its first minute (the JIT's tiers, dynamic PGO's
 # instrumentation) is not what it costs in a scramble. Each sweep's fresh system is warmed up this long first.
 WARMUP_RATE="${WARMUP_RATE:-40}"
