@@ -182,9 +182,7 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
             sequences[distributor] = await driver.LastSequenceAsync(distributor, cancellationToken);
         }
 
-        // Units the run is expected to ask for per SKU: arrivals × lines per reservation × mean units per line, split over the SKUs.
-        var linesPerReservation = skus.Count > 1 && !plan.HappyPath ? 1.5 : 1.0;
-        var demandPerSku = plan.Rate * plan.Duration.TotalSeconds * linesPerReservation * (1 + plan.MaxUnitsPerLine) / 2 / skus.Count;
+        var demandPerSku = DemandPerSku(plan.Duration);
         var perLevel = Math.Max(plan.MaxUnitsPerLine, (long)Math.Ceiling(plan.Supply * demandPerSku / distributors.Count));
         foreach (var distributor in distributors)
         {
@@ -430,7 +428,8 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
 
     /// <summary>
     /// Each distributor, each interval, in turn: a restock (delta), a withdrawal of a quarter of what is still free of
-    /// one SKU (delta; stock sold elsewhere), and a snapshot restating its stock.
+    /// one SKU (delta; stock sold elsewhere; on the happy path, of what is free beyond <see cref="HappyPathReserve"/>),
+    /// and a snapshot restating its stock.
     /// </summary>
     private async Task FeedAsync(CancellationToken cancellationToken)
     {
@@ -451,9 +450,10 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
                         case 1:
                             var sku = skus[random.Next(skus.Count)].Sku;
                             var free = await driver.AvailableAsync(distributor, sku, cancellationToken);
-                            if (free >= 8)
+                            var withdrawable = plan.HappyPath ? free - HappyPathReserve() : free;
+                            if (free >= 8 && withdrawable >= 4)
                             {
-                                await PublishDeltaAsync(distributor, [(sku, -(free / 4))], cancellationToken);
+                                await PublishDeltaAsync(distributor, [(sku, -(withdrawable / 4))], cancellationToken);
                             }
 
                             break;
@@ -468,6 +468,26 @@ public sealed class LoadRun(LoadPlan plan, LoadTarget target, IProgress<LoadProg
                 }
             }
         }
+    }
+
+    /// <summary>Units the run is expected to ask for per SKU over <paramref name="arrivals"/> of arrivals: arrivals × lines per reservation × mean units per line, split over the SKUs.</summary>
+    private double DemandPerSku(TimeSpan arrivals)
+    {
+        var linesPerReservation = skus.Count > 1 && !plan.HappyPath ? 1.5 : 1.0;
+        return plan.Rate * Math.Max(0, arrivals.TotalSeconds) * linesPerReservation * (1 + plan.MaxUnitsPerLine) / 2 / skus.Count;
+    }
+
+    /// <summary>
+    /// What a happy-path withdrawal leaves on each level: the supply factor times what is still to be asked of it, the
+    /// reservations not yet ended (what a backlog waits for, when the system runs behind the arrivals) and the arrivals
+    /// still to come. Otherwise a long run behind its arrivals would see its stock sold elsewhere before its own
+    /// reservations reach it, and end them for want of an offer: not the happy path the run promises.
+    /// </summary>
+    private long HappyPathReserve()
+    {
+        var open = reservations.Values.Where(r => !r.Ended).Sum(r => r.Requested) / (double)skus.Count;
+        var wanted = open + DemandPerSku(plan.Duration - clock.Elapsed);
+        return (long)Math.Ceiling(plan.Supply * wanted / distributors.Count);
     }
 
     private async Task<DateTimeOffset?> MoveCutoffAsync(TimeSpan at, CancellationToken cancellationToken)
