@@ -4,6 +4,7 @@ using MassTransit;
 using MassTransit.Middleware;
 using MassTransit.Scheduling;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking;
 using NpgsqlTypes;
 
 namespace Brokering.Messaging.Postgres;
@@ -110,7 +111,7 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
             // row already there, lock it. Either way the row is held for the rest of the transaction. A row inserted here
             // already counts this delivery (receive_count 1), so a consume that changes nothing else on it updates nothing.
             InboxState? inbox = null;
-            var insertedHere = false;
+            // Set when this round inserted the row: the marks it was stored with (see HideStoredMarks).
             DateTime? storedMark = null;
             if (countReceive)
             {
@@ -121,7 +122,6 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
                     .AsTracking()
                     .ToListAsync(context.CancellationToken).ConfigureAwait(false);
                 inbox = inserted.FirstOrDefault();
-                insertedHere = inbox is not null;
                 if (inbox is not null)
                     storedMark = HideStoredMarks(inbox);
             }
@@ -137,7 +137,7 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
                 .AsTracking()
                 .SingleAsync(context.CancellationToken).ConfigureAwait(false);
 
-            if (countReceive && !insertedHere)
+            if (countReceive && storedMark is null)
                 inbox.ReceiveCount++;
 
             var wasDelivered = inbox.Delivered.HasValue;
@@ -185,11 +185,10 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
     /// visible, and true, when the round commits with the consumer's effects (a rollback takes the row with it). To the
     /// pipe, and to EF (so a save in the middle of the consume writes nothing to it), the row is one not consumed yet.
     /// </summary>
-    DateTime? HideStoredMarks(InboxState inbox)
+    DateTime HideStoredMarks(InboxState inbox)
     {
-        var stored = inbox.Consumed;
-        var entry = _dbContext.Entry(inbox);
-        foreach (var mark in new[] { entry.Property(x => x.Consumed), entry.Property(x => x.Delivered) })
+        var stored = inbox.Consumed ?? throw new InvalidOperationException("An inbox row inserted by this round is stored consumed.");
+        foreach (var mark in Marks(inbox))
         {
             mark.OriginalValue = null;
             mark.CurrentValue = null;
@@ -205,8 +204,7 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
     /// </summary>
     void KeepStoredMarks(InboxState inbox, DateTime stored)
     {
-        var entry = _dbContext.Entry(inbox);
-        foreach (var mark in new[] { entry.Property(x => x.Consumed), entry.Property(x => x.Delivered) })
+        foreach (var mark in Marks(inbox))
         {
             var setByConsume = mark.CurrentValue is not null;
             mark.OriginalValue = stored;
@@ -214,6 +212,12 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
                 mark.CurrentValue = stored;
             mark.IsModified = !setByConsume;
         }
+    }
+
+    PropertyEntry<InboxState, DateTime?>[] Marks(InboxState inbox)
+    {
+        var entry = _dbContext.Entry(inbox);
+        return [entry.Property(x => x.Consumed), entry.Property(x => x.Delivered)];
     }
 
     // A message redelivered through the scheduler carries a new MessageId and its first one in MT-OriginalMessageId, so
