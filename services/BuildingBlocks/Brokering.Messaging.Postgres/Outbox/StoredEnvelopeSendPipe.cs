@@ -160,8 +160,10 @@ sealed class StoredEnvelope
             || IsNullOrMissing(MessageField))
             return false;
 
-        Headers = JsonSerializer.Deserialize<Dictionary<string, object?>>(Raw(HeadersField), SystemTextJsonMessageSerializer.Options)
-            ?? [];
+        // Keys compared as MassTransit's envelope compares them, so a send header merged in replaces its namesake.
+        Headers = new Dictionary<string, object?>(
+            JsonSerializer.Deserialize<Dictionary<string, object?>>(Raw(HeadersField), SystemTextJsonMessageSerializer.Options) ?? [],
+            StringComparer.OrdinalIgnoreCase);
         MessageTypes = JsonSerializer.Deserialize<string[]>(Raw(MessageTypeField), SystemTextJsonMessageSerializer.Options) ?? [];
         return true;
     }

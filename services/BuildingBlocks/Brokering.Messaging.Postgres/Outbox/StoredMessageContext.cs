@@ -87,6 +87,7 @@ sealed class StoredMessageContext : OutboxMessageContext
         return headers is null ? EmptyHeaders.Instance : new DictionarySendHeaders(headers);
     }
 
+    // Rows written through the outbox mostly carry no transport properties: "{}" needs no parser.
     static IReadOnlyDictionary<string, object> ReadProperties(IObjectDeserializer deserializer, string? json) =>
-        deserializer.DeserializeDictionary<object>(json) ?? NoProperties;
+        json is null or "{}" ? NoProperties : deserializer.DeserializeDictionary<object>(json) ?? NoProperties;
 }
