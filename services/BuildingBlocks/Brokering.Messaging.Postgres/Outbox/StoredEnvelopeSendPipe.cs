@@ -160,10 +160,8 @@ sealed class StoredEnvelope
             || IsNullOrMissing(MessageField))
             return false;
 
-        // Keys compared as MassTransit's envelope compares them, so a send header merged in replaces its namesake.
-        Headers = new Dictionary<string, object?>(
-            JsonSerializer.Deserialize<Dictionary<string, object?>>(Raw(HeadersField), SystemTextJsonMessageSerializer.Options) ?? [],
-            StringComparer.OrdinalIgnoreCase);
+        Headers = JsonSerializer.Deserialize<Dictionary<string, object?>>(Raw(HeadersField), SystemTextJsonMessageSerializer.Options)
+            ?? [];
         MessageTypes = JsonSerializer.Deserialize<string[]>(Raw(MessageTypeField), SystemTextJsonMessageSerializer.Options) ?? [];
         return true;
     }

@@ -87,7 +87,6 @@ sealed class StoredMessageContext : OutboxMessageContext
         return headers is null ? EmptyHeaders.Instance : new DictionarySendHeaders(headers);
     }
 
-    // Rows written through the outbox mostly carry no transport properties: "{}" needs no parser.
     static IReadOnlyDictionary<string, object> ReadProperties(IObjectDeserializer deserializer, string? json) =>
-        json is null or "{}" ? NoProperties : deserializer.DeserializeDictionary<object>(json) ?? NoProperties;
+        deserializer.DeserializeDictionary<object>(json) ?? NoProperties;
 }
