@@ -282,7 +282,7 @@ public sealed class BusOutboxDeliveryService<TDbContext> : BackgroundService
         using var relay = MessagingTracing.StartRelay(message, destination);
 
         var endpoint = await bus.GetSendEndpoint(destination).ConfigureAwait(false);
-        await endpoint.Send(new SerializedMessageBody(), StoredEnvelopeSendPipe.For(message, destination), sendTimeout.Token).ConfigureAwait(false);
+        await endpoint.Send(new SerializedMessageBody(), new OutboxMessageSendPipe(message, destination), sendTimeout.Token).ConfigureAwait(false);
     }
 
     async Task RefreshBacklog(CancellationToken cancellationToken)
