@@ -15,12 +15,16 @@ using Npgsql;
 //   1. saga transitions/s through the PostgreSQL saga repository + outbox/inbox (many instances, and one hot instance),
 //   2. bus-outbox messages relayed to RabbitMQ per second (publisher-confirmed),
 //   3. pgbench TPC-B on the same server, in the same run, as the yardstick.
-// Appends a section to docs/benchmarks.md. Not part of the test suite.
+// Appends a section to docs/benchmarks.md (not with --no-docs). Not part of the test suite. --outbox-only measures the bus
+// outbox alone (no saga runs, no pgbench), for before/after pairs of the relay on a shared machine; --warm-relay N relays N
+// messages unmeasured first.
 
 var spreadEvents = IntArg("--spread-events", 6000);
 var hotEvents = IntArg("--hot-events", 1500);
 var outboxMessages = IntArg("--outbox-messages", 5000);
 var pgbenchSeconds = IntArg("--pgbench-seconds", 15);
+var outboxOnly = Environment.GetCommandLineArgs().Contains("--outbox-only");
+var writeDocs = !Environment.GetCommandLineArgs().Contains("--no-docs");
 
 var report = new List<(string Run, string Figure, string Notes)>();
 var database = await TestInfrastructure.CreateDatabaseAsync("bench_messaging");
@@ -31,55 +35,50 @@ try
         await db.Database.EnsureCreatedAsync();
 
     // 1. Saga transitions.
-    await using (var host = await StartHost(database, vhost, relay: true))
+    if (!outboxOnly)
     {
-        var bus = host.Services.GetRequiredService<IBus>();
-        var counters = Enumerable.Range(0, 200).Select(_ => NewId.NextGuid()).ToArray();
-        await PublishAll(bus, counters.Select(id => new BenchIncrement(id)));
-        await WaitForCount(database, counters.Length);
-
-        // Warm-up (JIT tiering, connection pools, EF query caches): not measured.
-        await MeasureTransitions(bus, database, Enumerable.Range(0, 1000).Select(i => new BenchIncrement(counters[i % counters.Length])), counters.Length);
-        var warmed = await TotalCount(database);
-
-        var rate = await MeasureTransitions(bus, database, Enumerable.Range(0, spreadEvents).Select(i => new BenchIncrement(counters[i % counters.Length])),
-            warmed);
-        report.Add(("saga transitions, 200 instances", $"{rate:N0} /s", $"{spreadEvents} events; each = 1 transaction (inbox + row lock + update)"));
-
-        var hot = NewId.NextGuid();
-        var before = await TotalCount(database);
-        rate = await MeasureTransitions(bus, database, Enumerable.Range(0, hotEvents).Select(_ => new BenchIncrement(hot)), before);
-        report.Add(("saga transitions, 1 hot instance", $"{rate:N0} /s", $"{hotEvents} events serialised by the row lock (FOR UPDATE)"));
-    }
-
-    // 2. Bus outbox: write with the relay off, then measure the relay alone.
-    var writeRate = 0.0;
-    await using (var writer = await StartHost(database, vhost, relay: false))
-    {
-        var stopwatch = Stopwatch.StartNew();
-        var batch = NewId.NextGuid();
-        await Parallel.ForEachAsync(Enumerable.Range(0, outboxMessages), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
+        await using (var host = await StartHost(database, vhost, relay: true))
         {
-            await using var scope = writer.Services.CreateAsyncScope();
-            var db = scope.ServiceProvider.GetRequiredService<BenchDbContext>();
-            await scope.ServiceProvider.GetRequiredService<IPublishEndpoint>().Publish(new BenchFact(batch, i), ct);
-            await db.SaveChangesAsync(ct);
-        });
-        writeRate = outboxMessages / stopwatch.Elapsed.TotalSeconds;
+            var bus = host.Services.GetRequiredService<IBus>();
+            var counters = Enumerable.Range(0, 200).Select(_ => NewId.NextGuid()).ToArray();
+            await PublishAll(bus, counters.Select(id => new BenchIncrement(id)));
+            await WaitForCount(database, counters.Length);
+
+            // Warm-up (JIT tiering, connection pools, EF query caches): not measured.
+            await MeasureTransitions(bus, database, Enumerable.Range(0, 1000).Select(i => new BenchIncrement(counters[i % counters.Length])), counters.Length);
+            var warmed = await TotalCount(database);
+
+            var rate = await MeasureTransitions(bus, database, Enumerable.Range(0, spreadEvents).Select(i => new BenchIncrement(counters[i % counters.Length])),
+                warmed);
+            report.Add(("saga transitions, 200 instances", $"{rate:N0} /s", $"{spreadEvents} events; each = 1 transaction (inbox + row lock + update)"));
+
+            var hot = NewId.NextGuid();
+            var before = await TotalCount(database);
+            rate = await MeasureTransitions(bus, database, Enumerable.Range(0, hotEvents).Select(_ => new BenchIncrement(hot)), before);
+            report.Add(("saga transitions, 1 hot instance", $"{rate:N0} /s", $"{hotEvents} events serialised by the row lock (FOR UPDATE)"));
+        }
     }
 
+    // 2. Bus outbox: write with the relay off, then measure the relay alone. With --warm-relay N, N messages are written and
+    // relayed first, unmeasured, so the measured relay runs on code the JIT has compiled, as in a service that has been up.
+    var warmRelay = IntArg("--warm-relay", 0);
+    if (warmRelay > 0)
+    {
+        await WriteOutbox(database, vhost, warmRelay);
+        await RelayOutbox(database, vhost, warmRelay);
+    }
+
+    var writeRate = await WriteOutbox(database, vhost, outboxMessages);
     report.Add(("bus outbox writes (API-like)", $"{writeRate:N0} /s", "1 message + SaveChanges per scope, 16 concurrent"));
 
-    await using (var relay = await StartHost(database, vhost, relay: true))
-    {
-        var stopwatch = Stopwatch.StartNew();
-        await WaitUntil(async () => await CountOutbox(database) == 0, TimeSpan.FromMinutes(5));
-        var rate = outboxMessages / stopwatch.Elapsed.TotalSeconds;
-        report.Add(("bus outbox relayed to RabbitMQ", $"{rate:N0} /s", "publisher confirms; deleted in the relay's transaction"));
-    }
+    var (relayRate, cpuPerMessage) = await RelayOutbox(database, vhost, outboxMessages);
+    report.Add(("bus outbox relayed to RabbitMQ", $"{relayRate:N0} /s",
+        $"publisher confirms; deleted in the relay's transaction; {cpuPerMessage:N0} µs CPU/message in-process ("
+        + (warmRelay > 0 ? $"after {warmRelay:N0} relayed unmeasured)" : "the relay's first round's JIT included)")));
 
     // 3. pgbench on the same server.
-    report.Add(("pgbench TPC-B (8 clients)", $"{await PgBench(pgbenchSeconds):N0} tps", $"scale 10, {pgbenchSeconds} s, same server and run"));
+    if (!outboxOnly)
+        report.Add(("pgbench TPC-B (8 clients)", $"{await PgBench(pgbenchSeconds):N0} tps", $"scale 10, {pgbenchSeconds} s, same server and run"));
 }
 finally
 {
@@ -99,6 +98,9 @@ foreach (var (run, figure, notes) in report)
     markdown.AppendLine(CultureInfo.InvariantCulture, $"| {run} | {figure} | {notes} |");
 
 Console.WriteLine(markdown);
+if (!writeDocs)
+    return;
+
 var docs = Path.Combine(FindRepoRoot(), "docs", "benchmarks.md");
 if (!File.Exists(docs))
     await File.WriteAllTextAsync(docs, "# Benchmarks\n\nFigures measured on the project's machine; see each section for how.\n\n");
@@ -111,6 +113,31 @@ static int IntArg(string name, int fallback)
     var args = Environment.GetCommandLineArgs();
     var index = Array.IndexOf(args, name);
     return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
+}
+
+static async Task<double> WriteOutbox(string database, Uri vhost, int messages)
+{
+    await using var writer = await StartHost(database, vhost, relay: false);
+    var stopwatch = Stopwatch.StartNew();
+    var batch = NewId.NextGuid();
+    await Parallel.ForEachAsync(Enumerable.Range(0, messages), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
+    {
+        await using var scope = writer.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<BenchDbContext>();
+        await scope.ServiceProvider.GetRequiredService<IPublishEndpoint>().Publish(new BenchFact(batch, i), ct);
+        await db.SaveChangesAsync(ct);
+    });
+    return messages / stopwatch.Elapsed.TotalSeconds;
+}
+
+// Relays what the outbox holds; the relaying host is the only work this process does meanwhile (no consumer of BenchFact).
+static async Task<(double Rate, double CpuMicrosecondsPerMessage)> RelayOutbox(string database, Uri vhost, int messages)
+{
+    await using var relay = await StartHost(database, vhost, relay: true);
+    var stopwatch = Stopwatch.StartNew();
+    var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+    await WaitUntil(async () => await CountOutbox(database) == 0, TimeSpan.FromMinutes(5));
+    return (messages / stopwatch.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / messages);
 }
 
 static BenchDbContext CreateDbContext(string connectionString) =>
