@@ -23,8 +23,9 @@ var spreadEvents = IntArg("--spread-events", 6000);
 var hotEvents = IntArg("--hot-events", 1500);
 var outboxMessages = IntArg("--outbox-messages", 5000);
 var pgbenchSeconds = IntArg("--pgbench-seconds", 15);
-var outboxOnly = Environment.GetCommandLineArgs().Contains("--outbox-only");
-var writeDocs = !Environment.GetCommandLineArgs().Contains("--no-docs");
+var warmRelay = IntArg("--warm-relay", 0);
+var outboxOnly = Flag("--outbox-only");
+var writeDocs = !Flag("--no-docs");
 
 var report = new List<(string Run, string Figure, string Notes)>();
 var database = await TestInfrastructure.CreateDatabaseAsync("bench_messaging");
@@ -61,7 +62,6 @@ try
 
     // 2. Bus outbox: write with the relay off, then measure the relay alone. With --warm-relay N, N messages are written and
     // relayed first, unmeasured, so the measured relay runs on code the JIT has compiled, as in a service that has been up.
-    var warmRelay = IntArg("--warm-relay", 0);
     if (warmRelay > 0)
     {
         await WriteOutbox(database, vhost, warmRelay);
@@ -114,6 +114,8 @@ static int IntArg(string name, int fallback)
     var index = Array.IndexOf(args, name);
     return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
 }
+
+static bool Flag(string name) => Environment.GetCommandLineArgs().Contains(name);
 
 static async Task<double> WriteOutbox(string database, Uri vhost, int messages)
 {
