@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using System.Text.RegularExpressions;
 using Brokering.Inventory.Data;
 using Brokering.Inventory.Holds;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 
 namespace Brokering.Inventory.Tests;
 
@@ -69,6 +71,54 @@ public sealed class HoldBatchTests(InventoryFixture fixture)
         again.Select(r => r.Holds.Single()).ShouldBe(first.Select(r => r.Holds.Single()));
         var level = await fixture.LevelAsync(distributor, A800, "SG1");
         (level.Held, level.ActiveHolds).ShouldBe((6L, 6L));
+    }
+
+    [Fact]
+    public async Task A_batch_reads_hold_requests_by_key_or_ctid_under_a_plan_made_while_the_table_looked_nearly_empty()
+    {
+        // The statistics of a fresh database before autovacuum's first ANALYZE of a grown table: hold_requests seen with a
+        // few rows, and plans cached from then on (generic plans of prepared statements). The batch's statements must
+        // fetch their requests by key or ctid all the same, never by reading the whole table.
+        await using var connection = new NpgsqlConnection(fixture.Database);
+        await connection.OpenAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await ExecuteAsync(connection, """
+            CREATE TEMP TABLE hold_requests (LIKE public.hold_requests INCLUDING ALL) ON COMMIT DROP;
+            INSERT INTO hold_requests (reservation_id, plan_version, result, created_at) SELECT gen_random_uuid(), 1, '[]', now() FROM generate_series(1, 3);
+            ANALYZE hold_requests;
+            SET LOCAL plan_cache_mode = force_generic_plan;
+            """);
+        await ExecuteAsync(connection, HoldBatch.NoTableScans);
+
+        foreach (var (name, sql) in new[] { ("hold", HoldBatch.HoldSql), ("recorded", HoldBatch.RecordedResultsSql) })
+        {
+            await ExecuteAsync(connection, $"PREPARE {name} AS {sql}");
+            var parameters = Regex.Matches(sql, @"\$(\d+)").Max(m => int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+            var plan = new List<string>();
+            await using (var explain = new NpgsqlCommand($"EXPLAIN EXECUTE {name}({string.Join(", ", Enumerable.Repeat("NULL", parameters))})", connection))
+            await using (var reader = await explain.ExecuteReaderAsync())
+            {
+                while (await reader.ReadAsync())
+                {
+                    plan.Add(reader.GetString(0));
+                }
+            }
+
+            var reads = plan.Select((line, i) => (line, i)).Where(x => Regex.IsMatch(x.line, @"Scan.* on hold_requests")).ToList();
+            reads.ShouldNotBeEmpty(name);
+            foreach (var (line, i) in reads)
+            {
+                // Each read of the table is an index scan on a condition or a TID fetch, each followed by its condition.
+                line.ShouldMatch(@"(Index Scan using \S+|Tid Scan) on hold_requests", $"{name}: {string.Join('\n', plan)}");
+                plan[i + 1].ShouldMatch(@"^\s*(Index Cond|TID Cond):", $"{name}: {string.Join('\n', plan)}");
+            }
+        }
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
     }
 
     private static Task<PlaceHoldsResult[]> PlaceBatchAsync(InventoryHost host, IReadOnlyList<PlaceHoldsCommand> commands)

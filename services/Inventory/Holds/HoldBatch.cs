@@ -71,6 +71,19 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
         return results.Select(r => r!).ToArray();
     }
 
+    /// <summary>No table scan in a batch's transaction, whatever PostgreSQL's statistics say (see <see cref="HoldSql"/>).</summary>
+    internal const string NoTableScans = "SET LOCAL enable_seqscan = off";
+
+    /// <summary>The recorded results of keys placed before; $1 reservations, $2 plan versions.</summary>
+    internal const string RecordedResultsSql = """
+        SELECT k.r, k.v, h.result::text
+        FROM unnest($1::uuid[], $2::int[]) AS k(r, v)
+        CROSS JOIN LATERAL (SELECT h.result, h.xmin FROM hold_requests h WHERE h.reservation_id = k.r AND h.plan_version = k.v OFFSET 0) h
+        -- _if_assigned: a batch whose claims all conflicted has written nothing, and asking for its id would make its
+        -- COMMIT wait for a WAL flush; with no id, every row is another's.
+        WHERE h.xmin IS DISTINCT FROM pg_current_xact_id_if_assigned()::xid
+        """;
+
     /// <summary>
     /// Inserts the idempotency rows of the batch's keys; the rows inserted are the keys this transaction owns, the others
     /// were placed before. A concurrent claim of the same key waits here, on the key, until the other commits, so the
@@ -91,16 +104,13 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
         return claim;
     }
 
-    /// <summary>The recorded results of the keys the claim found placed before (rows not written by this transaction).</summary>
+    /// <summary>
+    /// The recorded results of the keys the claim found placed before (rows not written by this transaction). Each key is
+    /// looked up on its own, for the reason given on <see cref="HoldSql"/>.
+    /// </summary>
     private static NpgsqlBatchCommand RecordedResults(Guid[] reservations, int[] versions)
     {
-        var recorded = new NpgsqlBatchCommand("""
-            SELECT h.reservation_id, h.plan_version, h.result::text FROM hold_requests h
-            JOIN unnest($1::uuid[], $2::int[]) AS k(r, v) ON k.r = h.reservation_id AND k.v = h.plan_version
-            -- _if_assigned: a batch whose claims all conflicted has written nothing, and asking for its id would make its
-            -- COMMIT wait for a WAL flush; with no id, every row is another's.
-            WHERE h.xmin IS DISTINCT FROM pg_current_xact_id_if_assigned()::xid
-            """);
+        var recorded = new NpgsqlBatchCommand(RecordedResultsSql);
         recorded.Parameters.Add(new NpgsqlParameter { Value = reservations });
         recorded.Parameters.Add(new NpgsqlParameter { Value = versions });
         return recorded;
@@ -114,14 +124,25 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
     /// call's result is recorded for replays, and its HoldsPlaced outbox row is written with the holds set into the body
     /// serialised beforehand. A hot level is locked for this one round trip and the commit.
     /// </summary>
-    private const string HoldSql = """
+    /// <remarks>
+    /// <b>Every row found by key or ctid, never by a scan.</b> These statements are prepared, and the plan PostgreSQL caches
+    /// is costed on the statistics of the moment: made while <c>hold_requests</c> was small (a fresh database, before
+    /// autovacuum's first ANALYZE), it read the whole table into a hash for every batch once the table had grown, 4–80 ms
+    /// a batch at 50,000 requests, with the hot level locked meanwhile (auto_explain; docs/benchmarks.md). So each call's
+    /// request is looked up on its own (a <c>LATERAL … OFFSET 0</c>, planned alone, for one key), its result recorded
+    /// through the ctid read there, and the transaction runs with <c>enable_seqscan</c> off: a lookup of one key or one
+    /// ctid has no plan but an index or TID fetch, however small the table looked when it was planned.
+    /// </remarks>
+    internal const string HoldSql = """
         WITH RECURSIVE
         commands AS MATERIALIZED (
-            SELECT * FROM unnest($15::int[], $16::uuid[], $17::int[], $18::text[], $40::text[]) AS c(cmd, reservation_id, plan_version, expires_at, buyer_organisation)
+            SELECT c.*, h.request
+            FROM unnest($15::int[], $16::uuid[], $17::int[], $18::text[], $40::text[]) AS c(cmd, reservation_id, plan_version, expires_at, buyer_organisation)
+            CROSS JOIN LATERAL (SELECT h.ctid AS request, h.xmin FROM hold_requests h
+                                WHERE h.reservation_id = c.reservation_id AND h.plan_version = c.plan_version OFFSET 0) h
             -- Only the calls whose key the claim just before inserted (its row carries this transaction's id): the others were
             -- placed before and are replayed from their recorded results.
-            WHERE EXISTS (SELECT 1 FROM hold_requests h
-                          WHERE h.reservation_id = c.reservation_id AND h.plan_version = c.plan_version AND h.xmin = pg_current_xact_id_if_assigned()::xid)),
+            WHERE h.xmin = pg_current_xact_id_if_assigned()::xid),
         lines AS (
             SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::numeric[], $7::uuid[], $8::uuid[], $9::int[],
                                  $10::timestamptz[], $13::int[], $14::int[])
@@ -188,9 +209,11 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
             FROM per_line p JOIN commands c ON c.cmd = p.cmd
             GROUP BY p.cmd),
         recorded AS (
-            UPDATE hold_requests h SET result = pc.result
-            FROM per_command pc JOIN commands c ON c.cmd = pc.cmd
-            WHERE h.reservation_id = c.reservation_id AND h.plan_version = c.plan_version
+            -- By the ctids read above (rows this transaction inserted, which nobody else can change before it commits),
+            -- fetched as a list rather than joined: the one plan left is a fetch per row.
+            UPDATE hold_requests h
+            SET result = (SELECT pc.result FROM commands c JOIN per_command pc ON pc.cmd = c.cmd WHERE c.request = h.ctid)
+            WHERE h.ctid = ANY (ARRAY(SELECT c.request FROM commands c))
             RETURNING 1),
         sources AS (
             INSERT INTO outbox_state (outbox_id, lock_id, created)
@@ -244,6 +267,7 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
         await using (var batch = unit.Connection.CreateBatch())
         {
             batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(NoTableScans));
             batch.BatchCommands.Add(Claim(unit.Now, reservations, versions));
             batch.BatchCommands.Add(RecordedResults(reservations, versions));
             var hold = new NpgsqlBatchCommand(HoldSql);
