@@ -73,10 +73,13 @@ public sealed class BuyerSkuClaims : BackgroundService
             SELECT $4, $3, $2, $5, LEAST($6, GREATEST($7 - counted.taken, 0)), now()
             FROM (
                 SELECT COALESCE(SUM(units), 0)::bigint AS taken FROM (
+                    -- State by state (a lookup of its own each, planned for one state): however few sagas the statistics
+                    -- saw when the plan was cached, the buyer's ended ones are never read.
                     SELECT (hold->>'quantity')::bigint AS units
-                    FROM reservation_sagas s, jsonb_array_elements(s.allocations) hold
-                    WHERE s.buyer_id = $2 AND hold->>'sku' = $3
-                      AND s.current_state = ANY($9)
+                    FROM unnest($9::text[]) AS live(state)
+                    CROSS JOIN LATERAL (SELECT s.allocations FROM reservation_sagas s WHERE s.buyer_id = $2 AND s.current_state = live.state OFFSET 0) s,
+                         jsonb_array_elements(s.allocations) hold
+                    WHERE hold->>'sku' = $3
                     UNION ALL
                     SELECT t.units FROM buyer_sku_confirmed_units t WHERE t.buyer_id = $2 AND t.sku = $3
                     UNION ALL
@@ -105,8 +108,13 @@ public sealed class BuyerSkuClaims : BackgroundService
 
     public BuyerSkuClaims(IConfiguration configuration, ILogger<BuyerSkuClaims> logger)
     {
-        dataSource = NpgsqlDataSource.Create(DatabaseExtensions.WithConnectionDefaults(
+        // The claims' own connections never scan a table: their statements are prepared, and a plan cached while the
+        // sagas looked few (a fresh database, before autovacuum's first ANALYZE) read every saga the buyer ever had, once
+        // per claim, long after (docs/benchmarks.md).
+        var connectionString = new NpgsqlConnectionStringBuilder(DatabaseExtensions.WithConnectionDefaults(
             configuration.GetConnectionString("Database") ?? throw new InvalidOperationException("ConnectionStrings:Database is not set.")));
+        connectionString.Options = $"{connectionString.Options} -c enable_seqscan=off".Trim();
+        dataSource = NpgsqlDataSource.Create(connectionString.ConnectionString);
         // A failed batch (a deadlock between two keys whose locks hash alike, taken in opposite orders, or one plan's
         // failure) is claimed again plan by plan.
         claims = new GroupCommit<Pending, long[]>(ClaimBatchAsync, pending => pending.Lines.Count, MaxBatchLines, Workers, "plans' claims", logger);
