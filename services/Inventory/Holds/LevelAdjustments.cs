@@ -40,13 +40,17 @@ internal static class LevelAdjustments
         var distributors = summed.Select(a => a.DistributorId).ToArray();
         var skus = summed.Select(a => a.Sku).ToArray();
         var warehouses = summed.Select(a => a.Warehouse).ToArray();
+        // Level by level, each found by its key, with no table scan (a plan cached while stock_levels looked small read
+        // the whole table at every commit and release once it had grown; docs/conventions.md): the keys are sorted
+        // first and each lookup locks its level, so the locks are taken in key order.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_seqscan = off"));
         var lockLevels = batch.CreateBatchCommand();
         lockLevels.CommandText = """
-            SELECT 1 FROM stock_levels s
-            JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(d, sku, warehouse)
-              ON k.d = s.distributor_id AND k.sku = s.sku AND k.warehouse = s.warehouse
-            ORDER BY s.distributor_id COLLATE "C", s.sku COLLATE "C", s.warehouse COLLATE "C"
-            FOR UPDATE OF s
+            SELECT 1
+            FROM (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS k(d, sku, warehouse)
+                  ORDER BY k.d COLLATE "C", k.sku COLLATE "C", k.warehouse COLLATE "C") k
+            CROSS JOIN LATERAL (SELECT 1 FROM stock_levels s
+                                WHERE s.distributor_id = k.d AND s.sku = k.sku AND s.warehouse = k.warehouse FOR UPDATE) l
             """;
         lockLevels.Parameters.Add(new NpgsqlParameter { Value = distributors });
         lockLevels.Parameters.Add(new NpgsqlParameter { Value = skus });
@@ -65,6 +69,8 @@ internal static class LevelAdjustments
         update.Parameters.Add(new NpgsqlParameter { Value = summed.Select(a => a.HeldDelta).ToArray() });
         update.Parameters.Add(new NpgsqlParameter { Value = summed.Select(a => a.CommittedDelta).ToArray() });
         batch.BatchCommands.Add(update);
+        // The rest of the caller's transaction plans as it would have.
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_seqscan TO DEFAULT"));
         return true;
     }
 }
