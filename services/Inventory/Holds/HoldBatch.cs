@@ -71,7 +71,7 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
         return results.Select(r => r!).ToArray();
     }
 
-    /// <summary>No table scan in a batch's transaction, whatever PostgreSQL's statistics say (see <see cref="HoldSql"/>).</summary>
+    /// <summary>No table scan for the rest of the transaction, whatever PostgreSQL's statistics say (see <see cref="HoldSql"/>); level locks use it too.</summary>
     internal const string NoTableScans = "SET LOCAL enable_seqscan = off";
 
     /// <summary>The recorded results of keys placed before; $1 reservations, $2 plan versions.</summary>

@@ -43,7 +43,7 @@ internal static class LevelAdjustments
         // Level by level, each found by its key, with no table scan (a plan cached while stock_levels looked small read
         // the whole table at every commit and release once it had grown; docs/conventions.md): the keys are sorted
         // first and each lookup locks its level, so the locks are taken in key order.
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_seqscan = off"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(HoldBatch.NoTableScans));
         var lockLevels = batch.CreateBatchCommand();
         lockLevels.CommandText = """
             SELECT 1
