@@ -26,6 +26,9 @@ public static class PostgresMessagingRegistrationExtensions
         configure?.Invoke(settings);
 
         AddCommon(configurator);
+        // The inbox and saga rows are locked by cached LINQ queries (see RowLockInterceptor). Singleton: a pooled
+        // context's options are.
+        configurator.ConfigureDbContext<TDbContext>((_, options) => options.AddInterceptors(RowLockInterceptor.Instance), ServiceLifetime.Singleton);
         configurator.AddOptions<PostgresOutboxOptions<TDbContext>>().Configure(options => options.CopyFrom(settings));
         configurator.TryAddScoped<IOutboxContextFactory<TDbContext>, PostgresOutboxContextFactory<TDbContext>>();
 

@@ -5,6 +5,7 @@ using MassTransit.Middleware;
 using MassTransit.Scheduling;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
+using Microsoft.EntityFrameworkCore.Storage;
 using NpgsqlTypes;
 
 namespace Brokering.Messaging.Postgres;
@@ -115,13 +116,8 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
             DateTime? storedMark = null;
             if (countReceive)
             {
-                var inserted = await _dbContext.Set<InboxState>()
-                    .FromSqlRaw(InboxSql.Insert(inboxTable),
-                        SqlParameters.Of((messageId, NpgsqlDbType.Uuid), (options.ConsumerId, NpgsqlDbType.Uuid), (NewId.NextGuid(), NpgsqlDbType.Uuid),
-                            (now, NpgsqlDbType.TimestampTz), (ToUtc(context.ExpirationTime), NpgsqlDbType.TimestampTz)))
-                    .AsTracking()
-                    .ToListAsync(context.CancellationToken).ConfigureAwait(false);
-                inbox = inserted.FirstOrDefault();
+                inbox = await InsertInboxRow(inboxTable, messageId, options.ConsumerId, now, ToUtc(context.ExpirationTime), context.CancellationToken)
+                    .ConfigureAwait(false);
                 if (inbox is not null)
                     storedMark = HideStoredMarks(inbox);
             }
@@ -132,10 +128,7 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
                     entry.State = EntityState.Detached;
             }
 
-            inbox ??= await _dbContext.Set<InboxState>()
-                .FromSqlRaw(InboxSql.Lock(inboxTable), messageId, options.ConsumerId)
-                .AsTracking()
-                .SingleAsync(context.CancellationToken).ConfigureAwait(false);
+            inbox ??= await LockInboxRow(inboxTable, messageId, options.ConsumerId, context.CancellationToken).ConfigureAwait(false);
 
             if (countReceive && storedMark is null)
                 inbox.ReceiveCount++;
@@ -179,6 +172,70 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
             throw;
         }
     }
+
+    /// <summary>
+    /// Inserts the inbox row of a first delivery (see <see cref="InboxSql.Insert"/>) and tracks it as stored; null when
+    /// the row was there already. A plain command on the round's transaction rather than <c>FromSql</c>, whose SQL EF
+    /// generates again on every execution under a shared lock (see <see cref="RowLockInterceptor"/>): this statement
+    /// runs once for every message consumed.
+    /// </summary>
+    async Task<InboxState?> InsertInboxRow(MappedTable inboxTable, Guid messageId, Guid consumerId, DateTime now, DateTime? expirationTime,
+        CancellationToken cancellationToken)
+    {
+        var connection = (Npgsql.NpgsqlConnection)_dbContext.Database.GetDbConnection();
+        await using var command = new Npgsql.NpgsqlCommand(InboxSql.InsertReturning(inboxTable), connection)
+        {
+            Transaction = (Npgsql.NpgsqlTransaction?)_dbContext.Database.CurrentTransaction?.GetDbTransaction(),
+        };
+        command.Parameters.Add(new() { Value = messageId, NpgsqlDbType = NpgsqlDbType.Uuid });
+        command.Parameters.Add(new() { Value = consumerId, NpgsqlDbType = NpgsqlDbType.Uuid });
+        command.Parameters.Add(new() { Value = NewId.NextGuid(), NpgsqlDbType = NpgsqlDbType.Uuid });
+        command.Parameters.Add(new() { Value = now, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new() { Value = (object?)expirationTime ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+
+        InboxState inbox;
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                return null;
+
+            // The values as stored (timestamps at PostgreSQL's precision), in InboxSql.InsertReturning's column order.
+            inbox = new InboxState
+            {
+                Id = reader.GetInt64(0),
+                MessageId = reader.GetGuid(1),
+                ConsumerId = reader.GetGuid(2),
+                LockId = reader.GetGuid(3),
+                Received = reader.GetDateTime(4),
+                ReceiveCount = reader.GetInt32(5),
+                ExpirationTime = reader.IsDBNull(6) ? null : reader.GetDateTime(6),
+                Consumed = reader.IsDBNull(7) ? null : reader.GetDateTime(7),
+                Delivered = reader.IsDBNull(8) ? null : reader.GetDateTime(8),
+                LastSequenceNumber = reader.IsDBNull(9) ? null : reader.GetInt64(9),
+            };
+        }
+
+        // A copy of the row tracked by an earlier attempt of this round (rolled back since) would clash with this one.
+        foreach (var stale in _dbContext.ChangeTracker.Entries<InboxState>().Where(entry => entry.Entity.MessageId == messageId
+                     && entry.Entity.ConsumerId == consumerId).ToList())
+            stale.State = EntityState.Detached;
+
+        _dbContext.Attach(inbox);
+        return inbox;
+    }
+
+    // By a LINQ query whose SQL EF keeps, where the context has the interceptor that locks it (see RowLockInterceptor).
+    Task<InboxState> LockInboxRow(MappedTable inboxTable, Guid messageId, Guid consumerId, CancellationToken cancellationToken) =>
+        RowLockInterceptor.IsRegistered(_dbContext)
+            ? _dbContext.Set<InboxState>()
+                .TagWith(RowLockInterceptor.Tag)
+                .Where(row => row.MessageId == messageId && row.ConsumerId == consumerId)
+                .AsTracking()
+                .SingleAsync(cancellationToken)
+            : _dbContext.Set<InboxState>()
+                .FromSqlRaw(InboxSql.Lock(inboxTable), messageId, consumerId)
+                .AsTracking()
+                .SingleAsync(cancellationToken);
 
     /// <summary>
     /// A row this round inserted is stored consumed and delivered (see <see cref="InboxSql.Insert"/>), which only becomes
@@ -302,6 +359,22 @@ static class InboxSql
         $"{t.Column(nameof(InboxState.ExpirationTime))}, {t.Column(nameof(InboxState.Consumed))}, {t.Column(nameof(InboxState.Delivered))}) " +
         $"VALUES ({{0}}, {{1}}, {{2}}, {{3}}, 1, {{4}}, {{3}}, {{3}}) " +
         $"ON CONFLICT ({t.Column(nameof(InboxState.MessageId))}, {t.Column(nameof(InboxState.ConsumerId))}) DO NOTHING RETURNING *";
+
+    /// <summary>
+    /// <see cref="Insert"/> with positional parameters ($1 message, $2 consumer, $3 lock id, $4 now, $5 expiration) and
+    /// the row's columns returned in <see cref="InboxState"/>'s order, for a plain command.
+    /// </summary>
+    public static string InsertReturning(MappedTable t) =>
+        Insert(t).Replace("{0}", "$1", StringComparison.Ordinal).Replace("{1}", "$2", StringComparison.Ordinal)
+            .Replace("{2}", "$3", StringComparison.Ordinal).Replace("{3}", "$4", StringComparison.Ordinal)
+            .Replace("{4}", "$5", StringComparison.Ordinal)
+            .Replace("RETURNING *", "RETURNING " + string.Join(", ",
+                new[]
+                {
+                    nameof(InboxState.Id), nameof(InboxState.MessageId), nameof(InboxState.ConsumerId), nameof(InboxState.LockId),
+                    nameof(InboxState.Received), nameof(InboxState.ReceiveCount), nameof(InboxState.ExpirationTime), nameof(InboxState.Consumed),
+                    nameof(InboxState.Delivered), nameof(InboxState.LastSequenceNumber),
+                }.Select(t.Column)), StringComparison.Ordinal);
 
     public static string Lock(MappedTable t) =>
         $"SELECT * FROM {t.Name} WHERE {t.Column(nameof(InboxState.MessageId))} = {{0}} AND {t.Column(nameof(InboxState.ConsumerId))} = {{1}} FOR UPDATE";

@@ -4,7 +4,8 @@ using Microsoft.EntityFrameworkCore;
 namespace Brokering.Messaging.Postgres;
 
 /// <summary>
-/// Loads saga rows with <c>SELECT … FOR UPDATE</c> (EF <c>FromSql</c> on the mapped table), inside the caller's transaction.
+/// Loads saga rows with <c>SELECT … FOR UPDATE</c> (a LINQ query tagged for <see cref="RowLockInterceptor"/>, else EF
+/// <c>FromSql</c> on the mapped table), inside the caller's transaction.
 /// A row that does not exist yet is simply absent: two first events for one instance race to insert it, and the loser's
 /// unique violation (<see cref="SagaInsertConflictException"/>) rolls its transaction back and retries it, when it finds
 /// and locks the winner's row. The race is rare (a message's duplicates are already serialised by its inbox row), so it
@@ -22,6 +23,18 @@ sealed class SagaRowLocker<TSaga>
 
     public Task<TSaga?> LoadForUpdate(DbContext dbContext, Guid correlationId, CancellationToken cancellationToken)
     {
+        // The common case, a saga row alone, by a LINQ query whose SQL EF keeps (RowLockInterceptor). A customisation may
+        // join other tables, where FOR UPDATE on the whole statement could reach the nullable side of an outer join: the
+        // row is then locked inside a FromSql subquery, as it is on a context without the interceptor.
+        if (_customize is null && RowLockInterceptor.IsRegistered(dbContext))
+        {
+            return dbContext.Set<TSaga>()
+                .TagWith(RowLockInterceptor.Tag)
+                .Where(saga => EF.Property<Guid>(saga, nameof(ISaga.CorrelationId)) == correlationId)
+                .AsTracking()
+                .SingleOrDefaultAsync(cancellationToken);
+        }
+
         var query = dbContext.Set<TSaga>()
             .FromSqlRaw(LockStatement(TableNames.For<TSaga>(dbContext)), correlationId);
 
