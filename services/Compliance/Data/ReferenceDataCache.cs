@@ -1,9 +1,13 @@
+using System.Data;
 using Brokering.Compliance.Buyers;
 using Brokering.Compliance.Catalogue;
 using Brokering.Compliance.RestrictedParties;
 using Brokering.Compliance.RuleSets;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
 
 namespace Brokering.Compliance.Data;
 
@@ -50,19 +54,7 @@ internal sealed class ReferenceDataCache(IOptionsMonitor<ComplianceOptions> opti
         // The buyer's registration is looked up as BuyersApi.CurrentAsync does (latest recorded, trimmed id, none for a
         // blank one).
         var buyer = string.IsNullOrWhiteSpace(buyerId) ? null : buyerId.Trim();
-        var versions = await db.Database.SqlQuery<ReferenceVersions>($"""
-            SELECT coalesce((SELECT max(r.sequence) FROM rule_sets AS r), 0) AS latest_sequence,
-                   l.id, l.version, l.refreshed_at, l.source, l.refreshed_by,
-                   b.id AS buyer_registration_id, b.buyer_id AS buyer_id, b.legal_name AS buyer_legal_name,
-                   b.country AS buyer_country, b.parent_name AS buyer_parent_name,
-                   b.parent_headquarters_country AS buyer_parent_headquarters_country,
-                   b.recorded_by AS buyer_recorded_by, b.recorded_at AS buyer_recorded_at
-            FROM (SELECT 1) AS one
-            LEFT JOIN restricted_party_lists AS l ON l.id = {RestrictedPartyList.CurrentId}
-            LEFT JOIN LATERAL (
-                SELECT * FROM buyer_registrations AS r WHERE r.buyer_id = {buyer}
-                ORDER BY r.recorded_at DESC, r.id DESC LIMIT 1) AS b ON true
-            """).SingleAsync(cancellationToken);
+        var versions = await ReadVersionsAsync(db, buyer, cancellationToken);
         var latestSequence = versions.LatestSequence;
         var listState = versions.List();
         var threshold = options.CurrentValue.MatchThreshold;
@@ -100,6 +92,87 @@ internal sealed class ReferenceDataCache(IOptionsMonitor<ComplianceOptions> opti
 
         return (new ReferenceSnapshot(currentRuleSets!.All, currentStatics.Products, currentStatics.Groups, listState, currentList!.Matcher),
             versions.Buyer());
+    }
+
+    // The statement of GetAsync: $1 the current list's id, $2 the buyer (null: none). A plain command rather than EF's
+    // SqlQuery, whose SQL EF generates again on every execution of a query with parameters, under a lock all executions
+    // share (docs/messaging.md, "Row locks by statements EF generates once"): this one runs twice per screening.
+    private const string VersionsSql = """
+            SELECT coalesce((SELECT max(r.sequence) FROM rule_sets AS r), 0) AS latest_sequence,
+                   l.id, l.version, l.refreshed_at, l.source, l.refreshed_by,
+                   b.id AS buyer_registration_id, b.buyer_id AS buyer_id, b.legal_name AS buyer_legal_name,
+                   b.country AS buyer_country, b.parent_name AS buyer_parent_name,
+                   b.parent_headquarters_country AS buyer_parent_headquarters_country,
+                   b.recorded_by AS buyer_recorded_by, b.recorded_at AS buyer_recorded_at
+            FROM (SELECT 1) AS one
+            LEFT JOIN restricted_party_lists AS l ON l.id = $1
+            LEFT JOIN LATERAL (
+                SELECT * FROM buyer_registrations AS r WHERE r.buyer_id = $2
+                ORDER BY r.recorded_at DESC, r.id DESC LIMIT 1) AS b ON true
+            """;
+
+    private static async Task<ReferenceVersions> ReadVersionsAsync(ComplianceDbContext db, string? buyer, CancellationToken cancellationToken)
+    {
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        var opened = connection.State != ConnectionState.Open;
+        if (opened)
+        {
+            await db.Database.OpenConnectionAsync(cancellationToken);
+        }
+
+        try
+        {
+            await using var command = new NpgsqlCommand(VersionsSql, connection)
+            {
+                Transaction = (NpgsqlTransaction?)db.Database.CurrentTransaction?.GetDbTransaction(),
+            };
+            command.Parameters.Add(new NpgsqlParameter { Value = RestrictedPartyList.CurrentId, NpgsqlDbType = NpgsqlDbType.Text });
+            command.Parameters.Add(new NpgsqlParameter { Value = (object?)buyer ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            if (!await reader.ReadAsync(cancellationToken))
+            {
+                throw new InvalidOperationException("The reference-data versions query returned no row.");
+            }
+
+            return new ReferenceVersions
+            {
+                LatestSequence = reader.GetFieldValue<long>(reader.GetOrdinal("latest_sequence")),
+                Id = Nullable<string>(reader, "id"),
+                Version = NullableValue<long>(reader, "version"),
+                RefreshedAt = NullableValue<DateTimeOffset>(reader, "refreshed_at"),
+                Source = Nullable<string>(reader, "source"),
+                RefreshedBy = Nullable<string>(reader, "refreshed_by"),
+                BuyerRegistrationId = NullableValue<Guid>(reader, "buyer_registration_id"),
+                BuyerId = Nullable<string>(reader, "buyer_id"),
+                BuyerLegalName = Nullable<string>(reader, "buyer_legal_name"),
+                BuyerCountry = Nullable<string>(reader, "buyer_country"),
+                BuyerParentName = Nullable<string>(reader, "buyer_parent_name"),
+                BuyerParentHeadquartersCountry = Nullable<string>(reader, "buyer_parent_headquarters_country"),
+                BuyerRecordedBy = Nullable<string>(reader, "buyer_recorded_by"),
+                BuyerRecordedAt = NullableValue<DateTimeOffset>(reader, "buyer_recorded_at"),
+            };
+        }
+        finally
+        {
+            if (opened)
+            {
+                await db.Database.CloseConnectionAsync();
+            }
+        }
+    }
+
+    private static T? Nullable<T>(NpgsqlDataReader reader, string column)
+        where T : class
+    {
+        var ordinal = reader.GetOrdinal(column);
+        return reader.IsDBNull(ordinal) ? null : reader.GetFieldValue<T>(ordinal);
+    }
+
+    private static T? NullableValue<T>(NpgsqlDataReader reader, string column)
+        where T : struct
+    {
+        var ordinal = reader.GetOrdinal(column);
+        return reader.IsDBNull(ordinal) ? null : reader.GetFieldValue<T>(ordinal);
     }
 
     public void Dispose() => gate.Dispose();
