@@ -183,7 +183,7 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
         CancellationToken cancellationToken)
     {
         var connection = (Npgsql.NpgsqlConnection)_dbContext.Database.GetDbConnection();
-        await using var command = new Npgsql.NpgsqlCommand(InboxSql.InsertReturning(inboxTable), connection)
+        await using var command = new Npgsql.NpgsqlCommand(InboxSql.Insert(inboxTable), connection)
         {
             Transaction = (Npgsql.NpgsqlTransaction?)_dbContext.Database.CurrentTransaction?.GetDbTransaction(),
         };
@@ -199,7 +199,7 @@ public sealed class PostgresOutboxContextFactory<TDbContext> : IOutboxContextFac
             if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 return null;
 
-            // The values as stored (timestamps at PostgreSQL's precision), in InboxSql.InsertReturning's column order.
+            // The values as stored (timestamps at PostgreSQL's precision), in InboxSql.Insert's column order.
             inbox = new InboxState
             {
                 Id = reader.GetInt64(0),
@@ -353,28 +353,20 @@ static class InboxSql
     // Consumed and delivered from the start: the row is invisible until the round commits, and then both are true unless
     // the consume captured messages, when the round's save unsets "delivered" (PostgresOutboxContextFactory's KeepStoredMarks).
     // The common consume, one that sends nothing, so writes its inbox row once instead of inserting it and updating it.
+    // $1 message, $2 consumer, $3 lock id, $4 now, $5 expiration; the row's columns returned in InboxState's order (read
+    // by PostgresOutboxContextFactory.InsertInboxRow).
     public static string Insert(MappedTable t) =>
         $"INSERT INTO {t.Name} ({t.Column(nameof(InboxState.MessageId))}, {t.Column(nameof(InboxState.ConsumerId))}, " +
         $"{t.Column(nameof(InboxState.LockId))}, {t.Column(nameof(InboxState.Received))}, {t.Column(nameof(InboxState.ReceiveCount))}, " +
         $"{t.Column(nameof(InboxState.ExpirationTime))}, {t.Column(nameof(InboxState.Consumed))}, {t.Column(nameof(InboxState.Delivered))}) " +
-        $"VALUES ({{0}}, {{1}}, {{2}}, {{3}}, 1, {{4}}, {{3}}, {{3}}) " +
-        $"ON CONFLICT ({t.Column(nameof(InboxState.MessageId))}, {t.Column(nameof(InboxState.ConsumerId))}) DO NOTHING RETURNING *";
-
-    /// <summary>
-    /// <see cref="Insert"/> with positional parameters ($1 message, $2 consumer, $3 lock id, $4 now, $5 expiration) and
-    /// the row's columns returned in <see cref="InboxState"/>'s order, for a plain command.
-    /// </summary>
-    public static string InsertReturning(MappedTable t) =>
-        Insert(t).Replace("{0}", "$1", StringComparison.Ordinal).Replace("{1}", "$2", StringComparison.Ordinal)
-            .Replace("{2}", "$3", StringComparison.Ordinal).Replace("{3}", "$4", StringComparison.Ordinal)
-            .Replace("{4}", "$5", StringComparison.Ordinal)
-            .Replace("RETURNING *", "RETURNING " + string.Join(", ",
-                new[]
-                {
-                    nameof(InboxState.Id), nameof(InboxState.MessageId), nameof(InboxState.ConsumerId), nameof(InboxState.LockId),
-                    nameof(InboxState.Received), nameof(InboxState.ReceiveCount), nameof(InboxState.ExpirationTime), nameof(InboxState.Consumed),
-                    nameof(InboxState.Delivered), nameof(InboxState.LastSequenceNumber),
-                }.Select(t.Column)), StringComparison.Ordinal);
+        "VALUES ($1, $2, $3, $4, 1, $5, $4, $4) " +
+        $"ON CONFLICT ({t.Column(nameof(InboxState.MessageId))}, {t.Column(nameof(InboxState.ConsumerId))}) DO NOTHING RETURNING " +
+        string.Join(", ", new[]
+        {
+            nameof(InboxState.Id), nameof(InboxState.MessageId), nameof(InboxState.ConsumerId), nameof(InboxState.LockId), nameof(InboxState.Received),
+            nameof(InboxState.ReceiveCount), nameof(InboxState.ExpirationTime), nameof(InboxState.Consumed), nameof(InboxState.Delivered),
+            nameof(InboxState.LastSequenceNumber),
+        }.Select(t.Column));
 
     public static string Lock(MappedTable t) =>
         $"SELECT * FROM {t.Name} WHERE {t.Column(nameof(InboxState.MessageId))} = {{0}} AND {t.Column(nameof(InboxState.ConsumerId))} = {{1}} FOR UPDATE";
