@@ -42,7 +42,7 @@ public sealed class DistributorWebhookBindingTests(InventoryFixture fixture)
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task While_no_distributor_subscribes_hold_events_are_not_routed_to_the_recorder_at_all()
+    public async Task While_no_distributor_subscribes_hold_events_are_not_published_and_the_first_subscription_receives_every_change_after_it()
     {
         // A system of its own: the fixture's database holds other tests' subscriptions.
         var database = await TestInfrastructure.CreateDatabaseAsync("inventory_no_webhooks", Cancel);
@@ -50,23 +50,56 @@ public sealed class DistributorWebhookBindingTests(InventoryFixture fixture)
         try
         {
             var recorder = new RecorderDeliveries();
-            await using var probe = await BrokerProbe.StartAsync(virtualHost, "inventory-no-webhooks-probe", events => events.Keep<Contracts.Inventory.HoldsReleased>());
+            await using var probe = await BrokerProbe.StartAsync(virtualHost, "inventory-no-webhooks-probe", events => events
+                .Keep<Contracts.Inventory.HoldsPlaced>().Keep<Contracts.Inventory.HoldsCommitted>().Keep<Contracts.Inventory.HoldsReleased>()
+                .Keep<Contracts.Inventory.DistributorOrderPlaced>().Keep<Contracts.Inventory.DistributorOrderRevoked>());
             await using var host = await InventoryHost.StartAsync(database, virtualHost, services: s => s.AddConsumeObserver(_ => recorder));
             var mine = await fixture.NewDistributorAsync(host);
             await fixture.SnapshotAsync(host, mine, 1, new Stock(A800, "SG1", 50));
-            var reservation = Guid.NewGuid();
-            await host.PlaceInFullAsync(reservation, "globex", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 2));
-            await host.Ledger.ReleaseHoldsAsync(new ReleaseHoldsRequest { ReservationId = reservation.ToString(), Reason = "Cancelled." }, cancellationToken: Cancel);
-            await probe.WaitForAsync<Contracts.Inventory.HoldsReleased>(e => e.ReservationId == reservation);
 
-            // Sent to the recorder's own exchange once the broker has routed the placement and the release: it queues
-            // behind anything they put in the recorder's queue, so once the recorder has it, it has had them.
+            // Placed, committed, and the commit revoked by a release, with nobody subscribed.
+            var before = Guid.NewGuid();
+            await host.PlaceInFullAsync(before, "globex", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 2));
+            var committed = await host.CommitAsync(before);
+            await host.Ledger.ReleaseHoldsAsync(new ReleaseHoldsRequest
+            {
+                ReservationId = before.ToString(), Reason = "Cutoff moved.", RevokeCommitsFrom = committed.CommittedAt,
+            }, cancellationToken: Cancel);
+
+            // The order notices have a consumer of their own and are always written, each in the transaction that would
+            // have written the commit's and the release's hold events beside it, and relayed after them.
+            await probe.WaitForAsync<Contracts.Inventory.DistributorOrderPlaced>(e => e.ReservationId == before);
+            await probe.WaitForAsync<Contracts.Inventory.DistributorOrderRevoked>(e => e.ReservationId == before);
+            await using (var connection = new Npgsql.NpgsqlConnection(database))
+            {
+                await connection.OpenAsync(Cancel);
+                await using var waiting = new Npgsql.NpgsqlCommand("SELECT count(*) FROM outbox_message", connection);
+                await Eventually.Until(async () => (long)(await waiting.ExecuteScalarAsync(Cancel))!, n => n == 0, TimeSpan.FromSeconds(30), "the outbox relayed");
+            }
+
+            probe.All<Contracts.Inventory.HoldsPlaced>(e => e.ReservationId == before).ShouldBeEmpty("nobody subscribes: no placement announced");
+            probe.All<Contracts.Inventory.HoldsCommitted>(e => e.ReservationId == before).ShouldBeEmpty("nobody subscribes: no commit announced");
+            probe.All<Contracts.Inventory.HoldsReleased>(e => e.ReservationId == before).ShouldBeEmpty("nobody subscribes: no release announced");
+            (await TestInfrastructure.ExchangeSourcesAsync(virtualHost, Recorder, Cancel)).ShouldBeEmpty("no event exchange is bound to the recorder's");
+
+            // Sent to the recorder's own exchange: it queues behind anything routed to the recorder's queue so far.
             var marker = new Contracts.Inventory.HoldsReleased(Guid.NewGuid(), [], "marker");
             await (await probe.Send.GetSendEndpoint(new Uri($"exchange:{Recorder}"))).Send(marker, Cancel);
             await Eventually.Until(() => Task.FromResult(recorder.Reservations.ToList()), r => r.Contains(marker.ReservationId), TimeSpan.FromSeconds(60), "the marker at the recorder");
+            recorder.Reservations.ShouldBe([marker.ReservationId], "no hold event reached the recorder");
 
-            recorder.Reservations.ShouldBe([marker.ReservationId], "the hold events never reached the recorder");
-            (await TestInfrastructure.ExchangeSourcesAsync(virtualHost, Recorder, Cancel)).ShouldBeEmpty("no event exchange is bound to the recorder's");
+            // From the first subscription on, every change is announced again, and delivered.
+            await using var receiver = await new WebhookReceiver().StartAsync();
+            var subscription = await SubscribeAsync(host, mine, receiver.Url, AllEvents);
+            var after = Guid.NewGuid();
+            await host.PlaceInFullAsync(after, "globex", TimeSpan.FromMinutes(10), Hold(mine, A800, "SG1", 3));
+            await host.CommitAsync(after);
+            (await probe.WaitForAsync<Contracts.Inventory.HoldsPlaced>(e => e.ReservationId == after)).Holds.Single().Held.ShouldBe(3);
+            (await probe.WaitForAsync<Contracts.Inventory.HoldsCommitted>(e => e.ReservationId == after)).Units.ShouldBe(3);
+            await Eventually.Until(
+                () => Task.FromResult(receiver.Received.Where(r => r.Accepted && r.ReservationId == after).Select(r => r.Type).ToList()),
+                types => types.Contains("holds.placed") && types.Contains("holds.committed"), TimeSpan.FromSeconds(60), "the placement's and the commit's deliveries");
+            receiver.Received.First(r => r.ReservationId == after).SignatureVerifies(subscription.Secret).ShouldBeTrue();
         }
         finally
         {

@@ -30,6 +30,8 @@ namespace Brokering.Inventory.Tests;
 /// </summary>
 public sealed class InventoryFixture : IAsyncLifetime
 {
+    private static readonly string[] FixtureListens = ["holds.placed"];
+
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new JsonStringEnumConverter() } };
 
     public string Database { get; private set; } = string.Empty;
@@ -53,6 +55,18 @@ public sealed class InventoryFixture : IAsyncLifetime
             .Keep<StockShortfallDetected>().Keep<StockAvailable>().Keep<DistributorOrderPlaced>().Keep<DistributorOrderRevoked>());
         A = await InventoryHost.StartAsync(Database, VirtualHost);
         B = await InventoryHost.StartAsync(Database, VirtualHost);
+
+        // Hold events are announced only while some distributor subscribes to webhooks (HoldAnnouncements): one
+        // subscription of the fixture's own, so the tests here that read HoldsPlaced, HoldsCommitted and HoldsReleased
+        // from the bus see them. DistributorWebhookBindingTests proves the other case on a system of its own.
+        var listener = await NewDistributorAsync();
+        using var subscribe = new HttpRequestMessage(HttpMethod.Post, "/v1/distributor/webhooks/subscriptions")
+        {
+            Content = JsonContent.Create(new { url = "https://erp.example.com/fixture-hooks", eventTypes = FixtureListens }),
+        };
+        subscribe.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", TestTokens.Distributor(listener));
+        using var subscribed = await A.Http.SendAsync(subscribe);
+        subscribed.EnsureSuccessStatusCode();
     }
 
     public async ValueTask DisposeAsync()

@@ -88,6 +88,9 @@ public sealed class DistributorWebhookBindings(
             }
         }
 
+        // Held with the bindings lock until this transaction ends, after the subscription's commit: changes to holds
+        // committed from then on see it and are announced (HoldAnnouncements).
+        await db.Database.ExecuteSqlRawAsync(HoldAnnouncements.ExclusiveLockSql, cancellationToken);
         return await create(cancellationToken);
     }
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Brokering.Contracts.Inventory;
 using Brokering.Inventory.Data;
+using Brokering.Inventory.DistributorWebhooks;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
@@ -133,7 +134,7 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
     /// through the ctid read there, and the transaction runs with <c>enable_seqscan</c> off: a lookup of one key or one
     /// ctid has no plan but an index or TID fetch, however small the table looked when it was planned.
     /// </remarks>
-    internal const string HoldSql = """
+    internal const string HoldSql = $$"""
         WITH RECURSIVE
         commands AS MATERIALIZED (
             SELECT c.*, h.request
@@ -218,7 +219,7 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
         sources AS (
             INSERT INTO outbox_state (outbox_id, lock_id, created)
             SELECT u.outbox_id, u.lock_id, u.created FROM unnest($19::uuid[], $20::uuid[], $21::timestamptz[]) WITH ORDINALITY AS u(outbox_id, lock_id, created, n)
-            WHERE u.n - 1 IN (SELECT c.cmd FROM commands c)
+            WHERE u.n - 1 IN (SELECT c.cmd FROM commands c) AND {{HoldAnnouncements.SomeoneSubscribesSql}}
             RETURNING 1),
         messages AS (
             INSERT INTO outbox_message (outbox_id, message_id, sent_time, enqueue_time, expiration_time, headers, properties, content_type, message_type, body,
@@ -231,6 +232,7 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
                  WITH ORDINALITY AS u(outbox_id, message_id, sent_time, enqueue_time, expiration_time, headers, properties, content_type, message_type, body,
                                       conversation_id, correlation_id, initiator_id, request_id, source_address, destination_address, response_address, fault_address, n)
             JOIN per_command pc ON pc.cmd = u.n - 1
+            WHERE {{HoldAnnouncements.SomeoneSubscribesSql}}
             ORDER BY u.n
             RETURNING 1)
         SELECT f.ord, f.granted, r.unit_price, r.currency FROM fold f JOIN ranked r ON r.ord = f.ord
@@ -268,6 +270,7 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
         {
             batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
             batch.BatchCommands.Add(new NpgsqlBatchCommand(NoTableScans));
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(HoldAnnouncements.ShareLockSql));
             batch.BatchCommands.Add(Claim(unit.Now, reservations, versions));
             batch.BatchCommands.Add(RecordedResults(reservations, versions));
             var hold = new NpgsqlBatchCommand(HoldSql);
@@ -316,8 +319,9 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
             batch.BatchCommands.Add(hold);
             batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
 
-            // One result set per statement that returns rows: the claims, the recorded results, the grants.
+            // One result set per statement that returns rows: the announcements' lock, the claims, the recorded results, the grants.
             await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+            await reader.NextResultAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 claimed.Add((reader.GetGuid(0), reader.GetInt32(1)));

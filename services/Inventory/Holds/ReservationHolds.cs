@@ -1,5 +1,6 @@
 using Brokering.Contracts.Inventory;
 using Brokering.Inventory.Data;
+using Brokering.Inventory.DistributorWebhooks;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -58,7 +59,7 @@ internal sealed class ReservationHolds(InventoryTransactions transactions)
         transactions.RunRawAsync(
             async (unit, token) =>
             {
-                var holds = await BeginAndLockHoldsAsync(unit, reservationId, refusePlansThrough, token);
+                var (holds, announced) = await BeginAndLockHoldsAsync(unit, reservationId, refusePlansThrough, token);
                 var released = holds
                     .Where(h => h.Status is nameof(HoldStatus.Active) or nameof(HoldStatus.Shortfall)
                         || (h.Status == nameof(HoldStatus.Committed) && revokeCommitsFrom is { } from && h.ClosedAt >= from))
@@ -69,7 +70,10 @@ internal sealed class ReservationHolds(InventoryTransactions transactions)
                     return 0;
                 }
 
-                await unit.Outbox.PublishEndpoint.Publish(new HoldsReleased(reservationId, released.Select(h => h.Id).ToList(), reason), token);
+                if (announced)
+                {
+                    await unit.Outbox.PublishEndpoint.Publish(new HoldsReleased(reservationId, released.Select(h => h.Id).ToList(), reason), token);
+                }
 
                 // A distributor told of an order must be told when it no longer stands.
                 foreach (var revoked in released
@@ -112,7 +116,7 @@ internal sealed class ReservationHolds(InventoryTransactions transactions)
         transactions.RunRawAsync(
             async (unit, token) =>
             {
-                var holds = await BeginAndLockHoldsAsync(unit, reservationId, refusePlansThrough: 0, token);
+                var (holds, announced) = await BeginAndLockHoldsAsync(unit, reservationId, refusePlansThrough: 0, token);
                 if (holdIds.Count > 0)
                 {
                     var named = holds.Where(h => holdIds.Contains(h.Id)).ToList();
@@ -157,8 +161,12 @@ internal sealed class ReservationHolds(InventoryTransactions transactions)
                     // saga shows the buyer what the event names, and a hold an earlier commit made firm (whose answer was
                     // lost, say) would otherwise vanish from the reservation while inventory keeps it committed.
                     var firm = alreadyCommitted.Concat(committable).OrderBy(h => h.Id).ToList();
-                    await unit.Outbox.PublishEndpoint.Publish(
-                        new HoldsCommitted(reservationId, firm.Select(h => h.Id).ToList(), firm.Sum(h => h.Quantity), unit.Now), token);
+                    if (announced)
+                    {
+                        await unit.Outbox.PublishEndpoint.Publish(
+                            new HoldsCommitted(reservationId, firm.Select(h => h.Id).ToList(), firm.Sum(h => h.Quantity), unit.Now), token);
+                    }
+
                     await PublishOrdersAsync(unit, reservationId, committable, token);
                     await WriteAndCommitAsync(
                         unit,
@@ -238,12 +246,16 @@ internal sealed class ReservationHolds(InventoryTransactions transactions)
         }
     }
 
-    /// <summary>Opens the transaction and locks the reservation's holds, in one round trip.</summary>
-    private static async Task<List<HoldRow>> BeginAndLockHoldsAsync(
+    /// <summary>
+    /// Opens the transaction and locks the reservation's holds, in one round trip; also answers whether the changes to
+    /// them are announced on the bus (<see cref="HoldAnnouncements"/>: the share lock first, the table read after it).
+    /// </summary>
+    private static async Task<(List<HoldRow> Holds, bool Announced)> BeginAndLockHoldsAsync(
         RawUnitOfWork unit, Guid reservationId, int refusePlansThrough, CancellationToken cancellationToken)
     {
         await using var batch = unit.Connection.CreateBatch();
         batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(HoldAnnouncements.ShareLockSql));
         if (refusePlansThrough > 0)
         {
             var refuse = new NpgsqlBatchCommand("""
@@ -257,16 +269,21 @@ internal sealed class ReservationHolds(InventoryTransactions transactions)
             batch.BatchCommands.Add(refuse);
         }
 
-        var select = new NpgsqlBatchCommand("""
-            SELECT id, status, distributor_id, sku, warehouse, quantity, expires_at, closed_at, unit_price, currency, buyer_organisation FROM holds
-            WHERE reservation_id = $1 ORDER BY id FOR UPDATE
+        var select = new NpgsqlBatchCommand($"""
+            SELECT id, status, distributor_id, sku, warehouse, quantity, expires_at, closed_at, unit_price, currency, buyer_organisation,
+                   {HoldAnnouncements.SomeoneSubscribesSql}
+            FROM holds WHERE reservation_id = $1 ORDER BY id FOR UPDATE
             """);
         select.Parameters.Add(new NpgsqlParameter { Value = reservationId });
         batch.BatchCommands.Add(select);
         var holds = new List<HoldRow>();
+        var announced = false;
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        // The lock's row, then the holds'.
+        await reader.NextResultAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
+            announced = reader.GetBoolean(11);
             holds.Add(new HoldRow(
                 reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
                 reader.GetInt64(5), reader.GetFieldValue<DateTimeOffset>(6),
@@ -274,7 +291,7 @@ internal sealed class ReservationHolds(InventoryTransactions transactions)
                 reader.GetDecimal(8), reader.GetString(9), reader.IsDBNull(10) ? null : reader.GetString(10)));
         }
 
-        return holds;
+        return (holds, announced);
     }
 
     /// <summary>
