@@ -106,7 +106,7 @@ public sealed class StateMachineDiagramTests
             .Append("command instead (ScreenReservation under the screening deadline, AllocateReservation, CommitReservationHolds, ReleaseReservationHolds), whose consumer retries ")
             .Append("as long as it must, and the answer comes back as a message: the arrows are the same either way. Every call made at once is one ")
             .Append("the command's consumer may repeat: screening decides afresh, holds are idempotent per plan version, a repeated commit reports the first, and a repeated release releases nothing more. ")
-            .Append("Inventory still publishes HoldsPlaced and HoldsCommitted, facts for anyone, but neither is delivered to the saga: every answer reaches it from its own call or from the command's consumer. ")
+            .Append("Inventory publishes HoldsPlaced and HoldsCommitted only for distributors' webhooks (while one subscribes), and neither is delivered to the saga: every answer reaches it from its own call or from the command's consumer. ")
             .Append("A placement that lands after its call gave up is no loose end either: the release that ends a reservation tells inventory to refuse every plan version through the next one (an attempt rolled back may have asked for that one), ")
             .Append("so a late placement holds nothing, and one still in flight is waited for and released with the rest (`ReleaseReservationHolds.RefusePlansThrough`, `refuse_plans_through` in inventory's API). ")
             .Append("While a step is taken the saga's row is locked, so a cancellation or a rule change waits for it and then finds the reservation where the step left it.\n\n");

@@ -13,7 +13,10 @@ public sealed record PlacedHold(Guid HoldId, string Sku, string DistributorId, s
 
 /// <summary>
 /// Inventory placed holds for one version of a reservation's allocation plan (published
-/// once per plan version, from inventory's outbox, in the transaction that placed them).
+/// once per plan version, from inventory's outbox, in the transaction that placed them). Like
+/// <see cref="HoldsCommitted"/> and <see cref="HoldsReleased"/>, published only while some distributor has a
+/// webhook subscription (their one consumer turns them into webhook deliveries): every change committed after a
+/// subscription was created is announced (docs/inventory.md, "Hold events only while someone subscribes").
 /// </summary>
 /// <param name="ReservationId">Reservation id.</param>
 /// <param name="PlanVersion">Version of the allocation plan.</param>
@@ -21,7 +24,8 @@ public sealed record PlacedHold(Guid HoldId, string Sku, string DistributorId, s
 /// <param name="ExpiresAt">When the holds lapse unless committed.</param>
 public sealed record HoldsPlaced(Guid ReservationId, int PlanVersion, IReadOnlyList<PlacedHold> Holds, DateTimeOffset ExpiresAt);
 
-/// <summary>Inventory committed holds of a reservation (published once per commit that made a hold firm).</summary>
+/// <summary>Inventory committed holds of a reservation (published once per commit that made a hold firm, while some
+/// distributor has a webhook subscription, as <see cref="HoldsPlaced"/>).</summary>
 /// <param name="ReservationId">Reservation id.</param>
 /// <param name="HoldIds">Every hold the commit named that is now committed: those it made firm and those an earlier
 /// commit of the reservation already had, as the CommitHolds answer lists them.</param>
@@ -29,7 +33,7 @@ public sealed record HoldsPlaced(Guid ReservationId, int PlanVersion, IReadOnlyL
 /// <param name="CommittedAt">When.</param>
 public sealed record HoldsCommitted(Guid ReservationId, IReadOnlyList<Guid> HoldIds, long Units, DateTimeOffset CommittedAt);
 
-/// <summary>Inventory released holds of a reservation.</summary>
+/// <summary>Inventory released holds of a reservation (while some distributor has a webhook subscription, as <see cref="HoldsPlaced"/>).</summary>
 /// <param name="ReservationId">Reservation id.</param>
 /// <param name="HoldIds">Holds released.</param>
 /// <param name="Reason">Why.</param>
