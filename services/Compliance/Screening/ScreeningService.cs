@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Brokering.Compliance.Buyers;
 using Brokering.Compliance.Data;
 using Brokering.Compliance.Decisions;
@@ -6,6 +5,7 @@ using Brokering.Compliance.Licences;
 using Brokering.Compliance.RestrictedParties;
 using Brokering.Compliance.Reviews;
 using Brokering.Compliance.RuleSets;
+using Brokering.Messaging.Postgres;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -143,10 +143,13 @@ internal sealed class ScreeningService(
         // The end user's country may govern a line instead of the destination (see Screener), so its licences count too.
         var countries = new[] { destination, Screener.NormalizeCountry(input.EndUser?.Country) ?? destination }.Distinct().ToArray();
         // Row locks until commit when filing: a concurrent screening on the same licences waits, then sees these
-        // drawdowns. A dry run only reads: it draws nothing.
-        const string current = "SELECT * FROM licences WHERE buyer_id = {0} AND destination_country = ANY({1}) AND valid_from <= {2} AND valid_until > {2} ORDER BY id";
-        var licences = await db.Licences
-            .FromSql(FormattableStringFactory.Create(lockLicences ? current + " FOR UPDATE" : current, input.BuyerId!, countries, now))
+        // drawdowns. A dry run only reads: it draws nothing. LINQ, not FromSql, so EF generates the statement once
+        // (RowLockInterceptor: a FromSql with parameters is generated again on every execution, under a shared lock).
+        var buyer = input.BuyerId!;
+        var current = db.Licences
+            .Where(licence => licence.BuyerId == buyer && countries.Contains(licence.DestinationCountry) && licence.ValidFrom <= now && licence.ValidUntil > now)
+            .OrderBy(licence => licence.Id);
+        var licences = await (lockLicences ? current.ForUpdate(db) : current)
             .AsNoTracking()
             .ToListAsync(cancellationToken);
         if (licences.Count == 0)

@@ -105,6 +105,30 @@ public sealed class LicenceReleaseTests(ComplianceServiceFixture service) : ICla
         (await DrawnAsync(licenceUrl)).ShouldBe(40);
     }
 
+    [Fact]
+    public async Task Screenings_racing_for_one_licence_never_draw_more_units_than_it_grants()
+    {
+        var (buyer, licenceUrl) = await service.RecordLicenceAsync(H100, "CN", units: 10);
+
+        // Twelve reservations of 3 units each at once: the licence covers three of them, whatever the interleaving.
+        var answers = await Task.WhenAll(Enumerable.Range(0, 12).Select(async _ =>
+        {
+            var request = new Api.ScreenRequest
+            {
+                ReservationId = Guid.NewGuid().ToString(),
+                BuyerId = buyer,
+                EndUser = new Api.Party { Name = "Acme Cloud Pte. Ltd.", Country = "SG" },
+                DestinationCountry = "CN",
+            };
+            request.Lines.Add(new Api.ScreenLine { Sku = H100, Quantity = 3 });
+            return await service.Grpc.ScreenAsync(request, cancellationToken: Cancel);
+        }));
+
+        answers.Count(a => a.Outcome == Api.ScreeningOutcome.Approved).ShouldBe(3, string.Join(", ", answers.Select(a => a.Outcome)));
+        answers.Where(a => a.Outcome != Api.ScreeningOutcome.Approved).ShouldAllBe(a => a.Outcome == Api.ScreeningOutcome.LicenceRequired);
+        (await DrawnAsync(licenceUrl)).ShouldBe(9);
+    }
+
     private async Task<Api.ScreenResponse> ScreenAsync(
         string buyer, Guid reservation, long quantity, Api.ScreeningOutcome expected = Api.ScreeningOutcome.Approved, string destination = "CN")
     {
