@@ -75,6 +75,39 @@ public sealed class RowLockTests
         (await IsLockedAsync(environment.ConnectionString, id)).ShouldBeTrue();
     }
 
+    [Fact]
+    public async Task A_services_own_query_locks_its_rows_with_ForUpdate_and_refuses_on_a_context_that_could_not_lock_them()
+    {
+        await using var environment = await TestEnvironment.CreateAsync("rowlocks-own");
+        var ids = new[] { NewId.NextGuid(), NewId.NextGuid() };
+        await using (var seed = environment.CreateDbContext())
+        {
+            seed.Counters.AddRange(ids.Select(id => new CounterState { CorrelationId = id, CurrentState = "Counting" }));
+            await seed.SaveChangesAsync(TestContext.Current.CancellationToken);
+        }
+
+        var services = new ServiceCollection();
+        services.AddDbContext<TestDbContext>(o => o.UseNpgsql(environment.ConnectionString));
+        services.AddMassTransit(x => x.AddPostgresOutbox<TestDbContext>());
+        await using var provider = services.BuildServiceProvider();
+        await using (var scope = provider.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<TestDbContext>();
+            await using var transaction = await db.Database.BeginTransactionAsync(TestContext.Current.CancellationToken);
+
+            var locked = await db.Counters.Where(c => ids.Contains(c.CorrelationId)).OrderBy(c => c.CorrelationId).ForUpdate(db)
+                .AsNoTracking().ToListAsync(TestContext.Current.CancellationToken);
+
+            locked.Count.ShouldBe(2);
+            foreach (var id in ids)
+                (await IsLockedAsync(environment.ConnectionString, id)).ShouldBeTrue("locked until the transaction ends");
+        }
+
+        await using var plain = environment.CreateDbContext();
+        Should.Throw<InvalidOperationException>(() => plain.Counters.ForUpdate(plain))
+            .Message.ShouldContain(nameof(RowLockInterceptor));
+    }
+
     // Whether another transaction would have to wait for the row.
     static async Task<bool> IsLockedAsync(string connectionString, Guid id)
     {
