@@ -112,17 +112,7 @@ public sealed class LicenceReleaseTests(ComplianceServiceFixture service) : ICla
 
         // Twelve reservations of 3 units each at once: the licence covers three of them, whatever the interleaving.
         var answers = await Task.WhenAll(Enumerable.Range(0, 12).Select(async _ =>
-        {
-            var request = new Api.ScreenRequest
-            {
-                ReservationId = Guid.NewGuid().ToString(),
-                BuyerId = buyer,
-                EndUser = new Api.Party { Name = "Acme Cloud Pte. Ltd.", Country = "SG" },
-                DestinationCountry = "CN",
-            };
-            request.Lines.Add(new Api.ScreenLine { Sku = H100, Quantity = 3 });
-            return await service.Grpc.ScreenAsync(request, cancellationToken: Cancel);
-        }));
+            await service.Grpc.ScreenAsync(Request(buyer, Guid.NewGuid(), 3, "CN"), cancellationToken: Cancel)));
 
         answers.Count(a => a.Outcome == Api.ScreeningOutcome.Approved).ShouldBe(3, string.Join(", ", answers.Select(a => a.Outcome)));
         answers.Where(a => a.Outcome != Api.ScreeningOutcome.Approved).ShouldAllBe(a => a.Outcome == Api.ScreeningOutcome.LicenceRequired);
@@ -132,6 +122,13 @@ public sealed class LicenceReleaseTests(ComplianceServiceFixture service) : ICla
     private async Task<Api.ScreenResponse> ScreenAsync(
         string buyer, Guid reservation, long quantity, Api.ScreeningOutcome expected = Api.ScreeningOutcome.Approved, string destination = "CN")
     {
+        var response = await service.Grpc.ScreenAsync(Request(buyer, reservation, quantity, destination), cancellationToken: Cancel);
+        response.Outcome.ShouldBe(expected, string.Join("; ", response.Reasons));
+        return response;
+    }
+
+    private static Api.ScreenRequest Request(string buyer, Guid reservation, long quantity, string destination)
+    {
         var request = new Api.ScreenRequest
         {
             ReservationId = reservation.ToString(),
@@ -140,9 +137,7 @@ public sealed class LicenceReleaseTests(ComplianceServiceFixture service) : ICla
             DestinationCountry = destination,
         };
         request.Lines.Add(new Api.ScreenLine { Sku = H100, Quantity = quantity });
-        var response = await service.Grpc.ScreenAsync(request, cancellationToken: Cancel);
-        response.Outcome.ShouldBe(expected, string.Join("; ", response.Reasons));
-        return response;
+        return request;
     }
 
     private async Task<long> DrawnAsync(Uri licenceUrl) =>
