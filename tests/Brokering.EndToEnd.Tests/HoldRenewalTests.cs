@@ -18,7 +18,8 @@ public sealed class HoldRenewalSystem() : BrokeringSystem(new BrokeringSystemOpt
 /// </summary>
 public sealed class HoldRenewalTests(HoldRenewalSystem system) : IClassFixture<HoldRenewalSystem>
 {
-    public static readonly TimeSpan Window = TimeSpan.FromSeconds(6);
+    // Renewed half way through: 5 s of slack for a renewal on a machine saturated by the rest of the suite.
+    public static readonly TimeSpan Window = TimeSpan.FromSeconds(10);
 
     private const string Sku = "NVIDIA-H800-SXM5-80GB";
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);

@@ -20,8 +20,11 @@ namespace Brokering.Inventory.DistributorWebhooks;
 /// </remarks>
 internal static class HoldAnnouncements
 {
+    /// <summary>The share lock as an expression, for a statement that does something else besides.</summary>
+    public const string ShareLock = "pg_advisory_xact_lock_shared(hashtextextended('distributor-webhooks:subscriptions', 0))";
+
     /// <summary>Taken, shared, at the start of every transaction that places, commits or releases holds.</summary>
-    public const string ShareLockSql = "SELECT pg_advisory_xact_lock_shared(hashtextextended('distributor-webhooks:subscriptions', 0))";
+    public const string ShareLockSql = "SELECT " + ShareLock;
 
     /// <summary>Taken, exclusive, by a subscription's creation before it commits.</summary>
     public const string ExclusiveLockSql = "SELECT pg_advisory_xact_lock(hashtextextended('distributor-webhooks:subscriptions', 0))";

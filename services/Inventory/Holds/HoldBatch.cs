@@ -75,6 +75,9 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
     /// <summary>No table scan for the rest of the transaction, whatever PostgreSQL's statistics say (see <see cref="HoldSql"/>); level locks use it too.</summary>
     internal const string NoTableScans = "SET LOCAL enable_seqscan = off";
 
+    /// <summary><see cref="NoTableScans"/> (as <c>set_config(…, true)</c>, which is <c>SET LOCAL</c>) and the announcements' share lock, in one statement.</summary>
+    private const string NoTableScansAndAnnouncementsLock = "SELECT set_config('enable_seqscan', 'off', true), " + HoldAnnouncements.ShareLock;
+
     /// <summary>The recorded results of keys placed before; $1 reservations, $2 plan versions.</summary>
     internal const string RecordedResultsSql = """
         SELECT k.r, k.v, h.result::text
@@ -269,8 +272,7 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
         await using (var batch = unit.Connection.CreateBatch())
         {
             batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(NoTableScans));
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(HoldAnnouncements.ShareLockSql));
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(NoTableScansAndAnnouncementsLock));
             batch.BatchCommands.Add(Claim(unit.Now, reservations, versions));
             batch.BatchCommands.Add(RecordedResults(reservations, versions));
             var hold = new NpgsqlBatchCommand(HoldSql);
@@ -319,7 +321,7 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
             batch.BatchCommands.Add(hold);
             batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
 
-            // One result set per statement that returns rows: the announcements' lock, the claims, the recorded results, the grants.
+            // One result set per statement that returns rows: the settings and the announcements' lock, the claims, the recorded results, the grants.
             await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
             await reader.NextResultAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))

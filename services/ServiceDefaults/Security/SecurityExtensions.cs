@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authorization;
@@ -25,13 +26,23 @@ public static class SecurityExtensions
     /// <summary>Prefix of the scheme per calling service: <c>Service:ordering</c>.</summary>
     public const string ServiceSchemePrefix = "Service:";
 
+    // The memory of chosen schemes holds what anyone may send, unverified: at most this many headers of at most this
+    // length (4 MiB), and a flood of others only costs the parse each header cost before.
+    private const int MaxChosenSchemes = 1_000;
+    private const int MaxRememberedHeaderLength = 2_048;
+
     public static WebApplicationBuilder AddServiceSecurity(this WebApplicationBuilder builder)
     {
         var settings = TokenSettings.Load(builder.Configuration, builder.Environment, TimeProvider.System);
         builder.Services.AddSingleton(settings);
 
         var authentication = builder.Services.AddAuthentication(Scheme)
-            .AddPolicyScheme(Scheme, "Brokering bearer tokens", options => options.ForwardDefaultSelector = context => SchemeFor(context, settings))
+            .AddPolicyScheme(Scheme, "Brokering bearer tokens", options =>
+            {
+                // The scheme chosen per Authorization header, one memory per host: each host trusts its own callers.
+                var chosen = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
+                options.ForwardDefaultSelector = context => SchemeFor(context, settings, chosen);
+            })
             .AddJwtBearer(UserScheme, options =>
             {
                 RememberValidTokens(options);
@@ -105,31 +116,50 @@ public static class SecurityExtensions
     };
 
     // Which scheme checks a token: the scheme of the calling service its (not yet verified) issuer names, else the
-    // user scheme. The choice grants nothing: each scheme verifies the signature against its own keys only.
-    private static string SchemeFor(HttpContext context, TokenSettings settings)
+    // user scheme. The choice grants nothing: each scheme verifies the signature against its own keys only. A caller
+    // presents one header call after call, so the choice is remembered per header instead of parsing the token each time.
+    private static string SchemeFor(HttpContext context, TokenSettings settings, ConcurrentDictionary<string, string> chosen)
     {
         var header = context.Request.Headers.Authorization.ToString();
-        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && settings.Callers.Count > 0)
+        if (settings.Callers.Count == 0 || !header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
-            var token = header["Bearer ".Length..].Trim();
-            var handler = new JsonWebTokenHandler();
-            if (handler.CanReadToken(token))
+            return UserScheme;
+        }
+
+        if (chosen.TryGetValue(header, out var known))
+        {
+            return known;
+        }
+
+        var scheme = UserScheme;
+        var token = header["Bearer ".Length..].Trim();
+        var handler = new JsonWebTokenHandler();
+        if (handler.CanReadToken(token))
+        {
+            try
             {
-                try
+                if (handler.ReadJsonWebToken(token).Issuer is { } issuer && settings.Callers.ContainsKey(issuer))
                 {
-                    if (handler.ReadJsonWebToken(token).Issuer is { } issuer && settings.Callers.ContainsKey(issuer))
-                    {
-                        return ServiceSchemePrefix + issuer;
-                    }
+                    scheme = ServiceSchemePrefix + issuer;
                 }
-                catch (ArgumentException)
-                {
-                    // Malformed: the user scheme refuses it like any other.
-                }
+            }
+            catch (ArgumentException)
+            {
+                // Malformed: the user scheme refuses it like any other.
             }
         }
 
-        return UserScheme;
+        if (header.Length <= MaxRememberedHeaderLength)
+        {
+            if (chosen.Count >= MaxChosenSchemes)
+            {
+                chosen.Clear();
+            }
+
+            chosen[header] = scheme;
+        }
+
+        return scheme;
     }
 
     // A person's token never makes its bearer a service: service identity comes only from a calling service's own key.
