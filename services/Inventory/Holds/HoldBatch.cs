@@ -21,6 +21,12 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
     // Spans on the holds' own source (exported with the services' "Brokering.*" sources).
     private static readonly ActivitySource Tracing = new("Brokering.Inventory.Holds");
 
+    // What the last batch's statement saw: whether some distributor subscribes to webhooks, so HoldsPlaced is worth
+    // serialising for the next batch. Only a hint: a batch that serialised nothing claims its keys only while nobody
+    // subscribes (read after the announcements' share lock), and is placed again, announced, when a subscription turns
+    // out to exist (HoldAnnouncements); a batch that serialised for nobody writes nothing of it.
+    private volatile bool someoneMaySubscribe = true;
+
     /// <summary>
     /// Places the holds of every command of a batch inside one transaction; one result per command, in order.
     /// <paramref name="callers"/> holds each command's caller span, so its HoldsPlaced continues the caller's trace.
@@ -38,20 +44,33 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
             firstIndex.TryAdd((commands[i].ReservationId, commands[i].PlanVersion), i);
         }
 
-        // Which keys this transaction will own is known only once the claims ran, in the same round trip as the holds:
-        // every distinct call's HoldsPlaced is serialised now, with no holds yet (the statement writes them into the body,
-        // and writes no row for a call that turns out to be a replay). One source per reservation, so the relay sends
-        // different reservations' events in parallel.
         var candidates = firstIndex.Values.ToList();
-        foreach (var index in candidates)
+        var announcing = someoneMaySubscribe;
+        if (announcing)
         {
-            var command = commands[index];
-            unit.Outbox.StartSource();
-            using var span = Tracing.StartActivity("publish HoldsPlaced", ActivityKind.Internal, callers[index]);
-            await unit.Outbox.PublishEndpoint.Publish(new HoldsPlaced(command.ReservationId, command.PlanVersion, [], command.ExpiresAt), cancellationToken);
+            await SerialiseHoldsPlacedAsync(unit, commands, callers, candidates, cancellationToken);
         }
 
-        var (placed, replayed) = await PlaceAndCommitAsync(unit, commands, candidates, cancellationToken);
+        var (placed, replayed, someoneSubscribes) = await PlaceAndCommitAsync(unit, commands, candidates, announcing, cancellationToken);
+        if (!announcing && placed.Count + replayed.Count < candidates.Count)
+        {
+            // The claims held back: a subscription exists that this replica did not know of, and the batch placed nothing.
+            // Placed again, announced.
+            someoneMaySubscribe = announcing = true;
+            await SerialiseHoldsPlacedAsync(unit, commands, callers, candidates, cancellationToken);
+            (placed, replayed, someoneSubscribes) = await PlaceAndCommitAsync(unit, commands, candidates, announcing, cancellationToken);
+        }
+
+        if (placed.Count + replayed.Count < candidates.Count)
+        {
+            throw new InvalidOperationException($"{candidates.Count - placed.Count - replayed.Count} call(s) of the batch were neither placed nor found placed before.");
+        }
+
+        if (someoneSubscribes is { } known)
+        {
+            someoneMaySubscribe = known;
+        }
+
         foreach (var (index, holds) in placed)
         {
             results[index] = new PlaceHoldsResult(holds, Replayed: false);
@@ -70,6 +89,24 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
         }
 
         return results.Select(r => r!).ToArray();
+    }
+
+    /// <summary>
+    /// Which keys this transaction will own is known only once the claims ran, in the same round trip as the holds:
+    /// every distinct call's HoldsPlaced is serialised beforehand, with no holds yet (the statement writes them into the
+    /// body, and writes no row for a call that turns out to be a replay). One source per reservation, so the relay sends
+    /// different reservations' events in parallel.
+    /// </summary>
+    private static async Task SerialiseHoldsPlacedAsync(
+        RawUnitOfWork unit, IReadOnlyList<PlaceHoldsCommand> commands, IReadOnlyList<ActivityContext> callers, List<int> candidates, CancellationToken cancellationToken)
+    {
+        foreach (var index in candidates)
+        {
+            var command = commands[index];
+            unit.Outbox.StartSource();
+            using var span = Tracing.StartActivity("publish HoldsPlaced", ActivityKind.Internal, callers[index]);
+            await unit.Outbox.PublishEndpoint.Publish(new HoldsPlaced(command.ReservationId, command.PlanVersion, [], command.ExpiresAt), cancellationToken);
+        }
     }
 
     /// <summary>No table scan for the rest of the transaction, whatever PostgreSQL's statistics say (see <see cref="HoldSql"/>); level locks use it too.</summary>
@@ -94,17 +131,25 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
     /// statements after it see the other's recorded result. Sorted, so two transactions claiming overlapping keys wait in
     /// one direction only.
     /// </summary>
-    private static NpgsqlBatchCommand Claim(DateTimeOffset now, Guid[] reservations, int[] versions)
+    /// <remarks>
+    /// A batch that serialised no HoldsPlaced (<paramref name="announcing"/> false) claims nothing while some distributor
+    /// subscribes, as this statement sees the table after the announcements' share lock: it then places nothing, and is
+    /// placed again, announced.
+    /// </remarks>
+    private static NpgsqlBatchCommand Claim(DateTimeOffset now, Guid[] reservations, int[] versions, bool announcing)
     {
-        var claim = new NpgsqlBatchCommand("""
+        var claim = new NpgsqlBatchCommand($$"""
             INSERT INTO hold_requests (reservation_id, plan_version, result, created_at)
-            SELECT k.r, k.v, '[]'::jsonb, $1 FROM unnest($2::uuid[], $3::int[]) AS k(r, v) ORDER BY k.r, k.v
+            SELECT k.r, k.v, '[]'::jsonb, $1 FROM unnest($2::uuid[], $3::int[]) AS k(r, v)
+            WHERE $4 OR NOT {{HoldAnnouncements.SomeoneSubscribesSql}}
+            ORDER BY k.r, k.v
             ON CONFLICT DO NOTHING
             RETURNING reservation_id, plan_version
             """);
         claim.Parameters.Add(new NpgsqlParameter { Value = now });
         claim.Parameters.Add(new NpgsqlParameter { Value = reservations });
         claim.Parameters.Add(new NpgsqlParameter { Value = versions });
+        claim.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = announcing });
         return claim;
     }
 
@@ -238,21 +283,25 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
             WHERE {{HoldAnnouncements.SomeoneSubscribesSql}}
             ORDER BY u.n
             RETURNING 1)
-        SELECT f.ord, f.granted, r.unit_price, r.currency FROM fold f JOIN ranked r ON r.ord = f.ord
+        SELECT f.ord, f.granted, r.unit_price, r.currency, {{HoldAnnouncements.SomeoneSubscribesSql}} AS someone_subscribes
+        FROM fold f JOIN ranked r ON r.ord = f.ord
         """;
 
     /// <summary>
     /// Claims the keys of <paramref name="toPlace"/> (the batch's distinct calls), reads the results of those placed
     /// before, grants every line of the others and commits, in one round trip (see <see cref="HoldSql"/>).
     /// </summary>
-    private async Task<(List<(int Index, List<PlacedHoldResult> Holds)> Placed, List<((Guid, int) Key, PlaceHoldsResult Result)> Replayed)> PlaceAndCommitAsync(
-        RawUnitOfWork unit, IReadOnlyList<PlaceHoldsCommand> commands, List<int> toPlace, CancellationToken cancellationToken)
+    private async Task<(List<(int Index, List<PlacedHoldResult> Holds)> Placed, List<((Guid, int) Key, PlaceHoldsResult Result)> Replayed, bool? SomeoneSubscribes)>
+        PlaceAndCommitAsync(RawUnitOfWork unit, IReadOnlyList<PlaceHoldsCommand> commands, List<int> toPlace, bool announcing, CancellationToken cancellationToken)
     {
         var (states, messages) = unit.Outbox.Rows;
-        if (messages.Count != toPlace.Count || states.Count != toPlace.Count)
+        var expected = announcing ? toPlace.Count : 0;
+        if (messages.Count != expected || states.Count != expected)
         {
-            throw new InvalidOperationException($"Expected one HoldsPlaced source per call ({toPlace.Count}), captured {messages.Count} in {states.Count}.");
+            throw new InvalidOperationException($"Expected {expected} HoldsPlaced source(s) for {toPlace.Count} call(s), captured {messages.Count} in {states.Count}.");
         }
+
+        bool? someoneSubscribes = null;
 
         var reservations = toPlace.Select(i => commands[i].ReservationId).ToArray();
         var versions = toPlace.Select(i => commands[i].PlanVersion).ToArray();
@@ -273,7 +322,7 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
         {
             batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
             batch.BatchCommands.Add(new NpgsqlBatchCommand(NoTableScansAndAnnouncementsLock));
-            batch.BatchCommands.Add(Claim(unit.Now, reservations, versions));
+            batch.BatchCommands.Add(Claim(unit.Now, reservations, versions, announcing));
             batch.BatchCommands.Add(RecordedResults(reservations, versions));
             var hold = new NpgsqlBatchCommand(HoldSql);
             var p = hold.Parameters;
@@ -340,6 +389,7 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
             while (await reader.ReadAsync(cancellationToken))
             {
                 granted[reader.GetInt32(0)] = (reader.GetInt64(1), reader.GetDecimal(2), reader.GetString(3));
+                someoneSubscribes = reader.GetBoolean(4);
             }
 
             // The COMMIT's answer: no result is given back before the transaction is durable.
@@ -365,7 +415,7 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
                 : new PlacedHoldResult(null, line.Sku, line.DistributorId, line.Warehouse, line.Quantity, 0, 0m, string.Empty, expiresAt);
         }
 
-        return (placed.Select(p => (p.Key, p.Value.Select(h => h!).ToList())).ToList(), replayed);
+        return (placed.Select(p => (p.Key, p.Value.Select(h => h!).ToList())).ToList(), replayed, someoneSubscribes);
     }
 
     private static NpgsqlParameter Array<T>(IEnumerable<T> values, NpgsqlDbType? elementType = null) =>
