@@ -3,6 +3,7 @@ using Brokering.Compliance.Decisions;
 using Brokering.Compliance.RestrictedParties;
 using Brokering.Compliance.Screening;
 using Brokering.Contracts.Ordering;
+using Brokering.Messaging.Postgres;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 
@@ -50,9 +51,9 @@ internal sealed class ReviewDesk(ComplianceDbContext db, ScreeningService screen
     {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         // The decision's row lock serialises rulings on it: a second officer's ruling waits, then finds the first.
-        var decision = await db.ScreeningDecisions
-            .FromSql($"SELECT * FROM screening_decisions WHERE id = {decisionId} FOR UPDATE")
-            .AsNoTracking()
+        var decision = await db.ScreeningDecisions.AsNoTracking()
+            .Where(candidate => candidate.Id == decisionId)
+            .ForUpdate(db)
             .SingleOrDefaultAsync(cancellationToken);
         if (decision is null)
         {

@@ -126,6 +126,44 @@ public sealed class ReviewDeskApiTests(ComplianceServiceFixture service) : IClas
     }
 
     [Fact]
+    public async Task Officers_ruling_on_one_match_at_the_same_moment_file_one_ruling_and_the_others_are_told_it_was_made()
+    {
+        var reservationId = Guid.NewGuid();
+        var response = await service.Grpc.ScreenAsync(Request(reservationId, NearMiss, DateTimeOffset.UtcNow.AddMinutes(5)), cancellationToken: Cancel);
+        response.Outcome.ShouldBe(Api.ScreeningOutcome.PotentialMatch);
+        var officers = Enumerable.Range(1, 6).Select(i =>
+        {
+            var officer = service.CreateAnonymousClient();
+            officer.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer",
+                TestTokens.For($"officer-race-{i}", null, BrokeringRoles.ComplianceOfficer));
+            return officer;
+        }).ToList();
+        try
+        {
+            // Half clear, half confirm, all at once: the decision's row lock lets one rule and the rest find its ruling.
+            var rulings = await Task.WhenAll(officers.Select((officer, i) => officer.PostAsJsonAsync(
+                $"/v1/reviews/{response.DecisionId}/{(i % 2 == 0 ? "clear" : "confirm")}", new { reason = $"Ruling {i}." }, Cancel)));
+            var statuses = rulings.Select(ruling => ruling.StatusCode).ToList();
+
+            statuses.Count(status => status == HttpStatusCode.OK).ShouldBe(1, string.Join(", ", statuses));
+            statuses.Count(status => status == HttpStatusCode.Conflict).ShouldBe(officers.Count - 1, string.Join(", ", statuses));
+            var decisions = await service.Http.GetFromJsonAsync<JsonElement>($"/v1/decisions/{reservationId}", Cancel);
+            decisions.GetProperty("decisions").GetArrayLength().ShouldBe(2, "the potential match and the one ruling's decision");
+            foreach (var ruling in rulings)
+            {
+                ruling.Dispose();
+            }
+        }
+        finally
+        {
+            foreach (var officer in officers)
+            {
+                officer.Dispose();
+            }
+        }
+    }
+
+    [Fact]
     public async Task An_operator_sees_the_queue_without_the_listed_entry_or_score_and_may_not_rule()
     {
         var reservationId = Guid.NewGuid();
