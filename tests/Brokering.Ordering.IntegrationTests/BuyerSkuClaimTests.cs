@@ -3,6 +3,7 @@ using Brokering.Ordering.Data;
 using Brokering.Ordering.IntegrationTests.Support;
 using Brokering.Ordering.Saga;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -208,6 +209,56 @@ public sealed class BuyerSkuClaimTests(OrderingHost host) : IClassFixture<Orderi
         overlapping.ShouldBe(40, "the first plan's claim counts although its event has not committed");
         release.SetResult();
         await firstPlan;
+    }
+
+    [Fact]
+    public async Task A_claim_is_planned_once_per_connection_and_finds_its_rows_by_key_whatever_the_statistics_say()
+    {
+        // On the claims' own connections, as the service opens them: the claim prepared and run as often as a busy
+        // connection runs it. Costed anew for every call's keys, it cost PostgreSQL more to plan than to run; the one plan
+        // made instead must read by key, as no statistics of the moment could change.
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var buyer = Sagas.NewBuyer("cap-plan");
+        var sagas = Enumerable.Range(0, 8).Select(_ => Sagas.In("Allocating", buyer, cutoff: null, quantity: 10)).ToArray();
+        await host.SeedAsync(sagas);
+        await using var connection = new Npgsql.NpgsqlConnection(BuyerSkuClaims.ConnectionString(host.Services.GetRequiredService<IConfiguration>()));
+        await connection.OpenAsync(cancellationToken);
+        await RunAsync($"PREPARE claim(int, text, text, uuid, int, bigint, bigint, text[], text[], text[]) AS {BuyerSkuClaims.ClaimStatement}");
+
+        string Execute(ReservationState saga) => $$"""
+            claim(0, '{{buyer}}', '{{saga.Lines[0].Sku}}', '{{saga.CorrelationId}}', 1, 10, {{Cap}},
+                  '{Cancelled,Released}', '{Held,Confirming}', '{Allocating}')
+            """;
+        foreach (var saga in sagas)
+        {
+            await RunAsync($"EXECUTE {Execute(saga)}");
+        }
+
+        await using (var counts = new Npgsql.NpgsqlCommand("SELECT custom_plans, generic_plans FROM pg_prepared_statements WHERE name = 'claim'", connection))
+        await using (var reader = await counts.ExecuteReaderAsync(cancellationToken))
+        {
+            (await reader.ReadAsync(cancellationToken)).ShouldBeTrue();
+            (reader.GetInt64(0), reader.GetInt64(1)).ShouldBe((0L, (long)sagas.Length), "every call runs the one plan");
+        }
+
+        var plan = new List<string>();
+        await using (var explain = new Npgsql.NpgsqlCommand($"EXPLAIN EXECUTE {Execute(sagas[0])}", connection))
+        await using (var reader = await explain.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                plan.Add(reader.GetString(0));
+            }
+        }
+
+        plan.ShouldNotContain(line => line.Contains("Seq Scan"), string.Join('\n', plan));
+        plan.ShouldContain(line => line.Contains("Index") && line.Contains("reservation_sagas"), string.Join('\n', plan));
+
+        async Task RunAsync(string sql)
+        {
+            await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
     }
 
     /// <summary>One plan's claim within an open transaction of its event, as the saga or the allocation activity makes it.</summary>
