@@ -115,6 +115,44 @@ public sealed class HoldBatchTests(InventoryFixture fixture)
         }
     }
 
+    [Fact]
+    public async Task A_commits_level_locks_and_level_changes_run_one_plan_per_connection()
+    {
+        // A connection as the service's pool keeps one: statements prepared once they recur. Costed anew for each call's
+        // arrays of keys, the lock and the change took PostgreSQL longer to plan than to run, every commit and release.
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(A800, "SG1", 100, Price: 1000m), new Stock(H800, "SG1", 100, Price: 2000m));
+        var settings = new NpgsqlConnectionStringBuilder(fixture.Database) { MaxAutoPrepare = 16, AutoPrepareMinUsages = 2 };
+        await using var connection = new NpgsqlConnection(settings.ConnectionString);
+        await connection.OpenAsync();
+        const int Commits = 10;
+        for (var i = 0; i < Commits; i++)
+        {
+            await using var batch = connection.CreateBatch();
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+            LevelAdjustments.AddTo(batch, [
+                new LevelAdjustment(distributor, A800, "SG1", 1, 0),
+                new LevelAdjustment(distributor, H800, "SG1", 1, 0)]).ShouldBeTrue();
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("ROLLBACK"));
+            await batch.ExecuteNonQueryAsync();
+        }
+
+        var prepared = new List<(string Statement, long Custom, long Generic)>();
+        await using (var read = new NpgsqlCommand(
+            "SELECT statement, custom_plans, generic_plans FROM pg_prepared_statements WHERE statement LIKE '%stock_levels%'", connection))
+        await using (var reader = await read.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                prepared.Add((reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2)));
+            }
+        }
+
+        prepared.Count.ShouldBe(2, "the lock and the change, prepared once they recurred");
+        prepared.ShouldAllBe(p => p.Custom == 0 && p.Generic > 0, string.Join("\n", prepared));
+        (await fixture.LevelAsync(distributor, A800, "SG1")).Held.ShouldBe(0L, "every batch was rolled back");
+    }
+
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql)
     {
         await using var command = new NpgsqlCommand(sql, connection);

@@ -112,8 +112,20 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
     /// <summary>No table scan for the rest of the transaction, whatever PostgreSQL's statistics say (see <see cref="HoldSql"/>); level locks use it too.</summary>
     internal const string NoTableScans = "SET LOCAL enable_seqscan = off";
 
-    /// <summary><see cref="NoTableScans"/> (as <c>set_config(…, true)</c>, which is <c>SET LOCAL</c>) and the announcements' share lock, in one statement.</summary>
-    private const string NoTableScansAndAnnouncementsLock = "SELECT set_config('enable_seqscan', 'off', true), " + HoldAnnouncements.ShareLock;
+    /// <summary>
+    /// For the rest of the transaction, a prepared statement runs the one plan PostgreSQL made for it on the connection
+    /// rather than a plan costed anew for each call's arrays (which, costed for the exact keys, always looks cheaper than
+    /// the plan for any keys, so PostgreSQL kept planning every call: more of its CPU than running the statement). The
+    /// statements that use it find their rows by key, under <see cref="NoTableScans"/>: the same plan every time.
+    /// </summary>
+    internal const string PlannedOnce = "SET LOCAL plan_cache_mode = force_generic_plan";
+
+    /// <summary>
+    /// <see cref="NoTableScans"/> and <see cref="PlannedOnce"/> (as <c>set_config(…, true)</c>, which is <c>SET LOCAL</c>)
+    /// and the announcements' share lock, in one statement.
+    /// </summary>
+    private const string NoTableScansAndAnnouncementsLock =
+        "SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true), " + HoldAnnouncements.ShareLock;
 
     /// <summary>The recorded results of keys placed before; $1 reservations, $2 plan versions.</summary>
     internal const string RecordedResultsSql = """

@@ -44,6 +44,7 @@ internal static class LevelAdjustments
         // the whole table at every commit and release once it had grown; docs/conventions.md): the keys are sorted
         // first and each lookup locks its level, so the locks are taken in key order.
         batch.BatchCommands.Add(new NpgsqlBatchCommand(HoldBatch.NoTableScans));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(HoldBatch.PlannedOnce));
         var lockLevels = batch.CreateBatchCommand();
         lockLevels.CommandText = """
             SELECT 1
@@ -71,6 +72,7 @@ internal static class LevelAdjustments
         batch.BatchCommands.Add(update);
         // The rest of the caller's transaction plans as it would have.
         batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_seqscan TO DEFAULT"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL plan_cache_mode TO DEFAULT"));
         return true;
     }
 }
