@@ -55,7 +55,7 @@ internal sealed class ComplianceDbContext(DbContextOptions<ComplianceDbContext> 
             ruleSet.Property(x => x.Version).HasMaxLength(64);
             ruleSet.Property(x => x.Sequence).UseIdentityAlwaysColumn();
             ruleSet.HasIndex(x => x.Sequence).IsUnique();
-            ruleSet.Property(x => x.Definition).HasJsonConversion();
+            ruleSet.Property(x => x.Definition).HasRecordJsonConversion();
         });
 
         modelBuilder.Entity<CountryGroup>(group =>
@@ -106,7 +106,7 @@ internal sealed class ComplianceDbContext(DbContextOptions<ComplianceDbContext> 
             decision.HasIndex(x => new { x.DecidedAt, x.Id });
             decision.HasIndex(x => new { x.BuyerId, x.DecidedAt });
             decision.Property(x => x.Outcome).HasMaxLength(32);
-            decision.Property(x => x.Evidence).HasJsonConversion();
+            decision.Property(x => x.Evidence).HasRecordJsonConversion();
         });
 
         modelBuilder.Entity<BuyerRegistration>(registration =>

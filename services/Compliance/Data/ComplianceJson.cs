@@ -15,7 +15,27 @@ internal static class ComplianceJson
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
     };
 
-    /// <summary>Stores the property as jsonb. The values are immutable records, compared by their JSON.</summary>
+    /// <summary>
+    /// Stores an immutable record (read-only collections all the way down, never changed in place: a change assigns a
+    /// new value) as jsonb. Change tracking keeps the value itself as its snapshot and compares by reference first, by
+    /// JSON only when the reference was replaced: a screening decision is tracked once per screening, and the deep copy
+    /// through JSON for every snapshot (when added, again when saved) and the two serialisations for every comparison
+    /// cost more than writing the column.
+    /// </summary>
+    public static PropertyBuilder<T> HasRecordJsonConversion<T>(this PropertyBuilder<T> property)
+        where T : class =>
+        property
+            .HasConversion(
+                value => JsonSerializer.Serialize(value, Options),
+                json => JsonSerializer.Deserialize<T>(json, Options)!,
+                new ValueComparer<T>(
+                    (left, right) => ReferenceEquals(left, right)
+                        || (left != null && right != null && JsonSerializer.Serialize(left, Options) == JsonSerializer.Serialize(right, Options)),
+                    value => JsonSerializer.Serialize(value, Options).GetHashCode(StringComparison.Ordinal),
+                    value => value))
+            .HasColumnType("jsonb");
+
+    /// <summary>Stores the property as jsonb, compared by its JSON and snapshot as a copy: for values of mutable types.</summary>
     public static PropertyBuilder<T> HasJsonConversion<T>(this PropertyBuilder<T> property)
         where T : class =>
         property
