@@ -24,27 +24,23 @@ internal static class ComplianceJson
     /// </summary>
     public static PropertyBuilder<T> HasRecordJsonConversion<T>(this PropertyBuilder<T> property)
         where T : class =>
-        property
-            .HasConversion(
-                value => JsonSerializer.Serialize(value, Options),
-                json => JsonSerializer.Deserialize<T>(json, Options)!,
-                new ValueComparer<T>(
-                    (left, right) => ReferenceEquals(left, right)
-                        || (left != null && right != null && JsonSerializer.Serialize(left, Options) == JsonSerializer.Serialize(right, Options)),
-                    value => JsonSerializer.Serialize(value, Options).GetHashCode(StringComparison.Ordinal),
-                    value => value))
-            .HasColumnType("jsonb");
+        property.HasJsonColumn(new ValueComparer<T>(
+            (left, right) => ReferenceEquals(left, right)
+                || (left != null && right != null && JsonSerializer.Serialize(left, Options) == JsonSerializer.Serialize(right, Options)),
+            value => JsonSerializer.Serialize(value, Options).GetHashCode(StringComparison.Ordinal),
+            value => value));
 
     /// <summary>Stores the property as jsonb, compared by its JSON and snapshot as a copy: for values of mutable types.</summary>
     public static PropertyBuilder<T> HasJsonConversion<T>(this PropertyBuilder<T> property)
         where T : class =>
+        property.HasJsonColumn(new ValueComparer<T>(
+            (left, right) => JsonSerializer.Serialize(left, Options) == JsonSerializer.Serialize(right, Options),
+            value => JsonSerializer.Serialize(value, Options).GetHashCode(StringComparison.Ordinal),
+            value => JsonSerializer.Deserialize<T>(JsonSerializer.Serialize(value, Options), Options)!));
+
+    private static PropertyBuilder<T> HasJsonColumn<T>(this PropertyBuilder<T> property, ValueComparer<T> comparer)
+        where T : class =>
         property
-            .HasConversion(
-                value => JsonSerializer.Serialize(value, Options),
-                json => JsonSerializer.Deserialize<T>(json, Options)!,
-                new ValueComparer<T>(
-                    (left, right) => JsonSerializer.Serialize(left, Options) == JsonSerializer.Serialize(right, Options),
-                    value => JsonSerializer.Serialize(value, Options).GetHashCode(StringComparison.Ordinal),
-                    value => JsonSerializer.Deserialize<T>(JsonSerializer.Serialize(value, Options), Options)!))
+            .HasConversion(value => JsonSerializer.Serialize(value, Options), json => JsonSerializer.Deserialize<T>(json, Options)!, comparer)
             .HasColumnType("jsonb");
 }

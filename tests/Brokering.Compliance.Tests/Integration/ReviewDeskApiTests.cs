@@ -143,16 +143,19 @@ public sealed class ReviewDeskApiTests(ComplianceServiceFixture service) : IClas
             // Half clear, half confirm, all at once: the decision's row lock lets one rule and the rest find its ruling.
             var rulings = await Task.WhenAll(officers.Select((officer, i) => officer.PostAsJsonAsync(
                 $"/v1/reviews/{response.DecisionId}/{(i % 2 == 0 ? "clear" : "confirm")}", new { reason = $"Ruling {i}." }, Cancel)));
-            var statuses = rulings.Select(ruling => ruling.StatusCode).ToList();
+            var statuses = new List<HttpStatusCode>();
+            foreach (var ruling in rulings)
+            {
+                using (ruling)
+                {
+                    statuses.Add(ruling.StatusCode);
+                }
+            }
 
             statuses.Count(status => status == HttpStatusCode.OK).ShouldBe(1, string.Join(", ", statuses));
             statuses.Count(status => status == HttpStatusCode.Conflict).ShouldBe(officers.Count - 1, string.Join(", ", statuses));
             var decisions = await service.Http.GetFromJsonAsync<JsonElement>($"/v1/decisions/{reservationId}", Cancel);
             decisions.GetProperty("decisions").GetArrayLength().ShouldBe(2, "the potential match and the one ruling's decision");
-            foreach (var ruling in rulings)
-            {
-                ruling.Dispose();
-            }
         }
         finally
         {
