@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Brokering.Inventory.Data;
 using Brokering.Inventory.Holds;
+using Brokering.Messaging.Postgres;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
@@ -86,9 +87,12 @@ public sealed class HoldBatchTests(InventoryFixture fixture)
             CREATE TEMP TABLE hold_requests (LIKE public.hold_requests INCLUDING ALL) ON COMMIT DROP;
             INSERT INTO hold_requests (reservation_id, plan_version, result, created_at) SELECT gen_random_uuid(), 1, '[]', now() FROM generate_series(1, 3);
             ANALYZE hold_requests;
-            SET LOCAL plan_cache_mode = force_generic_plan;
             """);
-        await ExecuteAsync(connection, HoldBatch.NoTableScans);
+        await using (var settings = connection.CreateBatch())
+        {
+            KeyLookups.Begin(settings);
+            await settings.ExecuteNonQueryAsync();
+        }
 
         foreach (var (name, sql) in new[] { ("hold", HoldBatch.HoldSql), ("recorded", HoldBatch.RecordedResultsSql) })
         {

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Brokering.Contracts.Inventory;
 using Brokering.Inventory.Data;
 using Brokering.Inventory.DistributorWebhooks;
+using Brokering.Messaging.Postgres;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
@@ -52,7 +53,8 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
         }
 
         var (placed, replayed, someoneSubscribes) = await PlaceAndCommitAsync(unit, commands, candidates, announcing, cancellationToken);
-        if (!announcing && placed.Count + replayed.Count < candidates.Count)
+        int Unsettled() => candidates.Count - placed.Count - replayed.Count;
+        if (!announcing && Unsettled() > 0)
         {
             // The claims held back: a subscription exists that this replica did not know of, and the batch placed nothing.
             // Placed again, announced.
@@ -61,9 +63,9 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
             (placed, replayed, someoneSubscribes) = await PlaceAndCommitAsync(unit, commands, candidates, announcing, cancellationToken);
         }
 
-        if (placed.Count + replayed.Count < candidates.Count)
+        if (Unsettled() > 0)
         {
-            throw new InvalidOperationException($"{candidates.Count - placed.Count - replayed.Count} call(s) of the batch were neither placed nor found placed before.");
+            throw new InvalidOperationException($"{Unsettled()} call(s) of the batch were neither placed nor found placed before.");
         }
 
         if (someoneSubscribes is { } known)
@@ -109,23 +111,11 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
         }
     }
 
-    /// <summary>No table scan for the rest of the transaction, whatever PostgreSQL's statistics say (see <see cref="HoldSql"/>); level locks use it too.</summary>
-    internal const string NoTableScans = "SET LOCAL enable_seqscan = off";
-
     /// <summary>
-    /// For the rest of the transaction, a prepared statement runs the one plan PostgreSQL made for it on the connection
-    /// rather than a plan costed anew for each call's arrays (which, costed for the exact keys, always looks cheaper than
-    /// the plan for any keys, so PostgreSQL kept planning every call: more of its CPU than running the statement). The
-    /// statements that use it find their rows by key, under <see cref="NoTableScans"/>: the same plan every time.
-    /// </summary>
-    internal const string PlannedOnce = "SET LOCAL plan_cache_mode = force_generic_plan";
-
-    /// <summary>
-    /// <see cref="NoTableScans"/> and <see cref="PlannedOnce"/> (as <c>set_config(…, true)</c>, which is <c>SET LOCAL</c>)
+    /// <see cref="KeyLookups"/> for the rest of the transaction (as <c>set_config(…, true)</c>, which is <c>SET LOCAL</c>)
     /// and the announcements' share lock, in one statement.
     /// </summary>
-    private const string NoTableScansAndAnnouncementsLock =
-        "SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true), " + HoldAnnouncements.ShareLock;
+    private const string KeyLookupsAndAnnouncementsLock = "SELECT " + KeyLookups.SetLocalCalls + ", " + HoldAnnouncements.ShareLock;
 
     /// <summary>The recorded results of keys placed before; $1 reservations, $2 plan versions.</summary>
     internal const string RecordedResultsSql = """
@@ -333,7 +323,7 @@ internal sealed class HoldBatch(IOptions<InventoryOptions> options)
         await using (var batch = unit.Connection.CreateBatch())
         {
             batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(NoTableScansAndAnnouncementsLock));
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(KeyLookupsAndAnnouncementsLock));
             batch.BatchCommands.Add(Claim(unit.Now, reservations, versions, announcing));
             batch.BatchCommands.Add(RecordedResults(reservations, versions));
             var hold = new NpgsqlBatchCommand(HoldSql);

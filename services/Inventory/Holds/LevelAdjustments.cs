@@ -1,4 +1,5 @@
 using Brokering.Inventory.Data;
+using Brokering.Messaging.Postgres;
 using Npgsql;
 
 namespace Brokering.Inventory.Holds;
@@ -43,8 +44,7 @@ internal static class LevelAdjustments
         // Level by level, each found by its key, with no table scan (a plan cached while stock_levels looked small read
         // the whole table at every commit and release once it had grown; docs/conventions.md): the keys are sorted
         // first and each lookup locks its level, so the locks are taken in key order.
-        batch.BatchCommands.Add(new NpgsqlBatchCommand(HoldBatch.NoTableScans));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand(HoldBatch.PlannedOnce));
+        KeyLookups.Begin(batch);
         var lockLevels = batch.CreateBatchCommand();
         lockLevels.CommandText = """
             SELECT 1
@@ -71,8 +71,7 @@ internal static class LevelAdjustments
         update.Parameters.Add(new NpgsqlParameter { Value = summed.Select(a => a.CommittedDelta).ToArray() });
         batch.BatchCommands.Add(update);
         // The rest of the caller's transaction plans as it would have.
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_seqscan TO DEFAULT"));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL plan_cache_mode TO DEFAULT"));
+        KeyLookups.End(batch);
         return true;
     }
 }

@@ -1,6 +1,7 @@
 using Brokering.Contracts.Inventory;
 using Brokering.Inventory.Data;
 using Brokering.Inventory.DistributorWebhooks;
+using Brokering.Messaging.Postgres;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -303,8 +304,7 @@ internal sealed class ReservationHolds(InventoryTransactions transactions)
     {
         await using var batch = unit.Connection.CreateBatch();
         // The holds by their ids, planned once as the level locks are (the batch ends with the COMMIT).
-        batch.BatchCommands.Add(new NpgsqlBatchCommand(HoldBatch.NoTableScans));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand(HoldBatch.PlannedOnce));
+        KeyLookups.Begin(batch);
         var update = new NpgsqlBatchCommand("UPDATE holds SET status = $1, closed_at = $2, reason = COALESCE($3, reason) WHERE id = ANY($4)");
         update.Parameters.Add(new NpgsqlParameter { Value = status.ToString() });
         update.Parameters.Add(new NpgsqlParameter { Value = unit.Now });

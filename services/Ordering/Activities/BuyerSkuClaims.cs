@@ -1,4 +1,5 @@
 using Brokering.Contracts.Ordering;
+using Brokering.Messaging.Postgres;
 using Brokering.Ordering.Saga;
 using Brokering.ServiceDefaults;
 using Npgsql;
@@ -125,7 +126,7 @@ public sealed class BuyerSkuClaims : BackgroundService
     {
         var connectionString = new NpgsqlConnectionStringBuilder(DatabaseExtensions.WithConnectionDefaults(
             configuration.GetConnectionString("Database") ?? throw new InvalidOperationException("ConnectionStrings:Database is not set.")));
-        connectionString.Options = $"{connectionString.Options} -c enable_seqscan=off -c plan_cache_mode=force_generic_plan".Trim();
+        connectionString.Options = $"{connectionString.Options} {KeyLookups.ConnectionOptions}".Trim();
         return connectionString.ConnectionString;
     }
 

@@ -134,8 +134,7 @@ public sealed class BusOutboxDeliveryService<TDbContext> : BackgroundService
             // statistics, the claim read both tables whole, dead rows and all, every round. Oldest first by the index, the
             // messages by theirs. And one plan per connection for the claim and the deletes, which find their rows so
             // (costed anew for each round's ids, the deletes were planned at every round, at more cost than their run).
-            claim.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_seqscan = off"));
-            claim.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL plan_cache_mode = force_generic_plan"));
+            KeyLookups.Begin(claim);
             var select = new NpgsqlBatchCommand(OutboxSql.ClaimOutboxes(tables));
             select.Parameters.Add(new NpgsqlParameter { Value = _options.QueryMessageLimit });
             claim.BatchCommands.Add(select);

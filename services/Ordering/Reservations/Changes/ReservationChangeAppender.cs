@@ -1,3 +1,4 @@
+using Brokering.Messaging.Postgres;
 using Brokering.Ordering.Data;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
@@ -49,12 +50,10 @@ internal static class ReservationChangeAppender
         // One plan per connection, found by key (each reservation's latest change), then the unit of work's other
         // statements plan as they would have: costed anew for every unit's arrays, the insert was planned at every
         // saga step, at more cost than its run.
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_seqscan = off"));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL plan_cache_mode = force_generic_plan"));
+        KeyLookups.Begin(batch);
         var command = new NpgsqlBatchCommand(Insert);
         batch.BatchCommands.Add(command);
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_seqscan TO DEFAULT"));
-        batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL plan_cache_mode TO DEFAULT"));
+        KeyLookups.End(batch);
         command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Uuid, Value = changes.Select(c => c.ReservationId).ToArray() });
         command.Parameters.Add(Texts(changes.Select(c => c.BuyerId)));
         command.Parameters.Add(Texts(changes.Select(c => c.From)));
