@@ -93,10 +93,7 @@ internal static class BenchProgram
             using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
             var feeds = new StockFeedsClient(channel);
             (await http.PostAsJsonAsync("/v1/distributors", new { id = "bench", name = "Bench" })).EnsureSuccessStatusCode();
-            for (var d = 0; d < FeedStreams; d++)
-            {
-                (await http.PostAsJsonAsync("/v1/distributors", new { id = FeedDistributor(d), name = $"Bench feed {d + 1}" })).EnsureSuccessStatusCode();
-            }
+            await RegisterDistributorsAsync(http, FeedDistributor, "Bench feed");
 
             // Stock: one hot level with plenty, and 1000 levels (10 SKUs x 100 warehouses) for the spread run.
             var setup = new StockUpdate { DistributorId = "bench", Sequence = 1, Kind = UpdateKind.Snapshot };
@@ -175,11 +172,7 @@ internal static class BenchProgram
             var concurrentCpu = Cpu();
             var (concurrent, concurrentUpdates, concurrentTotal, _) = await IngestAsync(feeds, skus, duration, UpdateKind.Snapshot, deltaSequence, FeedStreams);
             report.Add(($"Feed ingest, {FeedStreams} distributors' gRPC streams of 5,000-item snapshots at once", $"{concurrent:N0} items/s", $"{concurrentUpdates:N1} updates/s, each one transaction, {PerUnit(concurrentCpu, concurrentTotal)} µs CPU/item in-process"));
-            for (var d = 0; d < FeedStreams; d++)
-            {
-                (await http.PostAsJsonAsync("/v1/distributors", new { id = LimitDistributor(d), name = $"Bench upsert limit {d + 1}" })).EnsureSuccessStatusCode();
-            }
-
+            await RegisterDistributorsAsync(http, LimitDistributor, "Bench upsert limit");
             var upsert = await UpsertLimitAsync(database, skus, duration, 1);
             report.Add(("Batched upsert limit: 5,000-row `INSERT … SELECT FROM unnest … ON CONFLICT DO UPDATE`, one connection", $"{upsert:N0} rows/s", "one transaction per 5,000 rows, durable commit, no service in the way"));
             var upsertConcurrent = await UpsertLimitAsync(database, skus, duration, FeedStreams);
@@ -251,7 +244,8 @@ internal static class BenchProgram
         return rows.Sum() / stop.Elapsed.TotalSeconds;
     }
 
-    private static string LimitDistributor(int index) => index == 0 ? "bench-limit" : $"bench-limit-{index + 1}";
+    /// <summary>The distributors whose levels the upsert limit writes: "bench-limit", then "bench-limit-2", ….</summary>
+    private static string LimitDistributor(int index) => Numbered("bench-limit", index);
 
     private static async Task<long> UpsertAsync(string database, string distributorId, (string Sku, string Warehouse)[] keys, Stopwatch stop, TimeSpan duration)
     {
@@ -535,7 +529,18 @@ internal static class BenchProgram
     }
 
     /// <summary>The bench's feed distributors: the first is "bench-feed", the others "bench-feed-2", "bench-feed-3", ….</summary>
-    private static string FeedDistributor(int index) => index == 0 ? "bench-feed" : $"bench-feed-{index + 1}";
+    private static string FeedDistributor(int index) => Numbered("bench-feed", index);
+
+    private static string Numbered(string first, int index) => index == 0 ? first : $"{first}-{index + 1}";
+
+    /// <summary>Registers <see cref="FeedStreams"/> distributors, <paramref name="idOf"/> naming each by its index.</summary>
+    private static async Task RegisterDistributorsAsync(HttpClient http, Func<int, string> idOf, string name)
+    {
+        for (var d = 0; d < FeedStreams; d++)
+        {
+            (await http.PostAsJsonAsync("/v1/distributors", new { id = idOf(d), name = $"{name} {d + 1}" })).EnsureSuccessStatusCode();
+        }
+    }
 
     private static async Task<(long Items, int Updates, long LastSequence)> StreamAsync(
         StockFeedsClient feeds, string distributorId, string[] skus, Stopwatch stop, TimeSpan duration, UpdateKind kind, long lastSequence)
