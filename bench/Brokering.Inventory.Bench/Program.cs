@@ -533,12 +533,15 @@ internal static class BenchProgram
 
     private static string Numbered(string first, int index) => index == 0 ? first : $"{first}-{index + 1}";
 
-    /// <summary>Registers <see cref="FeedStreams"/> distributors, <paramref name="idOf"/> naming each by its index.</summary>
-    private static async Task RegisterDistributorsAsync(HttpClient http, Func<int, string> idOf, string name)
+    /// <summary>
+    /// Registers <see cref="FeedStreams"/> distributors, <paramref name="idOf"/> giving each one's id by its index and
+    /// its display name <paramref name="namePrefix"/> followed by its number.
+    /// </summary>
+    private static async Task RegisterDistributorsAsync(HttpClient http, Func<int, string> idOf, string namePrefix)
     {
         for (var d = 0; d < FeedStreams; d++)
         {
-            (await http.PostAsJsonAsync("/v1/distributors", new { id = idOf(d), name = $"{name} {d + 1}" })).EnsureSuccessStatusCode();
+            (await http.PostAsJsonAsync("/v1/distributors", new { id = idOf(d), name = $"{namePrefix} {d + 1}" })).EnsureSuccessStatusCode();
         }
     }
 
