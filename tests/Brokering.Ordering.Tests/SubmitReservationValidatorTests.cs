@@ -75,6 +75,14 @@ public sealed class SubmitReservationValidatorTests
             .Keys.ShouldBe(["lines[0].sku"]);
 
     [Fact]
+    public void A_line_that_is_null_is_refused_by_its_index_beside_the_other_lines_errors()
+    {
+        var request = Valid() with { Lines = [new LineRequest("NVIDIA-H800-SXM5-80GB", 10, 100m, "USD"), null!, new LineRequest("NVIDIA-H20", 0, 100m, "USD")] };
+
+        SubmitReservationValidator.Validate(request, Options).Keys.ShouldBe(["lines[1]", "lines[2].quantity"], ignoreOrder: true);
+    }
+
+    [Fact]
     public void A_request_without_lines_is_refused() =>
         SubmitReservationValidator.Validate(Valid() with { Lines = [] }, Options).Keys.ShouldBe(["lines"]);
 

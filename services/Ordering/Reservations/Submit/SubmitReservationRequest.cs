@@ -93,6 +93,12 @@ public static class SubmitReservationValidator
             {
                 var line = request.Lines[i];
                 var path = string.Create(CultureInfo.InvariantCulture, $"lines[{i}]");
+                if (line is null)
+                {
+                    Fail(path, "A line is an object with sku, quantity, maxUnitPrice and currency.");
+                    continue;
+                }
+
                 if (!Sku.TryNormalize(line.Sku, out var sku))
                 {
                     Fail($"{path}.sku", $"Required: at most {InputBounds.MaxSkuLength} letters, digits and - _ . / +.");
