@@ -25,7 +25,7 @@ public static class Extensions
 {
     public static WebApplicationBuilder AddOrderingServices(this WebApplicationBuilder builder)
     {
-        builder.Services.AddOptions<OrderingOptions>().BindConfiguration("Ordering");
+        builder.Services.AddOptions<OrderingOptions>().BindOrderingSection();
         builder.AddServiceDatabase<OrderingDbContext>();
         builder.AddServiceClient<Compliance.ComplianceClient>(ServiceNames.Compliance);
         builder.AddServiceClient<HoldsLedger.HoldsLedgerClient>(ServiceNames.Inventory);

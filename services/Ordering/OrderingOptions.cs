@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace Brokering.Ordering;
 
 /// <summary>Tunables of the ordering service (section <c>Ordering</c>).</summary>
@@ -138,4 +140,22 @@ public sealed class ActivityRetryOptions
         .. Redeliveries ?? [TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(2)],
         .. Enumerable.Repeat(RedeliveryRepeatInterval, Math.Max(0, RedeliveryRepeats)),
     ];
+}
+
+/// <summary>How <see cref="OrderingOptions"/> is read from configuration.</summary>
+public static class OrderingOptionsBinding
+{
+    /// <summary>
+    /// Binds the <c>Ordering</c> section. The binder appends a configured list to the one a property starts with
+    /// (USD, USD, EUR, CNY); a configured list of currencies replaces the default instead, so an installation that lists
+    /// only EUR does not accept USD.
+    /// </summary>
+    public static OptionsBuilder<OrderingOptions> BindOrderingSection(this OptionsBuilder<OrderingOptions> options) =>
+        options.BindConfiguration("Ordering").PostConfigure<IConfiguration>((bound, configuration) =>
+        {
+            if (configuration.GetSection("Ordering:SupportedCurrencies").Get<string[]>() is { Length: > 0 } currencies)
+            {
+                bound.SupportedCurrencies = [.. currencies.Distinct(StringComparer.Ordinal)];
+            }
+        });
 }
