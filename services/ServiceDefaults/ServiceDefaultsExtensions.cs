@@ -46,7 +46,13 @@ public static class ServiceDefaultsExtensions
         {
             options.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
             options.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+            // A field given twice is refused rather than the last one winning: a proxy or signature check that reads
+            // the first would otherwise approve a body the service reads differently.
+            options.SerializerOptions.AllowDuplicateProperties = false;
         });
+        // A body or parameter the framework cannot bind is thrown to the exception handler in every environment (the
+        // default does so only in Development, and elsewhere answers a bare 400), so each caller learns which field.
+        builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
         builder.Services.AddHealthChecks();
 
         builder.Services.AddGrpc(options =>

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using System.Text.Json;
 using Brokering.Ordering.IntegrationTests.Support;
 using Brokering.Testing;
 using Microsoft.EntityFrameworkCore;
@@ -16,14 +17,19 @@ public sealed class HostileInputTests(OrderingHost host) : IClassFixture<Orderin
          "lines":[{"sku":"NVIDIA-H20","quantity":1,"maxUnitPrice":1,"currency":"USD"}]}
         """;
 
-    public static TheoryData<string, string> Bodies => new()
+    // What is wrong with each body, and the field the answer names for it ("$": the body itself).
+    public static TheoryData<string, string, string> Bodies => new()
     {
-        { "an unknown field", Valid.Replace("\"buyerReference\"", "\"maxUnitPrise\":1,\"buyerReference\"", StringComparison.Ordinal) },
-        { "a number sent as a string", Valid.Replace("\"quantity\":1", "\"quantity\":\"1\"", StringComparison.Ordinal) },
-        { "NaN for a price", Valid.Replace("\"maxUnitPrice\":1", "\"maxUnitPrice\":NaN", StringComparison.Ordinal) },
-        { "a truncated body", Valid[..40] },
-        { "an array instead of an object", "[1,2,3]" },
-        { "a quantity beyond 64 bits", Valid.Replace("\"quantity\":1", "\"quantity\":99999999999999999999999", StringComparison.Ordinal) },
+        { "an unknown field", Valid.Replace("\"buyerReference\"", "\"maxUnitPrise\":1,\"buyerReference\"", StringComparison.Ordinal), "maxUnitPrise" },
+        { "a number sent as a string", Valid.Replace("\"quantity\":1", "\"quantity\":\"1\"", StringComparison.Ordinal), "lines[0].quantity" },
+        { "NaN for a price", Valid.Replace("\"maxUnitPrice\":1", "\"maxUnitPrice\":NaN", StringComparison.Ordinal), "lines[0].maxUnitPrice" },
+        { "a truncated body", Valid[..40], "endUser" },
+        { "an array instead of an object", "[1,2,3]", "$" },
+        { "a quantity beyond 64 bits", Valid.Replace("\"quantity\":1", "\"quantity\":99999999999999999999999", StringComparison.Ordinal), "lines[0].quantity" },
+        { "a fraction of a unit", Valid.Replace("\"quantity\":1", "\"quantity\":1.5", StringComparison.Ordinal), "lines[0].quantity" },
+        { "a field given twice", Valid.Replace("\"buyerReference\":\"PO-1\"", "\"buyerReference\":\"PO-1\",\"buyerReference\":\"PO-2\"", StringComparison.Ordinal), "buyerReference" },
+        { "a line that is null", Valid.Replace("\"lines\":[", "\"lines\":[null,", StringComparison.Ordinal), "lines[0]" },
+        { "a body that is JSON null", "null", "$" },
     };
 
     [Theory]
@@ -48,7 +54,7 @@ public sealed class HostileInputTests(OrderingHost host) : IClassFixture<Orderin
 
     [Theory]
     [MemberData(nameof(Bodies))]
-    public async Task A_malformed_submission_is_a_400_problem_and_stores_nothing(string what, string body)
+    public async Task A_malformed_submission_is_a_400_problem_naming_the_field_at_fault_and_stores_nothing(string what, string body, string field)
     {
         var buyer = $"hostile-{Guid.NewGuid():N}";
         using var client = host.ClientWith(TestTokens.Buyer(buyer));
@@ -58,7 +64,17 @@ public sealed class HostileInputTests(OrderingHost host) : IClassFixture<Orderin
 
         response.StatusCode.ShouldBe(HttpStatusCode.BadRequest, what);
         response.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json", what);
-        (await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).ShouldNotContain("   at ", Case.Sensitive, what);
+        var problem = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        problem.ShouldNotContain("   at ", Case.Sensitive, what);
+        // The caller's terms only: no .NET type or parameter name from the framework's own message.
+        problem.ShouldNotContain("System.", Case.Sensitive, what);
+        problem.ShouldNotContain("SubmitReservationRequest", Case.Sensitive, what);
+        using (var document = JsonDocument.Parse(problem))
+        {
+            var errors = document.RootElement.GetProperty("errors");
+            errors.EnumerateObject().Select(error => error.Name).ShouldBe([field], $"{what}: {problem}");
+        }
+
         await using var scope = host.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<Data.OrderingDbContext>();
         (await db.Reservations.CountAsync(r => r.BuyerId == buyer, TestContext.Current.CancellationToken)).ShouldBe(0, what);

@@ -6,7 +6,8 @@ namespace Brokering.ServiceDefaults.Errors;
 
 /// <summary>
 /// Turns exceptions into problem+json without leaking stack traces. Malformed request bodies
-/// (which ASP.NET Core reports as <see cref="BadHttpRequestException"/>) are the caller's fault: 400, not 500.
+/// (which ASP.NET Core reports as <see cref="BadHttpRequestException"/>) are the caller's fault: 400, not 500, with the
+/// field at fault by its path (<see cref="RequestBodyErrors"/>).
 /// </summary>
 internal sealed partial class UnhandledExceptionHandler(IProblemDetailsService problems, ILogger<UnhandledExceptionHandler> logger) : IExceptionHandler
 {
@@ -24,6 +25,21 @@ internal sealed partial class UnhandledExceptionHandler(IProblemDetailsService p
         }
 
         httpContext.Response.StatusCode = status;
+        if (exception is BadHttpRequestException unbound && RequestBodyErrors.Of(unbound) is { } errors)
+        {
+            return await problems.TryWriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = httpContext,
+                Exception = exception,
+                ProblemDetails = new HttpValidationProblemDetails(errors)
+                {
+                    Status = status,
+                    Title = title,
+                    Detail = "The request is not valid: errors names each field at fault by its path.",
+                },
+            });
+        }
+
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = httpContext,

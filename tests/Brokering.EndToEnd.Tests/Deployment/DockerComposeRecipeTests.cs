@@ -33,6 +33,7 @@ public sealed class DockerComposeRecipeTests
         // User tokens as an operator of the compose installation mints them: deploy/docker/token.sh with provision.sh's issuer key.
         Task<string> Token(string role, string subject, string? tenant) => ComposeTokenAsync(recipe, role, subject, tenant, cancel);
         await RecipeReservation.DriveAsync(installation, Token, cancel);
+        await RecipeReservation.MalformedBodiesAreRefusedFieldByFieldAsync(installation, Token, cancel);
         await RecipeReservation.EachRoleReachesOnlyItsOwnDatabaseAsync(installation, cancel);
         await RecipeReservation.InventoryReadsTheStockFeedOnTheFeedsVirtualHostOnlyAsync(installation, cancel);
         await RecipeReservation.TheFeedsVirtualHostIsBoundedAsync(recipe, installation, cancel);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Brokering.Ordering.Reservations.Submit;
+using Brokering.ServiceDefaults.Errors;
 
 namespace Brokering.Ordering.Reservations.Bulk;
 
@@ -85,12 +86,12 @@ public static class BulkJson
             }
             catch (JsonException exception)
             {
-                var path = exception.Path is { Length: > 1 } jsonPath ? jsonPath.TrimStart('$').TrimStart('.') : string.Empty;
+                var path = RequestBodyErrors.PathOf(exception) is var inItem && inItem == RequestBodyErrors.Root ? string.Empty : inItem;
                 var key = element.ValueKind == JsonValueKind.Object && element.TryGetProperty("idempotencyKey", out var given)
                     && given.ValueKind == JsonValueKind.String ? given.GetString() : null;
                 entries.Add(BulkEntry.Unreadable(key, new Dictionary<string, string[]>
                 {
-                    [path] = ["Not a value of the expected type, or a field the API does not know."],
+                    [path] = [RequestBodyErrors.ReasonOf(exception)],
                 }));
             }
         }
