@@ -79,4 +79,26 @@ public sealed class HostileInputTests(OrderingHost host) : IClassFixture<Orderin
         var db = scope.ServiceProvider.GetRequiredService<Data.OrderingDbContext>();
         (await db.Reservations.CountAsync(r => r.BuyerId == buyer, TestContext.Current.CancellationToken)).ShouldBe(0, what);
     }
+
+    [Fact]
+    public async Task Two_idempotency_keys_on_one_submission_are_a_400_naming_the_header_and_store_nothing()
+    {
+        var buyer = $"hostile-{Guid.NewGuid():N}";
+        using var client = host.ClientWith(TestTokens.Buyer(buyer));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/reservations") { Content = new StringContent(Valid, Encoding.UTF8, "application/json") };
+        request.Headers.TryAddWithoutValidation("Idempotency-Key", ["po-1", "po-2"]).ShouldBeTrue();
+
+        using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+
+        var problem = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest, problem);
+        using (var document = JsonDocument.Parse(problem))
+        {
+            document.RootElement.GetProperty("errors").EnumerateObject().Select(error => error.Name).ShouldBe(["Idempotency-Key"], problem);
+        }
+
+        await using var scope = host.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<Data.OrderingDbContext>();
+        (await db.Reservations.CountAsync(r => r.BuyerId == buyer, TestContext.Current.CancellationToken)).ShouldBe(0);
+    }
 }

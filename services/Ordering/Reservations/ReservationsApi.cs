@@ -66,6 +66,16 @@ public static class ReservationsApi
     {
         var buyer = BuyerIdentity.Of(http);
 
+        // Two keys would be read as one ("a,b"), a key neither retry sends; and a proxy that reads the first would
+        // deduplicate by a key the service never stored.
+        if (http.Request.Headers["Idempotency-Key"].Count > 1)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["Idempotency-Key"] = ["Given more than once: send one key."],
+            });
+        }
+
         if (idempotencyKey is not null && !InputBounds.IsIdempotencyKey(idempotencyKey))
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]>
