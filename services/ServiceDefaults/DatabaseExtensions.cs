@@ -1,6 +1,8 @@
 using System.Data.Common;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -93,6 +95,10 @@ public static class DatabaseExtensions
         {
             await using var scope = app.Services.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<TDbContext>();
+            // Npgsql takes the history table as existing and reads it, catching "no such table"; EF logs that read as a
+            // failed command, an Error, twice per context on every fresh database, which tells the operators of a healthy
+            // first start that something broke. A missing table is made first, so the read finds it.
+            await CreateMissingHistoryTableAsync(db, lockConnection, target.Database, cancellationToken);
             var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
             if (pending.Count > 0)
             {
@@ -105,6 +111,41 @@ public static class DatabaseExtensions
             await using var release = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", lockConnection);
             release.Parameters.AddWithValue("key", lockKey);
             await release.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+    }
+
+    private static async Task CreateMissingHistoryTableAsync(DbContext db, NpgsqlConnection maintenance, string? database, CancellationToken cancellationToken)
+    {
+        // A database not there yet is created by migrating, table and all.
+        await using (var exists = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = @name)", maintenance))
+        {
+            exists.Parameters.AddWithValue("name", database ?? string.Empty);
+            if (await exists.ExecuteScalarAsync(cancellationToken) is not true)
+            {
+                return;
+            }
+        }
+
+        // Looked up first, so a service whose role may not create tables (migrated by a job) never asks to.
+        var relational = db.GetService<IDbContextOptions>().Extensions.OfType<RelationalOptionsExtension>().Single();
+        var connection = (NpgsqlConnection)db.Database.GetDbConnection();
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            await using var missing = new NpgsqlCommand(
+                "SELECT to_regclass(CASE WHEN @schema IS NULL THEN quote_ident(@table) ELSE quote_ident(@schema) || '.' || quote_ident(@table) END) IS NULL",
+                connection);
+            missing.Parameters.AddWithValue("table", relational.MigrationsHistoryTableName ?? HistoryRepository.DefaultTableName);
+            missing.Parameters.Add(new NpgsqlParameter("schema", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)relational.MigrationsHistoryTableSchema ?? DBNull.Value });
+            if (await missing.ExecuteScalarAsync(cancellationToken) is true)
+            {
+                await using var create = new NpgsqlCommand(db.GetService<IHistoryRepository>().GetCreateIfNotExistsScript(), connection);
+                await create.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
         }
     }
 

@@ -128,6 +128,10 @@ public static class ServiceDefaultsExtensions
             options.UseUtcTimestamp = true;
             options.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
         });
+        // The health service logs every unhealthy answer as an Error: every readiness probe of a starting service (the
+        // bus not started, the catalogue not copied yet) was one. The prober gets the answer, each check named in it
+        // (/health/ready); what made a check fail is logged by the component that failed.
+        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService", LogLevel.Critical);
     }
 
     /// <summary>

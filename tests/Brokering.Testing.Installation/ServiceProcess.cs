@@ -12,6 +12,7 @@ namespace Brokering.Testing.Installation;
 public sealed class ServiceProcess : IAsyncDisposable
 {
     private readonly StringBuilder output = new();
+    private readonly List<string> errors = [];
     private readonly StreamWriter? logFile;
     private readonly string dll;
     private readonly IReadOnlyDictionary<string, string> environment;
@@ -51,6 +52,21 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     /// <summary>Whether the current process is still running.</summary>
     public bool IsRunning => !process.HasExited;
+
+    /// <summary>
+    /// The first lines the service logged at Error or Critical (structured logging writes the level into each line),
+    /// whenever they came: <see cref="RecentOutput"/> keeps only the last lines.
+    /// </summary>
+    public IReadOnlyList<string> ErrorLines
+    {
+        get
+        {
+            lock (output)
+            {
+                return [.. errors];
+            }
+        }
+    }
 
     public string RecentOutput
     {
@@ -214,6 +230,11 @@ public sealed class ServiceProcess : IAsyncDisposable
         {
             output.AppendLine(line);
             logFile?.WriteLine(line);
+            if (errors.Count < 20 && (line.Contains("\"LogLevel\":\"Error\"", StringComparison.Ordinal)
+                || line.Contains("\"LogLevel\":\"Critical\"", StringComparison.Ordinal)))
+            {
+                errors.Add(line);
+            }
         }
     }
 

@@ -30,6 +30,8 @@ public sealed class DockerComposeRecipeTests
 
         await using var installation = await RecipeInstallation.StartAsync(recipe, cancel);
 
+        RecipeReservation.NoServiceLoggedAnErrorWhileStarting(installation);
+
         // User tokens as an operator of the compose installation mints them: deploy/docker/token.sh with provision.sh's issuer key.
         Task<string> Token(string role, string subject, string? tenant) => ComposeTokenAsync(recipe, role, subject, tenant, cancel);
         await RecipeReservation.DriveAsync(installation, Token, cancel);

@@ -22,6 +22,7 @@ public sealed class KubernetesDevOverlayTests
         var cancel = TestContext.Current.CancellationToken;
         using var recipe = await DeploymentRecipe.FromKustomizeAsync("dev", cancel);
         await using var installation = await RecipeInstallation.StartAsync(recipe, cancel);
+        RecipeReservation.NoServiceLoggedAnErrorWhileStarting(installation);
 
         // Development: tokens from ordering's /dev/tokens, trusted by inventory through the overlay's shared seed.
         async Task<string> Token(string role, string subject, string? tenant)

@@ -43,6 +43,7 @@ public sealed class KubernetesProductionOverlayTests
                 recipe, cancel,
                 externalHosts: new Dictionary<string, Uri> { [authority.Host] = new Uri(identityProvider.Authority) },
                 machineEnvironment: new Dictionary<string, string> { ["SSL_CERT_FILE"] = bundle, ["SSL_CERT_DIR"] = trust.FullName });
+            RecipeReservation.NoServiceLoggedAnErrorWhileStarting(installation);
 
             Task<string> Token(string role, string subject, string? tenant) =>
                 Task.FromResult(identityProvider.Issue(subject, role, tenant, ["brokering-ordering", "brokering-inventory", "brokering-compliance"]));
