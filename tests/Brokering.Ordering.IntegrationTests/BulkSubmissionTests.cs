@@ -89,6 +89,27 @@ public sealed class BulkSubmissionTests(BulkSubmissionTests.KestrelHost host) : 
     }
 
     [Fact]
+    public async Task A_CSV_row_of_another_width_than_its_header_is_refused_by_its_row_while_the_rows_around_it_are_submitted()
+    {
+        var buyer = Sagas.NewBuyer("bulk-csv-width");
+        const string csv = """
+            idempotencyKey,buyerReference,endUserName,endUserCountry,destinationCountry,fillPolicy,minFillRatio,confirmation,sku,quantity,maxUnitPrice,currency
+            w-a,PO-W-A,Acme Cloud, Inc.,US,US,AllOrNone,,Manual,NVIDIA-H20,1,900,USD
+            w-b,PO-W-B,Acme,US,US,AllOrNone,,Manual,NVIDIA-H20,1,900
+            w-c,PO-W-C,Acme,US,US,AllOrNone,,Manual,NVIDIA-H20,1,900,USD
+            """;
+
+        using var answer = await BulkAsync(buyer, csv, "text/csv");
+
+        var results = Results(answer);
+        results.Select(r => (r.GetProperty("idempotencyKey").GetString(), r.GetProperty("outcome").GetString()))
+            .ShouldBe([("w-a", "Invalid"), ("w-b", "Invalid"), ("w-c", "Accepted")]);
+        ErrorPaths(results[0]).ShouldBe(["items[0].lines[0]"], "an unquoted comma: 13 values");
+        ErrorPaths(results[1]).ShouldBe(["items[1].lines[0]"], "a value left out: 11 values");
+        results[1].GetProperty("errors").GetProperty("items[1].lines[0]")[0].GetString().ShouldStartWith("Row 3 has 11 values where the header has 12 columns");
+    }
+
+    [Fact]
     public async Task A_CSV_upload_makes_one_reservation_per_idempotency_key_from_its_rows_and_answers_each_with_its_rows()
     {
         var buyer = Sagas.NewBuyer("bulk-csv");

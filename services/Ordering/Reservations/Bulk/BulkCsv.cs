@@ -116,13 +116,30 @@ public static class BulkCsv
             }
         }
 
-        return ([.. groups.Select(group => ToEntry(group, Field))], errors);
+        var width = columns.Count;
+        return ([.. groups.Select(group => ToEntry(group, Field, width))], errors);
     }
 
-    private static BulkEntry ToEntry(List<(int Row, string[] Fields)> group, Func<string[], string, string> field)
+    private static BulkEntry ToEntry(List<(int Row, string[] Fields)> group, Func<string[], string, string> field, int width)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         var rowNumbers = group.Select(row => row.Row).ToList();
+
+        // A row of another width has its values under the wrong columns (an unquoted comma, a value left out): said as
+        // that, not as whichever values happened to land under a column that refuses them.
+        for (var j = 0; j < group.Count; j++)
+        {
+            if (group[j].Fields.Length != width)
+            {
+                errors[string.Create(CultureInfo.InvariantCulture, $"lines[{j}]")] = [string.Create(CultureInfo.InvariantCulture,
+                    $"Row {group[j].Row} has {group[j].Fields.Length} values where the header has {width} columns: a value holding a comma goes in double quotes, an empty one still takes its comma.")];
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            return BulkEntry.Unreadable(NullIfEmpty(field(group[0].Fields, KeyColumn)), errors, rowNumbers);
+        }
 
         string? Reservation(string column)
         {
