@@ -54,6 +54,20 @@ public sealed class BulkSubmissionTests(BulkSubmissionTests.KestrelHost host) : 
     }
 
     [Fact]
+    public async Task An_item_giving_its_idempotency_key_twice_is_refused_for_it_without_either_key_echoed()
+    {
+        var buyer = Sagas.NewBuyer("bulk-twice");
+        var body = $"[{Item("k-first", "PO-T").Replace("\"idempotencyKey\":\"k-first\"", "\"idempotencyKey\":\"k-first\",\"idempotencyKey\":\"k-second\"", StringComparison.Ordinal)}, {Item("k-ok", "PO-OK")}]";
+
+        using var answer = await BulkAsync(buyer, body, "application/json");
+
+        var results = Results(answer);
+        results.Select(r => r.GetProperty("outcome").GetString()).ShouldBe(["Invalid", "Accepted"]);
+        ErrorPaths(results[0]).ShouldBe(["items[0].idempotencyKey"]);
+        results[0].GetProperty("idempotencyKey").ValueKind.ShouldBe(JsonValueKind.Null);
+    }
+
+    [Fact]
     public async Task Sending_a_bulk_again_replays_each_item_a_changed_item_is_refused_as_a_reused_key_and_nothing_is_stored_twice()
     {
         var buyer = Sagas.NewBuyer("bulk-replay");

@@ -87,8 +87,11 @@ public static class BulkJson
             catch (JsonException exception)
             {
                 var path = RequestBodyErrors.PathOf(exception) is var inItem && inItem == RequestBodyErrors.Root ? string.Empty : inItem;
-                var key = element.ValueKind == JsonValueKind.Object && element.TryGetProperty("idempotencyKey", out var given)
-                    && given.ValueKind == JsonValueKind.String ? given.GetString() : null;
+                // The key is echoed so the caller can match the answer, unless it is given twice: which one would be guessing.
+                var keys = element.ValueKind == JsonValueKind.Object
+                    ? element.EnumerateObject().Where(property => property.NameEquals("idempotencyKey")).Take(2).ToList()
+                    : [];
+                var key = keys is [{ Value.ValueKind: JsonValueKind.String } only] ? only.Value.GetString() : null;
                 entries.Add(BulkEntry.Unreadable(key, new Dictionary<string, string[]>
                 {
                     [path] = [RequestBodyErrors.ReasonOf(exception)],
