@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Logging;
 
 namespace Brokering.ServiceDefaults.Errors;
@@ -7,7 +8,7 @@ namespace Brokering.ServiceDefaults.Errors;
 /// <summary>
 /// Turns exceptions into problem+json without leaking stack traces. Malformed request bodies
 /// (which ASP.NET Core reports as <see cref="BadHttpRequestException"/>) are the caller's fault: 400, not 500, with the
-/// field at fault by its path (<see cref="RequestBodyErrors"/>).
+/// field at fault by its path (<see cref="RequestBindingErrors"/>).
 /// </summary>
 internal sealed partial class UnhandledExceptionHandler(IProblemDetailsService problems, ILogger<UnhandledExceptionHandler> logger) : IExceptionHandler
 {
@@ -25,26 +26,11 @@ internal sealed partial class UnhandledExceptionHandler(IProblemDetailsService p
         }
 
         httpContext.Response.StatusCode = status;
-        if (exception is BadHttpRequestException unbound && RequestBodyErrors.Of(unbound) is { } errors)
-        {
-            return await problems.TryWriteAsync(new ProblemDetailsContext
-            {
-                HttpContext = httpContext,
-                Exception = exception,
-                ProblemDetails = new HttpValidationProblemDetails(errors)
-                {
-                    Status = status,
-                    Title = title,
-                    Detail = "The request is not valid: errors names each field at fault by its path.",
-                },
-            });
-        }
-
-        return await problems.TryWriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = httpContext,
-            Exception = exception,
-            ProblemDetails = { Status = status, Title = title, Detail = status < 500 ? exception.Message : null },
-        });
+        ProblemDetails problem = exception is BadHttpRequestException unbound && RequestBindingErrors.Of(unbound) is { } errors
+            ? new HttpValidationProblemDetails(errors) { Detail = "The request is not valid: errors names each field at fault by its path." }
+            : new ProblemDetails { Detail = status < 500 ? exception.Message : null };
+        problem.Status = status;
+        problem.Title = title;
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, Exception = exception, ProblemDetails = problem });
     }
 }

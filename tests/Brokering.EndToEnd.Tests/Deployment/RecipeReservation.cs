@@ -72,22 +72,20 @@ public static class RecipeReservation
     public static async Task MalformedBodiesAreRefusedFieldByFieldAsync(
         RecipeInstallation installation, Func<string, string, string?, Task<string>> token, CancellationToken cancel)
     {
-        (ServiceProcess Service, string Token, string Path, string Body, string Field)[] refusals =
+        (ServiceProcess Service, string Token, HttpMethod Method, string Path, string Body, string Field)[] refusals =
         [
-            (installation.Ordering, await token("buyer", "alice@acme", "acme-servers"), "/v1/reservations",
+            (installation.Ordering, await token("buyer", "alice@acme", "acme-servers"), HttpMethod.Post, "/v1/reservations",
                 """{"buyerReference":"PO-BAD","lines":[{"sku":"NVIDIA-H20","quantity":"four"}]}""", "lines[0].quantity"),
-            (installation.Inventory, await token("distributor", "feed@arrow", "arrow"), "/v1/distributors/arrow/stock-feed",
+            (installation.Inventory, await token("distributor", "feed@arrow", "arrow"), HttpMethod.Post, "/v1/distributors/arrow/stock-feed",
                 """{"distributorId":"arrow","sequence":2,"kind":"Delta","items":[{"sku":"NVIDIA-H20","quantityOnHand":1.5}]}""", "items[0].quantityOnHand"),
-            (installation.Compliance, await token("compliance-officer", "carol@compliance", null), "/v1/buyers/acme-servers",
+            (installation.Compliance, await token("compliance-officer", "carol@compliance", null), HttpMethod.Put, "/v1/buyers/acme-servers",
                 """{"legalName":"Acme Servers Inc.","country":"US","country":"CN"}""", "country"),
         ];
-        foreach (var (service, bearer, path, body, field) in refusals)
+        foreach (var (service, bearer, method, path, body, field) in refusals)
         {
             using var client = BrokeringSystem.RestClient(service, bearer);
-            using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
-            using var response = path.StartsWith("/v1/buyers/", StringComparison.Ordinal)
-                ? await client.PutAsync(path, content, cancel)
-                : await client.PostAsync(path, content, cancel);
+            using var request = new HttpRequestMessage(method, path) { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+            using var response = await client.SendAsync(request, cancel);
             var problem = await response.Content.ReadAsStringAsync(cancel);
             ((int)response.StatusCode).ShouldBe(400, $"{path}: {problem}");
             response.Content.Headers.ContentType?.MediaType.ShouldBe("application/problem+json", path);

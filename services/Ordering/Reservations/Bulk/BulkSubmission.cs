@@ -86,7 +86,7 @@ public static class BulkJson
             }
             catch (JsonException exception)
             {
-                var path = RequestBodyErrors.PathOf(exception) is var inItem && inItem == RequestBodyErrors.Root ? string.Empty : inItem;
+                var path = RequestBindingErrors.PathOf(exception) is var inItem && inItem == RequestBindingErrors.Root ? string.Empty : inItem;
                 // The key is echoed so the caller can match the answer, unless it is given twice: which one would be guessing.
                 var keys = element.ValueKind == JsonValueKind.Object
                     ? element.EnumerateObject().Where(property => property.NameEquals("idempotencyKey")).Take(2).ToList()
@@ -94,7 +94,7 @@ public static class BulkJson
                 var key = keys is [{ Value.ValueKind: JsonValueKind.String } only] ? only.Value.GetString() : null;
                 entries.Add(BulkEntry.Unreadable(key, new Dictionary<string, string[]>
                 {
-                    [path] = [RequestBodyErrors.ReasonOf(exception)],
+                    [path] = [RequestBindingErrors.ReasonOf(exception)],
                 }));
             }
         }

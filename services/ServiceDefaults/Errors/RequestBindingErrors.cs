@@ -11,7 +11,7 @@ namespace Brokering.ServiceDefaults.Errors;
 /// the body itself). The framework's own messages name .NET types and parameters ("Failed to read parameter
 /// "SubmitReservationRequest request""), which tell a client nothing it can act on.
 /// </summary>
-public static partial class RequestBodyErrors
+public static partial class RequestBindingErrors
 {
     /// <summary>The key of an error about the body as a whole.</summary>
     public const string Root = "$";
