@@ -49,6 +49,7 @@ public static class ServiceDefaultsExtensions
             // A field given twice is refused rather than the last one winning: a proxy or signature check that reads
             // the first would otherwise approve a body the service reads differently.
             options.SerializerOptions.AllowDuplicateProperties = false;
+            options.SerializerOptions.Converters.Add(new InstantJsonConverter());
         });
         // A body or parameter the framework cannot bind is thrown to the exception handler in every environment (the
         // default does so only in Development, and elsewhere answers a bare 400), so each caller learns which field.

@@ -69,6 +69,11 @@ public static partial class RequestBindingErrors
                 : "Not valid JSON.";
         }
 
+        if (exception is JsonInputRefusedException refused)
+        {
+            return refused.Message;
+        }
+
         var message = exception.Message;
         if (message.Contains("could not be mapped to any .NET member", StringComparison.Ordinal))
         {

@@ -105,6 +105,40 @@ public sealed class RuleSetPublicationTests(ComplianceServiceFixture service) : 
         }
     }
 
+    [Theory]
+    [InlineData("/v1/rule-sets", """{"version":"no-offset-1","effectiveAt":"2030-01-01T00:00:00","basedOn":"2023-10-17"}""", "effectiveAt")]
+    [InlineData("/v1/rule-sets", """{"version":"no-offset-2","effectiveAt":"2030-01-01T00:00:00Z","basedOn":"2023-10-17","accelerated":{"effectiveAt":"2029-12-01T08:00"}}""", "accelerated.effectiveAt")]
+    [InlineData("/v1/rule-sets", """{"version":"no-offset-3","effectiveAt":"2030-01-01","basedOn":"2023-10-17"}""", "effectiveAt")]
+    [InlineData("/v1/rule-sets", """{"version":"no-offset-4","effectiveAt":1893456000,"basedOn":"2023-10-17"}""", "effectiveAt")]
+    [InlineData("/v1/classifications", """{"at":"2023-11-17T00:00:00","product":{"sku":"NVIDIA-H800-SXM5-80GB"}}""", "at")]
+    public async Task An_instant_without_an_offset_is_refused_by_its_field_and_nothing_is_published(string path, string body, string field)
+    {
+        using var response = await service.Http.PostAsync(path, new StringContent(body, System.Text.Encoding.UTF8, "application/json"), Cancel);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        response.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json");
+        var errors = (await response.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("errors");
+        var reason = errors.GetProperty(field)[0].GetString()!;
+        reason.ShouldContain("Z or an offset");
+        if (path == "/v1/rule-sets")
+        {
+            var version = JsonDocument.Parse(body).RootElement.GetProperty("version").GetString();
+            using var published = await service.Http.GetAsync($"/v1/rule-sets/{version}", Cancel);
+            published.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        }
+    }
+
+    [Fact]
+    public async Task An_effective_instant_given_with_an_offset_is_that_instant_whatever_the_servers_time_zone()
+    {
+        // Midnight in Beijing is 16:00 UTC the day before; nothing about where the services run may move it.
+        using var response = await Publish(new { version = "offset-beijing", effectiveAt = "2031-01-01T00:00:00+08:00", basedOn = "2023-10-17" });
+
+        response.StatusCode.ShouldBe(HttpStatusCode.Created);
+        var published = await service.Http.GetFromJsonAsync<JsonElement>("/v1/rule-sets/offset-beijing", Cancel);
+        published.GetProperty("effectiveAt").GetDateTimeOffset().ShouldBe(new DateTimeOffset(2030, 12, 31, 16, 0, 0, TimeSpan.Zero));
+    }
+
     private async Task<HttpResponseMessage> Publish(object body) => await service.Http.PostAsJsonAsync("/v1/rule-sets", body, Cancel);
 
     private async Task<Api.ScreenResponse> Screen(string destination) => (await service.ScreenH100Async(destination)).Answer;
