@@ -24,11 +24,17 @@ public sealed class WebhookEndpointRulesTests
     [InlineData("https://[64:ff9b::a00:1]/hooks")]
     [InlineData("https://224.0.0.1/hooks")]
     [InlineData("https://printer.local/hooks")]
+    [InlineData("https://localhost./hooks")]
+    [InlineData("https://metadata.google.internal./hooks")]
+    [InlineData("https://intranet./hooks")]
+    [InlineData("https://127.0.0.1./hooks")]
+    [InlineData("https://10.0.0.1./hooks")]
     public void A_loopback_local_or_reserved_endpoint_is_refused_in_production(string url) =>
         Production.Refusal(url, 2048).ShouldNotBeNull();
 
     [Theory]
     [InlineData("https://hooks.example.com/brokering")]
+    [InlineData("https://hooks.example.com./brokering")]
     [InlineData("https://93.184.215.14/hooks")]
     [InlineData("https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/hooks")]
     public void A_public_https_endpoint_is_accepted(string url) =>

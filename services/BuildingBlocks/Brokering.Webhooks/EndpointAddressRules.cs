@@ -40,18 +40,21 @@ public sealed class EndpointAddressRules(bool allowInsecureLoopback)
             return "Must not have a fragment (#…).";
         }
 
-        var loopback = IsLoopbackName(uri.IdnHost) || (IPAddress.TryParse(uri.IdnHost, out var literal) && IPAddress.IsLoopback(Unmapped(literal)));
+        // A fully qualified name may end in the root's dot ("localhost.", "metadata.google.internal."): the same host to
+        // the resolver, so the same host to these rules.
+        var host = uri.IdnHost.EndsWith('.') ? uri.IdnHost.TrimEnd('.') : uri.IdnHost;
+        var loopback = IsLoopbackName(host) || (IPAddress.TryParse(host, out var literal) && IPAddress.IsLoopback(Unmapped(literal)));
         if (uri.Scheme != Uri.UriSchemeHttps && !(allowInsecureLoopback && uri.Scheme == Uri.UriSchemeHttp && loopback))
         {
             return allowInsecureLoopback ? "Must be https (http only to a loopback address here)." : "Must be https.";
         }
 
-        if (IsLocalName(uri.IdnHost) && !(allowInsecureLoopback && loopback))
+        if (host.Length == 0 || (IsLocalName(host) && !(allowInsecureLoopback && loopback)))
         {
             return $"'{uri.IdnHost}' names a host on the local network, which webhooks may not reach.";
         }
 
-        if (IPAddress.TryParse(uri.IdnHost, out var address) && !MayConnectTo(address))
+        if (IPAddress.TryParse(host, out var address) && !MayConnectTo(address))
         {
             return $"{address} is a private, loopback, link-local or reserved address, which webhooks may not reach.";
         }
