@@ -45,6 +45,21 @@ public sealed class GrpcErrorInterceptorTests
         failure.Status.Detail.ShouldBe("lines[0].quantity: must be positive");
     }
 
+    [Theory]
+    [InlineData("22021")]
+    [InlineData("22P05")]
+    public async Task Text_the_database_cannot_store_is_the_callers_invalid_argument_not_an_internal_error(string sqlState)
+    {
+        // What PostgreSQL answers a NUL in a text or JSON parameter that no validator caught, here wrapped as EF wraps it.
+        var refused = new InvalidOperationException("save failed", new Npgsql.PostgresException("invalid byte sequence for encoding \"UTF8\": 0x00", "ERROR", "ERROR", sqlState));
+
+        var failure = await Should.ThrowAsync<RpcException>(() => interceptor.UnaryServerHandler<string, string>(
+            "request", new Call(DateTime.MaxValue, CancellationToken.None), (_, _) => throw refused));
+
+        failure.StatusCode.ShouldBe(StatusCode.InvalidArgument);
+        failure.Status.Detail.ShouldContain("NUL");
+    }
+
     private sealed class Call(DateTime deadline, CancellationToken cancellationToken) : ServerCallContext
     {
         protected override string MethodCore => "/test.v1.Test/Call";

@@ -43,6 +43,8 @@ public sealed class EndpointFuzzer(HttpClient rest, HttpClient grpc, IServicePro
     // Route values that are only hostile as raw bytes of a URI: overlong and invalid UTF-8, NUL, traversal, double escaping.
     private static readonly string[] RawEncodings = ["%C0%AF", "%FF%FE", "%E2%80%AE", "%2e%2e%2f%2e%2e%2fappsettings.json", "%252e%252e", "a/../../b"];
 
+    private const string NulInside = "NUL\u0000inside";
+
     private static readonly TimeSpan AnswerTimeout = TimeSpan.FromMinutes(2);
 
     /// <summary>Fixes every payload of a run.</summary>
@@ -154,6 +156,24 @@ public sealed class EndpointFuzzer(HttpClient rest, HttpClient grpc, IServicePro
                 }
 
                 return request;
+            });
+        }
+
+        // A NUL in every text a caller controls, which PostgreSQL text cannot store: each query parameter on its own, and
+        // every string of a well-formed body at once. Drawn at random above, it reached a few parameters of a run only.
+        foreach (var parameter in query)
+        {
+            var uri = $"{Path(endpoint.RoutePattern, random, hostile: false)}?{parameter}={Escape(NulInside)}";
+            yield return new Probe(name, $"a NUL in query parameter {parameter}", Grpc: false, () => new HttpRequestMessage(new HttpMethod(method), new Uri(uri, UriKind.Relative)));
+        }
+
+        if (hasBody && bodyType is not null && FuzzPayloads.Skeleton(bodyType, json, random, hostility: 0) is { } wellFormed)
+        {
+            var nulBody = Encoding.UTF8.GetBytes(wellFormed.ToJsonString().Replace("\"fuzz\"", "\"NUL\\u0000inside\"", StringComparison.Ordinal));
+            var path = Path(endpoint.RoutePattern, random, hostile: false);
+            yield return new Probe(name, "a NUL in every string of the body", Grpc: false, () => new HttpRequestMessage(new HttpMethod(method), new Uri(path, UriKind.Relative))
+            {
+                Content = new ByteArrayContent(nulBody) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } },
             });
         }
 

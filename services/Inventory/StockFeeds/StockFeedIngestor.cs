@@ -55,10 +55,12 @@ internal sealed class StockFeedIngestor(
         var items = update.Items ?? [];
         var (valid, shapeErrors) = StockUpdateValidator.ValidateItems(kind, items);
         // The levels named by items with an error, which a snapshot must leave alone (valid items name theirs already).
+        // Only keys a level can have: one with a SKU that is no SKU or a control character in its warehouse names no level,
+        // and a NUL in it, sent to PostgreSQL, would fail the whole update instead of that item.
         var mentioned = shapeErrors
             .Select(e => items[e.Index])
-            .Where(i => !string.IsNullOrWhiteSpace(i?.Sku) && !string.IsNullOrWhiteSpace(i.Warehouse))
-            .Select(i => (Brokering.Contracts.Sku.Normalize(i!.Sku) ?? i.Sku!.Trim(), i.Warehouse!.Trim()))
+            .Select(i => StockUpdateValidator.LevelKey(i?.Sku, i?.Warehouse))
+            .OfType<(string, string)>()
             .ToHashSet();
         var distributorId = update.DistributorId!.Trim();
 

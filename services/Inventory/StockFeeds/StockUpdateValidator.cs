@@ -89,6 +89,37 @@ internal static class StockUpdateValidator
         return (valid, errors);
     }
 
+    /// <summary>The key of the level an item names (normalised SKU, trimmed warehouse), or null when no level can have it.</summary>
+    public static (string Sku, string Warehouse)? LevelKey(string? rawSku, string? rawWarehouse) =>
+        Sku.TryNormalize(rawSku, out var sku) && WarehouseError(rawWarehouse, out var warehouse) is null ? (sku, warehouse!) : null;
+
+    /// <summary>What is wrong with a warehouse, or null with it trimmed.</summary>
+    private static string? WarehouseError(string? raw, out string? warehouse)
+    {
+        warehouse = null;
+        if (string.IsNullOrWhiteSpace(raw))
+        {
+            return "warehouse is required.";
+        }
+
+        var trimmed = raw.Trim();
+        if (trimmed.Length > 64)
+        {
+            return "warehouse is at most 64 characters.";
+        }
+
+        foreach (var c in raw)
+        {
+            if (char.IsControl(c))
+            {
+                return "warehouse must not contain control characters.";
+            }
+        }
+
+        warehouse = trimmed;
+        return null;
+    }
+
     /// <summary>The canonical currency code (trimmed, upper case), allocating only when the raw one is not canonical.</summary>
     private static string? Currency(string? raw)
     {
@@ -127,23 +158,9 @@ internal static class StockUpdateValidator
             return ("sku", $"sku is at most {InputBounds.MaxSkuLength} letters, digits and - _ . / + (was '{item.Sku}').");
         }
 
-        if (string.IsNullOrWhiteSpace(item.Warehouse))
+        if (WarehouseError(item.Warehouse, out var trimmed) is { } warehouseError)
         {
-            return ("warehouse", "warehouse is required.");
-        }
-
-        var trimmed = item.Warehouse.Trim();
-        if (trimmed.Length > 64)
-        {
-            return ("warehouse", "warehouse is at most 64 characters.");
-        }
-
-        foreach (var c in item.Warehouse)
-        {
-            if (char.IsControl(c))
-            {
-                return ("warehouse", "warehouse must not contain control characters.");
-            }
+            return ("warehouse", warehouseError);
         }
 
         if (kind == StockUpdateKind.Snapshot)

@@ -75,6 +75,8 @@ public sealed class GrpcErrorInterceptor(ILogger<GrpcErrorInterceptor> logger) :
                 return null;
             case ArgumentException argument:
                 return new RpcException(new Status(StatusCode.InvalidArgument, argument.Message));
+            case var _ when UnstorableText.Is(exception):
+                return new RpcException(new Status(StatusCode.InvalidArgument, UnstorableText.Detail));
             case OperationCanceledException when context.CancellationToken.IsCancellationRequested:
                 return Abandoned(context);
             default:

@@ -18,6 +18,7 @@ internal sealed partial class UnhandledExceptionHandler(IProblemDetailsService p
         {
             BadHttpRequestException bad => (bad.StatusCode, "The request could not be read."),
             OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested => (499, "The client closed the request."),
+            _ when UnstorableText.Is(exception) => (StatusCodes.Status400BadRequest, UnstorableText.Title),
             _ => (StatusCodes.Status500InternalServerError, "An unexpected error occurred."),
         };
         if (status >= 500)
@@ -28,7 +29,7 @@ internal sealed partial class UnhandledExceptionHandler(IProblemDetailsService p
         httpContext.Response.StatusCode = status;
         ProblemDetails problem = exception is BadHttpRequestException unbound && RequestBindingErrors.Of(unbound) is { } errors
             ? new HttpValidationProblemDetails(errors) { Detail = "The request is not valid: errors names each field at fault by its path." }
-            : new ProblemDetails { Detail = status < 500 ? exception.Message : null };
+            : new ProblemDetails { Detail = UnstorableText.Is(exception) ? UnstorableText.Detail : status < 500 ? exception.Message : null };
         problem.Status = status;
         problem.Title = title;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, Exception = exception, ProblemDetails = problem });
