@@ -117,6 +117,8 @@ public sealed class OpsQueryTests(OrderingHost host) : IClassFixture<OrderingHos
     [InlineData("pageSize=0", "pageSize")]
     [InlineData("pageSize=201", "pageSize")]
     [InlineData("page=0", "page")]
+    [InlineData("page=42949673&pageSize=100", "page")]
+    [InlineData("page=2147483647", "page")]
     [InlineData("atRiskWithin=-1", "atRiskWithin")]
     public async Task Bad_filters_are_a_validation_problem_naming_the_parameter(string query, string parameter)
     {

@@ -18,6 +18,10 @@ public static partial class OpsApi
     public const int MaxReasonLength = 500;
     public const int DefaultAtRiskMinutes = 15;
     private const int MaxPageSize = 200;
+
+    // Far past any page there is, and low enough that the rows skipped, (page - 1) × page size, stay a 32-bit count: past
+    // it the product overflowed into a negative skip and the listing failed with a 500.
+    private const int MaxPage = 1_000_000;
     private const int MaxAtRiskMinutes = 7 * 24 * 60;
     private const int NearestCutoffs = 10;
 
@@ -143,9 +147,9 @@ public static partial class OpsApi
         int? atRiskWithin = null, int page = 1, int pageSize = 50)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        if (page < 1)
+        if (page is < 1 or > MaxPage)
         {
-            errors["page"] = ["Must be 1 or more."];
+            errors["page"] = [$"Must be between 1 and {MaxPage}."];
         }
 
         if (pageSize is < 1 or > MaxPageSize)
