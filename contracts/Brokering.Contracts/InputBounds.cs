@@ -35,6 +35,12 @@ public static class InputBounds
     /// <summary>Longest idempotency key (REST <c>Idempotency-Key</c>, gRPC <c>idempotency_key</c>).</summary>
     public const int MaxIdempotencyKeyLength = 200;
 
+    /// <summary>Earliest instant a request body may give (an effective instant, a validity, an "as of"): 2000-01-01 UTC.</summary>
+    public static readonly DateTimeOffset EarliestInstant = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    /// <summary>The instants a request body gives are before this one: 2100-01-01 UTC.</summary>
+    public static readonly DateTimeOffset InstantsBefore = new(2100, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
     /// <summary>Longest free text a caller writes into a stored record (a reason, a description, a citation).</summary>
     public const int MaxFreeTextLength = 2_000;
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Brokering.Contracts;
 using System.Text.Json.Serialization;
 
 namespace Brokering.ServiceDefaults.Errors;
@@ -8,6 +9,8 @@ namespace Brokering.ServiceDefaults.Errors;
 /// (<c>2023-10-17T00:00:00-04:00</c>). Without one the framework reads the text in the server's own time zone, so the
 /// same rule set's effective instant (or a classification's "as of") would move by the hours between wherever the
 /// services happen to run and wherever the caller meant: a cutoff is exactly the value that must not shift.
+/// An instant outside <see cref="InputBounds.EarliestInstant"/> … <see cref="InputBounds.InstantsBefore"/> is refused too:
+/// a rule set effective in 2923 for 2023 would let restricted sales through for nine centuries.
 /// Written as the framework writes them (offset always given).
 /// </summary>
 public sealed class InstantJsonConverter : JsonConverter<DateTimeOffset>
@@ -29,6 +32,12 @@ public sealed class InstantJsonConverter : JsonConverter<DateTimeOffset>
         {
             throw new JsonInputRefusedException(
                 "An instant needs Z or an offset (e.g. 2023-10-17T00:00:00Z or 2023-10-17T00:00:00-04:00): without one it would be read in the server's time zone.");
+        }
+
+        if (instant < InputBounds.EarliestInstant || instant >= InputBounds.InstantsBefore)
+        {
+            throw new JsonInputRefusedException(
+                $"Must be from {InputBounds.EarliestInstant:yyyy-MM-dd} to before {InputBounds.InstantsBefore:yyyy-MM-dd} (UTC); a year outside that is a typo, not a rule.");
         }
 
         return instant;

@@ -106,20 +106,22 @@ public sealed class RuleSetPublicationTests(ComplianceServiceFixture service) : 
     }
 
     [Theory]
-    [InlineData("/v1/rule-sets", """{"version":"no-offset-1","effectiveAt":"2030-01-01T00:00:00","basedOn":"2023-10-17"}""", "effectiveAt")]
-    [InlineData("/v1/rule-sets", """{"version":"no-offset-2","effectiveAt":"2030-01-01T00:00:00Z","basedOn":"2023-10-17","accelerated":{"effectiveAt":"2029-12-01T08:00"}}""", "accelerated.effectiveAt")]
-    [InlineData("/v1/rule-sets", """{"version":"no-offset-3","effectiveAt":"2030-01-01","basedOn":"2023-10-17"}""", "effectiveAt")]
-    [InlineData("/v1/rule-sets", """{"version":"no-offset-4","effectiveAt":1893456000,"basedOn":"2023-10-17"}""", "effectiveAt")]
-    [InlineData("/v1/classifications", """{"at":"2023-11-17T00:00:00","product":{"sku":"NVIDIA-H800-SXM5-80GB"}}""", "at")]
-    public async Task An_instant_without_an_offset_is_refused_by_its_field_and_nothing_is_published(string path, string body, string field)
+    [InlineData("/v1/rule-sets", """{"version":"no-offset-1","effectiveAt":"2030-01-01T00:00:00","basedOn":"2023-10-17"}""", "effectiveAt", "Z or an offset")]
+    [InlineData("/v1/rule-sets", """{"version":"no-offset-2","effectiveAt":"2030-01-01T00:00:00Z","basedOn":"2023-10-17","accelerated":{"effectiveAt":"2029-12-01T08:00"}}""", "accelerated.effectiveAt", "Z or an offset")]
+    [InlineData("/v1/rule-sets", """{"version":"no-offset-3","effectiveAt":"2030-01-01","basedOn":"2023-10-17"}""", "effectiveAt", "Z or an offset")]
+    [InlineData("/v1/rule-sets", """{"version":"no-offset-4","effectiveAt":1893456000,"basedOn":"2023-10-17"}""", "effectiveAt", "Z or an offset")]
+    [InlineData("/v1/classifications", """{"at":"2023-11-17T00:00:00","product":{"sku":"NVIDIA-H800-SXM5-80GB"}}""", "at", "Z or an offset")]
+    [InlineData("/v1/rule-sets", """{"version":"far-future","effectiveAt":"2923-10-17T00:00:00Z","basedOn":"2023-10-17"}""", "effectiveAt", "typo")]
+    [InlineData("/v1/rule-sets", """{"version":"far-past","effectiveAt":"0203-10-17T00:00:00Z","basedOn":"2023-10-17"}""", "effectiveAt", "typo")]
+    [InlineData("/v1/licences", """{"number":"L-9999","buyerId":"acme-servers","skus":["NVIDIA-H100-SXM5-80GB"],"destinationCountry":"CN","quantity":1,"validUntil":"9999-12-31T23:59:59Z"}""", "validUntil", "typo")]
+    public async Task An_instant_without_an_offset_or_past_any_plausible_year_is_refused_by_its_field_and_nothing_is_published(string path, string body, string field, string reason)
     {
         using var response = await service.Http.PostAsync(path, new StringContent(body, System.Text.Encoding.UTF8, "application/json"), Cancel);
 
         response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
         response.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json");
         var errors = (await response.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("errors");
-        var reason = errors.GetProperty(field)[0].GetString()!;
-        reason.ShouldContain("Z or an offset");
+        errors.GetProperty(field)[0].GetString()!.ShouldContain(reason);
         if (path == "/v1/rule-sets")
         {
             var version = JsonDocument.Parse(body).RootElement.GetProperty("version").GetString();
