@@ -1,8 +1,12 @@
 using System.Collections.Frozen;
 
-namespace Brokering.Ordering.Reservations;
+namespace Brokering.Contracts;
 
-/// <summary>ISO 3166-1 alpha-2 codes: a destination the rules cannot name is not accepted.</summary>
+/// <summary>
+/// ISO 3166-1 alpha-2 codes, the only countries any Brokering API accepts (a destination, an end user's or a buyer's
+/// country, a licence's destination, a listed party's): a code the rules cannot name would match no country group, so
+/// a typo ("XX" for a buyer headquartered in CN) would pass every rule that names countries.
+/// </summary>
 public static class CountryCodes
 {
     private static readonly FrozenSet<string> Codes = (
@@ -14,5 +18,6 @@ public static class CountryCodes
         "SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG " +
         "UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW").Split(' ').ToFrozenSet(StringComparer.Ordinal);
 
+    /// <summary>Whether <paramref name="code"/> is an assigned code, exactly as written (upper case).</summary>
     public static bool IsValid(string? code) => code is { Length: 2 } && Codes.Contains(code);
 }

@@ -1,3 +1,4 @@
+using Brokering.Contracts;
 using Brokering.Compliance.Buyers;
 using Brokering.Compliance.Catalogue;
 using Brokering.Compliance.Licences;
@@ -146,11 +147,11 @@ internal static class Screener
                     registered.ParentHeadquartersCountry, registered.RecordedBy, registered.RecordedAt));
     }
 
-    /// <summary>An upper-cased two-letter code, or null when the value is not one.</summary>
+    /// <summary>The assigned ISO 3166-1 alpha-2 code (trimmed, upper-cased), or null when the value is not one.</summary>
     public static string? NormalizeCountry(string? country)
     {
-        var trimmed = country?.Trim();
-        return trimmed is { Length: 2 } && trimmed.All(char.IsAsciiLetter) ? trimmed.ToUpperInvariant() : null;
+        var code = country?.Trim().ToUpperInvariant();
+        return CountryCodes.IsValid(code) ? code : null;
     }
 
     private static void CheckCountry(string? country, string what, List<string> denials)

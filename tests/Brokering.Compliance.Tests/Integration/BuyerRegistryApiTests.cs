@@ -136,6 +136,26 @@ public sealed class BuyerRegistryApiTests(ComplianceServiceFixture service) : IC
         errors.TryGetProperty("ultimateParent.headquartersCountry", out _).ShouldBeTrue();
     }
 
+    [Theory]
+    [InlineData("XX", "US", "country")]
+    [InlineData("CN", "ZZ", "ultimateParent.headquartersCountry")]
+    [InlineData("cN", "QQ", "ultimateParent.headquartersCountry")]
+    public async Task A_country_code_no_country_has_is_refused_so_no_rule_naming_countries_is_passed_by_a_typo(string country, string headquarters, string field)
+    {
+        var buyer = NewBuyer();
+        using var response = await service.Http.PutAsJsonAsync(new Uri($"/v1/buyers/{buyer}", UriKind.Relative), new
+        {
+            legalName = "Typo Holdings Ltd.", country, ultimateParent = new { name = "Typo Parent Co.", headquartersCountry = headquarters },
+        }, Cancel);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        var errors = (await response.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("errors");
+        errors.EnumerateObject().Select(error => error.Name).ShouldBe([field]);
+        errors.GetProperty(field)[0].GetString()!.ShouldContain("is not an ISO 3166-1 alpha-2 country code");
+        using var stored = await service.Http.GetAsync(new Uri($"/v1/buyers/{buyer}", UriKind.Relative), Cancel);
+        stored.StatusCode.ShouldBe(HttpStatusCode.NotFound);
+    }
+
     [Fact]
     public async Task An_unregistered_buyer_is_not_found()
     {
