@@ -85,6 +85,8 @@ internal static class RestrictedPartiesApi
         return v1;
     }
 
+    private const int MaxNamesOrAddresses = 100;
+
     private static async Task<Results<Created<RestrictedPartyResponse>, Ok<RestrictedPartyResponse>, ValidationProblem, ProblemHttpResult>> AddAsync(
         AddRestrictedPartyRequest request, HttpContext http, ComplianceDbContext db, IPublishEndpoint publishEndpoint, TimeProvider time, CancellationToken cancellationToken)
     {
@@ -92,7 +94,12 @@ internal static class RestrictedPartiesApi
         var name = errors.Text("name", request.Name, 512);
         var country = errors.Country("country", request.Country);
         var list = errors.Text("list", request.List, 128, required: false) ?? "Entity List";
-        var aliases = Texts("aliases", request.Aliases, errors);
+        if (name is not null)
+        {
+            Matchable("name", name, errors);
+        }
+
+        var aliases = Texts("aliases", request.Aliases, errors, names: true);
         var addresses = Texts("addresses", request.Addresses, errors);
         var citation = errors.Text("citation", request.Citation, Brokering.Contracts.InputBounds.MaxFreeTextLength, required: false, multiline: true);
         if (errors.Any)
@@ -148,18 +155,37 @@ internal static class RestrictedPartiesApi
         return TypedResults.Created($"/v1/restricted-parties/{entry.Id}", RestrictedPartyResponse.From(entry));
     }
 
-    private static List<string> Texts(string field, IReadOnlyList<string>? values, ValidationErrors errors)
+    private static List<string> Texts(string field, IReadOnlyList<string>? values, ValidationErrors errors, bool names = false)
     {
         var result = new List<string>();
+        if (values is { Count: > MaxNamesOrAddresses })
+        {
+            // Every alias is scored against every name each screening reads: thousands on one entry would slow them all.
+            errors.Add(field, $"At most {MaxNamesOrAddresses}.");
+            return result;
+        }
+
         for (var i = 0; i < (values?.Count ?? 0); i++)
         {
-            if (errors.Text($"{field}[{i}]", values![i], 512) is { } text)
+            if (errors.Text($"{field}[{i}]", values![i], 512) is { } text && (!names || Matchable($"{field}[{i}]", text, errors)))
             {
                 result.Add(text);
             }
         }
 
         return result;
+    }
+
+    /// <summary>Whether a listed name leaves something to match once normalised (not only punctuation and symbols).</summary>
+    private static bool Matchable(string field, string name, ValidationErrors errors)
+    {
+        if (PartyNameNormalizer.Canonical(name).Length > 0)
+        {
+            return true;
+        }
+
+        errors.Add(field, $"'{name}' has no letter or digit to match a name against: name the party itself.");
+        return false;
     }
 
     private static async Task<Ok<RestrictedPartiesResponse>> ListAsync(

@@ -94,12 +94,12 @@ public sealed class RuleSetPublicationTests(ComplianceServiceFixture service) : 
             version = "bad version",
             effectiveAt = DateTimeOffset.UtcNow,
             criteria = new[] { new { classification = "3A090.z", minTpp = -1.0 } },
-            destinations = new { countryGroups = new List<string> { "Q:9" }, countries = new List<string> { "CHN" } },
+            destinations = new { countryGroups = new List<string> { "Q:9" }, countries = new List<string> { "CHN", "CN", "XX" } },
         });
 
         response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
         var errors = (await response.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("errors");
-        foreach (var field in new[] { "version", "criteria[0].classification", "criteria[0].minTpp", "destinations.countryGroups[0]", "destinations.countries[0]" })
+        foreach (var field in new[] { "version", "criteria[0].classification", "criteria[0].minTpp", "destinations.countryGroups[0]", "destinations.countries[0]", "destinations.countries[2]" })
         {
             errors.TryGetProperty(field, out _).ShouldBeTrue(field);
         }

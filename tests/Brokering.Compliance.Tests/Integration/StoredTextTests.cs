@@ -10,7 +10,8 @@ namespace Brokering.Compliance.Tests.Integration;
 /// <summary>
 /// Every text a compliance write stores is bounded and plain: a NUL (which PostgreSQL cannot store; the write used to
 /// answer 500) or another control character, or a text over its bound (a citation, a source, a description used to be
-/// unbounded), is a 400 naming the field, on every write endpoint. Tabs and line breaks stay allowed in free text.
+/// unbounded), is a 400 naming the field, on every write endpoint. Tabs and line breaks stay allowed in free text. So is
+/// a listed party's name that leaves nothing to match once normalised, and more aliases than an entry may have.
 /// </summary>
 public sealed class StoredTextTests(ComplianceServiceFixture service) : IClassFixture<ComplianceServiceFixture>
 {
@@ -27,6 +28,10 @@ public sealed class StoredTextTests(ComplianceServiceFixture service) : IClassFi
         { "POST", "/v1/restricted-parties", """{"name":"Entity {0}","country":"CN","aliases":["Alias\u001b{0}"]}""", "aliases[0]" },
         { "POST", "/v1/restricted-parties", """{"name":"Entity {0}","country":"CN","addresses":["Road\u0000{0}"]}""", "addresses[0]" },
         { "POST", "/v1/restricted-parties", """{"name":"Entity {0}","country":"CN","list":"Entity\u0000List"}""", "list" },
+        // A listed name must leave something to match, and an entry's aliases are bounded (each is scored at every screening).
+        { "POST", "/v1/restricted-parties", """{"name":"!!! ..","country":"CN"}""", "name" },
+        { "POST", "/v1/restricted-parties", """{"name":"Entity {0}","country":"CN","aliases":["— / —"]}""", "aliases[0]" },
+        { "POST", "/v1/restricted-parties", "{\"name\":\"Entity {0}\",\"country\":\"CN\",\"aliases\":[" + string.Join(',', Enumerable.Range(0, 101).Select(i => $"\"Alias {i}\"")) + "]}", "aliases" },
         { "POST", "/v1/restricted-parties", """{"name":"Entity {0}","country":"CN","citation":"88 FR\u0000 123"}""", "citation" },
         { "POST", "/v1/restricted-parties", """{"name":"Entity {0}","country":"CN","citation":"{long}"}""", "citation" },
         { "POST", "/v1/restricted-parties/refreshes", """{"source":"https://example.gov/\u0000list"}""", "source" },
@@ -43,7 +48,7 @@ public sealed class StoredTextTests(ComplianceServiceFixture service) : IClassFi
 
     [Theory]
     [MemberData(nameof(Writes))]
-    public async Task A_compliance_write_with_a_control_character_or_an_overlong_text_is_a_400_naming_the_field(string method, string path, string body, string field)
+    public async Task A_compliance_write_with_a_text_it_cannot_store_or_match_is_a_400_naming_the_field(string method, string path, string body, string field)
     {
         var suffix = Guid.NewGuid().ToString("N")[..12];
         using var client = OfficerClient();
