@@ -19,6 +19,20 @@ public sealed class SubmitReservationValidatorTests
     public void A_complete_request_has_no_errors() =>
         SubmitReservationValidator.Validate(Valid(), Options).ShouldBeEmpty();
 
+    [Theory]
+    [InlineData("0.5", true)]
+    [InlineData("0.999", true)]
+    [InlineData("1", false)]
+    [InlineData(null, false)]
+    public void A_fill_ratio_under_one_beside_all_or_none_is_refused_rather_than_guessed(string? ratio, bool refused)
+    {
+        var request = Valid() with { FillPolicy = new FillPolicyRequest("AllOrNone", ratio is null ? null : decimal.Parse(ratio, System.Globalization.CultureInfo.InvariantCulture)) };
+
+        var errors = SubmitReservationValidator.Validate(request, Options);
+
+        errors.Keys.ShouldBe(refused ? ["fillPolicy.minFillRatio"] : []);
+    }
+
     [Fact]
     public void Every_bad_field_is_named_by_its_path()
     {

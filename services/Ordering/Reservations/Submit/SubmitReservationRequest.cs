@@ -72,6 +72,12 @@ public static class SubmitReservationValidator
         {
             Fail("fillPolicy.minFillRatio", "Must be greater than 0 and at most 1.");
         }
+        else if (request.FillPolicy.Kind == nameof(Contracts.Ordering.FillPolicy.AllOrNone) && request.FillPolicy.MinFillRatio is { } ratio && ratio != 1m)
+        {
+            // Two policies at once: the buyer either meant a partial fill or typed a ratio it did not mean. Neither is
+            // guessed; the reservation would otherwise run as all or none under a ratio its view shows.
+            Fail("fillPolicy.minFillRatio", "Applies to AllowPartial only: AllOrNone fills every line in full. Leave it out, or send AllowPartial.");
+        }
 
         if (ParseConfirmation(request.Confirmation) is null)
         {
