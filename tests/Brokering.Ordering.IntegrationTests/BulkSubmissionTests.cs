@@ -123,6 +123,41 @@ public sealed class BulkSubmissionTests(BulkSubmissionTests.KestrelHost host) : 
         results[1].GetProperty("errors").GetProperty("items[1].lines[0]")[0].GetString().ShouldStartWith("Row 3 has 11 values where the header has 12 columns");
     }
 
+    [Theory]
+    [InlineData("windows-1252")]
+    [InlineData("ISO-8859-1")]
+    [InlineData("\"latin1\"")]
+    public async Task A_CSV_in_the_charset_it_names_is_read_in_it_so_an_accented_name_is_stored_and_screened_as_written(string charset)
+    {
+        var buyer = Sagas.NewBuyer("bulk-csv-charset");
+        var csv = CsvHeader + "\nl1-a,PO-L1-A,Société Générale,FR,FR,AllOrNone,,Manual,NVIDIA-H20,1,900,USD\n";
+
+        using var response = await PostBulkBytesAsync(buyer, Encoding.Latin1.GetBytes(csv), $"text/csv; charset={charset}");
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK, await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        var id = (await ListedIdsAsync(buyer)).ShouldHaveSingleItem();
+        using var client = host.ClientWith(TestTokens.Buyer(buyer));
+        using var view = JsonDocument.Parse(await client.GetStringAsync(new Uri($"/v1/reservations/{id}", UriKind.Relative), TestContext.Current.CancellationToken));
+        view.RootElement.GetProperty("endUser").GetProperty("name").GetString().ShouldBe("Société Générale");
+    }
+
+    [Theory]
+    [InlineData("text/csv", "Not UTF-8 text")]
+    [InlineData("text/csv; charset=utf-8", "Not utf-8 text")]
+    [InlineData("text/csv; charset=klingon", "Unknown charset 'klingon'")]
+    public async Task A_CSV_that_is_not_text_in_its_charset_is_refused_whole_instead_of_stored_with_replacement_characters(string contentType, string reason)
+    {
+        var buyer = Sagas.NewBuyer("bulk-csv-not-utf8");
+        var csv = CsvHeader + "\nl1-b,PO-L1-B,Société Générale,FR,FR,AllOrNone,,Manual,NVIDIA-H20,1,900,USD\n";
+
+        using var response = await PostBulkBytesAsync(buyer, Encoding.Latin1.GetBytes(csv), contentType);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        problem.RootElement.GetProperty("errors").GetProperty("body")[0].GetString()!.ShouldStartWith(reason);
+        (await ListedIdsAsync(buyer)).ShouldBeEmpty();
+    }
+
     [Fact]
     public async Task A_CSV_upload_makes_one_reservation_per_idempotency_key_from_its_rows_and_answers_each_with_its_rows()
     {
@@ -195,29 +230,36 @@ public sealed class BulkSubmissionTests(BulkSubmissionTests.KestrelHost host) : 
         var buyer = Sagas.NewBuyer("bulk-grpc");
         var request = new SubmitManyRequest
         {
-            Reservations = { GrpcItem("g0", quantity: 2), GrpcItem("g1", quantity: 0), GrpcItem(string.Empty, quantity: 2) },
+            Reservations =
+            {
+                GrpcItem("g0", quantity: 2), GrpcItem("g1", quantity: 0), GrpcItem(string.Empty, quantity: 2),
+                // A ratio under one beside all-or-none says two policies at once; one itself says nothing more.
+                GrpcItem("g3", quantity: 2, allOrNoneRatio: 0.5m), GrpcItem("g4", quantity: 2, allOrNoneRatio: 1m),
+            },
         };
 
         var first = await SubmitManyAsync(request, buyer);
         var again = await SubmitManyAsync(new SubmitManyRequest { Reservations = { GrpcItem("g0", quantity: 2) } }, buyer);
 
-        first.Results.Select(r => r.Outcome).ShouldBe([SubmitOutcome.Accepted, SubmitOutcome.Invalid, SubmitOutcome.Invalid]);
+        first.Results.Select(r => r.Outcome).ShouldBe([SubmitOutcome.Accepted, SubmitOutcome.Invalid, SubmitOutcome.Invalid, SubmitOutcome.Invalid, SubmitOutcome.Accepted]);
         first.Results[1].Errors.Keys.ShouldBe(["reservations[1].lines[0].quantity"]);
         first.Results[2].Errors.Keys.ShouldBe(["reservations[2].idempotencyKey"]);
+        first.Results[3].Errors.Keys.ShouldBe(["reservations[3].fillPolicy.minFillRatio"]);
         again.Results.Single().Outcome.ShouldBe(SubmitOutcome.Replayed);
         again.Results.Single().ReservationId.ShouldBe(first.Results[0].ReservationId);
-        (await ListedIdsAsync(buyer)).ShouldBe([Guid.Parse(first.Results[0].ReservationId)]);
+        (await ListedIdsAsync(buyer)).ShouldBe([Guid.Parse(first.Results[0].ReservationId), Guid.Parse(first.Results[4].ReservationId)], ignoreOrder: true);
 
         var tooMany = new SubmitManyRequest();
         tooMany.Reservations.AddRange(Enumerable.Range(0, 101).Select(i => GrpcItem($"many-{i}", quantity: 1)));
         var refused = await Should.ThrowAsync<RpcException>(() => SubmitManyAsync(tooMany, buyer));
         refused.StatusCode.ShouldBe(StatusCode.InvalidArgument);
         refused.Status.Detail.ShouldStartWith("reservations:");
-        (await ListedIdsAsync(buyer)).Count.ShouldBe(1, "a refused call stores nothing");
+        (await ListedIdsAsync(buyer)).Count.ShouldBe(2, "a refused call stores nothing");
     }
 
-    private static SubmitReservationRequest GrpcItem(string key, long quantity) => new()
+    private static SubmitReservationRequest GrpcItem(string key, long quantity, decimal? allOrNoneRatio = null) => new()
     {
+        MinFillRatio = allOrNoneRatio is { } ratio ? ratio : null,
         IdempotencyKey = key,
         BuyerReference = $"PO-{key}",
         EndUser = new EndUser { Name = "Acme", Country = "US" },
@@ -252,6 +294,17 @@ public sealed class BulkSubmissionTests(BulkSubmissionTests.KestrelHost host) : 
         var text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
         response.StatusCode.ShouldBe(HttpStatusCode.OK, text);
         return JsonDocument.Parse(text);
+    }
+
+    private const string CsvHeader =
+        "idempotencyKey,buyerReference,endUserName,endUserCountry,destinationCountry,fillPolicy,minFillRatio,confirmation,sku,quantity,maxUnitPrice,currency";
+
+    private async Task<HttpResponseMessage> PostBulkBytesAsync(string buyer, byte[] body, string contentType)
+    {
+        using var client = host.ClientWith(TestTokens.Buyer(buyer));
+        var content = new ByteArrayContent(body);
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        return await client.PostAsync(new Uri("/v1/reservations/bulk", UriKind.Relative), content, TestContext.Current.CancellationToken);
     }
 
     private Task<HttpResponseMessage> PostBulkAsync(string buyer, string body, string contentType) =>

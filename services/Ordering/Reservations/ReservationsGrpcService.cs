@@ -273,7 +273,7 @@ internal sealed class ReservationsGrpcService(
             request.DestinationCountry,
             request.FillPolicy switch
             {
-                GrpcFillPolicy.AllOrNone => new FillPolicyRequest("AllOrNone", request.MinFillRatio),
+                GrpcFillPolicy.AllOrNone => new FillPolicyRequest("AllOrNone", request.MinFillRatio?.ToDecimal()),
                 GrpcFillPolicy.AllowPartial => new FillPolicyRequest("AllowPartial", request.MinFillRatio),
                 _ => null,
             },

@@ -56,9 +56,13 @@ public static class BulkSubmissionEndpoint
         }
         else
         {
-            // Read whole first (bounded by the server's request size limit): the CSV reader reads synchronously.
-            using var body = new StreamReader(http.Request.Body, System.Text.Encoding.UTF8);
-            using var text = new StringReader(await body.ReadToEndAsync(cancellationToken));
+            var csv = await BulkCsvText.ReadAsync(http.Request, cancellationToken);
+            if (csv.Refusal is { } refusal)
+            {
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["body"] = [refusal] });
+            }
+
+            using var text = new StringReader(csv.Text!);
             (entries, errors) = BulkCsv.Read(text);
         }
 
