@@ -125,12 +125,21 @@ public sealed class AmqpFeedIdentityTests(InventoryFixture fixture)
         using var another = await PutAsync(distributor, TestTokens.Distributor("arrow"), key.ExportSubjectPublicKeyInfoPem());
         using var wrongCurve = await PutAsync(distributor, TestTokens.Distributor(distributor), p384.ExportSubjectPublicKeyInfoPem());
         using var garbage = await PutAsync(distributor, TestTokens.Distributor(distributor), "not a key");
+        // The private key would do (the public one is inside it), but it should never have left the distributor.
+        using var privateKey = await PutAsync(distributor, TestTokens.Distributor(distributor), key.ExportECPrivateKeyPem());
+        using var privatePkcs8 = await PutAsync(distributor, TestTokens.Distributor(distributor), key.ExportPkcs8PrivateKeyPem());
         using var unknown = await PutAsync("no-such-distributor", TestTokens.For("ops-1", null, "ops"), key.ExportSubjectPublicKeyInfoPem());
         using var own = await PutAsync(distributor, TestTokens.Distributor(distributor), key.ExportSubjectPublicKeyInfoPem());
 
         another.StatusCode.ShouldBe(HttpStatusCode.Forbidden);
         wrongCurve.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
         garbage.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        foreach (var refused in new[] { privateKey, privatePkcs8 })
+        {
+            refused.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+            (await refused.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).ShouldContain("a private key");
+        }
+
         unknown.StatusCode.ShouldBe(HttpStatusCode.NotFound);
         own.StatusCode.ShouldBe(HttpStatusCode.OK);
         var view = await DistributorAsync(distributor);

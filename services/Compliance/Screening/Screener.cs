@@ -1,9 +1,9 @@
-using Brokering.Contracts;
 using Brokering.Compliance.Buyers;
 using Brokering.Compliance.Catalogue;
 using Brokering.Compliance.Licences;
 using Brokering.Compliance.RestrictedParties;
 using Brokering.Compliance.RuleSets;
+using Brokering.Contracts;
 using static System.FormattableString;
 
 namespace Brokering.Compliance.Screening;

@@ -51,6 +51,15 @@ internal static partial class DistributorsApi
                 statusCode: StatusCodes.Status403Forbidden, title: "Not your feed.");
         }
 
+        if (request.PublicKey?.Contains("PRIVATE KEY", StringComparison.Ordinal) == true)
+        {
+            // It would do (the public key is inside it), but a private key sent over the wire is no longer private.
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["publicKey"] = ["This is a private key: send only its public key (openssl ec -in feed-key.pem -pubout). It has left your hands, so make a new pair and register that one's public key."],
+            });
+        }
+
         var key = Brokering.Inventory.StockFeeds.FeedSignature.ImportPublicKey(request.PublicKey);
         if (key is null)
         {
