@@ -184,6 +184,19 @@ public sealed class OpsQueryTests(OrderingHost host) : IClassFixture<OrderingHos
     }
 
     [Theory]
+    [InlineData("/v1/ops/summary?atRiskWithin=-1")]
+    [InlineData("/v1/ops/stream?atRiskWithin=-1")]
+    [InlineData("/v1/ops/stream?atRiskWithin=10081")]
+    public async Task The_summary_and_its_stream_refuse_an_at_risk_window_out_of_range_alike(string uri)
+    {
+        using var response = await host.Http.GetAsync(new Uri(uri, UriKind.Relative), HttpCompletionOption.ResponseHeadersRead);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        response.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json");
+        (await response.Content.ReadAsStringAsync()).ShouldContain("\"atRiskWithin\"");
+    }
+
+    [Theory]
     [InlineData("/v1/ops/states")]
     [InlineData("/v1/ops/sagas")]
     [InlineData("/v1/ops/summary")]

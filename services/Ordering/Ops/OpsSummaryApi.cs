@@ -14,24 +14,31 @@ public static partial class OpsApi
     private static async Task<Results<Ok<Summary>, ValidationProblem>> SummaryAsync(
         OrderingDbContext db, StateMachineDiagram diagram, StockFreshnessBoard board, TimeProvider clock, CancellationToken cancellationToken, int atRiskWithin = DefaultAtRiskMinutes)
     {
-        if (atRiskWithin is < 0 or > MaxAtRiskMinutes)
+        if (AtRiskWithinRefusal(atRiskWithin) is { } refusal)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["atRiskWithin"] = [$"Minutes, between 0 and {MaxAtRiskMinutes}."] });
+            return refusal;
         }
 
         return TypedResults.Ok(await SummarizeAsync(db, diagram, board, clock, atRiskWithin, cancellationToken));
     }
 
+    // The summary and its stream answer the same window the same way (the stream used to clamp it, so a typo streamed
+    // a summary of another window than the one asked for, and said so only in its body).
+    private static ValidationProblem? AtRiskWithinRefusal(int atRiskWithin) => atRiskWithin is < 0 or > MaxAtRiskMinutes
+        ? TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["atRiskWithin"] = [$"Minutes, between 0 and {MaxAtRiskMinutes}."] })
+        : null;
+
     /// <summary>
     /// Server-sent events: the summary now, then again whenever it changes (checked every second), and at
     /// least every 15 s so proxies keep the connection. Each viewer costs two small queries a second.
     /// </summary>
-    private static ServerSentEventsResult<Summary> Stream(
+    private static Results<ServerSentEventsResult<Summary>, ValidationProblem> Stream(
         OrderingDbContext db, StateMachineDiagram diagram, StockFreshnessBoard board, TimeProvider clock, IHostApplicationLifetime lifetime,
         CancellationToken cancellationToken, int atRiskWithin = DefaultAtRiskMinutes) =>
-        TypedResults.ServerSentEvents(
-            SummariesAsync(db, diagram, board, clock, Math.Clamp(atRiskWithin, 0, MaxAtRiskMinutes), cancellationToken, lifetime.ApplicationStopping),
-            eventType: "summary");
+        AtRiskWithinRefusal(atRiskWithin) is { } refusal
+            ? refusal
+            : TypedResults.ServerSentEvents(
+                SummariesAsync(db, diagram, board, clock, atRiskWithin, cancellationToken, lifetime.ApplicationStopping), eventType: "summary");
 
     private static async IAsyncEnumerable<Summary> SummariesAsync(
         OrderingDbContext db, StateMachineDiagram diagram, StockFreshnessBoard board, TimeProvider clock, int atRiskWithin,
