@@ -123,6 +123,28 @@ public sealed class BulkSubmissionTests(BulkSubmissionTests.KestrelHost host) : 
         results[1].GetProperty("errors").GetProperty("items[1].lines[0]")[0].GetString().ShouldStartWith("Row 3 has 11 values where the header has 12 columns");
     }
 
+    [Fact]
+    public async Task A_CSV_reservation_with_a_value_that_cannot_be_read_is_answered_with_every_other_error_it_has_as_well()
+    {
+        var buyer = Sagas.NewBuyer("bulk-csv-all-errors");
+        var csv = CsvHeader + """
+
+            all-a,PO-ALL-A,Acme,XX,US,AllOrNone,,Manual,NVIDIA-H20,ten,900,GBP
+            all-a,,,,,,,,NVIDIA-H20,2,1.5.0,USD
+            """;
+
+        using var answer = await BulkAsync(buyer, csv, "text/csv");
+
+        var result = Results(answer).ShouldHaveSingleItem();
+        result.GetProperty("outcome").GetString().ShouldBe("Invalid");
+        ErrorPaths(result).ShouldBe(
+            ["items[0].endUser.country", "items[0].lines[0].currency", "items[0].lines[0].quantity", "items[0].lines[1].maxUnitPrice", "items[0].lines[1].sku"],
+            ignoreOrder: true);
+        var errors = result.GetProperty("errors");
+        errors.GetProperty("items[0].lines[0].quantity")[0].GetString().ShouldBe("Not a whole number.", "the value that could not be read keeps its own reason");
+        errors.GetProperty("items[0].lines[1].maxUnitPrice")[0].GetString()!.ShouldStartWith("Not a number");
+    }
+
     [Theory]
     [InlineData("windows-1252")]
     [InlineData("ISO-8859-1")]

@@ -199,7 +199,7 @@ public static class BulkCsv
             Reservation("fillPolicy") is { } kind ? new FillPolicyRequest(kind, ratio) : null,
             Reservation("confirmation"),
             lines);
-        return errors.Count > 0 ? BulkEntry.Unreadable(item.IdempotencyKey, errors, rowNumbers) : BulkEntry.Of(item, rowNumbers);
+        return errors.Count > 0 ? BulkEntry.PartlyRead(item, errors, rowNumbers) : BulkEntry.Of(item, rowNumbers);
     }
 
     private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;

@@ -31,6 +31,13 @@ public sealed record BulkEntry(BulkReservationItem? Item, string? Key, IReadOnly
 
     public static BulkEntry Unreadable(string? key, IReadOnlyDictionary<string, string[]> errors, IReadOnlyList<int>? rows = null) =>
         new(null, key, errors, rows);
+
+    /// <summary>
+    /// An item read with some values that could not be (<paramref name="errors"/>; their fields hold defaults): refused, but
+    /// with every other error the item has too, so a buyer fixes its row once, not once per error.
+    /// </summary>
+    public static BulkEntry PartlyRead(BulkReservationItem item, IReadOnlyDictionary<string, string[]> errors, IReadOnlyList<int>? rows = null) =>
+        new(item, item.IdempotencyKey, errors, rows);
 }
 
 /// <summary>What became of one item, in the terms of a single submission's answer.</summary>

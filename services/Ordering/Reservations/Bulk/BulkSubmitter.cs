@@ -17,7 +17,7 @@ namespace Brokering.Ordering.Reservations.Bulk;
 /// nothing behind for the next. Every item after the first is charged to the caller's rate limit like a request of its
 /// own (the request paid for the first); an item over the budget is answered 429 and can be sent again.
 /// </remarks>
-public sealed class BulkSubmitter(IServiceScopeFactory scopes, IOptions<RateLimiterOptions> rateLimiting)
+public sealed class BulkSubmitter(IServiceScopeFactory scopes, IOptions<RateLimiterOptions> rateLimiting, IOptions<OrderingOptions> options)
 {
     /// <param name="http">The call, whose caller's rate limit each item is charged to.</param>
     /// <param name="buyerId">The calling buyer.</param>
@@ -54,6 +54,9 @@ public sealed class BulkSubmitter(IServiceScopeFactory scopes, IOptions<RateLimi
         public const string Unavailable = "Unavailable";
     }
 
+    private static readonly string IdempotencyKeyRequired =
+        $"Required in a bulk submission: 1 to {InputBounds.MaxIdempotencyKeyLength} characters, no control characters, unique to this reservation.";
+
     private async Task<BulkItemResult> SubmitOneAsync(
         HttpContext http, string buyerId, int index, BulkEntry entry, string collection, CancellationToken cancellationToken)
     {
@@ -73,11 +76,16 @@ public sealed class BulkSubmitter(IServiceScopeFactory scopes, IOptions<RateLimi
             return Invalid(collection, index, key, entry.Errors, entry.Rows);
         }
 
+        if (entry.Errors.Count > 0)
+        {
+            return Invalid(collection, index, key, WithTheRestOfItsErrors(entry.Item, entry.Errors), entry.Rows);
+        }
+
         if (key is null || !InputBounds.IsIdempotencyKey(key))
         {
             return Invalid(collection, index, key, new Dictionary<string, string[]>
             {
-                ["idempotencyKey"] = [$"Required in a bulk submission: 1 to {InputBounds.MaxIdempotencyKeyLength} characters, no control characters, unique to this reservation."],
+                ["idempotencyKey"] = [IdempotencyKeyRequired],
             }, entry.Rows);
         }
 
@@ -99,6 +107,26 @@ public sealed class BulkSubmitter(IServiceScopeFactory scopes, IOptions<RateLimi
             _ => new BulkItemResult(index, key, Outcomes.KeyInFlight, StatusCodes.Status409Conflict,
                 Detail: "A request with this idempotencyKey is still being processed; send this item again shortly.", Rows: entry.Rows),
         };
+    }
+
+    /// <summary>
+    /// A partly read item's errors with those a submission of it would have met besides: a value that could not be read
+    /// keeps its own error (its field holds a default the validator would refuse for another reason).
+    /// </summary>
+    private Dictionary<string, string[]> WithTheRestOfItsErrors(BulkReservationItem item, IReadOnlyDictionary<string, string[]> unread)
+    {
+        var errors = new Dictionary<string, string[]>(unread, StringComparer.Ordinal);
+        foreach (var (path, messages) in Submit.SubmitReservationValidator.Validate(item.ToRequest(), options.Value))
+        {
+            errors.TryAdd(path, messages);
+        }
+
+        if (item.IdempotencyKey is not { } key || !InputBounds.IsIdempotencyKey(key))
+        {
+            errors.TryAdd("idempotencyKey", [IdempotencyKeyRequired]);
+        }
+
+        return errors;
     }
 
     /// <summary>The first answer to the key, as stored with it: the reservation as it was accepted.</summary>
