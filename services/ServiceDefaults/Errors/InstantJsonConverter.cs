@@ -1,6 +1,6 @@
 using System.Text.Json;
-using Brokering.Contracts;
 using System.Text.Json.Serialization;
+using Brokering.Contracts;
 
 namespace Brokering.ServiceDefaults.Errors;
 
