@@ -321,22 +321,23 @@ public sealed class BulkSubmissionTests(BulkSubmissionTests.KestrelHost host) : 
     private const string CsvHeader =
         "idempotencyKey,buyerReference,endUserName,endUserCountry,destinationCountry,fillPolicy,minFillRatio,confirmation,sku,quantity,maxUnitPrice,currency";
 
-    private async Task<HttpResponseMessage> PostBulkBytesAsync(string buyer, byte[] body, string contentType)
+    private Task<HttpResponseMessage> PostBulkBytesAsync(string buyer, byte[] body, string contentType)
     {
-        using var client = host.ClientWith(TestTokens.Buyer(buyer));
         var content = new ByteArrayContent(body);
         content.Headers.TryAddWithoutValidation("Content-Type", contentType);
-        return await client.PostAsync(new Uri("/v1/reservations/bulk", UriKind.Relative), content, TestContext.Current.CancellationToken);
+        return PostBulkAsync(host, buyer, content);
     }
 
     private Task<HttpResponseMessage> PostBulkAsync(string buyer, string body, string contentType) =>
         PostBulkAsync(host, buyer, body, contentType);
 
-    internal static async Task<HttpResponseMessage> PostBulkAsync(OrderingHost host, string buyer, string body, string contentType)
+    internal static Task<HttpResponseMessage> PostBulkAsync(OrderingHost host, string buyer, string body, string contentType) =>
+        PostBulkAsync(host, buyer, new StringContent(body, Encoding.UTF8, contentType));
+
+    private static async Task<HttpResponseMessage> PostBulkAsync(OrderingHost host, string buyer, HttpContent content)
     {
         using var client = host.ClientWith(TestTokens.Buyer(buyer));
-        return await client.PostAsync(new Uri("/v1/reservations/bulk", UriKind.Relative),
-            new StringContent(body, Encoding.UTF8, contentType), TestContext.Current.CancellationToken);
+        return await client.PostAsync(new Uri("/v1/reservations/bulk", UriKind.Relative), content, TestContext.Current.CancellationToken);
     }
 
     private async Task<List<Guid>> ListedIdsAsync(string buyer)

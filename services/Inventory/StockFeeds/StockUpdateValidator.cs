@@ -108,12 +108,9 @@ internal static class StockUpdateValidator
             return "warehouse is at most 64 characters.";
         }
 
-        foreach (var c in raw)
+        if (!InputBounds.IsPlainText(raw))
         {
-            if (char.IsControl(c))
-            {
-                return "warehouse must not contain control characters.";
-            }
+            return "warehouse must not contain control characters.";
         }
 
         warehouse = trimmed;

@@ -1,3 +1,4 @@
+using Brokering.Contracts;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 
@@ -27,16 +28,14 @@ public static class QueryStringGuard
         Dictionary<string, string[]>? errors = null;
         foreach (var (name, values) in query)
         {
-            if (HasControlCharacter(name) || values.Any(value => value is not null && HasControlCharacter(value)))
+            if (!InputBounds.IsPlainText(name) || values.Any(value => value is not null && !InputBounds.IsPlainText(value)))
             {
                 // The name is echoed only when it is itself readable.
-                var key = HasControlCharacter(name) ? RequestBindingErrors.Root : name;
+                var key = InputBounds.IsPlainText(name) ? name : RequestBindingErrors.Root;
                 (errors ??= new(StringComparer.Ordinal))[key] = ["No control characters."];
             }
         }
 
         return errors;
     }
-
-    private static bool HasControlCharacter(string text) => text.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || text.Contains('\u007f', StringComparison.Ordinal);
 }

@@ -14,12 +14,12 @@ internal sealed partial class UnhandledExceptionHandler(IProblemDetailsService p
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        var (status, title) = exception switch
+        var (status, title, detail) = exception switch
         {
-            BadHttpRequestException bad => (bad.StatusCode, "The request could not be read."),
-            OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested => (499, "The client closed the request."),
-            _ when UnstorableText.Is(exception) => (StatusCodes.Status400BadRequest, UnstorableText.Title),
-            _ => (StatusCodes.Status500InternalServerError, "An unexpected error occurred."),
+            BadHttpRequestException bad => (bad.StatusCode, "The request could not be read.", bad.Message),
+            OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested => (499, "The client closed the request.", exception.Message),
+            _ when UnstorableText.Is(exception) => (StatusCodes.Status400BadRequest, UnstorableText.Title, UnstorableText.Detail),
+            _ => (StatusCodes.Status500InternalServerError, "An unexpected error occurred.", (string?)null),
         };
         if (status >= 500)
         {
@@ -29,7 +29,7 @@ internal sealed partial class UnhandledExceptionHandler(IProblemDetailsService p
         httpContext.Response.StatusCode = status;
         ProblemDetails problem = exception is BadHttpRequestException unbound && RequestBindingErrors.Of(unbound) is { } errors
             ? new HttpValidationProblemDetails(errors) { Detail = "The request is not valid: errors names each field at fault by its path." }
-            : new ProblemDetails { Detail = UnstorableText.Is(exception) ? UnstorableText.Detail : status < 500 ? exception.Message : null };
+            : new ProblemDetails { Detail = detail };
         problem.Status = status;
         problem.Title = title;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, Exception = exception, ProblemDetails = problem });
