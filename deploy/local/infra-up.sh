@@ -122,6 +122,9 @@ export PGPASSWORD=postgres
 psql_admin() { psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 for _ in $(seq 1 60); do psql_admin -c 'select 1' >/dev/null 2>&1 && break; sleep 0.5; done
 psql_admin -c 'select 1' >/dev/null || die "cannot connect to PostgreSQL on 127.0.0.1:$PG_PORT as postgres/postgres"
+# The statement counts' view lives where its extension is created: the server's own database, which bench/report.sh
+# reads for every database. Loaded above, it counts nothing readable until this is done once per data directory.
+psql_admin -c 'create extension if not exists pg_stat_statements' >/dev/null
 for db in "${DATABASES[@]}"; do
   if [ "$(psql_admin -tAc "select 1 from pg_database where datname = '$db'")" != 1 ]; then
     log "creating database $db"
