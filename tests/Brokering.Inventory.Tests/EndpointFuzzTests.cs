@@ -37,4 +37,26 @@ public sealed class EndpointFuzzTests
             await TestInfrastructure.DeleteVirtualHostAsync(virtualHost, CancellationToken.None);
         }
     }
+
+    [Fact]
+    public async Task A_query_parameter_an_endpoint_does_not_declare_is_refused_under_its_name_on_every_endpoint()
+    {
+        var cancellationToken = TestContext.Current.CancellationToken;
+        var database = await TestInfrastructure.CreateDatabaseAsync("inventory_query", cancellationToken);
+        var virtualHost = await TestInfrastructure.CreateVirtualHostAsync("inventory-query", cancellationToken);
+        try
+        {
+            await using var host = await InventoryHost.StartAsync(database, virtualHost);
+            using var client = host.CreateClient();
+
+            var failures = await QueryParameterContract.VerifyAsync(client, host.Services, cancellationToken);
+
+            failures.ShouldBeEmpty(string.Join("\n", failures));
+        }
+        finally
+        {
+            await TestInfrastructure.DropDatabaseAsync(database, CancellationToken.None);
+            await TestInfrastructure.DeleteVirtualHostAsync(virtualHost, CancellationToken.None);
+        }
+    }
 }

@@ -29,6 +29,14 @@ public sealed class EndpointFuzzTests(EndpointFuzzTests.KestrelHost host) : ICla
         report.Failures.ShouldBeEmpty(string.Join("\n", report.Failures));
     }
 
+    [Fact]
+    public async Task A_query_parameter_an_endpoint_does_not_declare_is_refused_under_its_name_on_every_endpoint()
+    {
+        using var client = new HttpClient { BaseAddress = host.Address };
+        var failures = await QueryParameterContract.VerifyAsync(client, host.Services, TestContext.Current.CancellationToken);
+        failures.ShouldBeEmpty(string.Join("\n", failures));
+    }
+
     /// <summary>Ordering on Kestrel with a database and virtual host of its own.</summary>
     public sealed class KestrelHost() : OrderingHost(kestrel: true);
 }

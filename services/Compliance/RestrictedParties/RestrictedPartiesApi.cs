@@ -87,6 +87,9 @@ internal static class RestrictedPartiesApi
 
     private const int MaxNamesOrAddresses = 100;
 
+    // Export control lists as kept today began after the Second World War (CoCom, 1949); no entry predates them.
+    private static readonly DateOnly EarliestListing = new(1949, 1, 1);
+
     private static async Task<Results<Created<RestrictedPartyResponse>, Ok<RestrictedPartyResponse>, ValidationProblem, ProblemHttpResult>> AddAsync(
         AddRestrictedPartyRequest request, HttpContext http, ComplianceDbContext db, IPublishEndpoint publishEndpoint, TimeProvider time, CancellationToken cancellationToken)
     {
@@ -102,12 +105,19 @@ internal static class RestrictedPartiesApi
         var aliases = Texts("aliases", request.Aliases, errors, names: true);
         var addresses = Texts("addresses", request.Addresses, errors);
         var citation = errors.Text("citation", request.Citation, Brokering.Contracts.InputBounds.MaxFreeTextLength, required: false, multiline: true);
+        var now = time.GetUtcNow();
+        // The day the listing authority published the entry: one not yet come (a typo'd year, 9999) would be read by an
+        // auditor as a listing that was not in force, while screening already denies the party.
+        if (request.ListedOn is { } listedOn && (listedOn < EarliestListing || listedOn > DateOnly.FromDateTime(now.UtcDateTime).AddDays(1)))
+        {
+            errors.Add("listedOn", $"Must be a day from {EarliestListing:yyyy-MM-dd} to today.");
+        }
+
         if (errors.Any)
         {
             return errors.Problem();
         }
 
-        var now = time.GetUtcNow();
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({LockKey})", cancellationToken);
 

@@ -1,29 +1,44 @@
 using Brokering.Contracts;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc.ApiExplorer;
+using Microsoft.AspNetCore.Mvc.ModelBinding;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Brokering.ServiceDefaults.Errors;
 
 /// <summary>
-/// A query parameter holding a control character is refused under its name before any endpoint reads it. No filter of
-/// these APIs means one (a buyer reference, a SKU, a buyer id, a status), and a NUL is a character PostgreSQL text
-/// cannot hold: a filter passed on to a query with one failed the query, a 500 for the caller's typo. One rule here
-/// covers every endpoint, those written after it too.
+/// A query string is checked before any endpoint reads it, one rule for every endpoint, those written after it too:
+/// <list type="bullet">
+/// <item>A parameter holding a control character is refused under its name. No filter of these APIs means one (a buyer
+/// reference, a SKU, a buyer id, a status), and a NUL is a character PostgreSQL text cannot hold: a filter passed on to a
+/// query with one failed the query, a 500 for the caller's typo.</item>
+/// <item>A parameter the endpoint does not read is refused under its name, as a body's unknown field is. A typo'd filter
+/// (<c>?stauts=Held</c>) was ignored, and the caller got every reservation for the few it asked for, an answer that looks
+/// right; an operator acting on that list acts on the wrong ones. What an endpoint reads is what its OpenAPI
+/// description declares (the same API explorer), so the guard and the published contract cannot disagree.</item>
+/// </list>
 /// </summary>
 public static class QueryStringGuard
 {
-    public static IApplicationBuilder UseQueryStringGuard(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    public static IApplicationBuilder UseQueryStringGuard(this IApplicationBuilder app)
     {
-        if (context.Request.QueryString.HasValue && Refusals(context.Request.Query) is { } errors)
+        // Endpoints are mapped after the middleware is added: what each one reads is collected at the first request.
+        var declared = new Lazy<DeclaredQueryParameters>(
+            () => new DeclaredQueryParameters(app.ApplicationServices.GetRequiredService<IApiDescriptionGroupCollectionProvider>()));
+        return app.Use(async (context, next) =>
         {
-            await Results.ValidationProblem(errors, detail: "A query parameter holds a control character.").ExecuteAsync(context);
-            return;
-        }
+            if (context.Request.QueryString.HasValue && Refusals(context.Request.Query, context.GetEndpoint(), declared.Value) is var (errors, detail))
+            {
+                await Results.ValidationProblem(errors, detail: detail).ExecuteAsync(context);
+                return;
+            }
 
-        await next(context);
-    });
+            await next(context);
+        });
+    }
 
-    private static Dictionary<string, string[]>? Refusals(IQueryCollection query)
+    private static (Dictionary<string, string[]> Errors, string Detail)? Refusals(IQueryCollection query, Endpoint? endpoint, DeclaredQueryParameters declared)
     {
         Dictionary<string, string[]>? errors = null;
         foreach (var (name, values) in query)
@@ -36,6 +51,69 @@ public static class QueryStringGuard
             }
         }
 
-        return errors;
+        if (errors is not null)
+        {
+            return (errors, "A query parameter holds a control character.");
+        }
+
+        if (declared.Of(endpoint) is not { } reads)
+        {
+            return null;
+        }
+
+        foreach (var (name, _) in query)
+        {
+            if (!reads.Contains(name))
+            {
+                (errors ??= new(StringComparer.Ordinal))[name] = [reads.Count == 0
+                    ? "Not a parameter of this request: it takes none."
+                    : $"Not a parameter of this request: it takes {string.Join(", ", reads.Order(StringComparer.Ordinal))}."];
+            }
+        }
+
+        return errors is null ? null : (errors, "A query parameter is not one this request reads.");
+    }
+
+    /// <summary>
+    /// The query parameters each described endpoint binds, by the endpoint's display name (method, route, handler), as
+    /// the API explorer reads them for the OpenAPI document. Names compare without case, as binding does. An endpoint the
+    /// explorer does not describe (the console's pages, health, gRPC) is not checked.
+    /// </summary>
+    private sealed class DeclaredQueryParameters
+    {
+        private readonly Dictionary<string, HashSet<string>> byEndpoint = new(StringComparer.Ordinal);
+
+        public DeclaredQueryParameters(IApiDescriptionGroupCollectionProvider explorer)
+        {
+            foreach (var description in explorer.ApiDescriptionGroups.Items.SelectMany(group => group.Items))
+            {
+                if (description.ActionDescriptor.DisplayName is not { } name)
+                {
+                    continue;
+                }
+
+                var reads = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+                foreach (var parameter in description.ParameterDescriptions)
+                {
+                    if (parameter.Source == BindingSource.Query)
+                    {
+                        reads.Add(parameter.Name);
+                    }
+                }
+
+                // One handler described twice (one per method it answers) reads the same parameters in each.
+                if (byEndpoint.TryGetValue(name, out var known))
+                {
+                    known.UnionWith(reads);
+                }
+                else
+                {
+                    byEndpoint[name] = reads;
+                }
+            }
+        }
+
+        public HashSet<string>? Of(Endpoint? endpoint) =>
+            endpoint?.DisplayName is { } name && byEndpoint.TryGetValue(name, out var reads) ? reads : null;
     }
 }

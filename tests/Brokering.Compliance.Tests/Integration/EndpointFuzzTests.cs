@@ -24,4 +24,12 @@ public sealed class EndpointFuzzTests(ComplianceServiceFixture fixture) : IClass
         report.Endpoints.ShouldContain("POST /v1/rule-sets/");
         report.Failures.ShouldBeEmpty(string.Join("\n", report.Failures));
     }
+
+    [Fact]
+    public async Task A_query_parameter_an_endpoint_does_not_declare_is_refused_under_its_name_on_every_endpoint()
+    {
+        using var client = fixture.CreateAnonymousClient();
+        var failures = await QueryParameterContract.VerifyAsync(client, fixture.Services, TestContext.Current.CancellationToken);
+        failures.ShouldBeEmpty(string.Join("\n", failures));
+    }
 }

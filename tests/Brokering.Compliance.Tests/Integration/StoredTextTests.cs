@@ -11,7 +11,8 @@ namespace Brokering.Compliance.Tests.Integration;
 /// Every text a compliance write stores is bounded and plain: a NUL (which PostgreSQL cannot store; the write used to
 /// answer 500) or another control character, or a text over its bound (a citation, a source, a description used to be
 /// unbounded), is a 400 naming the field, on every write endpoint. Tabs and line breaks stay allowed in free text. So is
-/// a listed party's name that leaves nothing to match once normalised, and more aliases than an entry may have.
+/// a listed party's name that leaves nothing to match once normalised, more aliases than an entry may have, and a
+/// listing day still to come.
 /// </summary>
 public sealed class StoredTextTests(ComplianceServiceFixture service) : IClassFixture<ComplianceServiceFixture>
 {
@@ -32,6 +33,10 @@ public sealed class StoredTextTests(ComplianceServiceFixture service) : IClassFi
         { "POST", "/v1/restricted-parties", """{"name":"!!! ..","country":"CN"}""", "name" },
         { "POST", "/v1/restricted-parties", """{"name":"Entity {0}","country":"CN","aliases":["— / —"]}""", "aliases[0]" },
         { "POST", "/v1/restricted-parties", "{\"name\":\"Entity {0}\",\"country\":\"CN\",\"aliases\":[" + string.Join(',', Enumerable.Range(0, 101).Select(i => $"\"Alias {i}\"")) + "]}", "aliases" },
+        // The day an entry was listed is one that has come, and not before export control lists as kept today began.
+        { "POST", "/v1/restricted-parties", """{"name":"Entity {0}","country":"CN","listedOn":"9999-12-31"}""", "listedOn" },
+        { "POST", "/v1/restricted-parties", """{"name":"Entity {0}","country":"CN","listedOn":"2099-01-01"}""", "listedOn" },
+        { "POST", "/v1/restricted-parties", """{"name":"Entity {0}","country":"CN","listedOn":"0001-01-01"}""", "listedOn" },
         { "POST", "/v1/restricted-parties", """{"name":"Entity {0}","country":"CN","citation":"88 FR\u0000 123"}""", "citation" },
         { "POST", "/v1/restricted-parties", """{"name":"Entity {0}","country":"CN","citation":"{long}"}""", "citation" },
         { "POST", "/v1/restricted-parties/refreshes", """{"source":"https://example.gov/\u0000list"}""", "source" },

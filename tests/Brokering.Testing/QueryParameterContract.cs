@@ -1,0 +1,107 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Brokering.ServiceDefaults.Security;
+using Microsoft.AspNetCore.Routing.Patterns;
+
+namespace Brokering.Testing;
+
+/// <summary>
+/// Holds every operation a service's OpenAPI document describes to its query parameters: a parameter the operation does
+/// not declare is refused with 400 problem+json under its own name (a typo'd filter must not read as "no filter"), and
+/// each one it declares, spelled in other letter case, is not refused as unknown (binding ignores case). Endpoints are
+/// found the way <see cref="AuthorizationMatrix"/> finds them, so a new one is held to it without anyone listing it.
+/// </summary>
+public static class QueryParameterContract
+{
+    /// <summary>The parameter no operation has.</summary>
+    public const string Unknown = "noSuchFilter";
+
+    /// <summary>
+    /// Every breach, empty when each described operation keeps the contract. Calls are made as a person with every user
+    /// role, or as a service where a person is not admitted, so the request reaches the endpoint.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> VerifyAsync(HttpClient client, IServiceProvider services, CancellationToken cancellationToken)
+    {
+        var token = TestTokens.For("fuzz", EndpointFuzzer.Tenant, [.. BrokeringRoles.All.Where(role => role != BrokeringRoles.Service)]);
+        var serviceToken = TestTokens.Service();
+        var document = await ApiDocument.ReadAsync(client, cancellationToken, token);
+        var failures = new List<string>();
+        var checkedOperations = 0;
+        foreach (var (name, endpoint) in AuthorizationMatrix.DiscoverEndpoints(services).Where(e => ApiDocument.IsDescribable(e.Endpoint)))
+        {
+            var method = name[..name.IndexOf(' ', StringComparison.Ordinal)];
+            if (!document.Operations.TryGetValue(ApiDocument.NameOf(method, endpoint.RoutePattern.RawText!), out var operation))
+            {
+                continue;
+            }
+
+            checkedOperations++;
+            var path = PathOf(endpoint.RoutePattern);
+            var (status, errors) = await CallAsync(client, method, $"{path}?{Unknown}=1", token, serviceToken, cancellationToken);
+            if (status != HttpStatusCode.BadRequest || errors is null || !errors.ContainsKey(Unknown))
+            {
+                failures.Add($"{name}: ?{Unknown}=1 answered {(int)status} with errors [{string.Join(", ", errors?.Keys ?? [])}], not 400 under {Unknown}.");
+            }
+
+            foreach (var declared in operation.QueryParameters)
+            {
+                var otherCase = declared.ToUpperInvariant();
+                var (_, declaredErrors) = await CallAsync(client, method, $"{path}?{otherCase}=", token, serviceToken, cancellationToken);
+                if (declaredErrors is not null && declaredErrors.TryGetValue(otherCase, out var messages) && messages.Any(m => m.StartsWith("Not a parameter", StringComparison.Ordinal)))
+                {
+                    failures.Add($"{name}: its declared parameter {declared}, spelled {otherCase}, was refused as unknown.");
+                }
+            }
+        }
+
+        if (checkedOperations == 0)
+        {
+            failures.Add("No described operation was found to check.");
+        }
+
+        return failures;
+    }
+
+    private static async Task<(HttpStatusCode Status, IReadOnlyDictionary<string, string[]>? Errors)> CallAsync(
+        HttpClient client, string method, string uri, string token, string serviceToken, CancellationToken cancellationToken)
+    {
+        var response = await SendAsync(client, method, uri, token, cancellationToken);
+        if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+        {
+            response.Dispose();
+            response = await SendAsync(client, method, uri, serviceToken, cancellationToken);
+        }
+
+        using (response)
+        {
+            if (response.Content.Headers.ContentType?.MediaType != "application/problem+json")
+            {
+                return (response.StatusCode, null);
+            }
+
+            using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+            return (response.StatusCode, problem.RootElement.TryGetProperty("errors", out var errors)
+                ? errors.EnumerateObject().ToDictionary(error => error.Name, error => error.Value.EnumerateArray().Select(m => m.GetString() ?? string.Empty).ToArray(), StringComparer.Ordinal)
+                : new Dictionary<string, string[]>(StringComparer.Ordinal));
+        }
+    }
+
+    private static Task<HttpResponseMessage> SendAsync(HttpClient client, string method, string uri, string token, CancellationToken cancellationToken)
+    {
+        var request = new HttpRequestMessage(new HttpMethod(method), new Uri(uri, UriKind.Relative));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+    }
+
+    // Route values that satisfy each parameter's constraint, so the request reaches the endpoint it names.
+    private static string PathOf(RoutePattern pattern) => "/" + string.Join('/', pattern.PathSegments.Select(segment => string.Concat(segment.Parts.Select(part => part switch
+    {
+        RoutePatternLiteralPart literal => literal.Content,
+        RoutePatternSeparatorPart separator => separator.Content,
+        RoutePatternParameterPart parameter when parameter.ParameterPolicies.Any(policy => policy.Content == "guid") => Guid.NewGuid().ToString(),
+        RoutePatternParameterPart parameter when parameter.ParameterPolicies.Any(policy => policy.Content is "int" or "long") => "1",
+        RoutePatternParameterPart => EndpointFuzzer.Tenant,
+        _ => string.Empty,
+    }))));
+}
