@@ -8,8 +8,12 @@ namespace Brokering.Testing;
 /// <summary>What one call answered: its status and the media type of its body (null when it had none).</summary>
 public sealed record ObservedAnswer(int Status, string? MediaType);
 
-/// <summary>One operation of a service's OpenAPI document: the statuses it declares, each with its media types, and what it takes.</summary>
-public sealed record ApiOperation(IReadOnlyDictionary<int, IReadOnlySet<string>> Responses, bool HasBody, IReadOnlyList<string> QueryParameters);
+/// <summary>
+/// One operation of a service's OpenAPI document: the statuses it declares, each with its media types, and what it
+/// takes; <paramref name="ListParameters"/> are the query parameters whose schema is an array (they may repeat).
+/// </summary>
+public sealed record ApiOperation(
+    IReadOnlyDictionary<int, IReadOnlySet<string>> Responses, bool HasBody, IReadOnlyList<string> QueryParameters, IReadOnlySet<string> ListParameters);
 
 /// <summary>
 /// A service's OpenAPI document (<c>/openapi/v1.json</c>) as the tests hold it against the service: each operation,
@@ -52,10 +56,15 @@ public sealed partial class ApiDocument
                         : new HashSet<string>();
                 }
 
-                var query = operation.Value.TryGetProperty("parameters", out var parameters)
-                    ? [.. parameters.EnumerateArray().Where(p => p.GetProperty("in").GetString() == "query").Select(p => p.GetProperty("name").GetString()!)]
-                    : new List<string>();
-                operations[NameOf(operation.Name, path.Name)] = new ApiOperation(responses, operation.Value.TryGetProperty("requestBody", out _), query);
+                var inQuery = operation.Value.TryGetProperty("parameters", out var parameters)
+                    ? [.. parameters.EnumerateArray().Where(p => p.GetProperty("in").GetString() == "query")]
+                    : new List<JsonElement>();
+                var query = inQuery.Select(p => p.GetProperty("name").GetString()!).ToList();
+                var lists = inQuery
+                    .Where(p => p.TryGetProperty("schema", out var schema) && schema.TryGetProperty("type", out var type) && type.ToString().Contains("array", StringComparison.Ordinal))
+                    .Select(p => p.GetProperty("name").GetString()!)
+                    .ToHashSet(StringComparer.Ordinal);
+                operations[NameOf(operation.Name, path.Name)] = new ApiOperation(responses, operation.Value.TryGetProperty("requestBody", out _), query, lists);
             }
         }
 

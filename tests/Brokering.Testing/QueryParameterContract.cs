@@ -8,8 +8,9 @@ namespace Brokering.Testing;
 
 /// <summary>
 /// Holds every operation a service's OpenAPI document describes to its query parameters: a parameter the operation does
-/// not declare is refused with 400 problem+json under its own name (a typo'd filter must not read as "no filter"), and
-/// each one it declares, spelled in other letter case, is not refused as unknown (binding ignores case). Endpoints are
+/// not declare is refused with 400 problem+json under its own name (a typo'd filter must not read as "no filter"); each
+/// one it declares, spelled in other letter case, is not refused as unknown (binding ignores case); and one given twice
+/// is refused under its name unless its schema is an array (the framework would join the two values with a comma). Endpoints are
 /// found the way <see cref="AuthorizationMatrix"/> finds them, so a new one is held to it without anyone listing it.
 /// </summary>
 public static class QueryParameterContract
@@ -51,6 +52,17 @@ public static class QueryParameterContract
                 if (declaredErrors is not null && declaredErrors.TryGetValue(otherCase, out var messages) && messages.Any(m => m.StartsWith("Not a parameter", StringComparison.Ordinal)))
                 {
                     failures.Add($"{name}: its declared parameter {declared}, spelled {otherCase}, was refused as unknown.");
+                }
+
+                // Given twice: refused when it takes one value (the framework would join the two), let through when it takes a list.
+                var (twiceStatus, twiceErrors) = await CallAsync(client, method, $"{path}?{declared}=a&{declared}=b", token, serviceToken, cancellationToken);
+                var refusedAsRepeated = twiceErrors is not null && twiceErrors.TryGetValue(declared, out var twiceMessages)
+                    && twiceMessages.Any(m => m.StartsWith("Given 2 times", StringComparison.Ordinal));
+                if (operation.ListParameters.Contains(declared) ? refusedAsRepeated : twiceStatus != HttpStatusCode.BadRequest || !refusedAsRepeated)
+                {
+                    failures.Add(operation.ListParameters.Contains(declared)
+                        ? $"{name}: its list parameter {declared}, given twice, was refused as repeated."
+                        : $"{name}: its parameter {declared}, given twice, answered {(int)twiceStatus} with errors [{string.Join(", ", twiceErrors?.Keys ?? [])}], not 400 under {declared}.");
                 }
             }
         }

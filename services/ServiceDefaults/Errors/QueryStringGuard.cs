@@ -17,6 +17,10 @@ namespace Brokering.ServiceDefaults.Errors;
 /// (<c>?stauts=Held</c>) was ignored, and the caller got every reservation for the few it asked for, an answer that looks
 /// right; an operator acting on that list acts on the wrong ones. What an endpoint reads is what its OpenAPI
 /// description declares (the same API explorer), so the guard and the published contract cannot disagree.</item>
+/// <item>A parameter that takes one value, given more than once, is refused under its name, as a body's field given
+/// twice is: the framework joined the values with a comma, so <c>?buyerReference=a&amp;buyerReference=b</c> filtered on
+/// "a,b", a reference neither value names, and a proxy that reads the first value would approve another request than
+/// the one served. A parameter that takes a list (<c>status</c>) may repeat.</item>
 /// </list>
 /// </summary>
 public static class QueryStringGuard
@@ -61,27 +65,32 @@ public static class QueryStringGuard
             return null;
         }
 
-        foreach (var (name, _) in query)
+        foreach (var (name, values) in query)
         {
-            if (!reads.Contains(name))
+            if (!reads.TryGetValue(name, out var takesList))
             {
                 (errors ??= new(StringComparer.Ordinal))[name] = [reads.Count == 0
                     ? "Not a parameter of this request: it takes none."
-                    : $"Not a parameter of this request: it takes {string.Join(", ", reads.Order(StringComparer.Ordinal))}."];
+                    : $"Not a parameter of this request: it takes {string.Join(", ", reads.Keys.Order(StringComparer.Ordinal))}."];
+            }
+            else if (!takesList && values.Count > 1)
+            {
+                (errors ??= new(StringComparer.Ordinal))[name] = [$"Given {values.Count} times; it takes one value."];
             }
         }
 
-        return errors is null ? null : (errors, "A query parameter is not one this request reads.");
+        return errors is null ? null : (errors, "A query parameter is not one this request reads, or is given more often than it is read.");
     }
 
     /// <summary>
-    /// The query parameters each described endpoint binds, by the endpoint's display name (method, route, handler), as
-    /// the API explorer reads them for the OpenAPI document. Names compare without case, as binding does. An endpoint the
-    /// explorer does not describe (the console's pages, health, gRPC) is not checked.
+    /// The query parameters each described endpoint binds, and which of them take a list, by the endpoint's display name
+    /// (method, route, handler), as the API explorer reads them for the OpenAPI document. Names compare without case, as
+    /// binding does. An endpoint the explorer does not describe (the console's pages, health, gRPC) is not checked.
     /// </summary>
     private sealed class DeclaredQueryParameters
     {
-        private readonly Dictionary<string, HashSet<string>> byEndpoint = new(StringComparer.Ordinal);
+        // Each endpoint's parameters, each with whether it takes a list of values.
+        private readonly Dictionary<string, Dictionary<string, bool>> byEndpoint = new(StringComparer.Ordinal);
 
         public DeclaredQueryParameters(IApiDescriptionGroupCollectionProvider explorer)
         {
@@ -92,28 +101,27 @@ public static class QueryStringGuard
                     continue;
                 }
 
-                var reads = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+                // One handler described twice (one per method it answers) reads the same parameters in each.
+                if (!byEndpoint.TryGetValue(name, out var reads))
+                {
+                    byEndpoint[name] = reads = new Dictionary<string, bool>(StringComparer.OrdinalIgnoreCase);
+                }
+
                 foreach (var parameter in description.ParameterDescriptions)
                 {
                     if (parameter.Source == BindingSource.Query)
                     {
-                        reads.Add(parameter.Name);
+                        reads[parameter.Name] = TakesList(parameter.Type);
                     }
-                }
-
-                // One handler described twice (one per method it answers) reads the same parameters in each.
-                if (byEndpoint.TryGetValue(name, out var known))
-                {
-                    known.UnionWith(reads);
-                }
-                else
-                {
-                    byEndpoint[name] = reads;
                 }
             }
         }
 
-        public HashSet<string>? Of(Endpoint? endpoint) =>
+        public Dictionary<string, bool>? Of(Endpoint? endpoint) =>
             endpoint?.DisplayName is { } name && byEndpoint.TryGetValue(name, out var reads) ? reads : null;
+
+        // A string is one value; an array or other collection of them (string[], StringValues) binds every value given.
+        private static bool TakesList(Type? type) =>
+            type is not null && type != typeof(string) && typeof(System.Collections.IEnumerable).IsAssignableFrom(type);
     }
 }
