@@ -83,6 +83,7 @@ public static class ServiceDefaultsExtensions
         app.UseStatusCodePages();
         app.UseServiceSecurity();
         app.UseQueryStringGuard();
+        app.UseJsonBodyCharset();
 
         // Liveness says the process answers; readiness says it can do work (database and broker reachable).
         // Health and metrics stay anonymous (probes and scrapers carry no tokens); everything else needs one.

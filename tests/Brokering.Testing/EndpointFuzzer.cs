@@ -177,6 +177,23 @@ public sealed class EndpointFuzzer(HttpClient rest, HttpClient grpc, IServicePro
             });
         }
 
+        if (hasBody && bodyType is not null && FuzzPayloads.Skeleton(bodyType, json, random, hostility: 0) is { } labelled)
+        {
+            // A well-formed body under each kind of charset label: one no encoding has, one quoted (as HTTP allows), a
+            // Windows code page, one the bytes are not in. Any of them may be refused, none may fail the request.
+            var bytes = Encoding.UTF8.GetBytes(labelled.ToJsonString());
+            var path = Path(endpoint.RoutePattern, random, hostile: false);
+            foreach (var charset in (string[])["bogus", "\"utf-8\"", "windows-1252", "utf-16", "\"\""])
+            {
+                yield return new Probe(name, $"a well-formed body labelled charset={charset}", Grpc: false, () =>
+                {
+                    var request = new HttpRequestMessage(new HttpMethod(method), new Uri(path, UriKind.Relative)) { Content = new ByteArrayContent(bytes) };
+                    request.Content.Headers.TryAddWithoutValidation("Content-Type", $"application/json; charset={charset}");
+                    return request;
+                });
+            }
+        }
+
         if (hasBody)
         {
             // Over the 4 MB body limit: Kestrel refuses it with 413; an in-memory host reads it, and it must still not 5xx.

@@ -85,6 +85,37 @@ public sealed class StoredTextTests(ComplianceServiceFixture service) : IClassFi
             .ShouldBe("Clothing retailer.\n\tChecked against its registry entry.");
     }
 
+    [Theory]
+    [InlineData("windows-1252")]
+    [InlineData("\"windows-1252\"")]
+    [InlineData("ISO-8859-1")]
+    public async Task A_json_body_is_read_in_the_charset_its_content_type_names_quoted_or_not(string charset)
+    {
+        var name = $"Société Générale {Guid.NewGuid():N}";
+        using var client = OfficerClient();
+        using var content = new ByteArrayContent(System.Text.Encoding.Latin1.GetBytes($$"""{"partyName":"{{name}}","reason":"Bank, not a buyer."}"""));
+        content.Headers.TryAddWithoutValidation("Content-Type", $"application/json; charset={charset}");
+
+        using var response = await client.PostAsync("/v1/restricted-parties/clearances", content, Cancel);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.Created, await response.Content.ReadAsStringAsync(Cancel));
+        (await response.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("partyName").GetString().ShouldBe(name);
+    }
+
+    [Fact]
+    public async Task A_json_body_in_a_charset_no_encoding_has_is_a_400_under_the_root_not_a_500()
+    {
+        using var client = OfficerClient();
+        using var content = new StringContent("""{"partyName":"Party","reason":"Unrelated."}""");
+        content.Headers.Remove("Content-Type");
+        content.Headers.TryAddWithoutValidation("Content-Type", "application/json; charset=bogus");
+
+        using var response = await client.PostAsync("/v1/restricted-parties/clearances", content, Cancel);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest, await response.Content.ReadAsStringAsync(Cancel));
+        (await response.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("errors").GetProperty("$")[0].GetString()!.ShouldContain("bogus");
+    }
+
     private HttpClient OfficerClient()
     {
         var client = service.CreateAnonymousClient();
