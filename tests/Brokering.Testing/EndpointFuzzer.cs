@@ -57,7 +57,7 @@ public sealed class EndpointFuzzer(HttpClient rest, HttpClient grpc, IServicePro
     public int HostileMessagesPerGrpcMethod { get; init; } = 4;
 
     /// <summary>A person's token with every user role, so every endpoint open to people admits the request.</summary>
-    public string Token { get; init; } = TestTokens.For("fuzz", Tenant, [.. BrokeringRoles.All.Where(role => role != BrokeringRoles.Service)]);
+    public string Token { get; init; } = EveryUserRoleToken();
 
     /// <summary>A service's token, for the endpoints only a service may call (no token carries both identities).</summary>
     public string ServiceToken { get; init; } = TestTokens.Service();
@@ -257,13 +257,19 @@ public sealed class EndpointFuzzer(HttpClient rest, HttpClient grpc, IServicePro
         return (body, query, headers);
     }
 
-    private static string Path(RoutePattern pattern, Random random, bool hostile)
+    /// <summary>A token of <see cref="Tenant"/> with every user role, which every endpoint open to people admits.</summary>
+    internal static string EveryUserRoleToken() => TestTokens.For("fuzz", Tenant, [.. BrokeringRoles.All.Where(role => role != BrokeringRoles.Service)]);
+
+    /// <summary>A path <paramref name="pattern"/> routes to: a GUID where it is constrained to one, the tenant elsewhere.</summary>
+    internal static string WellFormedPath(RoutePattern pattern) => Path(pattern, random: null, hostile: false);
+
+    private static string Path(RoutePattern pattern, Random? random, bool hostile)
     {
         var segments = pattern.PathSegments.Select(segment => string.Concat(segment.Parts.Select(part => part switch
         {
             RoutePatternLiteralPart literal => literal.Content,
             RoutePatternSeparatorPart separator => separator.Content,
-            RoutePatternParameterPart parameter when hostile => random.Next(4) == 0
+            RoutePatternParameterPart parameter when hostile => random!.Next(4) == 0
                 ? RawEncodings[random.Next(RawEncodings.Length)]
                 // NUL in a path is refused by the HTTP server itself (Kestrel answers a bare 400 before the app runs, the
                 // in-memory server throws): not the service's to answer, so route values carry none.

@@ -1,4 +1,5 @@
 using System.Text;
+using Brokering.ServiceDefaults.Errors;
 using Microsoft.Net.Http.Headers;
 
 namespace Brokering.Ordering.Reservations.Bulk;
@@ -12,22 +13,11 @@ namespace Brokering.Ordering.Reservations.Bulk;
 /// </summary>
 internal static class BulkCsvText
 {
-    // Windows code pages (windows-1252 and the like) come with the runtime but are registered only on request.
-    static BulkCsvText() => Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
-
     public static async Task<(string? Text, string? Refusal)> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
     {
-        var charset = MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType) && mediaType.Charset.HasValue
-            ? mediaType.Charset.Value!.Trim('"')
-            : null;
-        Encoding encoding;
-        try
-        {
-            encoding = charset is null
-                ? new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true)
-                : Encoding.GetEncoding(charset, EncoderFallback.ExceptionFallback, DecoderFallback.ExceptionFallback);
-        }
-        catch (ArgumentException)
+        var charset = MediaTypeHeaderValue.TryParse(request.ContentType, out var mediaType) ? ContentTypeCharset.Of(mediaType) : null;
+        var encoding = charset is null ? new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true) : ContentTypeCharset.Strict(charset);
+        if (encoding is null)
         {
             return (null, $"Unknown charset '{charset}': send UTF-8, or name the charset the file is in (text/csv; charset=windows-1252).");
         }
