@@ -55,14 +55,9 @@ internal sealed class ClassificationService(ComplianceDbContext db, ReferenceDat
             query.Datacenter ?? product?.Datacenter
                 ?? throw new ProductQueryException("datacenter", "Give a known SKU or whether the product is designed or marketed for datacenters."));
 
-        var problems = specs.Problems();
-        if (problems.Count > 0)
+        if (specs.Problems() is [var (field, _), ..] problems)
         {
-            throw new ProductQueryException(
-                query.DieAreaMm2 is not null && !(query.DieAreaMm2 > 0) ? "dieAreaMm2"
-                    : query.InterconnectGBps is < 0 ? "interconnectGBps"
-                    : "denseTeraOpsByBitLength",
-                $"The specs cannot be classified: {string.Join("; ", problems)}.");
+            throw new ProductQueryException(field, $"The specs cannot be classified: {string.Join("; ", problems.Select(problem => problem.Problem))}.");
         }
 
         return specs;

@@ -59,13 +59,13 @@ internal static class ClassificationsApi
             widths = [];
             foreach (var (key, value) in given)
             {
-                if (!int.TryParse(key, NumberStyles.None, CultureInfo.InvariantCulture, out var bits) || bits <= 0 || bits > 256)
+                if (!int.TryParse(key, NumberStyles.None, CultureInfo.InvariantCulture, out var bits) || bits <= 0 || bits > ProductSpecs.MaxBitLength)
                 {
-                    errors.Add($"product.denseTeraOpsByBitLength.{key}", "Keys are operand bit lengths (positive whole numbers).");
+                    errors.Add($"product.denseTeraOpsByBitLength.{key}", FormattableString.Invariant($"Keys are operand bit lengths, whole numbers from 1 to {ProductSpecs.MaxBitLength}."));
                 }
-                else if (!double.IsFinite(value) || value < 0)
+                else if (!(value >= 0) || value > ProductSpecs.MaxTeraOps)
                 {
-                    errors.Add($"product.denseTeraOpsByBitLength.{key}", "TOPS figures must be finite and not negative.");
+                    errors.Add($"product.denseTeraOpsByBitLength.{key}", FormattableString.Invariant($"A TOPS figure runs from 0 to {ProductSpecs.MaxTeraOps:0}."));
                 }
                 else
                 {

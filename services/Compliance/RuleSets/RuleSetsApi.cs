@@ -180,10 +180,7 @@ internal static class RuleSetsApi
             ? basis?.Definition.ParentHeadquarters
             : ReadScope("parentHeadquarters", request.ParentHeadquarters, snapshot.Groups, errors);
         var exemptBelow = request.NonDatacenterExemptBelowTpp ?? basis?.Definition.NonDatacenterExemptBelowTpp;
-        if (exemptBelow is < 0 || (exemptBelow is { } exempt && !double.IsFinite(exempt)))
-        {
-            errors.Add("nonDatacenterExemptBelowTpp", "Must be a finite TPP, not negative.");
-        }
+        Bound(errors, "nonDatacenterExemptBelowTpp", exemptBelow, ProductSpecs.MaxTpp, "TPP");
 
         AcceleratedEffect? accelerated = null;
         if (request.Accelerated is { } acceleratedInput)
@@ -199,10 +196,7 @@ internal static class RuleSetsApi
             else
             {
                 var minTpp = acceleratedInput.MinTpp ?? 4800;
-                if (!double.IsFinite(minTpp) || minTpp < 0)
-                {
-                    errors.Add("accelerated.minTpp", "Must be a finite TPP, not negative.");
-                }
+                Bound(errors, "accelerated.minTpp", minTpp, ProductSpecs.MaxTpp, "TPP");
 
                 accelerated = new AcceleratedEffect(acceleratedAt.ToUniversalTime(), acceleratedInput.DatacenterOnly ?? true, minTpp);
             }
@@ -250,11 +244,11 @@ internal static class RuleSetsApi
                 errors.Add($"{path}.classification", $"Must be one of {string.Join(", ", ExportClassification.Controlled.Order(StringComparer.Ordinal))}.");
             }
 
-            Bound(errors, $"{path}.minTpp", input.MinTpp);
-            Bound(errors, $"{path}.maxTpp", input.MaxTpp);
-            Bound(errors, $"{path}.minPerformanceDensity", input.MinPerformanceDensity);
-            Bound(errors, $"{path}.maxPerformanceDensity", input.MaxPerformanceDensity);
-            Bound(errors, $"{path}.minInterconnectGBps", input.MinInterconnectGBps);
+            Bound(errors, $"{path}.minTpp", input.MinTpp, ProductSpecs.MaxTpp, "TPP");
+            Bound(errors, $"{path}.maxTpp", input.MaxTpp, ProductSpecs.MaxTpp, "TPP");
+            Bound(errors, $"{path}.minPerformanceDensity", input.MinPerformanceDensity, ProductSpecs.MaxPerformanceDensity, "performance density");
+            Bound(errors, $"{path}.maxPerformanceDensity", input.MaxPerformanceDensity, ProductSpecs.MaxPerformanceDensity, "performance density");
+            Bound(errors, $"{path}.minInterconnectGBps", input.MinInterconnectGBps, ProductSpecs.MaxInterconnectGBps, "transfer rate");
             if (input.MinTpp >= input.MaxTpp)
             {
                 errors.Add($"{path}.maxTpp", "Must be greater than minTpp.");
@@ -279,11 +273,13 @@ internal static class RuleSetsApi
         return criteria;
     }
 
-    private static void Bound(ValidationErrors errors, string field, double? value)
+    // A bound no product's figures can reach controls nothing while reading as a rule (minTpp: 1e308 published a
+    // criterion that never fired): a threshold runs over the figures a product can have (ProductSpecs' bounds).
+    private static void Bound(ValidationErrors errors, string field, double? value, double highest, string figure)
     {
-        if (value is { } bound && (!double.IsFinite(bound) || bound < 0))
+        if (value is { } bound && !(bound >= 0 && bound <= highest))
         {
-            errors.Add(field, "Must be a finite number, not negative.");
+            errors.Add(field, FormattableString.Invariant($"Must be a {figure} from 0 to {highest:0}, the highest a product's figures can give."));
         }
     }
 

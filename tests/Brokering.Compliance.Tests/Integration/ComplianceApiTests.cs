@@ -70,6 +70,42 @@ public sealed class ComplianceApiTests(ComplianceServiceFixture service) : IClas
         unknownProblem.GetProperty("errors").TryGetProperty("product.sku", out _).ShouldBeTrue();
     }
 
+    // Each figure at the edge of what a product can have; beyond it, derived figures overflowed a double (TOPS 1e308 ×
+    // 8 bits, or any TPP ÷ a die area of 1e-300), and the answer, which cannot carry an infinity, was a 500.
+    [Theory]
+    [InlineData("""{"8":1e308}""", 814, 400, "product.denseTeraOpsByBitLength.8")]
+    [InlineData("""{"8":1000000001}""", 814, 400, "product.denseTeraOpsByBitLength.8")]
+    [InlineData("""{"257":1}""", 814, 400, "product.denseTeraOpsByBitLength.257")]
+    [InlineData("""{"8":1979}""", 1e-300, 400, "product.dieAreaMm2")]
+    [InlineData("""{"8":1979}""", 0.009, 400, "product.dieAreaMm2")]
+    [InlineData("""{"8":1979}""", 1e7, 400, "product.dieAreaMm2")]
+    [InlineData("""{"8":1979}""", 814, 1e308, "product.interconnectGBps")]
+    public async Task Specs_beyond_what_a_product_can_have_are_refused_under_the_figure(string teraOps, double dieArea, double interconnect, string field)
+    {
+        using var response = await service.Http.PostAsync("/v1/classifications", new StringContent(
+            FormattableString.Invariant($$$"""{"product":{"denseTeraOpsByBitLength":{{{teraOps}}},"dieAreaMm2":{{{dieArea:R}}},"interconnectGBps":{{{interconnect:R}}},"datacenter":true}}"""),
+            System.Text.Encoding.UTF8, "application/json"), Cancel);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        var errors = (await response.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("errors");
+        errors.EnumerateObject().Select(error => error.Name).ShouldBe([field]);
+    }
+
+    [Fact]
+    public async Task The_largest_specs_a_product_can_have_are_classified_with_finite_figures()
+    {
+        using var response = await service.Http.PostAsJsonAsync("/v1/classifications", new
+        {
+            product = new { denseTeraOpsByBitLength = new Dictionary<string, double> { ["256"] = 1_000_000_000 }, dieAreaMm2 = 0.01, interconnectGBps = 1_000_000_000, datacenter = true },
+        }, Cancel);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>(Cancel);
+        body.GetProperty("tpp").GetDouble().ShouldBe(256_000_000_000);
+        body.GetProperty("performanceDensity").GetDouble().ShouldBe(25_600_000_000_000, tolerance: 1);
+        body.GetProperty("classification").GetString().ShouldBe("3A090.a");
+    }
+
     [Fact]
     public async Task Screening_over_grpc_files_a_decision_with_its_evidence_under_the_reservation()
     {
@@ -279,6 +315,21 @@ public sealed class ComplianceApiTests(ComplianceServiceFixture service) : IClas
 
         var bySku = await service.Grpc.ClassifyAsync(new Api.ClassifyRequest { Sku = "NVIDIA-H800-SXM5-80GB" }, cancellationToken: Cancel);
         bySku.Classification.ShouldBe("3A090.a");
+    }
+
+    [Theory]
+    [InlineData(1e308, 814, 10, "specs.denseTeraOpsByBitLength.8")]
+    [InlineData(100, 1e-300, 10, "specs.dieAreaMm2")]
+    [InlineData(100, 814, double.PositiveInfinity, "specs.interconnectGBps")]
+    public async Task Classify_over_grpc_refuses_figures_beyond_what_a_product_can_have(double teraOps, double dieArea, double interconnect, string field)
+    {
+        var request = new Api.ClassifyRequest { Specs = new Api.ProductSpecs { DieAreaMm2 = dieArea, InterconnectGbps = interconnect } };
+        request.Specs.DenseTeraOpsByBitLength[8] = teraOps;
+
+        var refused = await Should.ThrowAsync<RpcException>(async () => await service.Grpc.ClassifyAsync(request, cancellationToken: Cancel));
+
+        refused.StatusCode.ShouldBe(StatusCode.InvalidArgument);
+        refused.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations.ShouldHaveSingleItem().Field.ShouldBe(field);
     }
 
     [Fact]

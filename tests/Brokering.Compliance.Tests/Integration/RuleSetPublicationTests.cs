@@ -105,6 +105,28 @@ public sealed class RuleSetPublicationTests(ComplianceServiceFixture service) : 
         }
     }
 
+    // A threshold beyond every figure a product can have controls nothing while reading as a rule.
+    [Theory]
+    [InlineData("""{"criteria":[{"classification":"3A090.a","minTpp":1e308}]}""", "criteria[0].minTpp")]
+    [InlineData("""{"criteria":[{"classification":"3A090.a","minTpp":4800,"maxTpp":1e300}]}""", "criteria[0].maxTpp")]
+    [InlineData("""{"criteria":[{"classification":"3A090.a","minPerformanceDensity":1e20}]}""", "criteria[0].minPerformanceDensity")]
+    [InlineData("""{"criteria":[{"classification":"3A090.a","minTpp":4800,"minInterconnectGBps":1e10}]}""", "criteria[0].minInterconnectGBps")]
+    [InlineData("""{"nonDatacenterExemptBelowTpp":1e300}""", "nonDatacenterExemptBelowTpp")]
+    [InlineData("""{"accelerated":{"effectiveAt":"2029-12-01T00:00:00Z","minTpp":1e300}}""", "accelerated.minTpp")]
+    public async Task A_threshold_no_product_can_reach_is_refused_under_its_path(string change, string field)
+    {
+        var body = System.Text.Json.Nodes.JsonNode.Parse(change)!.AsObject();
+        body["version"] = $"unreachable-{Guid.NewGuid():N}"[..30];
+        body["effectiveAt"] = "2030-01-01T00:00:00Z";
+        body["basedOn"] = "2023-10-17";
+
+        using var response = await service.Http.PostAsync("/v1/rule-sets", new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json"), Cancel);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        var errors = (await response.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("errors");
+        errors.EnumerateObject().Select(error => error.Name).ShouldBe([field]);
+    }
+
     [Theory]
     [InlineData("/v1/rule-sets", """{"version":"no-offset-1","effectiveAt":"2030-01-01T00:00:00","basedOn":"2023-10-17"}""", "effectiveAt", "Z or an offset")]
     [InlineData("/v1/rule-sets", """{"version":"no-offset-2","effectiveAt":"2030-01-01T00:00:00Z","basedOn":"2023-10-17","accelerated":{"effectiveAt":"2029-12-01T08:00"}}""", "accelerated.effectiveAt", "Z or an offset")]
