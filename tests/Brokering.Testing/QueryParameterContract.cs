@@ -6,7 +6,8 @@ namespace Brokering.Testing;
 
 /// <summary>
 /// Holds every operation a service's OpenAPI document describes to its query parameters: a parameter the operation does
-/// not declare is refused with 400 problem+json under its own name (a typo'd filter must not read as "no filter"); each
+/// not declare is refused with 400 problem+json under its own name (a typo'd filter must not read as "no filter"), one
+/// without a name under <c>$</c>; each
 /// one it declares, spelled in other letter case, is not refused as unknown (binding ignores case); and one given twice
 /// is refused under its name unless its schema is an array (the framework would join the two values with a comma).
 /// Endpoints are found the way <see cref="AuthorizationMatrix"/> finds them, so a new one is held to it without anyone
@@ -42,6 +43,13 @@ public static class QueryParameterContract
             if (status != HttpStatusCode.BadRequest || errors is null || !errors.ContainsKey(Unknown))
             {
                 failures.Add($"{name}: ?{Unknown}=1 answered {(int)status} with errors [{string.Join(", ", errors?.Keys ?? [])}], not 400 under {Unknown}.");
+            }
+
+            // A parameter without a name has no path of its own: it is reported under the root, as a nameless body error is.
+            var (namelessStatus, namelessErrors) = await CallAsync(client, method, $"{path}?=1", token, serviceToken, cancellationToken);
+            if (namelessStatus != HttpStatusCode.BadRequest || namelessErrors is null || !namelessErrors.Keys.SequenceEqual(["$"]))
+            {
+                failures.Add($"{name}: ?=1 answered {(int)namelessStatus} with errors [{string.Join(", ", namelessErrors?.Keys ?? [])}], not 400 under $.");
             }
 
             foreach (var declared in operation.QueryParameters)

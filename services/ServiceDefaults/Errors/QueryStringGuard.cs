@@ -50,8 +50,7 @@ public static class QueryStringGuard
             if (!InputBounds.IsPlainText(name) || values.Any(value => value is not null && !InputBounds.IsPlainText(value)))
             {
                 // The name is echoed only when it is itself readable.
-                var key = InputBounds.IsPlainText(name) ? name : RequestBindingErrors.Root;
-                (errors ??= new(StringComparer.Ordinal))[key] = ["No control characters."];
+                (errors ??= new(StringComparer.Ordinal))[InputBounds.IsPlainText(name) ? KeyOf(name) : RequestBindingErrors.Root] = ["No control characters."];
             }
         }
 
@@ -69,7 +68,7 @@ public static class QueryStringGuard
         {
             if (!reads.TryGetValue(name, out var takesList))
             {
-                (errors ??= new(StringComparer.Ordinal))[name] = [reads.Count == 0
+                (errors ??= new(StringComparer.Ordinal))[KeyOf(name)] = [reads.Count == 0
                     ? "Not a parameter of this request: it takes none."
                     : $"Not a parameter of this request: it takes {string.Join(", ", reads.Keys.Order(StringComparer.Ordinal))}."];
             }
@@ -81,6 +80,9 @@ public static class QueryStringGuard
 
         return errors is null ? null : (errors, "A query parameter is not one this request reads, or is given more often than it is read.");
     }
+
+    // A parameter without a name (?=5) is reported under the request's root, as every other nameless error is.
+    private static string KeyOf(string name) => name.Length == 0 ? RequestBindingErrors.Root : name;
 
     /// <summary>
     /// The query parameters each described endpoint binds, and which of them take a list, by the endpoint's display name
