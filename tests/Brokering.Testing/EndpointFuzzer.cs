@@ -312,6 +312,11 @@ public sealed class EndpointFuzzer(HttpClient rest, HttpClient grpc, IServicePro
             yield return Probe("a message of hostile values", FuzzPayloads.Frame(FuzzPayloads.Message(descriptor, random).ToByteArray()));
         }
 
+        if (FuzzPayloads.WithUnreadableTimestamps(descriptor, random) is { } unreadable)
+        {
+            yield return Probe("every timestamp past what a clock reads", FuzzPayloads.Frame(unreadable.ToByteArray()));
+        }
+
         foreach (var (what, bytes) in FuzzPayloads.BrokenMessages(descriptor, random))
         {
             yield return Probe(what, FuzzPayloads.Frame(bytes));

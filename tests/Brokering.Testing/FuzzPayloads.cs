@@ -365,6 +365,47 @@ public static class FuzzPayloads
     private static bool IsWrapper(MessageDescriptor descriptor) =>
         descriptor.File == Google.Protobuf.WellKnownTypes.WrappersReflection.Descriptor;
 
+    /// <summary>
+    /// A message of <paramref name="descriptor"/>'s type with every timestamp it can hold (nested and repeated ones too)
+    /// set to a well-encoded instant no clock reads (seconds past 9999-12-31, or nanos past a second), or null when the
+    /// type holds none.
+    /// </summary>
+    public static IMessage? WithUnreadableTimestamps(MessageDescriptor descriptor, Random random, int depth = 0)
+    {
+        if (descriptor.FullName == Google.Protobuf.WellKnownTypes.Timestamp.Descriptor.FullName)
+        {
+            return random.Next(2) == 0
+                ? new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = long.MaxValue - random.Next(1000) }
+                : new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = 1_700_000_000, Nanos = 1_000_000_000 + random.Next(1000) };
+        }
+
+        if (depth > 3)
+        {
+            return null;
+        }
+
+        IMessage? message = null;
+        foreach (var field in descriptor.Fields.InFieldNumberOrder())
+        {
+            if (field.FieldType != FieldType.Message || field.IsMap || WithUnreadableTimestamps(field.MessageType, random, depth + 1) is not { } value)
+            {
+                continue;
+            }
+
+            message ??= (IMessage)Activator.CreateInstance(descriptor.ClrType)!;
+            if (field.IsRepeated)
+            {
+                ((IList)field.Accessor.GetValue(message)).Add(value);
+            }
+            else
+            {
+                field.Accessor.SetValue(message, value);
+            }
+        }
+
+        return message;
+    }
+
     /// <summary>Bytes that are not a valid encoding of <paramref name="descriptor"/>'s message, each with what is wrong with it.</summary>
     public static IReadOnlyList<(string What, byte[] Bytes)> BrokenMessages(MessageDescriptor descriptor, Random random)
     {

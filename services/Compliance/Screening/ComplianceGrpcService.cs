@@ -24,19 +24,8 @@ internal sealed class ComplianceGrpcService(
             throw GrpcErrors.InvalidArgument("reservation_id", "reservation_id is required: decisions are filed under it.");
         }
 
-        DateTimeOffset? decideBy = null;
-        if (request.DecideBy is { } deadline)
-        {
-            try
-            {
-                decideBy = deadline.ToDateTimeOffset();
-            }
-            catch (InvalidOperationException)
-            {
-                throw GrpcErrors.InvalidArgument("decide_by", "decide_by is not a valid instant (0001-01-01 to 9999-12-31, nanos 0-999999999).");
-            }
-        }
-
+        // Its range was checked as the request was read (RequestTimestamps).
+        var decideBy = request.DecideBy?.ToDateTimeOffset();
         var input = new ScreeningInput(
             request.ReservationId.Trim(),
             request.BuyerId,

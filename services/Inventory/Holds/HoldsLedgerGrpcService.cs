@@ -136,12 +136,6 @@ internal sealed class HoldsLedgerGrpcService(
             throw Invalid("expires_at is required.");
         }
 
-        // The range a Timestamp may hold (0001-01-01 to 9999-12-31): outside it the conversion would throw.
-        if (request.ExpiresAt.Seconds is < -62_135_596_800 or > 253_402_300_799 || request.ExpiresAt.Nanos is < 0 or > 999_999_999)
-        {
-            throw Invalid("expires_at is not a valid timestamp.");
-        }
-
         // A renewal runs to the reservation's cutoff at the latest, which the caller knows and inventory does not; the
         // bound keeps a mistaken or hostile caller from pinning a distributor's stock for ever.
         var expiresAt = request.ExpiresAt.ToDateTimeOffset();

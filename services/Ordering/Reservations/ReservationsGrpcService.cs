@@ -138,26 +138,9 @@ internal sealed class ReservationsGrpcService(
     {
         var buyer = BuyerIdentity.Of(context);
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        DateTimeOffset? Instant(Timestamp? timestamp, string parameter)
-        {
-            if (timestamp is null)
-            {
-                return null;
-            }
-
-            try
-            {
-                return timestamp.ToDateTimeOffset();
-            }
-            catch (InvalidOperationException)
-            {
-                errors[parameter] = ["Not a valid timestamp (seconds 0001-01-01 to 9999-12-31, nanos 0 to 999999999)."];
-                return null;
-            }
-        }
-
-        var from = Instant(request.SubmittedFrom, ReservationListQuery.Parameters.SubmittedFrom);
-        var to = Instant(request.SubmittedTo, ReservationListQuery.Parameters.SubmittedTo);
+        // Their range was checked as the request was read (RequestTimestamps).
+        var from = request.SubmittedFrom?.ToDateTimeOffset();
+        var to = request.SubmittedTo?.ToDateTimeOffset();
         var (query, invalid) = ReservationListQuery.Parse(diagram, request.Statuses, request.BuyerReference, request.Sku, from, to,
             request.PageSize == 0 ? null : request.PageSize, request.PageToken, errors);
         if (query is null)

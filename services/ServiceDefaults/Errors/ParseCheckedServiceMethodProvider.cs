@@ -13,7 +13,8 @@ namespace Brokering.ServiceDefaults.Errors;
 /// from the service type and method), except that each request message is parsed by a marshaller that
 /// turns a protobuf the caller got wrong into INVALID_ARGUMENT with the parser's reason. Grpc.AspNetCore
 /// parses a request before any interceptor runs and answers a parse failure with UNKNOWN ("Exception was
-/// thrown by handler.") and an error in the log: the caller learns nothing and the service looks at fault.
+/// thrown by handler.") and an error in the log: the caller learns nothing and the service looks at fault. A parsed
+/// request's timestamps are checked here too (<see cref="RequestTimestamps"/>).
 /// </summary>
 internal sealed class ParseCheckedServiceMethodProvider<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.All)] TService>
     : IServiceMethodProvider<TService>
@@ -41,14 +42,18 @@ internal sealed class ParseCheckedServiceMethodProvider<[DynamicallyAccessedMemb
         var parse = method.RequestMarshaller.ContextualDeserializer;
         var marshaller = new Marshaller<TRequest>(method.RequestMarshaller.ContextualSerializer, context =>
         {
+            TRequest request;
             try
             {
-                return parse(context);
+                request = parse(context);
             }
             catch (InvalidProtocolBufferException invalid)
             {
                 throw new RpcException(new Status(StatusCode.InvalidArgument, $"The request is not a valid {typeof(TRequest).Name}: {invalid.Message}"));
             }
+
+            RequestTimestamps.Check(request);
+            return request;
         });
         return new Method<TRequest, TResponse>(method.Type, method.ServiceName, method.Name, marshaller, method.ResponseMarshaller);
     }

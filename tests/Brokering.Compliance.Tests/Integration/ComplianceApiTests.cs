@@ -332,6 +332,20 @@ public sealed class ComplianceApiTests(ComplianceServiceFixture service) : IClas
         refused.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations.ShouldHaveSingleItem().Field.ShouldBe(field);
     }
 
+    [Theory]
+    [InlineData(long.MaxValue, 0)]
+    [InlineData(1_700_000_000, 1_000_000_000)]
+    [InlineData(-62_135_596_801, 0)]
+    public async Task A_timestamp_no_clock_reads_is_refused_under_its_field(long seconds, int nanos)
+    {
+        var request = new Api.ClassifyRequest { Sku = "NVIDIA-H800-SXM5-80GB", At = new Google.Protobuf.WellKnownTypes.Timestamp { Seconds = seconds, Nanos = nanos } };
+
+        var refused = await Should.ThrowAsync<RpcException>(async () => await service.Grpc.ClassifyAsync(request, cancellationToken: Cancel));
+
+        refused.StatusCode.ShouldBe(StatusCode.InvalidArgument);
+        refused.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations.ShouldHaveSingleItem().Field.ShouldBe("at");
+    }
+
     [Fact]
     public async Task Adding_a_restricted_party_publishes_PartyListed_and_denies_that_party_at_once()
     {
