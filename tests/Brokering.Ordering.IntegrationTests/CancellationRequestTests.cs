@@ -49,4 +49,29 @@ public sealed class CancellationRequestTests(OrderingHost host) : IClassFixture<
             new Uri($"/v1/reservations/{saga.CorrelationId}/cancel", UriKind.Relative), new { reason = "again" }, Ct);
         late.StatusCode.ShouldBe(HttpStatusCode.Conflict);
     }
+
+    // The request before reached the saga at a step that does not take a cancellation (a commit in flight, since refused
+    // for a shortfall and the reservation waiting for stock again): the saga never acted on it, so this one must reach it.
+    [Fact]
+    public async Task A_cancellation_asked_at_an_earlier_step_of_the_saga_does_not_swallow_one_asked_at_a_later_step()
+    {
+        var buyer = Sagas.NewBuyer("cancel-step");
+        var saga = Sagas.In("Held", buyer, cutoff: DateTimeOffset.UtcNow.AddHours(1), distributors: "arrow");
+        await host.SeedAsync(saga);
+        using (var scope = host.Services.CreateScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<OrderingDbContext>();
+            await db.Database.ExecuteSqlAsync($"""
+                INSERT INTO cancellation_requests (reservation_id, requested_at, saga_step_at)
+                VALUES ({saga.CorrelationId}, {saga.UpdatedAt.AddSeconds(-2)}, {saga.UpdatedAt.AddSeconds(-3)})
+                """, Ct);
+        }
+
+        using var client = host.ClientWith(TestTokens.Buyer(buyer));
+        using var response = await client.PostAsJsonAsync(
+            new Uri($"/v1/reservations/{saga.CorrelationId}/cancel", UriKind.Relative), new { reason = "asked again" }, Ct);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync(Ct));
+        (await host.WaitForStateAsync(saga.CorrelationId, "Cancelled")).StatusReason.ShouldNotBeNull().ShouldContain("asked again");
+    }
 }

@@ -257,8 +257,7 @@ public sealed class ReservationDesk(
 
     public async Task<DeskResult> CancelAsync(string buyerId, Guid id, string? reason, CancellationToken cancellationToken)
     {
-        var view = await GetAsync(buyerId, id, cancellationToken);
-        if (view is null)
+        if (await FindAsync(buyerId, id, cancellationToken) is not var (view, saga))
         {
             return new DeskResult.NotFound();
         }
@@ -268,16 +267,20 @@ public sealed class ReservationDesk(
             return new DeskResult.Conflict($"A reservation that is {view.Status} can no longer be cancelled.");
         }
 
-        // Once the saga runs, the first request reaches it for certain (its event is published in this transaction), so
-        // a repeat is answered as accepted without another saga event. Before that (Submitted) every request is passed
-        // on: the saga may not have its row yet when the first one arrives.
+        // Once the saga runs, the first request at a step of it reaches it for certain (its event is published in this
+        // transaction), so a repeat while the saga is still at that step is answered as accepted without another saga
+        // event (see CancellationRequest for why a later step asks again). Before that (Submitted) every request is
+        // passed on, and the saga takes it once it has started (a request that finds no saga yet is retried).
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         // Nothing here goes on after a failed save, so EF's savepoint around it would be two round trips for nothing.
         db.Database.AutoSavepointsEnabled = false;
-        if (view.Status != ReservationView.SubmittedStatus)
+        if (saga is not null)
         {
-            var first = await db.Database.ExecuteSqlAsync(
-                $"INSERT INTO cancellation_requests (reservation_id, requested_at) VALUES ({id}, {clock.GetUtcNow()}) ON CONFLICT DO NOTHING",
+            var first = await db.Database.ExecuteSqlAsync($"""
+                INSERT INTO cancellation_requests (reservation_id, requested_at, saga_step_at) VALUES ({id}, {clock.GetUtcNow()}, {saga.UpdatedAt})
+                ON CONFLICT (reservation_id) DO UPDATE SET requested_at = excluded.requested_at, saga_step_at = excluded.saga_step_at
+                WHERE cancellation_requests.saga_step_at IS DISTINCT FROM excluded.saga_step_at
+                """,
                 cancellationToken) == 1;
             if (!first)
             {

@@ -41,7 +41,14 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
         Event(() => NoStockOffered, e => e.CorrelateById(m => m.Message.ReservationId));
         Event(() => WindowClosed, e => e.CorrelateById(m => m.Message.ReservationId));
         Event(() => ConfirmationRequested, e => e.CorrelateById(m => m.Message.ReservationId));
-        Event(() => CancellationRequested, e => e.CorrelateById(m => m.Message.ReservationId));
+        // A buyer may cancel as soon as the submission is accepted, before the saga has its row (the desk publishes the
+        // request whatever it finds then): the request is failed and so retried (ActivityRetry) until the saga has
+        // started, instead of being dropped as a message for no reservation, which left the reservation running.
+        Event(() => CancellationRequested, e =>
+        {
+            e.CorrelateById(m => m.Message.ReservationId);
+            e.OnMissingInstance(missing => missing.Fault());
+        });
         Event(() => HoldsCommitted, e => e.CorrelateById(m => m.Message.ReservationId));
         Event(() => CommitRefused, e => e.CorrelateById(m => m.Message.ReservationId));
         Event(() => HoldsExpired, e => e.CorrelateById(m => m.Message.ReservationId));

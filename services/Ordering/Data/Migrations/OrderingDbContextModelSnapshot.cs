@@ -422,6 +422,10 @@ namespace Brokering.Ordering.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("requested_at");
 
+                    b.Property<DateTimeOffset?>("SagaStepAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("saga_step_at");
+
                     b.HasKey("ReservationId")
                         .HasName("pk_cancellation_requests");
 
