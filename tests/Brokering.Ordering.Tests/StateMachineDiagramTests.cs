@@ -148,7 +148,7 @@ public sealed class StateMachineDiagramTests
             .Append("(services/Ordering/Saga/ReservationStates.cs), never listed by hand: a rule change re-screens the states that handle Rescreen; ")
             .Append("an ops cancel works where CancellationRequested is handled; an ops release of holds is carried out as a cancel in a live state ")
             .Append("holding stock, and asks inventory again in an ended state that releases late holds; a buyer confirms where ConfirmationRequested ")
-            .Append("leads on (Allocating only remembers one that raced a re-plan) and cancels where ops can, or before the saga has started; ")
+            .Append("leads on (Allocating only remembers one that raced a re-plan) and cancels where ops can, or before the saga has started (a cancellation that reaches the saga before its submission finds no row and is retried, like any failed event, until the saga has started and takes it; a buyer's repeat at the step the saga was asked at is answered without another event, one at a later step is passed on, since the step it was asked at may not have taken it); ")
             .Append("a state's allocations count against the buyer's cap from the first plan on, until the reservation ends releasing them; ")
             .Append("a stock announcement wakes the states that handle TopUp. The ops API serves this table at `GET /v1/ops/states`, and the ops console ")
             .Append("reads its lists of states from there. No gate narrows what the saga accepts.\n\n");
