@@ -29,6 +29,19 @@ public sealed class WebhookEndpointRulesTests
     [InlineData("https://intranet./hooks")]
     [InlineData("https://127.0.0.1./hooks")]
     [InlineData("https://10.0.0.1./hooks")]
+    [InlineData("https://[::127.0.0.1]/hooks")]
+    [InlineData("https://[::ffff:0:7f00:1]/hooks")]
+    [InlineData("https://[2002:7f00:1::]/hooks")]
+    [InlineData("https://[2002:a9fe:a9fe::1]/hooks")]
+    [InlineData("https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/hooks")]
+    [InlineData("https://[100::1]/hooks")]
+    [InlineData("https://[2001:db8::1]/hooks")]
+    [InlineData("https://[3fff::1]/hooks")]
+    [InlineData("https://[::]/hooks")]
+    [InlineData("https://192.0.2.1/hooks")]
+    [InlineData("https://198.51.100.7/hooks")]
+    [InlineData("https://203.0.113.9/hooks")]
+    [InlineData("https://hooks.example.com:0/hooks")]
     public void A_loopback_local_or_reserved_endpoint_is_refused_in_production(string url) =>
         Production.Refusal(url, 2048).ShouldNotBeNull();
 
@@ -37,6 +50,8 @@ public sealed class WebhookEndpointRulesTests
     [InlineData("https://hooks.example.com./brokering")]
     [InlineData("https://93.184.215.14/hooks")]
     [InlineData("https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/hooks")]
+    [InlineData("https://[2a00:1450:4001:82b::200e]:8443/hooks")]
+    [InlineData("https://hooks.example.com:8443/hooks")]
     public void A_public_https_endpoint_is_accepted(string url) =>
         Production.Refusal(url, 2048).ShouldBeNull();
 
@@ -59,6 +74,9 @@ public sealed class WebhookEndpointRulesTests
     [InlineData("::1")]
     [InlineData("fd12:3456::1")]
     [InlineData("::ffff:169.254.169.254")]
+    [InlineData("::169.254.169.254")]
+    [InlineData("2002:a9fe:a9fe::1")]
+    [InlineData("64:ff9b:1::a9fe:a9fe")]
     public void A_connection_to_an_inside_address_is_refused_whatever_name_led_to_it(string address) =>
         Production.MayConnectTo(IPAddress.Parse(address)).ShouldBeFalse();
 

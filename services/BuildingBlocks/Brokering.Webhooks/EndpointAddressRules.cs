@@ -40,6 +40,11 @@ public sealed class EndpointAddressRules(bool allowInsecureLoopback)
             return "Must not have a fragment (#…).";
         }
 
+        if (uri.Port == 0)
+        {
+            return "Port 0 is no port a server listens on.";
+        }
+
         // A fully qualified name may end in the root's dot ("localhost.", "metadata.google.internal."): the same host to
         // the resolver, so the same host to these rules.
         var host = uri.IdnHost.EndsWith('.') ? uri.IdnHost.TrimEnd('.') : uri.IdnHost;
@@ -100,19 +105,28 @@ public sealed class EndpointAddressRules(bool allowInsecureLoopback)
         || (b[0] == 169 && b[1] == 254)                  // link-local, cloud metadata
         || (b[0] == 172 && (b[1] & 0xF0) == 16)          // private 172.16.0.0/12
         || (b[0] == 192 && b[1] == 0 && b[2] == 0)       // IETF protocol assignments
+        || (b[0] == 192 && b[1] == 0 && b[2] == 2)       // documentation TEST-NET-1
+        || (b[0] == 192 && b[1] == 88 && b[2] == 99)     // 6to4 relay anycast (deprecated)
         || (b[0] == 192 && b[1] == 168)                  // private
         || (b[0] == 198 && (b[1] & 0xFE) == 18)          // benchmarking 198.18.0.0/15
+        || (b[0] == 198 && b[1] == 51 && b[2] == 100)    // documentation TEST-NET-2
+        || (b[0] == 203 && b[1] == 0 && b[2] == 113)     // documentation TEST-NET-3
         || b[0] >= 224;                                  // multicast, reserved, broadcast
 
+    /// <summary>
+    /// IPv6 is allowed, not denied, by range: only global unicast (2000::/3) is public, and within it the special-purpose
+    /// blocks are not. Every other form, and every form that carries an IPv4 address inside it (IPv4-compatible
+    /// <c>::127.0.0.1</c>, IPv4-translated <c>::ffff:0:7f00:1</c>, NAT64 <c>64:ff9b::</c>, 6to4 <c>2002:7f00:1::</c>,
+    /// Teredo <c>2001::</c>), lies outside what this allows, so an inside IPv4 address cannot be reached by writing it
+    /// as IPv6 (a deny-list of IPv6 forms let each new spelling through).
+    /// </summary>
     private static bool IsReservedV6(IPAddress address)
     {
         var b = address.GetAddressBytes();
-        return address.Equals(IPAddress.IPv6None)        // ::
-            || address.IsIPv6LinkLocal                    // fe80::/10
-            || address.IsIPv6SiteLocal                    // fec0::/10
-            || address.IsIPv6Multicast                    // ff00::/8
-            || (b[0] & 0xFE) == 0xFC                      // unique local fc00::/7
-            || (b[0] == 0 && b[1] == 0x64 && b[2] == 0xFF && b[3] == 0x9B) // NAT64 64:ff9b::/96 reaches IPv4 behind it
-            || (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0D && b[3] == 0xB8); // documentation 2001:db8::/32
+        return (b[0] & 0xE0) != 0x20                                          // outside global unicast 2000::/3
+            || (b[0] == 0x20 && b[1] == 0x01 && (b[2] & 0xFE) == 0x00)        // IETF special purpose 2001::/23 (Teredo, benchmarking, ORCHID)
+            || (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0D && b[3] == 0xB8) // documentation 2001:db8::/32
+            || (b[0] == 0x20 && b[1] == 0x02)                                 // 6to4 2002::/16 carries an IPv4 address
+            || (b[0] == 0x3F && (b[1] & 0xF0) == 0xF0);                       // documentation 3fff::/20
     }
 }
