@@ -70,6 +70,22 @@ public sealed class LicenceUnitsAnnouncementTests
         (await host.Probe.WaitForAsync<ReservationEndedUnconfirmed>(m => m.ReservationId == id)).Outcome.ShouldBe("Cancelled");
     }
 
+    [Fact]
+    public async Task A_reservation_that_waited_for_review_is_announced_although_its_screening_drew_nothing()
+    {
+        await using var dependencies = await StandInDependencies.StartAsync();
+        dependencies.Compliance.Resemble(Unlicensed);
+        await using var host = await StandInOrderingHost.StartAsync(dependencies);
+        var id = await host.SubmitAsync(Confirmation.Manual, Unlicensed);
+        await StandInOrderingHost.EventuallyAsync(async () => await host.StateAsync(id) == "UnderReview", "the reservation to wait for review");
+
+        // An officer's clearance screens again and may draw units whenever it comes, after the reservation has ended too:
+        // compliance must learn of the end, to give back what that draws and refuse a ruling on it.
+        await CancelAsync(host, id);
+
+        (await host.Probe.WaitForAsync<ReservationEndedUnconfirmed>(m => m.ReservationId == id)).Outcome.ShouldBe("Cancelled");
+    }
+
     private static async Task<Guid> SubmitHeldAsync(StandInOrderingHost host, string endUser)
     {
         var id = await host.SubmitAsync(Confirmation.Manual, endUser);

@@ -110,6 +110,9 @@ public sealed partial class ReservationStateMachine : MassTransitStateMachine<Re
                     context.Saga.DecisionId = context.Message.DecisionId;
                     KeepEarlierCutoff(context.Saga, context.Message);
                     context.Saga.StatusReason = "Awaiting a compliance officer's review of the export screening.";
+                    // An officer's clearance screens again and may draw units, whenever it comes: so however this
+                    // reservation ends unconfirmed, compliance is told, gives back what was drawn and refuses later rulings.
+                    context.Saga.MayHoldLicenceUnits = true;
                 })
                 .IfElse(CutoffPassed,
                     tooLate => tooLate

@@ -73,6 +73,7 @@ public sealed class StandInCompliance : Contracts.Grpc.Compliance.Compliance.Com
 
     private readonly HashSet<string> listed = new(StringComparer.OrdinalIgnoreCase);
     private readonly HashSet<string> drawsFor = new(StringComparer.OrdinalIgnoreCase);
+    private readonly HashSet<string> resembling = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, (long Generation, DateTimeOffset? Cutoff)> decisions = new(StringComparer.Ordinal);
     private long generation;
     private DateTimeOffset? cutoff;
@@ -122,6 +123,15 @@ public sealed class StandInCompliance : Contracts.Grpc.Compliance.Compliance.Com
         }
     }
 
+    /// <summary>Screenings of reservations for this end user find a potential match: an officer must review them.</summary>
+    public void Resemble(string endUser)
+    {
+        lock (resembling)
+        {
+            resembling.Add(endUser);
+        }
+    }
+
     public void List(string endUser)
     {
         lock (listed)
@@ -139,7 +149,13 @@ public sealed class StandInCompliance : Contracts.Grpc.Compliance.Compliance.Com
             denied = listed.Contains(request.EndUser.Name);
         }
 
-        var outcome = denied ? GrpcOutcome.Denied : GrpcOutcome.Approved;
+        bool resembles;
+        lock (resembling)
+        {
+            resembles = !denied && resembling.Contains(request.EndUser.Name);
+        }
+
+        var outcome = denied ? GrpcOutcome.Denied : resembles ? GrpcOutcome.PotentialMatch : GrpcOutcome.Approved;
         var decisionId = Guid.NewGuid().ToString();
         DateTimeOffset? decidedCutoff;
         lock (decisions)
@@ -164,11 +180,12 @@ public sealed class StandInCompliance : Contracts.Grpc.Compliance.Compliance.Com
         var lineCutoff = decidedCutoff is { } at ? Timestamp.FromDateTimeOffset(at) : null;
         foreach (var line in request.Lines)
         {
-            response.Lines.Add(new LineDecision { Sku = line.Sku, Outcome = outcome, Cutoff = lineCutoff });
+            // A potential match is about a party, not a line: the lines themselves are approvable.
+            response.Lines.Add(new LineDecision { Sku = line.Sku, Outcome = denied ? GrpcOutcome.Denied : GrpcOutcome.Approved, Cutoff = lineCutoff });
         }
 
         response.EarliestCutoff = lineCutoff;
-        if (!denied && VouchWithDecisionFor is { } window)
+        if (outcome == GrpcOutcome.Approved && VouchWithDecisionFor is { } window)
         {
             response.VouchedUntil = Timestamp.FromDateTimeOffset(VouchBound(DateTimeOffset.UtcNow, window, decidedCutoff));
         }
