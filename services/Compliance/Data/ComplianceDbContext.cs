@@ -38,6 +38,8 @@ internal sealed class ComplianceDbContext(DbContextOptions<ComplianceDbContext> 
 
     public DbSet<MatchReview> MatchReviews => Set<MatchReview>();
 
+    public DbSet<EndedReservation> EndedReservations => Set<EndedReservation>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.Entity<Product>(product =>
@@ -123,6 +125,12 @@ internal sealed class ComplianceDbContext(DbContextOptions<ComplianceDbContext> 
             review.HasKey(x => x.DecisionId);
             review.HasIndex(x => x.ReservationId);
             review.Property(x => x.Ruling).HasMaxLength(16);
+        });
+
+        modelBuilder.Entity<EndedReservation>(ended =>
+        {
+            ended.HasKey(x => x.ReservationId);
+            ended.Property(x => x.Outcome).HasMaxLength(32);
         });
 
         modelBuilder.AddTransactionalMessaging();

@@ -21,6 +21,8 @@ internal abstract record RulingResult
     public sealed record AlreadyRuled(MatchReview Review) : RulingResult;
 
     public sealed record Superseded(Guid LaterDecisionId) : RulingResult;
+
+    public sealed record ReservationEnded(string Outcome, DateTimeOffset EndedAt) : RulingResult;
 }
 
 /// <summary>
@@ -35,11 +37,15 @@ internal sealed class ReviewDesk(ComplianceDbContext db, ScreeningService screen
 {
     private static readonly string PotentialMatch = nameof(Verdict.PotentialMatch);
 
-    /// <summary>Open potential matches, oldest first: not ruled on, and not overtaken by a later screening of the same reservation.</summary>
+    /// <summary>
+    /// Open potential matches, oldest first: not ruled on, not overtaken by a later screening of the same reservation, and
+    /// of a reservation that has not ended.
+    /// </summary>
     public async Task<IReadOnlyList<ScreeningDecision>> QueueAsync(int limit, CancellationToken cancellationToken) =>
         await db.ScreeningDecisions.AsNoTracking()
             .Where(decision => decision.Outcome == PotentialMatch
                 && !db.MatchReviews.Any(review => review.DecisionId == decision.Id)
+                && !db.EndedReservations.Any(ended => ended.ReservationId == decision.ReservationId)
                 && !db.ScreeningDecisions.Any(later => later.ReservationId == decision.ReservationId && later.DecidedAt > decision.DecidedAt))
             .OrderBy(decision => decision.DecidedAt)
             .ThenBy(decision => decision.Id)
@@ -68,6 +74,13 @@ internal sealed class ReviewDesk(ComplianceDbContext db, ScreeningService screen
         if (await db.MatchReviews.AsNoTracking().SingleOrDefaultAsync(review => review.DecisionId == decisionId, cancellationToken) is { } earlier)
         {
             return new RulingResult.AlreadyRuled(earlier);
+        }
+
+        // Read under the decision's lock, which the end's announcement takes too (ReservationEndedConsumer): a clearance
+        // of an ended reservation would draw licence units nothing gives back, for a sale that cannot happen.
+        if (await db.EndedReservations.AsNoTracking().SingleOrDefaultAsync(ended => ended.ReservationId == decision.ReservationId, cancellationToken) is { } end)
+        {
+            return new RulingResult.ReservationEnded(end.Outcome, end.EndedAt);
         }
 
         var later = await db.ScreeningDecisions.AsNoTracking()

@@ -152,6 +152,9 @@ internal static class ReviewsApi
             RulingResult.Superseded(var later) => TypedResults.Problem(
                 $"The reservation was screened again since decision {id} (decision {later}); review that one if it is open.",
                 statusCode: StatusCodes.Status409Conflict, title: "Superseded"),
+            RulingResult.ReservationEnded(var outcome, var endedAt) => TypedResults.Problem(
+                $"The reservation of decision {id} ended {outcome} at {endedAt:O}: there is no sale left to rule on.",
+                statusCode: StatusCodes.Status409Conflict, title: "Reservation ended"),
             _ => throw new InvalidOperationException("Unknown ruling result."),
         };
     }

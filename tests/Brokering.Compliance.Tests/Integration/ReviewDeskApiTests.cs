@@ -194,6 +194,45 @@ public sealed class ReviewDeskApiTests(ComplianceServiceFixture service) : IClas
         (await OpenReviewAsync(reservationId.ToString())).ShouldNotBeNull().GetProperty("evidenceWithheld").GetBoolean().ShouldBeFalse();
     }
 
+    // A clearance screens again, and with a licence on file draws units: for a reservation that has ended (ordering gave
+    // back what it drew when told of the end), those units would never come back, for a sale that cannot happen.
+    [Fact]
+    public async Task A_review_of_a_reservation_that_ended_leaves_the_queue_and_a_ruling_on_it_is_refused_drawing_nothing()
+    {
+        const string H100 = "NVIDIA-H100-SXM5-80GB";
+        var (buyer, licenceUrl) = await service.RecordLicenceAsync(H100, "CN", units: 10);
+        var reservationId = Guid.NewGuid();
+        var request = Request(reservationId, NearMiss, DateTimeOffset.UtcNow.AddMinutes(5));
+        request.BuyerId = buyer;
+        request.DestinationCountry = "CN";
+        request.EndUser.Country = "CN";
+        request.Lines[0].Sku = H100;
+        var response = await service.Grpc.ScreenAsync(request, cancellationToken: Cancel);
+        response.Outcome.ShouldBe(Api.ScreeningOutcome.PotentialMatch);
+        (await OpenReviewAsync(reservationId.ToString())).ShouldNotBeNull();
+
+        var publisher = await service.StartObserverAsync($"review-desk-tests-{Guid.NewGuid():N}", _ => { });
+        try
+        {
+            await publisher.Publish(new ReservationEndedUnconfirmed(reservationId, buyer, "Cancelled", "changed plans", DateTimeOffset.UtcNow), Cancel);
+            await Eventually.Until(async () => await OpenReviewAsync(reservationId.ToString()) is null, "the review to leave the queue",
+                TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100), cancellationToken: Cancel);
+        }
+        finally
+        {
+            await publisher.StopAsync(CancellationToken.None);
+        }
+
+        using var clear = await service.Http.PostAsJsonAsync($"/v1/reviews/{response.DecisionId}/clear", new { reason = "a near miss" }, Cancel);
+
+        clear.StatusCode.ShouldBe(HttpStatusCode.Conflict);
+        (await clear.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("title").GetString().ShouldBe("Reservation ended");
+        var licence = await service.Http.GetFromJsonAsync<JsonElement>(licenceUrl, Cancel);
+        licence.GetProperty("drawn").GetInt64().ShouldBe(0);
+        var decisions = await service.Http.GetFromJsonAsync<JsonElement>($"/v1/decisions/{reservationId}", Cancel);
+        decisions.GetProperty("decisions").GetArrayLength().ShouldBe(1, "nothing filed after the end");
+    }
+
     [Fact]
     public async Task A_ruling_without_a_reason_or_on_no_decision_is_a_problem_naming_the_field()
     {

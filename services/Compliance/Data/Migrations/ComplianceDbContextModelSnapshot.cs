@@ -187,6 +187,28 @@ namespace Brokering.Compliance.Data.Migrations
                     b.ToTable("screening_decisions", (string)null);
                 });
 
+            modelBuilder.Entity("Brokering.Compliance.Licences.EndedReservation", b =>
+                {
+                    b.Property<string>("ReservationId")
+                        .HasColumnType("text")
+                        .HasColumnName("reservation_id");
+
+                    b.Property<DateTimeOffset>("EndedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("ended_at");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("outcome");
+
+                    b.HasKey("ReservationId")
+                        .HasName("pk_ended_reservations");
+
+                    b.ToTable("ended_reservations", (string)null);
+                });
+
             modelBuilder.Entity("Brokering.Compliance.Licences.Licence", b =>
                 {
                     b.Property<Guid>("Id")
