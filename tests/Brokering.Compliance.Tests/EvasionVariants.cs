@@ -27,6 +27,22 @@ internal static class EvasionVariants
     [
         "one Cyrillic letter", "one Greek letter", "every look-alike letter", "mixed Cyrillic, Greek and Armenian", "fullwidth",
         "zero-width characters inside", "format characters inside", "combining accents", "digits for letters",
+        "words run together", "words joined by dots", "capitals run together", "blank characters between words",
+        "invisible characters between words",
+    ];
+
+    // Characters that print as an empty gap without being the space: Unicode spaces, the Hangul fillers, the braille
+    // blank, the ideographic half fill space.
+    private static readonly string[] Blanks =
+        ["\u3164", "\u115F", "\u1160", "\uFFA0", "\u2800", "\u303F", "\u2003", "\u205F", "\u3000", "\u2029", "\u1680", "\u00A0"];
+
+    // Characters that print as nothing: format characters (invisible times, word joiner, Mongolian vowel separator, zero-width
+    // space and joiner, BOM, Arabic letter mark, musical formatting), the soft hyphen, the combining grapheme joiner,
+    // variation selectors, tags, and default-ignorable code points Unicode has not assigned (U+2065, U+FFF0, U+E0002).
+    private static readonly string[] Invisibles =
+    [
+        "\u2062", "\u2060", "\u180E", "\u200B", "\u200D", "\uFEFF", "\u061C", "\U0001D173", "\u00AD", "\u034F", "\uFE0F",
+        "\U000E0100", "\U000E0020", "\u2064", "\u2065", "\uFFF0", "\U000E0002", "\u17B4", "\u180B",
     ];
 
     /// <summary>Every seeded name in every kind of evasion: (variant, kind, entry name).</summary>
@@ -77,6 +93,11 @@ internal static class EvasionVariants
         "format characters inside" => Interleave(name, ["\u00AD", "\u200E", "\u202E", "\u2066", "\u180E"]),
         "combining accents" => Interleave(name, ["\u0301", "\u0308", "\u0303", "\u0327\u0336", "\u20DD"], afterLettersOnly: true),
         "digits for letters" => ReplaceEvery(name, Digits, every: 2),
+        "words run together" => name.Replace(" ", string.Empty, StringComparison.Ordinal),
+        "words joined by dots" => name.Replace(' ', '.'),
+        "capitals run together" => name.Replace(" ", string.Empty, StringComparison.Ordinal).ToUpperInvariant(),
+        "blank characters between words" => BetweenWords(name, Blanks),
+        "invisible characters between words" => BetweenWords(name, Invisibles),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a kind of evasion"),
     };
 
@@ -107,6 +128,13 @@ internal static class EvasionVariants
         }
 
         return builder.ToString();
+    }
+
+    // Each space replaced with the next of the replacements, the name's words kept apart only by what cannot be seen.
+    private static string BetweenWords(string name, string[] replacements)
+    {
+        var next = 0;
+        return string.Concat(name.Select(c => c == ' ' ? replacements[next++ % replacements.Length] : c.ToString()));
     }
 
     private static string Interleave(string name, string[] insertions, bool afterLettersOnly = false)

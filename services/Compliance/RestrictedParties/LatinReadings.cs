@@ -32,8 +32,21 @@ internal static class LatinReadings
 
     private static readonly System.Buffers.SearchValues<char> Digits = System.Buffers.SearchValues.Create("0123456789");
 
-    // Invisible letters: categorised Lo, so removing format characters does not catch them, yet they print nothing.
-    private static readonly HashSet<int> InvisibleLetters = [0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800];
+    // Characters that print as an empty space though Unicode does not call them spaces: the Hangul fillers (letters, Lo;
+    // U+3164 and U+FFA0 reach here as U+1160 after NFKC), the braille blank and the ideographic half fill space (symbols,
+    // So). A reader takes each for the gap between two words, so they are read as one.
+    private static readonly HashSet<int> BlankLetters = [0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800, 0x303F];
+
+    // Unicode's default-ignorable code points (DerivedCoreProperties.txt, Default_Ignorable_Code_Point, Unicode 14.0):
+    // what a renderer shows nothing for when it has no glyph, unassigned ones included, so a name may carry any of them
+    // unseen. Most are format characters or marks, dropped by category; the ranges catch the rest (U+2065, U+FFF0–U+FFF8,
+    // the unassigned tags). The Hangul fillers among them are blanks above and never reach this test.
+    private static readonly (int First, int Last)[] DefaultIgnorable =
+    [
+        (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
+        (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+        (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+    ];
 
     // Digits read as the letters they replace when they stand inside a word ("M00re", "1nspur").
     private static readonly Dictionary<char, char> DigitsAsLetters = new()
@@ -92,9 +105,11 @@ internal static class LatinReadings
     public static bool MixesScripts(string name) =>
         Words(Clean(name)).Any(word => word.Where(rune => Rune.IsLetter(rune)).Select(ScriptOf).Distinct().Count() > 1);
 
-    // NFKC, then decomposed so that accents become marks: format characters (zero-width spaces and joiners, soft
-    // hyphens, direction marks), combining marks and invisible fillers are dropped rather than read as word breaks;
-    // controls and line separators are word breaks. Recomposed after, so Hangul syllables stay whole.
+    // NFKC, then decomposed so that accents become marks. Then every character a reader cannot see is settled one of two
+    // ways: what takes up no room (format characters, default-ignorable code points, combining marks) is dropped, so
+    // "Insp\u200Bur" reads "inspur"; what prints as a gap (spaces of every kind, line and paragraph separators, controls,
+    // the blank letters) separates words. Neither choice lets a listed name through: a name whose words were glued by a
+    // dropped character is still compared run together (PartyNameNormalizer). Recomposed after, so Hangul syllables stay whole.
     private static List<Rune> Clean(string name)
     {
         // A lone surrogate (possible in a JSON escape) would make Normalize throw; it reads as the replacement character.
@@ -103,25 +118,47 @@ internal static class LatinReadings
         var kept = new StringBuilder(decomposed.Length);
         foreach (var rune in decomposed.EnumerateRunes())
         {
-            switch (Rune.GetUnicodeCategory(rune))
+            if (ReadsAsBlank(rune))
             {
-                case UnicodeCategory.Format or UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark
-                    or UnicodeCategory.SpacingCombiningMark:
-                    continue;
-                case UnicodeCategory.Control or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator:
-                    kept.Append(' ');
-                    continue;
-                default:
-                    if (!InvisibleLetters.Contains(rune.Value))
-                    {
-                        kept.Append(rune.ToString());
-                    }
-
-                    continue;
+                kept.Append(' ');
+            }
+            else if (!IsUnseen(rune))
+            {
+                kept.Append(rune.ToString());
             }
         }
 
         return [.. kept.ToString().Normalize(NormalizationForm.FormC).EnumerateRunes()];
+    }
+
+    /// <summary>Whether <paramref name="rune"/> prints as an empty gap: read as a word break.</summary>
+    internal static bool ReadsAsBlank(Rune rune) =>
+        BlankLetters.Contains(rune.Value)
+        || Rune.GetUnicodeCategory(rune) is UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator
+            or UnicodeCategory.ParagraphSeparator or UnicodeCategory.Control;
+
+    /// <summary>Whether <paramref name="rune"/> takes up no room of its own: dropped (unless it <see cref="ReadsAsBlank"/>).</summary>
+    internal static bool IsUnseen(Rune rune) =>
+        Rune.GetUnicodeCategory(rune) is UnicodeCategory.Format or UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark
+            or UnicodeCategory.SpacingCombiningMark
+        || IsDefaultIgnorable(rune.Value);
+
+    private static bool IsDefaultIgnorable(int value)
+    {
+        foreach (var (first, last) in DefaultIgnorable)
+        {
+            if (value < first)
+            {
+                return false;
+            }
+
+            if (value <= last)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static string WordByWord(List<Rune> runes)

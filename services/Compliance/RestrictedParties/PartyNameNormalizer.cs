@@ -7,6 +7,11 @@ namespace Brokering.Compliance.RestrictedParties;
 /// <param name="Weight">1 for distinctive words; less for descriptive words (technology, Shanghai…).</param>
 internal readonly record struct NameToken(string Text, double Weight);
 
+/// <summary>One Latin reading of a name, compared both ways.</summary>
+/// <param name="Tokens">Its weighted words, legal forms left out.</param>
+/// <param name="RunTogether">Its words written without breaks, whole and without the legal and descriptive words at either end (see <see cref="PartyNameNormalizer.RunTogether"/>).</param>
+internal sealed record NameReading(IReadOnlyList<NameToken> Tokens, IReadOnlyList<string> RunTogether);
+
 /// <summary>
 /// Turns party names into comparable words: every Latin reading of the name (<see cref="LatinReadings"/>: compatibility
 /// forms, invisible characters, diacritics, look-alike letters of other scripts, Cyrillic and Greek), then case,
@@ -44,18 +49,28 @@ internal static class PartyNameNormalizer
         "china", "chinese", "beijing", "shanghai", "shenzhen", "hong", "kong", "jinan", "hangzhou", "guangzhou",
     };
 
+    // Legal forms and descriptive words, which a glued name may carry at either end.
+    private static readonly string[] StrippableWords = [.. LegalWords.Concat(DescriptiveWords).Concat(CjkDescriptors).Distinct(StringComparer.Ordinal)];
+
+    // Legal forms of three letters that end no ordinary word, so they come off a glued name anywhere (see RunTogether).
+    private static readonly HashSet<string> LegalAbbreviations = new(StringComparer.Ordinal) { "ltd", "llc", "llp", "plc", "pte", "pty", "jsc" };
+
+    // What is left of a run must still be a name: two letters, the length of a CJK name such as 浪潮.
+    private const int MinimumRunLength = 2;
+
     private static readonly char[] Apostrophes = ['\'', '’', 'ʼ', '‘', '`', 'ʻ', '.'];
 
     /// <summary>The weighted words of a name's canonical reading, in their original order.</summary>
-    public static IReadOnlyList<NameToken> Tokens(string name) => TokensOf(LatinReadings.Canonical(name));
+    public static IReadOnlyList<NameToken> Tokens(string name) => TokensOf(Words(LatinReadings.Canonical(name)));
 
-    /// <summary>The weighted words of each Latin reading of a name (see <see cref="LatinReadings"/>), canonical first.</summary>
-    public static IReadOnlyList<IReadOnlyList<NameToken>> TokenReadings(string name) => [.. LatinReadings.Of(name).Select(TokensOf)];
+    /// <summary>Each Latin reading of a name (see <see cref="LatinReadings"/>), canonical first, as words and run together.</summary>
+    public static IReadOnlyList<NameReading> Readings(string name) =>
+        [.. LatinReadings.Of(name).Select(Words).Select(words => new NameReading(TokensOf(words), RunTogether(words)))];
 
-    private static IReadOnlyList<NameToken> TokensOf(string reading)
+    private static string[] Words(string reading) => Fold(reading).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+
+    private static List<NameToken> TokensOf(string[] words)
     {
-        var text = Fold(reading);
-        var words = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         var tokens = words
             .Where(word => !LegalWords.Contains(word))
             .Select(word => new NameToken(word, IsDescriptive(word) ? DescriptiveWeight : 1.0))
@@ -91,6 +106,114 @@ internal static class PartyNameNormalizer
         }
 
         return collapsed.ToString();
+    }
+
+    /// <summary>
+    /// The name's words written without the breaks between them, as whoever glues a listed name together writes it
+    /// ("InspurGroup", "INSPURGROUPCO.,LTD.", words joined by an invisible character): the whole run, then each run left
+    /// once every legal form and descriptive word that can come off either end has come off ("inspurgroupcoltd",
+    /// "inspur"). Only such words come off, and only from the ends: a name that merely contains a listed name inside a
+    /// longer word is still judged by how similar it is as a whole.
+    /// </summary>
+    /// <remarks>
+    /// Where the name has a break, any such word comes off there. Inside a word, where a glued name has none, a word comes
+    /// off only when no ordinary word would end or begin that way: four letters or more ("group", "technology") or a
+    /// legal abbreviation ("ltd", "llc"); a shorter one ("co", "ag", "inc", "and") only when what is left ends or
+    /// begins with one of those ("groupco"), since "Tabasco", "Lab", "Zinc" and "Holland" end the same way.
+    /// </remarks>
+    public static IReadOnlyList<string> RunTogether(IReadOnlyList<string> words)
+    {
+        var whole = string.Concat(words);
+        var breaks = new HashSet<int>();
+        var offset = 0;
+        foreach (var word in words)
+        {
+            breaks.Add(offset);
+            offset += word.Length;
+            breaks.Add(offset);
+        }
+
+        // Breadth first over the spans left, each step taking one word off either end; a name has few such words, so few spans.
+        var spans = new List<(int Start, int End)>();
+        if (whole.Length > 0)
+        {
+            spans.Add((0, whole.Length));
+        }
+
+        // The runs in between are not kept: with legal forms or descriptive words still on them they are further from
+        // an entry's distinctive words than the run without, and each is one more comparison against every entry.
+        var runs = new List<string>();
+        for (var next = 0; next < spans.Count; next++)
+        {
+            var (start, end) = spans[next];
+            var run = whole.AsSpan(start, end - start);
+            var shortened = false;
+            foreach (var word in StrippableWords)
+            {
+                if (run.Length - word.Length < MinimumRunLength)
+                {
+                    continue;
+                }
+
+                // Off the end, leaving whole[start..cut]; off the front, leaving whole[cut..end].
+                var cut = end - word.Length;
+                if (run.EndsWith(word, StringComparison.Ordinal)
+                    && (breaks.Contains(cut) || GluedOff(word) || EndsWithGluedWord(whole.AsSpan(start, cut - start))))
+                {
+                    shortened = true;
+                    if (!spans.Contains((start, cut)))
+                    {
+                        spans.Add((start, cut));
+                    }
+                }
+
+                cut = start + word.Length;
+                if (run.StartsWith(word, StringComparison.Ordinal)
+                    && (breaks.Contains(cut) || GluedOff(word) || StartsWithGluedWord(whole.AsSpan(cut, end - cut))))
+                {
+                    shortened = true;
+                    if (!spans.Contains((cut, end)))
+                    {
+                        spans.Add((cut, end));
+                    }
+                }
+            }
+
+            if (next == 0 || !shortened)
+            {
+                runs.Add(run.ToString());
+            }
+        }
+
+        return [.. runs.Distinct(StringComparer.Ordinal)];
+    }
+
+    private static bool GluedOff(string word) => word.Length >= 4 || LegalAbbreviations.Contains(word);
+
+    private static bool EndsWithGluedWord(ReadOnlySpan<char> run)
+    {
+        foreach (var word in StrippableWords)
+        {
+            if (GluedOff(word) && run.Length > word.Length && run.EndsWith(word, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool StartsWithGluedWord(ReadOnlySpan<char> run)
+    {
+        foreach (var word in StrippableWords)
+        {
+            if (GluedOff(word) && run.Length > word.Length && run.StartsWith(word, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static bool IsDescriptive(string word) =>

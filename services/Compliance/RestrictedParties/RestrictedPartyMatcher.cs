@@ -11,8 +11,9 @@ internal sealed record NameMatch(RestrictedPartyEntry Entry, string MatchedName,
 /// <summary>
 /// Fuzzy matching of party names against a restricted-party list. Each name is compared with every
 /// entry name and alias as weighted word sets (word order free; a word matches the most similar word
-/// of the other name, by edit distance, directly or after folding transliteration variants) and as one
-/// run of letters of its distinctive words (so "Lang Chao" meets "Langchao"). The entry's words weigh more than the query's, so
+/// of the other name, by edit distance, directly or after folding transliteration variants), as one
+/// run of letters of its distinctive words (so "Lang Chao" meets "Langchao"), and with the query's word breaks removed
+/// (so "InspurGroup" meets "Inspur Group Co., Ltd."). The entry's words weigh more than the query's, so
 /// a listed name inside a longer name still matches. Scores are in [0, 1]; a match is a score at or
 /// above the threshold, a potential match (for an officer's review) one at or above the review threshold and below it.
 /// </summary>
@@ -117,7 +118,37 @@ internal sealed class RestrictedPartyMatcher
         var candidateCoverage = Coverage(candidate, query);
         var words = EntryWeight * candidateCoverage + (1 - EntryWeight) * queryCoverage;
         var run = Math.Max(Ratio(query.Run, candidate.Run), FoldDiscount * Ratio(query.FoldedRun, candidate.FoldedRun));
-        return Math.Round(Math.Max(words, run), 4);
+        return Math.Round(RunTogether(query, candidate, Math.Max(words, run)), 4);
+    }
+
+    // The query written without its word breaks (whole, and with the legal forms and descriptive words at its ends taken off),
+    // against the entry's distinctive words run together: "InspurGroup" and "INSPURGROUPCO.,LTD." meet "Inspur Group Co.,
+    // Ltd." as its spaced spellings do. Only against the entry's distinctive run: a run that kept the legal forms would let
+    // "InspireGroupCo.,Ltd." share most of its letters with "InspurGroupCo.,Ltd.". Returns the better of this and best.
+    private static double RunTogether(PreparedReading query, PreparedReading candidate, double best)
+    {
+        for (var i = 0; i < query.RunTogether.Count; i++)
+        {
+            best = Math.Max(best, RunRatio(query.RunTogether[i], candidate.Run, best));
+            best = Math.Max(best, FoldDiscount * RunRatio(query.FoldedRunTogether[i], candidate.FoldedRun, best / FoldDiscount));
+        }
+
+        return best;
+    }
+
+    // A run together counts from the word floor, as a word does; below it, or at or below best, it is 0. The lengths alone
+    // settle most pairs without an edit distance: a name's runs are tried against every entry, and most are far apart.
+    private static double RunRatio(string left, string right, double best)
+    {
+        var longer = Math.Max(left.Length, right.Length);
+        var bound = longer == 0 ? 0 : 1.0 - (double)Math.Abs(left.Length - right.Length) / longer;
+        if (bound < WordFloor || bound <= best)
+        {
+            return 0;
+        }
+
+        var ratio = Ratio(left, right);
+        return ratio >= WordFloor ? ratio : 0;
     }
 
     // How much of `of`'s weight finds a similar word in `within`.
@@ -191,13 +222,20 @@ internal sealed class RestrictedPartyMatcher
     private sealed record PreparedName(string Original, IReadOnlyList<PreparedReading> Readings)
     {
         public static PreparedName Of(string name) =>
-            new(name, [.. PartyNameNormalizer.TokenReadings(name).Select(PreparedReading.Of)]);
+            new(name, [.. PartyNameNormalizer.Readings(name).Select(PreparedReading.Of)]);
     }
 
-    private sealed record PreparedReading(IReadOnlyList<NameToken> Tokens, IReadOnlyList<string> Folded, string Run, string FoldedRun)
+    private sealed record PreparedReading(
+        IReadOnlyList<NameToken> Tokens,
+        IReadOnlyList<string> Folded,
+        string Run,
+        string FoldedRun,
+        IReadOnlyList<string> RunTogether,
+        IReadOnlyList<string> FoldedRunTogether)
     {
-        public static PreparedReading Of(IReadOnlyList<NameToken> tokens)
+        public static PreparedReading Of(NameReading reading)
         {
+            var tokens = reading.Tokens;
             // The run is made of the distinctive words only: a shared "Technology" must not make "Birch" look like "Biren".
             var distinctive = tokens.Where(token => token.Weight >= 1).ToList();
             var run = string.Concat((distinctive.Count > 0 ? distinctive : tokens).Select(token => token.Text));
@@ -205,7 +243,10 @@ internal sealed class RestrictedPartyMatcher
                 tokens,
                 [.. tokens.Select(token => PartyNameNormalizer.FoldTransliteration(token.Text))],
                 run,
-                PartyNameNormalizer.FoldTransliteration(run));
+                PartyNameNormalizer.FoldTransliteration(run),
+                // The distinctive run is compared already; for most names the run without legal forms is that run.
+                [.. reading.RunTogether.Where(together => together != run)],
+                [.. reading.RunTogether.Where(together => together != run).Select(PartyNameNormalizer.FoldTransliteration)]);
         }
     }
 }

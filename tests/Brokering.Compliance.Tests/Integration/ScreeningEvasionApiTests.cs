@@ -56,6 +56,8 @@ public sealed class ScreeningEvasionApiTests(ComplianceServiceFixture service) :
     [InlineData("ПАО «Ростелеком»")]
     [InlineData("Ολυμπιακή Αεροπορία")]
     [InlineData("Արմենտել")]
+    [InlineData("InspireGroupCo.,Ltd.")]
+    [InlineData("Inspurational Holdings")]
     public async Task An_ordinary_end_user_in_any_script_is_approved_over_grpc(string endUser)
     {
         var response = await service.Grpc.ScreenAsync(Request(endUser), cancellationToken: Cancel);
@@ -68,6 +70,9 @@ public sealed class ScreeningEvasionApiTests(ComplianceServiceFixture service) :
     [InlineData("In\u0455pur Gr\u03BFup")]
     [InlineData("Инспур")]
     [InlineData("\uFF2C\uFF4F\uFF4F\uFF4E\uFF47\uFF53\uFF4F\uFF4E")]
+    [InlineData("InspurGroup")]
+    [InlineData("Inspur\u3164Group")]
+    [InlineData("Inspur\u2062Group")]
     public async Task An_officer_checking_an_evasive_spelling_over_rest_sees_it_match_the_entry(string name)
     {
         using var response = await service.Http.GetAsync(

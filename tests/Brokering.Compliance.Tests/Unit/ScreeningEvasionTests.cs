@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text;
 using Brokering.Compliance.RestrictedParties;
 using Brokering.Testing;
 
@@ -21,6 +23,96 @@ public sealed class ScreeningEvasionTests
 
         best.Entry.Name.ShouldBe(entry, kind);
         best.Score.ShouldBeGreaterThanOrEqualTo(Reference.Matcher.Threshold, $"{kind} → '{variant}' read as {string.Join(" | ", LatinReadings.Of(variant))}");
+    }
+
+    [Fact]
+    public void The_evasion_variants_rewrite_a_name_of_every_seeded_entry()
+    {
+        EvasionVariants.SeededNames.Select(seeded => seeded.Entry).Distinct().Order(StringComparer.Ordinal)
+            .ShouldBe(Reference.Entries.Select(entry => entry.Name).Order(StringComparer.Ordinal));
+    }
+
+    // Unicode's default-ignorable code points (DerivedCoreProperties.txt, Default_Ignorable_Code_Point), copied here rather
+    // than read from the service, so that a test of the service's reading does not share its table.
+    private static readonly (int First, int Last)[] DefaultIgnorable =
+    [
+        (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
+        (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+        (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+    ];
+
+    // Every character a reader cannot see: default-ignorable code points, format characters, spaces, line and paragraph
+    // separators, controls, and the symbols that print as a blank (braille blank, ideographic half fill space).
+    private static IEnumerable<string> Unseen() =>
+        Enumerable.Range(0, 0x110000)
+            .Where(value => value is < 0xD800 or > 0xDFFF)
+            .Select(value => new Rune(value))
+            .Where(rune => Array.Exists(DefaultIgnorable, range => rune.Value >= range.First && rune.Value <= range.Last)
+                || rune.Value is 0x2800 or 0x303F
+                || Rune.GetUnicodeCategory(rune) is UnicodeCategory.Format or UnicodeCategory.SpaceSeparator
+                    or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator or UnicodeCategory.Control)
+            .Select(rune => rune.ToString());
+
+    // Between the words of a listed name (where it would read as a space or as nothing, gluing them) and inside a word:
+    // whichever way the service reads a character, no such character lets the name through.
+    [Fact]
+    public void No_character_a_reader_cannot_see_lets_a_listed_name_through_between_its_words_or_inside_one()
+    {
+        // Four spellings, so the test reads each of its four thousand characters quickly: the generators above put a sample
+        // of them into every seeded name.
+        string[] names = ["Inspur{0}Group", "Inspur{0}Group{0}Co.,{0}Ltd.", "Moore{0}Threads", "Insp{0}ur Group"];
+        var unseen = Unseen().ToList();
+        var passed = new List<string>();
+        foreach (var character in unseen)
+        {
+            foreach (var name in names.Select(format => string.Format(CultureInfo.InvariantCulture, format, character)))
+            {
+                if (Reference.Matcher.Match(name).Count == 0)
+                {
+                    passed.Add($"U+{char.ConvertToUtf32(character, 0):X4} in {name.Replace(character, "·", StringComparison.Ordinal)}");
+                }
+            }
+        }
+
+        unseen.Count.ShouldBeGreaterThan(4000);
+        passed.ShouldBeEmpty($"{passed.Count} spellings passed screening, among them {string.Join("; ", passed.Take(20))}");
+    }
+
+    // Run together, a name is compared with the listed names' distinctive words: a listed name inside a longer word, a
+    // near miss run together or one whose end only looks like a legal form is judged by how similar it is, and stays clear.
+    [Theory]
+    [InlineData("Inspurational Holdings")]
+    [InlineData("Birenbaum Technology GmbH")]
+    [InlineData("MooreThreadsville")]
+    [InlineData("InspireGroupCo.,Ltd.")]
+    [InlineData("INSPIREGROUP")]
+    [InlineData("BirchTechnologyLtd.")]
+    [InlineData("Biren Lab")]
+    [InlineData("Biren Zinc")]
+    [InlineData("Tabasco Group")]
+    [InlineData("LangChowGroup")]
+    [InlineData("AcmeCloudPte.Ltd.")]
+    public void A_listed_name_inside_a_longer_word_or_a_near_miss_run_together_stays_clear_of_the_review_band(string name)
+    {
+        Reference.ReviewingMatcher.Resemble(name).ShouldBeEmpty($"best: {Reference.ReviewingMatcher.Score(name)[0]}");
+    }
+
+    [Theory]
+    [InlineData("InspurGroup")]
+    [InlineData("inspur-group")]
+    [InlineData("Inspur.Group")]
+    [InlineData("INSPURGROUPCO.,LTD.")]
+    [InlineData("InspurGroupCo")]
+    [InlineData("InspurGroupCompanyLimited")]
+    [InlineData("LangchaoGroupCo.,Ltd.")]
+    [InlineData("ShanghaiBirenIntelligentTechnologyCo.,Ltd.")]
+    [InlineData("BirenTech")]
+    [InlineData("MOORETHREADSINTELLIGENTTECHNOLOGY(BEIJING)CO.,LTD.")]
+    [InlineData("LoongsonTechnologyCorp.")]
+    [InlineData("浪潮集团有限公司")]
+    public void A_listed_name_with_its_word_breaks_removed_still_matches(string name)
+    {
+        Reference.Matcher.Match(name).ShouldNotBeEmpty($"best: {Reference.Matcher.Score(name)[0]}; read as {string.Join(" | ", LatinReadings.Of(name))}");
     }
 
     // Letter-by-letter Cyrillic and Greek spellings of listed names: none of these letters is a look-alike of the
@@ -88,8 +180,9 @@ public sealed class ScreeningEvasionTests
         LatinReadings.Canonical("\uD835\uDC08\uD835\uDC27\uD835\uDC2C").ShouldBe("ins");         // mathematical bold
         LatinReadings.Canonical("In\u200Bs\u200Cp\u200Du\u2060r\uFEFF").ShouldBe("inspur");
         LatinReadings.Canonical("In\u00ADsp\u200Eu\u202Er\u180E").ShouldBe("inspur");
+        // Default-ignorable code points Unicode has not assigned yet, a tag and a variation selector print nothing either.
+        LatinReadings.Canonical("In\u2065sp\uFFF0u\U000E0002r\U000E0041\U000E0100").ShouldBe("inspur");
         LatinReadings.Canonical("I\u0301n\u0308s\u0303p\u0327\u0336u\u20DDr").ShouldBe("inspur");
-        LatinReadings.Canonical("Ins\u3164pur").ShouldBe("inspur");                               // Hangul filler
     }
 
     [Fact]
@@ -103,6 +196,8 @@ public sealed class ScreeningEvasionTests
     public void Spaces_controls_and_punctuation_separate_words_and_never_join_them()
     {
         LatinReadings.Canonical("Inspur\u00A0Group\tCo.\u2028Ltd").ShouldBe("inspur group co. ltd");
+        // What prints as a gap is a gap, though Unicode calls the Hangul fillers letters and the braille blank a symbol.
+        LatinReadings.Canonical("Inspur\u3164Group\u115FCo\uFFA0Ltd\u2800Holdings\u303FInc").ShouldBe("inspur group co ltd holdings inc");
         PartyNameNormalizer.Canonical("Inspur\u3000—\u3000Group").ShouldBe(PartyNameNormalizer.Canonical("Inspur Group"));
     }
 
