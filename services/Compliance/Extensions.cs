@@ -3,6 +3,7 @@ using Brokering.Compliance.Catalogue;
 using Brokering.Compliance.Classification;
 using Brokering.Compliance.Data;
 using Brokering.Compliance.Decisions;
+using Brokering.Compliance.Infrastructure;
 using Brokering.Compliance.Licences;
 using Brokering.Compliance.RestrictedParties;
 using Brokering.Compliance.Reviews;
@@ -42,6 +43,7 @@ internal static class Extensions
     public static WebApplication MapComplianceApi(this WebApplication app)
     {
         app.MapGroup("/v1")
+            .AnswerDuplicatesAsConflicts()
             .MapClassificationsApi()
             .MapCatalogueApi()
             .MapRuleSetsApi()

@@ -32,7 +32,8 @@ internal static class LicencesApi
     public static RouteGroupBuilder MapLicencesApi(this RouteGroupBuilder v1)
     {
         var licences = v1.MapGroup("/licences").WithTags("Licences").RequireAuthorization(BrokeringRoles.Oversight);
-        licences.MapPost("/", RecordAsync).RequireAuthorization(BrokeringRoles.ComplianceOfficer).WithName("RecordLicence").WithSummary("Records a licence on file.");
+        licences.MapPost("/", RecordAsync).RequireAuthorization(BrokeringRoles.ComplianceOfficer).WithName("RecordLicence").WithSummary("Records a licence on file.")
+            .ProducesProblem(StatusCodes.Status409Conflict);
         licences.MapGet("/", ListAsync).WithName("ListLicences").WithSummary("Licences on file, optionally for one buyer.");
         licences.MapGet("/{id:guid}", GetAsync).WithName("GetLicence").WithSummary("One licence, with the units drawn.")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -90,7 +91,7 @@ internal static class LicencesApi
 
         if (await db.Licences.AnyAsync(licence => licence.Number == number, cancellationToken))
         {
-            return TypedResults.Problem($"Licence {number} is already on file.", statusCode: StatusCodes.Status409Conflict, title: "Licence already on file");
+            return DuplicateKeys.Conflict(DuplicateKeys.LicenceNumber, $"Licence {number} is already on file.");
         }
 
         var recorded = new Licence

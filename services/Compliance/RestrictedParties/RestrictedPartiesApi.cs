@@ -125,7 +125,7 @@ internal static class RestrictedPartiesApi
         {
             return same.Name == name
                 ? TypedResults.Ok(RestrictedPartyResponse.From(same))
-                : TypedResults.Problem($"Entry {id} exists with another name.", statusCode: StatusCodes.Status409Conflict, title: "Entry id taken");
+                : DuplicateKeys.Conflict(DuplicateKeys.EntryId, $"Entry {id} exists with another name.");
         }
 
         var canonical = PartyNameNormalizer.Canonical(name!);

@@ -120,10 +120,8 @@ internal static class RuleSetsApi
         var result = await publisher.PublishAsync(draft, cancellationToken);
         if (result.Conflict)
         {
-            return TypedResults.Problem(
-                $"Rule set '{draft.Version}' was already published with different content; publish a new version instead.",
-                statusCode: StatusCodes.Status409Conflict,
-                title: "Rule set version already published");
+            return DuplicateKeys.Conflict(
+                DuplicateKeys.RuleSetVersion, $"Rule set '{draft.Version}' was already published with different content; publish a new version instead.");
         }
 
         var response = RuleSetResponse.From(result.RuleSet, result.CutoffChanges);

@@ -71,7 +71,7 @@ public sealed class RuleSetPublicationTests(ComplianceServiceFixture service) : 
     }
 
     [Fact]
-    public async Task Publishing_the_same_version_again_is_idempotent_and_different_content_under_it_is_a_conflict()
+    public async Task Publishing_the_same_version_again_is_idempotent_and_different_content_under_it_is_a_conflict_naming_the_version()
     {
         var effectiveAt = Truncate(DateTimeOffset.UtcNow.AddDays(30));
         var body = new { version = "idempotent-1", effectiveAt, basedOn = "2023-10-17" };
@@ -84,6 +84,8 @@ public sealed class RuleSetPublicationTests(ComplianceServiceFixture service) : 
         again.StatusCode.ShouldBe(HttpStatusCode.OK);
         different.StatusCode.ShouldBe(HttpStatusCode.Conflict);
         different.Content.Headers.ContentType!.MediaType.ShouldBe("application/problem+json");
+        (await different.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken))
+            .GetProperty("errors").GetProperty("version").EnumerateArray().ShouldNotBeEmpty();
     }
 
     [Fact]
