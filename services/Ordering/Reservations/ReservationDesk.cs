@@ -72,12 +72,12 @@ public sealed class ReservationDesk(
         }
 
         var requestHash = idempotencyKey is null ? null : IdempotencyStore.Hash(JsonSerializer.Serialize(request, Json));
+        var (reservation, view) = NewReservation(buyerId, request, idempotencyKey);
         if (undecided.Count > 0)
         {
-            return await RefuseUndecidedAsync(buyerId, idempotencyKey, requestHash, undecided, cancellationToken);
+            return await RefuseUndecidedAsync(reservation, idempotencyKey, requestHash, undecided, cancellationToken);
         }
 
-        var (reservation, view) = NewReservation(buyerId, request, idempotencyKey);
         if (await TryAcceptAtOnceAsync(reservation, view, idempotencyKey, requestHash, cancellationToken))
         {
             return new DeskResult.Accepted(view);
@@ -103,6 +103,11 @@ public sealed class ReservationDesk(
                     record = proceed.Record;
                     break;
             }
+
+            if (await ExistingUnderKeyAsync(reservation, cancellationToken) is { } earlier)
+            {
+                return earlier;
+            }
         }
 
         db.Reservations.Add(reservation);
@@ -122,6 +127,38 @@ public sealed class ReservationDesk(
 
         return new DeskResult.Accepted(view);
     }
+
+    /// <summary>
+    /// The answer to a key whose record has expired (or is gone) while the reservation it names is still stored: its id
+    /// derives from the key, so the key can never make another one. A request describing that reservation is a late
+    /// retry and replays it as first accepted; any other is a reused key. The claim's transaction is rolled back, so the
+    /// expired record stays as it was.
+    /// </summary>
+    private async Task<DeskResult?> ExistingUnderKeyAsync(Reservation candidate, CancellationToken cancellationToken)
+    {
+        var existing = await db.Reservations.AsNoTracking()
+            .SingleOrDefaultAsync(r => r.Id == candidate.Id && r.BuyerId == candidate.BuyerId, cancellationToken);
+        if (existing is null)
+        {
+            return null;
+        }
+
+        db.ChangeTracker.Clear();
+        return Describes(existing, candidate)
+            ? new DeskResult.Replayed(StatusCodes.Status202Accepted, JsonSerializer.Serialize(ReservationView.Of(existing, null), Json), LocationOf(existing.Id))
+            : new DeskResult.KeyReused();
+    }
+
+    // Compared as stored (canonical SKUs, trimmed names), not by the body's hash: the record that held the hash may be gone.
+    private static bool Describes(Reservation stored, Reservation candidate) =>
+        stored.BuyerReference == candidate.BuyerReference
+        && stored.EndUserName == candidate.EndUserName
+        && stored.EndUserCountry == candidate.EndUserCountry
+        && stored.DestinationCountry == candidate.DestinationCountry
+        && stored.FillPolicy == candidate.FillPolicy
+        && stored.MinFillRatio == candidate.MinFillRatio
+        && stored.Confirmation == candidate.Confirmation
+        && stored.Lines.SequenceEqual(candidate.Lines);
 
     private (Reservation Reservation, ReservationView View) NewReservation(string buyerId, SubmitReservationRequest request, string? idempotencyKey)
     {
@@ -321,9 +358,10 @@ public sealed class ReservationDesk(
     /// still replayed, so its buyer learns it was taken; any other is refused without using the key up. The claim is
     /// taken in a transaction that is rolled back, so a new key leaves no record behind.
     /// </summary>
-    private async Task<DeskResult> RefuseUndecidedAsync(string buyerId, string? idempotencyKey, string? requestHash,
+    private async Task<DeskResult> RefuseUndecidedAsync(Reservation candidate, string? idempotencyKey, string? requestHash,
         IDictionary<string, string[]> undecided, CancellationToken cancellationToken)
     {
+        var buyerId = candidate.BuyerId;
         if (idempotencyKey is null)
         {
             return new DeskResult.CatalogueUndecided(undecided);
@@ -338,7 +376,7 @@ public sealed class ReservationDesk(
             IdempotencyDecision.Replay replay => new DeskResult.Replayed(replay.Record.ResponseStatus!.Value, replay.Record.ResponseBody ?? "{}", replay.Record.ResponseLocation),
             IdempotencyDecision.Mismatch => new DeskResult.KeyReused(),
             IdempotencyDecision.InFlight => new DeskResult.KeyInFlight(),
-            _ => new DeskResult.CatalogueUndecided(undecided),
+            _ => await ExistingUnderKeyAsync(candidate, cancellationToken) ?? new DeskResult.CatalogueUndecided(undecided),
         };
     }
 
