@@ -180,6 +180,42 @@ public sealed class BulkSubmissionTests(BulkSubmissionTests.KestrelHost host) : 
         (await ListedIdsAsync(buyer)).ShouldBeEmpty();
     }
 
+    [Theory]
+    [InlineData("utf-16")]
+    [InlineData("windows-1252")]
+    [InlineData("\"iso-8859-1\"")]
+    public async Task A_JSON_bulk_in_the_charset_it_names_is_read_in_it_so_an_accented_name_is_stored_as_written(string charset)
+    {
+        var buyer = Sagas.NewBuyer("bulk-json-charset");
+        var json = $"[{Item("j1", "PO-J1").Replace("\"name\":\"Acme\"", "\"name\":\"Société Générale\"", StringComparison.Ordinal)}]";
+        var encoding = charset == "utf-16" ? Encoding.Unicode : Encoding.Latin1;
+
+        using var response = await PostBulkBytesAsync(buyer, encoding.GetBytes(json), $"application/json; charset={charset}");
+
+        var text = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        response.StatusCode.ShouldBe(HttpStatusCode.OK, text);
+        using var answer = JsonDocument.Parse(text);
+        Results(answer).Single().GetProperty("outcome").GetString().ShouldBe("Accepted", text);
+        var id = (await ListedIdsAsync(buyer)).ShouldHaveSingleItem();
+        using var client = host.ClientWith(TestTokens.Buyer(buyer));
+        using var view = JsonDocument.Parse(await client.GetStringAsync(new Uri($"/v1/reservations/{id}", UriKind.Relative), TestContext.Current.CancellationToken));
+        view.RootElement.GetProperty("endUser").GetProperty("name").GetString().ShouldBe("Société Générale");
+    }
+
+    [Fact]
+    public async Task A_JSON_bulk_that_is_not_text_in_the_charset_it_names_is_refused_whole_saying_so()
+    {
+        var buyer = Sagas.NewBuyer("bulk-json-not-utf8");
+        var json = $"[{Item("j2", "PO-J2").Replace("\"name\":\"Acme\"", "\"name\":\"Société Générale\"", StringComparison.Ordinal)}]";
+
+        using var response = await PostBulkBytesAsync(buyer, Encoding.Latin1.GetBytes(json), "application/json; charset=utf-8");
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        problem.RootElement.GetProperty("errors").GetProperty("body")[0].GetString()!.ShouldStartWith("Not utf-8 text");
+        (await ListedIdsAsync(buyer)).ShouldBeEmpty();
+    }
+
     [Fact]
     public async Task A_CSV_upload_makes_one_reservation_per_idempotency_key_from_its_rows_and_answers_each_with_its_rows()
     {

@@ -1,5 +1,7 @@
+using System.Text;
 using System.Text.Json;
 using Brokering.Ordering.Buyers;
+using Brokering.ServiceDefaults.Errors;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -44,14 +46,31 @@ public static class BulkSubmissionEndpoint
         Dictionary<string, string[]> errors;
         if (http.Request.HasJsonContentType())
         {
-            try
+            var (body, charset, refusal) = BulkJsonBody.Open(http.Request);
+            if (refusal is not null)
             {
-                using var document = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: cancellationToken);
-                (entries, errors) = BulkJson.Read(document, json.Value.SerializerOptions);
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [RequestBindingErrors.Root] = [refusal] });
             }
-            catch (JsonException)
+
+            // Only a transcoding stream of ours is closed; the request's own body is the server's.
+            await using (ReferenceEquals(body, http.Request.Body) ? null : body)
             {
-                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["Not JSON: a JSON array of reservations is expected."] });
+                try
+                {
+                    using var document = await JsonDocument.ParseAsync(body!, cancellationToken: cancellationToken);
+                    (entries, errors) = BulkJson.Read(document, json.Value.SerializerOptions);
+                }
+                catch (JsonException)
+                {
+                    return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["Not JSON: a JSON array of reservations is expected."] });
+                }
+                catch (DecoderFallbackException)
+                {
+                    return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+                    {
+                        ["body"] = [$"Not {charset} text: name the charset the body is in (application/json; charset=…), or send it as UTF-8."],
+                    });
+                }
             }
         }
         else
