@@ -8,6 +8,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Npgsql;
 using Brokering.Ordering.Data;
+using ChangeCursor = Brokering.Ordering.Reservations.Changes.ChangeCursor;
 using StoredChange = Brokering.Ordering.Reservations.Changes.ReservationChange;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -211,6 +212,36 @@ public sealed class ReservationChangeFeedTests(ChangeFeedHost host) : IClassFixt
         response.Content.Headers.ContentType?.MediaType.ShouldBe("application/problem+json");
         using var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
         problem.RootElement.GetProperty("errors").TryGetProperty(parameter, out _).ShouldBeTrue(problem.RootElement.ToString());
+    }
+
+    [Fact]
+    public async Task A_cursor_past_the_end_of_the_callers_feed_is_refused_over_REST_and_gRPC_so_no_change_to_come_is_skipped_silently()
+    {
+        var buyer = Sagas.NewBuyer("feed-ahead");
+        await SubmitAndCancelAsync(buyer);
+        var head = (await ReadUntilAsync(buyer, count: 2))[^1];
+        ChangeCursor.TryParse(head.Cursor, out var last).ShouldBeTrue();
+        string[] ahead = ["Af__________f_________8", (last with { Position = last.Position + 1 }).ToString(), (last with { TransactionOrder = last.TransactionOrder + 1 }).ToString()];
+
+        foreach (var cursor in ahead)
+        {
+            using var client = host.ClientWith(TestTokens.Buyer(buyer));
+            using var response = await client.GetAsync(new Uri($"/v1/reservations/changes?after={cursor}", UriKind.Relative));
+            var text = await response.Content.ReadAsStringAsync();
+            response.StatusCode.ShouldBe(HttpStatusCode.BadRequest, $"{cursor}: {text}");
+            using var problem = JsonDocument.Parse(text);
+            problem.RootElement.GetProperty("errors").EnumerateObject().Select(e => e.Name).ShouldBe(["after"]);
+        }
+
+        using var channel = GrpcChannel.ForAddress(host.GrpcAddress);
+        var refused = await Should.ThrowAsync<RpcException>(() => StreamAsync(new GrpcReservations.ReservationsClient(channel), buyer, after: ahead[0], count: 1));
+        refused.StatusCode.ShouldBe(StatusCode.InvalidArgument);
+        var caughtUp = await ReadPageAsync(buyer, head.Cursor, limit: 10);
+        (caughtUp.Changes.Count, caughtUp.Next).ShouldBe((0, head.Cursor), "the last change's own cursor is the end of the feed, not past it");
+        var empty = Sagas.NewBuyer("feed-ahead-empty");
+        using var none = host.ClientWith(TestTokens.Buyer(empty));
+        using var beforeAny = await none.GetAsync(new Uri($"/v1/reservations/changes?after={head.Cursor}", UriKind.Relative));
+        beforeAny.StatusCode.ShouldBe(HttpStatusCode.BadRequest, "a buyer without changes has a feed that ends at its start");
     }
 
     [Fact]

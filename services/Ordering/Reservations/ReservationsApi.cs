@@ -126,6 +126,10 @@ public static class ReservationsApi
         return await desk.GetAsync(buyer, id, cancellationToken) is { } view ? TypedResults.Ok(view) : NotFound(id);
     }
 
+    /// <summary>Why a cursor past the end of the caller's change feed is refused (REST and gRPC).</summary>
+    public const string ChangeCursorPastTheEnd =
+        "Past the end of this feed: not a cursor it handed out. Pass a change's cursor or a page's next, unchanged, or none to read from the first change.";
+
     /// <summary>The caller's status changes after <paramref name="after"/> (from the first when absent), oldest first.</summary>
     private static async Task<Results<Ok<ChangePage>, ValidationProblem>> ChangesAsync(
         HttpContext http, ReservationChangeFeed feed, string? after, string? limit, CancellationToken cancellationToken)
@@ -151,7 +155,12 @@ public static class ReservationsApi
             return TypedResults.ValidationProblem(errors);
         }
 
-        return TypedResults.Ok(await feed.ReadAsync(buyer, cursor, size, cancellationToken));
+        if (await feed.ReadFromCallerAsync(buyer, cursor, size, cancellationToken) is not { } page)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["after"] = [ChangeCursorPastTheEnd] });
+        }
+
+        return TypedResults.Ok(page);
     }
 
     private static async Task<Results<Accepted<ReservationAccepted>, ProblemHttpResult>> ConfirmAsync(

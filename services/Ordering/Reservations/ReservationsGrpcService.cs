@@ -222,7 +222,11 @@ internal sealed class ReservationsGrpcService(
         var first = true;
         while (!context.CancellationToken.IsCancellationRequested)
         {
-            var page = await feed.ReadAsync(buyer, cursor, ReservationChangeFeed.MaxLimit, context.CancellationToken);
+            // Only the caller's cursor is checked; every later one is a page's own next.
+            var page = first
+                ? await feed.ReadFromCallerAsync(buyer, cursor, ReservationChangeFeed.MaxLimit, context.CancellationToken)
+                    ?? throw new RpcException(new Status(StatusCode.InvalidArgument, $"after: {ReservationsApi.ChangeCursorPastTheEnd}"))
+                : await feed.ReadAsync(buyer, cursor, ReservationChangeFeed.MaxLimit, context.CancellationToken);
             if (first || page.Changes.Count > 0)
             {
                 var message = new ChangesPage { Next = page.Next };

@@ -58,8 +58,31 @@ public sealed class ReservationChangeFeed(OrderingDbContext db)
         LIMIT @limit
         """;
 
-    /// <summary>Up to <paramref name="limit"/> of the buyer's changes after <paramref name="after"/>.</summary>
-    public async Task<ChangePage> ReadAsync(string buyerId, ChangeCursor after, int limit, CancellationToken cancellationToken)
+    // Whether a final change of the buyer lies at or after the cursor: the feed's end is its last final change, and a
+    // cursor past it was never handed out (only the start and changes' own cursors are). Run before the page, in the
+    // same round trip; the horizon only moves on, so a cursor within the feed here is within it for the page too.
+    private const string WithinQuery = """
+        SELECT EXISTS (
+            SELECT 1 FROM reservation_changes c
+            WHERE c.buyer_id = @buyer
+              AND (c.transaction_order, c.position) >= (CAST(@order AS xid8), @position)
+              AND c.transaction_order < pg_snapshot_xmin(pg_current_snapshot()));
+
+        """;
+
+    /// <summary>Up to <paramref name="limit"/> of the buyer's changes after <paramref name="after"/>, a cursor the service holds (a subscription's, a stream's own).</summary>
+    public async Task<ChangePage> ReadAsync(string buyerId, ChangeCursor after, int limit, CancellationToken cancellationToken) =>
+        (await ReadAsync(buyerId, after, limit, checkAfter: false, cancellationToken))!;
+
+    /// <summary>
+    /// As <see cref="ReadAsync(string, ChangeCursor, int, CancellationToken)"/> for a cursor a caller sent: null when it
+    /// lies past the end of the buyer's feed. Such a cursor was never handed out, and reading after it would answer an
+    /// empty page, and its own <c>next</c>, for every change still to come: the reader would skip them all, silently.
+    /// </summary>
+    public Task<ChangePage?> ReadFromCallerAsync(string buyerId, ChangeCursor after, int limit, CancellationToken cancellationToken) =>
+        ReadAsync(buyerId, after, limit, checkAfter: after != ChangeCursor.Start, cancellationToken);
+
+    private async Task<ChangePage?> ReadAsync(string buyerId, ChangeCursor after, int limit, bool checkAfter, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, MaxLimit);
@@ -69,12 +92,22 @@ public sealed class ReservationChangeFeed(OrderingDbContext db)
         await db.Database.OpenConnectionAsync(cancellationToken);
         try
         {
-            await using var command = new NpgsqlCommand(Query, (NpgsqlConnection)db.Database.GetDbConnection());
+            await using var command = new NpgsqlCommand(checkAfter ? WithinQuery + Query : Query, (NpgsqlConnection)db.Database.GetDbConnection());
             command.Parameters.AddWithValue("buyer", buyerId);
             command.Parameters.AddWithValue("order", after.TransactionOrder.ToString(CultureInfo.InvariantCulture));
             command.Parameters.AddWithValue("position", after.Position);
             command.Parameters.AddWithValue("limit", limit);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            if (checkAfter)
+            {
+                if (!await reader.ReadAsync(cancellationToken) || !reader.GetBoolean(0))
+                {
+                    return null;
+                }
+
+                await reader.NextResultAsync(cancellationToken);
+            }
+
             while (await reader.ReadAsync(cancellationToken))
             {
                 next = new ChangeCursor(ulong.Parse(reader.GetString(0), CultureInfo.InvariantCulture), reader.GetInt64(1));
