@@ -84,7 +84,7 @@ public static class ReviewDeskApi
         switch (answer)
         {
             case ComplianceAnswer<IReadOnlyList<ComplianceReview>>.Refused refused:
-                return Failed(refused, string.Empty);
+                return Failed(refused, http, string.Empty);
             case ComplianceAnswer<IReadOnlyList<ComplianceReview>>.Unreachable(var detail, _):
                 // As the overview's stock freshness: the page stays up and says the queue is not current.
                 return TypedResults.Ok(new ReviewQueue([], mayRule, clock.GetUtcNow(), detail));
@@ -143,7 +143,7 @@ public static class ReviewDeskApi
         }
 
         var answer = await compliance.RuleAsync(decisionId, ruling, request.Reason!.Trim(), ReviewDeskExtensions.BearerToken(http), cancellationToken);
-        return answer is ComplianceAnswer<ComplianceRuling>.Answered(var recorded) ? TypedResults.Ok(recorded) : Failed(answer, "Nothing was recorded; try again.");
+        return answer is ComplianceAnswer<ComplianceRuling>.Answered(var recorded) ? TypedResults.Ok(recorded) : Failed(answer, http, "Nothing was recorded; try again.");
     }
 
     /// <summary>Body of a dry run.</summary>
@@ -172,7 +172,7 @@ public static class ReviewDeskApi
         var answer = await compliance.DryRunAsync(ruleSet, subjects, ReviewDeskExtensions.BearerToken(http), cancellationToken);
         if (answer is not ComplianceAnswer<System.Text.Json.JsonElement>.Answered(var judged))
         {
-            return Failed(answer, "Nothing was published or filed; try again.");
+            return Failed(answer, http, "Nothing was published or filed; try again.");
         }
 
         var body = System.Text.Json.Nodes.JsonObject.Create(judged) ?? [];
@@ -181,9 +181,9 @@ public static class ReviewDeskApi
         return TypedResults.Content(body.ToJsonString(), "application/json");
     }
 
-    private static IResult Failed<T>(ComplianceAnswer<T> answer, string nothingDone) => answer switch
+    private static IResult Failed<T>(ComplianceAnswer<T> answer, HttpContext http, string nothingDone) => answer switch
     {
-        ComplianceAnswer<T>.Refused(var status, var contentType, var body) => TypedResults.Content(body, contentType, statusCode: status),
+        ComplianceAnswer<T>.Refused(var status, var contentType, var body) => TypedResults.Content(AsOurs(body, http), contentType, statusCode: status),
         ComplianceAnswer<T>.Unreachable(var detail, var mayHaveActed) => TypedResults.Problem(
             mayHaveActed
                 ? $"{detail} The ruling may or may not have been recorded: the queue shows whether the review is still open."
@@ -191,4 +191,26 @@ public static class ReviewDeskApi
             statusCode: StatusCodes.Status503ServiceUnavailable, title: "Compliance is unavailable"),
         _ => throw new InvalidOperationException("An answer is not a failure."),
     };
+
+    /// <summary>
+    /// Compliance's problem as the caller's: its <c>instance</c> named compliance's path (<c>/v1/reviews/…</c>), which the
+    /// caller never requested and cannot look up; the problem is about the caller's request, so it names that one.
+    /// </summary>
+    private static string AsOurs(string body, HttpContext http)
+    {
+        try
+        {
+            if (System.Text.Json.Nodes.JsonNode.Parse(body) is System.Text.Json.Nodes.JsonObject problem)
+            {
+                problem["instance"] = http.Request.Path.Value;
+                return problem.ToJsonString();
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // Not JSON: passed on as compliance gave it.
+        }
+
+        return body;
+    }
 }
