@@ -42,10 +42,12 @@ public sealed class ReviewDeskRelayTests(OrderingHost host) : IClassFixture<Orde
     public async Task A_ruling_on_a_reservation_that_has_ended_is_refused_as_too_late_without_asking_compliance()
     {
         var ended = Sagas.In("Rejected", "review-relay-buyer", null);
+        var decision = Guid.NewGuid();
+        ended.DecisionId = decision.ToString();
         await host.SeedAsync(ended);
         using var officer = host.ClientWith(Officer);
 
-        using var ruling = await officer.PostAsJsonAsync($"/v1/review-desk/{Guid.NewGuid()}/confirm",
+        using var ruling = await officer.PostAsJsonAsync($"/v1/review-desk/{decision}/confirm",
             new { reason = "The listed party's Lisbon office.", reservationId = ended.CorrelationId }, Cancel);
 
         // Compliance is unreachable here: a 409 rather than a 503 shows it was not asked.

@@ -25,6 +25,35 @@ public sealed class ReviewDeskRulingTests(ReviewDeskRulingTests.Host host) : ICl
     private static CancellationToken Cancel => TestContext.Current.CancellationToken;
 
     [Fact]
+    public async Task A_ruling_is_judged_on_the_decisions_own_reservation_and_one_naming_another_is_refused_under_reservationId_with_nothing_recorded()
+    {
+        var (cancelled, cancelledDecision) = await SeedAsync("Cancelled");
+        var (live, liveDecision) = await SeedAsync("Screening");
+        using var officer = host.ClientWith(Officer);
+
+        using var liveBesideEnded = await officer.PostAsJsonAsync($"/v1/review-desk/{cancelledDecision}/clear",
+            new { reason = "A hotel chain in Lisbon.", reservationId = live }, Cancel);
+        using var endedBesideLive = await officer.PostAsJsonAsync($"/v1/review-desk/{liveDecision}/confirm",
+            new { reason = "The listed party's Lisbon office.", reservationId = cancelled }, Cancel);
+        using var tooLate = await officer.PostAsJsonAsync($"/v1/review-desk/{cancelledDecision}/clear",
+            new { reason = "A hotel chain in Lisbon.", reservationId = cancelled }, Cancel);
+
+        foreach (var refused in new[] { liveBesideEnded, endedBesideLive })
+        {
+            var text = await refused.Content.ReadAsStringAsync(Cancel);
+            refused.StatusCode.ShouldBe(HttpStatusCode.BadRequest, text);
+            JsonDocument.Parse(text).RootElement.GetProperty("errors").EnumerateObject().Select(e => e.Name).ShouldBe(["reservationId"]);
+        }
+
+        tooLate.StatusCode.ShouldBe(HttpStatusCode.Conflict, await tooLate.Content.ReadAsStringAsync(Cancel));
+        host.Compliance.Rulings.ShouldNotContain(ruling => ruling.StartsWith($"{cancelledDecision}/", StringComparison.Ordinal) || ruling.StartsWith($"{liveDecision}/", StringComparison.Ordinal));
+        using var ruled = await officer.PostAsJsonAsync($"/v1/review-desk/{liveDecision}/clear",
+            new { reason = "A hotel chain in Lisbon.", reservationId = live }, Cancel);
+        ruled.StatusCode.ShouldBe(HttpStatusCode.OK, await ruled.Content.ReadAsStringAsync(Cancel));
+        host.Compliance.Rulings.ShouldContain($"{liveDecision}/clear");
+    }
+
+    [Fact]
     public async Task Compliances_refusal_of_a_ruling_is_passed_on_as_a_problem_of_orderings_own_request()
     {
         var (live, decision) = await SeedAsync("Screening");

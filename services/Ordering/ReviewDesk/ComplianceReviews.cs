@@ -103,6 +103,18 @@ public sealed class ComplianceReviews(HttpClient http, ILogger<ComplianceReviews
                 ?? throw new InvalidOperationException("Compliance answered a ruling with no body."),
             cancellationToken);
 
+    /// <summary>The ids of every screening decision compliance filed for <paramref name="reservationId"/> (none: it filed none).</summary>
+    public async Task<ComplianceAnswer<IReadOnlyList<Guid>>> DecisionsOfAsync(Guid reservationId, string bearerToken, CancellationToken cancellationToken)
+    {
+        var answer = await SendAsync<IReadOnlyList<Guid>>(
+            new HttpRequestMessage(HttpMethod.Get, $"v1/decisions/{reservationId}"), bearerToken, mayAct: false,
+            async content => [.. ((await content.ReadFromJsonAsync<DecisionsBody>(Json, cancellationToken))?.Decisions ?? []).Select(decision => decision.Id)],
+            cancellationToken);
+        return answer is ComplianceAnswer<IReadOnlyList<Guid>>.Refused { Status: StatusCodes.Status404NotFound }
+            ? new ComplianceAnswer<IReadOnlyList<Guid>>.Answered([])
+            : answer;
+    }
+
     /// <summary>Compliance's dry run of <paramref name="ruleSet"/> over <paramref name="reservations"/>; its answer as it gave it.</summary>
     public Task<ComplianceAnswer<JsonElement>> DryRunAsync(
         JsonElement ruleSet, IReadOnlyList<DryRunSubject> reservations, string bearerToken, CancellationToken cancellationToken) =>
@@ -164,6 +176,10 @@ public sealed class ComplianceReviews(HttpClient http, ILogger<ComplianceReviews
     }
 
     private sealed record QueueBody(IReadOnlyList<ComplianceReview> Reviews);
+
+    private sealed record DecisionsBody(IReadOnlyList<DecisionBody> Decisions);
+
+    private sealed record DecisionBody(Guid Id);
 }
 
 /// <summary>Wiring of the console's review desk: an HTTP client of compliance's REST API.</summary>

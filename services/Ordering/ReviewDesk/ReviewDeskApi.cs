@@ -60,7 +60,10 @@ public static class ReviewDeskApi
 
     /// <summary>Body of a ruling.</summary>
     /// <param name="Reason">Why, in the officer's words (required; kept by compliance with the ruling).</param>
-    /// <param name="ReservationId">The reservation under review (required): a ruling on one that has already ended is refused as too late.</param>
+    /// <param name="ReservationId">
+    /// The reservation under review (required), the one the decision was filed for (400 for another): a ruling on one
+    /// that has already ended is refused as too late.
+    /// </param>
     public sealed record RulingRequest(string? Reason, Guid? ReservationId);
 
     /// <summary>A potential match with where its reservation stands.</summary>
@@ -111,7 +114,7 @@ public static class ReviewDeskApi
         CancellationToken cancellationToken)
     {
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        if (!Guid.TryParse(decisionId, out _))
+        if (!Guid.TryParse(decisionId, out var decision))
         {
             errors["decisionId"] = [$"'{decisionId}' is not a decision id."];
         }
@@ -131,9 +134,30 @@ public static class ReviewDeskApi
             return TypedResults.ValidationProblem(errors);
         }
 
-        // Compliance would file a ruling whatever became of the reservation; ordering knows whether it still waits.
+        // Compliance would file a ruling whatever became of the reservation; ordering knows whether it still waits. The
+        // reservation judged is the decision's own: one named beside another's decision would have a live reservation
+        // let a ruling on an ended one through (and an ended one refuse a ruling still wanted).
         var reservationId = request!.ReservationId!.Value;
+        var token = ReviewDeskExtensions.BearerToken(http);
         var saga = await db.Sagas.AsNoTracking().SingleOrDefaultAsync(s => s.CorrelationId == reservationId, cancellationToken);
+        if (!(Guid.TryParse(saga?.DecisionId, out var toldOf) && toldOf == decision))
+        {
+            // Not the decision the saga was told of (an earlier screening's, or another reservation's): compliance knows.
+            var filed = await compliance.DecisionsOfAsync(reservationId, token, cancellationToken);
+            if (filed is not ComplianceAnswer<IReadOnlyList<Guid>>.Answered(var decisions))
+            {
+                return Failed(filed, http, "Nothing was recorded; try again.");
+            }
+
+            if (!decisions.Contains(decision))
+            {
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+                {
+                    ["reservationId"] = [$"Decision {decisionId} is not a screening of reservation {reservationId}: give the reservation the decision was filed for (the review's reservationId)."],
+                });
+            }
+        }
+
         if (saga is not null && ReservationStates.Declared.Terminal.Contains(saga.CurrentState))
         {
             return TypedResults.Problem(
@@ -142,7 +166,7 @@ public static class ReviewDeskApi
                 statusCode: StatusCodes.Status409Conflict, title: "Too late: the reservation has ended");
         }
 
-        var answer = await compliance.RuleAsync(decisionId, ruling, request.Reason!.Trim(), ReviewDeskExtensions.BearerToken(http), cancellationToken);
+        var answer = await compliance.RuleAsync(decisionId, ruling, request.Reason!.Trim(), token, cancellationToken);
         return answer is ComplianceAnswer<ComplianceRuling>.Answered(var recorded) ? TypedResults.Ok(recorded) : Failed(answer, http, "Nothing was recorded; try again.");
     }
 
