@@ -34,7 +34,7 @@ public sealed class OpsQueryTests(OrderingHost host) : IClassFixture<OrderingHos
     public async Task Filtering_by_sku_looks_inside_the_lines()
     {
         var buyer = Sagas.NewBuyer("sku");
-        var sku = $"SKU-{Guid.NewGuid():N}"[..20];
+        var sku = $"SKU-{Guid.NewGuid():N}"[..20].ToUpperInvariant();
         var wanted = Sagas.In("Held", buyer, Soon, sku: sku, distributors: "arrow");
         await host.SeedAsync(wanted, Sagas.In("Held", buyer, Soon, distributors: "arrow"));
 
@@ -43,6 +43,21 @@ public sealed class OpsQueryTests(OrderingHost host) : IClassFixture<OrderingHos
         page.Total.ShouldBe(1);
         page.Items.Single().Id.ShouldBe(wanted.CorrelationId);
         page.Items.Single().Skus.ShouldBe([sku]);
+    }
+
+    [Fact]
+    public async Task Filtering_by_sku_reads_the_sku_in_its_canonical_spelling_as_the_buyer_list_does()
+    {
+        var buyer = Sagas.NewBuyer("sku-spelling");
+        var sku = $"SKU-{Guid.NewGuid():N}"[..20].ToUpperInvariant();
+        var wanted = Sagas.In("Held", buyer, Soon, sku: sku, distributors: "arrow");
+        await host.SeedAsync(wanted, Sagas.In("Held", buyer, Soon, distributors: "arrow"));
+
+        var page = await host.GetJsonAsync<OpsApi.SagaPage>($"/v1/ops/sagas?sku={Uri.EscapeDataString($" {sku.ToLowerInvariant()} ")}");
+        using var notASku = await host.Http.GetAsync(new Uri("/v1/ops/sagas?sku=h20%20sxm", UriKind.Relative), TestContext.Current.CancellationToken);
+
+        page.Items.Select(r => r.Id).ShouldBe([wanted.CorrelationId]);
+        notASku.StatusCode.ShouldBe(System.Net.HttpStatusCode.BadRequest, "an inner space is in no SKU, as the buyer list answers");
     }
 
     [Fact]

@@ -175,6 +175,13 @@ public static partial class OpsApi
             }
         }
 
+        // Lines hold SKUs in canonical spelling: a filter spelt as buyers may spell one (nvidia-h20) is read as the buyer list reads it.
+        string? canonicalSku = null;
+        if (!string.IsNullOrWhiteSpace(sku) && !errors.ContainsKey("sku") && !Brokering.Contracts.Sku.TryNormalize(sku, out canonicalSku))
+        {
+            errors["sku"] = [$"At most {InputBounds.MaxSkuLength} letters, digits and - _ . / +."];
+        }
+
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors);
@@ -182,7 +189,7 @@ public static partial class OpsApi
 
         var now = clock.GetUtcNow();
         var terminal = Ended;
-        sku = NullIfEmpty(sku);
+        sku = canonicalSku;
         distributor = NullIfEmpty(distributor);
 
         // SKU and distributor live inside the jsonb lines and allocations: filter them in SQL by containment,
