@@ -269,6 +269,18 @@ public sealed class BulkSubmissionTests(BulkSubmissionTests.KestrelHost host) : 
     }
 
     [Fact]
+    public async Task A_body_without_a_Content_Type_is_refused_415_as_another_media_type_is_and_none_is_stored()
+    {
+        var buyer = Sagas.NewBuyer("bulk-no-type");
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes($"[{Item("n0", "PO-N0")}]"));
+
+        using var response = await PostBulkAsync(host, buyer, content);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.UnsupportedMediaType, await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        (await ListedIdsAsync(buyer)).ShouldBeEmpty();
+    }
+
+    [Fact]
     public async Task More_reservations_than_the_bound_are_refused_whole_and_none_is_stored()
     {
         var buyer = Sagas.NewBuyer("bulk-bound");

@@ -36,11 +36,20 @@ public static class BulkSubmissionEndpoint
         return group;
     }
 
-    private static async Task<Results<Ok<BulkAnswer>, ValidationProblem>> BulkAsync(
+    private static async Task<Results<Ok<BulkAnswer>, ValidationProblem, ProblemHttpResult>> BulkAsync(
         HttpContext http, BulkSubmitter bulk, IOptions<OrderingOptions> options,
         IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json, CancellationToken cancellationToken)
     {
         var buyer = BuyerIdentity.Of(http);
+
+        // Routing answers any other media type 415, but lets a request without one through: it was read as CSV, and a
+        // JSON body sent without its header came back as a CSV header error.
+        if (string.IsNullOrWhiteSpace(http.Request.ContentType))
+        {
+            return TypedResults.Problem(
+                $"A Content-Type is required: application/json for an array of reservations, {BulkCsv.ContentType} for a header row and one row per line.",
+                statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type");
+        }
 
         List<BulkEntry>? entries;
         Dictionary<string, string[]> errors;
