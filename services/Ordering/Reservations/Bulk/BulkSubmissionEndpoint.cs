@@ -20,7 +20,8 @@ public static class BulkSubmissionEndpoint
                 + "sku,quantity,maxUnitPrice,currency). Each item is submitted exactly as POST /v1/reservations would submit it and "
                 + "answered on its own (Accepted, Replayed, Invalid with paths like items[3].lines[0].quantity, KeyReused, "
                 + "KeyInFlight, RateLimited, Unavailable), never all or nothing. 400 for a body that cannot be read at all or more "
-                + "reservations than Ordering:MaxReservationsPerBulk (100).")
+                + "reservations than Ordering:MaxReservationsPerBulk (100); 415 for another media type or none. Either body is read in "
+                + "the charset its Content-Type names (UTF-8 without one).")
             .Accepts<IReadOnlyList<BulkReservationItem>>("application/json", BulkCsv.ContentType)
             // Accepts gives every media type the JSON schema; the CSV form is text.
             .AddOpenApiOperationTransformer((operation, _, _) =>
