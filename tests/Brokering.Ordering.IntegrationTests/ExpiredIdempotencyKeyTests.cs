@@ -44,6 +44,35 @@ public sealed class ExpiredIdempotencyKeyTests(ExpiredIdempotencyKeyTests.Kestre
         (await ReservationCountAsync(buyer)).ShouldBe(1);
     }
 
+    // A retry need not be byte for byte: a client library that writes its numbers or a SKU's case differently on the
+    // second try sends the same reservation, and was told 422, key reused, for a reservation that had been taken.
+    [Theory]
+    [InlineData("\"maxUnitPrice\":1,", "\"maxUnitPrice\":1.00,")]
+    [InlineData("\"sku\":\"NVIDIA-H20\"", "\"sku\":\"nvidia-h20\"")]
+    [InlineData("\"name\":\"Acme\"", "\"name\":\"Acme \"")]
+    [InlineData("\"kind\":\"AllOrNone\"}", "\"kind\":\"AllOrNone\",\"minFillRatio\":1}")]
+    public async Task A_retry_written_differently_that_says_the_same_replays_the_reservation(string written, string rewritten)
+    {
+        var buyer = Sagas.NewBuyer("rewritten");
+        var body = BulkSubmissionTests.Item(null, "PO-REWRITTEN");
+        body.ShouldContain(written);
+        using var first = await SubmitAsync(buyer, "rewritten", body);
+        first.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+
+        using var retry = await SubmitAsync(buyer, "rewritten", body.Replace(written, rewritten, StringComparison.Ordinal));
+        using var changed = await SubmitAsync(buyer, "rewritten", BulkSubmissionTests.Item(null, "PO-REWRITTEN", quantity: "3"));
+
+        var text = await retry.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        retry.StatusCode.ShouldBe(HttpStatusCode.Accepted, text);
+        using (var json = JsonDocument.Parse(text))
+        {
+            json.RootElement.GetProperty("id").GetGuid().ShouldBe(IdempotencyStore.ReservationIdFor(buyer, "rewritten"));
+        }
+
+        changed.StatusCode.ShouldBe(HttpStatusCode.UnprocessableEntity, await changed.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        (await ReservationCountAsync(buyer)).ShouldBe(1);
+    }
+
     [Fact]
     public async Task A_bulk_item_whose_key_expired_is_replayed_or_refused_on_its_own_as_JSON_and_as_CSV()
     {

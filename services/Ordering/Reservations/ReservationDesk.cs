@@ -96,7 +96,7 @@ public sealed class ReservationDesk(
                 case IdempotencyDecision.Replay replay:
                     return new DeskResult.Replayed(replay.Record.ResponseStatus!.Value, replay.Record.ResponseBody ?? "{}", replay.Record.ResponseLocation);
                 case IdempotencyDecision.Mismatch:
-                    return new DeskResult.KeyReused();
+                    return await ExistingUnderKeyAsync(reservation, cancellationToken) ?? new DeskResult.KeyReused();
                 case IdempotencyDecision.InFlight:
                     return new DeskResult.KeyInFlight();
                 case IdempotencyDecision.Proceed proceed:
@@ -132,7 +132,10 @@ public sealed class ReservationDesk(
     /// The answer to a key whose record has expired (or is gone) while the reservation it names is still stored: its id
     /// derives from the key, so the key can never make another one. A request describing that reservation is a late
     /// retry and replays it as first accepted; any other is a reused key. The claim's transaction is rolled back, so the
-    /// expired record stays as it was.
+    /// expired record stays as it was. Asked too when the record's body hash differs: a retry whose body is written
+    /// differently but says the same (32000 and 32000.00, nvidia-h20 and NVIDIA-H20, a name's trailing space, an explicit
+    /// minFillRatio of 1 for all-or-none) is the same reservation, not another use of the key, as it is once the record
+    /// has lapsed; the hash only saves that read when the bodies are identical.
     /// </summary>
     private async Task<DeskResult?> ExistingUnderKeyAsync(Reservation candidate, CancellationToken cancellationToken)
     {
@@ -374,7 +377,7 @@ public sealed class ReservationDesk(
         return decision switch
         {
             IdempotencyDecision.Replay replay => new DeskResult.Replayed(replay.Record.ResponseStatus!.Value, replay.Record.ResponseBody ?? "{}", replay.Record.ResponseLocation),
-            IdempotencyDecision.Mismatch => new DeskResult.KeyReused(),
+            IdempotencyDecision.Mismatch => await ExistingUnderKeyAsync(candidate, cancellationToken) ?? new DeskResult.KeyReused(),
             IdempotencyDecision.InFlight => new DeskResult.KeyInFlight(),
             _ => await ExistingUnderKeyAsync(candidate, cancellationToken) ?? new DeskResult.CatalogueUndecided(undecided),
         };
