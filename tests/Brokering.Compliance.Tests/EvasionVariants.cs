@@ -28,7 +28,9 @@ internal static class EvasionVariants
         "one Cyrillic letter", "one Greek letter", "every look-alike letter", "mixed Cyrillic, Greek and Armenian", "fullwidth",
         "zero-width characters inside", "format characters inside", "combining accents", "digits for letters",
         "words run together", "words joined by dots", "capitals run together", "blank characters between words",
-        "invisible characters between words",
+        "invisible characters between words", "negative squared letters", "negative circled letters",
+        "regional indicator letters", "parenthesized letters", "circled letters", "squared letters", "mathematical letters",
+        "double-struck letters", "small capitals", "superscript and subscript letters",
     ];
 
     // Characters that print as an empty gap without being the space: Unicode spaces, the Hangul fillers, the braille
@@ -98,7 +100,48 @@ internal static class EvasionVariants
         "capitals run together" => name.Replace(" ", string.Empty, StringComparison.Ordinal).ToUpperInvariant(),
         "blank characters between words" => BetweenWords(name, Blanks),
         "invisible characters between words" => BetweenWords(name, Invisibles),
+        "negative squared letters" => Glyphs(name, (letter, _) => Rune(0x1F170 + letter)),
+        "negative circled letters" => Glyphs(name, (letter, _) => Rune(0x1F150 + letter)),
+        "regional indicator letters" => Glyphs(name, (letter, _) => Rune(0x1F1E6 + letter)),
+        "parenthesized letters" => Glyphs(name, (letter, upper) => Rune((upper ? 0x1F110 : 0x249C) + letter)),
+        "circled letters" => Glyphs(name, (letter, upper) => Rune((upper ? 0x24B6 : 0x24D0) + letter)),
+        "squared letters" => Glyphs(name, (letter, _) => Rune(0x1F130 + letter)),
+        "mathematical letters" => Mathematical(name),
+        "double-struck letters" => Glyphs(name, (letter, upper) => upper ? DoubleStruckCapital(letter) : Rune(0x1D552 + letter)),
+        "small capitals" => Glyphs(name, (letter, upper) => upper && ModifierCapitals[letter] != '-'
+            ? ModifierCapitals[letter].ToString() : SmallCapitals[letter].ToString()),
+        "superscript and subscript letters" => Glyphs(name, (letter, upper) => (upper ? Superscripts : Subscripts)[letter] is var glyph && glyph != '-'
+            ? glyph.ToString() : Superscripts[letter].ToString()),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "not a kind of evasion"),
+    };
+
+    // Letters a person reads as Latin ones, written here by hand rather than taken from the service's tables; '-' where
+    // Unicode has no such form of the letter (the name then keeps another form of it).
+    private const string SmallCapitals = "ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘꞯʀꜱᴛᴜᴠᴡxʏᴢ";
+    private const string ModifierCapitals = "ᴬᴮ-ᴰᴱ-ᴳᴴᴵᴶᴷᴸᴹᴺᴼᴾ-ᴿ-ᵀᵁⱽᵂ---";
+    private const string Superscripts = "ᵃᵇᶜᵈᵉᶠᵍʰᶦʲᵏˡᵐⁿᵒᵖqʳˢᵗᵘᵛʷˣʸᶻ";
+    private const string Subscripts = "ₐ---ₑ--ₕᵢⱼₖₗₘₙₒₚ-ᵣₛₜᵤᵥ-ₓ--";
+
+    // Each Latin letter written in another form: the form's glyph for letter index 0–25 and whether it was a capital.
+    private static string Glyphs(string name, Func<int, bool, string> glyph) =>
+        string.Concat(name.Select(c => c is >= 'A' and <= 'Z' ? glyph(c - 'A', true) : c is >= 'a' and <= 'z' ? glyph(c - 'a', false) : c.ToString()));
+
+    private static string Rune(int value) => char.ConvertFromUtf32(value);
+
+    // Letter by letter through four of the mathematical alphabets that have every letter: bold, bold fraktur,
+    // sans-serif bold, monospace.
+    private static string Mathematical(string name)
+    {
+        int[] capitals = [0x1D400, 0x1D56C, 0x1D5D4, 0x1D670];
+        var next = 0;
+        return Glyphs(name, (letter, upper) => Rune(capitals[next++ % capitals.Length] + letter + (upper ? 0 : 26)));
+    }
+
+    // The double-struck capitals C, H, N, P, Q, R and Z are in Letterlike Symbols; the mathematical block leaves their places empty.
+    private static string DoubleStruckCapital(int letter) => (char)('A' + letter) switch
+    {
+        'C' => "ℂ", 'H' => "ℍ", 'N' => "ℕ", 'P' => "ℙ", 'Q' => "ℚ", 'R' => "ℝ", 'Z' => "ℤ",
+        _ => Rune(0x1D538 + letter),
     };
 
     private static string ReplaceFirst(string name, Dictionary<char, char> map)

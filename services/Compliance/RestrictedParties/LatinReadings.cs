@@ -5,7 +5,8 @@ namespace Brokering.Compliance.RestrictedParties;
 
 /// <summary>
 /// The ways a person can read a party name in Latin letters, as the screening lists' own tools read names before they
-/// compare them: compatibility forms unified (NFKC: fullwidth, mathematical and circled letters, ligatures), invisible
+/// compare them: compatibility forms unified (NFKC: fullwidth, mathematical and circled letters, ligatures; a table for
+/// the letter-like symbols NFKC leaves alone, such as negative squared letters and regional indicators), invisible
 /// characters and combining marks dropped, letters of other scripts that look like Latin ones read as those
 /// (after Unicode TR39's confusable skeletons), and Cyrillic and Greek words romanised.
 /// </summary>
@@ -26,9 +27,17 @@ namespace Brokering.Compliance.RestrictedParties;
 internal static class LatinReadings
 {
     private const string TableResource = "Brokering.Compliance.RestrictedParties.latin-look-alikes.tsv";
+    private const string SymbolTableResource = "Brokering.Compliance.RestrictedParties.letter-like-symbols.tsv";
 
     /// <summary>Code point → Latin reading, from <c>latin-look-alikes.tsv</c> (derived from Unicode confusables.txt).</summary>
-    private static readonly Dictionary<int, string> LookAlikes = LoadLookAlikes();
+    private static readonly Dictionary<int, string> LookAlikes = LoadTable(TableResource);
+
+    /// <summary>
+    /// Code point → Latin reading of the symbols and letters that show a Latin letter or digit but that NFKC leaves alone
+    /// (negative squared and circled letters, regional indicators, small capital F…) or wraps in parentheses, from
+    /// <c>letter-like-symbols.tsv</c> (derived from Unicode character names).
+    /// </summary>
+    private static readonly Dictionary<int, string> LetterLikeSymbols = LoadTable(SymbolTableResource);
 
     private static readonly System.Buffers.SearchValues<char> Digits = System.Buffers.SearchValues.Create("0123456789");
 
@@ -113,7 +122,10 @@ internal static class LatinReadings
     private static List<Rune> Clean(string name)
     {
         // A lone surrogate (possible in a JSON escape) would make Normalize throw; it reads as the replacement character.
-        var wellFormed = string.Concat(name.EnumerateRunes().Select(rune => rune.ToString()));
+        // The letter-like symbols go first: most are symbols, not letters, so each would otherwise be a word of its own
+        // (or be dropped), and NFKC would put the parenthesized ones between parentheses, which split words too.
+        var wellFormed = string.Concat(name.EnumerateRunes()
+            .Select(rune => LetterLikeSymbols.TryGetValue(rune.Value, out var latin) ? latin : rune.ToString()));
         var decomposed = wellFormed.Normalize(NormalizationForm.FormKC).Normalize(NormalizationForm.FormD);
         var kept = new StringBuilder(decomposed.Length);
         foreach (var rune in decomposed.EnumerateRunes())
@@ -311,10 +323,10 @@ internal static class LatinReadings
         _ => Script.Other,
     };
 
-    private static Dictionary<int, string> LoadLookAlikes()
+    private static Dictionary<int, string> LoadTable(string resource)
     {
-        using var stream = typeof(LatinReadings).Assembly.GetManifestResourceStream(TableResource)
-            ?? throw new InvalidOperationException($"The look-alike table {TableResource} is not embedded in the assembly.");
+        using var stream = typeof(LatinReadings).Assembly.GetManifestResourceStream(resource)
+            ?? throw new InvalidOperationException($"The reading table {resource} is not embedded in the assembly.");
         using var reader = new StreamReader(stream, Encoding.UTF8);
         var table = new Dictionary<int, string>();
         while (reader.ReadLine() is { } line)

@@ -185,6 +185,68 @@ public sealed class ScreeningEvasionTests
         LatinReadings.Canonical("I\u0301n\u0308s\u0303p\u0327\u0336u\u20DDr").ShouldBe("inspur");
     }
 
+    // Every form of a Latin letter or digit in the blocks that hold them as symbols or compatibility characters, computed
+    // from the blocks' layout rather than read from the service's table: each must read as the letter or digit it shows.
+    private static IEnumerable<(int CodePoint, string Reading)> LetterLikeForms()
+    {
+        static IEnumerable<(int, string)> Alphabet(int first) =>
+            Enumerable.Range(0, 26).Select(i => (first + i, ((char)('a' + i)).ToString()));
+        static IEnumerable<(int, string)> Digits(int first, int from = 0, int count = 10) =>
+            Enumerable.Range(0, count).Select(i => (first + i, (from + i).ToString(CultureInfo.InvariantCulture)));
+
+        int[] alphabets =
+        [
+            0x1F170, 0x1F150, 0x1F1E6, 0x1F130, 0x1F110, 0x24B6, 0x24D0, 0x249C, 0xFF21, 0xFF41,
+        ];
+        var forms = alphabets.SelectMany(first => Alphabet(first));
+        // Mathematical Alphanumeric Symbols: thirteen alphabets of capitals then small letters (a few places left empty,
+        // their letters being in Letterlike Symbols), then five sets of digits.
+        forms = forms.Concat(Enumerable.Range(0x1D400, 0x1D6A4 - 0x1D400)
+            .Where(value => Rune.GetUnicodeCategory(new Rune(value)) != UnicodeCategory.OtherNotAssigned)
+            .Select(value => (value, ((char)('a' + (value - 0x1D400) % 52 % 26)).ToString())));
+        forms = forms.Concat(Enumerable.Range(0x1D7CE, 50).Select(value => (value, ((value - 0x1D7CE) % 10).ToString(CultureInfo.InvariantCulture))));
+        forms = forms.Concat(Digits(0x2460, 1, 9)).Concat(Digits(0x2474, 1, 9)).Concat(Digits(0x24F5, 1, 9)).Concat(Digits(0x2776, 1, 9))
+            .Concat(Digits(0x2780, 1, 9)).Concat(Digits(0x278A, 1, 9)).Concat(Digits(0xFF10));
+        // Letterlike Symbols: script, double-struck and black-letter capitals and small letters.
+        forms = forms.Concat(new (int, string)[]
+        {
+            (0x2102, "c"), (0x210A, "g"), (0x210B, "h"), (0x210C, "h"), (0x210D, "h"), (0x210E, "h"), (0x2110, "i"), (0x2111, "i"),
+            (0x2112, "l"), (0x2113, "l"), (0x2115, "n"), (0x2118, "p"), (0x2119, "p"), (0x211A, "q"), (0x211B, "r"), (0x211C, "r"),
+            (0x211D, "r"), (0x2124, "z"), (0x2128, "z"), (0x212C, "b"), (0x212D, "c"), (0x212F, "e"), (0x2130, "e"), (0x2131, "f"),
+            (0x2133, "m"), (0x2134, "o"), (0x2139, "i"), (0x2145, "d"), (0x2146, "d"), (0x2147, "e"), (0x2148, "i"), (0x2149, "j"),
+        });
+        return forms;
+    }
+
+    [Fact]
+    public void Every_letter_like_symbol_of_a_Latin_letter_or_digit_reads_as_that_letter_or_digit()
+    {
+        var forms = LetterLikeForms().ToList();
+        var misread = forms
+            .Select(form => (form.CodePoint, form.Reading, Read: LatinReadings.Canonical(char.ConvertFromUtf32(form.CodePoint))))
+            .Where(form => form.Read != form.Reading)
+            .Select(form => $"U+{form.CodePoint:X4} {char.ConvertFromUtf32(form.CodePoint)} read '{form.Read}', not '{form.Reading}'")
+            .ToList();
+
+        forms.Count.ShouldBeGreaterThan(1000);
+        misread.ShouldBeEmpty($"{misread.Count} misread, among them {string.Join("; ", misread.Take(20))}");
+    }
+
+    [Theory]
+    [InlineData("\U0001F178\U0001F17D\U0001F182\U0001F17F\U0001F184\U0001F181 \U0001F176\U0001F181\U0001F17E\U0001F184\U0001F17F \U0001F172\U0001F17E., \U0001F17B\U0001F183\U0001F173.")]
+    [InlineData("\U0001F158\U0001F15D\U0001F162\U0001F15F\U0001F164\U0001F161")]           // negative circled
+    [InlineData("\U0001F1EE\U0001F1F3\U0001F1F8\U0001F1F5\U0001F1FA\U0001F1F7")]           // regional indicators
+    [InlineData("\u24A4\u24A9\u24AE\u24AB\u24B0\u24AD \u24A2\u24AD\u24AA\u24B0\u24AB")]   // parenthesized
+    [InlineData("\u1D35\u0274\uA731\u1D18\u1D1C\u0280")]                                  // small capitals
+    [InlineData("\u1DA6\u207F\u02E2\u1D56\u1D58\u02B3")]                                  // superscripts
+    public void A_listed_name_in_letter_like_symbols_is_read_as_its_letters_and_matches(string name)
+    {
+        var best = Reference.Matcher.Score(name)[0];
+
+        best.Entry.ShouldBe(Reference.Entry("Inspur Group"));
+        best.Score.ShouldBeGreaterThanOrEqualTo(Reference.Matcher.Threshold, string.Join(" | ", LatinReadings.Of(name)));
+    }
+
     [Fact]
     public void A_lone_surrogate_is_read_as_a_replacement_character_not_an_error()
     {
