@@ -216,6 +216,9 @@ internal static class PartyNameNormalizer
         return false;
     }
 
+    /// <summary>Whether <paramref name="word"/> (lower case, as in a <see cref="NameToken"/>) is a legal form: a name made only of such words keeps them as its tokens.</summary>
+    public static bool IsLegalForm(string word) => LegalWords.Contains(word);
+
     private static bool IsDescriptive(string word) =>
         DescriptiveWords.Contains(word) || CjkDescriptors.Contains(word, StringComparer.Ordinal);
 

@@ -13,8 +13,9 @@ internal sealed record NameMatch(RestrictedPartyEntry Entry, string MatchedName,
 /// entry name and alias as weighted word sets (word order free; a word matches the most similar word
 /// of the other name, by edit distance, directly or after folding transliteration variants), as one
 /// run of letters of its distinctive words (so "Lang Chao" meets "Langchao"), and with the query's word breaks removed
-/// (so "InspurGroup" meets "Inspur Group Co., Ltd."). The entry's words weigh more than the query's, so
-/// a listed name inside a longer name still matches. Scores are in [0, 1]; a match is a score at or
+/// (so "InspurGroup" meets "Inspur Group Co., Ltd."). The entry's words weigh more than the query's, and a name that
+/// holds every distinctive word of an entry name or alias is at least a potential match however many words it adds
+/// (see <see cref="Containment"/>). Scores are in [0, 1]; a match is a score at or
 /// above the threshold, a potential match (for an officer's review) one at or above the review threshold and below it.
 /// </summary>
 internal sealed class RestrictedPartyMatcher
@@ -22,6 +23,12 @@ internal sealed class RestrictedPartyMatcher
     private const double WordFloor = 0.8;
     private const double FoldDiscount = 0.95;
     private const double EntryWeight = 0.7;
+
+    // Distinctive letters an entry name or alias needs, all of them present in order in a name, for that name to be a
+    // match rather than a potential one whatever else it says. Eight letters of a coined name (Loongson, Langchao, Moore
+    // Threads) do not turn up in another company's name by chance; five or six (Biren, Inspur) can, as a surname or a
+    // word of another language, and such a name goes to an officer.
+    private const int DistinctiveLetters = 8;
 
     // Scores are a pure function of the name and this list, and the same buyers, parents and end users come back in
     // reservation after reservation: each is compared with every entry once per list version (a new list builds a new
@@ -82,15 +89,120 @@ internal sealed class RestrictedPartyMatcher
         [
             .. entries
                 .Select(entry => entry.Names
-                    .Select(candidate => new NameMatch(entry.Entry, candidate.Original, Similarity(query, candidate)))
+                    .Select(candidate => new NameMatch(entry.Entry, candidate.Original, Scored(query, candidate)))
                     .MaxBy(match => match.Score)!)
                 .OrderByDescending(match => match.Score)
                 .ThenBy(match => match.Entry.Name, StringComparer.Ordinal),
         ];
     }
 
-    /// <summary>The similarity of two names in [0, 1].</summary>
+    /// <summary>The similarity of two names in [0, 1], before a name that holds an entry's words is raised to a band (see <see cref="Containment"/>).</summary>
     public static double Similarity(string left, string right) => Similarity(PreparedName.Of(left), PreparedName.Of(right));
+
+    // Similarity dilutes an entry's words with the query's extra ones (the query's coverage weighs 0.3), so "Inspur Cloud
+    // Servers Supply Chain Partners" scored 0.75 against Inspur Group. A name that holds a listed name's distinctive words
+    // is the listed party until an officer says otherwise, however many words it adds (see Containment).
+    private double Scored(PreparedName query, PreparedName candidate)
+    {
+        var score = Similarity(query, candidate);
+        var held = Containment.None;
+        foreach (var left in query.Readings)
+        {
+            foreach (var right in candidate.Readings)
+            {
+                held = (Containment)Math.Max((int)held, (int)Holds(left, right));
+            }
+        }
+
+        return held switch
+        {
+            Containment.ListedName => Math.Max(score, Threshold),
+            Containment.SameWords => Math.Max(score, ReviewThreshold),
+            // A near miss is what the review band is for; without one, near misses are cleared, as configured.
+            Containment.SimilarWords when ReviewThreshold < Threshold => Math.Max(score, ReviewThreshold),
+            _ => score,
+        };
+    }
+
+    /// <summary>How a name holds the distinctive words of an entry name or alias (legal forms and descriptive words aside).</summary>
+    private enum Containment
+    {
+        /// <summary>Some distinctive word of the entry has no similar word in the name.</summary>
+        None,
+
+        /// <summary>Every distinctive word of the entry has a word in the name at word similarity (0.8) or more: at least a potential match.</summary>
+        SimilarWords,
+
+        /// <summary>
+        /// Every distinctive word of the entry is in the name, as written or once transliteration variants are folded: at
+        /// least a potential match, and a match when there is no review band (the listed words themselves are no near miss).
+        /// </summary>
+        SameWords,
+
+        /// <summary>
+        /// The same words, in the entry's order, with <see cref="DistinctiveLetters"/> letters or more together: the listed
+        /// name itself, a match.
+        /// </summary>
+        ListedName,
+    }
+
+    private static Containment Holds(PreparedReading query, PreparedReading candidate)
+    {
+        if (candidate.Distinctive.Count == 0)
+        {
+            return Containment.None;
+        }
+
+        var inOrder = true;
+        var exactly = true;
+        var after = -1;
+        foreach (var i in candidate.Distinctive)
+        {
+            // The same word after the previous one keeps the order where the name repeats a word; else the same word
+            // anywhere; else the most similar word.
+            var at = Same(query, candidate, i, after + 1) is var next and >= 0 ? next : Same(query, candidate, i, 0);
+            var best = at >= 0 ? 1.0 : 0.0;
+            for (var j = 0; at < 0 && j < query.Tokens.Count; j++)
+            {
+                var similarity = Math.Max(
+                    Ratio(candidate.Tokens[i].Text, query.Tokens[j].Text),
+                    FoldDiscount * Ratio(candidate.Folded[i], query.Folded[j]));
+                if (similarity > best)
+                {
+                    best = similarity;
+                }
+            }
+
+            if (best < WordFloor)
+            {
+                return Containment.None;
+            }
+
+            exactly &= at >= 0;
+            inOrder &= at > after;
+            after = Math.Max(after, at);
+        }
+
+        var letters = candidate.Distinctive.Sum(i => candidate.Tokens[i].Text.Length);
+        return !exactly ? Containment.SimilarWords
+            : inOrder && letters >= DistinctiveLetters ? Containment.ListedName
+            : Containment.SameWords;
+    }
+
+    // The first word of the query from `from` on that is the candidate's word i as written or once folded, or -1.
+    private static int Same(PreparedReading query, PreparedReading candidate, int i, int from)
+    {
+        for (var j = from; j < query.Tokens.Count; j++)
+        {
+            if (string.Equals(candidate.Tokens[i].Text, query.Tokens[j].Text, StringComparison.Ordinal)
+                || string.Equals(candidate.Folded[i], query.Folded[j], StringComparison.Ordinal))
+            {
+                return j;
+            }
+        }
+
+        return -1;
+    }
 
     // The best over every pair of readings: a name is what it reads as in its most telling reading (see LatinReadings).
     private static double Similarity(PreparedName query, PreparedName candidate)
@@ -227,6 +339,7 @@ internal sealed class RestrictedPartyMatcher
 
     private sealed record PreparedReading(
         IReadOnlyList<NameToken> Tokens,
+        IReadOnlyList<int> Distinctive,
         IReadOnlyList<string> Folded,
         string Run,
         string FoldedRun,
@@ -241,6 +354,8 @@ internal sealed class RestrictedPartyMatcher
             var run = string.Concat((distinctive.Count > 0 ? distinctive : tokens).Select(token => token.Text));
             return new PreparedReading(
                 tokens,
+                // A name made only of legal forms keeps them as its words; none of them is what makes a party distinctive.
+                [.. Enumerable.Range(0, tokens.Count).Where(i => tokens[i].Weight >= 1 && !PartyNameNormalizer.IsLegalForm(tokens[i].Text))],
                 [.. tokens.Select(token => PartyNameNormalizer.FoldTransliteration(token.Text))],
                 run,
                 PartyNameNormalizer.FoldTransliteration(run),

@@ -67,6 +67,17 @@ public sealed class ScreeningEvasionApiTests(ComplianceServiceFixture service) :
     }
 
     [Theory]
+    [InlineData("Inspur Cloud Servers Supply Chain Holding Partners", Api.ScreeningOutcome.PotentialMatch)]
+    [InlineData("Biren Robotics", Api.ScreeningOutcome.PotentialMatch)]
+    [InlineData("Loongson Zhongke Tianjin Partners", Api.ScreeningOutcome.Denied)]
+    public async Task A_listed_end_user_padded_with_other_words_waits_for_an_officer_or_is_denied_over_grpc(string endUser, Api.ScreeningOutcome outcome)
+    {
+        var response = await service.Grpc.ScreenAsync(Request(endUser), cancellationToken: Cancel);
+
+        response.Outcome.ShouldBe(outcome, string.Join("; ", response.Reasons));
+    }
+
+    [Theory]
     [InlineData("In\u0455pur Gr\u03BFup")]
     [InlineData("Инспур")]
     [InlineData("\uFF2C\uFF4F\uFF4F\uFF4E\uFF47\uFF53\uFF4F\uFF4E")]

@@ -50,7 +50,6 @@ public sealed class PotentialMatchTests
 
     [Theory]
     [InlineData("Inspire Group Co., Ltd.")]
-    [InlineData("Biren Foods Ltd.")]
     [InlineData("Birch Technology Ltd.")]
     [InlineData("Lang Chow Group")]
     [InlineData("Moore Industries Inc.")]
@@ -60,6 +59,40 @@ public sealed class PotentialMatchTests
     public void Ordinary_names_and_near_misses_the_tests_expect_cleared_stay_below_the_review_band(string name)
     {
         Reference.ReviewingMatcher.Resemble(name).ShouldBeEmpty($"best: {Reference.ReviewingMatcher.Score(name)[0]}");
+    }
+
+    // Extra words diluted a listed name below the band ("Inspur Cloud Servers Supply Chain Holding Partners" scored 0.75):
+    // a name that holds every distinctive word of a listed name, or a word within a letter or so of each, goes to an
+    // officer however many words it adds. A listed name of five or six letters can be a surname or another language's
+    // word (Biren Foods), so it is a potential match, not a denial.
+    [Theory]
+    [InlineData("Inspur Cloud Servers Supply Chain Holding Partners", "Inspur Group")]
+    [InlineData("Inspur Alpha Beta Gamma Delta", "Inspur Group")]
+    [InlineData("Cloud Servers Inspur Supply Chain", "Inspur Group")]
+    [InlineData("Inspor Cloud Servers Supply Chain Partners", "Inspur Group")]
+    [InlineData("Biren Robotics", "Shanghai Biren")]
+    [InlineData("Biren Foods Ltd.", "Shanghai Biren")]
+    [InlineData("Biren Lab", "Shanghai Biren")]
+    [InlineData("Threads Moore Apparel Alpha Partners", "Moore Threads")]
+    public void A_listed_name_among_other_words_is_at_least_a_potential_match_however_many_words_it_adds(string name, string entry)
+    {
+        var best = Reference.ReviewingMatcher.Resemble(name).ShouldHaveSingleItem($"best: {Reference.ReviewingMatcher.Score(name)[0]}");
+
+        best.Entry.ShouldBe(Reference.Entry(entry));
+        Reference.ReviewingMatcher.IsPotential(best.Score).ShouldBeTrue($"score {best.Score}");
+    }
+
+    // Eight distinctive letters or more, in the listed order, are the listed name itself: denied, whatever follows.
+    [Theory]
+    [InlineData("Loongson Zhongke Tianjin Partners", "Loongson")]
+    [InlineData("Langchao Cloud Servers Supply Chain Holding Partners", "Inspur Group")]
+    [InlineData("Moore Threads Apparel Alpha Beta Partners", "Moore Threads")]
+    [InlineData("Longxin Zhongke Alpha Beta Gamma", "Loongson")]
+    public void A_listed_name_of_eight_distinctive_letters_among_other_words_is_a_match(string name, string entry)
+    {
+        var best = Reference.ReviewingMatcher.Match(name).ShouldHaveSingleItem($"best: {Reference.ReviewingMatcher.Score(name)[0]}");
+
+        best.Entry.ShouldBe(Reference.Entry(entry));
     }
 
     [Theory]
