@@ -88,7 +88,7 @@ internal sealed class ComplianceDbContext(DbContextOptions<ComplianceDbContext> 
         modelBuilder.Entity<Licence>(licence =>
         {
             licence.HasKey(x => x.Id);
-            licence.HasIndex(x => x.Number).IsUnique();
+            licence.HasIndex(x => x.NumberKey).IsUnique();
             licence.HasIndex(x => new { x.BuyerId, x.DestinationCountry });
             licence.Property(x => x.DestinationCountry).HasMaxLength(2);
         });

@@ -16,8 +16,8 @@ namespace Brokering.Compliance.Infrastructure;
 /// </remarks>
 internal static class DuplicateKeys
 {
-    /// <summary>The unique index of licence numbers.</summary>
-    public const string LicenceNumber = "ix_licences_number";
+    /// <summary>The unique index of licence numbers, as compared (<see cref="Licences.Licence.KeyOf"/>).</summary>
+    public const string LicenceNumber = "ix_licences_number_key";
 
     /// <summary>The primary key of rule sets: their version.</summary>
     public const string RuleSetVersion = "pk_rule_sets";

@@ -8,6 +8,12 @@ internal sealed class Licence
     /// <summary>The licence number as issued.</summary>
     public required string Number { get; init; }
 
+    /// <summary>
+    /// The number as compared: <see cref="KeyOf"/>. Unique, so one licence cannot be recorded twice under two spellings of
+    /// its number and grant its units twice.
+    /// </summary>
+    public required string NumberKey { get; init; }
+
     /// <summary>The buyer (tenant id) it was issued for.</summary>
     public required string BuyerId { get; init; }
 
@@ -29,6 +35,13 @@ internal sealed class Licence
 
     /// <summary>Who recorded it: the officer's token subject, or null when recorded before actors were.</summary>
     public string? RecordedBy { get; init; }
+
+    /// <summary>
+    /// A licence number as compared: width-folded (NFKC), surrounding white space trimmed and in capitals, since an authority
+    /// does not issue PRB9728 and prb9728 as two licences, nor ＰＲＢ９７２８.
+    /// </summary>
+    public static string KeyOf(string number) =>
+        number.Normalize(System.Text.NormalizationForm.FormKC).Trim().ToUpperInvariant();
 
     /// <summary>Whether the licence covers this buyer, SKU and destination at <paramref name="now"/> (quantity aside).</summary>
     public bool Covers(string buyerId, string sku, string destinationCountry, DateTimeOffset now) =>

@@ -89,15 +89,17 @@ internal static class LicencesApi
             return errors.Problem();
         }
 
-        if (await db.Licences.AnyAsync(licence => licence.Number == number, cancellationToken))
+        var key = Licence.KeyOf(number!);
+        if (await db.Licences.Where(licence => licence.NumberKey == key).Select(licence => licence.Number).FirstOrDefaultAsync(cancellationToken) is { } onFile)
         {
-            return DuplicateKeys.Conflict(DuplicateKeys.LicenceNumber, $"Licence {number} is already on file.");
+            return DuplicateKeys.Conflict(DuplicateKeys.LicenceNumber, $"Licence {onFile} is already on file.");
         }
 
         var recorded = new Licence
         {
             Id = Guid.CreateVersion7(now),
             Number = number!,
+            NumberKey = key,
             BuyerId = buyerId!,
             Skus = [.. skus.Distinct(StringComparer.Ordinal)],
             DestinationCountry = destination!,

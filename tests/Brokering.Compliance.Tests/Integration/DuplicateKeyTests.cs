@@ -33,6 +33,39 @@ public sealed class DuplicateKeyTests(ComplianceServiceFixture service) : IClass
         (await LicencesNumberedAsync(number)).ShouldBe(1);
     }
 
+    // A licence recorded twice under two spellings of its number granted its units twice to the same buyer, SKU and destination.
+    [Theory]
+    [InlineData("prb{0}")]
+    [InlineData("  PRB{0}\t")]
+    [InlineData("\uFF30\uFF32\uFF22{0}")]   // fullwidth PRB
+    public async Task A_licence_number_on_file_in_another_case_width_or_padding_is_a_conflict_naming_the_number(string spelling)
+    {
+        var digits = $"{Random.Shared.NextInt64(1_000_000_000_000, 9_999_999_999_999)}";
+        using var first = await RecordAsync($"PRB{digits}");
+        using var second = await RecordAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, spelling, digits));
+
+        first.StatusCode.ShouldBe(HttpStatusCode.Created);
+        await ShouldBeConflictUnderNumberAsync(second);
+        (await LicencesKeyedAsync($"PRB{digits}")).ShouldBe(1);
+    }
+
+    // The endpoint's check aside, the database refuses a second spelling of a number on file: two officers recording it at once.
+    [Fact]
+    public async Task The_database_refuses_a_second_spelling_of_a_licence_number_on_file()
+    {
+        var number = $"D{Guid.NewGuid():N}";
+        using var first = await RecordAsync(number.ToUpperInvariant());
+        await using var scope = service.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ComplianceDbContext>();
+
+        var inserting = () => db.Database.ExecuteSqlAsync(
+            $"INSERT INTO licences (id, number, number_key, buyer_id, skus, destination_country, quantity, valid_from, valid_until, recorded_at) VALUES ({Guid.NewGuid()}, {number}, {Licence.KeyOf(number)}, 'buyer-elsewhere', ARRAY['NVIDIA-H100-SXM5-80GB'], 'CN', 1, now(), now() + interval '1 year', now())",
+            Cancel);
+
+        first.StatusCode.ShouldBe(HttpStatusCode.Created);
+        (await Should.ThrowAsync<PostgresException>(inserting)).ConstraintName.ShouldBe("ix_licences_number_key");
+    }
+
     // Deterministic: the test's own transaction holds the number uncommitted, so the endpoint's check sees nothing and
     // its insert waits on the unique index until the test commits, exactly as when two officers record one licence at once.
     [Fact]
@@ -46,6 +79,7 @@ public sealed class DuplicateKeyTests(ComplianceServiceFixture service) : IClass
         {
             Id = Guid.CreateVersion7(),
             Number = number,
+            NumberKey = Licence.KeyOf(number),
             BuyerId = "buyer-elsewhere",
             Skus = ["NVIDIA-H100-SXM5-80GB"],
             DestinationCountry = "CN",
@@ -118,6 +152,14 @@ public sealed class DuplicateKeyTests(ComplianceServiceFixture service) : IClass
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO licences%'",
             connection);
         return (long)(await command.ExecuteScalarAsync(Cancel))! > 0;
+    }
+
+    private async Task<int> LicencesKeyedAsync(string number)
+    {
+        await using var scope = service.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ComplianceDbContext>();
+        var key = Licence.KeyOf(number);
+        return await db.Licences.CountAsync(licence => licence.NumberKey == key, Cancel);
     }
 
     private async Task<int> LicencesNumberedAsync(string number)

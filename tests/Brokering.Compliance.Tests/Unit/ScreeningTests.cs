@@ -354,6 +354,7 @@ public sealed class ScreeningTests
     {
         Id = Guid.NewGuid(),
         Number = $"D{Guid.NewGuid():N}"[..10],
+        NumberKey = string.Empty,
         BuyerId = buyerId,
         Skus = [.. skus ?? [H100]],
         DestinationCountry = destination,

@@ -232,6 +232,11 @@ namespace Brokering.Compliance.Data.Migrations
                         .HasColumnType("text")
                         .HasColumnName("number");
 
+                    b.Property<string>("NumberKey")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("number_key");
+
                     b.Property<long>("Quantity")
                         .HasColumnType("bigint")
                         .HasColumnName("quantity");
@@ -260,9 +265,9 @@ namespace Brokering.Compliance.Data.Migrations
                     b.HasKey("Id")
                         .HasName("pk_licences");
 
-                    b.HasIndex("Number")
+                    b.HasIndex("NumberKey")
                         .IsUnique()
-                        .HasDatabaseName("ix_licences_number");
+                        .HasDatabaseName("ix_licences_number_key");
 
                     b.HasIndex("BuyerId", "DestinationCountry")
                         .HasDatabaseName("ix_licences_buyer_id_destination_country");
