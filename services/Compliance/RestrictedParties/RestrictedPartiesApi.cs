@@ -129,7 +129,15 @@ internal static class RestrictedPartiesApi
         }
 
         var canonical = PartyNameNormalizer.Canonical(name!);
-        var onList = await db.RestrictedPartyEntries.AsNoTracking().Where(entry => entry.List == list).ToListAsync(cancellationToken);
+        // The list as it is already spelled on file (its first entry's spelling), or tidied when it is new; entries
+        // stored under other spellings of it before list names were compared this way are on it too.
+        var key = ListNames.Key(list);
+        var spellings = (await db.RestrictedPartyEntries.AsNoTracking().Select(entry => entry.List).Distinct().ToListAsync(cancellationToken))
+            .Where(spelling => ListNames.Key(spelling) == key)
+            .ToList();
+        var onList = await db.RestrictedPartyEntries.AsNoTracking().Where(entry => spellings.Contains(entry.List))
+            .OrderBy(entry => entry.AddedAt).ToListAsync(cancellationToken);
+        list = onList.Count > 0 ? onList[0].List : ListNames.Tidy(list);
         if (onList.FirstOrDefault(entry => PartyNameNormalizer.Canonical(entry.Name) == canonical) is { } duplicate)
         {
             return TypedResults.Problem(

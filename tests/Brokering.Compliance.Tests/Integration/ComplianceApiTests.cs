@@ -383,6 +383,30 @@ public sealed class ComplianceApiTests(ComplianceServiceFixture service) : IClas
         }
     }
 
+    // One party added under "Entity List", "entity list" and "Entity  List" was three entries: the duplicate check read three lists.
+    [Fact]
+    public async Task A_party_already_on_a_list_is_a_conflict_under_any_spelling_of_the_list_and_is_stored_under_its_spelling()
+    {
+        var name = $"Quokka Vector {Guid.NewGuid():N} Co., Ltd.";
+        Task<HttpResponseMessage> AddAsync(string list, string party) =>
+            service.Http.PostAsJsonAsync("/v1/restricted-parties", new { name = party, country = "CN", list }, Cancel);
+
+        using var first = await AddAsync("  entity   LIST ", name);
+        var again = new List<HttpStatusCode>();
+        foreach (var list in new[] { "Entity List", "entity list", "Entity  List", "\uFF25ntity List" })
+        {
+            using var response = await AddAsync(list, name);
+            again.Add(response.StatusCode);
+        }
+
+        using var newList = await AddAsync("  Military   End User  List ", $"Wombat Matrix {Guid.NewGuid():N}");
+
+        first.StatusCode.ShouldBe(HttpStatusCode.Created, await first.Content.ReadAsStringAsync(Cancel));
+        (await first.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("list").GetString().ShouldBe("Entity List");
+        again.ShouldAllBe(status => status == HttpStatusCode.Conflict);
+        (await newList.Content.ReadFromJsonAsync<JsonElement>(Cancel)).GetProperty("list").GetString().ShouldBe("Military End User List");
+    }
+
     [Fact]
     public async Task Seeding_again_adds_nothing_even_from_two_replicas_at_once()
     {
