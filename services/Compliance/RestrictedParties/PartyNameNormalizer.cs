@@ -216,6 +216,13 @@ internal static class PartyNameNormalizer
         return false;
     }
 
+    /// <summary>
+    /// Whether the name has a word that says who the party is: not a legal form (Co., Ltd.) nor a descriptive word
+    /// (Technology, Shanghai).
+    /// </summary>
+    public static bool HasDistinctiveWord(string name) =>
+        Tokens(name).Any(token => token.Weight >= 1 && !IsLegalForm(token.Text));
+
     /// <summary>Whether <paramref name="word"/> (lower case, as in a <see cref="NameToken"/>) is a legal form: a name made only of such words keeps them as its tokens.</summary>
     public static bool IsLegalForm(string word) => LegalWords.Contains(word);
 

@@ -300,6 +300,16 @@ internal static class RestrictedPartiesApi
         {
             errors.Add("clearedBy", "The officer is recorded from the caller's token; omit clearedBy or give the token's own subject.");
         }
+        // A clearance covers the names that read as its canonical name. One with nothing to read ("!!!") clears nothing an
+        // officer meant, and one of legal forms and descriptive words alone ("Co., Ltd.", "Shanghai Technology") would
+        // clear whatever shell of a name reads so: the party cleared must be named.
+        if (partyName is not null && !PartyNameNormalizer.HasDistinctiveWord(partyName))
+        {
+            errors.Add("partyName", PartyNameNormalizer.Canonical(partyName).Length == 0
+                ? $"'{partyName}' has no letter or digit to match a name against: name the party cleared."
+                : $"'{partyName}' has only legal forms and descriptive words: name the party cleared by what distinguishes it.");
+        }
+
         if (request.EntryId is { } entryId && !await db.RestrictedPartyEntries.AnyAsync(entry => entry.Id == entryId, cancellationToken))
         {
             errors.Add("entryId", $"No list entry has id {entryId}.");

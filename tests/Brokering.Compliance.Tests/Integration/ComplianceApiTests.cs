@@ -251,6 +251,24 @@ public sealed class ComplianceApiTests(ComplianceServiceFixture service) : IClas
         problem.GetProperty("errors").TryGetProperty("reason", out _).ShouldBeTrue();
     }
 
+    // "!!!" was cleared under the canonical name "", and a clearance of legal forms or descriptive words alone would clear
+    // any shell of a name that reads so.
+    [Theory]
+    [InlineData("!!!")]
+    [InlineData("\u200B\u200B")]
+    [InlineData("Co., Ltd.")]
+    [InlineData("Group Holdings Limited")]
+    [InlineData("Shanghai Technology Co., Ltd.")]
+    public async Task A_clearance_of_a_name_without_a_distinctive_word_is_refused_under_partyName(string partyName)
+    {
+        using var response = await service.Http.PostAsJsonAsync(
+            "/v1/restricted-parties/clearances", new { partyName, reason = "probe" }, Cancel);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest, await response.Content.ReadAsStringAsync(Cancel));
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>(Cancel);
+        problem.GetProperty("errors").TryGetProperty("partyName", out _).ShouldBeTrue();
+    }
+
     [Fact]
     public async Task A_licence_on_file_approves_reservations_until_its_units_are_spent()
     {
