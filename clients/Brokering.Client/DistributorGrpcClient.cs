@@ -81,6 +81,8 @@ public sealed class DistributorGrpcClient
             DistributorId = distributorId,
             Sequence = update.Sequence,
             Kind = update.Kind == StockUpdateKind.Snapshot ? Wire.UpdateKind.Snapshot : Wire.UpdateKind.Delta,
+            // The list here is never missing, so an empty one is meant: the service refuses an empty snapshot without it.
+            NoItems = update.Items.Count == 0,
         };
         for (var i = 0; i < update.Items.Count; i++)
         {

@@ -324,6 +324,64 @@ public sealed class StockFeedTests(InventoryFixture fixture)
         (await fixture.LevelAsync(distributor, H20, "W199")).OnHand.ShouldBe(5);
     }
 
+    [Theory]
+    [InlineData("missing")]
+    [InlineData("null")]
+    public async Task A_rest_snapshot_whose_items_are_missing_or_null_is_a_400_under_items_and_zeroes_nothing(string items)
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(H100, "SG1", 40));
+        var body = items == "null"
+            ? $$"""{"distributorId":"{{distributor}}","sequence":2,"kind":"Snapshot","items":null}"""
+            : $$"""{"distributorId":"{{distributor}}","sequence":2,"kind":"Snapshot"}""";
+
+        using var response = await fixture.A.Http.PostAsync(
+            $"/v1/distributors/{distributor}/stock-feed", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+        var empty = await fixture.SnapshotAsync(distributor, 3);
+
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest);
+        (await response.Content.ReadFromJsonAsync<ValidationProblemDetails>())!.Errors.ShouldContainKey("items");
+        // An explicit empty list still says "nothing in stock", and is applied: the refused update moved nothing.
+        (empty.Outcome, empty.PreviousSequence).ShouldBe((StockUpdateOutcome.Applied, 1L));
+        (await fixture.LevelAsync(distributor, H100, "SG1")).OnHand.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task A_grpc_snapshot_without_items_is_rejected_under_items_unless_it_sets_no_items()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(H100, "SG1", 40));
+        var unfilled = Update(distributor, 2, UpdateKind.Snapshot);
+        var heartbeat = Update(distributor, 3, UpdateKind.Delta);
+        var nothing = Update(distributor, 4, UpdateKind.Snapshot);
+        nothing.NoItems = true;
+
+        var refused = await PublishGrpcAsync(distributor, unfilled, heartbeat);
+        var afterRefusal = await fixture.LevelAsync(distributor, H100, "SG1");
+        var meant = await PublishGrpcAsync(distributor, nothing);
+
+        refused.Results.Select(r => r.Outcome).ShouldBe([UpdateOutcome.Rejected, UpdateOutcome.Applied]);
+        refused.Results[0].Error.ShouldContain("items is required");
+        afterRefusal.OnHand.ShouldBe(40);
+        meant.Results.Single().Outcome.ShouldBe(UpdateOutcome.Applied);
+        (await fixture.LevelAsync(distributor, H100, "SG1")).OnHand.ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task An_amqp_snapshot_without_items_goes_to_the_error_queue_naming_items_and_zeroes_nothing()
+    {
+        var distributor = await fixture.NewDistributorAsync();
+        await fixture.SnapshotAsync(distributor, 1, new Stock(H100, "SG1", 40));
+        using var key = await fixture.RegisterFeedKeyAsync(distributor);
+        var body = $$"""{"distributorId":"{{distributor}}","sequence":2,"kind":"Snapshot"}""";
+
+        await AmqpPublishAsync(body, AmqpFeed.Sign(key, body));
+
+        var fault = (await Eventually.Latest(() => ErrorQueueAsync(distributor), f => f.Count == 1)).Single();
+        fault.Reason.ShouldContain("items is required");
+        (await fixture.LevelAsync(distributor, H100, "SG1")).OnHand.ShouldBe(40);
+    }
+
     [Fact]
     public async Task A_grpc_update_without_a_kind_is_rejected_in_the_summary()
     {
@@ -442,6 +500,18 @@ public sealed class StockFeedTests(InventoryFixture fixture)
         (await invalid.Content.ReadFromJsonAsync<ValidationProblemDetails>())!.Errors.Keys.ShouldBe(["id", "name"], ignoreOrder: true);
         var seeded = await fixture.A.Http.GetFromJsonAsync<JsonElement[]>("/v1/distributors");
         seeded!.Select(d => d.GetProperty("id").GetString()).ShouldContain("arrow");
+    }
+
+    private async Task<PublishSummary> PublishGrpcAsync(string distributor, params StockUpdate[] updates)
+    {
+        using var call = fixture.A.Feeds.Publish(InventoryHost.AsDistributor(distributor));
+        foreach (var update in updates)
+        {
+            await call.RequestStream.WriteAsync(update);
+        }
+
+        await call.RequestStream.CompleteAsync();
+        return await call;
     }
 
     private static StockUpdate Update(string distributor, long sequence, UpdateKind kind) =>

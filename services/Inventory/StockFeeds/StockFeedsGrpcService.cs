@@ -45,7 +45,8 @@ internal sealed class StockFeedsGrpcService(StockFeedIngestor ingestor) : Broker
             UpdateKind.Delta => StockUpdateKind.Delta,
             _ => null,
         },
-        update.Items.Select(item => new StockFeedItem(
+        // An empty snapshot is taken as meant only with no_items: to the wire, a list never filled is an empty one.
+        update is { Kind: UpdateKind.Snapshot, Items.Count: 0, NoItems: false } ? null : update.Items.Select(item => new StockFeedItem(
             item.Sku,
             item.Warehouse,
             item.QuantityCase == StockItem.QuantityOneofCase.QuantityOnHand ? item.QuantityOnHand : null,

@@ -43,7 +43,12 @@ internal static class StockUpdateValidator
             errors["kind"] = ["kind is required: Snapshot or Delta."];
         }
 
-        if (update.Items is { Count: > MaxItems })
+        if (update.Items is null)
+        {
+            // Read as no items, a snapshot that lost its list on the way would zero every level of the distributor.
+            errors["items"] = ["items is required: list the stock, or send an empty list (on gRPC, no_items) to say there is none."];
+        }
+        else if (update.Items.Count > MaxItems)
         {
             errors["items"] = [$"At most {MaxItems} items per update."];
         }
