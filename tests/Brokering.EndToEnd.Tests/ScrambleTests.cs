@@ -30,7 +30,7 @@ public sealed class ScrambleTests(SystemUnderTest system) : IClassFixture<System
     private const decimal H800Ceiling = 32_000m;
 
     // Buyers (tenants) and what each one stands for in the story.
-    private const string ListedBuyer = "langchao-channel";   // its end user is an alias of a listed party
+    private const string ListedBuyer = "huanan-channel";   // its end user is an alias of a listed party
     private const string AutoBuyer = "h3c-servers";          // all-or-none, auto-confirmed
     private const string PartialBuyer = "xfusion-dc";        // allow-partial, confirmed by hand
     private const string ShortfallBuyer = "powerleader";     // all-or-none, its hold falls short

@@ -51,7 +51,9 @@ public static class ScrambleCast
         new("wpg", "TPE-1", 20_500m, 30_500m),
     ];
 
-    private static readonly string[] BuyerNames = ["langchao-channel", "h3c-servers", "xfusion-dc", "powerleader", "nettrix", "inspur-oem", "sugon-hpc", "lenovo-cn"];
+    // Buyers are screened by their registered legal names too: no buyer's name holds a listed party's words (a buyer
+    // registered as "Load buyer inspur-oem" waits for an officer's review, as it should).
+    private static readonly string[] BuyerNames = ["huanan-channel", "h3c-servers", "xfusion-dc", "powerleader", "nettrix", "kunlun-oem", "sugon-hpc", "lenovo-cn"];
     private static readonly string[] EndUsers =
     [
         ListedEndUser, "Hangzhou Cloud Compute Ltd.", "Zhengzhou Training Cluster Co., Ltd.", "Shenzhen Render Farm Co., Ltd.",
