@@ -12,6 +12,9 @@ namespace Brokering.Contracts;
 /// </summary>
 public static class Sku
 {
+    /// <summary>What a SKU may be, as a filter that is no SKU is told (one sentence for every list that filters by SKU).</summary>
+    public static string SpellingRule { get; } = $"At most {InputBounds.MaxSkuLength} letters, digits and - _ . / +.";
+
     /// <summary>Compares SKUs by their canonical spelling (a raw string that is no SKU compares as itself).</summary>
     public static IEqualityComparer<string> Comparer { get; } = new CanonicalComparer();
 

@@ -1,4 +1,3 @@
-using Brokering.Contracts;
 using Brokering.Inventory.Data;
 using Brokering.ServiceDefaults.Paging;
 
@@ -49,7 +48,7 @@ public sealed record DistributorListQuery(
         string? canonicalSku = null;
         if (!string.IsNullOrEmpty(sku) && !Brokering.Contracts.Sku.TryNormalize(sku, out canonicalSku))
         {
-            errors["sku"] = [$"At most {InputBounds.MaxSkuLength} letters, digits and - _ . / +."];
+            errors["sku"] = [Brokering.Contracts.Sku.SpellingRule];
         }
 
         if (!PageParameters.TryReadInstant(since, out var from))

@@ -179,7 +179,7 @@ public static partial class OpsApi
         string? canonicalSku = null;
         if (!string.IsNullOrWhiteSpace(sku) && !errors.ContainsKey("sku") && !Brokering.Contracts.Sku.TryNormalize(sku, out canonicalSku))
         {
-            errors["sku"] = [$"At most {InputBounds.MaxSkuLength} letters, digits and - _ . / +."];
+            errors["sku"] = [Brokering.Contracts.Sku.SpellingRule];
         }
 
         if (errors.Count > 0)

@@ -12,6 +12,10 @@ public static class ContentTypeCharset
     // Windows code pages (windows-1252 and the like) come with the runtime but are registered only on request.
     static ContentTypeCharset() => Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
 
+    /// <summary>Why a JSON body labelled <paramref name="charset"/>, which no encoding has, is refused.</summary>
+    public static string UnknownForJson(string charset) =>
+        $"Unknown charset '{charset}' in Content-Type: send the JSON as UTF-8 (application/json; charset=utf-8).";
+
     /// <summary>The charset <paramref name="mediaType"/> names, without the quotes HTTP allows around it; null when it names none.</summary>
     public static string? Of(MediaTypeHeaderValue mediaType) => mediaType.Charset.HasValue ? mediaType.Charset.Value!.Trim().Trim('"') : null;
 

@@ -23,7 +23,7 @@ public static class JsonBodyCharset
             if (ContentTypeCharset.Strict(charset) is null)
             {
                 await Results.ValidationProblem(
-                    new Dictionary<string, string[]> { [RequestBindingErrors.Root] = [$"Unknown charset '{charset}' in Content-Type: send the JSON as UTF-8 (application/json; charset=utf-8)."] },
+                    new Dictionary<string, string[]> { [RequestBindingErrors.Root] = [ContentTypeCharset.UnknownForJson(charset)] },
                     detail: "The body's charset is not one this service can read.").ExecuteAsync(context);
                 return;
             }

@@ -24,7 +24,7 @@ internal static class BulkJsonBody
         // JsonBodyCharset refuses an unknown charset before any endpoint runs; the same answer, should it ever not.
         if (ContentTypeCharset.Strict(charset) is not { } encoding)
         {
-            return (null, charset, $"Unknown charset '{charset}' in Content-Type: send the JSON as UTF-8 (application/json; charset=utf-8).");
+            return (null, charset, ContentTypeCharset.UnknownForJson(charset));
         }
 
         return (Encoding.CreateTranscodingStream(request.Body, encoding, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), leaveOpen: true), charset, null);

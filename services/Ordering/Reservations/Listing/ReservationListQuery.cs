@@ -70,7 +70,7 @@ public sealed record ReservationListQuery(
         string? canonicalSku = null;
         if (!string.IsNullOrEmpty(sku) && !Brokering.Contracts.Sku.TryNormalize(sku, out canonicalSku))
         {
-            errors[Parameters.Sku] = [$"At most {InputBounds.MaxSkuLength} letters, digits and - _ . / +."];
+            errors[Parameters.Sku] = [Brokering.Contracts.Sku.SpellingRule];
         }
 
         if (submittedFrom > submittedTo)
